@@ -1,0 +1,235 @@
+import { z } from 'zod';
+import {
+  AssetIdSchema,
+  DurationMsSchema,
+  EpochMsSchema,
+  FiniteSchema,
+  IdSchema,
+  IntentSourceSchema,
+  ServiceNameSchema,
+} from './common';
+
+/** Battery (or hybrid inverter battery port) active power, W: + = discharge, − = charge. */
+export const BatteryPowerSetpointSchema = z.strictObject({ kind: z.literal('battery-power'), powerW: FiniteSchema });
+/** EV charger current limit per phase, A; 0 pauses charging. */
+export const EvCurrentSetpointSchema = z.strictObject({
+  kind: z.literal('ev-current'),
+  currentA: FiniteSchema.nonnegative(),
+  phases: z.union([z.literal(1), z.literal(3)]).optional(),
+});
+/** PV inverter export limit, W ≥ 0 (curtailment). */
+export const PvLimitSetpointSchema = z.strictObject({ kind: z.literal('pv-limit'), maxPowerW: FiniteSchema.nonnegative() });
+/** Hand control back to the device's own safe default (battery 0 W, charger paused, PV unlimited). */
+export const SafeSetpointSchema = z.strictObject({ kind: z.literal('safe') });
+
+/** What we ask an asset to do. */
+export const SetpointSchema = z.discriminatedUnion('kind', [
+  BatteryPowerSetpointSchema,
+  EvCurrentSetpointSchema,
+  PvLimitSetpointSchema,
+  SafeSetpointSchema,
+]);
+export type Setpoint = z.infer<typeof SetpointSchema>;
+export type SetpointKind = Setpoint['kind'];
+
+/** `control.intent.<assetId>`: a wish for one asset; the arbiter decides what is written. */
+export const ControlIntentSchema = z.strictObject({
+  v: z.literal(1),
+  id: IdSchema,
+  source: IntentSourceSchema,
+  assetId: AssetIdSchema,
+  setpoint: SetpointSchema,
+  issuedAtMs: EpochMsSchema,
+  /** The intent expires at issuedAtMs + ttlMs; then the next-priority intent (or the safe default) applies. */
+  ttlMs: DurationMsSchema.max(24 * 3600_000),
+  /** Human-readable reason (strategy name, operator note). */
+  reason: z.string().min(1).max(500),
+  /** Who issued it (service, operator id). */
+  issuedBy: z.string().min(1).max(128).optional(),
+});
+export type ControlIntent = z.infer<typeof ControlIntentSchema>;
+
+/** `device.<assetId>.write` (request): the clamped setpoint the driver must apply. Arbiter only. */
+export const DeviceWriteSchema = z.strictObject({
+  v: z.literal(1),
+  commandId: IdSchema,
+  /** The intent this write executes; absent for safe-default writes the arbiter makes on its own. */
+  intentId: IdSchema.optional(),
+  assetId: AssetIdSchema,
+  setpoint: SetpointSchema,
+  issuedAtMs: EpochMsSchema,
+  /** The driver falls back to the device's safe default if no newer write arrives by then. */
+  expiresAtMs: EpochMsSchema,
+});
+export type DeviceWrite = z.infer<typeof DeviceWriteSchema>;
+
+/** The driver's reply to a DeviceWrite: did the device really take the value (read back)? */
+export const WriteResultSchema = z.strictObject({
+  v: z.literal(1),
+  commandId: IdSchema,
+  assetId: AssetIdSchema,
+  /** applied: written and read back equal; unchanged: already in the register; the rest are failures. */
+  status: z.enum(['applied', 'unchanged', 'mismatch', 'rejected', 'failed', 'timeout']),
+  /** The value the device reports after the write, in the setpoint's unit. */
+  readBack: FiniteSchema.optional(),
+  atMs: EpochMsSchema,
+  error: z.string().max(500).optional(),
+});
+export type WriteResult = z.infer<typeof WriteResultSchema>;
+
+/** One rule that narrowed or refused an intent. */
+export const ViolationSchema = z.strictObject({
+  /** Kebab-case rule code, e.g. 'soc-window', 'grid-import-limit', 'stale-telemetry'. */
+  code: z.string().regex(/^[a-z0-9-]+$/),
+  /** The limit that applied, in `unit`. */
+  limit: FiniteSchema.optional(),
+  /** The value before the rule, in `unit`. */
+  value: FiniteSchema.optional(),
+  unit: z.string().max(16).optional(),
+  detail: z.string().max(500).optional(),
+});
+export type Violation = z.infer<typeof ViolationSchema>;
+
+/** `arbiter.decision.<assetId>`: the audit record of every intent and every safe write. */
+export const ArbiterDecisionSchema = z.strictObject({
+  v: z.literal(1),
+  assetId: AssetIdSchema,
+  intentId: IdSchema.optional(),
+  source: IntentSourceSchema.optional(),
+  outcome: z.enum(['applied', 'clamped', 'rejected', 'superseded', 'safe']),
+  requested: SetpointSchema.optional(),
+  applied: SetpointSchema.optional(),
+  violations: z.array(ViolationSchema),
+  commandId: IdSchema.optional(),
+  atMs: EpochMsSchema,
+  reason: z.string().max(500).optional(),
+});
+export type ArbiterDecision = z.infer<typeof ArbiterDecisionSchema>;
+
+const NumberRecordSchema = z.record(z.string().min(1).max(64), FiniteSchema);
+
+/** `strategy.decision.<strategy>`: why a strategy decided what it did. */
+export const DecisionMetricsSchema = z.strictObject({
+  v: z.literal(1),
+  strategy: z.string().min(1).max(64),
+  atMs: EpochMsSchema,
+  inputs: NumberRecordSchema,
+  outputs: NumberRecordSchema,
+  /** Internal terms (e.g. P, I, D of a PID). */
+  terms: NumberRecordSchema,
+  /** Kebab-case reason code. */
+  reason: z.string().min(1).max(200),
+});
+export type DecisionMetrics = z.infer<typeof DecisionMetricsSchema>;
+
+/** `safety.estop`: emergency stop engaged or released. Latched until released explicitly. */
+export const EmergencyStopSchema = z.strictObject({
+  v: z.literal(1),
+  action: z.enum(['engage', 'release']),
+  by: z.string().min(1).max(128),
+  reason: z.string().min(1).max(500),
+  atMs: EpochMsSchema,
+});
+export type EmergencyStop = z.infer<typeof EmergencyStopSchema>;
+
+/** `health.<service>`: periodic heartbeat; a silent driver is a fault for the arbiter. */
+export const HeartbeatSchema = z.strictObject({
+  v: z.literal(1),
+  service: ServiceNameSchema,
+  instanceId: z.string().min(1).max(128),
+  status: z.enum(['starting', 'ok', 'degraded', 'error', 'stopping']),
+  atMs: EpochMsSchema,
+  startedAtMs: EpochMsSchema,
+  version: z.string().min(1).max(64),
+  /** The next heartbeat is due within this interval; silence for 3 intervals means the service is lost. */
+  intervalMs: DurationMsSchema,
+  /** Assets this instance drives (drivers only). */
+  assets: z.array(AssetIdSchema).optional(),
+  /** Free-form counters for dashboards (drops, errors, backlog …). */
+  counters: NumberRecordSchema.optional(),
+  detail: z.string().max(500).optional(),
+});
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+/** `config.updated`: the site configuration in KV `config` changed. */
+export const ConfigurationUpdatedSchema = z.strictObject({
+  v: z.literal(1),
+  /** SHA-256 of the canonical configuration JSON, lower-case hex. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  atMs: EpochMsSchema,
+  requiresRestart: z.boolean(),
+  source: z.enum(['cloud', 'file', 'cli']),
+  changedSections: z.array(z.string().max(64)).optional(),
+});
+export type ConfigurationUpdated = z.infer<typeof ConfigurationUpdatedSchema>;
+
+/** `gateway.ping` (request). */
+export const GatewayPingRequestSchema = z.strictObject({ v: z.literal(1), sentAtMs: EpochMsSchema });
+export type GatewayPingRequest = z.infer<typeof GatewayPingRequestSchema>;
+
+export const ServiceHealthSchema = z.strictObject({
+  service: ServiceNameSchema,
+  status: z.enum(['starting', 'ok', 'degraded', 'error', 'stopping', 'lost']),
+  lastSeenAtMs: EpochMsSchema,
+  instances: z.number().int().nonnegative(),
+});
+export type ServiceHealth = z.infer<typeof ServiceHealthSchema>;
+
+/** `gateway.ping` (reply). */
+export const GatewayPingReplySchema = z.strictObject({
+  v: z.literal(1),
+  gatewayId: AssetIdSchema,
+  version: z.string().min(1).max(64),
+  uptimeMs: z.number().int().nonnegative(),
+  atMs: EpochMsSchema,
+  services: z.array(ServiceHealthSchema),
+});
+export type GatewayPingReply = z.infer<typeof GatewayPingReplySchema>;
+
+/** `gateway.config.refresh` (request): fetch the configuration from the cloud now. */
+export const RefreshConfigurationRequestSchema = z.strictObject({
+  v: z.literal(1),
+  reason: z.string().min(1).max(200),
+  sentAtMs: EpochMsSchema,
+});
+export type RefreshConfigurationRequest = z.infer<typeof RefreshConfigurationRequestSchema>;
+
+/** `gateway.config.refresh` (reply). */
+export const RefreshConfigurationReplySchema = z.strictObject({
+  v: z.literal(1),
+  changed: z.boolean(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  error: z.string().max(500).optional(),
+  atMs: EpochMsSchema,
+});
+export type RefreshConfigurationReply = z.infer<typeof RefreshConfigurationReplySchema>;
+
+/** `discovery.request`: start a discovery run. */
+export const DiscoveryRequestSchema = z.strictObject({
+  v: z.literal(1),
+  methods: z.array(z.enum(['mdns', 'mqtt', 'modbus'])).min(1),
+  /** Modbus scan range (opt-in), CIDR. */
+  cidr: z.string().max(64).optional(),
+  ports: z.array(z.number().int().min(1).max(65535)).optional(),
+  sentAtMs: EpochMsSchema,
+});
+export type DiscoveryRequest = z.infer<typeof DiscoveryRequestSchema>;
+
+/** `discovery.found`: a device that could become an asset. */
+export const DiscoveryFoundSchema = z.strictObject({
+  v: z.literal(1),
+  /** Stable key for de-duplication (serial, MAC or host:port:unit). */
+  key: z.string().min(1).max(200),
+  method: z.enum(['mdns', 'mqtt', 'modbus']),
+  kind: z.enum(['battery', 'pv-inverter', 'hybrid-inverter', 'grid-meter', 'meter', 'ev-charger', 'load']).optional(),
+  profileId: z.string().max(64).optional(),
+  manufacturer: z.string().max(128).optional(),
+  model: z.string().max(128).optional(),
+  serial: z.string().max(128).optional(),
+  address: z.string().max(200),
+  /** 0..1 */
+  confidence: z.number().min(0).max(1),
+  evidence: z.array(z.string().max(300)).max(50),
+  atMs: EpochMsSchema,
+});
+export type DiscoveryFound = z.infer<typeof DiscoveryFoundSchema>;

@@ -1,0 +1,208 @@
+import type { z } from 'zod';
+import type {
+  ArbiterDecision,
+  ConfigurationUpdated,
+  ControlIntent,
+  DecisionMetrics,
+  DeviceWrite,
+  DiscoveryFound,
+  DiscoveryRequest,
+  EmergencyStop,
+  GatewayPingReply,
+  GatewayPingRequest,
+  Heartbeat,
+  RefreshConfigurationReply,
+  RefreshConfigurationRequest,
+  WriteResult,
+} from './control';
+import type { CloudCommandEnvelope, TelemetryFrame } from './cloud';
+import type { cloudMessages } from './cloud';
+import type { AssetReading } from './readings';
+import type { Subjects } from './subjects';
+
+const AT = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+export const exampleReadings = {
+  battery: {
+    v: 1,
+    assetId: 'bat-1',
+    kind: 'battery',
+    atMs: AT,
+    sequence: 42,
+    quality: 'good',
+    values: { powerW: -2500, socPct: 63.5, temperatureC: 24.1, batteryVoltageV: 51.2, batteryCurrentA: -48.8, setpointW: -2500 },
+  },
+  gridMeter: {
+    v: 1,
+    assetId: 'grid-1',
+    kind: 'grid-meter',
+    atMs: AT,
+    sequence: 7,
+    quality: 'good',
+    values: { powerW: 1200, powerL1W: 400, powerL2W: 500, powerL3W: 300, frequencyHz: 50.01, importEnergyWh: 1_234_567 },
+  },
+  evCharger: {
+    v: 1,
+    assetId: 'ev-1',
+    kind: 'ev-charger',
+    atMs: AT,
+    sequence: 3,
+    quality: 'good',
+    values: { powerW: 7200, currentLimitA: 10, phases: 3, sessionEnergyWh: 5300 },
+    chargerState: 'charging',
+  },
+  stale: { v: 1, assetId: 'inv-1', kind: 'hybrid-inverter', atMs: AT, sequence: 9, quality: 'error', values: {}, error: 'timeout after 5000 ms' },
+} as const satisfies Record<string, AssetReading>;
+
+export const exampleIntent = {
+  v: 1,
+  id: 'int-0001',
+  source: 'optimization',
+  assetId: 'bat-1',
+  setpoint: { kind: 'battery-power', powerW: -2500 },
+  issuedAtMs: AT,
+  ttlMs: 30_000,
+  reason: 'self-consumption',
+  issuedBy: 'strategy-engine',
+} as const satisfies ControlIntent;
+
+export const exampleDeviceWrite = {
+  v: 1,
+  commandId: 'cmd-0001',
+  intentId: 'int-0001',
+  assetId: 'bat-1',
+  setpoint: { kind: 'battery-power', powerW: -2500 },
+  issuedAtMs: AT,
+  expiresAtMs: AT + 30_000,
+} as const satisfies DeviceWrite;
+
+export const exampleWriteResult = {
+  v: 1,
+  commandId: 'cmd-0001',
+  assetId: 'bat-1',
+  status: 'applied',
+  readBack: -2500,
+  atMs: AT + 40,
+} as const satisfies WriteResult;
+
+export const exampleArbiterDecision = {
+  v: 1,
+  assetId: 'bat-1',
+  intentId: 'int-0002',
+  source: 'manual',
+  outcome: 'clamped',
+  requested: { kind: 'battery-power', powerW: 8000 },
+  applied: { kind: 'battery-power', powerW: 5000 },
+  violations: [{ code: 'max-discharge-power', limit: 5000, value: 8000, unit: 'W' }],
+  commandId: 'cmd-0002',
+  atMs: AT,
+} as const satisfies ArbiterDecision;
+
+export const exampleDecisionMetrics = {
+  v: 1,
+  strategy: 'net-zero',
+  atMs: AT,
+  inputs: { gridPowerW: 850, socPct: 55 },
+  outputs: { batteryPowerW: 800 },
+  terms: { p: 600, i: 180, d: 20 },
+  reason: 'pid',
+} as const satisfies DecisionMetrics;
+
+export const exampleEstop = { v: 1, action: 'engage', by: 'operator:alice', reason: 'smoke alarm in battery room', atMs: AT } as const satisfies EmergencyStop;
+
+export const exampleHeartbeat = {
+  v: 1,
+  service: 'modbus-poller',
+  instanceId: 'modbus-poller-1',
+  status: 'ok',
+  atMs: AT,
+  startedAtMs: AT - 60_000,
+  version: '0.1.0',
+  intervalMs: 5000,
+  assets: ['bat-1', 'grid-1'],
+  counters: { invalidMessages: 0, pollErrors: 2 },
+} as const satisfies Heartbeat;
+
+const HASH = 'a'.repeat(64);
+export const exampleConfigUpdated = { v: 1, hash: HASH, atMs: AT, requiresRestart: false, source: 'cloud' } as const satisfies ConfigurationUpdated;
+export const examplePingRequest = { v: 1, sentAtMs: AT } as const satisfies GatewayPingRequest;
+export const examplePingReply = {
+  v: 1,
+  gatewayId: 'gw-lorraine-01',
+  version: '0.1.0',
+  uptimeMs: 3_600_000,
+  atMs: AT,
+  services: [{ service: 'safety-arbiter', status: 'ok', lastSeenAtMs: AT - 1000, instances: 1 }],
+} as const satisfies GatewayPingReply;
+export const exampleRefreshRequest = { v: 1, reason: 'operator request', sentAtMs: AT } as const satisfies RefreshConfigurationRequest;
+export const exampleRefreshReply = { v: 1, changed: true, hash: HASH, atMs: AT } as const satisfies RefreshConfigurationReply;
+export const exampleDiscoveryRequest = { v: 1, methods: ['mdns', 'mqtt'], sentAtMs: AT } as const satisfies DiscoveryRequest;
+export const exampleDiscoveryFound = {
+  v: 1,
+  key: 'serial:SDM630-12345',
+  method: 'modbus',
+  kind: 'grid-meter',
+  profileId: 'eastron.sdm630',
+  manufacturer: 'Eastron',
+  model: 'SDM630',
+  serial: '12345',
+  address: '127.0.0.1:502/2',
+  confidence: 0.9,
+  evidence: ['input register 0x0034 total power plausible', 'serial number register answered'],
+  atMs: AT,
+} as const satisfies DiscoveryFound;
+
+/** One or more valid example payloads per subject of the catalog (STYLE §8.4). */
+export const subjectExamples: { readonly [K in keyof Subjects]: readonly z.input<Subjects[K]['schema']>[] } = {
+  telemetry: Object.values(exampleReadings),
+  intent: [exampleIntent, { ...exampleIntent, id: 'int-0003', source: 'manual', setpoint: { kind: 'ev-current', currentA: 10, phases: 3 } }],
+  deviceWrite: [exampleDeviceWrite, { ...exampleDeviceWrite, commandId: 'cmd-safe', intentId: undefined, setpoint: { kind: 'safe' } }],
+  arbiterDecision: [exampleArbiterDecision],
+  strategyDecision: [exampleDecisionMetrics],
+  estop: [exampleEstop, { ...exampleEstop, action: 'release', reason: 'inspected, all clear' }],
+  health: [exampleHeartbeat],
+  configUpdated: [exampleConfigUpdated],
+  gatewayPing: [examplePingRequest],
+  gatewayRefreshConfig: [exampleRefreshRequest],
+  discoveryRequest: [exampleDiscoveryRequest],
+  discoveryFound: [exampleDiscoveryFound],
+};
+
+/** Example replies for the request/reply subjects. */
+export const replyExamples = {
+  intent: [exampleArbiterDecision],
+  deviceWrite: [exampleWriteResult],
+  gatewayPing: [examplePingReply],
+  gatewayRefreshConfig: [exampleRefreshReply],
+} as const;
+
+export const exampleTelemetryFrame = {
+  v: 1,
+  frameId: 'gw-lorraine-01:1-3',
+  gatewayId: 'gw-lorraine-01',
+  createdAtMs: AT,
+  readings: [exampleReadings.battery, exampleReadings.gridMeter, exampleReadings.evCharger],
+} as const satisfies TelemetryFrame;
+
+/** Cloud command examples per message type: request payload and response payload. */
+export const cloudExamples: {
+  readonly [K in keyof typeof cloudMessages]: {
+    readonly request: z.input<(typeof cloudMessages)[K]['request']>;
+    readonly response: z.input<(typeof cloudMessages)[K]['response']>;
+  };
+} = {
+  PingGateway: { request: { sentAtMs: AT }, response: { gatewayId: 'gw-lorraine-01', version: '0.1.0', uptimeMs: 1000, receivedAtMs: AT + 30, requestSentAtMs: AT, services: [] } },
+  SetBatterySetpoint: {
+    request: { assetId: 'bat-1', powerW: 3000, durationMs: 900_000, reason: 'grid operator request', operator: 'ops:bob' },
+    response: { accepted: true, appliedPowerW: 3000, outcome: 'applied', violations: [] },
+  },
+  RefreshConfiguration: { request: { reason: 'config edited in portal' }, response: { changed: true, hash: HASH } },
+};
+
+export const exampleCloudEnvelope = {
+  messageType: 'SetBatterySetpoint',
+  correlationId: 'corr-42',
+  gatewayId: 'gw-lorraine-01',
+  sentAtMs: AT,
+  payload: cloudExamples.SetBatterySetpoint.request,
+} as const satisfies CloudCommandEnvelope;

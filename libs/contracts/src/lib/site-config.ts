@@ -1,0 +1,264 @@
+import { z } from 'zod';
+import { AssetIdSchema, DurationMsSchema } from './common';
+
+const HostSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:_-]+$/, 'host must be a hostname, IPv4 or IPv6 address');
+const PortSchema = z.number().int().min(1).max(65535);
+const UnitIdSchema = z.number().int().min(0).max(247);
+const PowerWSchema = z.number().finite().nonnegative();
+const PctSchema = z.number().finite().min(0).max(100);
+const TemperatureCSchema = z.number().finite().min(-60).max(120);
+
+/** How the gateway reaches an asset. */
+export const ConnectionSchema = z.discriminatedUnion('protocol', [
+  z.strictObject({
+    protocol: z.literal('modbus-tcp'),
+    host: HostSchema,
+    port: PortSchema.default(502),
+    unitId: UnitIdSchema,
+  }),
+  z.strictObject({
+    /** RTU frames over a TCP socket (transparent RS485 gateways). */
+    protocol: z.literal('modbus-rtu-tcp'),
+    host: HostSchema,
+    port: PortSchema,
+    unitId: UnitIdSchema,
+  }),
+  z.strictObject({
+    protocol: z.literal('modbus-rtu'),
+    device: z.string().min(1).max(200),
+    baudRate: z.number().int().positive().default(9600),
+    parity: z.enum(['none', 'even', 'odd']).default('none'),
+    dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    unitId: UnitIdSchema,
+  }),
+  z.strictObject({
+    protocol: z.literal('http'),
+    baseUrl: z.url({ protocol: /^https?$/ }),
+    /** Name of the environment variable holding the token; the token itself never sits in assets.json. */
+    tokenEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
+  }),
+  z.strictObject({
+    protocol: z.literal('mqtt'),
+    /** Topic prefix of the device; the profile maps sub-topics and JSON paths. */
+    topicPrefix: z.string().min(1).max(200),
+    brokerUrl: z.string().min(1).max(300).optional(),
+  }),
+  z.strictObject({
+    protocol: z.literal('ocpp'),
+    /** The identity the charge point uses when it connects to our central system. */
+    chargePointId: z.string().min(1).max(48),
+    connectorId: z.number().int().min(1).default(1),
+  }),
+  z.strictObject({ protocol: z.literal('simulated') }),
+]);
+export type Connection = z.infer<typeof ConnectionSchema>;
+
+/** Battery limits set by the installer; they can only tighten the catalogue limits of the battery model. */
+export const BatteryLimitsSchema = z
+  .strictObject({
+    capacityWh: z.number().finite().positive(),
+    maxChargePowerW: PowerWSchema,
+    maxDischargePowerW: PowerWSchema,
+    maxChargeCurrentA: PowerWSchema.optional(),
+    maxDischargeCurrentA: PowerWSchema.optional(),
+    minSocPct: PctSchema.default(10),
+    maxSocPct: PctSchema.default(95),
+    /** Energy held back for backup; discharge stops at max(minSocPct, reserveSocPct) unless the grid is down. */
+    reserveSocPct: PctSchema.default(0),
+    chargeTemperatureC: z.tuple([TemperatureCSchema, TemperatureCSchema]).optional(),
+    dischargeTemperatureC: z.tuple([TemperatureCSchema, TemperatureCSchema]).optional(),
+    /** Largest setpoint change per second, W/s. */
+    maxRampWPerS: PowerWSchema.optional(),
+  })
+  .refine((l) => l.minSocPct < l.maxSocPct, { message: 'minSocPct must be below maxSocPct', path: ['minSocPct'] })
+  .refine((l) => l.reserveSocPct <= l.maxSocPct, { message: 'reserveSocPct must not exceed maxSocPct', path: ['reserveSocPct'] });
+
+export const EvChargerLimitsSchema = z
+  .strictObject({
+    minCurrentA: z.number().finite().min(0).max(80).default(6),
+    maxCurrentA: z.number().finite().positive().max(80),
+    phases: z.union([z.literal(1), z.literal(3)]).default(3),
+  })
+  .refine((l) => l.minCurrentA <= l.maxCurrentA, { message: 'minCurrentA must not exceed maxCurrentA', path: ['minCurrentA'] });
+
+export const PvLimitsSchema = z.strictObject({ ratedPowerW: PowerWSchema });
+
+const AssetBase = {
+  id: AssetIdSchema,
+  name: z.string().min(1).max(100),
+  connection: ConnectionSchema,
+  /** Device profile id (`vendor.model`, see libs/devices). */
+  profile: z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, 'profile must be a profile id like "eastron.sdm630"'),
+  pollIntervalMs: DurationMsSchema.min(100).max(3_600_000).default(1000),
+  enabled: z.boolean().default(true),
+};
+
+/** One asset of the site. */
+export const AssetConfigSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ ...AssetBase, kind: z.literal('battery'), battery: BatteryLimitsSchema }),
+  z.strictObject({
+    ...AssetBase,
+    kind: z.literal('hybrid-inverter'),
+    battery: BatteryLimitsSchema.optional(),
+    pv: PvLimitsSchema.optional(),
+  }),
+  z.strictObject({ ...AssetBase, kind: z.literal('pv-inverter'), pv: PvLimitsSchema }),
+  z.strictObject({ ...AssetBase, kind: z.literal('grid-meter') }),
+  z.strictObject({ ...AssetBase, kind: z.literal('meter'), measures: z.enum(['load', 'pv', 'ev', 'other']).default('other') }),
+  z.strictObject({ ...AssetBase, kind: z.literal('ev-charger'), evCharger: EvChargerLimitsSchema }),
+  z.strictObject({ ...AssetBase, kind: z.literal('load') }),
+]);
+export type AssetConfig = z.infer<typeof AssetConfigSchema>;
+
+/** Grid connection: import/export limits for the whole site (battery and EV chargers together). */
+export const GridConnectionSchema = z.strictObject({
+  maxImportW: PowerWSchema,
+  maxExportW: PowerWSchema,
+  phases: z.union([z.literal(1), z.literal(3)]).default(3),
+  /** Main fuse per phase, A. */
+  maxPhaseCurrentA: PowerWSchema.optional(),
+  nominalVoltageV: z.number().finite().min(100).max(480).default(230),
+});
+
+export const StrategyNameSchema = z.enum([
+  'null',
+  'charge',
+  'discharge',
+  'net-zero',
+  'peak-shaving',
+  'time-of-use',
+  'self-consumption',
+  'grid-services',
+  'arbitrage',
+  'backup-power',
+  'ev-charging',
+]);
+export type StrategyName = z.infer<typeof StrategyNameSchema>;
+
+/** Which strategies run and their configuration (each strategy validates its own block, in libs/strategies). */
+export const StrategySelectionSchema = z.strictObject({
+  /** Enabled strategies, highest precedence first (the combination rule is documented in libs/strategies). */
+  active: z.array(StrategyNameSchema).min(1),
+  /** Cycle time of the strategy engine. */
+  tickMs: DurationMsSchema.min(200).max(900_000).default(1000),
+  config: z.partialRecord(StrategyNameSchema, z.record(z.string(), z.unknown())).default({}),
+});
+
+const TimeOfDaySchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time must be HH:MM (24 h)');
+
+/** One automation rule: when a condition holds, do an action. */
+export const AutomationRuleSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9-]+$/),
+  enabled: z.boolean().default(true),
+  when: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('time'), from: TimeOfDaySchema, to: TimeOfDaySchema, days: z.array(z.number().int().min(0).max(6)).optional() }),
+    z.strictObject({ type: z.literal('soc-below'), assetId: AssetIdSchema, socPct: PctSchema }),
+    z.strictObject({ type: z.literal('soc-above'), assetId: AssetIdSchema, socPct: PctSchema }),
+    z.strictObject({ type: z.literal('price-below'), eurPerMwh: z.number().finite() }),
+    z.strictObject({ type: z.literal('price-above'), eurPerMwh: z.number().finite() }),
+    z.strictObject({ type: z.literal('grid-import-above'), powerW: PowerWSchema }),
+  ]),
+  then: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('activate-strategy'), strategy: StrategyNameSchema }),
+    z.strictObject({ type: z.literal('set-battery-power'), assetId: AssetIdSchema, powerW: z.number().finite() }),
+    z.strictObject({ type: z.literal('set-ev-current'), assetId: AssetIdSchema, currentA: z.number().finite().nonnegative() }),
+  ]),
+});
+export type AutomationRule = z.infer<typeof AutomationRuleSchema>;
+
+/** A time-of-use period: price applies from `from` until `to` (local time) on the given weekdays (0 = Sunday). */
+export const TouPeriodSchema = z.strictObject({
+  from: TimeOfDaySchema,
+  to: TimeOfDaySchema,
+  days: z.array(z.number().int().min(0).max(6)).min(1).default([0, 1, 2, 3, 4, 5, 6]),
+  eurPerMwh: z.number().finite(),
+});
+
+/** What energy costs and pays at this site. Prices in EUR/MWh. */
+export const TariffSchema = z.strictObject({
+  kind: z.enum(['dynamic', 'time-of-use', 'fixed']),
+  /** Fixed price (kind 'fixed'), or fallback when no dynamic price is known. */
+  fixedEurPerMwh: z.number().finite().optional(),
+  touPeriods: z.array(TouPeriodSchema).optional(),
+  energyTaxEurPerMwh: z.number().finite().default(0),
+  gridFeeEurPerMwh: z.number().finite().default(0),
+  vatPct: PctSchema.default(0),
+  feedIn: z
+    .discriminatedUnion('rule', [
+      z.strictObject({ rule: z.literal('fixed'), eurPerMwh: z.number().finite() }),
+      z.strictObject({ rule: z.literal('spot'), factor: z.number().finite().default(1), offsetEurPerMwh: z.number().finite().default(0) }),
+      z.strictObject({ rule: z.literal('none') }),
+    ])
+    .default({ rule: 'none' }),
+  peakDemandEurPerKw: z.number().finite().nonnegative().default(0),
+  /** Price zone for day-ahead prices, e.g. 'FR', 'DE-LU'. */
+  priceZone: z.string().max(16).optional(),
+});
+export type Tariff = z.infer<typeof TariffSchema>;
+
+/** Cloud link settings. Secrets are referenced by environment variable name, never stored here. */
+export const CloudSettingsSchema = z.discriminatedUnion('transport', [
+  z.strictObject({ transport: z.literal('none') }),
+  z.strictObject({
+    transport: z.literal('servicebus'),
+    connectionStringEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+    commandQueue: z.string().min(1).default('gateway-commands'),
+    replyQueue: z.string().min(1).default('cloud-replies'),
+    telemetryTopic: z.string().min(1).default('telemetry'),
+    platformApiUrl: z.url({ protocol: /^https?$/ }).optional(),
+    configPollMs: DurationMsSchema.min(10_000).default(300_000),
+  }),
+  z.strictObject({
+    transport: z.literal('mqtt'),
+    brokerUrl: z.string().regex(/^(mqtts?|wss?):\/\//, 'brokerUrl must start with mqtt://, mqtts://, ws:// or wss://'),
+    usernameEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
+    passwordEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
+    topicPrefix: z.string().min(1).default('voltimax'),
+    platformApiUrl: z.url({ protocol: /^https?$/ }).optional(),
+    configPollMs: DurationMsSchema.min(10_000).default(300_000),
+  }),
+]);
+export type CloudSettings = z.infer<typeof CloudSettingsSchema>;
+
+/** `assets.json`: the whole site configuration, the durable copy of KV `config`. */
+export const SiteConfigSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    v: z.literal(1),
+    gatewayId: AssetIdSchema,
+    siteName: z.string().min(1).max(100),
+    /** IANA time zone of the site, e.g. 'Europe/Paris'. */
+    timezone: z.string().regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'timezone must be an IANA name like Europe/Paris'),
+    grid: GridConnectionSchema,
+    assets: z.array(AssetConfigSchema),
+    strategy: StrategySelectionSchema,
+    rules: z.array(AutomationRuleSchema).default([]),
+    tariff: TariffSchema,
+    cloud: CloudSettingsSchema.default({ transport: 'none' }),
+  })
+  .superRefine((site, ctx) => {
+    const seen = new Map<string, number>();
+    site.assets.forEach((asset, index) => {
+      const first = seen.get(asset.id);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['assets', index, 'id'], message: `duplicate asset id '${asset.id}' (also at assets[${first}])` });
+      } else {
+        seen.set(asset.id, index);
+      }
+    });
+    const known = new Set(site.assets.map((a) => a.id));
+    site.rules.forEach((rule, index) => {
+      for (const [part, value] of [['when', rule.when], ['then', rule.then]] as const) {
+        if ('assetId' in value && !known.has(value.assetId)) {
+          ctx.addIssue({ code: 'custom', path: ['rules', index, part, 'assetId'], message: `unknown asset '${value.assetId}'` });
+        }
+      }
+    });
+  });
+export type SiteConfig = z.infer<typeof SiteConfigSchema>;
+export type SiteConfigInput = z.input<typeof SiteConfigSchema>;

@@ -1,0 +1,59 @@
+import {
+  ArbiterDecisionSchema,
+  ConfigurationUpdatedSchema,
+  ControlIntentSchema,
+  DecisionMetricsSchema,
+  DeviceWriteSchema,
+  DiscoveryFoundSchema,
+  DiscoveryRequestSchema,
+  EmergencyStopSchema,
+  GatewayPingReplySchema,
+  GatewayPingRequestSchema,
+  HeartbeatSchema,
+  RefreshConfigurationReplySchema,
+  RefreshConfigurationRequestSchema,
+  WriteResultSchema,
+} from './control';
+import { AssetReadingSchema } from './readings';
+import { defineRequest, defineSubject } from './subject';
+
+/**
+ * The subject catalog (DESIGN § Subjects). Each entry names its publisher(s); the NATS server config
+ * (docker/nats/nats.conf) enforces the same split.
+ */
+export const subjects = {
+  /** Publisher: the driver that owns the asset (modbus-poller, http-devices, ocpp-csms, simulator in tests). */
+  telemetry: defineSubject('telemetry.{assetId}', AssetReadingSchema),
+  /** Publishers: strategy-engine (optimization/scheduled), cloud-bridge and cli (manual). Request/reply → ArbiterDecision. */
+  intent: defineRequest('control.intent.{assetId}', ControlIntentSchema, ArbiterDecisionSchema),
+  /** Publisher: safety-arbiter ONLY. Request/reply → WriteResult from the owning driver. */
+  deviceWrite: defineRequest('device.{assetId}.write', DeviceWriteSchema, WriteResultSchema),
+  /** Publisher: safety-arbiter. Captured by stream AUDIT. */
+  arbiterDecision: defineSubject('arbiter.decision.{assetId}', ArbiterDecisionSchema),
+  /** Publisher: strategy-engine. */
+  strategyDecision: defineSubject('strategy.decision.{strategy}', DecisionMetricsSchema),
+  /** Publishers: cloud-bridge, cli. */
+  estop: defineSubject('safety.estop', EmergencyStopSchema),
+  /** Publisher: each service, for itself. */
+  health: defineSubject('health.{service}', HeartbeatSchema),
+  /** Publisher: cloud-bridge (and the cli when it edits the configuration). */
+  configUpdated: defineSubject('config.updated', ConfigurationUpdatedSchema),
+  /** Replier: cloud-bridge. Requesters: cli, cloud-bridge's cloud handlers. */
+  gatewayPing: defineRequest('gateway.ping', GatewayPingRequestSchema, GatewayPingReplySchema),
+  /** Replier: cloud-bridge. */
+  gatewayRefreshConfig: defineRequest('gateway.config.refresh', RefreshConfigurationRequestSchema, RefreshConfigurationReplySchema),
+  /** Publisher: cli. */
+  discoveryRequest: defineSubject('discovery.request', DiscoveryRequestSchema),
+  /** Publisher: the discovery component. */
+  discoveryFound: defineSubject('discovery.found', DiscoveryFoundSchema),
+} as const;
+
+export type Subjects = typeof subjects;
+
+/** JetStream streams and KV buckets (DESIGN § Data at rest). */
+export const streams = {
+  telemetry: { name: 'TELEMETRY', subjects: [subjects.telemetry.wildcard] },
+  audit: { name: 'AUDIT', subjects: [subjects.arbiterDecision.wildcard] },
+} as const;
+
+export const kvBuckets = { config: 'config', prices: 'prices' } as const;

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SiteConfigSchema, formatIssues, jsonPath, type SiteConfigInput } from './index';
+
+const EXAMPLE_FILE = join(__dirname, '../../../docker/config/assets.example.json');
+const example = (): SiteConfigInput => JSON.parse(readFileSync(EXAMPLE_FILE, 'utf8')) as SiteConfigInput;
+
+function paths(input: unknown): string[] {
+  const result = SiteConfigSchema.safeParse(input);
+  return result.success ? [] : formatIssues(result.error.issues).map((p) => p.path);
+}
+
+describe('site configuration (assets.json)', () => {
+  it('parses the shipped example with battery, hybrid inverter, grid meter and EV charger', () => {
+    const site = SiteConfigSchema.parse(example());
+    expect(site.assets.map((a) => a.kind)).toEqual(['battery', 'hybrid-inverter', 'grid-meter', 'ev-charger']);
+    expect(site.cloud).toEqual({ transport: 'none' });
+  });
+
+  it('applies defaults in one place', () => {
+    const input = example();
+    const first = input.assets[0];
+    if (first?.kind !== 'battery') throw new Error('example starts with the battery');
+    delete first.pollIntervalMs;
+    const site = SiteConfigSchema.parse(input);
+    expect(site.assets[0]?.pollIntervalMs).toBe(1000);
+  });
+
+  it('names a typo in a key as an error instead of ignoring it', () => {
+    const input = { ...example(), gatewayID: 'x' };
+    const result = SiteConfigSchema.safeParse(input);
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? [])[0]?.message).toMatch(/gatewayID/);
+  });
+
+  it.each([
+    ['port out of range', (s: SiteConfigInput) => ({ ...s, assets: s.assets.map((a, i) => (i === 0 ? { ...a, connection: { protocol: 'modbus-tcp', host: 'h', port: 70000, unitId: 1 } } : a)) }), '$.assets[0].connection.port'],
+    ['unknown protocol', (s: SiteConfigInput) => ({ ...s, assets: s.assets.map((a, i) => (i === 2 ? { ...a, connection: { protocol: 'bacnet' } } : a)) }), '$.assets[2].connection.protocol'],
+    ['asset id with a dot', (s: SiteConfigInput) => ({ ...s, assets: s.assets.map((a, i) => (i === 1 ? { ...a, id: 'inv.1' } : a)) }), '$.assets[1].id'],
+    ['bad timezone', (s: SiteConfigInput) => ({ ...s, timezone: 'Paris time' }), '$.timezone'],
+    ['negative import limit', (s: SiteConfigInput) => ({ ...s, grid: { ...s.grid, maxImportW: -1 } }), '$.grid.maxImportW'],
+    ['unknown strategy', (s: SiteConfigInput) => ({ ...s, strategy: { ...s.strategy, active: ['make-money'] } }), '$.strategy.active[0]'],
+    ['bad rule time', (s: SiteConfigInput) => ({ ...s, rules: [{ id: 'r', when: { type: 'time', from: '25:00', to: '05:00' }, then: { type: 'activate-strategy', strategy: 'charge' } }] }), '$.rules[0].when.from'],
+    ['VAT over 100 %', (s: SiteConfigInput) => ({ ...s, tariff: { ...s.tariff, vatPct: 120 } }), '$.tariff.vatPct'],
+  ])('reports %s at its JSON path', (_name, mutate, path) => {
+    expect(paths(mutate(example()))).toContain(path);
+  });
+
+  it('refuses a SoC window with min above max', () => {
+    const input = example();
+    const battery = input.assets[0];
+    if (battery?.kind !== 'battery') throw new Error('example starts with the battery');
+    battery.battery = { ...battery.battery, minSocPct: 90, maxSocPct: 80 };
+    expect(paths(input)).toContain('$.assets[0].battery.minSocPct');
+  });
+
+  it('refuses duplicate asset ids and names both places', () => {
+    const input = example();
+    const twin = { ...input.assets[2], id: 'grid-1' };
+    const result = SiteConfigSchema.safeParse({ ...input, assets: [...input.assets, twin] });
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? [])).toContainEqual({ path: '$.assets[4].id', message: "duplicate asset id 'grid-1' (also at assets[2])" });
+  });
+
+  it('refuses rules that name an unknown asset', () => {
+    const input = example();
+    const rule = { id: 'x', when: { type: 'soc-below', assetId: 'bat-9', socPct: 10 }, then: { type: 'activate-strategy', strategy: 'null' } };
+    expect(paths({ ...input, rules: [rule] })).toContain('$.rules[0].when.assetId');
+  });
+
+  it('refuses a cloud connection string in the file (secrets are referenced by env var)', () => {
+    const input = { ...example(), cloud: { transport: 'servicebus', connectionString: 'Endpoint=sb://x' } };
+    expect(SiteConfigSchema.safeParse(input).success).toBe(false);
+  });
+
+  it('builds JSON paths', () => {
+    expect(jsonPath(['assets', 0, 'connection', 'port'])).toBe('$.assets[0].connection.port');
+    expect(jsonPath(['config', 'net-zero'])).toBe('$.config["net-zero"]');
+  });
+});

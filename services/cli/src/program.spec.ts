@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCli } from './program';
+
+const EXAMPLE = join(__dirname, '../../../docker/config/assets.example.json');
+
+function capture(files: Record<string, string> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: {
+      stdout: (t: string) => void out.push(t),
+      stderr: (t: string) => void err.push(t),
+      readFile: async (p: string) => (p in files ? (files[p] as string) : readFile(p, 'utf8')),
+    },
+  };
+}
+
+describe('voltimax config validate', () => {
+  it('exits 0 on the shipped example and summarises it', async () => {
+    const c = capture();
+    expect(await runCli(['config', 'validate', EXAMPLE], c.io)).toBe(0);
+    expect(c.out.join('')).toMatch(/valid — gateway gw-lorraine-01, 4 assets \(bat-1:battery, inv-1:hybrid-inverter/);
+    expect(c.err).toEqual([]);
+  });
+
+  it('prints every problem with its JSON path and exits 1', async () => {
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { assets: { id: string; connection: Record<string, unknown> }[]; grid: Record<string, unknown> };
+    site.assets[0]!.connection['port'] = 99999;
+    site.assets[1]!.id = 'inv.1';
+    site.grid['maxImportW'] = 'lots';
+    const c = capture({ 'bad.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', 'bad.json'], c.io)).toBe(1);
+    const text = c.err.join('');
+    expect(text).toMatch(/^bad\.json: 3 problems\n/);
+    expect(text).toContain('  $.grid.maxImportW: Invalid input: expected number, received string\n');
+    expect(text).toContain('  $.assets[0].connection.port: Too big');
+    expect(text).toContain('  $.assets[1].id: asset id must be');
+  });
+
+  it('reports broken JSON at the root', async () => {
+    const c = capture({ 'broken.json': '{ "v": 1,' });
+    expect(await runCli(['config', 'validate', 'broken.json'], c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/\$: not valid JSON/);
+  });
+
+  it('exits 2 when the file cannot be read', async () => {
+    const c = capture();
+    expect(await runCli(['config', 'validate', '/nonexistent/assets.json'], c.io)).toBe(2);
+    expect(c.err.join('')).toMatch(/cannot read \/nonexistent\/assets.json: ENOENT/);
+  });
+
+  it('offers JSON output for scripts', async () => {
+    const c = capture({ 'x.json': '{}' });
+    expect(await runCli(['config', 'validate', '--json', 'x.json'], c.io)).toBe(1);
+    const report = JSON.parse(c.out.join('')) as { ok: boolean; problems: { path: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.path)).toContain('$.gatewayId');
+  });
+
+  it('an unknown command is a usage error, not a crash', async () => {
+    const c = capture();
+    expect(await runCli(['frobnicate'], c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/unknown command 'frobnicate'/);
+  });
+});

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `npm test`: lint, typecheck, then every project's unit and integration tests in one Jest run.
+// Prints one closing line "N passed, N failed" (tests), and exits non-zero if any step failed.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..');
+const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', OTEL_SDK_DISABLED: 'true', FORCE_COLOR: '0' };
+const jestArgs = process.argv.slice(2);
+
+function run(title, command, args) {
+  process.stdout.write(`\n=== ${title}\n`);
+  const started = Date.now();
+  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: 'inherit' });
+  const ok = result.status === 0;
+  process.stdout.write(`=== ${title}: ${ok ? 'ok' : `FAILED (exit ${result.status ?? result.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return ok;
+}
+
+const bin = (pkg, file) => path.join(ROOT, 'node_modules', pkg, file);
+const steps = [];
+// The boundary rule silently skips itself without a cached project graph: build it first.
+steps.push(['project graph', run('project graph', process.execPath, [bin('nx', 'bin/nx.js'), 'show', 'projects'])]);
+steps.push(['lint', run('lint', process.execPath, [bin('eslint', 'bin/eslint.js'), '--max-warnings=0', '.'])]);
+steps.push(['typecheck', run('typecheck', process.execPath, [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit'])]);
+
+const resultsFile = path.join(ROOT, 'tmp', 'jest-results.json');
+fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+fs.rmSync(resultsFile, { force: true });
+const jestOk = run('tests (unit + integration, every project)', process.execPath, [
+  bin('jest', 'bin/jest.js'),
+  '--ci',
+  '--maxWorkers=3',
+  '--json',
+  `--outputFile=${resultsFile}`,
+  ...jestArgs,
+]);
+steps.push(['tests', jestOk]);
+
+let passed = 0;
+let failed = 0;
+if (fs.existsSync(resultsFile)) {
+  const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+  passed = results.numPassedTests;
+  failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
+} else {
+  failed = 1; // Jest died before writing results
+}
+const failedSteps = steps.filter(([, ok]) => !ok).map(([name]) => name);
+if (failedSteps.length > 0) process.stdout.write(`\nfailed steps: ${failedSteps.join(', ')}\n`);
+if (failed === 0 && failedSteps.length > 0) failed = failedSteps.length;
+process.stdout.write(`${passed} passed, ${failed} failed\n`);
+process.exit(failedSteps.length === 0 && failed === 0 ? 0 : 1);
