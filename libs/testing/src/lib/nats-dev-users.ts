@@ -1,0 +1,29 @@
+import { resolve } from 'node:path';
+
+/** Absolute path of the production NATS config, `docker/nats/nats.conf`, for `startNats({ config })`. */
+export const NATS_CONFIG_PATH = resolve(__dirname, '../../../../docker/nats/nats.conf');
+
+/** The users `docker/nats/nats.conf` defines: one per service, plus the CLI and the dashboard. */
+export const NATS_USERS = [
+  'modbus-poller',
+  'http-devices',
+  'ocpp-csms',
+  'strategy-engine',
+  'safety-arbiter',
+  'cloud-bridge',
+  'telemetry-publisher',
+  'simulator',
+  'cli',
+  'dashboard',
+] as const;
+
+/** A user of `docker/nats/nats.conf`. */
+export type NatsUser = (typeof NATS_USERS)[number];
+
+/**
+ * The fixed development passwords of `docker/nats/nats.conf` (`dev-<user>`). Production replaces the
+ * file; these only ever open a server a test started.
+ */
+export const NATS_DEV_PASSWORDS: Readonly<Record<NatsUser, string>> = Object.fromEntries(
+  NATS_USERS.map((user) => [user, `dev-${user}`]),
+) as Record<NatsUser, string>;

@@ -1,0 +1,318 @@
+/**
+ * Proves docker/nats/nats.conf against a real nats-server: only the safety-arbiter can publish device
+ * writes, and the other grants are least privilege. NATS_URL is never used here: the users exist only
+ * in a server started from the file.
+ *
+ * How NATS.js v3 reports a refusal: a denied publish does not throw. The server drops the message and
+ * sends `-ERR 'Permissions Violation for Publish to "<subject>"'`; the client yields
+ * `{ type: 'error', error: PermissionViolationError }` from `nc.status()`, with `error.operation`
+ * ('publish' | 'subscription') and `error.subject`. A `request()` to a denied subject rejects at once
+ * with a `RequestError` whose `cause` is that `PermissionViolationError`.
+ */
+import { AckPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, nanos, PermissionViolationError, RequestError, type NatsConnection } from '@nats-io/transport-node';
+import {
+  NATS_CONFIG_PATH,
+  NATS_DEV_PASSWORDS,
+  NATS_USERS,
+  startNats,
+  waitFor,
+  type NatsTestServer,
+  type NatsUser,
+} from './index';
+
+const DEVICE_WRITE = 'device.bat-1.write';
+/** A request that the server refuses fails this fast; a permitted one without an answer would take the full timeout. */
+const FAST_MS = 500;
+
+interface Client {
+  readonly user: NatsUser;
+  readonly nc: NatsConnection;
+  /** Every error the server reported on this connection, in order. */
+  readonly errors: Error[];
+}
+
+let server: NatsTestServer;
+const connections: NatsConnection[] = [];
+
+beforeAll(async () => {
+  server = await startNats({ config: NATS_CONFIG_PATH });
+});
+
+afterAll(async () => {
+  await Promise.allSettled(connections.map((nc) => nc.close()));
+  await server.stop();
+});
+
+async function connectAs(user: NatsUser): Promise<Client> {
+  const nc = await connect({
+    servers: server.url,
+    user,
+    pass: NATS_DEV_PASSWORDS[user],
+    name: `permissions-test-${user}`,
+    reconnect: false,
+  });
+  connections.push(nc);
+  const errors: Error[] = [];
+  const status = nc.status(); // listen before the first publish
+  void (async () => {
+    for await (const event of status) if (event.type === 'error') errors.push(event.error);
+  })();
+  return { user, nc, errors };
+}
+
+function violation(
+  client: Client,
+  operation: 'publish' | 'subscription',
+  subject: string,
+): PermissionViolationError | undefined {
+  return client.errors.find(
+    (err): err is PermissionViolationError =>
+      err instanceof PermissionViolationError && err.operation === operation && err.subject === subject,
+  );
+}
+
+/** Publishes, flushes, and resolves with the violation the server reports for it. */
+async function expectPublishRefused(client: Client, subject: string): Promise<PermissionViolationError> {
+  client.nc.publish(subject, `from ${client.user}`);
+  await client.nc.flush();
+  const refused = await waitFor(() => violation(client, 'publish', subject), {
+    timeoutMs: 2_000,
+    message: `the server to refuse ${client.user}'s publish on ${subject}`,
+  });
+  expect(refused.message).toBe(`Permissions Violation for Publish to "${subject}"`);
+  return refused;
+}
+
+/** Subscribes `receiver` to `subject`, publishes from `publisher`, and waits for the message to arrive. */
+async function expectPublishDelivered(publisher: Client, subject: string, receiver: Client): Promise<void> {
+  const got: string[] = [];
+  const sub = receiver.nc.subscribe(subject, { callback: (_err, msg) => void got.push(msg.string()) });
+  await receiver.nc.flush();
+  try {
+    publisher.nc.publish(subject, `from ${publisher.user}`);
+    await publisher.nc.flush();
+    await waitFor(() => got.includes(`from ${publisher.user}`), {
+      timeoutMs: 2_000,
+      message: `${receiver.user} to receive ${publisher.user}'s publish on ${subject}`,
+    });
+    expect(violation(publisher, 'publish', subject)).toBeUndefined();
+    expect(violation(receiver, 'subscription', subject)).toBeUndefined();
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+describe('docker/nats/nats.conf', () => {
+  it('starts a real nats-server from the file, with JetStream, and lets every user in', async () => {
+    expect(server.source).toBe('binary');
+    for (const user of NATS_USERS) {
+      const { nc } = await connectAs(user);
+      expect(nc.info).toMatchObject({ jetstream: true, max_payload: 1024 * 1024 });
+    }
+  });
+
+  it('refuses a wrong password', async () => {
+    await expect(
+      connect({ servers: server.url, user: 'safety-arbiter', pass: 'guess', reconnect: false }),
+    ).rejects.toThrow(/Authorization Violation/i);
+  });
+
+  describe('device writes: only the safety-arbiter may publish device.*.write', () => {
+    const others = NATS_USERS.filter((user) => user !== 'safety-arbiter');
+    let driver: Client;
+    let arbiter: Client;
+    const delivered: string[] = [];
+
+    beforeAll(async () => {
+      driver = await connectAs('modbus-poller');
+      driver.nc.subscribe('device.*.write', { callback: (_err, msg) => void delivered.push(msg.string()) });
+      await driver.nc.flush();
+      arbiter = await connectAs('safety-arbiter');
+    });
+
+    it('covers every user of the file but the arbiter', () => {
+      expect(others).toHaveLength(9);
+    });
+
+    it.each(others)('%s: the server refuses its publish and the driver never receives it', async (user) => {
+      const client = await connectAs(user);
+      await expectPublishRefused(client, DEVICE_WRITE);
+
+      // The violation means the server already dropped the message. The arbiter's marker, published
+      // after that, arriving at the driver closes the window: nothing of `user` can still come.
+      const marker = `marker after ${user}`;
+      arbiter.nc.publish(DEVICE_WRITE, marker);
+      await arbiter.nc.flush();
+      await waitFor(() => delivered.includes(marker), { message: `the driver to receive "${marker}"` });
+      expect(delivered).not.toContain(`from ${user}`);
+      expect(violation(arbiter, 'publish', DEVICE_WRITE)).toBeUndefined();
+    });
+
+    it.each(others)('%s: a request to device.bat-1.write fails at once with the violation', async (user) => {
+      const client = await connectAs(user);
+      const started = performance.now();
+      const payload = `request from ${user}`;
+      const failure = await client.nc.request(DEVICE_WRITE, payload, { timeout: 5_000 }).catch((err: unknown) => err);
+
+      expect(performance.now() - started).toBeLessThan(FAST_MS);
+      expect(failure).toBeInstanceOf(RequestError);
+      const cause = (failure as RequestError).cause;
+      expect(cause).toBeInstanceOf(PermissionViolationError);
+      expect(cause).toMatchObject({ operation: 'publish', subject: DEVICE_WRITE });
+      expect(delivered).not.toContain(payload);
+    });
+
+    it("safety-arbiter: its device write reaches the driver, and the driver's answer reaches it", async () => {
+      const answering = await connectAs('http-devices');
+      answering.nc.subscribe('device.ev-1.write', {
+        callback: (_err, msg) => void msg.respond(`done: ${msg.string()}`),
+      });
+      await answering.nc.flush();
+
+      const reply = await arbiter.nc.request('device.ev-1.write', '7400', { timeout: 2_000 });
+      expect(reply.string()).toBe('done: 7400');
+      await waitFor(() => delivered.includes('7400'), { message: 'the modbus-poller to see the write too' });
+      expect(answering.errors).toEqual([]);
+    });
+  });
+
+  describe('least privilege on the other subjects', () => {
+    it.each<[NatsUser, string]>([
+      ['strategy-engine', 'safety.estop'],
+      ['strategy-engine', 'arbiter.decision.bat-1'],
+      ['strategy-engine', 'telemetry.bat-1'],
+      ['strategy-engine', 'config.updated'],
+      ['strategy-engine', 'health.safety-arbiter'],
+      ['modbus-poller', 'control.intent.bat-1'],
+      ['modbus-poller', 'health.safety-arbiter'],
+      ['modbus-poller', '_INBOX.forged-reply'],
+      ['telemetry-publisher', 'telemetry.bat-1'],
+      ['simulator', 'telemetry.bat-1'],
+      ['dashboard', 'control.intent.bat-1'],
+      ['dashboard', 'safety.estop'],
+      ['cloud-bridge', 'arbiter.decision.bat-1'],
+      ['cloud-bridge', 'telemetry.bat-1'],
+      ['cli', 'config.updated'],
+      ['cli', '$KV.config.site'],
+      ['safety-arbiter', 'control.intent.bat-1'],
+    ])('%s may not publish %s', async (user, subject) => {
+      await expectPublishRefused(await connectAs(user), subject);
+    });
+
+    it.each<[NatsUser, string, NatsUser]>([
+      ['cli', 'control.intent.bat-1', 'safety-arbiter'],
+      ['cli', 'safety.estop', 'safety-arbiter'],
+      ['cloud-bridge', 'control.intent.bat-1', 'safety-arbiter'],
+      ['cloud-bridge', 'safety.estop', 'safety-arbiter'],
+      ['cloud-bridge', 'config.updated', 'strategy-engine'],
+      ['strategy-engine', 'control.intent.bat-1', 'safety-arbiter'],
+      ['strategy-engine', 'strategy.decision.net-zero', 'dashboard'],
+      ['modbus-poller', 'telemetry.bat-1', 'strategy-engine'],
+      ['ocpp-csms', 'health.ocpp-csms', 'safety-arbiter'],
+      ['safety-arbiter', 'arbiter.decision.bat-1', 'cloud-bridge'],
+      ['cli', 'discovery.scan', 'modbus-poller'],
+      ['cloud-bridge', 'gateway.ping', 'telemetry-publisher'],
+    ])('%s may publish %s (received by %s)', async (publisher, subject, receiver) => {
+      await expectPublishDelivered(await connectAs(publisher), subject, await connectAs(receiver));
+    });
+
+    it('the arbiter answers an intent request from the cli', async () => {
+      const arbiter = await connectAs('safety-arbiter');
+      arbiter.nc.subscribe('control.intent.*', { callback: (_err, msg) => void msg.respond('applied') });
+      await arbiter.nc.flush();
+      const cli = await connectAs('cli');
+
+      const reply = await cli.nc.request('control.intent.bat-1', '{}', { timeout: 2_000 });
+      expect(reply.string()).toBe('applied');
+      expect(arbiter.errors).toEqual([]);
+    });
+
+    it('dashboard may not subscribe to device writes', async () => {
+      const dashboard = await connectAs('dashboard');
+      const sub = dashboard.nc.subscribe('device.*.write');
+      await dashboard.nc.flush();
+      const refused = await waitFor(() => violation(dashboard, 'subscription', 'device.*.write'));
+      expect(refused.message).toBe('Permissions Violation for Subscription to "device.*.write"');
+      await expect(sub.closed).resolves.toBeInstanceOf(PermissionViolationError);
+    });
+  });
+
+  describe('JetStream grants are per stream and bucket', () => {
+    it('cloud-bridge creates and writes KV config; strategy-engine reads and watches it but cannot change it', async () => {
+      const bridge = await connectAs('cloud-bridge');
+      const config = await new Kvm(bridge.nc).create('config');
+      await config.put('site', '{"gridLimitW":17000}');
+
+      const engine = await connectAs('strategy-engine');
+      const readOnly = await new Kvm(engine.nc).open('config');
+      expect((await readOnly.get('site'))?.string()).toBe('{"gridLimitW":17000}');
+
+      const seen: string[] = [];
+      const watch = await readOnly.watch({ key: 'site' });
+      void (async () => {
+        for await (const entry of watch) seen.push(entry.string());
+      })();
+      await waitFor(() => seen.includes('{"gridLimitW":17000}'), { message: 'the watch to deliver the current value' });
+      await config.put('site', '{"gridLimitW":11000}');
+      await waitFor(() => seen.includes('{"gridLimitW":11000}'), { message: 'the watch to deliver the update' });
+      watch.stop();
+
+      const started = performance.now();
+      await expect(readOnly.put('site', '{"gridLimitW":99000}')).rejects.toThrow(/Permissions Violation/);
+      await expect(jetstreamManager(engine.nc).then((jsm) => jsm.streams.delete('KV_config'))).rejects.toThrow(
+        /Permissions Violation/,
+      );
+      expect(performance.now() - started).toBeLessThan(2 * FAST_MS);
+      expect((await config.get('site'))?.string()).toBe('{"gridLimitW":11000}');
+    });
+
+    it("telemetry-publisher owns TELEMETRY: creates it, and consumes and acks a driver's telemetry", async () => {
+      const publisher = await connectAs('telemetry-publisher');
+      const jsm = await jetstreamManager(publisher.nc);
+      await jsm.streams.add({
+        name: 'TELEMETRY',
+        subjects: ['telemetry.*'],
+        storage: StorageType.File,
+        max_age: nanos(72 * 3_600_000),
+      });
+      await jsm.consumers.add('TELEMETRY', { durable_name: 'cloud', ack_policy: AckPolicy.Explicit });
+
+      const driver = await connectAs('modbus-poller');
+      driver.nc.publish('telemetry.meter-1', '{"activePowerW":1200}');
+      await driver.nc.flush();
+
+      const consumer = await jetstream(publisher.nc).consumers.get('TELEMETRY', 'cloud');
+      const msg = await consumer.next({ expires: 2_000 });
+      expect(msg?.subject).toBe('telemetry.meter-1');
+      expect(msg?.string()).toBe('{"activePowerW":1200}');
+      await expect(msg?.ackAck()).resolves.toBe(true);
+      expect((await consumer.info()).num_ack_pending).toBe(0);
+      expect(publisher.errors).toEqual([]);
+    });
+
+    it('safety-arbiter creates the AUDIT stream, which keeps its decisions', async () => {
+      const arbiter = await connectAs('safety-arbiter');
+      const jsm = await jetstreamManager(arbiter.nc);
+      await jsm.streams.add({ name: 'AUDIT', subjects: ['arbiter.decision.*'], storage: StorageType.File });
+      arbiter.nc.publish('arbiter.decision.bat-1', '{"outcome":"clamped"}');
+      await arbiter.nc.flush();
+      await waitFor(async () => (await jsm.streams.info('AUDIT')).state.messages === 1, {
+        message: 'AUDIT to hold the decision',
+      });
+    });
+
+    it.each<[NatsUser, string]>([
+      ['modbus-poller', 'ROGUE'],
+      ['strategy-engine', 'TELEMETRY'],
+      ['cloud-bridge', 'AUDIT'],
+    ])('%s cannot create stream %s', async (user, name) => {
+      const client = await connectAs(user);
+      const jsm = await jetstreamManager(client.nc);
+      await expect(jsm.streams.add({ name, subjects: [`${name.toLowerCase()}.x`] })).rejects.toThrow(
+        /Permissions Violation/,
+      );
+    });
+  });
+});
