@@ -9,11 +9,19 @@ const ROOT = path.join(__dirname, '..');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', OTEL_SDK_DISABLED: 'true', FORCE_COLOR: '0' };
 const jestArgs = process.argv.slice(2);
 
-function run(title, command, args) {
+function run(title, command, args, { forbidden } = {}) {
   process.stdout.write(`\n=== ${title}\n`);
   const started = Date.now();
-  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: 'inherit' });
-  const ok = result.status === 0;
+  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: forbidden ? 'pipe' : 'inherit', encoding: 'utf8', maxBuffer: 64 << 20 });
+  let ok = result.status === 0;
+  if (forbidden) {
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+    if (forbidden.test(result.stdout + result.stderr)) {
+      process.stdout.write(`=== ${title}: output matches ${forbidden}, which means a check was skipped\n`);
+      ok = false;
+    }
+  }
   process.stdout.write(`=== ${title}: ${ok ? 'ok' : `FAILED (exit ${result.status ?? result.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   return ok;
 }
@@ -21,8 +29,9 @@ function run(title, command, args) {
 const bin = (pkg, file) => path.join(ROOT, 'node_modules', pkg, file);
 const steps = [];
 // The boundary rule silently skips itself without a cached project graph: build it first.
-steps.push(['project graph', run('project graph', process.execPath, [bin('nx', 'bin/nx.js'), 'show', 'projects'])]);
-steps.push(['lint', run('lint', process.execPath, [bin('eslint', 'bin/eslint.js'), '--max-warnings=0', '.'])]);
+steps.push(['project graph', run('project graph', process.execPath, [require.resolve('nx/bin/nx.js'), 'show', 'projects'])]);
+// Without the graph, @nx/enforce-module-boundaries prints a warning and checks nothing: treat that as a failure.
+steps.push(['lint', run('lint', process.execPath, [bin('eslint', 'bin/eslint.js'), '--max-warnings=0', '.'], { forbidden: /No cached ProjectGraph/ })]);
 steps.push(['typecheck', run('typecheck', process.execPath, [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit'])]);
 
 const resultsFile = path.join(ROOT, 'tmp', 'jest-results.json');
