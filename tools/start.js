@@ -135,7 +135,7 @@ async function main() {
     startChild(name, process.execPath, [path.join(ROOT, 'tools', 'run-ts.js'), entry], {
       NATS_URL: `nats://127.0.0.1:${NATS_PORT}`,
       NATS_USER: name,
-      NATS_PASSWORD: `dev-${name}`,
+      NATS_PASS: `dev-${name}`,
       SITE_FILE: siteFile,
       HEALTH_PORT: '0',
       STATE_DIR,

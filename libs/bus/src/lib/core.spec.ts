@@ -1,0 +1,380 @@
+import { context, trace } from '@opentelemetry/api';
+import { InvalidSubjectTokenError, subjects } from '@voltimax/contracts';
+import { exampleDeviceWrite, exampleReadings, exampleWriteResult } from '@voltimax/contracts/testing';
+import {
+  BusReplyRejectedError,
+  BusRequestFailedError,
+  BusValidationError,
+  ERROR_HEADER,
+  type MessageContext,
+} from '../index';
+import {
+  captureLogger,
+  contextWithNewTrace,
+  createMemoryBus,
+  createMemoryNetwork,
+  installTestTracing,
+  LOG_LEVEL,
+  type CapturedLine,
+} from '../testing';
+import type { AssetReading, DeviceWrite } from '@voltimax/contracts';
+import type { Logger } from 'pino';
+
+type LogLine = CapturedLine & {
+  subject?: string;
+  reason?: string;
+  suppressed?: number;
+  issues?: { path: string; message: string }[];
+  err?: { message: string };
+};
+
+function capturedLog(): { log: Logger; lines: LogLine[] } {
+  const { log, lines } = captureLogger();
+  return { log, lines: lines as LogLine[] };
+}
+
+const WARN = LOG_LEVEL.warn;
+const ERROR = LOG_LEVEL.error;
+const battery = exampleReadings.battery;
+const decode = (body: string): unknown => JSON.parse(body);
+
+describe('in-memory bus: publish and subscribe', () => {
+  it('delivers a valid message with the params parsed from the subject', async () => {
+    const bus = createMemoryBus();
+    const got: { reading: AssetReading; ctx: MessageContext<'telemetry.{assetId}'> }[] = [];
+    bus.subscribe(subjects.telemetry, (reading, ctx) => {
+      got.push({ reading, ctx });
+    });
+
+    bus.publish(subjects.telemetry, { assetId: 'bat-1' }, battery);
+    await bus.settle();
+
+    expect(got).toHaveLength(1);
+    expect(got[0]?.reading).toEqual(battery);
+    expect(got[0]?.ctx.subject).toBe('telemetry.bat-1');
+    expect(got[0]?.ctx.params).toEqual({ assetId: 'bat-1' });
+    expect(bus.stats().subjects['telemetry.{assetId}']).toMatchObject({ published: 1, delivered: 1 });
+  });
+
+  it('refuses an invalid outbound payload with a typed error naming the subject and the issue, sending nothing', () => {
+    const bus = createMemoryBus();
+    const invalid = { ...battery, atMs: -5 };
+
+    let error: unknown;
+    try {
+      bus.publish(subjects.telemetry, { assetId: 'bat-1' }, invalid);
+    } catch (err) {
+      error = err;
+    }
+
+    expect(error).toBeInstanceOf(BusValidationError);
+    const validation = error as BusValidationError;
+    expect(validation.subject).toBe('telemetry.bat-1');
+    expect(validation.stage).toBe('publish');
+    expect(validation.problems.map((p) => p.path)).toContain('$.atMs');
+    expect(validation.message).toContain('telemetry.bat-1');
+    expect(bus.network.messages).toHaveLength(0);
+    expect(bus.stats().totals.publishRejected).toBe(1);
+  });
+
+  it('refuses a subject parameter that is not one token', () => {
+    const bus = createMemoryBus();
+    expect(() => bus.publish(subjects.telemetry, { assetId: 'bat.1' }, battery)).toThrow(InvalidSubjectTokenError);
+    expect(bus.network.messages).toHaveLength(0);
+  });
+
+  it('drops and counts malformed JSON, schema-invalid payloads and foreign subjects while valid messages still arrive', async () => {
+    const { log, lines } = capturedLog();
+    const bus = createMemoryBus({ log });
+    const handler = jest.fn();
+    bus.subscribe(subjects.telemetry, handler);
+
+    bus.publishRaw('telemetry.bat-1', '{not json');
+    bus.publishRaw('telemetry.bat-1', new Uint8Array([0xff, 0xfe]));
+    bus.publishRaw('telemetry.bat-1', JSON.stringify({ ...battery, sequence: 'x' }));
+    bus.publishRaw('telemetry.BAT-1', JSON.stringify(battery));
+    bus.publish(subjects.telemetry, { assetId: 'bat-1' }, battery);
+    await bus.settle();
+
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(bus.stats().subjects['telemetry.{assetId}']).toMatchObject({
+      delivered: 1,
+      droppedInvalidJson: 2,
+      droppedInvalidSchema: 1,
+      droppedInvalidSubject: 1,
+    });
+    const schemaLine = lines.find((l) => l.reason === 'invalid-schema');
+    expect(schemaLine).toMatchObject({ level: WARN, msg: 'dropped invalid message', subject: 'telemetry.bat-1' });
+    expect(schemaLine?.issues?.map((i) => i.path)).toContain('$.sequence');
+  });
+
+  it('logs at most one drop line per subject and reason per interval, then reports the suppressed count', async () => {
+    const { log, lines } = capturedLog();
+    let nowMs = 1_000_000;
+    const bus = createMemoryBus({ log, dropLogIntervalMs: 10_000, now: () => nowMs });
+    bus.subscribe(subjects.telemetry, () => undefined);
+    bus.subscribe(subjects.estop, () => undefined);
+
+    for (let i = 0; i < 50; i++) bus.publishRaw('telemetry.bat-1', 'garbage');
+    bus.publishRaw('safety.estop', 'garbage');
+    nowMs += 9_999;
+    bus.publishRaw('telemetry.bat-2', 'garbage');
+    nowMs += 1;
+    bus.publishRaw('telemetry.bat-1', 'garbage');
+    await bus.settle();
+
+    const drops = lines.filter((l) => l.msg === 'dropped invalid message');
+    expect(drops.map((l) => [l.subject, l.suppressed])).toEqual([
+      ['telemetry.bat-1', undefined],
+      ['safety.estop', undefined],
+      ['telemetry.bat-1', 50],
+    ]);
+    expect(bus.stats().subjects['telemetry.{assetId}']?.droppedInvalidJson).toBe(52);
+  });
+
+  it('isolates handler errors: logged and counted, other handlers and later messages unaffected', async () => {
+    const { log, lines } = capturedLog();
+    const bus = createMemoryBus({ log, dropLogIntervalMs: 0 });
+    const healthy = jest.fn();
+    let calls = 0;
+    bus.subscribe(subjects.telemetry, () => {
+      calls += 1;
+      if (calls === 1) throw new Error('sync boom');
+      return Promise.reject(new Error('async boom'));
+    });
+    bus.subscribe(subjects.telemetry, healthy);
+
+    bus.publish(subjects.telemetry, { assetId: 'bat-1' }, battery);
+    bus.publish(subjects.telemetry, { assetId: 'bat-2' }, { ...battery, assetId: 'bat-2' });
+    await bus.settle();
+
+    expect(healthy).toHaveBeenCalledTimes(2);
+    expect(bus.stats().totals.handlerErrors).toBe(2);
+    const errors = lines.filter((l) => l.level === ERROR && l.msg === 'message handler failed');
+    expect(errors.map((l) => l.err?.message)).toEqual(['sync boom', 'async boom']);
+  });
+
+  it('delivers each message to one member of a queue group', async () => {
+    const bus = createMemoryBus();
+    const a = jest.fn();
+    const b = jest.fn();
+    bus.subscribe(subjects.telemetry, a, { queue: 'workers' });
+    bus.subscribe(subjects.telemetry, b, { queue: 'workers' });
+
+    for (let i = 0; i < 4; i++) bus.publish(subjects.telemetry, { assetId: 'bat-1' }, { ...battery, sequence: i });
+    await bus.settle();
+
+    expect(a.mock.calls.length + b.mock.calls.length).toBe(4);
+    expect(a.mock.calls.length).toBeGreaterThan(0);
+    expect(b.mock.calls.length).toBeGreaterThan(0);
+  });
+
+  it('stops delivering after unsubscribe', async () => {
+    const bus = createMemoryBus();
+    const handler = jest.fn();
+    const unsubscribe = bus.subscribe(subjects.telemetry, handler);
+    unsubscribe();
+    bus.publish(subjects.telemetry, { assetId: 'bat-1' }, battery);
+    await bus.settle();
+    expect(handler).not.toHaveBeenCalled();
+  });
+
+  it('lists the validated payloads a party published, for assertions', () => {
+    const bus = createMemoryBus();
+    bus.publish(subjects.telemetry, { assetId: 'bat-1' }, battery);
+    bus.publishRaw('telemetry.bat-1', 'garbage');
+    expect(bus.published(subjects.telemetry).map((m) => [m.subject, m.payload.sequence])).toEqual([
+      ['telemetry.bat-1', battery.sequence],
+    ]);
+  });
+});
+
+describe('in-memory bus: request and reply', () => {
+  const write: DeviceWrite = { ...exampleDeviceWrite };
+  const params = { assetId: 'bat-1' } as const;
+
+  it('answers a valid request with the validated reply', async () => {
+    const network = createMemoryNetwork();
+    const arbiter = network.connect();
+    const driver = network.connect();
+    const seen: string[] = [];
+    driver.reply(subjects.deviceWrite, (req, ctx) => {
+      seen.push(ctx.params.assetId);
+      return { ...exampleWriteResult, commandId: req.commandId };
+    });
+
+    const result = await arbiter.request(subjects.deviceWrite, params, write, { timeoutMs: 500 });
+
+    expect(result).toEqual(exampleWriteResult);
+    expect(seen).toEqual(['bat-1']);
+    expect(driver.stats().totals.delivered).toBe(1);
+  });
+
+  it('refuses an invalid request before sending it', async () => {
+    const bus = createMemoryBus();
+    const handler = jest.fn();
+    bus.reply(subjects.deviceWrite, handler);
+
+    await expect(
+      bus.request(
+        subjects.deviceWrite,
+        params,
+        { ...write, expiresAtMs: 'soon' as unknown as number },
+        { timeoutMs: 500 },
+      ),
+    ).rejects.toMatchObject({ name: 'BusValidationError', stage: 'request', subject: 'device.bat-1.write' });
+    expect(handler).not.toHaveBeenCalled();
+    expect(bus.network.messages).toHaveLength(0);
+  });
+
+  it('answers an invalid incoming request with the error header and an empty body, without calling the handler', async () => {
+    const { log, lines } = capturedLog();
+    const bus = createMemoryBus({ log });
+    const handler = jest.fn();
+    bus.reply(subjects.deviceWrite, handler);
+
+    const answer = await bus.raw.request(
+      'device.bat-1.write',
+      new TextEncoder().encode(JSON.stringify({ ...write, setpoint: { kind: 'laser' } })),
+      {},
+      500,
+    );
+
+    expect(handler).not.toHaveBeenCalled();
+    expect(answer.data).toHaveLength(0);
+    expect(answer.headers[ERROR_HEADER]).toMatch(/^invalid-request: invalid-schema: \$\.setpoint/);
+    expect(bus.stats().totals).toMatchObject({ droppedInvalidSchema: 1, requestsRejected: 1 });
+    expect(lines.some((l) => l.msg === 'dropped invalid message')).toBe(true);
+  });
+
+  it('makes the requester fail fast with a typed error when the replier rejects the request', async () => {
+    const bus = createMemoryBus();
+    bus.raw.subscribe(
+      'device.*.write',
+      {},
+      (msg) => msg.respond(new Uint8Array(0), { [ERROR_HEADER]: 'invalid-request: x' }),
+      () => undefined,
+    );
+
+    const error = await bus.request(subjects.deviceWrite, params, write, { timeoutMs: 500 }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(BusReplyRejectedError);
+    expect(error).toMatchObject({ code: 'invalid-request', subject: 'device.bat-1.write' });
+  });
+
+  it('refuses a reply that fails the reply schema with a typed error', async () => {
+    const bus = createMemoryBus();
+    bus.raw.subscribe(
+      'device.*.write',
+      {},
+      (msg) => msg.respond(new TextEncoder().encode(JSON.stringify({ ...exampleWriteResult, status: 'maybe' }))),
+      () => undefined,
+    );
+
+    const error = await bus.request(subjects.deviceWrite, params, write, { timeoutMs: 500 }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(BusValidationError);
+    expect(error).toMatchObject({ stage: 'reply', subject: 'device.bat-1.write' });
+    expect((error as BusValidationError).problems.map((p) => p.path)).toEqual(['$.status']);
+    expect(bus.stats().totals.invalidReplies).toBe(1);
+  });
+
+  it('does not send a reply its own handler built wrongly; the requester gets invalid-reply', async () => {
+    const { log, lines } = capturedLog();
+    const network = createMemoryNetwork();
+    const driver = network.connect({ log });
+    const arbiter = network.connect();
+    driver.reply(subjects.deviceWrite, () => ({ ...exampleWriteResult, atMs: -1 }));
+
+    const error = await arbiter
+      .request(subjects.deviceWrite, params, write, { timeoutMs: 500 })
+      .catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: 'BusReplyRejectedError', code: 'invalid-reply' });
+    expect(driver.stats().totals.invalidReplies).toBe(1);
+    expect(lines.find((l) => l.msg === 'handler returned an invalid reply')?.level).toBe(ERROR);
+  });
+
+  it('answers handler-failed when the reply handler throws, and keeps serving', async () => {
+    const bus = createMemoryBus();
+    let fail = true;
+    bus.reply(subjects.deviceWrite, () => {
+      if (fail) {
+        fail = false;
+        throw new TypeError('device offline');
+      }
+      return exampleWriteResult;
+    });
+
+    const first = await bus.request(subjects.deviceWrite, params, write, { timeoutMs: 500 }).catch((e: unknown) => e);
+    const second = await bus.request(subjects.deviceWrite, params, write, { timeoutMs: 500 });
+
+    expect(first).toMatchObject({ name: 'BusReplyRejectedError', reason: 'handler-failed: TypeError' });
+    expect(second).toEqual(exampleWriteResult);
+    expect(bus.stats().totals.handlerErrors).toBe(1);
+  });
+
+  it('fails with no-responders when nobody answers the subject', async () => {
+    const bus = createMemoryBus();
+    const error = await bus.request(subjects.deviceWrite, params, write, { timeoutMs: 500 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BusRequestFailedError);
+    expect(error).toMatchObject({ reason: 'no-responders', retryable: true });
+  });
+
+  it('fails with timeout when the replier does not answer in time', async () => {
+    const bus = createMemoryBus();
+    bus.raw.subscribe(
+      'device.*.write',
+      {},
+      () => undefined,
+      () => undefined,
+    );
+    const error = await bus.request(subjects.deviceWrite, params, write, { timeoutMs: 20 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'BusRequestFailedError', reason: 'timeout', timeoutMs: 20 });
+  });
+
+  it('handles a plain publish on a request subject without answering', async () => {
+    const bus = createMemoryBus();
+    const handler = jest.fn(() => exampleWriteResult);
+    bus.reply(subjects.deviceWrite, handler);
+    bus.publish(subjects.deviceWrite, params, write);
+    await bus.settle();
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(bus.stats().totals).toMatchObject({ handlerErrors: 0, requestsRejected: 0 });
+  });
+});
+
+describe('in-memory bus: trace context', () => {
+  let tracing: { uninstall(): void };
+  beforeAll(() => {
+    tracing = installTestTracing();
+  });
+  afterAll(() => tracing.uninstall());
+
+  it('carries the active trace in traceparent/tracestate and runs the handler inside it', async () => {
+    const bus = createMemoryBus();
+    const { ctx, span } = contextWithNewTrace('vendor=abc');
+    let seen: { fromCtx?: string; active?: string; state?: string } = {};
+    bus.subscribe(subjects.telemetry, async (_reading, msgCtx) => {
+      await Promise.resolve();
+      seen = {
+        fromCtx: trace.getSpanContext(msgCtx.traceContext)?.traceId,
+        active: trace.getSpanContext(context.active())?.traceId,
+        state: msgCtx.headers['tracestate'],
+      };
+    });
+
+    context.with(ctx, () => bus.publish(subjects.telemetry, { assetId: 'bat-1' }, battery));
+    await bus.settle();
+
+    expect(seen).toEqual({ fromCtx: span.traceId, active: span.traceId, state: 'vendor=abc' });
+    expect(bus.network.messages[0]?.headers['traceparent']).toBe(`00-${span.traceId}-${span.spanId}-01`);
+  });
+
+  it('sends no traceparent without an active trace', () => {
+    const bus = createMemoryBus();
+    bus.publish(subjects.telemetry, { assetId: 'bat-1' }, battery);
+    expect(bus.network.messages[0]?.headers).toEqual({});
+    expect(decode(bus.network.messages[0]?.body ?? '')).toEqual(battery);
+  });
+});

@@ -1,0 +1,30 @@
+export {
+  defineService,
+  runService,
+  type RunDeps,
+  type RunningService,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceRuntime,
+} from './lib/service';
+export {
+  assertServiceName,
+  ConfigError,
+  EX_CONFIG,
+  KitEnvSchema,
+  LogLevelSchema,
+  parseEnv,
+  type KitEnv,
+} from './lib/env';
+export { createServiceLogger, REDACT_PATHS, type ServiceLoggerOptions } from './lib/logger';
+export {
+  buildHeartbeat,
+  healthControl,
+  HealthState,
+  startHeartbeat,
+  type HealthControl,
+  type HeartbeatLoop,
+  type HeartbeatOptions,
+  type ServiceStatus,
+} from './lib/heartbeat';
+export { readiness, startHealthServer, type HealthServer, type Readiness } from './lib/health-server';

@@ -1,0 +1,242 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
+import { captureLogger, type CapturedLine } from '@voltimax/bus/testing';
+import { subjects, type Heartbeat } from '@voltimax/contracts';
+import { startNats, waitFor, type NatsTestServer } from '@voltimax/testing';
+import { z } from 'zod';
+import { defineService, runService, type RunDeps, type ServiceContext, type ServiceRuntime } from './service';
+
+const ROOT = join(__dirname, '..', '..', '..', '..');
+const FIXTURE = join(__dirname, '..', '__fixtures__', 'fixture-service.ts');
+
+type Signal = 'SIGTERM' | 'SIGINT';
+
+describe('runService against a real nats-server', () => {
+  let server: NatsTestServer;
+  let observerConn: BusConnection;
+  let observer: Bus;
+  const heartbeats: Heartbeat[] = [];
+  const runtimes: ServiceRuntime[] = [];
+
+  beforeAll(async () => {
+    server = await startNats();
+    observerConn = await connectBus({ servers: server.url, name: 'kit-observer', log: captureLogger('warn').log });
+    observer = createBus(observerConn.nc, captureLogger('warn').log);
+    observer.subscribe(subjects.health, (beat) => {
+      heartbeats.push(beat);
+    });
+    await observerConn.nc.flush();
+  });
+
+  afterAll(async () => {
+    for (const runtime of runtimes) await runtime.shutdown('test cleanup');
+    await observerConn?.nc.drain();
+    await server?.stop();
+  });
+
+  /** Runs a service in-process with fake process hooks; returns the runtime, the exit mock and the signal handlers. */
+  async function run(
+    name: string,
+    start: (
+      ctx: ServiceContext<Record<string, never>>,
+    ) => { stop(): void | Promise<void> } | Promise<{ stop(): void | Promise<void> }>,
+    extra: Partial<RunDeps> = {},
+  ) {
+    const captured = captureLogger();
+    const signals = new Map<Signal, () => void>();
+    const exit = jest.fn();
+    const service = defineService({ name, version: '0.0.1', env: z.object({}), start });
+    const runtime = runService(service, {
+      env: {
+        NATS_URL: server.url,
+        HEARTBEAT_MS: '100',
+        HEALTH_PORT: '0',
+        LOG_LEVEL: 'debug',
+        INSTANCE_ID: `${name}-1`,
+      },
+      exit,
+      onSignal: (signal, handler) => {
+        signals.set(signal, handler);
+        return () => signals.delete(signal);
+      },
+      onFatal: () => () => undefined,
+      logDestination: { write: (s: string) => captured.lines.push(JSON.parse(s) as CapturedLine) },
+      ...extra,
+    });
+    return { runtime, exit, signals, lines: captured.lines };
+  }
+
+  async function started(promise: Promise<ServiceRuntime | undefined>): Promise<ServiceRuntime> {
+    const runtime = await promise;
+    if (!runtime) throw new Error('service did not start');
+    runtimes.push(runtime);
+    return runtime;
+  }
+
+  it('publishes valid heartbeats on health.<service> with the counters the service sets', async () => {
+    const { runtime } = await run('kit-beat', (ctx) => {
+      ctx.health.setCounter('pollErrors', 2);
+      ctx.health.setAssets(['bat-1']);
+      return { stop: () => undefined };
+    });
+    await started(runtime);
+
+    const mine = () => heartbeats.filter((b) => b.service === 'kit-beat' && b.status === 'ok');
+    await waitFor(() => mine().length >= 2, { timeoutMs: 3000, message: 'two ok heartbeats' });
+    expect(mine()[0]).toMatchObject({
+      v: 1,
+      instanceId: 'kit-beat-1',
+      version: '0.0.1',
+      intervalMs: 100,
+      assets: ['bat-1'],
+      counters: { pollErrors: 2, busDropped: 0 },
+    });
+  });
+
+  it('answers /healthz at once and /readyz only once started and while the service says ready', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let ctxSeen: ServiceContext<Record<string, never>> | undefined;
+    const { runtime: pending, lines } = await run('kit-ready', async (ctx) => {
+      ctxSeen = ctx;
+      await gate;
+      return { stop: () => undefined };
+    });
+
+    const port = await waitFor(() => lines.find((l) => l.msg === 'starting')?.['healthPort'] as number | undefined, {
+      timeoutMs: 3000,
+      message: 'the health port in the startup line',
+    });
+    const url = (path: string): string => `http://127.0.0.1:${port}${path}`;
+    await waitFor(() => ctxSeen, { timeoutMs: 3000, message: 'start to be called' });
+
+    expect((await fetch(url('/healthz'))).status).toBe(200);
+    const starting = await fetch(url('/readyz'));
+    expect(starting.status).toBe(503);
+    expect(await starting.json()).toMatchObject({ checks: { nats: true, started: false } });
+
+    release();
+    const runtime = await started(pending);
+    expect(runtime.healthPort).toBe(port);
+    expect((await fetch(url('/readyz'))).status).toBe(200);
+
+    runtime.health.setReady(false);
+    expect((await fetch(url('/readyz'))).status).toBe(503);
+  });
+
+  it('on SIGTERM stops the service first, sends a last heartbeat, drains NATS and exits 0', async () => {
+    const order: string[] = [];
+    const {
+      runtime: pending,
+      exit,
+      signals,
+      lines,
+    } = await run('kit-stop', () => ({
+      stop: () => {
+        order.push('service stopped');
+      },
+    }));
+    const runtime = await pending;
+    if (!runtime) throw new Error('service did not start');
+
+    signals.get('SIGTERM')?.();
+    const code = await runtime.exited;
+
+    expect(code).toBe(0);
+    expect(exit).toHaveBeenCalledWith(0);
+    expect(order).toEqual(['service stopped']);
+    const messages = lines.map((l) => l.msg);
+    expect(messages.indexOf('stopping')).toBeLessThan(messages.indexOf('stopped'));
+    await waitFor(() => heartbeats.some((b) => b.service === 'kit-stop' && b.status === 'stopping'), {
+      timeoutMs: 2000,
+      message: 'the stopping heartbeat',
+    });
+  });
+
+  it('forces exit 1 with a log line when the service does not stop within the timeout', async () => {
+    const {
+      runtime: pending,
+      exit,
+      lines,
+    } = await run('kit-hang', () => ({ stop: () => new Promise<void>(() => undefined) }), { shutdownTimeoutMs: 200 });
+    const runtime = await pending;
+    if (!runtime) throw new Error('service did not start');
+
+    const code = await runtime.shutdown('test');
+
+    expect(code).toBe(1);
+    expect(exit).toHaveBeenCalledWith(1);
+    expect(lines.find((l) => l.msg === 'shutdown timed out; forcing exit')?.level).toBe(60);
+  });
+
+  it('exits 1 at once on a second signal during shutdown', async () => {
+    let finish: () => void = () => undefined;
+    const {
+      runtime: pending,
+      exit,
+      signals,
+    } = await run('kit-twice', () => ({
+      stop: () =>
+        new Promise<void>((resolve) => {
+          finish = resolve;
+        }),
+    }));
+    const runtime = await pending;
+    if (!runtime) throw new Error('service did not start');
+
+    signals.get('SIGINT')?.();
+    signals.get('SIGINT')?.();
+
+    expect(await runtime.exited).toBe(1);
+    expect(exit).toHaveBeenCalledTimes(1);
+    finish();
+  });
+
+  it('exits 1 when start fails, after cleaning up', async () => {
+    const { runtime, exit, lines } = await run('kit-fail', () => {
+      throw new Error('cannot open site file');
+    });
+    expect(await runtime).toBeUndefined();
+    expect(exit).toHaveBeenCalledWith(1);
+    expect(lines.find((l) => l.msg === 'start failed')?.['err']).toMatchObject({ message: 'cannot open site file' });
+  });
+
+  it('a real process exits 0 on SIGTERM (fixture service via tools/run-ts.js)', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'tools', 'run-ts.js'), FIXTURE], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        NATS_URL: server.url,
+        HEALTH_PORT: '0',
+        HEARTBEAT_MS: '200',
+        FIXTURE_GREETING: 'hello',
+        FIXTURE_STOP_DELAY_MS: '100',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: CapturedLine[] = [];
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as CapturedLine);
+    });
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+
+    await waitFor(() => lines.some((l) => l.msg === 'started'), { timeoutMs: 10_000, message: 'the fixture to start' });
+    const port = lines.find((l) => l.msg === 'starting')?.['healthPort'];
+    expect((await fetch(`http://127.0.0.1:${String(port)}/readyz`)).status).toBe(200);
+
+    child.kill('SIGTERM');
+    const [code, signal] = await exited;
+
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    const messages = lines.map((l) => l.msg);
+    expect(messages).toEqual(expect.arrayContaining(['stopping', 'fixture loop stopped', 'stopped']));
+  }, 20_000);
+});
