@@ -17,7 +17,7 @@ const CASES = {
   epochDate: ['libs/safety/src/lib/fixture.ts', 'export const epoch = new Date(0);\n'],
   ioLibNodeFs: ['libs/bus/src/lib/fixture.ts', IO_IMPORT],
   contractsImportsTesting: ['libs/contracts/src/lib/fixture.ts', "import { waitFor } from '@voltimax/testing';\nexport const x = waitFor;\n"],
-  domainImportsIo: ['libs/safety/src/lib/fixture.ts', "import { createBus } from '@voltimax/bus';\nexport const x = createBus;\n"],
+  domainImportsIo: ['libs/devices/src/lib/fixture.ts', "import { createBus } from '@voltimax/bus';\nexport const x = createBus;\n"],
   ioImportsTesting: ['libs/bus/src/lib/fixture.ts', "import { waitFor } from '@voltimax/testing';\nexport const x = waitFor;\n"],
   specImportsTesting: ['libs/bus/src/lib/fixture.spec.ts', "import { waitFor } from '@voltimax/testing';\nexport const x = waitFor;\n"],
 } as const;

@@ -1,0 +1,138 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  allProfiles,
+  DeviceProfileSchema,
+  encodeSetpoint,
+  getModbusProfile,
+  getProfile,
+  overlappingPoints,
+  planProfileReads,
+  PROFILE_INPUTS,
+  registerCount,
+  REQUIRED_CONTROLS,
+  REQUIRED_KEYS,
+  touchesRefusedRange,
+  type ModbusProfile,
+} from './index';
+
+const modbusProfiles = allProfiles.filter((p): p is ModbusProfile => p.protocol === 'modbus');
+const repoRoot = join(__dirname, '..', '..', '..');
+
+/** Unit a key's suffix implies (engineering unit after scaling). */
+function unitOfKey(key: string): string | undefined {
+  const suffixes: [RegExp, string][] = [
+    [/Wh$/, 'Wh'],
+    [/Va$/, 'VA'],
+    [/Var$/, 'var'],
+    [/W$/, 'W'],
+    [/Pct$/, '%'],
+    [/Hz$/, 'Hz'],
+    [/V$/, 'V'],
+    [/A$/, 'A'],
+    [/C$/, '°C'],
+  ];
+  return suffixes.find(([re]) => re.test(key))?.[1];
+}
+
+describe('the profile registry', () => {
+  it('parses every profile with the schema', () => {
+    for (const input of PROFILE_INPUTS) expect(DeviceProfileSchema.safeParse(input).success).toBe(true);
+  });
+
+  it('has unique ids, each found by getProfile', () => {
+    const ids = allProfiles.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const profile of allProfiles) expect(getProfile(profile.id)).toBe(profile);
+    expect(getProfile('acme.unknown')).toBeUndefined();
+  });
+
+  it('narrows to register profiles with getModbusProfile', () => {
+    expect(getModbusProfile('eastron.sdm630')?.modbus.defaultUnitId).toBe(1);
+    expect(getModbusProfile('autel.maxicharger-ac')).toBeUndefined();
+    expect(getModbusProfile('sunspec.generic')).toBeUndefined();
+  });
+
+  it('contains the expected devices', () => {
+    expect(allProfiles.map((p) => p.id).sort()).toEqual(
+      [
+        'abb.b23-b24',
+        'autel.maxicharger-ac',
+        'cnte.ess-cabinet',
+        'eastron.sdm630',
+        'growatt.pv-tl-x',
+        'growatt.sph',
+        'growatt.tl-xh',
+        'peblar.home',
+        'siemens.pac2200',
+        'sunspec.generic',
+      ].sort(),
+    );
+  });
+
+  it.each(allProfiles.map((p) => [p.id, p] as const))('%s names a source file that exists', (_id, profile) => {
+    const path = /^(libs\/devices\/\S+\.md)/.exec(profile.source)?.[1];
+    expect(path).toBeDefined();
+    expect(existsSync(join(repoRoot, path ?? ''))).toBe(true);
+  });
+});
+
+describe.each(modbusProfiles.map((p) => [p.id, p] as const))('modbus profile %s', (_id, profile) => {
+  it('has no overlapping registers', () => expect(overlappingPoints(profile)).toEqual([]));
+
+  it('provides the keys its kind requires (points or derived)', () => {
+    const keys = [...profile.points.map((p) => p.key), ...profile.derived.map((d) => d.key)];
+    expect(keys).toEqual(expect.arrayContaining([...REQUIRED_KEYS[profile.kind]]));
+  });
+
+  it('can execute the set-points its kind requires', () => {
+    expect(profile.controls.map((c) => c.setpoint)).toEqual(
+      expect.arrayContaining([...REQUIRED_CONTROLS[profile.kind]]),
+    );
+  });
+
+  it('gives every writable point a range', () => {
+    for (const point of profile.points.filter((p) => p.access === 'rw')) {
+      expect([point.key, point.min !== undefined && point.max !== undefined]).toEqual([point.key, true]);
+    }
+  });
+
+  it('fits every point into maxRegistersPerRead and outside refused ranges', () => {
+    for (const point of profile.points) {
+      expect(registerCount(point)).toBeLessThanOrEqual(profile.modbus.maxRegistersPerRead);
+      expect(touchesRefusedRange(profile.modbus.refusedRanges, point.table, point.address, registerCount(point))).toBe(
+        false,
+      );
+    }
+  });
+
+  it('states units that agree with the key suffix', () => {
+    for (const point of profile.points.filter((p) => p.unit !== undefined)) {
+      expect([point.key, point.unit]).toEqual([point.key, unitOfKey(point.key)]);
+    }
+  });
+
+  it.each(['poll', 'connect'] as const)('plans %s reads that cover each point once within the limits', (phase) => {
+    const blocks = planProfileReads(profile, phase);
+    const wanted = profile.points.filter((p) => phase === 'connect' || p.readOn === 'poll');
+    for (const point of wanted) {
+      const holders = blocks.filter(
+        (b) =>
+          b.table === point.table &&
+          b.start <= point.address &&
+          point.address + registerCount(point) <= b.start + b.count,
+      );
+      expect([point.key, holders.length]).toEqual([point.key, 1]);
+    }
+    for (const block of blocks) {
+      expect(block.count).toBeLessThanOrEqual(profile.modbus.maxRegistersPerRead);
+      expect(touchesRefusedRange(profile.modbus.refusedRanges, block.table, block.start, block.count)).toBe(false);
+    }
+  });
+
+  it('encodes the safe set-point when it has controls', () => {
+    if (profile.controls.length === 0) return;
+    const outcome = encodeSetpoint(profile, { kind: 'safe' }, { scaleFactors: { WSet_SF: 0 } });
+    expect(outcome.kind).toBe('writes');
+  });
+});
