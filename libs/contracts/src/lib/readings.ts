@@ -36,6 +36,10 @@ export const MeasurementsSchema = z.strictObject({
   maxDischargePowerW: FiniteSchema.nonnegative().optional(),
   /** The setpoint the device reports it is executing (read back), W, battery sign. */
   setpointW: FiniteSchema.optional(),
+  /** Hybrid inverters report the other flows they see: PV (≥ 0), grid (+ = import) and house load (≥ 0), W. */
+  pvPowerW: FiniteSchema.nonnegative().optional(),
+  gridPowerW: FiniteSchema.optional(),
+  loadPowerW: FiniteSchema.nonnegative().optional(),
   /** EV charger: offered current limit per phase in A, and the number of phases in use. */
   currentLimitA: FiniteSchema.nonnegative().optional(),
   phases: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),

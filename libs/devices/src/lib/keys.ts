@@ -5,17 +5,14 @@ import { MeasurementsSchema, type MeasurementKey } from '@voltimax/contracts';
 export const MEASUREMENT_KEYS: readonly MeasurementKey[] = MeasurementsSchema.keyof().options;
 
 /**
- * Read values a device offers beyond the contracts' measurements (PV and grid flows seen by a hybrid
- * inverter, split charge/discharge registers, status codes). Units are in the name; signs:
+ * Read values a device offers beyond the contracts' measurements (split charge/discharge registers,
+ * energy counters per flow, status codes). PV, grid and load flows of a hybrid are contracts measurements. Units are in the name; signs:
  * `gridPowerW` + = import, `batteryPowerW` + = discharge, every `…ChargePowerW`/`…DischargePowerW`/
  * `…ImportPowerW`/`…ExportPowerW`/`pvPowerW`/`loadPowerW` ≥ 0 (a magnitude).
  */
 export const EXTRA_KEYS = [
-  'pvPowerW',
   'dcPowerW',
   'acPowerW',
-  'loadPowerW',
-  'gridPowerW',
   'gridImportPowerW',
   'gridExportPowerW',
   'gridImportEnergyWh',
