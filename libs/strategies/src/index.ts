@@ -1,0 +1,124 @@
+export type { Clock, MetricValues, Strategy, StrategyMetrics, StrategyResult, StrategyRole, StrategySetpoints } from './lib/strategy';
+export { finiteValues, toDecisionMetrics } from './lib/strategy';
+export type { BatteryState, EvChargerState, EvSession, Forecast, GridLimits, PricePoint, SiteState } from './lib/site-state';
+export { STRATEGY_REASONS, type StrategyReason } from './lib/reasons';
+export {
+  strategies,
+  strategyByName,
+  parseStrategyConfig,
+  parseStrategySelection,
+  type ConfigOf,
+  type ConfigParseResult,
+  type MemoryOf,
+  type StrategyConfigs,
+  type StrategyMemories,
+  type StrategyRegistry,
+  type StrategySelectionInput,
+} from './lib/registry';
+export {
+  combine,
+  LAYER_ORDER,
+  type CombineInput,
+  type CombineStage,
+  type CombinedDecision,
+  type CombinedDecisionEntry,
+} from './lib/combine';
+export {
+  AutomationOptionsSchema,
+  INITIAL_AUTOMATION_MEMORY,
+  RuleOptionsSchema,
+  evaluateRules,
+  toControlIntent,
+  unknownRuleOptionIds,
+  type AutomationMemory,
+  type AutomationOptions,
+  type RuleEvaluation,
+  type RuleIntent,
+  type RuleOptions,
+  type RuleStatus,
+  type RuleUnknownReason,
+  type RulesOutcome,
+} from './lib/automation';
+export {
+  DEFAULT_MAX_READING_AGE_MS,
+  allocateBatteryPower,
+  batteryWindow,
+  dischargeFloorSocPct,
+  gridBoundsForBatteriesW,
+  isBatteryStale,
+  isChargerStale,
+  isGridStale,
+  netDemandW,
+  type BatteryWindow,
+} from './lib/battery';
+export { isInDailyWindow, isKnownTimezone, localMonthKey, toLocalTime, type LocalTime } from './lib/local-time';
+export { currentPrice, hashPrices, knownHorizon, spotPriceAt, touPriceAt, type PriceAt, type PriceSource } from './lib/prices';
+export { forecastPvSurplusWh } from './lib/forecast';
+
+export { nullStrategy, NullConfigSchema, type NullConfig, type NullMemory } from './lib/strategies/null';
+export { chargeStrategy, ChargeConfigSchema, type ChargeConfig, type ChargeMemory } from './lib/strategies/charge';
+export { dischargeStrategy, DischargeConfigSchema, type DischargeConfig, type DischargeMemory } from './lib/strategies/discharge';
+export {
+  netZeroStrategy,
+  NetZeroConfigSchema,
+  OscillationGuardConfigSchema,
+  type NetZeroConfig,
+  type NetZeroMemory,
+} from './lib/strategies/net-zero';
+export {
+  peakShavingStrategy,
+  peakTargetW,
+  PeakShavingConfigSchema,
+  type PeakShavingConfig,
+  type PeakShavingMemory,
+} from './lib/strategies/peak-shaving';
+export {
+  timeOfUseStrategy,
+  classifyTouPrice,
+  TimeOfUseConfigSchema,
+  type TimeOfUseConfig,
+  type TimeOfUseMemory,
+  type TouPeriodClass,
+} from './lib/strategies/time-of-use';
+export {
+  selfConsumptionStrategy,
+  SelfConsumptionConfigSchema,
+  type SelfConsumptionConfig,
+  type SelfConsumptionMemory,
+} from './lib/strategies/self-consumption';
+export {
+  gridServicesStrategy,
+  frequencyResponseW,
+  DemandResponseEventSchema,
+  FrequencyResponseConfigSchema,
+  GridServicesConfigSchema,
+  type DemandResponseEvent,
+  type GridServicesConfig,
+  type GridServicesMemory,
+} from './lib/strategies/grid-services';
+export {
+  arbitrageStrategy,
+  planArbitrage,
+  ArbitrageConfigSchema,
+  type ArbitrageConfig,
+  type ArbitrageMemory,
+  type ArbitragePlan,
+  type ArbitragePlanInput,
+  type ArbitragePlanSlot,
+} from './lib/strategies/arbitrage';
+export {
+  backupPowerStrategy,
+  backupReserveSocPct,
+  BackupPowerConfigSchema,
+  type BackupPowerConfig,
+  type BackupPowerMemory,
+} from './lib/strategies/backup-power';
+export {
+  evChargingStrategy,
+  EvChargingConfigSchema,
+  EvModeSchema,
+  type EvChargerMemory,
+  type EvChargingConfig,
+  type EvChargingMemory,
+  type EvMode,
+} from './lib/strategies/ev-charging';

@@ -1,0 +1,167 @@
+import { AutomationRuleSchema, ControlIntentSchema, type AutomationRule, type StrategyName } from '@voltimax/contracts';
+import { buildBattery, buildEvCharger, buildPriceSeries, buildSiteState, localTimeMs } from '../testing';
+import {
+  AutomationOptionsSchema,
+  evaluateRules,
+  INITIAL_AUTOMATION_MEMORY,
+  toControlIntent,
+  unknownRuleOptionIds,
+  type AutomationMemory,
+} from './automation';
+import type { SiteState } from './site-state';
+
+const TZ = 'Europe/Paris';
+const HOUR = 3_600_000;
+const rule = (input: unknown): AutomationRule => AutomationRuleSchema.parse(input);
+const noOptions = AutomationOptionsSchema.parse({});
+const configured: StrategyName[] = ['self-consumption', 'backup-power'];
+
+function evaluate(rules: AutomationRule[], state: SiteState, nowMs: number, memory: AutomationMemory = INITIAL_AUTOMATION_MEMORY, options = noOptions) {
+  return evaluateRules(rules, options, state, { nowMs }, memory, configured);
+}
+
+describe('evaluateRules: conditions', () => {
+  const wednesdayNoon = localTimeMs('2025-01-15T12:00', TZ);
+  const setBattery = { type: 'set-battery-power', assetId: 'bat-1', powerW: -2_000 };
+
+  it.each([
+    { name: 'time window: inside', when: { type: 'time', from: '11:00', to: '13:00' }, state: buildSiteState(), status: 'fired' },
+    { name: 'time window: outside', when: { type: 'time', from: '13:00', to: '14:00' }, state: buildSiteState(), status: 'inactive' },
+    { name: 'time window: wrong weekday', when: { type: 'time', from: '11:00', to: '13:00', days: [0, 6] }, state: buildSiteState(), status: 'inactive' },
+    { name: 'time window: invalid time zone', when: { type: 'time', from: '11:00', to: '13:00' }, state: buildSiteState({ timezone: 'Nowhere/Land' }), status: 'unknown', detail: 'invalid-timezone' },
+    { name: 'soc below: yes', when: { type: 'soc-below', assetId: 'bat-1', socPct: 60 }, state: buildSiteState(), status: 'fired' },
+    { name: 'soc below: equal is not below', when: { type: 'soc-below', assetId: 'bat-1', socPct: 50 }, state: buildSiteState(), status: 'inactive' },
+    { name: 'soc above: yes', when: { type: 'soc-above', assetId: 'bat-1', socPct: 40 }, state: buildSiteState(), status: 'fired' },
+    { name: 'soc: stale battery', when: { type: 'soc-below', assetId: 'bat-1', socPct: 60 }, state: buildSiteState({ batteries: [buildBattery({ quality: 'stale' })] }), status: 'unknown', detail: 'stale-data' },
+    { name: 'soc: unknown battery', when: { type: 'soc-below', assetId: 'bat-9', socPct: 60 }, state: buildSiteState(), status: 'unknown', detail: 'unknown-asset' },
+    { name: 'price below: yes', when: { type: 'price-below', eurPerMwh: 0 }, state: buildSiteState({ prices: buildPriceSeries(wednesdayNoon, HOUR, [-10]) }), status: 'fired' },
+    { name: 'price above: no', when: { type: 'price-above', eurPerMwh: 200 }, state: buildSiteState({ prices: buildPriceSeries(wednesdayNoon, HOUR, [150]) }), status: 'inactive' },
+    { name: 'price: no price known', when: { type: 'price-above', eurPerMwh: 200 }, state: buildSiteState(), status: 'unknown', detail: 'no-price' },
+    { name: 'grid import above: yes', when: { type: 'grid-import-above', powerW: 400 }, state: buildSiteState(), status: 'fired' },
+    { name: 'grid import above: no', when: { type: 'grid-import-above', powerW: 600 }, state: buildSiteState(), status: 'inactive' },
+    { name: 'grid import: stale meter', when: { type: 'grid-import-above', powerW: 400 }, state: buildSiteState({ gridAgeMs: 60_000 }), status: 'unknown', detail: 'stale-data' },
+  ])('$name → $status', ({ when, state, status, detail }) => {
+    const outcome = evaluate([rule({ id: 'r', when, then: setBattery })], state, wednesdayNoon);
+    expect(outcome.evaluations[0]).toMatchObject({ ruleId: 'r', status, ...(detail ? { detail } : {}) });
+    expect(outcome.intents.length).toBe(status === 'fired' ? 1 : 0);
+  });
+
+  it('skips disabled rules', () => {
+    const outcome = evaluate([rule({ id: 'r', enabled: false, when: { type: 'grid-import-above', powerW: 0 }, then: setBattery })], buildSiteState(), 0);
+    expect(outcome.evaluations[0]?.status).toBe('disabled');
+  });
+});
+
+describe('evaluateRules: actions', () => {
+  const importAbove = (powerW: number) => ({ type: 'grid-import-above', powerW });
+
+  it('emits a battery intent with the source and ttl from the rule options', () => {
+    const options = AutomationOptionsSchema.parse({ rules: { shed: { source: 'safety', ttlMs: 5_000 } } });
+    const outcome = evaluate(
+      [rule({ id: 'shed', when: importAbove(0), then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 3_000 } })],
+      buildSiteState(),
+      0,
+      INITIAL_AUTOMATION_MEMORY,
+      options,
+    );
+    expect(outcome.intents).toEqual([
+      { ruleId: 'shed', source: 'safety', assetId: 'bat-1', setpoint: { kind: 'battery-power', powerW: 3_000 }, ttlMs: 5_000, reason: 'rule:shed' },
+    ]);
+  });
+
+  it('emits an EV current intent', () => {
+    const outcome = evaluate(
+      [rule({ id: 'ev', when: importAbove(0), then: { type: 'set-ev-current', assetId: 'ev-1', currentA: 6 } })],
+      buildSiteState({ evChargers: [buildEvCharger()] }),
+      0,
+    );
+    expect(outcome.intents[0]?.setpoint).toEqual({ kind: 'ev-current', currentA: 6 });
+  });
+
+  it('does not emit an intent for an asset the site does not have', () => {
+    const outcome = evaluate([rule({ id: 'ev', when: importAbove(0), then: { type: 'set-ev-current', assetId: 'ev-1', currentA: 6 } })], buildSiteState(), 0);
+    expect(outcome.intents).toEqual([]);
+    expect(outcome.evaluations[0]).toMatchObject({ status: 'unknown', detail: 'unknown-asset' });
+  });
+
+  it('lets a safety rule win an asset over an earlier scheduled rule, and marks the loser superseded', () => {
+    const options = AutomationOptionsSchema.parse({ rules: { guard: { source: 'safety' } } });
+    const outcome = evaluate(
+      [
+        rule({ id: 'plan', when: importAbove(0), then: { type: 'set-battery-power', assetId: 'bat-1', powerW: -3_000 } }),
+        rule({ id: 'guard', when: importAbove(0), then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 0 } }),
+      ],
+      buildSiteState(),
+      0,
+      INITIAL_AUTOMATION_MEMORY,
+      options,
+    );
+    expect(outcome.intents.map((i) => i.ruleId)).toEqual(['guard']);
+    expect(outcome.evaluations.map((e) => e.status)).toEqual(['superseded', 'fired']);
+  });
+
+  it('puts activated strategies in front of the configured list, in rule order', () => {
+    const outcome = evaluate(
+      [
+        rule({ id: 'a', when: importAbove(0), then: { type: 'activate-strategy', strategy: 'peak-shaving' } }),
+        rule({ id: 'b', when: importAbove(0), then: { type: 'activate-strategy', strategy: 'backup-power' } }),
+        rule({ id: 'c', when: importAbove(10_000), then: { type: 'activate-strategy', strategy: 'charge' } }),
+      ],
+      buildSiteState(),
+      0,
+    );
+    expect(outcome.activated).toEqual(['peak-shaving', 'backup-power']);
+    expect(outcome.active).toEqual(['peak-shaving', 'backup-power', 'self-consumption']);
+  });
+
+  it('keeps the configured list when no activation fires', () => {
+    expect(evaluate([], buildSiteState(), 0).active).toEqual(configured);
+  });
+});
+
+describe('evaluateRules: for-duration hold', () => {
+  const options = AutomationOptionsSchema.parse({ rules: { hot: { forMs: 60_000 } } });
+  const hot = [rule({ id: 'hot', when: { type: 'grid-import-above', powerW: 5_000 }, then: { type: 'activate-strategy', strategy: 'peak-shaving' } })];
+  const high = buildSiteState({ loadPowerW: 6_000 });
+  const low = buildSiteState({ loadPowerW: 1_000 });
+
+  it('fires only after the condition held continuously for forMs', () => {
+    const steps: [SiteState, number, string][] = [
+      [high, 0, 'pending'],
+      [high, 30_000, 'pending'],
+      [high, 60_000, 'fired'],
+      [low, 70_000, 'inactive'],
+      [high, 80_000, 'pending'],
+      [high, 140_000, 'fired'],
+    ];
+    let memory = INITIAL_AUTOMATION_MEMORY;
+    for (const [state, nowMs, status] of steps) {
+      const outcome = evaluateRules(hot, options, state, { nowMs }, memory, configured);
+      expect(outcome.evaluations[0]?.status).toBe(status);
+      memory = outcome.memory;
+    }
+  });
+
+  it('restarts the hold when the condition becomes unknown', () => {
+    const first = evaluateRules(hot, options, high, { nowMs: 0 }, INITIAL_AUTOMATION_MEMORY, configured);
+    const stale = evaluateRules(hot, options, { ...high, gridQuality: 'stale' }, { nowMs: 30_000 }, first.memory, configured);
+    const again = evaluateRules(hot, options, high, { nowMs: 60_000 }, stale.memory, configured);
+    expect(again.evaluations[0]?.status).toBe('pending');
+  });
+});
+
+describe('automation helpers', () => {
+  it('builds a valid control intent', () => {
+    const intent = { ruleId: 'r', source: 'scheduled' as const, assetId: 'bat-1', setpoint: { kind: 'battery-power' as const, powerW: 100 }, ttlMs: 60_000, reason: 'rule:r' };
+    expect(ControlIntentSchema.safeParse(toControlIntent(intent, 'intent-1', { nowMs: 1_000 })).success).toBe(true);
+  });
+
+  it('reports option keys that name no rule', () => {
+    const options = AutomationOptionsSchema.parse({ rules: { typo: {} } });
+    expect(unknownRuleOptionIds([], options)).toEqual(['typo']);
+  });
+
+  it('refuses unknown option keys', () => {
+    expect(AutomationOptionsSchema.safeParse({ rules: { r: { sauce: 'x' } } }).success).toBe(false);
+  });
+});

@@ -1,0 +1,232 @@
+import { z } from 'zod';
+import {
+  INTENT_PRIORITY,
+  type AutomationRule,
+  type ControlIntent,
+  type Setpoint,
+  type StrategyName,
+} from '@voltimax/contracts';
+import { DEFAULT_MAX_READING_AGE_MS, isBatteryStale, isGridStale } from './battery';
+import { isInDailyWindow, toLocalTime } from './local-time';
+import { currentPrice } from './prices';
+import type { SiteState } from './site-state';
+import type { Clock } from './strategy';
+
+/**
+ * Per-rule options the contracts' AutomationRuleSchema has no room for, keyed by rule id.
+ */
+export const RuleOptionsSchema = z.strictObject({
+  /** Source stamped on the rule's intents: 'safety' outranks manual commands at the arbiter, 'scheduled' does not. */
+  source: z.enum(['scheduled', 'safety']).default('scheduled'),
+  /** The condition must hold continuously this long before the rule fires, ms. */
+  forMs: z.number().int().min(0).default(0),
+  /** Lifetime of the intents the rule emits, ms (re-emitted every tick while the rule fires). */
+  ttlMs: z.number().int().positive().max(24 * 3_600_000).default(60_000),
+});
+export type RuleOptions = z.infer<typeof RuleOptionsSchema>;
+
+const DEFAULT_RULE_OPTIONS: RuleOptions = { source: 'scheduled', forMs: 0, ttlMs: 60_000 };
+
+export const AutomationOptionsSchema = z
+  .strictObject({
+    rules: z.record(z.string(), RuleOptionsSchema).default({}),
+    /** Readings older than this make soc and grid conditions unknown (not satisfied), ms. */
+    maxReadingAgeMs: z.number().int().positive().default(DEFAULT_MAX_READING_AGE_MS),
+  })
+  .prefault({});
+export type AutomationOptions = z.infer<typeof AutomationOptionsSchema>;
+
+/** Memory of the rule evaluator: since when each rule's condition has held. */
+export interface AutomationMemory {
+  readonly conditionSinceMs: Readonly<Record<string, number>>;
+}
+
+export const INITIAL_AUTOMATION_MEMORY: AutomationMemory = { conditionSinceMs: {} };
+
+/** An intent a rule wants the strategy-engine to publish on `control.intent.<assetId>`. */
+export interface RuleIntent {
+  readonly ruleId: string;
+  readonly source: 'scheduled' | 'safety';
+  readonly assetId: string;
+  readonly setpoint: Setpoint;
+  readonly ttlMs: number;
+  readonly reason: string;
+}
+
+/** Why a rule did or did not fire this tick. */
+export type RuleStatus = 'fired' | 'pending' | 'inactive' | 'unknown' | 'disabled' | 'superseded';
+
+/** Why a condition could not be evaluated (kebab-case). */
+export type RuleUnknownReason = 'invalid-timezone' | 'unknown-asset' | 'stale-data' | 'no-price';
+
+export interface RuleEvaluation {
+  readonly ruleId: string;
+  readonly status: RuleStatus;
+  /** Set when status is 'unknown' (or an action's asset is unknown). */
+  readonly detail?: RuleUnknownReason;
+  /** The value the condition compared (SoC %, price EUR/MWh, grid W, minute of day). */
+  readonly value?: number;
+  /** Since when the condition holds, epoch ms. */
+  readonly sinceMs?: number;
+}
+
+export interface RulesOutcome {
+  /** Intents to publish, at most one per asset (safety before scheduled, then rule order). */
+  readonly intents: readonly RuleIntent[];
+  /** The active strategy list: strategies activated by firing rules first (rule order), then the configured ones. */
+  readonly active: readonly StrategyName[];
+  /** Strategies activated by rules this tick. */
+  readonly activated: readonly StrategyName[];
+  readonly evaluations: readonly RuleEvaluation[];
+  readonly memory: AutomationMemory;
+}
+
+type ConditionResult =
+  | { readonly kind: 'true' | 'false'; readonly value: number }
+  | { readonly kind: 'unknown'; readonly detail: RuleUnknownReason };
+
+function evaluateCondition(
+  when: AutomationRule['when'],
+  state: SiteState,
+  clock: Clock,
+  maxReadingAgeMs: number,
+): ConditionResult {
+  const compare = (holds: boolean, value: number): ConditionResult => ({ kind: holds ? 'true' : 'false', value });
+  switch (when.type) {
+    case 'time': {
+      const local = toLocalTime(clock.nowMs, state.timezone);
+      if (!local) return { kind: 'unknown', detail: 'invalid-timezone' };
+      return compare(isInDailyWindow(local, when.from, when.to, when.days), Math.floor(local.minuteOfDay));
+    }
+    case 'soc-below':
+    case 'soc-above': {
+      const battery = state.batteries.find((b) => b.assetId === when.assetId);
+      if (!battery) return { kind: 'unknown', detail: 'unknown-asset' };
+      if (isBatteryStale(battery, maxReadingAgeMs)) return { kind: 'unknown', detail: 'stale-data' };
+      return compare(when.type === 'soc-below' ? battery.socPct < when.socPct : battery.socPct > when.socPct, battery.socPct);
+    }
+    case 'price-below':
+    case 'price-above': {
+      const price = currentPrice(state, clock.nowMs);
+      if (!price) return { kind: 'unknown', detail: 'no-price' };
+      const p = price.eurPerMwh;
+      return compare(when.type === 'price-below' ? p < when.eurPerMwh : p > when.eurPerMwh, p);
+    }
+    case 'grid-import-above': {
+      if (isGridStale(state, maxReadingAgeMs)) return { kind: 'unknown', detail: 'stale-data' };
+      return compare(state.gridPowerW > when.powerW, state.gridPowerW);
+    }
+  }
+}
+
+function intentFor(rule: AutomationRule, options: RuleOptions): RuleIntent | undefined {
+  const base = { ruleId: rule.id, source: options.source, ttlMs: options.ttlMs, reason: `rule:${rule.id}` };
+  switch (rule.then.type) {
+    case 'set-battery-power':
+      return { ...base, assetId: rule.then.assetId, setpoint: { kind: 'battery-power', powerW: rule.then.powerW } };
+    case 'set-ev-current':
+      return { ...base, assetId: rule.then.assetId, setpoint: { kind: 'ev-current', currentA: rule.then.currentA } };
+    case 'activate-strategy':
+      return undefined;
+  }
+}
+
+/**
+ * Evaluates the site's automation rules against the snapshot. A condition that cannot be evaluated (stale data,
+ * unknown asset, no price, bad time zone) counts as not satisfied and restarts its `forMs` hold.
+ * A rule fires when its condition has held for `forMs`. Firing rules emit intents (one per asset: safety rules
+ * before scheduled ones, then list order; the others are 'superseded') or activate a strategy, which is put in
+ * front of the configured active list (so an activated primary becomes the primary under the combination rule).
+ */
+export function evaluateRules(
+  rules: readonly AutomationRule[],
+  options: AutomationOptions,
+  state: SiteState,
+  clock: Clock,
+  memory: AutomationMemory,
+  configuredActive: readonly StrategyName[],
+): RulesOutcome {
+  const evaluations: RuleEvaluation[] = [];
+  const since: Record<string, number> = {};
+  const firing: { readonly rule: AutomationRule; readonly options: RuleOptions; readonly index: number }[] = [];
+  const knownAssets = new Set([...state.batteries.map((b) => b.assetId), ...state.evChargers.map((c) => c.assetId)]);
+
+  rules.forEach((rule, index) => {
+    const ruleOptions = options.rules[rule.id] ?? DEFAULT_RULE_OPTIONS;
+    if (!rule.enabled) {
+      evaluations.push({ ruleId: rule.id, status: 'disabled' });
+      return;
+    }
+    const result = evaluateCondition(rule.when, state, clock, options.maxReadingAgeMs);
+    if (result.kind === 'unknown') {
+      evaluations.push({ ruleId: rule.id, status: 'unknown', detail: result.detail });
+      return;
+    }
+    if (result.kind === 'false') {
+      evaluations.push({ ruleId: rule.id, status: 'inactive', value: result.value });
+      return;
+    }
+    const startedMs = Math.min(memory.conditionSinceMs[rule.id] ?? clock.nowMs, clock.nowMs);
+    since[rule.id] = startedMs;
+    if (clock.nowMs - startedMs < ruleOptions.forMs) {
+      evaluations.push({ ruleId: rule.id, status: 'pending', value: result.value, sinceMs: startedMs });
+      return;
+    }
+    if (rule.then.type !== 'activate-strategy' && !knownAssets.has(rule.then.assetId)) {
+      evaluations.push({ ruleId: rule.id, status: 'unknown', detail: 'unknown-asset', value: result.value, sinceMs: startedMs });
+      return;
+    }
+    firing.push({ rule, options: ruleOptions, index });
+    evaluations.push({ ruleId: rule.id, status: 'fired', value: result.value, sinceMs: startedMs });
+  });
+
+  const activated: StrategyName[] = [];
+  for (const { rule } of firing) {
+    if (rule.then.type === 'activate-strategy' && !activated.includes(rule.then.strategy)) activated.push(rule.then.strategy);
+  }
+  const ordered = [...firing].sort(
+    (a, b) => INTENT_PRIORITY[b.options.source] - INTENT_PRIORITY[a.options.source] || a.index - b.index,
+  );
+  const intents: RuleIntent[] = [];
+  const claimed = new Set<string>();
+  const superseded = new Set<string>();
+  for (const { rule, options: ruleOptions } of ordered) {
+    const intent = intentFor(rule, ruleOptions);
+    if (!intent) continue;
+    if (claimed.has(intent.assetId)) {
+      superseded.add(rule.id);
+      continue;
+    }
+    claimed.add(intent.assetId);
+    intents.push(intent);
+  }
+
+  return {
+    intents,
+    active: [...activated, ...configuredActive.filter((n) => !activated.includes(n))],
+    activated,
+    evaluations: evaluations.map((e) => (superseded.has(e.ruleId) ? { ...e, status: 'superseded' } : e)),
+    memory: { conditionSinceMs: since },
+  };
+}
+
+/** Option keys that name no rule (a typo would otherwise be ignored silently). */
+export function unknownRuleOptionIds(rules: readonly AutomationRule[], options: AutomationOptions): string[] {
+  const ids = new Set(rules.map((r) => r.id));
+  return Object.keys(options.rules).filter((id) => !ids.has(id));
+}
+
+/** The `control.intent.<assetId>` payload for a rule intent; the service supplies the id. */
+export function toControlIntent(intent: RuleIntent, id: string, clock: Clock): ControlIntent {
+  return {
+    v: 1,
+    id,
+    source: intent.source,
+    assetId: intent.assetId,
+    setpoint: intent.setpoint,
+    issuedAtMs: Math.max(0, Math.round(clock.nowMs)),
+    ttlMs: intent.ttlMs,
+    reason: intent.reason,
+    issuedBy: 'strategy-engine',
+  };
+}

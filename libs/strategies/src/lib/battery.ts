@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import type { Setpoint } from '@voltimax/contracts';
+import { clamp, noNegativeZero, quantize, truncateToStep } from './arithmetic';
+import type { BatteryState, EvChargerState, SiteState } from './site-state';
+
+/** Default staleness budget for a reading, ms: older (or not 'good') readings are stale data. */
+export const DEFAULT_MAX_READING_AGE_MS = 15_000;
+
+/** Config fragment shared by every strategy that acts on measurements. */
+export const ReadingAgeConfigShape = {
+  /** A reading older than this (or with quality other than 'good') is stale: the strategy holds 0 W. */
+  maxReadingAgeMs: z.number().int().positive().default(DEFAULT_MAX_READING_AGE_MS),
+};
+
+/** True when a reading must not be acted on. */
+export function isStale(reading: { readonly quality: string; readonly ageMs: number }, maxReadingAgeMs: number): boolean {
+  return reading.quality !== 'good' || !(reading.ageMs <= maxReadingAgeMs);
+}
+
+/** True when the grid meter reading must not be acted on. */
+export function isGridStale(state: SiteState, maxReadingAgeMs: number): boolean {
+  return isStale({ quality: state.gridQuality, ageMs: state.gridAgeMs }, maxReadingAgeMs) || !Number.isFinite(state.gridPowerW);
+}
+
+/** True when a battery reading must not be acted on (also when its numbers are not finite). */
+export function isBatteryStale(battery: BatteryState, maxReadingAgeMs: number): boolean {
+  return isStale(battery, maxReadingAgeMs) || !Number.isFinite(battery.socPct) || !Number.isFinite(battery.powerW);
+}
+
+/** True when an EV charger reading must not be acted on. */
+export function isChargerStale(charger: EvChargerState, maxReadingAgeMs: number): boolean {
+  return isStale(charger, maxReadingAgeMs) || !Number.isFinite(charger.powerW);
+}
+
+/** The lowest SoC a strategy discharges to, %: max(minSocPct, reserveSocPct, extraFloorPct). */
+export function dischargeFloorSocPct(battery: BatteryState, extraFloorPct = 0): number {
+  return Math.max(battery.minSocPct, battery.reserveSocPct, extraFloorPct);
+}
+
+/** What one battery can do right now, W, both ≥ 0: zero in a direction its SoC window forbids. */
+export interface BatteryWindow {
+  readonly maxChargeW: number;
+  readonly maxDischargeW: number;
+}
+
+/** The battery's charge/discharge headroom after its SoC window (floor = max(min, reserve)) and power limits. */
+export function batteryWindow(battery: BatteryState): BatteryWindow {
+  const maxChargeW = battery.socPct >= battery.maxSocPct ? 0 : Math.max(0, battery.maxChargePowerW);
+  const maxDischargeW = battery.socPct <= dischargeFloorSocPct(battery) ? 0 : Math.max(0, battery.maxDischargePowerW);
+  return { maxChargeW: finiteOrZero(maxChargeW), maxDischargeW: finiteOrZero(maxDischargeW) };
+}
+
+function finiteOrZero(value: number): number {
+  return Number.isFinite(value) ? value : 0;
+}
+
+/** `powerW` clamped to the battery's window and quantized to its step (toward zero at the limits). */
+export function limitBatteryW(battery: BatteryState, powerW: number, stepW = battery.powerStepW ?? 1): number {
+  const { maxChargeW, maxDischargeW } = batteryWindow(battery);
+  return quantize(Number.isFinite(powerW) ? powerW : 0, stepW, -maxChargeW, maxDischargeW);
+}
+
+/** The `battery-power` setpoint for `powerW` (+ = discharge). */
+export function batteryPower(powerW: number): Setpoint {
+  return { kind: 'battery-power', powerW: noNegativeZero(powerW) };
+}
+
+/** Sum of the measured powers of usable batteries, W (+ = discharge). */
+export function totalBatteryPowerW(batteries: readonly BatteryState[]): number {
+  return batteries.reduce((sum, b) => sum + (Number.isFinite(b.powerW) ? b.powerW : 0), 0);
+}
+
+/** Sum of the measured EV charging powers, W (≥ 0). */
+export function totalEvPowerW(chargers: readonly EvChargerState[]): number {
+  return chargers.reduce((sum, c) => sum + (Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0), 0);
+}
+
+/**
+ * Site demand without the batteries, W: `gridPowerW + Σ battery.powerW` = load + EV − PV.
+ * Positive: the site needs power; negative: PV surplus. Built from the grid meter, the most reliable reading.
+ */
+export function netDemandW(state: SiteState): number {
+  return state.gridPowerW + totalBatteryPowerW(state.batteries);
+}
+
+/**
+ * Bounds on the total battery power (+ = discharge) that keep the grid inside its limits, given the current demand.
+ * A bound never forces action: when the site is already beyond a limit the battery may still idle (0 W).
+ */
+export function gridBoundsForBatteriesW(state: SiteState): { readonly minW: number; readonly maxW: number } {
+  const demandW = netDemandW(state);
+  // grid after = demandW − batteryW; keep −maxExportW ≤ grid after ≤ maxImportW.
+  const minW = Math.min(0, demandW - state.limits.maxImportW);
+  const maxW = Math.max(0, demandW + state.limits.maxExportW);
+  return { minW, maxW };
+}
+
+/**
+ * Splits a total battery power (+ = discharge) over the usable batteries in proportion to each one's headroom in
+ * that direction; unusable batteries get 0 W. Each share is clamped to its battery and cut to its step toward zero.
+ */
+export function allocateBatteryPower(
+  totalW: number,
+  batteries: readonly BatteryState[],
+  isUsable: (battery: BatteryState) => boolean,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  const usable = batteries.filter(isUsable);
+  const headroom = usable.map((b) => {
+    const window = batteryWindow(b);
+    return totalW >= 0 ? window.maxDischargeW : window.maxChargeW;
+  });
+  const totalHeadroom = headroom.reduce((a, b) => a + b, 0);
+  const magnitude = Math.min(Math.abs(totalW), totalHeadroom);
+  for (const b of batteries) out[b.assetId] = 0;
+  usable.forEach((b, i) => {
+    const share = totalHeadroom > 0 ? ((headroom[i] ?? 0) / totalHeadroom) * magnitude : 0;
+    const { maxChargeW, maxDischargeW } = batteryWindow(b);
+    const limited = clamp(Math.sign(totalW) * share, -maxChargeW, maxDischargeW);
+    // Toward zero, so the shares never add up to more than the total (or a limit).
+    out[b.assetId] = truncateToStep(limited, b.powerStepW ?? 1);
+  });
+  return out;
+}
+
+/** The combined window of the usable batteries, W, both ≥ 0. */
+export function fleetWindow(batteries: readonly BatteryState[], isUsable: (battery: BatteryState) => boolean): BatteryWindow {
+  let maxChargeW = 0;
+  let maxDischargeW = 0;
+  for (const b of batteries) {
+    if (!isUsable(b)) continue;
+    const w = batteryWindow(b);
+    maxChargeW += w.maxChargeW;
+    maxDischargeW += w.maxDischargeW;
+  }
+  return { maxChargeW, maxDischargeW };
+}
+
+/** Clamp a total battery power to the fleet window and the grid bounds. */
+export function limitFleetW(
+  totalW: number,
+  state: SiteState,
+  isUsable: (battery: BatteryState) => boolean,
+): { readonly powerW: number; readonly limitedBy: 'none' | 'battery' | 'grid' } {
+  const fleet = fleetWindow(state.batteries, isUsable);
+  const grid = gridBoundsForBatteriesW(state);
+  const byBattery = clamp(totalW, -fleet.maxChargeW, fleet.maxDischargeW);
+  const byGrid = clamp(byBattery, Math.max(grid.minW, -fleet.maxChargeW), Math.min(grid.maxW, fleet.maxDischargeW));
+  const limitedBy = byGrid !== byBattery ? 'grid' : byBattery !== totalW ? 'battery' : 'none';
+  return { powerW: noNegativeZero(byGrid), limitedBy };
+}
+
+/** Average SoC weighted by capacity of the given batteries, %; NaN without batteries. */
+export function fleetSocPct(batteries: readonly BatteryState[]): number {
+  const capacityWh = batteries.reduce((s, b) => s + b.capacityWh, 0);
+  if (!(capacityWh > 0)) return Number.NaN;
+  return batteries.reduce((s, b) => s + b.socPct * b.capacityWh, 0) / capacityWh;
+}
+
+/** A `battery-power` setpoint for every battery: the allocation of `totalW` over the usable ones, 0 W for the rest. */
+export function fleetSetpoints(
+  totalW: number,
+  batteries: readonly BatteryState[],
+  isUsable: (battery: BatteryState) => boolean,
+): Record<string, Setpoint> {
+  const shares = allocateBatteryPower(totalW, batteries, isUsable);
+  const out: Record<string, Setpoint> = {};
+  for (const b of batteries) out[b.assetId] = batteryPower(shares[b.assetId] ?? 0);
+  return out;
+}
+
+/** 0 W for every battery: the safe hold. */
+export function holdAllBatteries(batteries: readonly BatteryState[]): Record<string, Setpoint> {
+  const out: Record<string, Setpoint> = {};
+  for (const b of batteries) out[b.assetId] = batteryPower(0);
+  return out;
+}
+
+/** Sum of the battery-power setpoints in a setpoint record, W. */
+export function sumBatterySetpointsW(setpoints: Readonly<Record<string, Setpoint>>): number {
+  let sum = 0;
+  for (const sp of Object.values(setpoints)) if (sp.kind === 'battery-power') sum += sp.powerW;
+  return sum;
+}

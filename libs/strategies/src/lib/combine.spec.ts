@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+import { DecisionMetricsSchema, type StrategyName } from '@voltimax/contracts';
+import { batteryPowerOf, buildBattery, buildEvCharger, buildSiteState, evCurrentOf, siteStateArbitrary } from '../testing';
+import { batteryWindow } from './battery';
+import { combine, LAYER_ORDER } from './combine';
+import { parseStrategySelection, strategies, type StrategyConfigs } from './registry';
+import { toDecisionMetrics } from './strategy';
+
+const configsFor = (active: readonly StrategyName[], raw: Partial<Record<StrategyName, unknown>> = {}): StrategyConfigs => {
+  const parsed = parseStrategySelection({ active, config: raw });
+  expect(parsed.errors).toEqual([]);
+  return parsed.configs;
+};
+
+describe('combine', () => {
+  it.each([
+    { active: ['self-consumption', 'net-zero'], primary: 'self-consumption' },
+    { active: ['backup-power', 'net-zero'], primary: 'net-zero' },
+    { active: ['ev-charging', 'peak-shaving', 'arbitrage'], primary: 'arbitrage' },
+    { active: ['peak-shaving', 'backup-power'], primary: 'peak-shaving' },
+    { active: ['backup-power'], primary: 'backup-power' },
+    { active: ['ev-charging'], primary: 'null' },
+    { active: [], primary: 'null' },
+  ] as { active: StrategyName[]; primary: StrategyName }[])('primary of $active is $primary', ({ active, primary }) => {
+    const result = combine(buildSiteState(), { nowMs: 0 }, { active, configs: configsFor(active, { 'peak-shaving': { thresholdW: 5_000 } }), memories: {} });
+    expect(result.primary).toBe(primary);
+  });
+
+  it('applies layers in the fixed order whatever the order of the active list', () => {
+    const active: StrategyName[] = ['backup-power', 'peak-shaving', 'ev-charging', 'self-consumption'];
+    const result = combine(buildSiteState(), { nowMs: 0 }, {
+      active,
+      configs: configsFor(active, { 'peak-shaving': { thresholdW: 5_000 } }),
+      memories: {},
+    });
+    expect(LAYER_ORDER).toEqual(['ev-charging', 'peak-shaving', 'backup-power']);
+    expect(result.layers).toEqual(['ev-charging', 'peak-shaving', 'backup-power']);
+    expect(result.decisions.map((d) => `${d.stage}:${d.name}`)).toEqual([
+      'primary:self-consumption',
+      'ev:ev-charging',
+      'layer:ev-charging',
+      'layer:peak-shaving',
+      'layer:backup-power',
+    ]);
+  });
+
+  it('lets peak-shaving add a discharge floor under a primary that idles', () => {
+    const active: StrategyName[] = ['null', 'peak-shaving'];
+    const result = combine(buildSiteState({ loadPowerW: 8_000 }), { nowMs: 0 }, {
+      active,
+      configs: configsFor(active, { 'peak-shaving': { thresholdW: 5_000 } }),
+      memories: {},
+    });
+    expect(batteryPowerOf(result)).toBe(3_000);
+    expect(result.shapedBy['bat-1']).toEqual(['null', 'peak-shaving']);
+  });
+
+  it('lets the backup reserve win over a peak (later layer wins a conflict)', () => {
+    const active: StrategyName[] = ['null', 'peak-shaving', 'backup-power'];
+    const state = buildSiteState({ loadPowerW: 8_000, batteries: [buildBattery({ socPct: 30 })] });
+    const result = combine(state, { nowMs: 0 }, {
+      active,
+      configs: configsFor(active, { 'peak-shaving': { thresholdW: 5_000 }, 'backup-power': { reserveSocPct: 30 } }),
+      memories: {},
+    });
+    expect(batteryPowerOf(result)).toBe(0);
+    expect(result.shapedBy['bat-1']).toEqual(['null', 'peak-shaving', 'backup-power']);
+  });
+
+  it('keeps the home battery out of the car: self-consumption + fast EV charging', () => {
+    const active: StrategyName[] = ['self-consumption', 'ev-charging'];
+    // The car draws 11 kW, the house 1 kW: self-consumption alone would discharge 5 kW into the car.
+    const state = buildSiteState({ loadPowerW: 1_000, evChargers: [buildEvCharger({ powerW: 11_040 })] });
+    const result = combine(state, { nowMs: 0 }, { active, configs: configsFor(active, { 'ev-charging': { mode: 'fast' } }), memories: {} });
+    expect(batteryPowerOf(result)).toBe(1_000);
+    expect(evCurrentOf(result)).toBe(16);
+    expect(result.shapedBy['ev-1']).toEqual(['ev-charging']);
+  });
+
+  it('skips an active strategy whose config is invalid and says so', () => {
+    const result = combine(buildSiteState({ loadPowerW: 1_000 }), { nowMs: 0 }, {
+      active: ['grid-services', 'self-consumption'],
+      configs: {},
+      memories: {},
+    });
+    expect(result.primary).toBe('self-consumption');
+    expect(result.decisions[0]).toMatchObject({ name: 'grid-services', stage: 'skipped', metrics: { reason: 'invalid-config' } });
+  });
+
+  it('keeps memories only for strategies that ran, so a re-activated strategy starts fresh', () => {
+    const first = combine(buildSiteState({ loadPowerW: 2_000 }), { nowMs: 0 }, { active: ['net-zero'], configs: {}, memories: {} });
+    expect(first.memories['net-zero']?.initialized).toBe(true);
+    const second = combine(buildSiteState(), { nowMs: 1_000 }, { active: ['self-consumption'], configs: {}, memories: first.memories });
+    expect(second.memories['net-zero']).toBeUndefined();
+    expect(second.memories['self-consumption']).toBeDefined();
+  });
+
+  it('gives every battery a setpoint and publishes valid decision metrics', () => {
+    const active: StrategyName[] = ['time-of-use', 'ev-charging', 'backup-power'];
+    const state = buildSiteState({ batteries: [buildBattery({ assetId: 'a' }), buildBattery({ assetId: 'b' })], evChargers: [buildEvCharger()] });
+    const result = combine(state, { nowMs: 0 }, { active, configs: configsFor(active), memories: {} });
+    expect(Object.keys(result.setpoints).sort()).toEqual(['a', 'b', 'ev-1']);
+    for (const d of result.decisions) expect(DecisionMetricsSchema.safeParse(toDecisionMetrics(d.name, d.metrics, { nowMs: 0 })).success).toBe(true);
+  });
+
+  describe('properties', () => {
+    const names = Object.keys(strategies) as StrategyName[];
+    const activeArbitrary = fc.uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: 4 });
+    const raw = { 'peak-shaving': { thresholdW: 4_000 }, 'grid-services': { frequencyResponse: { reservedPowerW: 3_000 } } };
+
+    it('keeps every battery setpoint inside its window, and is deterministic', () => {
+      fc.assert(
+        fc.property(siteStateArbitrary(), activeArbitrary, ({ state, clock }, active) => {
+          const input = { active, configs: configsFor(active, raw), memories: {} };
+          const result = combine(state, clock, input);
+          for (const b of state.batteries) {
+            const w = batteryPowerOf(result, b.assetId) ?? NaN;
+            const window = batteryWindow(b);
+            expect(w).toBeGreaterThanOrEqual(-window.maxChargeW - 1e-6);
+            expect(w).toBeLessThanOrEqual(window.maxDischargeW + 1e-6);
+          }
+          expect(combine(state, clock, input)).toEqual(result);
+        }),
+        { numRuns: 150 },
+      );
+    });
+
+    it('backup-power only ever lowers and peak-shaving only ever raises the primary’s battery power', () => {
+      fc.assert(
+        fc.property(siteStateArbitrary(), fc.constantFrom<StrategyName>('self-consumption', 'net-zero', 'arbitrage', 'discharge', 'charge'), ({ state, clock }, primary) => {
+          const alone = combine(state, clock, { active: [primary], configs: configsFor([primary], raw), memories: {} });
+          const withBackup = combine(state, clock, { active: [primary, 'backup-power'], configs: configsFor([primary, 'backup-power'], raw), memories: {} });
+          const withPeak = combine(state, clock, { active: [primary, 'peak-shaving'], configs: configsFor([primary, 'peak-shaving'], raw), memories: {} });
+          for (const b of state.batteries) {
+            const base = batteryPowerOf(alone, b.assetId) ?? 0;
+            expect(batteryPowerOf(withBackup, b.assetId) ?? 0).toBeLessThanOrEqual(base + 1e-6);
+            const peakTotal = Object.values(withPeak.setpoints).reduce((s, sp) => s + (sp.kind === 'battery-power' ? sp.powerW : 0), 0);
+            const baseTotal = Object.values(alone.setpoints).reduce((s, sp) => s + (sp.kind === 'battery-power' ? sp.powerW : 0), 0);
+            expect(peakTotal).toBeGreaterThanOrEqual(baseTotal - 1e-6);
+          }
+        }),
+        { numRuns: 150 },
+      );
+    });
+  });
+});

@@ -1,0 +1,155 @@
+import type { Setpoint, StrategyName } from '@voltimax/contracts';
+import { clamp } from './arithmetic';
+import { batteryPower, batteryWindow } from './battery';
+import { strategies, strategyByName, type StrategyConfigs, type StrategyMemories } from './registry';
+import type { SiteState } from './site-state';
+import type { Clock, StrategyMetrics, StrategySetpoints } from './strategy';
+
+/** Constraint layers run in this fixed order, whatever the order of the active list. */
+export const LAYER_ORDER = ['ev-charging', 'peak-shaving', 'backup-power'] as const satisfies readonly StrategyName[];
+
+/** What `combine` needs besides the state and the clock. */
+export interface CombineInput {
+  /** Enabled strategies, highest precedence first (site config `strategy.active`, or the automation rules' list). */
+  readonly active: readonly StrategyName[];
+  /** Parsed configs; an active strategy without one uses its defaults (or is skipped with 'invalid-config'). */
+  readonly configs: StrategyConfigs;
+  /** Memories from the previous tick; a strategy without one starts from its initial memory. */
+  readonly memories: StrategyMemories;
+}
+
+/** How a strategy took part in this tick. */
+export type CombineStage = 'primary' | 'ev' | 'layer' | 'skipped';
+
+export interface CombinedDecisionEntry {
+  readonly name: StrategyName;
+  readonly stage: CombineStage;
+  readonly metrics: StrategyMetrics;
+}
+
+export interface CombinedDecision {
+  /** Final setpoints per asset id: battery-power for every battery, ev-current for chargers when ev-charging is active. */
+  readonly setpoints: StrategySetpoints;
+  /** For each asset, the strategies that changed or set its setpoint, in order. */
+  readonly shapedBy: Readonly<Record<string, readonly StrategyName[]>>;
+  /** One entry per strategy that ran (primary, ev, layers in order; skipped ones too), for `strategy.decision.<name>`. */
+  readonly decisions: readonly CombinedDecisionEntry[];
+  /** Memories for the next tick: only strategies that ran keep one, so a re-activated strategy starts fresh. */
+  readonly memories: StrategyMemories;
+  /** The strategy that drove the batteries. */
+  readonly primary: StrategyName;
+  /** The layers applied, in order. */
+  readonly layers: readonly StrategyName[];
+}
+
+/**
+ * The combination rule (README § Combination rule):
+ * 1. Primary: the first active strategy with role 'primary' drives the batteries; if none is active, the first
+ *    active layer (peak-shaving, backup-power) runs on its own; if none, 'null' (0 W).
+ * 2. EV: if 'ev-charging' is active, it alone sets the EV chargers.
+ * 3. Layers, in the fixed order LAYER_ORDER (ev-charging's battery guard, peak-shaving, backup-power), each active
+ *    one except the primary adjusts the battery setpoints. A layer may only narrow a setpoint or add a floor:
+ *    the EV guard and backup-power only lower battery power (less discharge / more charge), peak-shaving only
+ *    raises it (more discharge / less charge). A later layer wins a conflict, so the backup reserve wins over a peak.
+ * 4. Finally each battery setpoint is clamped to that battery's SoC window and power limits; a battery no strategy
+ *    spoke for gets 0 W.
+ */
+export function combine(state: SiteState, clock: Clock, input: CombineInput): CombinedDecision {
+  const decisions: CombinedDecisionEntry[] = [];
+  const memories: Partial<Record<StrategyName, unknown>> = {};
+  const shapedBy: Record<string, StrategyName[]> = {};
+  const active = [...new Set(input.active)];
+
+  const configFor = (name: StrategyName): { readonly ok: true; readonly config: unknown } | { readonly ok: false } => {
+    const given = input.configs[name];
+    if (given !== undefined) return { ok: true, config: given };
+    const parsed = strategyByName(name).configSchema.safeParse({});
+    return parsed.success ? { ok: true, config: parsed.data } : { ok: false };
+  };
+  const memoryFor = (name: StrategyName, config: unknown): unknown =>
+    (input.memories as Partial<Record<StrategyName, unknown>>)[name] ?? strategyByName(name).initialMemory(config);
+  const skip = (name: StrategyName): void => {
+    decisions.push({ name, stage: 'skipped', metrics: { inputs: {}, outputs: {}, terms: {}, reason: 'invalid-config' } });
+  };
+  const mark = (assetId: string, name: StrategyName): void => {
+    const list = shapedBy[assetId] ?? [];
+    if (list[list.length - 1] !== name) list.push(name);
+    shapedBy[assetId] = list;
+  };
+
+  // 1. Primary.
+  const usable = active.filter((name) => {
+    const ok = configFor(name).ok;
+    if (!ok) skip(name);
+    return ok;
+  });
+  const primary: StrategyName =
+    usable.find((n) => strategies[n].role === 'primary') ?? usable.find((n) => strategies[n].role === 'layer') ?? 'null';
+  const primaryConfig = configFor(primary);
+  const primaryConfigValue = primaryConfig.ok ? primaryConfig.config : {};
+  const primaryResult = strategyByName(primary).decide(state, primaryConfigValue, clock, memoryFor(primary, primaryConfigValue));
+  memories[primary] = primaryResult.memory;
+  decisions.push({ name: primary, stage: 'primary', metrics: primaryResult.metrics });
+  let batterySetpoints: Record<string, Setpoint> = {};
+  for (const [assetId, sp] of Object.entries(primaryResult.setpoints)) {
+    if (sp.kind !== 'battery-power') continue;
+    batterySetpoints[assetId] = sp;
+    mark(assetId, primary);
+  }
+
+  // 2. EV chargers.
+  const evSetpoints: Record<string, Setpoint> = {};
+  if (usable.includes('ev-charging')) {
+    const cfg = configFor('ev-charging');
+    const config = cfg.ok ? cfg.config : {};
+    const result = strategyByName('ev-charging').decide(state, config, clock, memoryFor('ev-charging', config));
+    memories['ev-charging'] = result.memory;
+    decisions.push({ name: 'ev-charging', stage: 'ev', metrics: result.metrics });
+    for (const [assetId, sp] of Object.entries(result.setpoints)) {
+      if (sp.kind !== 'ev-current') continue;
+      evSetpoints[assetId] = sp;
+      mark(assetId, 'ev-charging');
+    }
+  }
+
+  // 3. Layers in fixed order.
+  const layers: StrategyName[] = [];
+  for (const name of LAYER_ORDER) {
+    if (!usable.includes(name) || name === primary) continue;
+    const strategy = strategyByName(name);
+    if (!strategy.constrain) continue;
+    const cfg = configFor(name);
+    const config = cfg.ok ? cfg.config : {};
+    const result = strategy.constrain(batterySetpoints, state, config, clock, memories[name] ?? memoryFor(name, config));
+    memories[name] = result.memory;
+    decisions.push({ name, stage: 'layer', metrics: result.metrics });
+    layers.push(name);
+    const next: Record<string, Setpoint> = {};
+    for (const [assetId, sp] of Object.entries(result.setpoints)) {
+      if (sp.kind !== 'battery-power') continue;
+      next[assetId] = sp;
+      const before = batterySetpoints[assetId];
+      if (!before || before.kind !== 'battery-power' || before.powerW !== sp.powerW) mark(assetId, name);
+    }
+    batterySetpoints = next;
+  }
+
+  // 4. Battery limits, always last (only ever narrows).
+  for (const battery of state.batteries) {
+    const sp = batterySetpoints[battery.assetId];
+    const requestedW = sp?.kind === 'battery-power' && Number.isFinite(sp.powerW) ? sp.powerW : 0;
+    const window = batteryWindow(battery);
+    batterySetpoints[battery.assetId] = batteryPower(clamp(requestedW, -window.maxChargeW, window.maxDischargeW));
+  }
+  const known = new Set(state.batteries.map((b) => b.assetId));
+  for (const assetId of Object.keys(batterySetpoints)) if (!known.has(assetId)) delete batterySetpoints[assetId];
+
+  return {
+    setpoints: { ...batterySetpoints, ...evSetpoints },
+    shapedBy,
+    decisions,
+    memories: memories as StrategyMemories,
+    primary,
+    layers,
+  };
+}

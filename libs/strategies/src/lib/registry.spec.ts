@@ -1,0 +1,64 @@
+import { StrategyNameSchema } from '@voltimax/contracts';
+import { STRATEGY_REASONS } from './reasons';
+import { parseStrategyConfig, parseStrategySelection, strategies } from './registry';
+
+describe('registry', () => {
+  it('has exactly the eleven strategies of the contracts, each under its own name', () => {
+    expect(Object.keys(strategies).sort()).toEqual([...StrategyNameSchema.options].sort());
+    for (const [name, strategy] of Object.entries(strategies)) expect(strategy.name).toBe(name);
+  });
+
+  it.each([
+    ['null', 'primary'],
+    ['charge', 'primary'],
+    ['discharge', 'primary'],
+    ['net-zero', 'primary'],
+    ['time-of-use', 'primary'],
+    ['self-consumption', 'primary'],
+    ['grid-services', 'primary'],
+    ['arbitrage', 'primary'],
+    ['peak-shaving', 'layer'],
+    ['backup-power', 'layer'],
+    ['ev-charging', 'ev'],
+  ] as const)('%s has role %s', (name, role) => {
+    expect(strategies[name].role).toBe(role);
+  });
+
+  it('gives layers and the EV strategy a constrain function', () => {
+    expect(strategies['peak-shaving'].constrain).toBeDefined();
+    expect(strategies['backup-power'].constrain).toBeDefined();
+    expect(strategies['ev-charging'].constrain).toBeDefined();
+  });
+
+  it.each(Object.keys(strategies).filter((n) => n !== 'peak-shaving' && n !== 'grid-services'))('%s parses {} to its defaults', (name) => {
+    expect(strategies[name as keyof typeof strategies].configSchema.safeParse({}).success).toBe(true);
+  });
+
+  it.each(Object.keys(strategies))('%s refuses unknown keys (strict)', (name) => {
+    expect(strategies[name as keyof typeof strategies].configSchema.safeParse({ thresholdW: 1, frequencyResponse: { reservedPowerW: 1 }, typo: 1 }).success).toBe(false);
+  });
+
+  it('explains an invalid block with the strategy name and the path', () => {
+    const result = parseStrategyConfig('net-zero', { kp: -1 });
+    expect(result.success).toBe(false);
+    if (!result.success) {
+      expect(result.error).toContain("strategy 'net-zero'");
+      expect(result.error).toContain('kp');
+    }
+  });
+
+  it('parses the config of every active strategy and collects every error', () => {
+    const parsed = parseStrategySelection({
+      active: ['net-zero', 'peak-shaving', 'grid-services'],
+      config: { 'net-zero': { targetGridW: 100 } },
+    });
+    expect(parsed.configs['net-zero']?.targetGridW).toBe(100);
+    expect(parsed.errors).toHaveLength(2);
+    expect(parsed.errors[0]).toContain('thresholdW is required');
+  });
+
+  it('uses kebab-case reason codes only', () => {
+    for (const reason of STRATEGY_REASONS) expect(reason).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+    expect(new Set(STRATEGY_REASONS).size).toBe(STRATEGY_REASONS.length);
+  });
+});

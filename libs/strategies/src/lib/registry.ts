@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import type { StrategyName } from '@voltimax/contracts';
+import type { Strategy } from './strategy';
+import { arbitrageStrategy } from './strategies/arbitrage';
+import { backupPowerStrategy } from './strategies/backup-power';
+import { chargeStrategy } from './strategies/charge';
+import { dischargeStrategy } from './strategies/discharge';
+import { evChargingStrategy } from './strategies/ev-charging';
+import { gridServicesStrategy } from './strategies/grid-services';
+import { netZeroStrategy } from './strategies/net-zero';
+import { nullStrategy } from './strategies/null';
+import { peakShavingStrategy } from './strategies/peak-shaving';
+import { selfConsumptionStrategy } from './strategies/self-consumption';
+import { timeOfUseStrategy } from './strategies/time-of-use';
+
+/** Every strategy by its name (StrategyNameSchema in contracts). */
+export const strategies = {
+  null: nullStrategy,
+  charge: chargeStrategy,
+  discharge: dischargeStrategy,
+  'net-zero': netZeroStrategy,
+  'peak-shaving': peakShavingStrategy,
+  'time-of-use': timeOfUseStrategy,
+  'self-consumption': selfConsumptionStrategy,
+  'grid-services': gridServicesStrategy,
+  arbitrage: arbitrageStrategy,
+  'backup-power': backupPowerStrategy,
+  'ev-charging': evChargingStrategy,
+} as const;
+
+export type StrategyRegistry = typeof strategies;
+/** The parsed config type of strategy K. */
+export type ConfigOf<K extends StrategyName> = StrategyRegistry[K] extends Strategy<infer C, infer _M> ? C : never;
+/** The memory type of strategy K. */
+export type MemoryOf<K extends StrategyName> = StrategyRegistry[K] extends Strategy<infer _C, infer M> ? M : never;
+/** Parsed configs by strategy name. */
+export type StrategyConfigs = { readonly [K in StrategyName]?: ConfigOf<K> };
+/** Memories by strategy name. */
+export type StrategyMemories = { readonly [K in StrategyName]?: MemoryOf<K> };
+
+/** The registry entry with its types erased, for code that handles any strategy by name (configs parsed by its schema). */
+export function strategyByName(name: StrategyName): Strategy<unknown, unknown> {
+  return strategies[name];
+}
+
+/** The outcome of parsing one strategy's config block. */
+export type ConfigParseResult<C> =
+  | { readonly success: true; readonly config: C }
+  | { readonly success: false; readonly error: string };
+
+/** Parses a strategy's config block (`strategy.config[name]` of the site config); a missing block takes the defaults. */
+export function parseStrategyConfig<K extends StrategyName>(name: K, raw: unknown): ConfigParseResult<ConfigOf<K>> {
+  const schema: z.ZodType<ConfigOf<K>> = strategies[name].configSchema as z.ZodType<ConfigOf<K>>;
+  const result = schema.safeParse(raw ?? {});
+  if (result.success) return { success: true, config: result.data };
+  return { success: false, error: `strategy '${name}': invalid configuration\n${z.prettifyError(result.error)}` };
+}
+
+/** The site config's `strategy` block, as far as strategies need it. */
+export interface StrategySelectionInput {
+  readonly active: readonly StrategyName[];
+  readonly config?: Readonly<Partial<Record<StrategyName, unknown>>>;
+}
+
+/** Parses the config of every active strategy. `errors` lists one message per invalid block (empty when all parse). */
+export function parseStrategySelection(selection: StrategySelectionInput): {
+  readonly configs: StrategyConfigs;
+  readonly errors: readonly string[];
+} {
+  const configs: Partial<Record<StrategyName, unknown>> = {};
+  const errors: string[] = [];
+  for (const name of selection.active) {
+    const result = parseStrategyConfig(name, selection.config?.[name]);
+    if (result.success) configs[name] = result.config;
+    else errors.push(result.error);
+  }
+  return { configs: configs as StrategyConfigs, errors };
+}

@@ -1,0 +1,350 @@
+import { z } from 'zod';
+import type { Setpoint } from '@voltimax/contracts';
+import { truncateToStep } from '../arithmetic';
+import { ReadingAgeConfigShape, batteryPower, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
+import type { StrategyReason } from '../reasons';
+import type { EvChargerState, SiteState } from '../site-state';
+import { finiteValues, type Clock, type Strategy, type StrategyResult, type StrategySetpoints } from '../strategy';
+
+export const EvModeSchema = z.enum(['solar', 'min+solar', 'fast', 'scheduled']);
+export type EvMode = z.infer<typeof EvModeSchema>;
+
+export const EvChargingConfigSchema = z.strictObject({
+  /**
+   * 'solar': PV surplus only (start/stop with hysteresis); 'min+solar': at least the minimum current, more with
+   * surplus; 'fast': the largest current the charger and the grid allow; 'scheduled': meet the session's energy
+   * target by its departure time, using surplus until the latest start.
+   */
+  mode: EvModeSchema.default('solar'),
+  /** Per-charger mode, by asset id; overrides `mode`. */
+  modeByCharger: z.record(z.string(), EvModeSchema).default({}),
+  /** Solar start: surplus ≥ minimum charging power + startMarginW for startDelayMs, W. */
+  startMarginW: z.number().min(0).default(200),
+  /** Solar stop: surplus < minimum charging power − stopMarginW for stopDelayMs, W. */
+  stopMarginW: z.number().min(0).default(300),
+  startDelayMs: z.number().int().min(0).default(60_000),
+  stopDelayMs: z.number().int().min(0).default(120_000),
+  /** Who gets PV surplus first: the home battery (EV takes what is exported) or the EV (takes battery charging too). */
+  surplusPriority: z.enum(['battery', 'ev']).default('battery'),
+  /** Let the home battery discharge into the car. Default false: battery discharge is capped at the non-EV demand. */
+  allowBatteryDischarge: z.boolean().default(false),
+  /** Switch 1 ↔ 3 phases (chargers with canSwitchPhases) to follow the surplus. */
+  allowPhaseSwitching: z.boolean().default(true),
+  /** Shortest time between two phase switches of one charger, ms (cars dislike frequent switching). */
+  phaseSwitchMinIntervalMs: z.number().int().min(0).default(300_000),
+  /** Current resolution of the chargers, A; currents are rounded down to it. */
+  currentStepA: z.number().positive().max(1).default(1),
+  /** Scheduled: plan for this much more energy than asked, %, so a slow taper does not miss the departure. */
+  scheduleMarginPct: z.number().min(0).max(100).default(10),
+  ...ReadingAgeConfigShape,
+});
+export type EvChargingConfig = z.infer<typeof EvChargingConfigSchema>;
+
+export interface EvChargerMemory {
+  /** Solar hysteresis: the charger is in its charging state. */
+  readonly charging: boolean;
+  /** Since when the start (or stop) condition holds, epoch ms. */
+  readonly pendingSinceMs: number | null;
+  /** Phases last requested, or null. */
+  readonly requestedPhases: 1 | 3 | null;
+  readonly lastPhaseSwitchAtMs: number | null;
+}
+
+export interface EvChargingMemory {
+  readonly chargers: Readonly<Record<string, EvChargerMemory>>;
+}
+
+const FRESH_CHARGER: EvChargerMemory = { charging: false, pendingSinceMs: null, requestedPhases: null, lastPhaseSwitchAtMs: null };
+
+interface Pool {
+  /** PV surplus still unallocated, W. */
+  surplusW: number;
+  /** Import still allowed by the grid connection, W. */
+  importHeadroomW: number;
+  /** Current still allowed on the most loaded phase, A (Infinity when unknown). */
+  phaseHeadroomA: number;
+}
+
+interface ChargerDecision {
+  readonly currentA: number;
+  readonly phases: 1 | 3;
+  readonly reason: StrategyReason;
+  readonly memory: EvChargerMemory;
+  readonly latestStartMs?: number;
+  readonly requiredA?: number;
+}
+
+function chargerDecision(
+  charger: EvChargerState,
+  mode: EvMode,
+  pool: Pool,
+  state: SiteState,
+  config: EvChargingConfig,
+  mem: EvChargerMemory,
+  nowMs: number,
+): ChargerDecision {
+  const voltageV = state.limits.nominalVoltageV;
+  const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
+  let phases: 1 | 3 = canSwitch ? (mem.requestedPhases ?? charger.phases) : charger.phases;
+  let lastPhaseSwitchAtMs = mem.lastPhaseSwitchAtMs;
+  const minPowerW = (p: number): number => charger.minCurrentA * p * voltageV;
+
+  // Scheduled: the latest start and the current that meets the target by departure.
+  const session = charger.session;
+  const departureAtMs = session?.departureAtMs;
+  const wantedWh = session?.energyWantedWh;
+  let effectiveMode: EvMode = mode;
+  let scheduleReason: StrategyReason | undefined;
+  let latestStartMs: number | undefined;
+  let requiredA: number | undefined;
+  if (mode === 'scheduled') {
+    if (departureAtMs === undefined || wantedWh === undefined) {
+      effectiveMode = 'solar';
+      scheduleReason = 'no-departure-fallback-solar';
+    } else {
+      const remainingWh = Math.max(0, wantedWh - (session?.energyDeliveredWh ?? 0)) * (1 + config.scheduleMarginPct / 100);
+      const hoursLeft = (departureAtMs - nowMs) / 3_600_000;
+      const schedulePhases: 1 | 3 = canSwitch ? 3 : charger.phases;
+      const maxPowerW = charger.maxCurrentA * schedulePhases * voltageV;
+      if (remainingWh <= 0) {
+        return { currentA: 0, phases, reason: 'energy-target-reached', memory: { ...mem, charging: false, pendingSinceMs: null } };
+      }
+      if (hoursLeft <= 0) {
+        effectiveMode = 'fast';
+        scheduleReason = 'departure-passed';
+      } else {
+        latestStartMs = maxPowerW > 0 ? departureAtMs - (remainingWh / maxPowerW) * 3_600_000 : departureAtMs;
+        requiredA = remainingWh / hoursLeft / (schedulePhases * voltageV);
+        if (nowMs >= latestStartMs) {
+          effectiveMode = 'fast';
+          scheduleReason = 'scheduled-deadline';
+        } else {
+          effectiveMode = 'solar';
+        }
+      }
+    }
+  }
+
+  // Phase switching follows the surplus (solar modes) or goes to 3 phases (fast).
+  if (canSwitch) {
+    const isSwitchAllowed = lastPhaseSwitchAtMs === null || nowMs - lastPhaseSwitchAtMs >= config.phaseSwitchMinIntervalMs;
+    let desired: 1 | 3 = phases;
+    if (effectiveMode === 'fast') desired = 3;
+    else if (pool.surplusW >= minPowerW(3) + config.startMarginW) desired = 3;
+    else if (pool.surplusW < minPowerW(3) - config.stopMarginW) desired = 1;
+    if (desired !== phases && isSwitchAllowed) {
+      phases = desired;
+      lastPhaseSwitchAtMs = nowMs;
+    }
+  }
+  const wPerA = phases * voltageV;
+  const surplusA = pool.surplusW / wPerA;
+
+  let wantedA: number;
+  let reason: StrategyReason;
+  let charging = mem.charging;
+  let pendingSinceMs = mem.pendingSinceMs;
+  if (effectiveMode === 'fast') {
+    wantedA = charger.maxCurrentA;
+    reason = scheduleReason ?? 'fast';
+    charging = true;
+    pendingSinceMs = null;
+  } else if (effectiveMode === 'min+solar') {
+    wantedA = Math.max(charger.minCurrentA, surplusA);
+    reason = 'min-plus-solar';
+    charging = true;
+    pendingSinceMs = null;
+  } else if (!charging) {
+    if (pool.surplusW >= minPowerW(phases) + config.startMarginW) {
+      pendingSinceMs = pendingSinceMs ?? nowMs;
+      if (nowMs - pendingSinceMs >= config.startDelayMs) {
+        charging = true;
+        pendingSinceMs = null;
+      }
+    } else {
+      pendingSinceMs = null;
+    }
+    wantedA = charging ? Math.max(charger.minCurrentA, surplusA) : 0;
+    reason = charging ? 'solar' : pendingSinceMs !== null ? 'solar-waiting' : 'solar-insufficient';
+  } else if (pool.surplusW < minPowerW(phases) - config.stopMarginW) {
+    pendingSinceMs = pendingSinceMs ?? nowMs;
+    if (nowMs - pendingSinceMs >= config.stopDelayMs) {
+      charging = false;
+      pendingSinceMs = null;
+      wantedA = 0;
+      reason = 'solar-insufficient';
+    } else {
+      wantedA = charger.minCurrentA;
+      reason = 'solar-stopping';
+    }
+  } else {
+    pendingSinceMs = null;
+    wantedA = Math.max(charger.minCurrentA, surplusA);
+    reason = 'solar';
+  }
+  if (mode === 'scheduled' && effectiveMode === 'solar' && scheduleReason === undefined) {
+    reason = wantedA > 0 ? 'scheduled-solar' : 'scheduled-waiting';
+  } else if (scheduleReason === 'no-departure-fallback-solar') {
+    reason = scheduleReason;
+  }
+
+  // Limits: the charger, the grid import limit, the most loaded phase. Below the minimum current: pause.
+  const capA = Math.min(charger.maxCurrentA, pool.importHeadroomW / wPerA, pool.phaseHeadroomA);
+  let currentA = truncateToStep(Math.max(0, Math.min(wantedA, capA)), config.currentStepA);
+  if (currentA < charger.minCurrentA) {
+    if (wantedA >= charger.minCurrentA) reason = 'grid-limit-pause';
+    currentA = 0;
+  }
+  return {
+    currentA,
+    phases,
+    reason,
+    memory: { charging, pendingSinceMs, requestedPhases: canSwitch ? phases : null, lastPhaseSwitchAtMs },
+    ...(latestStartMs !== undefined ? { latestStartMs } : {}),
+    ...(requiredA !== undefined ? { requiredA } : {}),
+  };
+}
+
+function initialPool(state: SiteState, config: EvChargingConfig, fresh: readonly EvChargerState[]): Pool {
+  const voltageV = state.limits.nominalVoltageV;
+  const evW = totalEvPowerW(fresh);
+  let batteryChargeW = 0;
+  let batteryDischargeW = 0;
+  for (const b of state.batteries) {
+    if (!Number.isFinite(b.powerW)) continue;
+    if (b.powerW < 0) batteryChargeW += -b.powerW;
+    else batteryDischargeW += b.powerW;
+  }
+  const surplusW =
+    -state.gridPowerW +
+    evW +
+    (config.surplusPriority === 'ev' ? batteryChargeW : 0) -
+    (config.allowBatteryDischarge ? 0 : batteryDischargeW);
+  const importHeadroomW = Math.max(0, state.limits.maxImportW - state.gridPowerW + evW);
+  let phaseHeadroomA = Number.POSITIVE_INFINITY;
+  const phasePowers = state.gridPhasePowersW ?? [];
+  if (state.limits.maxPhaseCurrentA !== undefined && phasePowers.length > 0 && voltageV > 0) {
+    const worstPhaseA = Math.max(...phasePowers.map((w) => Math.max(0, w) / voltageV));
+    const evA = fresh.reduce((s, c) => s + Math.max(0, c.powerW) / (c.phases * voltageV), 0);
+    phaseHeadroomA = Math.max(0, state.limits.maxPhaseCurrentA - worstPhaseA + evA);
+  }
+  return { surplusW, importHeadroomW, phaseHeadroomA };
+}
+
+function evSetpoint(currentA: number, phases: 1 | 3, canSwitch: boolean): Setpoint {
+  return canSwitch ? { kind: 'ev-current', currentA, phases } : { kind: 'ev-current', currentA };
+}
+
+/**
+ * EVCharging: sets the current of every connected charger by its mode, in charger order (the first charger gets
+ * surplus and grid headroom first). Below the minimum current a charger pauses (0 A). As a layer it caps the home
+ * battery's discharge at the non-EV demand while a car charges (unless allowBatteryDischarge).
+ */
+export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = {
+  name: 'ev-charging',
+  role: 'ev',
+  configSchema: EvChargingConfigSchema,
+  initialMemory: () => ({ chargers: {} }),
+  decide(state, config, clock, memory): StrategyResult<EvChargingMemory> {
+    const inputs = finiteValues({ gridPowerW: state.gridPowerW, evPowerW: totalEvPowerW(state.evChargers), pvPowerW: state.pvPowerW });
+    if (state.evChargers.length === 0) {
+      return { setpoints: {}, metrics: { inputs, outputs: {}, terms: {}, reason: 'no-charger' }, memory };
+    }
+    const setpoints: Record<string, Setpoint> = {};
+    if (isGridStale(state, config.maxReadingAgeMs)) {
+      for (const c of state.evChargers) setpoints[c.assetId] = { kind: 'ev-current', currentA: 0 };
+      return { setpoints, metrics: { inputs, outputs: { totalCurrentA: 0 }, terms: {}, reason: 'stale-data' }, memory: { chargers: {} } };
+    }
+    const fresh = state.evChargers.filter((c) => !isChargerStale(c, config.maxReadingAgeMs));
+    const pool = initialPool(state, config, fresh);
+    const startPool = { ...pool };
+    const chargers: Record<string, EvChargerMemory> = {};
+    const outputs: Record<string, number> = {};
+    const terms: Record<string, number> = {};
+    let overall: StrategyReason | undefined;
+    let firstReason: StrategyReason | undefined;
+    let totalCurrentA = 0;
+    let totalPowerW = 0;
+
+    state.evChargers.forEach((charger, index) => {
+      let reason: StrategyReason;
+      if (isChargerStale(charger, config.maxReadingAgeMs)) {
+        setpoints[charger.assetId] = { kind: 'ev-current', currentA: 0 };
+        reason = 'stale-data';
+      } else if (!charger.connected) {
+        setpoints[charger.assetId] = { kind: 'ev-current', currentA: 0 };
+        reason = 'not-connected';
+      } else {
+        const mode = config.modeByCharger[charger.assetId] ?? config.mode;
+        const mem = memory.chargers[charger.assetId] ?? FRESH_CHARGER;
+        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs);
+        const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
+        setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
+        chargers[charger.assetId] = d.memory;
+        const drawW = d.currentA * d.phases * state.limits.nominalVoltageV;
+        pool.surplusW -= drawW;
+        pool.importHeadroomW = Math.max(0, pool.importHeadroomW - drawW);
+        pool.phaseHeadroomA = Math.max(0, pool.phaseHeadroomA - d.currentA);
+        totalCurrentA += d.currentA;
+        totalPowerW += drawW;
+        if (index < 8) {
+          outputs[`ev${index}CurrentA`] = d.currentA;
+          outputs[`ev${index}Phases`] = d.phases;
+          if (d.latestStartMs !== undefined) terms[`ev${index}LatestStartMs`] = Math.round(d.latestStartMs);
+          if (d.requiredA !== undefined) terms[`ev${index}RequiredA`] = Math.round(d.requiredA * 100) / 100;
+        }
+        reason = d.reason;
+        overall = overall ?? reason;
+      }
+      firstReason = firstReason ?? reason;
+    });
+
+    return {
+      setpoints,
+      metrics: {
+        inputs,
+        outputs: { ...outputs, totalCurrentA, totalPowerW },
+        terms: finiteValues({ ...terms, surplusW: startPool.surplusW, importHeadroomW: startPool.importHeadroomW, phaseHeadroomA: startPool.phaseHeadroomA }),
+        reason: overall ?? firstReason ?? 'not-connected',
+      },
+      memory: { chargers },
+    };
+  },
+  constrain(proposal, state, config, clock, memory) {
+    return guardBattery(proposal, state, config, clock, memory);
+  },
+};
+
+/** The EV layer: while a car charges, the home battery discharges at most the non-EV demand (load − PV). */
+function guardBattery(
+  proposal: StrategySetpoints,
+  state: SiteState,
+  config: EvChargingConfig,
+  _clock: Clock,
+  memory: EvChargingMemory,
+): StrategyResult<EvChargingMemory> {
+  const evW = totalEvPowerW(state.evChargers);
+  const capW = Math.max(0, netDemandW(state) - evW);
+  let dischargeW = 0;
+  for (const sp of Object.values(proposal)) if (sp.kind === 'battery-power' && sp.powerW > 0) dischargeW += sp.powerW;
+  const inputs = { evPowerW: evW, nonEvDemandW: netDemandW(state) - evW };
+  const pass = (reason: StrategyReason): StrategyResult<EvChargingMemory> => ({
+    setpoints: proposal,
+    metrics: { inputs, outputs: { batteryDischargeW: dischargeW }, terms: { capW }, reason },
+    memory,
+  });
+  if (config.allowBatteryDischarge || evW <= 0 || isGridStale(state, config.maxReadingAgeMs) || dischargeW <= capW) {
+    return pass('ev-battery-ok');
+  }
+  const scale = capW / dischargeW;
+  const setpoints: Record<string, Setpoint> = { ...proposal };
+  const stepOf = (assetId: string): number => state.batteries.find((b) => b.assetId === assetId)?.powerStepW ?? 1;
+  for (const [assetId, sp] of Object.entries(proposal)) {
+    if (sp.kind === 'battery-power' && sp.powerW > 0) setpoints[assetId] = batteryPower(truncateToStep(sp.powerW * scale, stepOf(assetId)));
+  }
+  return {
+    setpoints,
+    metrics: { inputs, outputs: { batteryDischargeW: capW }, terms: { capW, requestedDischargeW: dischargeW }, reason: 'battery-guard' },
+    memory,
+  };
+}

@@ -1,0 +1,165 @@
+import { batteryPowerOf, buildBattery, buildSiteState, runScenario } from '../../testing';
+import type { StrategyResult } from '../strategy';
+import { netZeroStrategy, NetZeroConfigSchema, type NetZeroConfig, type NetZeroMemory } from './net-zero';
+
+const TICK_MS = 1_000;
+
+interface PlantRun {
+  readonly gridW: number[];
+  readonly results: StrategyResult<NetZeroMemory>[];
+}
+
+/**
+ * A battery that follows its setpoint with a first-order lag (`alpha` of the remaining difference per tick) and a
+ * grid meter that sees the balance grid = load − battery.
+ */
+function runPlant(config: NetZeroConfig, loadW: (tick: number) => number, ticks: number, alpha: number, maxW = 5_000): PlantRun {
+  let batteryW = 0;
+  let memory = netZeroStrategy.initialMemory(config);
+  const gridW: number[] = [];
+  const results: StrategyResult<NetZeroMemory>[] = [];
+  for (let k = 0; k < ticks; k++) {
+    const state = buildSiteState({
+      loadPowerW: loadW(k),
+      batteries: [buildBattery({ powerW: batteryW, maxChargePowerW: maxW, maxDischargePowerW: maxW })],
+    });
+    gridW.push(state.gridPowerW);
+    const result = netZeroStrategy.decide(state, config, { nowMs: k * TICK_MS }, memory);
+    results.push(result);
+    memory = result.memory;
+    batteryW += alpha * ((batteryPowerOf(result) ?? 0) - batteryW);
+  }
+  return { gridW, results };
+}
+
+function signFlips(values: readonly number[], deadbandW: number): number {
+  let flips = 0;
+  let last = 0;
+  for (const v of values) {
+    if (Math.abs(v) <= deadbandW) continue;
+    const s = Math.sign(v);
+    if (last !== 0 && s !== last) flips++;
+    last = s;
+  }
+  return flips;
+}
+
+describe('net-zero strategy', () => {
+  const config = NetZeroConfigSchema.parse({});
+
+  it('has documented defaults', () => {
+    expect(config).toMatchObject({ targetGridW: 0, kp: 0.4, ki: 0.4, kd: 0, deadbandW: 50, rateLimitWPerS: 2_000, quantizationW: 10 });
+  });
+
+  it.each([0.3, 0.5, 1])(
+    'converges after a 3 kW load step: grid inside the deadband within 15 ticks and no sustained oscillation (lag %p)',
+    (alpha) => {
+      const stepAt = 30;
+      const { gridW } = runPlant(config, (k) => (k < stepAt ? 500 : 3_500), 90, alpha);
+      expect(Math.abs(gridW[stepAt - 1] ?? Infinity)).toBeLessThanOrEqual(config.deadbandW);
+      const after = gridW.slice(stepAt + 15);
+      expect(Math.max(...after.map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
+      expect(signFlips(gridW.slice(stepAt), config.deadbandW)).toBeLessThanOrEqual(2);
+    },
+  );
+
+  it('holds the setpoint inside the deadband', () => {
+    runScenario(netZeroStrategy, config, netZeroStrategy.initialMemory(config), [
+      { atMs: 0, state: buildSiteState({ loadPowerW: 1_000, batteries: [buildBattery({ powerW: 1_000 })] }), expect: (r) => expect(batteryPowerOf(r)).toBe(1_000) },
+      {
+        atMs: 1_000,
+        state: buildSiteState({ loadPowerW: 1_040, batteries: [buildBattery({ powerW: 1_000 })] }),
+        expect: (r) => {
+          expect(batteryPowerOf(r)).toBe(1_000);
+          expect(r.metrics.reason).toBe('deadband');
+        },
+      },
+    ]);
+  });
+
+  it('starts bumpless from the measured battery power', () => {
+    const state = buildSiteState({ loadPowerW: 2_500, batteries: [buildBattery({ powerW: 2_000 })] });
+    const result = netZeroStrategy.decide(state, config, { nowMs: 0 }, netZeroStrategy.initialMemory(config));
+    // First move from 2 000 W toward 2 500 W, not from 0 W.
+    expect(batteryPowerOf(result)).toBeGreaterThan(2_000);
+    expect(batteryPowerOf(result)).toBeLessThanOrEqual(2_500);
+  });
+
+  it('limits the rate of change per second', () => {
+    const cfg = NetZeroConfigSchema.parse({ kp: 2, ki: 2, rateLimitWPerS: 500 });
+    const results = runScenario(netZeroStrategy, cfg, netZeroStrategy.initialMemory(cfg), [
+      { atMs: 0, state: buildSiteState({ loadPowerW: 0 }) },
+      { atMs: 1_000, state: buildSiteState({ loadPowerW: 4_000 }) },
+      { atMs: 2_000, state: buildSiteState({ loadPowerW: 4_000, batteries: [buildBattery({ powerW: 500 })] }) },
+    ]);
+    expect(results.map((r) => batteryPowerOf(r))).toEqual([0, 500, 1_000]);
+    expect(results[1]?.metrics.reason).toBe('rate-limited');
+  });
+
+  it('quantizes to 10 W by default and to the battery’s own step when it has one', () => {
+    const first = (cfg: NetZeroConfig, powerStepW?: number) =>
+      batteryPowerOf(
+        netZeroStrategy.decide(
+          buildSiteState({ loadPowerW: 1_237, batteries: [buildBattery(powerStepW ? { powerStepW } : {})] }),
+          cfg,
+          { nowMs: 0 },
+          netZeroStrategy.initialMemory(cfg),
+        ),
+      ) ?? NaN;
+    const cfg = NetZeroConfigSchema.parse({ kp: 1, ki: 0 });
+    expect(first(cfg) % 10).toBe(0);
+    expect(first(cfg, 100) % 100).toBe(0);
+  });
+
+  it('clamps the integrator to the battery limits (no windup while saturated)', () => {
+    const { results, gridW } = runPlant(config, (k) => (k < 60 ? 9_000 : 1_000), 80, 1);
+    const saturated = results[59]?.memory;
+    expect(saturated?.integralW).toBeLessThanOrEqual(5_000);
+    expect(batteryPowerOf(results[59] ?? { setpoints: {} })).toBe(5_000);
+    // The load drops to 1 kW at tick 60: one tick of lag, one rate-limited step, then back in the deadband.
+    expect(Math.max(...gridW.slice(62).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
+  });
+
+  it('stops charging at max SoC and reports battery-full', () => {
+    const state = buildSiteState({ loadPowerW: 0, pvPowerW: 3_000, batteries: [buildBattery({ socPct: 95 })] });
+    const result = netZeroStrategy.decide(state, config, { nowMs: 0 }, netZeroStrategy.initialMemory(config));
+    expect(batteryPowerOf(result)).toBe(0);
+    expect(result.metrics.reason).toBe('battery-full');
+  });
+
+  it('stops discharging at min SoC (empty battery) and reports battery-empty', () => {
+    const state = buildSiteState({ loadPowerW: 3_000, batteries: [buildBattery({ socPct: 10 })] });
+    const result = netZeroStrategy.decide(state, config, { nowMs: 0 }, netZeroStrategy.initialMemory(config));
+    expect(batteryPowerOf(result)).toBe(0);
+    expect(result.metrics.reason).toBe('battery-empty');
+  });
+
+  it('holds 0 W on stale grid data and restarts bumpless afterwards', () => {
+    const results = runScenario(netZeroStrategy, config, netZeroStrategy.initialMemory(config), [
+      { atMs: 0, state: buildSiteState({ loadPowerW: 2_000, batteries: [buildBattery({ powerW: 2_000 })] }) },
+      { atMs: 1_000, state: buildSiteState({ loadPowerW: 2_000, gridQuality: 'stale', batteries: [buildBattery({ powerW: 2_000 })] }) },
+      { atMs: 2_000, state: buildSiteState({ loadPowerW: 2_000, batteries: [buildBattery({ powerW: 0 })] }) },
+    ]);
+    expect(batteryPowerOf(results[1] ?? { setpoints: {} })).toBe(0);
+    expect(results[1]?.metrics.reason).toBe('stale-data');
+    expect(results[1]?.memory.initialized).toBe(false);
+    expect(results[2]?.memory.initialized).toBe(true);
+  });
+
+  it('detects sustained oscillation, holds, lowers the gain and then settles', () => {
+    const aggressive = NetZeroConfigSchema.parse({ kp: 1.6, ki: 1.2, rateLimitWPerS: 20_000 });
+    const { results, gridW } = runPlant(aggressive, (k) => (k < 5 ? 0 : 3_000), 120, 1);
+    const detections = results.filter((r) => r.metrics.reason === 'oscillation-detected');
+    expect(detections.length).toBeGreaterThan(0);
+    expect(Math.min(...results.map((r) => r.metrics.terms['gainScale'] ?? 1))).toBeLessThan(1);
+    expect(Math.max(...gridW.slice(100).map(Math.abs))).toBeLessThanOrEqual(aggressive.deadbandW);
+  });
+
+  it('is deterministic and does not mutate its memory', () => {
+    const state = buildSiteState({ loadPowerW: 2_345 });
+    const memory = Object.freeze({ ...netZeroStrategy.initialMemory(config), signFlipsAtMs: Object.freeze([1, 2]) });
+    const a = netZeroStrategy.decide(state, config, { nowMs: 10_000 }, memory);
+    const b = netZeroStrategy.decide(state, config, { nowMs: 10_000 }, memory);
+    expect(a).toEqual(b);
+  });
+});
