@@ -1,0 +1,242 @@
+import type { AssetReading, ControlIntent, EmergencyStop, Setpoint } from '@voltimax/contracts';
+import {
+  BATTERY,
+  battery,
+  batteryInput,
+  batteryReading,
+  DRIVER_OK,
+  EV,
+  evReading,
+  GRID_LIMITS,
+  gridReading,
+  intent,
+  NOW_MS,
+} from '../testing/fixtures';
+import { arbitrate, arbitrateSite, pendingGridDelta, type ArbitrationResult } from './arbitrate';
+import { SAFE_SETPOINT } from './codes';
+import type { AppliedSetpoint, ArbitrationInput } from './context';
+import { applyEstop, ESTOP_RELEASED, type EstopState } from './estop';
+import { addIntent, EMPTY_INTENT_TABLE, selectIntent, type IntentTable } from './intents';
+
+/** One arbiter tick as the service runs it: select the intent, arbitrate, remember what was written. */
+function tick(
+  table: IntentTable,
+  base: ArbitrationInput,
+  nowMs: number,
+  lastApplied: AppliedSetpoint | undefined,
+): { result: ArbitrationResult; lastApplied: AppliedSetpoint } {
+  const selection = selectIntent(table.intents, nowMs, { assetIds: [base.asset.assetId] });
+  const requested = selection.winners.get(base.asset.assetId)?.intent?.setpoint;
+  const result = arbitrate({
+    ...base,
+    ...(requested === undefined ? { requested: undefined } : { requested }),
+    lastApplied,
+    nowMs,
+  });
+  return { result, lastApplied: { setpoint: result.setpoint, atMs: nowMs } };
+}
+
+const estopEvent = (action: EmergencyStop['action'], atMs: number): EmergencyStop => ({
+  v: 1,
+  action,
+  by: 'op',
+  reason: 'drill',
+  atMs,
+});
+
+describe('scenario: emergency stop', () => {
+  it('writes the safe setpoint from the engage until an explicit, newer release', () => {
+    const input = batteryInput(battery(2_000));
+    let estop: EstopState = ESTOP_RELEASED;
+    const outcomes: string[] = [];
+    const step = (event?: EmergencyStop) => {
+      if (event !== undefined) estop = applyEstop(estop, event);
+      outcomes.push(arbitrate({ ...input, estop }).outcome);
+    };
+    step();
+    step(estopEvent('engage', NOW_MS - 100));
+    step();
+    step(estopEvent('release', NOW_MS - 200)); // older than the engage: ignored
+    step(estopEvent('release', NOW_MS - 50));
+    expect(outcomes).toEqual(['applied', 'safe', 'safe', 'safe', 'applied']);
+  });
+});
+
+describe('scenario: telemetry goes stale', () => {
+  it('falls back to safe when the reading ages out and recovers with a fresh one', () => {
+    const reading = batteryReading({}, { atMs: NOW_MS });
+    const at = (nowMs: number, r: AssetReading = reading) =>
+      arbitrate(
+        batteryInput(battery(1_000), {
+          reading: r,
+          nowMs,
+          grid: { limits: GRID_LIMITS, reading: gridReading({}, { atMs: nowMs }) },
+          driver: { ...DRIVER_OK, lastSeenAtMs: nowMs },
+        }),
+      );
+    expect(at(NOW_MS + 3_000).outcome).toBe('applied');
+    expect(at(NOW_MS + 6_000)).toMatchObject({ outcome: 'safe', setpoint: SAFE_SETPOINT });
+    expect(at(NOW_MS + 6_000, { ...reading, atMs: NOW_MS + 5_900 }).outcome).toBe('applied');
+  });
+
+  it('falls back to safe when the driver goes silent and recovers when it is heard again', () => {
+    const silent = { lastSeenAtMs: NOW_MS - 16_000, intervalMs: 5_000, status: 'ok' as const };
+    expect(arbitrate(batteryInput(battery(1_000), { driver: silent })).violations[0]?.code).toBe('driver-lost');
+    expect(arbitrate(batteryInput(battery(1_000), { driver: { ...silent, lastSeenAtMs: NOW_MS } })).outcome).toBe(
+      'applied',
+    );
+  });
+});
+
+describe('scenario: ramp', () => {
+  it('ramps a step request at maxRampWPerS, tick by tick, and steps down at once', () => {
+    let table = addIntent(
+      EMPTY_INTENT_TABLE,
+      intent('optimization', { id: 'up', setpoint: battery(4_500), ttlMs: 600_000, issuedAtMs: NOW_MS }),
+      NOW_MS,
+    ).table;
+    let last: AppliedSetpoint | undefined = { setpoint: battery(0), atMs: NOW_MS - 1_000 };
+    const written: Setpoint[] = [];
+    for (let s = 0; s < 6; s++) {
+      const nowMs = NOW_MS + s * 1_000;
+      const base = batteryInput(undefined, {
+        reading: batteryReading({}, { atMs: nowMs }),
+        grid: { limits: GRID_LIMITS, reading: gridReading({}, { atMs: nowMs }) },
+        driver: { ...DRIVER_OK, lastSeenAtMs: nowMs },
+      });
+      const step = tick(table, base, nowMs, last);
+      written.push(step.result.setpoint);
+      last = step.lastApplied;
+    }
+    expect(written).toEqual([
+      battery(1_000),
+      battery(2_000),
+      battery(3_000),
+      battery(4_000),
+      battery(4_500),
+      battery(4_500),
+    ]);
+
+    const nowMs = NOW_MS + 6_000;
+    table = addIntent(table, intent('manual', { id: 'stop', setpoint: battery(0), issuedAtMs: nowMs }), nowMs).table;
+    const base = batteryInput(undefined, {
+      reading: batteryReading({}, { atMs: nowMs }),
+      grid: { limits: GRID_LIMITS, reading: gridReading({}, { atMs: nowMs }) },
+      driver: { ...DRIVER_OK, lastSeenAtMs: nowMs },
+    });
+    expect(tick(table, base, nowMs, last).result).toEqual({ setpoint: battery(0), outcome: 'applied', violations: [] });
+  });
+});
+
+describe('scenario: intents end to end', () => {
+  it('applies the manual intent over the strategy, clamps it, and returns to the strategy after it expires', () => {
+    const optimization: ControlIntent = intent('optimization', {
+      id: 'opt',
+      setpoint: battery(-2_000),
+      issuedAtMs: NOW_MS,
+      ttlMs: 600_000,
+    });
+    const manual: ControlIntent = intent('manual', {
+      id: 'man',
+      setpoint: battery(9_000),
+      issuedAtMs: NOW_MS,
+      ttlMs: 30_000,
+    });
+    let table = addIntent(EMPTY_INTENT_TABLE, optimization, NOW_MS).table;
+    table = addIntent(table, manual, NOW_MS).table;
+    const noRamp = { ...BATTERY, battery: { ...BATTERY.battery!, maxRampWPerS: undefined } };
+    const at = (nowMs: number) =>
+      tick(
+        table,
+        batteryInput(undefined, {
+          asset: noRamp,
+          reading: batteryReading({}, { atMs: nowMs }),
+          grid: { limits: GRID_LIMITS, reading: gridReading({}, { atMs: nowMs }) },
+          driver: { ...DRIVER_OK, lastSeenAtMs: nowMs },
+        }),
+        nowMs,
+        undefined,
+      ).result;
+    expect(at(NOW_MS + 1_000)).toMatchObject({ setpoint: battery(6_000), outcome: 'clamped' });
+    expect(at(NOW_MS + 30_000)).toMatchObject({ setpoint: battery(-2_000), outcome: 'applied' });
+    expect(at(NOW_MS + 600_000)).toEqual({ setpoint: SAFE_SETPOINT, outcome: 'safe', violations: [] });
+  });
+});
+
+describe('scenario: battery and EV charger share the grid connection', () => {
+  const grid = { limits: GRID_LIMITS, reading: gridReading({ powerW: 10_000 }) };
+  const batteryRequest = {
+    asset: { ...BATTERY, battery: { ...BATTERY.battery!, maxRampWPerS: undefined } },
+    requested: battery(-5_000),
+    reading: batteryReading(),
+    lastApplied: { setpoint: battery(0), atMs: NOW_MS - 1_000 },
+    driver: DRIVER_OK,
+  };
+  const evRequest = {
+    asset: EV,
+    requested: { kind: 'ev-current', currentA: 10 } as Setpoint,
+    reading: evReading(),
+    lastApplied: { setpoint: { kind: 'ev-current', currentA: 0 } as Setpoint, atMs: NOW_MS - 1_000 },
+    driver: DRIVER_OK,
+  };
+
+  it('each alone fits, together they would not: the first gets the headroom, the second is narrowed', () => {
+    // 10 kW import, 17 kW limit: battery charge 5 kW fits, EV 10 A × 3 × 230 V = 6.9 kW fits, both (11.9 kW) do not.
+    expect(arbitrate({ ...batteryRequest, grid, estop: ESTOP_RELEASED, nowMs: NOW_MS }).outcome).toBe('applied');
+    const [first, second] = arbitrateSite({
+      assets: [batteryRequest, evRequest],
+      grid,
+      estop: ESTOP_RELEASED,
+      nowMs: NOW_MS,
+    });
+    expect(first).toMatchObject({ assetId: 'bat-1', setpoint: battery(-5_000), outcome: 'applied' });
+    // 2 kW left = 2.9 A, below the 6 A minimum → paused.
+    expect(second).toMatchObject({
+      assetId: 'ev-1',
+      setpoint: { kind: 'ev-current', currentA: 0 },
+      outcome: 'clamped',
+    });
+    expect(second?.violations.map((v) => v.code)).toEqual(['grid-import-limit', 'ev-min-current']);
+  });
+
+  it('gives the headroom to whichever asset comes first', () => {
+    const [ev, bat] = arbitrateSite({
+      assets: [evRequest, batteryRequest],
+      grid,
+      estop: ESTOP_RELEASED,
+      nowMs: NOW_MS,
+    });
+    expect(ev).toMatchObject({ setpoint: { kind: 'ev-current', currentA: 10 }, outcome: 'applied' });
+    expect(bat?.setpoint).toEqual(battery(-100));
+  });
+
+  it('counts a setpoint written earlier but not reached yet', () => {
+    const charging = {
+      ...evRequest,
+      lastApplied: { setpoint: { kind: 'ev-current', currentA: 10 } as Setpoint, atMs: NOW_MS - 1_000 },
+    };
+    const [bat] = arbitrateSite({ assets: [batteryRequest, charging], grid, estop: ESTOP_RELEASED, nowMs: NOW_MS });
+    expect(bat?.setpoint).toEqual(battery(-100));
+  });
+
+  it('describes a pending change as a range that includes "not yet"', () => {
+    expect(pendingGridDelta(EV, evReading(), { kind: 'ev-current', currentA: 10 }, GRID_LIMITS)).toMatchObject({
+      minW: 0,
+      maxW: 6_900,
+    });
+    expect(pendingGridDelta(BATTERY, batteryReading({ powerW: 2_000 }), SAFE_SETPOINT, GRID_LIMITS)).toMatchObject({
+      minW: 0,
+      maxW: 2_000,
+    });
+  });
+
+  it('keeps every asset safe when the e-stop is latched', () => {
+    const results = arbitrateSite({
+      assets: [batteryRequest, evRequest],
+      grid,
+      estop: { engaged: true },
+      nowMs: NOW_MS,
+    });
+    expect(results.map((r) => r.setpoint)).toEqual([SAFE_SETPOINT, SAFE_SETPOINT]);
+  });
+});

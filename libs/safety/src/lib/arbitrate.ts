@@ -1,0 +1,252 @@
+import type { AssetReading, Setpoint } from '@voltimax/contracts';
+import { SAFE_SETPOINT, violation, type SafetyViolation } from './codes';
+import {
+  DEFAULT_ARBITER_OPTIONS,
+  type AppliedSetpoint,
+  type ArbitrationInput,
+  type DriverHealth,
+  type GridInput,
+  type RuleContext,
+} from './context';
+import type { EstopState } from './estop';
+import {
+  addGridDelta,
+  batteryGridEffect,
+  evGridEffect,
+  gridBandFromReading,
+  gridDeltaOf,
+  sumGridDeltas,
+  ZERO_GRID_DELTA,
+  type GridDelta,
+  type GridLimits,
+} from './grid';
+import type { AssetSafetyLimits } from './limits';
+import { RULES, type SafetyRule } from './rules';
+
+/**
+ * What happened to a request:
+ * - `applied`: written as requested;
+ * - `clamped`: narrowed by one or more rules (`violations` says which, with limit and value);
+ * - `rejected`: the request was unusable (non-finite number, setpoint kind the asset does not take);
+ *   the asset gets its safe setpoint;
+ * - `safe`: a fault (e-stop, lost driver, missing or stale telemetry) or no request: the safe setpoint.
+ */
+export type ArbitrationOutcome = 'applied' | 'clamped' | 'rejected' | 'safe';
+
+/** The arbiter's decision for one asset. */
+export interface ArbitrationResult {
+  /** What to write. Same kind as the request unless the outcome is `rejected` or `safe` (then `{ kind: 'safe' }`). */
+  readonly setpoint: Setpoint;
+  readonly outcome: ArbitrationOutcome;
+  /** In rule order; empty for `applied` and for `safe` without a request. */
+  readonly violations: readonly SafetyViolation[];
+}
+
+/** The numeric value a setpoint carries, in its own unit (battery W + = discharge, EV A, PV W); 0 for `safe`. */
+export function setpointValue(setpoint: Setpoint): number {
+  switch (setpoint.kind) {
+    case 'battery-power':
+      return setpoint.powerW;
+    case 'ev-current':
+      return setpoint.currentA;
+    case 'pv-limit':
+      return setpoint.maxPowerW;
+    case 'safe':
+      return 0;
+  }
+}
+
+function withValue(setpoint: Setpoint, value: number, evPhases: 1 | 3): Setpoint {
+  switch (setpoint.kind) {
+    case 'battery-power':
+      return { kind: 'battery-power', powerW: value };
+    case 'ev-current':
+      return setpoint.phases === undefined
+        ? { kind: 'ev-current', currentA: value }
+        : { kind: 'ev-current', currentA: value, phases: evPhases };
+    case 'pv-limit':
+      return { kind: 'pv-limit', maxPowerW: value };
+    case 'safe':
+      return SAFE_SETPOINT;
+  }
+}
+
+/** The phases an EV request will use: the requested phases, at most the charger's. */
+function evPhasesOf(asset: AssetSafetyLimits, requested: Setpoint): 1 | 3 {
+  const chargerPhases = asset.evCharger?.phases ?? 3;
+  if (requested.kind !== 'ev-current' || requested.phases === undefined) return chargerPhases;
+  return requested.phases === 1 || chargerPhases === 1 ? 1 : 3;
+}
+
+function contextOf(input: ArbitrationInput, requested: Setpoint): RuleContext {
+  const band =
+    input.grid.reading === undefined ? undefined : gridBandFromReading(input.grid.reading, input.grid.limits);
+  return {
+    asset: input.asset,
+    requested,
+    reading: input.reading,
+    grid: input.grid,
+    gridBand: band === undefined || input.grid.pending === undefined ? band : addGridDelta(band, input.grid.pending),
+    lastApplied: input.lastApplied,
+    estop: input.estop,
+    driver: input.driver,
+    gridDown: input.gridDown === true,
+    nowMs: input.nowMs,
+    options: input.options === undefined ? DEFAULT_ARBITER_OPTIONS : { ...DEFAULT_ARBITER_OPTIONS, ...input.options },
+    evPhases: evPhasesOf(input.asset, requested),
+  };
+}
+
+/** The point of N ∩ [lo, hi] closest to r, where N is the range between 0 and r; 0 if that is empty. */
+function narrowest(requested: number, lo: number, hi: number): number {
+  const from = Math.max(requested < 0 ? requested : 0, lo);
+  const to = Math.min(requested < 0 ? 0 : requested, hi);
+  // `+ 0` turns −0 into 0; a NaN end makes the comparison false, which yields the safe 0.
+  return from <= to ? Math.min(Math.max(requested, from), to) + 0 : 0;
+}
+
+/**
+ * Runs the given rules, in order, on one request. For tests and rule-by-rule analysis; the service uses
+ * {@link arbitrate}, which runs all {@link RULES}.
+ *
+ * A gate verdict (`safe`, `reject`) stops at once. Each `limit` verdict intersects the admissible interval;
+ * the value after every rule is the point of (the range between 0 and the request) ∩ (all intervals so far)
+ * closest to the request, or 0 if that is empty. Hence every rule can only narrow (|value| never grows, the sign
+ * never flips), the result lies inside every rule's interval or is 0, and the final setpoint does not depend on
+ * the order of the limit rules. A rule is reported when the value before it lay outside its interval.
+ * Non-finite numbers never pass: they are rejected with `invalid-value`.
+ */
+export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationInput): ArbitrationResult {
+  const requested = input.requested;
+  if (requested === undefined) return { setpoint: SAFE_SETPOINT, outcome: 'safe', violations: [] };
+  const ctx = contextOf(input, requested);
+  const requestedValue = setpointValue(requested);
+  const violations: SafetyViolation[] = [];
+  const invalid = (detail: string): ArbitrationResult => ({
+    setpoint: SAFE_SETPOINT,
+    outcome: 'rejected',
+    violations: [...violations, violation('invalid-value', { detail })],
+  });
+  let value = requestedValue;
+  let lo = Number.NEGATIVE_INFINITY;
+  let hi = Number.POSITIVE_INFINITY;
+  for (const rule of rules) {
+    const verdict = rule.evaluate(value, ctx);
+    if (verdict.kind === 'pass') continue;
+    if (verdict.kind === 'safe')
+      return { setpoint: SAFE_SETPOINT, outcome: 'safe', violations: [...violations, verdict.violation] };
+    if (verdict.kind === 'reject')
+      return { setpoint: SAFE_SETPOINT, outcome: 'rejected', violations: [...violations, verdict.violation] };
+    if (!Number.isFinite(requestedValue)) return invalid(`requested ${String(requestedValue)}`);
+    const ruleLo = verdict.lo?.at ?? Number.NEGATIVE_INFINITY;
+    const ruleHi = verdict.hi?.at ?? Number.POSITIVE_INFINITY;
+    if (value !== 0 && !(value >= ruleLo && value <= ruleHi)) {
+      const side = value <= ruleHi ? (verdict.lo ?? verdict.hi) : (verdict.hi ?? verdict.lo);
+      if (side !== undefined) violations.push(side.explain());
+    }
+    lo = Math.max(lo, ruleLo);
+    hi = Math.min(hi, ruleHi);
+    value = narrowest(requestedValue, lo, hi);
+  }
+  if (!Number.isFinite(value)) return invalid(`requested ${String(requestedValue)}`);
+  if (requested.kind === 'safe') return { setpoint: SAFE_SETPOINT, outcome: 'applied', violations };
+  if (requested.kind === 'ev-current' && requested.phases !== undefined && requested.phases !== ctx.evPhases) {
+    violations.push(
+      violation('ev-phases', { detail: `requested ${requested.phases} phases, charger wired for ${ctx.evPhases}` }),
+    );
+  }
+  return {
+    setpoint: withValue(requested, value, ctx.evPhases),
+    outcome: violations.length > 0 || value !== requestedValue ? 'clamped' : 'applied',
+    violations,
+  };
+}
+
+/**
+ * Decides what to write to one asset: all {@link RULES} in their fixed order. Pure and deterministic: the same
+ * input always gives the same result; time comes in as `input.nowMs`.
+ */
+export function arbitrate(input: ArbitrationInput): ArbitrationResult {
+  return arbitrateWith(RULES, input);
+}
+
+/** One asset's part of a site-wide arbitration. */
+export interface AssetArbitrationRequest {
+  readonly asset: AssetSafetyLimits;
+  readonly requested?: Setpoint;
+  readonly reading?: AssetReading;
+  readonly lastApplied?: AppliedSetpoint;
+  readonly driver?: DriverHealth;
+}
+
+/** Everything {@link arbitrateSite} needs for one tick. */
+export interface SiteArbitrationInput {
+  /** The controllable assets, in the order they get grid headroom (e.g. by the priority of their intents). */
+  readonly assets: readonly AssetArbitrationRequest[];
+  /** Limits and the grid-meter reading (no `pending`: it is computed from the assets). */
+  readonly grid: Omit<GridInput, 'pending'>;
+  readonly estop: EstopState;
+  readonly gridDown?: boolean;
+  readonly nowMs: number;
+  readonly options?: ArbitrationInput['options'];
+}
+
+/** One asset's decision within {@link arbitrateSite}. */
+export interface AssetArbitrationResult extends ArbitrationResult {
+  readonly assetId: string;
+}
+
+/**
+ * The grid change an asset may still cause by reaching `setpoint` from where its reading says it is
+ * (battery 0 W and EV 0 A for `safe`; PV is not modelled). Zero for kinds without a grid effect.
+ */
+export function pendingGridDelta(
+  asset: AssetSafetyLimits,
+  reading: AssetReading | undefined,
+  setpoint: Setpoint | undefined,
+  limits: GridLimits,
+): GridDelta {
+  if (setpoint === undefined) return ZERO_GRID_DELTA;
+  const isSafe = setpoint.kind === 'safe';
+  if ((setpoint.kind === 'battery-power' || isSafe) && asset.battery !== undefined) {
+    const effect = batteryGridEffect(asset, reading, limits);
+    const targetW = setpoint.kind === 'battery-power' ? setpoint.powerW : 0;
+    if (effect !== undefined && Number.isFinite(targetW)) return gridDeltaOf(effect, targetW, limits);
+  }
+  if ((setpoint.kind === 'ev-current' || isSafe) && asset.evCharger !== undefined) {
+    const phases = setpoint.kind === 'ev-current' ? evPhasesOf(asset, setpoint) : asset.evCharger.phases;
+    const effect = evGridEffect(asset, reading, limits, phases);
+    const targetA = setpoint.kind === 'ev-current' ? setpoint.currentA : 0;
+    if (effect !== undefined && Number.isFinite(targetA)) return gridDeltaOf(effect, targetA, limits);
+  }
+  return ZERO_GRID_DELTA;
+}
+
+/**
+ * Arbitrates every controllable asset of the site for one tick, so that the grid-connection limit holds for
+ * battery and EV chargers together. Each asset is checked against the grid-meter reading plus the worst case
+ * of everything else that may still change the grid: the decisions taken for the assets before it in this
+ * tick, and the last applied setpoints of the assets after it (written but maybe not reached yet).
+ */
+export function arbitrateSite(input: SiteArbitrationInput): readonly AssetArbitrationResult[] {
+  const limits = input.grid.limits;
+  const stillPending = input.assets.map((request) =>
+    pendingGridDelta(request.asset, request.reading, request.lastApplied?.setpoint, limits),
+  );
+  const results: AssetArbitrationResult[] = [];
+  let decided = ZERO_GRID_DELTA;
+  input.assets.forEach((request, index) => {
+    const later = stillPending.slice(index + 1).reduce(sumGridDeltas, ZERO_GRID_DELTA);
+    const result = arbitrate({
+      ...request,
+      grid: { ...input.grid, pending: sumGridDeltas(decided, later) },
+      estop: input.estop,
+      ...(input.gridDown === undefined ? {} : { gridDown: input.gridDown }),
+      nowMs: input.nowMs,
+      ...(input.options === undefined ? {} : { options: input.options }),
+    });
+    results.push({ assetId: request.asset.assetId, ...result });
+    decided = sumGridDeltas(decided, pendingGridDelta(request.asset, request.reading, result.setpoint, limits));
+  });
+  return results;
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import type { AssetReading, Heartbeat, Setpoint } from '@voltimax/contracts';
+import type { EstopState } from './estop';
+import type { GridBand, GridDelta, GridLimits } from './grid';
+import type { AssetSafetyLimits } from './limits';
+
+/** Arbiter tuning, validated once by the service (e.g. from its environment). */
+export const ArbiterOptionsSchema = z.strictObject({
+  /** A reading older than this (ms) is stale: the asset gets its safe setpoint. */
+  maxTelemetryAgeMs: z.number().int().positive().default(5_000),
+  /** Allowance for clocks of other services running ahead of ours (readings, heartbeats, intents), ms. */
+  maxClockSkewMs: z.number().int().nonnegative().default(2_000),
+  /** A driver silent for this many heartbeat intervals is lost (contracts: 3). */
+  missedHeartbeats: z.number().int().positive().default(3),
+});
+/** See {@link ArbiterOptionsSchema}. */
+export type ArbiterOptions = z.output<typeof ArbiterOptionsSchema>;
+
+/** The defaults of {@link ArbiterOptionsSchema}. */
+export const DEFAULT_ARBITER_OPTIONS: ArbiterOptions = ArbiterOptionsSchema.parse({});
+
+/** The last heartbeat of the driver that owns the asset (`health.<service>`). */
+export interface DriverHealth {
+  /** When the last heartbeat was received, epoch ms. */
+  readonly lastSeenAtMs: number;
+  /** The heartbeat interval the driver announced, ms. */
+  readonly intervalMs: number;
+  readonly status?: Heartbeat['status'];
+}
+
+/** A setpoint the arbiter wrote, and when (epoch ms). The ramp limit starts from it. */
+export interface AppliedSetpoint {
+  readonly setpoint: Setpoint;
+  readonly atMs: number;
+}
+
+/** The grid connection: its limits, the grid-meter reading and changes the reading cannot show yet. */
+export interface GridInput {
+  readonly limits: GridLimits;
+  /** The latest grid-meter reading (`powerW`: + = import, − = export). */
+  readonly reading?: AssetReading;
+  /**
+   * Pending grid changes of *other* assets (their written setpoints may not have taken effect yet, and
+   * decisions taken earlier in the same tick). Never include the asset being arbitrated. See {@link arbitrateSite}.
+   */
+  readonly pending?: GridDelta;
+}
+
+/** Everything {@link arbitrate} needs for one asset at one instant. */
+export interface ArbitrationInput {
+  readonly asset: AssetSafetyLimits;
+  /** The winning intent's setpoint; undefined when no intent applies (the asset gets its safe setpoint). */
+  readonly requested?: Setpoint;
+  /** The asset's latest reading (battery `powerW`: + = discharge; `socPct`, `temperatureC`, BMS limits …). */
+  readonly reading?: AssetReading;
+  readonly grid: GridInput;
+  /** The last setpoint written to this asset; without it the ramp limit starts from 0 W now. */
+  readonly lastApplied?: AppliedSetpoint;
+  readonly estop: EstopState;
+  /** The owning driver's last heartbeat; undefined means never heard, i.e. lost. */
+  readonly driver?: DriverHealth;
+  /** True while the site is islanded: the backup reserve may then be used (the minimum SoC still holds). */
+  readonly gridDown?: boolean;
+  /** The instant of the decision, epoch ms (the service reads its clock once per tick). */
+  readonly nowMs: number;
+  readonly options?: Partial<ArbiterOptions>;
+}
+
+/** What each rule sees: the input with defaults resolved and derived values computed once. */
+export interface RuleContext {
+  readonly asset: AssetSafetyLimits;
+  readonly requested: Setpoint;
+  readonly reading?: AssetReading;
+  readonly grid: GridInput;
+  /** The grid band from the reading plus `grid.pending`; undefined if the reading has no finite power. */
+  readonly gridBand?: GridBand;
+  readonly lastApplied?: AppliedSetpoint;
+  readonly estop: EstopState;
+  readonly driver?: DriverHealth;
+  readonly gridDown: boolean;
+  readonly nowMs: number;
+  readonly options: ArbiterOptions;
+  /** For `ev-current`: the phases the charger will use (the requested phases, at most the charger's). */
+  readonly evPhases: 1 | 3;
+}

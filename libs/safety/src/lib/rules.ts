@@ -1,0 +1,608 @@
+import type { AssetReading } from '@voltimax/contracts';
+import { violation, type SafetyViolation, type ViolationCode } from './codes';
+import type { RuleContext } from './context';
+import { batteryGridEffect, evGridEffect, finiteOrUndefined, type GridEffect } from './grid';
+import type { TemperatureWindow } from './limits';
+
+/**
+ * One end of the interval a rule admits, in the setpoint's unit (battery W with + = discharge, EV A per phase,
+ * PV W). `explain` builds the violation reported when the value before the rule lay beyond this end.
+ */
+export interface Bound {
+  readonly at: number;
+  readonly explain: () => SafetyViolation;
+}
+
+/**
+ * What a rule says about the value it is given:
+ * - `pass`: nothing to say;
+ * - `safe`: a fault (e-stop, lost driver, stale data): the asset gets its safe setpoint;
+ * - `reject`: the request itself is unusable: refused, the asset gets its safe setpoint;
+ * - `limit`: the value must lie in [lo, hi] (an absent end is unbounded). 0 (the safe value) is always
+ *   admissible, so a rule can only narrow: see {@link arbitrate}.
+ */
+export type RuleVerdict =
+  | { readonly kind: 'pass' }
+  | { readonly kind: 'safe'; readonly violation: SafetyViolation }
+  | { readonly kind: 'reject'; readonly violation: SafetyViolation }
+  | { readonly kind: 'limit'; readonly lo?: Bound; readonly hi?: Bound };
+
+/** Name of a safety rule, kebab-case; the service logs the order at startup. */
+export type RuleName =
+  | 'emergency-stop'
+  | 'driver-heartbeat'
+  | 'telemetry'
+  | 'setpoint'
+  | 'soc-window'
+  | 'backup-reserve'
+  | 'power-limit'
+  | 'current-limit'
+  | 'temperature-window'
+  | 'grid-connection'
+  | 'ev-current'
+  | 'pv-limit'
+  | 'ramp-rate';
+
+/**
+ * A pure safety rule. `evaluate` gets the value as narrowed by the rules before it (in the setpoint's unit;
+ * 0 for a `safe` request) and the context; it reads no clock and keeps no state.
+ */
+export interface SafetyRule {
+  readonly name: RuleName;
+  /** The codes this rule can report. */
+  readonly codes: readonly ViolationCode[];
+  /** One line for the startup log and the README. */
+  readonly description: string;
+  readonly evaluate: (value: number, ctx: RuleContext) => RuleVerdict;
+}
+
+const PASS: RuleVerdict = { kind: 'pass' };
+
+function bound(at: number, explain: () => SafetyViolation): Bound {
+  return { at, explain };
+}
+
+/** A blocked direction: the value may not go below 0 (`lo`) or above 0 (`hi`). */
+function blockAt(explain: () => SafetyViolation): Bound {
+  return bound(0, explain);
+}
+
+// ---- gates: faults that force the safe setpoint ------------------------------------------------------------
+
+const emergencyStop: SafetyRule = {
+  name: 'emergency-stop',
+  codes: ['emergency-stop'],
+  description: 'emergency stop latched → safe setpoint until an explicit release',
+  evaluate: (_value, ctx) =>
+    ctx.estop.engaged
+      ? {
+          kind: 'safe',
+          violation: violation('emergency-stop', {
+            detail: `engaged by ${ctx.estop.engagedBy ?? 'unknown'}${ctx.estop.engagedReason === undefined ? '' : `: ${ctx.estop.engagedReason}`}`,
+          }),
+        }
+      : PASS,
+};
+
+/** True if the driver's heartbeat is missing, too old, from too far in the future, or says it is failing. */
+export function isDriverLost(ctx: Pick<RuleContext, 'driver' | 'nowMs' | 'options'>): boolean {
+  const driver = ctx.driver;
+  if (driver === undefined) return true;
+  if (driver.status === 'error' || driver.status === 'stopping') return true;
+  const silentMs = ctx.nowMs - driver.lastSeenAtMs;
+  const allowedMs = ctx.options.missedHeartbeats * driver.intervalMs;
+  return !(silentMs <= allowedMs && silentMs >= -ctx.options.maxClockSkewMs);
+}
+
+const driverHeartbeat: SafetyRule = {
+  name: 'driver-heartbeat',
+  codes: ['driver-lost'],
+  description: 'driver heartbeat missing, silent for missedHeartbeats intervals, or failing → safe setpoint',
+  evaluate: (_value, ctx) => {
+    if (!isDriverLost(ctx)) return PASS;
+    const driver = ctx.driver;
+    if (driver === undefined)
+      return { kind: 'safe', violation: violation('driver-lost', { detail: 'no heartbeat received' }) };
+    return {
+      kind: 'safe',
+      violation: violation('driver-lost', {
+        limit: ctx.options.missedHeartbeats * driver.intervalMs,
+        value: ctx.nowMs - driver.lastSeenAtMs,
+        unit: 'ms',
+        detail: `driver status ${driver.status ?? 'unknown'}`,
+      }),
+    };
+  },
+};
+
+/** Why a reading cannot be used at `nowMs`, or undefined if it is good and fresh. */
+function readingProblem(
+  reading: AssetReading | undefined,
+  what: string,
+  ctx: RuleContext,
+): SafetyViolation | undefined {
+  if (reading === undefined) return violation('missing-telemetry', { detail: `no ${what} reading` });
+  if (reading.quality !== 'good') {
+    return violation('stale-telemetry', { detail: `${what} reading quality ${reading.quality}` });
+  }
+  const ageMs = ctx.nowMs - reading.atMs;
+  if (ageMs < -ctx.options.maxClockSkewMs) {
+    return violation('stale-telemetry', { value: ageMs, unit: 'ms', detail: `${what} reading from the future` });
+  }
+  if (!(ageMs <= ctx.options.maxTelemetryAgeMs)) {
+    return violation('stale-telemetry', {
+      limit: ctx.options.maxTelemetryAgeMs,
+      value: ageMs,
+      unit: 'ms',
+      detail: `${what} reading age`,
+    });
+  }
+  return undefined;
+}
+
+/** Setpoint kinds whose grid effect the arbiter checks, so they need a fresh grid-meter reading. */
+function affectsGrid(ctx: RuleContext): boolean {
+  return ctx.requested.kind === 'battery-power' || ctx.requested.kind === 'ev-current';
+}
+
+const telemetry: SafetyRule = {
+  name: 'telemetry',
+  codes: ['missing-telemetry', 'stale-telemetry'],
+  description:
+    "asset reading (and, for battery and EV setpoints, the grid-meter reading) missing, not 'good', older than maxTelemetryAgeMs or future-dated → safe setpoint",
+  evaluate: (_value, ctx) => {
+    const reading = ctx.reading;
+    if (reading !== undefined && reading.assetId !== ctx.asset.assetId) {
+      return {
+        kind: 'safe',
+        violation: violation('missing-telemetry', { detail: `reading is for asset ${reading.assetId}` }),
+      };
+    }
+    const assetProblem = readingProblem(reading, 'asset', ctx);
+    if (assetProblem !== undefined) return { kind: 'safe', violation: assetProblem };
+    if (!affectsGrid(ctx)) return PASS;
+    const gridProblem = readingProblem(ctx.grid.reading, 'grid-meter', ctx);
+    if (gridProblem !== undefined) return { kind: 'safe', violation: gridProblem };
+    if (ctx.gridBand === undefined) {
+      return {
+        kind: 'safe',
+        violation: violation('missing-telemetry', { detail: 'grid-meter reading has no finite powerW' }),
+      };
+    }
+    return PASS;
+  },
+};
+
+// ---- the request itself ------------------------------------------------------------------------------------
+
+const setpoint: SafetyRule = {
+  name: 'setpoint',
+  codes: ['invalid-value', 'unsupported-setpoint'],
+  description:
+    'non-finite or out-of-domain numbers → rejected (invalid-value); a setpoint kind the asset has no limits for → rejected',
+  evaluate: (_value, ctx) => {
+    const requested = ctx.requested;
+    const invalid = (detail: string, value?: number): RuleVerdict => ({
+      kind: 'reject',
+      violation: violation('invalid-value', { ...(value === undefined ? {} : { value }), detail }),
+    });
+    const unsupported = (): RuleVerdict => ({
+      kind: 'reject',
+      violation: violation('unsupported-setpoint', {
+        detail: `asset ${ctx.asset.assetId} has no limits for ${requested.kind}`,
+      }),
+    });
+    switch (requested.kind) {
+      case 'battery-power':
+        if (!Number.isFinite(requested.powerW)) return invalid(`powerW ${String(requested.powerW)}`);
+        return ctx.asset.battery === undefined ? unsupported() : PASS;
+      case 'ev-current':
+        if (!Number.isFinite(requested.currentA) || requested.currentA < 0)
+          return invalid(`currentA ${String(requested.currentA)}`);
+        if (requested.phases !== undefined && requested.phases !== 1 && requested.phases !== 3) {
+          return invalid(`phases ${String(requested.phases)}`);
+        }
+        return ctx.asset.evCharger === undefined ? unsupported() : PASS;
+      case 'pv-limit':
+        if (!Number.isFinite(requested.maxPowerW) || requested.maxPowerW < 0)
+          return invalid(`maxPowerW ${String(requested.maxPowerW)}`);
+        return ctx.asset.pv === undefined ? unsupported() : PASS;
+      case 'safe':
+        return PASS;
+      default:
+        return invalid(`unknown setpoint kind ${String((requested as { kind: unknown }).kind)}`);
+    }
+  },
+};
+
+// ---- battery ------------------------------------------------------------------------------------------------
+
+function socOf(ctx: RuleContext): number | undefined {
+  return finiteOrUndefined(ctx.reading?.values.socPct);
+}
+
+const socWindow: SafetyRule = {
+  name: 'soc-window',
+  codes: ['soc-min', 'soc-max', 'missing-soc'],
+  description: 'no discharge at or below minSocPct, no charge at or above maxSocPct; unknown SoC → neither',
+  evaluate: (_value, ctx) => {
+    const battery = ctx.asset.battery;
+    if (ctx.requested.kind !== 'battery-power' || battery === undefined) return PASS;
+    const socPct = socOf(ctx);
+    if (socPct === undefined) {
+      const explain = () => violation('missing-soc', { detail: 'reading has no finite socPct' });
+      return { kind: 'limit', lo: blockAt(explain), hi: blockAt(explain) };
+    }
+    const atMin = !(socPct > battery.minSocPct);
+    const atMax = !(socPct < battery.maxSocPct);
+    return {
+      kind: 'limit',
+      ...(atMax
+        ? { lo: blockAt(() => violation('soc-max', { limit: battery.maxSocPct, value: socPct, unit: '%' })) }
+        : {}),
+      ...(atMin
+        ? { hi: blockAt(() => violation('soc-min', { limit: battery.minSocPct, value: socPct, unit: '%' })) }
+        : {}),
+    };
+  },
+};
+
+const backupReserve: SafetyRule = {
+  name: 'backup-reserve',
+  codes: ['backup-reserve'],
+  description:
+    'no discharge at or below reserveSocPct while the grid is up; unknown SoC with a reserve set → no discharge',
+  evaluate: (_value, ctx) => {
+    const battery = ctx.asset.battery;
+    if (ctx.requested.kind !== 'battery-power' || battery === undefined || ctx.gridDown) return PASS;
+    const socPct = socOf(ctx);
+    if (socPct === undefined) {
+      if (!(battery.reserveSocPct <= 0)) {
+        return {
+          kind: 'limit',
+          hi: blockAt(() =>
+            violation('backup-reserve', { limit: battery.reserveSocPct, unit: '%', detail: 'SoC unknown' }),
+          ),
+        };
+      }
+      return PASS;
+    }
+    if (socPct > battery.reserveSocPct) return PASS;
+    return {
+      kind: 'limit',
+      hi: blockAt(() => violation('backup-reserve', { limit: battery.reserveSocPct, value: socPct, unit: '%' })),
+    };
+  },
+};
+
+/** A live BMS limit from the reading: non-finite or negative counts as 0. */
+function liveLimit(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+const powerLimit: SafetyRule = {
+  name: 'power-limit',
+  codes: ['max-charge-power', 'max-discharge-power'],
+  description: 'charge/discharge power within the tightest of the effective limits and the BMS-reported live limits',
+  evaluate: (value, ctx) => {
+    const battery = ctx.asset.battery;
+    if (ctx.requested.kind !== 'battery-power' || battery === undefined) return PASS;
+    const liveChargeW = liveLimit(ctx.reading?.values.maxChargePowerW);
+    const liveDischargeW = liveLimit(ctx.reading?.values.maxDischargePowerW);
+    const chargeW = Math.min(battery.maxChargePowerW, liveChargeW ?? Number.POSITIVE_INFINITY);
+    const dischargeW = Math.min(battery.maxDischargePowerW, liveDischargeW ?? Number.POSITIVE_INFINITY);
+    const source = (live: number | undefined, configured: number) =>
+      live !== undefined && live < configured ? 'BMS live limit' : 'configured limit';
+    return {
+      kind: 'limit',
+      lo: bound(-chargeW, () =>
+        violation('max-charge-power', {
+          limit: chargeW,
+          value: -value,
+          unit: 'W',
+          detail: source(liveChargeW, battery.maxChargePowerW),
+        }),
+      ),
+      hi: bound(dischargeW, () =>
+        violation('max-discharge-power', {
+          limit: dischargeW,
+          value,
+          unit: 'W',
+          detail: source(liveDischargeW, battery.maxDischargePowerW),
+        }),
+      ),
+    };
+  },
+};
+
+const currentLimit: SafetyRule = {
+  name: 'current-limit',
+  codes: ['max-charge-current', 'max-discharge-current'],
+  description: 'DC charge/discharge current within the limits, using the battery voltage from the reading when known',
+  evaluate: (value, ctx) => {
+    const battery = ctx.asset.battery;
+    if (ctx.requested.kind !== 'battery-power' || battery === undefined) return PASS;
+    const voltageV = finiteOrUndefined(ctx.reading?.values.batteryVoltageV);
+    if (voltageV === undefined || !(voltageV > 0)) return PASS;
+    const chargeA = battery.maxChargeCurrentA;
+    const dischargeA = battery.maxDischargeCurrentA;
+    const detail = `at ${voltageV} V`;
+    return {
+      kind: 'limit',
+      ...(chargeA === undefined
+        ? {}
+        : {
+            lo: bound(-chargeA * voltageV, () =>
+              violation('max-charge-current', { limit: chargeA, value: -value / voltageV, unit: 'A', detail }),
+            ),
+          }),
+      ...(dischargeA === undefined
+        ? {}
+        : {
+            hi: bound(dischargeA * voltageV, () =>
+              violation('max-discharge-current', { limit: dischargeA, value: value / voltageV, unit: 'A', detail }),
+            ),
+          }),
+    };
+  },
+};
+
+/** True if the temperature lies inside the window (a NaN bound or missing temperature is never inside). */
+function insideWindow(temperatureC: number | undefined, window: TemperatureWindow): boolean {
+  return temperatureC !== undefined && temperatureC >= window[0] && temperatureC <= window[1];
+}
+
+function temperatureViolation(
+  code: 'charge-temperature' | 'discharge-temperature',
+  temperatureC: number | undefined,
+  window: TemperatureWindow,
+): SafetyViolation {
+  if (temperatureC === undefined) return violation(code, { unit: '°C', detail: 'temperature unknown' });
+  const below = !(temperatureC >= window[0]);
+  return violation(code, {
+    limit: below ? window[0] : window[1],
+    value: temperatureC,
+    unit: '°C',
+    detail: below ? 'below the window' : 'above the window',
+  });
+}
+
+const temperatureWindow: SafetyRule = {
+  name: 'temperature-window',
+  codes: ['charge-temperature', 'discharge-temperature'],
+  description:
+    'charge only inside the charge temperature window, discharge only inside the discharge window; unknown temperature → not in that direction',
+  evaluate: (_value, ctx) => {
+    const battery = ctx.asset.battery;
+    if (ctx.requested.kind !== 'battery-power' || battery === undefined) return PASS;
+    const temperatureC = finiteOrUndefined(ctx.reading?.values.temperatureC);
+    const charge = battery.chargeTemperatureC;
+    const discharge = battery.dischargeTemperatureC;
+    const chargeBlocked = charge !== undefined && !insideWindow(temperatureC, charge);
+    const dischargeBlocked = discharge !== undefined && !insideWindow(temperatureC, discharge);
+    if (!chargeBlocked && !dischargeBlocked) return PASS;
+    return {
+      kind: 'limit',
+      ...(chargeBlocked && charge !== undefined
+        ? { lo: blockAt(() => temperatureViolation('charge-temperature', temperatureC, charge)) }
+        : {}),
+      ...(dischargeBlocked && discharge !== undefined
+        ? { hi: blockAt(() => temperatureViolation('discharge-temperature', temperatureC, discharge)) }
+        : {}),
+    };
+  },
+};
+
+// ---- grid connection ----------------------------------------------------------------------------------------
+
+function gridEffectFor(ctx: RuleContext): GridEffect | undefined {
+  switch (ctx.requested.kind) {
+    case 'battery-power':
+      return batteryGridEffect(ctx.asset, ctx.reading, ctx.grid.limits);
+    case 'ev-current':
+      return evGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.evPhases);
+    default:
+      return undefined;
+  }
+}
+
+/** Keeps the tighter of two lower ends (a NaN end wins: it empties the interval). */
+function tighterLo(a: Bound | undefined, b: Bound): Bound {
+  return a === undefined || !(b.at <= a.at) ? b : a;
+}
+
+/** Keeps the tighter of two upper ends (a NaN end wins). */
+function tighterHi(a: Bound | undefined, b: Bound): Bound {
+  return a === undefined || !(b.at >= a.at) ? b : a;
+}
+
+const gridConnection: SafetyRule = {
+  name: 'grid-connection',
+  codes: ['grid-import-limit', 'grid-export-limit', 'phase-current-limit'],
+  description:
+    'battery and EV setpoints may not push worst-case grid import above maxImportW, export beyond maxExportW or a phase current beyond maxPhaseCurrentA; when already beyond, only changes that reduce it',
+  evaluate: (value, ctx) => {
+    const effect = gridEffectFor(ctx);
+    if (effect === undefined) return PASS;
+    const band = ctx.gridBand;
+    const limits = ctx.grid.limits;
+    if (band === undefined) {
+      const explain = () =>
+        violation('grid-import-limit', { limit: limits.maxImportW, unit: 'W', detail: 'grid power unknown' });
+      return { kind: 'limit', lo: blockAt(explain), hi: blockAt(explain) };
+    }
+    let lo: Bound | undefined;
+    let hi: Bound | undefined;
+    const add = (side: 'lo' | 'hi', at: number, explain: () => SafetyViolation) => {
+      if (side === 'lo') lo = tighterLo(lo, bound(at, explain));
+      else hi = tighterHi(hi, bound(at, explain));
+    };
+    /** `now + k·x + c ≤ cap`, as a bound on x. */
+    const atMost = (now: number, cap: number, k: number, c: number, explain: () => SafetyViolation) => {
+      const slack = cap - now - c;
+      if (k > 0) add('hi', slack / k, explain);
+      else if (k < 0) add('lo', slack / k, explain);
+      else {
+        add('lo', Number.NaN, explain);
+        add('hi', Number.NaN, explain);
+      }
+    };
+    /** `now + k·x + c ≥ cap`, as a bound on x. */
+    const atLeast = (now: number, cap: number, k: number, c: number, explain: () => SafetyViolation) => {
+      const need = cap - now - c;
+      if (k > 0) add('lo', need / k, explain);
+      else if (k < 0) add('hi', need / k, explain);
+      else {
+        add('lo', Number.NaN, explain);
+        add('hi', Number.NaN, explain);
+      }
+    };
+    const overNote = (over: boolean) =>
+      over ? 'already beyond the limit: no further increase' : 'worst case after the change';
+
+    const importCapW = Math.max(limits.maxImportW, band.maxW);
+    atMost(band.maxW, importCapW, effect.kW, effect.cW.hi, () =>
+      violation('grid-import-limit', {
+        limit: limits.maxImportW,
+        value: band.maxW + effect.kW * value + effect.cW.hi,
+        unit: 'W',
+        detail: overNote(band.maxW > limits.maxImportW),
+      }),
+    );
+    const exportCapW = Math.min(-limits.maxExportW, band.minW);
+    atLeast(band.minW, exportCapW, effect.kW, effect.cW.lo, () =>
+      violation('grid-export-limit', {
+        limit: limits.maxExportW,
+        value: -(band.minW + effect.kW * value + effect.cW.lo),
+        unit: 'W',
+        detail: overNote(band.minW < -limits.maxExportW),
+      }),
+    );
+    const maxPhaseA = limits.maxPhaseCurrentA;
+    if (maxPhaseA !== undefined) {
+      for (const index of effect.phases) {
+        const phase = band.phasesA[index];
+        if (phase === undefined) continue;
+        const name = `L${index + 1}`;
+        atMost(phase.maxA, Math.max(maxPhaseA, phase.maxA), effect.kA, effect.cA.hi, () =>
+          violation('phase-current-limit', {
+            limit: maxPhaseA,
+            value: phase.maxA + effect.kA * value + effect.cA.hi,
+            unit: 'A',
+            detail: `${name} import; ${overNote(phase.maxA > maxPhaseA)}`,
+          }),
+        );
+        atLeast(phase.minA, Math.min(-maxPhaseA, phase.minA), effect.kA, effect.cA.lo, () =>
+          violation('phase-current-limit', {
+            limit: maxPhaseA,
+            value: -(phase.minA + effect.kA * value + effect.cA.lo),
+            unit: 'A',
+            detail: `${name} export; ${overNote(phase.minA < -maxPhaseA)}`,
+          }),
+        );
+      }
+    }
+    return { kind: 'limit', ...(lo === undefined ? {} : { lo }), ...(hi === undefined ? {} : { hi }) };
+  },
+};
+
+// ---- EV charger and PV inverter -----------------------------------------------------------------------------
+
+const evCurrent: SafetyRule = {
+  name: 'ev-current',
+  codes: ['ev-min-current', 'ev-max-current'],
+  description:
+    'EV current is 0 (paused) or within [minCurrentA, maxCurrentA]; below the minimum → 0, never above the maximum',
+  evaluate: (value, ctx) => {
+    const charger = ctx.asset.evCharger;
+    if (ctx.requested.kind !== 'ev-current' || charger === undefined) return PASS;
+    return {
+      kind: 'limit',
+      lo: bound(charger.minCurrentA, () =>
+        violation('ev-min-current', {
+          limit: charger.minCurrentA,
+          value,
+          unit: 'A',
+          detail: 'below the minimum: paused',
+        }),
+      ),
+      hi: bound(charger.maxCurrentA, () =>
+        violation('ev-max-current', { limit: charger.maxCurrentA, value, unit: 'A' }),
+      ),
+    };
+  },
+};
+
+const pvLimit: SafetyRule = {
+  name: 'pv-limit',
+  codes: ['pv-rated-power'],
+  description: 'PV limit within [0, ratedPowerW]',
+  evaluate: (value, ctx) => {
+    const pv = ctx.asset.pv;
+    if (ctx.requested.kind !== 'pv-limit' || pv === undefined) return PASS;
+    return {
+      kind: 'limit',
+      hi: bound(pv.ratedPowerW, () => violation('pv-rated-power', { limit: pv.ratedPowerW, value, unit: 'W' })),
+    };
+  },
+};
+
+// ---- ramp ---------------------------------------------------------------------------------------------------
+
+const rampRate: SafetyRule = {
+  name: 'ramp-rate',
+  codes: ['ramp-rate'],
+  description:
+    '|battery setpoint| may grow by at most maxRampWPerS × elapsed time since the last applied setpoint; moving towards 0 is never limited',
+  evaluate: (value, ctx) => {
+    const rateWPerS = ctx.asset.battery?.maxRampWPerS;
+    if (ctx.requested.kind !== 'battery-power' || rateWPerS === undefined) return PASS;
+    const last = ctx.lastApplied;
+    const lastW =
+      last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
+    const elapsedMs = last === undefined ? 0 : ctx.nowMs - last.atMs;
+    const dtMs = elapsedMs > 0 ? elapsedMs : 0;
+    const stepW = (rateWPerS * dtMs) / 1000;
+    const explain = () =>
+      violation('ramp-rate', {
+        limit: stepW,
+        value: Math.abs(value - lastW),
+        unit: 'W',
+        detail: `${rateWPerS} W/s over ${dtMs} ms from ${lastW} W`,
+      });
+    return {
+      kind: 'limit',
+      lo: bound(Math.min(0, lastW - stepW), explain),
+      hi: bound(Math.max(0, lastW + stepW), explain),
+    };
+  },
+};
+
+/**
+ * The safety rules in the order they run. The order is data: the service logs it at startup (see
+ * {@link RULE_ORDER}). Gates come first, so the audit names the most fundamental fault; the final setpoint
+ * of the limit rules does not depend on their order (see {@link arbitrate}).
+ */
+export const RULES: readonly SafetyRule[] = [
+  emergencyStop,
+  driverHeartbeat,
+  telemetry,
+  setpoint,
+  socWindow,
+  backupReserve,
+  powerLimit,
+  currentLimit,
+  temperatureWindow,
+  gridConnection,
+  evCurrent,
+  pvLimit,
+  rampRate,
+];
+
+/** The rule order with codes and descriptions, for the startup log. */
+export const RULE_ORDER: readonly {
+  readonly name: RuleName;
+  readonly codes: readonly ViolationCode[];
+  readonly description: string;
+}[] = RULES.map(({ name, codes, description }) => ({ name, codes, description }));

@@ -1,0 +1,261 @@
+import fc from 'fast-check';
+import { ArbiterDecisionSchema, type AssetReading, type Setpoint } from '@voltimax/contracts';
+import { arbitrationInputArb, catalogueLimitsArb, siteBatteryLimitsArb } from '../testing/arbitraries';
+import { ensure, within } from '../testing/ensure';
+import { BATTERY_LIMITS, EV_LIMITS, NOW_MS } from '../testing/fixtures';
+import { ensureNarrowing, hasFault, isValidRequest, valueOf } from '../testing/oracle';
+import { arbitrate, arbitrateSite, arbitrateWith, type AssetArbitrationRequest } from './arbitrate';
+import { SAFE_SETPOINT } from './codes';
+import { ESTOP_RELEASED } from './estop';
+import type { GridLimits } from './grid';
+import { effectiveLimits, type TemperatureWindow } from './limits';
+import { RULES } from './rules';
+import { PROPERTY_RUNS } from '../testing/property-runs';
+
+describe('safety properties', () => {
+  it(`(d) gives the safe setpoint whenever telemetry is stale or missing, the driver is lost or the e-stop is latched (${PROPERTY_RUNS.safeOnFault} runs)`, () => {
+    fc.assert(
+      fc.property(arbitrationInputArb({ healthyWeight: 4 }), (input) => {
+        const result = arbitrate(input);
+        if (input.requested === undefined) {
+          ensure(result.outcome === 'safe' && result.setpoint === SAFE_SETPOINT, () => 'no request but not safe');
+        } else if (hasFault(input)) {
+          ensure(
+            result.outcome === 'safe' && result.setpoint.kind === 'safe',
+            () => `fault but ${result.outcome} ${JSON.stringify(result.setpoint)}`,
+          );
+          ensure(result.violations.length === 1, () => `fault reported as ${JSON.stringify(result.violations)}`);
+        } else if (isValidRequest(input)) {
+          ensure(
+            result.outcome === 'applied' || result.outcome === 'clamped',
+            () => `healthy and valid but ${result.outcome}: ${JSON.stringify(result.violations)}`,
+          );
+        } else {
+          ensure(
+            result.outcome === 'rejected' && result.setpoint.kind === 'safe',
+            () => `invalid request but ${result.outcome}`,
+          );
+        }
+      }),
+      { numRuns: PROPERTY_RUNS.safeOnFault },
+    );
+  });
+
+  it(`(b) every rule alone only narrows (${PROPERTY_RUNS.eachRuleAlone} runs × ${RULES.length} rules)`, () => {
+    fc.assert(
+      fc.property(arbitrationInputArb({ healthyWeight: 20 }), (input) => {
+        for (const rule of RULES) {
+          const result = arbitrateWith([rule], input);
+          ensureNarrowing(input, result);
+          ensure(Number.isFinite(valueOf(result.setpoint)), () => `${rule.name}: non-finite output`);
+        }
+      }),
+      { numRuns: PROPERTY_RUNS.eachRuleAlone },
+    );
+  });
+
+  const GATES = RULES.slice(0, 4);
+  const LIMIT_RULES = RULES.slice(4);
+
+  it(`the setpoint does not depend on the order of the limit rules (${PROPERTY_RUNS.orderIndependent} runs)`, () => {
+    fc.assert(
+      fc.property(
+        arbitrationInputArb(),
+        fc.shuffledSubarray([...LIMIT_RULES], { minLength: LIMIT_RULES.length, maxLength: LIMIT_RULES.length }),
+        (input, shuffled) => {
+          const reference = arbitrate(input);
+          const reordered = arbitrateWith([...GATES, ...shuffled], input);
+          ensure(
+            reordered.outcome === reference.outcome &&
+              JSON.stringify(reordered.setpoint) === JSON.stringify(reference.setpoint),
+            () =>
+              `${shuffled.map((r) => r.name).join(',')}: ${JSON.stringify(reordered)} vs ${JSON.stringify(reference)}`,
+          );
+        },
+      ),
+      { numRuns: PROPERTY_RUNS.orderIndependent },
+    );
+  });
+
+  it(`(e) effectiveLimits never loosens the catalogue or the site (${PROPERTY_RUNS.effectiveLimits} runs)`, () => {
+    const noLooserMax = (eff: number | undefined, input: number | undefined, name: string) => {
+      if (input === undefined) return;
+      ensure(eff !== undefined && Number.isFinite(eff) && eff >= 0, () => `${name}: ${eff} is not a sane maximum`);
+      if (eff !== undefined && Number.isFinite(input))
+        ensure(eff <= input || eff === 0, () => `${name}: ${eff} looser than ${input}`);
+    };
+    const admits = (w: TemperatureWindow | readonly [number, number], t: number) => t >= w[0] && t <= w[1];
+    const noLooserWindow = (
+      eff: TemperatureWindow | undefined,
+      input: readonly [number, number] | undefined,
+      name: string,
+    ) => {
+      if (input === undefined) return;
+      ensure(eff !== undefined, () => `${name}: window dropped`);
+      if (eff === undefined) return;
+      for (const t of [eff[0], eff[1], (eff[0] + eff[1]) / 2, input[0] - 1, input[1] + 1, input[0], input[1]]) {
+        if (admits(eff, t))
+          ensure(
+            admits(input, t),
+            () => `${name}: ${t} °C admitted by [${eff.join(', ')}] but not by [${input.join(', ')}]`,
+          );
+      }
+    };
+    fc.assert(
+      fc.property(catalogueLimitsArb, siteBatteryLimitsArb, (catalogue, site) => {
+        const eff = effectiveLimits(catalogue, site);
+        for (const source of [site, catalogue ?? {}]) {
+          noLooserMax(eff.maxChargePowerW, source.maxChargePowerW, 'maxChargePowerW');
+          noLooserMax(eff.maxDischargePowerW, source.maxDischargePowerW, 'maxDischargePowerW');
+          noLooserMax(eff.maxChargeCurrentA, source.maxChargeCurrentA, 'maxChargeCurrentA');
+          noLooserMax(eff.maxDischargeCurrentA, source.maxDischargeCurrentA, 'maxDischargeCurrentA');
+          noLooserMax(eff.maxRampWPerS, source.maxRampWPerS, 'maxRampWPerS');
+          // A non-finite SoC bound counts as the blocking end: no discharge (min 100 %) or no charge (max 0 %).
+          const minSoc =
+            source.minSocPct === undefined ? undefined : Number.isFinite(source.minSocPct) ? source.minSocPct : 100;
+          const maxSoc =
+            source.maxSocPct === undefined ? undefined : Number.isFinite(source.maxSocPct) ? source.maxSocPct : 0;
+          if (minSoc !== undefined)
+            ensure(eff.minSocPct >= minSoc, () => `minSocPct ${eff.minSocPct} < ${source.minSocPct}`);
+          if (maxSoc !== undefined)
+            ensure(eff.maxSocPct <= maxSoc, () => `maxSocPct ${eff.maxSocPct} > ${source.maxSocPct}`);
+          noLooserWindow(eff.chargeTemperatureC, source.chargeTemperatureC, 'chargeTemperatureC');
+          noLooserWindow(eff.dischargeTemperatureC, source.dischargeTemperatureC, 'dischargeTemperatureC');
+        }
+        ensure(
+          Number.isFinite(eff.minSocPct) && Number.isFinite(eff.maxSocPct) && eff.reserveSocPct === site.reserveSocPct,
+          () => 'SoC limits not finite',
+        );
+      }),
+      { numRuns: PROPERTY_RUNS.effectiveLimits },
+    );
+  });
+
+  it(`battery and EV chargers together never push the grid beyond its limits, except by going to 0 (${PROPERTY_RUNS.siteGrid} runs)`, () => {
+    const V = 230;
+    const siteArb = fc.record({
+      maxImportW: fc.integer({ min: 0, max: 25_000 }),
+      maxExportW: fc.integer({ min: 0, max: 25_000 }),
+      gridPowerW: fc.integer({ min: -30_000, max: 30_000 }),
+      batteries: fc.array(
+        fc.record({
+          measuredW: fc.integer({ min: -5_000, max: 6_000 }),
+          lastW: fc.integer({ min: -5_000, max: 6_000 }),
+          requestW: fc.integer({ min: -8_000, max: 8_000 }),
+          socPct: fc.integer({ min: 0, max: 100 }),
+        }),
+        { minLength: 1, maxLength: 2 },
+      ),
+      evs: fc.array(
+        fc.record({
+          measuredW: fc.integer({ min: 0, max: 11_040 }),
+          lastA: fc.integer({ min: 0, max: 16 }),
+          requestA: fc.integer({ min: 0, max: 20 }),
+          phases: fc.constantFrom<1 | 3>(1, 3),
+        }),
+        { minLength: 0, maxLength: 2 },
+      ),
+      evFirst: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(siteArb, (site) => {
+        const limits: GridLimits = {
+          maxImportW: site.maxImportW,
+          maxExportW: site.maxExportW,
+          phases: 3,
+          nominalVoltageV: V,
+        };
+        const fresh = (assetId: string, kind: AssetReading['kind'], values: AssetReading['values']): AssetReading => ({
+          v: 1,
+          assetId,
+          kind,
+          atMs: NOW_MS - 100,
+          sequence: 1,
+          quality: 'good',
+          values,
+        });
+        const driver = { lastSeenAtMs: NOW_MS, intervalMs: 5_000 };
+        const batteries: AssetArbitrationRequest[] = site.batteries.map((b, i) => ({
+          asset: { assetId: `bat-${i}`, battery: { ...BATTERY_LIMITS, maxRampWPerS: undefined } },
+          requested: { kind: 'battery-power', powerW: b.requestW },
+          reading: fresh(`bat-${i}`, 'battery', { powerW: b.measuredW, socPct: b.socPct, temperatureC: 20 }),
+          lastApplied: { setpoint: { kind: 'battery-power', powerW: b.lastW }, atMs: NOW_MS - 1_000 },
+          driver,
+        }));
+        const evs: AssetArbitrationRequest[] = site.evs.map((e, i) => ({
+          asset: { assetId: `ev-${i}`, evCharger: EV_LIMITS },
+          requested: { kind: 'ev-current', currentA: e.requestA, phases: e.phases },
+          reading: fresh(`ev-${i}`, 'ev-charger', { powerW: e.measuredW }),
+          lastApplied: { setpoint: { kind: 'ev-current', currentA: e.lastA }, atMs: NOW_MS - 1_000 },
+          driver,
+        }));
+        const assets = site.evFirst ? [...evs, ...batteries] : [...batteries, ...evs];
+        const results = arbitrateSite({
+          assets,
+          grid: { limits, reading: fresh('grid', 'grid-meter', { powerW: site.gridPowerW }) },
+          estop: ESTOP_RELEASED,
+          nowMs: NOW_MS,
+        });
+        // ΔP per asset from the physics: grid = load + ev − pv − battery.
+        let maxW = site.gridPowerW;
+        let minW = site.gridPowerW;
+        let zeroUpW = 0;
+        let zeroDownW = 0;
+        results.forEach((result, i) => {
+          const request = assets[i];
+          const measured = request?.reading?.values.powerW ?? 0;
+          const setpoint: Setpoint = result.setpoint;
+          const value = valueOf(setpoint);
+          const phases = setpoint.kind === 'ev-current' ? Math.min(setpoint.phases ?? 3, 3) : 3;
+          const deltaW = request?.asset.battery !== undefined ? measured - value : value * V * phases - measured;
+          maxW += Math.max(0, deltaW);
+          minW += Math.min(0, deltaW);
+          if (value === 0) {
+            zeroUpW += Math.max(0, deltaW);
+            zeroDownW += Math.min(0, deltaW);
+          }
+        });
+        ensure(
+          within(maxW, Math.max(site.maxImportW, site.gridPowerW) + zeroUpW),
+          () => `import ${maxW} W (limit ${site.maxImportW}, zero moves ${zeroUpW})`,
+        );
+        ensure(
+          within(-minW, Math.max(site.maxExportW, -site.gridPowerW) - zeroDownW),
+          () => `export ${-minW} W (limit ${site.maxExportW}, zero moves ${zeroDownW})`,
+        );
+      }),
+      { numRuns: PROPERTY_RUNS.siteGrid },
+    );
+  });
+
+  it(`every decision fits the audit schema (${PROPERTY_RUNS.auditSchema} runs)`, () => {
+    fc.assert(
+      fc.property(arbitrationInputArb({ healthyWeight: 20 }), (input) => {
+        const result = arbitrate(input);
+        const parsed = ArbiterDecisionSchema.safeParse({
+          v: 1,
+          assetId: input.asset.assetId,
+          outcome: result.outcome,
+          applied: result.setpoint,
+          violations: result.violations,
+          atMs: NOW_MS,
+        });
+        ensure(parsed.success, () => `${JSON.stringify(result)}: ${JSON.stringify(parsed.error?.issues)}`);
+      }),
+      { numRuns: PROPERTY_RUNS.auditSchema },
+    );
+  });
+
+  it(`(c) a deep copy of the input gives the same result, and the input is not mutated (${PROPERTY_RUNS.clonedInput} runs)`, () => {
+    fc.assert(
+      fc.property(arbitrationInputArb(), (input) => {
+        const copy = structuredClone(input);
+        const before = JSON.stringify(input);
+        const result = JSON.stringify(arbitrate(input));
+        ensure(JSON.stringify(arbitrate(copy)) === result, () => 'clone gives another result');
+        ensure(JSON.stringify(input) === before, () => 'input mutated');
+      }),
+      { numRuns: PROPERTY_RUNS.clonedInput },
+    );
+  });
+});
