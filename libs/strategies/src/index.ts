@@ -7,6 +7,7 @@ export {
   strategyByName,
   parseStrategyConfig,
   parseStrategySelection,
+  parseSiteStrategies,
   type ConfigOf,
   type ConfigParseResult,
   type MemoryOf,

@@ -66,3 +66,13 @@ describe('voltimax config validate', () => {
     expect(c.err.join('')).toMatch(/unknown command 'frobnicate'/);
   });
 });
+
+describe('voltimax config validate: strategy blocks', () => {
+  it('reports a typo inside a strategy block with its JSON path', async () => {
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { strategy: { config: Record<string, Record<string, unknown>> } };
+    site.strategy.config['self-consumption'] = { gridTargetW: 0 };
+    const c = capture({ 'typo.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', 'typo.json'], c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/\$\.strategy\.config\["self-consumption"\]: .*gridTargetW/);
+  });
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { StrategyName } from '@voltimax/contracts';
+import { StrategyNameSchema, formatIssues, type SiteConfig, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
 import type { Strategy } from './strategy';
 import { arbitrageStrategy } from './strategies/arbitrage';
 import { backupPowerStrategy } from './strategies/backup-power';
@@ -75,4 +75,28 @@ export function parseStrategySelection(selection: StrategySelectionInput): {
     else errors.push(result.error);
   }
   return { configs: configs as StrategyConfigs, errors };
+}
+
+/**
+ * Validates the strategy blocks of a parsed site configuration: every strategy that can run (active, activated
+ * by a rule, or configured). A typo in a block is an error with its JSON path, not a silent default (STYLE §6.1).
+ */
+export function parseSiteStrategies(site: Pick<SiteConfig, 'strategy' | 'rules'>): {
+  readonly configs: StrategyConfigs;
+  readonly problems: readonly ValidationProblem[];
+} {
+  const names = new Set<StrategyName>(site.strategy.active);
+  for (const rule of site.rules) if (rule.then.type === 'activate-strategy') names.add(rule.then.strategy);
+  for (const key of Object.keys(site.strategy.config)) {
+    const name = StrategyNameSchema.safeParse(key);
+    if (name.success) names.add(name.data);
+  }
+  const configs: Partial<Record<StrategyName, unknown>> = {};
+  const problems: ValidationProblem[] = [];
+  for (const name of [...names].sort()) {
+    const result = strategyByName(name).configSchema.safeParse(site.strategy.config[name] ?? {});
+    if (result.success) configs[name] = result.data;
+    else problems.push(...formatIssues(result.error.issues.map((issue) => ({ ...issue, path: ['strategy', 'config', name, ...issue.path] }))));
+  }
+  return { configs: configs as StrategyConfigs, problems };
 }

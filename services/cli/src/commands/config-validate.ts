@@ -1,4 +1,5 @@
 import { SiteConfigSchema, formatIssues, type SiteConfig, type ValidationProblem } from '@voltimax/contracts';
+import { parseSiteStrategies } from '@voltimax/strategies';
 import { CliExit, type CliIo } from '../io';
 
 export type ValidationOutcome =
@@ -14,7 +15,10 @@ export function validateSiteConfigText(text: string): ValidationOutcome {
     return { ok: false, problems: [{ path: '$', message: `not valid JSON: ${(err as Error).message}` }] };
   }
   const result = SiteConfigSchema.safeParse(json);
-  return result.success ? { ok: true, site: result.data } : { ok: false, problems: formatIssues(result.error.issues) };
+  if (!result.success) return { ok: false, problems: formatIssues(result.error.issues) };
+  // The strategy blocks are validated by each strategy's own schema (a typo there is an error too).
+  const { problems } = parseSiteStrategies(result.data);
+  return problems.length === 0 ? { ok: true, site: result.data } : { ok: false, problems };
 }
 
 /** `voltimax config validate <file>`: exit 0 when valid, 1 with one line per problem otherwise, 2 if unreadable. */

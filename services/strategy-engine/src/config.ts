@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  formatIssues,
+  SiteConfigSchema,
+  type SiteConfig,
+  type StrategyName,
+  type ValidationProblem,
+} from '@voltimax/contracts';
+import {
+  AutomationOptionsSchema,
+  parseSiteStrategies,
+  type AutomationOptions,
+  type StrategyConfigs,
+} from '@voltimax/strategies';
+import { z } from 'zod';
+
+/** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
+export type ReadTextFile = (path: string) => string;
+
+/** Default staleness budget of a telemetry reading, ms (the strategies' own default, DEFAULT_MAX_READING_AGE_MS). */
+export const DEFAULT_MAX_TELEMETRY_AGE_MS = 15_000;
+
+/**
+ * The engine's own environment (the kit reads NATS_URL, NATS_USER/NATS_PASS, LOG_LEVEL, HEARTBEAT_MS, …).
+ * SITE_FILE is read and validated here, strategy blocks included, so a missing or invalid assets.json ends the
+ * process with exit 78 (through service-kit) before anything connects. `z.object`, not strict: process.env has many
+ * other keys.
+ */
+export function engineEnvSchema(readTextFile: ReadTextFile = (path) => readFileSync(path, 'utf8')) {
+  return z
+    .object({
+      /** Path of assets.json: the configuration until (and unless) KV `config` holds a valid one. */
+      SITE_FILE: z.string().min(1),
+      /** Redis for strategy memories and last setpoints (5-minute TTL). Without it the engine starts fresh. */
+      REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+      /** Lifetime of the engine's intents, ms. Default: 3 × the configured tick. */
+      INTENT_TTL_MS: z.coerce.number().int().min(200).max(3_600_000).optional(),
+      /** A reading older than this is stale for the strategies (they hold 0 W), ms. */
+      MAX_TELEMETRY_AGE_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_MAX_TELEMETRY_AGE_MS),
+      /** Key of the site configuration in KV `config`. */
+      CONFIG_KV_KEY: z
+        .string()
+        .regex(/^[A-Za-z0-9_=.-]+$/)
+        .default('site'),
+    })
+    .transform((env, ctx) => {
+      const loaded = loadSiteFile(env.SITE_FILE, readTextFile);
+      if (!loaded.ok) {
+        for (const problem of loaded.problems) {
+          ctx.addIssue({ code: 'custom', path: ['SITE_FILE'], message: `${problem.path}: ${problem.message}` });
+        }
+        return z.NEVER;
+      }
+      return { ...env, engineConfig: loaded.config };
+    });
+}
+
+/** The parsed environment plus the validated configuration from SITE_FILE. */
+export type EngineEnv = z.output<ReturnType<typeof engineEnvSchema>>;
+
+/** Everything the tick needs from the site configuration, validated once at the edge. */
+export interface EngineConfig {
+  readonly site: SiteConfig;
+  /** Parsed configs of every strategy that is active, may be activated by a rule, or has a block. */
+  readonly configs: StrategyConfigs;
+  /** Per-rule options (the contracts' rule schema has no room for them): the lib's defaults for now. */
+  readonly automation: AutomationOptions;
+  /** SHA-256 of the parsed configuration, lower-case hex: a switch to an identical configuration is a no-op. */
+  readonly hash: string;
+  /** Per strategy, a hash of its parsed config: a memory is kept across a switch only when it is unchanged. */
+  readonly configHashes: Readonly<Partial<Record<StrategyName, string>>>;
+}
+
+/** Either a usable configuration or every problem with its JSON path. */
+export type ConfigOutcome =
+  | { readonly ok: true; readonly config: EngineConfig }
+  | { readonly ok: false; readonly problems: readonly ValidationProblem[] };
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Validates a site configuration for the engine: the contracts' SiteConfigSchema, then the block of every strategy
+ * that can run (active, activated by a rule, or configured). A typo in a strategy block is an error, not a silent
+ * default (STYLE §6.1).
+ */
+export function parseEngineConfig(raw: unknown): ConfigOutcome {
+  const parsed = SiteConfigSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, problems: formatIssues(parsed.error.issues) };
+  const site = parsed.data;
+
+  const { configs, problems } = parseSiteStrategies(site);
+  const configHashes: Partial<Record<StrategyName, string>> = {};
+  for (const [name, config] of Object.entries(configs) as [StrategyName, unknown][]) configHashes[name] = sha256(JSON.stringify(config));
+  if (problems.length > 0) return { ok: false, problems };
+
+  const automation = AutomationOptionsSchema.parse({});
+  return {
+    ok: true,
+    config: {
+      site,
+      configs,
+      automation,
+      hash: sha256(JSON.stringify({ site, automation })),
+      configHashes,
+    },
+  };
+}
+
+/** Reads and validates assets.json; every problem comes back with its JSON path, never a throw. */
+export function loadSiteFile(path: string, readTextFile: ReadTextFile): ConfigOutcome {
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (err) {
+    return { ok: false, problems: [{ path: '$', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, problems: [{ path: '$', message: `${path} is not valid JSON: ${(err as Error).message}` }] };
+  }
+  return parseEngineConfig(json);
+}
+
+/** Intent lifetime: INTENT_TTL_MS when set, else three ticks (so one lost tick does not expire the intent). */
+export function intentTtlMs(env: Pick<EngineEnv, 'INTENT_TTL_MS'>, tickMs: number): number {
+  return env.INTENT_TTL_MS ?? 3 * tickMs;
+}

@@ -1,0 +1,445 @@
+import { randomUUID } from 'node:crypto';
+import type { Bus, Unsubscribe } from '@voltimax/bus';
+import { subjects, type ControlIntent, type Setpoint, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
+import type { HealthControl } from '@voltimax/service-kit';
+import {
+  combine,
+  evaluateRules,
+  INITIAL_AUTOMATION_MEMORY,
+  toControlIntent,
+  toDecisionMetrics,
+  type AutomationMemory,
+  type CombinedDecision,
+  type RulesOutcome,
+  type StrategyMemories,
+} from '@voltimax/strategies';
+import type { Logger } from 'pino';
+import { intentTtlMs, parseEngineConfig, type EngineConfig } from './config';
+import { lastSetpoint, restorableMemories, toSnapshot, type LastSetpoint, type MemoryStore } from './memory-store';
+import { PriceSeriesSchema, selectPrices, type PriceSeries } from './prices';
+import { buildSiteState, essentialAssetIds, TelemetryCache, type BuiltSiteState } from './site-state';
+
+/** Timers and the clock, injected so the tick is testable without real delays (Jest fake timers drive the default). */
+export interface Scheduler {
+  /** Epoch ms. */
+  now(): number;
+  setTimer(fn: () => void, delayMs: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** The real clock and timers. */
+export const systemScheduler: Scheduler = {
+  now: () => Date.now(),
+  setTimer: (fn, delayMs) => setTimeout(fn, delayMs),
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Engine settings from the environment. */
+export interface EngineSettings {
+  /** Intent lifetime, ms; default 3 × tickMs. */
+  readonly intentTtlMs?: number;
+  /** Readings older than this are stale, ms. */
+  readonly maxTelemetryAgeMs: number;
+}
+
+/** What the engine is built from: everything injected, nothing global. */
+export interface EngineDeps {
+  readonly bus: Bus;
+  readonly log: Logger;
+  readonly health: HealthControl;
+  readonly store: MemoryStore;
+  /** The configuration to start with (validated). */
+  readonly config: EngineConfig;
+  /** Where it came from ('file', 'kv'), for logs. */
+  readonly configSource?: string;
+  readonly settings: EngineSettings;
+  readonly scheduler?: Scheduler;
+  /** Reads the current configuration when `config.updated` arrives (KV `config`, else the file); undefined = none. */
+  readonly readConfig?: () => Promise<{ readonly raw: unknown; readonly source: string } | undefined>;
+  /** Intent ids; default random UUIDs. */
+  readonly newId?: () => string;
+}
+
+/** What one tick did (returned for tests and logs). */
+export interface TickOutcome {
+  readonly atMs: number;
+  readonly built: BuiltSiteState;
+  readonly rules: RulesOutcome;
+  readonly combined: CombinedDecision;
+  readonly intents: readonly ControlIntent[];
+}
+
+/** The outcome of a configuration switch. */
+export type ApplyOutcome =
+  | { readonly kind: 'applied' }
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'rejected'; readonly problems: readonly ValidationProblem[] };
+
+export interface Engine {
+  /** Restore memory, subscribe, start ticking (the first tick waits for telemetry, at most one intent TTL). */
+  start(): Promise<void>;
+  /** Stop ticking and unsubscribe; saves the memory one last time. */
+  stop(): Promise<void>;
+  /** Run one tick now (tests; the scheduler calls it on the cadence). Undefined while waiting for first telemetry. */
+  tick(): TickOutcome | undefined;
+  /** Validate and switch to a new site configuration; an invalid one is refused and the current one kept. */
+  applyConfig(raw: unknown, source: string): ApplyOutcome;
+  /** A value of KV `prices` arrived (undefined: the key was deleted). */
+  setPrices(key: string, raw: unknown): void;
+  /** The configuration in use. */
+  readonly config: EngineConfig;
+  readonly telemetry: TelemetryCache;
+}
+
+/**
+ * The intent reason for an asset: `<strategy>:<reason>` of the last strategy that shaped its setpoint. ev-charging
+ * decides twice (the chargers, then its battery guard layer): a charger takes the first, a battery the second.
+ */
+function reasonFor(assetId: string, setpoint: Setpoint, combined: CombinedDecision): string {
+  const shapers = combined.shapedBy[assetId] ?? [];
+  const name = shapers[shapers.length - 1] ?? combined.primary;
+  const entries = combined.decisions.filter((d) => d.name === name);
+  const entry =
+    setpoint.kind === 'ev-current' ? entries.find((d) => d.stage === 'ev') : entries.filter((d) => d.stage !== 'ev').at(-1);
+  return `${name}:${(entry ?? entries[0])?.metrics.reason ?? 'unassigned'}`;
+}
+
+/**
+ * The strategy engine: the tick (snapshot → automation rules → `combine` → publish intents and decision metrics →
+ * store memory) on the configured cadence, and the live inputs (telemetry, prices, configuration switches).
+ */
+export function createEngine(deps: EngineDeps): Engine {
+  const { bus, log, health, store, settings } = deps;
+  const scheduler = deps.scheduler ?? systemScheduler;
+  const newId = deps.newId ?? randomUUID;
+  const telemetry = new TelemetryCache();
+  const prices = new Map<string, PriceSeries>();
+
+  let config = deps.config;
+  let memories: StrategyMemories = {};
+  let automationMemory: AutomationMemory = INITIAL_AUTOMATION_MEMORY;
+  const lastSetpoints = new Map<string, LastSetpoint>();
+  let waitingForTelemetryUntilMs: number | undefined;
+  let timer: unknown;
+  let timerDueMs = Number.POSITIVE_INFINITY;
+  let running = false;
+  let hasTicked = false;
+  let saving = false;
+  let storeHealthy = true;
+  let rejectedConfig = false;
+  let lastStaleKey = '';
+  const unsubscribes: Unsubscribe[] = [];
+  let configQueue: Promise<void> = Promise.resolve();
+
+  const ttlMs = (): number => intentTtlMs({ INTENT_TTL_MS: settings.intentTtlMs }, config.site.strategy.tickMs);
+
+  function schedule(dueMs: number): void {
+    if (!running) return;
+    if (timer !== undefined && timerDueMs <= dueMs) return;
+    if (timer !== undefined) scheduler.clearTimer(timer);
+    timerDueMs = dueMs;
+    timer = scheduler.setTimer(onTimer, Math.max(0, dueMs - scheduler.now()));
+  }
+
+  function onTimer(): void {
+    timer = undefined;
+    timerDueMs = Number.POSITIVE_INFINITY;
+    const startedMs = scheduler.now();
+    safeTick();
+    schedule(startedMs + config.site.strategy.tickMs);
+  }
+
+  /** An extra tick as soon as possible (new prices, new configuration, first telemetry). */
+  function requestTick(): void {
+    schedule(scheduler.now());
+  }
+
+  function safeTick(): TickOutcome | undefined {
+    try {
+      return tick();
+    } catch (err) {
+      // A strategy threw: a programming error or a memory it cannot read. Publish nothing (our intents expire at the
+      // arbiter, which then applies the safe default) and start the memories afresh.
+      log.error({ err }, 'tick failed; memories reset');
+      health.incrementCounter('tickErrors');
+      health.setStatus('degraded', 'tick failed');
+      memories = {};
+      automationMemory = INITIAL_AUTOMATION_MEMORY;
+      return undefined;
+    }
+  }
+
+  function isWaitingForTelemetry(nowMs: number): boolean {
+    if (waitingForTelemetryUntilMs === undefined) return false;
+    const allThere = essentialAssetIds(config.site).every((id) => telemetry.has(id));
+    if (allThere || nowMs >= waitingForTelemetryUntilMs) {
+      log.info({ complete: allThere }, allThere ? 'telemetry complete; ticking' : 'telemetry incomplete after the start grace; ticking');
+      waitingForTelemetryUntilMs = undefined;
+      return false;
+    }
+    return true;
+  }
+
+  function publishSafely(what: string, publish: () => void): boolean {
+    try {
+      publish();
+      return true;
+    } catch (err) {
+      log.error({ err, what }, 'publish failed');
+      health.incrementCounter('publishErrors');
+      return false;
+    }
+  }
+
+  function tick(): TickOutcome | undefined {
+    const nowMs = scheduler.now();
+    if (isWaitingForTelemetry(nowMs)) {
+      log.debug('waiting for first telemetry');
+      return undefined;
+    }
+    const clock = { nowMs };
+    const { site } = config;
+    const built = buildSiteState({
+      site,
+      readings: telemetry,
+      prices: selectPrices(prices.values(), site.tariff.priceZone, nowMs),
+      nowMs,
+      maxTelemetryAgeMs: settings.maxTelemetryAgeMs,
+    });
+    const rules = evaluateRules(site.rules, config.automation, built.state, clock, automationMemory, site.strategy.active);
+    const combined = combine(built.state, clock, { active: rules.active, configs: config.configs, memories });
+    memories = combined.memories;
+    automationMemory = rules.memory;
+
+    const ttl = ttlMs();
+    const intents: ControlIntent[] = [];
+    for (const [assetId, setpoint] of Object.entries(combined.setpoints)) {
+      const intent: ControlIntent = {
+        v: 1,
+        id: newId(),
+        source: 'optimization',
+        assetId,
+        setpoint,
+        issuedAtMs: nowMs,
+        ttlMs: ttl,
+        reason: reasonFor(assetId, setpoint, combined),
+        issuedBy: 'strategy-engine',
+      };
+      if (publishSafely('intent', () => bus.publish(subjects.intent, { assetId }, intent))) {
+        intents.push(intent);
+        lastSetpoints.set(assetId, lastSetpoint(assetId, setpoint, nowMs, intent.reason));
+      }
+    }
+    for (const ruleIntent of rules.intents) {
+      const intent = toControlIntent(ruleIntent, newId(), clock);
+      if (publishSafely('rule intent', () => bus.publish(subjects.intent, { assetId: intent.assetId }, intent))) {
+        intents.push(intent);
+        health.incrementCounter('ruleIntents');
+      }
+    }
+    for (const decision of combined.decisions) {
+      publishSafely('decision', () =>
+        bus.publish(subjects.strategyDecision, { strategy: decision.name }, toDecisionMetrics(decision.name, decision.metrics, clock)),
+      );
+    }
+
+    hasTicked = true;
+    health.incrementCounter('ticks');
+    health.setCounter('staleAssets', built.stale.length + built.missing.length);
+    const staleKey = [...built.missing, ...built.stale].join(',');
+    if (staleKey !== lastStaleKey) {
+      lastStaleKey = staleKey;
+      if (staleKey) log.warn({ missing: built.missing, stale: built.stale }, 'telemetry missing or stale; those assets are held');
+      else log.info('telemetry fresh for every asset');
+    }
+    log.debug(
+      { primary: combined.primary, layers: combined.layers, activated: rules.activated, intents: intents.map((i) => [i.assetId, i.setpoint]) },
+      'tick',
+    );
+    saveMemory(nowMs);
+    return { atMs: nowMs, built, rules, combined, intents };
+  }
+
+  function saveMemory(nowMs: number): void {
+    if (saving || store.kind === 'none') return;
+    saving = true;
+    const snapshot = toSnapshot(nowMs, memories, config.configHashes, automationMemory);
+    void store
+      .save(config.site.gatewayId, snapshot, [...lastSetpoints.values()])
+      .then((ok) => {
+        if (ok !== storeHealthy) {
+          storeHealthy = ok;
+          if (ok) log.info('memory store reachable again');
+          else log.warn({ store: store.kind }, 'memory store unreachable; memories are not persisted');
+        }
+        if (!ok) health.incrementCounter('memorySaveFailures');
+      })
+      .finally(() => {
+        saving = false;
+      });
+  }
+
+  function applyConfig(raw: unknown, source: string): ApplyOutcome {
+    const outcome = parseEngineConfig(raw);
+    if (!outcome.ok) {
+      log.error({ source, problems: outcome.problems }, 'configuration rejected; keeping the current one');
+      health.incrementCounter('configRejected');
+      health.setStatus('degraded', `configuration from ${source} rejected`);
+      rejectedConfig = true;
+      return { kind: 'rejected', problems: outcome.problems };
+    }
+    const next = outcome.config;
+    const clearRejection = (): void => {
+      if (!rejectedConfig) return;
+      rejectedConfig = false;
+      health.setStatus('ok');
+    };
+    if (next.hash === config.hash) {
+      clearRejection();
+      return { kind: 'unchanged' };
+    }
+    const previous = config;
+    // A strategy whose config changed starts from fresh memory (NetZero then starts bumpless from the measured power).
+    const kept: Partial<Record<StrategyName, unknown>> = {};
+    for (const [key, memory] of Object.entries(memories)) {
+      const name = key as StrategyName;
+      if (next.configHashes[name] !== undefined && next.configHashes[name] === previous.configHashes[name]) kept[name] = memory;
+    }
+    memories = kept as StrategyMemories;
+    config = next;
+    telemetry.retain(new Set(next.site.assets.map((a) => a.id)));
+    clearRejection();
+    health.incrementCounter('configSwitches');
+    log.info(
+      {
+        source,
+        hash: next.hash,
+        active: next.site.strategy.active,
+        previousActive: previous.site.strategy.active,
+        tickMs: next.site.strategy.tickMs,
+        keptMemories: Object.keys(kept),
+      },
+      'configuration switched',
+    );
+    requestTick();
+    return { kind: 'applied' };
+  }
+
+  function setPrices(key: string, raw: unknown): void {
+    if (raw === undefined) {
+      if (prices.delete(key)) {
+        log.info({ key }, 'prices removed');
+        requestTick();
+      }
+      return;
+    }
+    const parsed = PriceSeriesSchema.safeParse(raw);
+    if (!parsed.success) {
+      log.warn({ key, issues: parsed.error.issues.slice(0, 10) }, 'invalid prices dropped; keeping the previous ones');
+      health.incrementCounter('pricesRejected');
+      return;
+    }
+    prices.set(key, parsed.data);
+    log.info({ key, zone: parsed.data.zone, points: parsed.data.series.length }, 'prices received');
+    health.incrementCounter('priceUpdates');
+    // Planners (arbitrage, time-of-use) re-plan when the price hash in their memory changes: tick now.
+    requestTick();
+  }
+
+  async function refreshConfig(): Promise<void> {
+    if (!deps.readConfig) return;
+    try {
+      const found = await deps.readConfig();
+      if (found) applyConfig(found.raw, found.source);
+    } catch (err) {
+      log.warn({ err }, 'reading the configuration failed; keeping the current one');
+    }
+  }
+
+  return {
+    get config() {
+      return config;
+    },
+    telemetry,
+    tick: () => safeTick(),
+    applyConfig,
+    setPrices,
+
+    async start() {
+      const restored = await store.load(config.site.gatewayId, config.site.assets.map((a) => a.id));
+      const { memories: restoredMemories, dropped } = restorableMemories(restored.snapshot, config.configHashes);
+      memories = restoredMemories as StrategyMemories;
+      automationMemory = restored.snapshot?.automation ?? INITIAL_AUTOMATION_MEMORY;
+      for (const sp of restored.setpoints) lastSetpoints.set(sp.assetId, sp);
+      const nowMs = scheduler.now();
+      log.info(
+        {
+          store: store.kind,
+          restored: Object.keys(restoredMemories),
+          droppedChangedConfig: dropped,
+          memoryAgeMs: restored.snapshot ? nowMs - restored.snapshot.savedAtMs : undefined,
+          lastSetpoints: restored.setpoints.map((sp) => ({ assetId: sp.assetId, setpoint: sp.setpoint, ageMs: nowMs - sp.atMs })),
+        },
+        store.kind === 'none' ? 'no memory store; starting with fresh memory' : 'memory restored',
+      );
+      log.info(
+        {
+          source: deps.configSource ?? 'file',
+          gatewayId: config.site.gatewayId,
+          active: config.site.strategy.active,
+          tickMs: config.site.strategy.tickMs,
+          intentTtlMs: ttlMs(),
+          maxTelemetryAgeMs: settings.maxTelemetryAgeMs,
+          rules: config.site.rules.map((r) => r.id),
+          assets: config.site.assets.map((a) => `${a.id}:${a.kind}`),
+        },
+        'engine configuration',
+      );
+
+      unsubscribes.push(
+        bus.subscribe(subjects.telemetry, (reading, ctx) => {
+          if (ctx.params.assetId !== reading.assetId) {
+            health.incrementCounter('telemetryMismatch');
+            return;
+          }
+          telemetry.update(reading);
+          if (waitingForTelemetryUntilMs !== undefined && essentialAssetIds(config.site).every((id) => telemetry.has(id))) requestTick();
+        }),
+        bus.subscribe(subjects.configUpdated, (update) => {
+          log.info({ hash: update.hash, source: update.source }, 'config.updated received');
+          configQueue = configQueue.then(refreshConfig);
+          return configQueue;
+        }),
+        bus.subscribe(subjects.arbiterDecision, (decision) => {
+          if (decision.source !== 'optimization' && decision.source !== 'scheduled') return;
+          if (decision.outcome === 'rejected') {
+            health.incrementCounter('arbiterRejected');
+            log.debug({ assetId: decision.assetId, violations: decision.violations }, 'arbiter rejected an intent');
+          } else if (decision.outcome === 'clamped') {
+            health.incrementCounter('arbiterClamped');
+          }
+        }),
+      );
+
+      running = true;
+      // The intents published before a restart stay valid for one TTL: wait that long for telemetry rather than
+      // deciding on an empty snapshot (which would hold the battery at 0 W and bump it).
+      waitingForTelemetryUntilMs = nowMs + ttlMs();
+      schedule(nowMs);
+    },
+
+    async stop() {
+      running = false;
+      if (timer !== undefined) scheduler.clearTimer(timer);
+      timer = undefined;
+      for (const off of unsubscribes.splice(0)) off();
+      await configQueue.catch(() => undefined);
+      // Without a tick there is nothing new; re-saving the restored memory would only stretch its TTL.
+      if (store.kind !== 'none' && hasTicked) {
+        await store.save(config.site.gatewayId, toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory), [
+          ...lastSetpoints.values(),
+        ]);
+      }
+    },
+  };
+}
