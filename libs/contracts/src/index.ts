@@ -6,3 +6,4 @@ export * from './lib/site-config';
 export * from './lib/cloud';
 export * from './lib/subjects';
 export * from './lib/format-issues';
+export * from './lib/prices';

@@ -7,12 +7,14 @@ import {
   CloudCommandEnvelopeSchema,
   cloudMessages,
   formatIssues,
+  PriceSeriesSchema,
 } from './index';
 import {
   cloudExamples,
   exampleCloudEnvelope,
   exampleDeviceWrite,
   exampleHeartbeat,
+  examplePriceSeries,
   exampleIntent,
   exampleReadings,
   exampleTelemetryFrame,
@@ -101,5 +103,16 @@ describe('cloud contracts', () => {
   it('a telemetry frame carries at least one valid reading', () => {
     expect(TelemetryFrameSchema.safeParse(exampleTelemetryFrame).success).toBe(true);
     expect(TelemetryFrameSchema.safeParse({ ...exampleTelemetryFrame, readings: [] }).success).toBe(false);
+  });
+});
+
+describe('PriceSeries (KV prices)', () => {
+  it('parses the example, negative prices included', () => {
+    expect(PriceSeriesSchema.safeParse(examplePriceSeries).success).toBe(true);
+  });
+
+  it('refuses an interval that ends before it starts', () => {
+    const bad = { ...examplePriceSeries, series: [{ startMs: 10, endMs: 5, eurPerMwh: 1 }] };
+    expect(problems(PriceSeriesSchema.safeParse(bad)).map((p) => p.path)).toContain('$.series[0]');
   });
 });

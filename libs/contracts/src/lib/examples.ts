@@ -17,6 +17,7 @@ import type {
 } from './control';
 import type { CloudCommandEnvelope, TelemetryFrame } from './cloud';
 import type { cloudMessages } from './cloud';
+import type { PriceSeries } from './prices';
 import type { AssetReading } from './readings';
 import type { Subjects } from './subjects';
 
@@ -206,3 +207,13 @@ export const exampleCloudEnvelope = {
   sentAtMs: AT,
   payload: cloudExamples.SetBatterySetpoint.request,
 } as const satisfies CloudCommandEnvelope;
+
+export const examplePriceSeries = {
+  v: 1,
+  zone: 'FR',
+  publishedAtMs: AT - 11 * 3600_000,
+  series: [
+    { startMs: AT, endMs: AT + 3600_000, eurPerMwh: 84.2 },
+    { startMs: AT + 3600_000, endMs: AT + 7200_000, eurPerMwh: -3.5 },
+  ],
+} as const satisfies PriceSeries;
