@@ -52,6 +52,22 @@ describe('parseEngineConfig', () => {
     expect(outcome.config.configs['net-zero']?.kp).toBe(0.2);
   });
 
+  it('takes each rule\'s source, hold time and intent lifetime from the rule itself', () => {
+    const outcome = parseEngineConfig(
+      buildSite({
+        rules: [
+          { id: 'reserve', source: 'safety', forMs: 30_000, ttlMs: 5_000, when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'activate-strategy', strategy: 'null' } },
+          { id: 'plain', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'activate-strategy', strategy: 'null' } },
+        ],
+      }),
+    );
+    if (!outcome.ok) throw new Error(JSON.stringify(outcome.problems));
+    expect(outcome.config.automation.rules).toEqual({
+      reserve: { source: 'safety', forMs: 30_000, ttlMs: 5_000 },
+      plain: { source: 'scheduled', forMs: 0, ttlMs: 60_000 },
+    });
+  });
+
   it('refuses a rule-activated strategy whose defaults do not parse (peak-shaving needs thresholdW)', () => {
     const outcome = parseEngineConfig(
       buildSite({ rules: [{ id: 'peak', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'activate-strategy', strategy: 'peak-shaving' } }] }),

@@ -64,7 +64,7 @@ export interface EngineConfig {
   readonly site: SiteConfig;
   /** Parsed configs of every strategy that is active, may be activated by a rule, or has a block. */
   readonly configs: StrategyConfigs;
-  /** Per-rule options (the contracts' rule schema has no room for them): the lib's defaults for now. */
+  /** Per-rule options (source, hold time, intent lifetime), taken from each rule of the site config. */
   readonly automation: AutomationOptions;
   /** SHA-256 of the parsed configuration, lower-case hex: a switch to an identical configuration is a no-op. */
   readonly hash: string;
@@ -96,7 +96,10 @@ export function parseEngineConfig(raw: unknown): ConfigOutcome {
   for (const [name, config] of Object.entries(configs) as [StrategyName, unknown][]) configHashes[name] = sha256(JSON.stringify(config));
   if (problems.length > 0) return { ok: false, problems };
 
-  const automation = AutomationOptionsSchema.parse({});
+  // Per-rule options travel with each rule in the site config.
+  const automation = AutomationOptionsSchema.parse({
+    rules: Object.fromEntries(site.rules.map((rule) => [rule.id, { source: rule.source, forMs: rule.forMs, ttlMs: rule.ttlMs }])),
+  });
   return {
     ok: true,
     config: {

@@ -155,6 +155,12 @@ const TimeOfDaySchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time must
 export const AutomationRuleSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
   enabled: z.boolean().default(true),
+  /** Source stamped on the rule's intents: 'safety' outranks manual commands at the arbiter, 'scheduled' does not. */
+  source: z.enum(['scheduled', 'safety']).default('scheduled'),
+  /** The condition must hold continuously this long before the rule fires, ms. */
+  forMs: z.number().int().min(0).max(24 * 3_600_000).default(0),
+  /** Lifetime of the intents the rule emits, ms (re-emitted every tick while the rule fires). */
+  ttlMs: DurationMsSchema.max(24 * 3_600_000).default(60_000),
   when: z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('time'), from: TimeOfDaySchema, to: TimeOfDaySchema, days: z.array(z.number().int().min(0).max(6)).optional() }),
     z.strictObject({ type: z.literal('soc-below'), assetId: AssetIdSchema, socPct: PctSchema }),
