@@ -1,0 +1,105 @@
+import {
+  exampleArbiterDecision,
+  exampleDecisionMetrics,
+  exampleHeartbeat,
+  exampleIntent,
+  exampleReadings,
+} from '@voltimax/contracts/testing';
+import { emptyMonitorState, formatAge, formatPower, formatSetpoint, renderMonitor, type MonitorState } from './monitor-view';
+
+const AT = exampleReadings.battery.atMs; // 2026-01-01T00:00:00Z
+
+function fullState(): MonitorState {
+  const state = emptyMonitorState();
+  state.telemetry.set('bat-1', exampleReadings.battery);
+  state.telemetry.set('grid-1', { ...exampleReadings.gridMeter, atMs: AT - 1_500 });
+  state.telemetry.set('ev-1', exampleReadings.evCharger);
+  state.intents.set('bat-1', exampleIntent);
+  state.arbiter.set('bat-1', exampleArbiterDecision);
+  state.decisions.set('net-zero', exampleDecisionMetrics);
+  state.decisions.set('peak-shaving', { ...exampleDecisionMetrics, strategy: 'peak-shaving', reason: 'below-threshold', atMs: AT - 60_000, terms: {} });
+  state.health.set('modbus-poller', exampleHeartbeat);
+  return state;
+}
+
+describe('renderMonitor', () => {
+  it('draws services, assets, strategy decisions and arbiter outcomes', () => {
+    const text = renderMonitor(fullState(), AT + 2_000, { source: 'nats://127.0.0.1:4222 as cli' });
+    expect(text).toBe(
+      [
+        'voltimax monitor  00:00:02Z  ·  nats://127.0.0.1:4222 as cli',
+        'signs: grid + import / − export, battery + discharge / − charge',
+        '',
+        'services: modbus-poller ok (2.0 s)',
+        '',
+        'ASSETS',
+        '  asset   kind        power     SoC     quality        age    intent    source        arbiter',
+        '  bat-1   battery     −2.50 kW  63.5 %  good           2.0 s  −2.50 kW  optimization  clamped +5.00 kW',
+        '  ev-1    ev-charger  +7.20 kW          good/charging  2.0 s  —                       —',
+        '  grid-1  grid-meter  +1.20 kW          good           3.5 s  —                       —',
+        '',
+        'STRATEGIES  (last tick 00:00:00Z, 2.0 s ago)',
+        '  net-zero  pid',
+        '      in     gridPowerW=850 socPct=55',
+        '      out    batteryPowerW=800',
+        '      terms  p=600 i=180 d=20',
+        '  peak-shaving  below-threshold  (inactive, last 62 s ago)',
+        '      in     gridPowerW=850 socPct=55',
+        '      out    batteryPowerW=800',
+        '',
+        'ARBITER  (last outcome per asset)',
+        '  bat-1  clamped  manual  +8.00 kW → +5.00 kW  2.0 s  max-discharge-power (value 8000 W, limit 5000 W)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('says what it has not seen yet', () => {
+    const text = renderMonitor(emptyMonitorState(), AT, { windowMs: 1_500 });
+    expect(text).toContain('snapshot after 1.5 s');
+    expect(text).toContain('services: no heartbeat seen');
+    expect(text).toContain('  no telemetry yet');
+    expect(text).toContain('  no strategy decision yet');
+    expect(text).toContain('  no arbiter decision yet');
+  });
+
+  it('counts dropped invalid messages', () => {
+    const state = emptyMonitorState();
+    state.dropped = 3;
+    expect(renderMonitor(state, AT)).toContain('(3 invalid messages dropped)');
+  });
+
+  it('limits the terms per decision', () => {
+    const state = emptyMonitorState();
+    state.decisions.set('net-zero', { ...exampleDecisionMetrics, inputs: {}, outputs: {}, terms: { a: 1, b: 2, c: 3 } });
+    expect(renderMonitor(state, AT, { maxTerms: 2 })).toContain('      terms  a=1 b=2 +1');
+  });
+
+  it('is pure: the same state and time give the same text', () => {
+    expect(renderMonitor(fullState(), AT)).toBe(renderMonitor(fullState(), AT));
+  });
+});
+
+describe('formatting', () => {
+  it.each([
+    [1_200, '+1.20 kW'],
+    [-2_500, '−2.50 kW'],
+    [850, '+850 W'],
+    [-12.4, '−12 W'],
+    [0, ' 0 W'],
+  ])('power %p W → %p', (w, text) => expect(formatPower(w)).toBe(text));
+
+  it.each([
+    [400, '0.4 s'],
+    [15_000, '15 s'],
+    [180_000, '3 min'],
+    [Number.POSITIVE_INFINITY, '—'],
+  ])('age %p ms → %p', (ms, text) => expect(formatAge(ms)).toBe(text));
+
+  it.each([
+    [{ kind: 'ev-current', currentA: 10, phases: 3 } as const, '10 A ×3'],
+    [{ kind: 'pv-limit', maxPowerW: 4_000 } as const, '≤ +4.00 kW'],
+    [{ kind: 'safe' } as const, 'safe'],
+    [undefined, '—'],
+  ])('setpoint %j → %p', (sp, text) => expect(formatSetpoint(sp)).toBe(text));
+});

@@ -1,0 +1,193 @@
+import type { ArbiterDecision, AssetReading, ControlIntent, DecisionMetrics, Heartbeat, Setpoint } from '@voltimax/contracts';
+
+/** What `voltimax monitor` has seen so far: the latest message per asset, strategy and service. */
+export interface MonitorState {
+  readonly telemetry: Map<string, AssetReading>;
+  /** Latest DecisionMetrics per strategy name. */
+  readonly decisions: Map<string, DecisionMetrics>;
+  /** Latest arbiter outcome per asset. */
+  readonly arbiter: Map<string, ArbiterDecision>;
+  /** Latest intent per asset (any source). */
+  readonly intents: Map<string, ControlIntent>;
+  /** Latest heartbeat per service. */
+  readonly health: Map<string, Heartbeat>;
+  /** Messages the bus dropped as invalid. */
+  dropped: number;
+}
+
+export function emptyMonitorState(): MonitorState {
+  return { telemetry: new Map(), decisions: new Map(), arbiter: new Map(), intents: new Map(), health: new Map(), dropped: 0 };
+}
+
+/** How the view is drawn. */
+export interface RenderOptions {
+  /** Where the data comes from (shown in the header). */
+  readonly source?: string;
+  /** The collection window of a `--once` snapshot, ms (shown in the header). */
+  readonly windowMs?: number;
+  /** At most this many terms per decision. */
+  readonly maxTerms?: number;
+}
+
+/** W → `+1.20 kW` / `−850 W`, sign kept (grid + import, battery + discharge). */
+export function formatPower(powerW: number): string {
+  const sign = powerW > 0 ? '+' : powerW < 0 ? '−' : ' ';
+  const abs = Math.abs(powerW);
+  return abs >= 1_000 ? `${sign}${(abs / 1_000).toFixed(2)} kW` : `${sign}${Math.round(abs)} W`;
+}
+
+/** An age in ms as `0.4 s`, `12 s`, `3 min`, `2 h`. */
+export function formatAge(ageMs: number): string {
+  if (!Number.isFinite(ageMs)) return '—';
+  const ms = Math.max(0, ageMs);
+  if (ms < 10_000) return `${(ms / 1_000).toFixed(1)} s`;
+  if (ms < 120_000) return `${Math.round(ms / 1_000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
+/** A setpoint in one short phrase. */
+export function formatSetpoint(setpoint: Setpoint | undefined): string {
+  if (!setpoint) return '—';
+  switch (setpoint.kind) {
+    case 'battery-power':
+      return formatPower(setpoint.powerW).trim();
+    case 'ev-current':
+      return `${setpoint.currentA} A${setpoint.phases ? ` ×${setpoint.phases}` : ''}`;
+    case 'pv-limit':
+      return `≤ ${formatPower(setpoint.maxPowerW).trim()}`;
+    case 'safe':
+      return 'safe';
+  }
+}
+
+function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  return Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toPrecision(3);
+}
+
+function formatRecord(values: Readonly<Record<string, number>>, max: number): string {
+  const entries = Object.entries(values);
+  const shown = entries.slice(0, max).map(([k, v]) => `${k}=${formatNumber(v)}`);
+  if (entries.length > max) shown.push(`+${entries.length - max}`);
+  return shown.join(' ');
+}
+
+function clock(atMs: number): string {
+  return `${new Date(atMs).toISOString().slice(11, 19)}Z`;
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function violations(decision: ArbiterDecision): string {
+  if (decision.violations.length === 0) return '';
+  return decision.violations
+    .map((v) => {
+      const unit = v.unit ? ` ${v.unit}` : '';
+      const detail = [v.value !== undefined ? `value ${formatNumber(v.value)}${unit}` : '', v.limit !== undefined ? `limit ${formatNumber(v.limit)}${unit}` : '']
+        .filter(Boolean)
+        .join(', ');
+      return detail ? `${v.code} (${detail})` : v.code;
+    })
+    .join('; ');
+}
+
+/**
+ * The monitor screen as plain text (no colours, no cursor control): services, assets (latest telemetry, the intent
+ * and the arbiter's outcome), the strategies' last decisions, and the arbiter's violations. Pure: same state and
+ * time, same text.
+ */
+export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOptions = {}): string {
+  const lines: string[] = [];
+  const header = [`voltimax monitor  ${clock(nowMs)}`];
+  if (opts.source) header.push(opts.source);
+  if (opts.windowMs !== undefined) header.push(`snapshot after ${(opts.windowMs / 1_000).toFixed(1)} s`);
+  lines.push(header.join('  ·  '));
+  lines.push('signs: grid + import / − export, battery + discharge / − charge');
+
+  const services = [...state.health.values()].sort((a, b) => a.service.localeCompare(b.service));
+  lines.push('');
+  lines.push(
+    services.length === 0
+      ? 'services: no heartbeat seen'
+      : `services: ${services.map((h) => `${h.service} ${h.status} (${formatAge(nowMs - h.atMs)})`).join('  ')}`,
+  );
+
+  lines.push('');
+  lines.push('ASSETS');
+  const assetIds = [...new Set([...state.telemetry.keys(), ...state.intents.keys(), ...state.arbiter.keys()])].sort();
+  if (assetIds.length === 0) {
+    lines.push('  no telemetry yet');
+  } else {
+    const rows: string[][] = [['  asset', 'kind', 'power', 'SoC', 'quality', 'age', 'intent', 'source', 'arbiter']];
+    for (const id of assetIds) {
+      const reading = state.telemetry.get(id);
+      const intent = state.intents.get(id);
+      const decision = state.arbiter.get(id);
+      const power = reading?.values.powerW;
+      const soc = reading?.values.socPct;
+      rows.push([
+        `  ${id}`,
+        reading?.kind ?? '—',
+        power !== undefined ? formatPower(power) : '—',
+        soc !== undefined ? `${soc.toFixed(1)} %` : '',
+        reading ? reading.quality + (reading.chargerState ? `/${reading.chargerState}` : '') : '—',
+        reading ? formatAge(nowMs - reading.atMs) : '—',
+        intent ? formatSetpoint(intent.setpoint) : '—',
+        intent?.source ?? '',
+        decision ? `${decision.outcome} ${formatSetpoint(decision.applied)}`.trim() : '—',
+      ]);
+    }
+    lines.push(...table(rows));
+  }
+
+  lines.push('');
+  const decisions = [...state.decisions.values()];
+  const lastTickMs = decisions.reduce((m, d) => Math.max(m, d.atMs), 0);
+  lines.push(decisions.length === 0 ? 'STRATEGIES' : `STRATEGIES  (last tick ${clock(lastTickMs)}, ${formatAge(nowMs - lastTickMs)} ago)`);
+  if (decisions.length === 0) {
+    lines.push('  no strategy decision yet');
+  } else {
+    const maxTerms = opts.maxTerms ?? 6;
+    // Active = decided in the latest tick; others are shown as left over from an earlier configuration.
+    const sorted = decisions.sort((a, b) => Number(b.atMs === lastTickMs) - Number(a.atMs === lastTickMs) || a.strategy.localeCompare(b.strategy));
+    for (const d of sorted) {
+      const active = d.atMs === lastTickMs;
+      lines.push(`  ${d.strategy}  ${d.reason}${active ? '' : `  (inactive, last ${formatAge(nowMs - d.atMs)} ago)`}`);
+      if (Object.keys(d.inputs).length > 0) lines.push(`      in     ${formatRecord(d.inputs, maxTerms)}`);
+      if (Object.keys(d.outputs).length > 0) lines.push(`      out    ${formatRecord(d.outputs, maxTerms)}`);
+      if (Object.keys(d.terms).length > 0) lines.push(`      terms  ${formatRecord(d.terms, maxTerms)}`);
+    }
+  }
+
+  lines.push('');
+  lines.push('ARBITER  (last outcome per asset)');
+  const outcomes = [...state.arbiter.values()].sort((a, b) => a.assetId.localeCompare(b.assetId));
+  if (outcomes.length === 0) {
+    lines.push('  no arbiter decision yet');
+  } else {
+    const rows = outcomes.map((d) => [
+      `  ${d.assetId}`,
+      d.outcome,
+      d.source ?? '',
+      `${formatSetpoint(d.requested)} → ${formatSetpoint(d.applied)}`,
+      formatAge(nowMs - d.atMs),
+      violations(d),
+    ]);
+    lines.push(...table(rows));
+  }
+  if (state.dropped > 0) {
+    lines.push('');
+    lines.push(`(${state.dropped} invalid message${state.dropped === 1 ? '' : 's'} dropped)`);
+  }
+  return `${lines.join('\n')}\n`;
+}

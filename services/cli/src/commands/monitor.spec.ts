@@ -1,0 +1,122 @@
+import { createMemoryNetwork, type MemoryBus } from '@voltimax/bus/testing';
+import { subjects } from '@voltimax/contracts';
+import { exampleArbiterDecision, exampleDecisionMetrics, exampleReadings } from '@voltimax/contracts/testing';
+import { runCli } from '../program';
+import { monitor, type MonitorDeps } from './monitor';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: { stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t), readFile: async () => '' },
+  };
+}
+
+interface Fake {
+  readonly deps: MonitorDeps;
+  readonly peer: MemoryBus;
+  readonly connects: { servers: string[]; user?: string; pass?: string }[];
+  closed: boolean;
+  /** Runs during each delay (the collection window or a redraw interval). */
+  duringDelay: (call: number) => void;
+  interrupt: () => void;
+}
+
+function fake(env: Record<string, string> = {}): Fake {
+  const network = createMemoryNetwork();
+  const bus = network.connect();
+  let delays = 0;
+  let interrupt: () => void = () => undefined;
+  const f: Fake = {
+    peer: network.connect(),
+    connects: [],
+    closed: false,
+    duringDelay: () => undefined,
+    interrupt: () => interrupt(),
+    deps: {
+      env,
+      connect: async (opts) => {
+        f.connects.push(opts);
+        return {
+          bus,
+          close: async () => {
+            f.closed = true;
+          },
+        };
+      },
+      now: () => exampleReadings.battery.atMs + 1_000,
+      delay: async () => f.duringDelay(++delays),
+      interrupted: () => new Promise<void>((resolve) => (interrupt = resolve)),
+      isTty: false,
+    },
+  };
+  return f;
+}
+
+describe('voltimax monitor', () => {
+  it('--once collects for the window, prints one snapshot and closes the connection', async () => {
+    const f = fake({ NATS_URL: 'nats://gw:4222', NATS_PASS: 'dev-cli' });
+    f.duringDelay = () => {
+      f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, exampleReadings.battery);
+      f.peer.publish(subjects.strategyDecision, { strategy: 'net-zero' }, exampleDecisionMetrics);
+      f.peer.publish(subjects.arbiterDecision, { assetId: 'bat-1' }, exampleArbiterDecision);
+    };
+    const c = capture();
+    await monitor(c.io, { once: true, windowMs: '500' }, f.deps);
+
+    expect(f.connects).toEqual([{ servers: ['nats://gw:4222'], user: 'cli', pass: 'dev-cli', timeoutMs: 5_000 }]);
+    const text = c.out.join('');
+    expect(text).toContain('nats://gw:4222 as cli  ·  snapshot after 0.5 s');
+    expect(text).toMatch(/ {2}bat-1 +battery +−2\.50 kW +63\.5 % +good/);
+    expect(text).toContain('  net-zero  pid');
+    expect(text).toContain('max-discharge-power (value 8000 W, limit 5000 W)');
+    expect(f.closed).toBe(true);
+  });
+
+  it('keeps only the latest message per asset and counts invalid ones', async () => {
+    const f = fake();
+    f.duringDelay = () => {
+      f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, exampleReadings.battery);
+      f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, { ...exampleReadings.battery, values: { powerW: 1_000, socPct: 70 } });
+      f.peer.publishRaw('telemetry.bat-1', '{"v":1}');
+    };
+    const c = capture();
+    await monitor(c.io, { once: true }, f.deps);
+    const text = c.out.join('');
+    expect(text).toMatch(/bat-1 +battery +\+1\.00 kW +70\.0 %/);
+    expect(text).toContain('(1 invalid message dropped)');
+  });
+
+  it('redraws the live view until interrupted', async () => {
+    const f = fake();
+    f.duringDelay = (call) => {
+      if (call === 3) f.interrupt();
+    };
+    const c = capture();
+    await monitor(c.io, {}, f.deps);
+    expect(c.out.filter((t) => t.startsWith('voltimax monitor'))).toHaveLength(3);
+    expect(f.closed).toBe(true);
+  });
+
+  it('exits 2 with a message when NATS cannot be reached', async () => {
+    const f = fake({ NATS_URL: 'nats://127.0.0.1:1' });
+    const deps: MonitorDeps = { ...f.deps, connect: async () => Promise.reject(new Error('CONNECTION_REFUSED')) };
+    const c = capture();
+    await expect(monitor(c.io, { once: true }, deps)).rejects.toMatchObject({ exitCode: 2 });
+    expect(c.err.join('')).toBe('voltimax monitor: cannot connect to NATS at nats://127.0.0.1:1: CONNECTION_REFUSED\n');
+  });
+
+  it('exits 2 on an invalid window', async () => {
+    const c = capture();
+    expect(await runCli(['monitor', '--once', '--window-ms', 'soon'], c.io)).toBe(2);
+    expect(c.err.join('')).toMatch(/--window-ms must be an integer between 50 and 600000/);
+  });
+
+  it('is listed in the help', async () => {
+    const c = capture();
+    await runCli(['--help'], c.io);
+    expect(c.out.join('')).toMatch(/monitor \[options\] +live view of telemetry/);
+  });
+});

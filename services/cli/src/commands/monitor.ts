@@ -1,0 +1,131 @@
+// The NATS client is used directly (not connectBus) so an unreachable server fails within the timeout instead of
+// waiting forever: a command line tool must say "cannot connect" and exit.
+import { connect } from '@nats-io/transport-node';
+import { createBus, droppedTotal, type Bus } from '@voltimax/bus';
+import { subjects } from '@voltimax/contracts';
+import { pino } from 'pino';
+import { CliExit, type CliIo } from '../io';
+import { emptyMonitorState, renderMonitor, type MonitorState } from './monitor-view';
+
+/** A live connection the monitor reads from. */
+export interface MonitorConnection {
+  readonly bus: Bus;
+  close(): Promise<void>;
+}
+
+/** The outside world of `voltimax monitor`, injectable for tests. */
+export interface MonitorDeps {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly connect: (opts: { servers: string[]; user?: string; pass?: string; timeoutMs: number }) => Promise<MonitorConnection>;
+  readonly now: () => number;
+  readonly delay: (ms: number) => Promise<void>;
+  /** Resolves when the user asks to stop (Ctrl-C). */
+  readonly interrupted: () => Promise<void>;
+  /** Whether stdout is a terminal (the live view then redraws in place). */
+  readonly isTty: boolean;
+}
+
+export interface MonitorOptions {
+  /** Print one snapshot after the collection window and exit. */
+  readonly once?: boolean;
+  /** Collection window of `--once`, ms. */
+  readonly windowMs?: string;
+  /** Redraw interval of the live view, ms. */
+  readonly intervalMs?: string;
+}
+
+const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+
+async function natsConnect(opts: { servers: string[]; user?: string; pass?: string; timeoutMs: number }): Promise<MonitorConnection> {
+  const nc = await connect({
+    servers: opts.servers,
+    name: 'voltimax-monitor',
+    user: opts.user,
+    pass: opts.pass,
+    timeout: opts.timeoutMs,
+    maxReconnectAttempts: -1,
+  });
+  return { bus: createBus(nc, pino({ level: 'silent' })), close: () => nc.close() };
+}
+
+function defaultDeps(): MonitorDeps {
+  return {
+    env: process.env,
+    connect: natsConnect,
+    now: Date.now,
+    delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    interrupted: () => new Promise((resolve) => process.once('SIGINT', () => resolve())),
+    isTty: process.stdout.isTTY === true,
+  };
+}
+
+function positiveInt(text: string | undefined, fallback: number, name: string, io: CliIo): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 50 || value > 600_000) {
+    io.stderr(`voltimax monitor: ${name} must be an integer between 50 and 600000 (ms), got '${text}'\n`);
+    throw new CliExit(2);
+  }
+  return value;
+}
+
+/** Subscribe to everything the view shows; returns the state the handlers fill and an unsubscribe. */
+export function collect(bus: Bus): { readonly state: MonitorState; stop(): void } {
+  const state = emptyMonitorState();
+  const offs = [
+    bus.subscribe(subjects.telemetry, (r) => void state.telemetry.set(r.assetId, r)),
+    bus.subscribe(subjects.intent, (i) => void state.intents.set(i.assetId, i)),
+    bus.subscribe(subjects.arbiterDecision, (d) => void state.arbiter.set(d.assetId, d)),
+    bus.subscribe(subjects.strategyDecision, (d) => void state.decisions.set(d.strategy, d)),
+    bus.subscribe(subjects.health, (h) => void state.health.set(h.service, h)),
+  ];
+  return {
+    state,
+    stop: () => offs.forEach((off) => off()),
+  };
+}
+
+/**
+ * `voltimax monitor [--once] [--window-ms N] [--interval-ms N]`: a live view of the gateway from the bus (user `cli`
+ * from NATS_USER/NATS_PASS, server from NATS_URL). `--once` prints one snapshot after the window and exits 0.
+ * Exit 2 when NATS cannot be reached or an option is invalid.
+ */
+export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps = defaultDeps()): Promise<void> {
+  const windowMs = positiveInt(opts.windowMs, 2_000, '--window-ms', io);
+  const intervalMs = positiveInt(opts.intervalMs, 1_000, '--interval-ms', io);
+  const url = deps.env['NATS_URL'] || 'nats://127.0.0.1:4222';
+  const pass = deps.env['NATS_PASS'] || undefined;
+  const user = deps.env['NATS_USER'] || (pass ? 'cli' : undefined);
+
+  let connection: MonitorConnection;
+  try {
+    connection = await deps.connect({ servers: url.split(',').map((s) => s.trim()), user, pass, timeoutMs: 5_000 });
+  } catch (err) {
+    io.stderr(`voltimax monitor: cannot connect to NATS at ${url}${user ? ` as ${user}` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
+    throw new CliExit(2);
+  }
+  const source = `${url}${user ? ` as ${user}` : ''}`;
+  const feed = collect(connection.bus);
+  const draw = (extra: { windowMs?: number } = {}): string => {
+    feed.state.dropped = droppedTotal(connection.bus.stats().totals);
+    return renderMonitor(feed.state, deps.now(), { source, ...extra });
+  };
+  try {
+    if (opts.once) {
+      await deps.delay(windowMs);
+      io.stdout(draw({ windowMs }));
+      return;
+    }
+    let stopped = false;
+    const interrupted = deps.interrupted().then(() => {
+      stopped = true;
+    });
+    while (!stopped) {
+      io.stdout(deps.isTty ? CLEAR_SCREEN + draw() : `${draw()}\n`);
+      await Promise.race([deps.delay(intervalMs), interrupted]);
+    }
+  } finally {
+    feed.stop();
+    await connection.close().catch(() => undefined);
+  }
+}
