@@ -11,3 +11,4 @@ export * from './lib/sunspec/decode-model';
 export * from './lib/sunspec/measurements';
 export * from './lib/sunspec/read-models';
 export * from './lib/battery-catalogue';
+export { siteProfileProblems } from './lib/site-profiles';

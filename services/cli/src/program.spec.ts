@@ -76,3 +76,13 @@ describe('voltimax config validate: strategy blocks', () => {
     expect(c.err.join('')).toMatch(/\$\.strategy\.config\["self-consumption"\]: .*gridTargetW/);
   });
 });
+
+describe('voltimax config validate: profiles', () => {
+  it('reports an asset whose profile does not exist', async () => {
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { assets: { profile: string }[] };
+    site.assets[0]!.profile = 'cnte.storage';
+    const c = capture({ 'profile.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', 'profile.json'], c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/\$\.assets\[0\]\.profile: unknown profile 'cnte\.storage'/);
+  });
+});

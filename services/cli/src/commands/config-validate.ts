@@ -1,4 +1,5 @@
 import { SiteConfigSchema, formatIssues, type SiteConfig, type ValidationProblem } from '@voltimax/contracts';
+import { siteProfileProblems } from '@voltimax/devices';
 import { parseSiteStrategies } from '@voltimax/strategies';
 import { CliExit, type CliIo } from '../io';
 
@@ -16,8 +17,8 @@ export function validateSiteConfigText(text: string): ValidationOutcome {
   }
   const result = SiteConfigSchema.safeParse(json);
   if (!result.success) return { ok: false, problems: formatIssues(result.error.issues) };
-  // The strategy blocks are validated by each strategy's own schema (a typo there is an error too).
-  const { problems } = parseSiteStrategies(result.data);
+  // Profiles must exist and fit the asset; strategy blocks are validated by each strategy's own schema.
+  const problems = [...siteProfileProblems(result.data), ...parseSiteStrategies(result.data).problems];
   return problems.length === 0 ? { ok: true, site: result.data } : { ok: false, problems };
 }
 
