@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatIssues, SiteConfigSchema, type SiteConfig } from '@voltimax/contracts';
+import { parseIsoTimestamp, parseSeriesCsv, SeriesParseError, type SiteSeries } from '@voltimax/sim';
+import { z } from 'zod';
+
+/** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
+export type ReadTextFile = (path: string) => string;
+
+/** The site file as read: the validated configuration and the raw JSON (rewritten into SIM_ASSETS_FILE). */
+export interface LoadedSite {
+  readonly path: string;
+  readonly site: SiteConfig;
+  readonly raw: Record<string, unknown>;
+}
+
+/** Reads and validates assets.json; every problem comes back with its JSON path, never a throw. */
+export function loadSite(
+  path: string,
+  readTextFile: ReadTextFile,
+): { readonly ok: true; readonly loaded: LoadedSite } | { readonly ok: false; readonly problems: readonly string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(readTextFile(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      problems: [code ? `cannot read ${path}: ${code}` : `${path} is not valid JSON: ${(err as Error).message}`],
+    };
+  }
+  const parsed = SiteConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, problems: formatIssues(parsed.error.issues).map((p) => `${path} ${p.path}: ${p.message}`) };
+  }
+  return { ok: true, loaded: { path, site: parsed.data, raw: json as Record<string, unknown> } };
+}
+
+function loadProfile(
+  path: string,
+  readTextFile: ReadTextFile,
+): { ok: true; series: SiteSeries } | { ok: false; problem: string } {
+  try {
+    return { ok: true, series: parseSeriesCsv(readTextFile(path)) };
+  } catch (err) {
+    if (err instanceof SeriesParseError) {
+      return {
+        ok: false,
+        problem: `${path}: ${err.issues.map((i) => `line ${i.line} ${i.column}: ${i.message}`).join('; ')}`,
+      };
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    return { ok: false, problem: `cannot read ${path}: ${code ?? String(err)}` };
+  }
+}
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+/**
+ * The simulator's own environment (service-kit reads NATS_URL, LOG_LEVEL, HEARTBEAT_MS, …). SITE_FILE and
+ * SIM_PROFILE are read and validated here, so a bad file ends the process with exit 78 before anything listens.
+ */
+export function simulatorEnvSchema(readTextFile: ReadTextFile = (path) => readFileSync(path, 'utf8')) {
+  return z
+    .object({
+      /** assets.json: the simulated site (usually docker/config/assets.sim.json). */
+      SITE_FILE: z
+        .string()
+        .min(1)
+        .transform((path, ctx) => {
+          const result = loadSite(path, readTextFile);
+          if (result.ok) return result.loaded;
+          for (const message of result.problems) ctx.addIssue({ code: 'custom', message });
+          return z.NEVER;
+        }),
+      /** Sim time per wall-clock time: 60 = one simulated minute per second. */
+      SIM_SPEED: z.coerce.number().positive().max(100_000).default(1),
+      /** CSV of load/PV (timestamp,load_w,pv_w,price_eur_per_mwh); unset = the built-in synthetic day. */
+      SIM_PROFILE: optionalText.transform((path, ctx) => {
+        if (path === undefined) return undefined;
+        const result = loadProfile(path, readTextFile);
+        if (result.ok) return { path, series: result.series };
+        ctx.addIssue({ code: 'custom', message: result.problem });
+        return z.NEVER;
+      }),
+      /** ISO-8601 instant where sim time starts; unset = now (synthetic) or the CSV's first row. */
+      SIM_START: optionalText.transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        const atMs = parseIsoTimestamp(text);
+        if (atMs === null) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be an ISO-8601 instant with a zone, e.g. 2024-04-01T00:00:00Z`,
+          });
+          return z.NEVER;
+        }
+        return atMs;
+      }),
+      /** Battery SoC when the simulation starts, %. */
+      SIM_INITIAL_SOC_PCT: z.coerce.number().min(0).max(100).default(50),
+      /** First port of the device listeners (one per device, in asset order); 0 = ephemeral ports. */
+      SIM_BASE_PORT: z.coerce.number().int().min(0).max(65_000).default(0),
+      /** Address the listeners bind to. */
+      SIM_BIND: z.string().min(1).default('127.0.0.1'),
+      /** Host written into SIM_ASSETS_FILE for clients (e.g. the compose service name); default: SIM_BIND, or 127.0.0.1 for a wildcard bind. */
+      SIM_ADVERTISE_HOST: optionalText.pipe(
+        z
+          .string()
+          .max(253)
+          .regex(/^[A-Za-z0-9.:_-]+$/, 'must be a hostname, IPv4 or IPv6 address')
+          .optional(),
+      ),
+      /** Where to write the site with each served asset's resolved Modbus endpoint; default <STATE_DIR>/sim-assets.json. */
+      SIM_ASSETS_FILE: optionalText,
+      /** Set by `npm start`; the default folder of SIM_ASSETS_FILE. */
+      STATE_DIR: optionalText,
+      /** Frequency event: offset in Hz (0 = none), e.g. -0.2. */
+      SIM_FREQ_STEP_HZ: z.coerce.number().min(-5).max(5).default(0),
+      /** Frequency event start, sim seconds after the simulation starts. */
+      SIM_FREQ_STEP_AT_S: z.coerce.number().min(0).default(60),
+      /** Frequency event duration, sim seconds. */
+      SIM_FREQ_STEP_DURATION_S: z.coerce.number().positive().default(30),
+    })
+    .transform(({ SIM_ASSETS_FILE, STATE_DIR, ...env }) => ({
+      ...env,
+      SIM_ASSETS_FILE: SIM_ASSETS_FILE ?? (STATE_DIR ? join(STATE_DIR, 'sim-assets.json') : undefined),
+    }));
+}
+
+/** The parsed environment with the loaded site and profile. */
+export type SimulatorEnv = z.output<ReturnType<typeof simulatorEnvSchema>>;

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SiteConfigSchema, type SiteConfigInput } from '@voltimax/contracts';
+import { resolvedSite, type ResolvedEndpoint } from './endpoints';
+import { planSimulation } from './plan';
+import { hybridBatterySite, simSite } from './testing/site';
+
+const plan = (input: SiteConfigInput) => planSimulation(SiteConfigSchema.parse(input), { now: () => 0 });
+const SIM_CONFIG = join(__dirname, '..', '..', '..', 'docker', 'config', 'assets.sim.json');
+
+describe('simulation plan', () => {
+  it('serves the battery as a CNTE cabinet, the hybrid as a Growatt SPH and the grid meter as an SDM630', () => {
+    const p = plan(simSite());
+    expect(p.served.map((s) => [s.assetId, s.servedProfile, s.unitId])).toEqual([
+      ['bat-1', 'cnte.ess-cabinet', 1],
+      ['inv-1', 'growatt.sph', 1],
+      ['grid-1', 'eastron.sdm630', 1],
+    ]);
+    expect(p.notServed).toEqual([{ assetId: 'ev-1', reason: 'ev-charger has no simulated Modbus device' }]);
+    expect(p.batteryAssetId).toBe('bat-1');
+    expect(p.battery).toMatchObject({ capacityWh: 10_240, maxChargePowerW: 5_000, minSocPct: 10, maxSocPct: 95 });
+    expect(p.pvRatedW).toBe(6_000);
+  });
+
+  it('lets the hybrid own the battery when the site has no battery asset', () => {
+    const p = plan(hybridBatterySite());
+    expect(p.batteryAssetId).toBe('inv-1');
+    // Load first by default: the battery covers the net load.
+    expect(p.batteryRequestW({ loadW: 1_200, pvW: 200, socPct: 50, minuteOfDay: 600 })).toBe(1_000);
+  });
+
+  it('simulates no battery when none is configured', () => {
+    const site = simSite();
+    const p = plan({ ...site, assets: (site.assets ?? []).filter((a) => a.kind !== 'battery') });
+    expect(p.batteryAssetId).toBeUndefined();
+    expect(p.battery).toMatchObject({ maxChargePowerW: 0, maxDischargePowerW: 0 });
+  });
+
+  it('serves load and EV sub-meters and leaves disabled assets alone', () => {
+    const site = simSite();
+    const p = plan({
+      ...site,
+      assets: [
+        ...(site.assets ?? []),
+        {
+          id: 'load-1',
+          name: 'House',
+          kind: 'meter',
+          measures: 'load',
+          profile: 'eastron.sdm630',
+          connection: { protocol: 'simulated' },
+        },
+        {
+          id: 'pv-m',
+          name: 'PV meter',
+          kind: 'meter',
+          measures: 'pv',
+          profile: 'eastron.sdm630',
+          connection: { protocol: 'simulated' },
+        },
+        {
+          id: 'off',
+          name: 'Old meter',
+          kind: 'grid-meter',
+          profile: 'eastron.sdm630',
+          enabled: false,
+          connection: { protocol: 'simulated' },
+        },
+      ],
+    });
+    expect(p.served.map((s) => s.assetId)).toContain('load-1');
+    expect(p.notServed.map((s) => s.assetId)).toEqual(['ev-1', 'pv-m', 'off']);
+  });
+
+  it('serves the simulated site npm start uses (docker/config/assets.sim.json)', () => {
+    const p = plan(JSON.parse(readFileSync(SIM_CONFIG, 'utf8')) as SiteConfigInput);
+    expect(p.served.map((s) => s.servedProfile).sort()).toEqual(['cnte.ess-cabinet', 'eastron.sdm630', 'growatt.sph']);
+    expect(p.batteryAssetId).toBeDefined();
+  });
+});
+
+describe('resolved site file (SIM_ASSETS_FILE)', () => {
+  const endpoints: ResolvedEndpoint[] = [
+    { assetId: 'bat-1', host: '127.0.0.1', port: 15020, unitId: 1, profile: 'cnte.ess-cabinet' },
+    { assetId: 'grid-1', host: '127.0.0.1', port: 15022, unitId: 1, profile: 'eastron.sdm630' },
+  ];
+
+  it('points each served asset at its Modbus TCP endpoint and served profile, keeping everything else', () => {
+    const raw = simSite() as unknown as Record<string, unknown>;
+    const resolved = SiteConfigSchema.parse(resolvedSite(raw, endpoints));
+    const byId = new Map(resolved.assets.map((a) => [a.id, a]));
+    expect(byId.get('bat-1')).toMatchObject({
+      profile: 'cnte.ess-cabinet',
+      connection: { protocol: 'modbus-tcp', host: '127.0.0.1', port: 15020, unitId: 1 },
+      battery: { capacityWh: 10_240 },
+    });
+    expect(byId.get('grid-1')?.connection).toEqual({
+      protocol: 'modbus-tcp',
+      host: '127.0.0.1',
+      port: 15022,
+      unitId: 1,
+    });
+    expect(byId.get('ev-1')?.connection).toEqual({ protocol: 'simulated' });
+    expect(resolved.siteName).toBe('Simulator test site');
+  });
+
+  it('refuses to produce an invalid site', () => {
+    expect(() =>
+      resolvedSite(simSite() as unknown as Record<string, unknown>, [{ ...endpoints[0]!, port: 0 }]),
+    ).toThrow(/resolved site is invalid/);
+  });
+});

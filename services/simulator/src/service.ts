@@ -1,0 +1,106 @@
+import { defineService } from '@voltimax/service-kit';
+import { simulatorEnvSchema, type ReadTextFile } from './config';
+import { resolvedSite, writeResolvedSite } from './endpoints';
+import { DEFAULT_PV_PEAK_W, ratedPvW } from './plan';
+import { seriesProfile, syntheticProfile } from './profile';
+import { intervalScheduler, startSimulation, TICK_MS, type Scheduler } from './simulation';
+
+/** `health.simulator`, and the NATS user of docker/nats/nats.conf. */
+export const SERVICE_NAME = 'simulator';
+export const SERVICE_VERSION = '0.1.0';
+
+/** Share of the rated PV the synthetic profile peaks at (a sunny spring day, not a clear-sky maximum). */
+const SYNTHETIC_PV_PEAK_SHARE = 0.8;
+
+/**
+ * The simulator service: a simulated site (libs/sim physics) behind real Modbus TCP devices. It publishes only
+ * its heartbeat; drivers talk to it over Modbus. `readTextFile` and `scheduler` are injectable for tests.
+ */
+export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; readonly scheduler?: Scheduler } = {}) {
+  return defineService({
+    name: SERVICE_NAME,
+    version: SERVICE_VERSION,
+    env: simulatorEnvSchema(deps.readTextFile),
+    async start({ env, log, health, now }) {
+      const { site } = env.SITE_FILE;
+      const pvRatedW = ratedPvW(site);
+      const profile = env.SIM_PROFILE
+        ? seriesProfile(env.SIM_PROFILE.series, env.SIM_PROFILE.path)
+        : syntheticProfile({
+            timezone: site.timezone,
+            pvPeakW: pvRatedW > 0 ? SYNTHETIC_PV_PEAK_SHARE * pvRatedW : DEFAULT_PV_PEAK_W,
+          });
+      const startAtMs = env.SIM_START ?? profile.startAtMs ?? now();
+      const simulation = await startSimulation({
+        site,
+        profile,
+        speed: env.SIM_SPEED,
+        startAtMs,
+        initialSocPct: env.SIM_INITIAL_SOC_PCT,
+        frequencyStep:
+          env.SIM_FREQ_STEP_HZ === 0
+            ? undefined
+            : {
+                atMs: startAtMs + env.SIM_FREQ_STEP_AT_S * 1000,
+                durationMs: env.SIM_FREQ_STEP_DURATION_S * 1000,
+                deltaHz: env.SIM_FREQ_STEP_HZ,
+              },
+        bind: env.SIM_BIND,
+        ...(env.SIM_ADVERTISE_HOST === undefined ? {} : { advertiseHost: env.SIM_ADVERTISE_HOST }),
+        basePort: env.SIM_BASE_PORT,
+        now,
+        log,
+      });
+      if (env.SIM_ASSETS_FILE)
+        writeResolvedSite(env.SIM_ASSETS_FILE, resolvedSite(env.SITE_FILE.raw, simulation.endpoints));
+
+      log.info(
+        {
+          siteFile: env.SITE_FILE.path,
+          profile: profile.source,
+          speed: env.SIM_SPEED,
+          startAt: new Date(startAtMs).toISOString(),
+          tickMs: TICK_MS,
+          initialSocPct: env.SIM_INITIAL_SOC_PCT,
+          batteryAssetId: simulation.plan.batteryAssetId ?? null,
+          frequencyStepHz: env.SIM_FREQ_STEP_HZ,
+          served: simulation.plan.served.map((asset, i) => ({
+            assetId: asset.assetId,
+            profile: asset.servedProfile,
+            configuredProfile: asset.configuredProfile,
+            endpoint: `${simulation.endpoints[i]?.host}:${simulation.endpoints[i]?.port}`,
+            unitId: asset.unitId,
+          })),
+          notServed: simulation.plan.notServed,
+          assetsFile: env.SIM_ASSETS_FILE ?? null,
+        },
+        'simulated site ready',
+      );
+      health.setAssets(simulation.plan.served.map((a) => a.assetId));
+
+      const stepLog = log.child({ component: 'site' });
+      simulation.run(deps.scheduler ?? intervalScheduler, (s) => {
+        stepLog.debug(
+          {
+            atMs: s.atMs,
+            socPct: s.socPct,
+            requestedBatteryW: s.requestedBatteryW,
+            batteryPowerW: s.flows.batteryPowerW,
+            gridPowerW: s.flows.gridPowerW,
+            pvW: s.flows.pvW,
+            loadW: s.flows.loadW,
+            frequencyHz: s.flows.gridFrequencyHz,
+          },
+          'step',
+        );
+        health.setCounter('steps', s.step);
+        for (const [assetId, c] of Object.entries(simulation.counters())) {
+          health.setCounter(`${assetId}.writes`, c.writes);
+          health.setCounter(`${assetId}.rejectedWrites`, c.rejectedWrites);
+          health.setCounter(`${assetId}.reads`, c.reads);
+        }
+      });
+      return { stop: () => simulation.stop() };
+    },
+  });
+}

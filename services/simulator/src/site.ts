@@ -1,0 +1,187 @@
+import { stepSite, toLocalTime, type SiteFlows, type SiteModel, type SiteState } from '@voltimax/sim';
+import type { LoadPvProfile } from './profile';
+
+/** Energy through the site since the simulation started (or since local midnight), Wh, each ≥ 0. */
+export interface SiteEnergies {
+  readonly gridImportWh: number;
+  readonly gridExportWh: number;
+  readonly pvWh: number;
+  readonly loadWh: number;
+  readonly evWh: number;
+  readonly batteryChargeWh: number;
+  readonly batteryDischargeWh: number;
+}
+
+const ZERO_ENERGIES: SiteEnergies = {
+  gridImportWh: 0,
+  gridExportWh: 0,
+  pvWh: 0,
+  loadWh: 0,
+  evWh: 0,
+  batteryChargeWh: 0,
+  batteryDischargeWh: 0,
+};
+
+/** The site after a step: what every simulated device reports. */
+export interface SiteSnapshot {
+  /** Steps taken so far (0 before the first step). */
+  readonly step: number;
+  /** End of the last step = start of the next, epoch ms (sim time). */
+  readonly atMs: number;
+  /** Local minutes since midnight at `atMs` in the site's time zone. */
+  readonly minuteOfDay: number;
+  /** Battery SoC after the step, %. */
+  readonly socPct: number;
+  /** The battery set-point the step was asked to follow, W (+ = discharge). */
+  readonly requestedBatteryW: number;
+  /** Mean flows over the last step (grid + = import; battery + = discharge); `gridPowerW = load + ev − pv − battery`. */
+  readonly flows: SiteFlows;
+  /** Phase-to-neutral voltages L1, L2, L3 at the grid connection, V. */
+  readonly voltagesV: readonly [number, number, number];
+  readonly totals: SiteEnergies;
+  /** Since local midnight (site time zone). */
+  readonly today: SiteEnergies;
+}
+
+/** What the step asks of the device that controls the battery. */
+export interface BatteryRequestContext {
+  readonly loadW: number;
+  readonly pvW: number;
+  readonly socPct: number;
+  readonly minuteOfDay: number;
+}
+
+/** A device model that takes part in each step: its own timers first, then its image from the result. */
+export interface SiteDevice {
+  /** Device timers (watchdogs, heartbeats) at wall-clock `nowMs`, before the step reads set-points. */
+  tick?(nowMs: number): void;
+  /** Rewrite the register image from the step's result. */
+  update(snapshot: SiteSnapshot, nowMs: number): void;
+}
+
+export interface SimulatedSiteOptions {
+  readonly model: SiteModel;
+  readonly profile: LoadPvProfile;
+  /** Grid frequency at a sim instant, Hz. */
+  readonly frequencyAt: (atMs: number) => number;
+  readonly startAtMs: number;
+  readonly initialSocPct: number;
+  /** Sim time per step, ms (the tick times SIM_SPEED). */
+  readonly stepMs: number;
+  readonly timezone: string;
+  readonly grid: { readonly phases: 1 | 3; readonly nominalVoltageV: number };
+  /** The battery power for the next step, W (+ = discharge), from whichever device controls the battery. */
+  readonly batteryRequestW: (context: BatteryRequestContext) => number;
+  /** Share of the profile's PV the inverters let through (curtailment), 0 … 1; default 1. */
+  readonly pvLimitFraction?: () => number;
+  readonly devices: readonly SiteDevice[];
+  /** Wall clock for device timers, epoch ms. */
+  readonly now: () => number;
+}
+
+/** The running physics: every `step()` advances sim time by `stepMs` and refreshes every device. */
+export interface SimulatedSite {
+  step(): SiteSnapshot;
+  snapshot(): SiteSnapshot;
+}
+
+const MS_PER_HOUR = 3_600_000;
+
+function addEnergies(base: SiteEnergies, flows: SiteFlows, hours: number): SiteEnergies {
+  return {
+    gridImportWh: base.gridImportWh + Math.max(0, flows.gridPowerW) * hours,
+    gridExportWh: base.gridExportWh + Math.max(0, -flows.gridPowerW) * hours,
+    pvWh: base.pvWh + flows.pvW * hours,
+    loadWh: base.loadWh + flows.loadW * hours,
+    evWh: base.evWh + flows.evW * hours,
+    batteryChargeWh: base.batteryChargeWh + Math.max(0, -flows.batteryPowerW) * hours,
+    batteryDischargeWh: base.batteryDischargeWh + Math.max(0, flows.batteryPowerW) * hours,
+  };
+}
+
+/** Voltages with a slow deterministic wander and a small drop with the import per phase. */
+function voltagesAt(atMs: number, gridPowerW: number, grid: SimulatedSiteOptions['grid']): [number, number, number] {
+  const t = atMs / 1000;
+  const dropV = (0.3 * gridPowerW) / (grid.phases * 1000);
+  const v = (i: number) => grid.nominalVoltageV + 1.2 * Math.sin((2 * Math.PI * t) / 300 + 2.1 * i) - dropV;
+  return [v(0), v(1), v(2)];
+}
+
+/**
+ * The simulated site around libs/sim's pure `stepSite`: each step asks the controlling device for the battery
+ * set-point (e.g. the CNTE 704 WSet a client wrote), takes load and PV from the profile at sim time, steps the
+ * physics (grid = load + ev − pv − battery), integrates the energy counters and rewrites every device image.
+ */
+export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSite {
+  const { model, profile, stepMs, timezone, grid, devices, now } = options;
+  let state: SiteState = { atMs: options.startAtMs, socPct: options.initialSocPct, evDeliveredWh: {} };
+  let day = toLocalTime(state.atMs, timezone);
+  const idle: SiteFlows = {
+    loadW: 0,
+    pvW: 0,
+    evW: 0,
+    batteryPowerW: 0,
+    gridPowerW: 0,
+    gridFrequencyHz: options.frequencyAt(state.atMs),
+    storedEnergyChangeWh: 0,
+    batteryLimit: 'none',
+    evSessionId: null,
+  };
+  let snapshot: SiteSnapshot = {
+    step: 0,
+    atMs: state.atMs,
+    minuteOfDay: day.minuteOfDay,
+    socPct: state.socPct,
+    requestedBatteryW: 0,
+    flows: idle,
+    voltagesV: voltagesAt(state.atMs, 0, grid),
+    totals: ZERO_ENERGIES,
+    today: ZERO_ENERGIES,
+  };
+  const nowMs = now();
+  for (const device of devices) {
+    device.tick?.(nowMs);
+    device.update(snapshot, nowMs);
+  }
+
+  return {
+    snapshot: () => snapshot,
+    step() {
+      const wallMs = now();
+      for (const device of devices) device.tick?.(wallMs);
+      const startLocal = toLocalTime(state.atMs, timezone);
+      const raw = profile.at(state.atMs);
+      const pvW = raw.pvW * Math.min(1, Math.max(0, options.pvLimitFraction?.() ?? 1));
+      const requestedBatteryW = options.batteryRequestW({
+        loadW: raw.loadW,
+        pvW,
+        socPct: state.socPct,
+        minuteOfDay: startLocal.minuteOfDay,
+      });
+      const result = stepSite(state, { batteryPowerW: requestedBatteryW }, stepMs, {
+        model,
+        loadW: raw.loadW,
+        pvW,
+        gridFrequencyHz: options.frequencyAt(state.atMs + stepMs),
+      });
+      state = result.state;
+      const hours = stepMs / MS_PER_HOUR;
+      const local = toLocalTime(state.atMs, timezone);
+      const sameDay = local.year === day.year && local.month === day.month && local.day === day.day;
+      day = local;
+      snapshot = {
+        step: snapshot.step + 1,
+        atMs: state.atMs,
+        minuteOfDay: local.minuteOfDay,
+        socPct: state.socPct,
+        requestedBatteryW,
+        flows: result.flows,
+        voltagesV: voltagesAt(state.atMs, result.flows.gridPowerW, grid),
+        totals: addEnergies(snapshot.totals, result.flows, hours),
+        today: sameDay ? addEnergies(snapshot.today, result.flows, hours) : ZERO_ENERGIES,
+      };
+      for (const device of devices) device.update(snapshot, wallMs);
+      return snapshot;
+    },
+  };
+}
