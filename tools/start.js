@@ -12,6 +12,8 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..');
 const STATE_DIR = path.join(ROOT, 'tmp', 'gateway');
 const NATS_PORT = Number(process.env.VOLTIMAX_NATS_PORT || 4223);
+const REDIS_PORT = Number(process.env.VOLTIMAX_REDIS_PORT || 6380);
+const SIM_ASSETS_FILE = path.join(STATE_DIR, 'sim-assets.json');
 const SIM_CONFIG = path.join(ROOT, 'docker', 'config', 'assets.sim.json');
 const USER_CONFIG = process.env.SITE_FILE || path.join(ROOT, 'config', 'assets.json');
 
@@ -124,7 +126,19 @@ async function main() {
   }
   say(`NATS on nats://127.0.0.1:${NATS_PORT} (users and permissions from docker/nats/nats.conf)`);
 
+  // Redis keeps the strategy engine's memory across restarts; the engine runs without it if it is missing.
+  let redisUrl = process.env.REDIS_URL;
+  const redisBin = findBinary('redis-server');
+  if (!redisUrl && redisBin && !(await portOpen(REDIS_PORT))) {
+    startChild('redis', redisBin, ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
+    if (await waitPort(REDIS_PORT, 5_000)) redisUrl = `redis://127.0.0.1:${REDIS_PORT}`;
+  } else if (!redisUrl && (await portOpen(REDIS_PORT))) {
+    redisUrl = `redis://127.0.0.1:${REDIS_PORT}`;
+  }
+  if (!redisUrl) say('no redis-server (Debian: apt-get install redis-server): the strategy engine starts with fresh memory');
+
   const missing = [];
+  let serviceSiteFile = siteFile;
   for (const name of SERVICES) {
     const entry = path.join(ROOT, 'services', name, 'src', 'main.ts');
     if (!fs.existsSync(entry)) {
@@ -132,15 +146,29 @@ async function main() {
       continue;
     }
     if (name === 'simulator' && !simulated) continue;
+    if (name === 'simulator') fs.rmSync(SIM_ASSETS_FILE, { force: true });
     startChild(name, process.execPath, [path.join(ROOT, 'tools', 'run-ts.js'), entry], {
       NATS_URL: `nats://127.0.0.1:${NATS_PORT}`,
       NATS_USER: name,
       NATS_PASS: `dev-${name}`,
-      SITE_FILE: siteFile,
+      SITE_FILE: serviceSiteFile,
       HEALTH_PORT: '0',
       STATE_DIR,
+      ...(redisUrl && name === 'strategy-engine' ? { REDIS_URL: redisUrl } : {}),
       HOSTNAME: process.env.HOSTNAME || os.hostname(),
     });
+    if (name === 'simulator') {
+      // The simulator writes the site with each simulated device's real Modbus endpoint once its ports are open.
+      const until = Date.now() + 30_000;
+      while (!fs.existsSync(SIM_ASSETS_FILE) && Date.now() < until && !stopping) await new Promise((r) => setTimeout(r, 100));
+      if (!fs.existsSync(SIM_ASSETS_FILE)) {
+        say('the simulator did not publish its endpoints within 30 s');
+        shutdown(1);
+        return;
+      }
+      serviceSiteFile = SIM_ASSETS_FILE;
+      say(`simulated devices are listening; site with their endpoints: ${path.relative(ROOT, SIM_ASSETS_FILE)}`);
+    }
   }
   if (missing.length > 0) say(`not yet built, so not started: ${missing.join(', ')}`);
   say('running; Ctrl-C stops the gateway');
