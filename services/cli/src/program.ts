@@ -1,5 +1,11 @@
 import { Command, CommanderError } from 'commander';
+import { registerArbiterCommand } from './commands/arbiter-why';
+import { registerBacktestCommand } from './commands/backtest';
 import { configValidate } from './commands/config-validate';
+import { deviceRead, type DeviceReadOptions } from './commands/device-read';
+import { scanSunSpec, type ScanSunSpecOptions } from './commands/device-scan-sunspec';
+import { monitor } from './commands/monitor';
+import { registerEstopCommand } from './commands/estop';
 import { CliExit, type CliIo } from './io';
 
 export const CLI_VERSION = '0.1.0';
@@ -19,6 +25,40 @@ export function buildProgram(io: CliIo): Command {
     .argument('<file>', 'path to assets.json')
     .option('--json', 'machine-readable output')
     .action((file: string, opts: { json?: boolean }) => configValidate(io, file, opts));
+
+  const device = program
+    .command('device')
+    .description('read one device directly over Modbus (read-only: never writes)');
+  device
+    .command('read')
+    .description('read an asset of assets.json with its profile and print the decoded values with units and any issues')
+    .argument('<asset>', 'asset id in assets.json')
+    .argument('[point]', 'only this point (e.g. powerW)')
+    .requiredOption('--site <file>', 'path to assets.json')
+    .option('--timeout <ms>', 'per-request timeout', '2000')
+    .option('--json', 'machine-readable output')
+    .action((asset: string, point: string | undefined, opts: DeviceReadOptions) => deviceRead(io, asset, point, opts));
+  device
+    .command('scan-sunspec')
+    .description('find the SunS marker (40000, 50000, 0), walk the model chain, print identity and models')
+    .argument('<host>', 'Modbus TCP host')
+    .option('--port <port>', 'TCP port', '502')
+    .option('--unit <id>', 'unit id', '1')
+    .option('--timeout <ms>', 'per-request timeout', '2000')
+    .option('--json', 'machine-readable output')
+    .action((host: string, opts: ScanSunSpecOptions) => scanSunSpec(io, host, opts));
+
+  program
+    .command('monitor')
+    .description('live view of telemetry, strategy decisions and arbiter outcomes (NATS_URL, NATS_USER/NATS_PASS)')
+    .option('--once', 'print one snapshot after a short collection window and exit')
+    .option('--window-ms <ms>', 'collection window of --once', '2000')
+    .option('--interval-ms <ms>', 'redraw interval of the live view', '1000')
+    .action((opts: { once?: boolean; windowMs?: string; intervalMs?: string }) => monitor(io, opts));
+
+  registerEstopCommand(program, io);
+  registerArbiterCommand(program, io);
+  registerBacktestCommand(program, io);
 
   return program;
 }

@@ -64,8 +64,8 @@ describe('voltimax device read', () => {
           id: 'ev-9',
           name: 'ev',
           kind: 'ev-charger',
-          profile: 'peblar.home',
-          connection: { protocol: 'http', baseUrl: 'http://192.0.2.20' },
+          profile: 'autel.maxicharger-ac',
+          connection: { protocol: 'ocpp', chargePointId: 'cp-9' },
           evCharger: { maxCurrentA: 16 },
         },
       ],
@@ -150,7 +150,7 @@ describe('voltimax device read', () => {
 
   it.each([
     { args: ['nope'], message: "unknown asset 'nope'; assets: grid-1, pv-1, meter-nan, meter-down, ev-9" },
-    { args: ['ev-9'], message: "asset 'ev-9' is reached over http; device read speaks Modbus only" },
+    { args: ['ev-9'], message: "asset 'ev-9' is reached over ocpp; device read speaks Modbus only" },
     { args: ['grid-1', 'socPct'], message: "profile eastron.sdm630 has no point 'socPct'" },
   ])('exits 2 for $args', async ({ args, message }) => {
     const { code, err } = await cli('device', 'read', ...args, '--site', 'site.json');

@@ -1,0 +1,162 @@
+import { jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { createBus } from '@voltimax/bus';
+import { ArbiterDecisionSchema, AssetIdSchema, streams, subjects, type ArbiterDecision } from '@voltimax/contracts';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { CliExit, type CliIo } from '../io';
+import { formatDecision } from './arbiter-format';
+import { connectAsCli, defaultArbiterCliDeps, intOption, isPermissionError, type ArbiterCliDeps } from './arbiter-nats';
+
+/** Options of `voltimax arbiter why`. */
+export interface WhyOptions {
+  /** How many decisions (text from the command line). */
+  readonly last?: string;
+  /** Live fallback: how long to listen, ms. */
+  readonly waitMs?: string;
+  readonly json?: boolean;
+}
+
+/** The one JetStream API the reading needs (read-only): `$JS.API.STREAM.MSG.GET.AUDIT`. */
+export const AUDIT_READ_PERMISSION = `$JS.API.STREAM.MSG.GET.${streams.audit.name}`;
+
+/**
+ * The last `count` decisions for one asset from stream AUDIT, oldest first. Uses only "get message" requests
+ * (`last_by_subj`, and `next_by_subj` from a sequence): from the last message it gallops backwards (1, 2, 4 …
+ * sequences) and bisects to each previous message of the subject, so it costs O(count · log gap) requests and
+ * creates no consumer.
+ */
+export async function readAuditDecisions(
+  nc: NatsConnection,
+  assetId: string,
+  count: number,
+  timeoutMs = 3_000,
+): Promise<ArbiterDecision[]> {
+  const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: timeoutMs });
+  const stream = streams.audit.name;
+  const subject = subjects.arbiterDecision.format({ assetId });
+  const firstFrom = new Map<number, StoredMsg | null>();
+  /** The first message of the subject at or after `seq`. */
+  const from = async (seq: number): Promise<StoredMsg | null> => {
+    const cached = firstFrom.get(seq);
+    if (cached !== undefined) return cached;
+    // `next_by_subj` is accepted by STREAM.MSG.GET since nats-server 2.9; the client types only list seq/last_by_subj.
+    const query = { seq, next_by_subj: subject } as { seq: number };
+    const found = await jsm.streams.getMessage(stream, query);
+    firstFrom.set(seq, found);
+    return found;
+  };
+  /** The last message of the subject before `before`, or null. */
+  const previous = async (before: number): Promise<StoredMsg | null> => {
+    let hi = before;
+    for (let step = 1; ; step *= 2) {
+      const lo = Math.max(1, before - step);
+      const hit = await from(lo);
+      if (hit !== null && hit.seq < before) {
+        // Largest a in [lo, hi) whose first match lies before `before`.
+        let a = lo;
+        let b = hi;
+        while (b - a > 1) {
+          const mid = Math.floor((a + b) / 2);
+          const m = await from(mid);
+          if (m !== null && m.seq < before) a = mid;
+          else b = mid;
+        }
+        return from(a);
+      }
+      if (lo === 1) return null;
+      hi = lo;
+    }
+  };
+  const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+  if (last === null) return [];
+  const found: StoredMsg[] = [last];
+  while (found.length < count) {
+    const first = found[0];
+    if (first === undefined) break;
+    const prev = await previous(first.seq);
+    if (prev === null) break;
+    found.unshift(prev);
+  }
+  return found.flatMap((msg) => {
+    try {
+      const parsed = ArbiterDecisionSchema.safeParse(msg.json());
+      return parsed.success ? [parsed.data] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * `voltimax arbiter why <asset> [--last N] [--wait-ms N] [--json]`: the last N decisions of the safety-arbiter for the
+ * asset from stream AUDIT, each as requested → applied with every rule that clipped it (limit and value). If this
+ * NATS user may not read AUDIT (it needs `$JS.API.STREAM.MSG.GET.AUDIT`), it says so and listens live on
+ * `arbiter.decision.<asset>` for `--wait-ms` instead. Exit 2 when NATS cannot be reached or an option is invalid.
+ */
+export async function arbiterWhy(
+  io: CliIo,
+  assetId: string,
+  opts: WhyOptions,
+  deps: ArbiterCliDeps = defaultArbiterCliDeps(),
+): Promise<void> {
+  const last = intOption(io, 'arbiter why', '--last', opts.last, 10, 1, 1_000);
+  const waitMs = intOption(io, 'arbiter why', '--wait-ms', opts.waitMs, 5_000, 0, 3_600_000);
+  if (!AssetIdSchema.safeParse(assetId).success) {
+    io.stderr(`voltimax arbiter why: '${assetId}' is not an asset id (a-z, 0-9, '_' or '-')\n`);
+    throw new CliExit(2);
+  }
+  const { nc, user } = await connectAsCli(io, deps, 'arbiter why');
+  const print = (decisions: readonly ArbiterDecision[], from: 'audit' | 'live') => {
+    if (opts.json) io.stdout(`${JSON.stringify({ assetId, from, decisions })}\n`);
+    else for (const decision of decisions) io.stdout(formatDecision(decision));
+  };
+  try {
+    let fallbackReason: string;
+    try {
+      const decisions = await readAuditDecisions(nc, assetId, last);
+      if (decisions.length === 0 && !opts.json)
+        io.stderr(`no decisions for ${assetId} in stream ${streams.audit.name}\n`);
+      print(decisions, 'audit');
+      return;
+    } catch (err) {
+      fallbackReason = isPermissionError(err)
+        ? `NATS user ${user ?? '(anonymous)'} may not read stream ${streams.audit.name} (it needs publish permission on ${AUDIT_READ_PERMISSION})`
+        : `stream ${streams.audit.name} could not be read: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    io.stderr(
+      `${fallbackReason}; listening live on ${subjects.arbiterDecision.format({ assetId })} for ${waitMs} ms instead\n`,
+    );
+    const bus = createBus(nc, pino({ level: 'silent' }));
+    const live: ArbiterDecision[] = [];
+    const off = bus.subscribe(subjects.arbiterDecision, (decision) => {
+      if (decision.assetId !== assetId || live.length >= last) return;
+      live.push(decision);
+      if (!opts.json) io.stdout(formatDecision(decision));
+    });
+    await nc.flush();
+    const startedAtMs = deps.now();
+    while (deps.now() - startedAtMs < waitMs && live.length < last) await deps.delay(50);
+    off();
+    if (opts.json) print(live, 'live');
+    else if (live.length === 0) io.stderr(`no decisions for ${assetId} within ${waitMs} ms\n`);
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
+/** Adds `arbiter why` to the program. */
+export function registerArbiterCommand(program: Command, io: CliIo, deps?: ArbiterCliDeps): void {
+  program
+    .command('arbiter')
+    .description('the safety-arbiter’s decisions (stream AUDIT; NATS_URL, NATS_USER/NATS_PASS)')
+    .command('why')
+    .description(
+      'the last decisions for an asset: requested → applied, with every rule that clipped it (limit and value)',
+    )
+    .argument('<asset>', 'asset id')
+    .option('--last <n>', 'how many decisions', '10')
+    .option('--wait-ms <ms>', 'when AUDIT cannot be read: how long to listen live', '5000')
+    .option('--json', 'machine-readable output')
+    .action((asset: string, opts: WhyOptions) => arbiterWhy(io, asset, opts, deps));
+}

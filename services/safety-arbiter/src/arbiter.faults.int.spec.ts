@@ -1,0 +1,243 @@
+/**
+ * The arbiter on a real nats-server (docker/nats/nats.conf), connected as user safety-arbiter, with a fake
+ * modbus-poller that owns the assets and a spy on every device write: start-up, faults and the e-stop.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectBus, createBus, type Bus } from '@voltimax/bus';
+import { captureLogger } from '@voltimax/bus/testing';
+import { subjects, type ArbiterDecision, type ControlIntent, type Setpoint } from '@voltimax/contracts';
+import { NATS_DEV_PASSWORDS, waitFor, type NatsUser } from '@voltimax/testing';
+import { startStack, type NatsStack, type SpiedWrite } from './testing/nats-stack';
+import { CONTROLLABLE } from './testing/site';
+
+const POLL_INTERVAL_MS = 1_000; // TEST_SITE
+let stack: NatsStack;
+const buses = new Map<NatsUser, Bus>();
+let seq = 0;
+
+beforeAll(async () => {
+  stack = await startStack();
+  for (const user of ['strategy-engine', 'cli'] as const) {
+    const connection = await connectBus({
+      servers: stack.server.url,
+      name: `test-${user}`,
+      user,
+      pass: NATS_DEV_PASSWORDS[user],
+      log: captureLogger('warn').log,
+    });
+    buses.set(user, createBus(connection.nc, captureLogger('warn').log));
+    afterAllClose.push(() => connection.nc.close());
+  }
+});
+const afterAllClose: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  await Promise.allSettled(afterAllClose.map((close) => close()));
+  await stack?.stop();
+});
+
+function bus(user: NatsUser): Bus {
+  const found = buses.get(user);
+  if (found === undefined) throw new Error(`no bus for ${user}`);
+  return found;
+}
+
+async function intent(
+  user: NatsUser,
+  fields: Partial<ControlIntent> & { assetId: string; setpoint: Setpoint },
+): Promise<ArbiterDecision> {
+  seq += 1;
+  const payload: ControlIntent = {
+    v: 1,
+    id: `fault-${seq}`,
+    source: user === 'cli' ? 'manual' : 'optimization',
+    issuedAtMs: Date.now(),
+    ttlMs: 600_000,
+    reason: 'fault test',
+    ...fields,
+  };
+  return bus(user).request(subjects.intent, { assetId: fields.assetId }, payload, { timeoutMs: 2_000 });
+}
+
+const writesOf = (assetId: string, since = 0): SpiedWrite[] =>
+  stack.spy.filter((s) => s.write?.assetId === assetId && s.atMs >= since);
+const battery = (powerW: number): Setpoint => ({ kind: 'battery-power', powerW });
+
+async function until(assetId: string, setpoint: Setpoint, message: string, timeoutMs = 3_000): Promise<SpiedWrite> {
+  return waitFor(
+    () => {
+      const last = writesOf(assetId).at(-1);
+      return last !== undefined && JSON.stringify(last.write?.setpoint) === JSON.stringify(setpoint) ? last : undefined;
+    },
+    { timeoutMs, message },
+  );
+}
+
+describe('start-up', () => {
+  it('writes the safe setpoint to every controllable asset first', async () => {
+    await waitFor(() => CONTROLLABLE.every((id) => writesOf(id).length > 0), { message: 'a write per asset' });
+    for (const id of CONTROLLABLE) expect(writesOf(id)[0]?.write?.setpoint).toEqual({ kind: 'safe' });
+    expect(stack.spy.every((s) => s.write !== undefined)).toBe(true);
+    expect(stack.spy.some((s) => s.write?.assetId === 'grid-1' || s.write?.assetId === 'load-1')).toBe(false);
+  });
+
+  it('logs the rule order at startup', () => {
+    const line = stack.arbiterLog.find((l) => l.msg === 'rule order');
+    expect(line?.['rules']).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^1\. emergency-stop/), expect.stringMatching(/^13\. ramp-rate/)]),
+    );
+  });
+
+  it('creates stream AUDIT with file storage and at least 72 h retention, and it keeps the decisions', async () => {
+    const nc = await stack.connectAs('safety-arbiter');
+    const info = await (await jetstreamManager(nc)).streams.info('AUDIT');
+    expect(info.config.storage).toBe('file');
+    expect(info.config.subjects).toEqual(['arbiter.decision.*']);
+    expect(info.config.max_age).toBeGreaterThanOrEqual(72 * 3_600 * 1e9);
+    await waitFor(
+      async () => (await (await jetstreamManager(nc)).streams.info('AUDIT')).state.messages >= CONTROLLABLE.length,
+      {
+        message: 'AUDIT to hold the start-up decisions',
+      },
+    );
+  });
+
+  it('applies an intent once the driver and telemetry are known', async () => {
+    // Until the first heartbeat and readings after its start arrive, the arbiter keeps the asset safe.
+    const decision = await waitFor(
+      async () => {
+        const reply = await intent('strategy-engine', { assetId: 'bat-1', setpoint: battery(2_000) });
+        return reply.outcome === 'safe' ? undefined : reply;
+      },
+      { intervalMs: 100, message: 'an applied decision' },
+    );
+    expect(decision).toMatchObject({ outcome: 'applied', applied: battery(2_000) });
+    await until('bat-1', battery(2_000), 'the 2 kW write');
+  });
+});
+
+describe('faults', () => {
+  it('telemetry stops → the safe setpoint within 2 poll intervals, and the setpoint returns with it', async () => {
+    await until('bat-1', battery(2_000), 'the 2 kW write');
+    stack.driver.mutedTelemetry.add('bat-1');
+    const lastReadingAtMs = stack.driver.lastReadingAtMs.get('bat-1') ?? Date.now();
+    const safe = await until('bat-1', { kind: 'safe' }, 'the safe write', 3 * POLL_INTERVAL_MS);
+    expect(safe.atMs - lastReadingAtMs).toBeLessThanOrEqual(2 * POLL_INTERVAL_MS);
+    const decision = await waitFor(() =>
+      stack.decisions.findLast((d) => d.assetId === 'bat-1' && d.commandId === safe.write?.commandId),
+    );
+    expect(decision.violations[0]).toMatchObject({ code: 'stale-telemetry', unit: 'ms', limit: 1_500 });
+
+    stack.driver.mutedTelemetry.delete('bat-1');
+    await until('bat-1', battery(2_000), 'the 2 kW write again');
+  });
+
+  it('grid meter telemetry stops → battery and EV safe', async () => {
+    await intent('strategy-engine', { assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 8 } });
+    await until('ev-1', { kind: 'ev-current', currentA: 8 }, 'the EV write');
+    stack.driver.mutedTelemetry.add('grid-1');
+    await until('bat-1', { kind: 'safe' }, 'bat-1 safe');
+    await until('ev-1', { kind: 'safe' }, 'ev-1 safe');
+    stack.driver.mutedTelemetry.delete('grid-1');
+    await until('ev-1', { kind: 'ev-current', currentA: 8 }, 'the EV write again');
+  });
+
+  it('driver heartbeat stops → safe; it resumes → the setpoint returns', async () => {
+    await until('bat-1', battery(2_000), 'the 2 kW write');
+    const stoppedAtMs = Date.now();
+    stack.driver.heartbeats(false);
+    const safe = await until('bat-1', { kind: 'safe' }, 'the safe write');
+    // 3 missed heartbeats of 250 ms, plus the time the last one was already old.
+    expect(safe.atMs - stoppedAtMs).toBeLessThanOrEqual(3 * 250 + 250 + 200);
+    const decision = await waitFor(() =>
+      stack.decisions.findLast((d) => d.assetId === 'bat-1' && d.commandId === safe.write?.commandId),
+    );
+    expect(decision.violations[0]?.code).toBe('driver-lost');
+    stack.driver.heartbeats(true);
+    await until('bat-1', battery(2_000), 'the 2 kW write again');
+  });
+
+  it('a write the driver does not apply raises an alarm: decision write-failed and heartbeat degraded', async () => {
+    stack.driver.behave((w) => (w.assetId === 'pv-1' ? 'mismatch' : 'applied'));
+    await intent('strategy-engine', { assetId: 'pv-1', setpoint: { kind: 'pv-limit', maxPowerW: 3_000 } });
+    const failed = await waitFor(() =>
+      stack.decisions.find((d) => d.assetId === 'pv-1' && d.violations.some((v) => v.code === 'write-failed')),
+    );
+    expect(failed.violations.at(-1)?.detail).toMatch(/^mismatch after 3 attempt/);
+    await waitFor(
+      () =>
+        stack.arbiterHeartbeats.findLast(
+          (h) => h.status === 'degraded' && h.detail === 'write to pv-1 failed: mismatch',
+        ),
+      {
+        message: 'a degraded heartbeat',
+      },
+    );
+    expect(stack.arbiterLog.some((l) => l.msg === 'device write failed' && l['assetId'] === 'pv-1')).toBe(true);
+    stack.driver.behave(() => 'applied');
+    await waitFor(() => stack.arbiterHeartbeats.at(-1)?.status === 'ok', { message: 'the arbiter to recover' });
+  });
+});
+
+describe('emergency stop', () => {
+  it('engage → every controllable asset safe at once, and it stays safe until release whatever intents arrive', async () => {
+    await until('bat-1', battery(2_000), 'the 2 kW write');
+    const engagedAtMs = Date.now();
+    bus('cli').publish(
+      subjects.estop,
+      {},
+      { v: 1, action: 'engage', by: 'operator:test', reason: 'fire drill', atMs: engagedAtMs },
+    );
+    await waitFor(
+      () => CONTROLLABLE.every((id) => writesOf(id, engagedAtMs).some((s) => s.write?.setpoint.kind === 'safe')),
+      {
+        message: 'safe writes to every asset',
+        timeoutMs: 1_000,
+      },
+    );
+    const decisions = await waitFor(() => {
+      const found = CONTROLLABLE.map((id) =>
+        stack.decisions.find(
+          (d) => d.assetId === id && d.atMs >= engagedAtMs && d.violations[0]?.code === 'emergency-stop',
+        ),
+      );
+      return found.every((d) => d !== undefined) ? found : undefined;
+    });
+    expect(decisions.map((d) => d?.outcome)).toEqual(['safe', 'safe', 'safe']);
+
+    const manual = await intent('cli', { assetId: 'bat-1', setpoint: battery(4_000) });
+    expect(manual).toMatchObject({
+      outcome: 'safe',
+      violations: [expect.objectContaining({ code: 'emergency-stop' })],
+    });
+    const safety = await intent('strategy-engine', {
+      assetId: 'ev-1',
+      source: 'safety',
+      setpoint: { kind: 'ev-current', currentA: 10 },
+    });
+    expect(safety.outcome).toBe('safe');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const during = CONTROLLABLE.flatMap((id) => writesOf(id, engagedAtMs));
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    expect(during.filter((s) => s.write?.setpoint.kind !== 'safe')).toEqual([]);
+
+    bus('cli').publish(
+      subjects.estop,
+      {},
+      { v: 1, action: 'release', by: 'operator:test', reason: 'drill over', atMs: Date.now() },
+    );
+    await until('bat-1', battery(4_000), 'the manual setpoint after release');
+    await until('ev-1', { kind: 'ev-current', currentA: 10 }, 'the safety intent after release');
+  });
+});
+
+describe('every write stays inside the site limits', () => {
+  it('holds for everything the spy saw in this suite', () => {
+    for (const { write } of stack.spy) {
+      if (write === undefined) throw new Error('unparsable write');
+      const sp = write.setpoint;
+      if (sp.kind === 'battery-power') expect(Math.abs(sp.powerW)).toBeLessThanOrEqual(5_000);
+      if (sp.kind === 'ev-current') expect(sp.currentA === 0 || (sp.currentA >= 6 && sp.currentA <= 16)).toBe(true);
+      if (sp.kind === 'pv-limit') expect(sp.maxPowerW).toBeLessThanOrEqual(6_000);
+    }
+  });
+});

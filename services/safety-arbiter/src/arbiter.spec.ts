@@ -1,0 +1,682 @@
+import { BusReplyRejectedError } from '@voltimax/bus';
+import { captureLogger, createMemoryNetwork, LOG_LEVEL, type MemoryBus } from '@voltimax/bus/testing';
+import {
+  SiteConfigSchema,
+  subjects,
+  type ArbiterDecision,
+  type ControlIntent,
+  type DeviceWrite,
+  type Setpoint,
+  type SiteConfigInput,
+} from '@voltimax/contracts';
+import { isNarrowing, startArbiter, type Arbiter, type ArbiterSettings } from './arbiter';
+import { problemHealth } from './health-problems';
+import { planSite } from './site';
+import { memoryDriver, type MemoryDriver } from './testing/memory-driver';
+import { CONTROLLABLE, driverHeartbeat, freshReadings, TEST_SITE } from './testing/site';
+
+const T0 = 1_767_225_600_000;
+const ALL_ASSETS = ['bat-1', 'grid-1', 'ev-1', 'pv-1', 'load-1'];
+
+const SETTINGS: ArbiterSettings = {
+  tickMs: 1_000,
+  rules: { maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3 },
+  staleAfterPollIntervals: 1.5,
+  setpointValidityMs: 15_000,
+  reassertMarginMs: 5_000,
+  writeTimeoutMs: 1_000,
+  writeAttempts: 3,
+  writeRetryDelayMs: 200,
+  minWriteIntervalMs: 0,
+  driverServices: new Set(['modbus-poller', 'http-devices', 'ocpp-csms']),
+};
+
+interface Harness {
+  readonly arbiter: Arbiter;
+  readonly driver: MemoryDriver;
+  readonly client: MemoryBus;
+  readonly decisions: ArbiterDecision[];
+  readonly lines: ReturnType<typeof captureLogger>['lines'];
+  readonly statuses: { status: string; detail: string | undefined }[];
+  readonly counters: Map<string, number>;
+  /** Publishes a fresh reading of every asset and a driver heartbeat owning all of them. */
+  feed(opts?: {
+    skip?: readonly string[];
+    heartbeat?: boolean;
+    values?: Partial<Record<string, Record<string, number>>>;
+  }): void;
+  /** Advances the fake clock, feeding fresh data every `stepMs` (like running drivers). */
+  run(ms: number, opts?: Parameters<Harness['feed']>[0] & { stepMs?: number }): Promise<void>;
+  intent(fields: Partial<ControlIntent> & { setpoint: Setpoint }): Promise<ArbiterDecision>;
+  writes(assetId: string): DeviceWrite[];
+  lastWrite(assetId: string): DeviceWrite | undefined;
+  decisionsFor(assetId: string): ArbiterDecision[];
+}
+
+let harness: Harness | undefined;
+let intentSeq = 0;
+
+async function setup(opts: { settings?: Partial<ArbiterSettings>; site?: SiteConfigInput } = {}): Promise<Harness> {
+  const { log, lines } = captureLogger('debug');
+  const network = createMemoryNetwork();
+  const arbiterBus = network.connect({ log: log.child({ component: 'bus' }) });
+  const driver = memoryDriver(network.connect(), () => Date.now());
+  const client = network.connect();
+  const decisions: ArbiterDecision[] = [];
+  client.subscribe(subjects.arbiterDecision, (d) => void decisions.push(d));
+  const statuses: Harness['statuses'] = [];
+  const counters = new Map<string, number>();
+  const health = problemHealth({
+    setStatus: (status, detail) => void statuses.push({ status, detail }),
+    setCounter: (name, value) => void counters.set(name, value),
+  });
+  let id = 0;
+  const arbiter = startArbiter({
+    bus: arbiterBus,
+    log,
+    health,
+    plan: planSite(SiteConfigSchema.parse(opts.site ?? TEST_SITE)),
+    settings: { ...SETTINGS, ...opts.settings },
+    now: () => Date.now(),
+    newId: () => `cmd-${++id}`,
+  });
+  await jest.advanceTimersByTimeAsync(0);
+  await arbiter.started;
+
+  const feed: Harness['feed'] = (feedOpts = {}) => {
+    const nowMs = Date.now();
+    for (const reading of freshReadings(nowMs)) {
+      if (feedOpts.skip?.includes(reading.assetId)) continue;
+      const values = { ...reading.values, ...feedOpts.values?.[reading.assetId] };
+      client.publish(subjects.telemetry, { assetId: reading.assetId }, { ...reading, values });
+    }
+    if (feedOpts.heartbeat !== false) {
+      client.publish(subjects.health, { service: 'modbus-poller' }, driverHeartbeat(nowMs, ALL_ASSETS));
+    }
+  };
+  const h: Harness = {
+    arbiter,
+    driver,
+    client,
+    decisions,
+    lines,
+    statuses,
+    counters,
+    feed,
+    async run(ms, runOpts = {}) {
+      const step = runOpts.stepMs ?? 500;
+      for (let elapsed = 0; elapsed < ms; elapsed += step) {
+        feed(runOpts);
+        await jest.advanceTimersByTimeAsync(Math.min(step, ms - elapsed));
+      }
+    },
+    async intent(fields) {
+      intentSeq += 1;
+      const assetId = fields.assetId ?? 'bat-1';
+      const intent: ControlIntent = {
+        v: 1,
+        id: `int-${intentSeq}`,
+        source: 'optimization',
+        assetId,
+        issuedAtMs: Date.now(),
+        ttlMs: 60_000,
+        reason: 'test',
+        ...fields,
+      };
+      const reply = await client.request(subjects.intent, { assetId }, intent, { timeoutMs: 1_000 });
+      await jest.advanceTimersByTimeAsync(0);
+      return reply;
+    },
+    writes: (assetId) => driver.writes.filter((w) => w.assetId === assetId),
+    lastWrite: (assetId) => driver.writes.filter((w) => w.assetId === assetId).at(-1),
+    decisionsFor: (assetId) => decisions.filter((d) => d.assetId === assetId),
+  };
+  harness = h;
+  return h;
+}
+
+beforeEach(() => {
+  jest.useFakeTimers({ now: T0 });
+});
+
+afterEach(async () => {
+  if (harness !== undefined) {
+    const stopping = harness.arbiter.stop();
+    await jest.advanceTimersByTimeAsync(10_000);
+    await stopping;
+    harness = undefined;
+  }
+  jest.useRealTimers();
+});
+
+const battery = (powerW: number): Setpoint => ({ kind: 'battery-power', powerW });
+
+describe('start-up', () => {
+  it('writes the safe setpoint to every controllable asset before anything else, and to nothing else', async () => {
+    const h = await setup();
+    expect(h.driver.writes.map((w) => [w.assetId, w.setpoint])).toEqual(
+      CONTROLLABLE.map((id) => [id, { kind: 'safe' }]),
+    );
+    expect(h.driver.writes.every((w) => w.intentId === undefined && w.expiresAtMs === T0 + 15_000)).toBe(true);
+    expect(h.decisions.map((d) => [d.assetId, d.outcome, d.commandId])).toEqual([
+      ['bat-1', 'safe', 'cmd-1'],
+      ['ev-1', 'safe', 'cmd-2'],
+      ['pv-1', 'safe', 'cmd-3'],
+    ]);
+    expect(h.decisions[0]?.reason).toMatch(/^start-up/);
+  });
+
+  it('assumes nothing it has not heard: an intent before telemetry and heartbeats stays safe', async () => {
+    const h = await setup();
+    const reply = await h.intent({ setpoint: battery(2_000) });
+    expect(reply.outcome).toBe('safe');
+    expect(reply.violations.map((v) => v.code)).toEqual(['driver-lost']);
+    h.client.publish(subjects.health, { service: 'modbus-poller' }, driverHeartbeat(Date.now(), ALL_ASSETS));
+    expect(
+      h
+        .decisionsFor('bat-1')
+        .at(-1)
+        ?.violations.map((v) => v.code),
+    ).toEqual(['missing-telemetry']);
+    expect(h.writes('bat-1').map((w) => w.setpoint)).toEqual([{ kind: 'safe' }]);
+  });
+
+  it('applies the intent as soon as fresh telemetry and a heartbeat arrive', async () => {
+    const h = await setup();
+    await h.intent({ setpoint: battery(2_000) });
+    h.feed();
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+  });
+});
+
+describe('intent priority, expiry and fallback', () => {
+  it('manual beats optimization, and optimization takes over again when the manual intent expires', async () => {
+    const h = await setup();
+    h.feed();
+    const optimization = await h.intent({ source: 'optimization', setpoint: battery(2_000), ttlMs: 60_000 });
+    expect(optimization).toMatchObject({ outcome: 'applied', applied: battery(2_000), commandId: expect.any(String) });
+    expect(h.lastWrite('bat-1')).toMatchObject({ setpoint: battery(2_000), intentId: optimization.intentId });
+
+    const manual = await h.intent({ source: 'manual', setpoint: battery(-1_000), ttlMs: 2_000 });
+    expect(manual).toMatchObject({ outcome: 'applied', source: 'manual', applied: battery(-1_000) });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(-1_000));
+
+    const outranked = await h.intent({ source: 'scheduled', setpoint: battery(500) });
+    expect(outranked.outcome).toBe('superseded');
+    expect(outranked.reason).toMatch(/outranked by manual intent/);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(-1_000));
+
+    await h.run(2_000, { stepMs: 250 });
+    // Scheduled outranks optimization once the manual intent has ended.
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(500));
+    expect(h.lastWrite('bat-1')?.issuedAtMs).toBe(T0 + 2_000);
+  });
+
+  it('the fallback is written the instant the intent expires, not at the next tick', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(1_500), ttlMs: 1_300 });
+    await h.run(1_500, { stepMs: 100 });
+    const safe = h
+      .writes('bat-1')
+      .filter((w) => w.setpoint.kind === 'safe')
+      .at(-1);
+    expect(safe?.issuedAtMs).toBe(T0 + 1_300);
+    expect(h.decisionsFor('bat-1').at(-1)).toMatchObject({ outcome: 'safe', reason: 'no live intent: safe default' });
+  });
+
+  it('a newer intent from the same source supersedes the older one, which is audited as superseded', async () => {
+    const h = await setup();
+    h.feed();
+    const first = await h.intent({ setpoint: battery(1_000) });
+    const second = await h.intent({ setpoint: battery(1_200) });
+    expect(second.outcome).toBe('applied');
+    expect(h.decisions.find((d) => d.intentId === first.intentId && d.outcome === 'superseded')?.reason).toBe(
+      `superseded by optimization intent ${second.intentId}`,
+    );
+    expect(h.arbiter.counters().intentsSuperseded).toBe(1);
+  });
+
+  it('a late intent older than the one held is superseded on arrival', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(1_000) });
+    const late = await h.intent({ setpoint: battery(3_000), issuedAtMs: Date.now() - 500 });
+    expect(late.outcome).toBe('superseded');
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(1_000));
+  });
+
+  it('clamps to the limits and names every rule with its limit and value', async () => {
+    const h = await setup();
+    h.feed();
+    const reply = await h.intent({ setpoint: battery(8_000) });
+    expect(reply).toMatchObject({
+      outcome: 'clamped',
+      requested: battery(8_000),
+      applied: battery(5_000),
+      violations: [{ code: 'max-discharge-power', limit: 5_000, value: 8_000, unit: 'W' }],
+    });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(5_000));
+  });
+
+  it('the same setpoint again from new intents writes nothing new (no write storm)', async () => {
+    const h = await setup();
+    h.feed();
+    for (let i = 0; i < 20; i += 1) await h.intent({ setpoint: battery(1_000) });
+    await h.run(3_000);
+    expect(h.writes('bat-1').map((w) => w.setpoint)).toEqual([{ kind: 'safe' }, battery(1_000)]);
+  });
+});
+
+describe('emergency stop', () => {
+  const estop = (h: Harness, action: 'engage' | 'release', atMs = Date.now()) =>
+    h.client.publish(subjects.estop, {}, { v: 1, action, by: 'operator:test', reason: 'test', atMs });
+
+  it('engage puts every controllable asset at its safe setpoint at once and keeps it there until release', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    await h.intent({ assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 10 } });
+    const before = h.driver.writes.length;
+
+    estop(h, 'engage');
+    const engaged = h.driver.writes.slice(before);
+    expect(engaged.map((w) => [w.assetId, w.setpoint.kind])).toEqual(
+      expect.arrayContaining(CONTROLLABLE.map((id) => [id, 'safe'])),
+    );
+    expect(h.lines.some((l) => l.level === LOG_LEVEL.error && l.msg === 'emergency stop engaged')).toBe(true);
+    expect(h.statuses.at(-1)).toEqual({ status: 'degraded', detail: 'emergency stop engaged by operator:test' });
+
+    const manual = await h.intent({ source: 'manual', setpoint: battery(3_000) });
+    expect(manual.outcome).toBe('safe');
+    expect(manual.violations[0]?.code).toBe('emergency-stop');
+    const safety = await h.intent({
+      source: 'safety',
+      assetId: 'ev-1',
+      setpoint: { kind: 'ev-current', currentA: 12 },
+    });
+    expect(safety.outcome).toBe('safe');
+    await h.run(30_000);
+    expect(h.driver.writes.slice(before).every((w) => w.setpoint.kind === 'safe')).toBe(true);
+
+    estop(h, 'release');
+    expect(h.arbiter.estop().engaged).toBe(false);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(3_000));
+    expect(h.lastWrite('ev-1')?.setpoint).toEqual({ kind: 'ev-current', currentA: 12 });
+    expect(h.statuses.at(-1)).toEqual({ status: 'ok', detail: undefined });
+  });
+
+  it('names the e-stop in the audit of assets without any intent', async () => {
+    const h = await setup();
+    h.feed();
+    const before = h.decisions.length;
+    estop(h, 'engage');
+    const after = h.decisions.slice(before);
+    expect(after.map((d) => [d.assetId, d.outcome, d.violations[0]?.code, typeof d.commandId])).toEqual(
+      CONTROLLABLE.map((id) => [id, 'safe', 'emergency-stop', 'string']),
+    );
+  });
+
+  it('a release older than the engage is ignored', async () => {
+    const h = await setup();
+    h.feed();
+    estop(h, 'engage');
+    estop(h, 'release', Date.now() - 1_000);
+    expect(h.arbiter.estop().engaged).toBe(true);
+    expect(h.lines.some((l) => l.msg === 'emergency stop release ignored: older than the engage')).toBe(true);
+  });
+
+  it('engage while a write hangs does not wait for it', async () => {
+    const h = await setup();
+    h.feed();
+    h.driver.behave((w) => (w.setpoint.kind === 'safe' ? 'applied' : 'silent'));
+    await h.intent({ setpoint: battery(2_000) });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+    estop(h, 'engage');
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual({ kind: 'safe' });
+    expect(h.lastWrite('bat-1')?.issuedAtMs).toBe(Date.now());
+  });
+});
+
+describe('faults force the safe setpoint', () => {
+  it('driver heartbeat silent for missedHeartbeats intervals → safe, named driver-lost', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    await h.run(5_000, { heartbeat: false, stepMs: 250 });
+    const safe = h.writes('bat-1').at(-1);
+    expect(safe?.setpoint).toEqual({ kind: 'safe' });
+    // Last heartbeat at T0; lost once silent for more than 3 × 1000 ms.
+    expect(safe?.issuedAtMs).toBe(T0 + 3_001);
+    expect(h.decisionsFor('bat-1').at(-1)?.violations[0]).toMatchObject({
+      code: 'driver-lost',
+      limit: 3_000,
+      unit: 'ms',
+    });
+
+    h.feed();
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+  });
+
+  it('a driver that says it is stopping, or stops listing the asset, loses it at once', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    h.client.publish(
+      subjects.health,
+      { service: 'modbus-poller' },
+      driverHeartbeat(Date.now(), ALL_ASSETS, { status: 'stopping' }),
+    );
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual({ kind: 'safe' });
+    await jest.advanceTimersByTimeAsync(0);
+    h.feed();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+    h.client.publish(subjects.health, { service: 'modbus-poller' }, driverHeartbeat(Date.now(), ['grid-1']));
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual({ kind: 'safe' });
+  });
+
+  it('only driver services can own assets: another service claiming one in its heartbeat is ignored', async () => {
+    const h = await setup();
+    await h.intent({ setpoint: battery(2_000) });
+    h.feed({ heartbeat: false });
+    h.client.publish(
+      subjects.health,
+      { service: 'strategy-engine' },
+      driverHeartbeat(Date.now(), ALL_ASSETS, { service: 'strategy-engine' }),
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual({ kind: 'safe' });
+    expect(h.decisionsFor('bat-1').at(-1)?.violations[0]?.code).toBe('driver-lost');
+    expect(h.arbiter.counters().heartbeatsRejected).toBe(1);
+  });
+
+  it('battery telemetry stops → safe after 1.5 poll intervals, with the age and the limit', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    await h.run(3_000, { skip: ['bat-1'], stepMs: 100 });
+    const safe = h.writes('bat-1').at(-1);
+    expect(safe?.setpoint).toEqual({ kind: 'safe' });
+    expect(safe?.issuedAtMs).toBe(T0 + 1_501);
+    expect(h.decisionsFor('bat-1').at(-1)?.violations[0]).toMatchObject({
+      code: 'stale-telemetry',
+      limit: 1_500,
+      value: 1_501,
+      unit: 'ms',
+    });
+  });
+
+  it('grid meter stale → battery and EV safe, the PV limit stays', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    await h.intent({ assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 8 } });
+    await h.intent({ assetId: 'pv-1', setpoint: { kind: 'pv-limit', maxPowerW: 3_000 } });
+    await h.run(3_000, { skip: ['grid-1'] });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual({ kind: 'safe' });
+    expect(h.lastWrite('ev-1')?.setpoint).toEqual({ kind: 'safe' });
+    expect(h.lastWrite('pv-1')?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 3_000 });
+  });
+
+  it('a reading of quality error → safe at once', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    const [reading] = freshReadings(Date.now());
+    h.client.publish(subjects.telemetry, { assetId: 'bat-1' }, { ...reading!, quality: 'error', error: 'timeout' });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual({ kind: 'safe' });
+  });
+
+  it('the SoC window applies to live readings (no discharge at the reserve)', async () => {
+    const h = await setup();
+    h.feed({ values: { 'bat-1': { socPct: 18 } } });
+    const reply = await h.intent({ setpoint: battery(2_000) });
+    expect(reply).toMatchObject({ outcome: 'clamped', applied: battery(0) });
+    expect(reply.violations[0]).toMatchObject({ code: 'backup-reserve', limit: 20, value: 18 });
+  });
+});
+
+describe('writes: results are checked, failures raise an alarm', () => {
+  it.each([
+    ['mismatch', 3],
+    ['failed', 3],
+    ['timeout', 3],
+    ['rejected', 1],
+  ] as const)('driver answers %s → alarm after %i attempt(s)', async (status, attempts) => {
+    const h = await setup();
+    h.feed();
+    h.driver.behave((w) => (w.setpoint.kind === 'battery-power' ? status : 'applied'));
+    await h.intent({ setpoint: battery(2_000) });
+    await h.run(900, { stepMs: 100 });
+    const tries = h.writes('bat-1').filter((w) => w.setpoint.kind === 'battery-power');
+    expect(tries).toHaveLength(attempts);
+    expect(new Set(tries.map((w) => w.commandId)).size).toBe(1);
+    const failed = h.decisions.find((d) => d.violations.some((v) => v.code === 'write-failed'));
+    expect(failed).toMatchObject({ assetId: 'bat-1', applied: battery(2_000), commandId: tries[0]?.commandId });
+    expect(failed?.violations.at(-1)?.detail).toMatch(new RegExp(`^${status} after ${attempts} attempt`));
+    expect(h.arbiter.alarms().get('bat-1')).toBe(status);
+    expect(h.arbiter.counters().writeFailures).toBeGreaterThanOrEqual(1);
+    expect(h.statuses.at(-1)).toEqual({ status: 'degraded', detail: `write to bat-1 failed: ${status}` });
+    expect(h.lines.filter((l) => l.msg === 'device write failed')).toHaveLength(1);
+    expect(h.lines.find((l) => l.msg === 'device write failed')?.level).toBe(LOG_LEVEL.error);
+  });
+
+  it('no reply within the timeout is a failure, retried, and never a silent success', async () => {
+    const h = await setup();
+    h.feed();
+    h.driver.behave((w) => (w.setpoint.kind === 'battery-power' ? 'silent' : 'applied'));
+    await h.intent({ setpoint: battery(2_000) });
+    await h.run(3_400, { stepMs: 100 });
+    expect(h.writes('bat-1').filter((w) => w.setpoint.kind === 'battery-power')).toHaveLength(3);
+    expect(h.arbiter.alarms().get('bat-1')).toBe('no-reply');
+    expect(h.counters.get('writeFailures')).toBe(1);
+  });
+
+  it('no driver subscribed → no-responders alarm; recovery clears it', async () => {
+    const h = await setup();
+    h.feed();
+    h.driver.stop();
+    await h.intent({ setpoint: battery(2_000) });
+    await jest.advanceTimersByTimeAsync(500);
+    expect(h.arbiter.alarms().get('bat-1')).toBe('no-responders');
+    expect(h.statuses.at(-1)?.status).toBe('degraded');
+
+    const revived = memoryDriver(h.client.network.connect(), () => Date.now());
+    await h.run(2_000);
+    expect(revived.writes.some((w) => w.assetId === 'bat-1')).toBe(true);
+    expect(h.arbiter.alarms().size).toBe(0);
+    expect(h.statuses.at(-1)).toEqual({ status: 'ok', detail: undefined });
+    expect(h.lines.some((l) => l.msg === 'device write recovered')).toBe(true);
+  });
+
+  it('a failing asset is retried once per tick, not in a tight loop, and logged rate-limited', async () => {
+    const h = await setup();
+    h.feed();
+    h.driver.behave((w) => (w.assetId === 'pv-1' ? 'failed' : 'applied'));
+    const pvWritesBefore = h.writes('pv-1').length;
+    await h.intent({ assetId: 'pv-1', setpoint: { kind: 'pv-limit', maxPowerW: 3_000 } });
+    await h.run(5_000);
+    const pvWrites = h.writes('pv-1').length - pvWritesBefore;
+    // Each retry round: 3 attempts 200 ms apart, then a pause of one tick.
+    expect(pvWrites).toBeGreaterThanOrEqual(6);
+    expect(pvWrites).toBeLessThanOrEqual(12);
+    expect(h.lines.filter((l) => l.msg === 'device write failed')).toHaveLength(1);
+  });
+});
+
+describe('re-assertion', () => {
+  it('re-asserts an unchanged setpoint REASSERT_MARGIN_MS before it expires, and writes nothing in between', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000), ttlMs: 3_600_000 });
+    await h.run(26_000);
+    const writes = h.writes('bat-1').filter((w) => w.setpoint.kind === 'battery-power');
+    expect(writes.map((w) => w.issuedAtMs - T0)).toEqual([0, 10_000, 20_000]);
+    expect(writes.map((w) => w.expiresAtMs - w.issuedAtMs)).toEqual([15_000, 15_000, 15_000]);
+    expect(h.arbiter.counters().reasserts).toBe(2 * CONTROLLABLE.length);
+    // Re-assertions are not new decisions.
+    expect(h.decisionsFor('bat-1').filter((d) => d.applied?.kind === 'battery-power')).toHaveLength(1);
+  });
+
+  it('a write never outlives its intent, and is not re-asserted past it', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000), ttlMs: 12_000 });
+    expect(h.lastWrite('bat-1')?.expiresAtMs).toBe(T0 + 12_000);
+    await h.run(11_000);
+    expect(h.writes('bat-1').filter((w) => w.setpoint.kind === 'battery-power')).toHaveLength(1);
+  });
+
+  it('the safe setpoint is re-asserted too', async () => {
+    const h = await setup();
+    await jest.advanceTimersByTimeAsync(10_500);
+    expect(h.writes('bat-1').map((w) => [w.setpoint.kind, w.issuedAtMs - T0])).toEqual([
+      ['safe', 0],
+      ['safe', 10_000],
+    ]);
+  });
+});
+
+describe('ramp and write pacing', () => {
+  it('ramps from 0 W at maxRampWPerS, with at most one write per MIN_WRITE_INTERVAL_MS', async () => {
+    const site = structuredClone(TEST_SITE);
+    const bat = site.assets[0];
+    if (bat?.kind !== 'battery') throw new Error('fixture');
+    bat.battery.maxRampWPerS = 1_000;
+    const h = await setup({ site, settings: { minWriteIntervalMs: 500 } });
+    h.feed();
+    const reply = await h.intent({ setpoint: battery(3_000) });
+    expect(reply).toMatchObject({ outcome: 'clamped', applied: battery(0) });
+    await h.run(4_000, { stepMs: 100 });
+    const writes = h.writes('bat-1').filter((w) => w.setpoint.kind === 'battery-power');
+    const gaps = writes.slice(1).map((w, i) => w.issuedAtMs - (writes[i]?.issuedAtMs ?? 0));
+    expect(gaps.every((gap) => gap >= 500)).toBe(true);
+    const values = writes.map((w) => (w.setpoint.kind === 'battery-power' ? w.setpoint.powerW : NaN));
+    values.forEach((powerW, i) => expect(powerW).toBeLessThanOrEqual(((writes[i]?.issuedAtMs ?? 0) - T0) * 1.0 + 1e-9));
+    expect(values.at(-1)).toBe(3_000);
+  });
+
+  it('narrowing writes never wait for the pacing', () => {
+    expect(isNarrowing(battery(2_000), battery(1_000))).toBe(true);
+    expect(isNarrowing(battery(2_000), { kind: 'safe' })).toBe(true);
+    expect(isNarrowing(battery(2_000), battery(-100))).toBe(false);
+    expect(isNarrowing(battery(-2_000), battery(-3_000))).toBe(false);
+    expect(isNarrowing({ kind: 'safe' }, battery(0))).toBe(false);
+  });
+});
+
+describe('bad input never crashes the arbiter', () => {
+  it('refuses malformed requests with a reason and counts them', async () => {
+    const h = await setup();
+    const bad = [
+      '{not json',
+      JSON.stringify({
+        v: 1,
+        id: 'x',
+        source: 'manual',
+        assetId: 'bat-1',
+        setpoint: { kind: 'battery-power', powerW: 'NaN' },
+      }),
+    ];
+    for (const body of bad) {
+      const answer = await h.client.raw.request('control.intent.bat-1', new TextEncoder().encode(body), {}, 1_000);
+      expect(answer.headers['Voltimax-Error']).toMatch(/^invalid-request: invalid-(json|schema)/);
+    }
+    expect(h.arbiter.counters().intentsMalformed).toBe(2);
+    expect(h.lines.filter((l) => l.msg === 'dropped invalid message')).toHaveLength(2);
+  });
+
+  it.each([
+    ['unknown-asset', { assetId: 'bat-9', setpoint: battery(1) }],
+    ['not-controllable', { assetId: 'grid-1', setpoint: battery(1) }],
+    ['unsupported-setpoint', { assetId: 'bat-1', setpoint: { kind: 'ev-current', currentA: 6 } as Setpoint }],
+    ['future-dated', { setpoint: battery(1), issuedAtMs: T0 + 60_000 }],
+    ['expired', { setpoint: battery(1), issuedAtMs: T0 - 120_000 }],
+  ])('rejects %s with a reason, audited', async (code, fields) => {
+    const h = await setup();
+    h.feed();
+    const reply = await h.intent(fields);
+    expect(reply.outcome).toBe('rejected');
+    expect(reply.violations[0]?.code).toBe(code);
+    expect(reply.reason).toMatch(new RegExp(`^${code}: `));
+    expect(h.decisions).toContainEqual(reply);
+    expect(h.arbiter.counters().intentsRejected).toBe(1);
+  });
+
+  it('rejects an intent whose asset differs from its subject', async () => {
+    const h = await setup();
+    const intent: ControlIntent = {
+      v: 1,
+      id: 'i-1',
+      source: 'manual',
+      assetId: 'ev-1',
+      setpoint: battery(1),
+      issuedAtMs: T0,
+      ttlMs: 1_000,
+      reason: 'x',
+    };
+    const reply = await h.client.request(subjects.intent, { assetId: 'bat-1' }, intent, { timeoutMs: 1_000 });
+    expect(reply).toMatchObject({ assetId: 'bat-1', outcome: 'rejected', violations: [{ code: 'asset-mismatch' }] });
+  });
+
+  it('rate-limits the log of rejected intents', async () => {
+    const h = await setup();
+    for (let i = 0; i < 5; i += 1) await h.intent({ assetId: 'nope', setpoint: battery(1) });
+    expect(h.lines.filter((l) => l.msg === 'intent rejected')).toHaveLength(1);
+    expect(h.arbiter.counters().intentsRejected).toBe(5);
+  });
+
+  it('a plain publish of an intent (no reply subject) is handled the same way', async () => {
+    const h = await setup();
+    h.feed();
+    h.client.publish(
+      subjects.intent,
+      { assetId: 'bat-1' },
+      {
+        v: 1,
+        id: 'pub-1',
+        source: 'optimization',
+        assetId: 'bat-1',
+        setpoint: battery(700),
+        issuedAtMs: T0,
+        ttlMs: 10_000,
+        reason: 'fire and forget',
+      },
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(700));
+  });
+
+  it('drops readings and heartbeats that contradict their subject or assets.json', async () => {
+    const h = await setup();
+    const [bat] = freshReadings(T0);
+    h.client.publish(subjects.telemetry, { assetId: 'ev-1' }, bat!);
+    h.client.publish(subjects.telemetry, { assetId: 'bat-1' }, { ...bat!, kind: 'meter' });
+    h.client.publish(subjects.health, { service: 'http-devices' }, driverHeartbeat(T0, ALL_ASSETS));
+    expect(h.arbiter.counters()).toMatchObject({ telemetryRejected: 2, heartbeatsRejected: 1 });
+  });
+
+  it('BusReplyRejectedError is what a requester sees for a malformed intent', async () => {
+    const h = await setup();
+    await expect(
+      h.client.request(subjects.intent, { assetId: 'bat-1' }, { v: 1 } as unknown as ControlIntent, { timeoutMs: 100 }),
+    ).rejects.toBeInstanceOf(Error);
+    const answer = await h.client.raw.request('control.intent.bat-1', new TextEncoder().encode('[]'), {}, 100);
+    const error = new BusReplyRejectedError('control.intent.bat-1', answer.headers['Voltimax-Error'] ?? '');
+    expect(error.code).toBe('invalid-request');
+  });
+});
+
+describe('stop', () => {
+  it('hands every asset back to its safe setpoint', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    await h.arbiter.stop();
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual({ kind: 'safe' });
+    expect(CONTROLLABLE.every((id) => h.lastWrite(id)?.setpoint.kind === 'safe')).toBe(true);
+    const reply = await h.intent({ setpoint: battery(1_000) }).catch((err: unknown) => err);
+    expect(reply).toBeInstanceOf(Error);
+  });
+});

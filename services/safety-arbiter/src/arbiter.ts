@@ -1,0 +1,884 @@
+import { randomUUID } from 'node:crypto';
+import type { Bus, Unsubscribe } from '@voltimax/bus';
+import {
+  INTENT_PRIORITY,
+  subjects,
+  type ArbiterDecision,
+  type AssetReading,
+  type ControlIntent,
+  type DeviceWrite,
+  type EmergencyStop,
+  type Heartbeat,
+  type Setpoint,
+  type Violation,
+} from '@voltimax/contracts';
+import {
+  addIntent,
+  applyEstop,
+  arbitrateSite,
+  ESTOP_RELEASED,
+  expireIntents,
+  EMPTY_INTENT_TABLE,
+  SAFE_SETPOINT,
+  selectIntent,
+  setpointValue,
+  type AppliedSetpoint,
+  type ArbiterOptions,
+  type AssetArbitrationResult,
+  type DriverHealth,
+  type EstopState,
+  type IntentTable,
+  type SafetyViolation,
+} from '@voltimax/safety';
+import type { Logger } from 'pino';
+import { sendWrite, type WriteFailure, type WriteOutcome } from './device-write';
+import type { ProblemHealth } from './health-problems';
+import { LimitedLog } from './log-limit';
+import type { ControllableAsset, SitePlan } from './site';
+
+/** Timers, injectable so tests drive them (Jest fake timers patch the globals this default calls). */
+export interface Scheduler {
+  /** Run `fn` once after `ms`; returns a cancel function. */
+  after(ms: number, fn: () => void): () => void;
+  /** Run `fn` every `ms`; returns a cancel function. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+/** The real timers. */
+export const REAL_SCHEDULER: Scheduler = {
+  after(ms, fn) {
+    const timer = setTimeout(fn, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+    return () => clearTimeout(timer);
+  },
+  every(ms, fn) {
+    const timer = setInterval(fn, ms);
+    return () => clearInterval(timer);
+  },
+};
+
+/** The arbiter's tuning, from the environment (config.ts). */
+export interface ArbiterSettings {
+  readonly tickMs: number;
+  readonly rules: ArbiterOptions;
+  /** A reading is stale after this many poll intervals of its asset (and always after `rules.maxTelemetryAgeMs`). */
+  readonly staleAfterPollIntervals: number;
+  readonly setpointValidityMs: number;
+  readonly reassertMarginMs: number;
+  readonly writeTimeoutMs: number;
+  readonly writeAttempts: number;
+  readonly writeRetryDelayMs: number;
+  readonly minWriteIntervalMs: number;
+  /**
+   * Services whose heartbeats may claim assets (`Heartbeat.assets`). nats.conf lets each user publish only its own
+   * `health.<service>`, so the subject names the sender; other services cannot pose as an asset's driver.
+   */
+  readonly driverServices: ReadonlySet<string>;
+}
+
+/** Dependencies of {@link startArbiter}. */
+export interface ArbiterDeps {
+  readonly bus: Bus;
+  readonly log: Logger;
+  /** Open problems make the heartbeat `degraded` (health-problems.ts). */
+  readonly health: ProblemHealth;
+  readonly plan: SitePlan;
+  readonly settings: ArbiterSettings;
+  /** Epoch ms. */
+  readonly now: () => number;
+  readonly scheduler?: Scheduler;
+  /** Ids for DeviceWrite.commandId. */
+  readonly newId?: () => string;
+  /** This service's name: its own heartbeats are not driver heartbeats. */
+  readonly serviceName?: string;
+}
+
+/** Counters, also published in the heartbeat. */
+export const COUNTER_NAMES = [
+  'intentsReceived',
+  'intentsAccepted',
+  'intentsRejected',
+  'intentsMalformed',
+  'intentsSuperseded',
+  'intentsExpired',
+  'decisionsPublished',
+  'writes',
+  'reasserts',
+  'writeRetries',
+  'writesOk',
+  'writeFailures',
+  'telemetryIgnored',
+  'telemetryRejected',
+  'heartbeatsRejected',
+  'estopEvents',
+  'evaluations',
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+/** A running arbiter. */
+export interface Arbiter {
+  /** Resolves once the start-up safe writes have been answered (successfully or not). */
+  readonly started: Promise<void>;
+  /** Unsubscribe, stop timers, wait for writes in flight, then write the safe setpoint to every asset (best effort). */
+  stop(): Promise<void>;
+  counters(): Readonly<Record<CounterName, number>>;
+  /** The e-stop latch as the arbiter holds it. */
+  estop(): EstopState;
+  /** Assets whose last write failed, with the failure. */
+  alarms(): ReadonlyMap<string, WriteFailure>;
+}
+
+type WriteKind = 'start' | 'change' | 'force' | 'reassert' | 'retry' | 'stop';
+
+/** The newest write the arbiter started for an asset, and what became of it. */
+interface LastWrite {
+  readonly write: DeviceWrite;
+  status: 'pending' | 'ok' | 'failed';
+  doneAtMs?: number;
+}
+
+interface DriverInstance {
+  readonly key: string;
+  readonly lastSeenAtMs: number;
+  readonly intervalMs: number;
+  readonly status: Heartbeat['status'];
+  readonly assets: ReadonlySet<string>;
+}
+
+interface AssetRuntime {
+  readonly asset: ControllableAsset;
+  readonly index: number;
+  readonly log: Logger;
+  last?: LastWrite;
+  lastDecisionKey?: string;
+  /** A widening change could not be written yet (write in flight, or too soon after the last one). */
+  deferred: boolean;
+  alarm?: { readonly failure: WriteFailure; readonly setpoint: Setpoint; readonly sinceMs: number; count: number };
+}
+
+const MAX_REASON = 500;
+const clip = (text: string): string => (text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 3)}...` : text);
+
+function sameSetpoint(a: Setpoint, b: Setpoint): boolean {
+  switch (a.kind) {
+    case 'battery-power':
+      return b.kind === 'battery-power' && a.powerW === b.powerW;
+    case 'ev-current':
+      return b.kind === 'ev-current' && a.currentA === b.currentA && a.phases === b.phases;
+    case 'pv-limit':
+      return b.kind === 'pv-limit' && a.maxPowerW === b.maxPowerW;
+    case 'safe':
+      return b.kind === 'safe';
+  }
+}
+
+/** True if `next` only moves towards the safe state from `prev`: safe, or the same kind with a smaller magnitude. */
+export function isNarrowing(prev: Setpoint, next: Setpoint): boolean {
+  if (next.kind === 'safe') return true;
+  if (prev.kind !== next.kind) return false;
+  const before = setpointValue(prev);
+  const after = setpointValue(next);
+  return Math.abs(after) <= Math.abs(before) && Math.sign(after) * Math.sign(before) >= 0;
+}
+
+function toViolation(v: SafetyViolation): Violation {
+  return {
+    code: v.code,
+    ...(v.limit === undefined ? {} : { limit: v.limit }),
+    ...(v.value === undefined ? {} : { value: v.value }),
+    ...(v.unit === undefined ? {} : { unit: v.unit }),
+    ...(v.detail === undefined ? {} : { detail: v.detail }),
+  };
+}
+
+/**
+ * The safety arbiter: keeps the intents, the latest readings, the driver heartbeats and the e-stop latch; on every
+ * event, every tick and every deadline (a reading or heartbeat going stale, an intent expiring, a setpoint due for
+ * re-assertion) arbitrates all controllable assets together with `arbitrateSite`, writes what changed as
+ * `device.<id>.write` requests, checks each WriteResult, and records every decision on `arbiter.decision.<id>`.
+ */
+export function startArbiter(deps: ArbiterDeps): Arbiter {
+  const { bus, log, health, plan, settings, now } = deps;
+  const scheduler = deps.scheduler ?? REAL_SCHEDULER;
+  const newId = deps.newId ?? (() => `cmd-${randomUUID()}`);
+  const serviceName = deps.serviceName ?? 'safety-arbiter';
+  const limited = new LimitedLog(log, 10_000, now);
+  const counts = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Record<CounterName, number>;
+  const count = (name: CounterName, by = 1): void => {
+    counts[name] += by;
+  };
+
+  const runtimes = new Map<string, AssetRuntime>(
+    plan.controllable.map((asset, index) => [
+      asset.id,
+      { asset, index, log: log.child({ assetId: asset.id }), deferred: false },
+    ]),
+  );
+  const assetIds = [...runtimes.keys()];
+  const readings = new Map<string, AssetReading>();
+  const drivers = new Map<string, DriverInstance>();
+  const owners = new Map<string, string>();
+  let table: IntentTable = EMPTY_INTENT_TABLE;
+  let estop: EstopState = ESTOP_RELEASED;
+  let stopped = false;
+  let cancelDeadline: (() => void) | undefined;
+  const inFlight = new Set<Promise<void>>();
+
+  // ---- health ------------------------------------------------------------------------------------------------
+
+  const malformedIntents = (): number => {
+    const s = bus.stats().subjects[subjects.intent.pattern];
+    return s === undefined ? 0 : s.droppedInvalidJson + s.droppedInvalidSchema + s.droppedInvalidSubject;
+  };
+  const snapshotCounters = (): Record<CounterName, number> => ({ ...counts, intentsMalformed: malformedIntents() });
+  const publishCounters = (): void => {
+    for (const [name, value] of Object.entries(snapshotCounters())) health.setCounter(name, value);
+  };
+  const setProblem = (key: string, detail: string | undefined): void => health.setProblem(key, detail);
+
+  // ---- audit -------------------------------------------------------------------------------------------------
+
+  function publishDecision(decision: ArbiterDecision): void {
+    try {
+      bus.publish(subjects.arbiterDecision, { assetId: decision.assetId }, decision);
+      count('decisionsPublished');
+    } catch (err) {
+      // We built it, so this is our bug; the write path must go on regardless.
+      log.error({ err, assetId: decision.assetId }, 'decision not published');
+    }
+  }
+
+  function decisionFor(
+    assetId: string,
+    intent: ControlIntent | undefined,
+    result: Pick<AssetArbitrationResult, 'outcome' | 'setpoint' | 'violations'>,
+    atMs: number,
+    extra: { commandId?: string; reason?: string } = {},
+  ): ArbiterDecision {
+    const reason =
+      extra.reason ??
+      (intent === undefined ? 'no live intent: safe default' : `${intent.source} intent: ${intent.reason}`);
+    return {
+      v: 1,
+      assetId,
+      ...(intent === undefined ? {} : { intentId: intent.id, source: intent.source, requested: intent.setpoint }),
+      outcome: result.outcome,
+      applied: result.setpoint,
+      violations: result.violations.map(toViolation),
+      ...(extra.commandId === undefined ? {} : { commandId: extra.commandId }),
+      atMs,
+      reason: clip(reason),
+    };
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------------------------
+
+  const maxAgeMs = (pollIntervalMs: number): number =>
+    Math.min(settings.rules.maxTelemetryAgeMs, Math.ceil(settings.staleAfterPollIntervals * pollIntervalMs));
+
+  /**
+   * The reading as the rules should see it: a good reading older than its asset's staleness limit is passed on as
+   * `stale` (the rules then give the safe setpoint); `notes` gets the age for the audit.
+   */
+  function judged(
+    reading: AssetReading | undefined,
+    pollIntervalMs: number,
+    nowMs: number,
+    what: 'asset' | 'grid-meter',
+    notes: Map<string, SafetyViolation>,
+  ): AssetReading | undefined {
+    if (reading === undefined || reading.quality !== 'good') return reading;
+    const limitMs = maxAgeMs(pollIntervalMs);
+    const ageMs = nowMs - reading.atMs;
+    if (ageMs <= limitMs) return reading;
+    notes.set(`${what} reading quality stale`, {
+      code: 'stale-telemetry',
+      limit: limitMs,
+      value: ageMs,
+      unit: 'ms',
+      detail: `${what} reading age (limit: ${settings.staleAfterPollIntervals} poll intervals of ${pollIntervalMs} ms, at most ${settings.rules.maxTelemetryAgeMs} ms)`,
+    });
+    return { ...reading, quality: 'stale' };
+  }
+
+  function gridReading(nowMs: number, notes: Map<string, SafetyViolation>): AssetReading | undefined {
+    const source = plan.gridMeter;
+    if (source === undefined) return undefined;
+    const reading = readings.get(source.assetId);
+    if (reading === undefined) return undefined;
+    const asGrid: AssetReading =
+      source.from === 'grid-meter'
+        ? reading
+        : {
+            ...reading,
+            kind: 'grid-meter',
+            values: reading.values.gridPowerW === undefined ? {} : { powerW: reading.values.gridPowerW },
+          };
+    return judged(asGrid, source.pollIntervalMs, nowMs, 'grid-meter', notes);
+  }
+
+  function driverFor(assetId: string): DriverHealth | undefined {
+    const key = owners.get(assetId);
+    const driver = key === undefined ? undefined : drivers.get(key);
+    return driver === undefined
+      ? undefined
+      : { lastSeenAtMs: driver.lastSeenAtMs, intervalMs: driver.intervalMs, status: driver.status };
+  }
+
+  /** What the rules take as the asset's last setpoint: the newest write unless it failed (then: unknown). */
+  function lastApplied(rt: AssetRuntime): AppliedSetpoint | undefined {
+    const last = rt.last;
+    if (last === undefined || last.status === 'failed') return undefined;
+    return { setpoint: last.write.setpoint, atMs: last.write.issuedAtMs };
+  }
+
+  // ---- writes ------------------------------------------------------------------------------------------------
+
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => scheduler.after(ms, resolve));
+
+  function startWrite(
+    rt: AssetRuntime,
+    setpoint: Setpoint,
+    nowMs: number,
+    kind: WriteKind,
+    intent: ControlIntent | undefined,
+    decision: (commandId: string) => ArbiterDecision,
+  ): string {
+    const commandId = newId();
+    // A setpoint never outlives the intent it executes, even if the arbiter dies: the driver falls back by then.
+    const intentEndMs = intent === undefined ? Number.POSITIVE_INFINITY : intent.issuedAtMs + intent.ttlMs;
+    const write: DeviceWrite = {
+      v: 1,
+      commandId,
+      ...(intent === undefined ? {} : { intentId: intent.id }),
+      assetId: rt.asset.id,
+      setpoint,
+      issuedAtMs: nowMs,
+      expiresAtMs: Math.max(nowMs + 1, Math.min(nowMs + settings.setpointValidityMs, intentEndMs)),
+    };
+    const last: LastWrite = { write, status: 'pending' };
+    rt.last = last;
+    rt.deferred = false;
+    count(kind === 'reassert' ? 'reasserts' : kind === 'retry' ? 'writeRetries' : 'writes');
+    rt.log.debug({ commandId, setpoint, kind, expiresAtMs: write.expiresAtMs }, 'writing setpoint');
+    const audit = decision(commandId);
+    const isLatest = () => rt.last === last;
+    const done = sendWrite(write, {
+      bus,
+      timeoutMs: settings.writeTimeoutMs,
+      attempts: kind === 'stop' ? 1 : settings.writeAttempts,
+      retryDelayMs: settings.writeRetryDelayMs,
+      sleep,
+      stillWanted: () => (kind === 'stop' || !stopped) && isLatest(),
+    })
+      .then((outcome) => onWriteDone(rt, last, outcome, audit, kind))
+      .catch((err: unknown) => log.error({ err, assetId: rt.asset.id }, 'write bookkeeping failed'));
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+    return commandId;
+  }
+
+  function onWriteDone(
+    rt: AssetRuntime,
+    last: LastWrite,
+    outcome: WriteOutcome,
+    audit: ArbiterDecision,
+    kind: WriteKind,
+  ): void {
+    const nowMs = now();
+    if (outcome.kind === 'abandoned' || rt.last !== last) {
+      rt.log.debug({ commandId: last.write.commandId, outcome: outcome.kind }, 'write superseded by a newer one');
+      return;
+    }
+    last.doneAtMs = nowMs;
+    if (outcome.kind === 'ok') {
+      last.status = 'ok';
+      count('writesOk');
+      if (rt.alarm !== undefined) {
+        rt.log.info(
+          { commandId: last.write.commandId, failedSinceMs: rt.alarm.sinceMs, failures: rt.alarm.count },
+          'device write recovered',
+        );
+        rt.alarm = undefined;
+        limited.reset(`write-failed|${rt.asset.id}`);
+        setProblem(`write:${rt.asset.id}`, undefined);
+      }
+    } else {
+      last.status = 'failed';
+      count('writeFailures');
+      const alarm = rt.alarm;
+      const streakStarts =
+        alarm === undefined || alarm.failure !== outcome.failure || !sameSetpoint(alarm.setpoint, last.write.setpoint);
+      if (streakStarts)
+        rt.alarm = { failure: outcome.failure, setpoint: last.write.setpoint, sinceMs: nowMs, count: 1 };
+      else alarm.count += 1;
+      limited.write(
+        `write-failed|${rt.asset.id}`,
+        'error',
+        {
+          assetId: rt.asset.id,
+          commandId: last.write.commandId,
+          setpoint: last.write.setpoint,
+          failure: outcome.failure,
+          detail: outcome.detail,
+          attempts: outcome.attempts,
+          kind,
+          failures: rt.alarm?.count ?? 1,
+        },
+        'device write failed',
+      );
+      setProblem(`write:${rt.asset.id}`, `write to ${rt.asset.id} failed: ${outcome.failure}`);
+      if (streakStarts) {
+        publishDecision({
+          ...audit,
+          violations: [
+            ...audit.violations,
+            {
+              code: 'write-failed',
+              detail: clip(`${outcome.failure} after ${outcome.attempts} attempt(s): ${outcome.detail}`),
+            },
+          ],
+          atMs: nowMs,
+          reason: clip(`device write failed (${outcome.failure}); ${audit.reason ?? ''}`),
+        });
+      }
+    }
+    publishCounters();
+    // A failure makes the asset's state unknown (the ramp restarts from 0 W); a deferred change may go out now.
+    if (!stopped && (outcome.kind === 'failed' || [...runtimes.values()].some((r) => r.deferred)))
+      evaluate('write-done');
+  }
+
+  /**
+   * Writes `target` if it differs from the newest write, if the newest write failed (after a pause of one tick), if
+   * its validity is about to run out, or if forced. Narrowing changes (towards safe) go out at once, even past a
+   * write in flight; widening ones wait for the write in flight and for `minWriteIntervalMs`. Returns the write's
+   * kind and commandId, or undefined when nothing was written.
+   */
+  function maybeWrite(
+    rt: AssetRuntime,
+    target: Setpoint,
+    nowMs: number,
+    force: boolean,
+    intent: ControlIntent | undefined,
+    decision: (commandId: string) => ArbiterDecision,
+  ): { kind: WriteKind; commandId: string } | undefined {
+    const last = rt.last;
+    rt.deferred = false;
+    const write = (kind: WriteKind) => ({ kind, commandId: startWrite(rt, target, nowMs, kind, intent, decision) });
+    if (last === undefined) return write('change');
+    if (!sameSetpoint(last.write.setpoint, target)) {
+      const tooSoon = nowMs < last.write.issuedAtMs + settings.minWriteIntervalMs;
+      if (!force && !isNarrowing(last.write.setpoint, target) && (last.status === 'pending' || tooSoon)) {
+        rt.deferred = true;
+        return undefined;
+      }
+      return write(force ? 'force' : 'change');
+    }
+    if (last.status === 'pending') return undefined;
+    if (force) return write('force');
+    if (last.status === 'failed') {
+      if (nowMs < (last.doneAtMs ?? nowMs) + settings.tickMs) return undefined;
+      return write('retry');
+    }
+    const dueAtMs = last.write.expiresAtMs - settings.reassertMarginMs;
+    const intentEndMs = intent === undefined ? Number.POSITIVE_INFINITY : intent.issuedAtMs + intent.ttlMs;
+    // Re-asserting only helps if the new write would be valid for longer (not when capped by the intent's end).
+    if (nowMs >= dueAtMs && Math.min(nowMs + settings.setpointValidityMs, intentEndMs) > last.write.expiresAtMs) {
+      return write('reassert');
+    }
+    return undefined;
+  }
+
+  // ---- evaluation --------------------------------------------------------------------------------------------
+
+  interface Evaluation {
+    readonly reply?: ArbiterDecision;
+    readonly winner?: ControlIntent;
+  }
+
+  /** Arbitrates every controllable asset now, writes what must be written and records the decisions. */
+  function evaluate(trigger: string, opts: { intent?: ControlIntent; force?: boolean } = {}): Evaluation {
+    if (stopped) return {};
+    const nowMs = now();
+    count('evaluations');
+    const swept = expireIntents(table, nowMs);
+    table = swept.table;
+    if (swept.expired.length > 0) {
+      count('intentsExpired', swept.expired.length);
+      log.debug({ intents: swept.expired.map((i) => i.id) }, 'intents expired');
+    }
+    const selection = selectIntent(table.intents, nowMs, { maxClockSkewMs: settings.rules.maxClockSkewMs, assetIds });
+    const winnerOf = (id: string) => selection.winners.get(id)?.intent;
+    // Grid headroom goes first to the assets with the highest-priority intents (ties: assets.json order).
+    const ordered = [...runtimes.values()].sort((a, b) => {
+      const pa = winnerOf(a.asset.id);
+      const pb = winnerOf(b.asset.id);
+      const byPriority =
+        (pb === undefined ? 0 : INTENT_PRIORITY[pb.source]) - (pa === undefined ? 0 : INTENT_PRIORITY[pa.source]);
+      return byPriority !== 0 ? byPriority : a.index - b.index;
+    });
+    const gridNotes = new Map<string, SafetyViolation>();
+    const grid = gridReading(nowMs, gridNotes);
+    const notesPerAsset = new Map<string, Map<string, SafetyViolation>>();
+    const results = arbitrateSite({
+      assets: ordered.map((rt) => {
+        const notes = new Map(gridNotes);
+        notesPerAsset.set(rt.asset.id, notes);
+        // Without an intent the arbiter asks for the safe default itself, so the audit still names every fault.
+        const requested = winnerOf(rt.asset.id)?.setpoint ?? SAFE_SETPOINT;
+        const reading = judged(readings.get(rt.asset.id), rt.asset.pollIntervalMs, nowMs, 'asset', notes);
+        const lastSet = lastApplied(rt);
+        const driver = driverFor(rt.asset.id);
+        return {
+          asset: rt.asset.limits,
+          requested,
+          ...(reading === undefined ? {} : { reading }),
+          ...(lastSet === undefined ? {} : { lastApplied: lastSet }),
+          ...(driver === undefined ? {} : { driver }),
+        };
+      }),
+      grid: { limits: plan.grid, ...(grid === undefined ? {} : { reading: grid }) },
+      estop,
+      nowMs,
+      options: settings.rules,
+    });
+
+    let reply: ArbiterDecision | undefined;
+    ordered.forEach((rt, i) => {
+      const raw = results[i];
+      if (raw === undefined) return;
+      const notes = notesPerAsset.get(rt.asset.id) ?? new Map<string, SafetyViolation>();
+      const winner = winnerOf(rt.asset.id);
+      const result = {
+        ...raw,
+        // No intent: the safe default is what applies, whether or not a fault forces it too.
+        outcome: winner === undefined ? ('safe' as const) : raw.outcome,
+        // Replace "reading quality stale" by the age and limit when the arbiter itself judged the reading stale.
+        violations: raw.violations.map((v) =>
+          v.code === 'stale-telemetry' && v.detail !== undefined ? (notes.get(v.detail) ?? v) : v,
+        ),
+      };
+      const isReply = opts.intent !== undefined && opts.intent.assetId === rt.asset.id && winner?.id === opts.intent.id;
+      const decision = (commandId?: string) =>
+        decisionFor(rt.asset.id, winner, result, nowMs, commandId === undefined ? {} : { commandId });
+      const written = maybeWrite(rt, result.setpoint, nowMs, opts.force === true, winner, decision);
+      const key = JSON.stringify([winner?.id, result.outcome, result.setpoint, result.violations.map((v) => v.code)]);
+      const audited = written !== undefined && (written.kind === 'change' || written.kind === 'force');
+      if (isReply) {
+        reply = decision(written?.commandId);
+        publishDecision(reply);
+        rt.lastDecisionKey = key;
+      } else if (audited || (key !== rt.lastDecisionKey && !rt.deferred)) {
+        publishDecision(decision(audited ? written.commandId : undefined));
+        rt.lastDecisionKey = key;
+      }
+      if (written !== undefined && written.kind !== 'reassert' && written.kind !== 'retry') {
+        rt.log.debug(
+          { trigger, outcome: result.outcome, setpoint: result.setpoint, codes: result.violations.map((v) => v.code) },
+          'setpoint changed',
+        );
+      }
+    });
+    scheduleDeadline(nowMs);
+    const opened = opts.intent === undefined ? undefined : winnerOf(opts.intent.assetId);
+    return { ...(reply === undefined ? {} : { reply }), ...(opened === undefined ? {} : { winner: opened }) };
+  }
+
+  /** The next instant something changes by itself: a reading or heartbeat ages out, an intent ends, a write is due. */
+  function scheduleDeadline(nowMs: number): void {
+    let next = Number.POSITIVE_INFINITY;
+    const consider = (atMs: number) => {
+      if (atMs > nowMs && atMs < next) next = atMs;
+    };
+    const staleAt = (reading: AssetReading | undefined, pollIntervalMs: number) => {
+      if (reading !== undefined && reading.quality === 'good') consider(reading.atMs + maxAgeMs(pollIntervalMs) + 1);
+    };
+    if (plan.gridMeter !== undefined) staleAt(readings.get(plan.gridMeter.assetId), plan.gridMeter.pollIntervalMs);
+    for (const rt of runtimes.values()) {
+      staleAt(readings.get(rt.asset.id), rt.asset.pollIntervalMs);
+      const driver = driverFor(rt.asset.id);
+      if (driver !== undefined) consider(driver.lastSeenAtMs + settings.rules.missedHeartbeats * driver.intervalMs + 1);
+      const last = rt.last;
+      if (last?.status === 'ok') consider(last.write.expiresAtMs - settings.reassertMarginMs);
+      if (last?.status === 'failed') consider((last.doneAtMs ?? nowMs) + settings.tickMs);
+      if (rt.deferred && last !== undefined) consider(last.write.issuedAtMs + settings.minWriteIntervalMs);
+    }
+    for (const intent of table.intents) consider(intent.issuedAtMs + intent.ttlMs);
+    cancelDeadline?.();
+    cancelDeadline = undefined;
+    if (next < nowMs + settings.tickMs) cancelDeadline = scheduler.after(next - nowMs, () => evaluate('deadline'));
+  }
+
+  // ---- handlers ----------------------------------------------------------------------------------------------
+
+  function onIntent(intent: ControlIntent, subjectAssetId: string): ArbiterDecision {
+    count('intentsReceived');
+    const nowMs = now();
+    const reject = (code: string, detail: string): ArbiterDecision => {
+      count('intentsRejected');
+      limited.write(
+        `intent-rejected|${code}`,
+        'warn',
+        { assetId: subjectAssetId, intentId: intent.id, source: intent.source, code, detail },
+        'intent rejected',
+      );
+      const decision: ArbiterDecision = {
+        v: 1,
+        assetId: subjectAssetId,
+        intentId: intent.id,
+        source: intent.source,
+        outcome: 'rejected',
+        requested: intent.setpoint,
+        violations: [{ code, detail: clip(detail) }],
+        atMs: nowMs,
+        reason: clip(`${code}: ${detail}`),
+      };
+      publishDecision(decision);
+      return decision;
+    };
+    if (stopped) return reject('arbiter-stopping', 'the arbiter is shutting down');
+    if (intent.assetId !== subjectAssetId) {
+      return reject('asset-mismatch', `intent for ${intent.assetId} sent on the subject of ${subjectAssetId}`);
+    }
+    const rt = runtimes.get(intent.assetId);
+    if (rt === undefined) {
+      return plan.enabled.has(intent.assetId)
+        ? reject('not-controllable', `asset ${intent.assetId} takes no setpoints`)
+        : reject('unknown-asset', `asset ${intent.assetId} is not an enabled asset of this site`);
+    }
+    if (intent.setpoint.kind !== 'safe' && !rt.asset.accepts.includes(intent.setpoint.kind)) {
+      return reject(
+        'unsupported-setpoint',
+        `asset ${intent.assetId} takes ${rt.asset.accepts.join(', ') || 'no setpoints'}, not ${intent.setpoint.kind}`,
+      );
+    }
+    const update = addIntent(table, intent, nowMs, { maxClockSkewMs: settings.rules.maxClockSkewMs });
+    table = update.table;
+    const refused = update.rejected.find((r) => r.intent.id === intent.id);
+    if (refused !== undefined) return reject(refused.reason, refused.detail);
+    for (const old of update.superseded) {
+      if (old.id === intent.id) continue;
+      count('intentsSuperseded');
+      publishDecision({
+        v: 1,
+        assetId: old.assetId,
+        intentId: old.id,
+        source: old.source,
+        outcome: 'superseded',
+        requested: old.setpoint,
+        violations: [],
+        atMs: nowMs,
+        reason: clip(`superseded by ${intent.source} intent ${intent.id}`),
+      });
+    }
+    if (!update.accepted) {
+      count('intentsSuperseded');
+      const decision: ArbiterDecision = {
+        v: 1,
+        assetId: intent.assetId,
+        intentId: intent.id,
+        source: intent.source,
+        outcome: 'superseded',
+        requested: intent.setpoint,
+        violations: [],
+        atMs: nowMs,
+        reason: 'superseded on arrival: a newer intent from the same source is already held',
+      };
+      publishDecision(decision);
+      return decision;
+    }
+    count('intentsAccepted');
+    const evaluation = evaluate('intent', { intent });
+    if (evaluation.reply !== undefined) return evaluation.reply;
+    const winner = evaluation.winner;
+    const decision: ArbiterDecision = {
+      v: 1,
+      assetId: intent.assetId,
+      intentId: intent.id,
+      source: intent.source,
+      outcome: 'superseded',
+      requested: intent.setpoint,
+      violations: [],
+      atMs: nowMs,
+      reason: clip(
+        winner === undefined
+          ? 'not applied: no longer live'
+          : `outranked by ${winner.source} intent ${winner.id}; held until ${intent.issuedAtMs + intent.ttlMs} and applied if that ends first`,
+      ),
+    };
+    publishDecision(decision);
+    return decision;
+  }
+
+  function onReading(reading: AssetReading, subjectAssetId: string): void {
+    if (reading.assetId !== subjectAssetId) {
+      count('telemetryRejected');
+      limited.write(
+        'telemetry-mismatch',
+        'warn',
+        { subject: subjectAssetId, assetId: reading.assetId },
+        'reading dropped: asset id differs from subject',
+      );
+      return;
+    }
+    const asset = plan.enabled.get(reading.assetId);
+    if (asset === undefined) {
+      count('telemetryIgnored');
+      return;
+    }
+    if (asset.kind !== reading.kind) {
+      count('telemetryRejected');
+      limited.write(
+        'telemetry-kind',
+        'warn',
+        { assetId: reading.assetId, kind: reading.kind, configured: asset.kind },
+        'reading dropped: kind differs from assets.json',
+      );
+      return;
+    }
+    readings.set(reading.assetId, reading);
+    if (runtimes.has(reading.assetId) || plan.gridMeter?.assetId === reading.assetId) evaluate('telemetry');
+  }
+
+  function onHeartbeat(heartbeat: Heartbeat, subjectService: string): void {
+    if (heartbeat.service !== subjectService) {
+      count('heartbeatsRejected');
+      limited.write(
+        'heartbeat-mismatch',
+        'warn',
+        { subject: subjectService, service: heartbeat.service },
+        'heartbeat dropped: service differs from subject',
+      );
+      return;
+    }
+    if (heartbeat.service === serviceName) return;
+    if (!settings.driverServices.has(heartbeat.service)) {
+      if ((heartbeat.assets?.length ?? 0) > 0) {
+        count('heartbeatsRejected');
+        limited.write(
+          `heartbeat-not-driver|${heartbeat.service}`,
+          'warn',
+          { service: heartbeat.service, assets: heartbeat.assets },
+          'heartbeat claims assets but its service is not a driver; ignored',
+        );
+      }
+      return;
+    }
+    const nowMs = now();
+    const key = `${heartbeat.service}/${heartbeat.instanceId}`;
+    const previous = drivers.get(key);
+    const assets = new Set(heartbeat.assets ?? []);
+    drivers.set(key, { key, lastSeenAtMs: nowMs, intervalMs: heartbeat.intervalMs, status: heartbeat.status, assets });
+    for (const assetId of assets) {
+      const before = owners.get(assetId);
+      if (before !== key && runtimes.has(assetId)) log.info({ assetId, driver: key, before }, 'asset driver changed');
+      owners.set(assetId, key);
+    }
+    for (const assetId of previous?.assets ?? []) {
+      if (!assets.has(assetId) && owners.get(assetId) === key) owners.delete(assetId);
+    }
+    // Forget instances that own nothing and fell silent long ago (restarts get new instance ids).
+    for (const [other, driver] of drivers) {
+      const silentMs = nowMs - driver.lastSeenAtMs;
+      if (![...owners.values()].includes(other) && silentMs > 10 * settings.rules.missedHeartbeats * driver.intervalMs)
+        drivers.delete(other);
+    }
+    if ([...assets, ...(previous?.assets ?? [])].some((id) => runtimes.has(id))) evaluate('heartbeat');
+  }
+
+  function onEstop(message: EmergencyStop): void {
+    count('estopEvents');
+    const before = estop;
+    estop = applyEstop(estop, message);
+    if (message.action === 'engage') {
+      if (!before.engaged)
+        log.error({ by: message.by, reason: message.reason, atMs: message.atMs }, 'emergency stop engaged');
+      else
+        log.warn({ by: message.by, reason: message.reason }, 'emergency stop engaged again; re-writing safe setpoints');
+      setProblem('estop', clip(`emergency stop engaged by ${estop.engagedBy ?? message.by}`));
+      evaluate('estop', { force: true });
+      return;
+    }
+    if (before.engaged && !estop.engaged) {
+      log.warn(
+        { by: message.by, reason: message.reason, engagedForMs: message.atMs - (before.engagedAtMs ?? message.atMs) },
+        'emergency stop released',
+      );
+      setProblem('estop', undefined);
+      evaluate('estop');
+      return;
+    }
+    log.warn(
+      { by: message.by, atMs: message.atMs, engaged: estop.engaged, engagedAtMs: estop.engagedAtMs },
+      estop.engaged
+        ? 'emergency stop release ignored: older than the engage'
+        : 'emergency stop release ignored: not engaged',
+    );
+  }
+
+  // ---- start -------------------------------------------------------------------------------------------------
+
+  const unsubscribes: Unsubscribe[] = [
+    bus.reply(subjects.intent, (intent, ctx) => onIntent(intent, ctx.params.assetId)),
+    bus.subscribe(subjects.telemetry, (reading, ctx) => onReading(reading, ctx.params.assetId)),
+    bus.subscribe(subjects.health, (heartbeat, ctx) => onHeartbeat(heartbeat, ctx.params.service)),
+    bus.subscribe(subjects.estop, (message) => onEstop(message)),
+  ];
+
+  // Start in the safe state: whatever the assets were doing before, they get the safe setpoint first.
+  const startNowMs = now();
+  for (const rt of runtimes.values()) {
+    const result = { outcome: 'safe' as const, setpoint: SAFE_SETPOINT, violations: [] };
+    const reason = 'start-up: safe setpoint until fresh telemetry, driver heartbeats and intents arrive';
+    startWrite(rt, SAFE_SETPOINT, startNowMs, 'start', undefined, (commandId) => {
+      const decision = decisionFor(rt.asset.id, undefined, result, startNowMs, { commandId, reason });
+      publishDecision(decision);
+      return decision;
+    });
+    rt.lastDecisionKey = JSON.stringify([undefined, 'safe', SAFE_SETPOINT, []]);
+  }
+  const started = Promise.allSettled([...inFlight]).then(() => {
+    const failed = [...runtimes.values()].filter((rt) => rt.alarm !== undefined).map((rt) => rt.asset.id);
+    log.info({ assets: assetIds, failed }, 'start-up safe setpoints written');
+  });
+  const cancelTick = scheduler.every(settings.tickMs, () => {
+    publishCounters();
+    evaluate('tick');
+  });
+  publishCounters();
+
+  return {
+    started,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      cancelTick();
+      cancelDeadline?.();
+      for (const off of unsubscribes) off();
+      await Promise.allSettled([...inFlight]);
+      // Hand the assets back to their safe default rather than leave the last setpoint running until it expires.
+      const nowMs = now();
+      for (const rt of runtimes.values()) {
+        const result = { outcome: 'safe' as const, setpoint: SAFE_SETPOINT, violations: [] };
+        startWrite(rt, SAFE_SETPOINT, nowMs, 'stop', undefined, (commandId) => {
+          const decision = decisionFor(rt.asset.id, undefined, result, nowMs, {
+            commandId,
+            reason: 'arbiter stopping: safe setpoint',
+          });
+          publishDecision(decision);
+          return decision;
+        });
+      }
+      await Promise.allSettled([...inFlight]);
+      publishCounters();
+    },
+    counters: snapshotCounters,
+    estop: () => estop,
+    alarms: () =>
+      new Map(
+        [...runtimes.values()].flatMap((rt) =>
+          rt.alarm === undefined ? [] : [[rt.asset.id, rt.alarm.failure] as const],
+        ),
+      ),
+  };
+}

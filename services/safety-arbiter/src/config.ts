@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { AssetIdSchema, formatIssues, SiteConfigSchema, type SiteConfig } from '@voltimax/contracts';
+import { getBatteryEntry } from '@voltimax/devices';
+import { DEFAULT_ARBITER_OPTIONS, type ArbiterOptions } from '@voltimax/safety';
+import { z } from 'zod';
+
+/** AUDIT keeps decisions at least this long (DESIGN § Data at rest: retention ≥ 72 h). */
+export const MIN_AUDIT_MAX_AGE_MS = 72 * 3_600_000;
+
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** `assetId=catalogueId,…`: which battery catalogue entry an asset is, when its profile alone is ambiguous. */
+const BatteryModelsSchema = z
+  .string()
+  .transform((text, ctx): ReadonlyMap<string, string> => {
+    const out = new Map<string, string>();
+    for (const pair of text
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0)) {
+      const [assetId = '', entryId = '', ...rest] = pair.split('=').map((p) => p.trim());
+      if (rest.length > 0 || !AssetIdSchema.safeParse(assetId).success || entryId === '') {
+        ctx.addIssue({ code: 'custom', message: `'${pair}' is not assetId=catalogueEntryId` });
+        continue;
+      }
+      if (getBatteryEntry(entryId) === undefined) {
+        ctx.addIssue({ code: 'custom', message: `'${entryId}' is not in the battery catalogue (libs/devices)` });
+        continue;
+      }
+      out.set(assetId, entryId);
+    }
+    return out;
+  })
+  .default(new Map());
+
+/** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
+export type ReadTextFile = (path: string) => string;
+
+/**
+ * The arbiter's own environment (the kit reads NATS_URL, NATS_USER/NATS_PASS, LOG_LEVEL, HEARTBEAT_MS, …).
+ * SITE_FILE is read and validated here, so a missing or invalid assets.json ends the process with exit 78 before
+ * anything connects. `z.object`, not strict: process.env has many other keys.
+ */
+export function arbiterEnvSchema(readTextFile: ReadTextFile = (path) => readFileSync(path, 'utf8')) {
+  return z
+    .object({
+      /** Path of assets.json (the site configuration: assets, their limits, the grid connection). */
+      SITE_FILE: z.string().min(1),
+      /** Periodic evaluation of every controllable asset, ms (events and deadlines evaluate in between). */
+      TICK_MS: int(50, 60_000, 1_000),
+      /** Rule option: a reading older than this is stale whatever the asset's poll interval, ms. */
+      MAX_TELEMETRY_AGE_MS: int(100, 600_000, DEFAULT_ARBITER_OPTIONS.maxTelemetryAgeMs),
+      /** Rule option: a reading is also stale after this many poll intervals of its asset (assets.json). */
+      STALE_AFTER_POLL_INTERVALS: z.coerce.number().finite().min(1).max(100).default(1.5),
+      /** Rule option: allowance for other services' clocks running ahead (readings, heartbeats, intents), ms. */
+      MAX_CLOCK_SKEW_MS: int(0, 60_000, DEFAULT_ARBITER_OPTIONS.maxClockSkewMs),
+      /** Rule option: a driver silent for this many of its heartbeat intervals is lost. */
+      MISSED_HEARTBEATS: int(1, 100, DEFAULT_ARBITER_OPTIONS.missedHeartbeats),
+      /** How long a written setpoint stays valid (DeviceWrite.expiresAtMs − issuedAtMs), ms. */
+      SETPOINT_VALIDITY_MS: int(1_000, 3_600_000, 15_000),
+      /** Re-assert an unchanged setpoint this long before its validity runs out, ms. */
+      REASSERT_MARGIN_MS: int(100, 3_600_000, 5_000),
+      /** Per write request, ms. */
+      WRITE_TIMEOUT_MS: int(50, 60_000, 1_000),
+      /** Attempts per write in total (1 = no retry). */
+      WRITE_ATTEMPTS: int(1, 10, 3),
+      /** Pause between two attempts of one write, ms. */
+      WRITE_RETRY_DELAY_MS: int(0, 60_000, 200),
+      /** Smallest gap between two writes to one asset that widen its setpoint, ms (narrowing writes never wait). */
+      MIN_WRITE_INTERVAL_MS: int(0, 60_000, 250),
+      /** AUDIT retention, ms (at least 72 h). */
+      AUDIT_MAX_AGE_MS: int(MIN_AUDIT_MAX_AGE_MS, 365 * 24 * 3_600_000, 7 * 24 * 3_600_000),
+      /** AUDIT size limit, bytes (the oldest decisions go first). */
+      AUDIT_MAX_BYTES: int(1 << 20, Number.MAX_SAFE_INTEGER, 512 << 20),
+      /** Services whose heartbeats may claim assets (drivers), comma-separated. */
+      DRIVER_SERVICES: z
+        .string()
+        .transform(
+          (text) =>
+            new Set(
+              text
+                .split(',')
+                .map((s) => s.trim())
+                .filter((s) => s.length > 0),
+            ) as ReadonlySet<string>,
+        )
+        .default(new Set(['modbus-poller', 'http-devices', 'ocpp-csms'])),
+      /** `assetId=catalogueEntryId,…` for batteries whose profile maps to several catalogue entries (or none). */
+      BATTERY_MODELS: BatteryModelsSchema,
+    })
+    .superRefine((env, ctx) => {
+      if (env.REASSERT_MARGIN_MS >= env.SETPOINT_VALIDITY_MS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REASSERT_MARGIN_MS'],
+          message: `must be below SETPOINT_VALIDITY_MS (${env.SETPOINT_VALIDITY_MS})`,
+        });
+      }
+      const worstWriteMs =
+        env.WRITE_ATTEMPTS * env.WRITE_TIMEOUT_MS + (env.WRITE_ATTEMPTS - 1) * env.WRITE_RETRY_DELAY_MS;
+      if (env.REASSERT_MARGIN_MS <= worstWriteMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REASSERT_MARGIN_MS'],
+          message: `must exceed the longest write with retries (${worstWriteMs} ms), or a setpoint may lapse while it is re-asserted`,
+        });
+      }
+    })
+    .transform((env, ctx) => {
+      const site = loadSite(env.SITE_FILE, readTextFile);
+      if (!site.ok) {
+        for (const message of site.problems) ctx.addIssue({ code: 'custom', path: ['SITE_FILE'], message });
+        return z.NEVER;
+      }
+      for (const assetId of env.BATTERY_MODELS.keys()) {
+        const asset = site.site.assets.find((a) => a.id === assetId);
+        if (asset === undefined || (asset.kind !== 'battery' && asset.kind !== 'hybrid-inverter')) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['BATTERY_MODELS'],
+            message: `'${assetId}' is not a battery in ${env.SITE_FILE}`,
+          });
+          return z.NEVER;
+        }
+      }
+      return { ...env, site: site.site };
+    });
+}
+
+/** The parsed environment plus the validated site configuration. */
+export type ArbiterEnv = z.output<ReturnType<typeof arbiterEnvSchema>>;
+
+/** The rule options of `@voltimax/safety` from the environment. */
+export function ruleOptions(
+  env: Pick<ArbiterEnv, 'MAX_TELEMETRY_AGE_MS' | 'MAX_CLOCK_SKEW_MS' | 'MISSED_HEARTBEATS'>,
+): ArbiterOptions {
+  return {
+    maxTelemetryAgeMs: env.MAX_TELEMETRY_AGE_MS,
+    maxClockSkewMs: env.MAX_CLOCK_SKEW_MS,
+    missedHeartbeats: env.MISSED_HEARTBEATS,
+  };
+}
+
+/** Reads and validates assets.json; every problem comes back with its JSON path, never a throw. */
+export function loadSite(
+  path: string,
+  readTextFile: ReadTextFile,
+): { readonly ok: true; readonly site: SiteConfig } | { readonly ok: false; readonly problems: readonly string[] } {
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (err) {
+    return { ok: false, problems: [`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, problems: [`${path} is not valid JSON: ${(err as Error).message}`] };
+  }
+  const parsed = SiteConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, problems: formatIssues(parsed.error.issues).map((p) => `${path} ${p.path}: ${p.message}`) };
+  }
+  return { ok: true, site: parsed.data };
+}

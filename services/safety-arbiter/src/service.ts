@@ -1,0 +1,120 @@
+import { RULE_ORDER } from '@voltimax/safety';
+import { defineService } from '@voltimax/service-kit';
+import { startArbiter, REAL_SCHEDULER, type Scheduler } from './arbiter';
+import { ensureAuditStream } from './audit';
+import { problemHealth } from './health-problems';
+import { arbiterEnvSchema, ruleOptions, type ReadTextFile } from './config';
+import { planSite } from './site';
+
+/** `health.safety-arbiter`, and the NATS user of docker/nats/nats.conf. */
+export const SERVICE_NAME = 'safety-arbiter';
+export const SERVICE_VERSION = '0.1.0';
+
+/** Injectable for tests: file reads and timers. */
+export interface SafetyArbiterOverrides {
+  readonly readTextFile?: ReadTextFile;
+  readonly scheduler?: Scheduler;
+}
+
+/**
+ * The safety-arbiter service: reads assets.json, ensures stream AUDIT, logs the rule order and the limits it
+ * enforces, then runs the arbiter (start-up safe writes first).
+ */
+export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
+  return defineService({
+    name: SERVICE_NAME,
+    version: SERVICE_VERSION,
+    env: arbiterEnvSchema(overrides.readTextFile),
+    async start({ env, log, bus, connection, health, now }) {
+      const plan = planSite(env.site, env.BATTERY_MODELS);
+      const rules = ruleOptions(env);
+      log.info(
+        {
+          rules: RULE_ORDER.map((rule, index) => `${index + 1}. ${rule.name} (${rule.codes.join(', ')})`),
+        },
+        'rule order',
+      );
+      log.info(
+        {
+          siteFile: env.SITE_FILE,
+          gatewayId: env.site.gatewayId,
+          grid: plan.grid,
+          gridMeter: plan.gridMeter,
+          controllable: plan.controllable.map((a) => ({
+            assetId: a.id,
+            kind: a.kind,
+            accepts: a.accepts,
+            catalogue: a.catalogueEntries,
+            limits: a.limits,
+            pollIntervalMs: a.pollIntervalMs,
+          })),
+          ruleOptions: rules,
+          staleAfterPollIntervals: env.STALE_AFTER_POLL_INTERVALS,
+          tickMs: env.TICK_MS,
+          setpointValidityMs: env.SETPOINT_VALIDITY_MS,
+          reassertMarginMs: env.REASSERT_MARGIN_MS,
+          write: {
+            timeoutMs: env.WRITE_TIMEOUT_MS,
+            attempts: env.WRITE_ATTEMPTS,
+            retryDelayMs: env.WRITE_RETRY_DELAY_MS,
+            minIntervalMs: env.MIN_WRITE_INTERVAL_MS,
+          },
+          audit: { maxAgeMs: env.AUDIT_MAX_AGE_MS, maxBytes: env.AUDIT_MAX_BYTES },
+          driverServices: [...env.DRIVER_SERVICES],
+        },
+        'site and limits',
+      );
+      for (const warning of plan.warnings) log.warn({ warning }, 'site configuration warning');
+
+      const problems = problemHealth(health);
+      const auditLog = log.child({ component: 'audit' });
+      const scheduler = overrides.scheduler ?? REAL_SCHEDULER;
+      let cancelAuditRetry: (() => void) | undefined;
+      const ensureAudit = async (): Promise<void> => {
+        try {
+          const action = await ensureAuditStream(
+            connection.nc,
+            { maxAgeMs: env.AUDIT_MAX_AGE_MS, maxBytes: env.AUDIT_MAX_BYTES },
+            auditLog,
+          );
+          auditLog.info({ action }, 'stream AUDIT ready');
+          problems.setProblem('audit', undefined);
+        } catch (err) {
+          // Decisions are still published on the bus; only their retention is missing. Keep trying.
+          auditLog.error({ err }, 'stream AUDIT not available; retrying in 30 s');
+          problems.setProblem('audit', 'stream AUDIT not available');
+          cancelAuditRetry = scheduler.after(30_000, () => void ensureAudit());
+        }
+      };
+      await ensureAudit();
+
+      const arbiter = startArbiter({
+        bus,
+        log: log.child({ component: 'arbiter' }),
+        health: problems,
+        plan,
+        settings: {
+          tickMs: env.TICK_MS,
+          rules,
+          staleAfterPollIntervals: env.STALE_AFTER_POLL_INTERVALS,
+          setpointValidityMs: env.SETPOINT_VALIDITY_MS,
+          reassertMarginMs: env.REASSERT_MARGIN_MS,
+          writeTimeoutMs: env.WRITE_TIMEOUT_MS,
+          writeAttempts: env.WRITE_ATTEMPTS,
+          writeRetryDelayMs: env.WRITE_RETRY_DELAY_MS,
+          minWriteIntervalMs: env.MIN_WRITE_INTERVAL_MS,
+          driverServices: env.DRIVER_SERVICES,
+        },
+        now,
+        scheduler,
+        serviceName: SERVICE_NAME,
+      });
+      return {
+        async stop() {
+          cancelAuditRetry?.();
+          await arbiter.stop();
+        },
+      };
+    },
+  });
+}
