@@ -1,11 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerArbiterCommand } from './commands/arbiter-why';
-import { registerBacktestCommand } from './commands/backtest';
+import { registerAssetsCommand } from './commands/assets';
 import { configValidate } from './commands/config-validate';
 import { deviceRead, type DeviceReadOptions } from './commands/device-read';
 import { scanSunSpec, type ScanSunSpecOptions } from './commands/device-scan-sunspec';
 import { monitor } from './commands/monitor';
 import { registerEstopCommand } from './commands/estop';
+import { registerServiceCommand } from './commands/service';
 import { CliExit, type CliIo } from './io';
 
 export const CLI_VERSION = '0.1.0';
@@ -58,7 +59,8 @@ export function buildProgram(io: CliIo): Command {
 
   registerEstopCommand(program, io);
   registerArbiterCommand(program, io);
-  registerBacktestCommand(program, io);
+  registerAssetsCommand(program, io);
+  registerServiceCommand(program, io);
 
   return program;
 }
