@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { InvalidSubjectTokenError, SUBJECT_TOKEN, defineSubject, subjects, type SubjectDef } from './index';
+import {
+  IntentSourceSchema,
+  InvalidSubjectTokenError,
+  SUBJECT_TOKEN,
+  defineSubject,
+  intentParams,
+  subjects,
+  type SubjectDef,
+} from './index';
 import { replyExamples, subjectExamples } from './testing';
 import { z } from 'zod';
 
@@ -51,10 +59,33 @@ describe('subject catalog', () => {
 
   it('format and parse are inverse for every valid token', () => {
     fc.assert(
-      fc.property(fc.stringMatching(SUBJECT_TOKEN), (assetId) => {
-        expect(subjects.intent.parse(subjects.intent.format({ assetId }))).toEqual({ assetId });
+      fc.property(fc.stringMatching(SUBJECT_TOKEN), fc.stringMatching(SUBJECT_TOKEN), (source, assetId) => {
+        expect(subjects.intent.parse(subjects.intent.format({ source, assetId }))).toEqual({ source, assetId });
       }),
     );
+  });
+
+  describe('intent subjects carry the source, so the server can grant each source to its publishers', () => {
+    it('puts the source before the asset, and subscribers take every source with control.intent.*.*', () => {
+      expect(subjects.intent.pattern).toBe('control.intent.{source}.{assetId}');
+      expect(subjects.intent.wildcard).toBe('control.intent.*.*');
+      expect(subjects.intent.format({ source: 'manual', assetId: 'bat-1' })).toBe('control.intent.manual.bat-1');
+      expect(subjects.intent.parse('control.intent.optimization.bat-1')).toEqual({
+        source: 'optimization',
+        assetId: 'bat-1',
+      });
+      expect(subjects.intent.parse('control.intent.bat-1')).toBeUndefined();
+    });
+
+    it.each(IntentSourceSchema.options)('the source %s is one subject token', (source) => {
+      expect(source).toMatch(SUBJECT_TOKEN);
+    });
+
+    it('intentParams takes both parameters from the intent itself', () => {
+      for (const intent of subjectExamples.intent) {
+        expect(subjects.intent.format(intentParams(intent))).toBe(`control.intent.${intent.source}.${intent.assetId}`);
+      }
+    });
   });
 
   it('a formatted subject is always exactly one token per parameter', () => {

@@ -1,7 +1,8 @@
 /**
  * Proves docker/nats/nats.conf against a real nats-server: only the safety-arbiter can publish device
- * writes, and the other grants are least privilege. NATS_URL is never used here: the users exist only
- * in a server started from the file.
+ * writes; each intent source (`control.intent.<source>.<assetId>`) only its publishers (manual: cloud-bridge
+ * and cli; optimization, scheduled and safety: strategy-engine); and the other grants are least privilege.
+ * NATS_URL is never used here: the users exist only in a server started from the file.
  *
  * How NATS.js v3 reports a refusal: a denied publish does not throw. The server drops the message and
  * sends `-ERR 'Permissions Violation for Publish to "<subject>"'`; the client yields
@@ -23,6 +24,16 @@ import {
 } from './index';
 
 const DEVICE_WRITE = 'device.bat-1.write';
+/** Who may publish intents of each source (`control.intent.<source>.*`); nobody else may. */
+const INTENT_PUBLISHERS: Readonly<Record<'safety' | 'manual' | 'scheduled' | 'optimization', readonly NatsUser[]>> = {
+  safety: ['strategy-engine'],
+  manual: ['cloud-bridge', 'cli'],
+  scheduled: ['strategy-engine'],
+  optimization: ['strategy-engine'],
+};
+const INTENT_GRANTS = Object.entries(INTENT_PUBLISHERS).flatMap(([source, publishers]) =>
+  NATS_USERS.map((user) => [source, user, publishers.includes(user) ? 'delivered' : 'refused'] as const),
+);
 /** A request that the server refuses fails this fast; a permitted one without an answer would take the full timeout. */
 const FAST_MS = 500;
 
@@ -185,29 +196,45 @@ describe('docker/nats/nats.conf', () => {
       ['strategy-engine', 'telemetry.bat-1'],
       ['strategy-engine', 'config.updated'],
       ['strategy-engine', 'health.safety-arbiter'],
-      ['modbus-poller', 'control.intent.bat-1'],
+      ['modbus-poller', 'control.intent.optimization.bat-1'],
       ['modbus-poller', 'health.safety-arbiter'],
       ['modbus-poller', '_INBOX.forged-reply'],
       ['telemetry-publisher', 'telemetry.bat-1'],
       ['simulator', 'telemetry.bat-1'],
-      ['dashboard', 'control.intent.bat-1'],
+      ['dashboard', 'control.intent.manual.bat-1'],
       ['dashboard', 'safety.estop'],
       ['cloud-bridge', 'arbiter.decision.bat-1'],
       ['cloud-bridge', 'telemetry.bat-1'],
       ['cli', 'config.updated'],
       ['cli', '$KV.config.site'],
-      ['safety-arbiter', 'control.intent.bat-1'],
+      ['safety-arbiter', 'control.intent.safety.bat-1'],
+      ['safety-arbiter', 'control.intent.manual.bat-1'],
+      // Intents: the source is in the subject, and each source is granted only to its publishers.
+      ['strategy-engine', 'control.intent.manual.bat-1'],
+      ['cli', 'control.intent.safety.bat-1'],
+      ['cli', 'control.intent.optimization.bat-1'],
+      ['cloud-bridge', 'control.intent.safety.bat-1'],
+      ['cloud-bridge', 'control.intent.scheduled.bat-1'],
+      // The old subject without a source, an unknown source, and too many tokens are nobody's.
+      ['strategy-engine', 'control.intent.bat-1'],
+      ['cli', 'control.intent.bat-1'],
+      ['cli', 'control.intent.admin.bat-1'],
+      ['cli', 'control.intent.manual.bat.1'],
+      ['strategy-engine', 'control.intent.optimization.bat-1.x'],
     ])('%s may not publish %s', async (user, subject) => {
       await expectPublishRefused(await connectAs(user), subject);
     });
 
     it.each<[NatsUser, string, NatsUser]>([
-      ['cli', 'control.intent.bat-1', 'safety-arbiter'],
+      ['cli', 'control.intent.manual.bat-1', 'safety-arbiter'],
       ['cli', 'safety.estop', 'safety-arbiter'],
-      ['cloud-bridge', 'control.intent.bat-1', 'safety-arbiter'],
+      ['cloud-bridge', 'control.intent.manual.bat-1', 'safety-arbiter'],
       ['cloud-bridge', 'safety.estop', 'safety-arbiter'],
       ['cloud-bridge', 'config.updated', 'strategy-engine'],
-      ['strategy-engine', 'control.intent.bat-1', 'safety-arbiter'],
+      ['strategy-engine', 'control.intent.optimization.bat-1', 'safety-arbiter'],
+      ['strategy-engine', 'control.intent.scheduled.bat-1', 'safety-arbiter'],
+      ['strategy-engine', 'control.intent.safety.bat-1', 'safety-arbiter'],
+      ['strategy-engine', 'control.intent.optimization.bat-1', 'cli'],
       ['strategy-engine', 'strategy.decision.net-zero', 'dashboard'],
       ['modbus-poller', 'telemetry.bat-1', 'strategy-engine'],
       ['ocpp-csms', 'health.ocpp-csms', 'safety-arbiter'],
@@ -220,11 +247,11 @@ describe('docker/nats/nats.conf', () => {
 
     it('the arbiter answers an intent request from the cli', async () => {
       const arbiter = await connectAs('safety-arbiter');
-      arbiter.nc.subscribe('control.intent.*', { callback: (_err, msg) => void msg.respond('applied') });
+      arbiter.nc.subscribe('control.intent.*.*', { callback: (_err, msg) => void msg.respond('applied') });
       await arbiter.nc.flush();
       const cli = await connectAs('cli');
 
-      const reply = await cli.nc.request('control.intent.bat-1', '{}', { timeout: 2_000 });
+      const reply = await cli.nc.request('control.intent.manual.bat-1', '{}', { timeout: 2_000 });
       expect(reply.string()).toBe('applied');
       expect(arbiter.errors).toEqual([]);
     });
@@ -237,6 +264,69 @@ describe('docker/nats/nats.conf', () => {
       expect(refused.message).toBe('Permissions Violation for Subscription to "device.*.write"');
       await expect(sub.closed).resolves.toBeInstanceOf(PermissionViolationError);
     });
+  });
+
+  describe('intents: each source only from its publishers, every source to the arbiter', () => {
+    let arbiter: Client;
+    const received: string[] = [];
+
+    beforeAll(async () => {
+      arbiter = await connectAs('safety-arbiter');
+      arbiter.nc.subscribe('control.intent.*.*', { callback: (_err, msg) => void received.push(msg.string()) });
+      await arbiter.nc.flush();
+    });
+
+    it('covers every user for every source, and grants manual to the operators only', () => {
+      expect(INTENT_GRANTS).toHaveLength(4 * NATS_USERS.length);
+      expect(
+        INTENT_GRANTS.filter(([, , outcome]) => outcome === 'delivered').map(([source, user]) => `${source}:${user}`),
+      ).toEqual([
+        'safety:strategy-engine',
+        'manual:cloud-bridge',
+        'manual:cli',
+        'scheduled:strategy-engine',
+        'optimization:strategy-engine',
+      ]);
+    });
+
+    it.each(INTENT_GRANTS)('control.intent.%s.bat-1 from %s: %s', async (source, user, outcome) => {
+      const client = await connectAs(user);
+      const subject = `control.intent.${source}.bat-1`;
+      const body = `${source} from ${user}`;
+      client.nc.publish(subject, body);
+      await client.nc.flush();
+      if (outcome === 'delivered') {
+        await waitFor(() => received.includes(body), { message: `the arbiter to receive "${body}"` });
+        expect(violation(client, 'publish', subject)).toBeUndefined();
+        return;
+      }
+      await waitFor(() => violation(client, 'publish', subject), {
+        timeoutMs: 2_000,
+        message: `the server to refuse ${user}'s publish on ${subject}`,
+      });
+      // As for device writes: a granted marker published after the refusal closes the window.
+      const marker = `marker after ${source} from ${user}`;
+      const cli = await connectAs('cli');
+      cli.nc.publish('control.intent.manual.bat-1', marker);
+      await cli.nc.flush();
+      await waitFor(() => received.includes(marker), { message: `the arbiter to receive "${marker}"` });
+      expect(received).not.toContain(body);
+    });
+
+    it('the arbiter took all of them on its one wildcard subscription, without a violation', () => {
+      expect(arbiter.errors).toEqual([]);
+    });
+
+    it.each<NatsUser>(['strategy-engine', 'dashboard', 'modbus-poller'])(
+      '%s may not subscribe to intents (operators’ commands are the arbiter’s and the cli monitor’s)',
+      async (user) => {
+        const client = await connectAs(user);
+        client.nc.subscribe('control.intent.*.*');
+        await client.nc.flush();
+        const refused = await waitFor(() => violation(client, 'subscription', 'control.intent.*.*'));
+        expect(refused.message).toBe('Permissions Violation for Subscription to "control.intent.*.*"');
+      },
+    );
   });
 
   describe('JetStream grants are per stream and bucket', () => {

@@ -5,7 +5,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectBus, createBus, type Bus } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
-import { subjects, type ArbiterDecision, type ControlIntent, type Setpoint } from '@voltimax/contracts';
+import { intentParams, subjects, type ArbiterDecision, type ControlIntent, type Setpoint } from '@voltimax/contracts';
 import { NATS_DEV_PASSWORDS, waitFor, type NatsUser } from '@voltimax/testing';
 import { startStack, type NatsStack, type SpiedWrite } from './testing/nats-stack';
 import { CONTROLLABLE } from './testing/site';
@@ -55,7 +55,7 @@ async function intent(
     reason: 'fault test',
     ...fields,
   };
-  return bus(user).request(subjects.intent, { assetId: fields.assetId }, payload, { timeoutMs: 2_000 });
+  return bus(user).request(subjects.intent, intentParams(payload), payload, { timeoutMs: 2_000 });
 }
 
 const writesOf = (assetId: string, since = 0): SpiedWrite[] =>

@@ -2,8 +2,11 @@
  * Fuzzer over the real control path: nats-server from docker/nats/nats.conf, the arbiter as user safety-arbiter,
  * a fake modbus-poller owning the assets, and a spy (user http-devices) recording every `device.*.write`.
  * 10 000 random, extreme and malformed intents go in as users strategy-engine and cli (requests, bounded
- * concurrency). Every write the spy saw is checked against the site limits independently of libs/safety; every
- * malformed message must be refused with a reason and counted, every other one answered with a decision.
+ * concurrency), each on a source subject its user is granted (`control.intent.<source>.<assetId>`). Every write the
+ * spy saw is checked against the site limits independently of libs/safety; every malformed message must be refused
+ * with a reason and counted, every payload claiming another source than its subject rejected with
+ * `source-mismatch` (and never written), every subject the user was not granted refused by the server, every other
+ * intent answered with a decision.
  */
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -25,6 +28,15 @@ const BATTERY_SOC_PCT = 15; // between minSocPct 10 and reserveSocPct 20: no dis
 const VALIDITY_MS = 15_000;
 
 type Sender = 'strategy-engine' | 'cli';
+/** The user nats.conf grants each source to (of the two senders here). */
+const SENDER: Readonly<Record<IntentSource, Sender>> = {
+  safety: 'strategy-engine',
+  manual: 'cli',
+  scheduled: 'strategy-engine',
+  optimization: 'strategy-engine',
+};
+/** Payload ids of intents claiming another source than their subject's; none may ever be written. */
+const FORGED_PREFIX = 'forged:';
 type Expect =
   | { readonly kind: 'decision' }
   | { readonly kind: 'malformed'; readonly what: string }
@@ -83,7 +95,6 @@ const validParts = fc.record({
   ageMs: fc.integer({ min: 0, max: 1_000 }),
   ttlMs: fc.integer({ min: 10_000, max: 24 * 3_600_000 }),
   reason: fc.string({ minLength: 1, maxLength: 500 }),
-  sender: fc.constantFrom<Sender>('strategy-engine', 'cli'),
 });
 
 interface Valid {
@@ -119,8 +130,8 @@ const build = (parts: Parts, setpoint: Setpoint, nowMs: number): Valid => ({
 
 /** Valid intents, including extreme numbers: a decision is expected. */
 const decisionCases: fc.Arbitrary<Case> = validCase.map(({ parts, setpoint }) => ({
-  sender: parts.sender,
-  subject: `control.intent.${parts.assetId}`,
+  sender: SENDER[parts.source],
+  subject: `control.intent.${parts.source}.${parts.assetId}`,
   body: (nowMs) => bytes(build(parts, setpoint, nowMs)),
   expect: { kind: 'decision' },
 }));
@@ -183,10 +194,10 @@ const RAW_BODIES: readonly [string, (valid: string) => Uint8Array][] = [
   ['a 200 kB reason', (v) => bytes(v.replace(/"reason":"[^"]*"/, `"reason":"${'y'.repeat(200_000)}"`))],
 ];
 
-const validTemplate = (nowMs: number): Valid => ({
+const validTemplate = (nowMs: number, source: IntentSource = 'manual'): Valid => ({
   v: 1,
   id: 'tmpl',
-  source: 'manual',
+  source,
   assetId: 'bat-1',
   setpoint: { kind: 'battery-power', powerW: 1_000 },
   issuedAtMs: nowMs,
@@ -200,37 +211,35 @@ const malformedCases: fc.Arbitrary<Case> = fc.oneof(
     arbitrary: fc
       .record({
         m: fc.constantFrom(...MUTATIONS),
-        sender: fc.constantFrom<Sender>('strategy-engine', 'cli'),
+        source: fc.constantFrom(...SOURCES),
         asset: controllable,
       })
       .map(
-        ({ m, sender, asset }): Case => ({
-          sender,
-          subject: `control.intent.${asset}`,
-          body: (nowMs) => bytes(m[1]({ ...validTemplate(nowMs), assetId: asset })),
+        ({ m, source, asset }): Case => ({
+          sender: SENDER[source],
+          subject: `control.intent.${source}.${asset}`,
+          body: (nowMs) => bytes(m[1]({ ...validTemplate(nowMs, source), assetId: asset })),
           expect: { kind: 'malformed', what: m[0] },
         }),
       ),
   },
   {
     weight: 2,
-    arbitrary: fc
-      .record({ r: fc.constantFrom(...RAW_BODIES), sender: fc.constantFrom<Sender>('strategy-engine', 'cli') })
-      .map(
-        ({ r, sender }): Case => ({
-          sender,
-          subject: 'control.intent.bat-1',
-          body: (nowMs) => r[1](JSON.stringify(validTemplate(nowMs))),
-          expect: { kind: 'malformed', what: r[0] },
-        }),
-      ),
+    arbitrary: fc.record({ r: fc.constantFrom(...RAW_BODIES), source: fc.constantFrom(...SOURCES) }).map(
+      ({ r, source }): Case => ({
+        sender: SENDER[source],
+        subject: `control.intent.${source}.bat-1`,
+        body: (nowMs) => r[1](JSON.stringify(validTemplate(nowMs, source))),
+        expect: { kind: 'malformed', what: r[0] },
+      }),
+    ),
   },
   {
     weight: 1,
     arbitrary: fc.uint8Array({ minLength: 0, maxLength: 64 }).map(
       (junk): Case => ({
         sender: 'cli',
-        subject: 'control.intent.ev-1',
+        subject: 'control.intent.manual.ev-1',
         // A leading '{' then random bytes: never a valid intent, usually not even JSON.
         body: () => Uint8Array.from([0x7b, ...junk]),
         expect: { kind: 'malformed', what: 'random bytes' },
@@ -241,8 +250,8 @@ const malformedCases: fc.Arbitrary<Case> = fc.oneof(
     weight: 1,
     arbitrary: fc.constant<Case>({
       sender: 'strategy-engine',
-      subject: 'control.intent.BAT-1',
-      body: (nowMs) => bytes(validTemplate(nowMs)),
+      subject: 'control.intent.optimization.BAT-1',
+      body: (nowMs) => bytes(validTemplate(nowMs, 'optimization')),
       expect: { kind: 'malformed', what: 'upper-case subject token' },
     }),
   },
@@ -271,8 +280,8 @@ const rejectedCases: fc.Arbitrary<Case> = fc
       setpoint: { kind: 'battery-power', powerW: 100 },
     });
     const on = (subjectAsset: string, body: (nowMs: number) => Valid): Case => ({
-      sender: parts.sender,
-      subject: `control.intent.${subjectAsset}`,
+      sender: SENDER[parts.source],
+      subject: `control.intent.${parts.source}.${subjectAsset}`,
       body: (nowMs) => bytes(body(nowMs)),
       expect: { kind: 'rejected', code: which },
     });
@@ -292,22 +301,70 @@ const rejectedCases: fc.Arbitrary<Case> = fc
     }
   });
 
-/** Subjects the server itself refuses (more than one token after control.intent). */
-const refusedCases: fc.Arbitrary<Case> = fc
-  .constantFrom('control.intent.bat.1', 'control.intent.bat-1.x', 'control.intent.a.b.c')
+/**
+ * Valid intents of any asset, setpoint and source, on a subject of another source their sender is granted: the
+ * claimed source (often one that would win: safety, manual) must never count. Rejected with `source-mismatch`.
+ */
+const mismatchCases: fc.Arbitrary<Case> = fc
+  .record({
+    valid: validCase,
+    subjectSource: fc.constantFrom(...SOURCES),
+    claimed: fc.constantFrom(...SOURCES),
+  })
+  .filter(({ subjectSource, claimed }) => subjectSource !== claimed)
   .map(
-    (subject): Case => ({
-      sender: 'cli',
+    ({ valid: { parts, setpoint }, subjectSource, claimed }): Case => ({
+      sender: SENDER[subjectSource],
+      subject: `control.intent.${subjectSource}.${parts.assetId}`,
+      body: (nowMs) => bytes({ ...build(parts, setpoint, nowMs), id: `${FORGED_PREFIX}${parts.id}`, source: claimed }),
+      expect: { kind: 'rejected', code: 'source-mismatch' },
+    }),
+  );
+
+/**
+ * Subjects the server itself refuses: a source the sender is not granted (strategy-engine claiming manual, the cli
+ * claiming an engine source), no source or an unknown one, the wrong number of tokens.
+ */
+const refusedCases: fc.Arbitrary<Case> = fc
+  .oneof(
+    fc.record({
+      sender: fc.constant<Sender>('strategy-engine'),
+      subject: fc.constantFrom(
+        'control.intent.manual.bat-1',
+        'control.intent.manual.ev-1',
+        'control.intent.bat-1',
+        'control.intent.admin.bat-1',
+        'control.intent.optimization.bat-1.x',
+      ),
+    }),
+    fc.record({
+      sender: fc.constant<Sender>('cli'),
+      subject: fc.constantFrom(
+        'control.intent.safety.bat-1',
+        'control.intent.scheduled.pv-1',
+        'control.intent.optimization.ev-1',
+        'control.intent.bat.1',
+        'control.intent.bat-1.x',
+        'control.intent.a.b.c',
+        'control.intent.manual.bat.1',
+        'control.intent.MANUAL.bat-1',
+      ),
+    }),
+  )
+  .map(
+    ({ sender, subject }): Case => ({
+      sender,
       subject,
-      body: (nowMs) => bytes(validTemplate(nowMs)),
+      body: (nowMs) => bytes(validTemplate(nowMs, sender === 'cli' ? 'safety' : 'manual')),
       expect: { kind: 'refused-by-server' },
     }),
   );
 
 const caseArb = fc.oneof(
-  { weight: 55, arbitrary: decisionCases },
+  { weight: 50, arbitrary: decisionCases },
   { weight: 30, arbitrary: malformedCases },
   { weight: 13, arbitrary: rejectedCases },
+  { weight: 5, arbitrary: mismatchCases },
   { weight: 2, arbitrary: refusedCases },
 );
 
@@ -408,9 +465,11 @@ it(`${CASES} random, extreme and malformed intents: nothing out of bounds, every
   const elapsedMs = Date.now() - startedAt;
 
   const tally = { decision: 0, malformed: 0, rejected: 0, 'refused-by-server': 0 };
+  let mismatched = 0;
   const wrong: string[] = [];
   for (const a of answers) {
     tally[a.case.expect.kind] += 1;
+    if (a.case.expect.kind === 'rejected' && a.case.expect.code === 'source-mismatch') mismatched += 1;
     const label = `${a.case.expect.kind}${'what' in a.case.expect ? ` (${a.case.expect.what})` : ''} on ${a.case.subject}`;
     switch (a.case.expect.kind) {
       case 'decision':
@@ -439,6 +498,7 @@ it(`${CASES} random, extreme and malformed intents: nothing out of bounds, every
   expect(wrong.slice(0, 10)).toEqual([]);
   expect(tally.decision + tally.malformed + tally.rejected + tally['refused-by-server']).toBe(CASES);
   expect(tally.malformed).toBeGreaterThan(2_000);
+  expect(mismatched).toBeGreaterThan(300);
 
   // The arbiter counted exactly what it refused: its heartbeat counters, after the run.
   const after = Date.now();
@@ -448,6 +508,7 @@ it(`${CASES} random, extreme and malformed intents: nothing out of bounds, every
   expect(heartbeat.counters).toMatchObject({
     intentsMalformed: tally.malformed,
     intentsRejected: tally.rejected,
+    intentsSourceMismatch: mismatched,
     intentsReceived: tally.decision + tally.rejected,
     busHandlerErrors: 0,
   });
@@ -463,6 +524,7 @@ it(`${CASES} random, extreme and malformed intents: nothing out of bounds, every
     return problem === undefined ? [] : [`${s.subject}: ${problem}: ${s.raw}`];
   });
   expect(outside.slice(0, 10)).toEqual([]);
+  expect(spied.filter((s) => s.write?.intentId?.startsWith(FORGED_PREFIX)).map((s) => s.raw)).toEqual([]);
   const latest = new Map<string, Setpoint>();
   let worstImportW = Number.NEGATIVE_INFINITY;
   for (const s of spied) {
@@ -472,10 +534,25 @@ it(`${CASES} random, extreme and malformed intents: nothing out of bounds, every
   }
   expect(worstImportW).toBeLessThanOrEqual(TEST_SITE.grid.maxImportW + 1e-6);
 
-  // Still alive and still arbitrating.
+  // Still alive and still arbitrating. A safety intent pauses the EV first: the fuzz may have left it charging at
+  // full current under a long-lived intent, which would leave the battery no grid-import headroom to charge.
+  const evPause = await send({
+    sender: 'strategy-engine',
+    subject: 'control.intent.safety.ev-1',
+    body: (nowMs) =>
+      bytes({
+        ...validTemplate(nowMs, 'safety'),
+        id: 'probe-ev',
+        assetId: 'ev-1',
+        setpoint: { kind: 'ev-current', currentA: 0 },
+      }),
+    expect: { kind: 'decision' },
+  });
+  expect(evPause.decision).toMatchObject({ outcome: 'applied', applied: { kind: 'ev-current', currentA: 0 } });
+  await waitFor(() => spied.findLast((s) => s.write?.assetId === 'ev-1')?.write?.intentId === 'probe-ev');
   const probe = await send({
-    sender: 'cli',
-    subject: 'control.intent.bat-1',
+    sender: 'strategy-engine',
+    subject: 'control.intent.safety.bat-1',
     body: (nowMs) =>
       bytes({
         ...validTemplate(nowMs),
@@ -493,6 +570,6 @@ it(`${CASES} random, extreme and malformed intents: nothing out of bounds, every
   );
 
   process.stdout.write(
-    `fuzz: ${CASES} intents in ${elapsedMs} ms — ${tally.decision} decisions, ${tally.malformed} malformed, ${tally.rejected} rejected, ${tally['refused-by-server']} refused by the server; ${spied.length} writes, worst grid import ${worstImportW.toFixed(0)} W\n`,
+    `fuzz: ${CASES} intents in ${elapsedMs} ms — ${tally.decision} decisions, ${tally.malformed} malformed, ${tally.rejected} rejected (${mismatched} source-mismatch), ${tally['refused-by-server']} refused by the server; ${spied.length} writes, worst grid import ${worstImportW.toFixed(0)} W\n`,
   );
 }, 60_000);

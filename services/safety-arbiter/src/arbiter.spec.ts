@@ -1,6 +1,7 @@
 import { BusReplyRejectedError } from '@voltimax/bus';
 import { captureLogger, createMemoryNetwork, LOG_LEVEL, type MemoryBus } from '@voltimax/bus/testing';
 import {
+  intentParams,
   SiteConfigSchema,
   subjects,
   type ArbiterDecision,
@@ -123,7 +124,7 @@ async function setup(opts: { settings?: Partial<ArbiterSettings>; site?: SiteCon
         reason: 'test',
         ...fields,
       };
-      const reply = await client.request(subjects.intent, { assetId }, intent, { timeoutMs: 1_000 });
+      const reply = await client.request(subjects.intent, intentParams(intent), intent, { timeoutMs: 1_000 });
       await jest.advanceTimersByTimeAsync(0);
       return reply;
     },
@@ -580,7 +581,12 @@ describe('bad input never crashes the arbiter', () => {
       }),
     ];
     for (const body of bad) {
-      const answer = await h.client.raw.request('control.intent.bat-1', new TextEncoder().encode(body), {}, 1_000);
+      const answer = await h.client.raw.request(
+        'control.intent.manual.bat-1',
+        new TextEncoder().encode(body),
+        {},
+        1_000,
+      );
       expect(answer.headers['Voltimax-Error']).toMatch(/^invalid-request: invalid-(json|schema)/);
     }
     expect(h.arbiter.counters().intentsMalformed).toBe(2);
@@ -616,8 +622,91 @@ describe('bad input never crashes the arbiter', () => {
       ttlMs: 1_000,
       reason: 'x',
     };
-    const reply = await h.client.request(subjects.intent, { assetId: 'bat-1' }, intent, { timeoutMs: 1_000 });
+    const reply = await h.client.request(subjects.intent, { source: 'manual', assetId: 'bat-1' }, intent, {
+      timeoutMs: 1_000,
+    });
     expect(reply).toMatchObject({ assetId: 'bat-1', outcome: 'rejected', violations: [{ code: 'asset-mismatch' }] });
+  });
+
+  describe('an intent whose source differs from its subject', () => {
+    const claim = (source: ControlIntent['source'], powerW: number): ControlIntent => ({
+      v: 1,
+      id: `claim-${source}-${powerW}`,
+      source,
+      assetId: 'bat-1',
+      setpoint: battery(powerW),
+      issuedAtMs: T0,
+      ttlMs: 60_000,
+      reason: 'claims a higher priority',
+    });
+
+    it.each<[string, ControlIntent['source']]>([
+      ['optimization', 'manual'],
+      ['optimization', 'safety'],
+      ['scheduled', 'manual'],
+      ['safety', 'manual'],
+      ['manual', 'safety'],
+      ['manual', 'optimization'],
+    ])(
+      'on control.intent.%s.bat-1 claiming %s is rejected with source-mismatch, counted',
+      async (subjectSource, claimed) => {
+        const h = await setup();
+        h.feed();
+        const reply = await h.client.request(
+          subjects.intent,
+          { source: subjectSource, assetId: 'bat-1' },
+          claim(claimed, 1_000),
+          { timeoutMs: 1_000 },
+        );
+        expect(reply).toMatchObject({
+          assetId: 'bat-1',
+          source: claimed,
+          outcome: 'rejected',
+          violations: [{ code: 'source-mismatch' }],
+        });
+        expect(reply.reason).toBe(
+          `source-mismatch: intent claims source ${claimed} but was sent on the subject of source ${subjectSource}`,
+        );
+        expect(h.decisions).toContainEqual(reply);
+        expect(h.arbiter.counters()).toMatchObject({
+          intentsRejected: 1,
+          intentsSourceMismatch: 1,
+          intentsAccepted: 0,
+        });
+        expect(h.lines.filter((l) => l.msg === 'intent rejected' && l.level === LOG_LEVEL.error)).toHaveLength(1);
+      },
+    );
+
+    it('is never held: it neither applies nor outranks the intent that is', async () => {
+      const h = await setup();
+      h.feed();
+      const honest = await h.intent({ source: 'optimization', setpoint: battery(1_000) });
+      expect(honest.outcome).toBe('applied');
+      const forged = await h.client.request(
+        subjects.intent,
+        { source: 'optimization', assetId: 'bat-1' },
+        claim('safety', -3_000),
+        { timeoutMs: 1_000 },
+      );
+      expect(forged.outcome).toBe('rejected');
+      await h.run(2_000);
+      expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(1_000));
+      expect(h.writes('bat-1').some((w) => w.intentId === 'claim-safety--3000')).toBe(false);
+    });
+
+    it('a plain publish (no reply subject) is rejected the same way, and audited', async () => {
+      const h = await setup();
+      h.feed();
+      h.client.publish(subjects.intent, { source: 'scheduled', assetId: 'bat-1' }, claim('manual', 700));
+      await jest.advanceTimersByTimeAsync(0);
+      expect(h.decisionsFor('bat-1').at(-1)).toMatchObject({
+        intentId: 'claim-manual-700',
+        outcome: 'rejected',
+        violations: [{ code: 'source-mismatch' }],
+      });
+      expect(h.arbiter.counters().intentsSourceMismatch).toBe(1);
+      expect(h.writes('bat-1').some((w) => w.intentId === 'claim-manual-700')).toBe(false);
+    });
   });
 
   it('rate-limits the log of rejected intents', async () => {
@@ -632,7 +721,7 @@ describe('bad input never crashes the arbiter', () => {
     h.feed();
     h.client.publish(
       subjects.intent,
-      { assetId: 'bat-1' },
+      { source: 'optimization', assetId: 'bat-1' },
       {
         v: 1,
         id: 'pub-1',
@@ -660,10 +749,12 @@ describe('bad input never crashes the arbiter', () => {
   it('BusReplyRejectedError is what a requester sees for a malformed intent', async () => {
     const h = await setup();
     await expect(
-      h.client.request(subjects.intent, { assetId: 'bat-1' }, { v: 1 } as unknown as ControlIntent, { timeoutMs: 100 }),
+      h.client.request(subjects.intent, { source: 'manual', assetId: 'bat-1' }, { v: 1 } as unknown as ControlIntent, {
+        timeoutMs: 100,
+      }),
     ).rejects.toBeInstanceOf(Error);
-    const answer = await h.client.raw.request('control.intent.bat-1', new TextEncoder().encode('[]'), {}, 100);
-    const error = new BusReplyRejectedError('control.intent.bat-1', answer.headers['Voltimax-Error'] ?? '');
+    const answer = await h.client.raw.request('control.intent.manual.bat-1', new TextEncoder().encode('[]'), {}, 100);
+    const error = new BusReplyRejectedError('control.intent.manual.bat-1', answer.headers['Voltimax-Error'] ?? '');
     expect(error.code).toBe('invalid-request');
   });
 });

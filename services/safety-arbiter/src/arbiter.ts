@@ -97,6 +97,7 @@ export const COUNTER_NAMES = [
   'intentsReceived',
   'intentsAccepted',
   'intentsRejected',
+  'intentsSourceMismatch',
   'intentsMalformed',
   'intentsSuperseded',
   'intentsExpired',
@@ -611,15 +612,26 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
 
   // ---- handlers ----------------------------------------------------------------------------------------------
 
-  function onIntent(intent: ControlIntent, subjectAssetId: string): ArbiterDecision {
+  function onIntent(
+    intent: ControlIntent,
+    subject: { readonly source: string; readonly assetId: string },
+  ): ArbiterDecision {
     count('intentsReceived');
     const nowMs = now();
-    const reject = (code: string, detail: string): ArbiterDecision => {
+    const subjectAssetId = subject.assetId;
+    const reject = (code: string, detail: string, level: 'warn' | 'error' = 'warn'): ArbiterDecision => {
       count('intentsRejected');
       limited.write(
         `intent-rejected|${code}`,
-        'warn',
-        { assetId: subjectAssetId, intentId: intent.id, source: intent.source, code, detail },
+        level,
+        {
+          assetId: subjectAssetId,
+          intentId: intent.id,
+          source: intent.source,
+          subjectSource: subject.source,
+          code,
+          detail,
+        },
         'intent rejected',
       );
       const decision: ArbiterDecision = {
@@ -637,6 +649,16 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       return decision;
     };
     if (stopped) return reject('arbiter-stopping', 'the arbiter is shutting down');
+    // nats.conf grants each source's subjects only to its publishers; the subject, not the payload, says who may
+    // claim what. A mismatch is a bug or a publisher claiming a priority it was not granted: a human should look.
+    if (intent.source !== subject.source) {
+      count('intentsSourceMismatch');
+      return reject(
+        'source-mismatch',
+        `intent claims source ${intent.source} but was sent on the subject of source ${subject.source}`,
+        'error',
+      );
+    }
     if (intent.assetId !== subjectAssetId) {
       return reject('asset-mismatch', `intent for ${intent.assetId} sent on the subject of ${subjectAssetId}`);
     }
@@ -819,7 +841,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   // ---- start -------------------------------------------------------------------------------------------------
 
   const unsubscribes: Unsubscribe[] = [
-    bus.reply(subjects.intent, (intent, ctx) => onIntent(intent, ctx.params.assetId)),
+    bus.reply(subjects.intent, (intent, ctx) => onIntent(intent, ctx.params)),
     bus.subscribe(subjects.telemetry, (reading, ctx) => onReading(reading, ctx.params.assetId)),
     bus.subscribe(subjects.health, (heartbeat, ctx) => onHeartbeat(heartbeat, ctx.params.service)),
     bus.subscribe(subjects.estop, (message) => onEstop(message)),

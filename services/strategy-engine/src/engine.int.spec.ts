@@ -28,6 +28,8 @@ let poller: Bus;
 let observer: Bus;
 let bridge: BusConnection;
 const intents: ControlIntent[] = [];
+/** The subject each intent (by id) arrived on. */
+const intentSubjects = new Map<string, string>();
 const decisions: DecisionMetrics[] = [];
 
 async function connectAs(user: NatsUser): Promise<BusConnection> {
@@ -43,7 +45,10 @@ beforeAll(async () => {
   const cli = await connectAs('cli');
   observer = createBus(cli.nc, silent);
   bridge = await connectAs('cloud-bridge');
-  observer.subscribe(subjects.intent, (intent) => void intents.push(intent));
+  observer.subscribe(subjects.intent, (intent, ctx) => {
+    intents.push(intent);
+    intentSubjects.set(intent.id, ctx.subject);
+  });
   observer.subscribe(subjects.strategyDecision, (decision) => void decisions.push(decision));
   await cli.nc.flush();
 }, 30_000);
@@ -66,6 +71,7 @@ const engines: EngineProcess[] = [];
 afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.stop()));
   intents.length = 0;
+  intentSubjects.clear();
   decisions.length = 0;
 });
 
@@ -123,7 +129,7 @@ const holdSite = (gatewayId: string): SiteConfigInput =>
   buildSite({ gatewayId, strategy: { ...FAST, active: [...FAST.active], config: { 'self-consumption': { minHoldMs: 60_000, deadbandW: 0 } } } });
 const failWith = (engine: EngineProcess) => ({ message: `engine output:\n${engine.output.join('').slice(-3000)}`, timeoutMs: 15_000 });
 
-it('turns telemetry into control.intent.bat-1 with the self-consumption decision', async () => {
+it('turns telemetry into control.intent.optimization.bat-1 with the self-consumption decision', async () => {
   const engine = startEngine(holdSite('gw-int-basic'));
   const stopFeed = feedTelemetry({ gridW: 1_000, batteryW: 0, socPct: 50 });
   try {
@@ -135,8 +141,31 @@ it('turns telemetry into control.intent.bat-1 with the self-consumption decision
       reason: 'self-consumption:self-consumption',
       issuedBy: 'strategy-engine',
     });
+    expect(intentSubjects.get(intent.id)).toBe('control.intent.optimization.bat-1');
     const decision = await waitFor(() => decisions.find((d) => d.strategy === 'self-consumption'), failWith(engine));
     expect(decision).toMatchObject({ reason: 'self-consumption', outputs: { batteryPowerW: 1_000 } });
+  } finally {
+    stopFeed();
+  }
+}, 30_000);
+
+it('publishes rule intents on their own source subjects (safety, scheduled), which nats.conf grants the engine', async () => {
+  const site = buildSite({
+    gatewayId: 'gw-int-rules',
+    strategy: { ...FAST, active: [...FAST.active] },
+    rules: [
+      { id: 'protect-reserve', source: 'safety', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 0 } },
+      { id: 'ev-pause', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'set-ev-current', assetId: 'ev-1', currentA: 0 } },
+    ],
+  });
+  const engine = startEngine(site);
+  const stopFeed = feedTelemetry({ gridW: 1_000, socPct: 12 });
+  try {
+    const safety = await waitFor(() => intents.find((i) => i.reason === 'rule:protect-reserve'), failWith(engine));
+    const scheduled = await waitFor(() => intents.find((i) => i.reason === 'rule:ev-pause'), failWith(engine));
+    expect([safety.source, intentSubjects.get(safety.id)]).toEqual(['safety', 'control.intent.safety.bat-1']);
+    expect([scheduled.source, intentSubjects.get(scheduled.id)]).toEqual(['scheduled', 'control.intent.scheduled.ev-1']);
+    expect(engine.output.join('')).not.toMatch(/Permissions Violation/i);
   } finally {
     stopFeed();
   }

@@ -168,6 +168,25 @@ describe('the tick', () => {
       ['scheduled', 'rule:protect-reserve'],
     ]);
   });
+
+  it('publishes every intent on the subject of its own source (nats.conf grants the engine no manual subject)', async () => {
+    const site = buildSite({
+      rules: [
+        { id: 'protect-reserve', source: 'safety', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 0 } },
+        { id: 'ev-pause', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'set-ev-current', assetId: 'ev-1', currentA: 0 } },
+      ],
+    });
+    const h = harness({ site });
+    await started(h);
+    sendTelemetry(h.peer, T0, { socPct: 12 });
+    jest.advanceTimersByTime(0);
+    const published = h.bus.published(subjects.intent).map((m) => [m.subject, m.params.source, m.payload.source, m.payload.reason]);
+    expect(published).toEqual([
+      ['control.intent.optimization.bat-1', 'optimization', 'optimization', 'self-consumption:self-consumption'],
+      ['control.intent.safety.bat-1', 'safety', 'safety', 'rule:protect-reserve'],
+      ['control.intent.scheduled.ev-1', 'scheduled', 'scheduled', 'rule:ev-pause'],
+    ]);
+  });
 });
 
 describe('start-up', () => {

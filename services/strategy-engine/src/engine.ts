@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, Unsubscribe } from '@voltimax/bus';
-import { subjects, type ControlIntent, type Setpoint, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
+import { intentParams, subjects, type ControlIntent, type Setpoint, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
 import type { HealthControl } from '@voltimax/service-kit';
 import {
   combine,
@@ -225,14 +225,15 @@ export function createEngine(deps: EngineDeps): Engine {
         reason: reasonFor(assetId, setpoint, combined),
         issuedBy: 'strategy-engine',
       };
-      if (publishSafely('intent', () => bus.publish(subjects.intent, { assetId }, intent))) {
+      if (publishSafely('intent', () => bus.publish(subjects.intent, intentParams(intent), intent))) {
         intents.push(intent);
         lastSetpoints.set(assetId, lastSetpoint(assetId, setpoint, nowMs, intent.reason));
       }
     }
     for (const ruleIntent of rules.intents) {
       const intent = toControlIntent(ruleIntent, newId(), clock);
-      if (publishSafely('rule intent', () => bus.publish(subjects.intent, { assetId: intent.assetId }, intent))) {
+      // On the rule's own source subject (scheduled or safety): nats.conf grants those to this service, not manual.
+      if (publishSafely('rule intent', () => bus.publish(subjects.intent, intentParams(intent), intent))) {
         intents.push(intent);
         health.incrementCounter('ruleIntents');
       }

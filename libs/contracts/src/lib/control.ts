@@ -32,7 +32,7 @@ export const SetpointSchema = z.discriminatedUnion('kind', [
 export type Setpoint = z.infer<typeof SetpointSchema>;
 export type SetpointKind = Setpoint['kind'];
 
-/** `control.intent.<assetId>`: a wish for one asset; the arbiter decides what is written. */
+/** `control.intent.<source>.<assetId>`: a wish for one asset; the arbiter decides what is written. */
 export const ControlIntentSchema = z.strictObject({
   v: z.literal(1),
   id: IdSchema,

@@ -13,7 +13,9 @@ import {
   RefreshConfigurationReplySchema,
   RefreshConfigurationRequestSchema,
   WriteResultSchema,
+  type ControlIntent,
 } from './control';
+import type { IntentSource } from './common';
 import { AssetReadingSchema } from './readings';
 import { defineRequest, defineSubject } from './subject';
 
@@ -24,8 +26,13 @@ import { defineRequest, defineSubject } from './subject';
 export const subjects = {
   /** Publisher: the driver that owns the asset (modbus-poller, http-devices, ocpp-csms, simulator in tests). */
   telemetry: defineSubject('telemetry.{assetId}', AssetReadingSchema),
-  /** Publishers: strategy-engine (optimization/scheduled), cloud-bridge and cli (manual). Request/reply → ArbiterDecision. */
-  intent: defineRequest('control.intent.{assetId}', ControlIntentSchema, ArbiterDecisionSchema),
+  /**
+   * `{source}` is the intent's `IntentSource` and must equal the payload's `source`: the server grants each source
+   * to its publishers (nats.conf), and the arbiter rejects a payload that claims another (`source-mismatch`).
+   * Publishers: strategy-engine (optimization, scheduled, safety), cloud-bridge and cli (manual). Subscriber:
+   * safety-arbiter (`control.intent.*.*`). Request/reply → ArbiterDecision.
+   */
+  intent: defineRequest('control.intent.{source}.{assetId}', ControlIntentSchema, ArbiterDecisionSchema),
   /** Publisher: safety-arbiter ONLY. Request/reply → WriteResult from the owning driver. */
   deviceWrite: defineRequest('device.{assetId}.write', DeviceWriteSchema, WriteResultSchema),
   /** Publisher: safety-arbiter. Captured by stream AUDIT. */
@@ -49,6 +56,14 @@ export const subjects = {
 } as const;
 
 export type Subjects = typeof subjects;
+
+/** The `subjects.intent` parameters of an intent: its own source and asset, so subject and payload agree. */
+export function intentParams(intent: Pick<ControlIntent, 'source' | 'assetId'>): {
+  readonly source: IntentSource;
+  readonly assetId: string;
+} {
+  return { source: intent.source, assetId: intent.assetId };
+}
 
 /** JetStream streams and KV buckets (DESIGN § Data at rest). */
 export const streams = {

@@ -43,7 +43,7 @@ export interface AutomationMemory {
 
 export const INITIAL_AUTOMATION_MEMORY: AutomationMemory = { conditionSinceMs: {} };
 
-/** An intent a rule wants the strategy-engine to publish on `control.intent.<assetId>`. */
+/** An intent a rule wants the strategy-engine to publish on `control.intent.<source>.<assetId>`. */
 export interface RuleIntent {
   readonly ruleId: string;
   readonly source: 'scheduled' | 'safety';
@@ -216,7 +216,7 @@ export function unknownRuleOptionIds(rules: readonly AutomationRule[], options: 
   return Object.keys(options.rules).filter((id) => !ids.has(id));
 }
 
-/** The `control.intent.<assetId>` payload for a rule intent; the service supplies the id. */
+/** The `control.intent.<source>.<assetId>` payload for a rule intent; the service supplies the id. */
 export function toControlIntent(intent: RuleIntent, id: string, clock: Clock): ControlIntent {
   return {
     v: 1,

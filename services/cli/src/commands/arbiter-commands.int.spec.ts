@@ -272,7 +272,7 @@ describe('with the safety-arbiter running (nats.conf without the cli AUDIT read 
       void cli
         .request(
           subjects.intent,
-          { assetId: 'bat-1' },
+          { source: 'manual', assetId: 'bat-1' },
           {
             v: 1,
             id: `why-${sent}`,

@@ -69,6 +69,14 @@ describe('renderMonitor', () => {
     expect(renderMonitor(state, AT)).toContain('(3 invalid messages dropped)');
   });
 
+  it('counts intents that claim another source than their subject', () => {
+    const state = emptyMonitorState();
+    state.sourceMismatches = 1;
+    expect(renderMonitor(state, AT)).toContain('(1 intent claiming another source than its subject ignored)');
+    state.sourceMismatches = 2;
+    expect(renderMonitor(state, AT)).toContain('(2 intents claiming another source than their subject ignored)');
+  });
+
   it('limits the terms per decision', () => {
     const state = emptyMonitorState();
     state.decisions.set('net-zero', { ...exampleDecisionMetrics, inputs: {}, outputs: {}, terms: { a: 1, b: 2, c: 3 } });

@@ -7,16 +7,26 @@ export interface MonitorState {
   readonly decisions: Map<string, DecisionMetrics>;
   /** Latest arbiter outcome per asset. */
   readonly arbiter: Map<string, ArbiterDecision>;
-  /** Latest intent per asset (any source). */
+  /** Latest intent per asset (any source subject, `control.intent.*.*`). */
   readonly intents: Map<string, ControlIntent>;
   /** Latest heartbeat per service. */
   readonly health: Map<string, Heartbeat>;
   /** Messages the bus dropped as invalid. */
   dropped: number;
+  /** Intents whose payload claims another source than their subject names (the arbiter rejects them: source-mismatch). */
+  sourceMismatches: number;
 }
 
 export function emptyMonitorState(): MonitorState {
-  return { telemetry: new Map(), decisions: new Map(), arbiter: new Map(), intents: new Map(), health: new Map(), dropped: 0 };
+  return {
+    telemetry: new Map(),
+    decisions: new Map(),
+    arbiter: new Map(),
+    intents: new Map(),
+    health: new Map(),
+    dropped: 0,
+    sourceMismatches: 0,
+  };
 }
 
 /** How the view is drawn. */
@@ -188,6 +198,11 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
   if (state.dropped > 0) {
     lines.push('');
     lines.push(`(${state.dropped} invalid message${state.dropped === 1 ? '' : 's'} dropped)`);
+  }
+  if (state.sourceMismatches > 0) {
+    const n = state.sourceMismatches;
+    lines.push('');
+    lines.push(`(${n} intent${n === 1 ? '' : 's'} claiming another source than ${n === 1 ? 'its' : 'their'} subject ignored)`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,13 +1,14 @@
 /**
  * `bin/voltimax monitor --once` against a real nats-server with the users of docker/nats/nats.conf: the monitor
- * connects as `cli`; telemetry comes from the modbus-poller user, decisions from strategy-engine, arbiter outcomes
- * from safety-arbiter, each only allowed to publish its own subjects.
+ * connects as `cli`; telemetry comes from the modbus-poller user, decisions and optimization intents from
+ * strategy-engine, manual intents from a second cli connection, arbiter outcomes from safety-arbiter, each only
+ * allowed to publish its own subjects.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
-import { subjects } from '@voltimax/contracts';
-import { exampleArbiterDecision, exampleDecisionMetrics, exampleReadings } from '@voltimax/contracts/testing';
+import { intentParams, subjects, type ControlIntent } from '@voltimax/contracts';
+import { exampleArbiterDecision, exampleDecisionMetrics, exampleIntent, exampleReadings } from '@voltimax/contracts/testing';
 import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
 import { pino } from 'pino';
 
@@ -46,8 +47,13 @@ it('prints one snapshot of live telemetry, decisions and arbiter outcomes and ex
   const poller = await busAs('modbus-poller');
   const engine = await busAs('strategy-engine');
   const arbiter = await busAs('safety-arbiter');
+  const operator = await busAs('cli');
+  const evIntent: ControlIntent = { ...exampleIntent, assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 16 } };
+  const pvIntent: ControlIntent = { ...exampleIntent, source: 'manual', assetId: 'pv-1', setpoint: { kind: 'pv-limit', maxPowerW: 3_000 } };
   const publish = (): void => {
     const atMs = Date.now();
+    engine.publish(subjects.intent, intentParams(evIntent), { ...evIntent, issuedAtMs: atMs });
+    operator.publish(subjects.intent, intentParams(pvIntent), { ...pvIntent, issuedAtMs: atMs });
     poller.publish(subjects.telemetry, { assetId: 'bat-1' }, { ...exampleReadings.battery, atMs });
     poller.publish(subjects.telemetry, { assetId: 'grid-1' }, { ...exampleReadings.gridMeter, atMs });
     engine.publish(subjects.strategyDecision, { strategy: 'net-zero' }, { ...exampleDecisionMetrics, atMs });
@@ -65,6 +71,8 @@ it('prints one snapshot of live telemetry, decisions and arbiter outcomes and ex
     expect(result.stdout).toContain(`${nats.url} as cli  ·  snapshot after 1.5 s`);
     expect(result.stdout).toMatch(/ {2}bat-1 +battery +−2\.50 kW +63\.5 % +good +0\.\d s +— +clamped \+5\.00 kW/);
     expect(result.stdout).toMatch(/ {2}grid-1 +grid-meter +\+1\.20 kW/);
+    expect(result.stdout).toMatch(/ {2}ev-1 .* 16 A +optimization /);
+    expect(result.stdout).toMatch(/ {2}pv-1 .* ≤ \+3\.00 kW +manual /);
     expect(result.stdout).toContain('  net-zero  pid');
     expect(result.stdout).toContain('      terms  p=600 i=180 d=20');
     expect(result.stdout).toMatch(/ {2}bat-1 +clamped +manual +\+8\.00 kW → \+5\.00 kW .*max-discharge-power \(value 8000 W, limit 5000 W\)/);

@@ -1,6 +1,11 @@
 import { createMemoryNetwork, type MemoryBus } from '@voltimax/bus/testing';
-import { subjects } from '@voltimax/contracts';
-import { exampleArbiterDecision, exampleDecisionMetrics, exampleReadings } from '@voltimax/contracts/testing';
+import { intentParams, subjects, type ControlIntent } from '@voltimax/contracts';
+import {
+  exampleArbiterDecision,
+  exampleDecisionMetrics,
+  exampleIntent,
+  exampleReadings,
+} from '@voltimax/contracts/testing';
 import { runCli } from '../program';
 import { monitor, type MonitorDeps } from './monitor';
 
@@ -87,6 +92,33 @@ describe('voltimax monitor', () => {
     const text = c.out.join('');
     expect(text).toMatch(/bat-1 +battery +\+1\.00 kW +70\.0 %/);
     expect(text).toContain('(1 invalid message dropped)');
+  });
+
+  it('shows intents of every source subject, but not one whose payload claims another source', async () => {
+    const f = fake();
+    const optimization: ControlIntent = exampleIntent;
+    const manual: ControlIntent = {
+      ...exampleIntent,
+      id: 'int-manual',
+      source: 'manual',
+      setpoint: { kind: 'ev-current', currentA: 10, phases: 3 },
+    };
+    f.duringDelay = () => {
+      f.peer.publish(subjects.intent, intentParams(optimization), optimization);
+      f.peer.publish(subjects.intent, intentParams(manual), { ...manual, assetId: 'ev-1' });
+      f.peer.publish(
+        subjects.intent,
+        { source: 'optimization', assetId: 'pv-1' },
+        { ...manual, id: 'forged', assetId: 'pv-1', setpoint: { kind: 'pv-limit', maxPowerW: 0 } },
+      );
+    };
+    const c = capture();
+    await monitor(c.io, { once: true }, f.deps);
+    const text = c.out.join('');
+    expect(text).toMatch(/ {2}bat-1 .* −2\.50 kW +optimization /);
+    expect(text).toMatch(/ {2}ev-1 .* 10 A ×3 +manual /);
+    expect(text).not.toMatch(/ {2}pv-1 /);
+    expect(text).toContain('(1 intent claiming another source than its subject ignored)');
   });
 
   it('redraws the live view until interrupted', async () => {

@@ -74,7 +74,11 @@ export function collect(bus: Bus): { readonly state: MonitorState; stop(): void 
   const state = emptyMonitorState();
   const offs = [
     bus.subscribe(subjects.telemetry, (r) => void state.telemetry.set(r.assetId, r)),
-    bus.subscribe(subjects.intent, (i) => void state.intents.set(i.assetId, i)),
+    // Every source's subject; a payload claiming another source than its subject is not shown as that source.
+    bus.subscribe(subjects.intent, (i, ctx) => {
+      if (i.source === ctx.params.source) state.intents.set(i.assetId, i);
+      else state.sourceMismatches += 1;
+    }),
     bus.subscribe(subjects.arbiterDecision, (d) => void state.arbiter.set(d.assetId, d)),
     bus.subscribe(subjects.strategyDecision, (d) => void state.decisions.set(d.strategy, d)),
     bus.subscribe(subjects.health, (h) => void state.health.set(h.service, h)),
