@@ -6,3 +6,6 @@ export * from './lib/cost';
 export * from './lib/replay';
 export * from './lib/optimum';
 export { type LpModel, type LpTerm, type LpConstraint, toLpText } from './lib/lp-format';
+export * from './lib/backtest';
+export * from './lib/backtest-inputs';
+export * from './lib/backtest-references';

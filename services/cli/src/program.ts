@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerArbiterCommand } from './commands/arbiter-why';
 import { registerAssetsCommand } from './commands/assets';
+import { registerBacktestCommand } from './commands/backtest';
 import { configValidate } from './commands/config-validate';
 import { deviceRead, type DeviceReadOptions } from './commands/device-read';
 import { scanSunSpec, type ScanSunSpecOptions } from './commands/device-scan-sunspec';
@@ -59,6 +60,7 @@ export function buildProgram(io: CliIo): Command {
 
   registerEstopCommand(program, io);
   registerArbiterCommand(program, io);
+  registerBacktestCommand(program, io);
   registerAssetsCommand(program, io);
   registerServiceCommand(program, io);
 

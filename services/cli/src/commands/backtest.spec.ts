@@ -1,0 +1,179 @@
+import { readFile } from 'node:fs/promises';
+import { runCli } from '../program';
+import { autoSubStepMs, localMidnightMs, parseDurationMs } from './backtest';
+import { renderDaySvg } from './backtest-svg';
+
+interface Captured {
+  out: string[];
+  err: string[];
+  files: Map<string, string>;
+}
+
+function capture(over: { isStderrTty?: boolean; nowMs?: () => number; inputs?: Record<string, string> } = {}) {
+  const c: Captured = { out: [], err: [], files: new Map() };
+  return {
+    c,
+    io: {
+      stdout: (t: string) => void c.out.push(t),
+      stderr: (t: string) => void c.err.push(t),
+      readFile: async (p: string) => (over.inputs && p in over.inputs ? (over.inputs[p] as string) : readFile(p, 'utf8')),
+      writeFile: async (p: string, text: string) => void c.files.set(p, text),
+      isStderrTty: over.isStderrTty ?? false,
+      ...(over.nowMs ? { nowMs: over.nowMs } : {}),
+    },
+  };
+}
+
+/** One day of the shared development data: 12 May 2024 (negative prices, sunny). */
+const ONE_DAY = ['--from', '2024-05-12', '--to', '2024-05-12'];
+
+describe('voltimax backtest', () => {
+  it('prints the results table with the baseline and the exact optimum, and writes JSON and one SVG per strategy', async () => {
+    const { c, io } = capture();
+    const code = await runCli(
+      ['backtest', ...ONE_DAY, '--strategy', 'self-consumption,arbitrage', '--json', 'out.json', '--svg', 'day.svg', '--day', '2024-05-12'],
+      io,
+    );
+    const text = c.out.join('');
+    expect(c.err.join('')).toBe('');
+    expect(code).toBe(0);
+    expect(text).toMatch(/^backtest 2024-05-12 … 2024-05-12 \(1 day, 96 steps of 15 min\)/);
+    expect(text).toMatch(/baseline \(battery idle\): \d+\.\d\d EUR; optimum \(full horizon, exact\): \d+\.\d\d EUR/);
+    expect(text).toMatch(/strategy\s+cost EUR\s+savings %\s+% of optimum\s+peak kW\s+peak cut %\s+SC %\s+SC % of max\s+cycles\s+violations/);
+    expect(text).toMatch(/\nself-consumption\s+\d+\.\d\d\s+\d+\.\d\s+\d+\.\d/);
+    expect(text).toMatch(/\narbitrage\s+/);
+
+    const json = JSON.parse(c.files.get('out.json') ?? '{}') as {
+      baselineCostEur: number;
+      references: { cost: { costEur: number; horizon: { mode: string } } };
+      reports: { label: string; cost: { totalEur: number }; violations: { steps: number }; optimum: { beatsOptimum: boolean } }[];
+    };
+    expect(json.references.cost.horizon.mode).toBe('full');
+    expect(json.reports.map((r) => r.label)).toEqual(['self-consumption', 'arbitrage']);
+    for (const r of json.reports) {
+      expect(r.violations.steps).toBe(0);
+      expect(r.optimum.beatsOptimum).toBe(false);
+      expect(r.cost.totalEur).toBeGreaterThanOrEqual(json.references.cost.costEur - 1e-6);
+    }
+    const svg = c.files.get('day-self-consumption.svg') ?? '';
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    for (const label of ['load', 'PV', 'grid (+ import)', 'battery (+ discharge)', 'SoC of the optimum', 'day-ahead price', 'power (kW)', 'local time (Europe/Paris)']) {
+      expect(svg).toContain(`>${label}</text>`);
+    }
+    expect(c.files.has('day-arbitrage.svg')).toBe(true);
+  }, 20_000);
+
+  it('--strategy all runs the 11 strategies and none breaks a limit', async () => {
+    const { c, io } = capture();
+    const code = await runCli(['backtest', ...ONE_DAY, '--strategy', 'all', '--substep', '15m'], io);
+    const text = c.out.join('');
+    expect(code).toBe(0);
+    const rows = text.split('\n').filter((line) => /^[a-z-]+\s+-?\d+\.\d\d\s/.test(line));
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual([
+      'null',
+      'charge',
+      'discharge',
+      'net-zero',
+      'peak-shaving',
+      'time-of-use',
+      'self-consumption',
+      'grid-services',
+      'arbitrage',
+      'backup-power',
+      'ev-charging',
+    ]);
+    for (const row of rows) expect(row.trim().endsWith(' 0')).toBe(true);
+  }, 20_000);
+
+  it('runs NetZero on 2-s and PeakShaving on 1-min sub-steps by default (--substep auto), the others once per step', async () => {
+    expect(autoSubStepMs(['net-zero'], 900_000)).toBe(2_000);
+    expect(autoSubStepMs(['self-consumption'], 900_000)).toBe(900_000);
+    expect(autoSubStepMs(['self-consumption', 'peak-shaving'], 900_000)).toBe(60_000);
+    expect(autoSubStepMs(['peak-shaving', 'net-zero'], 900_000)).toBe(2_000);
+    const { c, io } = capture();
+    expect(await runCli(['backtest', ...ONE_DAY, '--strategy', 'net-zero', '--json', 'nz.json'], io)).toBe(0);
+    expect(c.out.join('')).toContain('sub-steps: net-zero every 2 s (load/PV hold inside each step)');
+    const json = JSON.parse(c.files.get('nz.json') ?? '{}') as { reports: { subStepMs: number; decisions: number }[] };
+    expect(json.reports[0]).toMatchObject({ subStepMs: 2_000, decisions: 96 * 450 });
+  }, 20_000);
+
+  it('combines strategies with + and takes configs inline', async () => {
+    const { c, io } = capture();
+    const code = await runCli(
+      ['backtest', ...ONE_DAY, '--strategy', 'self-consumption+peak-shaving', '--config', '{"peak-shaving":{"thresholdW":1500}}', '--horizon', 'rolling'],
+      io,
+    );
+    expect(code).toBe(0);
+    expect(c.out.join('')).toMatch(/optimum \(rolling 48 h \/ 24 h, not a strict bound\)/);
+    expect(c.out.join('')).toMatch(/\nself-consumption\+peak-shaving\s+\d/);
+  });
+
+  it('draws a progress bar on a terminal once the run takes longer than a second', async () => {
+    let t = 0;
+    const { c, io } = capture({ isStderrTty: true, nowMs: () => (t += 400) });
+    expect(await runCli(['backtest', ...ONE_DAY, '--strategy', 'null'], io)).toBe(0);
+    const err = c.err.join('');
+    expect(err).toMatch(/\r\[#*\.*\]\s+\d+% /);
+    expect(err.endsWith('\r')).toBe(true);
+  });
+
+  it('stays quiet on stderr when it is not a terminal', async () => {
+    let t = 0;
+    const { c, io } = capture({ isStderrTty: false, nowMs: () => (t += 10_000) });
+    expect(await runCli(['backtest', ...ONE_DAY, '--strategy', 'null'], io)).toBe(0);
+    expect(c.err).toEqual([]);
+  });
+
+  it.each([
+    [['--strategy', 'frobnicate'], /unknown strategy 'frobnicate'/],
+    [['--strategy', 'peak-shaving', '--config', '{"peak-shaving":{"thresholdW":-1}}'], /strategy 'peak-shaving': invalid configuration/],
+    [['--forecast', 'crystal-ball'], /--forecast must be one of perfect, persistence/],
+    [['--step', '7 parsecs'], /--step must be a duration/],
+    [['--substep', '7m'], /--substep must be 'auto' or a duration dividing the step/],
+    [['--data', '/nonexistent/x.csv'], /cannot read \/nonexistent\/x.csv: ENOENT/],
+    [['--from', '2024-02-30'], /--from must be YYYY-MM-DD/],
+    [['--tariff', 'bad.json'], /invalid tariff bad.json/],
+  ])('rejects %j with exit 2', async (args, message) => {
+    const { c, io } = capture({ inputs: { 'bad.json': '{"kind":"fixed"}' } });
+    expect(await runCli(['backtest', ...ONE_DAY, ...args], io)).toBe(2);
+    expect(c.err.join('')).toMatch(message);
+  });
+
+  it('documents its defaults in the help', async () => {
+    const { c, io } = capture();
+    expect(await runCli(['backtest', '--help'], io)).toBe(0);
+    const help = c.out.join('');
+    expect(help).toContain('fr_lorraine_household_202404_202405_30min.csv');
+    expect(help).toContain('10 kWh, 5 kW');
+    expect(help).toContain('4 EUR/kW monthly peak charge');
+    expect(help).toContain('Exit codes');
+  });
+});
+
+describe('backtest helpers', () => {
+  it.each([
+    ['15m', 900_000],
+    ['2s', 2_000],
+    ['1h', 3_600_000],
+    ['500ms', 500],
+    ['15', undefined],
+    ['0s', undefined],
+  ])('parses the duration %s', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
+
+  it('finds local midnight across DST (Europe/Paris)', () => {
+    expect(localMidnightMs('2024-04-01', 'Europe/Paris')).toBe(Date.UTC(2024, 2, 31, 22));
+    expect(localMidnightMs('2024-01-15', 'Europe/Paris')).toBe(Date.UTC(2024, 0, 14, 23));
+    expect(localMidnightMs('2024-03-31', 'Europe/Paris')).toBe(Date.UTC(2024, 2, 30, 23));
+  });
+
+  it('renders a 23-hour DST day with the wall-clock hour ticks', () => {
+    const fromMs = Date.UTC(2024, 2, 30, 23);
+    const toMs = Date.UTC(2024, 2, 31, 22);
+    const steps = Array.from({ length: 23 * 4 }, (_, k) => ({ atMs: fromMs + k * 900_000, loadW: 500, pvW: 0, gridW: 500, batteryW: 0, socPct: 10, spotEurPerMwh: 50 }));
+    const svg = renderDaySvg({ title: 'a & b', timezone: 'Europe/Paris', fromMs, toMs, stepMs: 900_000, steps, startSocPct: 10 });
+    expect(svg).toContain('a &amp; b');
+    expect(svg).toContain('>03:00</text>');
+    expect(svg).toContain('>24:00</text>');
+    expect(svg).not.toContain('NaN');
+  });
+});
