@@ -11,7 +11,7 @@ const ROOT = path.join(__dirname, '..');
 const DIR = path.join(__dirname, 'bench');
 const filters = process.argv.slice(2);
 const scripts = (fs.existsSync(DIR) ? fs.readdirSync(DIR) : [])
-  .filter((f) => /\.(js|ts)$/.test(f) && !/\.(spec|d)\.ts$/.test(f))
+  .filter((f) => /\.(js|ts)$/.test(f) && !/\.(spec|d)\.ts$/.test(f) && !f.startsWith('lib-'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 

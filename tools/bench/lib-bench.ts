@@ -1,0 +1,152 @@
+// Helpers shared by tools/bench/poller.ts and tools/bench/arbiter.ts: machine context, percentiles, a plain table,
+// a service started as a child process (node tools/run-ts.js <main.ts>) and its CPU/RSS read from /proc.
+// Not a bench itself: run directly it does nothing and exits 0.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The repository root (tools/bench → ../..). */
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export function out(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Cores, CPU model, load average and node version, as printed at the start of every bench. */
+export function machineContext(): { readonly cores: number; readonly line: string } {
+  const cpus = os.cpus();
+  const [l1, l5, l15] = os.loadavg().map((l) => l.toFixed(2));
+  return {
+    cores: cpus.length,
+    line: `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, load average at start ${l1} / ${l5} / ${l15} (1/5/15 min), node ${process.version}, ${os.platform()} ${os.release()}`,
+  };
+}
+
+/** Nearest-rank percentile (p in 0…100) of values; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? Number.NaN;
+}
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}
+
+/** `12.3` with `digits` decimals, `–` for NaN. */
+export function fmt(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '–';
+}
+
+/** Prints rows under headers, columns padded to the widest cell (first column left, the rest right aligned). */
+export function printTable(headers: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  out(`  ${line(headers)}`);
+  out(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
+  for (const row of rows) out(`  ${line(row)}`);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `predicate` every `intervalMs` until it is true; false when `timeoutMs` ran out (bounded, never throws). */
+export async function until(predicate: () => boolean, timeoutMs: number, intervalMs = 10): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() >= deadline) return false;
+    await sleep(intervalMs);
+  }
+  return true;
+}
+
+/** A service running as `node tools/run-ts.js <entry>` (the process measured is that node process itself). */
+export interface ChildService {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** The last lines it wrote (stdout and stderr), for diagnostics. */
+  tail(): string;
+  /** Log lines at warn or above (pino level ≥ 40) so far, counted by message. */
+  problems(): Record<string, number>;
+  exited(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function startChildService(entry: string, env: Readonly<Record<string, string>>): ChildService {
+  const child = spawn(process.execPath, [path.join(ROOT, 'tools', 'run-ts.js'), entry], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const problems = new Map<string, number>();
+  const carry = { stdout: '', stderr: '' };
+  const keep = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    const parts = (carry[stream] + chunk.toString()).split('\n');
+    carry[stream] = parts.pop() ?? '';
+    for (const l of parts) {
+      if (l.trim() === '') continue;
+      lines.push(l);
+      // pino JSON lines: count warn (40) and above by message.
+      if (l.startsWith('{')) {
+        try {
+          const entry = JSON.parse(l) as { level?: number; msg?: string };
+          if ((entry.level ?? 0) >= 40) problems.set(entry.msg ?? '?', (problems.get(entry.msg ?? '?') ?? 0) + 1);
+        } catch {
+          // not a log line
+        }
+      }
+    }
+    if (lines.length > 40) lines.splice(0, lines.length - 40);
+  };
+  child.stdout?.on('data', keep('stdout'));
+  child.stderr?.on('data', keep('stderr'));
+  const hasExited = () => child.exitCode !== null || child.signalCode !== null;
+  if (child.pid === undefined) throw new Error(`could not start ${entry}`);
+  return {
+    pid: child.pid,
+    child,
+    tail: () => lines.join('\n'),
+    problems: () => Object.fromEntries(problems),
+    exited: hasExited,
+    stop: (graceMs = 6_000) =>
+      new Promise<void>((resolve) => {
+        if (hasExited()) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+let clockTicks: number | undefined;
+/** Kernel clock ticks per second (USER_HZ) for /proc/<pid>/stat times. */
+export function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime + stime of a process, seconds (Linux /proc/<pid>/stat fields 14 and 15). */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+}
+
+/** Resident set size of a process, MiB (VmRSS of /proc/<pid>/status). */
+export function processRssMib(pid: number): number {
+  const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
