@@ -1,0 +1,361 @@
+// The whole control path over real processes and sockets, as `npm start` runs it: a nats-server with the production
+// users (docker/nats/nats.conf), Redis, and the simulator, modbus-poller, safety-arbiter and strategy-engine as child
+// processes (tools/start.js does the same). The test only watches the bus, as user `cli`, and shapes the site through
+// the simulator's load profile: a CSV with a 3 kW load step at a known sim time.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectBus, createBus, type BusConnection } from '@voltimax/bus';
+import { captureLogger } from '@voltimax/bus/testing';
+import {
+  subjects,
+  type ArbiterDecision,
+  type AssetReading,
+  type ControlIntent,
+  type Heartbeat,
+} from '@voltimax/contracts';
+import { NetZeroConfigSchema } from '@voltimax/strategies';
+import {
+  NATS_CONFIG_PATH,
+  NATS_DEV_PASSWORDS,
+  startNats,
+  startRedis,
+  waitFor,
+  type NatsTestServer,
+  type TestServer,
+} from '@voltimax/testing';
+import { ROOT, startService, type ServiceProcess } from './processes';
+import { stepResponse, type GridSample } from './step-response';
+
+const GRID = 'grid-1';
+const BATTERY = 'bat-1';
+const INVERTER = 'inv-1';
+
+/**
+ * The building load (no PV) of the simulator's profile at sim speed 1 (one sim second per 1 s tick): a household base
+ * load for STEP_AT_S, then 3 kW more for twice as long (the profile then repeats). The battery covers both (5 kW
+ * discharge limit) and its SoC moves by well under 1 % during the test, so no limit interferes.
+ */
+const BASE_LOAD_W = 300;
+const STEP_W = 3_000;
+/** Sim seconds before the step: the other services answer 4–8 s after the simulator starts on a busy 2-core machine. */
+const STEP_AT_S = 18;
+
+/** NetZero as the site configures it: an empty block, so its defaults (target 0 W, deadband 50 W). */
+const NET_ZERO = NetZeroConfigSchema.parse({});
+/**
+ * Settling time allowed after the step (into the deadband, and staying there), then how long it must stay. Measured
+ * 12–16 s. The loop has a dead time of one or two ticks (meter poll → engine tick → arbiter → Modbus write → next
+ * simulator step), depending on how the services' 1 s timers happen to line up; with two, NetZero's default gains
+ * overshoot (≈ −550 W export) and ring until its oscillation guard lowers them.
+ */
+const SETTLE_WITHIN_MS = 25_000;
+const HOLD_MS = 5_000;
+/**
+ * Sign changes of (grid − target) after the step. Measured 0 (one tick of dead time) or 4 (two: the guard steps in at
+ * its maxSignFlips-th flip); allowed: one more swing each way while the lowered gains take hold. A sustained
+ * oscillation at the loop's ≈ 5 s period flips about 12 times in the window, and never settles.
+ */
+const MAX_SIGN_CHANGES = NET_ZERO.oscillation.maxSignFlips + 2;
+
+/** The simulated site of `npm start` with NetZero as the only strategy and no automation rules. */
+function e2eSite(): Record<string, unknown> {
+  const site = JSON.parse(readFileSync(join(ROOT, 'docker', 'config', 'assets.sim.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const assets = (site['assets'] as Record<string, unknown>[]).map((asset) =>
+    // The hybrid inverter reports the simulated house load: polled every second, it shows when the step happens.
+    asset['id'] === INVERTER ? { ...asset, pollIntervalMs: 1_000 } : asset,
+  );
+  return {
+    ...site,
+    // Own Redis keys, also when REDIS_URL points at a shared server.
+    gatewayId: `gw-e2e-${process.pid}`,
+    assets,
+    strategy: { active: ['net-zero'], tickMs: 1_000, config: { 'net-zero': {} } },
+    rules: [],
+  };
+}
+
+/** libs/sim's CSV (timestamp,load_w,pv_w,price_eur_per_mwh): rows on a regular grid, each held until the next. */
+function loadStepCsv(): string {
+  const startMs = Date.parse('2024-04-01T10:00:00Z');
+  const loadsW = [BASE_LOAD_W, BASE_LOAD_W + STEP_W, BASE_LOAD_W + STEP_W];
+  const rows = loadsW.map((loadW, i) => `${new Date(startMs + i * STEP_AT_S * 1_000).toISOString()},${loadW},0,100`);
+  return ['timestamp,load_w,pv_w,price_eur_per_mwh', ...rows, ''].join('\n');
+}
+
+interface Seen<T> {
+  readonly receivedAtMs: number;
+  readonly payload: T;
+}
+
+describe('the gateway as processes: simulator → poller → strategy engine → arbiter → poller → simulator', () => {
+  let dir: string | undefined;
+  let nats: NatsTestServer | undefined;
+  let redis: TestServer | undefined;
+  let observer: BusConnection | undefined;
+  const services: ServiceProcess[] = [];
+  const readings: Seen<AssetReading>[] = [];
+  const intents: Seen<ControlIntent>[] = [];
+  const decisions: Seen<ArbiterDecision>[] = [];
+  const heartbeats: Seen<Heartbeat>[] = [];
+  /** The observer's own warnings (a subscription the server refused shows here). */
+  const observerLog = captureLogger('warn');
+  const t0 = Date.now();
+
+  const readingsOf = (assetId: string) => readings.filter((r) => r.payload.assetId === assetId).map((r) => r.payload);
+  const gridSamples = (): GridSample[] =>
+    readingsOf(GRID).flatMap((r) =>
+      r.quality === 'good' && r.values.powerW !== undefined ? [{ atMs: r.atMs, gridW: r.values.powerW }] : [],
+    );
+  const batteryDecisions = () => decisions.map((d) => d.payload).filter((d) => d.assetId === BATTERY);
+  const latestHeartbeat = (service: string) => heartbeats.filter((h) => h.payload.service === service).at(-1)?.payload;
+  const watts = (d: ArbiterDecision) => (d.applied?.kind === 'battery-power' ? d.applied.powerW : undefined);
+  const rel = (atMs: number) => ((atMs - t0) / 1_000).toFixed(1);
+
+  /** What the bus showed, in seconds since the test started: enough to see where the loop broke. */
+  const busRecord = () =>
+    [
+      `grid W:     ${gridSamples()
+        .map((s) => `${rel(s.atMs)}:${Math.round(s.gridW)}`)
+        .join(' ')}`,
+      `load W:     ${readingsOf(INVERTER)
+        .map((r) => `${rel(r.atMs)}:${r.values.loadPowerW ?? r.quality}`)
+        .join(' ')}`,
+      `battery W:  ${readingsOf(BATTERY)
+        .map((r) => `${rel(r.atMs)}:${r.values.powerW ?? r.quality}`)
+        .join(' ')}`,
+      `intents:    ${intents
+        .filter((i) => i.payload.assetId === BATTERY)
+        .map(
+          (i) =>
+            `${rel(i.receivedAtMs)}:${i.payload.setpoint.kind === 'battery-power' ? i.payload.setpoint.powerW : i.payload.setpoint.kind}:${i.payload.reason}`,
+        )
+        .join(' ')}`,
+      `decisions:  ${decisions
+        .filter((d) => d.payload.assetId === BATTERY && d.payload.outcome !== 'superseded')
+        .map(
+          (d) =>
+            `${rel(d.receivedAtMs)}:${d.payload.outcome}:${watts(d.payload) ?? '-'}${d.payload.violations.map((v) => `:${v.code}`).join('')}`,
+        )
+        .join(' ')}`,
+    ].join('\n');
+
+  /** Runs a hook or test body; on failure prints what the bus showed and each service's last output. */
+  const reported = (body: () => Promise<void>) => () =>
+    body().catch((err: unknown) => {
+      process.stderr.write(
+        `\n[e2e] failed ${rel(Date.now())} s after the start; the bus:\n${busRecord()}\n` +
+          `[e2e] observer warnings: ${observerLog.lines.map((l) => JSON.stringify(l)).join('\n') || 'none'}\n` +
+          `[e2e] last output of each service:\n${services.map((s) => s.tail()).join('\n')}\n`,
+      );
+      throw err;
+    });
+
+  async function start(name: string, env: Record<string, string>): Promise<void> {
+    if (!nats) throw new Error('nats-server is not running');
+    const service = startService(name, nats.url, env);
+    services.push(service);
+    await waitFor(
+      () => {
+        if (service.exit() !== undefined) throw new Error(`${name} exited (${service.exit()})`);
+        return latestHeartbeat(name);
+      },
+      { timeoutMs: 20_000, intervalMs: 50, message: `the first heartbeat of ${name}` },
+    );
+  }
+
+  beforeAll(
+    reported(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'voltimax-e2e-'));
+      [nats, redis] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startRedis()]);
+      observer = await connectBus({
+        servers: nats.url,
+        name: 'e2e-observer',
+        user: 'cli',
+        pass: NATS_DEV_PASSWORDS.cli,
+        log: observerLog.log,
+      });
+      const bus = createBus(observer.nc, observerLog.log);
+      const seen =
+        <T>(list: Seen<T>[]) =>
+        (payload: T) =>
+          void list.push({ receivedAtMs: Date.now(), payload });
+      bus.subscribe(subjects.telemetry, seen(readings));
+      bus.subscribe(subjects.intent, seen(intents));
+      bus.subscribe(subjects.arbiterDecision, seen(decisions));
+      bus.subscribe(subjects.health, seen(heartbeats));
+      await observer.nc.flush();
+
+      const siteFile = join(dir, 'site.json');
+      const profileFile = join(dir, 'load-step.csv');
+      const simAssetsFile = join(dir, 'sim-assets.json');
+      writeFileSync(siteFile, JSON.stringify(e2eSite(), null, 2));
+      writeFileSync(profileFile, loadStepCsv());
+
+      await start('simulator', {
+        SITE_FILE: siteFile,
+        STATE_DIR: dir,
+        SIM_PROFILE: profileFile,
+        SIM_SPEED: '1',
+        SIM_INITIAL_SOC_PCT: '50',
+        HEARTBEAT_MS: '1000',
+      });
+      // The simulator writes the site with each simulated device's real endpoint once its listeners are open.
+      await waitFor(() => existsSync(simAssetsFile), {
+        timeoutMs: 10_000,
+        message: 'the simulator to write sim-assets.json',
+      });
+      const site = { SITE_FILE: simAssetsFile, STATE_DIR: dir };
+      await start('modbus-poller', site);
+      await start('safety-arbiter', site);
+      await start('strategy-engine', { ...site, REDIS_URL: redis.url });
+    }),
+    60_000,
+  );
+
+  afterAll(async () => {
+    // The engine and the arbiter first (the arbiter's last safe write still reaches the poller), then the devices.
+    const stop = (names: readonly string[]) =>
+      Promise.all(services.filter((s) => names.includes(s.name)).map((s) => s.stop(5_000)));
+    await stop(['strategy-engine', 'safety-arbiter']);
+    await stop(['modbus-poller', 'simulator']);
+    await observer?.nc.drain();
+    await Promise.all([nats?.stop(), redis?.stop()]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it(
+    'publishes telemetry of the simulated grid meter and battery with quality good',
+    reported(async () => {
+      await waitFor(
+        () =>
+          readingsOf(GRID).some((r) => r.quality === 'good' && r.values.powerW !== undefined) &&
+          readingsOf(BATTERY).some((r) => r.quality === 'good' && r.values.socPct !== undefined),
+        { timeoutMs: 15_000, message: 'good telemetry of grid-1 and bat-1' },
+      );
+
+      const battery = readingsOf(BATTERY).find((r) => r.quality === 'good');
+      expect(battery?.values.socPct).toBeCloseTo(50, 0);
+      expect(readingsOf(GRID).filter((r) => r.quality !== 'good')).toEqual([]);
+    }),
+    20_000,
+  );
+
+  it(
+    'turns the telemetry into NetZero intents for bat-1',
+    reported(async () => {
+      const intent = await waitFor(() => intents.find((i) => i.payload.assetId === BATTERY)?.payload, {
+        timeoutMs: 15_000,
+        message: 'an intent for bat-1',
+      });
+
+      expect(intent).toMatchObject({ source: 'optimization', setpoint: { kind: 'battery-power' } });
+      expect(intent.reason).toMatch(/^net-zero:/);
+    }),
+    20_000,
+  );
+
+  it(
+    'audits each intent on arbiter.decision.bat-1, applied with the command it wrote',
+    reported(async () => {
+      const decision = await waitFor(
+        () =>
+          batteryDecisions().find(
+            (d) =>
+              (d.outcome === 'applied' || d.outcome === 'clamped') &&
+              d.commandId !== undefined &&
+              intents.some((i) => i.payload.id === d.intentId),
+          ),
+        { timeoutMs: 15_000, message: 'an applied or clamped decision with a command, for an intent of the engine' },
+      );
+
+      expect(decision).toMatchObject({ source: 'optimization', applied: { kind: 'battery-power' } });
+    }),
+    20_000,
+  );
+
+  it(
+    'writes the set-point to the simulated battery over Modbus, and the battery runs at it',
+    reported(async () => {
+      // The simulated cabinet starts at 0 W: running at a non-zero set-point the arbiter wrote closes the loop.
+      const running = await waitFor(
+        () => {
+          const written = new Set(batteryDecisions().flatMap((d) => (d.commandId === undefined ? [] : [watts(d)])));
+          return readingsOf(BATTERY).find(
+            (r) => r.quality === 'good' && (r.values.powerW ?? 0) !== 0 && written.has(r.values.powerW),
+          );
+        },
+        { timeoutMs: 20_000, message: 'bat-1 running at a non-zero set-point the arbiter wrote' },
+      );
+      // And the device counted the Modbus writes: more than in its last heartbeat before the first such command.
+      const firstCommand = decisions.find(
+        (d) => d.payload.assetId === BATTERY && d.payload.commandId !== undefined && (watts(d.payload) ?? 0) !== 0,
+      );
+      const simulatorWrites = (beat: Heartbeat | undefined) => beat?.counters?.[`${BATTERY}.writes`] ?? 0;
+      const writesBefore = simulatorWrites(
+        heartbeats
+          .filter((h) => h.payload.service === 'simulator' && h.receivedAtMs < (firstCommand?.receivedAtMs ?? 0))
+          .at(-1)?.payload,
+      );
+      await waitFor(() => simulatorWrites(latestHeartbeat('simulator')) > writesBefore, {
+        timeoutMs: 5_000,
+        message: 'the simulator to count the Modbus writes to bat-1',
+      });
+
+      expect(running.values.powerW).toBeGreaterThan(0); // discharging: it covers the house load
+    }),
+    30_000,
+  );
+
+  it(
+    `brings the grid back inside the NetZero deadband (±${NET_ZERO.deadbandW} W) after a ${STEP_W / 1_000} kW load step, without sustained oscillation`,
+    reported(async () => {
+      const loadStepAtMs = await waitFor(
+        () => readingsOf(INVERTER).find((r) => (r.values.loadPowerW ?? 0) >= BASE_LOAD_W + STEP_W / 2)?.atMs,
+        { timeoutMs: (STEP_AT_S + 20) * 1_000, message: 'the load step in the inverter telemetry' },
+      );
+      // The meter and the inverter are polled independently: the meter may show the step a little earlier.
+      const stepAtMs = await waitFor(
+        () =>
+          gridSamples().find((s) => s.atMs >= loadStepAtMs - 1_500 && s.gridW - NET_ZERO.targetGridW > STEP_W / 2)
+            ?.atMs,
+        { timeoutMs: 5_000, message: 'the grid meter to see the load step' },
+      );
+      // The loop ran before the step (its first command well before it): a step response, not the start-up.
+      const firstApplied = batteryDecisions().find((d) => d.outcome === 'applied' && d.intentId !== undefined);
+      expect(firstApplied?.atMs).toBeLessThan(stepAtMs - 2_000);
+
+      const windowMs = SETTLE_WITHIN_MS + HOLD_MS;
+      await waitFor(() => gridSamples().some((s) => s.atMs >= stepAtMs + windowMs), {
+        timeoutMs: windowMs + 10_000,
+        message: 'grid readings for the whole window after the step',
+      });
+      const response = stepResponse(gridSamples(), {
+        stepAtMs,
+        windowMs,
+        targetW: NET_ZERO.targetGridW,
+        deadbandW: NET_ZERO.deadbandW,
+      });
+
+      expect(response.peakErrorW).toBeGreaterThan(STEP_W * 0.6); // the meter saw the step
+      expect(response.settledAfterMs).toBeLessThanOrEqual(SETTLE_WITHIN_MS);
+      expect(response.signChanges).toBeLessThanOrEqual(MAX_SIGN_CHANGES);
+    }),
+    (STEP_AT_S + 30) * 1_000 + SETTLE_WITHIN_MS + HOLD_MS,
+  );
+
+  it(
+    'keeps every service running throughout',
+    reported(async () => {
+      expect(services.map((s) => `${s.name}: ${s.exit() ?? 'running'}`)).toEqual([
+        'simulator: running',
+        'modbus-poller: running',
+        'safety-arbiter: running',
+        'strategy-engine: running',
+      ]);
+    }),
+  );
+});
