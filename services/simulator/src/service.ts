@@ -76,7 +76,8 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
         },
         'simulated site ready',
       );
-      health.setAssets(simulation.plan.served.map((a) => a.assetId));
+      // No health.setAssets: a heartbeat's `assets` names the assets a driver drives, and the arbiter takes it as
+      // a claim of ownership. The served devices show in the per-asset counters instead.
 
       const stepLog = log.child({ component: 'site' });
       simulation.run(deps.scheduler ?? intervalScheduler, (s) => {
