@@ -28,3 +28,13 @@ export {
   type ServiceStatus,
 } from './lib/heartbeat';
 export { readiness, startHealthServer, type HealthServer, type Readiness } from './lib/health-server';
+export {
+  loadSiteConfig,
+  readUtf8File,
+  siteFileEnv,
+  siteFileMessages,
+  type LoadedSiteFile,
+  type ReadTextFile,
+  type SiteFileFailure,
+  type SiteFileOutcome,
+} from './lib/site-file';

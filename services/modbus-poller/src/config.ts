@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { formatIssues, SiteConfigSchema, type SiteConfig } from '@voltimax/contracts';
+import { readUtf8File, siteFileEnv, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
 
 /** Which slice of the assets this instance drives: `index` of `count` instances (POLLER_SHARD=index/count). */
@@ -23,26 +22,18 @@ const ShardSchema = z
 const ms = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 /** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
-export type ReadTextFile = (path: string) => string;
+export type { ReadTextFile };
 
 /**
  * The poller's own environment (the kit reads NATS_URL, NATS_USER/NATS_PASS, LOG_LEVEL, HEARTBEAT_MS, …).
  * SITE_FILE is read and validated here, so a missing or invalid assets.json ends the process with exit 78
  * (through service-kit) before anything connects, listed with every other bad variable. `z.object`, not strict: process.env has many other keys.
  */
-export function pollerEnvSchema(readTextFile: ReadTextFile = (path) => readFileSync(path, 'utf8')) {
+export function pollerEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
   return z
     .object({
       /** Path of assets.json (the site configuration), read and validated here. */
-      SITE_FILE: z
-        .string()
-        .min(1)
-        .transform((path, ctx) => {
-          const loaded = loadSite(path, readTextFile);
-          if (loaded.ok) return { path, site: loaded.site };
-          for (const message of loaded.problems) ctx.addIssue({ code: 'custom', message });
-          return z.NEVER;
-        }),
+      SITE_FILE: siteFileEnv(readTextFile),
       /** `index/count`: this instance drives the assets whose shard key hashes to `index` (see assets.ts). */
       POLLER_SHARD: ShardSchema.default({ index: 0, count: 1 }),
       /** Per Modbus request on the wire, ms. */
@@ -63,26 +54,3 @@ export function pollerEnvSchema(readTextFile: ReadTextFile = (path) => readFileS
 
 /** The parsed environment plus the validated site configuration. */
 export type PollerEnv = z.output<ReturnType<typeof pollerEnvSchema>>;
-
-/** Reads and validates assets.json; every problem comes back with its JSON path, never a throw. */
-export function loadSite(
-  path: string,
-  readTextFile: ReadTextFile,
-): { readonly ok: true; readonly site: SiteConfig } | { readonly ok: false; readonly problems: readonly string[] } {
-  let text: string;
-  try {
-    text = readTextFile(path);
-  } catch (err) {
-    return { ok: false, problems: [`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`] };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, problems: [`${path} is not valid JSON: ${(err as Error).message}`] };
-  }
-  const parsed = SiteConfigSchema.safeParse(json);
-  if (!parsed.success)
-    return { ok: false, problems: formatIssues(parsed.error.issues).map((p) => `${path} ${p.path}: ${p.message}`) };
-  return { ok: true, site: parsed.data };
-}

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { AssetIdSchema, formatIssues, SiteConfigSchema, type SiteConfig } from '@voltimax/contracts';
+import { AssetIdSchema } from '@voltimax/contracts';
 import { getBatteryEntry } from '@voltimax/devices';
 import { DEFAULT_ARBITER_OPTIONS, type ArbiterOptions } from '@voltimax/safety';
+import { loadSiteConfig, readUtf8File, siteFileMessages, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
 
 /** AUDIT keeps decisions at least this long (DESIGN § Data at rest: retention ≥ 72 h). */
@@ -34,14 +34,14 @@ const BatteryModelsSchema = z
   .default(new Map());
 
 /** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
-export type ReadTextFile = (path: string) => string;
+export type { ReadTextFile };
 
 /**
  * The arbiter's own environment (the kit reads NATS_URL, NATS_USER/NATS_PASS, LOG_LEVEL, HEARTBEAT_MS, …).
  * SITE_FILE is read and validated here, so a missing or invalid assets.json ends the process with exit 78 before
  * anything connects. `z.object`, not strict: process.env has many other keys.
  */
-export function arbiterEnvSchema(readTextFile: ReadTextFile = (path) => readFileSync(path, 'utf8')) {
+export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
   return z
     .object({
       /** Path of assets.json (the site configuration: assets, their limits, the grid connection). */
@@ -107,13 +107,15 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = (path) => readFile
       }
     })
     .transform((env, ctx) => {
-      const site = loadSite(env.SITE_FILE, readTextFile);
-      if (!site.ok) {
-        for (const message of site.problems) ctx.addIssue({ code: 'custom', path: ['SITE_FILE'], message });
+      const loaded = loadSiteConfig(env.SITE_FILE, readTextFile);
+      if (!loaded.ok) {
+        for (const message of siteFileMessages(env.SITE_FILE, loaded)) {
+          ctx.addIssue({ code: 'custom', path: ['SITE_FILE'], message });
+        }
         return z.NEVER;
       }
       for (const assetId of env.BATTERY_MODELS.keys()) {
-        const asset = site.site.assets.find((a) => a.id === assetId);
+        const asset = loaded.site.assets.find((a) => a.id === assetId);
         if (asset === undefined || (asset.kind !== 'battery' && asset.kind !== 'hybrid-inverter')) {
           ctx.addIssue({
             code: 'custom',
@@ -123,7 +125,7 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = (path) => readFile
           return z.NEVER;
         }
       }
-      return { ...env, site: site.site };
+      return { ...env, site: loaded.site };
     });
 }
 
@@ -139,28 +141,4 @@ export function ruleOptions(
     maxClockSkewMs: env.MAX_CLOCK_SKEW_MS,
     missedHeartbeats: env.MISSED_HEARTBEATS,
   };
-}
-
-/** Reads and validates assets.json; every problem comes back with its JSON path, never a throw. */
-export function loadSite(
-  path: string,
-  readTextFile: ReadTextFile,
-): { readonly ok: true; readonly site: SiteConfig } | { readonly ok: false; readonly problems: readonly string[] } {
-  let text: string;
-  try {
-    text = readTextFile(path);
-  } catch (err) {
-    return { ok: false, problems: [`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`] };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, problems: [`${path} is not valid JSON: ${(err as Error).message}`] };
-  }
-  const parsed = SiteConfigSchema.safeParse(json);
-  if (!parsed.success) {
-    return { ok: false, problems: formatIssues(parsed.error.issues).map((p) => `${path} ${p.path}: ${p.message}`) };
-  }
-  return { ok: true, site: parsed.data };
 }

@@ -1,39 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIssues, SiteConfigSchema, type SiteConfig } from '@voltimax/contracts';
+import type { SiteConfig } from '@voltimax/contracts';
+import { readUtf8File, siteFileEnv, type ReadTextFile } from '@voltimax/service-kit';
 import { parseIsoTimestamp, parseSeriesCsv, SeriesParseError, type SiteSeries } from '@voltimax/sim';
 import { z } from 'zod';
 
 /** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
-export type ReadTextFile = (path: string) => string;
+export type { ReadTextFile };
 
 /** The site file as read: the validated configuration and the raw JSON (rewritten into SIM_ASSETS_FILE). */
 export interface LoadedSite {
   readonly path: string;
   readonly site: SiteConfig;
   readonly raw: Record<string, unknown>;
-}
-
-/** Reads and validates assets.json; every problem comes back with its JSON path, never a throw. */
-export function loadSite(
-  path: string,
-  readTextFile: ReadTextFile,
-): { readonly ok: true; readonly loaded: LoadedSite } | { readonly ok: false; readonly problems: readonly string[] } {
-  let json: unknown;
-  try {
-    json = JSON.parse(readTextFile(path));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return {
-      ok: false,
-      problems: [code ? `cannot read ${path}: ${code}` : `${path} is not valid JSON: ${(err as Error).message}`],
-    };
-  }
-  const parsed = SiteConfigSchema.safeParse(json);
-  if (!parsed.success) {
-    return { ok: false, problems: formatIssues(parsed.error.issues).map((p) => `${path} ${p.path}: ${p.message}`) };
-  }
-  return { ok: true, loaded: { path, site: parsed.data, raw: json as Record<string, unknown> } };
 }
 
 function loadProfile(
@@ -63,19 +41,14 @@ const optionalText = z
  * The simulator's own environment (service-kit reads NATS_URL, LOG_LEVEL, HEARTBEAT_MS, …). SITE_FILE and
  * SIM_PROFILE are read and validated here, so a bad file ends the process with exit 78 before anything listens.
  */
-export function simulatorEnvSchema(readTextFile: ReadTextFile = (path) => readFileSync(path, 'utf8')) {
+export function simulatorEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
   return z
     .object({
       /** assets.json: the simulated site (usually docker/config/assets.sim.json). */
-      SITE_FILE: z
-        .string()
-        .min(1)
-        .transform((path, ctx) => {
-          const result = loadSite(path, readTextFile);
-          if (result.ok) return result.loaded;
-          for (const message of result.problems) ctx.addIssue({ code: 'custom', message });
-          return z.NEVER;
-        }),
+      SITE_FILE: siteFileEnv(readTextFile).transform(
+        // SiteConfigSchema accepted it, so the raw JSON is an object.
+        ({ path, site, raw }): LoadedSite => ({ path, site, raw: raw as Record<string, unknown> }),
+      ),
       /** Sim time per wall-clock time: 60 = one simulated minute per second. */
       SIM_SPEED: z.coerce.number().positive().max(100_000).default(1),
       /** CSV of load/PV (timestamp,load_w,pv_w,price_eur_per_mwh); unset = the built-in synthetic day. */

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import {
   formatIssues,
   SiteConfigSchema,
@@ -7,6 +6,7 @@ import {
   type StrategyName,
   type ValidationProblem,
 } from '@voltimax/contracts';
+import { loadSiteConfig, readUtf8File, type ReadTextFile } from '@voltimax/service-kit';
 import {
   AutomationOptionsSchema,
   parseSiteStrategies,
@@ -16,7 +16,7 @@ import {
 import { z } from 'zod';
 
 /** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
-export type ReadTextFile = (path: string) => string;
+export type { ReadTextFile };
 
 /** Default staleness budget of a telemetry reading, ms (the strategies' own default, DEFAULT_MAX_READING_AGE_MS). */
 export const DEFAULT_MAX_TELEMETRY_AGE_MS = 15_000;
@@ -27,7 +27,7 @@ export const DEFAULT_MAX_TELEMETRY_AGE_MS = 15_000;
  * process with exit 78 (through service-kit) before anything connects. `z.object`, not strict: process.env has many
  * other keys.
  */
-export function engineEnvSchema(readTextFile: ReadTextFile = (path) => readFileSync(path, 'utf8')) {
+export function engineEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
   return z
     .object({
       /** Path of assets.json: the configuration until (and unless) KV `config` holds a valid one. */
@@ -89,8 +89,11 @@ function sha256(text: string): string {
 export function parseEngineConfig(raw: unknown): ConfigOutcome {
   const parsed = SiteConfigSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, problems: formatIssues(parsed.error.issues) };
-  const site = parsed.data;
+  return engineConfigOf(parsed.data);
+}
 
+/** The engine's configuration from a site that already passed SiteConfigSchema: strategy blocks, rules, hashes. */
+function engineConfigOf(site: SiteConfig): ConfigOutcome {
   const { configs, problems } = parseSiteStrategies(site);
   const configHashes: Partial<Record<StrategyName, string>> = {};
   for (const [name, config] of Object.entries(configs) as [StrategyName, unknown][]) configHashes[name] = sha256(JSON.stringify(config));
@@ -112,21 +115,10 @@ export function parseEngineConfig(raw: unknown): ConfigOutcome {
   };
 }
 
-/** Reads and validates assets.json; every problem comes back with its JSON path, never a throw. */
+/** Reads and validates assets.json (service-kit), then the engine's strategy blocks; never throws. */
 export function loadSiteFile(path: string, readTextFile: ReadTextFile): ConfigOutcome {
-  let text: string;
-  try {
-    text = readTextFile(path);
-  } catch (err) {
-    return { ok: false, problems: [{ path: '$', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }] };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, problems: [{ path: '$', message: `${path} is not valid JSON: ${(err as Error).message}` }] };
-  }
-  return parseEngineConfig(json);
+  const loaded = loadSiteConfig(path, readTextFile);
+  return loaded.ok ? engineConfigOf(loaded.site) : { ok: false, problems: loaded.problems };
 }
 
 /** Intent lifetime: INTENT_TTL_MS when set, else three ticks (so one lost tick does not expire the intent). */
