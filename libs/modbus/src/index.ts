@@ -47,3 +47,12 @@ export {
   type ModbusError,
   type ModbusExceptionName,
 } from './lib/errors';
+export {
+  discoverSunSpec,
+  endpointOf,
+  isModbusConnection,
+  readBlocks,
+  type ModbusConnection,
+  type RegisterReader,
+  type SunSpecChain,
+} from './lib/device-io';

@@ -27,7 +27,10 @@ describe('voltimax config validate', () => {
   });
 
   it('prints every problem with its JSON path and exits 1', async () => {
-    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { assets: { id: string; connection: Record<string, unknown> }[]; grid: Record<string, unknown> };
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as {
+      assets: { id: string; connection: Record<string, unknown> }[];
+      grid: Record<string, unknown>;
+    };
     site.assets[0]!.connection['port'] = 99999;
     site.assets[1]!.id = 'inv.1';
     site.grid['maxImportW'] = 'lots';
@@ -69,7 +72,9 @@ describe('voltimax config validate', () => {
 
 describe('voltimax config validate: strategy blocks', () => {
   it('reports a typo inside a strategy block with its JSON path', async () => {
-    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { strategy: { config: Record<string, Record<string, unknown>> } };
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as {
+      strategy: { config: Record<string, Record<string, unknown>> };
+    };
     site.strategy.config['self-consumption'] = { gridTargetW: 0 };
     const c = capture({ 'typo.json': JSON.stringify(site) });
     expect(await runCli(['config', 'validate', 'typo.json'], c.io)).toBe(1);

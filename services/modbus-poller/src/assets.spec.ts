@@ -1,4 +1,4 @@
-import { driverFor, endpointOf, fnv1a, planAssets, shardOf } from './assets';
+import { driverFor, fnv1a, planAssets, shardOf } from './assets';
 import { siteWith, tcpAsset, type AssetInput } from './testing/site';
 
 const rtuTcp = (id: string, unitId: number): AssetInput => ({
@@ -99,33 +99,6 @@ describe('planAssets: which assets this instance drives', () => {
       { transport: 'rtu-over-tcp', host: '192.0.2.11', port: 8899, interFrameGapMs: 50 },
       { transport: 'rtu-over-tcp', host: '192.0.2.11', port: 8899, interFrameGapMs: 50 },
     ]);
-  });
-});
-
-describe('endpointOf', () => {
-  it.each([
-    [
-      { protocol: 'modbus-tcp', host: '10.0.0.5', port: 502, unitId: 1 },
-      { transport: 'tcp', host: '10.0.0.5', port: 502 },
-    ],
-    [
-      { protocol: 'modbus-rtu-tcp', host: '10.0.0.6', port: 8899, unitId: 2 },
-      { transport: 'rtu-over-tcp', host: '10.0.0.6', port: 8899 },
-    ],
-    [
-      {
-        protocol: 'modbus-rtu',
-        device: '/dev/ttyUSB0',
-        baudRate: 9600,
-        parity: 'even',
-        dataBits: 8,
-        stopBits: 1,
-        unitId: 3,
-      },
-      { transport: 'rtu', path: '/dev/ttyUSB0', baudRate: 9600, parity: 'even', dataBits: 8, stopBits: 1 },
-    ],
-  ] as const)('maps %o', (connection, endpoint) => {
-    expect(endpointOf(connection)).toEqual(endpoint);
   });
 });
 

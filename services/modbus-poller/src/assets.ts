@@ -1,4 +1,4 @@
-import type { AssetConfig, AssetKind, Connection, SiteConfig } from '@voltimax/contracts';
+import type { AssetConfig, AssetKind, SiteConfig } from '@voltimax/contracts';
 import {
   getProfile,
   type ModbusProfile,
@@ -6,11 +6,14 @@ import {
   type SunSpecProfile,
   type SunSpecRole,
 } from '@voltimax/devices';
-import { endpointKey, type ModbusEndpoint } from '@voltimax/modbus';
+import {
+  endpointKey,
+  endpointOf,
+  isModbusConnection,
+  type ModbusConnection,
+  type ModbusEndpoint,
+} from '@voltimax/modbus';
 import type { Shard } from './config';
-
-/** The Modbus flavours of a site connection: the ones this service drives. */
-export type ModbusConnection = Extract<Connection, { protocol: 'modbus-tcp' | 'modbus-rtu-tcp' | 'modbus-rtu' }>;
 
 /** A site asset reached over Modbus. */
 export type ModbusAssetConfig = AssetConfig & { readonly connection: ModbusConnection };
@@ -42,37 +45,9 @@ export interface AssetPlan {
   readonly notModbus: readonly string[];
 }
 
-/** True for the Modbus connection protocols. */
-export function isModbusConnection(connection: Connection): connection is ModbusConnection {
-  return (
-    connection.protocol === 'modbus-tcp' ||
-    connection.protocol === 'modbus-rtu-tcp' ||
-    connection.protocol === 'modbus-rtu'
-  );
-}
-
 /** True for assets reached over Modbus. */
 export function isModbusAsset(asset: AssetConfig): asset is ModbusAssetConfig {
   return isModbusConnection(asset.connection);
-}
-
-/** The pool endpoint of a site connection (without timing; see {@link endpointsWithTiming}). */
-export function endpointOf(connection: ModbusConnection): ModbusEndpoint {
-  switch (connection.protocol) {
-    case 'modbus-tcp':
-      return { transport: 'tcp', host: connection.host, port: connection.port };
-    case 'modbus-rtu-tcp':
-      return { transport: 'rtu-over-tcp', host: connection.host, port: connection.port };
-    case 'modbus-rtu':
-      return {
-        transport: 'rtu',
-        path: connection.device,
-        baudRate: connection.baudRate,
-        parity: connection.parity,
-        dataBits: connection.dataBits,
-        stopBits: connection.stopBits,
-      };
-  }
 }
 
 /** 32-bit FNV-1a over the UTF-16 code units: stable across processes, versions and machines. */

@@ -11,11 +11,11 @@ import {
   type ModbusProfile,
   type RegisterWrite,
 } from '@voltimax/devices';
-import { ModbusExceptionError, ModbusTimeoutError } from '@voltimax/modbus';
+import { ModbusExceptionError, ModbusTimeoutError, readBlocks } from '@voltimax/modbus';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';
 import { assetCounter, type Health } from './counters';
-import { describeFailure, readBlocks, type RegisterClient } from './device-reader';
+import { describeFailure, type RegisterClient } from './device-reader';
 
 /** Dependencies of the write path. */
 export interface CommandsOptions {

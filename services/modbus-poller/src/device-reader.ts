@@ -3,14 +3,11 @@ import {
   decodeSunSpecModels,
   getSunSpecModel,
   isSunSpecMarker,
-  nextSunSpecDiscoveryStep,
   planProfileReads,
   planReadBlocks,
-  planSunSpecDiscovery,
   planSunSpecModelReads,
   registerCount,
   sunSpecMeasurements,
-  type BlockWords,
   type DeviceReading,
   type ModbusProfile,
   type ReadBlock,
@@ -21,16 +18,17 @@ import {
 } from '@voltimax/devices';
 import {
   CircuitOpenError,
+  discoverSunSpec,
   ModbusExceptionError,
+  readBlocks,
   type BreakerState,
-  type ModbusReadRange,
   type ModbusRegisterWrite,
+  type RegisterReader,
 } from '@voltimax/modbus';
 import type { AssetDriver } from './assets';
 
 /** What the poller needs from a Modbus unit: `ModbusUnitClient` in production, a fake register image in unit tests. */
-export interface RegisterClient {
-  read(range: ModbusReadRange): Promise<number[]>;
+export interface RegisterClient extends RegisterReader {
   write(write: ModbusRegisterWrite): Promise<unknown>;
   breakerState(): BreakerState;
 }
@@ -58,56 +56,6 @@ export function describeFailure(err: unknown): string {
     err instanceof CircuitOpenError && err.cause instanceof Error ? ` (last failure: ${err.cause.message})` : '';
   const text = `${base}${cause}`;
   return text.length > 500 ? `${text.slice(0, 497)}...` : text;
-}
-
-/** Reads the blocks in order; the first failure ends the cycle. */
-export async function readBlocks(client: RegisterClient, blocks: readonly ReadBlock[]): Promise<BlockWords[]> {
-  const out: BlockWords[] = [];
-  for (const block of blocks) {
-    const words = await client.read({ table: block.table, address: block.start, count: block.count });
-    out.push({ table: block.table, start: block.start, words });
-  }
-  return out;
-}
-
-/** The SunSpec model chain of a device, or why there is none. */
-export type SunSpecChain =
-  | { readonly kind: 'found'; readonly baseAddress: number; readonly models: readonly SunSpecModelLocation[] }
-  | { readonly kind: 'not-found'; readonly detail: string };
-
-/**
- * Walks the SunSpec discovery step machine with real reads. An exception answer means "not here" (next base
- * address); a timeout or a lost connection is thrown, so a dead device is never reported as "not SunSpec".
- */
-export async function discoverSunSpec(
-  client: RegisterClient,
-  baseAddresses?: readonly number[],
-): Promise<SunSpecChain> {
-  let step = planSunSpecDiscovery(baseAddresses);
-  while (step.kind === 'read') {
-    let response: { kind: 'words'; words: readonly number[] } | { kind: 'error'; detail: string };
-    try {
-      response = {
-        kind: 'words',
-        words: await client.read({ table: 'holding', address: step.address, count: step.count }),
-      };
-    } catch (err) {
-      if (!(err instanceof ModbusExceptionError)) throw err;
-      response = { kind: 'error', detail: err.message };
-    }
-    step = nextSunSpecDiscoveryStep(step, response);
-  }
-  switch (step.kind) {
-    case 'found':
-      return { kind: 'found', baseAddress: step.baseAddress, models: step.models };
-    case 'not-found':
-      return { kind: 'not-found', detail: `no SunS marker at ${step.triedBaseAddresses.join(', ')}` };
-    case 'broken':
-      return {
-        kind: 'not-found',
-        detail: `SunSpec chain at ${step.baseAddress} broken (${step.reason}) after ${step.models.length} models`,
-      };
-  }
 }
 
 /** `1@40002, 802@40070` */

@@ -11,7 +11,7 @@ import {
   type RunningPoller,
 } from './testing/harness';
 import { SDM630_MEASUREMENTS } from './testing/images';
-import { closedPort, startPeer, type Peer } from './testing/peer';
+import { closedPort, startPeer, type Peer } from '@voltimax/modbus/testing';
 import { siteWith, tcpAsset } from './testing/site';
 
 const POLL_MS = 200;

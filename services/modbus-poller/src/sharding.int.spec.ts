@@ -11,7 +11,7 @@ import {
   type RunningPoller,
 } from './testing/harness';
 import { flatten, PEBLAR_HOLDING, PEBLAR_INPUT } from './testing/images';
-import { startPeer, type Peer } from './testing/peer';
+import { startPeer, type Peer } from '@voltimax/modbus/testing';
 import { startRegisterServer, type RegisterServer } from './testing/register-server';
 import { siteWith, tcpAsset } from './testing/site';
 

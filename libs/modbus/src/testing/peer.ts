@@ -19,13 +19,20 @@ export interface Peer {
   readonly port: number;
   /** Everything the peer logged so far (writes are logged as `WRITE unit=… addr=… values=[…]`). */
   output(): string;
+  /** Replace the map file; with `watchS` > 0 the peer applies values of existing addresses within `watchS`. */
+  updateMap(map: unknown): void;
   stop(): Promise<void>;
 }
 
 export interface PeerOptions {
   /** The register map (see shared/tools/modbus-peer/registers.example.json). */
   readonly map: unknown;
-  readonly transport: 'tcp' | 'rtu-tcp' | 'serial';
+  /** Default `tcp` (Modbus TCP on 127.0.0.1). */
+  readonly transport?: 'tcp' | 'rtu-tcp' | 'serial';
+  /** With `tcp` / `rtu-tcp`: a fixed port (e.g. one a test kept closed until now); default a free one. */
+  readonly port?: number;
+  /** Re-read the map file every `watchS` seconds (see {@link Peer.updateMap}); default 0, never. */
+  readonly watchS?: number;
   /** With `serial`: the pty or device the peer serves on. */
   readonly device?: string;
   readonly baudRate?: number;
@@ -60,13 +67,15 @@ function portAccepts(port: number): Promise<boolean> {
 /** Write the map to a temp dir, start the peer, and wait until it serves (port accepts, or the serial log line). */
 export async function startPeer(options: PeerOptions): Promise<Peer> {
   if (!existsSync(PEER_SCRIPT)) throw new Error(`modbus peer not found at ${PEER_SCRIPT}`);
-  if (!existsSync(PEER_PYTHON)) throw new Error(`${PEER_PYTHON} not found: apt-get install python3-pymodbus`);
+  if (!existsSync(PEER_PYTHON))
+    throw new Error(`${PEER_PYTHON} not found: apt-get install python3-pymodbus python3-serial-asyncio`);
+  const transport = options.transport ?? 'tcp';
   const dir = mkdtempSync(join(tmpdir(), 'modbus-peer-'));
   const mapFile = join(dir, 'registers.json');
   writeFileSync(mapFile, JSON.stringify(options.map, null, 2));
-  const port = options.transport === 'serial' ? 0 : await closedPort();
-  const args = [PEER_SCRIPT, '--map', mapFile, '--transport', options.transport, '--watch', '0'];
-  if (options.transport === 'serial') {
+  const port = transport === 'serial' ? 0 : (options.port ?? (await closedPort()));
+  const args = [PEER_SCRIPT, '--map', mapFile, '--transport', transport, '--watch', String(options.watchS ?? 0)];
+  if (transport === 'serial') {
     if (!options.device) throw new Error('serial peer needs a device');
     args.push('--device', options.device, '--baudrate', String(options.baudRate ?? 9_600));
   } else {
@@ -84,7 +93,7 @@ export async function startPeer(options: PeerOptions): Promise<Peer> {
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`modbus peer exited with ${child.exitCode}:\n${output}`);
-        return options.transport === 'serial' ? output.includes('serving Modbus RTU') : portAccepts(port);
+        return transport === 'serial' ? output.includes('serving Modbus RTU') : portAccepts(port);
       },
       { timeoutMs: 10_000, what: 'modbus peer to serve' },
     );
@@ -92,7 +101,12 @@ export async function startPeer(options: PeerOptions): Promise<Peer> {
     await stop();
     throw err;
   }
-  return { port, output: () => output, stop };
+  return {
+    port,
+    output: () => output,
+    updateMap: (map) => writeFileSync(mapFile, JSON.stringify(map, null, 2)),
+    stop,
+  };
 }
 
 /** A socat pty pair: two linked serial devices, `a` for the client, `b` for the peer. */

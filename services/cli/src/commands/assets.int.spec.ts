@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../program';
-import { startTestPeer, type TestPeer } from './device-test-peer';
+import { startPeer, type Peer } from '@voltimax/modbus/testing';
 
 const f32 = (value: number) => ({ type: 'float32', value });
 const SDM630 = {
@@ -28,12 +28,12 @@ const SDM630 = {
 };
 
 describe('voltimax assets test', () => {
-  let peer: TestPeer;
+  let peer: Peer;
   let dir: string;
   let site: string;
 
   beforeAll(async () => {
-    peer = await startTestPeer({ units: { '1': { input_registers: SDM630 } } });
+    peer = await startPeer({ map: { units: { '1': { input_registers: SDM630 } } } });
     dir = mkdtempSync(join(tmpdir(), 'voltimax-assets-int-'));
     site = join(dir, 'assets.json');
     writeFileSync(site, readFileSync(join(__dirname, '../../../../docker/config/assets.example.json'), 'utf8'));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SiteConfigSchema } from '@voltimax/contracts';
 import { runCli } from '../program';
-import { unusedPort } from './device-test-peer';
+import { closedPort } from '@voltimax/modbus/testing';
 
 const EXAMPLE = join(__dirname, '../../../../docker/config/assets.example.json');
 
@@ -262,7 +262,7 @@ describe('voltimax assets remove', () => {
 
 describe('voltimax assets test', () => {
   it('reads the device like device read: a device that does not answer exits 1', async () => {
-    const port = await unusedPort();
+    const port = await closedPort();
     await cli(
       'assets',
       'add',

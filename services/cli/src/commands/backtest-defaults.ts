@@ -21,7 +21,12 @@ export const DEFAULT_BATTERY: BatteryModelInput = {
 };
 
 /** Single-phase household connection: 9 kW import (9 kVA subscription), 6 kW export. */
-export const DEFAULT_GRID_LIMITS: GridLimits = { maxImportW: 9_000, maxExportW: 6_000, phases: 1, nominalVoltageV: 230 };
+export const DEFAULT_GRID_LIMITS: GridLimits = {
+  maxImportW: 9_000,
+  maxExportW: 6_000,
+  phases: 1,
+  nominalVoltageV: 230,
+};
 
 const TAXES = { energyTaxEurPerMwh: 100, gridFeeEurPerMwh: 50, vatPct: 21 } as const;
 
@@ -68,4 +73,7 @@ export const DEFAULT_STRATEGY_CONFIGS: Readonly<Partial<Record<StrategyName, Rec
  *   decisions its `monthly-peak` mode never sees a peak; it runs at 1 min.
  * Every other strategy decides once per step.
  */
-export const AUTO_SUBSTEP_MS: Readonly<Partial<Record<StrategyName, number>>> = { 'net-zero': 2_000, 'peak-shaving': 60_000 };
+export const AUTO_SUBSTEP_MS: Readonly<Partial<Record<StrategyName, number>>> = {
+  'net-zero': 2_000,
+  'peak-shaving': 60_000,
+};

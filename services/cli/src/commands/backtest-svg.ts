@@ -63,7 +63,8 @@ function niceTicks(low: number, high: number, count: number): number[] {
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = ([1, 2, 2.5, 5, 10].find((m) => m * magnitude >= raw) ?? 10) * magnitude;
   const ticks: number[] = [];
-  for (let v = Math.ceil(low / step) * step; v <= high + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(low / step) * step; v <= high + step * 1e-9; v += step)
+    ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   return ticks;
 }
 
@@ -84,7 +85,11 @@ interface Panel {
 }
 
 /** A step function as polyline points: each value held over its interval. */
-function stepPoints(steps: readonly DayPlotStep[], stepMs: number, value: (s: DayPlotStep) => number): [number, number][] {
+function stepPoints(
+  steps: readonly DayPlotStep[],
+  stepMs: number,
+  value: (s: DayPlotStep) => number,
+): [number, number][] {
   const out: [number, number][] = [];
   for (const s of steps) {
     const v = value(s);
@@ -102,7 +107,10 @@ export function renderDaySvg(input: DayPlotInput): string {
   const { fromMs, toMs, stepMs, steps } = input;
   const x = (atMs: number): number => LEFT + ((atMs - fromMs) / (toMs - fromMs)) * PLOT_W;
   const powerKw = (w: number): number => w / 1000;
-  const socPoints: [number, number][] = [[fromMs, input.startSocPct], ...steps.map((s): [number, number] => [s.atMs + stepMs, s.socPct])];
+  const socPoints: [number, number][] = [
+    [fromMs, input.startSocPct],
+    ...steps.map((s): [number, number] => [s.atMs + stepMs, s.socPct]),
+  ];
   const optimum = input.optimumSocPct;
   const panels: Panel[] = [
     {
@@ -112,8 +120,18 @@ export function renderDaySvg(input: DayPlotInput): string {
       series: [
         { label: 'load', color: COLORS.load, points: stepPoints(steps, stepMs, (s) => powerKw(s.loadW)) },
         { label: 'PV', color: COLORS.pv, points: stepPoints(steps, stepMs, (s) => powerKw(s.pvW)) },
-        { label: 'grid (+ import)', color: COLORS.grid, points: stepPoints(steps, stepMs, (s) => powerKw(s.gridW)), width: 2.5 },
-        { label: 'battery (+ discharge)', color: COLORS.battery, points: stepPoints(steps, stepMs, (s) => powerKw(s.batteryW)), width: 2.5 },
+        {
+          label: 'grid (+ import)',
+          color: COLORS.grid,
+          points: stepPoints(steps, stepMs, (s) => powerKw(s.gridW)),
+          width: 2.5,
+        },
+        {
+          label: 'battery (+ discharge)',
+          color: COLORS.battery,
+          points: stepPoints(steps, stepMs, (s) => powerKw(s.batteryW)),
+          width: 2.5,
+        },
       ],
     },
     {
@@ -142,7 +160,14 @@ export function renderDaySvg(input: DayPlotInput): string {
       top: 638,
       height: 150,
       yLabel: 'price (EUR/MWh)',
-      series: [{ label: 'day-ahead price', color: COLORS.price, points: stepPoints(steps, stepMs, (s) => s.spotEurPerMwh), width: 2 }],
+      series: [
+        {
+          label: 'day-ahead price',
+          color: COLORS.price,
+          points: stepPoints(steps, stepMs, (s) => s.spotEurPerMwh),
+          width: 2,
+        },
+      ],
     },
   ];
   const height = 850;
@@ -158,7 +183,8 @@ export function renderDaySvg(input: DayPlotInput): string {
   for (let t = fromMs; t <= toMs; t += HOUR_MS) {
     const local = new Date(t + utcOffsetMs(t, input.timezone));
     const hour = local.getUTCHours();
-    if (local.getUTCMinutes() === 0 && hour % 3 === 0) hourTicks.push({ atMs: t, label: `${String(t === toMs ? 24 : hour).padStart(2, '0')}:00` });
+    if (local.getUTCMinutes() === 0 && hour % 3 === 0)
+      hourTicks.push({ atMs: t, label: `${String(t === toMs ? 24 : hour).padStart(2, '0')}:00` });
   }
 
   for (const panel of panels) {

@@ -16,7 +16,8 @@ function capture(over: { isStderrTty?: boolean; nowMs?: () => number; inputs?: R
     io: {
       stdout: (t: string) => void c.out.push(t),
       stderr: (t: string) => void c.err.push(t),
-      readFile: async (p: string) => (over.inputs && p in over.inputs ? (over.inputs[p] as string) : readFile(p, 'utf8')),
+      readFile: async (p: string) =>
+        over.inputs && p in over.inputs ? (over.inputs[p] as string) : readFile(p, 'utf8'),
       writeFile: async (p: string, text: string) => void c.files.set(p, text),
       isStderrTty: over.isStderrTty ?? false,
       ...(over.nowMs ? { nowMs: over.nowMs } : {}),
@@ -31,7 +32,18 @@ describe('voltimax backtest', () => {
   it('prints the results table with the baseline and the exact optimum, and writes JSON and one SVG per strategy', async () => {
     const { c, io } = capture();
     const code = await runCli(
-      ['backtest', ...ONE_DAY, '--strategy', 'self-consumption,arbitrage', '--json', 'out.json', '--svg', 'day.svg', '--day', '2024-05-12'],
+      [
+        'backtest',
+        ...ONE_DAY,
+        '--strategy',
+        'self-consumption,arbitrage',
+        '--json',
+        'out.json',
+        '--svg',
+        'day.svg',
+        '--day',
+        '2024-05-12',
+      ],
       io,
     );
     const text = c.out.join('');
@@ -39,14 +51,21 @@ describe('voltimax backtest', () => {
     expect(code).toBe(0);
     expect(text).toMatch(/^backtest 2024-05-12 … 2024-05-12 \(1 day, 96 steps of 15 min\)/);
     expect(text).toMatch(/baseline \(battery idle\): \d+\.\d\d EUR; optimum \(full horizon, exact\): \d+\.\d\d EUR/);
-    expect(text).toMatch(/strategy\s+cost EUR\s+savings %\s+% of optimum\s+peak kW\s+peak cut %\s+SC %\s+SC % of max\s+cycles\s+violations/);
+    expect(text).toMatch(
+      /strategy\s+cost EUR\s+savings %\s+% of optimum\s+peak kW\s+peak cut %\s+SC %\s+SC % of max\s+cycles\s+violations/,
+    );
     expect(text).toMatch(/\nself-consumption\s+\d+\.\d\d\s+\d+\.\d\s+\d+\.\d/);
     expect(text).toMatch(/\narbitrage\s+/);
 
     const json = JSON.parse(c.files.get('out.json') ?? '{}') as {
       baselineCostEur: number;
       references: { cost: { costEur: number; horizon: { mode: string } } };
-      reports: { label: string; cost: { totalEur: number }; violations: { steps: number }; optimum: { beatsOptimum: boolean } }[];
+      reports: {
+        label: string;
+        cost: { totalEur: number };
+        violations: { steps: number };
+        optimum: { beatsOptimum: boolean };
+      }[];
     };
     expect(json.references.cost.horizon.mode).toBe('full');
     expect(json.reports.map((r) => r.label)).toEqual(['self-consumption', 'arbitrage']);
@@ -57,7 +76,16 @@ describe('voltimax backtest', () => {
     }
     const svg = c.files.get('day-self-consumption.svg') ?? '';
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    for (const label of ['load', 'PV', 'grid (+ import)', 'battery (+ discharge)', 'SoC of the optimum', 'day-ahead price', 'power (kW)', 'local time (Europe/Paris)']) {
+    for (const label of [
+      'load',
+      'PV',
+      'grid (+ import)',
+      'battery (+ discharge)',
+      'SoC of the optimum',
+      'day-ahead price',
+      'power (kW)',
+      'local time (Europe/Paris)',
+    ]) {
       expect(svg).toContain(`>${label}</text>`);
     }
     expect(c.files.has('day-arbitrage.svg')).toBe(true);
@@ -100,7 +128,16 @@ describe('voltimax backtest', () => {
   it('combines strategies with + and takes configs inline', async () => {
     const { c, io } = capture();
     const code = await runCli(
-      ['backtest', ...ONE_DAY, '--strategy', 'self-consumption+peak-shaving', '--config', '{"peak-shaving":{"thresholdW":1500}}', '--horizon', 'rolling'],
+      [
+        'backtest',
+        ...ONE_DAY,
+        '--strategy',
+        'self-consumption+peak-shaving',
+        '--config',
+        '{"peak-shaving":{"thresholdW":1500}}',
+        '--horizon',
+        'rolling',
+      ],
       io,
     );
     expect(code).toBe(0);
@@ -126,7 +163,10 @@ describe('voltimax backtest', () => {
 
   it.each([
     [['--strategy', 'frobnicate'], /unknown strategy 'frobnicate'/],
-    [['--strategy', 'peak-shaving', '--config', '{"peak-shaving":{"thresholdW":-1}}'], /strategy 'peak-shaving': invalid configuration/],
+    [
+      ['--strategy', 'peak-shaving', '--config', '{"peak-shaving":{"thresholdW":-1}}'],
+      /strategy 'peak-shaving': invalid configuration/,
+    ],
     [['--forecast', 'crystal-ball'], /--forecast must be one of perfect, persistence/],
     [['--step', '7 parsecs'], /--step must be a duration/],
     [['--substep', '7m'], /--substep must be 'auto' or a duration dividing the step/],
@@ -169,8 +209,24 @@ describe('backtest helpers', () => {
   it('renders a 23-hour DST day with the wall-clock hour ticks', () => {
     const fromMs = Date.UTC(2024, 2, 30, 23);
     const toMs = Date.UTC(2024, 2, 31, 22);
-    const steps = Array.from({ length: 23 * 4 }, (_, k) => ({ atMs: fromMs + k * 900_000, loadW: 500, pvW: 0, gridW: 500, batteryW: 0, socPct: 10, spotEurPerMwh: 50 }));
-    const svg = renderDaySvg({ title: 'a & b', timezone: 'Europe/Paris', fromMs, toMs, stepMs: 900_000, steps, startSocPct: 10 });
+    const steps = Array.from({ length: 23 * 4 }, (_, k) => ({
+      atMs: fromMs + k * 900_000,
+      loadW: 500,
+      pvW: 0,
+      gridW: 500,
+      batteryW: 0,
+      socPct: 10,
+      spotEurPerMwh: 50,
+    }));
+    const svg = renderDaySvg({
+      title: 'a & b',
+      timezone: 'Europe/Paris',
+      fromMs,
+      toMs,
+      stepMs: 900_000,
+      steps,
+      startSocPct: 10,
+    });
     expect(svg).toContain('a &amp; b');
     expect(svg).toContain('>03:00</text>');
     expect(svg).toContain('>24:00</text>');

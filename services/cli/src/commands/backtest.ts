@@ -150,7 +150,8 @@ function parseNumber(io: CliIo, name: string, text: string | undefined): number 
 }
 
 function oneOf<T extends string>(io: CliIo, name: string, text: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(text)) fail(io, `${name} must be one of ${allowed.join(', ')}, got '${text}'`);
+  if (!(allowed as readonly string[]).includes(text))
+    fail(io, `${name} must be one of ${allowed.join(', ')}, got '${text}'`);
   return text as T;
 }
 
@@ -182,7 +183,10 @@ function siblingFile(dataFile: string, suffix: string): string | undefined {
   return /_30min\.csv$/.test(dataFile) ? dataFile.replace(/_30min\.csv$/, suffix) : undefined;
 }
 
-async function loadSeries(io: CliIo, opts: BacktestCommandOptions): Promise<{ series: SiteSeries; dataFile: string; notes: string[] }> {
+async function loadSeries(
+  io: CliIo,
+  opts: BacktestCommandOptions,
+): Promise<{ series: SiteSeries; dataFile: string; notes: string[] }> {
   const dataFile = opts.data ?? path.resolve(REPO_ROOT, DEFAULT_DATA_FILE);
   const notes: string[] = [];
   let series: SiteSeries;
@@ -193,7 +197,11 @@ async function loadSeries(io: CliIo, opts: BacktestCommandOptions): Promise<{ se
     return fail(io, `${dataFile}: ${(err as Error).message}`);
   }
   const filledFile = opts.filled ?? siblingFile(dataFile, '_filled_intervals.csv');
-  const filledText = filledFile ? (opts.filled ? await readText(io, filledFile) : await readOptional(io, filledFile)) : undefined;
+  const filledText = filledFile
+    ? opts.filled
+      ? await readText(io, filledFile)
+      : await readOptional(io, filledFile)
+    : undefined;
   if (filledFile && filledText !== undefined) {
     try {
       series = applyFilledCells(series, parseFilledCellsCsv(filledText));
@@ -219,7 +227,9 @@ async function loadSeries(io: CliIo, opts: BacktestCommandOptions): Promise<{ se
       stepMs: series.stepMs,
       points: series.points.map((p) => ({ ...p, ...(opts.pv ? {} : { pvW: 0 }), ...(opts.load ? {} : { loadW: 0 }) })),
     };
-    notes.push(`${[opts.pv ? '' : 'PV set to 0', opts.load ? '' : 'load set to 0'].filter(Boolean).join(', ')} (diagnostic run)`);
+    notes.push(
+      `${[opts.pv ? '' : 'PV set to 0', opts.load ? '' : 'load set to 0'].filter(Boolean).join(', ')} (diagnostic run)`,
+    );
   }
   return { series, dataFile, notes };
 }
@@ -231,27 +241,37 @@ async function loadTariff(io: CliIo, opts: BacktestCommandOptions): Promise<{ ta
       : parseJson(io, opts.tariff, await readText(io, opts.tariff));
   const peak = parseNumber(io, '--peak-charge', opts.peakCharge);
   const parsed = SimTariffSchema.safeParse(peak === undefined ? raw : { ...(raw as object), peakDemandEurPerKw: peak });
-  if (!parsed.success) fail(io, `invalid tariff ${opts.tariff}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    fail(
+      io,
+      `invalid tariff ${opts.tariff}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return { tariff: parsed.data, name: `${opts.tariff}${peak === undefined ? '' : ` (peak charge ${peak} EUR/kW)`}` };
 }
 
 async function loadBattery(io: CliIo, opts: BacktestCommandOptions): Promise<BatteryModel> {
   const raw = opts.battery ? parseJson(io, opts.battery, await readText(io, opts.battery)) : {};
   const parsed = BatteryModelSchema.safeParse({ ...DEFAULT_BATTERY, ...(raw as object) });
-  if (!parsed.success) fail(io, `invalid battery: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    fail(io, `invalid battery: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
-async function loadConfigs(io: CliIo, opts: BacktestCommandOptions): Promise<Partial<Record<StrategyName, Record<string, unknown>>>> {
+async function loadConfigs(
+  io: CliIo,
+  opts: BacktestCommandOptions,
+): Promise<Partial<Record<StrategyName, Record<string, unknown>>>> {
   const merged: Partial<Record<StrategyName, Record<string, unknown>>> = { ...DEFAULT_STRATEGY_CONFIGS };
   if (!opts.config) return merged;
   const text = opts.config.trim().startsWith('{') ? opts.config : await readText(io, opts.config);
   const raw = parseJson(io, '--config', text);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(io, '--config must be an object { "<strategy>": { ... } }');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    fail(io, '--config must be an object { "<strategy>": { ... } }');
   for (const [name, block] of Object.entries(raw as Record<string, unknown>)) {
     const parsedName = StrategyNameSchema.safeParse(name);
     if (!parsedName.success) fail(io, `--config: unknown strategy '${name}'`);
-    if (typeof block !== 'object' || block === null || Array.isArray(block)) fail(io, `--config: '${name}' must be an object`);
+    if (typeof block !== 'object' || block === null || Array.isArray(block))
+      fail(io, `--config: '${name}' must be an object`);
     merged[parsedName.data] = { ...(merged[parsedName.data] ?? {}), ...(block as Record<string, unknown>) };
   }
   return merged;
@@ -263,7 +283,8 @@ function parseSelections(
   configs: Partial<Record<StrategyName, Record<string, unknown>>>,
 ): StrategySelection[] {
   const all = StrategyNameSchema.options;
-  const runs = text.trim() === 'all' ? all.map((n) => [n]) : text.split(',').map((run) => run.split('+').map((s) => s.trim()));
+  const runs =
+    text.trim() === 'all' ? all.map((n) => [n]) : text.split(',').map((run) => run.split('+').map((s) => s.trim()));
   return runs.map((names) => {
     const active = names.map((name) => {
       const parsed = StrategyNameSchema.safeParse(name);
@@ -279,14 +300,17 @@ function parseSelections(
 
 /** The decision interval `--substep auto` picks for a run: the smallest AUTO_SUBSTEP_MS of its strategies, else the step. */
 export function autoSubStepMs(active: readonly StrategyName[], stepMs: number): number {
-  const wanted = active.map((n) => AUTO_SUBSTEP_MS[n]).filter((ms): ms is number => ms !== undefined && stepMs % ms === 0);
+  const wanted = active
+    .map((n) => AUTO_SUBSTEP_MS[n])
+    .filter((ms): ms is number => ms !== undefined && stepMs % ms === 0);
   return wanted.length > 0 ? Math.min(...wanted) : stepMs;
 }
 
 function subStepFor(io: CliIo, substep: string, selection: StrategySelection, stepMs: number): number {
   if (substep === 'auto') return autoSubStepMs(selection.active, stepMs);
   const ms = parseDurationMs(substep);
-  if (ms === undefined || stepMs % ms !== 0) fail(io, `--substep must be 'auto' or a duration dividing the step, got '${substep}'`);
+  if (ms === undefined || stepMs % ms !== 0)
+    fail(io, `--substep must be 'auto' or a duration dividing the step, got '${substep}'`);
   return ms;
 }
 
@@ -295,7 +319,18 @@ const num = (value: number | null | undefined, digits: number): string =>
 
 /** The results table (fixed-width text). */
 export function formatResultsTable(reports: readonly BacktestReport[]): string {
-  const header = ['strategy', 'cost EUR', 'savings %', '% of optimum', 'peak kW', 'peak cut %', 'SC %', 'SC % of max', 'cycles', 'violations'];
+  const header = [
+    'strategy',
+    'cost EUR',
+    'savings %',
+    '% of optimum',
+    'peak kW',
+    'peak cut %',
+    'SC %',
+    'SC % of max',
+    'cycles',
+    'violations',
+  ];
   const rows = reports.map((r) => [
     r.label,
     num(r.cost.totalEur, 2),
@@ -355,7 +390,8 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
   const forecast = oneOf<ForecastMode>(io, '--forecast', opts.forecast, ['perfect', 'persistence']);
   const prices = oneOf<PriceKnowledge>(io, '--prices', opts.prices, ['day-ahead', 'perfect']);
   const horizonName = oneOf(io, '--horizon', opts.horizon, ['full', 'rolling'] as const);
-  const horizon: Horizon = horizonName === 'full' ? { mode: 'full' } : { mode: 'rolling', windowMs: 2 * DAY_MS, commitMs: DAY_MS };
+  const horizon: Horizon =
+    horizonName === 'full' ? { mode: 'full' } : { mode: 'rolling', windowMs: 2 * DAY_MS, commitMs: DAY_MS };
   if (opts.svg && !opts.svg.endsWith('.svg')) fail(io, '--svg must name a .svg file');
 
   const { series, dataFile, notes } = await loadSeries(io, opts);
@@ -364,9 +400,16 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
   const configs = await loadConfigs(io, opts);
   const selections = parseSelections(io, opts.strategy, configs);
   const timezone = DEFAULT_TIMEZONE;
-  const fromMs = opts.from ? (localMidnightMs(opts.from, timezone) ?? fail(io, `--from must be YYYY-MM-DD, got '${opts.from}'`)) : undefined;
-  const toDay = opts.to ? (localMidnightMs(opts.to, timezone) ?? fail(io, `--to must be YYYY-MM-DD, got '${opts.to}'`)) : undefined;
-  const toMs = toDay === undefined ? undefined : (localMidnightMs(isoDay(toDay + 36 * 3_600_000, timezone), timezone) ?? toDay + DAY_MS);
+  const fromMs = opts.from
+    ? (localMidnightMs(opts.from, timezone) ?? fail(io, `--from must be YYYY-MM-DD, got '${opts.from}'`))
+    : undefined;
+  const toDay = opts.to
+    ? (localMidnightMs(opts.to, timezone) ?? fail(io, `--to must be YYYY-MM-DD, got '${opts.to}'`))
+    : undefined;
+  const toMs =
+    toDay === undefined
+      ? undefined
+      : (localMidnightMs(isoDay(toDay + 36 * 3_600_000, timezone), timezone) ?? toDay + DAY_MS);
   const maxImportW = parseNumber(io, '--max-import', opts.maxImport) ?? DEFAULT_GRID_LIMITS.maxImportW;
   const maxExportW = parseNumber(io, '--max-export', opts.maxExport) ?? DEFAULT_GRID_LIMITS.maxExportW;
   const initialSocPct = parseNumber(io, '--initial-soc', opts.initialSoc);
@@ -409,10 +452,16 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     if (!isTty || clock() - startedMs < PROGRESS_AFTER_MS) return;
     const width = 30;
     const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
-    io.stderr(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}% ${text}`.padEnd(100));
+    io.stderr(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}% ${text}`.padEnd(
+        100,
+      ),
+    );
     drawn = true;
   };
-  const work = selections.map((_, i) => (stepMs / (subSteps[i] ?? stepMs)) * base.periodSeries.points.length + base.periodSeries.points.length);
+  const work = selections.map(
+    (_, i) => (stepMs / (subSteps[i] ?? stepMs)) * base.periodSeries.points.length + base.periodSeries.points.length,
+  );
   const totalWork = work.reduce((a, b) => a + b, 0) + 4 * base.periodSeries.points.length;
   let doneWork = 0;
 
@@ -428,7 +477,10 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
         references,
         trace: opts.svg !== undefined,
         onProgress: (done, total) =>
-          progress(`${selection.label ?? ''} (${i + 1}/${selections.length})`, (doneWork + (done / total) * unit) / totalWork),
+          progress(
+            `${selection.label ?? ''} (${i + 1}/${selections.length})`,
+            (doneWork + (done / total) * unit) / totalWork,
+          ),
       }),
     );
     doneWork += unit;
@@ -452,14 +504,23 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
   const subStepNotes = selections
     .map((s, i) => (subSteps[i] !== stepMs ? `${s.label} every ${(subSteps[i] ?? 0) / 1000} s` : undefined))
     .filter((t): t is string => t !== undefined);
-  if (subStepNotes.length > 0) out.push(`sub-steps: ${subStepNotes.join(', ')} (load/PV ${interpolation} inside each step)`);
+  if (subStepNotes.length > 0)
+    out.push(`sub-steps: ${subStepNotes.join(', ')} (load/PV ${interpolation} inside each step)`);
   if (reports.some((r) => r.optimum && !r.optimum.isLowerBound) && horizonName === 'full') {
-    out.push('note: with load/PV varying inside a step (linear) the step-resolution optimum is not a strict lower bound');
+    out.push(
+      'note: with load/PV varying inside a step (linear) the step-resolution optimum is not a strict lower bound',
+    );
   }
   const beaten = reports.filter((r) => r.optimum?.beatsOptimum);
   const broken = reports.filter((r) => r.violations.steps > 0);
-  for (const r of beaten) out.push(`MODEL MISMATCH: ${r.label} beats the exact optimum by ${(-(r.optimum?.gapEur ?? 0)).toFixed(6)} EUR (a bug)`);
-  for (const r of broken) out.push(`LIMIT VIOLATION: ${r.label} broke a limit in ${r.violations.steps} steps ${JSON.stringify(r.violations)}`);
+  for (const r of beaten)
+    out.push(
+      `MODEL MISMATCH: ${r.label} beats the exact optimum by ${(-(r.optimum?.gapEur ?? 0)).toFixed(6)} EUR (a bug)`,
+    );
+  for (const r of broken)
+    out.push(
+      `LIMIT VIOLATION: ${r.label} broke a limit in ${r.violations.steps} steps ${JSON.stringify(r.violations)}`,
+    );
   io.stdout(`${out.join('\n')}\n`);
 
   if (opts.json) {
@@ -491,7 +552,8 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     for (const r of reports) {
       const steps = (r.trace ?? []).slice(first, last);
       const file = svgPathFor(opts.svg, r.label, reports.length);
-      const startSoc = first > 0 ? (r.trace?.[first - 1]?.socPct ?? base.options.initialSocPct) : base.options.initialSocPct;
+      const startSoc =
+        first > 0 ? (r.trace?.[first - 1]?.socPct ?? base.options.initialSocPct) : base.options.initialSocPct;
       await writeFile(
         file,
         renderDaySvg({
@@ -506,7 +568,8 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
           ...(cost
             ? {
                 optimumSocPct: cost.socPct.slice(first, last),
-                optimumStartSocPct: first > 0 ? (cost.socPct[first - 1] ?? base.options.initialSocPct) : base.options.initialSocPct,
+                optimumStartSocPct:
+                  first > 0 ? (cost.socPct[first - 1] ?? base.options.initialSocPct) : base.options.initialSocPct,
               }
             : {}),
         }),
@@ -523,9 +586,12 @@ export function registerBacktestCommand(program: Command, io: BacktestIo): void 
     .command('backtest')
     .description('run strategies over a load/PV/price series and score them against the exact optimum')
     .option('--data <csv>', `series timestamp,load_w,pv_w,price_eur_per_mwh (default ${DEFAULT_DATA_FILE})`)
-    .option('--filled <csv>', 'filled-intervals file (default: the data file\'s *_filled_intervals.csv sibling, if any)')
+    .option('--filled <csv>', "filled-intervals file (default: the data file's *_filled_intervals.csv sibling, if any)")
     .option('--zone-prices <csv>', 'multizone price file (default: the *_prices_multizone_30min.csv sibling)')
-    .option('--zone <zone>', 'take prices of this bidding zone from the multizone file (e.g. FR; default: the data file\'s price)')
+    .option(
+      '--zone <zone>',
+      "take prices of this bidding zone from the multizone file (e.g. FR; default: the data file's price)",
+    )
     .option('--strategy <list>', "strategies: name, 'a,b' (separate runs), 'a+b' (combined), or all", 'all')
     .option('--config <file|json>', 'strategy configs { "<strategy>": {...} }, a file or inline JSON')
     .option('--from <YYYY-MM-DD>', 'first local day (default: start of the data)')
@@ -535,11 +601,15 @@ export function registerBacktestCommand(program: Command, io: BacktestIo): void 
     .option('--interpolation <hold|linear>', 'load/PV inside sub-steps', 'hold')
     .option('--forecast <perfect|persistence>', 'load/PV forecast given to the strategies', 'persistence')
     .option('--prices <day-ahead|perfect>', 'price foresight (day-ahead: tomorrow from 13:00 Paris time)', 'day-ahead')
-    .option('--horizon <full|rolling>', 'optimum: full (exact) or rolling 48 h / 24 h (faster, not a strict bound)', 'full')
+    .option(
+      '--horizon <full|rolling>',
+      'optimum: full (exact) or rolling 48 h / 24 h (faster, not a strict bound)',
+      'full',
+    )
     .option('--tariff <dynamic|tou|market|file.json>', 'tariff preset or SimTariff JSON file', 'dynamic')
-    .option('--peak-charge <EUR/kW>', 'override the tariff\'s monthly peak-demand charge')
+    .option('--peak-charge <EUR/kW>', "override the tariff's monthly peak-demand charge")
     .option('--battery <file.json>', 'battery model JSON, merged over the default battery')
-    .option('--initial-soc <pct>', 'SoC at the start (default: the battery\'s minimum)')
+    .option('--initial-soc <pct>', "SoC at the start (default: the battery's minimum)")
     .option('--max-import <W>', 'grid import limit', String(DEFAULT_GRID_LIMITS.maxImportW))
     .option('--max-export <W>', 'grid export limit', String(DEFAULT_GRID_LIMITS.maxExportW))
     .option('--no-pv', 'diagnostic: PV set to 0')

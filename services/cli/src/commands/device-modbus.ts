@@ -1,20 +1,8 @@
-// What the `voltimax device …` commands share: a short-lived Modbus pool, block reads, SunSpec discovery and the
-// table output. Read-only by construction: nothing here writes a register.
-import {
-  nextSunSpecDiscoveryStep,
-  planSunSpecDiscovery,
-  type BlockWords,
-  type ReadBlock,
-  type SunSpecModelLocation,
-} from '@voltimax/devices';
-import { ModbusExceptionError, ModbusPool, type ModbusReadRange } from '@voltimax/modbus';
+// What the `voltimax device …` commands share: a short-lived Modbus pool and the table output. Block reads and
+// SunSpec discovery come from @voltimax/modbus. Read-only by construction: nothing here writes a register.
+import { ModbusPool } from '@voltimax/modbus';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
-
-/** The read side of a Modbus unit client: all the device commands need. */
-export interface RegisterReader {
-  read(range: ModbusReadRange): Promise<number[]>;
-}
 
 /** A pool for one command: one attempt per read (a person is waiting), no logging to the terminal. */
 export function commandPool(timeoutMs: number): ModbusPool {
@@ -23,55 +11,6 @@ export function commandPool(timeoutMs: number): ModbusPool {
     timeoutMs,
     retry: { attempts: 1 },
   });
-}
-
-/** Reads the blocks in order. */
-export async function readBlocks(client: RegisterReader, blocks: readonly ReadBlock[]): Promise<BlockWords[]> {
-  const out: BlockWords[] = [];
-  for (const block of blocks) {
-    out.push({
-      table: block.table,
-      start: block.start,
-      words: await client.read({ table: block.table, address: block.start, count: block.count }),
-    });
-  }
-  return out;
-}
-
-/** The SunSpec chain of a device, or why there is none. */
-export type SunSpecScan =
-  | { readonly kind: 'found'; readonly baseAddress: number; readonly models: readonly SunSpecModelLocation[] }
-  | { readonly kind: 'not-found'; readonly detail: string };
-
-/**
- * Walks the SunSpec discovery step machine (marker at 40000, 50000, 0, then one model header at a time). An
- * exception answer means "not here"; a timeout or refused connection is thrown (a dead device is not "no SunSpec").
- */
-export async function scanSunSpecChain(
-  client: RegisterReader,
-  baseAddresses?: readonly number[],
-): Promise<SunSpecScan> {
-  let step = planSunSpecDiscovery(baseAddresses);
-  while (step.kind === 'read') {
-    let response: { kind: 'words'; words: readonly number[] } | { kind: 'error'; detail: string };
-    try {
-      response = {
-        kind: 'words',
-        words: await client.read({ table: 'holding', address: step.address, count: step.count }),
-      };
-    } catch (err) {
-      if (!(err instanceof ModbusExceptionError)) throw err;
-      response = { kind: 'error', detail: err.message };
-    }
-    step = nextSunSpecDiscoveryStep(step, response);
-  }
-  if (step.kind === 'found') return { kind: 'found', baseAddress: step.baseAddress, models: step.models };
-  if (step.kind === 'not-found')
-    return { kind: 'not-found', detail: `no SunS marker at ${step.triedBaseAddresses.join(', ')}` };
-  return {
-    kind: 'not-found',
-    detail: `SunSpec chain at ${step.baseAddress} broken (${step.reason}) after ${step.models.length} models`,
-  };
 }
 
 const SUFFIX_UNITS: readonly (readonly [string, string])[] = [

@@ -2,8 +2,8 @@
 // eastron-sdm630.md and encoded by pymodbus), a SunSpec inverter image (unit 2, hand-typed in @voltimax/devices/testing)
 // and an SDM630 with a NaN total power (unit 3).
 import { SUNSPEC_IMAGE_BASE, SUNSPEC_INVERTER_IMAGE } from '@voltimax/devices/testing';
+import { closedPort, startPeer, type Peer } from '@voltimax/modbus/testing';
 import { runCli } from '../program';
-import { startTestPeer, unusedPort, type TestPeer } from './device-test-peer';
 
 const f32 = (value: number) => ({ type: 'float32', value });
 const SDM630 = {
@@ -26,20 +26,22 @@ const SDM630 = {
 };
 
 describe('voltimax device read', () => {
-  let peer: TestPeer;
+  let peer: Peer;
   let downPort: number;
   const files: Record<string, string> = {};
 
   beforeAll(async () => {
     [peer, downPort] = await Promise.all([
-      startTestPeer({
-        units: {
-          '1': { input_registers: SDM630 },
-          '2': { holding_registers: { [String(SUNSPEC_IMAGE_BASE)]: [...SUNSPEC_INVERTER_IMAGE] } },
-          '3': { input_registers: { ...SDM630, '52': [0x7fc0, 0x0000] } },
+      startPeer({
+        map: {
+          units: {
+            '1': { input_registers: SDM630 },
+            '2': { holding_registers: { [String(SUNSPEC_IMAGE_BASE)]: [...SUNSPEC_INVERTER_IMAGE] } },
+            '3': { input_registers: { ...SDM630, '52': [0x7fc0, 0x0000] } },
+          },
         },
       }),
-      unusedPort(),
+      closedPort(),
     ]);
     const asset = (id: string, kind: string, profile: string, unitId: number, port = peer.port) => ({
       id,

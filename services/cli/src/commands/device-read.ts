@@ -1,4 +1,4 @@
-import type { AssetConfig, Connection } from '@voltimax/contracts';
+import type { AssetConfig } from '@voltimax/contracts';
 import {
   decodeProfile,
   decodeSunSpecModels,
@@ -12,20 +12,17 @@ import {
   type ProfileKind,
   type SunSpecProfile,
 } from '@voltimax/devices';
-import type { ModbusEndpoint } from '@voltimax/modbus';
+import {
+  discoverSunSpec,
+  endpointOf,
+  isModbusConnection,
+  readBlocks,
+  type ModbusConnection,
+  type RegisterReader,
+} from '@voltimax/modbus';
 import { CliExit, type CliIo } from '../io';
 import { validateSiteConfigText } from './config-validate';
-import {
-  commandPool,
-  describeError,
-  formatTable,
-  formatValue,
-  intOption,
-  readBlocks,
-  scanSunSpecChain,
-  unitOf,
-  type RegisterReader,
-} from './device-modbus';
+import { commandPool, describeError, formatTable, formatValue, intOption, unitOf } from './device-modbus';
 
 /** Options of `voltimax device read`. */
 export interface DeviceReadOptions {
@@ -33,8 +30,6 @@ export interface DeviceReadOptions {
   readonly timeout: string;
   readonly json?: boolean;
 }
-
-type ModbusConnection = Extract<Connection, { protocol: 'modbus-tcp' | 'modbus-rtu-tcp' | 'modbus-rtu' }>;
 
 /** One decoded value for the table. */
 interface Row {
@@ -49,24 +44,6 @@ interface Row {
 interface Issue {
   readonly key: string;
   readonly issue: string;
-}
-
-function endpointOf(connection: ModbusConnection): ModbusEndpoint {
-  switch (connection.protocol) {
-    case 'modbus-tcp':
-      return { transport: 'tcp', host: connection.host, port: connection.port };
-    case 'modbus-rtu-tcp':
-      return { transport: 'rtu-over-tcp', host: connection.host, port: connection.port };
-    case 'modbus-rtu':
-      return {
-        transport: 'rtu',
-        path: connection.device,
-        baudRate: connection.baudRate,
-        parity: connection.parity,
-        dataBits: connection.dataBits,
-        stopBits: connection.stopBits,
-      };
-  }
 }
 
 function where(connection: ModbusConnection): string {
@@ -132,7 +109,7 @@ async function readSunSpec(
   kind: ProfileKind,
 ): Promise<{ rows: Row[]; issues: Issue[] }> {
   if (kind === 'ev-charger') throw new Error(`${profile.id} does not serve EV chargers`);
-  const chain = await scanSunSpecChain(client, profile.sunspec.baseAddresses);
+  const chain = await discoverSunSpec(client, profile.sunspec.baseAddresses);
   if (chain.kind !== 'found') throw new Error(`${profile.id}: ${chain.detail}`);
   const models = chain.models.filter((m) => getSunSpecModel(m.id) !== undefined);
   const blocks = await readBlocks(client, planSunSpecModelReads(models, profile.sunspec.maxRegistersPerRead));
@@ -190,11 +167,7 @@ export async function deviceRead(
     throw new CliExit(2);
   }
   const { connection } = asset;
-  if (
-    connection.protocol !== 'modbus-tcp' &&
-    connection.protocol !== 'modbus-rtu-tcp' &&
-    connection.protocol !== 'modbus-rtu'
-  ) {
+  if (!isModbusConnection(connection)) {
     io.stderr(`asset '${assetId}' is reached over ${connection.protocol}; device read speaks Modbus only\n`);
     throw new CliExit(2);
   }

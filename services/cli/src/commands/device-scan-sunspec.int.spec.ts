@@ -1,18 +1,20 @@
 // `voltimax device scan-sunspec` against the pymodbus peer serving hand-typed SunSpec images
 // (@voltimax/devices/testing): at 40000 (unit 1), at 50000 (unit 2), and a unit without SunSpec (unit 3).
 import { SUNSPEC_INVERTER_IMAGE } from '@voltimax/devices/testing';
+import { startPeer, type Peer } from '@voltimax/modbus/testing';
 import { runCli } from '../program';
-import { startTestPeer, type TestPeer } from './device-test-peer';
 
 describe('voltimax device scan-sunspec', () => {
-  let peer: TestPeer;
+  let peer: Peer;
 
   beforeAll(async () => {
-    peer = await startTestPeer({
-      units: {
-        '1': { holding_registers: { '40000': [...SUNSPEC_INVERTER_IMAGE] } },
-        '2': { holding_registers: { '50000': [...SUNSPEC_INVERTER_IMAGE] } },
-        '3': { input_registers: { '0': [1, 2] } },
+    peer = await startPeer({
+      map: {
+        units: {
+          '1': { holding_registers: { '40000': [...SUNSPEC_INVERTER_IMAGE] } },
+          '2': { holding_registers: { '50000': [...SUNSPEC_INVERTER_IMAGE] } },
+          '3': { input_registers: { '0': [1, 2] } },
+        },
       },
     });
   });

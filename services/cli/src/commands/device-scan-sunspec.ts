@@ -1,6 +1,7 @@
 import { decodeSunSpecModels, getSunSpecModel, planSunSpecModelReads } from '@voltimax/devices';
 import { CliExit, type CliIo } from '../io';
-import { commandPool, describeError, formatTable, intOption, readBlocks, scanSunSpecChain } from './device-modbus';
+import { discoverSunSpec, readBlocks } from '@voltimax/modbus';
+import { commandPool, describeError, formatTable, intOption } from './device-modbus';
 
 /** Options of `voltimax device scan-sunspec`. */
 export interface ScanSunSpecOptions {
@@ -32,7 +33,7 @@ export async function scanSunSpec(io: CliIo, host: string, opts: ScanSunSpecOpti
   const pool = commandPool(timeoutMs);
   try {
     const client = pool.client({ transport: 'tcp', host, port }, unitId);
-    const chain = await scanSunSpecChain(client);
+    const chain = await discoverSunSpec(client);
     if (chain.kind !== 'found') {
       io.stderr(`no SunSpec device at ${target}: ${chain.detail}\n`);
       throw new CliExit(1);

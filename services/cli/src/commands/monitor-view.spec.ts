@@ -5,7 +5,14 @@ import {
   exampleIntent,
   exampleReadings,
 } from '@voltimax/contracts/testing';
-import { emptyMonitorState, formatAge, formatPower, formatSetpoint, renderMonitor, type MonitorState } from './monitor-view';
+import {
+  emptyMonitorState,
+  formatAge,
+  formatPower,
+  formatSetpoint,
+  renderMonitor,
+  type MonitorState,
+} from './monitor-view';
 
 const AT = exampleReadings.battery.atMs; // 2026-01-01T00:00:00Z
 
@@ -17,7 +24,13 @@ function fullState(): MonitorState {
   state.intents.set('bat-1', exampleIntent);
   state.arbiter.set('bat-1', exampleArbiterDecision);
   state.decisions.set('net-zero', exampleDecisionMetrics);
-  state.decisions.set('peak-shaving', { ...exampleDecisionMetrics, strategy: 'peak-shaving', reason: 'below-threshold', atMs: AT - 60_000, terms: {} });
+  state.decisions.set('peak-shaving', {
+    ...exampleDecisionMetrics,
+    strategy: 'peak-shaving',
+    reason: 'below-threshold',
+    atMs: AT - 60_000,
+    terms: {},
+  });
   state.health.set('modbus-poller', exampleHeartbeat);
   return state;
 }
@@ -79,7 +92,12 @@ describe('renderMonitor', () => {
 
   it('limits the terms per decision', () => {
     const state = emptyMonitorState();
-    state.decisions.set('net-zero', { ...exampleDecisionMetrics, inputs: {}, outputs: {}, terms: { a: 1, b: 2, c: 3 } });
+    state.decisions.set('net-zero', {
+      ...exampleDecisionMetrics,
+      inputs: {},
+      outputs: {},
+      terms: { a: 1, b: 2, c: 3 },
+    });
     expect(renderMonitor(state, AT, { maxTerms: 2 })).toContain('      terms  a=1 b=2 +1');
   });
 

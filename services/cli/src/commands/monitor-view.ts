@@ -1,4 +1,11 @@
-import type { ArbiterDecision, AssetReading, ControlIntent, DecisionMetrics, Heartbeat, Setpoint } from '@voltimax/contracts';
+import type {
+  ArbiterDecision,
+  AssetReading,
+  ControlIntent,
+  DecisionMetrics,
+  Heartbeat,
+  Setpoint,
+} from '@voltimax/contracts';
 
 /** What `voltimax monitor` has seen so far: the latest message per asset, strategy and service. */
 export interface MonitorState {
@@ -103,7 +110,10 @@ function violations(decision: ArbiterDecision): string {
   return decision.violations
     .map((v) => {
       const unit = v.unit ? ` ${v.unit}` : '';
-      const detail = [v.value !== undefined ? `value ${formatNumber(v.value)}${unit}` : '', v.limit !== undefined ? `limit ${formatNumber(v.limit)}${unit}` : '']
+      const detail = [
+        v.value !== undefined ? `value ${formatNumber(v.value)}${unit}` : '',
+        v.limit !== undefined ? `limit ${formatNumber(v.limit)}${unit}` : '',
+      ]
         .filter(Boolean)
         .join(', ');
       return detail ? `${v.code} (${detail})` : v.code;
@@ -163,13 +173,19 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
   lines.push('');
   const decisions = [...state.decisions.values()];
   const lastTickMs = decisions.reduce((m, d) => Math.max(m, d.atMs), 0);
-  lines.push(decisions.length === 0 ? 'STRATEGIES' : `STRATEGIES  (last tick ${clock(lastTickMs)}, ${formatAge(nowMs - lastTickMs)} ago)`);
+  lines.push(
+    decisions.length === 0
+      ? 'STRATEGIES'
+      : `STRATEGIES  (last tick ${clock(lastTickMs)}, ${formatAge(nowMs - lastTickMs)} ago)`,
+  );
   if (decisions.length === 0) {
     lines.push('  no strategy decision yet');
   } else {
     const maxTerms = opts.maxTerms ?? 6;
     // Active = decided in the latest tick; others are shown as left over from an earlier configuration.
-    const sorted = decisions.sort((a, b) => Number(b.atMs === lastTickMs) - Number(a.atMs === lastTickMs) || a.strategy.localeCompare(b.strategy));
+    const sorted = decisions.sort(
+      (a, b) => Number(b.atMs === lastTickMs) - Number(a.atMs === lastTickMs) || a.strategy.localeCompare(b.strategy),
+    );
     for (const d of sorted) {
       const active = d.atMs === lastTickMs;
       lines.push(`  ${d.strategy}  ${d.reason}${active ? '' : `  (inactive, last ${formatAge(nowMs - d.atMs)} ago)`}`);
@@ -202,7 +218,9 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
   if (state.sourceMismatches > 0) {
     const n = state.sourceMismatches;
     lines.push('');
-    lines.push(`(${n} intent${n === 1 ? '' : 's'} claiming another source than ${n === 1 ? 'its' : 'their'} subject ignored)`);
+    lines.push(
+      `(${n} intent${n === 1 ? '' : 's'} claiming another source than ${n === 1 ? 'its' : 'their'} subject ignored)`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -8,7 +8,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
 import { intentParams, subjects, type ControlIntent } from '@voltimax/contracts';
-import { exampleArbiterDecision, exampleDecisionMetrics, exampleIntent, exampleReadings } from '@voltimax/contracts/testing';
+import {
+  exampleArbiterDecision,
+  exampleDecisionMetrics,
+  exampleIntent,
+  exampleReadings,
+} from '@voltimax/contracts/testing';
 import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
 import { pino } from 'pino';
 
@@ -18,7 +23,13 @@ let nats: NatsTestServer;
 const connections: BusConnection[] = [];
 
 async function busAs(user: NatsUser): Promise<Bus> {
-  const connection = await connectBus({ servers: nats.url, name: `monitor-int-${user}`, user, pass: NATS_DEV_PASSWORDS[user], log: silent });
+  const connection = await connectBus({
+    servers: nats.url,
+    name: `monitor-int-${user}`,
+    user,
+    pass: NATS_DEV_PASSWORDS[user],
+    log: silent,
+  });
   connections.push(connection);
   return createBus(connection.nc, silent);
 }
@@ -32,9 +43,16 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-function voltimax(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function voltimax(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(join(ROOT, 'bin/voltimax'), args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(ROOT, 'bin/voltimax'), args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -49,7 +67,12 @@ it('prints one snapshot of live telemetry, decisions and arbiter outcomes and ex
   const arbiter = await busAs('safety-arbiter');
   const operator = await busAs('cli');
   const evIntent: ControlIntent = { ...exampleIntent, assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 16 } };
-  const pvIntent: ControlIntent = { ...exampleIntent, source: 'manual', assetId: 'pv-1', setpoint: { kind: 'pv-limit', maxPowerW: 3_000 } };
+  const pvIntent: ControlIntent = {
+    ...exampleIntent,
+    source: 'manual',
+    assetId: 'pv-1',
+    setpoint: { kind: 'pv-limit', maxPowerW: 3_000 },
+  };
   const publish = (): void => {
     const atMs = Date.now();
     engine.publish(subjects.intent, intentParams(evIntent), { ...evIntent, issuedAtMs: atMs });
@@ -75,7 +98,9 @@ it('prints one snapshot of live telemetry, decisions and arbiter outcomes and ex
     expect(result.stdout).toMatch(/ {2}pv-1 .* ≤ \+3\.00 kW +manual /);
     expect(result.stdout).toContain('  net-zero  pid');
     expect(result.stdout).toContain('      terms  p=600 i=180 d=20');
-    expect(result.stdout).toMatch(/ {2}bat-1 +clamped +manual +\+8\.00 kW → \+5\.00 kW .*max-discharge-power \(value 8000 W, limit 5000 W\)/);
+    expect(result.stdout).toMatch(
+      / {2}bat-1 +clamped +manual +\+8\.00 kW → \+5\.00 kW .*max-discharge-power \(value 8000 W, limit 5000 W\)/,
+    );
   } finally {
     clearInterval(timer);
   }

@@ -84,7 +84,11 @@ describe('voltimax monitor', () => {
     const f = fake();
     f.duringDelay = () => {
       f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, exampleReadings.battery);
-      f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, { ...exampleReadings.battery, values: { powerW: 1_000, socPct: 70 } });
+      f.peer.publish(
+        subjects.telemetry,
+        { assetId: 'bat-1' },
+        { ...exampleReadings.battery, values: { powerW: 1_000, socPct: 70 } },
+      );
       f.peer.publishRaw('telemetry.bat-1', '{"v":1}');
     };
     const c = capture();

@@ -16,7 +16,12 @@ export interface MonitorConnection {
 /** The outside world of `voltimax monitor`, injectable for tests. */
 export interface MonitorDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly connect: (opts: { servers: string[]; user?: string; pass?: string; timeoutMs: number }) => Promise<MonitorConnection>;
+  readonly connect: (opts: {
+    servers: string[];
+    user?: string;
+    pass?: string;
+    timeoutMs: number;
+  }) => Promise<MonitorConnection>;
   readonly now: () => number;
   readonly delay: (ms: number) => Promise<void>;
   /** Resolves when the user asks to stop (Ctrl-C). */
@@ -36,7 +41,12 @@ export interface MonitorOptions {
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
-async function natsConnect(opts: { servers: string[]; user?: string; pass?: string; timeoutMs: number }): Promise<MonitorConnection> {
+async function natsConnect(opts: {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  timeoutMs: number;
+}): Promise<MonitorConnection> {
   const nc = await connect({
     servers: opts.servers,
     name: 'voltimax-monitor',
@@ -105,7 +115,9 @@ export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps
   try {
     connection = await deps.connect({ servers: url.split(',').map((s) => s.trim()), user, pass, timeoutMs: 5_000 });
   } catch (err) {
-    io.stderr(`voltimax monitor: cannot connect to NATS at ${url}${user ? ` as ${user}` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(
+      `voltimax monitor: cannot connect to NATS at ${url}${user ? ` as ${user}` : ''}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     throw new CliExit(2);
   }
   const source = `${url}${user ? ` as ${user}` : ''}`;

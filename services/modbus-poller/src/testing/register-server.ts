@@ -1,7 +1,7 @@
 // A tiny Modbus TCP server (modbus-serial's ServerTCP) holding register arrays, for the write-path tests. Its
 // image is typed by hand (testing/images.ts), not produced by our codec.
 import { ServerTCP } from 'modbus-serial';
-import { closedPort } from './peer';
+import { closedPort } from '@voltimax/modbus/testing';
 
 /** One register written by a client (FC06, or each register of an FC16). */
 export interface ServerWrite {
