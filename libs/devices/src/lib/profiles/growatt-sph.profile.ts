@@ -1,4 +1,5 @@
 import type { DeviceProfileInput } from '../profile-schema';
+import { GROWATT_HYBRID_DERIVED } from './growatt-hybrid';
 
 /** 23:59 as Growatt encodes times: hours × 256 + minutes = 0x173B. */
 const END_OF_DAY = 23 * 256 + 59;
@@ -76,26 +77,7 @@ export const growattSph = {
     { key: 'batteryFirstSlot1End', table: 'holding', address: 1101, type: 'u16', access: 'rw', min: 0, max: END_OF_DAY, note: 'hours × 256 + minutes' },
     { key: 'batteryFirstSlot1Enable', table: 'holding', address: 1102, type: 'u16', access: 'rw', min: 0, max: 1 },
   ],
-  derived: [
-    {
-      key: 'powerW',
-      terms: [
-        { key: 'batteryDischargePowerW', sign: 1 },
-        { key: 'batteryChargePowerW', sign: -1 },
-      ],
-      min: -50_000,
-      max: 50_000,
-      note: 'battery port, + = discharge',
-    },
-    {
-      key: 'gridPowerW',
-      terms: [
-        { key: 'gridImportPowerW', sign: 1 },
-        { key: 'gridExportPowerW', sign: -1 },
-      ],
-      note: '+ = import',
-    },
-  ],
+  derived: GROWATT_HYBRID_DERIVED,
   controls: [
     {
       setpoint: 'battery-power',

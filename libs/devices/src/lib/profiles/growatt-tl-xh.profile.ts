@@ -1,4 +1,5 @@
 import type { DeviceProfileInput } from '../profile-schema';
+import { GROWATT_HYBRID_DERIVED } from './growatt-hybrid';
 
 /** Time slot word: bit 31 = enabled, bits 29–30 = mode (01 = battery first), start 00:00, end 23:59 (0x173B). */
 const SLOT_BATTERY_FIRST_ALL_DAY = 0xa000173b;
@@ -61,26 +62,7 @@ export const growattTlXh = {
     { key: 'chargeStopSocPct', table: 'holding', address: 3048, type: 'u16', unit: '%', access: 'rw', min: 0, max: 100 },
     { key: 'acChargeEnable', table: 'holding', address: 3049, type: 'u16', access: 'rw', min: 0, max: 1 },
   ],
-  derived: [
-    {
-      key: 'powerW',
-      terms: [
-        { key: 'batteryDischargePowerW', sign: 1 },
-        { key: 'batteryChargePowerW', sign: -1 },
-      ],
-      min: -50_000,
-      max: 50_000,
-      note: 'battery port, + = discharge',
-    },
-    {
-      key: 'gridPowerW',
-      terms: [
-        { key: 'gridImportPowerW', sign: 1 },
-        { key: 'gridExportPowerW', sign: -1 },
-      ],
-      note: '+ = import',
-    },
-  ],
+  derived: GROWATT_HYBRID_DERIVED,
   controls: [
     {
       setpoint: 'battery-power',
