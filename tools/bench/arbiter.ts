@@ -21,11 +21,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
-import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
+import type { Bus, BusConnection } from '@voltimax/bus';
 import { intentParams, subjects, type AssetReading, type ControlIntent, type DeviceWrite } from '@voltimax/contracts';
 import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
 import {
+  connectAs,
   fmt,
   machineContext,
   median,
@@ -91,18 +91,6 @@ function site(batteries: number): Record<string, unknown> {
     strategy: { active: ['null'] },
     tariff: { kind: 'fixed', fixedEurPerMwh: 200 },
   };
-}
-
-async function connectAs(url: string, user: NatsUser): Promise<{ bus: Bus; connection: BusConnection }> {
-  const log = pino({ level: 'silent' });
-  const connection = await connectBus({
-    servers: url,
-    name: `bench-${user}`,
-    user,
-    pass: NATS_DEV_PASSWORDS[user],
-    log,
-  });
-  return { bus: createBus(connection.nc, log), connection };
 }
 
 /** A device write the spy received, with this process's monotonic receipt time. */

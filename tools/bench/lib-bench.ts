@@ -5,6 +5,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
+import { NATS_DEV_PASSWORDS, type NatsUser } from '@voltimax/testing';
+import pino from 'pino';
 
 /** The repository root (tools/bench → ../..). */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -149,4 +152,11 @@ export function processCpuSeconds(pid: number): number {
 export function processRssMib(pid: number): number {
   const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/** A typed bus connected as one of nats.conf's users (development password), logging nothing. */
+export async function connectAs(url: string, user: NatsUser): Promise<{ bus: Bus; connection: BusConnection }> {
+  const log = pino({ level: 'silent' });
+  const connection = await connectBus({ servers: url, name: `bench-${user}`, user, pass: NATS_DEV_PASSWORDS[user], log });
+  return { bus: createBus(connection.nc, log), connection };
 }

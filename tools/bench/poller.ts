@@ -14,14 +14,14 @@ import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
 import { SiteConfigSchema, subjects, type AssetReading } from '@voltimax/contracts';
 import { getModbusProfile, planProfileReads } from '@voltimax/devices';
-import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
+import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer } from '@voltimax/testing';
 import { resolvedSite } from '../../services/simulator/src/endpoints';
 import { CnteBattery } from '../../services/simulator/src/registers/cnte-battery';
 import { intervalScheduler, startSimulation, type Simulation } from '../../services/simulator/src/simulation';
 import {
+  connectAs,
   fmt,
   machineContext,
   out,
@@ -119,18 +119,6 @@ class TelemetryCounter {
     for (const a of this.perAsset.values()) if (a.count > 1) sum += (a.count - 1) / ((a.lastAtMs - a.firstAtMs) / 1000);
     return sum;
   }
-}
-
-async function connectAs(url: string, user: NatsUser): Promise<{ bus: Bus; connection: BusConnection }> {
-  const log = pino({ level: 'silent' });
-  const connection = await connectBus({
-    servers: url,
-    name: `bench-${user}`,
-    user,
-    pass: NATS_DEV_PASSWORDS[user],
-    log,
-  });
-  return { bus: createBus(connection.nc, log), connection };
 }
 
 interface Context {
