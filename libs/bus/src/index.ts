@@ -26,7 +26,7 @@ export {
 } from './lib/errors';
 export { droppedTotal, type BusStats, type StatName, type SubjectStats } from './lib/stats';
 export type { BusHeaders } from './lib/trace';
-export type { Msg, MsgHdrs, NatsConnection, Status } from './lib/nats';
+export type { Msg, MsgHdrs, NatsConnection, Status } from '@nats-io/transport-node';
 export type { BusTransport, RawMessage } from './lib/transport';
 export {
   ensureConsumer,

@@ -1,6 +1,6 @@
 import { captureLogger, LOG_LEVEL } from '../testing';
 import { logStatus } from './connect';
-import { PermissionViolationError } from './nats';
+import { PermissionViolationError } from '@nats-io/transport-node';
 
 describe('logStatus', () => {
   it('logs a permission violation as an error naming the operation and subject', () => {

@@ -1,4 +1,4 @@
-import { connect, PermissionViolationError, type NatsConnection, type Status } from './nats';
+import { connect, PermissionViolationError, type NatsConnection, type Status } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
 /** Options for {@link connectBus}. */

@@ -12,7 +12,7 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { nanos } from './nats';
+import { nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
 /** What an `ensure*` call had to do. */

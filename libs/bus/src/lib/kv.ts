@@ -1,6 +1,6 @@
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, type StreamInfo } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { nanos, type NatsConnection } from './nats';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { formatIssues } from '@voltimax/contracts';
 import type { Logger } from 'pino';
 import type { z } from 'zod';

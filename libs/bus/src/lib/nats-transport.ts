@@ -6,7 +6,7 @@ import {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
-} from './nats';
+} from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { createBusOnTransport, type Bus, type BusOptions } from './core';
 import { BusRequestFailedError } from './errors';
