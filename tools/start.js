@@ -2,7 +2,10 @@
 // `npm start`: run the gateway as local processes (DESIGN § Deployment, without Docker).
 // Starts a nats-server from docker/nats/nats.conf (its users and permissions, so the arbiter-only write
 // rule holds locally too), then every service that exists, each as its own NATS user. With no
-// assets.json it runs the simulated site. Ctrl-C stops everything cleanly.
+// assets.json it runs the simulated site. A crashed service is restarted with backoff. On a terminal the
+// screen shows a live status (`voltimax monitor --status`) and the logs go to tmp/gateway/logs/; otherwise
+// (CI, a pipe, VOLTIMAX_LOGS=1) each service's log lines are printed with its name as prefix, with a status
+// line every 15 s. Ctrl-C stops everything cleanly.
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -10,7 +13,11 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
-const STATE_DIR = path.join(ROOT, 'tmp', 'gateway');
+const STATE_DIR = path.resolve(process.env.VOLTIMAX_STATE_DIR || path.join(ROOT, 'tmp', 'gateway'));
+const LOG_DIR = path.join(STATE_DIR, 'logs');
+const SUPERVISOR_FILE = path.join(STATE_DIR, 'supervisor.json');
+/** Live screen on a terminal; prefixed log lines otherwise. */
+const LIVE_SCREEN = process.stdout.isTTY === true && !process.env.VOLTIMAX_LOGS;
 const NATS_PORT = Number(process.env.VOLTIMAX_NATS_PORT || 4223);
 const REDIS_PORT = Number(process.env.VOLTIMAX_REDIS_PORT || 6380);
 const SIM_ASSETS_FILE = path.join(STATE_DIR, 'sim-assets.json');
@@ -27,9 +34,8 @@ const SERVICES = [
   'strategy-engine',
   'cloud-bridge',
   'telemetry-publisher',
+  'dashboard',
 ];
-
-const say = (text) => process.stdout.write(`[voltimax] ${text}\n`);
 
 function findBinary(name) {
   for (const dir of [...(process.env.PATH || '').split(':'), '/usr/sbin', '/usr/local/bin', '/usr/bin']) {
@@ -58,14 +64,71 @@ async function waitPort(port, timeoutMs) {
   return false;
 }
 
-function prefixLines(stream, label) {
+/** Supervised processes for the status view: name → { state, restarts, sinceMs }. */
+const supervised = new Map();
+/** Recent warnings and errors of every process, newest last (shown under the live status). */
+const recent = [];
+
+function writeSupervisorFile() {
+  const body = JSON.stringify({
+    processes: [...supervised.entries()].map(([name, p]) => ({ name, ...p })),
+    recent: recent.slice(-20),
+  });
+  const temp = `${SUPERVISOR_FILE}.tmp`;
+  try {
+    fs.writeFileSync(temp, body);
+    fs.renameSync(temp, SUPERVISOR_FILE);
+  } catch {
+    // The status view falls back to heartbeats; the gateway itself does not depend on this file.
+  }
+}
+
+function setState(name, state, restarts) {
+  supervised.set(name, { state, restarts, sinceMs: Date.now() });
+  writeSupervisorFile();
+}
+
+/** A warning or worse: pino level ≥ 40, nats-server [WRN]/[ERR]/[FTL], redis `#`, or other stderr text. */
+function notable(label, line, fromStderr) {
+  if (label === 'nats') return /\[(WRN|ERR|FTL)\]/.test(line);
+  if (label === 'redis') return / # /.test(line) && !/ready to accept|Server initialized|bye bye|User requested|Running mode|oO0OoO0OoO0Oo/.test(line);
+  const match = /"level":(\d+)/.exec(line);
+  if (match !== null) return Number(match[1]) >= 40;
+  return fromStderr && line.trim() !== '';
+}
+
+let statusStarted = false;
+function say(text) {
+  const line = `[voltimax] ${text}`;
+  if (LIVE_SCREEN && !statusStarted) process.stdout.write(`${line}\n`);
+  if (LIVE_SCREEN) {
+    recent.push(line);
+    if (recent.length > 40) recent.splice(0, recent.length - 40);
+    writeSupervisorFile();
+  } else {
+    process.stdout.write(`${line}\n`);
+  }
+}
+
+function pipeLines(stream, label, fromStderr) {
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  const file = fs.createWriteStream(path.join(LOG_DIR, `${label}.log`), { flags: 'a' });
   let buffer = '';
   stream.on('data', (chunk) => {
+    file.write(chunk);
     buffer += chunk.toString();
     const lines = buffer.split('\n');
     buffer = lines.pop() ?? '';
-    for (const line of lines) process.stdout.write(`${label.padEnd(20)}| ${line}\n`);
+    for (const line of lines) {
+      if (!LIVE_SCREEN) process.stdout.write(`${label.padEnd(20)}| ${line}\n`);
+      else if (notable(label, line, fromStderr)) {
+        recent.push(`${label} | ${line.length > 200 ? `${line.slice(0, 200)}…` : line}`);
+        if (recent.length > 40) recent.splice(0, recent.length - 40);
+        writeSupervisorFile();
+      }
+    }
   });
+  stream.on('end', () => file.end());
 }
 
 const children = new Map();
@@ -74,24 +137,45 @@ let stopping = false;
 function startChild(name, command, args, env, restarts = 0) {
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.set(name, child);
-  prefixLines(child.stdout, name);
-  prefixLines(child.stderr, name);
+  setState(name, 'running', restarts);
+  pipeLines(child.stdout, name, false);
+  pipeLines(child.stderr, name, true);
   child.on('exit', (code, signal) => {
     children.delete(name);
     if (stopping) return;
     if (code === 78) {
+      setState(name, 'refused-config', restarts);
       say(`${name} refused its configuration (exit 78); not restarting — fix the configuration and run again`);
       return;
     }
     const delayMs = Math.min(30_000, 500 * 2 ** restarts);
+    setState(name, 'restarting', restarts + 1);
     say(`${name} exited (${signal ?? code}); restarting in ${delayMs} ms`);
     setTimeout(() => !stopping && startChild(name, command, args, env, restarts + 1), delayMs);
   });
   return child;
 }
 
+/** The status view: `voltimax monitor --status` on the terminal, or a status line every 15 s in the logs. */
+let statusView;
+function startStatusView() {
+  if (stopping) return;
+  statusStarted = true;
+  const args = [path.join(ROOT, 'tools', 'run-ts.js'), path.join(ROOT, 'services', 'cli', 'src', 'main.ts'), 'monitor', '--status'];
+  args.push('--supervisor', SUPERVISOR_FILE, ...(LIVE_SCREEN ? [] : ['--line', '--interval-ms', '15000']));
+  const env = { ...process.env, NATS_URL: `nats://127.0.0.1:${NATS_PORT}`, NATS_USER: 'cli', NATS_PASS: 'dev-cli' };
+  statusView = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', LIVE_SCREEN ? 'inherit' : 'pipe', 'pipe'] });
+  if (!LIVE_SCREEN) pipeLines(statusView.stdout, 'status', false);
+  pipeLines(statusView.stderr, 'status', true);
+  statusView.on('exit', () => {
+    statusView = undefined;
+    if (!stopping) setTimeout(startStatusView, 2_000);
+  });
+}
+
 async function main() {
   fs.mkdirSync(STATE_DIR, { recursive: true });
+  fs.rmSync(SUPERVISOR_FILE, { force: true });
   const natsBin = findBinary('nats-server');
   if (!natsBin) {
     process.stderr.write('nats-server not found: install it (Debian: apt-get install nats-server)\n');
@@ -171,13 +255,16 @@ async function main() {
     }
   }
   if (missing.length > 0) say(`not yet built, so not started: ${missing.join(', ')}`);
-  say('running; Ctrl-C stops the gateway');
+  say(`running; Ctrl-C stops the gateway (logs: ${path.relative(ROOT, LOG_DIR) || LOG_DIR}/)`);
+  startStatusView();
 }
 
 function shutdown(code) {
   if (stopping) return;
   stopping = true;
-  say('stopping');
+  if (statusView) statusView.kill('SIGTERM');
+  if (LIVE_SCREEN) process.stdout.write('\n[voltimax] stopping\n');
+  else say('stopping');
   const all = [...children.values()];
   for (const child of all) child.kill('SIGTERM');
   const force = setTimeout(() => {

@@ -56,7 +56,13 @@ export function buildProgram(io: CliIo): Command {
     .option('--once', 'print one snapshot after a short collection window and exit')
     .option('--window-ms <ms>', 'collection window of --once', '2000')
     .option('--interval-ms <ms>', 'redraw interval of the live view', '1000')
-    .action((opts: { once?: boolean; windowMs?: string; intervalMs?: string }) => monitor(io, opts));
+    .option('--status', 'the compact one-screen status (services, power flows, SoC, strategy, last arbiter outcome)')
+    .option('--line', 'with --status: one line per interval, for logs')
+    .option('--supervisor <file>', 'with --status: the state file of `npm start` listing its processes')
+    .action(
+      (opts: { once?: boolean; windowMs?: string; intervalMs?: string; status?: boolean; line?: boolean; supervisor?: string }) =>
+        monitor(io, opts),
+    );
 
   registerEstopCommand(program, io);
   registerArbiterCommand(program, io);

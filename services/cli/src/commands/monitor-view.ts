@@ -48,7 +48,7 @@ export interface RenderOptions {
 
 /** W → `+1.20 kW` / `−850 W`, sign kept (grid + import, battery + discharge). */
 export function formatPower(powerW: number): string {
-  const sign = powerW > 0 ? '+' : powerW < 0 ? '−' : ' ';
+  const sign = Math.abs(powerW) < 0.5 ? ' ' : powerW > 0 ? '+' : '−';
   const abs = Math.abs(powerW);
   return abs >= 1_000 ? `${sign}${(abs / 1_000).toFixed(2)} kW` : `${sign}${Math.round(abs)} W`;
 }

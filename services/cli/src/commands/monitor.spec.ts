@@ -27,6 +27,8 @@ interface Fake {
   /** Runs during each delay (the collection window or a redraw interval). */
   duringDelay: (call: number) => void;
   interrupt: () => void;
+  /** Files `readText` sees (the supervisor state file of --status). */
+  files: Record<string, string>;
 }
 
 function fake(env: Record<string, string> = {}): Fake {
@@ -55,7 +57,9 @@ function fake(env: Record<string, string> = {}): Fake {
       delay: async () => f.duringDelay(++delays),
       interrupted: () => new Promise<void>((resolve) => (interrupt = resolve)),
       isTty: false,
+      readText: (file) => f.files[file],
     },
+    files: {},
   };
   return f;
 }
@@ -134,6 +138,44 @@ describe('voltimax monitor', () => {
     await monitor(c.io, {}, f.deps);
     expect(c.out.filter((t) => t.startsWith('voltimax monitor'))).toHaveLength(3);
     expect(f.closed).toBe(true);
+  });
+
+  it('--status shows the supervisor\'s processes, the site flows, the strategy and recent warnings', async () => {
+    const f = fake();
+    f.files['/run/sup.json'] = JSON.stringify({
+      processes: [
+        { name: 'safety-arbiter', state: 'running', restarts: 0, sinceMs: 0 },
+        { name: 'strategy-engine', state: 'restarting', restarts: 2, sinceMs: 0 },
+      ],
+      recent: ['strategy-engine | exited (1)'],
+    });
+    f.duringDelay = () => {
+      f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, exampleReadings.battery);
+      f.peer.publish(subjects.strategyDecision, { strategy: 'net-zero' }, exampleDecisionMetrics);
+      f.peer.publish(subjects.arbiterDecision, { assetId: 'bat-1' }, exampleArbiterDecision);
+    };
+    const c = capture();
+    await monitor(c.io, { once: true, status: true, supervisor: '/run/sup.json' }, f.deps);
+    const text = c.out.join('');
+    expect(text).toContain('services 1/2 running');
+    expect(text).toMatch(/strategy-engine +restarting +no heartbeat · 2 restarts/);
+    expect(text).toContain('battery −2.50 kW (SoC 63.5 %)');
+    expect(text).toContain('strategy  net-zero (pid)');
+    expect(text).toMatch(/arbiter {3}bat-1 clamped/);
+    expect(text).toContain('recent warnings\n  strategy-engine | exited (1)');
+  });
+
+  it('--status --line prints one line; a broken supervisor file falls back to the heartbeats and says so', async () => {
+    const f = fake();
+    f.files['/run/sup.json'] = '{"processes": "nope"}';
+    f.duringDelay = () => f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, exampleReadings.battery);
+    const line = capture();
+    await monitor(line.io, { once: true, status: true, line: true, supervisor: '/run/sup.json' }, f.deps);
+    expect(line.out.join('')).toMatch(/^0\/0 services · grid — · PV — · battery −2\.50 kW SoC 63\.5 % · load — · strategy — · arbiter —$/);
+
+    const screen = capture();
+    await monitor(screen.io, { once: true, status: true, supervisor: '/run/sup.json' }, f.deps);
+    expect(screen.out.join('')).toMatch(/\(supervisor file unreadable: /);
   });
 
   it('exits 2 with a message when NATS cannot be reached', async () => {

@@ -5,7 +5,11 @@ import { createBus, droppedTotal, type Bus } from '@voltimax/bus';
 import { subjects } from '@voltimax/contracts';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import { emptyMonitorState, renderMonitor, type MonitorState } from './monitor-view';
+import { renderSiteStatus, siteStatusLine, type SupervisedProcess } from './site-status';
 
 /** A live connection the monitor reads from. */
 export interface MonitorConnection {
@@ -28,6 +32,8 @@ export interface MonitorDeps {
   readonly interrupted: () => Promise<void>;
   /** Whether stdout is a terminal (the live view then redraws in place). */
   readonly isTty: boolean;
+  /** Reads the supervisor's state file of `--supervisor` (undefined when it does not exist yet). */
+  readonly readText: (file: string) => string | undefined;
 }
 
 export interface MonitorOptions {
@@ -37,6 +43,47 @@ export interface MonitorOptions {
   readonly windowMs?: string;
   /** Redraw interval of the live view, ms. */
   readonly intervalMs?: string;
+  /** The compact one-screen status of `npm start` instead of the full monitor. */
+  readonly status?: boolean;
+  /** With --status: one line per interval (for logs) instead of a screen. */
+  readonly line?: boolean;
+  /** With --status: the supervisor's state file (written by `npm start`) listing its processes. */
+  readonly supervisor?: string;
+}
+
+/** The state file `npm start` (tools/start.js) writes for `--supervisor`. */
+const SupervisorFileSchema = z.object({
+  processes: z.array(
+    z.object({
+      name: z.string(),
+      state: z.enum(['running', 'restarting', 'stopped', 'refused-config']),
+      restarts: z.number().int().nonnegative(),
+      sinceMs: z.number(),
+    }),
+  ),
+  /** Recent warnings and errors from the services' logs, newest last. */
+  recent: z.array(z.string()).default([]),
+});
+type SupervisorFile = z.infer<typeof SupervisorFileSchema>;
+
+/** The supervisor's file, or what the heartbeats show when there is none (or it is unreadable). */
+export function supervisedProcesses(
+  state: MonitorState,
+  text: string | undefined,
+): { processes: SupervisedProcess[]; recent: string[]; problem?: string } {
+  if (text !== undefined) {
+    try {
+      const parsed: SupervisorFile = SupervisorFileSchema.parse(JSON.parse(text));
+      return { processes: parsed.processes, recent: parsed.recent };
+    } catch (err) {
+      const problem = `supervisor file unreadable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      return { ...supervisedProcesses(state, undefined), problem };
+    }
+  }
+  const processes = [...state.health.values()]
+    .sort((a, b) => a.service.localeCompare(b.service))
+    .map((h): SupervisedProcess => ({ name: h.service, state: 'running', restarts: 0, sinceMs: h.startedAtMs }));
+  return { processes, recent: [] };
 }
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
@@ -66,6 +113,13 @@ function defaultDeps(): MonitorDeps {
     delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     interrupted: () => new Promise((resolve) => process.once('SIGINT', () => resolve())),
     isTty: process.stdout.isTTY === true,
+    readText: (file) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 
@@ -124,6 +178,18 @@ export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps
   const feed = collect(connection.bus);
   const draw = (extra: { windowMs?: number } = {}): string => {
     feed.state.dropped = droppedTotal(connection.bus.stats().totals);
+    if (opts.status) {
+      const now = deps.now();
+      const supervised = supervisedProcesses(feed.state, opts.supervisor ? deps.readText(opts.supervisor) : undefined);
+      if (opts.line) return siteStatusLine(feed.state, supervised.processes, now);
+      const recent = supervised.recent.slice(-8);
+      return [
+        renderSiteStatus(feed.state, supervised.processes, now),
+        ...(supervised.problem ? [`(${supervised.problem})\n`] : []),
+        ...(recent.length > 0 ? ['\nrecent warnings\n', ...recent.map((l) => `  ${l}\n`)] : []),
+        opts.supervisor ? `\nCtrl-C stops the gateway · logs: ${join(dirname(opts.supervisor), 'logs')}/\n` : '',
+      ].join('');
+    }
     return renderMonitor(feed.state, deps.now(), { source, ...extra });
   };
   try {

@@ -1,0 +1,126 @@
+// Smoke test of `npm start` (tools/start.js) exactly as a user runs it, with the simulated site: it must bring up its
+// own nats-server (docker/nats/nats.conf users) and Redis, the simulator and every built service, and within the run
+// telemetry, intents, arbiter decisions and device writes must all flow. Then SIGINT (Ctrl-C) must stop everything.
+// The test watches only the bus (as user `cli`) and the supervisor's output; it never reaches into a service.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectBus, createBus, type BusConnection } from '@voltimax/bus';
+import { captureLogger } from '@voltimax/bus/testing';
+import { subjects, type ArbiterDecision, type AssetReading, type ControlIntent, type Heartbeat } from '@voltimax/contracts';
+import { freePort, NATS_DEV_PASSWORDS, waitFor } from '@voltimax/testing';
+import { ROOT } from './processes';
+
+/** How long the gateway runs before it is stopped (the issue asks for 20 s). */
+const RUN_MS = 20_000;
+
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+
+describe('npm start with the simulated site', () => {
+  let dir: string;
+  let gateway: ChildProcess;
+  let observer: BusConnection | undefined;
+  let natsPort: number;
+  let redisPort: number;
+  let output = '';
+  let exitCode: number | null | undefined;
+  const readings: AssetReading[] = [];
+  const intents: ControlIntent[] = [];
+  const decisions: ArbiterDecision[] = [];
+  const heartbeats: Heartbeat[] = [];
+  const observerLog = captureLogger('warn');
+
+  const report = (err: unknown) => {
+    process.stderr.write(`\n[npm-start] supervisor output (tail):\n${output.split('\n').slice(-60).join('\n')}\n`);
+    throw err;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'voltimax-start-'));
+    [natsPort, redisPort] = await Promise.all([freePort(), freePort()]);
+    gateway = spawn(process.execPath, [join(ROOT, 'tools', 'start.js')], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        HOME: process.env['HOME'] ?? '/tmp',
+        OTEL_SDK_DISABLED: 'true',
+        VOLTIMAX_NATS_PORT: String(natsPort),
+        VOLTIMAX_REDIS_PORT: String(redisPort),
+        VOLTIMAX_STATE_DIR: dir,
+        VOLTIMAX_LOGS: '1',
+        // No site file: the simulated site, as on a fresh clone.
+        SITE_FILE: join(dir, 'no-such-assets.json'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    gateway.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    gateway.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    gateway.once('exit', (code) => (exitCode = code));
+    process.once('exit', () => gateway.kill('SIGKILL'));
+
+    await waitFor(() => output.includes('NATS on nats://'), { timeoutMs: 20_000, message: 'npm start to start NATS' }).catch(report);
+    observer = await connectBus({ servers: `nats://127.0.0.1:${natsPort}`, name: 'npm-start-smoke', user: 'cli', pass: NATS_DEV_PASSWORDS.cli, log: observerLog.log });
+    const bus = createBus(observer.nc, observerLog.log);
+    bus.subscribe(subjects.telemetry, (r) => void readings.push(r));
+    bus.subscribe(subjects.intent, (i) => void intents.push(i));
+    bus.subscribe(subjects.arbiterDecision, (d) => void decisions.push(d));
+    bus.subscribe(subjects.health, (h) => void heartbeats.push(h));
+    await observer.nc.flush();
+  }, 40_000);
+
+  afterAll(async () => {
+    await observer?.nc.close();
+    if (exitCode === undefined) gateway.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'runs the site for 20 s: telemetry, intents, arbiter decisions and device writes flow, nothing restarts',
+    async () => {
+      await waitFor(() => output.includes('running; Ctrl-C stops the gateway'), { timeoutMs: 60_000, message: 'all services started' }).catch(report);
+      const startedAt = Date.now();
+      await waitFor(() => Date.now() - startedAt >= RUN_MS, { timeoutMs: RUN_MS + 5_000, intervalMs: 500 });
+
+      const assets = new Set(readings.filter((r) => r.quality === 'good').map((r) => r.assetId));
+      expect([...assets].sort()).toEqual(expect.arrayContaining(['bat-1', 'grid-1', 'inv-1']));
+      expect(intents.filter((i) => i.source === 'optimization' && i.assetId === 'bat-1').length).toBeGreaterThan(5);
+      const applied = decisions.filter((d) => d.assetId === 'bat-1' && (d.outcome === 'applied' || d.outcome === 'clamped'));
+      expect(applied.length).toBeGreaterThan(5);
+      // Device writes: the poller counts each WriteCommand it executed on the simulated battery.
+      const poller = heartbeats.filter((h) => h.service === 'modbus-poller').at(-1);
+      expect(poller?.counters?.['writeCommands'] ?? 0).toBeGreaterThan(0);
+      // Every service that exists sent heartbeats, and none was restarted by the supervisor.
+      const services = new Set(heartbeats.map((h) => h.service));
+      for (const name of ['simulator', 'modbus-poller', 'safety-arbiter', 'strategy-engine']) expect(services).toContain(name);
+      expect(output).not.toMatch(/exited \(.*\); restarting/);
+      // The status line of the supervisor (non-terminal mode) shows the site.
+      expect(output).toMatch(/status +\| \d+\/\d+ services · grid .* · battery .* SoC [\d.]+ % · .*strategy /);
+      // The supervisor keeps its state file for the status view.
+      const supervisor = JSON.parse(readFileSync(join(dir, 'supervisor.json'), 'utf8')) as { processes: { name: string; state: string }[] };
+      expect(supervisor.processes.filter((p) => p.state !== 'running')).toEqual([]);
+      expect(existsSync(join(dir, 'logs', 'safety-arbiter.log'))).toBe(true);
+    },
+    RUN_MS + 90_000,
+  );
+
+  it(
+    'stops everything on Ctrl-C (SIGINT) and frees its ports',
+    async () => {
+      gateway.kill('SIGINT');
+      await waitFor(() => exitCode !== undefined, { timeoutMs: 20_000, message: 'npm start to exit after SIGINT' }).catch(report);
+      expect(exitCode).toBe(0);
+      expect(await listening(natsPort)).toBe(false);
+      expect(await listening(redisPort)).toBe(false);
+    },
+    30_000,
+  );
+});
