@@ -42,8 +42,30 @@ describe('startHealthServer', () => {
     expect((await get('/readyz')).status).toBe(200);
   });
 
-  it('answers 404 for other paths and 405 for other methods', async () => {
+  it('answers 404 for other paths (and /metrics without a metrics source) and 405 for other methods', async () => {
     expect((await get('/metrics')).status).toBe(404);
+    expect((await get('/nothing')).status).toBe(404);
     expect((await get('/readyz', 'POST')).status).toBe(405);
+  });
+});
+
+describe('startHealthServer with metrics', () => {
+  it('serves /metrics as Prometheus text, freshly rendered on each scrape', async () => {
+    let scrapes = 0;
+    const server = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      service: 'svc',
+      readiness: () => readiness({ natsConnected: true, started: true, serviceReady: true, stopping: false }),
+      metrics: () => `scrape_number ${++scrapes}\n`,
+    });
+    try {
+      const first = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+      expect(first.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(await first.text()).toBe('scrape_number 1\n');
+      expect(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()).toBe('scrape_number 2\n');
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -39,13 +39,15 @@ export interface HealthServer {
 
 /**
  * `GET /healthz`: 200 while the process serves HTTP (liveness). `GET /readyz`: 200 when `readiness().ready`,
- * else 503, with the checks as JSON. Anything else: 404.
+ * else 503, with the checks as JSON. `GET /metrics`: Prometheus text format (see metrics.ts), when `metrics` is
+ * given. Anything else: 404.
  */
 export async function startHealthServer(opts: {
   readonly port: number;
   readonly host: string;
   readonly service: string;
   readonly readiness: () => Readiness;
+  readonly metrics?: () => string;
 }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -55,6 +57,11 @@ export async function startHealthServer(opts: {
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'method not allowed' });
     if (path === '/healthz') return send(200, { status: 'alive', service: opts.service });
+    if (path === '/metrics' && opts.metrics) {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : opts.metrics());
+      return;
+    }
     if (path === '/readyz') {
       const report = opts.readiness();
       return send(report.ready ? 200 : 503, { service: opts.service, ...report });

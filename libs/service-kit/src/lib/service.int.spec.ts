@@ -126,6 +126,13 @@ describe('runService against a real nats-server', () => {
 
     runtime.health.setReady(false);
     expect((await fetch(url('/readyz'))).status).toBe(503);
+
+    // /metrics: the service's own counters and its bus's per-subject counters (heartbeats published so far).
+    runtime.health.incrementCounter('reads', 3);
+    const metrics = await (await fetch(url('/metrics'))).text();
+    expect(metrics).toContain('voltimax_service_counter{service="kit-ready",counter="reads"} 3');
+    expect(metrics).toMatch(/voltimax_bus_messages_total\{service="kit-ready",subject="health\.\{service\}",event="published"\} [1-9]/);
+    expect(metrics).toMatch(/process_resident_memory_bytes\{service="kit-ready"\} \d+/);
   });
 
   it('on SIGTERM stops the service first, sends a last heartbeat, drains NATS and exits 0', async () => {

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { assertServiceName, ConfigError, EX_CONFIG, parseEnv, type KitEnv } from './env';
 import { healthControl, HealthState, startHeartbeat, type HealthControl, type HeartbeatLoop } from './heartbeat';
 import { readiness, startHealthServer, type HealthServer } from './health-server';
+import { renderMetrics } from './metrics';
 import { createServiceLogger } from './logger';
 
 /** What a service's `start` gets: everything wired, nothing global. */
@@ -140,6 +141,8 @@ export async function runService<E extends z.ZodType>(
   let running: RunningService | undefined;
   let starting: Promise<RunningService> | undefined;
   let http: HealthServer | undefined;
+  /** The service's bus, once connected: its per-subject counters go to `/metrics`. */
+  let metricsBus: Bus | undefined;
   let shuttingDown: Promise<number> | undefined;
   const unregister: (() => void)[] = [];
 
@@ -231,6 +234,24 @@ export async function runService<E extends z.ZodType>(
             serviceReady: state.serviceReady,
             stopping: state.stopping,
           }),
+        metrics: () => {
+          const memory = process.memoryUsage();
+          const cpu = process.cpuUsage();
+          return renderMetrics({
+            service: def.name,
+            instanceId,
+            version: def.version,
+            state,
+            bus: metricsBus?.stats(),
+            process: {
+              rssBytes: memory.rss,
+              heapUsedBytes: memory.heapUsed,
+              cpuUserMicros: cpu.user,
+              cpuSystemMicros: cpu.system,
+              uptimeSeconds: process.uptime(),
+            },
+          });
+        },
       });
     }
     log.info(
@@ -259,6 +280,7 @@ export async function runService<E extends z.ZodType>(
       return undefined;
     }
     const bus = deps.createBus(connection, log.child({ component: 'bus' }));
+    metricsBus = bus;
     heartbeat = startHeartbeat({
       bus,
       log: log.child({ component: 'heartbeat' }),
