@@ -38,3 +38,5 @@ export {
   type SiteFileFailure,
   type SiteFileOutcome,
 } from './lib/site-file';
+export { renderMetrics, escapeLabel, type MetricsInput } from './lib/metrics';
+export { serviceTracer, startTracing, type Tracing, type TracingOptions } from './lib/tracing';

@@ -6,6 +6,7 @@ import { assertServiceName, ConfigError, EX_CONFIG, parseEnv, type KitEnv } from
 import { healthControl, HealthState, startHeartbeat, type HealthControl, type HeartbeatLoop } from './heartbeat';
 import { readiness, startHealthServer, type HealthServer } from './health-server';
 import { renderMetrics } from './metrics';
+import { startTracing, type Tracing } from './tracing';
 import { createServiceLogger } from './logger';
 
 /** What a service's `start` gets: everything wired, nothing global. */
@@ -160,6 +161,8 @@ export async function runService<E extends z.ZodType>(
   };
 
   const health = healthControl(state, () => heartbeat?.beat());
+  // Propagation of the W3C trace context always; span export when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing: Tracing = startTracing({ service: def.name, version: def.version, instanceId, env: deps.env });
 
   async function shutdown(reason: string, requestedCode: number): Promise<number> {
     log.info({ reason }, 'stopping');
@@ -192,6 +195,7 @@ export async function runService<E extends z.ZodType>(
       }
     }
     await http?.close();
+    await tracing.shutdown();
     clearTimeout(force);
     if (!hasExited) log.info({ reason, code }, 'stopped');
     exit(code);
@@ -264,6 +268,7 @@ export async function runService<E extends z.ZodType>(
         heartbeatMs: kit.HEARTBEAT_MS,
         healthPort: http?.port ?? 'off',
         healthHost: kit.HEALTH_HOST,
+        traces: tracing.exporting ? (tracing.endpoint ?? 'exporter') : 'off',
       },
       'starting',
     );
