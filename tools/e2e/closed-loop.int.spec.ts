@@ -24,6 +24,7 @@ import {
   type NatsTestServer,
   type TestServer,
 } from '@voltimax/testing';
+import { ancestry, startOtlpCollector, type OtlpCollector } from './otlp-collector';
 import { ROOT, startService, type ServiceProcess } from './processes';
 import { stepResponse, type GridSample } from './step-response';
 
@@ -96,6 +97,7 @@ describe('the gateway as processes: simulator → poller → strategy engine →
   let nats: NatsTestServer | undefined;
   let redis: TestServer | undefined;
   let observer: BusConnection | undefined;
+  let collector: OtlpCollector | undefined;
   const services: ServiceProcess[] = [];
   const readings: Seen<AssetReading>[] = [];
   const intents: Seen<ControlIntent>[] = [];
@@ -156,7 +158,11 @@ describe('the gateway as processes: simulator → poller → strategy engine →
 
   async function start(name: string, env: Record<string, string>): Promise<void> {
     if (!nats) throw new Error('nats-server is not running');
-    const service = startService(name, nats.url, env);
+    // Span export on: every service sends its spans to the test's OTLP collector.
+    const tracing: Record<string, string> = collector
+      ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }
+      : {};
+    const service = startService(name, nats.url, { ...tracing, ...env });
     services.push(service);
     await waitFor(
       () => {
@@ -170,7 +176,7 @@ describe('the gateway as processes: simulator → poller → strategy engine →
   beforeAll(
     reported(async () => {
       dir = mkdtempSync(join(tmpdir(), 'voltimax-e2e-'));
-      [nats, redis] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startRedis()]);
+      [nats, redis, collector] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startRedis(), startOtlpCollector()]);
       observer = await connectBus({
         servers: nats.url,
         name: 'e2e-observer',
@@ -223,7 +229,7 @@ describe('the gateway as processes: simulator → poller → strategy engine →
     await stop(['strategy-engine', 'safety-arbiter']);
     await stop(['modbus-poller', 'simulator']);
     await observer?.nc.drain();
-    await Promise.all([nats?.stop(), redis?.stop()]);
+    await Promise.all([nats?.stop(), redis?.stop(), collector?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
@@ -345,6 +351,30 @@ describe('the gateway as processes: simulator → poller → strategy engine →
       expect(response.signChanges).toBeLessThanOrEqual(MAX_SIGN_CHANGES);
     }),
     (STEP_AT_S + 30) * 1_000 + SETTLE_WITHIN_MS + HOLD_MS,
+  );
+
+  it(
+    'traces one decision from the meter reading through strategy and arbiter to the device write (W3C context in NATS headers)',
+    reported(async () => {
+      const spans = () => collector?.spans ?? [];
+      // A device write of the poller whose ancestors are the arbiter's write, the engine's tick and a poll.
+      const chain = await waitFor(
+        () =>
+          spans()
+            .filter((s) => s.service === 'modbus-poller' && s.name === `device.write ${BATTERY}`)
+            .map((leaf) => ancestry(spans(), leaf))
+            .find((c) => c.at(-1)?.name.startsWith('poll ') && c.some((s) => s.name === 'strategy tick')),
+        { timeoutMs: 20_000, message: 'a trace from a poll to a device write' },
+      );
+      expect(chain.map((s) => `${s.service}: ${s.name.replace(/ (grid|inv|bat)-1$/, ' <asset>')}`)).toEqual([
+        'modbus-poller: device.write <asset>',
+        'safety-arbiter: arbiter.write <asset>',
+        'strategy-engine: strategy tick',
+        'modbus-poller: poll <asset>',
+      ]);
+      expect(collector?.rejected).toBe(0);
+    }),
+    30_000,
   );
 
   it(

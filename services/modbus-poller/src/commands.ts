@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { createBusOnTransport, droppedTotal, type BusTransport, type Unsubscribe } from '@voltimax/bus';
 import { subjects, type DeviceWrite, type Setpoint, type WriteResult } from '@voltimax/contracts';
 import {
@@ -12,6 +13,7 @@ import {
   type RegisterWrite,
 } from '@voltimax/devices';
 import { ModbusExceptionError, ModbusTimeoutError, readBlocks } from '@voltimax/modbus';
+import { serviceTracer } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';
 import { assetCounter, type Health } from './counters';
@@ -421,10 +423,18 @@ export function startCommands(opts: CommandsOptions): Commands {
   const unsubscribe: Unsubscribe = bus.reply(subjects.deviceWrite, async (write, ctx): Promise<WriteResult> => {
     const state = states.get(ctx.params.assetId);
     health.incrementCounter('writeCommands');
+    // The handler runs in the arbiter's trace context (the write's traceparent): the device write is its child.
+    const span = serviceTracer().startSpan(`device.write ${ctx.params.assetId}`, {
+      kind: SpanKind.CONSUMER,
+      attributes: { 'voltimax.asset': ctx.params.assetId, 'voltimax.command': write.commandId },
+    });
     const result =
       state === undefined || stopped
         ? { status: 'failed' as const, error: 'driver stopping' }
         : await serialize(state, () => execute(state, write));
+    span.setAttribute('voltimax.write.status', result.status);
+    if (result.status !== 'applied' && result.status !== 'unchanged') span.setStatus({ code: SpanStatusCode.ERROR, message: result.status });
+    span.end();
     if (result.status === 'mismatch') health.incrementCounter('writeMismatches');
     else if (result.status === 'rejected') health.incrementCounter('writesRejected');
     else if (result.status !== 'applied' && result.status !== 'unchanged') health.incrementCounter('writeFailures');

@@ -1,6 +1,8 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Bus } from '@voltimax/bus';
 import { subjects, type AssetReading, type Measurements } from '@voltimax/contracts';
 import type { DeviceReading, ReadIssue } from '@voltimax/devices';
+import { serviceTracer } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';
 import { assetCounter, BREAKER_CODE, type Health } from './counters';
@@ -105,9 +107,20 @@ class AssetLoop {
       this.checkStale();
       return;
     }
-    this.inFlight = this.cycle().finally(() => {
-      this.inFlight = undefined;
-    });
+    // One span per poll: the reading's publish carries it (traceparent), so a decision's trace starts here.
+    this.inFlight = serviceTracer().startActiveSpan(
+      `poll ${this.asset.id}`,
+      { kind: SpanKind.PRODUCER, attributes: { 'voltimax.asset': this.asset.id } },
+      (span) =>
+        this.cycle()
+          .catch((err: unknown) => {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: describeFailure(err) });
+          })
+          .finally(() => {
+            span.end();
+            this.inFlight = undefined;
+          }),
+    );
   }
 
   private async cycle(): Promise<void> {

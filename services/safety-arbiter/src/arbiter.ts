@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { Bus, Unsubscribe } from '@voltimax/bus';
 import {
   INTENT_PRIORITY,
@@ -30,6 +31,7 @@ import {
   type IntentTable,
   type SafetyViolation,
 } from '@voltimax/safety';
+import { serviceTracer } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import { sendWrite, type WriteFailure, type WriteOutcome } from './device-write';
 import type { ProblemHealth } from './health-problems';
@@ -363,16 +365,35 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     rt.log.debug({ commandId, setpoint, kind, expiresAtMs: write.expiresAtMs }, 'writing setpoint');
     const audit = decision(commandId);
     const isLatest = () => rt.last === last;
-    const done = sendWrite(write, {
-      bus,
-      timeoutMs: settings.writeTimeoutMs,
-      attempts: kind === 'stop' ? 1 : settings.writeAttempts,
-      retryDelayMs: settings.writeRetryDelayMs,
-      sleep,
-      stillWanted: () => (kind === 'stop' || !stopped) && isLatest(),
-    })
-      .then((outcome) => onWriteDone(rt, last, outcome, audit, kind))
-      .catch((err: unknown) => log.error({ err, assetId: rt.asset.id }, 'write bookkeeping failed'));
+    // A span per write, child of whatever led here (the intent's or the reading's trace): the device write request
+    // carries it to the driver, so one trace shows reading → strategy → arbiter → device write.
+    const span = serviceTracer().startSpan(`arbiter.write ${rt.asset.id}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'voltimax.asset': rt.asset.id,
+        'voltimax.command': commandId,
+        'voltimax.write.kind': kind,
+        'voltimax.decision': audit.outcome,
+        ...(intent === undefined ? {} : { 'voltimax.intent': intent.id, 'voltimax.source': intent.source }),
+      },
+    });
+    const done = context
+      .with(trace.setSpan(context.active(), span), () =>
+        sendWrite(write, {
+          bus,
+          timeoutMs: settings.writeTimeoutMs,
+          attempts: kind === 'stop' ? 1 : settings.writeAttempts,
+          retryDelayMs: settings.writeRetryDelayMs,
+          sleep,
+          stillWanted: () => (kind === 'stop' || !stopped) && isLatest(),
+        }),
+      )
+      .then((outcome) => {
+        span.setAttribute('voltimax.write.outcome', outcome.kind);
+        return onWriteDone(rt, last, outcome, audit, kind);
+      })
+      .catch((err: unknown) => log.error({ err, assetId: rt.asset.id }, 'write bookkeeping failed'))
+      .finally(() => span.end());
     inFlight.add(done);
     void done.finally(() => inFlight.delete(done));
     return commandId;

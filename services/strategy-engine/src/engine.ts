@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { context, trace, type Context, type Link } from '@opentelemetry/api';
 import type { Bus, Unsubscribe } from '@voltimax/bus';
 import { intentParams, subjects, type ControlIntent, type Setpoint, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
-import type { HealthControl } from '@voltimax/service-kit';
+import { serviceTracer, type HealthControl } from '@voltimax/service-kit';
 import {
   combine,
   evaluateRules,
@@ -154,9 +155,32 @@ export function createEngine(deps: EngineDeps): Engine {
     schedule(scheduler.now());
   }
 
+  /** The trace context each asset's latest reading arrived with: a tick continues the trace of the newest one. */
+  const readingTraces = new Map<string, { readonly atMs: number; readonly ctx: Context }>();
+
+  /**
+   * Runs the tick in a span whose parent is the newest reading's trace (the meter reading that led to this decision),
+   * linked to the other assets' latest readings; the intents it publishes carry that trace on to the arbiter.
+   */
+  function tracedTick(): TickOutcome | undefined {
+    const traces = [...readingTraces.values()].sort((a, b) => b.atMs - a.atMs);
+    const parent = traces[0]?.ctx ?? context.active();
+    const links: Link[] = traces
+      .slice(1)
+      .map((t) => trace.getSpanContext(t.ctx))
+      .filter((sc) => sc !== undefined)
+      .map((sc) => ({ context: sc }));
+    const span = serviceTracer().startSpan('strategy tick', { links }, parent);
+    try {
+      return context.with(trace.setSpan(parent, span), tick);
+    } finally {
+      span.end();
+    }
+  }
+
   function safeTick(): TickOutcome | undefined {
     try {
-      return tick();
+      return tracedTick();
     } catch (err) {
       // A strategy threw: a programming error or a memory it cannot read. Publish nothing (our intents expire at the
       // arbiter, which then applies the safe default) and start the memories afresh.
@@ -404,6 +428,7 @@ export function createEngine(deps: EngineDeps): Engine {
             return;
           }
           telemetry.update(reading);
+          readingTraces.set(reading.assetId, { atMs: reading.atMs, ctx: ctx.traceContext });
           if (waitingForTelemetryUntilMs !== undefined && essentialAssetIds(config.site).every((id) => telemetry.has(id))) requestTick();
         }),
         bus.subscribe(subjects.configUpdated, (update) => {
