@@ -38,10 +38,12 @@ const purity = {
       {
         patterns: [
           {
+            // gitignore-style: a leading '/' anchors a name to the module itself ('http', 'mqtt/…'), so that
+            // libs/devices' own folders lib/http and lib/mqtt (JSON device profiles, pure) stay importable.
             group: [
-              'node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'http', 'https', 'http2', 'dgram', 'dns', 'tls',
+              'node:*', 'fs', 'fs/*', 'path', 'os', 'net', '/http', '/https', '/http2', 'dgram', 'dns', 'tls',
               'child_process', 'worker_threads', 'cluster', 'process', 'timers', 'timers/*', 'crypto',
-              '@nats-io/*', 'modbus-serial', 'serialport', 'pino', 'ioredis', 'mqtt', 'fastify',
+              '@nats-io/*', 'modbus-serial', 'serialport', 'pino', 'ioredis', '/mqtt', 'fastify',
               '@azure/*', 'testcontainers', 'ocpp-rpc', '@opentelemetry/*',
             ],
             message: 'Pure libs do no I/O: take data in, return data out.',
@@ -66,7 +68,7 @@ const purity = {
 };
 
 export default [
-  { ignores: ['**/node_modules/**', '**/dist/**', '**/tmp/**', '**/coverage/**', '.nx/**', '**/__fixtures__/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/dist-ui/**', '**/tmp/**', '**/coverage/**', '.nx/**', '**/__fixtures__/**'] },
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
   ...nx.configs['flat/javascript'],

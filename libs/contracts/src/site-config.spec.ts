@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SiteConfigSchema, formatIssues, jsonPath, type SiteConfigInput } from './index';
+import { ConnectionSchema, SiteConfigSchema, formatIssues, jsonPath, type SiteConfigInput } from './index';
 
 const EXAMPLE_FILE = join(__dirname, '../../../docker/config/assets.example.json');
 const example = (): SiteConfigInput => JSON.parse(readFileSync(EXAMPLE_FILE, 'utf8')) as SiteConfigInput;
@@ -76,5 +76,39 @@ describe('site configuration (assets.json)', () => {
   it('builds JSON paths', () => {
     expect(jsonPath(['assets', 0, 'connection', 'port'])).toBe('$.assets[0].connection.port');
     expect(jsonPath(['config', 'net-zero'])).toBe('$.config["net-zero"]');
+  });
+});
+
+describe('HTTP and MQTT connections', () => {
+  const parse = (connection: unknown) => ConnectionSchema.safeParse(connection);
+  const problems = (connection: unknown) => {
+    const result = parse(connection);
+    return result.success ? [] : formatIssues(result.error.issues).map((p) => `${p.path}: ${p.message}`);
+  };
+
+  it('accepts an HTTP device with a token variable, and an MQTT device with its broker, version and credentials', () => {
+    expect(parse({ protocol: 'http', baseUrl: 'http://192.0.2.30', tokenEnv: 'PEBLAR_TOKEN' }).success).toBe(true);
+    expect(
+      parse({
+        protocol: 'mqtt',
+        topicPrefix: 'shellypro3em-0cb815fc1234',
+        brokerUrl: 'mqtts://broker.local:8883',
+        mqttVersion: '5.0',
+        usernameEnv: 'MQTT_USER',
+        passwordEnv: 'MQTT_PASS',
+      }).data,
+    ).toMatchObject({ mqttVersion: '5.0' });
+    expect(parse({ protocol: 'mqtt', topicPrefix: 'plug-1' }).success).toBe(true);
+  });
+
+  it.each([
+    [{ protocol: 'http', baseUrl: 'ftp://192.0.2.30' }, '$.baseUrl'],
+    [{ protocol: 'http', baseUrl: 'http://x', tokenEnv: 'my-token' }, '$.tokenEnv'],
+    [{ protocol: 'mqtt', topicPrefix: 'p', brokerUrl: 'broker.local:1883' }, '$.brokerUrl: brokerUrl must start with mqtt://'],
+    [{ protocol: 'mqtt', topicPrefix: 'p', mqttVersion: '3.1' }, '$.mqttVersion'],
+    [{ protocol: 'mqtt', topicPrefix: 'p', password: 'secret' }, 'password'],
+    [{ protocol: 'mqtt', topicPrefix: '' }, '$.topicPrefix'],
+  ])('refuses %j', (connection, message) => {
+    expect(problems(connection).join(' | ')).toContain(message);
   });
 });

@@ -66,6 +66,11 @@ describe('the profile registry', () => {
         'peblar.home',
         'siemens.pac2200',
         'sunspec.generic',
+        'peblar.rest',
+        'homewizard.p1',
+        'shelly.pro-3em',
+        'shelly.plus-1pm',
+        'tasmota.energy',
       ].sort(),
     );
   });

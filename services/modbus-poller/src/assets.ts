@@ -101,6 +101,12 @@ export function driverFor(asset: Pick<AssetConfig, 'kind' | 'profile'>): AssetDr
         : { kind: 'unusable', reason: `profile '${profile.id}' cannot serve a ${asset.kind}` };
     case 'ocpp':
       return { kind: 'unusable', reason: `profile '${profile.id}' is OCPP only (ocpp-csms drives it)` };
+    case 'http':
+    case 'mqtt':
+      return {
+        kind: 'unusable',
+        reason: `profile '${profile.id}' is an ${profile.protocol} profile (http-devices drives it)`,
+      };
   }
 }
 

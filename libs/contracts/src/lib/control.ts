@@ -8,6 +8,7 @@ import {
   IntentSourceSchema,
   ServiceNameSchema,
 } from './common';
+import { ConnectionSchema } from './site-config';
 
 /** Battery (or hybrid inverter battery port) active power, W: + = discharge, − = charge. */
 export const BatteryPowerSetpointSchema = z.strictObject({ kind: z.literal('battery-power'), powerW: FiniteSchema });
@@ -16,6 +17,12 @@ export const EvCurrentSetpointSchema = z.strictObject({
   kind: z.literal('ev-current'),
   currentA: FiniteSchema.nonnegative(),
   phases: z.union([z.literal(1), z.literal(3)]).optional(),
+  /**
+   * Also start or stop the charging session, once per intent (OCPP RemoteStart/StopTransaction): `start` begins a
+   * session at this limit when none runs; `stop` ends the running one (send it with 0 A). The limit is clamped as
+   * always; `session` never changes what the arbiter allows.
+   */
+  session: z.enum(['start', 'stop']).optional(),
 });
 /** PV inverter export limit, W ≥ 0 (curtailment). */
 export const PvLimitSetpointSchema = z.strictObject({ kind: z.literal('pv-limit'), maxPowerW: FiniteSchema.nonnegative() });
@@ -211,6 +218,14 @@ export const DiscoveryRequestSchema = z.strictObject({
   /** Modbus scan range (opt-in), CIDR. */
   cidr: z.string().max(64).optional(),
   ports: z.array(z.number().int().min(1).max(65535)).optional(),
+  /** Modbus unit ids to try on each port (default: the scanner's common ids). */
+  unitIds: z.array(z.number().int().min(0).max(255)).min(1).max(32).optional(),
+  /** MQTT broker for Home Assistant discovery (`mqtt://host:1883`); required with method `mqtt`. */
+  mqttUrl: z.string().min(1).max(300).optional(),
+  /** Per-request timeout of the Modbus probes and listen time of mDNS/MQTT, ms. */
+  timeoutMs: z.number().int().min(50).max(60_000).optional(),
+  /** Echoed in every `discovery.found` of this run, so the requester can tell its results apart. */
+  requestId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   sentAtMs: EpochMsSchema,
 });
 export type DiscoveryRequest = z.infer<typeof DiscoveryRequestSchema>;
@@ -230,6 +245,27 @@ export const DiscoveryFoundSchema = z.strictObject({
   /** 0..1 */
   confidence: z.number().min(0).max(1),
   evidence: z.array(z.string().max(300)).max(50),
+  /** How the gateway would reach it, as an assets.json connection (absent when no protocol we speak was found). */
+  connection: ConnectionSchema.optional(),
+  /** MAC address, lower-case `aa:bb:cc:dd:ee:ff`, when the device announced it. */
+  mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/).optional(),
+  /** MQTT sensors of the device (Home Assistant discovery): what each state topic carries, in our units. */
+  sensors: z
+    .array(
+      z.strictObject({
+        key: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/).max(64),
+        stateTopic: z.string().min(1).max(300),
+        /** Dotted path into a JSON payload (`ENERGY.Power`); absent = the payload is the number. */
+        jsonPath: z.string().min(1).max(200).optional(),
+        /** The device's unit as announced (`kW`), and the factor to our unit (1000 for kW → W). */
+        unit: z.string().max(16).optional(),
+        scale: z.number().finite().optional(),
+      }),
+    )
+    .max(50)
+    .optional(),
+  /** The `requestId` of the `discovery.request` this answers. */
+  requestId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   atMs: EpochMsSchema,
 });
 export type DiscoveryFound = z.infer<typeof DiscoveryFoundSchema>;

@@ -15,9 +15,12 @@ import type {
   RefreshConfigurationRequest,
   WriteResult,
 } from './control';
+import type { ChargerListReply, ChargerListRequest } from './chargers';
 import type { CloudCommandEnvelope, TelemetryFrame } from './cloud';
 import type { cloudMessages } from './cloud';
+import type { GatewayConfigApplyReply, GatewayConfigApplyRequestSchema } from './gateway-config';
 import type { PriceSeries } from './prices';
+import type { SiteConfigInput } from './site-config';
 import type { AssetReading } from './readings';
 import type { Subjects } from './subjects';
 
@@ -138,6 +141,17 @@ export const examplePingReply = {
 export const exampleRefreshRequest = { v: 1, reason: 'operator request', sentAtMs: AT } as const satisfies RefreshConfigurationRequest;
 export const exampleRefreshReply = { v: 1, changed: true, hash: HASH, atMs: AT } as const satisfies RefreshConfigurationReply;
 export const exampleDiscoveryRequest = { v: 1, methods: ['mdns', 'mqtt'], sentAtMs: AT } as const satisfies DiscoveryRequest;
+/** A Modbus scan request: CIDR, ports, unit ids and probe timeout; the results carry its requestId. */
+export const exampleDiscoveryRequestModbus = {
+  v: 1,
+  methods: ['modbus'],
+  cidr: '192.168.1.0/24',
+  ports: [502, 1502],
+  unitIds: [1, 2, 3, 126, 247],
+  timeoutMs: 1000,
+  requestId: 'req-1',
+  sentAtMs: AT,
+} as const satisfies DiscoveryRequest;
 export const exampleDiscoveryFound = {
   v: 1,
   key: 'serial:SDM630-12345',
@@ -150,13 +164,116 @@ export const exampleDiscoveryFound = {
   address: '127.0.0.1:502/2',
   confidence: 0.9,
   evidence: ['input register 0x0034 total power plausible', 'serial number register answered'],
+  connection: { protocol: 'modbus-tcp', host: '127.0.0.1', port: 502, unitId: 2 },
   atMs: AT,
 } as const satisfies DiscoveryFound;
+/** A Home Assistant MQTT discovery result: the sensors' state topics, JSON paths and scales to our units. */
+export const exampleDiscoveryFoundMqtt = {
+  v: 1,
+  key: 'mac:c8:f0:9e:12:34:56',
+  method: 'mqtt',
+  kind: 'meter',
+  manufacturer: 'Shelly',
+  model: 'Shelly Pro 3EM',
+  address: 'mqtt://127.0.0.1:1883 shellypro3em-c8f09e123456',
+  confidence: 0.7,
+  evidence: ['homeassistant/sensor/shellypro3em-c8f09e123456-power/config: device_class power, W'],
+  connection: { protocol: 'mqtt', topicPrefix: 'shellypro3em-c8f09e123456', brokerUrl: 'mqtt://127.0.0.1:1883' },
+  mac: 'c8:f0:9e:12:34:56',
+  sensors: [
+    { key: 'powerW', stateTopic: 'shellypro3em-c8f09e123456/status/em:0', jsonPath: 'total_act_power', unit: 'W', scale: 1 },
+    { key: 'importEnergyWh', stateTopic: 'shellypro3em-c8f09e123456/status/emdata:0', jsonPath: 'total_act', unit: 'kWh', scale: 1000 },
+  ],
+  requestId: 'req-1',
+  atMs: AT,
+} as const satisfies DiscoveryFound;
+
+/** A small, complete assets.json: a battery and a grid meter, self-consumption, a dynamic tariff. */
+export const exampleSiteConfig = {
+  v: 1,
+  gatewayId: 'gw-lorraine-01',
+  siteName: 'Example site',
+  timezone: 'Europe/Paris',
+  grid: { maxImportW: 17_000, maxExportW: 9_000, phases: 3, nominalVoltageV: 230 },
+  assets: [
+    {
+      id: 'bat-1',
+      name: 'Battery',
+      kind: 'battery',
+      profile: 'cnte.ess-cabinet',
+      connection: { protocol: 'modbus-tcp', host: '192.168.1.20', port: 502, unitId: 1 },
+      pollIntervalMs: 1000,
+      battery: { capacityWh: 10_240, maxChargePowerW: 5000, maxDischargePowerW: 5000, minSocPct: 10, maxSocPct: 95 },
+    },
+    {
+      id: 'grid-1',
+      name: 'Grid meter',
+      kind: 'grid-meter',
+      profile: 'eastron.sdm630',
+      connection: { protocol: 'modbus-tcp', host: '192.168.1.21', port: 502, unitId: 2 },
+      pollIntervalMs: 1000,
+    },
+  ],
+  strategy: { active: ['self-consumption'], tickMs: 1000, config: {} },
+  rules: [],
+  tariff: { kind: 'dynamic', fixedEurPerMwh: 250, priceZone: 'FR' },
+  cloud: { transport: 'none' },
+} as const satisfies SiteConfigInput;
+
+export const exampleConfigApplyRequest = {
+  v: 1,
+  config: exampleSiteConfig,
+  baseHash: HASH,
+  reason: 'strategy set self-consumption',
+  requestedBy: 'cli:alice',
+  sentAtMs: AT,
+} as const satisfies z.input<typeof GatewayConfigApplyRequestSchema>;
+
+export const exampleConfigApplyReplies = [
+  { v: 1, outcome: 'applied', hash: 'b'.repeat(64), requiresRestart: false, changedSections: ['strategy'], problems: [], atMs: AT },
+  {
+    v: 1,
+    outcome: 'rejected',
+    hash: HASH,
+    problems: [{ path: '$.strategy.config["net-zero"].deadbandW', message: 'Too small: expected number to be >=0' }],
+    atMs: AT,
+  },
+] as const satisfies readonly GatewayConfigApplyReply[];
+
+export const exampleChargerListRequest = { v: 1, sentAtMs: AT } as const satisfies ChargerListRequest;
+export const exampleChargerListReply = {
+  v: 1,
+  atMs: AT,
+  chargers: [
+    {
+      assetId: 'ev-1',
+      chargePointId: 'AUTEL-0042',
+      connectorId: 1,
+      connected: true,
+      protocol: 'ocpp1.6',
+      state: 'charging',
+      ocppStatus: 'Charging',
+      powerW: 7200,
+      currentLimitA: 10,
+      session: { transactionId: 52_341_877, startedAtMs: AT - 3_600_000, energyWh: 5300, adopted: false },
+      rateUnit: 'A',
+      lastSeenAtMs: AT - 4000,
+      vendor: 'Autel',
+      model: 'MaxiChargerAC',
+    },
+    { assetId: 'ev-2', chargePointId: 'garage-2', connectorId: 1, connected: false, error: 'not connected' },
+  ],
+  unknown: [{ chargePointId: 'CP-STRANGER', lastSeenAtMs: AT - 60_000, remoteAddress: '192.168.1.77', reason: 'unknown identity', attempts: 3 }],
+} as const satisfies ChargerListReply;
 
 /** One or more valid example payloads per subject of the catalog (STYLE §8.4). */
 export const subjectExamples: { readonly [K in keyof Subjects]: readonly z.input<Subjects[K]['schema']>[] } = {
   telemetry: Object.values(exampleReadings),
-  intent: [exampleIntent, { ...exampleIntent, id: 'int-0003', source: 'manual', setpoint: { kind: 'ev-current', currentA: 10, phases: 3 } }],
+  intent: [
+    exampleIntent,
+    { ...exampleIntent, id: 'int-0003', source: 'manual', setpoint: { kind: 'ev-current', currentA: 10, phases: 3 } },
+    { ...exampleIntent, id: 'int-0004', source: 'manual', assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 16, session: 'start' } },
+  ],
   deviceWrite: [exampleDeviceWrite, { ...exampleDeviceWrite, commandId: 'cmd-safe', intentId: undefined, setpoint: { kind: 'safe' } }],
   arbiterDecision: [exampleArbiterDecision],
   strategyDecision: [exampleDecisionMetrics],
@@ -165,8 +282,10 @@ export const subjectExamples: { readonly [K in keyof Subjects]: readonly z.input
   configUpdated: [exampleConfigUpdated],
   gatewayPing: [examplePingRequest],
   gatewayRefreshConfig: [exampleRefreshRequest],
-  discoveryRequest: [exampleDiscoveryRequest],
-  discoveryFound: [exampleDiscoveryFound],
+  gatewayConfigApply: [exampleConfigApplyRequest],
+  gatewayChargers: [exampleChargerListRequest],
+  discoveryRequest: [exampleDiscoveryRequest, exampleDiscoveryRequestModbus],
+  discoveryFound: [exampleDiscoveryFound, exampleDiscoveryFoundMqtt],
 };
 
 /** Example replies for the request/reply subjects. */
@@ -175,6 +294,8 @@ export const replyExamples = {
   deviceWrite: [exampleWriteResult],
   gatewayPing: [examplePingReply],
   gatewayRefreshConfig: [exampleRefreshReply],
+  gatewayChargers: [exampleChargerListReply],
+  gatewayConfigApply: exampleConfigApplyReplies,
 } as const;
 
 export const exampleTelemetryFrame = {

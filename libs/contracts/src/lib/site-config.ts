@@ -46,13 +46,25 @@ export const ConnectionSchema = z.discriminatedUnion('protocol', [
     protocol: z.literal('mqtt'),
     /** Topic prefix of the device; the profile maps sub-topics and JSON paths. */
     topicPrefix: z.string().min(1).max(200),
-    brokerUrl: z.string().min(1).max(300).optional(),
+    /** The broker the device publishes to; absent = the driver's default broker (http-devices: MQTT_URL). */
+    brokerUrl: z
+      .string()
+      .max(300)
+      .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'brokerUrl must start with mqtt://, mqtts://, ws:// or wss://')
+      .optional(),
+    /** MQTT protocol version spoken with this broker (every asset on one broker must agree); absent = the driver's default. */
+    mqttVersion: z.enum(['3.1.1', '5.0']).optional(),
+    /** Names of the environment variables holding the broker credentials; the secrets never sit in assets.json. */
+    usernameEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
+    passwordEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
   }),
   z.strictObject({
     protocol: z.literal('ocpp'),
     /** The identity the charge point uses when it connects to our central system. */
     chargePointId: z.string().min(1).max(48),
     connectorId: z.number().int().min(1).default(1),
+    /** Name of the environment variable holding the charge point's password (OCPP security profiles 1 and 2). */
+    passwordEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
   }),
   z.strictObject({ protocol: z.literal('simulated') }),
 ]);

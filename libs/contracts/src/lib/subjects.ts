@@ -16,6 +16,8 @@ import {
   type ControlIntent,
 } from './control';
 import type { IntentSource } from './common';
+import { GatewayConfigApplyReplySchema, GatewayConfigApplyRequestSchema } from './gateway-config';
+import { ChargerListReplySchema, ChargerListRequestSchema } from './chargers';
 import { AssetReadingSchema } from './readings';
 import { defineRequest, defineSubject } from './subject';
 
@@ -49,9 +51,16 @@ export const subjects = {
   gatewayPing: defineRequest('gateway.ping', GatewayPingRequestSchema, GatewayPingReplySchema),
   /** Replier: cloud-bridge. */
   gatewayRefreshConfig: defineRequest('gateway.config.refresh', RefreshConfigurationRequestSchema, RefreshConfigurationReplySchema),
-  /** Publisher: cli. */
+  /**
+   * Replier: cloud-bridge (the single writer of KV `config` and assets.json). Requester: cli (`voltimax strategy set`).
+   * A whole SiteConfig, validated, persisted and announced on `config.updated` with source `cli`.
+   */
+  gatewayConfigApply: defineRequest('gateway.config.apply', GatewayConfigApplyRequestSchema, GatewayConfigApplyReplySchema),
+  /** Replier: ocpp-csms (the EV chargers it knows: connection, status, power, session). Requester: cli. */
+  gatewayChargers: defineRequest('gateway.chargers', ChargerListRequestSchema, ChargerListReplySchema),
+  /** Publisher: cli. Answered by `voltimax discover --serve` (libs/discovery `startDiscoveryResponder`). */
   discoveryRequest: defineSubject('discovery.request', DiscoveryRequestSchema),
-  /** Publisher: the discovery component. */
+  /** Publisher: cli (`voltimax discover --publish`, or `--serve` answering a request; libs/discovery). */
   discoveryFound: defineSubject('discovery.found', DiscoveryFoundSchema),
 } as const;
 

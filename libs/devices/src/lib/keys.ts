@@ -43,6 +43,8 @@ export const EXTRA_KEYS = [
   'cpState',
   'currentLimitSource',
   'relayFitted',
+  /** A relay's output as the device reports it: 1 = closed (on), 0 = open (off). */
+  'relayOn',
 ] as const;
 export type ExtraKey = (typeof EXTRA_KEYS)[number];
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { HttpProfileSchema } from './http/http-profile';
 import { PointKeySchema, type PointKey } from './keys';
+import { MqttProfileSchema } from './mqtt/mqtt-profile';
 
 /** Largest read the Modbus protocol allows for registers (FC 03/04). */
 export const MODBUS_MAX_REGISTERS_PER_READ = 125;
@@ -325,6 +327,8 @@ export const DeviceProfileSchema = z.discriminatedUnion('protocol', [
   ModbusProfileSchema,
   SunSpecProfileSchema,
   OcppProfileSchema,
+  HttpProfileSchema,
+  MqttProfileSchema,
 ]);
 export type DeviceProfileInput = z.input<typeof DeviceProfileSchema>;
 export type DeviceProfile = z.output<typeof DeviceProfileSchema>;

@@ -8,6 +8,10 @@ import {
   type ModbusProfile,
   type ProfileKind,
 } from './profile-schema';
+import { homewizardP1 } from './http/profiles/homewizard-p1.profile';
+import { peblarRest } from './http/profiles/peblar-rest.profile';
+import { shellyPlus1pm, shellyPro3em } from './mqtt/profiles/shelly.profiles';
+import { tasmotaEnergy } from './mqtt/profiles/tasmota.profile';
 import { abbB23B24 } from './profiles/abb-b23-b24.profile';
 import { autelMaxiCharger } from './profiles/autel-maxicharger.profile';
 import { cnteBattery } from './profiles/cnte-battery.profile';
@@ -31,6 +35,11 @@ export const PROFILE_INPUTS: readonly DeviceProfileInput[] = [
   autelMaxiCharger,
   cnteBattery,
   sunspecGeneric,
+  peblarRest,
+  homewizardP1,
+  shellyPro3em,
+  shellyPlus1pm,
+  tasmotaEnergy,
 ];
 
 /** Every device profile, parsed with `DeviceProfileSchema` when the module loads (defaults applied once; a bad profile fails at load). */
@@ -43,7 +52,7 @@ export function getProfile(id: string): DeviceProfile | undefined {
   return byId.get(id);
 }
 
-/** The Modbus register profile with this id, or undefined (also for SunSpec and OCPP profiles). */
+/** The Modbus register profile with this id, or undefined (also for SunSpec, OCPP, HTTP and MQTT profiles). */
 export function getModbusProfile(id: string): ModbusProfile | undefined {
   const profile = byId.get(id);
   return profile?.protocol === 'modbus' ? profile : undefined;

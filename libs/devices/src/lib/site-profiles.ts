@@ -20,9 +20,9 @@ const SPEAKS: Readonly<Record<SiteConfig['assets'][number]['connection']['protoc
   'modbus-rtu-tcp': ['modbus', 'sunspec'],
   'modbus-rtu': ['modbus', 'sunspec'],
   ocpp: ['ocpp'],
-  http: [],
-  mqtt: [],
-  simulated: ['modbus', 'sunspec', 'ocpp'],
+  http: ['http'],
+  mqtt: ['mqtt'],
+  simulated: ['modbus', 'sunspec', 'ocpp', 'http', 'mqtt'],
 };
 
 /**

@@ -172,7 +172,7 @@ export async function deviceRead(
     throw new CliExit(2);
   }
   const profile = getProfile(asset.profile);
-  if (profile === undefined || profile.protocol === 'ocpp') {
+  if (profile === undefined || (profile.protocol !== 'modbus' && profile.protocol !== 'sunspec')) {
     io.stderr(
       `asset '${assetId}': profile '${asset.profile}' is ${profile === undefined ? 'unknown' : 'not a Modbus profile'}\n`,
     );
