@@ -1,4 +1,5 @@
 import { simulatorEnvSchema } from './config';
+import { jsonDevicesSite } from './testing/json-site';
 import { simSite } from './testing/site';
 
 const CSV = 'timestamp,load_w,pv_w,price_eur_per_mwh\n2024-04-01T00:00:00Z,100,0,50\n2024-04-01T00:30:00Z,200,0,50\n';
@@ -8,6 +9,7 @@ const files: Record<string, string> = {
   '/not-json.json': '{',
   '/profile.csv': CSV,
   '/bad-profile.csv': 'timestamp,load_w\nyesterday,-1\n',
+  '/json-site.json': JSON.stringify(jsonDevicesSite()),
 };
 const read = (path: string): string => {
   const text = files[path];
@@ -77,6 +79,35 @@ describe('simulator environment', () => {
     { env: { SITE_FILE: '/site.json', SIM_SPEED: '0' }, expected: /SIM_SPEED/ },
     { env: { SITE_FILE: '/site.json', SIM_INITIAL_SOC_PCT: '101' }, expected: /SIM_INITIAL_SOC_PCT/ },
     { env: { SITE_FILE: '/site.json', SIM_BASE_PORT: '70000' }, expected: /SIM_BASE_PORT/ },
+  ])('refuses $env', ({ env, expected }) => {
+    expect(messages(env).join('\n')).toMatch(expected);
+  });
+
+  it('keeps the JSON devices off by default: no broker, no token, a plugged 16 A car', () => {
+    const result = parse({ SITE_FILE: '/site.json' });
+    expect(result.success && [result.data.MQTT_URL, result.data.SIM_PEBLAR_TOKEN]).toEqual([undefined, undefined]);
+    expect(result.success && result.data).toMatchObject({
+      SIM_PEBLAR_TOKEN_ENV: 'PEBLAR_TOKEN',
+      SIM_EV_PLUGGED: true,
+      SIM_EV_CAR_MAX_CURRENT_A: 16,
+      SIM_EV_INITIAL_LIMIT_A: 16,
+    });
+  });
+
+  it('needs MQTT_URL only for a site with an MQTT meter', () => {
+    expect(messages({ SITE_FILE: '/json-site.json' }).join('\n')).toMatch(
+      /MQTT_URL: the site has simulated MQTT meters \(grid-1\): set the broker/,
+    );
+    const result = parse({ SITE_FILE: '/json-site.json', MQTT_URL: 'mqtt://127.0.0.1:1883', SIM_EV_PLUGGED: 'false' });
+    expect(result.success && [result.data.MQTT_URL, result.data.SIM_EV_PLUGGED]).toEqual(['mqtt://127.0.0.1:1883', false]);
+  });
+
+  it.each<{ env: Record<string, string>; expected: RegExp }>([
+    { env: { SITE_FILE: '/site.json', MQTT_URL: 'localhost:1883' }, expected: /MQTT_URL: must start with mqtt/ },
+    { env: { SITE_FILE: '/site.json', SIM_PEBLAR_TOKEN: 'short' }, expected: /SIM_PEBLAR_TOKEN/ },
+    { env: { SITE_FILE: '/site.json', SIM_PEBLAR_TOKEN_ENV: 'token' }, expected: /SIM_PEBLAR_TOKEN_ENV/ },
+    { env: { SITE_FILE: '/site.json', SIM_EV_PLUGGED: 'yes' }, expected: /SIM_EV_PLUGGED/ },
+    { env: { SITE_FILE: '/site.json', SIM_EV_CAR_MAX_CURRENT_A: '3' }, expected: /SIM_EV_CAR_MAX_CURRENT_A/ },
   ])('refuses $env', ({ env, expected }) => {
     expect(messages(env).join('\n')).toMatch(expected);
   });

@@ -3,6 +3,7 @@ import type { SiteConfig } from '@voltimax/contracts';
 import { readUtf8File, siteFileEnv, type ReadTextFile } from '@voltimax/service-kit';
 import { parseIsoTimestamp, parseSeriesCsv, SeriesParseError, type SiteSeries } from '@voltimax/sim';
 import { z } from 'zod';
+import { planJsonDevices } from './json-devices';
 
 /** Reads a file as UTF-8 text; injectable so the schema can be tested without a disk. */
 export type { ReadTextFile };
@@ -96,11 +97,48 @@ export function simulatorEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       SIM_FREQ_STEP_AT_S: z.coerce.number().min(0).default(60),
       /** Frequency event duration, sim seconds. */
       SIM_FREQ_STEP_DURATION_S: z.coerce.number().positive().default(30),
+      /** Broker the simulated MQTT meters publish to (needed only when the site has one). */
+      MQTT_URL: optionalText.pipe(
+        z
+          .string()
+          .regex(/^(mqtts?|wss?):\/\/\S+$/, 'must start with mqtt://, mqtts://, ws:// or wss://')
+          .optional(),
+      ),
+      /** The broker URL written into SIM_ASSETS_FILE for the drivers; default MQTT_URL. */
+      SIM_ADVERTISE_MQTT_URL: optionalText.pipe(
+        z
+          .string()
+          .regex(/^(mqtts?|wss?):\/\/\S+$/, 'must start with mqtt://, mqtts://, ws:// or wss://')
+          .optional(),
+      ),
+      /** API token the simulated Peblar chargers demand (`Authorization` header); unset = no check. */
+      SIM_PEBLAR_TOKEN: optionalText.pipe(z.string().min(8).max(128).optional()),
+      /** Variable name written as `tokenEnv` into SIM_ASSETS_FILE when SIM_PEBLAR_TOKEN is set. */
+      SIM_PEBLAR_TOKEN_ENV: z.string().regex(/^[A-Z][A-Z0-9_]*$/).default('PEBLAR_TOKEN'),
+      /** Whether the simulated car is plugged into each simulated Peblar at the start. */
+      SIM_EV_PLUGGED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+      /** Largest current the simulated car takes per phase, A. */
+      SIM_EV_CAR_MAX_CURRENT_A: z.coerce.number().min(6).max(80).default(16),
+      /** The Peblar API's charge current limit at start, A. */
+      SIM_EV_INITIAL_LIMIT_A: z.coerce.number().min(0).max(80).default(16),
     })
-    .transform(({ SIM_ASSETS_FILE, STATE_DIR, ...env }) => ({
-      ...env,
-      SIM_ASSETS_FILE: SIM_ASSETS_FILE ?? (STATE_DIR ? join(STATE_DIR, 'sim-assets.json') : undefined),
-    }));
+    .transform(({ SIM_ASSETS_FILE, STATE_DIR, ...env }, ctx) => {
+      if (env.MQTT_URL === undefined) {
+        const meters = planJsonDevices(env.SITE_FILE.site).devices.filter((d) => d.kind === 'shelly-mqtt');
+        if (meters.length > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['MQTT_URL'],
+            message: `the site has simulated MQTT meters (${meters.map((m) => m.asset.id).join(', ')}): set the broker`,
+          });
+          return z.NEVER;
+        }
+      }
+      return {
+        ...env,
+        SIM_ASSETS_FILE: SIM_ASSETS_FILE ?? (STATE_DIR ? join(STATE_DIR, 'sim-assets.json') : undefined),
+      };
+    });
 }
 
 /** The parsed environment with the loaded site and profile. */

@@ -1,6 +1,8 @@
+import { formatIssues, SiteConfigSchema } from '@voltimax/contracts';
 import { defineService } from '@voltimax/service-kit';
 import { simulatorEnvSchema, type ReadTextFile } from './config';
 import { resolvedSite, writeResolvedSite } from './endpoints';
+import { planJsonDevices, startJsonDevices, withJsonEndpoints, type JsonDevices } from './json-devices';
 import { DEFAULT_PV_PEAK_W, ratedPvW } from './plan';
 import { seriesProfile, syntheticProfile } from './profile';
 import { intervalScheduler, startSimulation, TICK_MS, type Scheduler } from './simulation';
@@ -13,8 +15,9 @@ export const SERVICE_VERSION = '0.1.0';
 const SYNTHETIC_PV_PEAK_SHARE = 0.8;
 
 /**
- * The simulator service: a simulated site (libs/sim physics) behind real Modbus TCP devices. It publishes only
- * its heartbeat; drivers talk to it over Modbus. `readTextFile` and `scheduler` are injectable for tests.
+ * The simulator service: a simulated site (libs/sim physics) behind real Modbus TCP devices, and (opt-in by
+ * profile) Peblar chargers on their REST API and Shelly meters on MQTT. It publishes only its heartbeat; drivers talk
+ * to it over the devices' own protocols. `readTextFile` and `scheduler` are injectable for tests.
  */
 export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; readonly scheduler?: Scheduler } = {}) {
   return defineService({
@@ -31,8 +34,10 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
             pvPeakW: pvRatedW > 0 ? SYNTHETIC_PV_PEAK_SHARE * pvRatedW : DEFAULT_PV_PEAK_W,
           });
       const startAtMs = env.SIM_START ?? profile.startAtMs ?? now();
+      // HTTP/MQTT devices (opt-in by profile) are served here; the rest of the site by the Modbus simulation.
+      const jsonPlan = planJsonDevices(site);
       const simulation = await startSimulation({
-        site,
+        site: jsonPlan.modbusSite,
         profile,
         speed: env.SIM_SPEED,
         startAtMs,
@@ -51,8 +56,40 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
         now,
         log,
       });
-      if (env.SIM_ASSETS_FILE)
-        writeResolvedSite(env.SIM_ASSETS_FILE, resolvedSite(env.SITE_FILE.raw, simulation.endpoints));
+      let jsonDevices: JsonDevices;
+      try {
+        jsonDevices = await startJsonDevices(jsonPlan, simulation.site, {
+          bind: env.SIM_BIND,
+          ...(env.SIM_ADVERTISE_HOST === undefined ? {} : { advertiseHost: env.SIM_ADVERTISE_HOST }),
+          basePort: env.SIM_BASE_PORT === 0 ? 0 : env.SIM_BASE_PORT + simulation.servers.length,
+          mqttUrl: env.MQTT_URL,
+          advertiseMqttUrl: env.SIM_ADVERTISE_MQTT_URL,
+          peblarToken: env.SIM_PEBLAR_TOKEN,
+          peblarTokenEnv: env.SIM_PEBLAR_TOKEN_ENV,
+          ev: {
+            plugged: env.SIM_EV_PLUGGED,
+            carMaxCurrentA: env.SIM_EV_CAR_MAX_CURRENT_A,
+            initialLimitA: env.SIM_EV_INITIAL_LIMIT_A,
+          },
+          phases: site.grid.phases,
+          nominalVoltageV: site.grid.nominalVoltageV,
+          now,
+          log,
+        });
+      } catch (err) {
+        await simulation.stop();
+        throw err;
+      }
+      if (env.SIM_ASSETS_FILE) {
+        const resolved = withJsonEndpoints(resolvedSite(env.SITE_FILE.raw, simulation.endpoints), jsonDevices.endpoints);
+        const check = SiteConfigSchema.safeParse(resolved);
+        if (!check.success) {
+          const problems = formatIssues(check.error.issues).map((p) => `${p.path}: ${p.message}`);
+          await Promise.all([jsonDevices.stop(), simulation.stop()]);
+          throw new Error(`resolved site is invalid: ${problems.join('; ')}`);
+        }
+        writeResolvedSite(env.SIM_ASSETS_FILE, resolved);
+      }
 
       log.info(
         {
@@ -71,7 +108,12 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
             endpoint: `${simulation.endpoints[i]?.host}:${simulation.endpoints[i]?.port}`,
             unitId: asset.unitId,
           })),
-          notServed: simulation.plan.notServed,
+          notServed: [...simulation.plan.notServed, ...jsonPlan.notServed],
+          json: jsonDevices.endpoints.map((e) => ({ assetId: e.assetId, profile: e.profile, connection: e.connection })),
+          ev:
+            jsonDevices.chargers.size === 0
+              ? undefined
+              : { plugged: env.SIM_EV_PLUGGED, carMaxCurrentA: env.SIM_EV_CAR_MAX_CURRENT_A, initialLimitA: env.SIM_EV_INITIAL_LIMIT_A },
           assetsFile: env.SIM_ASSETS_FILE ?? null,
         },
         'simulated site ready',
@@ -90,18 +132,23 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
             gridPowerW: s.flows.gridPowerW,
             pvW: s.flows.pvW,
             loadW: s.flows.loadW,
+            evW: s.flows.evW,
             frequencyHz: s.flows.gridFrequencyHz,
           },
           'step',
         );
         health.setCounter('steps', s.step);
-        for (const [assetId, c] of Object.entries(simulation.counters())) {
+        for (const [assetId, c] of Object.entries({ ...simulation.counters(), ...jsonDevices.counters() })) {
           health.setCounter(`${assetId}.writes`, c.writes);
           health.setCounter(`${assetId}.rejectedWrites`, c.rejectedWrites);
           health.setCounter(`${assetId}.reads`, c.reads);
         }
       });
-      return { stop: () => simulation.stop() };
+      return {
+        async stop() {
+          await Promise.all([jsonDevices.stop(), simulation.stop()]);
+        },
+      };
     },
   });
 }

@@ -119,3 +119,62 @@ describe('simulated site physics', () => {
     expect(updates).toEqual([]);
   });
 });
+
+describe('EV loads (the hook charge points attach to)', () => {
+  it('adds each load to EV power and the grid, keeping the balance, and integrates its energy', () => {
+    let wallMs = 1_000;
+    let chargerW = 11_040;
+    const asked: number[] = [];
+    const { sim } = site({
+      now: () => wallMs,
+      stepMs: 3_600_000,
+      evLoads: [
+        {
+          assetId: 'ev-1',
+          powerW: (nowMs) => {
+            asked.push(nowMs);
+            return chargerW;
+          },
+        },
+      ],
+    });
+    const first = sim.step();
+    expect(first.flows).toMatchObject({ loadW: 2_000, pvW: 500, evW: 11_040, gridPowerW: 12_540 });
+    expect(first.flows.gridPowerW).toBe(first.flows.loadW + first.flows.evW - first.flows.pvW - first.flows.batteryPowerW);
+    expect(first.evLoadsW).toEqual({ 'ev-1': 11_040 });
+    expect(first.totals.evWh).toBeCloseTo(11_040, 9);
+    // The load is asked at the wall clock once per step.
+    wallMs = 2_000;
+    chargerW = 4_140;
+    const second = sim.step();
+    expect(asked).toEqual([1_000, 2_000]);
+    expect(second.flows.evW).toBe(4_140);
+    expect(second.totals.evWh).toBeCloseTo(15_180, 9);
+  });
+
+  it('attaches and detaches loads and devices at run time', () => {
+    const { sim } = site();
+    const seen: number[] = [];
+    const detachLoad = sim.attachEvLoad({ assetId: 'cp-1', powerW: () => 7_360 });
+    const detachDevice = sim.attachDevice({ update: (s) => void seen.push(s.flows.evW) });
+    sim.attachEvLoad({ assetId: 'cp-2', powerW: () => 1_000 });
+    expect(sim.step().evLoadsW).toEqual({ 'cp-1': 7_360, 'cp-2': 1_000 });
+    detachLoad();
+    detachDevice();
+    expect(sim.step().flows).toMatchObject({ evW: 1_000, gridPowerW: 2_500 });
+    expect(seen).toEqual([8_360]);
+  });
+
+  it('counts a negative, NaN or infinite answer as 0 W', () => {
+    const { sim } = site({
+      evLoads: [
+        { assetId: 'a', powerW: () => -500 },
+        { assetId: 'b', powerW: () => Number.NaN },
+        { assetId: 'c', powerW: () => Number.POSITIVE_INFINITY },
+      ],
+    });
+    const after = sim.step();
+    expect(after.evLoadsW).toEqual({ a: 0, b: 0, c: 0 });
+    expect(after.flows).toMatchObject({ evW: 0, gridPowerW: 1_500 });
+  });
+});

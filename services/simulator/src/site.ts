@@ -41,6 +41,8 @@ export interface SiteSnapshot {
   readonly totals: SiteEnergies;
   /** Since local midnight (site time zone). */
   readonly today: SiteEnergies;
+  /** Power of each attached EV load during the last step, W ≥ 0, by asset id (included in `flows.evW`). */
+  readonly evLoadsW: Readonly<Record<string, number>>;
 }
 
 /** What the step asks of the device that controls the battery. */
@@ -49,6 +51,21 @@ export interface BatteryRequestContext {
   readonly pvW: number;
   readonly socPct: number;
   readonly minuteOfDay: number;
+}
+
+/**
+ * An EV load outside the site's own models — a charge point that draws what its charging profile allows (the OCPP
+ * simulator attaches its charge points here, the Peblar HTTP device its EV). Its power joins the physics as EV
+ * power: `flows.evW` and the grid (`grid = load + ev − pv − battery`) include it, and the energy counters with it.
+ */
+export interface EvLoad {
+  /** The asset the load belongs to (the key in `SiteSnapshot.evLoadsW`). */
+  readonly assetId: string;
+  /**
+   * Charging power at wall-clock `nowMs` (epoch ms, the clock device timers use), W ≥ 0. Called once per step
+   * (before the physics) and held for the whole step; a negative, NaN or infinite answer counts as 0 W.
+   */
+  powerW(nowMs: number): number;
 }
 
 /** A device model that takes part in each step: its own timers first, then its image from the result. */
@@ -75,6 +92,8 @@ export interface SimulatedSiteOptions {
   /** Share of the profile's PV the inverters let through (curtailment), 0 … 1; default 1. */
   readonly pvLimitFraction?: () => number;
   readonly devices: readonly SiteDevice[];
+  /** EV loads present from the start (more can be attached later with `attachEvLoad`). */
+  readonly evLoads?: readonly EvLoad[];
   /** Wall clock for device timers, epoch ms. */
   readonly now: () => number;
 }
@@ -83,6 +102,10 @@ export interface SimulatedSiteOptions {
 export interface SimulatedSite {
   step(): SiteSnapshot;
   snapshot(): SiteSnapshot;
+  /** Adds an EV load to every following step; returns a function that removes it again. */
+  attachEvLoad(load: EvLoad): () => void;
+  /** Adds a device (ticked and updated like the others, from the next step on); returns a function that removes it. */
+  attachDevice(device: SiteDevice): () => void;
 }
 
 const MS_PER_HOUR = 3_600_000;
@@ -113,7 +136,13 @@ function voltagesAt(atMs: number, gridPowerW: number, grid: SimulatedSiteOptions
  * physics (grid = load + ev − pv − battery), integrates the energy counters and rewrites every device image.
  */
 export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSite {
-  const { model, profile, stepMs, timezone, grid, devices, now } = options;
+  const { model, profile, stepMs, timezone, grid, now } = options;
+  const devices: SiteDevice[] = [...options.devices];
+  const evLoads: EvLoad[] = [...(options.evLoads ?? [])];
+  const detach = <T>(list: T[], item: T) => () => {
+    const index = list.indexOf(item);
+    if (index >= 0) list.splice(index, 1);
+  };
   let state: SiteState = { atMs: options.startAtMs, socPct: options.initialSocPct, evDeliveredWh: {} };
   let day = toLocalTime(state.atMs, timezone);
   const idle: SiteFlows = {
@@ -137,6 +166,7 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
     voltagesV: voltagesAt(state.atMs, 0, grid),
     totals: ZERO_ENERGIES,
     today: ZERO_ENERGIES,
+    evLoadsW: {},
   };
   const nowMs = now();
   for (const device of devices) {
@@ -146,9 +176,17 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
 
   return {
     snapshot: () => snapshot,
+    attachEvLoad(load) {
+      evLoads.push(load);
+      return detach(evLoads, load);
+    },
+    attachDevice(device) {
+      devices.push(device);
+      return detach(devices, device);
+    },
     step() {
       const wallMs = now();
-      for (const device of devices) device.tick?.(wallMs);
+      for (const device of [...devices]) device.tick?.(wallMs);
       const startLocal = toLocalTime(state.atMs, timezone);
       const raw = profile.at(state.atMs);
       const pvW = raw.pvW * Math.min(1, Math.max(0, options.pvLimitFraction?.() ?? 1));
@@ -158,6 +196,14 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
         socPct: state.socPct,
         minuteOfDay: startLocal.minuteOfDay,
       });
+      const evLoadsW: Record<string, number> = {};
+      let extraEvW = 0;
+      for (const load of evLoads) {
+        const powerW = load.powerW(wallMs);
+        const safeW = Number.isFinite(powerW) && powerW > 0 ? powerW : 0;
+        evLoadsW[load.assetId] = (evLoadsW[load.assetId] ?? 0) + safeW;
+        extraEvW += safeW;
+      }
       const result = stepSite(state, { batteryPowerW: requestedBatteryW }, stepMs, {
         model,
         loadW: raw.loadW,
@@ -165,6 +211,11 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
         gridFrequencyHz: options.frequencyAt(state.atMs + stepMs),
       });
       state = result.state;
+      // The attached EV loads are EV power like the model's own sessions: the balance holds with them included.
+      const flows: SiteFlows =
+        extraEvW === 0
+          ? result.flows
+          : { ...result.flows, evW: result.flows.evW + extraEvW, gridPowerW: result.flows.gridPowerW + extraEvW };
       const hours = stepMs / MS_PER_HOUR;
       const local = toLocalTime(state.atMs, timezone);
       const sameDay = local.year === day.year && local.month === day.month && local.day === day.day;
@@ -175,12 +226,13 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
         minuteOfDay: local.minuteOfDay,
         socPct: state.socPct,
         requestedBatteryW,
-        flows: result.flows,
-        voltagesV: voltagesAt(state.atMs, result.flows.gridPowerW, grid),
-        totals: addEnergies(snapshot.totals, result.flows, hours),
-        today: sameDay ? addEnergies(snapshot.today, result.flows, hours) : ZERO_ENERGIES,
+        flows,
+        voltagesV: voltagesAt(state.atMs, flows.gridPowerW, grid),
+        totals: addEnergies(snapshot.totals, flows, hours),
+        today: sameDay ? addEnergies(snapshot.today, flows, hours) : ZERO_ENERGIES,
+        evLoadsW,
       };
-      for (const device of devices) device.update(snapshot, wallMs);
+      for (const device of [...devices]) device.update(snapshot, wallMs);
       return snapshot;
     },
   };

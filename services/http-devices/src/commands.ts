@@ -1,0 +1,429 @@
+import { createBusOnTransport, droppedTotal, type BusTransport, type Unsubscribe } from '@voltimax/bus';
+import { subjects, type DeviceWrite, type Setpoint, type WriteResult } from '@voltimax/contracts';
+import {
+  checkHttpReadBack,
+  confirmsCommand,
+  decodeJsonFields,
+  encodeHttpWrite,
+  encodeMqttCommand,
+  httpAuthHeaders,
+  httpUrl,
+  parseJsonDocument,
+  describeJsonIssues,
+  type HttpProfile,
+  type HttpWritePlan,
+  type MqttCommand,
+  type MqttProfile,
+} from '@voltimax/devices';
+import type { Logger } from 'pino';
+import type { AssetDriver, OwnedAsset } from './assets';
+import type { Health } from './counters';
+import { HttpDeviceError, type HttpDeviceClient } from './http-client';
+import type { MqttListener } from './mqtt-listener';
+
+/** Dependencies of the write path. */
+export interface CommandsOptions {
+  /** The raw NATS transport: writes for assets this service does not own are skipped before anything else. */
+  readonly transport: BusTransport;
+  readonly log: Logger;
+  readonly health: Health;
+  readonly assets: readonly OwnedAsset[];
+  /** The HTTP client for writes of an asset (requests through `once`: one attempt, the arbiter waits). */
+  readonly httpClientFor: (asset: OwnedAsset) => HttpDeviceClient;
+  readonly mqtt: Pick<MqttListener, 'latest' | 'waitFor' | 'publish' | 'requestStatus'> | undefined;
+  /** How long an MQTT command waits for the device's status to confirm it, ms. */
+  readonly mqttConfirmTimeoutMs: number;
+  /** Epoch ms. */
+  readonly now: () => number;
+}
+
+/** The running write path. */
+export interface Commands {
+  /** Unsubscribe, cancel watchdogs, wait for writes in flight. */
+  stop(): Promise<void>;
+}
+
+type Status = WriteResult['status'];
+type Outcome = Omit<WriteResult, 'v' | 'commandId' | 'assetId' | 'atMs'>;
+
+interface Deadline {
+  readonly commandId: string;
+  readonly expiresAtMs: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface AssetState {
+  readonly asset: OwnedAsset;
+  readonly log: Logger;
+  /** Writes and watchdog actions of one asset run one after the other. */
+  queue: Promise<unknown>;
+  deadline: Deadline | undefined;
+}
+
+/** Counter names of the write path (all start at 0). */
+export const WRITE_COUNTERS = [
+  'writeCommands',
+  'writes',
+  'skippedWrites',
+  'writesApplied',
+  'writeMismatches',
+  'writesRejected',
+  'writeFailures',
+  'writeTimeouts',
+  'foreignWrites',
+  'watchdogSafe',
+  'watchdogFailures',
+  'writeBusDropped',
+] as const;
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const clampDelay = (ms: number): number => Math.min(MAX_TIMER_MS, Math.max(0, ms));
+const short = (text: string): string => (text.length > 500 ? `${text.slice(0, 497)}...` : text);
+
+/**
+ * A transport whose subscriptions only see `device.<id>.write` of owned assets; the rest is not even parsed, so the
+ * typed bus on top never answers it (its owner, another driver, does).
+ */
+function ownedWritesOnly(
+  transport: BusTransport,
+  owns: (assetId: string) => boolean,
+  onForeign: () => void,
+  onOwnedDone: () => void,
+): BusTransport {
+  return {
+    publish: (subject, data, headers) => transport.publish(subject, data, headers),
+    request: (subject, data, headers, timeoutMs) => transport.request(subject, data, headers, timeoutMs),
+    subscribe(subject, opts, onMessage, onError) {
+      return transport.subscribe(
+        subject,
+        opts,
+        (msg) => {
+          const params = subjects.deviceWrite.parse(msg.subject);
+          if (params === undefined || !owns(params.assetId)) {
+            onForeign();
+            return;
+          }
+          return Promise.resolve(onMessage(msg)).finally(onOwnedDone);
+        },
+        onError,
+      );
+    },
+  };
+}
+
+function httpFailure(err: unknown, what: string): Outcome {
+  if (err instanceof HttpDeviceError) {
+    // The device refused the request itself (4xx): the write is rejected; everything else failed or timed out.
+    const status: Status =
+      err.kind === 'timeout' ? 'timeout' : err.kind === 'status' && (err.status ?? 0) < 500 ? 'rejected' : 'failed';
+    return { status, error: short(`${what}: ${err.message}`) };
+  }
+  return { status: 'failed', error: short(`${what}: ${err instanceof Error ? err.message : String(err)}`) };
+}
+
+/**
+ * Answers `device.<assetId>.write` for the HTTP and MQTT assets (request/reply → WriteResult).
+ *
+ * HTTP: encode with the profile; read the target first and skip a value the device already holds (`unchanged`);
+ * send the request (one attempt); read back: `applied` when the device stores what was sent (the value it really
+ * applies after its own limiters is named in `error` when lower), `mismatch` when not, `rejected` on HTTP 4xx,
+ * `timeout`/`failed` otherwise.
+ *
+ * MQTT: encode the command; skip it when the device's latest status already shows the target (`unchanged`);
+ * publish it and wait for a status message that confirms it: `applied`, else `mismatch` (the device answered
+ * something else) or `timeout` (it said nothing).
+ *
+ * Both: a write whose `expiresAtMs` passes without a newer one gets the profile's safe set-point, retried every
+ * poll interval until it takes.
+ */
+export function startCommands(opts: CommandsOptions): Commands {
+  const { health, now } = opts;
+  const states = new Map<string, AssetState>(
+    opts.assets.map((asset) => [
+      asset.id,
+      { asset, log: opts.log.child({ assetId: asset.id }), queue: Promise.resolve(), deadline: undefined },
+    ]),
+  );
+  let stopped = false;
+  for (const name of WRITE_COUNTERS) health.setCounter(name, 0);
+
+  const bus = createBusOnTransport(
+    ownedWritesOnly(
+      opts.transport,
+      (id) => states.has(id),
+      () => health.incrementCounter('foreignWrites'),
+      () => health.setCounter('writeBusDropped', droppedTotal(bus.stats().totals)),
+    ),
+    opts.log.child({ component: 'write-bus' }),
+  );
+
+  function serialize<T>(state: AssetState, work: () => Promise<T>): Promise<T> {
+    const run = state.queue.then(work, work);
+    state.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // --- HTTP ---------------------------------------------------------------------------------------------------
+
+  async function readBackOf(
+    asset: OwnedAsset,
+    profile: HttpProfile,
+    baseUrl: string,
+    token: string | undefined,
+    plan: HttpWritePlan,
+  ) {
+    const read = profile.reads.find((r) => r.name === plan.write.readBack.read);
+    if (read === undefined) throw new Error(`read '${plan.write.readBack.read}' missing`); // the schema forbids it
+    const client = opts.httpClientFor(asset);
+    const response = await client.once({
+      method: read.method,
+      url: httpUrl(baseUrl, profile, read.path),
+      headers: httpAuthHeaders(profile, token),
+    });
+    const document = parseJsonDocument(response.text);
+    if (!document.ok) throw new HttpDeviceError('body', `read-back ${read.name}: body ${document.error}`);
+    return checkHttpReadBack(plan, decodeJsonFields(read.fields, document.value));
+  }
+
+  async function applyHttp(
+    state: AssetState,
+    driver: Extract<AssetDriver, { kind: 'http' }>,
+    setpoint: Setpoint,
+  ): Promise<Outcome> {
+    const { asset } = state;
+    const { profile, baseUrl, token } = driver;
+    const encoded = encodeHttpWrite(profile, setpoint);
+    if (encoded.kind === 'rejected') return { status: 'rejected', error: `${encoded.reason}: ${encoded.detail}` };
+    const client = opts.httpClientFor(asset);
+    let wrote = false;
+    let last: Outcome = { status: 'unchanged' };
+    const notes: string[] = [];
+    for (const plan of encoded.requests) {
+      let before;
+      try {
+        before = await readBackOf(asset, profile, baseUrl, token, plan);
+      } catch (err) {
+        return httpFailure(err, 'read before write');
+      }
+      if (before.kind === 'equal') {
+        // Already there: no request (the device keeps it; devices often store it in flash).
+        health.incrementCounter('skippedWrites');
+      } else {
+        try {
+          await client.once({
+            method: plan.method,
+            url: httpUrl(baseUrl, profile, plan.path),
+            headers: httpAuthHeaders(profile, token),
+            body: JSON.stringify(plan.body),
+          });
+        } catch (err) {
+          return httpFailure(err, `${plan.method} ${plan.path}`);
+        }
+        wrote = true;
+        health.incrementCounter('writes');
+      }
+      let after;
+      try {
+        after = before.kind === 'equal' ? before : await readBackOf(asset, profile, baseUrl, token, plan);
+      } catch (err) {
+        return httpFailure(err, 'read-back');
+      }
+      if (after.kind === 'unreadable') return { status: 'failed', error: short(`read-back: ${after.detail}`) };
+      if (after.kind === 'different') {
+        return {
+          status: 'mismatch',
+          readBack: after.readBack,
+          error: short(`sent ${plan.value}, the device reports ${after.readBack}`),
+        };
+      }
+      if (plan.clamped !== undefined) notes.push(`clamped ${plan.clamped.requested} → ${plan.clamped.applied}`);
+      if (after.effective !== undefined && Math.abs(after.effective - after.readBack) > 1e-9) {
+        notes.push(
+          `the device applies ${after.effective}${after.effectiveSource === undefined ? '' : ` (limited by '${after.effectiveSource}')`}`,
+        );
+      }
+      last = { status: 'unchanged', readBack: after.readBack };
+    }
+    return {
+      ...last,
+      status: wrote ? 'applied' : 'unchanged',
+      ...(notes.length === 0 ? {} : { error: short(notes.join('; ')) }),
+    };
+  }
+
+  // --- MQTT ---------------------------------------------------------------------------------------------------
+
+  async function applyCommand(state: AssetState, command: MqttCommand): Promise<Outcome> {
+    const mqtt = opts.mqtt;
+    if (mqtt === undefined) return { status: 'failed', error: 'no MQTT broker connected' };
+    const { asset } = state;
+    const latest = mqtt.latest(asset.id, command.expect.topicName);
+    if (latest?.kind === 'reading' && confirmsCommand(command.expect, latest.reading)) {
+      health.incrementCounter('skippedWrites');
+      return { status: 'unchanged', ...(command.value === undefined ? {} : { readBack: command.value }) };
+    }
+    const waiting = mqtt.waitFor(
+      asset.id,
+      command.expect.topicName,
+      (r) => confirmsCommand(command.expect, r),
+      opts.mqttConfirmTimeoutMs,
+    );
+    try {
+      await Promise.race([
+        mqtt.publish(asset.id, command.topic, command.payload, { qos: command.qos, retain: command.retain }),
+        new Promise((_resolve, reject) =>
+          setTimeout(
+            () => reject(new Error(`no PUBACK within ${opts.mqttConfirmTimeoutMs} ms`)),
+            opts.mqttConfirmTimeoutMs,
+          ).unref(),
+        ),
+      ]);
+    } catch (err) {
+      return {
+        status: 'failed',
+        error: short(`publish ${command.topic}: ${err instanceof Error ? err.message : String(err)}`),
+      };
+    }
+    health.incrementCounter('writes');
+    mqtt.requestStatus(asset.id);
+    const outcome = await waiting;
+    if (outcome.kind === 'confirmed') {
+      const value = outcome.reading.values[command.expect.key];
+      return {
+        status: 'applied',
+        ...(command.value !== undefined && typeof value === 'number' ? { readBack: value } : {}),
+      };
+    }
+    const last = outcome.last;
+    if (last === undefined) {
+      return {
+        status: 'timeout',
+        error: `no status on '${command.expect.topicName}' within ${opts.mqttConfirmTimeoutMs} ms after ${command.topic} ← ${command.payload}`,
+      };
+    }
+    const seen =
+      last.kind === 'garbage'
+        ? last.error
+        : `${command.expect.key}=${String(last.reading.values[command.expect.key] ?? describeJsonIssues(last.reading.issues) ?? 'absent')}`;
+    return {
+      status: 'mismatch',
+      error: short(
+        `sent ${command.payload} to ${command.topic}; the device reports ${seen}, expected ${command.expect.value}`,
+      ),
+    };
+  }
+
+  async function applyMqtt(
+    state: AssetState,
+    driver: Extract<AssetDriver, { kind: 'mqtt' }>,
+    setpoint: Setpoint,
+  ): Promise<Outcome> {
+    const profile: MqttProfile = driver.profile;
+    const encoded = encodeMqttCommand(profile, setpoint, driver.prefix);
+    if (encoded.kind === 'rejected') return { status: 'rejected', error: `${encoded.reason}: ${encoded.detail}` };
+    let result: Outcome = { status: 'unchanged' };
+    let wrote = false;
+    for (const command of encoded.commands) {
+      const outcome = await applyCommand(state, command);
+      if (outcome.status !== 'applied' && outcome.status !== 'unchanged') return outcome;
+      wrote ||= outcome.status === 'applied';
+      result = outcome;
+    }
+    const clamped = encoded.commands.find((c) => c.clamped !== undefined)?.clamped;
+    return {
+      ...result,
+      status: wrote ? 'applied' : 'unchanged',
+      ...(clamped === undefined ? {} : { error: `clamped ${clamped.requested} → ${clamped.applied}` }),
+    };
+  }
+
+  // --- common -------------------------------------------------------------------------------------------------
+
+  function apply(state: AssetState, setpoint: Setpoint): Promise<Outcome> {
+    const { driver } = state.asset;
+    switch (driver.kind) {
+      case 'http':
+        return applyHttp(state, driver, setpoint);
+      case 'mqtt':
+        return applyMqtt(state, driver, setpoint);
+      case 'unusable':
+        return Promise.resolve({ status: 'rejected', error: driver.reason });
+    }
+  }
+
+  function hasWrites(driver: AssetDriver): boolean {
+    return driver.kind !== 'unusable' && driver.profile.writes.length > 0;
+  }
+
+  function armWatchdog(state: AssetState, write: DeviceWrite): void {
+    if (state.deadline?.timer !== undefined) clearTimeout(state.deadline.timer);
+    const deadline: Deadline = { commandId: write.commandId, expiresAtMs: write.expiresAtMs, timer: undefined };
+    state.deadline = deadline;
+    const fire = (): void => {
+      void serialize(state, async () => {
+        if (state.deadline !== deadline || stopped) return;
+        const outcome = await apply(state, { kind: 'safe' });
+        const fields = { commandId: deadline.commandId, expiredAtMs: deadline.expiresAtMs, status: outcome.status };
+        if (outcome.status === 'applied' || outcome.status === 'unchanged') {
+          health.incrementCounter('watchdogSafe');
+          state.log.warn(fields, 'write expired without a newer one; safe set-point applied');
+          state.deadline = undefined;
+          return;
+        }
+        // The old set-point may still be running on the device: keep trying until the safe one takes.
+        health.incrementCounter('watchdogFailures');
+        state.log.error({ ...fields, error: outcome.error }, 'safe set-point after expiry failed; retrying');
+        if (!stopped) deadline.timer = setTimeout(fire, Math.max(1_000, state.asset.pollIntervalMs));
+      });
+    };
+    deadline.timer = setTimeout(fire, clampDelay(write.expiresAtMs - now()));
+  }
+
+  async function execute(state: AssetState, write: DeviceWrite): Promise<Outcome> {
+    const { asset } = state;
+    if (write.assetId !== asset.id)
+      return { status: 'rejected', error: `payload assetId '${write.assetId}' differs from the subject` };
+    if (write.expiresAtMs <= now())
+      return { status: 'rejected', error: `expired at ${write.expiresAtMs} before it could be applied` };
+    const { driver } = asset;
+    if (driver.kind === 'unusable') return { status: 'rejected', error: driver.reason };
+    if (!hasWrites(driver)) return { status: 'rejected', error: `profile '${driver.profile.id}' has no writes` };
+    armWatchdog(state, write);
+    return apply(state, write.setpoint);
+  }
+
+  const unsubscribe: Unsubscribe = bus.reply(subjects.deviceWrite, async (write, ctx): Promise<WriteResult> => {
+    const state = states.get(ctx.params.assetId);
+    health.incrementCounter('writeCommands');
+    const result: Outcome =
+      state === undefined || stopped
+        ? { status: 'failed', error: 'driver stopping' }
+        : await serialize(state, () => execute(state, write)).catch((err: unknown) => ({
+            status: 'failed' as const,
+            error: short(err instanceof Error ? err.message : String(err)),
+          }));
+    const counter: Record<Status, string> = {
+      applied: 'writesApplied',
+      unchanged: 'writesApplied',
+      mismatch: 'writeMismatches',
+      rejected: 'writesRejected',
+      failed: 'writeFailures',
+      timeout: 'writeTimeouts',
+    };
+    health.incrementCounter(counter[result.status]);
+    const log = state?.log ?? opts.log;
+    const fields = { commandId: write.commandId, setpoint: write.setpoint, ...result };
+    if (result.status === 'applied' || result.status === 'unchanged') log.debug(fields, 'write executed');
+    else log.warn(fields, 'write not applied');
+    return { v: 1, commandId: write.commandId, assetId: ctx.params.assetId, atMs: now(), ...result };
+  });
+
+  return {
+    async stop() {
+      stopped = true;
+      unsubscribe();
+      for (const state of states.values()) if (state.deadline?.timer !== undefined) clearTimeout(state.deadline.timer);
+      await Promise.all([...states.values()].map((s) => s.queue));
+    },
+  };
+}

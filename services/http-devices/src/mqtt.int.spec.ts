@@ -1,0 +1,246 @@
+// http-devices' MQTT side against a real Mosquitto (startMqtt): the simulator's Shelly Pro 3EM grid meter (simulator
+// process, MQTT 3.1.1), a Tasmota sub-meter whose messages this test publishes (the service reaches that broker over
+// MQTT 5.0), and a Shelly Plus 1PM double switching an EV charger (writes as MQTT commands). Garbage payloads, wrong
+// JSON types, silence and devices that do not follow a command each give a clear error, a counter, and no crash.
+import { connect, type MqttClient } from 'mqtt';
+import {
+  NATS_CONFIG_PATH,
+  startMqtt,
+  startNats,
+  waitFor,
+  type NatsTestServer,
+  type TestServer,
+} from '@voltimax/testing';
+import type { AssetReading } from '@voltimax/contracts';
+import {
+  connectAs,
+  newestReading,
+  runHttpDevices,
+  sendWrite,
+  writeSite,
+  type BusClient,
+  type RunningService,
+} from './testing/harness';
+import { startShellySwitchDouble, type ShellySwitchDouble } from './testing/shelly-switch-double';
+import { mqttAsset } from './testing/site';
+import { startSimulatorProcess, type SimulatorProcess } from './testing/simulator';
+
+const SENSOR = (power: unknown, total: unknown = 152.371) =>
+  JSON.stringify({
+    Time: '2024-04-10T12:00:00',
+    ENERGY: {
+      TotalStartTime: '2023-11-02T18:01:12',
+      Total: total,
+      Yesterday: 1.204,
+      Today: 0.612,
+      Period: 4,
+      Power: power,
+      Voltage: 229,
+      Current: 1.07,
+    },
+  });
+
+describe('http-devices over MQTT', () => {
+  let nats: NatsTestServer;
+  let mqtt: TestServer;
+  let sim: SimulatorProcess;
+  let service: RunningService;
+  let observer: BusClient;
+  let arbiter: BusClient;
+  let plug: MqttClient;
+  let relay: ShellySwitchDouble;
+  let site: { remove(): void } | undefined;
+  const clients = new Map<string, MqttClient>();
+  // The same broker under a second URL: a second connection, this one speaking MQTT 5.0.
+  let v5Url = '';
+
+  beforeAll(async () => {
+    [nats, mqtt] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startMqtt()]);
+    v5Url = `${mqtt.url}/`;
+    sim = await startSimulatorProcess(
+      nats.url,
+      {
+        v: 1,
+        gatewayId: 'gw-mqtt-test',
+        siteName: 'http-devices MQTT test site',
+        timezone: 'Europe/Paris',
+        grid: { maxImportW: 22_000, maxExportW: 6_000, phases: 3 },
+        assets: [
+          {
+            id: 'grid-1',
+            name: 'Shelly Pro 3EM',
+            kind: 'grid-meter',
+            profile: 'shelly.pro-3em',
+            connection: { protocol: 'simulated' },
+            pollIntervalMs: 500,
+          },
+        ],
+        strategy: { active: ['null'] },
+        tariff: { kind: 'fixed', fixedEurPerMwh: 250 },
+      },
+      { MQTT_URL: mqtt.url },
+    );
+    plug = connect(mqtt.url, { protocolVersion: 5, clientId: 'tasmota-plug-double' });
+    await new Promise<void>((resolve) => plug.once('connect', () => resolve()));
+    relay = await startShellySwitchDouble(mqtt.url, 'shellyplus1pm-wallbox');
+    const file = writeSite({
+      ...sim.raw,
+      assets: [
+        ...(sim.raw['assets'] as unknown[]),
+        mqttAsset('plug-1', 'meter', 'tasmota.energy', 'plug-dryer', {
+          brokerUrl: v5Url,
+          mqttVersion: '5.0',
+          pollIntervalMs: 250,
+        }),
+        mqttAsset('ev-2', 'ev-charger', 'shelly.plus-1pm', 'shellyplus1pm-wallbox', { pollIntervalMs: 250 }),
+      ],
+    });
+    site = file;
+    [observer, arbiter] = await Promise.all([
+      connectAs(nats.url, 'dashboard', true),
+      connectAs(nats.url, 'safety-arbiter', false),
+    ]);
+    // ev-2 names no broker: it uses MQTT_URL (MQTT 3.1.1 by default), the broker the simulator's meter is on too.
+    service = await runHttpDevices({
+      natsUrl: nats.url,
+      siteFile: file.path,
+      env: { MQTT_URL: mqtt.url },
+      connectBroker: (url, options) => {
+        const client = connect(url, options);
+        clients.set(url, client);
+        return client;
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await Promise.all([observer?.close(), arbiter?.close(), plug?.endAsync(true), relay?.close()]);
+    await sim?.stop();
+    site?.remove();
+    await Promise.all([nats?.stop(), mqtt?.stop()]);
+  });
+
+  const reading = (assetId: string, predicate: (r: AssetReading) => boolean, message: string) =>
+    waitFor(() => newestReading(observer.readings, assetId, predicate), { timeoutMs: 8_000, message });
+  const after = (assetId: string, since: number, predicate: (r: AssetReading) => boolean, message: string) =>
+    waitFor(() => observer.readings.slice(since).find((r) => r.assetId === assetId && predicate(r)), {
+      timeoutMs: 8_000,
+      message,
+    });
+  const heartbeat = (predicate: (counters: Readonly<Record<string, number>>) => boolean, message: string) =>
+    waitFor(
+      () => observer.heartbeats.filter((h) => h.service === 'http-devices').find((h) => predicate(h.counters ?? {})),
+      {
+        timeoutMs: 8_000,
+        message,
+      },
+    );
+
+  it('connects one client per broker URL, each with its MQTT version', async () => {
+    const planned = service.lines.find((l) => l.msg === 'assets planned');
+    expect(planned?.['brokers']).toEqual([
+      { url: mqtt.url, mqttVersion: '3.1.1', auth: false },
+      { url: v5Url, mqttVersion: '5.0', auth: false },
+    ]);
+    await waitFor(() => [...clients.values()].every((c) => c.connected), { message: 'both broker connections up' });
+    expect([...clients.entries()].map(([url, c]) => [url, c.options.protocolVersion])).toEqual([
+      [mqtt.url, 4],
+      [v5Url, 5],
+    ]);
+  });
+
+  it('publishes the simulated Shelly grid meter (grid + = import) with its energy counters', async () => {
+    const good = await reading(
+      'grid-1',
+      (r) => r.quality === 'good' && r.values.importEnergyWh !== undefined,
+      'a good grid reading',
+    );
+    expect(good.kind).toBe('grid-meter');
+    expect(good.values.powerW).toBeDefined();
+    expect(good.values.powerL1W).toBeCloseTo((good.values.powerW ?? 0) / 3, 0);
+    expect(good.values.importEnergyWh).toBeGreaterThanOrEqual(2_345_678);
+    expect(good.values.voltageL2V).toBeGreaterThan(220);
+  });
+
+  it('publishes the Tasmota plug it hears over MQTT 5.0', async () => {
+    await plug.publishAsync('tele/plug-dryer/SENSOR', SENSOR(231), { qos: 1 });
+    const good = await reading('plug-1', (r) => r.quality === 'good', 'a good plug reading');
+    expect(good.values).toEqual({ powerW: 231, voltageL1V: 229, currentL1A: 1.07, importEnergyWh: 152_371 });
+  });
+
+  it('garbage payloads: an error reading naming them, counted, and recovery on the next good message', async () => {
+    let since = observer.readings.length;
+    await plug.publishAsync('tele/plug-dryer/SENSOR', 'Power=231W', { qos: 1 });
+    const garbage = await after('plug-1', since, (r) => r.quality === 'error', 'an error reading for garbage');
+    expect(garbage.error).toMatch(/^sensor: payload not JSON: /);
+    expect(garbage.values).toEqual({});
+    await plug.publishAsync('tele/plug-dryer/SENSOR', Buffer.from([0xff, 0xfe, 0x00]), { qos: 1 });
+    await after('plug-1', since, (r) => r.error === 'sensor: payload is not UTF-8 text', 'not UTF-8');
+
+    since = observer.readings.length;
+    await plug.publishAsync('tele/plug-dryer/SENSOR', SENSOR('231', 153), { qos: 1 });
+    const typed = await after('plug-1', since, (r) => r.quality === 'error', 'an error reading for a wrong type');
+    expect(typed.error).toBe('sensor: malformed: $.ENERGY.Power is string, expected number');
+    expect(typed.values).toEqual({ voltageL1V: 229, currentL1A: 1.07, importEnergyWh: 153_000 });
+
+    since = observer.readings.length;
+    await plug.publishAsync('tele/plug-dryer/SENSOR', SENSOR(240, 153.5), { qos: 1 });
+    await after('plug-1', since, (r) => r.quality === 'good' && r.values.powerW === 240, 'recovered');
+    await heartbeat((c) => (c['mqttGarbage'] ?? 0) >= 2 && (c['mqttMalformedFields'] ?? 0) >= 1, 'garbage counted');
+  });
+
+  it('a silent device: the last good values go out as stale, with what is missing', async () => {
+    const since = observer.readings.length;
+    const stale = await after('plug-1', since, (r) => r.quality === 'stale', 'a stale reading');
+    expect(stale.values.powerW).toBe(240);
+    expect(stale.error).toMatch(
+      /^no message on tele\/plug-dryer\/SENSOR \(\d+ ms\); broker mqtt:\/\/127\.0\.0\.1:\d+\/ online$/,
+    );
+    await heartbeat((c) => (c['mqttStaleReadings'] ?? 0) >= 1, 'stale readings counted');
+  });
+
+  it('switches the relay charger with MQTT commands, confirmed by its status', async () => {
+    // The listener asks the relay for its status every silent interval: readings arrive without any command.
+    await reading('ev-2', (r) => r.quality === 'good' && r.values.powerW === 0, 'the relay off');
+    expect(await sendWrite(arbiter.bus, 'ev-2', { kind: 'ev-current', currentA: 16 })).toMatchObject({
+      status: 'applied',
+    });
+    expect(relay.commands).toContain('on');
+    await reading('ev-2', (r) => r.values.powerW === 3_680.2, 'the charger on');
+    expect(await sendWrite(arbiter.bus, 'ev-2', { kind: 'ev-current', currentA: 10 })).toMatchObject({
+      status: 'unchanged',
+    });
+    expect(await sendWrite(arbiter.bus, 'ev-2', { kind: 'ev-current', currentA: 0 })).toMatchObject({
+      status: 'applied',
+    });
+    expect(relay.commands).toEqual(['on', 'off']);
+    await reading('ev-2', (r) => r.values.powerW === 0, 'the charger off again');
+  });
+
+  it('a relay that does not follow: mismatch; one that says nothing: timeout', async () => {
+    relay.behaviour = 'stuck';
+    const stuck = await sendWrite(arbiter.bus, 'ev-2', { kind: 'ev-current', currentA: 16 });
+    expect(stuck).toMatchObject({ status: 'mismatch' });
+    expect(stuck.error).toBe(
+      'sent on to shellyplus1pm-wallbox/command/switch:0; the device reports relayOn=0, expected 1',
+    );
+    relay.behaviour = 'silent';
+    const silent = await sendWrite(arbiter.bus, 'ev-2', { kind: 'ev-current', currentA: 16 });
+    expect(silent.status).toBe('timeout');
+    expect(silent.error).toBe("no status on 'switch' within 2000 ms after shellyplus1pm-wallbox/command/switch:0 ← on");
+    relay.behaviour = 'obey';
+    await heartbeat(
+      (c) => (c['writeMismatches'] ?? 0) >= 1 && (c['writeTimeouts'] ?? 0) >= 1,
+      'write failures counted',
+    );
+  });
+
+  it('never crashed: the service still answers and logged nothing fatal', async () => {
+    expect(await sendWrite(arbiter.bus, 'ev-2', { kind: 'safe' })).toMatchObject({
+      status: expect.stringMatching(/^(applied|unchanged)$/),
+    });
+    expect(service.lines.filter((l) => l.level >= 60)).toEqual([]);
+    expect(service.lines.some((l) => l.msg === 'garbage payload dropped')).toBe(true);
+  });
+});
