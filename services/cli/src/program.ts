@@ -4,6 +4,7 @@ import { registerAssetsCommand } from './commands/assets';
 import { registerBacktestCommand } from './commands/backtest';
 import { configValidate } from './commands/config-validate';
 import { deviceRead, type DeviceReadOptions } from './commands/device-read';
+import { registerDiscoverCommand } from './commands/discover';
 import { scanSunSpec, type ScanSunSpecOptions } from './commands/device-scan-sunspec';
 import { monitor } from './commands/monitor';
 import { registerEstopCommand } from './commands/estop';
@@ -69,6 +70,7 @@ export function buildProgram(io: CliIo): Command {
   registerBacktestCommand(program, io);
   registerAssetsCommand(program, io);
   registerServiceCommand(program, io);
+  registerDiscoverCommand(program, io);
 
   return program;
 }
