@@ -23,6 +23,8 @@ const REDIS_PORT = Number(process.env.VOLTIMAX_REDIS_PORT || 6380);
 const SIM_ASSETS_FILE = path.join(STATE_DIR, 'sim-assets.json');
 const SIM_CONFIG = path.join(ROOT, 'docker', 'config', 'assets.sim.json');
 const USER_CONFIG = process.env.SITE_FILE || path.join(ROOT, 'config', 'assets.json');
+const DASHBOARD_PORT = Number(process.env.VOLTIMAX_DASHBOARD_PORT || 8088);
+const DASHBOARD_PASSWORD_FILE = path.join(STATE_DIR, 'dashboard-password');
 
 /** Start order matters: drivers and the arbiter before the strategy engine. */
 const SERVICES = [
@@ -239,6 +241,9 @@ async function main() {
       HEALTH_PORT: '0',
       STATE_DIR,
       ...(redisUrl && name === 'strategy-engine' ? { REDIS_URL: redisUrl } : {}),
+      ...(name === 'dashboard'
+        ? { DASHBOARD_HOST: '127.0.0.1', DASHBOARD_PORT: String(DASHBOARD_PORT), DASHBOARD_PASSWORD_FILE }
+        : {}),
       HOSTNAME: process.env.HOSTNAME || os.hostname(),
     });
     if (name === 'simulator') {
@@ -255,6 +260,9 @@ async function main() {
     }
   }
   if (missing.length > 0) say(`not yet built, so not started: ${missing.join(', ')}`);
+  if (!missing.includes('dashboard')) {
+    say(`dashboard on http://127.0.0.1:${DASHBOARD_PORT}/` + (fs.existsSync(DASHBOARD_PASSWORD_FILE) ? '' : ` — set its password first: bin/voltimax dashboard set-password --file ${path.relative(ROOT, DASHBOARD_PASSWORD_FILE)}`));
+  }
   say(`running; Ctrl-C stops the gateway (logs: ${path.relative(ROOT, LOG_DIR) || LOG_DIR}/)`);
   startStatusView();
 }

@@ -33,6 +33,11 @@ steps.push(['project graph', run('project graph', process.execPath, [require.res
 // Without the graph, @nx/enforce-module-boundaries prints a warning and checks nothing: treat that as a failure.
 steps.push(['lint', run('lint', process.execPath, [bin('eslint', 'bin/eslint.js'), '--max-warnings=0', '.'], { forbidden: /No cached ProjectGraph/ })]);
 steps.push(['typecheck', run('typecheck', process.execPath, [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit'])]);
+// The dashboard's browser code has its own compiler settings (DOM, JSX): a second program.
+steps.push([
+  'typecheck (dashboard UI)',
+  run('typecheck (dashboard UI)', process.execPath, [bin('typescript', 'bin/tsc'), '-p', 'services/dashboard/ui/tsconfig.json', '--noEmit']),
+]);
 
 const resultsFile = path.join(ROOT, 'tmp', 'jest-results.json');
 fs.mkdirSync(path.dirname(resultsFile), { recursive: true });

@@ -24,7 +24,11 @@ import { freePort, waitFor } from '@voltimax/testing';
 import { ROOT } from './deploy-helpers';
 
 const DEPLOY = join(ROOT, 'docker', 'deploy', 'deploy.sh');
-const SERVICES = ['modbus-poller', 'safety-arbiter', 'strategy-engine'];
+/** The default services of deploy.sh (compose.spec checks that this list is compose's set without a profile). */
+const SERVICES = (/^readonly SERVICES=\(([^)]*)\)/m.exec(readFileSync(join(ROOT, 'docker', 'deploy', 'deploy.sh'), 'utf8'))?.[1] ?? '')
+  .trim()
+  .split(/\s+/)
+  .filter(Boolean);
 
 function binary(name: string, hint: string): string {
   for (const dir of [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/usr/bin']) {
@@ -111,7 +115,7 @@ describe('deploy.sh --dry-run', () => {
       expect.stringMatching(
         /^\+ ssh pi@gw\.local set -e; mkdir -p \/srv\/gw\/docker\/nats \/srv\/gw\/config; .*docker tag "\$i:"latest "\$i:previous"/,
       ),
-      '+ docker save voltimax/modbus-poller:latest voltimax/safety-arbiter:latest voltimax/strategy-engine:latest voltimax/simulator:latest | ssh -C pi@gw.local docker load',
+      `+ docker save ${[...SERVICES, 'simulator'].map((s) => `voltimax/${s}:latest`).join(' ')} | ssh -C pi@gw.local docker load`,
       '+ tar -cf - compose.yaml docker/nats/nats.conf | ssh pi@gw.local tar -C /srv/gw -xf -',
       `+ tar -C ${ROOT}/docker/config -cf - . | ssh pi@gw.local tar -C /srv/gw/config -xf -`,
       `+ ssh pi@gw.local umask 077 && cat > /srv/gw/.env < ${ROOT}/.env.example`,

@@ -38,5 +38,14 @@ export {
   type SiteFileFailure,
   type SiteFileOutcome,
 } from './lib/site-file';
+export {
+  DEFAULT_SCRYPT_COST,
+  hashPassword,
+  MIN_PASSWORD_LENGTH,
+  parsePasswordHash,
+  verifyPassword,
+  type PasswordHash,
+  type ScryptCost,
+} from './lib/password-hash';
 export { renderMetrics, escapeLabel, type MetricsInput } from './lib/metrics';
 export { serviceTracer, startTracing, type Tracing, type TracingOptions } from './lib/tracing';

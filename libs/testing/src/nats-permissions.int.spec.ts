@@ -1,7 +1,7 @@
 /**
  * Proves docker/nats/nats.conf against a real nats-server: only the safety-arbiter can publish device
- * writes; each intent source (`control.intent.<source>.<assetId>`) only its publishers (manual: cloud-bridge
- * and cli; optimization, scheduled and safety: strategy-engine); and the other grants are least privilege.
+ * writes; each intent source (`control.intent.<source>.<assetId>`) only its publishers (manual: cloud-bridge,
+ * cli and dashboard; optimization, scheduled and safety: strategy-engine); and the other grants are least privilege.
  * NATS_URL is never used here: the users exist only in a server started from the file.
  *
  * How NATS.js v3 reports a refusal: a denied publish does not throw. The server drops the message and
@@ -27,7 +27,7 @@ const DEVICE_WRITE = 'device.bat-1.write';
 /** Who may publish intents of each source (`control.intent.<source>.*`); nobody else may. */
 const INTENT_PUBLISHERS: Readonly<Record<'safety' | 'manual' | 'scheduled' | 'optimization', readonly NatsUser[]>> = {
   safety: ['strategy-engine'],
-  manual: ['cloud-bridge', 'cli'],
+  manual: ['cloud-bridge', 'cli', 'dashboard'],
   scheduled: ['strategy-engine'],
   optimization: ['strategy-engine'],
 };
@@ -201,8 +201,9 @@ describe('docker/nats/nats.conf', () => {
       ['modbus-poller', '_INBOX.forged-reply'],
       ['telemetry-publisher', 'telemetry.bat-1'],
       ['simulator', 'telemetry.bat-1'],
-      ['dashboard', 'control.intent.manual.bat-1'],
-      ['dashboard', 'safety.estop'],
+      ['dashboard', 'control.intent.optimization.bat-1'],
+      ['dashboard', 'config.updated'],
+      ['dashboard', 'telemetry.bat-1'],
       ['cloud-bridge', 'arbiter.decision.bat-1'],
       ['cloud-bridge', 'telemetry.bat-1'],
       ['cli', 'config.updated'],
@@ -228,6 +229,8 @@ describe('docker/nats/nats.conf', () => {
     it.each<[NatsUser, string, NatsUser]>([
       ['cli', 'control.intent.manual.bat-1', 'safety-arbiter'],
       ['cli', 'safety.estop', 'safety-arbiter'],
+      ['dashboard', 'control.intent.manual.bat-1', 'safety-arbiter'],
+      ['dashboard', 'safety.estop', 'safety-arbiter'],
       ['cloud-bridge', 'control.intent.manual.bat-1', 'safety-arbiter'],
       ['cloud-bridge', 'safety.estop', 'safety-arbiter'],
       ['cloud-bridge', 'config.updated', 'strategy-engine'],
@@ -284,6 +287,7 @@ describe('docker/nats/nats.conf', () => {
         'safety:strategy-engine',
         'manual:cloud-bridge',
         'manual:cli',
+        'manual:dashboard',
         'scheduled:strategy-engine',
         'optimization:strategy-engine',
       ]);

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerArbiterCommand } from './commands/arbiter-why';
 import { registerAssetsCommand } from './commands/assets';
 import { registerBacktestCommand } from './commands/backtest';
+import { registerDashboardCommand } from './commands/dashboard-password';
 import { configValidate } from './commands/config-validate';
 import { deviceRead, type DeviceReadOptions } from './commands/device-read';
 import { registerDiscoverCommand } from './commands/discover';
@@ -71,6 +72,7 @@ export function buildProgram(io: CliIo): Command {
   registerAssetsCommand(program, io);
   registerServiceCommand(program, io);
   registerDiscoverCommand(program, io);
+  registerDashboardCommand(program, io);
 
   return program;
 }
