@@ -37,6 +37,7 @@ import {
   startChildService,
   until,
   type ChildService,
+  record,
 } from './lib-bench';
 
 const ARBITER_MAIN = 'services/safety-arbiter/src/main.ts';
@@ -495,7 +496,12 @@ async function main(): Promise<void> {
         fmt(r.loadAtEnd, 2),
       ]),
     );
-    for (const r of rates) out(`arbiter:     ${r.perS}/s decision outcomes: ${JSON.stringify(r.outcomes)}`);
+    for (const r of rates) {
+      out(`arbiter:     ${r.perS}/s decision outcomes: ${JSON.stringify(r.outcomes)}`);
+      record({ bench: 'arbiter', metric: `intent → device write p50 at ${r.perS}/s`, value: percentile(r.writeMs, 50), unit: 'ms' });
+      record({ bench: 'arbiter', metric: `intent → device write p99 at ${r.perS}/s`, value: percentile(r.writeMs, 99), unit: 'ms' });
+      record({ bench: 'arbiter', metric: `arbiter CPU at ${r.perS} intents/s`, value: r.arbiterCpuPct, unit: '% of a core' });
+    }
     out(`arbiter:     arbiter log lines at warn or above (by message): ${JSON.stringify(intentProblems)}`);
     for (const r of rates) {
       out(
@@ -541,6 +547,7 @@ async function main(): Promise<void> {
       ],
     );
     out(`arbiter:     arbiter log lines at warn or above (by message): ${JSON.stringify(estopProblems)}`);
+    record({ bench: 'arbiter', metric: `e-stop → last safe write of ${ESTOP_ASSETS} assets, median`, value: median(last), unit: 'ms' });
     out(`arbiter: done in ${fmt((performance.now() - started) / 1000)} s`);
   } finally {
     await child?.stop();

@@ -2,7 +2,7 @@
 // a service started as a child process (node tools/run-ts.js <main.ts>) and its CPU/RSS read from /proc.
 // Not a bench itself: run directly it does nothing and exits 0.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
@@ -14,6 +14,29 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 
 export function out(line = ''): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** One figure of a bench for `bench-results.json` and the summary table of `npm run bench`. */
+export interface BenchFigure {
+  /** The bench script, e.g. `arbiter`. */
+  readonly bench: string;
+  /** What was measured, e.g. `intent→write p50 at 10/s`. */
+  readonly metric: string;
+  readonly value: number;
+  /** Unit of `value`: `ms`, `MiB`, `% of a core`, `readings/s`, … */
+  readonly unit: string;
+  /** A target it is reported against (issue #12), as text, e.g. `< 50 ms`. */
+  readonly target?: string;
+}
+
+/**
+ * Records a figure: tools/bench.js sets BENCH_RESULTS_FILE (one JSON object per line) and gathers every script's
+ * figures into bench-results.json. Run on its own (no BENCH_RESULTS_FILE) a bench only prints.
+ */
+export function record(figure: BenchFigure): void {
+  const file = process.env['BENCH_RESULTS_FILE'];
+  if (!file || !Number.isFinite(figure.value)) return;
+  appendFileSync(file, `${JSON.stringify(figure)}\n`);
 }
 
 /** Cores, CPU model, load average and node version, as printed at the start of every bench. */
@@ -79,7 +102,13 @@ export interface ChildService {
 }
 
 export function startChildService(entry: string, env: Readonly<Record<string, string>>): ChildService {
-  const child = spawn(process.execPath, [path.join(ROOT, 'tools', 'run-ts.js'), entry], {
+  return startNodeProcess([path.join(ROOT, 'tools', 'run-ts.js'), entry], env);
+}
+
+/** `node <args>` as a measured child (e.g. an esbuild bundle: `[dist/<service>/main.js]`, as the images run it). */
+export function startNodeProcess(args: readonly string[], env: Readonly<Record<string, string>>): ChildService {
+  const entry = args[args.length - 1] ?? 'node';
+  const child = spawn(process.execPath, [...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

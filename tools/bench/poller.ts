@@ -33,6 +33,7 @@ import {
   startChildService,
   until,
   type ChildService,
+  record,
 } from './lib-bench';
 
 const STEPS = [10, 25, 50, 100, 200, 400] as const;
@@ -346,6 +347,7 @@ async function main(): Promise<void> {
           `bench process (devices + observer) ${fmt(r.benchCpuPct)} %` +
           (r.holds ? '' : `, NOT keeping up (${r.bad} non-good readings)`),
       );
+      record({ bench: 'poller', metric: `CPU with ${n} SDM630 at 1 Hz`, value: r.cpuPct, unit: '% of a core' });
       if (r.cpuPct >= CPU_LIMIT_PCT || !r.holds) break;
     }
 
@@ -436,6 +438,8 @@ async function main(): Promise<void> {
         ],
       ],
     );
+    record({ bench: 'poller', metric: 'device write → WriteResult p50', value: percentile(lat, 50), unit: 'ms' });
+    record({ bench: 'poller', metric: 'device write → WriteResult p99', value: percentile(lat, 99), unit: 'ms' });
     out(`poller: done in ${fmt((performance.now() - started) / 1000)} s`);
   } finally {
     await observer.connection.nc.drain().catch(() => undefined);
