@@ -1,9 +1,10 @@
 /**
  * Who may steer the arbiter, on a real nats-server from docker/nats/nats.conf. An intent's subject names its source
  * (`control.intent.<source>.<assetId>`) and the server grants each source only to its publishers: `manual` to
- * cloud-bridge and cli, `optimization`/`scheduled`/`safety` to strategy-engine, nothing to anyone else (the arbiter's
- * own user included). The arbiter rejects a payload whose `source` differs from its subject (`source-mismatch`), so
- * no publisher can claim a priority it was not granted. The e-stop comes only from cloud-bridge and cli.
+ * the operators' tools cloud-bridge, cli and dashboard, `optimization`/`scheduled`/`safety` to strategy-engine, nothing
+ * to anyone else (the arbiter's own user included). The arbiter rejects a payload whose `source` differs from its
+ * subject (`source-mismatch`), so no publisher can claim a priority it was not granted. The e-stop comes only from
+ * cloud-bridge, cli and dashboard.
  */
 import { RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { ArbiterDecisionSchema, type ControlIntent, type IntentSource } from '@voltimax/contracts';
@@ -13,7 +14,7 @@ import { bytes, startStack, type NatsStack } from './testing/nats-stack';
 /** The publishers nats.conf grants each source to. */
 const GRANTED: Readonly<Record<IntentSource, readonly NatsUser[]>> = {
   safety: ['strategy-engine'],
-  manual: ['cloud-bridge', 'cli'],
+  manual: ['cloud-bridge', 'cli', 'dashboard'],
   scheduled: ['strategy-engine'],
   optimization: ['strategy-engine'],
 };

@@ -250,7 +250,7 @@ describe('with the safety-arbiter running (nats.conf without the cli AUDIT read 
   it('a user who may not publish safety.estop gets exit 4', async () => {
     const result = await voltimax(
       server,
-      'dashboard',
+      'telemetry-publisher',
       'estop',
       'engage',
       '--reason',
@@ -259,7 +259,7 @@ describe('with the safety-arbiter running (nats.conf without the cli AUDIT read 
       '2000',
     );
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/the NATS server refused to let dashboard publish safety\.estop/);
+    expect(result.stderr).toMatch(/the NATS server refused to let telemetry-publisher publish safety\.estop/);
   });
 
   it('arbiter why falls back to live decisions when the cli user may not read AUDIT, and says which permission is missing', async () => {
