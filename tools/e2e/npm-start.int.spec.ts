@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connectBus, createBus, type BusConnection } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
 import { subjects, type ArbiterDecision, type AssetReading, type ControlIntent, type Heartbeat } from '@voltimax/contracts';
-import { freePort, NATS_DEV_PASSWORDS, waitFor } from '@voltimax/testing';
+import { freePort, NATS_DEV_PASSWORDS, waitFor, type NatsUser } from '@voltimax/testing';
 import { ROOT } from './processes';
 
 /** How long the gateway runs before it is stopped (the issue asks for 20 s). */
@@ -39,6 +39,13 @@ describe('npm start with the simulated site', () => {
   const decisions: ArbiterDecision[] = [];
   const heartbeats: Heartbeat[] = [];
   const observerLog = captureLogger('warn');
+
+  /** The latest heartbeat of each service instance: the sum of its bus drop counters. */
+  const totalDropped = () => {
+    const latest = new Map<string, Heartbeat>();
+    for (const h of heartbeats) latest.set(h.instanceId, h);
+    return [...latest.values()].reduce((sum, h) => sum + (h.counters?.['busDropped'] ?? 0), 0);
+  };
 
   const report = (err: unknown) => {
     process.stderr.write(`\n[npm-start] supervisor output (tail):\n${output.split('\n').slice(-60).join('\n')}\n`);
@@ -116,6 +123,70 @@ describe('npm start with the simulated site', () => {
       expect(existsSync(join(dir, 'logs', 'safety-arbiter.log'))).toBe(true);
     },
     RUN_MS + 90_000,
+  );
+
+  it(
+    'survives malformed messages on every subject: each service rejects and counts them, keeps running, and the loop goes on',
+    async () => {
+      // Who may publish what (docker/nats/nats.conf): each subject is fuzzed as a user the server lets through.
+      const targets: readonly (readonly [NatsUser, string])[] = [
+        ['modbus-poller', 'telemetry.bat-1'],
+        ['modbus-poller', 'telemetry.grid-1'],
+        ['modbus-poller', 'health.modbus-poller'],
+        ['strategy-engine', 'control.intent.optimization.bat-1'],
+        ['strategy-engine', 'strategy.decision.net-zero'],
+        ['cli', 'control.intent.manual.bat-1'],
+        ['cli', 'safety.estop'],
+        ['cli', 'gateway.ping'],
+        ['cli', 'discovery.request'],
+        ['safety-arbiter', 'device.bat-1.write'],
+        ['safety-arbiter', 'arbiter.decision.bat-1'],
+        ['cloud-bridge', 'config.updated'],
+      ];
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+      const payloads: readonly Uint8Array[] = [
+        Buffer.from('{"v":1,"assetId":42,"kind":"battery"}'), // wrong types
+        Buffer.from('{"v":1}'), // missing fields
+        Buffer.from(JSON.stringify({ v: 1, assetId: 'bat-1', reason: 'x'.repeat(200_000) })), // huge string
+        Buffer.from('{"v":1,"powerW":NaN}'), // NaN is not JSON
+        Buffer.from(deep), // deep nesting
+        Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), // invalid UTF-8
+        Buffer.from(''), // empty
+      ];
+      const droppedBefore = totalDropped();
+      const connections = new Map<NatsUser, BusConnection>();
+      try {
+        for (const [user] of targets) {
+          if (!connections.has(user)) {
+            connections.set(user, await connectBus({ servers: `nats://127.0.0.1:${natsPort}`, name: `fuzz-${user}`, user, pass: NATS_DEV_PASSWORDS[user], log: observerLog.log }));
+          }
+        }
+        for (let round = 0; round < 3; round += 1) {
+          for (const [user, subject] of targets) for (const payload of payloads) connections.get(user)?.nc.publish(subject, payload);
+        }
+        await Promise.all([...connections.values()].map((c) => c.nc.flush()));
+      } finally {
+        await Promise.all([...connections.values()].map((c) => c.nc.close()));
+      }
+      const fuzzedAt = Date.now();
+
+      // Every service keeps its heartbeat after the fuzz, and their drop counters (invalid JSON / schema / subject) rose.
+      const built = readdirSync(join(ROOT, 'services')).filter((n) => n !== 'cli' && existsSync(join(ROOT, 'services', n, 'src', 'main.ts')));
+      await waitFor(() => built.every((n) => heartbeats.some((h) => h.service === n && h.atMs > fuzzedAt + 1_000)), {
+        timeoutMs: 30_000,
+        message: 'a heartbeat of every service after the fuzz',
+      }).catch(report);
+      expect(totalDropped()).toBeGreaterThan(droppedBefore);
+      // The e-stop was never engaged by a malformed message, and the loop still decides and writes.
+      const decisionsAfter = () => decisions.filter((d) => d.assetId === 'bat-1' && d.atMs > fuzzedAt + 1_000);
+      await waitFor(() => decisionsAfter().some((d) => d.outcome === 'applied' || d.outcome === 'clamped'), {
+        timeoutMs: 30_000,
+        message: 'an applied decision for bat-1 after the fuzz',
+      }).catch(report);
+      expect(decisionsAfter().filter((d) => d.violations.some((v) => v.code === 'emergency-stop'))).toEqual([]);
+      expect(output).not.toMatch(/exited \(.*\); restarting/);
+    },
+    90_000,
   );
 
   it(
