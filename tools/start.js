@@ -241,6 +241,8 @@ async function main() {
       HEALTH_PORT: '0',
       STATE_DIR,
       ...(redisUrl && name === 'strategy-engine' ? { REDIS_URL: redisUrl } : {}),
+      // Under npm start charge points connect on the loopback only (a site's chargers: set OCPP_HOST yourself).
+      ...(name === 'ocpp-csms' ? { OCPP_HOST: process.env.OCPP_HOST || '127.0.0.1', OCPP_PORT: process.env.OCPP_PORT || '8887' } : {}),
       ...(name === 'dashboard'
         ? { DASHBOARD_HOST: '127.0.0.1', DASHBOARD_PORT: String(DASHBOARD_PORT), DASHBOARD_PASSWORD_FILE }
         : {}),

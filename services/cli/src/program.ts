@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerArbiterCommand } from './commands/arbiter-why';
 import { registerAssetsCommand } from './commands/assets';
 import { registerBacktestCommand } from './commands/backtest';
+import { registerChargerCommand } from './commands/charger';
 import { registerDashboardCommand } from './commands/dashboard-password';
 import { configValidate } from './commands/config-validate';
 import { deviceRead, type DeviceReadOptions } from './commands/device-read';
@@ -71,6 +72,7 @@ export function buildProgram(io: CliIo): Command {
   registerBacktestCommand(program, io);
   registerAssetsCommand(program, io);
   registerServiceCommand(program, io);
+  registerChargerCommand(program, io);
   registerDiscoverCommand(program, io);
   registerDashboardCommand(program, io);
 

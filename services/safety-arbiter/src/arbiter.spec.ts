@@ -267,6 +267,25 @@ describe('intent priority, expiry and fallback', () => {
     await h.run(3_000);
     expect(h.writes('bat-1').map((w) => w.setpoint)).toEqual([{ kind: 'safe' }, battery(1_000)]);
   });
+
+  it('an EV session start at an unchanged current is still written, and reaches the driver with its session', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 10 } });
+    await h.run(1_000);
+    const decision = await h.intent({
+      assetId: 'ev-1',
+      source: 'manual',
+      setpoint: { kind: 'ev-current', currentA: 10, session: 'start' },
+    });
+    await h.run(1_000);
+    expect(decision.applied).toEqual({ kind: 'ev-current', currentA: 10, session: 'start' });
+    expect(h.writes('ev-1').map((w) => w.setpoint)).toEqual([
+      { kind: 'safe' },
+      { kind: 'ev-current', currentA: 10 },
+      { kind: 'ev-current', currentA: 10, session: 'start' },
+    ]);
+  });
 });
 
 describe('emergency stop', () => {

@@ -166,7 +166,7 @@ function sameSetpoint(a: Setpoint, b: Setpoint): boolean {
     case 'battery-power':
       return b.kind === 'battery-power' && a.powerW === b.powerW;
     case 'ev-current':
-      return b.kind === 'ev-current' && a.currentA === b.currentA && a.phases === b.phases;
+      return b.kind === 'ev-current' && a.currentA === b.currentA && a.phases === b.phases && a.session === b.session;
     case 'pv-limit':
       return b.kind === 'pv-limit' && a.maxPowerW === b.maxPowerW;
     case 'safe':

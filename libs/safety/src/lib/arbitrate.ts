@@ -61,9 +61,13 @@ function withValue(setpoint: Setpoint, value: number, evPhases: 1 | 3): Setpoint
     case 'battery-power':
       return { kind: 'battery-power', powerW: value };
     case 'ev-current':
-      return setpoint.phases === undefined
-        ? { kind: 'ev-current', currentA: value }
-        : { kind: 'ev-current', currentA: value, phases: evPhases };
+      // `session` (start/stop the charging session) passes through: it never changes what is allowed.
+      return {
+        kind: 'ev-current',
+        currentA: value,
+        ...(setpoint.phases === undefined ? {} : { phases: evPhases }),
+        ...(setpoint.session === undefined ? {} : { session: setpoint.session }),
+      };
     case 'pv-limit':
       return { kind: 'pv-limit', maxPowerW: value };
     case 'safe':
