@@ -21,9 +21,13 @@ const LIVE_SCREEN = process.stdout.isTTY === true && !process.env.VOLTIMAX_LOGS;
 const NATS_PORT = Number(process.env.VOLTIMAX_NATS_PORT || 4223);
 const REDIS_PORT = Number(process.env.VOLTIMAX_REDIS_PORT || 6380);
 const SIM_ASSETS_FILE = path.join(STATE_DIR, 'sim-assets.json');
-const SIM_CONFIG = path.join(ROOT, 'docker', 'config', 'assets.sim.json');
+/** The simulated site: assets.sim.json, or another sim site (assets.sim-ocpp.json, assets.sim-devices.json). */
+const SIM_CONFIG = path.resolve(ROOT, process.env.VOLTIMAX_SIM_SITE || path.join('docker', 'config', 'assets.sim.json'));
+/** Password of the simulated OCPP charge point (assets.sim-ocpp.json names this variable); the simulator and ocpp-csms share it. */
+process.env.SIM_OCPP_PASSWORD = process.env.SIM_OCPP_PASSWORD || 'dev-sim-charge-point';
 const USER_CONFIG = process.env.SITE_FILE || path.join(ROOT, 'config', 'assets.json');
 const DASHBOARD_PORT = Number(process.env.VOLTIMAX_DASHBOARD_PORT || 8088);
+const OCPP_PORT = process.env.OCPP_PORT || '8887';
 const DASHBOARD_PASSWORD_FILE = path.join(STATE_DIR, 'dashboard-password');
 
 /** Start order matters: drivers and the arbiter before the strategy engine. */
@@ -242,7 +246,9 @@ async function main() {
       STATE_DIR,
       ...(redisUrl && name === 'strategy-engine' ? { REDIS_URL: redisUrl } : {}),
       // Under npm start charge points connect on the loopback only (a site's chargers: set OCPP_HOST yourself).
-      ...(name === 'ocpp-csms' ? { OCPP_HOST: process.env.OCPP_HOST || '127.0.0.1', OCPP_PORT: process.env.OCPP_PORT || '8887' } : {}),
+      ...(name === 'ocpp-csms' ? { OCPP_HOST: process.env.OCPP_HOST || '127.0.0.1', OCPP_PORT: OCPP_PORT } : {}),
+      // The simulated site's OCPP charge points (if it has any) connect to that ocpp-csms.
+      ...(name === 'simulator' ? { SIM_OCPP_URL: `ws://127.0.0.1:${OCPP_PORT}/ocpp` } : {}),
       ...(name === 'dashboard'
         ? { DASHBOARD_HOST: '127.0.0.1', DASHBOARD_PORT: String(DASHBOARD_PORT), DASHBOARD_PASSWORD_FILE }
         : {}),

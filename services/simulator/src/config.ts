@@ -97,6 +97,11 @@ export function simulatorEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       SIM_FREQ_STEP_AT_S: z.coerce.number().min(0).default(60),
       /** Frequency event duration, sim seconds. */
       SIM_FREQ_STEP_DURATION_S: z.coerce.number().positive().default(30),
+      /**
+       * The OCPP central system (ocpp-csms) the site's simulated OCPP charge points connect to, without the identity,
+       * e.g. ws://127.0.0.1:8887/ocpp. Unset: the site's OCPP chargers are not simulated.
+       */
+      SIM_OCPP_URL: optionalText.pipe(z.string().regex(/^wss?:\/\/\S+$/, 'must start with ws:// or wss://').optional()),
       /** Broker the simulated MQTT meters publish to (needed only when the site has one). */
       MQTT_URL: optionalText.pipe(
         z

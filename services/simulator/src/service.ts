@@ -3,6 +3,7 @@ import { defineService } from '@voltimax/service-kit';
 import { simulatorEnvSchema, type ReadTextFile } from './config';
 import { resolvedSite, writeResolvedSite } from './endpoints';
 import { planJsonDevices, startJsonDevices, withJsonEndpoints, type JsonDevices } from './json-devices';
+import { ocppChargePointsFromSite, startOcppChargePoints, type OcppChargePoints } from './ocpp';
 import { DEFAULT_PV_PEAK_W, ratedPvW } from './plan';
 import { seriesProfile, syntheticProfile } from './profile';
 import { intervalScheduler, startSimulation, TICK_MS, type Scheduler } from './simulation';
@@ -80,12 +81,32 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
         await simulation.stop();
         throw err;
       }
+      // OCPP charge points (opt-in with SIM_OCPP_URL): clients of ocpp-csms that keep re-connecting until it is up;
+      // each connector's power (following the charging profile, capped by the car) feeds the site model.
+      const ocppOptions =
+        env.SIM_OCPP_URL === undefined
+          ? []
+          : ocppChargePointsFromSite(site, {
+              endpoint: env.SIM_OCPP_URL,
+              env: process.env,
+              ...(env.SIM_EV_PLUGGED
+                ? { car: { maxCurrentA: env.SIM_EV_CAR_MAX_CURRENT_A, phases: 3 as const, capacityWh: 60_000, socPct: 30 } }
+                : {}),
+              now,
+            });
+      const ocpp: OcppChargePoints | undefined =
+        ocppOptions.length === 0 ? undefined : await startOcppChargePoints({ chargePoints: ocppOptions, log: log.child({ component: 'ocpp' }) });
+      const detachOcpp = (ocpp?.loads ?? []).map((load) => simulation.site.attachEvLoad(load));
+      const stopOcpp = async () => {
+        for (const detach of detachOcpp) detach();
+        await ocpp?.stop();
+      };
       if (env.SIM_ASSETS_FILE) {
         const resolved = withJsonEndpoints(resolvedSite(env.SITE_FILE.raw, simulation.endpoints), jsonDevices.endpoints);
         const check = SiteConfigSchema.safeParse(resolved);
         if (!check.success) {
           const problems = formatIssues(check.error.issues).map((p) => `${p.path}: ${p.message}`);
-          await Promise.all([jsonDevices.stop(), simulation.stop()]);
+          await Promise.all([jsonDevices.stop(), simulation.stop(), stopOcpp()]);
           throw new Error(`resolved site is invalid: ${problems.join('; ')}`);
         }
         writeResolvedSite(env.SIM_ASSETS_FILE, resolved);
@@ -110,6 +131,7 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
           })),
           notServed: [...simulation.plan.notServed, ...jsonPlan.notServed],
           json: jsonDevices.endpoints.map((e) => ({ assetId: e.assetId, profile: e.profile, connection: e.connection })),
+          ocpp: ocpp === undefined ? undefined : { endpoint: env.SIM_OCPP_URL, chargePoints: ocppOptions.map((o) => o.identity) },
           ev:
             jsonDevices.chargers.size === 0
               ? undefined
@@ -146,6 +168,7 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
       });
       return {
         async stop() {
+          await stopOcpp();
           await Promise.all([jsonDevices.stop(), simulation.stop()]);
         },
       };

@@ -26,11 +26,31 @@ export async function startOcppChargePoints(opts: {
 }): Promise<OcppChargePoints> {
   const chargePoints = opts.chargePoints.map((o) => new SimulatedChargePoint({ ...(opts.log === undefined ? {} : { log: opts.log }), ...o }));
   const concurrency = Math.max(1, opts.concurrency ?? 50);
+  let stopped = false;
+  const retries = new Set<ReturnType<typeof setTimeout>>();
+  // The client re-connects by itself only once it was connected: a first connection that fails (the central system
+  // not up yet, as under `npm start`) is retried here, with backoff up to 10 s, until it works or we stop.
+  const retry = (cp: SimulatedChargePoint, delayMs: number): void => {
+    if (stopped) return;
+    const timer = setTimeout(() => {
+      retries.delete(timer);
+      if (stopped) return;
+      cp.start().then(
+        () => opts.log?.info({ chargePointId: cp.identity }, 'charge point connected'),
+        () => retry(cp, Math.min(10_000, delayMs * 2)),
+      );
+    }, delayMs);
+    retries.add(timer);
+  };
   for (let i = 0; i < chargePoints.length; i += concurrency) {
     await Promise.all(
       chargePoints.slice(i, i + concurrency).map((cp) =>
         cp.start().catch((err: unknown) => {
-          opts.log?.warn({ chargePointId: cp.identity, err: err instanceof Error ? err.message : String(err) }, 'charge point could not connect');
+          opts.log?.warn(
+            { chargePointId: cp.identity, err: err instanceof Error ? err.message : String(err) },
+            'charge point could not connect; retrying',
+          );
+          retry(cp, 500);
         }),
       ),
     );
@@ -39,6 +59,8 @@ export async function startOcppChargePoints(opts: {
     chargePoints,
     loads: chargePoints.flatMap((cp) => cp.loads),
     async stop() {
+      stopped = true;
+      for (const timer of retries) clearTimeout(timer);
       await Promise.allSettled(chargePoints.map((cp) => cp.stop()));
     },
   };
