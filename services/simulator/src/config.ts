@@ -101,6 +101,11 @@ export function simulatorEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
        * The OCPP central system (ocpp-csms) the site's simulated OCPP charge points connect to, without the identity,
        * e.g. ws://127.0.0.1:8887/ocpp. Unset: the site's OCPP chargers are not simulated.
        */
+      /**
+       * Measurement hook (the gateway bench): appends one JSON line per simulation step (wall time, grid/load power)
+       * and per accepted Modbus register write (wall time, asset, address, words), times from the monotonic clock.
+       */
+      SIM_EVENTS_FILE: optionalText,
       SIM_OCPP_URL: optionalText.pipe(z.string().regex(/^wss?:\/\/\S+$/, 'must start with ws:// or wss://').optional()),
       /** Broker the simulated MQTT meters publish to (needed only when the site has one). */
       MQTT_URL: optionalText.pipe(

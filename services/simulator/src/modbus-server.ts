@@ -36,6 +36,8 @@ export interface DeviceServerOptions {
   /** The server answers this unit id only; other ids get no reply, as on a real RS-485 bus behind a gateway. */
   readonly unitId: number;
   readonly log: Logger;
+  /** Called after each accepted register write (measurement hooks, e.g. SIM_EVENTS_FILE). */
+  readonly onWrite?: (address: number, words: readonly number[]) => void;
 }
 
 /** A free TCP port on `host`, picked by the OS (ServerTCP itself treats port 0 as "use 502"). */
@@ -100,6 +102,7 @@ export async function startDeviceServer(options: DeviceServerOptions): Promise<D
       device.write(address, words);
       counts.writes += 1;
       log.debug({ address, words }, 'registers written');
+      options.onWrite?.(address, words);
     } catch (err) {
       counts.rejectedWrites += 1;
       fail(err, { address, words });

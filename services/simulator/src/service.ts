@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import { formatIssues, SiteConfigSchema } from '@voltimax/contracts';
 import { defineService } from '@voltimax/service-kit';
 import { simulatorEnvSchema, type ReadTextFile } from './config';
@@ -37,7 +38,10 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
       const startAtMs = env.SIM_START ?? profile.startAtMs ?? now();
       // HTTP/MQTT devices (opt-in by profile) are served here; the rest of the site by the Modbus simulation.
       const jsonPlan = planJsonDevices(site);
+      // SIM_EVENTS_FILE: wall-clock (sub-ms) events for latency measurements: steps and register writes.
+      const events = env.SIM_EVENTS_FILE === undefined ? undefined : openEventLog(env.SIM_EVENTS_FILE);
       const simulation = await startSimulation({
+        ...(events === undefined ? {} : { onWrite: (assetId: string, address: number, words: readonly number[]) => events.write({ t: 'write', assetId, address, words }) }),
         site: jsonPlan.modbusSite,
         profile,
         speed: env.SIM_SPEED,
@@ -145,6 +149,7 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
 
       const stepLog = log.child({ component: 'site' });
       simulation.run(deps.scheduler ?? intervalScheduler, (s) => {
+        events?.write({ t: 'step', step: s.step, gridW: s.flows.gridPowerW, loadW: s.flows.loadW, batteryW: s.flows.batteryPowerW });
         stepLog.debug(
           {
             atMs: s.atMs,
@@ -168,10 +173,20 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
       });
       return {
         async stop() {
+          events?.close();
           await stopOcpp();
           await Promise.all([jsonDevices.stop(), simulation.stop()]);
         },
       };
     },
   });
+}
+
+/** Appends JSON lines `{ atMs, ...event }` (atMs from the monotonic clock, epoch-based, sub-millisecond). */
+function openEventLog(file: string): { write(event: Record<string, unknown>): void; close(): void } {
+  const stream = createWriteStream(file, { flags: 'a' });
+  return {
+    write: (event) => void stream.write(`${JSON.stringify({ atMs: performance.timeOrigin + performance.now(), ...event })}\n`),
+    close: () => stream.end(),
+  };
 }

@@ -38,6 +38,8 @@ export interface SimulationOptions {
   readonly log: Logger;
   /** Wall ms between steps (default {@link TICK_MS}). */
   readonly tickMs?: number;
+  /** Called after each accepted Modbus register write of a served device. */
+  readonly onWrite?: (assetId: string, address: number, words: readonly number[]) => void;
 }
 
 /** A running simulated site: physics, device images and their Modbus listeners. */
@@ -87,6 +89,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
           port: options.basePort === 0 ? 0 : options.basePort + index,
           unitId: asset.unitId,
           log: log.child({ component: 'modbus', assetId: asset.assetId }),
+          ...(options.onWrite === undefined ? {} : { onWrite: (address, words) => options.onWrite?.(asset.assetId, address, words) }),
         }),
       );
     }
