@@ -21,3 +21,4 @@ export {
   type TestServer,
 } from './lib/servers';
 export { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, NATS_USERS, type NatsUser } from './lib/nats-dev-users';
+export { REPO_ROOT, startProcess, startServiceProcess, type ServiceProcess } from './lib/processes';

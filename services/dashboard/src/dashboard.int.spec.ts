@@ -227,6 +227,7 @@ describe('the dashboard in a real browser, on a simulated site', () => {
         {
           PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         },
+        { stdin: 'pipe' },
       );
       cli.child.stdin?.end(`${PASSWORD}\n`);
 
