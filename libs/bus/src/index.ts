@@ -24,7 +24,7 @@ export {
   type RequestFailure,
   type ValidationStage,
 } from './lib/errors';
-export { droppedTotal, type BusStats, type StatName, type SubjectStats } from './lib/stats';
+export { droppedTotal, STAT_NAMES, type BusStats, type StatName, type SubjectStats } from './lib/stats';
 export type { BusHeaders } from './lib/trace';
 export type { Msg, MsgHdrs, NatsConnection, Status } from '@nats-io/transport-node';
 export type { BusTransport, RawMessage } from './lib/transport';

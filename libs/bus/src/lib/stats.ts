@@ -29,7 +29,8 @@ export interface BusStats {
 /** The names of the counters in {@link SubjectStats}. */
 export type StatName = keyof SubjectStats;
 
-const STAT_NAMES: readonly StatName[] = [
+/** Every counter of {@link SubjectStats}, in a stable order (metrics export them in it). */
+export const STAT_NAMES: readonly StatName[] = [
   'published',
   'publishRejected',
   'delivered',

@@ -1,4 +1,4 @@
-import type { BusStats, SubjectStats } from '@voltimax/bus';
+import { STAT_NAMES, type BusStats } from '@voltimax/bus';
 import type { HealthState } from './heartbeat';
 
 /**
@@ -51,17 +51,7 @@ function sampleValue(value: number): string {
 }
 
 const STATUSES = ['starting', 'ok', 'degraded', 'error', 'stopping'] as const;
-const BUS_EVENTS: readonly (keyof SubjectStats)[] = [
-  'published',
-  'publishRejected',
-  'delivered',
-  'droppedInvalidJson',
-  'droppedInvalidSchema',
-  'droppedInvalidSubject',
-  'handlerErrors',
-  'requestsRejected',
-  'invalidReplies',
-];
+
 
 /** The whole `/metrics` body. Pure: same input, same text. */
 export function renderMetrics(input: MetricsInput): string {
@@ -90,7 +80,7 @@ export function renderMetrics(input: MetricsInput): string {
   if (input.bus) {
     family('voltimax_bus_messages_total', 'counter', 'Typed bus messages by subject pattern and event since start.');
     for (const [subject, stats] of Object.entries(input.bus.subjects).sort(([a], [b]) => a.localeCompare(b))) {
-      for (const event of BUS_EVENTS) {
+      for (const event of STAT_NAMES) {
         out.push(`voltimax_bus_messages_total${labels({ service, subject, event })} ${stats[event]}`);
       }
     }
