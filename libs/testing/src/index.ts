@@ -17,8 +17,28 @@ export {
   startNats,
   startRedis,
   type NatsTestServer,
+  type StartMqttOptions,
   type StartNatsOptions,
   type TestServer,
 } from './lib/servers';
 export { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, NATS_USERS, type NatsUser } from './lib/nats-dev-users';
+export {
+  startPlatformApi,
+  type PlatformApiDouble,
+  type PlatformApiFault,
+  type PlatformApiRequest,
+  type PlatformApiRoute,
+  type StartPlatformApiOptions,
+  type TelemetryPost,
+} from './lib/platform-api';
+export {
+  startServiceBusStandIn,
+  type ManagementCall,
+  type ServiceBusStandIn,
+  type ServiceBusStandInOptions,
+  type StandInMessage,
+  type StandInQueueOptions,
+  type StandInTopicOptions,
+  type TokenRequest,
+} from './lib/servicebus-standin';
 export { REPO_ROOT, startProcess, startServiceProcess, type ServiceProcess } from './lib/processes';

@@ -32,9 +32,21 @@ export interface ReceivedCommand {
 }
 
 /** What a command handler returns; the transport turns it into a CloudReplyEnvelope. */
-export type CommandResult = { readonly ok: true; readonly payload: unknown } | { readonly ok: false; readonly error: string; readonly payload?: unknown };
+export type CommandResult =
+  | { readonly ok: true; readonly payload: unknown }
+  | { readonly ok: false; readonly error: string; readonly payload?: unknown };
 
 export type CommandHandler = (command: ReceivedCommand) => Promise<CommandResult>;
+
+/** Why a message is not an acceptable command. */
+export type RejectionCode =
+  | 'not-json'
+  | 'not-an-envelope'
+  | 'unknown-message-type'
+  | 'invalid-envelope'
+  | 'other-gateway'
+  | 'invalid-payload'
+  | 'no-reply-address';
 
 /**
  * A message the transport could not accept as a command (not JSON, not an envelope, unknown MessageType, for
@@ -43,15 +55,33 @@ export type CommandHandler = (command: ReceivedCommand) => Promise<CommandResult
  */
 export interface RejectedCommand {
   readonly reason: string;
+  /** The kind of defect (also the Service Bus DeadLetterReason). */
+  readonly code?: RejectionCode;
   /** Correlation id, when one could be read. */
   readonly correlationId?: string;
   readonly messageType?: string;
+}
+
+/**
+ * A reply that could not be sent when its command was handled (the link was down) and what became of it: sent
+ * once the link came back (`delivered`), or dropped because it was older than the adapter's reply TTL (`expired`).
+ */
+export interface DeferredReply {
+  readonly correlationId: string;
+  readonly messageType: string;
+  /** Epoch ms the reply was queued. */
+  readonly queuedAtMs: number;
+  readonly outcome: 'delivered' | 'expired';
+  /** Epoch ms of the outcome. */
+  readonly atMs: number;
 }
 
 export interface CommandChannel {
   /** Starts receiving. Resolves once subscribed (or immediately when offline; it keeps retrying with backoff). */
   start(handler: CommandHandler): Promise<void>;
   onRejected(listener: (rejected: RejectedCommand) => void): void;
+  /** Every queued reply's outcome (delivered on reconnect, or expired), for logging and counting. */
+  onDeferredReply(listener: (reply: DeferredReply) => void): void;
   onStatus(listener: (status: LinkStatus) => void): void;
   status(): LinkStatus;
   /** Replies that could not be sent while offline and are still waiting (they expire; see the adapter). */

@@ -93,8 +93,19 @@ export async function startRedis(): Promise<TestServer> {
   }
 }
 
+/** Options of {@link startMqtt}. */
+export interface StartMqttOptions {
+  /**
+   * Listen on this loopback port (e.g. the port of a broker this test stopped, to restart it on the same address).
+   * The broker then always is a new local `mosquitto`, never `MQTT_URL` or a container.
+   */
+  readonly port?: number;
+}
+
 /** An MQTT broker (anonymous access) from `MQTT_URL`, the local `mosquitto`, or a container, in that order. */
-export async function startMqtt(): Promise<TestServer> {
+export async function startMqtt(opts: StartMqttOptions = {}): Promise<TestServer> {
+  const fixedPort = opts.port;
+  if (fixedPort !== undefined) return startMqttOnPort(fixedPort);
   const decision = await decide('mqtt', undefined);
   switch (decision.source) {
     case 'env':
@@ -116,6 +127,37 @@ export async function startMqtt(): Promise<TestServer> {
       return { ...(await startContainerServer({ kind: 'mqtt', image: decision.image })), source: 'container' };
     case 'unavailable':
       throw new TestServerUnavailableError('mqtt', decision.message);
+  }
+}
+
+async function startMqttOnPort(port: number): Promise<TestServer> {
+  const binaryPath = findBinary(SERVER_SPECS.mqtt.binary);
+  if (binaryPath === undefined) {
+    throw new TestServerUnavailableError('mqtt', `a broker on a given port needs a local ${SERVER_SPECS.mqtt.binary}`);
+  }
+  const dir = await makeTempDir('mqtt');
+  const configPath = join(dir, 'mosquitto.conf');
+  await writeFile(configPath, mosquittoConfig(port));
+  try {
+    const proc = await startServerProcess({
+      binaryPath,
+      args: ['-c', configPath],
+      port,
+      dir,
+      readyPattern: /mosquitto version \S+ running/,
+    });
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `mqtt://${HOST}:${port}`,
+      source: 'binary',
+      stop: () => {
+        stopping ??= proc.stop().finally(() => rm(dir, { recursive: true, force: true }));
+        return stopping;
+      },
+    };
+  } catch (err: unknown) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   }
 }
 
