@@ -154,9 +154,16 @@ describe('compose.yaml follows DESIGN § Deployment', () => {
     expect(service['security_opt']).toEqual(['no-new-privileges:true']);
   });
 
-  it.each(Object.keys(apps))('%s mounts the site configuration read-only', (name) => {
+  it.each(Object.keys(apps).filter((name) => name !== 'cloud-bridge'))('%s mounts the site configuration read-only', (name) => {
     const volumes = apps[name]?.['volumes'] as Json[];
     expect(volumes).toContainEqual(expect.objectContaining({ type: 'bind', target: '/etc/voltimax', read_only: true }));
+  });
+
+  it('lets only cloud-bridge, the single writer of assets.json, mount the site configuration read-write', () => {
+    const writable = Object.entries(apps)
+      .filter(([, s]) => ((s['volumes'] as Json[] | undefined) ?? []).some((v) => v['target'] === '/etc/voltimax' && v['read_only'] !== true))
+      .map(([name]) => name);
+    expect(writable).toEqual(['cloud-bridge']);
   });
 
   it('runs NATS 2.10 with docker/nats/nats.conf, a JetStream volume and a healthcheck', () => {

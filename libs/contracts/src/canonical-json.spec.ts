@@ -9,7 +9,9 @@ describe('canonicalJson', () => {
   });
 
   it('keeps the order of arrays (an order of strategies is meaningful)', () => {
-    expect(canonicalJson(['self-consumption', 'backup-power'])).not.toBe(canonicalJson(['backup-power', 'self-consumption']));
+    expect(canonicalJson(['self-consumption', 'backup-power'])).not.toBe(
+      canonicalJson(['backup-power', 'self-consumption']),
+    );
   });
 
   it('leaves out undefined members and writes undefined array items as null, as JSON.stringify does', () => {

@@ -28,12 +28,18 @@ describe('gateway.config.apply', () => {
   });
 
   it.each([
-    ['an invalid configuration', { config: { ...exampleSiteConfig, grid: { maxImportW: -1, maxExportW: 0 } } }, '$.config.grid.maxImportW'],
+    [
+      'an invalid configuration',
+      { config: { ...exampleSiteConfig, grid: { maxImportW: -1, maxExportW: 0 } } },
+      '$.config.grid.maxImportW',
+    ],
     ['a base hash that is not SHA-256 hex', { baseHash: 'ABC' }, '$.baseHash'],
     ['no reason', { reason: '' }, '$.reason'],
     ['an unknown key', { force: true }, '$'],
   ])('refuses %s', (_name, patch, path) => {
-    expect(paths(GatewayConfigApplyRequestSchema.safeParse({ ...exampleConfigApplyRequest, ...patch }))).toContain(path);
+    expect(paths(GatewayConfigApplyRequestSchema.safeParse({ ...exampleConfigApplyRequest, ...patch }))).toContain(
+      path,
+    );
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { registerArbiterCommand } from './commands/arbiter-why';
 import { registerAssetsCommand } from './commands/assets';
 import { registerBacktestCommand } from './commands/backtest';
 import { registerChargerCommand } from './commands/charger';
+import { registerCloudCommand } from './commands/cloud';
 import { registerDashboardCommand } from './commands/dashboard-password';
 import { configValidate } from './commands/config-validate';
 import { deviceRead, type DeviceReadOptions } from './commands/device-read';
@@ -11,6 +12,7 @@ import { scanSunSpec, type ScanSunSpecOptions } from './commands/device-scan-sun
 import { monitor } from './commands/monitor';
 import { registerEstopCommand } from './commands/estop';
 import { registerServiceCommand } from './commands/service';
+import { registerStrategyCommand } from './commands/strategy';
 import { CliExit, type CliIo } from './io';
 
 export const CLI_VERSION = '0.1.0';
@@ -73,6 +75,8 @@ export function buildProgram(io: CliIo): Command {
   registerAssetsCommand(program, io);
   registerServiceCommand(program, io);
   registerChargerCommand(program, io);
+  registerCloudCommand(program, io);
+  registerStrategyCommand(program, io);
   registerDiscoverCommand(program, io);
   registerDashboardCommand(program, io);
 
