@@ -115,14 +115,17 @@ describe('npm start with the simulated site', () => {
       expect(built).toEqual(expect.arrayContaining(['simulator', 'modbus-poller', 'safety-arbiter', 'strategy-engine']));
       expect(built.filter((n) => !services.has(n))).toEqual([]);
       expect(output).not.toMatch(/exited \(.*\); restarting/);
-      // The status line of the supervisor (non-terminal mode) shows the site.
-      expect(output).toMatch(/status +\| \d+\/\d+ services · grid .* · battery .* SoC [\d.]+ % · .*strategy /);
+      // The status line of the supervisor (non-terminal mode, every 15 s) shows the site.
+      await waitFor(() => /status +\| \d+\/\d+ services · grid .* · battery .* SoC [\d.]+ % · .*strategy /.test(output), {
+        timeoutMs: 40_000,
+        message: 'a status line with the site',
+      }).catch(report);
       // The supervisor keeps its state file for the status view.
       const supervisor = JSON.parse(readFileSync(join(dir, 'supervisor.json'), 'utf8')) as { processes: { name: string; state: string }[] };
       expect(supervisor.processes.filter((p) => p.state !== 'running')).toEqual([]);
       expect(existsSync(join(dir, 'logs', 'safety-arbiter.log'))).toBe(true);
     },
-    RUN_MS + 90_000,
+    RUN_MS + 130_000,
   );
 
   it(
