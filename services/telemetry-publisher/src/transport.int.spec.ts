@@ -1,0 +1,296 @@
+// The publisher's behaviour at its edges: the HTTP fallback (Platform API double) while the primary MQTT link is
+// down, live frames first while a paced backlog drains, the byte cap dropping old readings (counted and reported,
+// never silent), and malformed messages in the stream (counted, skipped, logged). Real nats-server (project
+// nats.conf), real Mosquitto behind a real TCP proxy, the Platform API double (fastify), the publisher as its own
+// process (main.ts).
+import { startLinkProxy, type LinkProxy } from '@voltimax/cloud/testing';
+import {
+  NATS_CONFIG_PATH,
+  startMqtt,
+  startNats,
+  startPlatformApi,
+  waitFor,
+  type NatsTestServer,
+  type PlatformApiDouble,
+  type TestServer,
+} from '@voltimax/testing';
+import {
+  CloudRecorder,
+  connectAs,
+  HeartbeatWatch,
+  publisherEnv,
+  readingsAt1Hz,
+  startPublisherProcess,
+  streamState,
+  TelemetryDriver,
+  testReading,
+  writeSite,
+  type PublisherProcess,
+} from './testing/harness';
+
+jest.setTimeout(180_000);
+
+const ASSETS = Array.from({ length: 10 }, (_, i) => `meter-${i}`);
+const BASE_MS = Date.UTC(2026, 0, 1);
+
+/** One NATS server, broker, link and Platform API per test: each test has its own stream and consumers. */
+interface Stack {
+  readonly nats: NatsTestServer;
+  readonly mqtt: TestServer;
+  readonly link: LinkProxy;
+  readonly api: PlatformApiDouble;
+  readonly cloud: CloudRecorder;
+  readonly driver: TelemetryDriver;
+  readonly heartbeats: HeartbeatWatch;
+  readonly site: ReturnType<typeof writeSite>;
+  publisher: PublisherProcess | undefined;
+}
+
+async function startStack(gatewayId: string, withFallback: boolean): Promise<Stack> {
+  const nats = await startNats({ config: NATS_CONFIG_PATH });
+  const mqtt = await startMqtt();
+  const broker = new URL(mqtt.url);
+  const link = await startLinkProxy({ host: broker.hostname, port: Number(broker.port) });
+  const api = await startPlatformApi();
+  const cloud = new CloudRecorder(gatewayId);
+  await cloud.subscribe(mqtt.url);
+  const site = writeSite(gatewayId, {
+    transport: 'mqtt',
+    brokerUrl: `mqtt://${link.host}:${link.port}`,
+    ...(withFallback ? { platformApiUrl: api.url } : {}),
+  });
+  return {
+    nats,
+    mqtt,
+    link,
+    api,
+    cloud,
+    site,
+    driver: await TelemetryDriver.connect(nats.url),
+    heartbeats: await HeartbeatWatch.start(nats.url),
+    publisher: undefined,
+  };
+}
+
+async function stopStack(stack: Stack | undefined): Promise<void> {
+  if (stack === undefined) return;
+  await stack.publisher?.stop();
+  await Promise.allSettled([stack.driver.close(), stack.heartbeats.close(), stack.cloud.close()]);
+  await stack.link.close();
+  await stack.api.stop();
+  await stack.mqtt.stop();
+  await stack.nats.stop();
+  stack.site.remove();
+}
+
+async function startPublisher(stack: Stack, extra: Readonly<Record<string, string>> = {}): Promise<PublisherProcess> {
+  const publisher = startPublisherProcess(publisherEnv({ natsUrl: stack.nats.url, siteFile: stack.site.path, extra }));
+  stack.publisher = publisher;
+  await waitFor(() => stack.heartbeats.started(), {
+    timeoutMs: 30_000,
+    message: `the publisher started\n${publisher.tail()}`,
+  });
+  return publisher;
+}
+
+describe('primary transport failing, HTTP fallback up', () => {
+  let stack: Stack | undefined;
+  afterAll(() => stopStack(stack));
+
+  it('sends every frame through the Platform API, then through MQTT again once the broker is back', async () => {
+    const gatewayId = 'gw-fallback';
+    stack = await startStack(gatewayId, true);
+    const { api, cloud, driver, heartbeats, link } = stack;
+    await link.cut();
+    const publisher = await startPublisher(stack, { MAX_LANES: '1' });
+
+    await driver.publish(readingsAt1Hz(ASSETS, 0, 500, BASE_MS));
+    const viaHttp = () => api.frames(gatewayId).reduce((n, f) => n + f.readings.length, 0);
+    await waitFor(() => viaHttp() >= 5_000, {
+      timeoutMs: 60_000,
+      message: `5,000 readings through the fallback\n${publisher.tail()}`,
+    });
+    expect(cloud.unique).toBe(0);
+    for (const frame of api.frames(gatewayId)) cloud.add(frame, 'http', false);
+    expect(cloud.check(ASSETS, 500)).toEqual({ missing: 0, duplicated: 0, outOfOrder: 0 });
+    // Idempotency-Key is the frame id, so the Platform API can drop a second copy.
+    expect(api.telemetry(gatewayId).every((p) => p.idempotencyKey === p.frame?.frameId)).toBe(true);
+    const hb = await waitFor(
+      () => ((heartbeats.counter('framesViaFallback') ?? 0) > 0 ? heartbeats.latest : undefined),
+      { message: 'fallback frames on the heartbeat' },
+    );
+    expect(hb.counters?.['framesViaFallback']).toBe(hb.counters?.['framesSent']);
+
+    // The broker is reachable again: the next frames go through MQTT.
+    await link.restore();
+    await driver.publish(readingsAt1Hz(ASSETS, 500, 500, BASE_MS));
+    // Until the MQTT link is up again (its reconnect backoff) frames still take the fallback; the cloud sees the union.
+    const merged = new Set(api.frames(gatewayId).map((f) => f.frameId));
+    const mergeHttp = (): number => {
+      for (const frame of api.frames(gatewayId)) {
+        if (merged.has(frame.frameId)) continue;
+        merged.add(frame.frameId);
+        cloud.add(frame, 'http', false);
+      }
+      return cloud.unique;
+    };
+    await waitFor(() => mergeHttp() >= 10_000, {
+      timeoutMs: 60_000,
+      message: `the rest through MQTT or HTTP (${cloud.unique})\n${publisher.tail()}`,
+    });
+    expect(cloud.frames.some((f) => f.via === 'mqtt')).toBe(true);
+    const { missing, duplicated } = cloud.check(ASSETS, 1_000);
+    expect({ missing, duplicated }).toEqual({ missing: 0, duplicated: 0 });
+  });
+});
+
+describe('backlog drain with live telemetry', () => {
+  let stack: Stack | undefined;
+  afterAll(() => stopStack(stack));
+
+  it('sends live frames first while the backlog drains at its paced rate', async () => {
+    const gatewayId = 'gw-live-first';
+    stack = await startStack(gatewayId, false);
+    const { cloud, driver, heartbeats, link } = stack;
+    const seconds = 3_000;
+    const backlog = seconds * ASSETS.length;
+    await link.cut();
+    // 30,000 readings at 2,000 per second: the drain takes at least (30,000 − 2,000 burst) / 2,000 = 14 s.
+    const publisher = await startPublisher(stack, {
+      BACKLOG_READINGS_PER_S: '2000',
+      BACKLOG_BURST_READINGS: '2000',
+      FRAME_MAX_READINGS: '1000',
+      LANE_BUFFER_MESSAGES: '3000',
+      MAX_ACK_PENDING: '6000',
+    });
+    await driver.publish(readingsAt1Hz(ASSETS, 0, seconds, BASE_MS));
+    await link.restore();
+    await waitFor(() => heartbeats.counter('laneSplits') === 1, {
+      timeoutMs: 60_000,
+      message: `the backlog split off\n${publisher.tail()}`,
+    });
+
+    // Live readings of another asset, published now, arrive while the backlog is still draining.
+    await driver.publish(
+      (function* () {
+        for (let seq = 0; seq < 5; seq += 1) {
+          const reading = testReading('live-1', seq, Date.now());
+          yield {
+            subject: 'telemetry.live-1',
+            data: new TextEncoder().encode(JSON.stringify(reading)),
+            msgID: `live-1:${seq}`,
+          };
+        }
+      })(),
+    );
+    await waitFor(() => (cloud.sequences.get('live-1')?.length ?? 0) >= 5, {
+      timeoutMs: 30_000,
+      message: 'the live readings',
+    });
+    const backlogSoFar = ASSETS.reduce((n, a) => n + (cloud.sequences.get(a)?.length ?? 0), 0);
+    expect(backlogSoFar).toBeLessThan(backlog);
+
+    await waitFor(() => cloud.unique >= backlog + 5, {
+      timeoutMs: 120_000,
+      message: `the whole backlog (${cloud.unique})\n${publisher.tail()}`,
+    });
+    expect(cloud.check(ASSETS, seconds)).toEqual({ missing: 0, duplicated: 0, outOfOrder: 0 });
+    expect(cloud.check(['live-1'], 5)).toEqual({ missing: 0, duplicated: 0, outOfOrder: 0 });
+  });
+});
+
+describe('TELEMETRY byte cap reached while the cloud is away', () => {
+  let stack: Stack | undefined;
+  afterAll(() => stopStack(stack));
+
+  it('drops the oldest readings, and counts and reports every one of them', async () => {
+    const gatewayId = 'gw-byte-cap';
+    stack = await startStack(gatewayId, false);
+    const { cloud, driver, heartbeats, link, nats } = stack;
+    const seconds = 2_000;
+    const total = seconds * ASSETS.length;
+    await link.cut();
+    // 1 MiB holds ~3,700 of these readings; the publisher holds at most 1,500 in memory.
+    const publisher = await startPublisher(stack, {
+      TELEMETRY_MAX_BYTES: String(1024 * 1024),
+      FRAME_MAX_READINGS: '500',
+      LANE_BUFFER_MESSAGES: '1500',
+      MAX_ACK_PENDING: '3000',
+      MAX_LANES: '1',
+    });
+    await driver.publish(readingsAt1Hz(ASSETS, 0, seconds, BASE_MS));
+    const admin = await connectAs(nats.url, 'telemetry-publisher', 'test-admin');
+    const state = await streamState(admin);
+    await admin.close();
+    expect(state.firstSeq).toBeGreaterThan(1); // the cap dropped the oldest
+    expect(state.lastSeq).toBe(total);
+
+    // Reported before the link is back: the lane's position is behind the stream's first sequence.
+    const reported = await waitFor(
+      () => ((heartbeats.counter('readingsLost') ?? 0) > 0 ? heartbeats.latest : undefined),
+      { timeoutMs: 30_000, message: 'the loss on the heartbeat' },
+    );
+    expect(reported.detail).toMatch(/readings lost to the stream limits/);
+    expect(
+      publisher.lines.some(
+        (l) =>
+          l.level === 50 &&
+          l.msg === 'readings dropped by the stream limits (max_bytes or max_age) before they reached the cloud',
+      ),
+    ).toBe(true);
+
+    await link.restore();
+    const done = await waitFor(
+      () => {
+        const lost = heartbeats.counter('readingsLost') ?? 0;
+        return heartbeats.counter('backlogReadings') === 0 && cloud.unique + lost === total ? { lost } : undefined;
+      },
+      { timeoutMs: 60_000, message: `delivered + lost = published (${cloud.unique} delivered)\n${publisher.tail()}` },
+    );
+    // Every reading was either delivered exactly once or counted lost; the lost ones are the oldest.
+    expect(done.lost).toBeGreaterThan(0);
+    const { duplicated, outOfOrder } = cloud.check(ASSETS, seconds);
+    expect({ duplicated, outOfOrder }).toEqual({ duplicated: 0, outOfOrder: 0 });
+    const newest = ASSETS.map((a) => cloud.sequences.get(a)?.at(-1));
+    expect(newest).toEqual(ASSETS.map(() => seconds - 1));
+  });
+});
+
+describe('malformed messages in TELEMETRY', () => {
+  let stack: Stack | undefined;
+  afterAll(() => stopStack(stack));
+
+  it('counts and logs each one, skips it, and still delivers everything around it', async () => {
+    const gatewayId = 'gw-malformed';
+    stack = await startStack(gatewayId, false);
+    const { cloud, driver, heartbeats } = stack;
+    const publisher = await startPublisher(stack);
+    await driver.publish(readingsAt1Hz(ASSETS, 0, 10, BASE_MS));
+    await driver.publishRaw('telemetry.meter-0', '{not json');
+    await driver.publishRaw(
+      'telemetry.meter-1',
+      JSON.stringify({ ...testReading('meter-1', 99, BASE_MS), values: { powerW: 'a lot' } }),
+    );
+    await driver.publishRaw('telemetry.meter-2', JSON.stringify(testReading('meter-3', 98, BASE_MS)));
+    await driver.publish(readingsAt1Hz(ASSETS, 10, 10, BASE_MS));
+
+    await waitFor(() => cloud.unique >= 200, { timeoutMs: 30_000, message: `the valid readings\n${publisher.tail()}` });
+    expect(cloud.check(ASSETS, 20)).toEqual({ missing: 0, duplicated: 0, outOfOrder: 0 });
+    const hb = await waitFor(
+      () =>
+        heartbeats.counter('readingsInvalid') === 3 && heartbeats.counter('backlogReadings') === 0
+          ? heartbeats.latest
+          : undefined,
+      {
+        message: 'three invalid readings on the heartbeat, nothing left behind',
+      },
+    );
+    expect(hb.counters?.['readingsSent']).toBe(200);
+    const skipped = publisher.lines.filter((l) => l.msg === 'malformed message in the stream skipped');
+    expect(skipped.length).toBeGreaterThan(0);
+    expect(skipped[0]).toMatchObject({ reason: 'not-json', subject: 'telemetry.meter-0' });
+    // SIGTERM: a clean shutdown.
+    expect(await publisher.stop()).toBe(0);
+    expect(publisher.lines.at(-1)?.msg).toBe('stopped');
+  });
+});
