@@ -19,7 +19,7 @@ const DATA = path.resolve(__dirname, '../../../shared/data/fr_lorraine_household
 const STEP_MS = 900_000;
 const YEAR_STEPS = 35_040;
 const REQUIRED_CONFIGS = {
-  'peak-shaving': { mode: 'monthly-peak', thresholdW: 2_000 },
+  'peak-shaving': { mode: 'forecast' },
   'grid-services': { frequencyResponse: { reservedPowerW: 2_500 } },
 };
 
@@ -64,7 +64,26 @@ async function main(): Promise<void> {
   t = performance.now();
   const arb = runBacktest(ctx, { active: ['arbitrage'] });
   const arbS = (performance.now() - t) / 1000;
-  out(`backtest: one strategy (arbitrage: DP re-plan when prices arrive or the SoC leaves the plan), year: ${arbS.toFixed(2)} s, ${Math.round(arb.steps / arbS)} steps/s`);
+  out(`backtest: one strategy (arbitrage: DP planner, re-plans hourly and when prices arrive), year: ${arbS.toFixed(2)} s, ${Math.round(arb.steps / arbS)} steps/s`);
+
+  t = performance.now();
+  const touTariff = SimTariffSchema.parse({
+    kind: 'time-of-use',
+    energyTaxEurPerMwh: 100,
+    gridFeeEurPerMwh: 50,
+    vatPct: 21,
+    touPeriods: [
+      { from: '22:00', to: '06:00', eurPerMwh: 60 },
+      { from: '06:00', to: '22:00', eurPerMwh: 140 },
+    ],
+    feedIn: { rule: 'spot' },
+    peakDemandEurPerKw: 4,
+    batteryWearEurPerMwh: 20,
+  });
+  const touCtx = prepareBacktest({ series, battery, tariff: touTariff, site, options: { stepMs: STEP_MS } });
+  const tou = runBacktest(touCtx, { active: ['time-of-use'] });
+  const touS = (performance.now() - t) / 1000;
+  out(`backtest: time-of-use (plan mode, two-period ToU tariff), year: ${touS.toFixed(2)} s, ${Math.round(tou.steps / touS)} steps/s`);
 
   t = performance.now();
   let steps = 0;

@@ -69,6 +69,7 @@ export {
 export {
   peakShavingStrategy,
   peakTargetW,
+  forecastTargetW,
   PeakShavingConfigSchema,
   type PeakShavingConfig,
   type PeakShavingMemory,
@@ -97,16 +98,21 @@ export {
   type GridServicesConfig,
   type GridServicesMemory,
 } from './lib/strategies/grid-services';
+export { arbitrageStrategy, ArbitrageConfigSchema, type ArbitrageConfig, type ArbitrageMemory } from './lib/strategies/arbitrage';
 export {
-  arbitrageStrategy,
-  planArbitrage,
-  ArbitrageConfigSchema,
-  type ArbitrageConfig,
-  type ArbitrageMemory,
-  type ArbitragePlan,
-  type ArbitragePlanInput,
-  type ArbitragePlanSlot,
-} from './lib/strategies/arbitrage';
+  choosePower,
+  energyLevels,
+  lowestFeasibleCapW,
+  slotCostEur,
+  solvePlan,
+  type EnergyLevels,
+  type PlanBattery,
+  type PlanRules,
+  type PlanSlot,
+  type PowerChoice,
+} from './lib/planner';
+export { INITIAL_METER_MEMORY, METER_BLOCK_MS, observeMeter, type MeterMemory, type MeterReading } from './lib/meter';
+export { meterPrices, peakChargeEurPerKw, type MeterPrices } from './lib/tariff-prices';
 export {
   backupPowerStrategy,
   backupReserveSocPct,

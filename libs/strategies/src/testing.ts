@@ -198,7 +198,22 @@ export function evChargerArbitrary(assetId = 'ev-1'): fc.Arbitrary<EvChargerStat
     });
 }
 
-/** fast-check: a whole site snapshot (0–2 batteries, 0–2 chargers, prices maybe, frequency maybe) and a clock. */
+/** Tariffs the site-state arbitrary picks from: none, a dynamic household tariff with a peak charge, a two-period ToU one. */
+const ARBITRARY_TARIFFS: readonly (Tariff | undefined)[] = [
+  undefined,
+  TariffSchema.parse({ kind: 'dynamic', energyTaxEurPerMwh: 100, gridFeeEurPerMwh: 50, vatPct: 21, feedIn: { rule: 'spot' }, peakDemandEurPerKw: 4 }),
+  TariffSchema.parse({
+    kind: 'time-of-use',
+    touPeriods: [
+      { from: '22:00', to: '06:00', eurPerMwh: 60 },
+      { from: '06:00', to: '22:00', eurPerMwh: 140 },
+    ],
+    feedIn: { rule: 'fixed', eurPerMwh: 50 },
+    peakDemandEurPerKw: 2,
+  }),
+];
+
+/** fast-check: a whole site snapshot (0–2 batteries, 0–2 chargers, prices, tariff, forecast, frequency maybe) and a clock. */
 export function siteStateArbitrary(): fc.Arbitrary<{ readonly state: SiteState; readonly clock: Clock }> {
   return fc
     .record({
@@ -222,6 +237,15 @@ export function siteStateArbitrary(): fc.Arbitrary<{ readonly state: SiteState; 
       maxPhaseCurrentA: fc.option(fc.integer({ min: 10, max: 63 }), { nil: undefined }),
       frequencyHz: fc.option(fc.double({ min: 49, max: 51, noNaN: true }), { nil: undefined }),
       prices: fc.option(fc.array(fc.integer({ min: -200, max: 500 }), { minLength: 1, maxLength: 12 }), { nil: undefined }),
+      tariffIndex: fc.integer({ min: 0, max: ARBITRARY_TARIFFS.length - 1 }),
+      forecast: fc.option(
+        fc.record({
+          offsetSteps: fc.integer({ min: -4, max: 2 }),
+          loadW: fc.array(fc.integer({ min: 0, max: 8_000 }), { minLength: 1, maxLength: 48 }),
+          pvW: fc.array(fc.integer({ min: 0, max: 8_000 }), { minLength: 1, maxLength: 48 }),
+        }),
+        { nil: undefined },
+      ),
     })
     .map((r) => {
       const hourMs = 3_600_000;
@@ -243,6 +267,15 @@ export function siteStateArbitrary(): fc.Arbitrary<{ readonly state: SiteState; 
         },
         ...(r.frequencyHz !== undefined ? { frequencyHz: r.frequencyHz } : {}),
         ...(r.prices !== undefined ? { prices: buildPriceSeries(firstHourMs, hourMs, r.prices) } : {}),
+        ...(ARBITRARY_TARIFFS[r.tariffIndex] ? { tariff: ARBITRARY_TARIFFS[r.tariffIndex] } : {}),
+        ...(r.forecast
+          ? {
+              forecast: buildForecast(firstHourMs + r.forecast.offsetSteps * hourMs, hourMs, {
+                loadW: r.forecast.loadW,
+                pvW: r.forecast.pvW.slice(0, r.forecast.loadW.length),
+              }),
+            }
+          : {}),
       });
       const phaseW = state.gridPowerW / 3;
       return { state: { ...state, gridPhasePowersW: [phaseW, phaseW, phaseW] }, clock: { nowMs: r.nowMs } };

@@ -267,7 +267,11 @@ describe('configuration switching', () => {
 describe('prices', () => {
   const hour = 3_600_000;
   const series = { v: 1, zone: 'FR', series: [0, 1, 2, 3].map((i) => ({ startMs: T0 + i * hour, endMs: T0 + (i + 1) * hour, eurPerMwh: [20, 300, 20, 300][i] })) };
-  const arbitrageSite = buildSite({ strategy: { active: ['arbitrage'], tickMs: 60_000, config: {} }, tariff: { kind: 'dynamic', priceZone: 'FR' } });
+  // Feed-in at spot: Arbitrage values energy as the tariff bills it, so selling at 300 pays for buying at 20.
+  const arbitrageSite = buildSite({
+    strategy: { active: ['arbitrage'], tickMs: 60_000, config: {} },
+    tariff: { kind: 'dynamic', priceZone: 'FR', feedIn: { rule: 'spot' } },
+  });
 
   it('re-plans at once when prices arrive, not only on the next tick', async () => {
     const h = harness({ site: arbitrageSite });

@@ -15,10 +15,13 @@ const CASES: readonly { readonly label: string; readonly name: StrategyName; rea
   { label: 'net-zero', name: 'net-zero', raw: {} },
   { label: 'peak-shaving', name: 'peak-shaving', raw: { thresholdW: 4_000 } },
   { label: 'peak-shaving monthly', name: 'peak-shaving', raw: { thresholdW: 4_000, mode: 'monthly-peak' } },
-  { label: 'time-of-use', name: 'time-of-use', raw: { neutralMode: 'self-consumption' } },
+  { label: 'peak-shaving forecast', name: 'peak-shaving', raw: { mode: 'forecast' } },
+  { label: 'time-of-use plan', name: 'time-of-use', raw: {} },
+  { label: 'time-of-use rules', name: 'time-of-use', raw: { mode: 'rules', neutralMode: 'self-consumption' } },
   { label: 'self-consumption', name: 'self-consumption', raw: {} },
   { label: 'grid-services', name: 'grid-services', raw: { frequencyResponse: { reservedPowerW: 3_000 }, demandResponse: [{ startMs: 0, endMs: 3_600_000, powerW: 2_000 }] } },
-  { label: 'arbitrage', name: 'arbitrage', raw: { socStepPct: 5 } },
+  { label: 'arbitrage', name: 'arbitrage', raw: {} },
+  { label: 'arbitrage no export, no grid charge', name: 'arbitrage', raw: { socStepPct: 5, allowExport: false, allowGridCharge: false } },
   { label: 'backup-power', name: 'backup-power', raw: { reserveSocPct: 40, restoreFrom: 'grid' } },
   { label: 'ev-charging solar', name: 'ev-charging', raw: { mode: 'solar', startDelayMs: 0 } },
   { label: 'ev-charging min+solar', name: 'ev-charging', raw: { mode: 'min+solar' } },
@@ -94,7 +97,7 @@ describe.each(CASES)('properties of $label', ({ name, raw }) => {
       }),
       { numRuns: 120 },
     );
-  });
+  }, 30_000);
 
   it('is deterministic, mutates nothing and keeps JSON-serializable memory', () => {
     fc.assert(
@@ -109,5 +112,5 @@ describe.each(CASES)('properties of $label', ({ name, raw }) => {
       }),
       { numRuns: 80 },
     );
-  });
+  }, 30_000);
 });

@@ -38,6 +38,10 @@ export const STRATEGY_REASONS = [
   'flat-tariff',
   'no-tou-schedule',
   'no-tou-period',
+  'storing-surplus',
+  'tou-plan-charging',
+  'tou-plan-discharging',
+  'tou-plan-idle',
   // self-consumption
   'self-consumption',
   'min-hold',

@@ -55,25 +55,22 @@ export const TARIFF_PRESETS = {
 export type TariffPreset = keyof typeof TARIFF_PRESETS;
 
 /**
- * Config blocks the backtest uses when the user gives none: only the keys a strategy requires (every other key
- * takes the strategy's own default). PeakShaving needs a threshold; GridServices a reserved power (it idles at
- * the constant 50 Hz of the simulation anyway).
+ * Config blocks the backtest uses when the user gives none: only what a strategy needs to run (every other key takes
+ * the strategy's own default). PeakShaving runs in its 'forecast' mode, which sizes its target itself (the fixed and
+ * monthly-peak modes need a hand-picked thresholdW); GridServices needs a reserved power (it idles at the constant
+ * 50 Hz of the simulation anyway).
  */
 export const DEFAULT_STRATEGY_CONFIGS: Readonly<Partial<Record<StrategyName, Record<string, unknown>>>> = {
-  'peak-shaving': { mode: 'monthly-peak', thresholdW: 2_000 },
+  'peak-shaving': { mode: 'forecast' },
   'grid-services': { frequencyResponse: { reservedPowerW: 2_500 } },
 };
 
 /**
- * Decision interval used inside each 15-min step when `--substep auto`:
- * - NetZero is a PI controller tuned for the engine's 1-s tick (the discrete loop gain kp + ki·dt must stay below
- *   2·(1 − kp) ≈ 1.2, i.e. dt ≲ 2 s with the defaults kp = ki = 0.4; at 10 s or more it swings between the power
- *   limits), so it runs at 2 s.
- * - PeakShaving measures the month's 15-min peaks from its own samples and ignores gaps over 60 s, so at 15-min
- *   decisions its `monthly-peak` mode never sees a peak; it runs at 1 min.
- * Every other strategy decides once per step.
+ * Decision interval used inside each 15-min step when `--substep auto`: NetZero is a PI controller tuned for the
+ * engine's 1-s tick (the discrete loop gain kp + ki·dt must stay below 2·(1 − kp) ≈ 1.2, i.e. dt ≲ 2 s with the
+ * defaults kp = ki = 0.4; at 10 s or more it swings between the power limits), so it runs at 2 s. Every other strategy
+ * decides once per step (PeakShaving integrates the 15-min import from readings of any spacing).
  */
 export const AUTO_SUBSTEP_MS: Readonly<Partial<Record<StrategyName, number>>> = {
   'net-zero': 2_000,
-  'peak-shaving': 60_000,
 };

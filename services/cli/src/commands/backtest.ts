@@ -39,6 +39,7 @@ import {
   TARIFF_PRESETS,
   type TariffPreset,
 } from './backtest-defaults';
+import { mpcReference } from './backtest-mpc';
 import { renderDaySvg } from './backtest-svg';
 
 const DAY_MS = 86_400_000;
@@ -83,6 +84,7 @@ export interface BacktestCommandOptions {
   readonly json?: string;
   readonly svg?: string;
   readonly day?: string;
+  readonly mpc?: boolean;
 }
 
 /** The help text after the option list: defaults, definitions, exit codes. */
@@ -98,12 +100,11 @@ Defaults:
             4 EUR/kW monthly peak charge, battery wear 20 EUR/MWh of throughput
             (tou: 22:00-06:00 60 / 06:00-22:00 140 EUR/MWh instead of spot; market: spot in and out, no taxes)
   site      Europe/Paris, grid limits 9 kW import / 6 kW export
-  configs   strategy defaults, plus peak-shaving {mode: monthly-peak, thresholdW: 2000} and
+  configs   strategy defaults, plus peak-shaving {mode: forecast} and
             grid-services {frequencyResponse: {reservedPowerW: 2500}}; --config merges over them per strategy
   forecast  load/PV persistence (yesterday same time); prices day-ahead (tomorrow's known from 13:00 Paris time)
-  substep   auto: net-zero decides every 2 s inside each step (its PI gains are tuned for 1-s ticks), peak-shaving
-            every minute (it ignores samples more than 60 s apart when it tracks the month's peak), the others once
-            per step; load and PV are held at the step's mean
+  substep   auto: net-zero decides every 2 s inside each step (its PI gains are tuned for 1-s ticks), the others
+            once per step; load and PV are held at the step's mean
 
 --strategy: comma-separated runs; '+' combines strategies in one run through the combination rule
   (e.g. self-consumption+peak-shaving); 'all' runs each of the 11 strategies on its own.
@@ -112,6 +113,11 @@ Columns: savings % of the idle-battery bill; % of optimum = savings / optimal sa
 15-min import; peak cut % = peak reduction / lowest reachable (peak-only LP); SC = self-consumption
 (1 - export/PV); SC % of max = SC / highest SC of a battery that only stores PV surplus and only covers load (LP);
 cycles = throughput / (2 x usable capacity); violations = steps where a battery or grid limit was broken.
+
+--mpc: also runs an exact LP planner re-solved every step with the information the strategies get (the measured
+  demand now, the --forecast net demand after it, the prices known at that instant; the optimum's cost model) and
+  applies its first step: what that information allows at best, against which the strategies can be judged. One LP
+  per step: minutes for 61 days. Exact for 15-min steps (a step is its own metering quarter hour).
 
 Exit codes: 0 ok; 1 a strategy broke a limit or beat the exact optimum (a model mismatch, i.e. a bug);
 2 bad options or unreadable/invalid input.
@@ -485,6 +491,7 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     );
     doneWork += unit;
   });
+  const mpc = opts.mpc ? mpcReference(base, await loadHighs(), (done, total) => progress('lp planner (--mpc)', done / total)) : undefined;
   if (drawn) io.stderr(`\r${' '.repeat(100)}\r`);
 
   const period = base.periodSeries;
@@ -501,6 +508,17 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     formatResultsTable(reports),
     '',
   ];
+  if (mpc) {
+    const mpcCost = mpc.evaluation.cost;
+    const optimalSavings = base.baseline.cost.totalEur - (cost?.costEur ?? Number.NaN);
+    const captured = ((base.baseline.cost.totalEur - mpcCost.totalEur) / optimalSavings) * 100;
+    out.push(
+      `lp planner with the strategies' information (--mpc: exact LP re-solved every step, forecast ${forecast}, prices ${prices}): ` +
+        `${mpcCost.totalEur.toFixed(2)} EUR, ${num(captured, 1)} % of the optimum, monthly peaks ` +
+        `${mpcCost.monthlyPeaks.map((m) => (m.peakImportW / 1000).toFixed(2)).join(' / ') || '—'} kW` +
+        (mpc.failedSolves > 0 ? ` (${mpc.failedSolves} steps without a solution idled)` : ''),
+    );
+  }
   const subStepNotes = selections
     .map((s, i) => (subSteps[i] !== stepMs ? `${s.label} every ${(subSteps[i] ?? 0) / 1000} s` : undefined))
     .filter((t): t is string => t !== undefined);
@@ -537,6 +555,7 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
       baselineCostEur: base.baseline.cost.totalEur,
       references: referencesJson(references),
       reports: reports.map(({ trace: _trace, ...r }, i) => ({ ...r, subStepMs: subSteps[i] ?? stepMs })),
+      ...(mpc ? { mpcReference: { cost: mpc.evaluation.cost, solves: mpc.solves, failedSolves: mpc.failedSolves } } : {}),
     };
     await writeFile(opts.json, `${JSON.stringify(json, null, 2)}\n`);
     io.stdout(`wrote ${opts.json}\n`);
@@ -617,6 +636,7 @@ export function registerBacktestCommand(program: Command, io: BacktestIo): void 
     .option('--json <out.json>', 'write every figure as JSON')
     .option('--svg <out.svg>', 'plot one day (load, PV, grid, battery, SoC, price) per strategy')
     .option('--day <YYYY-MM-DD>', 'the day to plot (default: the first day)')
+    .option('--mpc', 'also run an exact LP planner with the strategies\' information (minutes; see below)')
     .addHelpText('after', BACKTEST_HELP)
     .action((opts: BacktestCommandOptions) => backtestCommand(io, opts));
 }

@@ -32,6 +32,29 @@ function runPlant(config: NetZeroConfig, loadW: (tick: number) => number, ticks:
   return { gridW, results };
 }
 
+/**
+ * A plant with dead time: the battery applies each setpoint `delayTicks` ticks late (meter poll → engine → arbiter →
+ * device write → next meter reading, as in the end-to-end loop over NATS), then follows it with a first-order lag.
+ */
+function runDelayedPlant(config: NetZeroConfig, loadW: (tick: number) => number, ticks: number, delayTicks: number, alpha = 1): PlantRun {
+  let batteryW = 0;
+  const pending: number[] = Array<number>(delayTicks).fill(0);
+  let memory = netZeroStrategy.initialMemory(config);
+  const gridW: number[] = [];
+  const results: StrategyResult<NetZeroMemory>[] = [];
+  for (let k = 0; k < ticks; k++) {
+    const state = buildSiteState({ loadPowerW: loadW(k), batteries: [buildBattery({ powerW: batteryW })] });
+    gridW.push(state.gridPowerW);
+    const result = netZeroStrategy.decide(state, config, { nowMs: k * TICK_MS }, memory);
+    results.push(result);
+    memory = result.memory;
+    pending.push(batteryPowerOf(result) ?? 0);
+    const applied = pending.shift() ?? 0;
+    batteryW += alpha * (applied - batteryW);
+  }
+  return { gridW, results };
+}
+
 function signFlips(values: readonly number[], deadbandW: number): number {
   let flips = 0;
   let last = 0;
@@ -62,6 +85,25 @@ describe('net-zero strategy', () => {
       expect(signFlips(gridW.slice(stepAt), config.deadbandW)).toBeLessThanOrEqual(2);
     },
   );
+
+  // Dead time of 1–3 ticks (the measured end-to-end loop over NATS has one or two): the default gains overshoot
+  // (about −560 W with one tick) and would ring; the oscillation guard lowers the gains (gainScale 0.5) and the grid
+  // settles within 14–19 s. Without the guard the same plant keeps oscillating with two or three ticks (next test).
+  it.each([1, 2, 3])('with %p tick(s) of dead time settles after a 3 kW step without sustained oscillation', (delayTicks) => {
+    const stepAt = 30;
+    const { gridW } = runDelayedPlant(config, (k) => (k < stepAt ? 500 : 3_500), 150, delayTicks);
+    const after = gridW.slice(stepAt);
+    expect(Math.max(...gridW.slice(stepAt + 40).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
+    expect(signFlips(after, config.deadbandW)).toBeLessThanOrEqual(config.oscillation.maxSignFlips + 2);
+    expect(Math.min(...after)).toBeGreaterThan(-1_000);
+  });
+
+  it('needs its oscillation guard for that: without it two ticks of dead time ring on', () => {
+    const unguarded = NetZeroConfigSchema.parse({ oscillation: { maxSignFlips: 1_000 } });
+    const { gridW } = runDelayedPlant(unguarded, (k) => (k < 30 ? 500 : 3_500), 150, 2);
+    expect(signFlips(gridW.slice(30), unguarded.deadbandW)).toBeGreaterThan(10);
+    expect(Math.max(...gridW.slice(-30).map(Math.abs))).toBeGreaterThan(unguarded.deadbandW);
+  });
 
   it('holds the setpoint inside the deadband', () => {
     runScenario(netZeroStrategy, config, netZeroStrategy.initialMemory(config), [

@@ -1,4 +1,4 @@
-import { batteryPowerOf, buildBattery, buildSiteState, localTimeMs, runScenario, type ScenarioStep } from '../../testing';
+import { batteryPowerOf, buildBattery, buildForecast, buildSiteState, localTimeMs, runScenario, type ScenarioStep } from '../../testing';
 import { batteryPower } from '../battery';
 import { peakShavingStrategy, PeakShavingConfigSchema, type PeakShavingMemory } from './peak-shaving';
 
@@ -10,10 +10,12 @@ describe('peak-shaving strategy', () => {
   const decide = (state = buildSiteState(), memory: PeakShavingMemory = initial, cfg = config) =>
     peakShavingStrategy.decide(state, cfg, { nowMs: 0 }, memory);
 
-  it('requires a threshold with a clear message', () => {
+  it('requires a threshold with a clear message, except in forecast mode', () => {
     const result = PeakShavingConfigSchema.safeParse({});
     expect(result.success).toBe(false);
     expect(JSON.stringify(result.error?.issues)).toContain('thresholdW is required');
+    expect(PeakShavingConfigSchema.safeParse({ mode: 'monthly-peak' }).success).toBe(false);
+    expect(PeakShavingConfigSchema.safeParse({ mode: 'forecast' }).success).toBe(true);
   });
 
   it.each([
@@ -71,13 +73,13 @@ describe('peak-shaving strategy', () => {
         atMs: localTimeMs('2025-02-01T00:00', 'Europe/Paris'),
         state: buildSiteState({ loadPowerW: 6_500 }),
         expect: (r) => {
-          expect(r.memory.monthKey).toBe('2025-02');
+          expect(r.memory.meter.monthKey).toBe('2025-02');
           expect(r.metrics.terms['targetW']).toBe(5_000);
           expect(batteryPowerOf(r)).toBe(1_500);
         },
       });
       const results = runScenario(peakShavingStrategy, monthly, peakShavingStrategy.initialMemory(monthly), steps);
-      expect(results[15]?.memory.monthPeakW).toBe(7_000);
+      expect(results[15]?.memory.meter.monthPeakW).toBe(7_000);
     });
 
     it('does not let a short spike (shaved within the quarter hour) raise the target', () => {
@@ -87,8 +89,88 @@ describe('peak-shaving strategy', () => {
         steps.push({ atMs: startMs + m * MINUTE, state: buildSiteState({ gridPowerW: spike ? 9_000 : 4_000 }) });
       }
       const results = runScenario(peakShavingStrategy, monthly, peakShavingStrategy.initialMemory(monthly), steps);
-      expect(results[16]?.memory.monthPeakW).toBeLessThan(5_000);
+      expect(results[16]?.memory.meter.monthPeakW).toBeLessThan(5_000);
       expect(results[16]?.metrics.terms['targetW']).toBe(5_000);
+    });
+  });
+
+  describe('monthly-peak mode at 15-min ticks (readings a quarter hour apart)', () => {
+    const monthly = PeakShavingConfigSchema.parse({ thresholdW: 2_000, mode: 'monthly-peak' });
+    const startMs = localTimeMs('2025-03-10T18:00', 'Europe/Paris');
+
+    it('still tracks the month’s peak: each reading holds for its quarter hour, net of what the battery did', () => {
+      const results = runScenario(peakShavingStrategy, monthly, peakShavingStrategy.initialMemory(monthly), [
+        // 18:00: 6 kW with an empty battery: it cannot shave; 18:15: the quarter hour is billed at 6 kW.
+        { atMs: startMs, state: buildSiteState({ loadPowerW: 6_000, batteries: [buildBattery({ socPct: 10 })] }) },
+        { atMs: startMs + 15 * MINUTE, state: buildSiteState({ loadPowerW: 5_000, batteries: [buildBattery({ socPct: 80 })] }) },
+        // 18:30: the battery discharged 2 kW during 18:15–18:30 (5 kW demand): that quarter hour imported 3 kW.
+        { atMs: startMs + 30 * MINUTE, state: buildSiteState({ loadPowerW: 1_000, batteries: [buildBattery({ socPct: 75, powerW: 2_000 })] }) },
+      ]);
+      expect(results[1]?.metrics.terms['monthPeakW']).toBe(6_000);
+      expect(results[1]?.metrics.terms['targetW']).toBe(6_000);
+      // Under the month's 6 kW peak, 5 kW needs no shaving (that peak is billed anyway): it recharges up to 5.5 kW.
+      expect(batteryPowerOf(results[1] ?? { setpoints: {} })).toBe(-500);
+      expect(results[1]?.metrics.reason).toBe('recharging');
+      expect(results[2]?.memory.meter.monthPeakW).toBe(6_000);
+    });
+  });
+
+  describe('forecast mode', () => {
+    const forecastConfig = PeakShavingConfigSchema.parse({ mode: 'forecast' });
+    const nowMs = localTimeMs('2025-03-10T17:00', 'Europe/Paris');
+    const HOUR = 60 * MINUTE;
+    /** 4 kW for two hours, then 500 W for the rest of two days. */
+    const evening = buildForecast(nowMs, HOUR, { loadW: [4_000, 4_000, ...Array(46).fill(500)], pvW: Array(48).fill(0) });
+
+    it('sizes the target to the lowest import the battery can hold over the forecast and shaves to it', () => {
+      // 4 kWh usable at 50 %: 2 h × (4 kW − G) / 0.95 = 4 kWh → G ≈ 2.1 kW.
+      const result = peakShavingStrategy.decide(
+        buildSiteState({ loadPowerW: 4_000, forecast: evening, batteries: [buildBattery({ socPct: 50 })] }),
+        forecastConfig,
+        { nowMs },
+        peakShavingStrategy.initialMemory(forecastConfig),
+      );
+      expect(result.metrics.terms['forecastTargetW']).toBeGreaterThan(2_050);
+      expect(result.metrics.terms['forecastTargetW']).toBeLessThan(2_150);
+      expect(result.metrics.reason).toBe('shaving-peak');
+      expect(batteryPowerOf(result)).toBeCloseTo(4_000 - (result.metrics.terms['targetW'] ?? 0), 0);
+    });
+
+    it('recharges from the grid up to the target while import is below it (no margin in this mode)', () => {
+      const result = peakShavingStrategy.decide(
+        buildSiteState({ loadPowerW: 500, forecast: buildForecast(nowMs, HOUR, { loadW: [500, 4_000, 4_000], pvW: [0, 0, 0] }), batteries: [buildBattery({ socPct: 30 })] }),
+        forecastConfig,
+        { nowMs },
+        peakShavingStrategy.initialMemory(forecastConfig),
+      );
+      expect(result.metrics.reason).toBe('recharging');
+      expect(500 - (batteryPowerOf(result) ?? 0)).toBeCloseTo(result.metrics.terms['targetW'] ?? -1, -1);
+    });
+
+    it('without a forecast or a learned profile it falls back to the month’s peak (and says so in its terms)', () => {
+      const result = peakShavingStrategy.decide(
+        buildSiteState({ loadPowerW: 3_000, batteries: [buildBattery({ socPct: 50 })] }),
+        forecastConfig,
+        { nowMs },
+        peakShavingStrategy.initialMemory(forecastConfig),
+      );
+      expect(result.metrics.terms['forecastTargetW']).toBe(-1);
+      expect(result.metrics.terms['targetSource']).toBe(0);
+      expect(batteryPowerOf(result)).toBe(3_000);
+    });
+
+    it('when the forecast was wrong (a bigger evening than expected) the month’s peak rises once and the target follows', () => {
+      const low = buildForecast(nowMs, HOUR, { loadW: Array(48).fill(500), pvW: Array(48).fill(0) });
+      const steps: ScenarioStep<PeakShavingMemory>[] = [];
+      // 17:00–18:00: 5 kW instead of 500 W, an almost empty battery: the quarter hours import 5 kW.
+      for (let k = 0; k <= 4; k++) {
+        steps.push({ atMs: nowMs + k * 15 * MINUTE, state: buildSiteState({ loadPowerW: 5_000, forecast: low, batteries: [buildBattery({ socPct: 10 })] }) });
+      }
+      const results = runScenario(peakShavingStrategy, forecastConfig, peakShavingStrategy.initialMemory(forecastConfig), steps);
+      const last = results[results.length - 1];
+      expect(last?.metrics.terms['monthPeakW']).toBe(5_000);
+      expect(last?.metrics.terms['targetW']).toBe(5_000);
+      expect(last?.metrics.reason).toBe('below-threshold');
     });
   });
 
