@@ -180,6 +180,9 @@ describe('cloud-bridge over MQTT with the real gateway', () => {
         SITE_FILE: siteFile,
         STATE_DIR: dir,
         SIM_SPEED: '1',
+        // A winter night: no PV, so no export limit moves the setpoints below (the synthetic profile follows the
+        // simulated clock, which otherwise starts at the wall clock's time of day).
+        SIM_START: '2024-01-15T01:00:00Z',
         SIM_INITIAL_SOC_PCT: '50',
         HEARTBEAT_MS: '1000',
       });
