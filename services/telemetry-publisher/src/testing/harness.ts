@@ -259,7 +259,17 @@ export class TelemetryDriver {
         w?.();
       },
     });
-    await this.nc.flush();
+    // The PubAck subscription must be on the server before the first publish. The server may be restarting right
+    // now (the restart test): a flush then fails with "connection disconnected" — wait for the reconnect and retry.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.nc.flush();
+        break;
+      } catch (err) {
+        if (attempt >= 200 || this.nc.isClosed()) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
     const send = (index: number, r: { subject: string; data: Uint8Array; msgID: string }): void => {
       if (!withMsgId) {
         this.nc.publish(r.subject, r.data, { reply: `${inbox}.${index}` });
