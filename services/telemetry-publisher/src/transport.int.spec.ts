@@ -291,6 +291,7 @@ describe('malformed messages in TELEMETRY', () => {
     expect(skipped[0]).toMatchObject({ reason: 'not-json', subject: 'telemetry.meter-0' });
     // SIGTERM: a clean shutdown.
     expect(await publisher.stop()).toBe(0);
-    expect(publisher.lines.at(-1)?.msg).toBe('stopped');
+    // 'stopped' is the kit's last own line; the NATS client may still log its connection closing after it.
+    expect(publisher.lines.some((l) => l.msg === 'stopped')).toBe(true);
   });
 });
