@@ -91,7 +91,8 @@ async function rig(startIso: string, zone: string): Promise<Rig> {
   const engineKv = await new Kvm(engine.nc).open('prices');
   const clock = new VirtualClock({ startMs: Date.parse(startIso), autoRun: false });
   const health = bridgeHealth(healthControl(new HealthState(), () => undefined));
-  const platform = platformApi({ baseUrl: api.url, gatewayId: 'gw-test', timeoutMs: 2_000 });
+  // Generous HTTP timeouts: a loaded CI machine must not turn a slow local answer into a "missing prices" retry.
+  const platform = platformApi({ baseUrl: api.url, gatewayId: 'gw-test', timeoutMs: 10_000 });
   const sync = createPriceSync({
     log: quiet,
     health,
@@ -101,7 +102,7 @@ async function rig(startIso: string, zone: string): Promise<Rig> {
       { name: 'platform', fetch: (z, s, e) => platform.fetchPrices(z, s, e) },
       {
         name: 'energy-charts',
-        fetch: (z, s, e) => fetchEnergyCharts({ baseUrl: charts.url, timeoutMs: 2_000, now: clock.now }, z, s, e),
+        fetch: (z, s, e) => fetchEnergyCharts({ baseUrl: charts.url, timeoutMs: 10_000, now: clock.now }, z, s, e),
       },
     ],
     settings: SETTINGS,
