@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { subjects, type AssetReading } from '@voltimax/contracts';
+import { subjects } from '@voltimax/contracts';
 import { NATS_CONFIG_PATH, startNats, type NatsTestServer } from '@voltimax/testing';
 import { SimulatedEv } from '../../services/simulator/src/ev';
 import { PeblarCharger } from '../../services/simulator/src/peblar/peblar-charger';
@@ -29,6 +29,7 @@ import {
   processCpuSeconds,
   processRssMib,
   sleep,
+  TelemetryCounter,
   startChildService,
   until,
   type ChildService,
@@ -97,39 +98,6 @@ function siteFor(chargers: readonly Charger[]): Record<string, unknown> {
   };
 }
 
-/** Good telemetry per asset since the last reset, and the intervals between readings of one asset. */
-class TelemetryCounter {
-  perAsset = new Map<string, { count: number; firstAtMs: number; lastAtMs: number }>();
-  intervalsMs: number[] = [];
-  bad = 0;
-  reset(): void {
-    this.perAsset = new Map();
-    this.intervalsMs = [];
-    this.bad = 0;
-  }
-  onReading(reading: AssetReading): void {
-    if (reading.quality !== 'good') {
-      this.bad += 1;
-      return;
-    }
-    const seen = this.perAsset.get(reading.assetId);
-    if (seen === undefined) {
-      this.perAsset.set(reading.assetId, { count: 1, firstAtMs: reading.atMs, lastAtMs: reading.atMs });
-      return;
-    }
-    this.intervalsMs.push(reading.atMs - seen.lastAtMs);
-    seen.count += 1;
-    seen.lastAtMs = reading.atMs;
-  }
-  good(assetId: string): number {
-    return this.perAsset.get(assetId)?.count ?? 0;
-  }
-  readingsPerS(): number {
-    let sum = 0;
-    for (const a of this.perAsset.values()) if (a.count > 1) sum += (a.count - 1) / ((a.lastAtMs - a.firstAtMs) / 1000);
-    return sum;
-  }
-}
 
 interface Context {
   readonly nats: NatsTestServer;

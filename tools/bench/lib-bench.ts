@@ -6,6 +6,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
+import type { AssetReading } from '@voltimax/contracts';
 import { NATS_DEV_PASSWORDS, type NatsUser } from '@voltimax/testing';
 import pino from 'pino';
 
@@ -188,4 +189,44 @@ export async function connectAs(url: string, user: NatsUser): Promise<{ bus: Bus
   const log = pino({ level: 'silent' });
   const connection = await connectBus({ servers: url, name: `bench-${user}`, user, pass: NATS_DEV_PASSWORDS[user], log });
   return { bus: createBus(connection.nc, log), connection };
+}
+
+/** Telemetry seen on the bus since the last reset: per asset count, first/last `atMs`, intervals. */
+export class TelemetryCounter {
+  perAsset = new Map<string, { count: number; firstAtMs: number; lastAtMs: number }>();
+  intervalsMs: number[] = [];
+  bad = 0;
+  reset(): void {
+    this.perAsset = new Map();
+    this.intervalsMs = [];
+    this.bad = 0;
+  }
+  onReading(reading: AssetReading): void {
+    if (reading.quality !== 'good') {
+      this.bad += 1;
+      return;
+    }
+    const seen = this.perAsset.get(reading.assetId);
+    if (seen === undefined) {
+      this.perAsset.set(reading.assetId, { count: 1, firstAtMs: reading.atMs, lastAtMs: reading.atMs });
+      return;
+    }
+    this.intervalsMs.push(reading.atMs - seen.lastAtMs);
+    seen.count += 1;
+    seen.lastAtMs = reading.atMs;
+  }
+  good(assetId: string): number {
+    return this.perAsset.get(assetId)?.count ?? 0;
+  }
+  goodTotal(): number {
+    let sum = 0;
+    for (const a of this.perAsset.values()) sum += a.count;
+    return sum;
+  }
+  /** Σ per asset (readings − 1) / (last − first): the polling rate, free of window-edge quantisation. */
+  readingsPerS(): number {
+    let sum = 0;
+    for (const a of this.perAsset.values()) if (a.count > 1) sum += (a.count - 1) / ((a.lastAtMs - a.firstAtMs) / 1000);
+    return sum;
+  }
 }

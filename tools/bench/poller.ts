@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { SiteConfigSchema, subjects, type AssetReading } from '@voltimax/contracts';
+import { SiteConfigSchema, subjects } from '@voltimax/contracts';
 import { getModbusProfile, planProfileReads } from '@voltimax/devices';
 import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer } from '@voltimax/testing';
 import { resolvedSite } from '../../services/simulator/src/endpoints';
@@ -30,6 +30,7 @@ import {
   processCpuSeconds,
   processRssMib,
   sleep,
+  TelemetryCounter,
   startChildService,
   until,
   type ChildService,
@@ -82,45 +83,6 @@ function rawSite(meters: number): Record<string, unknown> {
   };
 }
 
-/** Telemetry seen on the bus (as user dashboard) since the last reset: per asset count, first/last `atMs`, intervals. */
-class TelemetryCounter {
-  perAsset = new Map<string, { count: number; firstAtMs: number; lastAtMs: number }>();
-  intervalsMs: number[] = [];
-  bad = 0;
-  reset(): void {
-    this.perAsset = new Map();
-    this.intervalsMs = [];
-    this.bad = 0;
-  }
-  onReading(reading: AssetReading): void {
-    if (reading.quality !== 'good') {
-      this.bad += 1;
-      return;
-    }
-    const seen = this.perAsset.get(reading.assetId);
-    if (seen === undefined) {
-      this.perAsset.set(reading.assetId, { count: 1, firstAtMs: reading.atMs, lastAtMs: reading.atMs });
-      return;
-    }
-    this.intervalsMs.push(reading.atMs - seen.lastAtMs);
-    seen.count += 1;
-    seen.lastAtMs = reading.atMs;
-  }
-  good(assetId: string): number {
-    return this.perAsset.get(assetId)?.count ?? 0;
-  }
-  goodTotal(): number {
-    let sum = 0;
-    for (const a of this.perAsset.values()) sum += a.count;
-    return sum;
-  }
-  /** Σ per asset (readings − 1) / (last − first): the polling rate, free of window-edge quantisation. */
-  readingsPerS(): number {
-    let sum = 0;
-    for (const a of this.perAsset.values()) if (a.count > 1) sum += (a.count - 1) / ((a.lastAtMs - a.firstAtMs) / 1000);
-    return sum;
-  }
-}
 
 interface Context {
   readonly nats: NatsTestServer;
