@@ -112,3 +112,43 @@ describe('HTTP and MQTT connections', () => {
     expect(problems(connection).join(' | ')).toContain(message);
   });
 });
+
+describe('protocol plugins (drivers)', () => {
+  const withPlugin = (driver: string, drivers: unknown[]): unknown => {
+    const input = example();
+    return {
+      ...input,
+      drivers,
+      assets: [
+        ...input.assets,
+        {
+          id: 'ahu-meter',
+          name: 'Building meter via BACnet',
+          kind: 'meter',
+          measures: 'load',
+          profile: 'bacnet.generic',
+          connection: { protocol: 'plugin', driver, options: { deviceId: 1201 } },
+        },
+      ],
+    };
+  };
+
+  it('accepts a plugin asset whose driver is declared, from a package or a local path, with defaults', () => {
+    const site = SiteConfigSchema.parse(withPlugin('bacnet', [{ name: 'bacnet', module: '@voltimax/driver-bacnet' }]));
+    expect(site.drivers).toEqual([{ name: 'bacnet', module: '@voltimax/driver-bacnet', enabled: true, options: {} }]);
+    expect(site.assets.at(-1)?.connection).toEqual({ protocol: 'plugin', driver: 'bacnet', options: { deviceId: 1201 } });
+    expect(SiteConfigSchema.safeParse(withPlugin('x', [{ name: 'x', module: './drivers/x' }])).success).toBe(true);
+    expect(SiteConfigSchema.parse(example()).drivers).toEqual([]);
+  });
+
+  it.each([
+    ['an undeclared driver', withPlugin('bacnet', []), "$.assets[4].connection.driver: driver 'bacnet' is not in the site's drivers list"],
+    ['a duplicate driver', withPlugin('a', [{ name: 'a', module: 'a' }, { name: 'a', module: 'b' }]), "$.drivers[1].name: duplicate driver 'a'"],
+    ['a module that is neither a package nor a path', withPlugin('a', [{ name: 'a', module: 'C:\\drivers' }]), '$.drivers[0].module: module must be'],
+    ['an upper-case driver name', withPlugin('BACnet', [{ name: 'BACnet', module: 'a' }]), '$.drivers[0].name: driver name must be'],
+  ])('refuses %s', (_what, input, message) => {
+    const result = SiteConfigSchema.safeParse(input);
+    const found = result.success ? [] : formatIssues(result.error.issues).map((p) => `${p.path}: ${p.message}`);
+    expect(found.join(' | ')).toContain(message);
+  });
+});

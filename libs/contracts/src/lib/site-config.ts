@@ -12,6 +12,26 @@ const PowerWSchema = z.number().finite().nonnegative();
 const PctSchema = z.number().finite().min(0).max(100);
 const TemperatureCSchema = z.number().finite().min(-60).max(120);
 
+/** Name of a protocol plugin (driver) in the site's `drivers` list. */
+export const DriverNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'driver name must be lowercase letters, digits and dashes');
+
+/**
+ * A protocol plugin the driver-host service loads: an npm package name (resolved from the host's node_modules) or a
+ * local path (absolute, or relative to the site file's directory). `options` are the driver's host-wide options,
+ * validated by the driver's own zod schema.
+ */
+export const DriverModuleSchema = z.strictObject({
+  name: DriverNameSchema,
+  module: z
+    .string()
+    .min(1)
+    .max(500)
+    .regex(/^(@[a-z0-9-~][a-z0-9-._~]*\/[a-z0-9-~][a-z0-9-._~]*|[a-z0-9-~][a-z0-9-._~]*|\.{0,2}\/[^\0]*)$/, 'module must be an npm package name or a path starting with /, ./ or ../'),
+  enabled: z.boolean().default(true),
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+export type DriverModule = z.infer<typeof DriverModuleSchema>;
+
 /** How the gateway reaches an asset. */
 export const ConnectionSchema = z.discriminatedUnion('protocol', [
   z.strictObject({
@@ -67,6 +87,14 @@ export const ConnectionSchema = z.discriminatedUnion('protocol', [
     passwordEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
   }),
   z.strictObject({ protocol: z.literal('simulated') }),
+  z.strictObject({
+    /** Driven by a protocol plugin run by the driver-host service (libs/driver-sdk). */
+    protocol: z.literal('plugin'),
+    /** Name of the driver in the site's `drivers` list. */
+    driver: DriverNameSchema,
+    /** The driver's own per-asset options, validated by the driver's zod schema when the host loads it. */
+    options: z.record(z.string(), z.unknown()).default({}),
+  }),
 ]);
 export type Connection = z.infer<typeof ConnectionSchema>;
 
@@ -258,6 +286,8 @@ export const SiteConfigSchema = z
     rules: z.array(AutomationRuleSchema).default([]),
     tariff: TariffSchema,
     cloud: CloudSettingsSchema.default({ transport: 'none' }),
+    /** Protocol plugins loaded by the driver-host service (assets with connection `plugin` name one). */
+    drivers: z.array(DriverModuleSchema).default([]),
   })
   .superRefine((site, ctx) => {
     const seen = new Map<string, number>();
@@ -267,6 +297,24 @@ export const SiteConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['assets', index, 'id'], message: `duplicate asset id '${asset.id}' (also at assets[${first}])` });
       } else {
         seen.set(asset.id, index);
+      }
+    });
+    const drivers = new Map<string, number>();
+    site.drivers.forEach((driver, index) => {
+      const first = drivers.get(driver.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['drivers', index, 'name'], message: `duplicate driver '${driver.name}' (also at drivers[${first}])` });
+      } else {
+        drivers.set(driver.name, index);
+      }
+    });
+    site.assets.forEach((asset, index) => {
+      if (asset.connection.protocol === 'plugin' && !drivers.has(asset.connection.driver)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['assets', index, 'connection', 'driver'],
+          message: `driver '${asset.connection.driver}' is not in the site's drivers list`,
+        });
       }
     });
     const known = new Set(site.assets.map((a) => a.id));

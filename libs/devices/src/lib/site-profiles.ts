@@ -15,7 +15,9 @@ const SERVES: Readonly<Record<AssetKind, readonly ProfileKind[]>> = {
 };
 
 /** Which profile protocols each connection protocol can speak. */
-const SPEAKS: Readonly<Record<SiteConfig['assets'][number]['connection']['protocol'], readonly DeviceProfile['protocol'][]>> = {
+const SPEAKS: Readonly<
+  Record<Exclude<SiteConfig['assets'][number]['connection']['protocol'], 'plugin'>, readonly DeviceProfile['protocol'][]>
+> = {
   'modbus-tcp': ['modbus', 'sunspec'],
   'modbus-rtu-tcp': ['modbus', 'sunspec'],
   'modbus-rtu': ['modbus', 'sunspec'],
@@ -27,11 +29,14 @@ const SPEAKS: Readonly<Record<SiteConfig['assets'][number]['connection']['protoc
 
 /**
  * Checks that every asset of a site names a profile that exists, serves the asset's kind and speaks its
- * connection's protocol. Problems carry the JSON path of the asset's `profile` or `connection`.
+ * connection's protocol. Problems carry the JSON path of the asset's `profile` or `connection`. Assets driven by a
+ * protocol plugin are left out: their profile names the plugin's own mapping, which the driver host validates.
  */
 export function siteProfileProblems(site: Pick<SiteConfig, 'assets'>): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   site.assets.forEach((asset, index) => {
+    const protocol = asset.connection.protocol;
+    if (protocol === 'plugin') return;
     const profile = getProfile(asset.profile);
     if (!profile) {
       const known = allProfiles.map((p) => p.id).join(', ');
@@ -42,7 +47,6 @@ export function siteProfileProblems(site: Pick<SiteConfig, 'assets'>): Validatio
     if (!kinds.some((k) => SERVES[asset.kind].includes(k))) {
       problems.push({ path: `$.assets[${index}].profile`, message: `profile '${profile.id}' is a ${kinds.join('/')} profile and cannot serve a ${asset.kind}` });
     }
-    const protocol = asset.connection.protocol;
     if (!SPEAKS[protocol].includes(profile.protocol)) {
       problems.push({
         path: `$.assets[${index}].connection.protocol`,

@@ -195,6 +195,8 @@ export function describeAddress(candidate: Candidate): string {
       return `ocpp ${c.chargePointId}`;
     case 'simulated':
       return 'simulated';
+    case 'plugin':
+      return `${c.driver} plugin`;
   }
 }
 

@@ -136,6 +136,8 @@ function describeConnection(asset: AssetConfig): string {
       return `ocpp ${c.chargePointId}/${c.connectorId}`;
     case 'simulated':
       return 'simulated';
+    case 'plugin':
+      return `plugin ${c.driver}`;
   }
 }
 
