@@ -106,6 +106,18 @@ export function simulatorEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
        * and per accepted Modbus register write (wall time, asset, address, words), times from the monotonic clock.
        */
       SIM_EVENTS_FILE: optionalText,
+      /**
+       * Port of the control API on 127.0.0.1 (control.ts: state, freeze, disconnect, load step, EV plug, PV scale);
+       * 0 = an ephemeral port (logged); unset = no control API.
+       */
+      SIM_CONTROL_PORT: optionalText.pipe(
+        z
+          .string()
+          .regex(/^\d{1,5}$/, 'must be a port number 0–65535')
+          .transform(Number)
+          .pipe(z.number().int().max(65_535, 'must be a port number 0–65535'))
+          .optional(),
+      ),
       SIM_OCPP_URL: optionalText.pipe(z.string().regex(/^wss?:\/\/\S+$/, 'must start with ws:// or wss://').optional()),
       /** Broker the simulated MQTT meters publish to (needed only when the site has one). */
       MQTT_URL: optionalText.pipe(

@@ -9,7 +9,7 @@ import { clientHost } from './endpoints';
 import { SimulatedEv } from './ev';
 import { startMqttMeterPublisher, type MqttMeterPublisher } from './mqtt-meter/mqtt-publisher';
 import { ShellyPro3emImage } from './mqtt-meter/shelly-pro-3em';
-import { PeblarCharger } from './peblar/peblar-charger';
+import { PeblarCharger, type EvInterfacePatch } from './peblar/peblar-charger';
 import { startPeblarHttpServer, type PeblarHttpServer } from './peblar/peblar-http';
 import type { SimulatedSite, SiteSnapshot } from './site';
 
@@ -92,12 +92,18 @@ export interface JsonDeviceOptions {
   readonly nominalVoltageV: number;
   readonly now: () => number;
   readonly log: Logger;
+  /** Called after each accepted Peblar PATCH (SIM_EVENTS_FILE). */
+  readonly onWrite?: (assetId: string, body: EvInterfacePatch) => void;
+  /** While true for a Shelly meter, it keeps publishing the values of the step before (a frozen meter). */
+  readonly isFrozen?: (assetId: string) => boolean;
 }
 
 /** The running JSON devices. */
 export interface JsonDevices {
   readonly endpoints: readonly JsonEndpoint[];
   readonly chargers: ReadonlyMap<string, PeblarCharger>;
+  /** The chargers' REST servers by asset id (disconnect/reconnect for fault injection). */
+  readonly servers: ReadonlyMap<string, PeblarHttpServer>;
   /** Request / publish counters per asset. */
   counters(): Readonly<
     Record<string, { readonly reads: number; readonly writes: number; readonly rejectedWrites: number }>
@@ -149,6 +155,7 @@ export async function startJsonDevices(
         port: options.basePort === 0 ? 0 : options.basePort + servers.length,
         token: options.peblarToken,
         log: options.log.child({ component: 'peblar-http', assetId: asset.id }),
+        ...(options.onWrite === undefined ? {} : { onWrite: (body: EvInterfacePatch) => options.onWrite?.(asset.id, body) }),
       });
       servers.push(server);
       chargers.set(asset.id, charger);
@@ -172,6 +179,7 @@ export async function startJsonDevices(
       detach.push(
         site.attachDevice({
           update: (s: SiteSnapshot) => {
+            if (options.isFrozen?.(asset.id)) return;
             const grid = measures === 'grid';
             const powerW = grid ? s.flows.gridPowerW : measures === 'ev' ? s.flows.evW : s.flows.loadW;
             const consumedWh = grid
@@ -226,6 +234,7 @@ export async function startJsonDevices(
   return {
     endpoints,
     chargers,
+    servers: new Map(servers.map((s) => [s.assetId, s])),
     counters() {
       const out: Record<string, { reads: number; writes: number; rejectedWrites: number }> = {};
       for (const server of servers) {

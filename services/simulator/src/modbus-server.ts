@@ -23,6 +23,12 @@ export interface DeviceServer {
   readonly port: number;
   readonly unitId: number;
   counters(): ServerCounters;
+  /** Whether the listener is open (false between `disconnect` and `reconnect`). */
+  readonly connected: boolean;
+  /** The device drops off the network: open connections are closed and new ones refused (fault injection). */
+  disconnect(): Promise<void>;
+  /** The device is back: it listens again on the same host and port. */
+  reconnect(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -136,10 +142,20 @@ export async function startDeviceServer(options: DeviceServerOptions): Promise<D
       if (options.port || !taken || attempt >= 5) throw err;
     }
   }
-  server.on('socketError', (err: unknown) => log.debug({ err }, 'client socket error'));
-  server.on('error', (err: unknown) => log.warn({ err }, 'modbus server error'));
-  const running = server;
+  const watch = (s: ServerTCP) => {
+    s.on('socketError', (err: unknown) => log.debug({ err }, 'client socket error'));
+    s.on('error', (err: unknown) => log.warn({ err }, 'modbus server error'));
+    return s;
+  };
+  let running: ServerTCP | undefined = watch(server);
   log.info({ profile: device.profileId, host, port, unitId }, 'modbus device listening');
+  // ServerTCP.close destroys the open client sockets as well as the listener.
+  const closeRunning = async () => {
+    const current = running;
+    running = undefined;
+    if (current) await new Promise<void>((resolve) => current.close(() => resolve()));
+  };
+  let closed = false;
 
   return {
     assetId,
@@ -147,6 +163,21 @@ export async function startDeviceServer(options: DeviceServerOptions): Promise<D
     port,
     unitId,
     counters: () => ({ ...counts }),
-    close: () => new Promise<void>((resolve) => running.close(() => resolve())),
+    get connected() {
+      return running !== undefined;
+    },
+    async disconnect() {
+      await closeRunning();
+      log.info({ port }, 'modbus device disconnected');
+    },
+    async reconnect() {
+      if (running !== undefined || closed) return;
+      running = watch(await listen(vector, host, port, unitId));
+      log.info({ port }, 'modbus device reconnected');
+    },
+    async close() {
+      closed = true;
+      await closeRunning();
+    },
   };
 }

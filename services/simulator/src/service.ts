@@ -2,6 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { formatIssues, SiteConfigSchema } from '@voltimax/contracts';
 import { defineService } from '@voltimax/service-kit';
 import { simulatorEnvSchema, type ReadTextFile } from './config';
+import { startControlServer, type ControlServer } from './control';
+import { createSiteControls, createSiteFaults, type ControlledOcppConnector } from './control-site';
 import { resolvedSite, writeResolvedSite } from './endpoints';
 import { planJsonDevices, startJsonDevices, withJsonEndpoints, type JsonDevices } from './json-devices';
 import { ocppChargePointsFromSite, startOcppChargePoints, type OcppChargePoints } from './ocpp';
@@ -36,6 +38,8 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
             pvPeakW: pvRatedW > 0 ? SYNTHETIC_PV_PEAK_SHARE * pvRatedW : DEFAULT_PV_PEAK_W,
           });
       const startAtMs = env.SIM_START ?? profile.startAtMs ?? now();
+      // Fault injection and scenario steps of the control API (SIM_CONTROL_PORT): load step, PV scale, frozen images.
+      const faults = createSiteFaults();
       // HTTP/MQTT devices (opt-in by profile) are served here; the rest of the site by the Modbus simulation.
       const jsonPlan = planJsonDevices(site);
       // SIM_EVENTS_FILE: wall-clock (sub-ms) events for latency measurements: steps and register writes.
@@ -43,7 +47,8 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
       const simulation = await startSimulation({
         ...(events === undefined ? {} : { onWrite: (assetId: string, address: number, words: readonly number[]) => events.write({ t: 'write', assetId, address, words }) }),
         site: jsonPlan.modbusSite,
-        profile,
+        profile: faults.wrap(profile),
+        isFrozen: (assetId: string) => faults.isFrozen(assetId),
         speed: env.SIM_SPEED,
         startAtMs,
         initialSocPct: env.SIM_INITIAL_SOC_PCT,
@@ -80,6 +85,8 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
           nominalVoltageV: site.grid.nominalVoltageV,
           now,
           log,
+          isFrozen: (assetId) => faults.isFrozen(assetId),
+          ...(events === undefined ? {} : { onWrite: (assetId: string, body: Record<string, unknown>) => events.write({ t: 'http-write', assetId, body }) }),
         });
       } catch (err) {
         await simulation.stop();
@@ -87,15 +94,14 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
       }
       // OCPP charge points (opt-in with SIM_OCPP_URL): clients of ocpp-csms that keep re-connecting until it is up;
       // each connector's power (following the charging profile, capped by the car) feeds the site model.
+      const ocppCar = { maxCurrentA: env.SIM_EV_CAR_MAX_CURRENT_A, phases: 3 as const, capacityWh: 60_000, socPct: 30 };
       const ocppOptions =
         env.SIM_OCPP_URL === undefined
           ? []
           : ocppChargePointsFromSite(site, {
               endpoint: env.SIM_OCPP_URL,
               env: process.env,
-              ...(env.SIM_EV_PLUGGED
-                ? { car: { maxCurrentA: env.SIM_EV_CAR_MAX_CURRENT_A, phases: 3 as const, capacityWh: 60_000, socPct: 30 } }
-                : {}),
+              ...(env.SIM_EV_PLUGGED ? { car: ocppCar } : {}),
               now,
             });
       const ocpp: OcppChargePoints | undefined =
@@ -105,12 +111,47 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
         for (const detach of detachOcpp) detach();
         await ocpp?.stop();
       };
+      let control: ControlServer | undefined;
+      if (env.SIM_CONTROL_PORT !== undefined) {
+        const ocppConnectors = new Map<string, ControlledOcppConnector>();
+        ocppOptions.forEach((options, i) => {
+          const chargePoint = ocpp?.chargePoints[i];
+          if (chargePoint)
+            for (const c of options.connectors) ocppConnectors.set(c.assetId, { chargePoint, connectorId: c.connectorId, car: ocppCar });
+        });
+        try {
+          control = await startControlServer({
+            port: env.SIM_CONTROL_PORT,
+            log: log.child({ component: 'control' }),
+            ...(events === undefined ? {} : { record: (event) => events.write({ t: 'control', ...event }) }),
+            controls: createSiteControls({
+              site,
+              faults,
+              snapshot: () => simulation.site.snapshot(),
+              speed: env.SIM_SPEED,
+              modbus: new Map(simulation.servers.map((server) => [server.assetId, server])),
+              peblars: new Map(
+                [...jsonDevices.chargers].flatMap(([assetId, charger]) => {
+                  const server = jsonDevices.servers.get(assetId);
+                  return server ? [[assetId, { charger, server }] as const] : [];
+                }),
+              ),
+              mqttMeters: new Set(jsonPlan.devices.filter((d) => d.kind === 'shelly-mqtt').map((d) => d.asset.id)),
+              ocpp: ocppConnectors,
+            }),
+          });
+        } catch (err) {
+          await Promise.all([jsonDevices.stop(), simulation.stop(), stopOcpp()]);
+          throw err;
+        }
+      }
+      const stopControl = async () => control?.close();
       if (env.SIM_ASSETS_FILE) {
         const resolved = withJsonEndpoints(resolvedSite(env.SITE_FILE.raw, simulation.endpoints), jsonDevices.endpoints);
         const check = SiteConfigSchema.safeParse(resolved);
         if (!check.success) {
           const problems = formatIssues(check.error.issues).map((p) => `${p.path}: ${p.message}`);
-          await Promise.all([jsonDevices.stop(), simulation.stop(), stopOcpp()]);
+          await Promise.all([jsonDevices.stop(), simulation.stop(), stopOcpp(), stopControl()]);
           throw new Error(`resolved site is invalid: ${problems.join('; ')}`);
         }
         writeResolvedSite(env.SIM_ASSETS_FILE, resolved);
@@ -141,6 +182,7 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
               ? undefined
               : { plugged: env.SIM_EV_PLUGGED, carMaxCurrentA: env.SIM_EV_CAR_MAX_CURRENT_A, initialLimitA: env.SIM_EV_INITIAL_LIMIT_A },
           assetsFile: env.SIM_ASSETS_FILE ?? null,
+          controlPort: control?.port ?? null,
         },
         'simulated site ready',
       );
@@ -165,6 +207,11 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
           'step',
         );
         health.setCounter('steps', s.step);
+        if (control) {
+          const c = control.counters();
+          health.setCounter('control.accepted', c.accepted);
+          health.setCounter('control.refused', c.refused);
+        }
         for (const [assetId, c] of Object.entries({ ...simulation.counters(), ...jsonDevices.counters() })) {
           health.setCounter(`${assetId}.writes`, c.writes);
           health.setCounter(`${assetId}.rejectedWrites`, c.rejectedWrites);
@@ -173,6 +220,7 @@ export function simulatorService(deps: { readonly readTextFile?: ReadTextFile; r
       });
       return {
         async stop() {
+          await stopControl();
           events?.close();
           await stopOcpp();
           await Promise.all([jsonDevices.stop(), simulation.stop()]);

@@ -40,6 +40,11 @@ export interface SimulationOptions {
   readonly tickMs?: number;
   /** Called after each accepted Modbus register write of a served device. */
   readonly onWrite?: (assetId: string, address: number, words: readonly number[]) => void;
+  /**
+   * While true for a served asset, its register image is not rewritten after a step: the device keeps answering
+   * the values of the step before (a frozen meter). Its own timers still run.
+   */
+  readonly isFrozen?: (assetId: string) => boolean;
 }
 
 /** A running simulated site: physics, device images and their Modbus listeners. */
@@ -63,6 +68,17 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   const { site: config, log } = options;
   const tickMs = options.tickMs ?? TICK_MS;
   const plan = planSimulation(config, { now: options.now });
+  const { isFrozen } = options;
+  // plan.devices[i] is the image of plan.served[i] (planSimulation adds them together).
+  const devices =
+    isFrozen === undefined
+      ? plan.devices
+      : plan.devices.map((device, i) => {
+          const assetId = plan.served[i]?.assetId;
+          return assetId === undefined
+            ? device
+            : { ...device, update: (s: SiteSnapshot, nowMs: number) => (isFrozen(assetId) ? undefined : device.update(s, nowMs)) };
+        });
   const site = createSimulatedSite({
     model: { battery: plan.battery },
     profile: options.profile,
@@ -74,7 +90,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     grid: { phases: config.grid.phases, nominalVoltageV: config.grid.nominalVoltageV },
     batteryRequestW: plan.batteryRequestW,
     pvLimitFraction: plan.pvLimitFraction,
-    devices: plan.devices,
+    devices,
     now: options.now,
   });
 

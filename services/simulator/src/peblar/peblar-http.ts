@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { EvInterfacePatchSchema, type PeblarCharger } from './peblar-charger';
+import { readBody, sendJson } from '../http-json';
+import { EvInterfacePatchSchema, type EvInterfacePatch, type PeblarCharger } from './peblar-charger';
 
 /** The REST API's base path (peblar-ev-charger.md § 1). */
 export const PEBLAR_BASE_PATH = '/api/wlac/v1';
@@ -21,6 +22,17 @@ export interface PeblarHttpServer {
   readonly assetId: string;
   readonly port: number;
   counters(): PeblarCounters;
+  /** Whether the listener is open (false between `disconnect` and `reconnect`). */
+  readonly connected: boolean;
+  /** Whether GETs answer the documents captured by `freeze`. */
+  readonly frozen: boolean;
+  /** GETs keep answering what they answer now (a hung firmware that still serves its last values). */
+  freeze(): void;
+  unfreeze(): void;
+  /** The charger drops off the network: open connections are closed and new ones refused (fault injection). */
+  disconnect(): Promise<void>;
+  /** The charger is back: it listens again on the same host and port. */
+  reconnect(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,31 +44,10 @@ export interface PeblarHttpOptions {
   /** The API token the charger demands in `Authorization`; undefined = no check. */
   readonly token: string | undefined;
   readonly log: Logger;
+  /** Called after each accepted PATCH with its body (measurement hooks, e.g. SIM_EVENTS_FILE). */
+  readonly onWrite?: (body: EvInterfacePatch) => void;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > MAX_BODY_BYTES) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 /**
  * Serves the simulated charger's local REST API on `host:port`: GET health, system, meter, evinterface and PATCH
@@ -67,6 +58,7 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
 export function startPeblarHttpServer(options: PeblarHttpOptions): Promise<PeblarHttpServer> {
   const { charger, log } = options;
   const counters: PeblarCounters = { reads: 0, writes: 0, rejectedWrites: 0, unauthorized: 0 };
+  let frozenAnswers: Readonly<Record<string, Record<string, unknown>>> | undefined;
   const routes: Readonly<Record<string, () => Record<string, unknown>>> = {
     health: () => charger.health(),
     system: () => charger.system(),
@@ -76,25 +68,25 @@ export function startPeblarHttpServer(options: PeblarHttpOptions): Promise<Pebla
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://simulator').pathname;
-    if (!path.startsWith(`${PEBLAR_BASE_PATH}/`)) return send(res, 404, { error: `no such endpoint: ${path}` });
+    if (!path.startsWith(`${PEBLAR_BASE_PATH}/`)) return sendJson(res, 404, { error: `no such endpoint: ${path}` });
     if (options.token !== undefined && req.headers.authorization !== options.token) {
       counters.unauthorized += 1;
-      return send(res, 401, { error: 'unauthorized: missing or wrong API token' });
+      return sendJson(res, 401, { error: 'unauthorized: missing or wrong API token' });
     }
     const name = path.slice(PEBLAR_BASE_PATH.length + 1);
     const route = routes[name];
-    if (route === undefined) return send(res, 404, { error: `no such endpoint: ${path}` });
+    if (route === undefined) return sendJson(res, 404, { error: `no such endpoint: ${path}` });
     if (req.method === 'GET') {
       counters.reads += 1;
-      return send(res, 200, route());
+      return sendJson(res, 200, frozenAnswers?.[name] ?? route());
     }
     if (req.method !== 'PATCH' || name !== 'evinterface')
-      return send(res, 405, { error: `${req.method} not allowed on ${name}` });
-    const text = await readBody(req);
+      return sendJson(res, 405, { error: `${req.method} not allowed on ${name}` });
+    const text = await readBody(req, MAX_BODY_BYTES);
     const refuse = (error: string) => {
       counters.rejectedWrites += 1;
       log.debug({ error }, 'PATCH evinterface refused');
-      send(res, 400, { error });
+      sendJson(res, 400, { error });
     };
     if (text === undefined) return refuse(`body larger than ${MAX_BODY_BYTES} bytes`);
     let json: unknown;
@@ -110,31 +102,62 @@ export function startPeblarHttpServer(options: PeblarHttpOptions): Promise<Pebla
     if (problem !== undefined) return refuse(problem);
     counters.writes += 1;
     log.debug({ body: parsed.data }, 'PATCH evinterface');
-    send(res, 200, charger.evInterface());
+    options.onWrite?.(parsed.data);
+    sendJson(res, 200, charger.evInterface());
   }
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'request failed');
-      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
     });
   });
   server.keepAliveTimeout = 30_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        assetId: charger.options.assetId,
-        port,
-        counters: () => ({ ...counters }),
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
+  const listenOn = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, options.host, () => {
+        server.off('error', reject);
+        resolve((server.address() as AddressInfo).port);
       });
     });
+  const shut = () =>
+    new Promise<void>((done) => {
+      if (!server.listening) return done();
+      server.closeAllConnections();
+      server.close(() => done());
+    });
+  return listenOn(options.port).then((port) => {
+    let closed = false;
+    return {
+      assetId: charger.options.assetId,
+      port,
+      counters: () => ({ ...counters }),
+      get connected() {
+        return server.listening;
+      },
+      get frozen() {
+        return frozenAnswers !== undefined;
+      },
+      freeze() {
+        frozenAnswers ??= Object.fromEntries(Object.entries(routes).map(([route, answer]) => [route, answer()]));
+      },
+      unfreeze() {
+        frozenAnswers = undefined;
+      },
+      async disconnect() {
+        await shut();
+        log.info({ port }, 'peblar charger disconnected');
+      },
+      async reconnect() {
+        if (server.listening || closed) return;
+        await listenOn(port);
+        log.info({ port }, 'peblar charger reconnected');
+      },
+      async close() {
+        closed = true;
+        await shut();
+      },
+    };
   });
 }
