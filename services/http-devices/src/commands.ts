@@ -1,5 +1,5 @@
-import { createBusOnTransport, droppedTotal, type BusTransport, type Unsubscribe } from '@voltimax/bus';
-import { subjects, type DeviceWrite, type Setpoint, type WriteResult } from '@voltimax/contracts';
+import type { BusTransport } from '@voltimax/bus';
+import type { Setpoint, WriteResult } from '@voltimax/contracts';
 import {
   checkHttpReadBack,
   confirmsCommand,
@@ -15,6 +15,7 @@ import {
   type MqttCommand,
   type MqttProfile,
 } from '@voltimax/devices';
+import { startWritePath, type WritePath } from '@voltimax/driver-sdk';
 import type { Logger } from 'pino';
 import type { AssetDriver, OwnedAsset } from './assets';
 import type { Health } from './counters';
@@ -46,70 +47,10 @@ export interface Commands {
 type Status = WriteResult['status'];
 type Outcome = Omit<WriteResult, 'v' | 'commandId' | 'assetId' | 'atMs'>;
 
-interface Deadline {
-  readonly commandId: string;
-  readonly expiresAtMs: number;
-  timer: NodeJS.Timeout | undefined;
-}
+/** HTTP/MQTT write counters besides the write path's own (all start at 0). */
+const DEVICE_WRITE_COUNTERS = ['writes', 'skippedWrites'] as const;
 
-interface AssetState {
-  readonly asset: OwnedAsset;
-  readonly log: Logger;
-  /** Writes and watchdog actions of one asset run one after the other. */
-  queue: Promise<unknown>;
-  deadline: Deadline | undefined;
-}
-
-/** Counter names of the write path (all start at 0). */
-export const WRITE_COUNTERS = [
-  'writeCommands',
-  'writes',
-  'skippedWrites',
-  'writesApplied',
-  'writeMismatches',
-  'writesRejected',
-  'writeFailures',
-  'writeTimeouts',
-  'foreignWrites',
-  'watchdogSafe',
-  'watchdogFailures',
-  'writeBusDropped',
-] as const;
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const clampDelay = (ms: number): number => Math.min(MAX_TIMER_MS, Math.max(0, ms));
 const short = (text: string): string => (text.length > 500 ? `${text.slice(0, 497)}...` : text);
-
-/**
- * A transport whose subscriptions only see `device.<id>.write` of owned assets; the rest is not even parsed, so the
- * typed bus on top never answers it (its owner, another driver, does).
- */
-function ownedWritesOnly(
-  transport: BusTransport,
-  owns: (assetId: string) => boolean,
-  onForeign: () => void,
-  onOwnedDone: () => void,
-): BusTransport {
-  return {
-    publish: (subject, data, headers) => transport.publish(subject, data, headers),
-    request: (subject, data, headers, timeoutMs) => transport.request(subject, data, headers, timeoutMs),
-    subscribe(subject, opts, onMessage, onError) {
-      return transport.subscribe(
-        subject,
-        opts,
-        (msg) => {
-          const params = subjects.deviceWrite.parse(msg.subject);
-          if (params === undefined || !owns(params.assetId)) {
-            onForeign();
-            return;
-          }
-          return Promise.resolve(onMessage(msg)).finally(onOwnedDone);
-        },
-        onError,
-      );
-    },
-  };
-}
 
 function httpFailure(err: unknown, what: string): Outcome {
   if (err instanceof HttpDeviceError) {
@@ -137,31 +78,8 @@ function httpFailure(err: unknown, what: string): Outcome {
  * poll interval until it takes.
  */
 export function startCommands(opts: CommandsOptions): Commands {
-  const { health, now } = opts;
-  const states = new Map<string, AssetState>(
-    opts.assets.map((asset) => [
-      asset.id,
-      { asset, log: opts.log.child({ assetId: asset.id }), queue: Promise.resolve(), deadline: undefined },
-    ]),
-  );
-  let stopped = false;
-  for (const name of WRITE_COUNTERS) health.setCounter(name, 0);
-
-  const bus = createBusOnTransport(
-    ownedWritesOnly(
-      opts.transport,
-      (id) => states.has(id),
-      () => health.incrementCounter('foreignWrites'),
-      () => health.setCounter('writeBusDropped', droppedTotal(bus.stats().totals)),
-    ),
-    opts.log.child({ component: 'write-bus' }),
-  );
-
-  function serialize<T>(state: AssetState, work: () => Promise<T>): Promise<T> {
-    const run = state.queue.then(work, work);
-    state.queue = run.catch(() => undefined);
-    return run;
-  }
+  const { health } = opts;
+  for (const name of DEVICE_WRITE_COUNTERS) health.setCounter(name, 0);
 
   // --- HTTP ---------------------------------------------------------------------------------------------------
 
@@ -186,11 +104,10 @@ export function startCommands(opts: CommandsOptions): Commands {
   }
 
   async function applyHttp(
-    state: AssetState,
+    asset: OwnedAsset,
     driver: Extract<AssetDriver, { kind: 'http' }>,
     setpoint: Setpoint,
   ): Promise<Outcome> {
-    const { asset } = state;
     const { profile, baseUrl, token } = driver;
     const encoded = encodeHttpWrite(profile, setpoint);
     if (encoded.kind === 'rejected') return { status: 'rejected', error: `${encoded.reason}: ${encoded.detail}` };
@@ -253,10 +170,9 @@ export function startCommands(opts: CommandsOptions): Commands {
 
   // --- MQTT ---------------------------------------------------------------------------------------------------
 
-  async function applyCommand(state: AssetState, command: MqttCommand): Promise<Outcome> {
+  async function applyCommand(asset: OwnedAsset, command: MqttCommand): Promise<Outcome> {
     const mqtt = opts.mqtt;
     if (mqtt === undefined) return { status: 'failed', error: 'no MQTT broker connected' };
-    const { asset } = state;
     const latest = mqtt.latest(asset.id, command.expect.topicName);
     if (latest?.kind === 'reading' && confirmsCommand(command.expect, latest.reading)) {
       health.incrementCounter('skippedWrites');
@@ -314,7 +230,7 @@ export function startCommands(opts: CommandsOptions): Commands {
   }
 
   async function applyMqtt(
-    state: AssetState,
+    asset: OwnedAsset,
     driver: Extract<AssetDriver, { kind: 'mqtt' }>,
     setpoint: Setpoint,
   ): Promise<Outcome> {
@@ -324,7 +240,7 @@ export function startCommands(opts: CommandsOptions): Commands {
     let result: Outcome = { status: 'unchanged' };
     let wrote = false;
     for (const command of encoded.commands) {
-      const outcome = await applyCommand(state, command);
+      const outcome = await applyCommand(asset, command);
       if (outcome.status !== 'applied' && outcome.status !== 'unchanged') return outcome;
       wrote ||= outcome.status === 'applied';
       result = outcome;
@@ -339,91 +255,30 @@ export function startCommands(opts: CommandsOptions): Commands {
 
   // --- common -------------------------------------------------------------------------------------------------
 
-  function apply(state: AssetState, setpoint: Setpoint): Promise<Outcome> {
-    const { driver } = state.asset;
+  function apply(asset: OwnedAsset, setpoint: Setpoint): Promise<Outcome> {
+    const { driver } = asset;
     switch (driver.kind) {
       case 'http':
-        return applyHttp(state, driver, setpoint);
+        return applyHttp(asset, driver, setpoint);
       case 'mqtt':
-        return applyMqtt(state, driver, setpoint);
+        return applyMqtt(asset, driver, setpoint);
       case 'unusable':
         return Promise.resolve({ status: 'rejected', error: driver.reason });
     }
   }
 
-  function hasWrites(driver: AssetDriver): boolean {
-    return driver.kind !== 'unusable' && driver.profile.writes.length > 0;
-  }
-
-  function armWatchdog(state: AssetState, write: DeviceWrite): void {
-    if (state.deadline?.timer !== undefined) clearTimeout(state.deadline.timer);
-    const deadline: Deadline = { commandId: write.commandId, expiresAtMs: write.expiresAtMs, timer: undefined };
-    state.deadline = deadline;
-    const fire = (): void => {
-      void serialize(state, async () => {
-        if (state.deadline !== deadline || stopped) return;
-        const outcome = await apply(state, { kind: 'safe' });
-        const fields = { commandId: deadline.commandId, expiredAtMs: deadline.expiresAtMs, status: outcome.status };
-        if (outcome.status === 'applied' || outcome.status === 'unchanged') {
-          health.incrementCounter('watchdogSafe');
-          state.log.warn(fields, 'write expired without a newer one; safe set-point applied');
-          state.deadline = undefined;
-          return;
-        }
-        // The old set-point may still be running on the device: keep trying until the safe one takes.
-        health.incrementCounter('watchdogFailures');
-        state.log.error({ ...fields, error: outcome.error }, 'safe set-point after expiry failed; retrying');
-        if (!stopped) deadline.timer = setTimeout(fire, Math.max(1_000, state.asset.pollIntervalMs));
-      });
-    };
-    deadline.timer = setTimeout(fire, clampDelay(write.expiresAtMs - now()));
-  }
-
-  async function execute(state: AssetState, write: DeviceWrite): Promise<Outcome> {
-    const { asset } = state;
-    if (write.assetId !== asset.id)
-      return { status: 'rejected', error: `payload assetId '${write.assetId}' differs from the subject` };
-    if (write.expiresAtMs <= now())
-      return { status: 'rejected', error: `expired at ${write.expiresAtMs} before it could be applied` };
-    const { driver } = asset;
-    if (driver.kind === 'unusable') return { status: 'rejected', error: driver.reason };
-    if (!hasWrites(driver)) return { status: 'rejected', error: `profile '${driver.profile.id}' has no writes` };
-    armWatchdog(state, write);
-    return apply(state, write.setpoint);
-  }
-
-  const unsubscribe: Unsubscribe = bus.reply(subjects.deviceWrite, async (write, ctx): Promise<WriteResult> => {
-    const state = states.get(ctx.params.assetId);
-    health.incrementCounter('writeCommands');
-    const result: Outcome =
-      state === undefined || stopped
-        ? { status: 'failed', error: 'driver stopping' }
-        : await serialize(state, () => execute(state, write)).catch((err: unknown) => ({
-            status: 'failed' as const,
-            error: short(err instanceof Error ? err.message : String(err)),
-          }));
-    const counter: Record<Status, string> = {
-      applied: 'writesApplied',
-      unchanged: 'writesApplied',
-      mismatch: 'writeMismatches',
-      rejected: 'writesRejected',
-      failed: 'writeFailures',
-      timeout: 'writeTimeouts',
-    };
-    health.incrementCounter(counter[result.status]);
-    const log = state?.log ?? opts.log;
-    const fields = { commandId: write.commandId, setpoint: write.setpoint, ...result };
-    if (result.status === 'applied' || result.status === 'unchanged') log.debug(fields, 'write executed');
-    else log.warn(fields, 'write not applied');
-    return { v: 1, commandId: write.commandId, assetId: ctx.params.assetId, atMs: now(), ...result };
+  const path: WritePath = startWritePath<OwnedAsset, Outcome>({
+    transport: opts.transport,
+    log: opts.log,
+    health,
+    assets: opts.assets,
+    now: opts.now,
+    refuse: ({ driver }) => {
+      if (driver.kind === 'unusable') return driver.reason;
+      return driver.profile.writes.length > 0 ? undefined : `profile '${driver.profile.id}' has no writes`;
+    },
+    apply: (asset, setpoint) => apply(asset, setpoint),
   });
 
-  return {
-    async stop() {
-      stopped = true;
-      unsubscribe();
-      for (const state of states.values()) if (state.deadline?.timer !== undefined) clearTimeout(state.deadline.timer);
-      await Promise.all([...states.values()].map((s) => s.queue));
-    },
-  };
+  return { stop: () => path.stop() };
 }

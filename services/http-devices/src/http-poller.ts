@@ -1,5 +1,4 @@
 import type { Bus } from '@voltimax/bus';
-import type { Measurements } from '@voltimax/contracts';
 import {
   decodeJsonFields,
   describeJsonIssues,
@@ -13,11 +12,19 @@ import {
   type JsonFieldIssue,
   type ReadValues,
 } from '@voltimax/devices';
+import {
+  assetCounter,
+  chargerStateFromCp,
+  createPollLoop,
+  createReadingPublisher,
+  type AssetErrorTracker,
+  type PollLoop,
+  type ReadingPublisher,
+} from '@voltimax/driver-sdk';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';
-import { assetCounter, type AssetErrorTracker, type Health } from './counters';
+import type { Health } from './counters';
 import { HttpDeviceError, type HttpDeviceClient } from './http-client';
-import { chargerStateFromCp, publishReading, type ReadingFields } from './readings';
 
 /** Dependencies of the HTTP poll loops. */
 export interface HttpPollerOptions {
@@ -79,14 +86,9 @@ const clip = (text: string): string => (text.length > 500 ? `${text.slice(0, 497
 
 /** One asset's loop: a tick every poll interval; a tick that finds the previous cycle still running checks staleness. */
 class HttpAssetLoop {
-  private readonly sequence = { next: 0 };
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> | undefined;
-  private lastGood: { readonly atMs: number; readonly values: Measurements } | undefined;
-  private lastStaleAtMs = Number.NEGATIVE_INFINITY;
-  private lastError: string | undefined;
+  private readonly readings: ReadingPublisher;
+  private readonly loop: PollLoop;
   private readonly lastReadAtMs: Record<string, number> = {};
-  private stopped = false;
   private readonly log: Logger;
   private readonly client: HttpDeviceClient | undefined;
 
@@ -95,29 +97,23 @@ class HttpAssetLoop {
     private readonly opts: HttpPollerOptions,
   ) {
     this.log = opts.log.child({ assetId: asset.id });
+    const onStale = () => opts.health.incrementCounter('staleReadings');
+    this.readings = createReadingPublisher({ ...opts, asset, log: this.log, onStale });
+    this.loop = createPollLoop({
+      intervalMs: asset.pollIntervalMs,
+      cycle: () => this.cycle(),
+      // A cycle that hangs (slow device, retries) must not leave consumers with an old value that looks current.
+      onBusy: () => this.readings.checkStale(),
+    });
     this.client = asset.driver.kind === 'http' ? opts.clientFor(asset) : undefined;
   }
 
   start(): void {
-    this.tick();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.inFlight;
-  }
-
-  private tick(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => this.tick(), this.asset.pollIntervalMs);
-    if (this.inFlight !== undefined) {
-      this.checkStale();
-      return;
-    }
-    this.inFlight = this.cycle().finally(() => {
-      this.inFlight = undefined;
-    });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async cycle(): Promise<void> {
@@ -144,7 +140,7 @@ class HttpAssetLoop {
       } finally {
         health.setCounter(assetCounter('breaker', asset.id), this.client.breakerCode());
       }
-      if (this.stopped) return;
+      if (this.loop.stopped) return;
       const document = parseJsonDocument(text);
       if (!document.ok) {
         // A body that is not JSON at all: nothing of this cycle can be trusted.
@@ -170,16 +166,13 @@ class HttpAssetLoop {
       if (all.length > implausible) health.incrementCounter('malformedFields', all.length - implausible);
       health.incrementCounter(assetCounter('fieldErrors', asset.id), all.length);
       const error = clip(issues.map((i) => `${i.read}: ${describeJsonIssues(i.issues) ?? ''}`).join(' | '));
-      this.publish({ atMs, quality: 'error', values: measurements, error, chargerState });
-      if (error !== this.lastError) this.log.warn({ error }, 'device answered with bad members; dropped');
-      this.lastError = error;
+      if (this.readings.error({ atMs, values: measurements, error, chargerState })) {
+        this.log.warn({ error }, 'device answered with bad members; dropped');
+      }
       this.opts.errors.outcome(asset.id, false);
       return;
     }
-    this.publish({ atMs, quality: 'good', values: measurements, chargerState });
-    this.lastGood = { atMs, values: measurements };
-    if (this.lastError !== undefined) this.log.info({ previousError: this.lastError }, 'asset recovered');
-    this.lastError = undefined;
+    this.readings.good({ atMs, values: measurements, chargerState });
     this.log.debug({ values: measurements }, 'polled');
     this.opts.errors.outcome(asset.id, true);
   }
@@ -189,38 +182,15 @@ class HttpAssetLoop {
   }
 
   private failed(reason: string, kind: string, err?: unknown): void {
-    if (this.stopped) return;
+    if (this.loop.stopped) return;
     const { health } = this.opts;
     health.incrementCounter('httpPollErrors');
     health.incrementCounter(assetCounter('pollErrors', this.asset.id));
     // Error readings carry the reason and no values: a value we could not read is not a value.
-    this.publish({ atMs: this.opts.now(), quality: 'error', values: {}, error: clip(reason) });
-    if (reason !== this.lastError)
+    if (this.readings.error({ atMs: this.opts.now(), error: clip(reason) }, reason))
       this.log.warn({ reason, kind, err: err instanceof HttpDeviceError ? undefined : err }, 'poll failed');
     else this.log.debug({ reason }, 'poll failed again');
-    this.lastError = reason;
     this.opts.errors.outcome(this.asset.id, false);
-  }
-
-  /** A cycle that hangs (slow device, retries) must not leave consumers with an old value that looks current. */
-  private checkStale(): void {
-    const nowMs = this.opts.now();
-    const interval = this.asset.pollIntervalMs;
-    const limitMs = interval * (this.opts.staleAfterIntervals ?? 3);
-    if (this.lastGood === undefined || nowMs - this.lastGood.atMs <= limitMs) return;
-    if (nowMs - this.lastStaleAtMs < interval) return;
-    this.lastStaleAtMs = nowMs;
-    this.opts.health.incrementCounter('staleReadings');
-    this.publish({
-      atMs: this.lastGood.atMs,
-      quality: 'stale',
-      values: this.lastGood.values,
-      error: `no fresh reading for ${nowMs - this.lastGood.atMs} ms (poll still running)`,
-    });
-  }
-
-  private publish(fields: ReadingFields): void {
-    publishReading(this.opts.bus, this.asset, this.sequence, fields, this.log);
   }
 }
 

@@ -1,5 +1,4 @@
 import type { Bus } from '@voltimax/bus';
-import type { Measurements } from '@voltimax/contracts';
 import {
   decodeMqttPayload,
   describeJsonIssues,
@@ -10,11 +9,17 @@ import {
   type MqttTopic,
   type ReadValues,
 } from '@voltimax/devices';
+import {
+  assetCounter,
+  chargerStateFromCp,
+  createReadingPublisher,
+  type AssetErrorTracker,
+  type ReadingPublisher,
+} from '@voltimax/driver-sdk';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BrokerSpec, OwnedAsset } from './assets';
-import { assetCounter, type AssetErrorTracker, type Health } from './counters';
-import { chargerStateFromCp, publishReading, type ReadingFields } from './readings';
+import type { Health } from './counters';
 
 /** Opens an MQTT client for a broker (mqtt.js `connect`; injectable for tests). */
 export type ConnectBroker = (url: string, options: IClientOptions) => MqttClient;
@@ -188,13 +193,11 @@ interface Waiter {
 
 /** One MQTT asset: its topics' latest messages, its waiting writes, and its publish loop. */
 class MqttAssetLoop {
-  private readonly sequence = { next: 0 };
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAtMs: number;
   private lastTickAtMs: number;
   private lastStaleAtMs = Number.NEGATIVE_INFINITY;
-  private lastGood: { readonly atMs: number; readonly values: Measurements } | undefined;
-  private lastError: string | undefined;
+  private readonly readings: ReadingPublisher;
   readonly waiters = new Set<Waiter>();
   readonly topics: readonly TopicState[];
   private readonly log: Logger;
@@ -207,6 +210,7 @@ class MqttAssetLoop {
     private readonly opts: MqttListenerOptions,
   ) {
     this.log = opts.log.child({ assetId: asset.id });
+    this.readings = createReadingPublisher({ bus: opts.bus, asset, log: this.log, now: opts.now });
     this.startedAtMs = opts.now();
     this.lastTickAtMs = this.startedAtMs;
     this.topics =
@@ -304,13 +308,10 @@ class MqttAssetLoop {
       .filter((s) => !fresh(s))
       .map((s) => (s.last === undefined ? `${s.fullTopic} (never)` : `${s.fullTopic} (${nowMs - s.last.atMs} ms)`));
     const error = clip(`no message on ${silent.join(', ')}; ${this.broker?.describe() ?? 'no broker'}`);
-    if (this.lastGood !== undefined) {
+    if (this.readings.stale(error)) {
       this.opts.health.incrementCounter('mqttStaleReadings');
-      this.publish({ atMs: this.lastGood.atMs, quality: 'stale', values: this.lastGood.values, error });
       // Log a new silence once, not every interval (the ages in the text change each time).
-      const key = error.replace(/\(\d+ ms\)/g, '');
-      if (key !== this.lastError) this.log.warn({ error }, 'readings stale');
-      this.lastError = key;
+      if (this.readings.noteError(error.replace(/\(\d+ ms\)/g, ''))) this.log.warn({ error }, 'readings stale');
       this.opts.errors.outcome(this.asset.id, false);
       return;
     }
@@ -339,24 +340,18 @@ class MqttAssetLoop {
     const measurements = toMeasurements(typed);
     const chargerState = this.asset.kind === 'ev-charger' ? chargerStateFromCp(typed.cpState) : undefined;
     if (problems.length > 0) {
-      const error = clip(problems.join(' | '));
-      this.publish({ atMs, quality: 'error', values: measurements, error, chargerState });
-      this.lastError = error;
+      // Logged per topic as the payloads come (received).
+      this.readings.error({ atMs, values: measurements, error: clip(problems.join(' | ')), chargerState });
       this.opts.errors.outcome(this.asset.id, false);
       return;
     }
-    this.publish({ atMs, quality: 'good', values: measurements, chargerState });
-    this.lastGood = { atMs, values: measurements };
-    if (this.lastError !== undefined) this.log.info({ previousError: this.lastError }, 'asset recovered');
-    this.lastError = undefined;
+    this.readings.good({ atMs, values: measurements, chargerState });
     this.opts.errors.outcome(this.asset.id, true);
   }
 
   private failed(atMs: number, reason: string): void {
     this.opts.health.incrementCounter(assetCounter('pollErrors', this.asset.id));
-    this.publish({ atMs, quality: 'error', values: {}, error: clip(reason) });
-    if (reason !== this.lastError) this.log.warn({ reason }, 'no usable reading');
-    this.lastError = reason;
+    if (this.readings.error({ atMs, error: clip(reason) }, reason)) this.log.warn({ reason }, 'no usable reading');
     this.opts.errors.outcome(this.asset.id, false);
   }
 
@@ -368,10 +363,6 @@ class MqttAssetLoop {
     broker.client
       .publishAsync(mqttTopic(request.topic, this.prefix), request.payload, { qos: 0 })
       .catch((err: unknown) => this.log.debug({ err }, 'status request failed'));
-  }
-
-  private publish(fields: ReadingFields): void {
-    publishReading(this.opts.bus, this.asset, this.sequence, fields, this.log);
   }
 }
 

@@ -1,9 +1,9 @@
 import { natsTransport } from '@voltimax/bus';
+import { AssetErrorTracker } from '@voltimax/driver-sdk';
 import { defineService } from '@voltimax/service-kit';
 import type { OwnedAsset } from './assets';
 import { startCommands } from './commands';
 import { httpDevicesEnvSchema, type ReadTextFile } from './config';
-import { AssetErrorTracker } from './counters';
 import { HttpDeviceClient } from './http-client';
 import { startHttpPoller } from './http-poller';
 import { startMqttListener, type ConnectBroker, type MqttListener } from './mqtt-listener';

@@ -6,6 +6,7 @@ import {
   type SunSpecProfile,
   type SunSpecRole,
 } from '@voltimax/devices';
+import { fnv1a } from '@voltimax/driver-sdk';
 import {
   endpointKey,
   endpointOf,
@@ -50,15 +51,8 @@ export function isModbusAsset(asset: AssetConfig): asset is ModbusAssetConfig {
   return isModbusConnection(asset.connection);
 }
 
-/** 32-bit FNV-1a over the UTF-16 code units: stable across processes, versions and machines. */
-export function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash >>> 0;
-}
+/** 32-bit FNV-1a over the UTF-16 code units: stable across processes, versions and machines (the shard hash). */
+export { fnv1a };
 
 /**
  * What decides the shard of an asset. Usually its id; but every unit behind one RS-485 line (a serial port or

@@ -1,6 +1,5 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { createBusOnTransport, droppedTotal, type BusTransport, type Unsubscribe } from '@voltimax/bus';
-import { subjects, type DeviceWrite, type Setpoint, type WriteResult } from '@voltimax/contracts';
+import type { BusTransport } from '@voltimax/bus';
+import type { Setpoint, WriteResult } from '@voltimax/contracts';
 import {
   decodePoint,
   decodeProfile,
@@ -12,11 +11,11 @@ import {
   type ModbusProfile,
   type RegisterWrite,
 } from '@voltimax/devices';
+import { assetCounter, startWritePath, type WritePath } from '@voltimax/driver-sdk';
 import { ModbusExceptionError, ModbusTimeoutError, readBlocks } from '@voltimax/modbus';
-import { serviceTracer } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';
-import { assetCounter, type Health } from './counters';
+import type { Health } from './counters';
 import { describeFailure, type RegisterClient } from './device-reader';
 
 /** Dependencies of the write path. */
@@ -59,20 +58,11 @@ interface KeepAlive {
   timer: NodeJS.Timeout | undefined;
 }
 
-interface Deadline {
-  readonly commandId: string;
-  readonly expiresAtMs: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
 interface AssetState {
   readonly asset: OwnedAsset;
   /** Created on first use: an asset that cannot be driven never gets one. */
   readonly client: RegisterClient;
   readonly log: Logger;
-  /** Writes, keep-alives and watchdog actions of one asset run one after the other. */
-  queue: Promise<unknown>;
-  deadline: Deadline | undefined;
   keepAlive: KeepAlive | undefined;
   /** When the kept-alive registers were last written, epoch ms (undefined: unknown, e.g. after a restart). */
   lastKeepAliveWriteAtMs: number | undefined;
@@ -86,37 +76,8 @@ const sameWords = (a: readonly number[] | undefined, b: readonly number[]): bool
 const hex = (words: readonly number[] | undefined): string =>
   words === undefined ? 'nothing' : `[${words.map((w) => `0x${w.toString(16).padStart(4, '0')}`).join(' ')}]`;
 
-/**
- * A transport whose subscriptions only see `device.<id>.write` of owned assets; the rest is not even parsed, so the
- * typed bus on top never answers it. `onOwnedDone` runs after each owned message was handled (or refused).
- */
-export function ownedWritesOnly(
-  transport: BusTransport,
-  owns: (assetId: string) => boolean,
-  onForeign: () => void,
-  onOwnedDone: () => void = () => undefined,
-): BusTransport {
-  return {
-    publish: (subject, data, headers) => transport.publish(subject, data, headers),
-    request: (subject, data, headers, timeoutMs) => transport.request(subject, data, headers, timeoutMs),
-    subscribe(subject, opts, onMessage, onError) {
-      return transport.subscribe(
-        subject,
-        opts,
-        (msg) => {
-          const params = subjects.deviceWrite.parse(msg.subject);
-          // Another instance or another driver owns it: stay silent, its owner answers.
-          if (params === undefined || !owns(params.assetId)) {
-            onForeign();
-            return;
-          }
-          return Promise.resolve(onMessage(msg)).finally(onOwnedDone);
-        },
-        onError,
-      );
-    },
-  };
-}
+/** Modbus write counters besides the write path's own (all start at 0). */
+const MODBUS_WRITE_COUNTERS = ['writes', 'skippedWrites', 'keepAlives', 'keepAliveFailures'] as const;
 
 /** Rated power for percent scalings: the site's battery power limit for the direction, or the PV rating. */
 function ratedPowerW(asset: OwnedAsset, setpoint: Setpoint): number | undefined {
@@ -149,11 +110,11 @@ function failureStatus(err: unknown): Status {
 }
 
 /**
- * Answers `device.<assetId>.write` for the owned assets (request/reply → WriteResult): validate, encode with the
- * profile, read the target registers and skip the ones already holding the value, write the rest, read back and
- * compare. `applied` only when every register reads back as written; `unchanged` when nothing had to be written;
- * `mismatch` when the device did not take it. Keeps set-points alive for profiles with `keepAliveMs`, and writes the
- * profile's safe set-point when a write's `expiresAtMs` passes without a newer write.
+ * Answers `device.<assetId>.write` for the owned assets (request/reply → WriteResult) through the driver SDK's write
+ * path: validate, encode with the profile, read the target registers and skip the ones already holding the value,
+ * write the rest, read back and compare. `applied` only when every register reads back as written; `unchanged` when
+ * nothing had to be written; `mismatch` when the device did not take it. Keeps set-points alive for profiles with
+ * `keepAliveMs`, and writes the profile's safe set-point when a write's `expiresAtMs` passes without a newer write.
  */
 export function startCommands(opts: CommandsOptions): Commands {
   const { health, now } = opts;
@@ -167,8 +128,6 @@ export function startCommands(opts: CommandsOptions): Commands {
           return client;
         },
         log: opts.log.child({ assetId: asset.id }),
-        queue: Promise.resolve(),
-        deadline: undefined,
         keepAlive: undefined,
         lastKeepAliveWriteAtMs: undefined,
       };
@@ -176,38 +135,36 @@ export function startCommands(opts: CommandsOptions): Commands {
     }),
   );
   let stopped = false;
-  for (const name of [
-    'writes',
-    'skippedWrites',
-    'writeCommands',
-    'writeFailures',
-    'writeMismatches',
-    'writesRejected',
-    'foreignWrites',
-    'keepAlives',
-    'keepAliveFailures',
-    'watchdogSafe',
-    'watchdogFailures',
-    'writeBusDropped',
-  ]) {
-    health.setCounter(name, 0);
-  }
+  for (const name of MODBUS_WRITE_COUNTERS) health.setCounter(name, 0);
 
-  const bus = createBusOnTransport(
-    ownedWritesOnly(
-      opts.transport,
-      (id) => states.has(id),
-      () => health.incrementCounter('foreignWrites'),
-      () => health.setCounter('writeBusDropped', droppedTotal(bus.stats().totals)),
-    ),
-    opts.log.child({ component: 'write-bus' }),
-  );
+  const stateOf = (asset: OwnedAsset): AssetState => {
+    const state = states.get(asset.id);
+    if (state === undefined) throw new Error(`asset '${asset.id}' is not owned`); // the write path asks only for ours
+    return state;
+  };
+  const profileOf = (asset: OwnedAsset): ModbusProfile => {
+    if (asset.driver.kind !== 'modbus') throw new Error(`asset '${asset.id}' has no Modbus driver`); // refused before
+    return asset.driver.profile;
+  };
 
-  function serialize<T>(state: AssetState, work: () => Promise<T>): Promise<T> {
-    const run = state.queue.then(work, work);
-    state.queue = run.catch(() => undefined);
-    return run;
-  }
+  const path: WritePath = startWritePath<OwnedAsset, Applied>({
+    transport: opts.transport,
+    log: opts.log,
+    health,
+    assets: opts.assets,
+    now,
+    // Timeouts have always been counted as failures here (dashboards).
+    statusCounters: { timeout: 'writeFailures' },
+    refuse: (asset) => {
+      if (asset.driver.kind === 'modbus') return undefined;
+      return asset.driver.kind === 'unusable'
+        ? asset.driver.reason
+        : `profile '${asset.driver.profile.id}' has no write controls`;
+    },
+    watchdog: (asset) => asset.driver.kind === 'modbus' && asset.driver.profile.controls.length > 0,
+    apply: (asset, setpoint) => apply(stateOf(asset), profileOf(asset), setpoint),
+    afterApply: (asset, applied) => updateKeepAlive(stateOf(asset), profileOf(asset), applied),
+  });
 
   async function scaleFactorsFor(state: AssetState, profile: ModbusProfile): Promise<Readonly<Record<string, number>>> {
     // Only the scale factors of writable points: the others are the poller's business.
@@ -339,7 +296,7 @@ export function startCommands(opts: CommandsOptions): Commands {
     const last = state.lastKeepAliveWriteAtMs;
     const delay = last === undefined ? 0 : last + keepAlive.everyMs - now();
     keepAlive.timer = setTimeout(() => {
-      void serialize(state, async () => {
+      void path.serialize(state.asset.id, async () => {
         if (state.keepAlive !== keepAlive || stopped) return;
         try {
           const { mismatches } = await writeAndVerify(state, profile, keepAlive.writes, false);
@@ -368,92 +325,11 @@ export function startCommands(opts: CommandsOptions): Commands {
     scheduleKeepAlive(state, keepAlive, profile);
   }
 
-  function armWatchdog(state: AssetState, profile: ModbusProfile, write: DeviceWrite): void {
-    if (state.deadline?.timer !== undefined) clearTimeout(state.deadline.timer);
-    const deadline: Deadline = { commandId: write.commandId, expiresAtMs: write.expiresAtMs, timer: undefined };
-    state.deadline = deadline;
-    const fire = (): void => {
-      void serialize(state, async () => {
-        if (state.deadline !== deadline || stopped) return;
-        const applied = await apply(state, profile, { kind: 'safe' });
-        const fields = { commandId: deadline.commandId, expiredAtMs: deadline.expiresAtMs, status: applied.status };
-        if (applied.status === 'applied' || applied.status === 'unchanged') {
-          health.incrementCounter('watchdogSafe');
-          state.log.warn(fields, 'write expired without a newer one; safe set-point applied');
-          state.deadline = undefined;
-          updateKeepAlive(state, profile, applied);
-          return;
-        }
-        // The old set-point may still be running on the device: keep trying until the safe one takes.
-        health.incrementCounter('watchdogFailures');
-        state.log.error({ ...fields, error: applied.error }, 'safe set-point after expiry failed; retrying');
-        if (!stopped) deadline.timer = setTimeout(fire, Math.max(1_000, state.asset.pollIntervalMs));
-      });
-    };
-    deadline.timer = setTimeout(fire, clampDelay(write.expiresAtMs - now()));
-  }
-
-  async function execute(
-    state: AssetState,
-    write: DeviceWrite,
-  ): Promise<Omit<WriteResult, 'v' | 'commandId' | 'assetId' | 'atMs'>> {
-    const { asset } = state;
-    if (write.assetId !== asset.id)
-      return { status: 'rejected', error: `payload assetId '${write.assetId}' differs from the subject` };
-    if (write.expiresAtMs <= now())
-      return { status: 'rejected', error: `expired at ${write.expiresAtMs} before it could be applied` };
-    if (asset.driver.kind !== 'modbus') {
-      const why =
-        asset.driver.kind === 'unusable'
-          ? asset.driver.reason
-          : `profile '${asset.driver.profile.id}' has no write controls`;
-      return { status: 'rejected', error: why };
-    }
-    const { profile } = asset.driver;
-    if (profile.controls.length > 0) armWatchdog(state, profile, write);
-    const applied = await apply(state, profile, write.setpoint);
-    updateKeepAlive(state, profile, applied);
-    return {
-      status: applied.status,
-      ...(applied.readBack === undefined ? {} : { readBack: applied.readBack }),
-      ...(applied.error === undefined ? {} : { error: short(applied.error) }),
-    };
-  }
-
-  const unsubscribe: Unsubscribe = bus.reply(subjects.deviceWrite, async (write, ctx): Promise<WriteResult> => {
-    const state = states.get(ctx.params.assetId);
-    health.incrementCounter('writeCommands');
-    // The handler runs in the arbiter's trace context (the write's traceparent): the device write is its child.
-    const span = serviceTracer().startSpan(`device.write ${ctx.params.assetId}`, {
-      kind: SpanKind.CONSUMER,
-      attributes: { 'voltimax.asset': ctx.params.assetId, 'voltimax.command': write.commandId },
-    });
-    const result =
-      state === undefined || stopped
-        ? { status: 'failed' as const, error: 'driver stopping' }
-        : await serialize(state, () => execute(state, write));
-    span.setAttribute('voltimax.write.status', result.status);
-    if (result.status !== 'applied' && result.status !== 'unchanged') span.setStatus({ code: SpanStatusCode.ERROR, message: result.status });
-    span.end();
-    if (result.status === 'mismatch') health.incrementCounter('writeMismatches');
-    else if (result.status === 'rejected') health.incrementCounter('writesRejected');
-    else if (result.status !== 'applied' && result.status !== 'unchanged') health.incrementCounter('writeFailures');
-    const log = state?.log ?? opts.log;
-    const fields = { commandId: write.commandId, setpoint: write.setpoint, ...result };
-    if (result.status === 'applied' || result.status === 'unchanged') log.debug(fields, 'write executed');
-    else log.warn(fields, 'write not applied');
-    return { v: 1, commandId: write.commandId, assetId: ctx.params.assetId, atMs: now(), ...result };
-  });
-
   return {
     async stop() {
       stopped = true;
-      unsubscribe();
-      for (const state of states.values()) {
-        if (state.deadline?.timer !== undefined) clearTimeout(state.deadline.timer);
-        cancelKeepAlive(state);
-      }
-      await Promise.all([...states.values()].map((s) => s.queue));
+      for (const state of states.values()) cancelKeepAlive(state);
+      await path.stop();
     },
   };
 }

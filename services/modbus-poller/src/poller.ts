@@ -1,11 +1,19 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Bus } from '@voltimax/bus';
-import { subjects, type AssetReading, type Measurements } from '@voltimax/contracts';
 import type { DeviceReading, ReadIssue } from '@voltimax/devices';
+import {
+  AssetErrorTracker,
+  assetCounter,
+  chargerStateFromCp,
+  createPollLoop,
+  createReadingPublisher,
+  type PollLoop,
+  type ReadingPublisher,
+} from '@voltimax/driver-sdk';
 import { serviceTracer } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';
-import { assetCounter, BREAKER_CODE, type Health } from './counters';
+import { BREAKER_CODE, type Health } from './counters';
 import { createDeviceReader, describeFailure, type DeviceReader, type RegisterClient } from './device-reader';
 
 /** Dependencies of the poll loops. */
@@ -30,27 +38,6 @@ export interface Poller {
   stop(): Promise<void>;
 }
 
-type ChargerState = NonNullable<AssetReading['chargerState']>;
-
-/** IEC 61851 control-pilot state (ASCII 'A'…'F', as EV chargers report it) → the contracts' connector state. */
-export function chargerStateFromCp(cpState: number | string | undefined): ChargerState | undefined {
-  switch (typeof cpState === 'number' ? String.fromCharCode(cpState) : undefined) {
-    case 'A':
-      return 'available';
-    case 'B':
-      return 'suspended';
-    case 'C':
-    case 'D':
-      return 'charging';
-    case 'E':
-      return 'unavailable';
-    case 'F':
-      return 'faulted';
-    default:
-      return undefined;
-  }
-}
-
 function describeImplausible(issues: readonly ReadIssue[]): string | undefined {
   const parts = issues.flatMap((issue) => {
     const { outcome } = issue;
@@ -65,14 +52,9 @@ function describeImplausible(issues: readonly ReadIssue[]): string | undefined {
 
 /** One asset's loop: a tick every poll interval; a tick that finds the previous read still running only checks staleness. */
 class AssetLoop {
-  private sequence = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> | undefined;
-  private lastGood: { readonly atMs: number; readonly values: Measurements } | undefined;
-  private lastStaleAtMs = Number.NEGATIVE_INFINITY;
-  private lastError: string | undefined;
-  private stopped = false;
   private readonly log: Logger;
+  private readonly readings: ReadingPublisher;
+  private readonly loop: PollLoop;
   private readonly reader: DeviceReader | undefined;
   private readonly client: RegisterClient | undefined;
 
@@ -82,45 +64,39 @@ class AssetLoop {
     private readonly onOutcome: (assetId: string, ok: boolean) => void,
   ) {
     this.log = opts.log.child({ assetId: asset.id });
+    const onStale = () => opts.health.incrementCounter('staleReadings');
+    this.readings = createReadingPublisher({ ...opts, asset, log: this.log, onStale });
+    this.loop = createPollLoop({
+      intervalMs: asset.pollIntervalMs,
+      // One span per poll: the reading's publish carries it (traceparent), so a decision's trace starts here.
+      cycle: () =>
+        serviceTracer().startActiveSpan(
+          `poll ${asset.id}`,
+          { kind: SpanKind.PRODUCER, attributes: { 'voltimax.asset': asset.id } },
+          (span) =>
+            this.cycle()
+              .catch((err: unknown) => {
+                span.setStatus({ code: SpanStatusCode.ERROR, message: describeFailure(err) });
+              })
+              .finally(() => span.end()),
+        ),
+      // A read that hangs (slow device, retries) must not leave consumers with an old value that looks current.
+      onBusy: () => this.readings.checkStale(),
+    });
     this.client = asset.driver.kind === 'unusable' ? undefined : opts.clientFor(asset);
     this.reader = this.client === undefined ? undefined : createDeviceReader(asset.driver, this.client);
   }
 
   start(): void {
-    this.tick();
+    this.loop.start();
   }
 
   scaleFactors(): Readonly<Record<string, number>> | undefined {
     return this.reader?.scaleFactors();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.inFlight;
-  }
-
-  private tick(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => this.tick(), this.asset.pollIntervalMs);
-    if (this.inFlight !== undefined) {
-      this.checkStale();
-      return;
-    }
-    // One span per poll: the reading's publish carries it (traceparent), so a decision's trace starts here.
-    this.inFlight = serviceTracer().startActiveSpan(
-      `poll ${this.asset.id}`,
-      { kind: SpanKind.PRODUCER, attributes: { 'voltimax.asset': this.asset.id } },
-      (span) =>
-        this.cycle()
-          .catch((err: unknown) => {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: describeFailure(err) });
-          })
-          .finally(() => {
-            span.end();
-            this.inFlight = undefined;
-          }),
-    );
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async cycle(): Promise<void> {
@@ -141,7 +117,7 @@ class AssetLoop {
     } finally {
       opts.health.setCounter(assetCounter('breaker', asset.id), BREAKER_CODE[client.breakerState()]);
     }
-    if (this.stopped) return;
+    if (this.loop.stopped) return;
     // The values are as of the end of the read: a slow read does not back-date them.
     const atMs = opts.now();
     const implausible = describeImplausible(reading.issues);
@@ -151,67 +127,24 @@ class AssetLoop {
       const count = reading.issues.filter((i) => i.outcome.kind === 'implausible').length;
       opts.health.incrementCounter('implausible', count);
       opts.health.incrementCounter(assetCounter('implausible', asset.id), count);
-      this.publish({ atMs, quality: 'error', values: reading.measurements, error: implausible, chargerState });
-      if (implausible !== this.lastError) this.log.warn({ issues: implausible }, 'implausible values dropped');
-      this.lastError = implausible;
+      const isNew = this.readings.error({ atMs, values: reading.measurements, error: implausible, chargerState });
+      if (isNew) this.log.warn({ issues: implausible }, 'implausible values dropped');
       this.onOutcome(asset.id, false);
       return;
     }
-    this.publish({ atMs, quality: 'good', values: reading.measurements, chargerState });
-    this.lastGood = { atMs, values: reading.measurements };
-    if (this.lastError !== undefined) this.log.info({ previousError: this.lastError }, 'asset recovered');
-    this.lastError = undefined;
+    this.readings.good({ atMs, values: reading.measurements, chargerState });
     this.log.debug({ values: reading.measurements }, 'polled');
     this.onOutcome(asset.id, true);
   }
 
   private failed(atMs: number, reason: string, err: unknown): void {
-    if (this.stopped) return;
+    if (this.loop.stopped) return;
     this.opts.health.incrementCounter('pollErrors');
     this.opts.health.incrementCounter(assetCounter('pollErrors', this.asset.id));
     // Error readings carry the reason and no values: a value we could not read is not a value.
-    this.publish({ atMs, quality: 'error', values: {}, error: reason });
-    if (reason !== this.lastError) this.log.warn({ err, reason }, 'poll failed');
+    if (this.readings.error({ atMs, error: reason })) this.log.warn({ err, reason }, 'poll failed');
     else this.log.debug({ reason }, 'poll failed again');
-    this.lastError = reason;
     this.onOutcome(this.asset.id, false);
-  }
-
-  /** A read that hangs (slow device, retries) must not leave consumers with an old value that looks current. */
-  private checkStale(): void {
-    const nowMs = this.opts.now();
-    const interval = this.asset.pollIntervalMs;
-    const limitMs = interval * (this.opts.staleAfterIntervals ?? 3);
-    if (this.lastGood === undefined || nowMs - this.lastGood.atMs <= limitMs) return;
-    if (nowMs - this.lastStaleAtMs < interval) return;
-    this.lastStaleAtMs = nowMs;
-    this.opts.health.incrementCounter('staleReadings');
-    this.publish({
-      atMs: this.lastGood.atMs,
-      quality: 'stale',
-      values: this.lastGood.values,
-      error: `no fresh reading for ${nowMs - this.lastGood.atMs} ms (poll still running)`,
-    });
-  }
-
-  private publish(fields: Pick<AssetReading, 'atMs' | 'quality' | 'values' | 'error' | 'chargerState'>): void {
-    const reading: AssetReading = {
-      v: 1,
-      assetId: this.asset.id,
-      kind: this.asset.kind,
-      atMs: fields.atMs,
-      sequence: this.sequence,
-      quality: fields.quality,
-      values: fields.values,
-      ...(fields.error === undefined ? {} : { error: fields.error }),
-      ...(fields.chargerState === undefined ? {} : { chargerState: fields.chargerState }),
-    };
-    try {
-      this.opts.bus.publish(subjects.telemetry, { assetId: this.asset.id }, reading);
-      this.sequence += 1;
-    } catch (err) {
-      this.log.error({ err }, 'telemetry publish failed');
-    }
   }
 }
 
@@ -222,20 +155,10 @@ class AssetLoop {
  * read hangs for longer than `staleAfterIntervals` intervals. Status is `degraded` while any asset is in error.
  */
 export function startPoller(opts: PollerOptions): Poller {
-  const inError = new Set<string>();
-  let reported = 'ok';
-  const onOutcome = (assetId: string, ok: boolean): void => {
-    if (ok) inError.delete(assetId);
-    else inError.add(assetId);
-    opts.health.setCounter('assetsInError', inError.size);
-    const detail = inError.size === 0 ? undefined : `assets in error: ${[...inError].sort().join(', ')}`.slice(0, 500);
-    if ((detail ?? 'ok') === reported) return;
-    reported = detail ?? 'ok';
-    opts.health.setStatus(detail === undefined ? 'ok' : 'degraded', detail);
-  };
+  const errors = new AssetErrorTracker(opts.health);
+  const onOutcome = (assetId: string, ok: boolean): void => errors.outcome(assetId, ok);
   const loops = new Map(opts.assets.map((asset) => [asset.id, new AssetLoop(asset, opts, onOutcome)]));
-  for (const name of ['polls', 'pollErrors', 'implausible', 'staleReadings', 'assetsInError'])
-    opts.health.setCounter(name, 0);
+  for (const name of ['polls', 'pollErrors', 'implausible', 'staleReadings']) opts.health.setCounter(name, 0);
   for (const loop of loops.values()) loop.start();
   return {
     scaleFactors: (assetId) => loops.get(assetId)?.scaleFactors(),

@@ -1,5 +1,6 @@
 import type { Bus } from '@voltimax/bus';
-import { subjects, type AssetReading, type Measurements } from '@voltimax/contracts';
+import type { Measurements } from '@voltimax/contracts';
+import { createReadingPublisher, type ReadingFields, type ReadingPublisher } from '@voltimax/driver-sdk';
 import type { Logger } from 'pino';
 import type { Health } from './counters';
 import type { MeterValues } from './protocol/adapter';
@@ -17,7 +18,7 @@ export interface ReadingContext {
   readonly silentStaleMs: number;
 }
 
-export type ReadingFields = Pick<AssetReading, 'atMs' | 'quality' | 'values' | 'error' | 'chargerState'>;
+export type { ReadingFields };
 
 /** States in which the EV draws nothing whatever the meter said last (suspended: EV or EVSE not charging). */
 const IDLE_STATES = new Set(['available', 'preparing', 'suspended', 'finishing', 'unavailable', 'faulted']);
@@ -147,10 +148,18 @@ export interface Telemetry {
  * changes (status, session, meter values, connection). `sequence` counts the asset's readings from 0.
  */
 export function startTelemetry(opts: TelemetryOptions): Telemetry {
-  const targets = new Map<string, { station: Station; connector: ConnectorState; sequence: number; timer?: NodeJS.Timeout }>();
+  const targets = new Map<string, { station: Station; connector: ConnectorState; readings: ReadingPublisher; timer?: NodeJS.Timeout }>();
   for (const station of opts.stations.values()) {
     for (const connector of station.connectors.values()) {
-      targets.set(connector.asset.assetId, { station, connector, sequence: 0 });
+      const { assetId, pollIntervalMs } = connector.asset;
+      const readings = createReadingPublisher({
+        bus: opts.bus,
+        asset: { id: assetId, kind: 'ev-charger', pollIntervalMs },
+        log: opts.log.child({ assetId }),
+        now: opts.now,
+        onPublishFailed: () => opts.health.incrementCounter('telemetryPublishFailures'),
+      });
+      targets.set(assetId, { station, connector, readings });
     }
   }
   const problems = new Map<string, string>();
@@ -172,20 +181,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
       },
       opts.now(),
     );
-    const reading: AssetReading = {
-      v: 1,
-      assetId,
-      kind: 'ev-charger',
-      sequence: target.sequence,
-      ...fields,
-    };
-    try {
-      opts.bus.publish(subjects.telemetry, { assetId }, reading);
-      target.sequence += 1;
-    } catch (err) {
-      opts.health.incrementCounter('telemetryPublishFailures');
-      opts.log.error({ err, assetId }, 'telemetry publish failed');
-    }
+    target.readings.publish(fields);
     if (fields.quality === 'stale') opts.health.incrementCounter('staleReadings');
     if (fields.quality === 'good') problems.delete(assetId);
     else problems.set(assetId, fields.error ?? fields.quality);

@@ -24,7 +24,9 @@ export type OptionsParse<T> =
   | { readonly success: true; readonly data: T }
   | {
       readonly success: false;
-      readonly error: { readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[] };
+      readonly error: {
+        readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
+      };
     };
 
 /** One asset the driver answers for: the site's asset configuration and the driver's parsed per-asset options. */
@@ -121,7 +123,10 @@ export interface DriverDefinition<AssetOptions = unknown, HostOptions = unknown>
   /** Validates `drivers[].options`. */
   readonly hostOptions?: OptionsSchema<HostOptions>;
   /** Connect to the devices of these assets. Rejecting makes every asset's readings `error`; the host retries. */
-  start(context: DriverContext<HostOptions>, assets: readonly DriverAsset<AssetOptions>[]): Promise<DriverInstance<AssetOptions>>;
+  start(
+    context: DriverContext<HostOptions>,
+    assets: readonly DriverAsset<AssetOptions>[],
+  ): Promise<DriverInstance<AssetOptions>>;
 }
 
 /** Identity helper that checks a driver definition's types where it is written. */

@@ -73,24 +73,4 @@ export class FakeDevice implements RegisterClient {
 }
 
 /** A fake HealthControl that keeps counters and the last status. */
-export class FakeHealth {
-  readonly counters = new Map<string, number>();
-  status: { readonly status: string; readonly detail?: string } = { status: 'ok' };
-  assets: readonly string[] = [];
-
-  setStatus(status: 'ok' | 'degraded' | 'error', detail?: string): void {
-    this.status = { status, ...(detail === undefined ? {} : { detail }) };
-  }
-  setCounter(name: string, value: number): void {
-    this.counters.set(name, value);
-  }
-  incrementCounter(name: string, by = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
-  }
-  setAssets(ids: readonly string[]): void {
-    this.assets = [...ids];
-  }
-  counter(name: string): number {
-    return this.counters.get(name) ?? 0;
-  }
-}
+export { RecordingHealth as FakeHealth } from '@voltimax/driver-sdk/testing';

@@ -1,49 +1,33 @@
 // Runs the modbus-poller service in-process against a real nats-server, and observes the bus like other services.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
-import { captureLogger, type CapturedLine } from '@voltimax/bus/testing';
-import { subjects, type AssetReading, type Heartbeat, type SiteConfig } from '@voltimax/contracts';
-import { runService, type ServiceRuntime } from '@voltimax/service-kit';
-import { NATS_DEV_PASSWORDS, type NatsUser } from '@voltimax/testing';
+import type { SiteConfig } from '@voltimax/contracts';
+import { runDriverService, writeSiteFile, type RunningDriver } from '@voltimax/driver-sdk/testing';
 import { modbusPollerService } from '../service';
 
+export { connectAs, type BusClient } from '@voltimax/driver-sdk/testing';
+
 /** A poller instance running in this process with fake process hooks. */
-export interface RunningPoller {
-  readonly runtime: ServiceRuntime;
-  readonly lines: CapturedLine[];
-  stop(): Promise<void>;
-}
+export type RunningPoller = RunningDriver;
 
 /** Writes the site to a temp file; returns its path and a cleanup. */
 export function writeSite(site: SiteConfig): { readonly path: string; readonly remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'poller-site-'));
-  const path = join(dir, 'assets.json');
-  writeFileSync(path, JSON.stringify(site, null, 2));
-  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return writeSiteFile(site, 'poller-site-');
 }
 
 /** Starts the service as user `modbus-poller` of docker/nats/nats.conf, with short Modbus timeouts for tests. */
-export async function runPoller(options: {
+export function runPoller(options: {
   readonly natsUrl: string;
   readonly siteFile: string;
   readonly instanceId: string;
   readonly shard?: string;
   readonly env?: Readonly<Record<string, string>>;
 }): Promise<RunningPoller> {
-  const lines: CapturedLine[] = [];
-  const runtime = await runService(modbusPollerService(), {
+  return runDriverService(modbusPollerService(), {
+    natsUrl: options.natsUrl,
+    user: 'modbus-poller',
     env: {
-      NATS_URL: options.natsUrl,
-      NATS_USER: 'modbus-poller',
-      NATS_PASS: NATS_DEV_PASSWORDS['modbus-poller'],
       SITE_FILE: options.siteFile,
       POLLER_SHARD: options.shard ?? '0/1',
       INSTANCE_ID: options.instanceId,
-      HEARTBEAT_MS: '200',
-      HEALTH_PORT: 'off',
-      LOG_LEVEL: 'debug',
       MODBUS_TIMEOUT_MS: '300',
       MODBUS_RETRY_ATTEMPTS: '1',
       MODBUS_BREAKER_FAILURES: '3',
@@ -51,43 +35,7 @@ export async function runPoller(options: {
       MODBUS_RECONNECT_MAX_MS: '100',
       ...options.env,
     },
-    exit: () => undefined,
-    onSignal: () => () => undefined,
-    onFatal: () => () => undefined,
-    logDestination: { write: (line: string) => void lines.push(JSON.parse(line) as CapturedLine) },
   });
-  if (runtime === undefined)
-    throw new Error(`poller did not start:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
-  return { runtime, lines, stop: async () => void (await runtime.shutdown('test done')) };
-}
-
-/** A bus connection as one of nats.conf's users, recording telemetry and heartbeats when it may see them. */
-export interface BusClient {
-  readonly bus: Bus;
-  readonly connection: BusConnection;
-  readonly readings: AssetReading[];
-  readonly heartbeats: Heartbeat[];
-  close(): Promise<void>;
-}
-
-export async function connectAs(natsUrl: string, user: NatsUser, record: boolean): Promise<BusClient> {
-  const { log } = captureLogger('warn');
-  const connection = await connectBus({
-    servers: natsUrl,
-    name: `test-${user}`,
-    user,
-    pass: NATS_DEV_PASSWORDS[user],
-    log,
-  });
-  const bus = createBus(connection.nc, log);
-  const readings: AssetReading[] = [];
-  const heartbeats: Heartbeat[] = [];
-  if (record) {
-    bus.subscribe(subjects.telemetry, (reading) => void readings.push(reading));
-    bus.subscribe(subjects.health, (beat) => void heartbeats.push(beat));
-    await connection.nc.flush();
-  }
-  return { bus, connection, readings, heartbeats, close: () => connection.nc.drain() };
 }
 
 /** The pymodbus peer's map for an SDM630 (eastron-sdm630.md): float32 typed entries, encoded by pymodbus, not by us. */

@@ -11,13 +11,13 @@ import {
   subjects,
   type AssetReading,
   type ChargerListReply,
-  type DeviceWrite,
   type Heartbeat,
   type Setpoint,
   type SiteConfigInput,
   type WriteResult,
 } from '@voltimax/contracts';
-import { runService, type ServiceRuntime } from '@voltimax/service-kit';
+import { runDriverService, sendDeviceWrite } from '@voltimax/driver-sdk/testing';
+import type { ServiceRuntime } from '@voltimax/service-kit';
 import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, waitFor, type NatsTestServer, type NatsUser } from '@voltimax/testing';
 import { ocppCsmsService } from '../service';
 
@@ -115,17 +115,11 @@ export async function startHarness(): Promise<Harness> {
     async startCsms(opts = {}) {
       const siteFile = join(dir, `assets-${randomUUID()}.json`);
       await writeFile(siteFile, JSON.stringify(opts.site ?? testSite()));
-      const log: CapturedLine[] = [];
       let listening: { port: number; scheme: 'ws' | 'wss' } | undefined;
-      const stderr: string[] = [];
-      const runtime = await runService(ocppCsmsService({ onListening: (e) => (listening = e) }), {
+      const { runtime, lines: log } = await runDriverService(ocppCsmsService({ onListening: (e) => (listening = e) }), {
+        natsUrl: nats.url,
+        user: 'ocpp-csms',
         env: {
-          NATS_URL: nats.url,
-          NATS_USER: 'ocpp-csms',
-          NATS_PASS: NATS_DEV_PASSWORDS['ocpp-csms'],
-          HEALTH_PORT: 'off',
-          HEARTBEAT_MS: '200',
-          LOG_LEVEL: 'debug',
           INSTANCE_ID: 'csms-test',
           SITE_FILE: siteFile,
           OCPP_HOST: '127.0.0.1',
@@ -134,16 +128,10 @@ export async function startHarness(): Promise<Harness> {
           OCPP_SETUP_DELAY_MS: '100',
           ...opts.env,
         },
-        exit: () => undefined,
-        stderr: { write: (text: string) => void stderr.push(text) },
-        onSignal: () => () => undefined,
-        onFatal: () => () => undefined,
-        logDestination: { write: (line: string) => void log.push(JSON.parse(line) as CapturedLine) },
       });
-      if (runtime === undefined || listening === undefined) {
-        throw new Error(
-          `the central system did not start: ${stderr.join('')}${JSON.stringify(log.filter((l) => l.level >= 40).slice(-5))}`,
-        );
+      if (listening === undefined) {
+        await runtime.shutdown('not listening');
+        throw new Error(`the central system did not listen: ${JSON.stringify(log.filter((l) => l.level >= 40).slice(-5))}`);
       }
       const bound: { port: number; scheme: 'ws' | 'wss' } = listening;
       const csms: Csms = { runtime, log, endpoint: `${bound.scheme}://127.0.0.1:${bound.port}/ocpp`, port: bound.port };
@@ -162,17 +150,7 @@ export async function startHarness(): Promise<Harness> {
       });
     },
     write(assetId, setpoint, opts = {}) {
-      const nowMs = Date.now();
-      const write: DeviceWrite = {
-        v: 1,
-        commandId: opts.commandId ?? `cmd-${randomUUID()}`,
-        ...(opts.intentId === undefined ? {} : { intentId: opts.intentId }),
-        assetId,
-        setpoint,
-        issuedAtMs: nowMs,
-        expiresAtMs: nowMs + (opts.validForMs ?? 15_000),
-      };
-      return arbiter.request(subjects.deviceWrite, { assetId }, write, { timeoutMs: opts.timeoutMs ?? 5_000 });
+      return sendDeviceWrite(arbiter, assetId, setpoint, { validForMs: 15_000, ...opts });
     },
     async chargers() {
       return observer.request(subjects.gatewayChargers, {}, { v: 1, sentAtMs: Date.now() }, { timeoutMs: 2_000 });
