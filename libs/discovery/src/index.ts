@@ -11,6 +11,7 @@ export {
   type CandidateIdentity,
   type CandidateSensor,
   type DiscoverySource,
+  type DriverHint,
 } from './lib/candidate';
 export {
   HOMEWIZARD_P1_PROFILE_ID,
@@ -58,6 +59,14 @@ export {
   type UnitReport,
 } from './lib/modbus/scan';
 export { runDiscovery, type DiscoverOptions, type DiscoveryRun } from './lib/discover';
+export {
+  BacnetDiscoveryError,
+  discoverBacnet,
+  type BacnetDeviceReport,
+  type BacnetDiscoveryOptions,
+  type BacnetDiscoveryResult,
+} from './lib/bacnet';
+export { BACNET_DRIVER_HINT, bacnetCandidate, guessBacnetKind } from './lib/bacnet-candidates';
 export {
   optionsFromRequest,
   publishCandidates,

@@ -8,7 +8,7 @@ import {
   IntentSourceSchema,
   ServiceNameSchema,
 } from './common';
-import { ConnectionSchema } from './site-config';
+import { ConnectionSchema, DriverModuleSchema } from './site-config';
 
 /** Battery (or hybrid inverter battery port) active power, W: + = discharge, − = charge. */
 export const BatteryPowerSetpointSchema = z.strictObject({ kind: z.literal('battery-power'), powerW: FiniteSchema });
@@ -214,10 +214,16 @@ export type RefreshConfigurationReply = z.infer<typeof RefreshConfigurationReply
 /** `discovery.request`: start a discovery run. */
 export const DiscoveryRequestSchema = z.strictObject({
   v: z.literal(1),
-  methods: z.array(z.enum(['mdns', 'mqtt', 'modbus'])).min(1),
+  methods: z.array(z.enum(['mdns', 'mqtt', 'modbus', 'bacnet'])).min(1),
   /** Modbus scan range (opt-in), CIDR. */
   cidr: z.string().max(64).optional(),
   ports: z.array(z.number().int().min(1).max(65535)).optional(),
+  /** BACnet: unicast Who-Is to every host of this IPv4 address or CIDR range. */
+  bacnetCidr: z.string().max(64).optional(),
+  /** BACnet: one Who-Is to this broadcast address (`192.168.1.255`, optionally `:port`). */
+  bacnetBroadcast: z.string().max(64).optional(),
+  /** BACnet: UDP ports tried on each host of `bacnetCidr` (default 47808). */
+  bacnetPorts: z.array(z.number().int().min(1).max(65535)).max(16).optional(),
   /** Modbus unit ids to try on each port (default: the scanner's common ids). */
   unitIds: z.array(z.number().int().min(0).max(255)).min(1).max(32).optional(),
   /** MQTT broker for Home Assistant discovery (`mqtt://host:1883`); required with method `mqtt`. */
@@ -235,7 +241,7 @@ export const DiscoveryFoundSchema = z.strictObject({
   v: z.literal(1),
   /** Stable key for de-duplication (serial, MAC or host:port:unit). */
   key: z.string().min(1).max(200),
-  method: z.enum(['mdns', 'mqtt', 'modbus']),
+  method: z.enum(['mdns', 'mqtt', 'modbus', 'bacnet']),
   kind: z.enum(['battery', 'pv-inverter', 'hybrid-inverter', 'grid-meter', 'meter', 'ev-charger', 'load']).optional(),
   profileId: z.string().max(64).optional(),
   manufacturer: z.string().max(128).optional(),
@@ -247,6 +253,8 @@ export const DiscoveryFoundSchema = z.strictObject({
   evidence: z.array(z.string().max(300)).max(50),
   /** How the gateway would reach it, as an assets.json connection (absent when no protocol we speak was found). */
   connection: ConnectionSchema.optional(),
+  /** Protocol plugins the site's `drivers` list needs for that connection (`plugin` connections). */
+  drivers: z.array(DriverModuleSchema.pick({ name: true, module: true })).max(8).optional(),
   /** MAC address, lower-case `aa:bb:cc:dd:ee:ff`, when the device announced it. */
   mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/).optional(),
   /** MQTT sensors of the device (Home Assistant discovery): what each state topic carries, in our units. */

@@ -50,6 +50,23 @@ describe('optionsFromRequest', () => {
       options: { mqtt: { brokerUrl: 'mqtt://b:1883' } },
     });
   });
+
+  it('runs BACnet Who-Is only with a range or a broadcast address, with the request over the defaults', () => {
+    expect(optionsFromRequest(request({ methods: ['bacnet'] }))).toEqual({
+      ok: false,
+      reason: 'method bacnet needs a bacnetCidr or a bacnetBroadcast address',
+    });
+    expect(
+      optionsFromRequest(
+        request({ methods: ['bacnet'], bacnetCidr: '10.0.0.0/29', bacnetPorts: [47809], timeoutMs: 500 }),
+        { bacnet: { listenMs: 2000 } },
+      ),
+    ).toEqual({ ok: true, options: { bacnet: { listenMs: 2000, cidr: '10.0.0.0/29', ports: [47809], timeoutMs: 500 } } });
+    expect(optionsFromRequest(request({ methods: ['bacnet'], bacnetBroadcast: '10.0.0.255' }))).toEqual({
+      ok: true,
+      options: { bacnet: { broadcast: '10.0.0.255' } },
+    });
+  });
 });
 
 describe('startDiscoveryResponder', () => {

@@ -12,8 +12,7 @@ export function publishCandidates(
   atMs: number,
   requestId?: string,
 ): number {
-  for (const candidate of candidates)
-    bus.publish(subjects.discoveryFound, {}, toDiscoveryFound(candidate, atMs, requestId));
+  for (const candidate of candidates) bus.publish(subjects.discoveryFound, {}, toDiscoveryFound(candidate, atMs, requestId));
   return candidates.length;
 }
 
@@ -22,6 +21,7 @@ export interface ResponderDefaults {
   readonly mdns?: DiscoverOptions['mdns'];
   readonly mqtt?: Omit<NonNullable<DiscoverOptions['mqtt']>, 'brokerUrl'> & { readonly brokerUrl?: string };
   readonly modbus?: Omit<NonNullable<DiscoverOptions['modbus']>, 'cidr'>;
+  readonly bacnet?: Omit<NonNullable<DiscoverOptions['bacnet']>, 'cidr' | 'broadcast' | 'ports'>;
 }
 
 /**
@@ -53,6 +53,20 @@ export function optionsFromRequest(
         cidr: request.cidr,
         ...(request.ports ? { ports: request.ports } : {}),
         ...(request.unitIds ? { unitIds: request.unitIds } : {}),
+        ...(timeout ? { timeoutMs: timeout } : {}),
+      },
+    };
+  }
+  if (methods.has('bacnet')) {
+    if (request.bacnetCidr === undefined && request.bacnetBroadcast === undefined)
+      return { ok: false, reason: 'method bacnet needs a bacnetCidr or a bacnetBroadcast address' };
+    options = {
+      ...options,
+      bacnet: {
+        ...defaults.bacnet,
+        ...(request.bacnetCidr === undefined ? {} : { cidr: request.bacnetCidr }),
+        ...(request.bacnetBroadcast === undefined ? {} : { broadcast: request.bacnetBroadcast }),
+        ...(request.bacnetPorts ? { ports: request.bacnetPorts } : {}),
         ...(timeout ? { timeoutMs: timeout } : {}),
       },
     };

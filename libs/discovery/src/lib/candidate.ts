@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
-import type { AssetKind, Connection, DiscoveryFound, MeasurementKey } from '@voltimax/contracts';
+import {
+  type AssetKind,
+  type Connection,
+  type DiscoveryFound,
+  type MeasurementKey,
+} from '@voltimax/contracts';
 
 /** Where a candidate was found. */
-export type DiscoverySource = 'mdns' | 'mqtt' | 'modbus';
+export type DiscoverySource = DiscoveryFound['method'];
+
+/** A protocol plugin the site's `drivers` list needs for a candidate's connection (`plugin` connections). */
+export interface DriverHint {
+  readonly name: string;
+  /** npm package name or path the driver host loads. */
+  readonly module: string;
+}
 
 /** What identifies a device across sources; any shared serial or MAC (or the same host) is the same device. */
 export interface CandidateIdentity {
@@ -48,6 +60,8 @@ export interface Candidate {
   readonly confidence: number;
   readonly evidence: readonly string[];
   readonly sensors?: readonly CandidateSensor[];
+  /** Drivers the site must list (`drivers`) before this candidate's connection works. */
+  readonly drivers?: readonly DriverHint[];
   /** A person-readable name (`HomeWizard P1 meter`, `Eastron SDM630 at 10.0.0.5:502/1`). */
   readonly label: string;
 }
@@ -167,6 +181,12 @@ function mergeGroup(group: readonly Candidate[]): Candidate {
           rest.map((c) => c.connection),
         )
       : {}),
+    ...(best.drivers === undefined
+      ? pickDefined(
+          'drivers',
+          rest.map((c) => c.drivers),
+        )
+      : {}),
   };
   const merged = finishCandidate(draft);
   return { ...merged, sources: [...new Set(group.flatMap((c) => c.sources))] };
@@ -205,6 +225,7 @@ const clip = (text: string | undefined, max: number): string | undefined =>
 
 /** The `discovery.found` message of a candidate (validated by the bus on publish). */
 export function toDiscoveryFound(candidate: Candidate, atMs: number, requestId?: string): DiscoveryFound {
+  const method: DiscoveryFound['method'] = candidate.source;
   const { identity } = candidate;
   const manufacturer = clip(identity.manufacturer, 128);
   const model = clip(identity.model, 128);
@@ -212,7 +233,7 @@ export function toDiscoveryFound(candidate: Candidate, atMs: number, requestId?:
   return {
     v: 1,
     key: candidate.key.slice(0, 200),
-    method: candidate.source,
+    method,
     kind: candidate.kind,
     ...(candidate.profileId === undefined ? {} : { profileId: candidate.profileId }),
     ...(manufacturer ? { manufacturer } : {}),
@@ -222,6 +243,9 @@ export function toDiscoveryFound(candidate: Candidate, atMs: number, requestId?:
     confidence: candidate.confidence,
     evidence: [...candidate.evidence],
     ...(candidate.connection === undefined ? {} : { connection: candidate.connection }),
+    ...(candidate.drivers === undefined || candidate.drivers.length === 0
+      ? {}
+      : { drivers: candidate.drivers.slice(0, 8).map((d) => ({ name: d.name, module: d.module })) }),
     ...(identity.mac === undefined ? {} : { mac: identity.mac }),
     ...(candidate.sensors === undefined || candidate.sensors.length === 0
       ? {}

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { mergeCandidates, type Candidate } from './candidate';
+import { discoverBacnet, type BacnetDiscoveryOptions, type BacnetDiscoveryResult } from './bacnet';
+import { mergeCandidates, type Candidate, type DiscoverySource } from './candidate';
 import { browseMdns, type MdnsBrowseOptions, type MdnsBrowseResult } from './mdns/browse';
 import { discoverHomeAssistant, type HaDiscoveryOptions, type HaDiscoveryResult } from './mqtt/collect';
 import { scanModbus, type ModbusScanOptions, type ModbusScanResult } from './modbus/scan';
@@ -9,6 +10,7 @@ export interface DiscoverOptions {
   readonly mdns?: MdnsBrowseOptions;
   readonly mqtt?: HaDiscoveryOptions;
   readonly modbus?: ModbusScanOptions;
+  readonly bacnet?: BacnetDiscoveryOptions;
   readonly signal?: AbortSignal;
   readonly log?: Logger;
 }
@@ -20,7 +22,8 @@ export interface DiscoveryRun {
   readonly mdns?: MdnsBrowseResult;
   readonly mqtt?: HaDiscoveryResult;
   readonly modbus?: ModbusScanResult;
-  readonly errors: readonly { readonly source: 'mdns' | 'mqtt' | 'modbus'; readonly message: string }[];
+  readonly bacnet?: BacnetDiscoveryResult;
+  readonly errors: readonly { readonly source: DiscoverySource; readonly message: string }[];
 }
 
 /**
@@ -28,11 +31,8 @@ export interface DiscoveryRun {
  * range) is reported in `errors`; the others still deliver.
  */
 export async function runDiscovery(options: DiscoverOptions): Promise<DiscoveryRun> {
-  const errors: { source: 'mdns' | 'mqtt' | 'modbus'; message: string }[] = [];
-  const settle = async <T>(
-    source: 'mdns' | 'mqtt' | 'modbus',
-    run: (() => Promise<T>) | undefined,
-  ): Promise<T | undefined> => {
+  const errors: { source: DiscoverySource; message: string }[] = [];
+  const settle = async <T>(source: DiscoverySource, run: (() => Promise<T>) | undefined): Promise<T | undefined> => {
     if (run === undefined) return undefined;
     try {
       return await run();
@@ -47,24 +47,30 @@ export async function runDiscovery(options: DiscoverOptions): Promise<DiscoveryR
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.log ? { log: options.log } : {}),
   };
-  const [mdns, mqtt, modbus] = await Promise.all([
+  const [mdns, mqtt, modbus, bacnet] = await Promise.all([
     settle('mdns', options.mdns && (() => browseMdns({ ...common, ...options.mdns }))),
     settle(
       'mqtt',
       options.mqtt && (() => discoverHomeAssistant({ ...common, ...(options.mqtt as HaDiscoveryOptions) })),
     ),
     settle('modbus', options.modbus && (() => scanModbus({ ...common, ...(options.modbus as ModbusScanOptions) }))),
+    settle(
+      'bacnet',
+      options.bacnet && (() => discoverBacnet({ ...common, ...(options.bacnet as BacnetDiscoveryOptions) })),
+    ),
   ]);
   const candidates = mergeCandidates([
     ...(mdns?.candidates ?? []),
     ...(mqtt?.candidates ?? []),
     ...(modbus?.candidates ?? []),
+    ...(bacnet?.candidates ?? []),
   ]);
   return {
     candidates,
     ...(mdns ? { mdns } : {}),
     ...(mqtt ? { mqtt } : {}),
     ...(modbus ? { modbus } : {}),
+    ...(bacnet ? { bacnet } : {}),
     errors,
   };
 }

@@ -58,6 +58,11 @@ function where(c: Candidate): string {
       return `http ${k.baseUrl}`;
     case 'mqtt':
       return `mqtt ${k.topicPrefix}`;
+    case 'plugin': {
+      const address = typeof k.options['address'] === 'string' ? ` ${k.options['address']}` : '';
+      const instance = typeof k.options['deviceInstance'] === 'number' ? ` device ${k.options['deviceInstance']}` : '';
+      return `${k.driver}${address}${instance}`;
+    }
     default:
       return k.protocol;
   }
@@ -85,6 +90,11 @@ export function formatRun(run: DiscoveryRun): string {
     );
   }
   for (const hint of run.mdns?.hints ?? []) lines.push(`hint: ${hint.detail}\n`);
+  const drivers = new Map(run.candidates.flatMap((c) => c.drivers ?? []).map((d) => [d.name, d]));
+  for (const d of drivers.values())
+    lines.push(
+      `hint: the site needs "drivers": [{ "name": "${d.name}", "module": "${d.module}" }] for the ${d.name} findings\n`,
+    );
   for (const port of run.modbus?.ports ?? []) {
     for (const unit of port.units) {
       if (unit.outcome === 'unidentified')
@@ -105,6 +115,16 @@ export function formatRun(run: DiscoveryRun): string {
     );
   }
   if (run.mdns) lines.push(`mdns: ${run.mdns.services} services, ${run.mdns.ignored.length} not energy devices\n`);
+  if (run.bacnet) {
+    const unread = run.bacnet.devices.filter((d) => d.error !== undefined).length;
+    lines.push(
+      `bacnet: ${run.bacnet.whoIsSent} Who-Is from ${run.bacnet.localAddress}, ${run.bacnet.devices.length} devices answered${unread > 0 ? `, ${unread} not readable` : ''}${run.bacnet.aborted ? ' (aborted)' : ''}\n`,
+    );
+    if (run.bacnet.broadcastAnswersMissed)
+      lines.push(
+        'bacnet: port 47808 is taken here (the driver host?): devices that answer by broadcast were not heard\n',
+      );
+  }
   for (const error of run.errors) lines.push(`${error.source} failed: ${error.message}\n`);
   return lines.join('');
 }
@@ -127,6 +147,13 @@ export function runAsJson(run: DiscoveryRun): unknown {
       skipped: run.mqtt.skipped,
     },
     mdns: run.mdns && { services: run.mdns.services, ignored: run.mdns.ignored },
+    bacnet: run.bacnet && {
+      whoIsSent: run.bacnet.whoIsSent,
+      localAddress: run.bacnet.localAddress,
+      broadcastAnswersMissed: run.bacnet.broadcastAnswersMissed,
+      aborted: run.bacnet.aborted,
+      devices: run.bacnet.devices,
+    },
     errors: run.errors,
   };
 }

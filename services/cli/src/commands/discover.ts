@@ -1,5 +1,5 @@
 // `voltimax discover`: finds devices on the site's network (mDNS/DNS-SD, Home Assistant MQTT discovery, a Modbus
-// TCP scan of a range the installer names), prints what they are, optionally publishes the results on
+// TCP scan of a range the installer names, BACnet/IP Who-Is), prints what they are, optionally publishes the results on
 // `discovery.found` and adds chosen ones to assets.json. `--serve` answers `discovery.request` instead.
 import { createBus } from '@voltimax/bus';
 import {
@@ -13,6 +13,7 @@ import {
   type DiscoverOptions,
   type ResponderDefaults,
 } from '@voltimax/discovery';
+import { isIpv4Endpoint } from '@voltimax/driver-bacnet';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
@@ -28,6 +29,10 @@ export interface DiscoverCliOptions {
   readonly mdnsPort?: string;
   readonly mqtt?: string;
   readonly modbus?: string;
+  readonly bacnet?: string;
+  readonly bacnetBroadcast?: string;
+  readonly bacnetPorts?: string;
+  readonly bacnetInterface?: string;
   readonly ports?: string;
   readonly units?: string;
   readonly timeout?: string;
@@ -137,6 +142,23 @@ export function discoverOptionsFromFlags(
   } else if (opts.ports !== undefined || opts.units !== undefined) {
     usage(io, '--ports and --units need --modbus <range>');
   }
+  if (opts.bacnet !== undefined || opts.bacnetBroadcast !== undefined) {
+    if (opts.bacnetInterface !== undefined && !isIpv4Endpoint(opts.bacnetInterface, false))
+      usage(io, `--bacnet-interface must be an IPv4 address, got '${opts.bacnetInterface}'`);
+    options = {
+      ...options,
+      bacnet: {
+        ...(opts.bacnet === undefined ? {} : { cidr: opts.bacnet }),
+        ...(opts.bacnetBroadcast === undefined ? {} : { broadcast: opts.bacnetBroadcast }),
+        ports: intList(io, '--bacnet-ports', opts.bacnetPorts, [47_808], 1, 65_535),
+        ...(opts.bacnetInterface === undefined ? {} : { interface: opts.bacnetInterface }),
+        listenMs,
+        timeoutMs: int(io, '--timeout', opts.timeout, 1_000, 50, 60_000),
+      },
+    };
+  } else if (opts.bacnetPorts !== undefined || opts.bacnetInterface !== undefined) {
+    usage(io, '--bacnet-ports and --bacnet-interface need --bacnet <range> or --bacnet-broadcast <address>');
+  }
   return options;
 }
 
@@ -203,14 +225,26 @@ export async function discover(
 ): Promise<void> {
   if (opts.serve) return serve(io, opts, deps);
   const options = discoverOptionsFromFlags(io, opts, deps.env);
-  const requested = (['mdns', 'mqtt', 'modbus'] as const).filter((s) => options[s] !== undefined);
-  if (requested.length === 0) usage(io, 'name at least one source: --mdns, --mqtt <url> or --modbus <range>');
+  const requested = (['mdns', 'mqtt', 'modbus', 'bacnet'] as const).filter((s) => options[s] !== undefined);
+  if (requested.length === 0)
+    usage(io, 'name at least one source: --mdns, --mqtt <url>, --modbus <range> or --bacnet <range>');
   if ((opts.apply !== undefined || opts.applyAll) && opts.site === undefined)
     usage(io, '--apply and --apply-all need --site <assets.json>');
   if (options.modbus) {
     try {
       // fail on a bad range before anything starts
       cidrHosts(options.modbus.cidr);
+    } catch (err) {
+      if (err instanceof CidrError) usage(io, err.message);
+      throw err;
+    }
+  }
+  if (options.bacnet) {
+    const { cidr, broadcast } = options.bacnet;
+    if (broadcast !== undefined && !isIpv4Endpoint(broadcast))
+      usage(io, `--bacnet-broadcast must be an IPv4 address with an optional port, got '${broadcast}'`);
+    try {
+      if (cidr !== undefined) cidrHosts(cidr);
     } catch (err) {
       if (err instanceof CidrError) usage(io, err.message);
       throw err;
@@ -252,7 +286,7 @@ export function registerDiscoverCommand(program: Command, io: CliIo, deps?: Disc
   program
     .command('discover')
     .description(
-      'find devices: mDNS/DNS-SD, Home Assistant MQTT discovery, a Modbus TCP scan (read-only); --apply adds them',
+      'find devices: mDNS/DNS-SD, Home Assistant MQTT discovery, a Modbus TCP scan, BACnet/IP Who-Is (read-only); --apply adds them',
     )
     .option('--mdns', 'browse mDNS/DNS-SD (HomeWizard, Shelly, Home Assistant, Homey, Modbus gateways)')
     .option('--mdns-interface <address>', 'IPv4 address of the interface to browse on (default: all)')
@@ -265,10 +299,17 @@ export function registerDiscoverCommand(program: Command, io: CliIo, deps?: Disc
       '--modbus <range>',
       'scan this IPv4 range for Modbus TCP devices, e.g. 192.168.1.0/24 (opt-in; at most a /20)',
     )
+    .option(
+      '--bacnet <range>',
+      'send BACnet/IP Who-Is to every host of this IPv4 range, e.g. 192.168.1.0/24 (opt-in; at most a /20)',
+    )
+    .option('--bacnet-broadcast <address>', 'also send one BACnet Who-Is to this broadcast address, e.g. 192.168.1.255')
+    .option('--bacnet-ports <list>', 'BACnet/IP UDP ports tried on each host (default 47808)')
+    .option('--bacnet-interface <address>', 'local IPv4 address for BACnet (default: all)')
     .option('--ports <list>', `Modbus TCP ports (default ${DEFAULT_SCAN_PORTS.join(',')})`)
     .option('--units <list>', `Modbus unit ids to try (default ${DEFAULT_SCAN_UNIT_IDS.join(',')})`)
-    .option('--timeout <ms>', 'Modbus connect and request timeout', '1000')
-    .option('--listen-ms <ms>', 'how long mDNS and MQTT listen', '3000')
+    .option('--timeout <ms>', 'Modbus connect and request timeout, BACnet answer timeout', '1000')
+    .option('--listen-ms <ms>', 'how long mDNS, MQTT and BACnet listen', '3000')
     .option('--concurrency <n>', 'hosts scanned at once', '32')
     .option('--rate <n>', 'new Modbus connections per second', '100')
     .option('--host-budget-ms <ms>', 'time limit per host', '15000')
