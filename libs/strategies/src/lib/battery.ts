@@ -123,6 +123,17 @@ export function allocateBatteryPower(
   return out;
 }
 
+/**
+ * A discharge request (W, > 0) rounded up to the coarsest setpoint step of the usable batteries; a charge or zero
+ * request is returned as it is. The allocation cuts each share toward zero, which would otherwise leave up to a step
+ * of a shaved demand to the grid — enough to push a held monthly peak up a watt at a time.
+ */
+export function roundDischargeUpW(powerW: number, batteries: readonly BatteryState[], isUsable: (battery: BatteryState) => boolean): number {
+  if (!(powerW > 0)) return powerW;
+  const stepW = batteries.filter(isUsable).reduce((s, b) => Math.max(s, b.powerStepW ?? 1), 1);
+  return Math.ceil(powerW / stepW - 1e-9) * stepW;
+}
+
 /** The combined window of the usable batteries, W, both ≥ 0. */
 export function fleetWindow(batteries: readonly BatteryState[], isUsable: (battery: BatteryState) => boolean): BatteryWindow {
   let maxChargeW = 0;

@@ -1,10 +1,12 @@
 import { localTimeMs } from '../testing';
 import {
+  HISTORY_DAYS,
   INITIAL_METER_MEMORY,
   type MeterMemory,
   PROFILE_BLOCKS,
   alternativeWeight,
   blockCapW,
+  historyNetW,
   notePredictions,
   observeMeter,
   profileHighNetW,
@@ -121,6 +123,41 @@ describe('memory hygiene', () => {
     let m = observeMeter(INITIAL_METER_MEMORY, { nowMs: t0, netW: -0.04, batteryW: 0, timezone: TZ }, Q);
     m = observeMeter(m, { nowMs: t0 + Q, netW: -0, batteryW: 0, timezone: TZ }, Q);
     m = notePredictions(m, t0 + Q, -0, -0);
+    expect(JSON.parse(JSON.stringify(m))).toEqual(m);
+  });
+});
+
+describe('the day history (historyW)', () => {
+  const day0 = Math.floor(localTimeMs('2025-03-10T12:00', TZ) / DAY) * DAY;
+  /** Quarter-hour readings from `fromMs` for `days` days; the net demand is the day number × 100 + the hour. */
+  const days = (fromMs: number, count: number): MeterMemory =>
+    feed(Array.from({ length: count * 96 + 1 }, (_, i) => {
+      const atMs = fromMs + i * Q;
+      return { atMs, netW: Math.floor((atMs - day0) / DAY) * 100 + Math.floor((atMs % DAY) / 3_600_000) };
+    }));
+
+  it('keeps every quarter hour of the last days and gives the same time k days back', () => {
+    const m = days(day0, 3);
+    const now = day0 + 3 * DAY;
+    // 05:00–05:15 one, two and three days back: days 2, 1 and 0.
+    expect(historyNetW(m, now + 5 * 3_600_000, now + 5 * 3_600_000 + Q, 1)).toBe(205);
+    expect(historyNetW(m, now + 5 * 3_600_000, now + 5 * 3_600_000 + Q, 3)).toBe(5);
+    // Over two quarter hours across an hour: the mean.
+    expect(historyNetW(m, now + 5 * 3_600_000 + 3 * Q, now + 6 * 3_600_000 + Q, 2)).toBe(105.5);
+    // Not measured (before the first reading): unknown.
+    expect(historyNetW(m, now, now + Q, 4)).toBeUndefined();
+  });
+
+  it('forgets a day after a week: its row is cleared for the new day', () => {
+    const m = days(day0, HISTORY_DAYS + 1);
+    const now = day0 + (HISTORY_DAYS + 1) * DAY;
+    expect(historyNetW(m, now, now + Q, HISTORY_DAYS)).toBe(100);
+    expect(historyNetW(m, now, now + Q, HISTORY_DAYS + 1)).toBeUndefined();
+    expect(m.historyDay.filter((d) => d >= 0)).toHaveLength(HISTORY_DAYS);
+  });
+
+  it('stays plain JSON', () => {
+    const m = days(day0, 2);
     expect(JSON.parse(JSON.stringify(m))).toEqual(m);
   });
 });

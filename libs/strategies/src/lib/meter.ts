@@ -52,6 +52,13 @@ export interface MeterMemory {
    * (`forecastW`, `altW`, null = none) wait for its measurement; when it completes, the squared errors enter the
    * exponential means `forecastMse` / `altMse` (about three days of memory, W²) and `errorSamples` counts them.
    */
+  /**
+   * The last HISTORY_DAYS days of the site's own readings: historyW[row · PROFILE_BLOCKS + quarter hour] is the mean
+   * net demand of that (UTC) quarter hour on day historyDay[row] (days since the epoch, −1 = empty row), W; null = not
+   * measured. Row = day mod HISTORY_DAYS. The planners use each day as a scenario of how the next day may go.
+   */
+  readonly historyW: readonly (number | null)[];
+  readonly historyDay: readonly number[];
   readonly predictedBlockStartMs: number | null;
   readonly forecastW: number | null;
   readonly altW: number | null;
@@ -62,6 +69,9 @@ export interface MeterMemory {
 
 /** Weight of a new squared error in the exponential means (about three days of quarter hours). */
 const ERROR_EMA_ALPHA = 1 / (3 * 96);
+
+/** Days of readings kept in MeterMemory.historyW (a week: every weekday once). */
+export const HISTORY_DAYS = 7;
 
 /** Share of the gap between the high mark and a lower new value removed per day. */
 const HIGH_MARK_DECAY = 0.2;
@@ -80,6 +90,8 @@ export const INITIAL_METER_MEMORY: MeterMemory = {
   profileHighW: new Array<number | null>(PROFILE_BLOCKS).fill(null),
   profilePrevW: new Array<number | null>(PROFILE_BLOCKS).fill(null),
   profilePrevAtMs: new Array<number>(PROFILE_BLOCKS).fill(0),
+  historyW: new Array<number | null>(HISTORY_DAYS * PROFILE_BLOCKS).fill(null),
+  historyDay: new Array<number>(HISTORY_DAYS).fill(-1),
   predictedBlockStartMs: null,
   forecastW: null,
   altW: null,
@@ -120,6 +132,8 @@ export function observeMeter(memory: MeterMemory, reading: MeterReading, maxGapM
   let profileHighW: (number | null)[] | undefined;
   let profilePrevW: (number | null)[] | undefined;
   let profilePrevAtMs: number[] | undefined;
+  let historyW: (number | null)[] | undefined;
+  let historyDay: number[] | undefined;
   let { forecastMse, altMse, errorSamples } = memory;
   const finishBlock = (): void => {
     if (blockStartMs === null) return;
@@ -154,6 +168,15 @@ export function observeMeter(memory: MeterMemory, reading: MeterReading, maxGapM
       profileW[i] = meanW;
       profileAtMs[i] = blockStartMs;
       profileHighW[i] = high === null || high === undefined || meanW >= high ? meanW : tenths(high - HIGH_MARK_DECAY * (high - meanW));
+      historyW ??= [...memory.historyW];
+      historyDay ??= [...memory.historyDay];
+      const day = floor(blockStartMs / DAY_MS);
+      const row = ((day % HISTORY_DAYS) + HISTORY_DAYS) % HISTORY_DAYS;
+      if (historyDay[row] !== day) {
+        historyDay[row] = day;
+        historyW.fill(null, row * PROFILE_BLOCKS, (row + 1) * PROFILE_BLOCKS);
+      }
+      historyW[row * PROFILE_BLOCKS + i] = meanW;
     }
     blockImportWms = 0;
     blockNetWms = 0;
@@ -203,6 +226,8 @@ export function observeMeter(memory: MeterMemory, reading: MeterReading, maxGapM
     profileHighW: profileHighW ?? memory.profileHighW,
     profilePrevW: profilePrevW ?? memory.profilePrevW,
     profilePrevAtMs: profilePrevAtMs ?? memory.profilePrevAtMs,
+    historyW: historyW ?? memory.historyW,
+    historyDay: historyDay ?? memory.historyDay,
     predictedBlockStartMs: memory.predictedBlockStartMs,
     forecastW: memory.forecastW,
     altW: memory.altW,
@@ -307,6 +332,29 @@ export function profilePrevNetW(memory: MeterMemory, startMs: number, endMs: num
     const value = memory.profilePrevW[i];
     const atMs = memory.profilePrevAtMs[i] ?? 0;
     if (value === null || value === undefined || atMs <= 0 || nowMs - atMs > maxAgeMs) return undefined;
+    sum += value * (to - from);
+    weight += to - from;
+    from = to;
+  }
+  return weight > 0 ? sum / weight : undefined;
+}
+
+/**
+ * The net demand the site drew over [startMs, endMs) shifted `daysBack` whole days into the past, W, from the day
+ * history (MeterMemory.historyW); undefined unless every quarter hour of it was measured and is still kept.
+ */
+export function historyNetW(memory: MeterMemory, startMs: number, endMs: number, daysBack: number): number | undefined {
+  const shiftMs = daysBack * DAY_MS;
+  let sum = 0;
+  let weight = 0;
+  for (let from = startMs - shiftMs; from < endMs - shiftMs; ) {
+    const block = floor(from / METER_BLOCK_MS) * METER_BLOCK_MS;
+    const to = min(endMs - shiftMs, block + METER_BLOCK_MS);
+    const day = floor(block / DAY_MS);
+    const row = ((day % HISTORY_DAYS) + HISTORY_DAYS) % HISTORY_DAYS;
+    if (memory.historyDay[row] !== day) return undefined;
+    const value = memory.historyW[row * PROFILE_BLOCKS + blockIndexOfDay(block)];
+    if (value === null || value === undefined) return undefined;
     sum += value * (to - from);
     weight += to - from;
     from = to;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Tariff } from '@voltimax/contracts';
 import { dischargeFloorSocPct } from './battery';
 import { hashNumbers } from './prices';
-import { METER_BLOCK_MS, type MeterMemory, alternativeWeight, blockCapW, notePredictions, profileNetW, profilePrevNetW } from './meter';
+import { HISTORY_DAYS, METER_BLOCK_MS, type MeterMemory, alternativeWeight, blockCapW, historyNetW, notePredictions, profileNetW, profilePrevNetW } from './meter';
 import {
   type EnergyLevels,
   type PlanBattery,
@@ -12,6 +12,8 @@ import {
   energyAfterCapWh,
   energyLevels,
   lowestFeasibleCapW,
+  peakReserve,
+  reservePenaltyEur,
   slotCostEur,
   solvePlan,
   valueAtEnergy,
@@ -90,6 +92,13 @@ export const PlanConfigShape = {
    * 0.5 until a day has been scored. 0 = plan on the forecast alone.
    */
   altScenarioWeight: z.number().min(0).max(1).optional(),
+  /**
+   * Hold the month's peak cap robustly: size the cap and keep a stored-energy reserve for it on a pessimistic demand
+   * (the expected net demand raised toward the highest the site drew at that time of day recently, as far as the
+   * forecast has been wrong), not on the expected demand alone. Each Wh below that reserve costs the plan the peak
+   * charge of 1 W for an hour. False: the cap is sized and held on the expected demand only.
+   */
+  peakReserve: z.boolean().default(true),
   /** Longest gap between two readings that still counts toward the measured 15-min import (peak tracking), ms. */
   maxSampleGapMs: z.number().int().positive().default(METER_BLOCK_MS),
 };
@@ -113,6 +122,7 @@ export function planSettings(config: z.infer<z.ZodObject<typeof PlanConfigShape>
     replanIntervalMs: config.replanIntervalMs,
     maxPlanSocPct: config.maxPlanSocPct,
     altScenarioWeight: config.altScenarioWeight,
+    peakReserve: config.peakReserve,
   };
 }
 
@@ -147,6 +157,8 @@ export interface PlanSettings {
   readonly maxPlanSocPct?: number | undefined;
   /** Probability of each slot's second demand scenario (a day before the forecast's source), 0 = none; undefined = learned. */
   readonly altScenarioWeight?: number | undefined;
+  /** Size and hold the peak cap on a pessimistic demand (see PlanConfigShape.peakReserve); default false. */
+  readonly peakReserve?: boolean | undefined;
 }
 
 /** The plan kept between ticks: the cost-to-go rows after the slots it covers, plain JSON. */
@@ -210,6 +222,7 @@ export interface SiteSlot extends Omit<PlanSlot, 'peakCapW'> {
   readonly monthKey: string;
   /** Where netW came from: 0 = measured now, 1 = forecast, 2 = learned profile, 3 = unknown (the measured demand now held). */
   readonly demandSource: 0 | 1 | 2 | 3;
+
   readonly isPriceKnown: boolean;
 }
 
@@ -336,6 +349,54 @@ function withCaps(slots: readonly SiteSlot[], capsW: Readonly<Record<string, num
 }
 
 /**
+ * How the next day may go, by the site's own last days: scenario k (k = 1 … HISTORY_DAYS) moves each slot starting
+ * before the current quarter hour's start + 24 h from its expected net demand toward that of the same time k days earlier, by `hedge` (0 = the
+ * expected demand, 1 = the day itself); slot 0 is the demand measured now. Only days measured completely over that
+ * window count. Slots: the first `window` of `slots`.
+ */
+export function dayScenarios(
+  meter: MeterMemory,
+  slots: readonly Pick<SiteSlot, 'startMs' | 'endMs' | 'netW'>[],
+  netNowW: number,
+  hedge: number,
+): { readonly window: number; readonly demandsW: readonly (readonly number[])[] } {
+  const first = slots[0];
+  if (!first) return { window: 0, demandsW: [] };
+  // Up to the same quarter hour tomorrow: a day back from there is the quarter hour in progress, not yet measured.
+  const untilMs = floor(first.startMs / PLAN_SLOT_MS) * PLAN_SLOT_MS + DAY_MS;
+  let window = 0;
+  while (window < slots.length && (slots[window]?.startMs ?? INFINITY) < untilMs) window++;
+  const demandsW: number[][] = [];
+  for (let k = 1; k <= HISTORY_DAYS; k++) {
+    const demand = [netNowW];
+    for (let t = 1; t < window; t++) {
+      const s = slots[t] as Pick<SiteSlot, 'startMs' | 'endMs' | 'netW'>;
+      const w = historyNetW(meter, s.startMs, s.endMs, k);
+      if (w === undefined) break;
+      demand.push(s.netW + hedge * (w - s.netW));
+    }
+    if (demand.length === window) demandsW.push(demand);
+  }
+  return { window, demandsW };
+}
+
+/**
+ * The lowest import cap (≥ floorW) the battery can hold from its present energy over the next day in every one of
+ * the day scenarios, W; floorW without scenarios. Only the current month's slots count.
+ */
+function robustCapW(slots: readonly SiteSlot[], scenarios: ReturnType<typeof dayScenarios>, fleet: Fleet, rules: PlanRules, floorW: number): number {
+  const month = slots[0]?.monthKey;
+  let count = 0;
+  while (count < scenarios.window && slots[count]?.monthKey === month) count++;
+  let capW = floorW;
+  for (const demand of scenarios.demandsW) {
+    const part = slots.slice(0, count).map((s, t) => ({ startMs: s.startMs, endMs: s.endMs, netW: demand[t] ?? s.netW }));
+    capW = max(capW, lowestFeasibleCapW(part, fleet.energyWh, fleet.battery, rules, floorW));
+  }
+  return capW;
+}
+
+/**
  * The monthly import caps to plan with. Per month in the horizon: the lowest cap the battery can hold over that
  * month's slots (never below the peak already reached this month). With `search`, the current month's cap is then
  * chosen on a ladder above it by the least plan cost + peak charge — holding a lower peak can cost more energy than
@@ -349,13 +410,14 @@ function chooseCaps(
   monthPeakW: number,
   nowMonth: string,
   keepCapW: number | undefined,
+  robustFloorW: number,
 ): { readonly capsW: Record<string, number>; readonly values: Float64Array[]; readonly searched: boolean } {
   const months = [...new Set(slots.map((s) => s.monthKey))];
   const capsW: Record<string, number> = {};
   let energyWh = fleet.energyWh;
   for (const month of months) {
     const part = slots.filter((s) => s.monthKey === month);
-    const floorW = month === nowMonth ? max(0, monthPeakW) : 0;
+    const floorW = month === nowMonth ? max(0, monthPeakW, robustFloorW) : 0;
     const lowest = month === nowMonth && keepCapW !== undefined ? max(keepCapW, floorW) : lowestFeasibleCapW(part, energyWh, fleet.battery, rules, floorW);
     capsW[month] = lowest;
     energyWh = energyAfterCapWh(part, energyWh, fleet.battery, rules, lowest);
@@ -482,6 +544,7 @@ export function planDecision(input: {
   const first = now.slots[0];
   if (!first) return { missing: 'prices', meter };
   const rules = rulesOf(state, settings, meter);
+  const robust = settings.peakReserve === true && settings.useForecast && rules.peakEurPerKw > 0;
   const levels = energyLevels(fleet.battery, (settings.socStepPct / 100) * fleet.capacityWh);
   // Prices from the start of the (UTC) day before yesterday on: the set changes when prices arrive or a day passes,
   // not with every tick (a window sliding with now would force a re-plan each slot).
@@ -512,17 +575,25 @@ export function planDecision(input: {
     built = siteSlots(state, nowMs, netNowW, meter, settings, priceSource);
     const slots = built.slots;
     slotCount = slots.length;
+    // As far as the forecast has been wrong (0 for an exact one, 1 for one no better than the day before it).
+    const hedge = min(1, 2 * alternativeWeight(meter, DEFAULT_ALT_WEIGHT));
+    const scenarios = robust && hedge > 0 ? dayScenarios(meter, slots, netNowW, hedge) : undefined;
     const mustSearch = isNewInputs || isPeakAbove || !previous || nowMs - previous.capSearchedAtMs >= CAP_SEARCH_MS;
     const { capsW, values, searched } =
       rules.peakEurPerKw > 0
-        ? chooseCaps(slots, fleet, rules, levels, monthPeakW, nowMonth, mustSearch ? undefined : previousCap)
+        ? chooseCaps(slots, fleet, rules, levels, monthPeakW, nowMonth, mustSearch ? undefined : previousCap, scenarios ? robustCapW(slots, scenarios, fleet, rules, max(0, monthPeakW)) : 0)
         : { capsW: {}, values: solvePlan(withCaps(slots, {}), fleet.battery, rules, levels), searched: false };
     capSearched = searched;
     const keepRows = max(1, ceil(settings.replanIntervalMs / PLAN_SLOT_MS) + 1);
+    // The peak reserve binds every decision: the energy a decision leaves must still hold the cap if demand goes as
+    // the pessimistic scenario, else the row charges the cap raise it would take (added to the kept rows only, so the
+    // plan's own look-ahead is not charged for the same shortfall slot after slot).
+    const reserve = scenarios && scenarios.demandsW.length > 0 ? peakReserve(withCaps(slots.slice(0, scenarios.window), capsW), scenarios.demandsW, fleet.battery, { ...rules, allowGridCharge: false }) : undefined;
     const rows: number[][] = [];
     for (let j = 1; j <= min(keepRows, slots.length); j++) {
       const row = values[j];
-      if (row) rows.push(Array.from(row, (v) => round(v, 6)));
+      if (!row) continue;
+      rows.push(Array.from(row, (v, k) => round(v + (reserve ? reservePenaltyEur(reserve, j, levels.minWh + k * levels.stepWh) : 0), 6)));
     }
     let idleCostEur = 0;
     for (const s of slots) idleCostEur += slotCostEur(0, s.netW, (s.endMs - s.startMs) / HOUR_MS, s, capsW[s.monthKey] ?? INFINITY, rules);

@@ -7,7 +7,10 @@ import {
   choosePower,
   energyLevels,
   lowestFeasibleCapW,
+  peakReserve,
   powerBounds,
+  reserveCurveWh,
+  reservePenaltyEur,
   slotCostEur,
   solvePlan,
   storedDeltaWh,
@@ -224,5 +227,45 @@ describe('lowestFeasibleCapW', () => {
     // 1 kWh stored from the surplus covers 1 kW of the 3 kW hour: cap 2 kW.
     expect(lowestFeasibleCapW(plan, 0, ideal, { allowGridCharge: false }, 0)).toBeCloseTo(2_000, -1);
     expect(lowestFeasibleCapW(plan, 0, ideal, { allowGridCharge: false }, 2_600)).toBe(2_600);
+  });
+});
+
+describe('peak reserve', () => {
+  // Hourly slots with a 1 kW cap: 3 kW for two hours, then 0 W, then 2 kW.
+  const capped = slots([{ importEur: 100, capW: 1_000 }, { importEur: 100, capW: 1_000 }, { importEur: 100, capW: 1_000 }, { importEur: 100, capW: 1_000 }]);
+  const demand = [3_000, 3_000, 0, 2_000];
+
+  it('needs, backwards, the excess over the cap and counts on recharging below it', () => {
+    // Lossless: slot 3 needs 1 kWh; slot 2 (0 W) can recharge 1 kWh under the cap → 0 needed from slot 2 on when grid
+    // charging is allowed; slots 0–1 need 2 kWh each.
+    const grid = reserveCurveWh(capped, (t) => demand[t] ?? 0, ideal, { allowGridCharge: true });
+    expect(Array.from(grid)).toEqual([4_000, 2_000, 0, 1_000, 0]);
+    // Without grid charging the 0 W hour refills nothing.
+    const pvOnly = reserveCurveWh(capped, (t) => demand[t] ?? 0, ideal, { allowGridCharge: false });
+    expect(Array.from(pvOnly)).toEqual([5_000, 3_000, 1_000, 1_000, 0]);
+  });
+
+  it('clamps the need to the battery and counts losses and the discharge limit', () => {
+    const big = slots([{ importEur: 100, capW: 0 }, { importEur: 100, capW: 0 }, { importEur: 100, capW: 0 }]);
+    const need = reserveCurveWh(big, () => 8_000, lossy, { allowGridCharge: true });
+    // Each hour at most 5 kW from the battery, 5 / 0.95 kWh stored: more than the 9.5 kWh top after two hours.
+    expect(need[2]).toBeCloseTo(1_000 + 5_000 / 0.95, 6);
+    expect(need[0]).toBe(9_500);
+    expect(reserveCurveWh(slots([{ importEur: 100 }]), () => 8_000, lossy, { allowGridCharge: true })[0]).toBe(1_000);
+  });
+
+  it('charges a shortfall the peak charge of the cap raise the energy could still hold, the worst scenario deciding', () => {
+    const reserve = peakReserve(capped, [demand, [0, 0, 0, 0]], ideal, { allowGridCharge: false, peakEurPerKw: 4 });
+    expect(reserve).toBeDefined();
+    if (!reserve) return;
+    // At or above the need: free. With 4 kWh at the start (need 5 kWh at a 1 kW cap): a cap of 1.2 kW needs
+    // 2 × 1.8 + 0.8 = 4.4 kWh, 1.4 kW needs 3.8 kWh: interpolated 1.333 kW → 0.333 kW × 4 EUR/kW.
+    expect(reservePenaltyEur(reserve, 0, 5_000)).toBe(0);
+    expect(reservePenaltyEur(reserve, 0, 4_000)).toBeCloseTo((4 / 3 - 1) * 4, 2);
+    // Empty: the cap has to go up to the highest demand.
+    expect(reservePenaltyEur(reserve, 0, 0)).toBeCloseTo(2 * 4, 6);
+    // No peak charge, or no scenario above the cap: no reserve.
+    expect(peakReserve(capped, [demand], ideal, { allowGridCharge: false, peakEurPerKw: 0 })).toBeUndefined();
+    expect(peakReserve(capped, [[0, 0, 0, 0]], ideal, { allowGridCharge: false, peakEurPerKw: 4 })).toBeUndefined();
   });
 });

@@ -383,3 +383,118 @@ export function energyAfterCapWh(
   }
   return e;
 }
+
+/**
+ * What holding the peak cap needs if demand goes badly: for a ladder of raises over each slot's cap, the stored energy
+ * needed at the start of each slot to hold (cap + raise) from there on under a pessimistic net demand.
+ */
+export interface PeakReserve {
+  /** Raises over each slot's cap, W, ascending; the first is 0, the last lets every slot through (no energy needed). */
+  readonly raisesW: readonly number[];
+  /** needWh[j][t]: stored energy needed at the start of slot t (t = slots.length: the end) with raise j, Wh. */
+  readonly needWh: readonly Float64Array[];
+  /** What 1 W of cap raise costs, EUR (the peak charge). */
+  readonly eurPerW: number;
+  /** The battery floor, Wh (no need is below it). */
+  readonly minEnergyWh: number;
+}
+
+/** Raises tried by peakReserve, as shares of the way from the cap to the highest pessimistic demand. */
+const RESERVE_RAISE_SHARES = [0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1] as const;
+
+/**
+ * The stored energy needed at the start of each slot (index t; index slots.length = the end) to keep import at or
+ * under each slot's `peakCapW` + `raiseW` for the net demand `demandW(t)`, Wh: backwards, a slot above the cap needs
+ * its excess (up to the discharge limit) from storage, a slot below it can recharge (from the grid up to the cap, or
+ * from PV surplus only). Clamped to the battery's window: a need beyond capacity asks for a full battery. The greedy
+ * policy behind it (discharge what exceeds the cap, else charge as much as the cap allows) holds a cap longest, so a
+ * battery at or above the curve holds the cap whenever the demand goes as assumed. No cap (INFINITY): no need.
+ */
+export function reserveCurveWh(
+  slots: readonly Pick<PlanSlot, 'startMs' | 'endMs' | 'peakCapW'>[],
+  demandW: (index: number) => number,
+  battery: PlanBattery,
+  rules: Pick<PlanRules, 'allowGridCharge'>,
+  raiseW = 0,
+): Float64Array {
+  const need = new Float64Array(slots.length + 1);
+  let needWh = battery.minEnergyWh;
+  need[slots.length] = needWh;
+  for (let t = slots.length - 1; t >= 0; t--) {
+    const s = slots[t];
+    if (!s) continue;
+    const hours = (s.endMs - s.startMs) / HOUR_MS;
+    const capW = s.peakCapW + raiseW;
+    const netW = demandW(t);
+    if (!isFiniteNumber(capW)) {
+      needWh = battery.minEnergyWh;
+    } else if (netW > capW) {
+      needWh += (min(netW - capW, battery.maxDischargeW) * hours) / battery.dischargeEfficiency;
+    } else {
+      const roomW = rules.allowGridCharge ? capW - netW : max(0, -netW);
+      needWh -= min(battery.maxChargeW, roomW) * hours * battery.chargeEfficiency;
+    }
+    needWh = min(battery.maxEnergyWh, max(battery.minEnergyWh, needWh));
+    need[t] = needWh;
+  }
+  return need;
+}
+
+/**
+ * The peak reserve of a plan: for a ladder of cap raises up to the highest scenario demand above the caps, the
+ * largest reserve curve over the demand scenarios (`demandsW[k][t]`, W). Undefined when no slot has a cap, there is
+ * no scenario, or no scenario ever exceeds a cap. Slots beyond the given ones need nothing.
+ */
+export function peakReserve(
+  slots: readonly Pick<PlanSlot, 'startMs' | 'endMs' | 'peakCapW'>[],
+  demandsW: readonly (readonly number[])[],
+  battery: PlanBattery,
+  rules: Pick<PlanRules, 'allowGridCharge' | 'peakEurPerKw'>,
+): PeakReserve | undefined {
+  if (!(rules.peakEurPerKw > 0) || demandsW.length === 0) return undefined;
+  let highestRaiseW = 0;
+  for (const demand of demandsW) {
+    for (let t = 0; t < slots.length; t++) {
+      const capW = slots[t]?.peakCapW ?? INFINITY;
+      if (isFiniteNumber(capW)) highestRaiseW = max(highestRaiseW, (demand[t] ?? 0) - capW);
+    }
+  }
+  if (!(highestRaiseW > 0)) return undefined;
+  const raisesW = RESERVE_RAISE_SHARES.map((share) => share * highestRaiseW);
+  // The need at each slot is the largest over the scenarios (any of them may be the one that comes).
+  const needFor = (raiseW: number): Float64Array => {
+    const need = new Float64Array(slots.length + 1).fill(battery.minEnergyWh);
+    for (const demand of demandsW) {
+      const curve = reserveCurveWh(slots, (t) => demand[t] ?? 0, battery, rules, raiseW);
+      for (let t = 0; t < need.length; t++) need[t] = max(need[t] as number, curve[t] as number);
+    }
+    return need;
+  };
+  return {
+    raisesW,
+    needWh: raisesW.map(needFor),
+    eurPerW: rules.peakEurPerKw / 1000,
+    minEnergyWh: battery.minEnergyWh,
+  };
+}
+
+/**
+ * What it costs to have only `energyWh` stored at the start of slot t, EUR: the peak charge of the cap raise that
+ * energy could still hold if demand went as the reserve assumes (interpolated on the ladder); 0 at or above the need.
+ */
+export function reservePenaltyEur(reserve: PeakReserve, t: number, energyWh: number): number {
+  const { needWh, raisesW } = reserve;
+  let previousNeed = needWh[0]?.[t] ?? reserve.minEnergyWh;
+  if (energyWh >= previousNeed - 1e-9) return 0;
+  for (let j = 1; j < raisesW.length; j++) {
+    const need = needWh[j]?.[t] ?? reserve.minEnergyWh;
+    if (energyWh >= need - 1e-9) {
+      const low = raisesW[j - 1] ?? 0;
+      const high = raisesW[j] ?? low;
+      const share = previousNeed - need > 1e-9 ? (previousNeed - energyWh) / (previousNeed - need) : 1;
+      return reserve.eurPerW * (low + (high - low) * share);
+    }
+    previousNeed = need;
+  }
+  return reserve.eurPerW * (raisesW[raisesW.length - 1] ?? 0);
+}

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { batteryPowerOf, buildBattery, buildForecast, buildPriceSeries, buildSiteState, buildTariff, localTimeMs, runScenario } from '../../testing';
+import { INITIAL_METER_MEMORY, observeMeter } from '../meter';
+import { dayScenarios } from '../plan-core';
 import type { SiteState } from '../site-state';
 import { arbitrageStrategy, ArbitrageConfigSchema, type ArbitrageConfig, type ArbitrageMemory } from './arbitrage';
 
@@ -222,5 +224,77 @@ describe('arbitrage: missing, stale and changing inputs', () => {
     const result = decide(state({ prices, tariff: retail(4), forecast: forecast([500, 800]) }));
     expect(JSON.parse(JSON.stringify(result.memory))).toEqual(result.memory);
     for (const v of Object.values(result.metrics.terms)) expect(Number.isFinite(v)).toBe(true);
+  });
+});
+
+describe('arbitrage: the peak reserve (peakReserve)', () => {
+  // 18:00 local; the month's peak so far 1 kW; 4 EUR/kW peak charge. The persistence forecast (yesterday) promises a
+  // mild evening and night (500 W), the evening is dear. Three days ago the site drew 3 kW from 22:00 to 06:00.
+  const evening = localTimeMs('2025-06-10T18:00', TZ);
+  const prices = buildPriceSeries(evening, HOUR, [...Array(4).fill(200), ...Array(44).fill(100)]);
+  const mild = buildForecast(evening, HOUR, { loadW: Array(48).fill(500), pvW: Array(48).fill(0) });
+  const DAY = 24 * HOUR;
+  const QUARTER = 15 * 60_000;
+  /** A meter that has seen `days` full days before today (and today so far) with net demand `netAt(ms)`. */
+  function meterWith(netAt: (atMs: number) => number, days: number): ArbitrageMemory['meter'] {
+    const base = fresh.meter;
+    const historyW = [...base.historyW];
+    const historyDay = [...base.historyDay];
+    const today = Math.floor(evening / DAY);
+    for (let day = today - days; day <= today; day++) {
+      const row = day % historyDay.length;
+      historyDay[row] = day;
+      for (let q = 0; q < 96; q++) historyW[row * 96 + q] = netAt(day * DAY + q * QUARTER);
+    }
+    // Forecast and the day before scored equally well: the plan hedges fully toward what the days have shown.
+    return { ...base, historyW, historyDay, monthKey: '2025-06', monthPeakW: 1_000, errorSamples: 200, forecastMse: 1e5, altMse: 1e5 };
+  }
+  const localHour = (atMs: number): number => Number(new Intl.DateTimeFormat('en-GB', { timeZone: TZ, hour: '2-digit', hourCycle: 'h23' }).format(atMs));
+  const badNightThreeDaysAgo = (atMs: number): number => {
+    const daysAgo = Math.floor((evening - atMs) / DAY);
+    const h = localHour(atMs);
+    return daysAgo === 3 && (h >= 22 || h < 6) ? 3_000 : 500;
+  };
+  const s = state({ prices, tariff: retail(4), loadPowerW: 500, batteries: [buildBattery({ socPct: 90 })], forecast: mild });
+  const withMeter = (meter: ArbitrageMemory['meter'], cfg: ArbitrageConfig = config) => decide(s, evening, cfg, { meter, plan: null });
+
+  it('keeps the energy a night like one it has seen needs, instead of spending it on a dear evening (the cap rises to what it can hold)', () => {
+    const spend = withMeter(meterWith(badNightThreeDaysAgo, 5), ArbitrageConfigSchema.parse({ peakReserve: false }));
+    expect(batteryPowerOf(spend)).toBeCloseTo(500, 0);
+    // With the reserve it does not discharge; it even tops the battery up under the cap (a reserve that only counts on
+    // PV to refill it does not rely on charging later in the night).
+    const keep = withMeter(meterWith(badNightThreeDaysAgo, 5));
+    expect(batteryPowerOf(keep)).toBeLessThanOrEqual(0);
+    expect(s.gridPowerW - (batteryPowerOf(keep) ?? 0)).toBeLessThanOrEqual((keep.metrics.terms['peakCapW'] ?? 0) + 1);
+    // It also plans with a cap the battery can hold through such a night, above the month's 1 kW.
+    expect(keep.metrics.terms['peakCapW']).toBeGreaterThan(1_000);
+  });
+
+  it('spends the evening as before when no day of the week was worse than the forecast', () => {
+    const calm = withMeter(meterWith(() => 500, 5));
+    expect(batteryPowerOf(calm)).toBeCloseTo(500, 0);
+  });
+
+  it('has no reserve before it has a day of its own readings (a first night has nothing to go by)', () => {
+    expect(batteryPowerOf(withMeter(fresh.meter))).toBeCloseTo(500, 0);
+  });
+});
+
+describe('arbitrage: day scenarios between quarter-hour boundaries', () => {
+  it('uses yesterday as a scenario also when a plan is made in the middle of a quarter hour', () => {
+    const DAY = 24 * HOUR;
+    const Q = 15 * 60_000;
+    const start = Math.floor(t0 / DAY) * DAY - DAY;
+    let meter = INITIAL_METER_MEMORY;
+    for (let atMs = start; atMs <= t0 + 7 * 60_000; atMs += atMs < t0 ? Q : 7 * 60_000) {
+      meter = observeMeter(meter, { nowMs: atMs, netW: 700, batteryW: 0, timezone: TZ }, Q);
+    }
+    const nowMs = t0 + 7 * 60_000;
+    const slots = [{ startMs: nowMs, endMs: t0 + Q, netW: 700 }];
+    for (let s = t0 + Q; s < nowMs + 2 * DAY; s += Q) slots.push({ startMs: s, endMs: s + Q, netW: 100 });
+    const scenarios = dayScenarios(meter, slots, 700, 1);
+    expect(scenarios.window).toBe(96);
+    expect(scenarios.demandsW).toHaveLength(1);
+    expect(scenarios.demandsW[0]?.slice(1).every((w) => w === 700)).toBe(true);
   });
 });

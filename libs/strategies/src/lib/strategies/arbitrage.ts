@@ -8,6 +8,7 @@ import {
   isGridStale,
   limitFleetW,
   netDemandW,
+  roundDischargeUpW,
   totalBatteryPowerW,
 } from '../battery';
 import { INITIAL_METER_MEMORY, type MeterMemory, observeMeter } from '../meter';
@@ -77,7 +78,7 @@ export const arbitrageStrategy: Strategy<ArbitrageConfig, ArbitrageMemory> = {
         memory: { meter: decision.meter, plan: null },
       };
     }
-    const limited = limitFleetW(decision.powerW, state, usable);
+    const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, usable), state, usable);
     let reason: StrategyReason = limited.powerW < 0 ? 'arbitrage-charging' : limited.powerW > 0 ? 'arbitrage-discharging' : 'arbitrage-idle';
     if (decision.terms['touFallback'] === 1) reason = 'no-prices-tou-fallback';
     return {

@@ -113,6 +113,20 @@ describe('peak-shaving strategy', () => {
       expect(results[1]?.metrics.reason).toBe('recharging');
       expect(results[2]?.memory.meter.monthPeakW).toBe(6_000);
     });
+
+    it('rounds a shaving discharge up to the setpoint step, so a held peak does not creep up a watt at a time', () => {
+      // Month's peak 2 000.4 W; 3 000 W of demand: the excess is 999.6 W. Cut toward zero (999 W) the grid would draw
+      // 2 001 W and raise the billed peak; rounded up (1 000 W, or 1 100 W on a 100 W step) it stays under the peak.
+      const state = (powerStepW?: number) =>
+        buildSiteState({ loadPowerW: 3_000, batteries: [buildBattery({ socPct: 80, ...(powerStepW ? { powerStepW } : {}) })] });
+      const memory = { meter: { ...peakShavingStrategy.initialMemory(monthly).meter, monthKey: '2025-03', monthPeakW: 2_000.4 } };
+      const config = PeakShavingConfigSchema.parse({ mode: 'monthly-peak', thresholdW: 500 });
+      const nowMs = localTimeMs('2025-03-10T18:00', 'Europe/Paris');
+      expect(batteryPowerOf(peakShavingStrategy.decide(state(), config, { nowMs }, memory))).toBe(1_000);
+      expect(batteryPowerOf(peakShavingStrategy.decide(state(100), config, { nowMs }, memory))).toBe(1_000);
+      const stepped = peakShavingStrategy.decide(state(300), config, { nowMs }, memory);
+      expect(batteryPowerOf(stepped)).toBe(1_200);
+    });
   });
 
   describe('forecast mode', () => {
@@ -133,7 +147,11 @@ describe('peak-shaving strategy', () => {
       expect(result.metrics.terms['forecastTargetW']).toBeGreaterThan(2_050);
       expect(result.metrics.terms['forecastTargetW']).toBeLessThan(2_150);
       expect(result.metrics.reason).toBe('shaving-peak');
-      expect(batteryPowerOf(result)).toBeCloseTo(4_000 - (result.metrics.terms['targetW'] ?? 0), 0);
+      // The excess, rounded up to the whole watt (the term is rounded to the nearest one).
+      const excessW = 4_000 - (result.metrics.terms['targetW'] ?? 0);
+      expect(batteryPowerOf(result)).toBeGreaterThanOrEqual(excessW - 0.5);
+      expect(batteryPowerOf(result)).toBeLessThanOrEqual(excessW + 1);
+      expect(Number.isInteger(batteryPowerOf(result))).toBe(true);
     });
 
     it('recharges from the grid up to the target while import is below it (no margin in this mode)', () => {

@@ -10,6 +10,7 @@ import {
   holdAllBatteries,
   limitFleetW,
   netDemandW,
+  roundDischargeUpW,
   sumBatterySetpointsW,
   totalBatteryPowerW,
 } from '../battery';
@@ -277,7 +278,7 @@ export const peakShavingStrategy: Strategy<PeakShavingConfig, PeakShavingMemory>
       wantedW = -min(config.rechargePowerW ?? INFINITY, roomW);
       reason = wantedW < 0 ? 'recharging' : 'below-threshold';
     }
-    const limited = limitFleetW(wantedW, state, usable);
+    const limited = limitFleetW(roundDischargeUpW(wantedW, state.batteries, usable), state, usable);
     if (wantedW > 0 && limited.powerW <= 0 && fleet.maxDischargeW === 0) reason = 'peak-exceeded';
     return {
       setpoints: fleetSetpoints(limited.powerW, state.batteries, usable),
@@ -317,7 +318,7 @@ function constrainPeak(
   }
   // Raise the total to the floor (as far as the batteries allow, never past the grid export limit).
   const fleet = fleetWindow(state.batteries, fresh);
-  const raisedW = limitFleetW(min(floorW, fleet.maxDischargeW), state, fresh).powerW;
+  const raisedW = limitFleetW(min(roundDischargeUpW(floorW, state.batteries, fresh), fleet.maxDischargeW), state, fresh).powerW;
   if (raisedW <= proposedW) {
     return { setpoints: proposal, metrics: { inputs, outputs: { batteryPowerW: proposedW }, terms: allTerms, reason: 'peak-exceeded' }, memory: { meter } };
   }

@@ -11,6 +11,7 @@ import {
   isGridStale,
   limitFleetW,
   netDemandW,
+  roundDischargeUpW,
   totalBatteryPowerW,
 } from '../battery';
 import { forecastPvSurplusWh } from '../forecast';
@@ -260,7 +261,7 @@ function decidePlan(ctx: Context, nowMs: number): StrategyResult<TimeOfUseMemory
       ? { setpoints: holdAllBatteries(state.batteries), metrics: { inputs: ctx.inputs, outputs: { batteryPowerW: 0 }, terms: {}, reason: 'invalid-timezone' }, memory: next.memory }
       : neutral(next, 'no-tou-period', {});
   }
-  const limited = limitFleetW(decision.powerW, state, fresh);
+  const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, fresh), state, fresh);
   let reason: StrategyReason;
   if (limited.powerW < 0) reason = demandW < 0 && -limited.powerW <= -demandW + 1e-6 ? 'storing-surplus' : 'tou-plan-charging';
   else if (limited.powerW > 0) reason = 'tou-plan-discharging';
