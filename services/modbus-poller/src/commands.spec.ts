@@ -384,5 +384,23 @@ describe('device writes (commands)', () => {
       await jest.advanceTimersByTimeAsync(30_000);
       expect(device.writes.slice(initial + 1)).toEqual([]);
     });
+
+    it('stops repeating an expired set-point even while the safe one keeps failing', async () => {
+      const device = cnte();
+      const { arbiter, health } = run(cabinet(), { 'bat-1': device });
+      await send(arbiter, deviceWrite('bat-1', charge3kW, 15_000));
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(health.counter('keepAlives')).toBe(1); // the set-point is kept alive while it is valid
+      const beforeExpiry = device.writes.length;
+      device.writeError = new ModbusTimeoutError('cabinet:502', 1, 1_000);
+      await jest.advanceTimersByTimeAsync(40_000); // expiry at 15 s, then safe retries every second, all failing
+      expect(health.counter('watchdogFailures')).toBeGreaterThan(1);
+      expect(health.counter('keepAlives')).toBe(1);
+      expect(health.counter('keepAliveFailures')).toBe(0);
+      // Only the safe set-point's attempts (0 W) after the expiry, never −3000 W again.
+      const after = device.writes.slice(beforeExpiry);
+      expect(after.length).toBeGreaterThan(1);
+      expect(after.filter((w) => w.address === 40158 && w.words.join() !== '0,0')).toEqual([]);
+    });
   });
 });

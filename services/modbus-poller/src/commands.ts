@@ -162,7 +162,12 @@ export function startCommands(opts: CommandsOptions): Commands {
         : `profile '${asset.driver.profile.id}' has no write controls`;
     },
     watchdog: (asset) => asset.driver.kind === 'modbus' && asset.driver.profile.controls.length > 0,
-    apply: (asset, setpoint) => apply(stateOf(asset), profileOf(asset), setpoint),
+    apply: (asset, setpoint, _signal, context) => {
+      // The set-point expired: never repeat it again, whether or not the safe one takes (the device's own
+      // communication-loss fallback must be free to act while the safe write keeps failing).
+      if (context.origin === 'watchdog') cancelKeepAlive(stateOf(asset));
+      return apply(stateOf(asset), profileOf(asset), setpoint);
+    },
     afterApply: (asset, applied) => updateKeepAlive(stateOf(asset), profileOf(asset), applied),
   });
 
