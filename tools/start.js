@@ -36,6 +36,8 @@ const SERVICES = [
   'modbus-poller',
   'http-devices',
   'ocpp-csms',
+  // Protocol plugins of the site's `drivers` list; with none it only sends its heartbeat.
+  'driver-host',
   'safety-arbiter',
   'strategy-engine',
   'cloud-bridge',

@@ -29,7 +29,7 @@ readonly ROOT
 readonly PREFIX="${VOLTIMAX_IMAGE_PREFIX:-voltimax}"
 
 # Services deployed by default, and per compose profile; tools/checks/deploy.spec.ts keeps these equal to compose.yaml.
-readonly SERVICES=(cloud-bridge dashboard http-devices modbus-poller ocpp-csms safety-arbiter strategy-engine telemetry-publisher)
+readonly SERVICES=(cloud-bridge dashboard driver-host http-devices modbus-poller ocpp-csms safety-arbiter strategy-engine telemetry-publisher)
 readonly SIM_SERVICES=(simulator)
 
 DRY_RUN=0

@@ -144,7 +144,7 @@ describe('docker/nats/nats.conf', () => {
     });
 
     it('covers every user of the file but the arbiter', () => {
-      expect(others).toHaveLength(9);
+      expect(others).toHaveLength(10);
     });
 
     it.each(others)('%s: the server refuses its publish and the driver never receives it', async (user) => {

@@ -193,7 +193,7 @@ export const DEFAULT_VIEW_OPTIONS: ViewOptions = {
   backlogAlarmAgeMs: 15 * 60_000,
   decisionsShown: 40,
   actionsShown: 10,
-  criticalServices: new Set(['safety-arbiter', 'modbus-poller', 'http-devices', 'ocpp-csms']),
+  criticalServices: new Set(['safety-arbiter', 'modbus-poller', 'http-devices', 'ocpp-csms', 'driver-host']),
 };
 
 /** Startup grace before "never heard from" becomes an alarm, ms. */

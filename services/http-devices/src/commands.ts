@@ -15,7 +15,7 @@ import {
   type MqttCommand,
   type MqttProfile,
 } from '@voltimax/devices';
-import { startWritePath, type WritePath } from '@voltimax/driver-sdk';
+import { startWritePath, type WritePath } from '@voltimax/driver-sdk/plumbing';
 import type { Logger } from 'pino';
 import type { AssetDriver, OwnedAsset } from './assets';
 import type { Health } from './counters';

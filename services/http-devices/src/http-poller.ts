@@ -20,7 +20,7 @@ import {
   type AssetErrorTracker,
   type PollLoop,
   type ReadingPublisher,
-} from '@voltimax/driver-sdk';
+} from '@voltimax/driver-sdk/plumbing';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';
 import type { Health } from './counters';

@@ -15,7 +15,7 @@ import {
   createReadingPublisher,
   type AssetErrorTracker,
   type ReadingPublisher,
-} from '@voltimax/driver-sdk';
+} from '@voltimax/driver-sdk/plumbing';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BrokerSpec, OwnedAsset } from './assets';

@@ -1,5 +1,5 @@
 import { natsTransport } from '@voltimax/bus';
-import { AssetErrorTracker } from '@voltimax/driver-sdk';
+import { AssetErrorTracker } from '@voltimax/driver-sdk/plumbing';
 import { defineService } from '@voltimax/service-kit';
 import type { OwnedAsset } from './assets';
 import { startCommands } from './commands';

@@ -6,7 +6,7 @@ import {
   type SunSpecProfile,
   type SunSpecRole,
 } from '@voltimax/devices';
-import { fnv1a } from '@voltimax/driver-sdk';
+import { fnv1a } from '@voltimax/driver-sdk/plumbing';
 import {
   endpointKey,
   endpointOf,

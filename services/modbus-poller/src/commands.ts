@@ -11,7 +11,7 @@ import {
   type ModbusProfile,
   type RegisterWrite,
 } from '@voltimax/devices';
-import { assetCounter, startWritePath, type WritePath } from '@voltimax/driver-sdk';
+import { assetCounter, startWritePath, type WritePath } from '@voltimax/driver-sdk/plumbing';
 import { ModbusExceptionError, ModbusTimeoutError, readBlocks } from '@voltimax/modbus';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';

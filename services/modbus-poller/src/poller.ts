@@ -9,7 +9,7 @@ import {
   createReadingPublisher,
   type PollLoop,
   type ReadingPublisher,
-} from '@voltimax/driver-sdk';
+} from '@voltimax/driver-sdk/plumbing';
 import { serviceTracer } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import type { OwnedAsset } from './assets';

@@ -1,6 +1,6 @@
 import type { Bus } from '@voltimax/bus';
 import type { Measurements } from '@voltimax/contracts';
-import { createReadingPublisher, type ReadingFields, type ReadingPublisher } from '@voltimax/driver-sdk';
+import { createReadingPublisher, type ReadingFields, type ReadingPublisher } from '@voltimax/driver-sdk/plumbing';
 import type { Logger } from 'pino';
 import type { Health } from './counters';
 import type { MeterValues } from './protocol/adapter';

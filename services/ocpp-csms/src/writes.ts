@@ -1,6 +1,6 @@
 import type { BusTransport } from '@voltimax/bus';
 import type { WriteResult } from '@voltimax/contracts';
-import { startWritePath, type WriteOutcome } from '@voltimax/driver-sdk';
+import { startWritePath, type WriteOutcome } from '@voltimax/driver-sdk/plumbing';
 import type { Logger } from 'pino';
 import type { Health } from './counters';
 import type { Station } from './station';

@@ -8,6 +8,7 @@ export const NATS_USERS = [
   'modbus-poller',
   'http-devices',
   'ocpp-csms',
+  'driver-host',
   'strategy-engine',
   'safety-arbiter',
   'cloud-bridge',
