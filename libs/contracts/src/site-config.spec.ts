@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConnectionSchema, SiteConfigSchema, formatIssues, jsonPath, type SiteConfigInput } from './index';
+import { ConnectionSchema, DEFAULT_MIN_TICK_MS, SiteConfigSchema, formatIssues, jsonPath, type SiteConfigInput } from './index';
 
 const EXAMPLE_FILE = join(__dirname, '../../../docker/config/assets.example.json');
 const example = (): SiteConfigInput => JSON.parse(readFileSync(EXAMPLE_FILE, 'utf8')) as SiteConfigInput;
@@ -76,6 +76,28 @@ describe('site configuration (assets.json)', () => {
   it('builds JSON paths', () => {
     expect(jsonPath(['assets', 0, 'connection', 'port'])).toBe('$.assets[0].connection.port');
     expect(jsonPath(['config', 'net-zero'])).toBe('$.config["net-zero"]');
+  });
+});
+
+describe('strategy selection', () => {
+  const withStrategy = (strategy: Record<string, unknown>): unknown => ({ ...example(), strategy });
+
+  it('leaves the reading-tick spacing (minTickMs) out when absent: a parsed configuration keeps its shape', () => {
+    const site = SiteConfigSchema.parse(withStrategy({ active: ['net-zero'] }));
+    expect(site.strategy).toEqual({ active: ['net-zero'], tickMs: 1_000, config: {} });
+    expect(DEFAULT_MIN_TICK_MS).toBe(50);
+  });
+
+  it('takes a minTickMs up to tickMs', () => {
+    expect(SiteConfigSchema.parse(withStrategy({ active: ['net-zero'], tickMs: 500, minTickMs: 500 })).strategy.minTickMs).toBe(500);
+  });
+
+  it.each([
+    ['above tickMs', { tickMs: 500, minTickMs: 600 }],
+    ['below 10 ms', { minTickMs: 5 }],
+    ['not an integer', { minTickMs: 50.5 }],
+  ])('refuses a minTickMs %s, at its path', (_name, fields) => {
+    expect(paths(withStrategy({ active: ['net-zero'], ...fields }))).toEqual(['$.strategy.minTickMs']);
   });
 });
 

@@ -29,7 +29,7 @@ const SETTINGS: ArbiterSettings = {
   writeAttempts: 3,
   writeRetryDelayMs: 200,
   minWriteIntervalMs: 0,
-  driverServices: new Set(['modbus-poller', 'http-devices', 'ocpp-csms']),
+  driverServices: new Set(['modbus-poller', 'http-devices', 'ocpp-csms', 'driver-host']),
 };
 
 interface Harness {
@@ -439,6 +439,52 @@ describe('faults force the safe setpoint', () => {
     expect(h.lastWrite('pv-1')?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 3_000 });
   });
 
+  /** Feeds every asset each 500 ms for `ms`, the grid meter's power from `gridW(step)`. */
+  const runWithGrid = async (h: Harness, ms: number, gridW: (step: number) => number) => {
+    for (let step = 0; step * 500 < ms; step += 1) {
+      h.feed({ values: { 'grid-1': { powerW: gridW(step) } } });
+      await jest.advanceTimersByTimeAsync(500);
+    }
+  };
+
+  it('grid meter frozen (the same values with fresh timestamps) → safe once unchanged for the limit, back when they move', async () => {
+    const h = await setup({ settings: { frozenMeterAfterPollIntervals: 3 } });
+    await runWithGrid(h, 2_000, (step) => 1_000 + step);
+    await h.intent({ setpoint: battery(2_000) });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+    // From here on the meter answers 1 234 W every time: the values last changed with the reading at frozenAtMs.
+    const frozenAtMs = Date.now();
+    await runWithGrid(h, 5_000, () => 1_234);
+    const safe = h.writes('bat-1').find((w) => w.setpoint.kind === 'safe' && w.issuedAtMs >= frozenAtMs);
+    expect(safe?.issuedAtMs).toBe(frozenAtMs + 3_001);
+    expect(h.decisionsFor('bat-1').find((d) => d.violations.some((v) => v.code === 'stale-telemetry'))?.violations[0]).toMatchObject({
+      code: 'stale-telemetry',
+      limit: 3_000,
+      value: 3_001,
+      detail: expect.stringMatching(/values unchanged \(frozen meter/),
+    });
+    await runWithGrid(h, 1_000, (step) => 2_000 + step);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+  });
+
+  it('two polls between two meter updates are no frozen meter', async () => {
+    const h = await setup({ settings: { frozenMeterAfterPollIntervals: 3 } });
+    // Each value is read twice (500 ms feeds, the meter changes every second).
+    await runWithGrid(h, 2_000, (step) => 1_000 + Math.floor(step / 2));
+    await h.intent({ setpoint: battery(2_000) });
+    await runWithGrid(h, 6_000, (step) => 1_000 + Math.floor(step / 2));
+    expect(h.writes('bat-1').filter((w) => w.setpoint.kind === 'safe')).toHaveLength(1); // the one at start-up
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+  });
+
+  it('without frozenMeterAfterPollIntervals, unchanged meter values are no fault', async () => {
+    const h = await setup();
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    await h.run(10_000);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+  });
+
   it('a reading of quality error → safe at once', async () => {
     const h = await setup();
     h.feed();
@@ -575,6 +621,40 @@ describe('ramp and write pacing', () => {
     const values = writes.map((w) => (w.setpoint.kind === 'battery-power' ? w.setpoint.powerW : NaN));
     values.forEach((powerW, i) => expect(powerW).toBeLessThanOrEqual(((writes[i]?.issuedAtMs ?? 0) - T0) * 1.0 + 1e-9));
     expect(values.at(-1)).toBe(3_000);
+  });
+
+  it('paces widening writes against the last widening write: a narrowing write in between does not hold one back', async () => {
+    const h = await setup({ settings: { minWriteIntervalMs: 500 } });
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    await h.run(600, { stepMs: 100 });
+    await h.intent({ setpoint: battery(1_500) });
+    await h.run(100, { stepMs: 100 });
+    await h.intent({ setpoint: battery(2_500) });
+    await h.run(100, { stepMs: 100 });
+    await h.intent({ setpoint: battery(3_000) });
+
+    const writes = h.writes('bat-1').filter((w) => w.setpoint.kind === 'battery-power');
+    // 2 500 W goes out at once (600 ms after the last widening write); 3 000 W waits for 500 ms after it.
+    expect(writes.map((w) => [w.setpoint, w.issuedAtMs - T0])).toEqual([
+      [battery(2_000), 0],
+      [battery(1_500), 600],
+      [battery(2_500), 700],
+    ]);
+    await h.run(500, { stepMs: 100 });
+    expect(h.lastWrite('bat-1')).toMatchObject({ setpoint: battery(3_000), issuedAtMs: T0 + 1_200 });
+  });
+
+  it('a re-assertion does not hold a widening change back', async () => {
+    const h = await setup({ settings: { minWriteIntervalMs: 500 } });
+    h.feed();
+    await h.intent({ setpoint: battery(2_000), ttlMs: 3_600_000 });
+    await h.run(10_100, { stepMs: 100 });
+    expect(h.arbiter.counters().reasserts).toBeGreaterThan(0);
+    expect(h.lastWrite('bat-1')?.issuedAtMs).toBe(T0 + 10_000);
+
+    await h.intent({ setpoint: battery(2_500), ttlMs: 3_600_000 });
+    expect(h.lastWrite('bat-1')).toMatchObject({ setpoint: battery(2_500), issuedAtMs: T0 + 10_100 });
   });
 
   it('narrowing writes never wait for the pacing', () => {

@@ -64,6 +64,13 @@ export interface ArbiterSettings {
   readonly rules: ArbiterOptions;
   /** A reading is stale after this many poll intervals of its asset (and always after `rules.maxTelemetryAgeMs`). */
   readonly staleAfterPollIntervals: number;
+  /**
+   * The grid meter's readings count as stale once their values (power, voltages, frequency, …) have not changed for
+   * this many of its poll intervals: a frozen meter keeps answering its last values with fresh timestamps. 0 or
+   * absent = off. A live meter's values change with every measurement; keep this well above 1 so that two polls
+   * between two meter updates do not count.
+   */
+  readonly frozenMeterAfterPollIntervals?: number;
   readonly setpointValidityMs: number;
   readonly reassertMarginMs: number;
   readonly writeTimeoutMs: number;
@@ -153,8 +160,13 @@ interface AssetRuntime {
   readonly log: Logger;
   last?: LastWrite;
   lastDecisionKey?: string;
-  /** A widening change could not be written yet (write in flight, or too soon after the last one). */
+  /** A widening change could not be written yet (write in flight, or too soon after the last widening write). */
   deferred: boolean;
+  /**
+   * When the last widening change was written, epoch ms: MIN_WRITE_INTERVAL_MS is the gap between two widening
+   * writes. Narrowing writes, retries and re-assertions do not count: they must not hold a widening change back.
+   */
+  lastWideningAtMs?: number;
   alarm?: { readonly failure: WriteFailure; readonly setpoint: Setpoint; readonly sinceMs: number; count: number };
 }
 
@@ -278,6 +290,20 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   const maxAgeMs = (pollIntervalMs: number): number =>
     Math.min(settings.rules.maxTelemetryAgeMs, Math.ceil(settings.staleAfterPollIntervals * pollIntervalMs));
 
+  /** The grid meter's values and when they last changed (reading time), for the frozen-meter check. */
+  let gridValues: { readonly key: string; readonly sinceMs: number } | undefined;
+  const frozenAfterMs = (pollIntervalMs: number): number | undefined => {
+    const intervals = settings.frozenMeterAfterPollIntervals ?? 0;
+    return intervals > 0 ? Math.ceil(intervals * pollIntervalMs) : undefined;
+  };
+  const valuesKey = (values: AssetReading['values']): string =>
+    JSON.stringify(Object.entries(values).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  function noteGridValues(reading: AssetReading): void {
+    if (reading.quality !== 'good') return void (gridValues = undefined);
+    const key = valuesKey(reading.values);
+    if (gridValues?.key !== key) gridValues = { key, sinceMs: reading.atMs };
+  }
+
   /**
    * The reading as the rules should see it: a good reading older than its asset's staleness limit is passed on as
    * `stale` (the rules then give the safe setpoint); `notes` gets the age for the audit.
@@ -316,7 +342,19 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
             kind: 'grid-meter',
             values: reading.values.gridPowerW === undefined ? {} : { powerW: reading.values.gridPowerW },
           };
-    return judged(asGrid, source.pollIntervalMs, nowMs, 'grid-meter', notes);
+    const seen = judged(asGrid, source.pollIntervalMs, nowMs, 'grid-meter', notes);
+    const limitMs = frozenAfterMs(source.pollIntervalMs);
+    if (seen?.quality !== 'good' || limitMs === undefined || gridValues === undefined) return seen;
+    const unchangedMs = nowMs - gridValues.sinceMs;
+    if (unchangedMs <= limitMs) return seen;
+    notes.set('grid-meter reading quality stale', {
+      code: 'stale-telemetry',
+      limit: limitMs,
+      value: unchangedMs,
+      unit: 'ms',
+      detail: `grid-meter values unchanged (frozen meter; limit: ${settings.frozenMeterAfterPollIntervals} poll intervals of ${source.pollIntervalMs} ms)`,
+    });
+    return { ...seen, quality: 'stale' };
   }
 
   function driverFor(assetId: string): DriverHealth | undefined {
@@ -473,8 +511,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   /**
    * Writes `target` if it differs from the newest write, if the newest write failed (after a pause of one tick), if
    * its validity is about to run out, or if forced. Narrowing changes (towards safe) go out at once, even past a
-   * write in flight; widening ones wait for the write in flight and for `minWriteIntervalMs`. Returns the write's
-   * kind and commandId, or undefined when nothing was written.
+   * write in flight; widening ones wait for the write in flight and for `minWriteIntervalMs` after the last widening
+   * write. Returns the write's kind and commandId, or undefined when nothing was written.
    */
   function maybeWrite(
     rt: AssetRuntime,
@@ -489,11 +527,13 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     const write = (kind: WriteKind) => ({ kind, commandId: startWrite(rt, target, nowMs, kind, intent, decision) });
     if (last === undefined) return write('change');
     if (!sameSetpoint(last.write.setpoint, target)) {
-      const tooSoon = nowMs < last.write.issuedAtMs + settings.minWriteIntervalMs;
-      if (!force && !isNarrowing(last.write.setpoint, target) && (last.status === 'pending' || tooSoon)) {
+      const widening = !force && !isNarrowing(last.write.setpoint, target);
+      const tooSoon = rt.lastWideningAtMs !== undefined && nowMs < rt.lastWideningAtMs + settings.minWriteIntervalMs;
+      if (widening && (last.status === 'pending' || tooSoon)) {
         rt.deferred = true;
         return undefined;
       }
+      if (widening) rt.lastWideningAtMs = nowMs;
       return write(force ? 'force' : 'change');
     }
     if (last.status === 'pending') return undefined;
@@ -615,7 +655,11 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     const staleAt = (reading: AssetReading | undefined, pollIntervalMs: number) => {
       if (reading !== undefined && reading.quality === 'good') consider(reading.atMs + maxAgeMs(pollIntervalMs) + 1);
     };
-    if (plan.gridMeter !== undefined) staleAt(readings.get(plan.gridMeter.assetId), plan.gridMeter.pollIntervalMs);
+    if (plan.gridMeter !== undefined) {
+      staleAt(readings.get(plan.gridMeter.assetId), plan.gridMeter.pollIntervalMs);
+      const frozenMs = frozenAfterMs(plan.gridMeter.pollIntervalMs);
+      if (frozenMs !== undefined && gridValues !== undefined) consider(gridValues.sinceMs + frozenMs + 1);
+    }
     for (const rt of runtimes.values()) {
       staleAt(readings.get(rt.asset.id), rt.asset.pollIntervalMs);
       const driver = driverFor(rt.asset.id);
@@ -623,7 +667,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       const last = rt.last;
       if (last?.status === 'ok') consider(last.write.expiresAtMs - settings.reassertMarginMs);
       if (last?.status === 'failed') consider((last.doneAtMs ?? nowMs) + settings.tickMs);
-      if (rt.deferred && last !== undefined) consider(last.write.issuedAtMs + settings.minWriteIntervalMs);
+      if (rt.deferred && rt.lastWideningAtMs !== undefined) consider(rt.lastWideningAtMs + settings.minWriteIntervalMs);
     }
     for (const intent of table.intents) consider(intent.issuedAtMs + intent.ttlMs);
     cancelDeadline?.();
@@ -780,6 +824,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       return;
     }
     readings.set(reading.assetId, reading);
+    if (plan.gridMeter?.assetId === reading.assetId) noteGridValues(reading);
     if (runtimes.has(reading.assetId) || plan.gridMeter?.assetId === reading.assetId) evaluate('telemetry');
   }
 

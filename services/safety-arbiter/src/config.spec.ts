@@ -28,6 +28,7 @@ describe('safety-arbiter environment', () => {
     expect(env).toMatchObject({
       TICK_MS: 1_000,
       STALE_AFTER_POLL_INTERVALS: 1.5,
+      FROZEN_METER_AFTER_POLL_INTERVALS: 0,
       SETPOINT_VALIDITY_MS: 15_000,
       REASSERT_MARGIN_MS: 5_000,
       WRITE_TIMEOUT_MS: 1_000,
@@ -36,7 +37,7 @@ describe('safety-arbiter environment', () => {
     });
     expect(env.site.gatewayId).toBe('gw-test');
     expect(env.BATTERY_MODELS.size).toBe(0);
-    expect([...env.DRIVER_SERVICES]).toEqual(['modbus-poller', 'http-devices', 'ocpp-csms']);
+    expect([...env.DRIVER_SERVICES]).toEqual(['modbus-poller', 'http-devices', 'ocpp-csms', 'driver-host']);
     expect(ruleOptions(env)).toEqual({ maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3 });
   });
 
@@ -72,6 +73,7 @@ describe('safety-arbiter environment', () => {
       /BATTERY_MODELS: 'ev-1' is not a battery/,
     ],
     [{ SITE_FILE: 'site.json', STALE_AFTER_POLL_INTERVALS: '0.5' }, /STALE_AFTER_POLL_INTERVALS: Too small/],
+    [{ SITE_FILE: 'site.json', FROZEN_METER_AFTER_POLL_INTERVALS: '1' }, /FROZEN_METER_AFTER_POLL_INTERVALS: must be 0 \(off\) or at least 2/],
   ])('refuses %j', (env, message) => {
     expect(problems(env as Record<string, string>)).toMatch(message);
   });

@@ -52,6 +52,16 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       MAX_TELEMETRY_AGE_MS: int(100, 600_000, DEFAULT_ARBITER_OPTIONS.maxTelemetryAgeMs),
       /** Rule option: a reading is also stale after this many poll intervals of its asset (assets.json). */
       STALE_AFTER_POLL_INTERVALS: z.coerce.number().finite().min(1).max(100).default(1.5),
+      /**
+       * The grid meter is taken as frozen (stale) when its values have not changed for this many of its poll
+       * intervals; 0 = off. At least 2 when on: two polls between two meter updates are normal.
+       */
+      FROZEN_METER_AFTER_POLL_INTERVALS: z.coerce
+        .number()
+        .finite()
+        .max(1_000)
+        .refine((n) => n === 0 || n >= 2, 'must be 0 (off) or at least 2')
+        .default(0),
       /** Rule option: allowance for other services' clocks running ahead (readings, heartbeats, intents), ms. */
       MAX_CLOCK_SKEW_MS: int(0, 60_000, DEFAULT_ARBITER_OPTIONS.maxClockSkewMs),
       /** Rule option: a driver silent for this many of its heartbeat intervals is lost. */
@@ -84,7 +94,7 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
                 .filter((s) => s.length > 0),
             ) as ReadonlySet<string>,
         )
-        .default(new Set(['modbus-poller', 'http-devices', 'ocpp-csms'])),
+        .default(new Set(['modbus-poller', 'http-devices', 'ocpp-csms', 'driver-host'])),
       /** `assetId=catalogueEntryId,…` for batteries whose profile maps to several catalogue entries (or none). */
       BATTERY_MODELS: BatteryModelsSchema,
     })

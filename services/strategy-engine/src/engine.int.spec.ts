@@ -261,6 +261,33 @@ it('runs without Redis, starting with fresh memory and saying so', async () => {
   }
 }, 30_000);
 
+it('ticks on a fresh grid reading at once, not at its next cadence tick (net-zero with a 10-minute cadence)', async () => {
+  const tickMs = 600_000;
+  const site = buildSite({ gatewayId: 'gw-int-reactive', strategy: { active: ['net-zero'], tickMs, config: { 'net-zero': {} } } });
+  const engine = startEngine(site, { INTENT_TTL_MS: String(3 * tickMs) });
+  // The site at rest (no import): NetZero holds 0 W. The feed runs until the engine has decided once.
+  const stopFeed = feedTelemetry({ gridW: 0, batteryW: 0 });
+  let first: ControlIntent;
+  try {
+    first = await waitFor(() => intents.find((i) => i.assetId === 'bat-1'), failWith(engine));
+  } finally {
+    stopFeed();
+  }
+  expect(first.setpoint).toEqual({ kind: 'battery-power', powerW: 0 });
+
+  // One grid reading with 2 kW import: the cadence is ten minutes away, so only a tick on the reading can answer it.
+  const [grid] = siteReadings(Date.now(), { gridW: 2_000 });
+  if (grid === undefined) throw new Error('no grid reading');
+  poller.publish(subjects.telemetry, { assetId: grid.assetId }, grid);
+  const reaction = await waitFor(
+    () => intents.find((i) => i.assetId === 'bat-1' && i.setpoint.kind === 'battery-power' && i.setpoint.powerW > 0),
+    failWith(engine),
+  );
+  expect(reaction.reason).toMatch(/^net-zero:/);
+  expect(reaction.issuedAtMs).toBeGreaterThanOrEqual(grid.atMs);
+  expect(reaction.issuedAtMs).toBeLessThan(first.issuedAtMs + tickMs);
+}, 30_000);
+
 it('exits 78 when SITE_FILE is invalid', async () => {
   const engine = startEngine({ ...buildSite({ gatewayId: 'gw-int-bad' }), strategy: { active: ['self-consumption'], tickMs: 1_000, config: { 'self-consumption': { gridTargetW: 0 } } } });
   expect(await engine.exited).toBe(78);

@@ -4,9 +4,9 @@ import { exampleConfigUpdated } from '@voltimax/contracts/testing';
 import { healthControl, HealthState } from '@voltimax/service-kit';
 import { pino } from 'pino';
 import { parseEngineConfig, type EngineConfig } from './config';
-import { createEngine, systemScheduler, type Engine } from './engine';
+import { createEngine, minTickMsOf, systemScheduler, type Engine } from './engine';
 import { inMemoryMemoryStore, noMemoryStore, type MemoryStore } from './memory-store';
-import { buildSite, siteReadings, T0 } from './testing';
+import { buildSite, reading, siteReadings, T0 } from './testing';
 
 const silent = pino({ level: 'silent' });
 
@@ -374,5 +374,180 @@ describe('memory across restarts', () => {
     sendTelemetry(h.peer, Date.now(), { gridW: 500, batteryW: 1_000 });
     jest.advanceTimersByTime(0);
     expect(intentsFor(h.bus, 'bat-1')[0]?.setpoint).toEqual({ kind: 'battery-power', powerW: 1_500 });
+  });
+});
+
+describe('reactive ticks', () => {
+  /** NetZero (reacts to the grid meter) with a 1 s cadence and 100 ms between reading ticks. */
+  const netZeroSite = (extra: Partial<SiteConfigInput> = {}): SiteConfigInput =>
+    buildSite({ strategy: { active: ['net-zero'], tickMs: 1_000, minTickMs: 100, config: { 'net-zero': {} } }, ...extra });
+  /** A grid meter reading measured at `atMs` arrives now; timers due now run. */
+  const sendGrid = (h: Harness, atMs: number, gridW: number): void => {
+    h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', atMs, { powerW: gridW, frequencyHz: 50 }));
+    jest.advanceTimersByTime(0);
+  };
+  const counter = (h: Harness, name: string): number => h.health.counters.get(name) ?? 0;
+  /** Started, with the first tick (all telemetry at T0, grid at 0 W: NetZero holds 0 W) done. */
+  async function startedNetZero(site = netZeroSite()): Promise<Harness> {
+    const h = await started(harness({ site }));
+    sendTelemetry(h.peer, T0, { gridW: 0, batteryW: 0 });
+    jest.advanceTimersByTime(0);
+    expect(counter(h, 'ticks')).toBe(1);
+    return h;
+  }
+  /** Advances the fake clock to T0 + `ms`. */
+  const at = (ms: number): void => void jest.advanceTimersByTime(T0 + ms - Date.now());
+  /** At T0 + `ms`, a grid reading measured then arrives. */
+  const gridAt = (h: Harness, ms: number, gridW: number): void => {
+    at(ms);
+    sendGrid(h, T0 + ms, gridW);
+  };
+
+  it('ticks at once when a fresh grid reading arrives, without waiting for the cadence', async () => {
+    const h = await startedNetZero();
+    gridAt(h, 300, 2_000);
+
+    expect(counter(h, 'ticks')).toBe(2);
+    expect(counter(h, 'readingTicks')).toBe(1);
+    // 300 ms of a 2 kW error: kp·e + ki·e·dt = 800 + 240 W, rate-limited to 2 000 W/s × 0.3 s.
+    expect(intentsFor(h.bus, 'bat-1').at(-1)).toMatchObject({
+      issuedAtMs: T0 + 300,
+      setpoint: { kind: 'battery-power', powerW: 600 },
+      reason: 'net-zero:rate-limited',
+    });
+    expect(decisionsOf(h.bus, 'net-zero').at(-1)).toMatchObject({ atMs: T0 + 300, terms: { dtS: 0.3 } });
+  });
+
+  it('keeps minTickMs between reading ticks: the readings that arrive in between are taken by one tick', async () => {
+    const h = await startedNetZero();
+    gridAt(h, 300, 2_000);
+    gridAt(h, 320, 2_100);
+    gridAt(h, 350, 2_200);
+    at(399);
+    expect(counter(h, 'ticks')).toBe(2);
+
+    at(400);
+    expect(counter(h, 'ticks')).toBe(3);
+    expect(decisionsOf(h.bus, 'net-zero').at(-1)).toMatchObject({ atMs: T0 + 400, inputs: { gridPowerW: 2_200 } });
+    // Nothing new after that: no further tick until the fallback cadence (tickMs + minTickMs after the last reading tick).
+    at(1_499);
+    expect(counter(h, 'ticks')).toBe(3);
+    at(1_500);
+    expect(counter(h, 'ticks')).toBe(4);
+    expect(counter(h, 'readingTicks')).toBe(2);
+  });
+
+  it('does not tick twice for one measurement: a repeated or an older reading is no fresh reading', async () => {
+    const h = await startedNetZero();
+    gridAt(h, 300, 2_000);
+    sendGrid(h, T0 + 300, 2_000);
+    at(500);
+    sendGrid(h, T0 + 250, 1_000);
+    at(999);
+
+    expect(counter(h, 'ticks')).toBe(2);
+    expect(decisionsOf(h.bus, 'net-zero').at(-1)?.inputs['gridPowerW']).toBe(2_000);
+  });
+
+  it('falls back to the cadence when no reading arrives', async () => {
+    const h = await startedNetZero();
+    at(3_000);
+
+    expect(counter(h, 'ticks')).toBe(4);
+    expect(counter(h, 'readingTicks')).toBe(0);
+    expect(intentsFor(h.bus, 'bat-1').map((i) => i.issuedAtMs - T0)).toEqual([0, 1_000, 2_000, 3_000]);
+  });
+
+  it('with readings at the cadence, ticks once per reading, when it arrives (no cadence tick just before it)', async () => {
+    const h = await startedNetZero();
+    // The meter shows 2 kW import from now on; the battery does not follow, so NetZero moves on every tick.
+    for (let k = 1; k <= 5; k++) {
+      gridAt(h, k * 1_000 + 5, 2_000);
+    }
+    at(5_500);
+
+    // One cadence tick at 1 000 (the first reading tick comes 5 ms later: a cadence tick does not hold it back), then
+    // only reading ticks: the fallback waits tickMs + minTickMs after each.
+    expect(counter(h, 'ticks')).toBe(7);
+    expect(counter(h, 'readingTicks')).toBe(5);
+    expect(intentsFor(h.bus, 'bat-1').map((i) => i.issuedAtMs - T0)).toEqual([0, 1_000, 1_005, 2_005, 3_005, 4_005, 5_005]);
+  });
+
+  it('publishes an unchanged intent from reading ticks only once per tickMs, and a changed one at once', async () => {
+    const h = await startedNetZero();
+    // A 10 Hz meter inside the deadband: NetZero holds 0 W on every reading.
+    for (let k = 1; k <= 25; k++) {
+      gridAt(h, k * 100, 20);
+    }
+    expect(counter(h, 'readingTicks')).toBe(25);
+    expect(intentsFor(h.bus, 'bat-1').map((i) => i.issuedAtMs - T0)).toEqual([0, 1_000, 2_000]);
+    expect(counter(h, 'intentsUnchanged')).toBe(23);
+    // The decisions go with the intents (and at least once a tick).
+    expect(decisionsOf(h.bus, 'net-zero').map((d) => d.atMs - T0)).toEqual([0, 1_000, 2_000]);
+
+    gridAt(h, 2_600, 2_000);
+    expect(intentsFor(h.bus, 'bat-1').at(-1)).toMatchObject({ issuedAtMs: T0 + 2_600, setpoint: { powerW: 200 } });
+  });
+
+  it('with the default minTickMs, ticks on every reading of a 10 Hz meter when it arrives, despite its jitter', async () => {
+    const site = buildSite({ strategy: { active: ['net-zero'], tickMs: 1_000, config: { 'net-zero': {} } } });
+    const h = await startedNetZero(site);
+    expect(minTickMsOf(h.engine.config.site)).toBe(50);
+    // Readings 70 or 130 ms apart; the battery does not follow, so NetZero moves on every one of them.
+    const arrivals = Array.from({ length: 10 }, (_, i) => (i + 1) * 100 + (i % 2 === 0 ? 15 : -15));
+    for (const ms of arrivals) {
+      gridAt(h, ms, 2_000);
+    }
+    expect(counter(h, 'readingTicks')).toBe(10);
+    expect(intentsFor(h.bus, 'bat-1').map((i) => i.issuedAtMs - T0)).toEqual([0, ...arrivals]);
+  });
+
+  it('does not tick on readings for cadence-only strategies (a planner)', async () => {
+    const site = buildSite({ strategy: { active: ['arbitrage'], tickMs: 60_000, config: {} }, tariff: { kind: 'dynamic', priceZone: 'FR' } });
+    const h = await startedNetZero(site);
+    gridAt(h, 300, 2_000);
+    at(59_999);
+
+    expect(counter(h, 'ticks')).toBe(1);
+    at(60_000);
+    expect(counter(h, 'ticks')).toBe(2);
+  });
+
+  it('ticks on readings once a rule activates a reactive strategy', async () => {
+    const site = buildSite({
+      strategy: { active: ['arbitrage'], tickMs: 60_000, minTickMs: 100, config: { 'net-zero': {} } },
+      tariff: { kind: 'dynamic', priceZone: 'FR' },
+      rules: [{ id: 'shave', when: { type: 'grid-import-above', powerW: 1_500 }, then: { type: 'activate-strategy', strategy: 'net-zero' } }],
+    });
+    const h = await startedNetZero(site);
+    gridAt(h, 300, 2_000);
+    expect(counter(h, 'ticks')).toBe(1);
+
+    // The cadence tick sees 2 kW import and activates net-zero: from then on the meter triggers ticks.
+    at(59_900);
+    sendTelemetry(h.peer, T0 + 59_900, { gridW: 2_000 });
+    expect(counter(h, 'ticks')).toBe(1);
+    at(60_000);
+    expect(decisionsOf(h.bus, 'net-zero')).toHaveLength(1);
+    gridAt(h, 60_300, 1_800);
+    expect(counter(h, 'ticks')).toBe(3);
+    expect(counter(h, 'readingTicks')).toBe(1);
+  });
+
+  it('follows a config switch: the triggers of the new strategies and their minTickMs', async () => {
+    const site = buildSite({ strategy: { active: ['arbitrage'], tickMs: 1_000, config: {} }, tariff: { kind: 'dynamic', priceZone: 'FR' } });
+    const h = await startedNetZero(site);
+    h.engine.applyConfig(netZeroSite({ strategy: { active: ['net-zero'], tickMs: 1_000, minTickMs: 400, config: {} } }), 'kv');
+    at(0);
+    expect(counter(h, 'ticks')).toBe(2);
+
+    gridAt(h, 100, 2_000);
+    expect(counter(h, 'ticks')).toBe(3);
+    gridAt(h, 200, 2_100);
+    at(499);
+    expect(counter(h, 'ticks')).toBe(3);
+    at(500);
+    expect(counter(h, 'ticks')).toBe(4);
+    expect(counter(h, 'readingTicks')).toBe(2);
   });
 });

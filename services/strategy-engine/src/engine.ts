@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { context, trace, type Context, type Link } from '@opentelemetry/api';
 import type { Bus, Unsubscribe } from '@voltimax/bus';
-import { intentParams, subjects, type ControlIntent, type Setpoint, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
+import {
+  DEFAULT_MIN_TICK_MS,
+  intentParams,
+  subjects,
+  type ControlIntent,
+  type Setpoint,
+  type SiteConfig,
+  type StrategyName,
+  type ValidationProblem,
+} from '@voltimax/contracts';
 import { serviceTracer, type HealthControl } from '@voltimax/service-kit';
 import {
   combine,
@@ -18,7 +27,13 @@ import type { Logger } from 'pino';
 import { intentTtlMs, parseEngineConfig, type EngineConfig } from './config';
 import { lastSetpoint, restorableMemories, toSnapshot, type LastSetpoint, type MemoryStore } from './memory-store';
 import { PriceSeriesSchema, selectPrices, type PriceSeries } from './prices';
+import { IntentGate, triggerAssetIds } from './reactive';
 import { buildSiteState, essentialAssetIds, TelemetryCache, type BuiltSiteState } from './site-state';
+
+/** The smallest gap between two reading ticks: `strategy.minTickMs`, or its default. */
+export function minTickMsOf(site: SiteConfig): number {
+  return site.strategy.minTickMs ?? DEFAULT_MIN_TICK_MS;
+}
 
 /** Timers and the clock, injected so the tick is testable without real delays (Jest fake timers drive the default). */
 export interface Scheduler {
@@ -61,9 +76,17 @@ export interface EngineDeps {
   readonly newId?: () => string;
 }
 
+/**
+ * Why a tick ran: `reading` — a fresh reading of an input an active strategy reacts to (it publishes only what
+ * changed, and what is due for a refresh); `cadence` — the fallback every `strategy.tickMs`; `request` — new prices, a
+ * new configuration, the first complete telemetry (these two publish everything).
+ */
+export type TickTrigger = 'reading' | 'cadence' | 'request';
+
 /** What one tick did (returned for tests and logs). */
 export interface TickOutcome {
   readonly atMs: number;
+  readonly trigger: TickTrigger;
   readonly built: BuiltSiteState;
   readonly rules: RulesOutcome;
   readonly combined: CombinedDecision;
@@ -81,7 +104,7 @@ export interface Engine {
   start(): Promise<void>;
   /** Stop ticking and unsubscribe; saves the memory one last time. */
   stop(): Promise<void>;
-  /** Run one tick now (tests; the scheduler calls it on the cadence). Undefined while waiting for first telemetry. */
+  /** Run one tick now (tests; the scheduler calls it). Undefined while waiting for first telemetry. */
   tick(): TickOutcome | undefined;
   /** Validate and switch to a new site configuration; an invalid one is refused and the current one kept. */
   applyConfig(raw: unknown, source: string): ApplyOutcome;
@@ -107,7 +130,9 @@ function reasonFor(assetId: string, setpoint: Setpoint, combined: CombinedDecisi
 
 /**
  * The strategy engine: the tick (snapshot → automation rules → `combine` → publish intents and decision metrics →
- * store memory) on the configured cadence, and the live inputs (telemetry, prices, configuration switches).
+ * store memory) at once on a fresh reading of an input the active strategies react to (at most every
+ * `strategy.minTickMs`), else on the `strategy.tickMs` cadence, and the live inputs (telemetry, prices, configuration
+ * switches).
  */
 export function createEngine(deps: EngineDeps): Engine {
   const { bus, log, health, store, settings } = deps;
@@ -123,6 +148,21 @@ export function createEngine(deps: EngineDeps): Engine {
   let waitingForTelemetryUntilMs: number | undefined;
   let timer: unknown;
   let timerDueMs = Number.POSITIVE_INFINITY;
+  /**
+   * Start of the last reading tick, epoch ms: the next comes at least `minTickMs` after it. Other ticks (cadence,
+   * requests) do not hold a reading back: they are at most one a tick.
+   */
+  let lastReadingTickAtMs = Number.NEGATIVE_INFINITY;
+  /** A fresh reading of a trigger asset arrived since the last tick. */
+  let freshTriggerReading = false;
+  /** An extra tick was asked for (prices, configuration, first telemetry) since the last tick. */
+  let tickRequested = false;
+  /** The strategies the last tick ran (rule-activated ones included): their inputs trigger ticks. */
+  let lastActive: readonly StrategyName[] = config.site.strategy.active;
+  let triggerIds = triggerAssetIds(config.site, lastActive);
+  const gate = new IntentGate();
+  let lastDecisionsAtMs = Number.NEGATIVE_INFINITY;
+  let lastSaveAtMs = Number.NEGATIVE_INFINITY;
   let running = false;
   let hasTicked = false;
   let saving = false;
@@ -146,13 +186,24 @@ export function createEngine(deps: EngineDeps): Engine {
     timer = undefined;
     timerDueMs = Number.POSITIVE_INFINITY;
     const startedMs = scheduler.now();
-    safeTick();
-    schedule(startedMs + config.site.strategy.tickMs);
+    const outcome = safeTick();
+    const { tickMs } = config.site.strategy;
+    const minTickMs = minTickMsOf(config.site);
+    // After a reading tick the next reading is due in about one poll interval: the fallback waits minTickMs longer,
+    // so it does not run just before that reading (and push the reading's tick back by minTickMs).
+    schedule(startedMs + tickMs + (outcome?.trigger === 'reading' ? minTickMs : 0));
   }
 
   /** An extra tick as soon as possible (new prices, new configuration, first telemetry). */
   function requestTick(): void {
+    tickRequested = true;
     schedule(scheduler.now());
+  }
+
+  /** A fresh reading an active strategy reacts to: tick at once, but not sooner than minTickMs after the last reading tick. */
+  function onTriggerReading(): void {
+    freshTriggerReading = true;
+    schedule(Math.max(scheduler.now(), lastReadingTickAtMs + minTickMsOf(config.site)));
   }
 
   /** The trace context each asset's latest reading arrived with: a tick continues the trace of the newest one. */
@@ -217,6 +268,10 @@ export function createEngine(deps: EngineDeps): Engine {
 
   function tick(): TickOutcome | undefined {
     const nowMs = scheduler.now();
+    const trigger: TickTrigger = tickRequested ? 'request' : freshTriggerReading ? 'reading' : 'cadence';
+    if (trigger === 'reading') lastReadingTickAtMs = nowMs;
+    tickRequested = false;
+    freshTriggerReading = false;
     if (isWaitingForTelemetry(nowMs)) {
       log.debug('waiting for first telemetry');
       return undefined;
@@ -234,9 +289,26 @@ export function createEngine(deps: EngineDeps): Engine {
     const combined = combine(built.state, clock, { active: rules.active, configs: config.configs, memories });
     memories = combined.memories;
     automationMemory = rules.memory;
+    if (rules.active.join() !== lastActive.join()) {
+      lastActive = rules.active;
+      triggerIds = triggerAssetIds(site, lastActive);
+    }
 
     const ttl = ttlMs();
+    const { tickMs } = site.strategy;
+    // A reading tick publishes what changed (and refreshes what is a tick old); the other ticks publish everything.
+    const refreshMs = trigger === 'reading' ? tickMs : 0;
     const intents: ControlIntent[] = [];
+    const publishIntent = (intent: ControlIntent, what: string): boolean => {
+      if (!gate.wants(intent, nowMs, refreshMs)) {
+        health.incrementCounter('intentsUnchanged');
+        return false;
+      }
+      if (!publishSafely(what, () => bus.publish(subjects.intent, intentParams(intent), intent))) return false;
+      gate.published(intent, nowMs);
+      intents.push(intent);
+      return true;
+    };
     for (const [assetId, setpoint] of Object.entries(combined.setpoints)) {
       const intent: ControlIntent = {
         v: 1,
@@ -249,27 +321,26 @@ export function createEngine(deps: EngineDeps): Engine {
         reason: reasonFor(assetId, setpoint, combined),
         issuedBy: 'strategy-engine',
       };
-      if (publishSafely('intent', () => bus.publish(subjects.intent, intentParams(intent), intent))) {
-        intents.push(intent);
-        lastSetpoints.set(assetId, lastSetpoint(assetId, setpoint, nowMs, intent.reason));
-      }
+      if (publishIntent(intent, 'intent')) lastSetpoints.set(assetId, lastSetpoint(assetId, setpoint, nowMs, intent.reason));
     }
     for (const ruleIntent of rules.intents) {
       const intent = toControlIntent(ruleIntent, newId(), clock);
       // On the rule's own source subject (scheduled or safety): nats.conf grants those to this service, not manual.
-      if (publishSafely('rule intent', () => bus.publish(subjects.intent, intentParams(intent), intent))) {
-        intents.push(intent);
-        health.incrementCounter('ruleIntents');
-      }
+      if (publishIntent(intent, 'rule intent')) health.incrementCounter('ruleIntents');
     }
-    for (const decision of combined.decisions) {
-      publishSafely('decision', () =>
-        bus.publish(subjects.strategyDecision, { strategy: decision.name }, toDecisionMetrics(decision.name, decision.metrics, clock)),
-      );
+    // Decision metrics with the intents they explain, and at least once a tick.
+    if (trigger !== 'reading' || intents.length > 0 || nowMs - lastDecisionsAtMs >= tickMs) {
+      lastDecisionsAtMs = nowMs;
+      for (const decision of combined.decisions) {
+        publishSafely('decision', () =>
+          bus.publish(subjects.strategyDecision, { strategy: decision.name }, toDecisionMetrics(decision.name, decision.metrics, clock)),
+        );
+      }
     }
 
     hasTicked = true;
     health.incrementCounter('ticks');
+    if (trigger === 'reading') health.incrementCounter('readingTicks');
     health.setCounter('staleAssets', built.stale.length + built.missing.length);
     const staleKey = [...built.missing, ...built.stale].join(',');
     if (staleKey !== lastStaleKey) {
@@ -278,16 +349,18 @@ export function createEngine(deps: EngineDeps): Engine {
       else log.info('telemetry fresh for every asset');
     }
     log.debug(
-      { primary: combined.primary, layers: combined.layers, activated: rules.activated, intents: intents.map((i) => [i.assetId, i.setpoint]) },
+      { trigger, primary: combined.primary, layers: combined.layers, activated: rules.activated, intents: intents.map((i) => [i.assetId, i.setpoint]) },
       'tick',
     );
-    saveMemory(nowMs);
-    return { atMs: nowMs, built, rules, combined, intents };
+    // Reading ticks may come every poll: the memory is saved at most once a tick (cadence) from them.
+    if (trigger !== 'reading' || nowMs - lastSaveAtMs >= tickMs) saveMemory(nowMs);
+    return { atMs: nowMs, trigger, built, rules, combined, intents };
   }
 
   function saveMemory(nowMs: number): void {
     if (saving || store.kind === 'none') return;
     saving = true;
+    lastSaveAtMs = nowMs;
     const snapshot = toSnapshot(nowMs, memories, config.configHashes, automationMemory);
     void store
       .save(config.site.gatewayId, snapshot, [...lastSetpoints.values()])
@@ -333,6 +406,9 @@ export function createEngine(deps: EngineDeps): Engine {
     memories = kept as StrategyMemories;
     config = next;
     telemetry.retain(new Set(next.site.assets.map((a) => a.id)));
+    lastActive = next.site.strategy.active;
+    triggerIds = triggerAssetIds(next.site, lastActive);
+    gate.clear();
     clearRejection();
     health.incrementCounter('configSwitches');
     log.info(
@@ -342,6 +418,8 @@ export function createEngine(deps: EngineDeps): Engine {
         active: next.site.strategy.active,
         previousActive: previous.site.strategy.active,
         tickMs: next.site.strategy.tickMs,
+        minTickMs: minTickMsOf(next.site),
+        triggers: [...triggerIds],
         keptMemories: Object.keys(kept),
       },
       'configuration switched',
@@ -413,6 +491,8 @@ export function createEngine(deps: EngineDeps): Engine {
           gatewayId: config.site.gatewayId,
           active: config.site.strategy.active,
           tickMs: config.site.strategy.tickMs,
+          minTickMs: minTickMsOf(config.site),
+          triggers: [...triggerIds],
           intentTtlMs: ttlMs(),
           maxTelemetryAgeMs: settings.maxTelemetryAgeMs,
           rules: config.site.rules.map((r) => r.id),
@@ -427,9 +507,15 @@ export function createEngine(deps: EngineDeps): Engine {
             health.incrementCounter('telemetryMismatch');
             return;
           }
-          telemetry.update(reading);
+          const previousAtMs = telemetry.get(reading.assetId)?.atMs;
+          if (!telemetry.update(reading)) return;
           readingTraces.set(reading.assetId, { atMs: reading.atMs, ctx: ctx.traceContext });
-          if (waitingForTelemetryUntilMs !== undefined && essentialAssetIds(config.site).every((id) => telemetry.has(id))) requestTick();
+          if (waitingForTelemetryUntilMs !== undefined) {
+            if (essentialAssetIds(config.site).every((id) => telemetry.has(id))) requestTick();
+          } else if (triggerIds.has(reading.assetId) && (previousAtMs === undefined || reading.atMs > previousAtMs)) {
+            // Only a newer measurement: a repeated one (same atMs) has nothing new to react to.
+            onTriggerReading();
+          }
         }),
         bus.subscribe(subjects.configUpdated, (update) => {
           log.info({ hash: update.hash, source: update.source }, 'config.updated received');

@@ -184,10 +184,23 @@ export type StrategyName = z.infer<typeof StrategyNameSchema>;
 export const StrategySelectionSchema = z.strictObject({
   /** Enabled strategies, highest precedence first (the combination rule is documented in libs/strategies). */
   active: z.array(StrategyNameSchema).min(1),
-  /** Cycle time of the strategy engine. */
+  /** Cycle time of the strategy engine: its fallback cadence (planners, stale data, intent refresh), ms. */
   tickMs: DurationMsSchema.min(200).max(900_000).default(1000),
+  /**
+   * Smallest gap between two ticks triggered by fresh readings (a strategy that reacts to the grid meter ticks when a
+   * reading arrives, not at the next cadence tick), ms; at most `tickMs`; absent = {@link DEFAULT_MIN_TICK_MS}. Keep
+   * it well below the grid meter's poll interval: a reading that comes sooner than this after the last one waits, and
+   * with a gap equal to the poll interval the readings' jitter turns into a lasting lag.
+   */
+  minTickMs: DurationMsSchema.min(10).max(900_000).optional(),
   config: z.partialRecord(StrategyNameSchema, z.record(z.string(), z.unknown())).default({}),
+}).refine((s) => s.minTickMs === undefined || s.minTickMs <= s.tickMs, {
+  path: ['minTickMs'],
+  message: 'minTickMs must not exceed tickMs',
 });
+
+/** `strategy.minTickMs` when the site configuration leaves it out, ms. */
+export const DEFAULT_MIN_TICK_MS = 50;
 
 const TimeOfDaySchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time must be HH:MM (24 h)');
 

@@ -138,6 +138,48 @@ describe('net-zero strategy', () => {
     expect(results[1]?.metrics.reason).toBe('rate-limited');
   });
 
+  describe('with irregular ticks (the engine ticks on every fresh meter reading)', () => {
+    /** NetZero on a battery that does not follow (a constant grid error), at the given tick times. */
+    const runAt = (cfg: NetZeroConfig, timesMs: readonly number[], loadPowerW = 1_000) =>
+      runScenario(
+        netZeroStrategy,
+        cfg,
+        netZeroStrategy.initialMemory(cfg),
+        timesMs.map((atMs) => ({ atMs, state: buildSiteState({ loadPowerW }) })),
+      );
+
+    it('integrates over the real time between ticks: the same integral for any tick pattern', () => {
+      const cfg = NetZeroConfigSchema.parse({ kp: 0, ki: 0.4, rateLimitWPerS: 100_000 });
+      const regular = runAt(cfg, [0, 1_000, 2_000, 3_000]).at(-1);
+      const irregular = runAt(cfg, [0, 80, 250, 330, 700, 1_000, 1_090, 1_600, 2_350, 2_420, 3_000]).at(-1);
+      expect(irregular?.memory.integralW).toBeCloseTo(regular?.memory.integralW ?? NaN, 6);
+      expect(irregular?.memory.integralW).toBeCloseTo(0.4 * 1_000 * 4, 6); // 1 s assumed for the first tick, then 3 s
+    });
+
+    it('limits the rate per second, not per tick', () => {
+      const cfg = NetZeroConfigSchema.parse({ kp: 2, ki: 0, rateLimitWPerS: 500 });
+      const times = [0, 100, 170, 400, 450, 800, 1_000, 1_300, 1_950, 2_000];
+      const results = runAt(cfg, times, 4_000);
+      results.forEach((r, i) => {
+        if (i === 0) return;
+        const stepW = Math.abs((batteryPowerOf(r) ?? 0) - (batteryPowerOf(results[i - 1] ?? r) ?? 0));
+        expect(stepW).toBeLessThanOrEqual((500 * ((times[i] ?? 0) - (times[i - 1] ?? 0))) / 1_000 + 10); // + one quantization step
+      });
+      // 500 W for the first tick (it assumes nominalTickMs), then 500 W/s for 2 s.
+      expect(batteryPowerOf(results.at(-1) ?? { setpoints: {} })).toBe(1_500);
+    });
+
+    it('keeps ramping when one tick moves less than half a quantization step', () => {
+      // 40 W/s at 10 ticks a second is 4 W a tick, below half the 10 W step: the ramp must still advance at 40 W/s
+      // (40 W for the first tick, which assumes nominalTickMs, then 5 s).
+      const cfg = NetZeroConfigSchema.parse({ rateLimitWPerS: 40 });
+      const times = Array.from({ length: 51 }, (_, i) => i * 100);
+      const results = runAt(cfg, times);
+      expect(batteryPowerOf(results.at(-1) ?? { setpoints: {} })).toBe(240);
+      expect(results.at(-1)?.metrics.reason).toBe('rate-limited');
+    });
+  });
+
   it('quantizes to 10 W by default and to the battery’s own step when it has one', () => {
     const first = (cfg: NetZeroConfig, powerStepW?: number) =>
       batteryPowerOf(

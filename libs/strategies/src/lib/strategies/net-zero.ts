@@ -65,7 +65,11 @@ export interface NetZeroMemory {
   readonly initialized: boolean;
   /** Integrator, W (battery sign). */
   readonly integralW: number;
-  /** Last total setpoint, W (battery sign). */
+  /**
+   * Where the rate limiter stands, W (battery sign): the last total setpoint before quantization. The output is this,
+   * quantized; keeping it unquantized lets a slow ramp advance even when one tick's step (rate × dt) is smaller than
+   * half a quantization step, as with frequent ticks (a tick on every meter reading).
+   */
   readonly lastSetpointW: number;
   readonly lastAtMs: number | null;
   readonly lastGridW: number | null;
@@ -181,7 +185,7 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
           terms: { errorW, integralW: roundTo(integralW, 3), gainScale, signFlips: flips.length, dtS },
           reason,
         },
-        memory: { ...baseMemory, integralW: noNegativeZero(integralW), lastSetpointW: heldW },
+        memory: { ...baseMemory, integralW: noNegativeZero(integralW), lastSetpointW: noNegativeZero(clamp(lastSetpointW, lowW, highW)) },
       };
     }
 
@@ -228,7 +232,7 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
         },
         reason,
       },
-      memory: { ...baseMemory, integralW: noNegativeZero(integralW), lastSetpointW: noNegativeZero(outW) },
+      memory: { ...baseMemory, integralW: noNegativeZero(integralW), lastSetpointW: noNegativeZero(clamp(rampedW, lowW, highW)) },
     };
   },
 };
