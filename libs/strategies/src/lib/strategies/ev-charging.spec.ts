@@ -13,6 +13,9 @@ describe('ev-charging strategy', () => {
     buildSiteState({ batteries: [], evChargers: [buildEvCharger(charger)], ...overrides });
   const decide = (state: SiteState, config: EvChargingConfig, nowMs = 0, memory = fresh) =>
     evChargingStrategy.decide(state, config, { nowMs }, memory);
+  /** The decision once the current has had time to rise (maxRiseAPerS): the same state every second for 20 s. */
+  const settle = (state: SiteState, config: EvChargingConfig, fromMs = 0) =>
+    runScenario(evChargingStrategy, config, fresh, Array.from({ length: 21 }, (_, i) => ({ atMs: fromMs + i * 1_000, state }))).at(-1)!;
 
   it('pauses a charger without a car', () => {
     const result = decide(site({ connected: false }), cfg({ mode: 'fast' }));
@@ -54,15 +57,17 @@ describe('ev-charging strategy', () => {
   describe('solar', () => {
     const config = cfg({ mode: 'solar' });
 
-    it('starts only after the surplus held for startDelayMs, then follows it', () => {
+    it('starts at the minimum current only after the surplus held for startDelayMs, then follows it', () => {
       const state = site({}, { loadPowerW: 500, pvPowerW: 5_500 });
       const results = runScenario(evChargingStrategy, config, fresh, [
         { atMs: 0, state },
         { atMs: 30_000, state },
         { atMs: 60_000, state },
+        { atMs: 61_000, state },
       ]);
-      expect(results.map((r) => evCurrentOf(r))).toEqual([0, 0, 7]);
-      expect(results.map((r) => r.metrics.reason)).toEqual(['solar-waiting', 'solar-waiting', 'solar']);
+      // 5 000 W / 690 W/A = 7.2 A: the start at 6 A, one second later 7 A.
+      expect(results.map((r) => evCurrentOf(r))).toEqual([0, 0, 6, 7]);
+      expect(results.map((r) => r.metrics.reason)).toEqual(['solar-waiting', 'solar-waiting', 'solar', 'solar']);
     });
 
     it('does not start below minimum power + start margin', () => {
@@ -87,8 +92,8 @@ describe('ev-charging strategy', () => {
     it('switches to one phase when the surplus is too small for three', () => {
       const state = site({ canSwitchPhases: true }, { loadPowerW: 500, pvPowerW: 2_500 });
       const config0 = cfg({ mode: 'solar', startDelayMs: 0 });
-      const result = decide(state, config0);
-      expect(result.setpoints['ev-1']).toEqual({ kind: 'ev-current', currentA: 8, phases: 1 });
+      expect(decide(state, config0).setpoints['ev-1']).toEqual({ kind: 'ev-current', currentA: 6, phases: 1 });
+      expect(settle(state, config0).setpoints['ev-1']).toEqual({ kind: 'ev-current', currentA: 8, phases: 1 });
     });
 
     it('does not switch phases again within the minimum interval', () => {
@@ -98,17 +103,20 @@ describe('ev-charging strategy', () => {
         { atMs: MINUTE, state: site({ canSwitchPhases: true, phases: 1, powerW: 1_840 }, { loadPowerW: 500, pvPowerW: 9_000 }) },
         { atMs: 6 * MINUTE, state: site({ canSwitchPhases: true, phases: 1, powerW: 1_840 }, { loadPowerW: 500, pvPowerW: 9_000 }) },
       ]);
+      // Ticks a minute apart: each decision's memory is older than maxReadingAgeMs, so the rise limit starts from what
+      // the car draws (1 840 W: 8 A on one phase, 2.7 A → the 6 A start on three).
       expect(results.map((r) => r.setpoints['ev-1'])).toEqual([
+        { kind: 'ev-current', currentA: 6, phases: 1 },
         { kind: 'ev-current', currentA: 8, phases: 1 },
-        { kind: 'ev-current', currentA: 16, phases: 1 },
-        { kind: 'ev-current', currentA: 12, phases: 3 },
+        { kind: 'ev-current', currentA: 6, phases: 3 },
       ]);
+      expect(results.map((r) => r.metrics.terms['ev0TargetA'])).toEqual([8, 16, 12]);
     });
 
     it('with battery priority leaves PV surplus to a charging home battery', () => {
       const state = site({}, { loadPowerW: 500, pvPowerW: 8_500, batteries: [buildBattery({ powerW: -5_000 })] });
-      expect(evCurrentOf(decide(state, cfg({ mode: 'solar', startDelayMs: 0 })))).toBe(0);
-      expect(evCurrentOf(decide(state, cfg({ mode: 'solar', startDelayMs: 0, surplusPriority: 'ev' })))).toBe(11);
+      expect(evCurrentOf(settle(state, cfg({ mode: 'solar', startDelayMs: 0 })))).toBe(0);
+      expect(evCurrentOf(settle(state, cfg({ mode: 'solar', startDelayMs: 0, surplusPriority: 'ev' })))).toBe(11);
     });
 
     it('does not count home-battery discharge as solar surplus', () => {
@@ -124,7 +132,10 @@ describe('ev-charging strategy', () => {
         pvPowerW: 9_000,
         evChargers: [buildEvCharger({ assetId: 'ev-1' }), buildEvCharger({ assetId: 'ev-2' })],
       });
-      const result = decide(state, cfg({ mode: 'solar', startDelayMs: 0 }));
+      // While the first charger rises to its 12 A it keeps its share: the second does not start on it meanwhile.
+      const first = decide(state, cfg({ mode: 'solar', startDelayMs: 0 }));
+      expect([evCurrentOf(first, 'ev-1'), evCurrentOf(first, 'ev-2')]).toEqual([6, 0]);
+      const result = settle(state, cfg({ mode: 'solar', startDelayMs: 0 }));
       expect([evCurrentOf(result, 'ev-1'), evCurrentOf(result, 'ev-2')]).toEqual([12, 0]);
     });
   });
@@ -132,7 +143,7 @@ describe('ev-charging strategy', () => {
   describe('min+solar', () => {
     it('charges at least the minimum current, more with surplus', () => {
       expect(evCurrentOf(decide(site({}), cfg({ mode: 'min+solar' })))).toBe(6);
-      expect(evCurrentOf(decide(site({}, { loadPowerW: 500, pvPowerW: 8_500 }), cfg({ mode: 'min+solar' })))).toBe(11);
+      expect(evCurrentOf(settle(site({}, { loadPowerW: 500, pvPowerW: 8_500 }), cfg({ mode: 'min+solar' })))).toBe(11);
     });
   });
 
@@ -155,7 +166,7 @@ describe('ev-charging strategy', () => {
     });
 
     it('uses surplus while waiting', () => {
-      const result = decide(site({ session }, { loadPowerW: 500, pvPowerW: 6_000 }), cfg({ mode: 'scheduled', startDelayMs: 0 }), 2 * HOUR);
+      const result = settle(site({ session }, { loadPowerW: 500, pvPowerW: 6_000 }), cfg({ mode: 'scheduled', startDelayMs: 0 }), 2 * HOUR);
       expect(evCurrentOf(result)).toBe(7);
       expect(result.metrics.reason).toBe('scheduled-solar');
     });
@@ -176,6 +187,156 @@ describe('ev-charging strategy', () => {
       const result = decide(site({ session: { energyDeliveredWh: 0 } }), config);
       expect(evCurrentOf(result)).toBe(0);
       expect(result.metrics.reason).toBe('no-departure-fallback-solar');
+    });
+  });
+
+  describe('readings of different polls and the rise limit (maxRiseAPerS)', () => {
+    const SURPLUS_W = 6_500; // PV 7 kW − load 500 W: 9.42 A on three phases at 230 V
+    const evFirst = cfg({ mode: 'solar', surplusPriority: 'ev', startDelayMs: 0 });
+
+    /**
+     * The site of the whole-gateway day scenario: NetZero holds the grid at 0 W by charging the battery with what the
+     * car leaves of a 6.5 kW surplus, 500 ms after the car's draw changes; the car draws what was offered on the
+     * tick before. The engine ticks every 250 ms on a fresh grid reading; the battery is read every second (at
+     * 200 ms past), the charger every second (at 500 ms past). So on the tick after the car starts drawing the grid
+     * reading already shows NetZero charging the battery less, and the battery reading does not yet.
+     */
+    function polledSite(config: EvChargingConfig, durationMs: number, keepReadings = true) {
+      const offers: { readonly atMs: number; readonly currentA: number }[] = [];
+      const evW = (t: number): number => 690 * (offers.filter((o) => o.atMs < t).at(-1)?.currentA ?? 0);
+      const batteryW = (t: number): number => -(SURPLUS_W - evW(t - 500));
+      const lastPoll = (t: number, phaseMs: number): number => Math.floor((t - phaseMs) / 1_000) * 1_000 + phaseMs;
+      let memory: EvChargingMemory = fresh;
+      const ticks: { readonly atMs: number; readonly currentA: number; readonly surplusW: number; readonly latestSurplusW: number }[] = [];
+      for (let t = 1_000; t <= durationMs; t += 250) {
+        const batteryAt = lastPoll(t, 200);
+        const chargerAt = lastPoll(t, 500);
+        const state = buildSiteState({
+          gridPowerW: evW(t) - SURPLUS_W - batteryW(t),
+          pvPowerW: 7_000,
+          loadPowerW: 500,
+          batteries: [buildBattery({ powerW: batteryW(batteryAt), maxChargePowerW: 10_000, ageMs: t - batteryAt })],
+          evChargers: [buildEvCharger({ powerW: evW(chargerAt), currentLimitA: offers.at(-1)?.currentA ?? 0, ageMs: t - chargerAt })],
+        });
+        const result = evChargingStrategy.decide(state, config, { nowMs: t }, memory);
+        memory = keepReadings ? result.memory : { chargers: result.memory.chargers };
+        const currentA = evCurrentOf(result) ?? 0;
+        offers.push({ atMs: t, currentA });
+        ticks.push({ atMs: t, currentA, surplusW: result.metrics.terms['surplusW'] ?? NaN, latestSurplusW: result.metrics.terms['latestSurplusW'] ?? NaN });
+      }
+      return ticks;
+    }
+
+    it('does not count the surplus twice when the grid reading is newer than the battery reading after the car starts', () => {
+      const ticks = polledSite(evFirst, 15_000);
+      // The double count is in the readings: summed as they are, they show up to 15.4 A of surplus.
+      expect(Math.max(...ticks.map((t) => t.latestSurplusW))).toBeGreaterThan(SURPLUS_W + 3_000);
+      // Taken at one instant they show the 6 500 W, off by at most what the car's draw changed within a poll (a step).
+      expect(Math.max(...ticks.map((t) => t.surplusW))).toBeLessThanOrEqual(SURPLUS_W + 690);
+      // The car starts at the minimum and rises by at most 1 A a second to the surplus: never more than a step over it.
+      const currents = ticks.map((t) => t.currentA);
+      expect(currents[0]).toBe(6);
+      ticks.forEach((t, i) => {
+        const previous = ticks[i - 1];
+        if (previous) expect(t.currentA - previous.currentA).toBeLessThanOrEqual(Math.max(0, 1 * ((t.atMs - previous.atMs) / 1_000)) + 1);
+      });
+      expect(Math.max(...currents)).toBeLessThanOrEqual(Math.floor(SURPLUS_W / 690) + 1);
+      expect(currents.slice(-20)).toEqual(Array(20).fill(9));
+      expect(new Set(currents)).toEqual(new Set([6, 7, 8, 9]));
+    });
+
+    it('reproduces the chase without both (each meter’s latest reading, no rise limit): the car is asked far beyond the surplus', () => {
+      const currents = polledSite(cfg({ mode: 'solar', surplusPriority: 'ev', startDelayMs: 0, maxRiseAPerS: 1_000 }), 15_000, false).map((t) => t.currentA);
+      expect(Math.max(...currents)).toBeGreaterThanOrEqual(13);
+    });
+
+    it('rises per second of clock time, whatever the tick spacing', () => {
+      const state = site({}, { loadPowerW: 500, pvPowerW: 12_000 }); // 16.7 A of surplus
+      const at = (times: readonly number[]) =>
+        runScenario(evChargingStrategy, evFirst, fresh, times.map((atMs) => ({ atMs, state }))).map((r) => evCurrentOf(r));
+      const tenPerSecond = at(Array.from({ length: 51 }, (_, i) => i * 100));
+      expect([0, 10, 20, 30, 40, 50].map((i) => tenPerSecond[i])).toEqual([6, 7, 8, 9, 10, 11]);
+      expect(at([0, 1_000, 2_000, 3_000, 4_000, 5_000])).toEqual([6, 7, 8, 9, 10, 11]);
+      // Irregular: the level adds up 0.3, 1.4, 0.1, 2.2 and 0.1 A, and the offer is the whole ampere below it.
+      expect(at([0, 300, 1_700, 1_800, 4_000, 4_100])).toEqual([6, 6, 7, 7, 10, 10]);
+      // A rise held back reports the target.
+      const results = runScenario(evChargingStrategy, evFirst, fresh, [{ atMs: 0, state }]);
+      expect(results[0]?.metrics.terms['ev0TargetA']).toBe(16);
+    });
+
+    it('falls at once when the surplus drops', () => {
+      const sunny = site({}, { loadPowerW: 500, pvPowerW: 12_000 });
+      const cloudy = site({}, { loadPowerW: 500, pvPowerW: 5_500 }); // 7.2 A
+      const results = runScenario(evChargingStrategy, evFirst, fresh, [
+        ...Array.from({ length: 9 }, (_, i) => ({ atMs: i * 1_000, state: sunny })),
+        { atMs: 8_100, state: cloudy },
+        { atMs: 8_200, state: sunny },
+      ]);
+      expect(results.map((r) => evCurrentOf(r))).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 7, 7]);
+    });
+
+    it('falls at once under the main fuse while the surplus would still allow more', () => {
+      const sunny = site({}, { loadPowerW: 500, pvPowerW: 12_000 }); // 16.7 A of surplus
+      const rising = runScenario(evChargingStrategy, evFirst, fresh, Array.from({ length: 6 }, (_, i) => ({ atMs: i * 1_000, state: sunny })));
+      expect(rising.map((r) => evCurrentOf(r))).toEqual([6, 7, 8, 9, 10, 11]);
+      // The car draws its 11 A; another load puts L1 at 27.5 A on a 25 A fuse: 25 − 27.5 + 11 = 8.5 A left for the car.
+      const fused = site(
+        { powerW: 7_590, currentLimitA: 11 },
+        {
+          loadPowerW: 500,
+          pvPowerW: 12_000,
+          gridPhasePowersW: [6_325, 0, 0],
+          limits: { maxImportW: 17_000, maxExportW: 10_000, phases: 3, nominalVoltageV: 230, maxPhaseCurrentA: 25 },
+        },
+      );
+      const result = decide(fused, evFirst, 5_100, rising.at(-1)?.memory);
+      expect(evCurrentOf(result)).toBe(8);
+      expect(result.metrics.terms['ev0TargetA']).toBe(8);
+      expect(result.metrics.terms['surplusW']).toBe(11_500);
+    });
+
+    it('after a restart (no memory) starts from what the charger does, not from 0 and not from the target', () => {
+      // The car draws 10 A (6 900 W) of a 10 A offer; the surplus would take 14 A.
+      const state = site({ powerW: 6_900, currentLimitA: 10 }, { loadPowerW: 500, pvPowerW: 10_600 });
+      const results = runScenario(evChargingStrategy, evFirst, fresh, [
+        { atMs: 0, state },
+        { atMs: 1_000, state },
+        { atMs: 2_000, state },
+      ]);
+      expect(results.map((r) => evCurrentOf(r))).toEqual([10, 11, 12]);
+      // A memory written before the rise limit existed, or one older than maxReadingAgeMs, counts as none.
+      const old: EvChargingMemory = { chargers: { 'ev-1': { charging: true, pendingSinceMs: null, requestedPhases: null, lastPhaseSwitchAtMs: null } } };
+      expect(evCurrentOf(decide(state, evFirst, 0, old))).toBe(10);
+      const stale = results[2]?.memory as EvChargingMemory;
+      expect(evCurrentOf(decide(state, evFirst, 2_000 + 15_001, stale))).toBe(10);
+      // A charger that reports no offer: the measured draw rounded up (9.6 A → 10 A), never cut below it.
+      expect(evCurrentOf(decide(site({ powerW: 6_624 }, { loadPowerW: 500, pvPowerW: 10_600 }), evFirst))).toBe(10);
+    });
+
+    it('does not limit fast charging (grid-limited, not a surplus estimate)', () => {
+      const state = site({ powerW: 4_830, currentLimitA: 7 }, { loadPowerW: 500, pvPowerW: 5_500 });
+      const solar = decide(state, evFirst, 0);
+      expect(evCurrentOf(solar)).toBe(7);
+      const fast = decide(state, cfg({ mode: 'fast' }), 100, solar.memory);
+      expect(evCurrentOf(fast)).toBe(16);
+      // Back to solar at 16 A: the fall to the surplus is immediate.
+      expect(evCurrentOf(decide(site({ powerW: 11_040, currentLimitA: 16 }, { loadPowerW: 500, pvPowerW: 5_500 }), evFirst, 200, fast.memory))).toBe(7);
+    });
+
+    it('converts the level at equal power when the phases switch', () => {
+      // 16 A on one phase (3 680 W); the surplus grows to 11 kW: three phases, where 3 680 W is 5.3 A — the 6 A start.
+      const memory: EvChargingMemory = {
+        chargers: { 'ev-1': { charging: true, pendingSinceMs: null, requestedPhases: 1, lastPhaseSwitchAtMs: -HOUR, offeredA: 16, offeredAtMs: 0, offeredPhases: 1 } },
+      };
+      const state = site({ canSwitchPhases: true, phases: 1, powerW: 3_680, currentLimitA: 16 }, { loadPowerW: 500, pvPowerW: 11_500 });
+      const results = runScenario(evChargingStrategy, evFirst, memory, [
+        { atMs: 1_000, state },
+        { atMs: 2_000, state },
+      ]);
+      expect(results.map((r) => r.setpoints['ev-1'])).toEqual([
+        { kind: 'ev-current', currentA: 6, phases: 3 },
+        { kind: 'ev-current', currentA: 7, phases: 3 },
+      ]);
     });
   });
 

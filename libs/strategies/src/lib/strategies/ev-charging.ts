@@ -4,6 +4,7 @@ import { truncateToStep } from '../arithmetic';
 import { ReadingAgeConfigShape, batteryPower, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
 import type { StrategyReason } from '../reasons';
 import type { EvChargerState, SiteState } from '../site-state';
+import { alignedSurplus, type SurplusTrails } from './ev-charging-surplus';
 import { finiteValues, type Clock, type Strategy, type StrategyResult, type StrategySetpoints } from '../strategy';
 
 export const EvModeSchema = z.enum(['solar', 'min+solar', 'fast', 'scheduled']);
@@ -36,6 +37,17 @@ export const EvChargingConfigSchema = z.strictObject({
   currentStepA: z.number().positive().max(1).default(1),
   /** Scheduled: plan for this much more energy than asked, %, so a slow taper does not miss the departure. */
   scheduleMarginPct: z.number().min(0).max(100).default(10),
+  /**
+   * Rise limit of the surplus modes ('solar', 'min+solar', 'scheduled' before its latest start), A per second (per
+   * phase, by clock time: the tick rate does not matter). The current offered follows a falling target at once and a
+   * rising one at most this fast; starting at the minimum current is allowed at once. The surplus comes from meters
+   * polled separately; even taken at one instant (`alignedSurplus`) it can be off by what changed within a poll while
+   * the car's draw and the battery move: limited, such an error moves the car by at most a step before it is gone.
+   * 1 A/s = 690 W/s on three phases at 230 V, under NetZero's default rate limit (2 000 W/s), so NetZero keeps up.
+   * 'fast' (and the scheduled deadline, departure passed) is not limited: its target is the charger's maximum within
+   * the grid limits, not a surplus estimate, and a car starting on it is a load step like any other.
+   */
+  maxRiseAPerS: z.number().positive().default(1),
   ...ReadingAgeConfigShape,
 });
 export type EvChargingConfig = z.infer<typeof EvChargingConfigSchema>;
@@ -48,10 +60,22 @@ export interface EvChargerMemory {
   /** Phases last requested, or null. */
   readonly requestedPhases: 1 | 3 | null;
   readonly lastPhaseSwitchAtMs: number | null;
+  /**
+   * Rise limit: the current offered at the last decision, A per phase at `offeredPhases`; while the limit holds the
+   * offer below its target, the unrounded ramp level instead (so rises smaller than a current step per tick add up).
+   * Absent (first decision, a memory written before the limit existed): the limit starts from the charger's readings.
+   */
+  readonly offeredA?: number;
+  /** When `offeredA` was decided, epoch ms. A memory older than `maxReadingAgeMs` is not used. */
+  readonly offeredAtMs?: number;
+  /** Phases `offeredA` refers to; after a phase switch the level is converted at equal power. */
+  readonly offeredPhases?: 1 | 3;
 }
 
 export interface EvChargingMemory {
   readonly chargers: Readonly<Record<string, EvChargerMemory>>;
+  /** The last few seconds of the readings the surplus is built from (see `alignedSurplus`). */
+  readonly readings?: SurplusTrails;
 }
 
 const FRESH_CHARGER: EvChargerMemory = { charging: false, pendingSinceMs: null, requestedPhases: null, lastPhaseSwitchAtMs: null };
@@ -67,6 +91,8 @@ interface Pool {
 
 interface ChargerDecision {
   readonly currentA: number;
+  /** What the surplus and the limits allow before the rise limit, A; what the charger reserves from the pool. */
+  readonly targetA: number;
   readonly phases: 1 | 3;
   readonly reason: StrategyReason;
   readonly memory: EvChargerMemory;
@@ -107,7 +133,8 @@ function chargerDecision(
       const schedulePhases: 1 | 3 = canSwitch ? 3 : charger.phases;
       const maxPowerW = charger.maxCurrentA * schedulePhases * voltageV;
       if (remainingWh <= 0) {
-        return { currentA: 0, phases, reason: 'energy-target-reached', memory: { ...mem, charging: false, pendingSinceMs: null } };
+        const memory = { ...mem, charging: false, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs, offeredPhases: phases };
+        return { currentA: 0, targetA: 0, phases, reason: 'energy-target-reached', memory };
       }
       if (hoursLeft <= 0) {
         effectiveMode = 'fast';
@@ -195,31 +222,74 @@ function chargerDecision(
     if (wantedA >= charger.minCurrentA) reason = 'grid-limit-pause';
     currentA = 0;
   }
+
+  // Rise limit (surplus modes): a lower target is taken at once, a higher one at most maxRiseAPerS from the last
+  // level; the minimum current (the start) is always allowed.
+  const targetA = currentA;
+  let levelA = targetA;
+  if (effectiveMode !== 'fast' && targetA > 0) {
+    const { baseA, elapsedS } = riseBase(charger, phases, config, mem, nowMs, voltageV);
+    const ceilingA = Math.max(charger.minCurrentA, baseA + config.maxRiseAPerS * elapsedS);
+    if (targetA > ceilingA) {
+      const startA = ceilToStep(charger.minCurrentA, config.currentStepA);
+      currentA = Math.min(targetA, Math.max(startA, truncateToStep(ceilingA, config.currentStepA)));
+      levelA = Math.max(ceilingA, currentA);
+    }
+  }
   return {
     currentA,
+    targetA,
     phases,
     reason,
-    memory: { charging, pendingSinceMs, requestedPhases: canSwitch ? phases : null, lastPhaseSwitchAtMs },
+    memory: {
+      charging,
+      pendingSinceMs,
+      requestedPhases: canSwitch ? phases : null,
+      lastPhaseSwitchAtMs,
+      offeredA: levelA,
+      offeredAtMs: nowMs,
+      offeredPhases: phases,
+    },
     ...(latestStartMs !== undefined ? { latestStartMs } : {}),
     ...(requiredA !== undefined ? { requiredA } : {}),
   };
 }
 
-function initialPool(state: SiteState, config: EvChargingConfig, fresh: readonly EvChargerState[]): Pool {
+/** `value` rounded up to a multiple of `step` (a hair of floating-point noise does not add a step). */
+function ceilToStep(value: number, step: number): number {
+  return Math.max(0, Math.ceil(value / step - 1e-9) * step);
+}
+
+/**
+ * Where the rise limit starts: the level of the last decision, converted to the phases now at equal power, with the
+ * time since. Without a usable memory (the first decision, a restarted engine, a memory older than maxReadingAgeMs or
+ * from a later time) it starts from what the charger does now — the current the car draws, rounded up to the step,
+ * at most the limit the charger offers when it reports one — with no time elapsed: neither from 0 (the car would be
+ * cut back to the minimum) nor from the maximum (the car would jump to the target).
+ */
+function riseBase(
+  charger: EvChargerState,
+  phases: 1 | 3,
+  config: EvChargingConfig,
+  mem: EvChargerMemory,
+  nowMs: number,
+  voltageV: number,
+): { readonly baseA: number; readonly elapsedS: number } {
+  const { offeredA, offeredAtMs, offeredPhases } = mem;
+  const sinceMs = offeredAtMs === undefined ? Number.NaN : nowMs - offeredAtMs;
+  if (offeredA !== undefined && Number.isFinite(offeredA) && sinceMs >= 0 && sinceMs <= config.maxReadingAgeMs) {
+    return { baseA: (Math.max(0, offeredA) * (offeredPhases ?? phases)) / phases, elapsedS: sinceMs / 1_000 };
+  }
+  const drawW = Number.isFinite(charger.powerW) ? Math.max(0, charger.powerW) : 0;
+  const drawA = voltageV > 0 ? ceilToStep(drawW / (phases * voltageV), config.currentStepA) : 0;
+  const offeredLimitA = charger.currentLimitA > 0 ? (charger.currentLimitA * charger.phases) / phases : Number.POSITIVE_INFINITY;
+  return { baseA: Math.min(drawA, offeredLimitA), elapsedS: 0 };
+}
+
+/** The pool before the first charger: the surplus of one instant (`alignedSurplus`), the grid limits from the latest readings. */
+function initialPool(state: SiteState, surplusW: number, fresh: readonly EvChargerState[]): Pool {
   const voltageV = state.limits.nominalVoltageV;
   const evW = totalEvPowerW(fresh);
-  let batteryChargeW = 0;
-  let batteryDischargeW = 0;
-  for (const b of state.batteries) {
-    if (!Number.isFinite(b.powerW)) continue;
-    if (b.powerW < 0) batteryChargeW += -b.powerW;
-    else batteryDischargeW += b.powerW;
-  }
-  const surplusW =
-    -state.gridPowerW +
-    evW +
-    (config.surplusPriority === 'ev' ? batteryChargeW : 0) -
-    (config.allowBatteryDischarge ? 0 : batteryDischargeW);
   const importHeadroomW = Math.max(0, state.limits.maxImportW - state.gridPowerW + evW);
   let phaseHeadroomA = Number.POSITIVE_INFINITY;
   const phasePowers = state.gridPhasePowersW ?? [];
@@ -256,7 +326,8 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       return { setpoints, metrics: { inputs, outputs: { totalCurrentA: 0 }, terms: {}, reason: 'stale-data' }, memory: { chargers: {} } };
     }
     const fresh = state.evChargers.filter((c) => !isChargerStale(c, config.maxReadingAgeMs));
-    const pool = initialPool(state, config, fresh);
+    const surplus = alignedSurplus(state, fresh, config, clock.nowMs, memory.readings);
+    const pool = initialPool(state, surplus.surplusW, fresh);
     const startPool = { ...pool };
     const chargers: Record<string, EvChargerMemory> = {};
     const outputs: Record<string, number> = {};
@@ -281,15 +352,19 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
         chargers[charger.assetId] = d.memory;
+        // The pool gives up the target, not the offer: a charger still rising to its share keeps it, so the next
+        // charger does not take it now and have to hand it back step by step.
+        const reservedW = d.targetA * d.phases * state.limits.nominalVoltageV;
+        pool.surplusW -= reservedW;
+        pool.importHeadroomW = Math.max(0, pool.importHeadroomW - reservedW);
+        pool.phaseHeadroomA = Math.max(0, pool.phaseHeadroomA - d.targetA);
         const drawW = d.currentA * d.phases * state.limits.nominalVoltageV;
-        pool.surplusW -= drawW;
-        pool.importHeadroomW = Math.max(0, pool.importHeadroomW - drawW);
-        pool.phaseHeadroomA = Math.max(0, pool.phaseHeadroomA - d.currentA);
         totalCurrentA += d.currentA;
         totalPowerW += drawW;
         if (index < 8) {
           outputs[`ev${index}CurrentA`] = d.currentA;
           outputs[`ev${index}Phases`] = d.phases;
+          terms[`ev${index}TargetA`] = d.targetA;
           if (d.latestStartMs !== undefined) terms[`ev${index}LatestStartMs`] = Math.round(d.latestStartMs);
           if (d.requiredA !== undefined) terms[`ev${index}RequiredA`] = Math.round(d.requiredA * 100) / 100;
         }
@@ -304,10 +379,17 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       metrics: {
         inputs,
         outputs: { ...outputs, totalCurrentA, totalPowerW },
-        terms: finiteValues({ ...terms, surplusW: startPool.surplusW, importHeadroomW: startPool.importHeadroomW, phaseHeadroomA: startPool.phaseHeadroomA }),
+        terms: finiteValues({
+          ...terms,
+          surplusW: startPool.surplusW,
+          latestSurplusW: surplus.latestSurplusW,
+          surplusAgeMs: clock.nowMs - surplus.atMs,
+          importHeadroomW: startPool.importHeadroomW,
+          phaseHeadroomA: startPool.phaseHeadroomA,
+        }),
         reason: overall ?? firstReason ?? 'not-connected',
       },
-      memory: { chargers },
+      memory: { chargers, readings: surplus.trails },
     };
   },
   constrain(proposal, state, config, clock, memory) {

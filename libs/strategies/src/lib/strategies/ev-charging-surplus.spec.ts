@@ -1,0 +1,101 @@
+import { buildBattery, buildEvCharger, buildSiteState } from '../../testing';
+import type { SiteState } from '../site-state';
+import { alignedSurplus, type SurplusTrails } from './ev-charging-surplus';
+
+const EV_FIRST = { surplusPriority: 'ev', allowBatteryDischarge: false, maxReadingAgeMs: 15_000 } as const;
+
+/** A site whose meters were read `gridAgeMs`, `batteryAgeMs`, `chargerAgeMs` before `nowMs`. */
+function site(gridW: number, batteryW: number, evW: number, ages: { grid?: number; battery?: number; charger?: number } = {}): SiteState {
+  return buildSiteState({
+    gridPowerW: gridW,
+    gridAgeMs: ages.grid ?? 0,
+    batteries: [buildBattery({ powerW: batteryW, ageMs: ages.battery ?? 0 })],
+    evChargers: [buildEvCharger({ powerW: evW, ageMs: ages.charger ?? 0 })],
+  });
+}
+
+function surplus(state: SiteState, nowMs: number, trails?: SurplusTrails, options: Parameters<typeof alignedSurplus>[2] = EV_FIRST) {
+  return alignedSurplus(state, state.evChargers, options, nowMs, trails);
+}
+
+describe('alignedSurplus', () => {
+  it('without earlier readings sums each meter’s latest reading', () => {
+    const result = surplus(site(-200, -3_000, 4_000, { battery: 800 }), 10_000);
+    expect(result.surplusW).toBe(200 + 4_000 + 3_000);
+    expect(result.latestSurplusW).toBe(result.surplusW);
+    expect(result.atMs).toBe(9_200);
+  });
+
+  it('takes the grid and the charger at the time of the older battery reading', () => {
+    // t = 0: all read together, battery charging 6 500 W. t = 1 000: the car draws 4 140 W, NetZero already charges
+    // 4 140 W less (the grid shows 0 W again), the battery reading is still the one of t = 0.
+    const first = surplus(site(0, -6_500, 0), 0);
+    const second = surplus(site(0, -6_500, 4_140, { battery: 1_000 }), 1_000, first.trails);
+    expect(second.latestSurplusW).toBe(10_640);
+    expect(second.surplusW).toBe(6_500);
+    expect(second.atMs).toBe(0);
+    // The battery's new reading (t = 1 200) is the oldest no more: the charger's of t = 1 000 is.
+    const third = surplus(site(0, -2_360, 4_140, { charger: 200 }), 1_200, second.trails);
+    expect(third.atMs).toBe(1_000);
+    expect(third.surplusW).toBe(0 + 4_140 + 6_500); // battery held at its t = 0 reading at t = 1 000
+  });
+
+  it('holds a reading until the next one (the last taken at or before the instant)', () => {
+    let trails: SurplusTrails | undefined;
+    for (const [t, gridW] of [
+      [0, 100],
+      [100, 200],
+      [200, 300],
+      [300, 400],
+    ] as const) {
+      trails = surplus(site(gridW, 0, 0, { battery: t - 0, charger: 0 }), t, trails).trails;
+    }
+    // Battery read at 0 with powerW 0 → the instant is 0: the grid held at its t = 0 reading.
+    const result = surplus(site(500, 0, 0, { battery: 350 }), 350, trails);
+    expect(result.atMs).toBe(0);
+    expect(result.surplusW).toBe(-100);
+    // Readings older than the one used are dropped; the newer ones are kept.
+    expect(result.trails.grid.map(([at]) => at)).toEqual([0, 100, 200, 300, 350]);
+    const later = surplus(site(500, 0, 0, { battery: 50 }), 350, result.trails);
+    expect(later.atMs).toBe(300);
+    expect(later.surplusW).toBe(-400);
+    expect(later.trails.grid.map(([at]) => at)).toEqual([300, 350]);
+  });
+
+  it('keeps at most 64 readings a meter and then uses the oldest it has', () => {
+    let trails: SurplusTrails | undefined;
+    for (let t = 0; t <= 10_000; t += 100) trails = surplus(site(t, -1_000, 0, { battery: t }), t, trails).trails;
+    expect(trails?.grid.length).toBe(64);
+    // The battery still read at t = 0; the grid's oldest reading left is the one of t = 3 800 (grid 3 800 W).
+    const result = surplus(site(0, -1_000, 0, { battery: 10_100 }), 10_100, trails);
+    expect(result.atMs).toBe(0);
+    expect(result.surplusW).toBe(-3_800 + 1_000);
+  });
+
+  it('does not use readings older than maxReadingAgeMs (a memory restored after a restart)', () => {
+    const before = surplus(site(-5_000, 0, 0), 0);
+    const after = surplus(site(0, -6_500, 0, { battery: 500 }), 120_000, before.trails);
+    expect(after.trails.grid).toEqual([[120_000, 0]]);
+    expect(after.surplusW).toBe(6_500);
+  });
+
+  it('starts a meter’s trail over when its reading time goes back', () => {
+    const first = surplus(site(0, 0, 0), 5_000);
+    const back = surplus(site(300, 0, 0), 1_000, first.trails);
+    expect(back.trails.grid).toEqual([[1_000, 300]]);
+    expect(back.surplusW).toBe(-300);
+  });
+
+  it('counts batteries as the surplus priority says; a stale battery by its latest reading, outside the instant', () => {
+    const state = site(0, -2_000, 0, { battery: 500 });
+    expect(surplus(state, 1_000, undefined, { ...EV_FIRST, surplusPriority: 'battery' }).surplusW).toBe(0);
+    const discharging = site(-1_000, 1_000, 0);
+    expect(surplus(discharging, 0).surplusW).toBe(0);
+    expect(surplus(discharging, 0, undefined, { ...EV_FIRST, allowBatteryDischarge: true }).surplusW).toBe(1_000);
+    const stale = buildSiteState({ gridPowerW: -500, batteries: [buildBattery({ powerW: -2_000, ageMs: 60_000 })], evChargers: [buildEvCharger()] });
+    const result = surplus(stale, 100_000);
+    expect(result.surplusW).toBe(2_500);
+    expect(result.atMs).toBe(100_000);
+    expect(result.trails.batteries).toEqual({});
+  });
+});

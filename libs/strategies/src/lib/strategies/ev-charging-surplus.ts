@@ -1,0 +1,130 @@
+import { isBatteryStale } from '../battery';
+import type { EvChargerState, SiteState } from '../site-state';
+
+/** Recent readings of one meter, oldest first: [reading time (epoch ms), power (W)]. */
+export type ReadingTrail = readonly (readonly [atMs: number, powerW: number])[];
+
+/** The readings EVCharging's surplus was built from on earlier ticks (memory). */
+export interface SurplusTrails {
+  readonly grid: ReadingTrail;
+  /** By charger asset id: measured charging power. */
+  readonly chargers: Readonly<Record<string, ReadingTrail>>;
+  /** By battery asset id: measured power, + = discharge. */
+  readonly batteries: Readonly<Record<string, ReadingTrail>>;
+}
+
+/** PV surplus for the chargers, W, and the instant the readings it is built from stand for. */
+export interface Surplus {
+  /** `−grid + EV (+ battery charging when the EV has priority) (− battery discharge unless allowed)`, W. */
+  readonly surplusW: number;
+  /** The same from each meter's latest reading, W (differs while the meters' readings are of different ages). */
+  readonly latestSurplusW: number;
+  /** The instant the surplus stands for: the time of the oldest reading it uses, epoch ms. */
+  readonly atMs: number;
+  readonly trails: SurplusTrails;
+}
+
+export interface SurplusOptions {
+  readonly surplusPriority: 'battery' | 'ev';
+  readonly allowBatteryDischarge: boolean;
+  readonly maxReadingAgeMs: number;
+}
+
+/** Longest trail kept per meter (≈ 6 s of grid readings at ten a second); older readings are dropped first. */
+const MAX_TRAIL = 64;
+
+/**
+ * `previous` with the reading taken at `atMs`, without readings taken before `oldestMs` (they would be stale: a memory
+ * restored after a restart does not mix minutes-old values in); a reading older than the last one starts over.
+ */
+function extend(previous: ReadingTrail | undefined, atMs: number, powerW: number, oldestMs: number): ReadingTrail {
+  const reading = [atMs, powerW] as const;
+  const kept = (previous ?? []).filter(([at]) => at >= oldestMs);
+  const last = kept[kept.length - 1];
+  if (last === undefined || atMs < last[0]) return [reading];
+  if (atMs === last[0]) return [...kept.slice(0, -1), reading];
+  return [...kept, reading].slice(-MAX_TRAIL);
+}
+
+/** Index of the reading that holds at `atMs`: the last one taken at or before it, else (trail starts later) the first. */
+function indexAt(trail: ReadingTrail, atMs: number): number {
+  for (let i = trail.length - 1; i >= 0; i--) if ((trail[i]?.[0] ?? Number.POSITIVE_INFINITY) <= atMs) return i;
+  return 0;
+}
+
+interface Meter {
+  readonly trail: ReadingTrail;
+  readonly atMs: number;
+  readonly latestW: number;
+}
+
+function meter(previous: ReadingTrail | undefined, nowMs: number, ageMs: number, powerW: number, maxReadingAgeMs: number): Meter {
+  const atMs = nowMs - ageMs;
+  return { trail: extend(previous, atMs, powerW, nowMs - maxReadingAgeMs), atMs, latestW: powerW };
+}
+
+/**
+ * The PV surplus the chargers may use, from readings of one instant. The grid meter, the chargers and the batteries
+ * are polled separately, so on a tick their readings are of different ages; summed as they are, a change one of them
+ * already shows and another does not yet is counted twice. NetZero moving the battery against the car's draw is such
+ * a change: on the tick after the car starts, the grid reading shows the battery charging less while the battery
+ * reading does not yet, and the surplus grows by the car's own draw — the car is asked more, the battery charges
+ * less again, and so on. So every meter's reading is kept for a few seconds (memory), and the surplus is evaluated at
+ * the time of the oldest latest reading it needs, each meter at its reading held at that time (the last one taken at
+ * or before it). It lags the newest reading by up to a poll; the grid limits do not (they use the latest grid reading).
+ * Without earlier readings (first tick, a restart, readings older than maxReadingAgeMs) it falls back to each
+ * meter's latest reading.
+ */
+export function alignedSurplus(
+  state: SiteState,
+  fresh: readonly EvChargerState[],
+  options: SurplusOptions,
+  nowMs: number,
+  previous: SurplusTrails | undefined,
+): Surplus {
+  const maxAgeMs = options.maxReadingAgeMs;
+  const grid = meter(previous?.grid, nowMs, state.gridAgeMs, state.gridPowerW, maxAgeMs);
+  const chargers = new Map<string, Meter>();
+  for (const c of fresh) chargers.set(c.assetId, meter(previous?.chargers[c.assetId], nowMs, c.ageMs, Math.max(0, c.powerW), maxAgeMs));
+  const countsBatteries = options.surplusPriority === 'ev' || !options.allowBatteryDischarge;
+  const batteries = new Map<string, Meter>();
+  let staleBatteryW = 0;
+  for (const b of state.batteries) {
+    if (!Number.isFinite(b.powerW)) continue;
+    if (isBatteryStale(b, options.maxReadingAgeMs) || !countsBatteries) staleBatteryW += surplusOfBattery(b.powerW, options);
+    else batteries.set(b.assetId, meter(previous?.batteries[b.assetId], nowMs, b.ageMs, b.powerW, maxAgeMs));
+  }
+
+  const meters = [grid, ...chargers.values(), ...batteries.values()];
+  const atMs = Math.min(...meters.map((m) => m.atMs));
+  let surplusW = staleBatteryW;
+  let latestSurplusW = staleBatteryW;
+  const held = (m: Meter): { readonly valueW: number; readonly trail: ReadingTrail } => {
+    const index = indexAt(m.trail, atMs);
+    return { valueW: m.trail[index]?.[1] ?? m.latestW, trail: m.trail.slice(index) };
+  };
+  const gridAt = held(grid);
+  surplusW -= gridAt.valueW;
+  latestSurplusW -= grid.latestW;
+  const chargerTrails: Record<string, ReadingTrail> = {};
+  for (const [assetId, m] of chargers) {
+    const at = held(m);
+    surplusW += at.valueW;
+    latestSurplusW += m.latestW;
+    chargerTrails[assetId] = at.trail;
+  }
+  const batteryTrails: Record<string, ReadingTrail> = {};
+  for (const [assetId, m] of batteries) {
+    const at = held(m);
+    surplusW += surplusOfBattery(at.valueW, options);
+    latestSurplusW += surplusOfBattery(m.latestW, options);
+    batteryTrails[assetId] = at.trail;
+  }
+  return { surplusW, latestSurplusW, atMs, trails: { grid: gridAt.trail, chargers: chargerTrails, batteries: batteryTrails } };
+}
+
+/** What a battery adds to the surplus: its charging when the EV has priority, minus its discharge unless allowed. */
+function surplusOfBattery(powerW: number, options: SurplusOptions): number {
+  if (powerW < 0) return options.surplusPriority === 'ev' ? -powerW : 0;
+  return options.allowBatteryDischarge ? 0 : -powerW;
+}

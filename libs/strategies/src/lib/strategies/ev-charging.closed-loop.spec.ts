@@ -1,0 +1,103 @@
+/**
+ * EVCharging and NetZero in one loop, as the whole-gateway day scenario runs them (NetZero primary, EVCharging on the
+ * surplus with `surplusPriority: 'ev'`), on a simulated site whose meters are polled separately. The engine ticks on
+ * each fresh grid reading (every 100 ms); the battery and the charger are read once a second at different moments;
+ * set-points take effect after the write path's delay, the car's after its own. Reproduces the chase the day scenario
+ * saw when the car starts (currents 6/16/6/12 A, NetZero's oscillation guard tripping) and shows it gone.
+ */
+import { buildBattery, buildEvCharger, buildSiteState } from '../../testing';
+import { combine } from '../combine';
+import type { StrategyConfigs, StrategyMemories } from '../registry';
+import { EvChargingConfigSchema, type EvChargingMemory } from './ev-charging';
+import { NetZeroConfigSchema } from './net-zero';
+
+const PV_W = 7_000;
+const LOAD_W = 500;
+const SURPLUS_A = (PV_W - LOAD_W) / 690; // 9.42 A on three phases at 230 V
+const PLUG_AT_MS = 30_000;
+const EV_RAW = { mode: 'solar', surplusPriority: 'ev', startDelayMs: 2_000, stopDelayMs: 5_000 } as const;
+
+interface Plant {
+  /** The battery and the charger are read once a second, this many ms past the second. */
+  readonly batteryPollPhaseMs: number;
+  readonly chargerPollPhaseMs: number;
+  /** Set-point to effect: the battery's, and the car's (write path plus the car's own response). */
+  readonly batteryDelayMs: number;
+  readonly carDelayMs: number;
+}
+
+interface Outcome {
+  /** Currents offered from the plug-in on. */
+  readonly currents: readonly number[];
+  readonly oscillationTrips: number;
+  readonly finalGridW: number;
+}
+
+/** `forgetReadings`: every tick starts without the readings in memory (each meter's latest reading, as before). */
+function drive(plant: Plant, evRaw: Record<string, unknown>, forgetReadings = false): Outcome {
+  const configs: StrategyConfigs = {
+    'net-zero': NetZeroConfigSchema.parse({ oscillation: { recoveryMs: 10_000 } }),
+    'ev-charging': EvChargingConfigSchema.parse(evRaw),
+  };
+  let memories: StrategyMemories = {};
+  const batteryCommands: [number, number][] = [[0, 0]];
+  const carCommands: [number, number][] = [[0, 0]];
+  const inEffect = (commands: readonly [number, number][], t: number, delayMs: number): number =>
+    commands.filter(([at]) => at + delayMs <= t).at(-1)?.[1] ?? 0;
+  let battery = { atMs: 0, powerW: 0 };
+  let charger = { atMs: 0, powerW: 0 };
+  const currents: number[] = [];
+  let oscillationTrips = 0;
+  let gridW = 0;
+  for (let t = 0; t <= 90_000; t += 100) {
+    const connected = t >= PLUG_AT_MS;
+    const batteryW = inEffect(batteryCommands, t, plant.batteryDelayMs);
+    const carW = connected ? inEffect(carCommands, t, plant.carDelayMs) * 690 : 0;
+    if (t % 1_000 === plant.batteryPollPhaseMs) battery = { atMs: t, powerW: batteryW };
+    if (t % 1_000 === plant.chargerPollPhaseMs) charger = { atMs: t, powerW: carW };
+    gridW = LOAD_W + carW - PV_W - batteryW;
+    const state = buildSiteState({
+      gridPowerW: gridW,
+      pvPowerW: PV_W,
+      loadPowerW: LOAD_W,
+      batteries: [buildBattery({ powerW: battery.powerW, maxChargePowerW: 10_000, maxDischargePowerW: 10_000, ageMs: t - battery.atMs })],
+      evChargers: [buildEvCharger({ connected, powerW: connected ? charger.powerW : 0, currentLimitA: inEffect(carCommands, t, 0), ageMs: t - charger.atMs })],
+    });
+    const result = combine(state, { nowMs: 1_700_000_000_000 + t }, { active: ['net-zero', 'ev-charging'], configs, memories });
+    const ev = result.memories['ev-charging'] as EvChargingMemory | undefined;
+    memories = forgetReadings && ev ? { ...result.memories, 'ev-charging': { chargers: ev.chargers } } : result.memories;
+    const batterySp = result.setpoints['bat-1'];
+    const carSp = result.setpoints['ev-1'];
+    batteryCommands.push([t, batterySp?.kind === 'battery-power' ? batterySp.powerW : 0]);
+    carCommands.push([t, carSp?.kind === 'ev-current' ? carSp.currentA : 0]);
+    if (connected) {
+      currents.push(carSp?.kind === 'ev-current' ? carSp.currentA : 0);
+      if (result.decisions.some((d) => d.metrics.reason === 'oscillation-detected')) oscillationTrips++;
+    }
+  }
+  return { currents, oscillationTrips, finalGridW: gridW };
+}
+
+const changes = (currents: readonly number[]): number => currents.filter((a, i) => i > 0 && a !== currents[i - 1]).length;
+
+describe.each<[string, Plant]>([
+  ['battery read before the charger', { batteryPollPhaseMs: 300, chargerPollPhaseMs: 700, batteryDelayMs: 300, carDelayMs: 1_500 }],
+  ['charger read before the battery', { batteryPollPhaseMs: 800, chargerPollPhaseMs: 100, batteryDelayMs: 500, carDelayMs: 2_000 }],
+])('EV start under NetZero, %s', (_, plant) => {
+  it('rises to the surplus without overshoot beyond a step, without chasing NetZero', () => {
+    const { currents, oscillationTrips, finalGridW } = drive(plant, EV_RAW);
+    expect(Math.max(...currents)).toBeLessThanOrEqual(Math.floor(SURPLUS_A) + 1);
+    expect(currents.at(-1)).toBe(Math.floor(SURPLUS_A));
+    expect(currents.filter((a) => a > 0)[0]).toBe(6);
+    // 0 → 6 (start) → 7 → 8 → 9, perhaps one step over and back.
+    expect(changes(currents)).toBeLessThanOrEqual(6);
+    expect(oscillationTrips).toBe(0);
+    expect(Math.abs(finalGridW)).toBeLessThanOrEqual(NetZeroConfigSchema.parse({}).deadbandW);
+  });
+
+  it('chases it with each meter’s latest reading and no rise limit (the behaviour before)', () => {
+    const { currents } = drive(plant, { ...EV_RAW, maxRiseAPerS: 1_000 }, true);
+    expect(Math.max(...currents)).toBeGreaterThanOrEqual(Math.floor(SURPLUS_A) + 3);
+    expect(changes(currents)).toBeGreaterThan(20);
+  });
+});
