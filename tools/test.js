@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: lint, typecheck, then every project's unit and integration tests in one Jest run.
+// `npm test`: lint, typecheck, then every project's unit and integration tests (the whole-gateway suites last).
 // Prints one closing line "N passed, N failed" (tests), and exits non-zero if any step failed.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -9,10 +9,10 @@ const ROOT = path.join(__dirname, '..');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', OTEL_SDK_DISABLED: 'true', FORCE_COLOR: '0' };
 const jestArgs = process.argv.slice(2);
 
-function run(title, command, args, { forbidden } = {}) {
+function run(title, command, args, { forbidden, extraEnv } = {}) {
   process.stdout.write(`\n=== ${title}\n`);
   const started = Date.now();
-  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: forbidden ? 'pipe' : 'inherit', encoding: 'utf8', maxBuffer: 64 << 20 });
+  const result = spawnSync(command, args, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: forbidden ? 'pipe' : 'inherit', encoding: 'utf8', maxBuffer: 64 << 20 });
   let ok = result.status === 0;
   if (forbidden) {
     process.stdout.write(result.stdout);
@@ -39,28 +39,42 @@ steps.push([
   run('typecheck (dashboard UI)', process.execPath, [bin('typescript', 'bin/tsc'), '-p', 'services/dashboard/ui/tsconfig.json', '--noEmit']),
 ]);
 
-const resultsFile = path.join(ROOT, 'tmp', 'jest-results.json');
-fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
-fs.rmSync(resultsFile, { force: true });
-const jestOk = run('tests (unit + integration, every project)', process.execPath, [
-  bin('jest', 'bin/jest.js'),
-  '--ci',
-  '--maxWorkers=3',
-  '--json',
-  `--outputFile=${resultsFile}`,
-  ...jestArgs,
-]);
-steps.push(['tests', jestOk]);
+// The whole-gateway suites start every service, NATS, Redis and Mosquitto as processes: on a small machine they run
+// after the rest, one at a time, so that their timing is not at the mercy of three other Jest workers
+// (tools/e2e/jest.config.cjs leaves them out of the first run).
+const WHOLE_GATEWAY = ['tools/e2e/faults\\.int\\.spec\\.ts$', 'tools/e2e/day-scenario\\.int\\.spec\\.ts$'];
 
-let passed = 0;
-let failed = 0;
-if (fs.existsSync(resultsFile)) {
-  const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
-  passed = results.numPassedTests;
-  failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-} else {
-  failed = 1; // Jest died before writing results
+function jest(title, file, args, extraEnv = {}) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.rmSync(file, { force: true });
+  const jestBin = bin('jest', 'bin/jest.js');
+  const ok = run(title, process.execPath, [jestBin, '--ci', '--json', `--outputFile=${file}`, ...args], { extraEnv });
+  steps.push([title, ok]);
+  if (!fs.existsSync(file)) return { passed: 0, failed: 1 }; // Jest died before writing results
+  const results = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return { passed: results.numPassedTests, failed: results.numFailedTests + results.numRuntimeErrorTestSuites };
 }
+
+const runs =
+  jestArgs.length > 0
+    ? [jest('tests', path.join(ROOT, 'tmp', 'jest-results.json'), ['--maxWorkers=3', ...jestArgs])]
+    : [
+        jest(
+          'tests (unit + integration, every project)',
+          path.join(ROOT, 'tmp', 'jest-results.json'),
+          ['--maxWorkers=3'],
+          { VOLTIMAX_WHOLE_GATEWAY: 'later' },
+        ),
+        jest('tests (whole gateway: day scenario, faults)', path.join(ROOT, 'tmp', 'jest-results-gateway.json'), [
+          '--runInBand',
+          '--selectProjects',
+          'e2e',
+          '--testPathPatterns',
+          ...WHOLE_GATEWAY,
+        ]),
+      ];
+const passed = runs.reduce((sum, r) => sum + r.passed, 0);
+let failed = runs.reduce((sum, r) => sum + r.failed, 0);
 const failedSteps = steps.filter(([, ok]) => !ok).map(([name]) => name);
 if (failedSteps.length > 0) process.stdout.write(`\nfailed steps: ${failedSteps.join(', ')}\n`);
 if (failed === 0 && failedSteps.length > 0) failed = failedSteps.length;
