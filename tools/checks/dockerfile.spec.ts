@@ -66,7 +66,15 @@ describe('docker/Dockerfile', () => {
 
   it('starts the poller through its shard-lease entry point', () => {
     expect(stage('modbus-poller')).toContain('COPY docker/poller-entry.js /app/poller-entry.js');
-    expect(stage('modbus-poller')).toContain('CMD ["node", "--enable-source-maps", "/app/poller-entry.js"]');
+    expect(stage('modbus-poller')).toContain('CMD ["node", "/app/poller-entry.js"]');
+  });
+
+  it('runs the services with the memory settings of the gateway bench (V8 heap limits, one V8 worker thread)', () => {
+    expect(stage('runtime')).toContain(
+      'ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=2 --v8-pool-size=1" MALLOC_ARENA_MAX=2',
+    );
+    // A command-line V8 flag would override a service's own NODE_OPTIONS in compose.yaml.
+    expect(instructions.filter((line) => /^(CMD|ENTRYPOINT) \["node", "--max-/.test(line))).toEqual([]);
   });
 
   it('keeps the build context small and free of secrets (.dockerignore)', () => {

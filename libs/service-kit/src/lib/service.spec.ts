@@ -1,27 +1,7 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { z } from 'zod';
+import { runFixture } from '../__fixtures__/run-fixture';
 import { defineService, runService } from './service';
 import { EX_CONFIG } from './env';
-
-const ROOT = join(__dirname, '..', '..', '..', '..');
-const FIXTURE = join(__dirname, '..', '__fixtures__', 'fixture-service.ts');
-
-function runFixture(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'tools', 'run-ts.js'), FIXTURE], {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('defineService', () => {
   it('refuses a name that is not one subject token', () => {
@@ -67,7 +47,7 @@ describe('runService with an invalid environment', () => {
   });
 
   it('exits the real process with code 78 and names the variable (child process)', async () => {
-    const result = await runFixture({ HEARTBEAT_MS: '5', NATS_PASS: 'do-not-print-me' });
+    const result = await runFixture('fixture-service.ts', { HEARTBEAT_MS: '5', NATS_PASS: 'do-not-print-me' });
 
     expect(result.code).toBe(78);
     expect(result.stderr).toContain('kit-fixture: invalid configuration');

@@ -162,7 +162,7 @@ export async function runService<E extends z.ZodType>(
 
   const health = healthControl(state, () => heartbeat?.beat());
   // Propagation of the W3C trace context always; span export when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-  const tracing: Tracing = startTracing({ service: def.name, version: def.version, instanceId, env: deps.env });
+  const tracing: Tracing = await startTracing({ service: def.name, version: def.version, instanceId, env: deps.env });
 
   async function shutdown(reason: string, requestedCode: number): Promise<number> {
     log.info({ reason }, 'stopping');

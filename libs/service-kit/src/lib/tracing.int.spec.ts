@@ -18,7 +18,7 @@ describe('tracing over NATS', () => {
   const log = captureLogger('warn');
 
   beforeAll(async () => {
-    tracing = startTracing({ service: 'trace-test', version: '0.0.0', instanceId: 't-1', env: {}, exporter });
+    tracing = await startTracing({ service: 'trace-test', version: '0.0.0', instanceId: 't-1', env: {}, exporter });
     nats = await startNats();
     a = await connectBus({ servers: nats.url, name: 'a', log: log.log });
     b = await connectBus({ servers: nats.url, name: 'b', log: log.log });
@@ -57,16 +57,16 @@ describe('tracing over NATS', () => {
 
 describe('startTracing', () => {
   it('does not record without an endpoint, and honours OTEL_SDK_DISABLED', async () => {
-    const off = startTracing({ service: 's', version: '0', instanceId: 'i', env: {} });
+    const off = await startTracing({ service: 's', version: '0', instanceId: 'i', env: {} });
     expect(off.exporting).toBe(false);
-    const disabled = startTracing({
+    const disabled = await startTracing({
       service: 's',
       version: '0',
       instanceId: 'i',
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' },
     });
     expect(disabled.exporting).toBe(false);
-    const on = startTracing({ service: 's', version: '0', instanceId: 'i', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } });
+    const on = await startTracing({ service: 's', version: '0', instanceId: 'i', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } });
     expect(on).toMatchObject({ exporting: true, endpoint: 'http://127.0.0.1:4318' });
     await on.shutdown();
   });

@@ -1,14 +1,9 @@
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  NodeTracerProvider,
-  SimpleSpanProcessor,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-node';
+// The propagator's own module, not the package index: the index also loads the SDK-info and semantic-convention
+// constants (~200 KiB of code evaluated in every service) that propagation does not need. Pinned version (2.12.0).
+import { W3CTraceContextPropagator } from '@opentelemetry/core/build/src/trace/W3CTraceContextPropagator';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 
 /**
  * Tracing of one service (DESIGN: W3C trace context in NATS headers, @opentelemetry/api).
@@ -19,7 +14,8 @@ import {
  *
  * Export is switched on by the standard OpenTelemetry variables: `OTEL_EXPORTER_OTLP_ENDPOINT` (or
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) → spans are recorded and sent as OTLP/HTTP JSON in batches; unless
- * `OTEL_SDK_DISABLED=true`. Without an endpoint, spans are not recorded (no cost beyond the propagation).
+ * `OTEL_SDK_DISABLED=true`. Without an endpoint, spans are not recorded (no cost beyond the propagation), and the SDK
+ * and the OTLP exporter are not even loaded: they would add ~2 MiB of heap and ~6 MiB of RSS to every service.
  */
 export interface TracingOptions {
   readonly service: string;
@@ -41,8 +37,11 @@ export interface Tracing {
 
 let contextManager: AsyncLocalStorageContextManager | undefined;
 
-/** Registers propagation (always) and, when configured, a recording tracer provider with an exporter. */
-export function startTracing(opts: TracingOptions): Tracing {
+/**
+ * Registers propagation (always) and, when configured, a recording tracer provider with an exporter. Asynchronous
+ * because the SDK is imported only then.
+ */
+export async function startTracing(opts: TracingOptions): Promise<Tracing> {
   if (!contextManager) {
     contextManager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(contextManager);
@@ -53,7 +52,11 @@ export function startTracing(opts: TracingOptions): Tracing {
   const disabled = opts.env['OTEL_SDK_DISABLED'] === 'true';
   if (disabled || (!endpoint && !opts.exporter)) return { exporting: false, shutdown: async () => undefined };
 
-  const exporter = opts.exporter ?? new OTLPTraceExporter();
+  const [{ BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor }, { resourceFromAttributes }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/resources'),
+  ]);
+  const exporter = opts.exporter ?? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       'service.name': opts.service,
