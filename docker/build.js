@@ -8,6 +8,10 @@
 //     addons, files loaded from the package folder at run time) stay `require`s; the ones a bundle really uses
 //     are listed, with the installed version, in <out>/<name>/package.json.
 //
+//     With driver-host, the workspace's protocol plugins (libs/driver-*/ with a package.json name) are bundled too,
+//     each into one file at <out>/driver-plugins/node_modules/<package>/index.js: the driver-host image puts them in
+//     /node_modules, where the host finds them by package name (`drivers[].module: "@voltimax/driver-bacnet"`).
+//
 //   node docker/build.js --modules <dir-with-node_modules> [--out dist] [--verify]
 //     Copies, for every bundle in <out>, those packages and everything they depend on from an installed
 //     node_modules tree (same nested layout, so resolution is unchanged) into <out>/<name>/node_modules.
@@ -121,6 +125,54 @@ async function bundle(service, out) {
   return { service, externals };
 }
 
+/** Workspace protocol plugins: libs/driver-<name> folders with a package.json name and src/index.ts (not the SDK). */
+function discoverPlugins() {
+  const dir = path.join(ROOT, 'libs');
+  return fs
+    .readdirSync(dir)
+    .filter((name) => name.startsWith('driver-') && name !== 'driver-sdk')
+    .filter(
+      (name) =>
+        fs.existsSync(path.join(dir, name, 'package.json')) && fs.existsSync(path.join(dir, name, 'src', 'index.ts')),
+    )
+    .sort();
+}
+
+/** Bundles one plugin with everything it imports into <out>/driver-plugins/node_modules/<package>/index.js. */
+async function bundlePlugin(lib, out) {
+  const esbuild = require('esbuild');
+  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'libs', lib, 'package.json'), 'utf8'));
+  const dir = path.join(out, 'driver-plugins', 'node_modules', manifest.name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  await esbuild.build({
+    entryPoints: { index: path.join(ROOT, 'libs', lib, 'src', 'index.ts') },
+    outdir: dir,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    tsconfig: path.join(ROOT, 'tsconfig.base.json'),
+    external: OPTIONAL_ABSENT,
+    minifyWhitespace: true,
+    keepNames: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'linked',
+    logLevel: 'warning',
+    banner: { js: `// ${manifest.name}: bundled by docker/build.js from libs/${lib}/src/index.ts` },
+  });
+  const plugin = {
+    name: manifest.name,
+    version: manifest.version,
+    private: true,
+    main: 'index.js',
+    engines: manifest.engines,
+  };
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(plugin, null, 2)}\n`);
+  const bytes = fs.statSync(path.join(dir, 'index.js')).size;
+  process.stdout.write(`plugin ${manifest.name}: ${path.join(dir, 'index.js')} ${(bytes / 1024).toFixed(0)} KiB\n`);
+}
+
 /** Characters above U+00FF in `text` (at most 10), each with some context: they make V8 store a string as two-byte. */
 function wideCharacters(text) {
   const found = [];
@@ -214,9 +266,10 @@ async function main() {
   if (unknown.length > 0) throw new Error(`no services/<name>/src/main.ts for: ${unknown.join(', ')}`);
   fs.mkdirSync(args.out, { recursive: true });
   for (const service of services) await bundle(service, args.out);
+  if (services.includes('driver-host')) for (const lib of discoverPlugins()) await bundlePlugin(lib, args.out);
 }
 
-module.exports = { EXTERNAL, discoverServices, dependencyClosure, packageName, wideCharacters };
+module.exports = { EXTERNAL, discoverServices, discoverPlugins, dependencyClosure, packageName, wideCharacters };
 
 if (require.main === module) {
   main().catch((err) => {

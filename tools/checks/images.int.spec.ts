@@ -118,6 +118,26 @@ describe('the bundles the images run', () => {
     );
   });
 
+  it('bundles the workspace plugins for the driver-host image, each loadable on its own by package name', () => {
+    for (const [name, driver] of [
+      ['@voltimax/driver-bacnet', 'bacnet'],
+      ['@voltimax/driver-example-keba', 'keba-udp'],
+    ] as const) {
+      const folder = join(out, 'driver-plugins', 'node_modules', ...name.split('/'));
+      const loaded = spawnSync(
+        process.execPath,
+        ['-e', `const m = require(${JSON.stringify(folder)}); process.stdout.write((m.driver ?? m.default).name)`],
+        { cwd: tmpdir(), encoding: 'utf8' },
+      );
+      expect({ name, status: loaded.status, stderr: loaded.stderr, driver: loaded.stdout }).toEqual({
+        name,
+        status: 0,
+        stderr: '',
+        driver,
+      });
+    }
+  });
+
   it.each(['strategy-engine', 'safety-arbiter', 'simulator', 'modbus-poller'] as const)(
     '%s exits 78 (EX_CONFIG) on a missing site file, before connecting',
     async (service) => {
