@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { batteryPowerOf, buildBattery, buildSiteState, runScenario } from '../../testing';
 import type { StrategyResult } from '../strategy';
 import { netZeroStrategy, NetZeroConfigSchema, type NetZeroConfig, type NetZeroMemory } from './net-zero';
@@ -9,51 +10,83 @@ interface PlantRun {
   readonly results: StrategyResult<NetZeroMemory>[];
 }
 
-/**
- * A battery that follows its setpoint with a first-order lag (`alpha` of the remaining difference per tick) and a
- * grid meter that sees the balance grid = load − battery.
- */
-function runPlant(config: NetZeroConfig, loadW: (tick: number) => number, ticks: number, alpha: number, maxW = 5_000): PlantRun {
-  let batteryW = 0;
-  let memory = netZeroStrategy.initialMemory(config);
-  const gridW: number[] = [];
-  const results: StrategyResult<NetZeroMemory>[] = [];
-  for (let k = 0; k < ticks; k++) {
-    const state = buildSiteState({
-      loadPowerW: loadW(k),
-      batteries: [buildBattery({ powerW: batteryW, maxChargePowerW: maxW, maxDischargePowerW: maxW })],
-    });
-    gridW.push(state.gridPowerW);
-    const result = netZeroStrategy.decide(state, config, { nowMs: k * TICK_MS }, memory);
-    results.push(result);
-    memory = result.memory;
-    batteryW += alpha * ((batteryPowerOf(result) ?? 0) - batteryW);
-  }
-  return { gridW, results };
+interface Site {
+  readonly loadW: (tick: number) => number;
+  readonly pvW?: (tick: number) => number;
+  /** A higher-priority set-point (a manual intent at the arbiter) that replaces NetZero's, W. */
+  readonly overrideW?: (tick: number) => number | undefined;
+  /** A cap on NetZero's discharge (the EV battery guard: a layer that only lowers battery power), W. */
+  readonly capW?: (tick: number) => number | undefined;
+}
+
+interface Plant {
+  /** Ticks between a setpoint and the battery applying it (dead time). */
+  readonly delayTicks?: number;
+  /** First-order lag: the share of the remaining difference the battery covers per tick. */
+  readonly alpha?: number;
+  readonly maxW?: number;
+}
+
+interface SiteRun extends PlantRun {
+  readonly batteryW: number[];
+  /** NetZero's own set-point each tick, before the cap or the override. */
+  readonly ownW: number[];
 }
 
 /**
- * A plant with dead time: the battery applies each setpoint `delayTicks` ticks late (meter poll → engine → arbiter →
- * device write → next meter reading, as in the end-to-end loop over NATS), then follows it with a first-order lag.
+ * The site in closed loop: a grid meter that sees the balance grid = load − PV − battery, and a battery that applies the
+ * override if there is one, else NetZero's set-point under the cap, `delayTicks` ticks late (meter poll → engine →
+ * arbiter → device write → next meter reading, as in the end-to-end loop over NATS), then follows it with a first-order
+ * lag (`alpha` of the remaining difference per tick).
  */
-function runDelayedPlant(config: NetZeroConfig, loadW: (tick: number) => number, ticks: number, delayTicks: number, alpha = 1): PlantRun {
+function runSite(config: NetZeroConfig, site: Site, ticks: number, plant: Plant = {}): SiteRun {
+  const { delayTicks = 0, alpha = 1, maxW = 5_000 } = plant;
   let batteryW = 0;
   const pending: number[] = Array<number>(delayTicks).fill(0);
   let memory = netZeroStrategy.initialMemory(config);
-  const gridW: number[] = [];
-  const results: StrategyResult<NetZeroMemory>[] = [];
+  const run = {
+    gridW: [] as number[],
+    results: [] as StrategyResult<NetZeroMemory>[],
+    batteryW: [] as number[],
+    ownW: [] as number[],
+  };
   for (let k = 0; k < ticks; k++) {
-    const state = buildSiteState({ loadPowerW: loadW(k), batteries: [buildBattery({ powerW: batteryW })] });
-    gridW.push(state.gridPowerW);
+    const state = buildSiteState({
+      loadPowerW: site.loadW(k),
+      pvPowerW: site.pvW?.(k) ?? 0,
+      batteries: [buildBattery({ powerW: batteryW, maxChargePowerW: maxW, maxDischargePowerW: maxW })],
+    });
+    run.gridW.push(state.gridPowerW);
+    run.batteryW.push(batteryW);
     const result = netZeroStrategy.decide(state, config, { nowMs: k * TICK_MS }, memory);
-    results.push(result);
+    run.results.push(result);
     memory = result.memory;
-    pending.push(batteryPowerOf(result) ?? 0);
+    const ownW = batteryPowerOf(result) ?? 0;
+    run.ownW.push(ownW);
+    const capW = site.capW?.(k);
+    pending.push(site.overrideW?.(k) ?? (capW === undefined ? ownW : Math.min(ownW, capW)));
     const applied = pending.shift() ?? 0;
     batteryW += alpha * (applied - batteryW);
   }
-  return { gridW, results };
+  return run;
 }
+
+/** A battery that follows its setpoint with a first-order lag, no dead time. */
+const runPlant = (config: NetZeroConfig, loadW: (tick: number) => number, ticks: number, alpha: number, maxW = 5_000) =>
+  runSite(config, { loadW }, ticks, { alpha, maxW });
+
+/** A plant with dead time, then a first-order lag. */
+const runDelayedPlant = (
+  config: NetZeroConfig,
+  loadW: (tick: number) => number,
+  ticks: number,
+  delayTicks: number,
+  alpha = 1,
+) => runSite(config, { loadW }, ticks, { delayTicks, alpha });
+
+/** The site with an override or a cap in front of the battery; one tick of dead time by default. */
+const runOverridden = (config: NetZeroConfig, site: Site, ticks: number, delayTicks = 1, alpha = 1) =>
+  runSite(config, site, ticks, { delayTicks, alpha });
 
 function signFlips(values: readonly number[], deadbandW: number): number {
   let flips = 0;
@@ -71,7 +104,15 @@ describe('net-zero strategy', () => {
   const config = NetZeroConfigSchema.parse({});
 
   it('has documented defaults', () => {
-    expect(config).toMatchObject({ targetGridW: 0, kp: 0.4, ki: 0.4, kd: 0, deadbandW: 50, rateLimitWPerS: 2_000, quantizationW: 10 });
+    expect(config).toMatchObject({
+      targetGridW: 0,
+      kp: 0.4,
+      ki: 0.4,
+      kd: 0,
+      deadbandW: 50,
+      rateLimitWPerS: 2_000,
+      quantizationW: 10,
+    });
   });
 
   it.each([0.3, 0.5, 1])(
@@ -89,14 +130,17 @@ describe('net-zero strategy', () => {
   // Dead time of 1–3 ticks (the measured end-to-end loop over NATS has one or two): the default gains overshoot
   // (about −560 W with one tick) and would ring; the oscillation guard lowers the gains (gainScale 0.5) and the grid
   // settles within 14–19 s. Without the guard the same plant keeps oscillating with two or three ticks (next test).
-  it.each([1, 2, 3])('with %p tick(s) of dead time settles after a 3 kW step without sustained oscillation', (delayTicks) => {
-    const stepAt = 30;
-    const { gridW } = runDelayedPlant(config, (k) => (k < stepAt ? 500 : 3_500), 150, delayTicks);
-    const after = gridW.slice(stepAt);
-    expect(Math.max(...gridW.slice(stepAt + 40).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
-    expect(signFlips(after, config.deadbandW)).toBeLessThanOrEqual(config.oscillation.maxSignFlips + 2);
-    expect(Math.min(...after)).toBeGreaterThan(-1_000);
-  });
+  it.each([1, 2, 3])(
+    'with %p tick(s) of dead time settles after a 3 kW step without sustained oscillation',
+    (delayTicks) => {
+      const stepAt = 30;
+      const { gridW } = runDelayedPlant(config, (k) => (k < stepAt ? 500 : 3_500), 150, delayTicks);
+      const after = gridW.slice(stepAt);
+      expect(Math.max(...gridW.slice(stepAt + 40).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
+      expect(signFlips(after, config.deadbandW)).toBeLessThanOrEqual(config.oscillation.maxSignFlips + 2);
+      expect(Math.min(...after)).toBeGreaterThan(-1_000);
+    },
+  );
 
   it('needs its oscillation guard for that: without it two ticks of dead time ring on', () => {
     const unguarded = NetZeroConfigSchema.parse({ oscillation: { maxSignFlips: 1_000 } });
@@ -107,7 +151,11 @@ describe('net-zero strategy', () => {
 
   it('holds the setpoint inside the deadband', () => {
     runScenario(netZeroStrategy, config, netZeroStrategy.initialMemory(config), [
-      { atMs: 0, state: buildSiteState({ loadPowerW: 1_000, batteries: [buildBattery({ powerW: 1_000 })] }), expect: (r) => expect(batteryPowerOf(r)).toBe(1_000) },
+      {
+        atMs: 0,
+        state: buildSiteState({ loadPowerW: 1_000, batteries: [buildBattery({ powerW: 1_000 })] }),
+        expect: (r) => expect(batteryPowerOf(r)).toBe(1_000),
+      },
       {
         atMs: 1_000,
         state: buildSiteState({ loadPowerW: 1_040, batteries: [buildBattery({ powerW: 1_000 })] }),
@@ -139,7 +187,10 @@ describe('net-zero strategy', () => {
   });
 
   describe('with irregular ticks (the engine ticks on every fresh meter reading)', () => {
-    /** NetZero on a battery that does not follow (a constant grid error), at the given tick times. */
+    /**
+     * NetZero on a battery that does not follow (a constant grid error), at the given tick times; tracking off, or it
+     * would (rightly) stop integrating once the battery stays outside what NetZero asked for.
+     */
     const runAt = (cfg: NetZeroConfig, timesMs: readonly number[], loadPowerW = 1_000) =>
       runScenario(
         netZeroStrategy,
@@ -149,7 +200,7 @@ describe('net-zero strategy', () => {
       );
 
     it('integrates over the real time between ticks: the same integral for any tick pattern', () => {
-      const cfg = NetZeroConfigSchema.parse({ kp: 0, ki: 0.4, rateLimitWPerS: 100_000 });
+      const cfg = NetZeroConfigSchema.parse({ kp: 0, ki: 0.4, rateLimitWPerS: 100_000, tracking: { enabled: false } });
       const regular = runAt(cfg, [0, 1_000, 2_000, 3_000]).at(-1);
       const irregular = runAt(cfg, [0, 80, 250, 330, 700, 1_000, 1_090, 1_600, 2_350, 2_420, 3_000]).at(-1);
       expect(irregular?.memory.integralW).toBeCloseTo(regular?.memory.integralW ?? NaN, 6);
@@ -157,7 +208,7 @@ describe('net-zero strategy', () => {
     });
 
     it('limits the rate per second, not per tick', () => {
-      const cfg = NetZeroConfigSchema.parse({ kp: 2, ki: 0, rateLimitWPerS: 500 });
+      const cfg = NetZeroConfigSchema.parse({ kp: 2, ki: 0, rateLimitWPerS: 500, tracking: { enabled: false } });
       const times = [0, 100, 170, 400, 450, 800, 1_000, 1_300, 1_950, 2_000];
       const results = runAt(cfg, times, 4_000);
       results.forEach((r, i) => {
@@ -172,7 +223,7 @@ describe('net-zero strategy', () => {
     it('keeps ramping when one tick moves less than half a quantization step', () => {
       // 40 W/s at 10 ticks a second is 4 W a tick, below half the 10 W step: the ramp must still advance at 40 W/s
       // (40 W for the first tick, which assumes nominalTickMs, then 5 s).
-      const cfg = NetZeroConfigSchema.parse({ rateLimitWPerS: 40 });
+      const cfg = NetZeroConfigSchema.parse({ rateLimitWPerS: 40, tracking: { enabled: false } });
       const times = Array.from({ length: 51 }, (_, i) => i * 100);
       const results = runAt(cfg, times);
       expect(batteryPowerOf(results.at(-1) ?? { setpoints: {} })).toBe(240);
@@ -221,7 +272,14 @@ describe('net-zero strategy', () => {
   it('holds 0 W on stale grid data and restarts bumpless afterwards', () => {
     const results = runScenario(netZeroStrategy, config, netZeroStrategy.initialMemory(config), [
       { atMs: 0, state: buildSiteState({ loadPowerW: 2_000, batteries: [buildBattery({ powerW: 2_000 })] }) },
-      { atMs: 1_000, state: buildSiteState({ loadPowerW: 2_000, gridQuality: 'stale', batteries: [buildBattery({ powerW: 2_000 })] }) },
+      {
+        atMs: 1_000,
+        state: buildSiteState({
+          loadPowerW: 2_000,
+          gridQuality: 'stale',
+          batteries: [buildBattery({ powerW: 2_000 })],
+        }),
+      },
       { atMs: 2_000, state: buildSiteState({ loadPowerW: 2_000, batteries: [buildBattery({ powerW: 0 })] }) },
     ]);
     expect(batteryPowerOf(results[1] ?? { setpoints: {} })).toBe(0);
@@ -237,6 +295,148 @@ describe('net-zero strategy', () => {
     expect(detections.length).toBeGreaterThan(0);
     expect(Math.min(...results.map((r) => r.metrics.terms['gainScale'] ?? 1))).toBeLessThan(1);
     expect(Math.max(...gridW.slice(100).map(Math.abs))).toBeLessThanOrEqual(aggressive.deadbandW);
+  });
+
+  describe('while something else sets the battery (tracking anti-windup)', () => {
+    const needsW = (r: SiteRun, k: number) => (r.batteryW[k] ?? NaN) + (r.gridW[k] ?? NaN) - config.targetGridW;
+
+    // The day scenario's phase 4: NetZero covers a stepped load (needs +800 W), then a manual −3 kW set-point from the
+    // cloud outranks it for N seconds (the grid imports 3.8 kW meanwhile), then it expires.
+    it.each([10, 30, 120])(
+      'after a manual −3 kW override of %p s it resumes from the battery toward what the grid needs, without a kick',
+      (seconds) => {
+        const from = 40;
+        const to = from + seconds;
+        const run = runOverridden(
+          config,
+          { loadW: () => 3_300, pvW: () => 2_500, overrideW: (k) => (k >= from && k < to ? -3_000 : undefined) },
+          to + 60,
+          2,
+        );
+        // The override reaches the battery two ticks late and leaves it two ticks late.
+        const endAt = to + 2;
+        expect(run.batteryW[endAt]).toBe(-3_000);
+        expect(run.gridW[endAt]).toBe(3_800);
+        expect(run.results[endAt - 1]?.metrics.terms['tracking']).toBe(1);
+        // The integrator holds what the grid needs, not the discharge limit.
+        expect(run.results[endAt - 1]?.memory.integralW).toBeCloseTo(800, 0);
+        // The first set-point after the override moves from −3 kW toward +800 W at the rate limit: not +5 kW.
+        const first = run.ownW[to] ?? NaN;
+        expect(first).toBeGreaterThan(-3_000);
+        expect(first).toBeLessThanOrEqual(needsW(run, to));
+        // No swing to a large export (it was −4.2 kW), and back inside the deadband within 25 s, as after a load step of
+        // the same size with this dead time (the residual ringing is the gains', which the oscillation guard handles).
+        expect(Math.min(...run.gridW.slice(endAt))).toBeGreaterThan(-1_000);
+        expect(Math.max(...run.gridW.slice(endAt + 25).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
+      },
+    );
+
+    it('without tracking the same override winds it up to its discharge limit (the bug the day scenario found)', () => {
+      const off = NetZeroConfigSchema.parse({ tracking: { enabled: false } });
+      const run = runOverridden(
+        off,
+        { loadW: () => 3_300, pvW: () => 2_500, overrideW: (k) => (k >= 40 && k < 50 ? -3_000 : undefined) },
+        110,
+        2,
+      );
+      expect(run.ownW[50]).toBe(5_000);
+      expect(Math.min(...run.gridW.slice(52))).toBeLessThan(-3_000);
+    });
+
+    // The day scenario's phase 2: the EV guard caps NetZero's discharge at 0 W while the grid imports, then the sun
+    // comes back and the grid exports 130 W with the battery still idle.
+    it('behind a cap it does not run away, and charges as soon as the grid exports', () => {
+      const run = runOverridden(
+        config,
+        { loadW: () => 2_000, pvW: (k) => (k < 60 ? 500 : 2_130), capW: () => 0 },
+        90,
+        1,
+      );
+      expect(Math.max(...run.batteryW)).toBe(0);
+      const capped = run.results[59]?.memory;
+      expect(capped?.integralW).toBeLessThanOrEqual(1_500 + config.tracking.toleranceW);
+      expect(run.results.slice(10, 60).every((r) => r.memory.integralW <= 1_500 + config.tracking.toleranceW)).toBe(
+        true,
+      );
+      // PV up at tick 60: the grid exports 130 W; within a few ticks the battery charges and the grid is back.
+      expect(run.gridW[61]).toBe(-130);
+      expect(Math.max(...run.gridW.slice(66).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
+    });
+
+    it('does not track a battery that lags or has dead time but follows (a 3 kW step, 1–3 ticks of dead time, lag 0.3)', () => {
+      for (const [delay, alpha] of [
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [1, 0.3],
+      ] as const) {
+        const run = runOverridden(config, { loadW: (k) => (k < 30 ? 500 : 3_500) }, 90, delay, alpha);
+        expect(run.results.filter((r) => r.metrics.terms['tracking'] === 1)).toEqual([]);
+      }
+    });
+
+    it('keeps the integrator within the batteries’ window and tracks what the grid needs, whatever the override sequence and tick times', () => {
+      const segment = fc.record({
+        kind: fc.constantFrom('free', 'override', 'cap'),
+        powerW: fc.integer({ min: -6_000, max: 6_000 }),
+        ticks: fc.integer({ min: 1, max: 40 }),
+      });
+      fc.assert(
+        fc.property(
+          fc.array(segment, { minLength: 1, maxLength: 6 }),
+          fc.array(fc.integer({ min: 50, max: 2_000 }), { minLength: 1, maxLength: 20 }),
+          fc.integer({ min: 0, max: 8_000 }),
+          fc.integer({ min: 0, max: 8_000 }),
+          (segments, dts, loadW, pvW) => {
+            let memory = netZeroStrategy.initialMemory(config);
+            let batteryW = 0;
+            let nowMs = 0;
+            let k = 0;
+            for (const seg of segments) {
+              for (let i = 0; i < seg.ticks; i++, k++) {
+                const state = buildSiteState({
+                  loadPowerW: loadW,
+                  pvPowerW: pvW,
+                  batteries: [buildBattery({ powerW: batteryW, maxChargePowerW: 5_000, maxDischargePowerW: 5_000 })],
+                });
+                const result = netZeroStrategy.decide(state, config, { nowMs }, memory);
+                memory = result.memory;
+                expect(memory.integralW).toBeGreaterThanOrEqual(-5_000);
+                expect(memory.integralW).toBeLessThanOrEqual(5_000);
+                if (result.metrics.terms['tracking'] === 1) {
+                  const needW = Math.min(5_000, Math.max(-5_000, batteryW + state.gridPowerW - config.targetGridW));
+                  expect(memory.integralW).toBeCloseTo(needW, 6);
+                }
+                const ownW = batteryPowerOf(result) ?? 0;
+                const clampW = (w: number) => Math.min(5_000, Math.max(-5_000, w));
+                batteryW =
+                  seg.kind === 'override'
+                    ? clampW(seg.powerW)
+                    : seg.kind === 'cap'
+                      ? Math.min(ownW, clampW(seg.powerW))
+                      : ownW;
+                nowMs += dts[k % dts.length] ?? 1_000;
+              }
+            }
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+
+    it('reads a memory saved without the tracking fields (an older version, restored after a restart)', () => {
+      const first = netZeroStrategy.decide(
+        buildSiteState({ loadPowerW: 1_000 }),
+        config,
+        { nowMs: 0 },
+        netZeroStrategy.initialMemory(config),
+      );
+      const { recentOutputs: _recent, ...older } = first.memory;
+      const next = netZeroStrategy.decide(buildSiteState({ loadPowerW: 1_000 }), config, { nowMs: 1_000 }, older);
+      expect(batteryPowerOf(next)).toBeGreaterThan(batteryPowerOf(first) ?? NaN);
+      expect(next.metrics.terms['tracking']).toBe(0);
+      expect(next.memory.recentOutputs).toEqual([[1_000, batteryPowerOf(next), 0]]);
+    });
   });
 
   it('is deterministic and does not mutate its memory', () => {

@@ -30,6 +30,22 @@ export const OscillationGuardConfigSchema = z
   })
   .prefault({});
 
+export const TrackingConfigSchema = z
+  .strictObject({
+    /** Off: the integrator keeps integrating whatever the batteries do (clamped and back-calculated only). */
+    enabled: z.boolean().default(true),
+    /** Margin around NetZero's recent outputs within which the batteries count as following them, W. */
+    toleranceW: z.number().min(0).default(100),
+    /**
+     * NetZero is not in control while the measured battery power lies outside the range of the outputs it asked for
+     * over this window (± toleranceW) and has not come closer to it (by more than toleranceW) over the window, ms: a
+     * battery that follows with dead time is inside the range, one with a slow lag comes closer. Longer than the loop's
+     * dead time (1–3 s end to end, meter poll → engine → arbiter → device write → next reading).
+     */
+    windowMs: z.number().int().positive().default(4_000),
+  })
+  .prefault({});
+
 export const NetZeroConfigSchema = z.strictObject({
   /** Grid power to hold, W, + = import (a small import margin avoids feeding in by accident). */
   targetGridW: z.number().finite().default(0),
@@ -56,6 +72,12 @@ export const NetZeroConfigSchema = z.strictObject({
   /** dt is capped at this after a gap, so a late tick cannot integrate a huge step, ms. */
   maxDtMs: z.number().int().positive().default(10_000),
   oscillation: OscillationGuardConfigSchema,
+  /**
+   * Tracking anti-windup: while something else sets the batteries (a layer's cap, a higher-priority intent, the
+   * arbiter's limits), the integrator tracks what the grid needs instead of integrating, and the rate limiter restarts
+   * from the measured power.
+   */
+  tracking: TrackingConfigSchema,
   ...ReadingAgeConfigShape,
 });
 export type NetZeroConfig = z.infer<typeof NetZeroConfigSchema>;
@@ -80,7 +102,21 @@ export interface NetZeroMemory {
   /** 1 normally; lowered by the oscillation guard. */
   readonly gainScale: number;
   readonly lastOscillationAtMs: number | null;
+  /**
+   * The decisions of the last `tracking.windowMs`, oldest first, as [epoch ms, output W (the rate limiter's position),
+   * measured battery power W]. Optional: a memory saved by an older version lacks it (read as empty).
+   */
+  readonly recentOutputs?: readonly RecentOutput[];
+  /**
+   * True from a tracking tick until the grid error first reaches the deadband or changes sign: the integrator holds
+   * the tracked value meanwhile (the error then is the batteries catching up with NetZero, not a change of the site).
+   * Optional: read as false from an older memory.
+   */
+  readonly catchingUp?: boolean;
 }
+
+/** [epoch ms, NetZero's output W, the measured battery power W], battery sign. */
+export type RecentOutput = readonly [number, number, number];
 
 const INITIAL_MEMORY: NetZeroMemory = {
   initialized: false,
@@ -92,12 +128,18 @@ const INITIAL_MEMORY: NetZeroMemory = {
   signFlipsAtMs: [],
   gainScale: 1,
   lastOscillationAtMs: null,
+  recentOutputs: [],
+  catchingUp: false,
 };
 
 /**
  * NetZero: a PID controller on grid power. Error e = grid − target (+ → import too high → discharge more).
  * u = kp·e + I + kd·de/dt, I += ki·e·dt; then clamp to the batteries' window and the grid limits, back-calculate
  * the integrator, rate limit, quantize. Deadband holds the setpoint; the oscillation guard lowers the gains.
+ * Tracking: when the measured battery power stays outside the range of the outputs of the last `tracking.windowMs`
+ * (capped by a layer, outranked at the arbiter, limited downstream), I = measured + e — the battery power that would
+ * hold the grid at the target, which is what I settles to in control — and the rate limiter restarts from the measured
+ * power; I then holds until the grid error first reaches the deadband or changes sign.
  */
 export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
   name: 'net-zero',
@@ -120,7 +162,12 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
       // Hold safe and forget the integrator: when data returns the controller restarts bumpless.
       return {
         setpoints: holdAllBatteries(state.batteries),
-        metrics: { inputs, outputs: { batteryPowerW: 0 }, terms: { gainScale: memory.gainScale }, reason: 'stale-data' },
+        metrics: {
+          inputs,
+          outputs: { batteryPowerW: 0 },
+          terms: { gainScale: memory.gainScale },
+          reason: 'stale-data',
+        },
         memory: { ...INITIAL_MEMORY, gainScale: memory.gainScale, lastOscillationAtMs: memory.lastOscillationAtMs },
       };
     }
@@ -133,10 +180,16 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
     const stepW = single?.powerStepW ?? config.quantizationW;
     const measuredW = totalBatteryPowerW(state.batteries.filter(usable));
 
-    const dtS = !memory.initialized || memory.lastAtMs === null
-      ? config.nominalTickMs / 1000
-      : clamp((clock.nowMs - memory.lastAtMs) / 1000, 0, config.maxDtMs / 1000);
+    const dtS =
+      !memory.initialized || memory.lastAtMs === null
+        ? config.nominalTickMs / 1000
+        : clamp((clock.nowMs - memory.lastAtMs) / 1000, 0, config.maxDtMs / 1000);
 
+    // Tracking: do the batteries follow NetZero? One with dead time is somewhere between outputs NetZero asked for
+    // lately, one with a slow lag comes closer to them; one held by someone else (a layer's cap, a manual intent at the
+    // arbiter) stays away or moves away.
+    const recent = memory.initialized ? recentOutputsSince(memory, clock.nowMs - config.tracking.windowMs) : [];
+    const tracking = config.tracking.enabled && notFollowing(measuredW, recent, config.tracking.toleranceW);
     // Oscillation guard: recover the gain after a calm period, then count sign flips of the error.
     const guard = config.oscillation;
     let gainScale = memory.gainScale;
@@ -147,6 +200,9 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
     }
     const outsideDeadband = Math.abs(errorW) > config.deadbandW;
     const sign = outsideDeadband ? Math.sign(errorW) : 0;
+    // After tracking, the integrator holds until the grid error first reaches the deadband or changes sign: until then
+    // the error is the batteries catching up with NetZero, not a change of the site.
+    const catchingUp = tracking || (memory.catchingUp === true && sign !== 0 && sign === memory.lastErrorSign);
     let flips = memory.signFlipsAtMs.filter((at) => clock.nowMs - at < guard.windowMs && at <= clock.nowMs);
     if (sign !== 0 && memory.lastErrorSign !== 0 && sign !== memory.lastErrorSign) flips = [...flips, clock.nowMs];
     const oscillating = flips.length >= guard.maxSignFlips;
@@ -159,9 +215,13 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
     const kp = config.kp * gainScale;
     const ki = config.ki * gainScale;
     const kd = config.kd * gainScale;
-    const lastSetpointW = memory.initialized ? memory.lastSetpointW : quantize(measuredW, stepW, lowW, highW);
+    // Not in control: restart the ramp from what the batteries do, and set the integrator to what the grid needs
+    // (measured + e: in control, with e = 0, I equals the battery power). Seeding I with the measured power alone would
+    // be bumpless for one tick, but the P term then falls as the batteries move and drags them back.
+    const lastSetpointW =
+      !memory.initialized || tracking ? quantize(measuredW, stepW, lowW, highW) : memory.lastSetpointW;
     // Bumpless start: choose the integrator so that the first output equals what the batteries do now.
-    let integralW = memory.initialized ? memory.integralW : measuredW - kp * errorW;
+    let integralW = !memory.initialized ? measuredW - kp * errorW : tracking ? measuredW + errorW : memory.integralW;
     integralW = clamp(integralW, -fleet.maxChargeW, fleet.maxDischargeW);
 
     const baseMemory = {
@@ -172,7 +232,13 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
       signFlipsAtMs: flips,
       gainScale,
       lastOscillationAtMs,
+      catchingUp,
     };
+    // The first decision ramps from the measured power: the batteries are in range while they are still there.
+    const measured = noNegativeZero(measuredW);
+    const start: RecentOutput[] = memory.initialized ? [] : [[clock.nowMs, noNegativeZero(lastSetpointW), measured]];
+    const remember = (outW: number): RecentOutput[] =>
+      [...recent, ...start, [clock.nowMs, noNegativeZero(outW), measured] as const].slice(-MAX_RECENT_OUTPUTS);
 
     if (!outsideDeadband || oscillating) {
       const heldW = quantize(lastSetpointW, stepW, lowW, highW);
@@ -182,19 +248,36 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
         metrics: {
           inputs,
           outputs: { batteryPowerW: heldW },
-          terms: { errorW, integralW: roundTo(integralW, 3), gainScale, signFlips: flips.length, dtS },
+          terms: {
+            errorW,
+            integralW: roundTo(integralW, 3),
+            gainScale,
+            signFlips: flips.length,
+            dtS,
+            tracking: tracking ? 1 : 0,
+          },
           reason,
         },
-        memory: { ...baseMemory, integralW: noNegativeZero(integralW), lastSetpointW: noNegativeZero(clamp(lastSetpointW, lowW, highW)) },
+        memory: {
+          ...baseMemory,
+          integralW: noNegativeZero(integralW),
+          lastSetpointW: noNegativeZero(clamp(lastSetpointW, lowW, highW)),
+          recentOutputs: remember(clamp(lastSetpointW, lowW, highW)),
+        },
       };
     }
 
     const pW = kp * errorW;
-    integralW = clamp(integralW + ki * errorW * dtS, -fleet.maxChargeW, fleet.maxDischargeW);
-    const dW = memory.lastGridW !== null && dtS > 0 && memory.initialized ? (kd * (state.gridPowerW - memory.lastGridW)) / dtS : 0;
+    // While tracking, and until the batteries have caught up, I already holds what the grid needs: integrating the
+    // error the batteries' own catching up causes would wind it past that (an overshoot after every override).
+    integralW = clamp(integralW + (catchingUp ? 0 : ki * errorW * dtS), -fleet.maxChargeW, fleet.maxDischargeW);
+    const dW =
+      memory.lastGridW !== null && dtS > 0 && memory.initialized
+        ? (kd * (state.gridPowerW - memory.lastGridW)) / dtS
+        : 0;
     const rawW = pW + integralW + dW;
     const clampedW = clamp(rawW, lowW, highW);
-    if (clampedW !== rawW) {
+    if (clampedW !== rawW && !catchingUp) {
       integralW = clamp(
         integralW + (clampedW - rawW) * Math.min(1, config.integralDecayPerS * dtS),
         -fleet.maxChargeW,
@@ -210,9 +293,15 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
       reason = 'rate-limited';
     } else if (clampedW !== rawW) {
       if (rawW > highW) {
-        reason = fleet.maxDischargeW === 0 ? 'battery-empty' : highW < fleet.maxDischargeW ? 'grid-export-limit' : 'power-limit';
+        reason =
+          fleet.maxDischargeW === 0
+            ? 'battery-empty'
+            : highW < fleet.maxDischargeW
+              ? 'grid-export-limit'
+              : 'power-limit';
       } else {
-        reason = fleet.maxChargeW === 0 ? 'battery-full' : lowW > -fleet.maxChargeW ? 'grid-import-limit' : 'power-limit';
+        reason =
+          fleet.maxChargeW === 0 ? 'battery-full' : lowW > -fleet.maxChargeW ? 'grid-import-limit' : 'power-limit';
       }
     }
     return {
@@ -229,10 +318,44 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
           gainScale,
           signFlips: flips.length,
           dtS,
+          tracking: tracking ? 1 : 0,
+          catchingUp: catchingUp ? 1 : 0,
         },
         reason,
       },
-      memory: { ...baseMemory, integralW: noNegativeZero(integralW), lastSetpointW: noNegativeZero(clamp(rampedW, lowW, highW)) },
+      memory: {
+        ...baseMemory,
+        integralW: noNegativeZero(integralW),
+        lastSetpointW: noNegativeZero(clamp(rampedW, lowW, highW)),
+        recentOutputs: remember(clamp(rampedW, lowW, highW)),
+      },
     };
   },
 };
+
+/** Bound on the remembered outputs (10 ticks a second over the default 4 s window is 40). */
+const MAX_RECENT_OUTPUTS = 200;
+
+/** The remembered decisions at or after `fromMs` and not in the future (a clock that went back forgets them). */
+function recentOutputsSince(memory: NetZeroMemory, fromMs: number): RecentOutput[] {
+  const upToMs = memory.lastAtMs ?? Number.NEGATIVE_INFINITY;
+  return (memory.recentOutputs ?? []).filter(([atMs]) => atMs >= fromMs && atMs <= upToMs);
+}
+
+/**
+ * Whether the batteries do not follow NetZero: `measuredW` lies outside [min, max] of the recent outputs by more than
+ * toleranceW, and is not closer to that range (by more than toleranceW) than the batteries were at the oldest of them.
+ */
+function notFollowing(measuredW: number, recent: readonly RecentOutput[], toleranceW: number): boolean {
+  const oldest = recent[0];
+  if (oldest === undefined) return false;
+  let lowW = Number.POSITIVE_INFINITY;
+  let highW = Number.NEGATIVE_INFINITY;
+  for (const [, outW] of recent) {
+    lowW = Math.min(lowW, outW);
+    highW = Math.max(highW, outW);
+  }
+  const distanceW = (w: number) => Math.max(0, lowW - w, w - highW);
+  const nowW = distanceW(measuredW);
+  return nowW > toleranceW && distanceW(oldest[2]) - nowW <= toleranceW;
+}
