@@ -78,12 +78,6 @@ export const PlanConfigShape = {
   /** Highest SoC the plan charges to, %; default each battery's maxSocPct. */
   maxPlanSocPct: z.number().min(0).max(100).optional(),
   /**
-   * Weight of a high-demand scenario in the plan, 0..1: each future slot may also see the highest net demand the site
-   * drew around that time of day recently (a high mark it learns from its own readings, forgetting about a fifth of a
-   * spike per day). Stored energy is then valued for both outcomes, which keeps a reserve against the month's peak
-   * where the forecast is too optimistic. 0 = plan on the forecast alone.
-   */
-  /**
    * Weight of a second demand scenario, 0..1: each future slot may also go like the same time one day before the
    * forecast's source day (the strategy keeps the last two days of its own readings). Stored energy is then valued
    * by both outcomes, so one day's weather does not decide alone whether to charge from the grid or leave room for
@@ -92,6 +86,14 @@ export const PlanConfigShape = {
    * 0.5 until a day has been scored. 0 = plan on the forecast alone.
    */
   altScenarioWeight: z.number().min(0).max(1).optional(),
+  /**
+   * Value stored energy over the next day by whole days: the expected demand and each of the site's last seven days
+   * (moved toward the expected demand as far as the forecast has been right) is one scenario for the next 24 h, solved
+   * on its own, and the decisions take the mean of their costs-to-go. A sunny day is sunny all day: the choice between charging from the
+   * grid at night and leaving room for PV then faces the real spread of whole days, not quarter hours drawn one by one
+   * (whose sum is nearly certain). Needs a day of the strategy's own readings; off when `altScenarioWeight` is 0.
+   */
+  wholeDayScenarios: z.boolean().default(true),
   /**
    * Hold the month's peak cap robustly: size the cap and keep a stored-energy reserve for it on a pessimistic demand
    * (the expected net demand raised toward the highest the site drew at that time of day recently, as far as the
@@ -122,6 +124,7 @@ export function planSettings(config: z.infer<z.ZodObject<typeof PlanConfigShape>
     replanIntervalMs: config.replanIntervalMs,
     maxPlanSocPct: config.maxPlanSocPct,
     altScenarioWeight: config.altScenarioWeight,
+    wholeDayScenarios: config.wholeDayScenarios,
     peakReserve: config.peakReserve,
   };
 }
@@ -157,6 +160,8 @@ export interface PlanSettings {
   readonly maxPlanSocPct?: number | undefined;
   /** Probability of each slot's second demand scenario (a day before the forecast's source), 0 = none; undefined = learned. */
   readonly altScenarioWeight?: number | undefined;
+  /** Average the next day's costs-to-go over whole-day scenarios from the site's last days (see PlanConfigShape). */
+  readonly wholeDayScenarios?: boolean | undefined;
   /** Size and hold the peak cap on a pessimistic demand (see PlanConfigShape.peakReserve); default false. */
   readonly peakReserve?: boolean | undefined;
 }
@@ -400,7 +405,7 @@ function robustCapW(slots: readonly SiteSlot[], scenarios: ReturnType<typeof day
  * The monthly import caps to plan with. Per month in the horizon: the lowest cap the battery can hold over that
  * month's slots (never below the peak already reached this month). With `search`, the current month's cap is then
  * chosen on a ladder above it by the least plan cost + peak charge — holding a lower peak can cost more energy than
- * the charge it saves; without, the current month keeps `keepCapW` (raised to the month's peak if that rose above).
+ * the charge it saves (the plan cost averaged over the whole-day scenarios `days`, when given); without, the current month keeps `keepCapW` (raised to the month's peak if that rose above).
  */
 function chooseCaps(
   slots: readonly SiteSlot[],
@@ -411,6 +416,7 @@ function chooseCaps(
   nowMonth: string,
   keepCapW: number | undefined,
   robustFloorW: number,
+  days?: ReturnType<typeof dayScenarios>,
 ): { readonly capsW: Record<string, number>; readonly values: Float64Array[]; readonly searched: boolean } {
   const months = [...new Set(slots.map((s) => s.monthKey))];
   const capsW: Record<string, number> = {};
@@ -428,7 +434,8 @@ function chooseCaps(
   const lowestNow = capsW[current] ?? 0;
   const highest = max(lowestNow, ...slots.filter((s) => s.monthKey === current).map((s) => s.netW));
   const floorNow = current === nowMonth ? max(0, monthPeakW) : 0;
-  // The candidates are compared with the forecast alone (half the work); the chosen plan then uses both scenarios.
+  // The candidates are compared without the per-quarter-hour second scenario (half the work), by the mean over the
+  // whole-day scenarios when there are any (`days`); the chosen plan then uses both.
   const searchRules: PlanRules = { ...rules, altScenarioWeight: 0 };
   let best: { capW: number; total: number } | undefined;
   const tried = new Set<number>();
@@ -436,7 +443,8 @@ function chooseCaps(
     const capW = roundNumber(lowestNow + step * (highest - lowestNow));
     if (tried.has(capW)) continue;
     tried.add(capW);
-    const values = solvePlan(withCaps(slots, { ...capsW, [current]: capW }), fleet.battery, searchRules, levels);
+    const raw = solvePlan(withCaps(slots, { ...capsW, [current]: capW }), fleet.battery, searchRules, levels);
+    const values = scenarioMeanValues(slots, { ...capsW, [current]: capW }, raw, fleet, searchRules, levels, days);
     const total = valueAtEnergy(values[0], levels, fleet.energyWh) + (rules.peakEurPerKw / 1000) * max(0, capW - floorNow);
     if (!best || total < best.total - 1e-9) best = { capW, total };
   }
@@ -496,6 +504,44 @@ function hashText(text: string): string {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash.toString(16).padStart(8, '0');
+}
+
+/**
+ * The plan's costs-to-go with the next day averaged over whole-day scenarios: the expected demand and each day scenario
+ * (a recent day moved toward the expected demand as far as the forecast has been wrong) is one path over the day
+ * window, solved on its own back from the plan's values at the window's end (beyond it every path goes on like the
+ * plan), and the rows up to the window's end are the paths' mean. A decision then weighs whole days —
+ * the night charge against the spread of the next day's PV — instead of quarter hours drawn independently, whose sum
+ * the programme would take as nearly certain. Each scenario is solved with a perfect view of its own day, so the mean
+ * is optimistic about how well later decisions adapt; the day's first decisions, which cannot wait for the weather,
+ * are the ones it is made for. Without scenarios: the plan's own values.
+ */
+export function scenarioMeanValues(
+  slots: readonly SiteSlot[],
+  capsW: Readonly<Record<string, number>>,
+  values: readonly Float64Array[],
+  fleet: Fleet,
+  rules: PlanRules,
+  levels: EnergyLevels,
+  scenarios: ReturnType<typeof dayScenarios> | undefined,
+): readonly Float64Array[] {
+  if (!scenarios || scenarios.demandsW.length === 0 || scenarios.window < 2) return values;
+  const { window, demandsW } = scenarios;
+  const capped = withCaps(slots.slice(0, window), capsW);
+  const single: PlanRules = { ...rules, altScenarioWeight: 0 };
+  const paths = [capped.map((s) => s.netW), ...demandsW];
+  const share = 1 / paths.length;
+  const mean = Array.from({ length: window + 1 }, () => new Float64Array(levels.count));
+  for (const demand of paths) {
+    const path = capped.map((s, t) => ({ ...s, netW: demand[t] ?? s.netW, altNetW: undefined }));
+    const own = solvePlan(path, fleet.battery, single, levels, values[window]);
+    for (let t = 0; t <= window; t++) {
+      const row = own[t] as Float64Array;
+      const sum = mean[t] as Float64Array;
+      for (let k = 0; k < levels.count; k++) sum[k] = (sum[k] as number) + share * (row[k] as number);
+    }
+  }
+  return [...mean.slice(0, window), ...values.slice(window)];
 }
 
 /** The outcome of one planning decision. */
@@ -577,11 +623,14 @@ export function planDecision(input: {
     slotCount = slots.length;
     // As far as the forecast has been wrong (0 for an exact one, 1 for one no better than the day before it).
     const hedge = min(1, 2 * alternativeWeight(meter, DEFAULT_ALT_WEIGHT));
-    const scenarios = robust && hedge > 0 ? dayScenarios(meter, slots, netNowW, hedge) : undefined;
+    const wholeDays = settings.wholeDayScenarios === true && settings.altScenarioWeight !== 0;
+    const useDays = settings.useForecast && hedge > 0 && (robust || wholeDays);
+    const days = useDays ? dayScenarios(meter, slots, netNowW, hedge) : undefined;
+    const scenarios = robust ? days : undefined;
     const mustSearch = isNewInputs || isPeakAbove || !previous || nowMs - previous.capSearchedAtMs >= CAP_SEARCH_MS;
     const { capsW, values, searched } =
       rules.peakEurPerKw > 0
-        ? chooseCaps(slots, fleet, rules, levels, monthPeakW, nowMonth, mustSearch ? undefined : previousCap, scenarios ? robustCapW(slots, scenarios, fleet, rules, max(0, monthPeakW)) : 0)
+        ? chooseCaps(slots, fleet, rules, levels, monthPeakW, nowMonth, mustSearch ? undefined : previousCap, scenarios ? robustCapW(slots, scenarios, fleet, rules, max(0, monthPeakW)) : 0, wholeDays ? days : undefined)
         : { capsW: {}, values: solvePlan(withCaps(slots, {}), fleet.battery, rules, levels), searched: false };
     capSearched = searched;
     const keepRows = max(1, ceil(settings.replanIntervalMs / PLAN_SLOT_MS) + 1);
@@ -589,9 +638,10 @@ export function planDecision(input: {
     // the pessimistic scenario, else the row charges the cap raise it would take (added to the kept rows only, so the
     // plan's own look-ahead is not charged for the same shortfall slot after slot).
     const reserve = scenarios && scenarios.demandsW.length > 0 ? peakReserve(withCaps(slots.slice(0, scenarios.window), capsW), scenarios.demandsW, fleet.battery, { ...rules, allowGridCharge: false }) : undefined;
+    const mean = wholeDays ? scenarioMeanValues(slots, capsW, values, fleet, rules, levels, days) : values;
     const rows: number[][] = [];
     for (let j = 1; j <= min(keepRows, slots.length); j++) {
-      const row = values[j];
+      const row = mean[j];
       if (!row) continue;
       rows.push(Array.from(row, (v, k) => round(v + (reserve ? reservePenaltyEur(reserve, j, levels.minWh + k * levels.stepWh) : 0), 6)));
     }
@@ -607,7 +657,7 @@ export function planDecision(input: {
       levelStepWh: levels.stepWh,
       capsW,
       capSearchedAtMs: searched || !previous ? nowMs : previous.capSearchedAtMs,
-      expectedCostEur: round(valueAtEnergy(values[0], levels, fleet.energyWh), 4),
+      expectedCostEur: round(valueAtEnergy(mean[0], levels, fleet.energyWh), 4),
       idleCostEur: round(idleCostEur, 4),
       horizonEndMs: last?.endMs ?? nowMs,
       horizonSlots: slots.length,

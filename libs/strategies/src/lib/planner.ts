@@ -144,19 +144,27 @@ export function valueAtEnergy(row: ArrayLike<number> | undefined, levels: Energy
 
 /**
  * Backward dynamic program over the slots. Returns `values` with `values.length === slots.length + 1`:
- * `values[t][k]` = least cost (EUR) from the start of slot t at level k; `values[slots.length]` = 0 (energy left at
- * the end of the horizon is worth nothing, so nothing is bought that does not pay back inside it).
+ * `values[t][k]` = least cost (EUR) from the start of slot t at level k; `values[slots.length]` = `terminal` (the
+ * cost-to-go after the slots, per level), else 0 (energy left at the end of the horizon is worth nothing, so nothing
+ * is bought that does not pay back inside it).
  *
  * Moves in a slot: every whole number of levels the power bounds allow, plus the exact moves at full charge, full
  * discharge, zero grid exchange and import exactly at the peak cap (these land between levels; the row is
  * interpolated there). Each move's cost does not depend on the level, so a slot costs levels × moves additions.
  */
-export function solvePlan(slots: readonly PlanSlot[], battery: PlanBattery, rules: PlanRules, levels: EnergyLevels): Float64Array[] {
+export function solvePlan(
+  slots: readonly PlanSlot[],
+  battery: PlanBattery,
+  rules: PlanRules,
+  levels: EnergyLevels,
+  terminal?: ArrayLike<number>,
+): Float64Array[] {
   const n = levels.count;
   // One buffer for every row (fewer allocations); row t is a view of it.
   const buffer = new Float64Array((slots.length + 1) * n);
   const values: Float64Array[] = new Array<Float64Array>(slots.length + 1);
   for (let t = 0; t <= slots.length; t++) values[t] = buffer.subarray(t * n, (t + 1) * n);
+  if (terminal) (values[slots.length] as Float64Array).set(Array.from({ length: n }, (_, k) => terminal[k] ?? 0));
   const offsets: number[] = [];
   const costs: number[] = [];
   const alt = new Float64Array(n);

@@ -298,3 +298,51 @@ describe('arbitrage: day scenarios between quarter-hour boundaries', () => {
     expect(scenarios.demandsW[0]?.slice(1).every((w) => w === 700)).toBe(true);
   });
 });
+
+describe('arbitrage: whole-day scenarios (wholeDayScenarios)', () => {
+  // 05:00 local, the last cheap hour (spot −50). The persistence forecast is yesterday: sunny, 2.5 kW surplus from
+  // 10:00 to 16:00, then 1.5 kW from 17:00 to 21:00 at a dear spot 200. The week before alternated sunny and cloudy days.
+  const DAY = 24 * HOUR;
+  const QUARTER = 15 * 60_000;
+  const dawn = localTimeMs('2025-06-10T05:00', TZ);
+  const localHour = (atMs: number): number => Number(new Intl.DateTimeFormat('en-GB', { timeZone: TZ, hour: '2-digit', hourCycle: 'h23' }).format(atMs));
+  const netOn = (sunny: boolean, atMs: number): number => {
+    const h = localHour(atMs);
+    if (h >= 10 && h < 16) return sunny ? -2_500 : 300;
+    return h >= 17 && h < 21 ? 1_500 : 300;
+  };
+  const spotAt = (h: number): number => (h === 5 ? -50 : h >= 6 && h < 10 ? 150 : h >= 10 && h < 16 ? 0 : h >= 16 && h < 22 ? 200 : 100);
+  const prices = buildPriceSeries(dawn, HOUR, Array.from({ length: 48 }, (_, i) => spotAt((5 + i) % 24)));
+  const sunnyForecast = buildForecast(dawn, QUARTER, {
+    loadW: Array.from({ length: 192 }, (_, q) => Math.max(0, netOn(true, dawn + q * QUARTER))),
+    pvW: Array.from({ length: 192 }, (_, q) => Math.max(0, -netOn(true, dawn + q * QUARTER))),
+  });
+  const meter = ((): ArbitrageMemory['meter'] => {
+    const base = fresh.meter;
+    const historyW = [...base.historyW];
+    const historyDay = [...base.historyDay];
+    const today = Math.floor(dawn / DAY);
+    for (let day = today - 6; day <= today; day++) {
+      const row = day % historyDay.length;
+      historyDay[row] = day;
+      // Yesterday (odd days back: 1, 3, 5) sunny, the days between cloudy.
+      for (let q = 0; q < 96; q++) historyW[row * 96 + q] = netOn((today - day) % 2 === 1, day * DAY + q * QUARTER);
+    }
+    return { ...base, historyW, historyDay, errorSamples: 200, forecastMse: 1e5, altMse: 1e5 };
+  })();
+  const s = state({ prices, tariff: retail(0), loadPowerW: 300, batteries: [buildBattery({ socPct: 10 })], forecast: sunnyForecast });
+
+  it('charges in the last cheap hour for the cloudy days it has seen, although the forecast promises sun', () => {
+    const whole = decide(s, dawn, config, { meter, plan: null });
+    expect(batteryPowerOf(whole)).toBeLessThan(-2_000);
+    // Planned on the forecast and the days mixed quarter hour by quarter hour, the sun looks nearly certain.
+    const perQuarter = decide(s, dawn, ArbitrageConfigSchema.parse({ wholeDayScenarios: false }), { meter, plan: null });
+    expect(batteryPowerOf(perQuarter)).toBeGreaterThan(-500);
+  });
+
+  it('plans on the forecast alone when told to (altScenarioWeight 0) or before it has a day of readings', () => {
+    const forecastOnly = decide(s, dawn, ArbitrageConfigSchema.parse({ altScenarioWeight: 0 }), { meter, plan: null });
+    expect(batteryPowerOf(forecastOnly)).toBeGreaterThan(-500);
+    expect(batteryPowerOf(decide(s, dawn, config, { meter: fresh.meter, plan: null }))).toBeGreaterThan(-500);
+  });
+});
