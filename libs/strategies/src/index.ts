@@ -129,3 +129,11 @@ export {
   type EvChargingMemory,
   type EvMode,
 } from './lib/strategies/ev-charging';
+export {
+  SiteHistorySchema,
+  meterFromHistory,
+  recordSiteHistory,
+  seedSiteMeter,
+  siteHistoryOf,
+  type SiteHistory,
+} from './lib/site-history';

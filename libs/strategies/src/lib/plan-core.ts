@@ -544,6 +544,22 @@ export function scenarioMeanValues(
   return [...mean.slice(0, window), ...values.slice(window)];
 }
 
+/**
+ * Notes, once per metering block, the two predictions of the block's net demand the plan weighs (the forecast, else
+ * the learned profile; the same quarter hour a day further back), to be scored when the block completes.
+ */
+export function notePlanPredictions(meter: MeterMemory, state: SiteState, nowMs: number): MeterMemory {
+  const blockStartMs = floor(nowMs / PLAN_SLOT_MS) * PLAN_SLOT_MS;
+  if (meter.predictedBlockStartMs === blockStartMs) return meter;
+  const blockEndMs = blockStartMs + PLAN_SLOT_MS;
+  return notePredictions(
+    meter,
+    nowMs,
+    forecastNetW(state, blockStartMs, blockEndMs) ?? profileNetW(meter, blockStartMs, blockEndMs, nowMs, PROFILE_MAX_AGE_MS),
+    profilePrevNetW(meter, blockStartMs, blockEndMs, nowMs, PROFILE_PREV_MAX_AGE_MS),
+  );
+}
+
 /** The outcome of one planning decision. */
 export interface PlanDecision {
   /** The meter with this block's predictions noted (to be scored when it completes). */
@@ -572,16 +588,7 @@ export function planDecision(input: {
   readonly netNowW: number;
 }): PlanDecision | { readonly missing: 'prices' | 'timezone'; readonly meter: MeterMemory } {
   const { state, nowMs, batteries, previous, settings, priceSource, netNowW } = input;
-  const blockStartMs = floor(nowMs / PLAN_SLOT_MS) * PLAN_SLOT_MS;
-  const meter =
-    input.meter.predictedBlockStartMs === blockStartMs
-      ? input.meter
-      : notePredictions(
-          input.meter,
-          nowMs,
-          forecastNetW(state, blockStartMs, blockStartMs + PLAN_SLOT_MS) ?? profileNetW(input.meter, blockStartMs, blockStartMs + PLAN_SLOT_MS, nowMs, PROFILE_MAX_AGE_MS),
-          profilePrevNetW(input.meter, blockStartMs, blockStartMs + PLAN_SLOT_MS, nowMs, PROFILE_PREV_MAX_AGE_MS),
-        );
+  const meter = notePlanPredictions(input.meter, state, nowMs);
   const fleet = fleetOf(batteries, settings);
   const slotEndMs = min(nowMs + settings.maxHorizonMs, (floor(nowMs / PLAN_SLOT_MS) + 1) * PLAN_SLOT_MS);
   // The slot now only; the whole horizon is built when a re-plan needs it.

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { DecisionMetrics, Setpoint, StrategyName } from '@voltimax/contracts';
+import type { MeterMemory } from './meter';
 import type { StrategyReason } from './reasons';
 import type { SiteState } from './site-state';
 
@@ -72,6 +73,12 @@ export interface Strategy<C, M> {
    * (a minimum discharge or a minimum charge); never touches assets absent from the proposal except to add a floor.
    */
   constrain?(proposal: StrategySetpoints, state: SiteState, config: C, clock: Clock, memory: M): StrategyResult<M>;
+  /**
+   * Strategies that learn from the grid meter (the planners): this memory with the site's meter in place of its own.
+   * The strategy engine records one meter for the whole site (`recordSiteHistory`) and keeps it across restarts, so
+   * a planner that starts — after a restart, or activated later — knows the month's peak and the last days.
+   */
+  withSiteMeter?(memory: M, meter: MeterMemory): M;
 }
 
 /** Keeps only finite values, so a metrics record always passes the contract (NaN/±Infinity are refused there). */

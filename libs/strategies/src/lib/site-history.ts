@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import type { StrategyName } from '@voltimax/contracts';
+import { isGridStale, totalBatteryPowerW } from './battery';
+import { HISTORY_DAYS, INITIAL_METER_MEMORY, METER_BLOCK_MS, PROFILE_BLOCKS, type MeterMemory, observeMeter } from './meter';
+import { notePlanPredictions } from './plan-core';
+import { type StrategyConfigs, type StrategyMemories, strategyByName } from './registry';
+import type { SiteState } from './site-state';
+
+/** The MeterMemory fields a SiteHistory keeps. */
+const LASTING = [
+  'monthKey',
+  'monthPeakW',
+  'profileW',
+  'profileAtMs',
+  'profileHighW',
+  'profilePrevW',
+  'profilePrevAtMs',
+  'historyW',
+  'historyDay',
+  'forecastMse',
+  'altMse',
+  'errorSamples',
+] as const satisfies readonly (keyof MeterMemory)[];
+
+/**
+ * What the site has taught the planners, kept across restarts: the month's billed peak so far, the learned
+ * quarter-hour profiles, the last seven days of readings and how well the forecast has predicted them — the part of
+ * a MeterMemory that takes days to build. The block in progress and the pending predictions are not kept: after a
+ * restart the meter starts a new block. Plain JSON; validated when read back (a stored value is input like any other).
+ */
+export type SiteHistory = { readonly v: 1; /** When it was taken, epoch ms. */ readonly savedAtMs: number } & Pick<MeterMemory, (typeof LASTING)[number]>;
+
+const watts = z.number().finite().min(-1e7).max(1e7);
+const profile = z.array(watts.nullable()).length(PROFILE_BLOCKS);
+const times = z.array(z.number().int().nonnegative()).length(PROFILE_BLOCKS);
+
+/** The stored form of SiteHistory, strict: an unknown key, a wrong length or a non-finite number is refused. */
+export const SiteHistorySchema: z.ZodType<SiteHistory> = z.strictObject({
+  v: z.literal(1),
+  savedAtMs: z.number().int().nonnegative(),
+  monthKey: z
+    .string()
+    .regex(/^\d{4}-\d{2}$/)
+    .nullable(),
+  monthPeakW: z.number().finite().min(0).max(1e7),
+  profileW: profile,
+  profileAtMs: times,
+  profileHighW: profile,
+  profilePrevW: profile,
+  profilePrevAtMs: times,
+  historyW: z.array(watts.nullable()).length(HISTORY_DAYS * PROFILE_BLOCKS),
+  historyDay: z.array(z.number().int().min(-1)).length(HISTORY_DAYS),
+  forecastMse: z.number().finite().min(0),
+  altMse: z.number().finite().min(0),
+  errorSamples: z.number().int().nonnegative(),
+});
+
+/** The lasting part of a meter, to store. */
+export function siteHistoryOf(meter: MeterMemory, nowMs: number): SiteHistory {
+  const lasting = Object.fromEntries(LASTING.map((key) => [key, meter[key]])) as Pick<MeterMemory, (typeof LASTING)[number]>;
+  return { v: 1, savedAtMs: Math.max(0, Math.trunc(nowMs)), ...lasting };
+}
+
+/**
+ * A meter that knows the stored history and starts a new block at its next reading. Old entries need no pruning:
+ * profiles carry the time they were measured (too old ones are not used), history rows their day, and the month's
+ * peak resets at the first reading of a later month.
+ */
+export function meterFromHistory(history: SiteHistory): MeterMemory {
+  const { v: _v, savedAtMs: _savedAtMs, ...lasting } = history;
+  return { ...INITIAL_METER_MEMORY, ...lasting };
+}
+
+/** Longest gap between two readings the site recorder integrates, ms (as the planners' default maxSampleGapMs). */
+const RECORDER_MAX_GAP_MS = METER_BLOCK_MS;
+
+/**
+ * The site recorder's step: the meter observes this tick's readings — net demand and battery power, when the grid
+ * reading is fresh — and notes the predictions a planner would make for the block, so it learns exactly what a
+ * planner running all along would have learned. The strategy engine runs it every tick, whatever strategy is active,
+ * so a planner that starts (a restart, a switch of strategy) is handed the site's history instead of starting blind.
+ */
+export function recordSiteHistory(meter: MeterMemory, state: SiteState, nowMs: number, maxReadingAgeMs = 15_000): MeterMemory {
+  if (isGridStale(state, maxReadingAgeMs)) return meter;
+  const batteryW = totalBatteryPowerW(state.batteries);
+  const observed = observeMeter(meter, { nowMs, netW: state.gridPowerW + batteryW, batteryW, timezone: state.timezone }, RECORDER_MAX_GAP_MS);
+  return notePlanPredictions(observed, state, nowMs);
+}
+
+/**
+ * The memories `combine` should start from: each active strategy that has no memory yet and learns from the meter
+ * (`withSiteMeter`) gets its initial memory with the site's meter; every other memory is passed on unchanged.
+ */
+export function seedSiteMeter(
+  active: readonly StrategyName[],
+  configs: StrategyConfigs,
+  memories: StrategyMemories,
+  meter: MeterMemory,
+): { readonly memories: StrategyMemories; readonly seeded: readonly StrategyName[] } {
+  const seeded: StrategyName[] = [];
+  const next: Partial<Record<StrategyName, unknown>> = { ...memories };
+  for (const name of new Set(active)) {
+    if (next[name] !== undefined) continue;
+    const strategy = strategyByName(name);
+    if (!strategy.withSiteMeter) continue;
+    const parsed = configs[name] !== undefined ? { success: true as const, data: configs[name] } : strategy.configSchema.safeParse({});
+    if (!parsed.success) continue;
+    next[name] = strategy.withSiteMeter(strategy.initialMemory(parsed.data), meter);
+    seeded.push(name);
+  }
+  return { memories: next as StrategyMemories, seeded };
+}
