@@ -21,7 +21,7 @@ export {
   type StartNatsOptions,
   type TestServer,
 } from './lib/servers';
-export { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, NATS_USERS, type NatsUser } from './lib/nats-dev-users';
+export { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, NATS_USERS, connectNatsAs, type NatsUser } from './lib/nats-dev-users';
 export {
   startPlatformApi,
   type PlatformApiDouble,

@@ -14,8 +14,8 @@ import { AckPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/je
 import { Kvm } from '@nats-io/kv';
 import { connect, nanos, PermissionViolationError, RequestError, type NatsConnection } from '@nats-io/transport-node';
 import {
+  connectNatsAs,
   NATS_CONFIG_PATH,
-  NATS_DEV_PASSWORDS,
   NATS_USERS,
   startNats,
   waitFor,
@@ -57,13 +57,7 @@ afterAll(async () => {
 });
 
 async function connectAs(user: NatsUser): Promise<Client> {
-  const nc = await connect({
-    servers: server.url,
-    user,
-    pass: NATS_DEV_PASSWORDS[user],
-    name: `permissions-test-${user}`,
-    reconnect: false,
-  });
+  const nc = await connectNatsAs(server.url, user, { name: `permissions-test-${user}` });
   connections.push(nc);
   const errors: Error[] = [];
   const status = nc.status(); // listen before the first publish

@@ -5,6 +5,7 @@ import { healthControl, HealthState } from '@voltimax/service-kit';
 import { pino } from 'pino';
 import { parseEngineConfig, type EngineConfig } from './config';
 import { createEngine, minTickMsOf, systemScheduler, type Engine } from './engine';
+import { inMemoryHistoryStore, type HistoryStore } from './history-store';
 import { inMemoryMemoryStore, noMemoryStore, type MemoryStore } from './memory-store';
 import { buildSite, reading, siteReadings, T0 } from './testing';
 
@@ -27,7 +28,7 @@ interface Harness {
   nextConfig: unknown;
 }
 
-function harness(opts: { site?: SiteConfigInput; store?: MemoryStore; intentTtlMs?: number } = {}): Harness {
+function harness(opts: { site?: SiteConfigInput; store?: MemoryStore; history?: HistoryStore; intentTtlMs?: number } = {}): Harness {
   const network = createMemoryNetwork();
   const bus = network.connect();
   const peer = network.connect();
@@ -43,6 +44,7 @@ function harness(opts: { site?: SiteConfigInput; store?: MemoryStore; intentTtlM
       log: silent,
       health: healthControl(state, () => undefined),
       store: opts.store ?? noMemoryStore,
+      ...(opts.history ? { history: opts.history } : {}),
       config: engineConfig(opts.site),
       settings: { maxTelemetryAgeMs: 15_000, ...(opts.intentTtlMs ? { intentTtlMs: opts.intentTtlMs } : {}) },
       scheduler: systemScheduler,
@@ -549,5 +551,97 @@ describe('reactive ticks', () => {
     at(500);
     expect(counter(h, 'ticks')).toBe(4);
     expect(counter(h, 'readingTicks')).toBe(2);
+  });
+});
+
+describe('site history across restarts (KV strategy-history)', () => {
+  const hour = 3_600_000;
+  const arbitrageSite = buildSite({
+    strategy: { active: ['arbitrage'], tickMs: 60_000, config: {} },
+    tariff: { kind: 'dynamic', priceZone: 'FR', feedIn: { rule: 'spot' }, peakDemandEurPerKw: 4 },
+  });
+  const series = { v: 1, zone: 'FR', series: Array.from({ length: 48 }, (_, i) => ({ startMs: T0 - hour + i * hour, endMs: T0 + i * hour, eurPerMwh: 80 })) };
+  const counter = (h: Harness, name: string): number => h.health.counters.get(name) ?? 0;
+
+  /** A minute of readings every 10 s (the cadence tick, every 60 s, then always has a fresh one). */
+  async function minute(h: Harness, gridW: number): Promise<void> {
+    for (let i = 0; i < 6; i++) {
+      sendTelemetry(h.peer, Date.now(), { gridW });
+      await jest.advanceTimersByTimeAsync(10_000); // and the saves' promises
+    }
+  }
+
+  /** Runs an engine for `minutes`: 3 kW import for the first half hour, then 500 W. */
+  async function runFor(history: HistoryStore, minutes: number, store: MemoryStore = noMemoryStore): Promise<Harness> {
+    const h = harness({ site: arbitrageSite, store, history });
+    await started(h);
+    h.engine.setPrices('FR', series);
+    for (let m = 0; m < minutes; m++) await minute(h, m < 30 ? 3_000 : 500);
+    return h;
+  }
+
+  it('keeps the month’s peak and what the planners learned through a restart longer than the memory TTL', async () => {
+    const history = inMemoryHistoryStore();
+    const store = inMemoryMemoryStore(() => Date.now());
+    const first = await runFor(history, 45, store);
+    expect(first.engine.siteMeter.monthPeakW).toBeCloseTo(3_000, 0);
+    expect(history.saves).toBeGreaterThanOrEqual(3); // one per metering block
+    await first.engine.stop();
+    running = running.filter((e) => e !== first.engine);
+
+    jest.advanceTimersByTime(2 * hour); // the 5-minute memory is gone
+    expect((await store.load('gw-test', ['bat-1'])).snapshot).toBeUndefined();
+    const second = harness({ site: arbitrageSite, store, history });
+    await started(second);
+    expect(second.engine.siteMeter.monthPeakW).toBeCloseTo(3_000, 0);
+    second.engine.setPrices('FR', series);
+    sendTelemetry(second.peer, Date.now(), { gridW: 500 });
+    jest.advanceTimersByTime(0);
+    expect(counter(second, 'memoriesSeeded')).toBe(1);
+    // The planner knows the month's peak of 3 kW: it does not try to hold a lower one.
+    expect(decisionsOf(second.bus, 'arbitrage').at(-1)?.terms).toMatchObject({ monthPeakW: 3_000 });
+  });
+
+  it('without the history a restarted planner starts blind (the month’s peak forgotten)', async () => {
+    const first = await runFor(inMemoryHistoryStore(), 45);
+    await first.engine.stop();
+    running = running.filter((e) => e !== first.engine);
+    jest.advanceTimersByTime(2 * hour);
+    const second = harness({ site: arbitrageSite });
+    await started(second);
+    second.engine.setPrices('FR', series);
+    sendTelemetry(second.peer, Date.now(), { gridW: 500 });
+    jest.advanceTimersByTime(0);
+    expect(decisionsOf(second.bus, 'arbitrage').at(-1)?.terms).toMatchObject({ monthPeakW: 0 });
+  });
+
+  it('refuses an invalid stored history, counts it, and rebuilds it from readings', async () => {
+    const history = inMemoryHistoryStore({ v: 1, savedAtMs: 0, monthPeakW: 'a lot' });
+    const h = await runFor(history, 20);
+    expect(counter(h, 'historyRejected')).toBe(1);
+    expect(h.engine.siteMeter.monthPeakW).toBeCloseTo(3_000, 0);
+    expect(history.value).toMatchObject({ v: 1, monthPeakW: 3_000 });
+  });
+
+  it('does not overwrite a history it could not read, and reads it once the store answers', async () => {
+    const stored = inMemoryHistoryStore();
+    const first = await runFor(stored, 45);
+    await first.engine.stop();
+    running = running.filter((e) => e !== first.engine);
+    const kept = stored.value;
+
+    stored.failing = true;
+    const h = harness({ site: arbitrageSite, history: stored });
+    await started(h);
+    h.engine.setPrices('FR', series);
+    for (let m = 0; m < 20; m++) await minute(h, 400);
+    expect(counter(h, 'historyLoadFailures')).toBeGreaterThanOrEqual(1);
+    expect(stored.value).toBe(kept);
+    expect(h.engine.siteMeter.monthPeakW).toBeCloseTo(400, 0);
+
+    stored.failing = false;
+    for (let m = 0; m < 31; m++) await minute(h, 400);
+    expect(h.engine.siteMeter.monthPeakW).toBeCloseTo(3_000, 0);
+    expect(decisionsOf(h.bus, 'arbitrage').at(-1)?.terms).toMatchObject({ monthPeakW: 3_000 });
   });
 });

@@ -16,19 +16,36 @@ import {
   combine,
   evaluateRules,
   INITIAL_AUTOMATION_MEMORY,
+  INITIAL_METER_MEMORY,
+  meterFromHistory,
+  recordSiteHistory,
+  seedSiteMeter,
+  SiteHistorySchema,
+  siteHistoryOf,
+  strategyByName,
   toControlIntent,
   toDecisionMetrics,
   type AutomationMemory,
+  type MeterMemory,
   type CombinedDecision,
   type RulesOutcome,
   type StrategyMemories,
 } from '@voltimax/strategies';
 import type { Logger } from 'pino';
 import { intentTtlMs, parseEngineConfig, type EngineConfig } from './config';
+import { noHistoryStore, type HistoryStore } from './history-store';
 import { lastSetpoint, restorableMemories, toSnapshot, type LastSetpoint, type MemoryStore } from './memory-store';
 import { PriceSeriesSchema, selectPrices, type PriceSeries } from './prices';
 import { IntentGate, triggerAssetIds } from './reactive';
 import { buildSiteState, essentialAssetIds, TelemetryCache, type BuiltSiteState } from './site-state';
+
+/** The site history is saved at most once per metering block (it changes when a block completes), ms. */
+const HISTORY_SAVE_EVERY_MS = 900_000;
+
+/** Days the site meter holds readings of. */
+function historyDays(meter: MeterMemory): number {
+  return meter.historyDay.filter((day) => day >= 0).length;
+}
 
 /** The smallest gap between two reading ticks: `strategy.minTickMs`, or its default. */
 export function minTickMsOf(site: SiteConfig): number {
@@ -64,6 +81,8 @@ export interface EngineDeps {
   readonly log: Logger;
   readonly health: HealthControl;
   readonly store: MemoryStore;
+  /** Where the site's meter history survives restarts (KV `strategy-history`); default none. */
+  readonly history?: HistoryStore;
   /** The configuration to start with (validated). */
   readonly config: EngineConfig;
   /** Where it came from ('file', 'kv'), for logs. */
@@ -102,7 +121,7 @@ export type ApplyOutcome =
 export interface Engine {
   /** Restore memory, subscribe, start ticking (the first tick waits for telemetry, at most one intent TTL). */
   start(): Promise<void>;
-  /** Stop ticking and unsubscribe; saves the memory one last time. */
+  /** Stop ticking and unsubscribe; saves the memory and the site history one last time. */
   stop(): Promise<void>;
   /** Run one tick now (tests; the scheduler calls it). Undefined while waiting for first telemetry. */
   tick(): TickOutcome | undefined;
@@ -113,6 +132,8 @@ export interface Engine {
   /** The configuration in use. */
   readonly config: EngineConfig;
   readonly telemetry: TelemetryCache;
+  /** The site's meter as recorded so far (what a starting planner is handed). */
+  readonly siteMeter: MeterMemory;
 }
 
 /**
@@ -136,6 +157,7 @@ function reasonFor(assetId: string, setpoint: Setpoint, combined: CombinedDecisi
  */
 export function createEngine(deps: EngineDeps): Engine {
   const { bus, log, health, store, settings } = deps;
+  const history = deps.history ?? noHistoryStore;
   const scheduler = deps.scheduler ?? systemScheduler;
   const newId = deps.newId ?? randomUUID;
   const telemetry = new TelemetryCache();
@@ -144,6 +166,23 @@ export function createEngine(deps: EngineDeps): Engine {
   let config = deps.config;
   let memories: StrategyMemories = {};
   let automationMemory: AutomationMemory = INITIAL_AUTOMATION_MEMORY;
+  /**
+   * The site's grid meter, recorded every tick whatever strategy runs (recordSiteHistory): the month's peak, the
+   * learned profiles, the last seven days. Kept in `history` every metering block, so a restart, however long, and a
+   * planner activated later start from what the site has shown instead of blind.
+   */
+  let siteMeter: MeterMemory = INITIAL_METER_MEMORY;
+  /** The metering block (15 min) the site history was last saved in. */
+  let historySavedBlock = Number.NaN;
+  let historySaving = false;
+  let historyHealthy = true;
+  /**
+   * The store has been asked successfully (found, absent or invalid). Until then nothing is saved — a store that
+   * could not be read at start may still hold days of history, which a fresh one must not overwrite — and it is
+   * asked again once a block.
+   */
+  let historyLoaded = false;
+  let historyLoading = false;
   const lastSetpoints = new Map<string, LastSetpoint>();
   let waitingForTelemetryUntilMs: number | undefined;
   let timer: unknown;
@@ -286,7 +325,14 @@ export function createEngine(deps: EngineDeps): Engine {
       maxTelemetryAgeMs: settings.maxTelemetryAgeMs,
     });
     const rules = evaluateRules(site.rules, config.automation, built.state, clock, automationMemory, site.strategy.active);
-    const combined = combine(built.state, clock, { active: rules.active, configs: config.configs, memories });
+    siteMeter = recordSiteHistory(siteMeter, built.state, nowMs, settings.maxTelemetryAgeMs);
+    // A planner without memory (first start, memory expired, just activated) starts from the site's meter.
+    const seeded = seedSiteMeter(rules.active, config.configs, memories, siteMeter);
+    if (seeded.seeded.length > 0) {
+      log.info({ seeded: seeded.seeded, historyDays: historyDays(siteMeter), monthPeakW: Math.round(siteMeter.monthPeakW) }, 'planners start from the site history');
+      health.incrementCounter('memoriesSeeded', seeded.seeded.length);
+    }
+    const combined = combine(built.state, clock, { active: rules.active, configs: config.configs, memories: seeded.memories });
     memories = combined.memories;
     automationMemory = rules.memory;
     if (rules.active.join() !== lastActive.join()) {
@@ -354,7 +400,73 @@ export function createEngine(deps: EngineDeps): Engine {
     );
     // Reading ticks may come every poll: the memory is saved at most once a tick (cadence) from them.
     if (trigger !== 'reading' || nowMs - lastSaveAtMs >= tickMs) saveMemory(nowMs);
+    // The site history changes once a metering block completes: saved at most once a block.
+    if (Math.floor(nowMs / HISTORY_SAVE_EVERY_MS) !== historySavedBlock && siteMeter.lastAtMs !== null) {
+      if (historyLoaded) saveHistory(nowMs);
+      else retryHistoryLoad(nowMs);
+    }
     return { atMs: nowMs, trigger, built, rules, combined, intents };
+  }
+
+  function saveHistory(nowMs: number): void {
+    if (historySaving || history.kind === 'none') return;
+    historySaving = true;
+    historySavedBlock = Math.floor(nowMs / HISTORY_SAVE_EVERY_MS);
+    void history
+      .save(siteHistoryOf(siteMeter, nowMs))
+      .then((ok) => {
+        if (ok !== historyHealthy) {
+          historyHealthy = ok;
+          if (ok) log.info('site history saved again');
+        }
+        health.incrementCounter(ok ? 'historySaves' : 'historySaveFailures');
+      })
+      .finally(() => {
+        historySaving = false;
+      });
+  }
+
+  function retryHistoryLoad(nowMs: number): void {
+    if (historyLoading) return;
+    historyLoading = true;
+    historySavedBlock = Math.floor(nowMs / HISTORY_SAVE_EVERY_MS);
+    void loadHistory().finally(() => {
+      historyLoading = false;
+    });
+  }
+
+  /** Reads the stored site history; a valid one replaces the meter (what was recorded meanwhile is a few blocks). */
+  async function loadHistory(): Promise<void> {
+    const loaded = await history.load();
+    if (loaded.status === 'failed') {
+      health.incrementCounter('historyLoadFailures');
+      return;
+    }
+    historyLoaded = true;
+    if (loaded.status === 'absent') {
+      if (history.kind !== 'none') log.info({ store: history.kind }, 'no site history yet; the planners learn from the first readings');
+      return;
+    }
+    const parsed = SiteHistorySchema.safeParse(loaded.value);
+    if (!parsed.success) {
+      log.warn({ issues: parsed.error.issues.slice(0, 5) }, 'stored site history invalid; ignored (it is rebuilt from readings)');
+      health.incrementCounter('historyRejected');
+      return;
+    }
+    siteMeter = meterFromHistory(parsed.data);
+    if (hasTicked) {
+      // Read late (the store was away at start): the planners running meanwhile learned a few blocks only.
+      const next: Partial<Record<StrategyName, unknown>> = { ...memories };
+      for (const [name, memory] of Object.entries(memories)) {
+        const strategy = strategyByName(name as StrategyName);
+        if (strategy.withSiteMeter && memory !== undefined) next[name as StrategyName] = strategy.withSiteMeter(memory, siteMeter);
+      }
+      memories = next as StrategyMemories;
+    }
+    log.info(
+      { historyDays: historyDays(siteMeter), monthKey: siteMeter.monthKey, monthPeakW: Math.round(siteMeter.monthPeakW), ageMs: scheduler.now() - parsed.data.savedAtMs },
+      'site history restored',
+    );
   }
 
   function saveMemory(nowMs: number): void {
@@ -463,12 +575,16 @@ export function createEngine(deps: EngineDeps): Engine {
     get config() {
       return config;
     },
+    get siteMeter() {
+      return siteMeter;
+    },
     telemetry,
     tick: () => safeTick(),
     applyConfig,
     setPrices,
 
     async start() {
+      await loadHistory();
       const restored = await store.load(config.site.gatewayId, config.site.assets.map((a) => a.id));
       const { memories: restoredMemories, dropped } = restorableMemories(restored.snapshot, config.configHashes);
       memories = restoredMemories as StrategyMemories;
@@ -546,6 +662,10 @@ export function createEngine(deps: EngineDeps): Engine {
       timer = undefined;
       for (const off of unsubscribes.splice(0)) off();
       await configQueue.catch(() => undefined);
+      if (history.kind !== 'none' && historyLoaded && hasTicked && siteMeter.lastAtMs !== null) {
+        const ok = await history.save(siteHistoryOf(siteMeter, scheduler.now()));
+        health.incrementCounter(ok ? 'historySaves' : 'historySaveFailures');
+      }
       // Without a tick there is nothing new; re-saving the restored memory would only stretch its TTL.
       if (store.kind !== 'none' && hasTicked) {
         await store.save(config.site.gatewayId, toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory), [

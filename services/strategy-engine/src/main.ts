@@ -1,9 +1,10 @@
-// Composition root: env (exit 78 on a bad SITE_FILE) → NATS (service-kit) → KV feeds → Redis → engine.
+// Composition root: env (exit 78 on a bad SITE_FILE) → NATS (service-kit) → KV feeds → Redis, KV history → engine.
 import { readFileSync } from 'node:fs';
 import { defineService, runService } from '@voltimax/service-kit';
 import { Redis } from 'ioredis';
 import { engineEnvSchema, parseEngineConfig, type EngineConfig } from './config';
 import { createEngine } from './engine';
+import { kvHistoryStore } from './history-store';
 import { createKvFeeds } from './kv-feeds';
 import { noMemoryStore, redisMemoryStore, type MemoryStore } from './memory-store';
 
@@ -70,6 +71,7 @@ const strategyEngineService = defineService({
       log: log.child({ component: 'engine' }),
       health,
       store,
+      history: kvHistoryStore(connection.nc, { log: log.child({ component: 'history' }), key: config.site.gatewayId }),
       config,
       configSource,
       settings: { intentTtlMs: env.INTENT_TTL_MS, maxTelemetryAgeMs: env.MAX_TELEMETRY_AGE_MS },

@@ -80,4 +80,9 @@ export const streams = {
   audit: { name: 'AUDIT', subjects: [subjects.arbiterDecision.wildcard] },
 } as const;
 
-export const kvBuckets = { config: 'config', prices: 'prices' } as const;
+/**
+ * KV buckets: `config` and `prices` (cloud-bridge writes, services read); `strategy-history` (the strategy engine's
+ * site meter history — the month's peak, learned profiles, the last seven days — kept across restarts; only the
+ * engine reads or writes it).
+ */
+export const kvBuckets = { config: 'config', prices: 'prices', strategyHistory: 'strategy-history' } as const;

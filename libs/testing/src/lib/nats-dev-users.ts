@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 
 /** Absolute path of the production NATS config, `docker/nats/nats.conf`, for `startNats({ config })`. */
 export const NATS_CONFIG_PATH = resolve(__dirname, '../../../../docker/nats/nats.conf');
@@ -28,3 +29,8 @@ export type NatsUser = (typeof NATS_USERS)[number];
 export const NATS_DEV_PASSWORDS: Readonly<Record<NatsUser, string>> = Object.fromEntries(
   NATS_USERS.map((user) => [user, `dev-${user}`]),
 ) as Record<NatsUser, string>;
+
+/** A connection to a test server as one of nats.conf's users; no reconnect (a test wants a failure at once). */
+export function connectNatsAs(url: string, user: NatsUser, opts: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+  return connect({ servers: url, user, pass: NATS_DEV_PASSWORDS[user], name: `test-${user}`, reconnect: false, ...opts });
+}

@@ -1,0 +1,64 @@
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { INITIAL_METER_MEMORY, siteHistoryOf } from '@voltimax/strategies';
+import { connectNatsAs, NATS_CONFIG_PATH, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
+import { pino } from 'pino';
+import { HISTORY_BUCKET, kvHistoryStore } from './history-store';
+
+const log = pino({ level: 'silent' });
+let server: NatsTestServer;
+const connections: NatsConnection[] = [];
+
+beforeAll(async () => {
+  // The project's nats.conf: the engine's own user and grants.
+  server = await startNats({ config: NATS_CONFIG_PATH });
+});
+
+afterAll(async () => {
+  await Promise.allSettled(connections.map((nc) => nc.close()));
+  await server.stop();
+});
+
+async function connectAs(user: NatsUser): Promise<NatsConnection> {
+  const nc = await connectNatsAs(server.url, user);
+  connections.push(nc);
+  return nc;
+}
+
+const history = siteHistoryOf({ ...INITIAL_METER_MEMORY, monthKey: '2026-01', monthPeakW: 3_210, historyDay: [20_454, -1, -1, -1, -1, -1, -1] }, 1_767_225_600_000);
+
+describe('kvHistoryStore against nats-server with the project configuration', () => {
+  it('creates KV strategy-history as the strategy-engine user, and a later start reads back what the last one saved', async () => {
+    const first = kvHistoryStore(await connectAs('strategy-engine'), { log, key: 'gw-hist' });
+    expect(await first.load()).toEqual({ status: 'absent' });
+    expect(await first.save(history)).toBe(true);
+
+    const restarted = kvHistoryStore(await connectAs('strategy-engine'), { log, key: 'gw-hist' });
+    expect(await restarted.load()).toEqual({ status: 'found', value: JSON.parse(JSON.stringify(history)) });
+    // Another gateway's key is its own.
+    expect(await kvHistoryStore(await connectAs('strategy-engine'), { log, key: 'gw-other' }).load()).toEqual({ status: 'absent' });
+    // File storage, the latest value only.
+    const status = await (await new Kvm(await connectAs('strategy-engine')).open(HISTORY_BUCKET.name)).status();
+    expect(status.streamInfo.config.storage).toBe('file');
+    expect(status.history).toBe(1);
+  });
+
+  it.each<NatsUser>(['cloud-bridge', 'dashboard', 'modbus-poller'])('%s can neither write nor read it', async (user) => {
+    const engine = kvHistoryStore(await connectAs('strategy-engine'), { log, key: 'gw-perm' });
+    expect(await engine.save(history)).toBe(true);
+    const other = await connectAs(user);
+    await expect(other.request(`$KV.${HISTORY_BUCKET.name}.gw-perm`, '{"v":1}', { timeout: 1_000 })).rejects.toThrow(/Permissions Violation/);
+    await expect(other.request(`$JS.API.DIRECT.GET.KV_${HISTORY_BUCKET.name}.$KV.${HISTORY_BUCKET.name}.gw-perm`, '', { timeout: 1_000 })).rejects.toThrow(
+      /Permissions Violation/,
+    );
+    expect(await engine.load()).toEqual({ status: 'found', value: JSON.parse(JSON.stringify(history)) });
+  });
+
+  it('reports a store it cannot reach as failed, not as empty (so a fresh history does not overwrite it)', async () => {
+    const nc = await connectAs('strategy-engine');
+    const store = kvHistoryStore(nc, { log, key: 'gw-hist' });
+    await nc.close();
+    expect(await store.load()).toEqual({ status: 'failed' });
+    expect(await store.save(history)).toBe(false);
+  });
+});
