@@ -8,5 +8,6 @@ export * from './lib/subjects';
 export * from './lib/format-issues';
 export * from './lib/prices';
 export * from './lib/gateway-config';
+export * from './lib/strategy-history';
 export * from './lib/canonical-json';
 export * from './lib/chargers';

@@ -132,8 +132,10 @@ export {
 export {
   SiteHistorySchema,
   meterFromHistory,
+  meterFromPastReadings,
   recordSiteHistory,
   seedSiteMeter,
   siteHistoryOf,
+  type PastSiteReading,
   type SiteHistory,
 } from './lib/site-history';

@@ -1,5 +1,5 @@
 import { createMemoryNetwork, type MemoryBus } from '@voltimax/bus/testing';
-import { ControlIntentSchema, DecisionMetricsSchema, subjects, type SiteConfigInput } from '@voltimax/contracts';
+import { ControlIntentSchema, DecisionMetricsSchema, subjects, type SiteConfigInput, type StrategyHistoryImportRequest } from '@voltimax/contracts';
 import { exampleConfigUpdated } from '@voltimax/contracts/testing';
 import { healthControl, HealthState } from '@voltimax/service-kit';
 import { pino } from 'pino';
@@ -643,5 +643,68 @@ describe('site history across restarts (KV strategy-history)', () => {
     for (let m = 0; m < 31; m++) await minute(h, 400);
     expect(h.engine.siteMeter.monthPeakW).toBeCloseTo(3_000, 0);
     expect(decisionsOf(h.bus, 'arbitrage').at(-1)?.terms).toMatchObject({ monthPeakW: 3_000 });
+  });
+});
+
+describe('importing past readings (gateway.strategy.history.import)', () => {
+  const day = 86_400_000;
+  const arbitrageSite = buildSite({
+    strategy: { active: ['arbitrage'], tickMs: 60_000, config: {} },
+    tariff: { kind: 'dynamic', priceZone: 'FR', feedIn: { rule: 'spot' }, peakDemandEurPerKw: 4 },
+  });
+  /** Three days of a utility's quarter-hour export from T0: 500 W, 3 kW from 18:00 UTC for two hours, a battery that held 2 kW. */
+  const readings = Array.from({ length: 3 * 96 }, (_, q) => {
+    const atMs = T0 + q * 900_000;
+    const hour = new Date(atMs).getUTCHours();
+    const netW = hour >= 18 && hour < 20 ? 3_000 : 500;
+    return { atMs, netW, gridW: Math.min(netW, 2_000) };
+  });
+  const request = (extra: Record<string, unknown> = {}) => ({ v: 1 as const, readings, requestedBy: 'cli:installer', sentAtMs: Date.now(), ...extra });
+
+  async function commissioned(history = inMemoryHistoryStore()): Promise<Harness> {
+    jest.setSystemTime(T0 + 3 * day + 600_000); // the morning after the exported days
+    const h = harness({ site: arbitrageSite, history });
+    await started(h);
+    const hour = 3_600_000;
+    h.engine.setPrices('FR', { v: 1, zone: 'FR', series: Array.from({ length: 48 }, (_, i) => ({ startMs: Date.now() - hour + i * hour, endMs: Date.now() + i * hour, eurPerMwh: 80 })) });
+    sendTelemetry(h.peer, Date.now(), { gridW: 400 });
+    await jest.advanceTimersByTimeAsync(0);
+    return h;
+  }
+  const ask = (h: Harness, payload: unknown) =>
+    // A malformed payload on purpose in one test: the engine's side validates it.
+    h.peer.request(subjects.gatewayStrategyHistoryImport, {}, payload as StrategyHistoryImportRequest, { timeoutMs: 1_000 });
+
+  it('learns the days, hands them to the planner at once and keeps them in the store', async () => {
+    const history = inMemoryHistoryStore();
+    const h = await commissioned(history);
+    const reply = await ask(h, request());
+    expect(reply).toMatchObject({ v: 1, outcome: 'imported', days: 3, monthPeakW: 2_000, saved: true });
+    expect(history.value).toMatchObject({ v: 1, monthPeakW: 2_000 });
+    expect(h.health.counters.get('historyImports')).toBe(1);
+    // The next cadence tick, with a fresh reading.
+    await jest.advanceTimersByTimeAsync(55_000);
+    sendTelemetry(h.peer, Date.now(), { gridW: 400 });
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(decisionsOf(h.bus, 'arbitrage').at(-1)?.reason).not.toBe('stale-data');
+    expect(decisionsOf(h.bus, 'arbitrage').at(-1)?.terms).toMatchObject({ monthPeakW: 2_000 });
+  });
+
+  it('does not overwrite days the engine holds unless asked to, and refuses readings from the future', async () => {
+    const h = await commissioned();
+    expect(await ask(h, request())).toMatchObject({ outcome: 'imported', days: 3 });
+    const again = await ask(h, request());
+    expect(again).toMatchObject({ outcome: 'refused', days: 3, saved: false });
+    expect(again.reason).toMatch(/already holds 3 complete days.*replace/);
+    expect(await ask(h, request({ replace: true }))).toMatchObject({ outcome: 'imported', days: 3 });
+    const future = readings.map((r) => ({ ...r, atMs: r.atMs + 2 * day }));
+    expect(await ask(h, request({ readings: future, replace: true }))).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/future/) });
+    expect(await ask(h, request({ readings: readings.slice(0, 50), replace: true }))).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/no complete day/) });
+  });
+
+  it('answers a malformed request with an error and keeps running', async () => {
+    const h = await commissioned();
+    await expect(ask(h, { v: 1, readings: [{ atMs: T0, netW: 'lots' }], requestedBy: 'x', sentAtMs: T0 })).rejects.toThrow();
+    expect(await ask(h, request())).toMatchObject({ outcome: 'imported' });
   });
 });

@@ -8,6 +8,8 @@ import {
   type ControlIntent,
   type Setpoint,
   type SiteConfig,
+  type StrategyHistoryImportReply,
+  type StrategyHistoryImportRequest,
   type StrategyName,
   type ValidationProblem,
 } from '@voltimax/contracts';
@@ -18,6 +20,7 @@ import {
   INITIAL_AUTOMATION_MEMORY,
   INITIAL_METER_MEMORY,
   meterFromHistory,
+  meterFromPastReadings,
   recordSiteHistory,
   seedSiteMeter,
   SiteHistorySchema,
@@ -45,6 +48,21 @@ const HISTORY_SAVE_EVERY_MS = 900_000;
 /** Days the site meter holds readings of. */
 function historyDays(meter: MeterMemory): number {
   return meter.historyDay.filter((day) => day >= 0).length;
+}
+
+/** Quarter hours of a history day that make it complete (a few may be missing: a restart, a stale meter). */
+const COMPLETE_DAY_BLOCKS = 90;
+
+/** Days of the last seven before today (UTC days, as the meter keeps them) with nearly every quarter hour measured. */
+function completeDays(meter: MeterMemory, nowMs: number): number {
+  const today = Math.floor(nowMs / 86_400_000);
+  const perDay = meter.historyW.length / Math.max(1, meter.historyDay.length);
+  return meter.historyDay.filter((day, row) => {
+    if (day < today - 7 || day >= today) return false;
+    let measured = 0;
+    for (let q = 0; q < perDay; q++) if (meter.historyW[row * perDay + q] !== null) measured++;
+    return measured >= COMPLETE_DAY_BLOCKS;
+  }).length;
 }
 
 /** The smallest gap between two reading ticks: `strategy.minTickMs`, or its default. */
@@ -435,6 +453,52 @@ export function createEngine(deps: EngineDeps): Engine {
     });
   }
 
+  /** The running planners take the site's meter in place of their own (after a late read or an import). */
+  function handSiteMeterToPlanners(): void {
+    const next: Partial<Record<StrategyName, unknown>> = { ...memories };
+    for (const [name, memory] of Object.entries(memories)) {
+      const strategy = strategyByName(name as StrategyName);
+      if (strategy.withSiteMeter && memory !== undefined) next[name as StrategyName] = strategy.withSiteMeter(memory, siteMeter);
+    }
+    memories = next as StrategyMemories;
+  }
+
+  /**
+   * `gateway.strategy.history.import`: commissioning with past readings. Refused when the engine already holds a
+   * complete day of history (unless `replace`) or when the readings hold no complete day of the last seven; else the
+   * site meter is rebuilt from them, handed to the running planners and saved at once.
+   */
+  async function importHistory(request: StrategyHistoryImportRequest): Promise<StrategyHistoryImportReply> {
+    const nowMs = scheduler.now();
+    const reply = (outcome: 'imported' | 'refused', saved: boolean, reason?: string): StrategyHistoryImportReply => ({
+      v: 1,
+      outcome,
+      ...(reason ? { reason } : {}),
+      days: completeDays(siteMeter, nowMs),
+      monthPeakW: Math.max(0, Math.round(siteMeter.monthPeakW)),
+      saved,
+      atMs: nowMs,
+    });
+    const held = completeDays(siteMeter, nowMs);
+    if (held > 0 && request.replace !== true) {
+      return reply('refused', false, `the engine already holds ${held} complete day${held === 1 ? '' : 's'} of readings; set replace to overwrite them`);
+    }
+    const latestMs = Math.max(...request.readings.map((r) => r.atMs));
+    if (latestMs > nowMs + HISTORY_SAVE_EVERY_MS) return reply('refused', false, 'readings lie in the future: check the clock or the time zone of the export');
+    const imported = meterFromHistory(siteHistoryOf(meterFromPastReadings(request.readings, config.site.timezone), nowMs));
+    if (completeDays(imported, nowMs) === 0) return reply('refused', false, 'the readings hold no complete day of the last seven');
+    siteMeter = imported;
+    handSiteMeterToPlanners();
+    const saved = history.kind !== 'none' && (await history.save(siteHistoryOf(siteMeter, nowMs)));
+    if (saved) historyLoaded = true; // what the store held before is replaced on purpose
+    health.incrementCounter('historyImports');
+    log.info(
+      { requestedBy: request.requestedBy, readings: request.readings.length, days: completeDays(siteMeter, nowMs), monthPeakW: Math.round(siteMeter.monthPeakW), saved },
+      'site history imported',
+    );
+    return reply('imported', saved);
+  }
+
   /** Reads the stored site history; a valid one replaces the meter (what was recorded meanwhile is a few blocks). */
   async function loadHistory(): Promise<void> {
     const loaded = await history.load();
@@ -454,15 +518,8 @@ export function createEngine(deps: EngineDeps): Engine {
       return;
     }
     siteMeter = meterFromHistory(parsed.data);
-    if (hasTicked) {
-      // Read late (the store was away at start): the planners running meanwhile learned a few blocks only.
-      const next: Partial<Record<StrategyName, unknown>> = { ...memories };
-      for (const [name, memory] of Object.entries(memories)) {
-        const strategy = strategyByName(name as StrategyName);
-        if (strategy.withSiteMeter && memory !== undefined) next[name as StrategyName] = strategy.withSiteMeter(memory, siteMeter);
-      }
-      memories = next as StrategyMemories;
-    }
+    // Read late (the store was away at start): the planners running meanwhile learned a few blocks only.
+    if (hasTicked) handSiteMeterToPlanners();
     log.info(
       { historyDays: historyDays(siteMeter), monthKey: siteMeter.monthKey, monthPeakW: Math.round(siteMeter.monthPeakW), ageMs: scheduler.now() - parsed.data.savedAtMs },
       'site history restored',
@@ -638,6 +695,7 @@ export function createEngine(deps: EngineDeps): Engine {
           configQueue = configQueue.then(refreshConfig);
           return configQueue;
         }),
+        bus.reply(subjects.gatewayStrategyHistoryImport, (request) => importHistory(request)),
         bus.subscribe(subjects.arbiterDecision, (decision) => {
           if (decision.source !== 'optimization' && decision.source !== 'scheduled') return;
           if (decision.outcome === 'rejected') {

@@ -20,6 +20,7 @@ import type { CloudCommandEnvelope, TelemetryFrame } from './cloud';
 import type { cloudMessages } from './cloud';
 import type { GatewayConfigApplyReply, GatewayConfigApplyRequestSchema } from './gateway-config';
 import type { PriceSeries } from './prices';
+import type { StrategyHistoryImportReply, StrategyHistoryImportRequest } from './strategy-history';
 import type { SiteConfigInput } from './site-config';
 import type { AssetReading } from './readings';
 import type { Subjects } from './subjects';
@@ -241,6 +242,23 @@ export const exampleConfigApplyReplies = [
 ] as const satisfies readonly GatewayConfigApplyReply[];
 
 export const exampleChargerListRequest = { v: 1, sentAtMs: AT } as const satisfies ChargerListRequest;
+
+/** `gateway.strategy.history.import`: two quarter hours of a utility export (the second with a battery shaving). */
+export const exampleHistoryImportRequest = {
+  v: 1,
+  readings: [
+    { atMs: AT - 1_800_000, netW: 3_900 },
+    { atMs: AT - 900_000, netW: 3_900, gridW: 2_640 },
+  ],
+  requestedBy: 'cli:installer',
+  sentAtMs: AT,
+} as const satisfies StrategyHistoryImportRequest;
+
+export const exampleHistoryImportReplies = [
+  { v: 1, outcome: 'imported', days: 1, monthPeakW: 3_900, saved: true, atMs: AT },
+  { v: 1, outcome: 'refused', reason: 'the engine already holds 3 days of its own readings; set replace to overwrite them', days: 3, monthPeakW: 2_100, saved: false, atMs: AT },
+] as const satisfies readonly StrategyHistoryImportReply[];
+
 export const exampleChargerListReply = {
   v: 1,
   atMs: AT,
@@ -284,6 +302,7 @@ export const subjectExamples: { readonly [K in keyof Subjects]: readonly z.input
   gatewayRefreshConfig: [exampleRefreshRequest],
   gatewayConfigApply: [exampleConfigApplyRequest],
   gatewayChargers: [exampleChargerListRequest],
+  gatewayStrategyHistoryImport: [exampleHistoryImportRequest],
   discoveryRequest: [exampleDiscoveryRequest, exampleDiscoveryRequestModbus],
   discoveryFound: [exampleDiscoveryFound, exampleDiscoveryFoundMqtt],
 };
@@ -296,6 +315,7 @@ export const replyExamples = {
   gatewayRefreshConfig: [exampleRefreshReply],
   gatewayChargers: [exampleChargerListReply],
   gatewayConfigApply: exampleConfigApplyReplies,
+  gatewayStrategyHistoryImport: exampleHistoryImportReplies,
 } as const;
 
 export const exampleTelemetryFrame = {

@@ -17,6 +17,7 @@ import {
 } from './control';
 import type { IntentSource } from './common';
 import { GatewayConfigApplyReplySchema, GatewayConfigApplyRequestSchema } from './gateway-config';
+import { StrategyHistoryImportReplySchema, StrategyHistoryImportRequestSchema } from './strategy-history';
 import { ChargerListReplySchema, ChargerListRequestSchema } from './chargers';
 import { AssetReadingSchema } from './readings';
 import { defineRequest, defineSubject } from './subject';
@@ -56,6 +57,15 @@ export const subjects = {
    * A whole SiteConfig, validated, persisted and announced on `config.updated` with source `cli`.
    */
   gatewayConfigApply: defineRequest('gateway.config.apply', GatewayConfigApplyRequestSchema, GatewayConfigApplyReplySchema),
+  /**
+   * Replier: strategy-engine (the only reader and writer of KV `strategy-history`). Requester: cli (`voltimax strategy
+   * import-history`): past readings to commission the planners with.
+   */
+  gatewayStrategyHistoryImport: defineRequest(
+    'gateway.strategy.history.import',
+    StrategyHistoryImportRequestSchema,
+    StrategyHistoryImportReplySchema,
+  ),
   /** Replier: ocpp-csms (the EV chargers it knows: connection, status, power, session). Requester: cli. */
   gatewayChargers: defineRequest('gateway.chargers', ChargerListRequestSchema, ChargerListReplySchema),
   /** Publisher: cli. Answered by `voltimax discover --serve` (libs/discovery `startDiscoveryResponder`). */

@@ -2,7 +2,7 @@ import { batteryPowerOf, buildBattery, buildForecast, buildPriceSeries, buildSit
 import { combine } from './combine';
 import { INITIAL_METER_MEMORY, type MeterMemory } from './meter';
 import { type StrategyConfigs, type StrategyMemories, strategyByName } from './registry';
-import { SiteHistorySchema, meterFromHistory, recordSiteHistory, seedSiteMeter, siteHistoryOf } from './site-history';
+import { SiteHistorySchema, meterFromHistory, meterFromPastReadings, recordSiteHistory, seedSiteMeter, siteHistoryOf } from './site-history';
 import type { SiteState } from './site-state';
 import { arbitrageStrategy, type ArbitrageMemory } from './strategies/arbitrage';
 
@@ -81,6 +81,25 @@ describe('site history (what the planners learned, across restarts)', () => {
     }
     expect(siteHistoryOf(site, 0)).toEqual(siteHistoryOf(memory.meter, 0));
     expect(site.errorSamples).toBeGreaterThan(0);
+  });
+
+  it('learns the same from past readings (a commissioning import) as the recorder did live', () => {
+    const past = [];
+    let live = INITIAL_METER_MEMORY;
+    for (let atMs = t0; atMs < t0 + 3 * DAY; atMs += 15 * 60_000) {
+      past.push({ atMs, netW: netAt(atMs) });
+      live = recordSiteHistory(live, stateAt(atMs), atMs);
+    }
+    live = recordSiteHistory(live, stateAt(t0 + 3 * DAY), t0 + 3 * DAY);
+    const imported = meterFromPastReadings([...past].reverse(), TZ);
+    for (const key of ['monthKey', 'monthPeakW', 'profileW', 'profileAtMs', 'profileHighW', 'profilePrevW', 'historyW', 'historyDay'] as const) {
+      expect(imported[key]).toEqual(live[key]);
+    }
+    // With a battery at the time: the billed peak is the grid's, the history the net demand's.
+    const shaved = meterFromPastReadings(past.map((r) => ({ ...r, gridW: Math.min(r.netW, 1_000) })), TZ);
+    expect(shaved.monthPeakW).toBeCloseTo(1_000, 6);
+    expect(shaved.historyW).toEqual(imported.historyW);
+    expect(meterFromPastReadings([], TZ)).toBe(INITIAL_METER_MEMORY);
   });
 
   it('does not record a stale grid reading', () => {

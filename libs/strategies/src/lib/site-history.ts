@@ -110,3 +110,36 @@ export function seedSiteMeter(
   }
   return { memories: next as StrategyMemories, seeded };
 }
+
+/** A past reading of the site, e.g. one interval of a utility's meter export. */
+export interface PastSiteReading {
+  /** Start of the interval, epoch ms; the reading holds until the next one. */
+  readonly atMs: number;
+  /** Net demand (load + EV − PV), W. */
+  readonly netW: number;
+  /** Grid power, W (+ import); default netW (no battery at the time). */
+  readonly gridW?: number;
+}
+
+/**
+ * A site meter learned from past readings — commissioning a gateway with the history the utility or the home's
+ * energy monitor kept, so the planners do not start blind. The readings are replayed in time order as the recorder
+ * would have seen them (each held until the next; a gap longer than a metering block counts only its first block);
+ * the last one holds for as long as the one before it. There are no predictions to score, so the planners start
+ * with the hedge they use before a day has been scored.
+ */
+export function meterFromPastReadings(readings: readonly PastSiteReading[], timezone: string, meter: MeterMemory = INITIAL_METER_MEMORY): MeterMemory {
+  const sorted = [...readings].filter((r) => Number.isFinite(r.atMs) && Number.isFinite(r.netW)).sort((a, b) => a.atMs - b.atMs);
+  let out = meter;
+  // observeMeter integrates the previous net demand up to now, with the battery power it is given: the previous one.
+  let batteryW = 0;
+  const observe = (atMs: number, r: PastSiteReading): void => {
+    out = observeMeter(out, { nowMs: atMs, netW: r.netW, batteryW, timezone }, RECORDER_MAX_GAP_MS);
+    batteryW = r.netW - (r.gridW ?? r.netW);
+  };
+  for (const r of sorted) observe(r.atMs, r);
+  const last = sorted[sorted.length - 1];
+  const before = sorted[sorted.length - 2];
+  if (last && before) observe(last.atMs + Math.min(RECORDER_MAX_GAP_MS, last.atMs - before.atMs), last);
+  return out;
+}

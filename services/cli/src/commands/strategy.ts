@@ -19,6 +19,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
+import { strategyImportHistory, type ImportHistoryOptions } from './strategy-history';
 
 /** Exit codes of `voltimax strategy set`: 0 applied or unchanged, 1 refused, 2 bad input / no connection, 3 no bridge, 4 conflict. */
 export const STRATEGY_EXIT = { refused: 1, usage: 2, noBridge: 3, conflict: 4 } as const;
@@ -246,4 +247,14 @@ export function registerStrategyCommand(program: Command, io: CliIo, deps?: Arbi
     .option('--timeout-ms <ms>', 'how long to wait for the cloud-bridge', '10000')
     .option('--json', 'print the cloud-bridge reply as JSON')
     .action((name: string, opts: StrategySetOptions) => strategySet(io, name, opts, deps));
+  strategy
+    .command('import-history')
+    .description(
+      "commission the planners with the site's past readings (a utility or energy-monitor export), so they do not start blind",
+    )
+    .argument('<csv>', 'timestamp,net_w[,grid_w] (W; grid + import), or the backtest series timestamp,load_w,pv_w,price_eur_per_mwh')
+    .option('--replace', 'overwrite the days the engine has already learned itself')
+    .option('--timeout-ms <ms>', 'how long to wait for the strategy-engine', '10000')
+    .option('--json', 'print the strategy-engine reply as JSON')
+    .action((file: string, opts: ImportHistoryOptions) => strategyImportHistory(io, file, opts, deps));
 }
