@@ -4,12 +4,15 @@ import {
   type CombinedDecision,
   type Forecast,
   type GridLimits,
+  type MeterMemory,
   type PricePoint,
   type SiteState as StrategySiteState,
   type StrategyConfigs,
   type StrategyMemories,
   combine,
+  meterFromPastReadings,
   parseStrategySelection,
+  seedSiteMeter,
 } from '@voltimax/strategies';
 import type { Highs } from 'highs';
 import {
@@ -353,6 +356,28 @@ export interface RunOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Called after every decision with what the strategies saw and decided (tests, debugging). */
   readonly observe?: (state: StrategySiteState, nowMs: number, decision: CombinedDecision) => void;
+  /**
+   * Start the strategies that learn from the meter (the planners) from this site meter instead of blind — a gateway
+   * commissioned with imported history (`siteMeterBeforePeriod`).
+   */
+  readonly siteMeter?: MeterMemory;
+}
+
+/**
+ * The site meter learned from the series before the backtest's period (`--seed-history`): what a gateway commissioned
+ * with the utility's history of those days would know — the net demand (load − PV) and, with no battery then, the
+ * same grid import. Without their month's peak: the backtest bills the period alone. Undefined when the period starts
+ * at the beginning of the series.
+ */
+export function siteMeterBeforePeriod(ctx: BacktestContext): MeterMemory | undefined {
+  const before = ctx.fullSeries.points.slice(0, ctx.firstIndex);
+  if (before.length === 0) return undefined;
+  const meter = meterFromPastReadings(
+    before.map((p) => ({ atMs: p.atMs, netW: p.loadW - p.pvW })),
+    ctx.input.site.timezone,
+  );
+  // The backtest bills the period alone: a peak of the days before it is not this bill's (a real site's would be).
+  return { ...meter, monthKey: null, monthPeakW: 0 };
 }
 
 /** Arrays of load and PV per (sub-)step of data step k. */
@@ -519,7 +544,7 @@ export function runBacktest(ctx: BacktestContext, selection: StrategySelection, 
   const forecastSteps = Math.max(1, Math.round(options.forecastHorizonMs / stepMs));
   const limits = site.limits;
 
-  let memories: StrategyMemories = {};
+  let memories: StrategyMemories = opts.siteMeter ? seedSiteMeter(selection.active, configs, {}, opts.siteMeter).memories : {};
   let simState: SimSiteState = { atMs: periodSeries.points[0]?.atMs ?? 0, socPct: options.initialSocPct, evDeliveredWh: {} };
   let lastBatteryW = 0;
   const timezone = site.timezone;

@@ -159,6 +159,24 @@ describe('voltimax backtest', () => {
     expect(json.mpcReference).toMatchObject({ solves: 96, failedSolves: 0 });
   }, 60_000);
 
+  it('--seed-history starts the planners with the days before --from (and needs some)', async () => {
+    const { c, io } = capture();
+    const week = ['--from', '2024-04-08', '--to', '2024-04-14', '--strategy', 'arbitrage', '--prices', 'perfect'];
+    expect(await runCli(['backtest', ...week, '--seed-history', '--json', 'seeded.json'], io)).toBe(0);
+    expect(c.out.join('')).toMatch(/planners seeded with the 7 \(UTC\) days before the period/);
+    const seeded = JSON.parse(c.files.get('seeded.json') ?? '{}') as { seedHistory: boolean; reports: { cost: { totalEur: number } }[] };
+    expect(seeded.seedHistory).toBe(true);
+    expect(await runCli(['backtest', ...week, '--json', 'blind.json'], io)).toBe(0);
+    const blind = JSON.parse(c.files.get('blind.json') ?? '{}') as { seedHistory: boolean; reports: { cost: { totalEur: number } }[] };
+    expect(blind.seedHistory).toBe(false);
+    // The week's scenarios and profile from the first day on change what the planner does.
+    expect(seeded.reports[0]?.cost.totalEur).not.toBeCloseTo(blind.reports[0]?.cost.totalEur ?? 0, 2);
+
+    const none = capture();
+    expect(await runCli(['backtest', ...ONE_DAY.map((d) => (d === '2024-05-12' ? '2024-04-01' : d)), '--seed-history'], none.io)).toBe(2);
+    expect(none.c.err.join('')).toMatch(/--seed-history needs data before the period/);
+  }, 60_000);
+
   it('draws a progress bar on a terminal once the run takes longer than a second', async () => {
     let t = 0;
     const { c, io } = capture({ isStderrTty: true, nowMs: () => (t += 400) });

@@ -23,6 +23,7 @@ import {
   parseZonePricesCsv,
   prepareBacktest,
   runBacktest,
+  siteMeterBeforePeriod,
   solveBacktestReferences,
   utcOffsetMs,
   withZonePrice,
@@ -85,6 +86,7 @@ export interface BacktestCommandOptions {
   readonly svg?: string;
   readonly day?: string;
   readonly mpc?: boolean;
+  readonly seedHistory?: boolean;
 }
 
 /** The help text after the option list: defaults, definitions, exit codes. */
@@ -113,6 +115,10 @@ Columns: savings % of the idle-battery bill; % of optimum = savings / optimal sa
 15-min import; peak cut % = peak reduction / lowest reachable (peak-only LP); SC = self-consumption
 (1 - export/PV); SC % of max = SC / highest SC of a battery that only stores PV surplus and only covers load (LP);
 cycles = throughput / (2 x usable capacity); violations = steps where a battery or grid limit was broken.
+
+--seed-history: the planners (arbitrage, time-of-use, peak-shaving) start with a site meter learned from the data
+  before --from (the net demand and grid import of those days, at most the last 7), as a gateway commissioned with the
+  utility's history would (\`voltimax strategy import-history\`); without it they start blind on the first day.
 
 --mpc: also runs an exact LP planner re-solved every step with the information the strategies get (the measured
   demand now, the --forecast net demand after it, the prices known at that instant; the optimum's cost model) and
@@ -474,6 +480,8 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
   progress('solving the optimum', 0);
   const references = await solveBacktestReferences(base, { horizon, highs: await loadHighs() });
   doneWork += 4 * base.periodSeries.points.length;
+  const siteMeter = opts.seedHistory ? siteMeterBeforePeriod(base) : undefined;
+  if (opts.seedHistory && !siteMeter) return fail(io, '--seed-history needs data before the period: give --from a later day than the data starts');
   const reports: BacktestReport[] = [];
   selections.forEach((selection, i) => {
     const ctx = contextFor(subSteps[i] ?? stepMs);
@@ -482,6 +490,7 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
       runBacktest(ctx, selection, {
         references,
         trace: opts.svg !== undefined,
+        ...(siteMeter ? { siteMeter } : {}),
         onProgress: (done, total) =>
           progress(
             `${selection.label ?? ''} (${i + 1}/${selections.length})`,
@@ -501,7 +510,8 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
   const cost = references.cost;
   const out: string[] = [
     `backtest ${isoDay(firstMs, timezone)} … ${isoDay(endMs - 1, timezone)} (${days} day${days === 1 ? '' : 's'}, ${period.points.length} steps of ${stepMs / 60_000} min), ${path.basename(dataFile)}`,
-    `tariff ${tariffName}; battery ${battery.capacityWh / 1000} kWh / ${battery.maxChargePowerW / 1000} kW, starts at ${base.options.initialSocPct} %; forecast ${forecast}; prices ${prices}`,
+    `tariff ${tariffName}; battery ${battery.capacityWh / 1000} kWh / ${battery.maxChargePowerW / 1000} kW, starts at ${base.options.initialSocPct} %; forecast ${forecast}; prices ${prices}` +
+      (siteMeter ? `; planners seeded with the ${siteMeter.historyDay.filter((d) => d >= 0).length} (UTC) days before the period` : ''),
     ...notes.map((n) => `note: ${n}`),
     `baseline (battery idle): ${base.baseline.cost.totalEur.toFixed(2)} EUR; optimum (${horizonName === 'full' ? 'full horizon, exact' : 'rolling 48 h / 24 h, not a strict bound'}): ${cost ? cost.costEur.toFixed(2) : '—'} EUR`,
     '',
@@ -550,6 +560,7 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
       battery,
       gridLimits: { ...DEFAULT_GRID_LIMITS, maxImportW, maxExportW },
       options: base.options,
+      seedHistory: siteMeter !== undefined,
       fromMs: firstMs,
       toMs: endMs,
       baselineCostEur: base.baseline.cost.totalEur,
@@ -637,6 +648,7 @@ export function registerBacktestCommand(program: Command, io: BacktestIo): void 
     .option('--svg <out.svg>', 'plot one day (load, PV, grid, battery, SoC, price) per strategy')
     .option('--day <YYYY-MM-DD>', 'the day to plot (default: the first day)')
     .option('--mpc', 'also run an exact LP planner with the strategies\' information (minutes; see below)')
+    .option('--seed-history', 'the planners start knowing the data before --from (a gateway commissioned with imported history)')
     .addHelpText('after', BACKTEST_HELP)
     .action((opts: BacktestCommandOptions) => backtestCommand(io, opts));
 }
