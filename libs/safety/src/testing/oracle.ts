@@ -209,7 +209,8 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
       const lastW =
         last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
       const elapsed = last === undefined ? 0 : input.nowMs - last.atMs;
-      const stepW = (rate * (elapsed > 0 ? elapsed : 0)) / 1000;
+      // A battery that may not ramp at all (0 W/s) steps 0 W however long ago the last write was (0 · ∞ is NaN).
+      const stepW = rate === 0 ? 0 : (rate * (elapsed > 0 ? elapsed : 0)) / 1000;
       ensure(
         within(y, Math.max(0, lastW + stepW)) && within(-y, Math.max(0, -(lastW - stepW))),
         () => `ramp: ${lastW} → ${y} W, step ${stepW} W`,
