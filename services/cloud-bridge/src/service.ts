@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { ensureKv } from '@voltimax/bus';
 import { createGatewayTransport, type CommandChannel } from '@voltimax/cloud';
-import { kvBuckets, subjects, type SiteConfig } from '@voltimax/contracts';
+import { kvBuckets, strategyHistoryBucket, subjects, type SiteConfig } from '@voltimax/contracts';
 import { defineService } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import { NODE_FS, removeStaleTemps, writeFileAtomic, type AtomicFs } from './atomic-file';
@@ -75,6 +75,8 @@ export function cloudBridgeService(overrides: CloudBridgeOverrides = {}) {
       const kvLog = log.child({ component: 'kv' });
       const { kv: configKv } = await ensureKv(connection.nc, { name: kvBuckets.config, history: 5 }, kvLog);
       const { kv: pricesKv } = await ensureKv(connection.nc, { name: kvBuckets.prices, history: 1 }, kvLog);
+      // Its values are the strategy-engine's (the site's meter history); the engine may not create streams.
+      await ensureKv(connection.nc, strategyHistoryBucket, kvLog);
 
       const stale = await removeStaleTemps(env.SITE_FILE, fs);
       if (stale.length > 0) log.warn({ files: stale }, 'removed temp files of an interrupted write');

@@ -1,4 +1,6 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { ensureKv } from '@voltimax/bus';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { INITIAL_METER_MEMORY, siteHistoryOf } from '@voltimax/strategies';
 import { connectNatsAs, NATS_CONFIG_PATH, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
@@ -28,7 +30,20 @@ async function connectAs(user: NatsUser): Promise<NatsConnection> {
 const history = siteHistoryOf({ ...INITIAL_METER_MEMORY, monthKey: '2026-01', monthPeakW: 3_210, historyDay: [20_454, -1, -1, -1, -1, -1, -1] }, 1_767_225_600_000);
 
 describe('kvHistoryStore against nats-server with the project configuration', () => {
-  it('creates KV strategy-history as the strategy-engine user, and a later start reads back what the last one saved', async () => {
+  it('before cloud-bridge creates the bucket there is no history and nothing to save into; the engine cannot create it', async () => {
+    const engineNc = await connectAs('strategy-engine');
+    const store = kvHistoryStore(engineNc, { log, key: 'gw-hist' });
+    expect(await store.load()).toEqual({ status: 'absent' });
+    expect(await store.save(history)).toBe(false);
+    // A stream's subjects are not checked against the creator's grants: the engine must not be able to create one.
+    await expect(new Kvm(engineNc).create(HISTORY_BUCKET.name)).rejects.toThrow(/Permissions Violation/);
+    await expect(jetstreamManager(engineNc).then((jsm) => jsm.streams.add({ name: 'CAPTURE', subjects: ['device.*.write'] }))).rejects.toThrow(
+      /Permissions Violation/,
+    );
+  });
+
+  it('cloud-bridge creates it; the engine saves, and a later start reads back what the last one saved', async () => {
+    await ensureKv(await connectAs('cloud-bridge'), HISTORY_BUCKET);
     const first = kvHistoryStore(await connectAs('strategy-engine'), { log, key: 'gw-hist' });
     expect(await first.load()).toEqual({ status: 'absent' });
     expect(await first.save(history)).toBe(true);

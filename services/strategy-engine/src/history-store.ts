@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@voltimax/bus';
-import { ensureKv } from '@voltimax/bus';
-import { kvBuckets } from '@voltimax/contracts';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { strategyHistoryBucket } from '@voltimax/contracts';
 import type { SiteHistory } from '@voltimax/strategies';
 import type { Logger } from 'pino';
 
@@ -46,25 +47,44 @@ export function inMemoryHistoryStore(initial?: unknown): HistoryStore & { value:
   return store;
 }
 
-/** The bucket: one value per gateway, the latest only; about 10 kB each. */
-export const HISTORY_BUCKET = { name: kvBuckets.strategyHistory, history: 1, maxBytes: 4 * 1024 * 1024 } as const;
+/** The bucket (created by cloud-bridge: the engine may not create streams). */
+export const HISTORY_BUCKET = strategyHistoryBucket;
 
-/** KV `strategy-history`, key = the gateway id. The bucket is created on first use (the engine owns it). */
+function isStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+}
+
+/**
+ * KV `strategy-history`, key = the gateway id. The bucket is cloud-bridge's to create: until it exists there is no
+ * history (`absent`) and a save fails (logged once), then it is used as soon as it appears.
+ */
 export function kvHistoryStore(nc: NatsConnection, opts: { readonly log: Logger; readonly key: string }): HistoryStore {
   const { log, key } = opts;
-  let bucket: ReturnType<typeof ensureKv> | undefined;
-  const open = (): ReturnType<typeof ensureKv> => {
-    bucket ??= ensureKv(nc, HISTORY_BUCKET, log).catch((err: unknown) => {
-      bucket = undefined; // try again next time
+  let bucket: KV | undefined;
+  let reportedMissing = false;
+  /** The bucket, or undefined when it does not exist (yet); throws when the server cannot be asked. */
+  const open = async (): Promise<KV | undefined> => {
+    if (bucket) return bucket;
+    try {
+      const kv = await new Kvm(nc).open(HISTORY_BUCKET.name);
+      await kv.status(); // `open` only binds; this asks the server
+      bucket = kv;
+      return kv;
+    } catch (err) {
+      if (isStreamNotFound(err)) {
+        if (!reportedMissing) log.info({ bucket: HISTORY_BUCKET.name }, 'no site history bucket yet (the cloud-bridge creates it)');
+        reportedMissing = true;
+        return undefined;
+      }
       throw err;
-    });
-    return bucket;
+    }
   };
   return {
     kind: 'kv',
     async load() {
       try {
-        const entry = await (await open()).kv.get(key);
+        const kv = await open();
+        const entry = kv ? await kv.get(key) : null;
         if (!entry || entry.operation !== 'PUT' || entry.length === 0) return { status: 'absent' };
         try {
           return { status: 'found', value: JSON.parse(entry.string()) as unknown };
@@ -78,7 +98,9 @@ export function kvHistoryStore(nc: NatsConnection, opts: { readonly log: Logger;
     },
     async save(history) {
       try {
-        await (await open()).kv.put(key, JSON.stringify(history));
+        const kv = await open();
+        if (!kv) return false;
+        await kv.put(key, JSON.stringify(history));
         return true;
       } catch (err) {
         log.warn({ err, bucket: HISTORY_BUCKET.name, key }, 'site history could not be saved');

@@ -92,7 +92,13 @@ export const streams = {
 
 /**
  * KV buckets: `config` and `prices` (cloud-bridge writes, services read); `strategy-history` (the strategy engine's
- * site meter history — the month's peak, learned profiles, the last seven days — kept across restarts; only the
- * engine reads or writes it).
+ * site meter history — the month's peak, learned profiles, the last seven days — kept across restarts; cloud-bridge
+ * creates the bucket, only the engine reads or writes its values).
  */
 export const kvBuckets = { config: 'config', prices: 'prices', strategyHistory: 'strategy-history' } as const;
+
+/**
+ * KV `strategy-history` as cloud-bridge creates it: the latest value per gateway only, at most 4 MiB (a value is about
+ * 10 kB). The strategy-engine may not create streams (docker/nats/nats.conf), so it reads and writes values only.
+ */
+export const strategyHistoryBucket = { name: kvBuckets.strategyHistory, history: 1, maxBytes: 4 * 1024 * 1024 } as const;

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import { kvBuckets } from '@voltimax/contracts';
+import { ensureKv } from '@voltimax/bus';
+import { kvBuckets, strategyHistoryBucket } from '@voltimax/contracts';
 import { connectNatsAs, NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, startServiceProcess, waitFor, type NatsTestServer, type ServiceProcess } from '@voltimax/testing';
 import { runCli } from '../program';
 import { parsePastReadingsCsv } from './strategy-history';
@@ -70,6 +71,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'export.csv'), exportCsv());
   writeFileSync(join(dir, 'bad.csv'), 'timestamp,net_w\n2026-01-01T00:00:00Z,500\nyesterday,400\n');
   nats = await startNats({ config: NATS_CONFIG_PATH });
+  // As the cloud-bridge does on its start: the engine may not create the bucket.
+  const bridge = await connectNatsAs(nats.url, 'cloud-bridge');
+  await ensureKv(bridge, strategyHistoryBucket);
+  await bridge.close();
   engine = startServiceProcess('strategy-engine', nats.url, { SITE_FILE: join(dir, 'assets.json'), LOG_LEVEL: 'info' });
   await engine.line('engine configuration', undefined, 30_000);
 }, 60_000);
