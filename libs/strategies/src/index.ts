@@ -133,6 +133,7 @@ export {
   SiteHistorySchema,
   meterFromHistory,
   meterFromPastReadings,
+  mergeSiteMeters,
   recordSiteHistory,
   seedSiteMeter,
   siteHistoryOf,

@@ -702,6 +702,31 @@ describe('importing past readings (gateway.strategy.history.import)', () => {
     expect(await ask(h, request({ readings: readings.slice(0, 50), replace: true }))).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/no complete day/) });
   });
 
+  it('a store read still in flight when an import arrives does not undo the import', async () => {
+    const store = inMemoryHistoryStore();
+    // What the store held: last month's peak, and the import's first day (UTC day 20454) with other readings.
+    const firstDay = 20_454;
+    const historyDay = Array<number>(7).fill(-1);
+    historyDay[firstDay % 7] = firstDay;
+    const historyW = Array<number | null>(672).fill(null);
+    historyW.fill(9_000, (firstDay % 7) * 96, (firstDay % 7 + 1) * 96);
+    const empty96 = Array<null>(96).fill(null);
+    const stale = { v: 1, savedAtMs: T0 - 30 * day, monthKey: '2025-12', monthPeakW: 9_000, profileW: empty96, profileAtMs: Array<number>(96).fill(0), profileHighW: empty96, profilePrevW: empty96, profilePrevAtMs: Array<number>(96).fill(0), historyW, historyDay, forecastMse: 0, altMse: 0, errorSamples: 0 };
+    store.failing = true; // unreadable at start: asked again at the next block
+    const h = await commissioned(store);
+    let release: (value: { status: 'found'; value: unknown }) => void = () => undefined;
+    store.failing = false;
+    store.load = () => new Promise((resolve) => (release = resolve));
+    await jest.advanceTimersByTimeAsync(15 * 60_000); // the retry starts and waits
+    expect(await ask(h, request())).toMatchObject({ outcome: 'imported', days: 3, monthPeakW: 2_000 });
+    release({ status: 'found', value: stale });
+    await jest.advanceTimersByTimeAsync(0);
+    // Merged under what the engine holds now: the imported days stay, last month's peak does not count.
+    expect(h.engine.siteMeter.monthPeakW).toBe(2_000);
+    expect(h.engine.siteMeter.historyDay.filter((d) => d >= 0).sort()).toEqual([20454, 20455, 20456]);
+    expect(h.engine.siteMeter.historyW.includes(9_000)).toBe(false);
+  });
+
   it('answers a malformed request with an error and keeps running', async () => {
     const h = await commissioned();
     await expect(ask(h, { v: 1, readings: [{ atMs: T0, netW: 'lots' }], requestedBy: 'x', sentAtMs: T0 })).rejects.toThrow();

@@ -21,6 +21,7 @@ import {
   INITIAL_METER_MEMORY,
   meterFromHistory,
   meterFromPastReadings,
+  mergeSiteMeters,
   recordSiteHistory,
   seedSiteMeter,
   SiteHistorySchema,
@@ -453,12 +454,17 @@ export function createEngine(deps: EngineDeps): Engine {
     });
   }
 
-  /** The running planners take the site's meter in place of their own (after a late read or an import). */
+  /**
+   * The running planners take what the site's meter has learned beyond their own (after a late read or an import),
+   * keeping their block in progress.
+   */
   function handSiteMeterToPlanners(): void {
     const next: Partial<Record<StrategyName, unknown>> = { ...memories };
     for (const [name, memory] of Object.entries(memories)) {
       const strategy = strategyByName(name as StrategyName);
-      if (strategy.withSiteMeter && memory !== undefined) next[name as StrategyName] = strategy.withSiteMeter(memory, siteMeter);
+      if (strategy.withSiteMeter && memory !== undefined) {
+        next[name as StrategyName] = strategy.withSiteMeter(memory, (own) => mergeSiteMeters(own, siteMeter, 'other'));
+      }
     }
     memories = next as StrategyMemories;
   }
@@ -487,7 +493,8 @@ export function createEngine(deps: EngineDeps): Engine {
     if (latestMs > nowMs + HISTORY_SAVE_EVERY_MS) return reply('refused', false, 'readings lie in the future: check the clock or the time zone of the export');
     const imported = meterFromHistory(siteHistoryOf(meterFromPastReadings(request.readings, config.site.timezone), nowMs));
     if (completeDays(imported, nowMs) === 0) return reply('refused', false, 'the readings hold no complete day of the last seven');
-    siteMeter = imported;
+    // The days imported win with replace, the engine's own otherwise (it then holds no complete day: only today's).
+    siteMeter = mergeSiteMeters(siteMeter, imported, request.replace === true ? 'other' : 'live');
     handSiteMeterToPlanners();
     const saved = history.kind !== 'none' && (await history.save(siteHistoryOf(siteMeter, nowMs)));
     if (saved) historyLoaded = true; // what the store held before is replaced on purpose
@@ -517,8 +524,10 @@ export function createEngine(deps: EngineDeps): Engine {
       health.incrementCounter('historyRejected');
       return;
     }
-    siteMeter = meterFromHistory(parsed.data);
-    // Read late (the store was away at start): the planners running meanwhile learned a few blocks only.
+    // Added to what was recorded or imported meanwhile, which wins: a read that comes late (after a long outage of
+    // the store, or while an import was being learned) must not wipe the days since; a billed peak only goes up.
+    siteMeter = mergeSiteMeters(siteMeter, meterFromHistory(parsed.data), 'live');
+    // Read late (the store was away at start): the planners running meanwhile take what it adds.
     if (hasTicked) handSiteMeterToPlanners();
     log.info(
       { historyDays: historyDays(siteMeter), monthKey: siteMeter.monthKey, monthPeakW: Math.round(siteMeter.monthPeakW), ageMs: scheduler.now() - parsed.data.savedAtMs },

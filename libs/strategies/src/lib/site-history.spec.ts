@@ -2,7 +2,7 @@ import { batteryPowerOf, buildBattery, buildForecast, buildPriceSeries, buildSit
 import { combine } from './combine';
 import { INITIAL_METER_MEMORY, type MeterMemory } from './meter';
 import { type StrategyConfigs, type StrategyMemories, strategyByName } from './registry';
-import { SiteHistorySchema, meterFromHistory, meterFromPastReadings, recordSiteHistory, seedSiteMeter, siteHistoryOf } from './site-history';
+import { SiteHistorySchema, meterFromHistory, meterFromPastReadings, mergeSiteMeters, recordSiteHistory, seedSiteMeter, siteHistoryOf } from './site-history';
 import type { SiteState } from './site-state';
 import { arbitrageStrategy, type ArbitrageMemory } from './strategies/arbitrage';
 
@@ -100,6 +100,28 @@ describe('site history (what the planners learned, across restarts)', () => {
     expect(shaved.monthPeakW).toBeCloseTo(1_000, 6);
     expect(shaved.historyW).toEqual(imported.historyW);
     expect(meterFromPastReadings([], TZ)).toBe(INITIAL_METER_MEMORY);
+  });
+
+  it('merges a stored or imported history into a running meter without wiping what it measured meanwhile', () => {
+    const stored = meter; // three days from t0
+    let live = INITIAL_METER_MEMORY; // a restart: the fourth day, 500 W, recorded from scratch
+    for (let atMs = t0 + 3 * DAY; atMs < t0 + 3 * DAY + 6 * HOUR; atMs += 5 * 60_000) live = recordSiteHistory(live, buildSiteState({ gridPowerW: 500, timezone: TZ }), atMs);
+    const merged = mergeSiteMeters(live, stored, 'live');
+    expect(merged.historyDay.filter((d) => d >= 0).sort()).toEqual([...new Set([...stored.historyDay, ...live.historyDay].filter((d) => d >= 0))].sort());
+    // The same month: the higher peak (billed peaks never go down); the block in progress is the live meter's.
+    expect(merged.monthPeakW).toBeCloseTo(3_000, 6);
+    expect(merged).toMatchObject({ lastAtMs: live.lastAtMs, blockStartMs: live.blockStartMs, blockImportWms: live.blockImportWms });
+    // Per quarter hour the later measurement: 02:00 local of the fourth day is the live 500 W.
+    const q = Math.floor(((localTimeMs('2025-06-04T02:00', TZ) % DAY) + DAY) % DAY / 900_000);
+    expect(merged.profileW[q]).toBe(500);
+    // The same day in both: the preferred side's row.
+    const today = live.historyDay.find((d) => d >= 0) ?? -1;
+    const row = (m: MeterMemory) => m.historyW.slice((today % 7) * 96, (today % 7 + 1) * 96);
+    expect(row(mergeSiteMeters(live, stored, 'other'))).toEqual(stored.historyDay.includes(today) ? row(stored) : row(live));
+    expect(row(merged)).toEqual(row(live));
+    // A later month wins over a higher peak of an earlier one.
+    const july = { ...live, monthKey: '2025-07', monthPeakW: 800 };
+    expect(mergeSiteMeters(july, stored, 'other')).toMatchObject({ monthKey: '2025-07', monthPeakW: 800 });
   });
 
   it('does not record a stale grid reading', () => {

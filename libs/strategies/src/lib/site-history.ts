@@ -105,7 +105,7 @@ export function seedSiteMeter(
     if (!strategy.withSiteMeter) continue;
     const parsed = configs[name] !== undefined ? { success: true as const, data: configs[name] } : strategy.configSchema.safeParse({});
     if (!parsed.success) continue;
-    next[name] = strategy.withSiteMeter(strategy.initialMemory(parsed.data), meter);
+    next[name] = strategy.withSiteMeter(strategy.initialMemory(parsed.data), () => meter);
     seeded.push(name);
   }
   return { memories: next as StrategyMemories, seeded };
@@ -142,4 +142,69 @@ export function meterFromPastReadings(readings: readonly PastSiteReading[], time
   const before = sorted[sorted.length - 2];
   if (last && before) observe(last.atMs + Math.min(RECORDER_MAX_GAP_MS, last.atMs - before.atMs), last);
   return out;
+}
+
+/**
+ * Two meters' lasting parts together, the transient part (the block in progress, the pending predictions) of `live`:
+ * history days from both (the same day from `prefer`), the seven most recent kept; per quarter hour the profile entry
+ * measured later; the higher high mark; the month's peak of the later month (the higher one within the same month —
+ * a billed peak never goes down); the error scores that rest on more samples. So a stored history read late, or an
+ * import, adds what the running meter lacks without wiping what it measured meanwhile.
+ */
+export function mergeSiteMeters(live: MeterMemory, other: MeterMemory, prefer: 'live' | 'other'): MeterMemory {
+  const first = prefer === 'live' ? live : other;
+  const second = prefer === 'live' ? other : live;
+  const perDay = PROFILE_BLOCKS;
+  const days = new Map<number, readonly (number | null)[]>();
+  for (const meter of [second, first]) {
+    meter.historyDay.forEach((day, row) => {
+      if (day >= 0) days.set(day, meter.historyW.slice(row * perDay, (row + 1) * perDay));
+    });
+  }
+  const historyDay = new Array<number>(HISTORY_DAYS).fill(-1);
+  const historyW = new Array<number | null>(HISTORY_DAYS * perDay).fill(null);
+  for (const day of [...days.keys()].sort((a, b) => b - a).slice(0, HISTORY_DAYS)) {
+    const row = day % HISTORY_DAYS;
+    if ((historyDay[row] ?? -1) >= day) continue;
+    historyDay[row] = day;
+    (days.get(day) ?? []).forEach((w, q) => (historyW[row * perDay + q] = w));
+  }
+  const later = (a: readonly number[], b: readonly number[], q: number): boolean => (b[q] ?? 0) > (a[q] ?? 0);
+  const profileW = [...first.profileW];
+  const profileAtMs = [...first.profileAtMs];
+  const profilePrevW = [...first.profilePrevW];
+  const profilePrevAtMs = [...first.profilePrevAtMs];
+  const profileHighW = [...first.profileHighW];
+  for (let q = 0; q < PROFILE_BLOCKS; q++) {
+    if (later(first.profileAtMs, second.profileAtMs, q)) {
+      profileW[q] = second.profileW[q] ?? null;
+      profileAtMs[q] = second.profileAtMs[q] ?? 0;
+    }
+    if (later(first.profilePrevAtMs, second.profilePrevAtMs, q)) {
+      profilePrevW[q] = second.profilePrevW[q] ?? null;
+      profilePrevAtMs[q] = second.profilePrevAtMs[q] ?? 0;
+    }
+    const a = first.profileHighW[q] ?? null;
+    const b = second.profileHighW[q] ?? null;
+    profileHighW[q] = a === null ? b : b === null ? a : Math.max(a, b);
+  }
+  const months = [live, other].filter((m) => m.monthKey !== null).sort((a, b) => ((a.monthKey ?? '') < (b.monthKey ?? '') ? 1 : -1));
+  const monthKey = months[0]?.monthKey ?? null;
+  const monthPeakW = Math.max(0, ...months.filter((m) => m.monthKey === monthKey).map((m) => m.monthPeakW));
+  const scores = other.errorSamples > live.errorSamples ? other : live;
+  return {
+    ...live,
+    monthKey,
+    monthPeakW,
+    profileW,
+    profileAtMs,
+    profileHighW,
+    profilePrevW,
+    profilePrevAtMs,
+    historyW,
+    historyDay,
+    forecastMse: scores.forecastMse,
+    altMse: scores.altMse,
+    errorSamples: scores.errorSamples,
+  };
 }

@@ -74,11 +74,12 @@ export interface Strategy<C, M> {
    */
   constrain?(proposal: StrategySetpoints, state: SiteState, config: C, clock: Clock, memory: M): StrategyResult<M>;
   /**
-   * Strategies that learn from the grid meter (the planners): this memory with the site's meter in place of its own.
+   * Strategies that learn from the grid meter (the planners): this memory with its meter replaced by `update(own)`.
    * The strategy engine records one meter for the whole site (`recordSiteHistory`) and keeps it across restarts, so
-   * a planner that starts — after a restart, or activated later — knows the month's peak and the last days.
+   * a planner that starts — after a restart, or activated later — is handed the site's meter, and a running one gets
+   * what a late-read or imported history adds (`mergeSiteMeters`), keeping its block in progress.
    */
-  withSiteMeter?(memory: M, meter: MeterMemory): M;
+  withSiteMeter?(memory: M, update: (own: MeterMemory) => MeterMemory): M;
 }
 
 /** Keeps only finite values, so a metrics record always passes the contract (NaN/±Infinity are refused there). */

@@ -98,7 +98,7 @@ export async function strategyImportHistory(
     if (!opts.json) {
       io.stdout(
         `imported ${latest.length} readings: the planners now know ${reply.days} complete day${reply.days === 1 ? '' : 's'} and a month's peak of ${(reply.monthPeakW / 1000).toFixed(2)} kW` +
-          `${reply.saved ? '' : ' (not saved: the history store is not reachable; it is kept until the engine restarts)'}\n`,
+          `${reply.saved ? '' : ' (not saved yet: the history store is not reachable; the engine saves it once the store answers)'}\n`,
       );
     }
   } finally {

@@ -44,7 +44,7 @@ export const arbitrageStrategy: Strategy<ArbitrageConfig, ArbitrageMemory> = {
   role: 'primary',
   configSchema: ArbitrageConfigSchema,
   initialMemory: () => INITIAL_MEMORY,
-  withSiteMeter: (memory, meter) => ({ ...memory, meter }),
+  withSiteMeter: (memory, update) => ({ ...memory, meter: update(memory.meter) }),
   decide(state, config, clock, memory): StrategyResult<ArbitrageMemory> {
     const demandW = netDemandW(state);
     const inputs = { gridPowerW: state.gridPowerW, netDemandW: demandW, socPct: fleetSocPct(state.batteries) };

@@ -247,7 +247,7 @@ export const peakShavingStrategy: Strategy<PeakShavingConfig, PeakShavingMemory>
   role: 'layer',
   configSchema: PeakShavingConfigSchema,
   initialMemory: () => INITIAL_MEMORY,
-  withSiteMeter: (memory, meter) => ({ ...memory, meter }),
+  withSiteMeter: (memory, update) => ({ ...memory, meter: update(memory.meter) }),
   decide(state, config, clock, memory): StrategyResult<PeakShavingMemory> {
     const inputs = baseInputs(state);
     if (state.batteries.length === 0) {

@@ -290,7 +290,7 @@ export const timeOfUseStrategy: Strategy<TimeOfUseConfig, TimeOfUseMemory> = {
   role: 'primary',
   configSchema: TimeOfUseConfigSchema,
   initialMemory: () => INITIAL_MEMORY,
-  withSiteMeter: (memory, meter) => ({ ...memory, meter }),
+  withSiteMeter: (memory, update) => ({ ...memory, meter: update(memory.meter) }),
   decide(state, config, clock, memory): StrategyResult<TimeOfUseMemory> {
     const demandW = netDemandW(state);
     const inputs = { gridPowerW: state.gridPowerW, netDemandW: demandW, socPct: fleetSocPct(state.batteries) };
