@@ -476,15 +476,22 @@ export function createEngine(deps: EngineDeps): Engine {
    */
   async function importHistory(request: StrategyHistoryImportRequest): Promise<StrategyHistoryImportReply> {
     const nowMs = scheduler.now();
-    const reply = (outcome: 'imported' | 'refused', saved: boolean, reason?: string): StrategyHistoryImportReply => ({
+    const reply = (outcome: 'imported' | 'refused', saved: boolean, reason?: string): StrategyHistoryImportReply => {
+      if (outcome === 'refused') {
+        health.incrementCounter('historyImportsRefused');
+        log.warn({ requestedBy: request.requestedBy, readings: request.readings.length, reason }, 'site history import refused');
+      }
+      return {
       v: 1,
       outcome,
       ...(reason ? { reason } : {}),
       days: completeDays(siteMeter, nowMs),
       monthPeakW: Math.max(0, Math.round(siteMeter.monthPeakW)),
+      monthKey: siteMeter.monthKey,
       saved,
       atMs: nowMs,
-    });
+      };
+    };
     const held = completeDays(siteMeter, nowMs);
     if (held > 0 && request.replace !== true) {
       return reply('refused', false, `the engine already holds ${held} complete day${held === 1 ? '' : 's'} of readings; set replace to overwrite them`);

@@ -255,7 +255,7 @@ export const exampleHistoryImportRequest = {
 } as const satisfies StrategyHistoryImportRequest;
 
 export const exampleHistoryImportReplies = [
-  { v: 1, outcome: 'imported', days: 1, monthPeakW: 3_900, saved: true, atMs: AT },
+  { v: 1, outcome: 'imported', days: 1, monthPeakW: 3_900, monthKey: '2025-12', saved: true, atMs: AT },
   { v: 1, outcome: 'refused', reason: 'the engine already holds 3 days of its own readings; set replace to overwrite them', days: 3, monthPeakW: 2_100, saved: false, atMs: AT },
 ] as const satisfies readonly StrategyHistoryImportReply[];
 

@@ -100,6 +100,10 @@ describe('site history (what the planners learned, across restarts)', () => {
     expect(shaved.monthPeakW).toBeCloseTo(1_000, 6);
     expect(shaved.historyW).toEqual(imported.historyW);
     expect(meterFromPastReadings([], TZ)).toBe(INITIAL_METER_MEMORY);
+    // Hourly readings (an hourly export) fill every quarter hour of their days.
+    const hourly = meterFromPastReadings(past.filter((r) => r.atMs % HOUR === 0), TZ);
+    const rows = hourly.historyDay.map((d, row) => (d >= 0 ? hourly.historyW.slice(row * 96, (row + 1) * 96).filter((w) => w !== null).length : 0));
+    expect(rows.filter((n) => n === 96).length).toBeGreaterThanOrEqual(2);
   });
 
   it('merges a stored or imported history into a running meter without wiping what it measured meanwhile', () => {

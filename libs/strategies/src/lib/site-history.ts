@@ -111,6 +111,12 @@ export function seedSiteMeter(
   return { memories: next as StrategyMemories, seeded };
 }
 
+/**
+ * How long a past reading holds at most when the next one is later, ms: exports come every 15 min, 30 min or hour
+ * (each then covers its whole interval); a longer gap is missing data and counts only these two hours.
+ */
+export const PAST_READING_MAX_HOLD_MS = 2 * 3_600_000;
+
 /** A past reading of the site, e.g. one interval of a utility's meter export. */
 export interface PastSiteReading {
   /** Start of the interval, epoch ms; the reading holds until the next one. */
@@ -124,23 +130,28 @@ export interface PastSiteReading {
 /**
  * A site meter learned from past readings — commissioning a gateway with the history the utility or the home's
  * energy monitor kept, so the planners do not start blind. The readings are replayed in time order as the recorder
- * would have seen them (each held until the next; a gap longer than a metering block counts only its first block);
- * the last one holds for as long as the one before it. There are no predictions to score, so the planners start
+ * would have seen them, each held until the next (at most `maxHoldMs`, so 30-min and hourly exports fill every
+ * quarter hour); the last one holds for as long as the one before it. There are no predictions to score, so the planners start
  * with the hedge they use before a day has been scored.
  */
-export function meterFromPastReadings(readings: readonly PastSiteReading[], timezone: string, meter: MeterMemory = INITIAL_METER_MEMORY): MeterMemory {
+export function meterFromPastReadings(
+  readings: readonly PastSiteReading[],
+  timezone: string,
+  meter: MeterMemory = INITIAL_METER_MEMORY,
+  maxHoldMs: number = PAST_READING_MAX_HOLD_MS,
+): MeterMemory {
   const sorted = [...readings].filter((r) => Number.isFinite(r.atMs) && Number.isFinite(r.netW)).sort((a, b) => a.atMs - b.atMs);
   let out = meter;
   // observeMeter integrates the previous net demand up to now, with the battery power it is given: the previous one.
   let batteryW = 0;
   const observe = (atMs: number, r: PastSiteReading): void => {
-    out = observeMeter(out, { nowMs: atMs, netW: r.netW, batteryW, timezone }, RECORDER_MAX_GAP_MS);
+    out = observeMeter(out, { nowMs: atMs, netW: r.netW, batteryW, timezone }, maxHoldMs);
     batteryW = r.netW - (r.gridW ?? r.netW);
   };
   for (const r of sorted) observe(r.atMs, r);
   const last = sorted[sorted.length - 1];
   const before = sorted[sorted.length - 2];
-  if (last && before) observe(last.atMs + Math.min(RECORDER_MAX_GAP_MS, last.atMs - before.atMs), last);
+  if (last && before) observe(last.atMs + Math.min(maxHoldMs, last.atMs - before.atMs), last);
   return out;
 }
 

@@ -477,11 +477,12 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
   const totalWork = work.reduce((a, b) => a + b, 0) + 4 * base.periodSeries.points.length;
   let doneWork = 0;
 
+  const siteMeter = opts.seedHistory ? siteMeterBeforePeriod(base) : undefined;
+  if (opts.seedHistory && !siteMeter) return fail(io, '--seed-history needs data before the period: give --from a later day than the data starts');
+
   progress('solving the optimum', 0);
   const references = await solveBacktestReferences(base, { horizon, highs: await loadHighs() });
   doneWork += 4 * base.periodSeries.points.length;
-  const siteMeter = opts.seedHistory ? siteMeterBeforePeriod(base) : undefined;
-  if (opts.seedHistory && !siteMeter) return fail(io, '--seed-history needs data before the period: give --from a later day than the data starts');
   const reports: BacktestReport[] = [];
   selections.forEach((selection, i) => {
     const ctx = contextFor(subSteps[i] ?? stepMs);

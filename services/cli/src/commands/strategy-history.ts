@@ -1,6 +1,12 @@
 import { userInfo } from 'node:os';
 import { BusReplyRejectedError, BusRequestFailedError, createBus } from '@voltimax/bus';
-import { subjects, type StrategyHistoryImportReply, type StrategyHistoryImportRequest } from '@voltimax/contracts';
+import {
+  formatIssues,
+  StrategyHistoryImportRequestSchema,
+  subjects,
+  type StrategyHistoryImportReply,
+  type StrategyHistoryImportRequest,
+} from '@voltimax/contracts';
 import { parseIsoTimestamp, parseSeriesCsv } from '@voltimax/sim';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
@@ -11,8 +17,10 @@ export const IMPORT_HISTORY_EXIT = { refused: 1, usage: 2, noEngine: 3 } as cons
 
 type PastReading = StrategyHistoryImportRequest['readings'][number];
 
-/** The most readings one request carries (the contract's limit): the latest are kept. */
-const MAX_READINGS = 20_000;
+/** The most readings one request carries (the contract's limit, under NATS's 1 MB payload): the latest are kept. */
+const MAX_READINGS = 10_000;
+/** Largest power a reading may carry, W (the contract's bound). */
+const MAX_POWER_W = 10_000_000;
 
 /**
  * Past readings from a CSV: either the backtest's series format (`timestamp,load_w,pv_w,price_eur_per_mwh`; net demand
@@ -36,6 +44,10 @@ export function parsePastReadingsCsv(text: string): PastReading[] {
     if (atMs === null) throw new Error(`line ${i + 2}: timestamp '${cells[0] ?? ''}' is not an ISO-8601 time`);
     if (cells[1] === '' || !Number.isFinite(netW)) throw new Error(`line ${i + 2}: net_w '${cells[1] ?? ''}' is not a number`);
     if (gridW !== undefined && !Number.isFinite(gridW)) throw new Error(`line ${i + 2}: grid_w '${cells[2] ?? ''}' is not a number`);
+    if (atMs < 0) throw new Error(`line ${i + 2}: timestamp '${cells[0] ?? ''}' is before 1970`);
+    for (const [column, w] of [['net_w', netW], ['grid_w', gridW ?? 0]] as const) {
+      if (Math.abs(w) > MAX_POWER_W) throw new Error(`line ${i + 2}: ${column} ${w} W is beyond ±10 MW`);
+    }
     return { atMs, netW, ...(gridW !== undefined ? { gridW } : {}) };
   });
 }
@@ -67,6 +79,12 @@ export async function strategyImportHistory(
     throw new CliExit(IMPORT_HISTORY_EXIT.usage);
   }
   const latest = [...readings].sort((a, b) => a.atMs - b.atMs).slice(-MAX_READINGS);
+  const request = { v: 1 as const, readings: latest, ...(opts.replace ? { replace: true } : {}), requestedBy: `cli:${safeUser()}`, sentAtMs: deps.now() };
+  const checked = StrategyHistoryImportRequestSchema.safeParse(request);
+  if (!checked.success) {
+    io.stderr(`voltimax ${name}: ${file}: ${formatIssues(checked.error.issues).map((p) => `${p.path}: ${p.message}`).join('; ')}\n`);
+    throw new CliExit(IMPORT_HISTORY_EXIT.usage);
+  }
 
   const { nc, source } = await connectAsCli(io, deps, name);
   try {
@@ -76,7 +94,7 @@ export async function strategyImportHistory(
       reply = await bus.request(
         subjects.gatewayStrategyHistoryImport,
         {},
-        { v: 1, readings: latest, ...(opts.replace ? { replace: true } : {}), requestedBy: `cli:${safeUser()}`, sentAtMs: deps.now() },
+        checked.data,
         { timeoutMs },
       );
     } catch (err) {
@@ -97,7 +115,7 @@ export async function strategyImportHistory(
     }
     if (!opts.json) {
       io.stdout(
-        `imported ${latest.length} readings: the planners now know ${reply.days} complete day${reply.days === 1 ? '' : 's'} and a month's peak of ${(reply.monthPeakW / 1000).toFixed(2)} kW` +
+        `imported ${latest.length} readings: the planners now know ${reply.days} complete day${reply.days === 1 ? '' : 's'} and a peak of ${(reply.monthPeakW / 1000).toFixed(2)} kW in ${reply.monthKey ?? 'no month yet'}` +
           `${reply.saved ? '' : ' (not saved yet: the history store is not reachable; the engine saves it once the store answers)'}\n`,
       );
     }

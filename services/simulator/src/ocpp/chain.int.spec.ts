@@ -183,7 +183,7 @@ it('a manual limit travels intent → arbiter → csms → charge point, and the
   expect(lower).toMatchObject({ outcome: 'applied', applied: { kind: 'ev-current', currentA: 7 } });
   const after = readings.length;
   await reading((r) => r.values.powerW === 7 * 3 * 230, after);
-  const limited = await reading((r) => r.values.powerW === 7 * 3 * 230 && r.values.currentLimitA !== 16, after);
+  const limited = await reading((r) => r.values.powerW === 7 * 3 * 230 && r.values.currentLimitA === 7, after);
   expect(limited).toMatchObject({ quality: 'good', chargerState: 'charging', values: { currentLimitA: 7, currentL1A: 7 } });
   expect(sim?.loads[0]?.powerW(Date.now())).toBe(7 * 3 * 230);
 });
