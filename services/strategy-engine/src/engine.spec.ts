@@ -615,6 +615,17 @@ describe('site history across restarts (KV strategy-history)', () => {
     expect(decisionsOf(second.bus, 'arbitrage').at(-1)?.terms).toMatchObject({ monthPeakW: 0 });
   });
 
+  it('counts a planner as started from the history once, not on every tick it is listed but does not run', async () => {
+    // arbitrage is active but self-consumption, first in the list, is the primary: arbitrage never runs.
+    const site = buildSite({ strategy: { active: ['self-consumption', 'arbitrage'], tickMs: 60_000, config: {} }, tariff: arbitrageSite.tariff });
+    const h = harness({ site, history: inMemoryHistoryStore() });
+    await started(h);
+    for (let m = 0; m < 5; m++) await minute(h, 500);
+    expect(counter(h, 'memoriesSeeded')).toBe(0);
+    const planner = await runFor(inMemoryHistoryStore(), 5);
+    expect(counter(planner, 'memoriesSeeded')).toBe(1);
+  });
+
   it('refuses an invalid stored history, counts it, and rebuilds it from readings', async () => {
     const history = inMemoryHistoryStore({ v: 1, savedAtMs: 0, monthPeakW: 'a lot' });
     const h = await runFor(history, 20);

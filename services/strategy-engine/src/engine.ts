@@ -347,11 +347,13 @@ export function createEngine(deps: EngineDeps): Engine {
     siteMeter = recordSiteHistory(siteMeter, built.state, nowMs, settings.maxTelemetryAgeMs);
     // A planner without memory (first start, memory expired, just activated) starts from the site's meter.
     const seeded = seedSiteMeter(rules.active, config.configs, memories, siteMeter);
-    if (seeded.seeded.length > 0) {
-      log.info({ seeded: seeded.seeded, historyDays: historyDays(siteMeter), monthPeakW: Math.round(siteMeter.monthPeakW) }, 'planners start from the site history');
-      health.incrementCounter('memoriesSeeded', seeded.seeded.length);
-    }
     const combined = combine(built.state, clock, { active: rules.active, configs: config.configs, memories: seeded.memories });
+    // Only those that ran keep a memory (an active primary behind another one does not run): count those.
+    const started = seeded.seeded.filter((name) => combined.memories[name] !== undefined);
+    if (started.length > 0) {
+      log.info({ seeded: started, historyDays: historyDays(siteMeter), monthPeakW: Math.round(siteMeter.monthPeakW) }, 'planners start from the site history');
+      health.incrementCounter('memoriesSeeded', started.length);
+    }
     memories = combined.memories;
     automationMemory = rules.memory;
     if (rules.active.join() !== lastActive.join()) {
