@@ -626,6 +626,18 @@ describe('site history across restarts (KV strategy-history)', () => {
     expect(counter(planner, 'memoriesSeeded')).toBe(1);
   });
 
+  it('leaves a history saved by a newer version alone (after a rollback) instead of saving over it', async () => {
+    const newer = { v: 2, savedAtMs: T0, somethingNew: true };
+    const history = inMemoryHistoryStore(newer);
+    const h = await runFor(history, 20);
+    expect(counter(h, 'historyNewerVersion')).toBeGreaterThanOrEqual(1);
+    expect(history.saves).toBe(0);
+    expect(history.value).toEqual(newer);
+    await h.engine.stop();
+    running = running.filter((e) => e !== h.engine);
+    expect(history.value).toEqual(newer);
+  });
+
   it('refuses an invalid stored history, counts it, and rebuilds it from readings', async () => {
     const history = inMemoryHistoryStore({ v: 1, savedAtMs: 0, monthPeakW: 'a lot' });
     const h = await runFor(history, 20);

@@ -51,6 +51,12 @@ function historyDays(meter: MeterMemory): number {
   return meter.historyDay.filter((day) => day >= 0).length;
 }
 
+/** A stored value whose version (`v`) is later than the one this engine writes (1). */
+function isNewerVersion(value: unknown): boolean {
+  const v = typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined;
+  return typeof v === 'number' && v > 1;
+}
+
 /** Quarter hours of a history day that make it complete (a few may be missing: a restart, a stale meter). */
 const COMPLETE_DAY_BLOCKS = 90;
 
@@ -202,6 +208,8 @@ export function createEngine(deps: EngineDeps): Engine {
    */
   let historyLoaded = false;
   let historyLoading = false;
+  /** The store holds a history of a newer version: it is not overwritten (asked again once a block). */
+  let historyNewer = false;
   const lastSetpoints = new Map<string, LastSetpoint>();
   let waitingForTelemetryUntilMs: number | undefined;
   let timer: unknown;
@@ -505,7 +513,7 @@ export function createEngine(deps: EngineDeps): Engine {
     // The days imported win with replace, the engine's own otherwise (it then holds no complete day: only today's).
     siteMeter = mergeSiteMeters(siteMeter, imported, request.replace === true ? 'other' : 'live');
     handSiteMeterToPlanners();
-    const saved = history.kind !== 'none' && (await history.save(siteHistoryOf(siteMeter, nowMs)));
+    const saved = history.kind !== 'none' && !historyNewer && (await history.save(siteHistoryOf(siteMeter, nowMs)));
     if (saved) historyLoaded = true; // what the store held before is replaced on purpose
     health.incrementCounter('historyImports');
     log.info(
@@ -515,11 +523,18 @@ export function createEngine(deps: EngineDeps): Engine {
     return reply('imported', saved);
   }
 
-  /** Reads the stored site history; a valid one replaces the meter (what was recorded meanwhile is a few blocks). */
+  /** Reads the stored site history and merges a valid one into the meter. */
   async function loadHistory(): Promise<void> {
     const loaded = await history.load();
     if (loaded.status === 'failed') {
       health.incrementCounter('historyLoadFailures');
+      return;
+    }
+    if (loaded.status === 'found' && isNewerVersion(loaded.value)) {
+      // Saved by a newer engine (this one was rolled back): left alone, never overwritten; the planners learn anew.
+      if (!historyNewer) log.warn({ v: (loaded.value as { v: unknown }).v }, 'stored site history is of a newer version; left alone and not saved over');
+      historyNewer = true;
+      health.incrementCounter('historyNewerVersion');
       return;
     }
     historyLoaded = true;
