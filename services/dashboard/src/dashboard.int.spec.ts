@@ -332,14 +332,33 @@ describe('the dashboard in a real browser, on a simulated site', () => {
             message: 'the next update',
           });
         }
-        const shownAtMs = Number(await page.getAttribute('[data-testid=link]', 'data-at'));
+        // One snapshot of the page, read in one go in the browser: attribute by attribute, an update could land between
+        // a value and its sources.
+        const query = Object.fromEntries(
+          Object.entries(expected).map(([flow, e]) => [
+            flow,
+            { value: `[data-testid=${e.testId}]`, attr: e.attr, sources: `[data-testid=flow-${flow === 'soc' ? 'battery' : flow}]` },
+          ]),
+        );
+        const snapshot = await page.evaluate((q: Record<string, { value: string; attr: string; sources: string }>) => {
+          // Runs in the browser (this file is typed for Node: no DOM lib).
+          const doc = (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document;
+          const attr = (selector: string, name: string): string | null => doc.querySelector(selector)?.getAttribute(name) ?? null;
+          return {
+            at: attr('[data-testid=link]', 'data-at'),
+            flows: Object.fromEntries(Object.entries(q).map(([flow, x]) => [flow, { shown: attr(x.value, x.attr), sources: attr(x.sources, 'data-sources') }])),
+          };
+        }, query);
+        const shownAtMs = Number(snapshot.at);
         for (const [flow, e] of Object.entries(expected)) {
-          const shown = Number(await page.getAttribute(`[data-testid=${e.testId}]`, e.attr));
-          const sourceText =
-            (await page.getAttribute(`[data-testid=flow-${flow === 'soc' ? 'battery' : flow}]`, 'data-sources')) ??
-            '[]';
-          const sources = JSON.parse(sourceText) as FlowSource[];
+          const shown = Number(snapshot.flows[flow]?.shown);
+          const sources = JSON.parse(snapshot.flows[flow]?.sources ?? '[]') as FlowSource[];
           const source = sources.find((s) => s.assetId === e.assetId);
+          // The test's own subscription may get a reading a moment after the dashboard has shown it (a busy runner).
+          await waitFor(() => readings.some((r) => r.payload.assetId === e.assetId && r.payload.atMs === source?.atMs), {
+            timeoutMs: 3_000,
+            message: `the reading ${flow} shows to reach the test as well`,
+          }).catch(() => undefined);
           const ofAsset = readings.filter((r) => r.payload.assetId === e.assetId);
           const index = ofAsset.findIndex((r) => r.payload.atMs === source?.atMs);
           // The reading the page shows is the newest the bus carried when the snapshot was made, or the one before.
