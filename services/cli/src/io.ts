@@ -1,3 +1,5 @@
+import { userInfo } from 'node:os';
+
 /** What a command needs from the outside world, injected so commands are testable in-process. */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -10,5 +12,14 @@ export class CliExit extends Error {
   override readonly name = 'CliExit';
   constructor(readonly exitCode: number) {
     super(`exit ${exitCode}`);
+  }
+}
+
+/** Who is asking, for audit fields (`issuedBy`, `requestedBy`, `by`, `operator`): `cli:<login name>`, or `cli`. */
+export function cliUser(): string {
+  try {
+    return `cli:${userInfo().username}`.slice(0, 128);
+  } catch {
+    return 'cli';
   }
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { userInfo } from 'node:os';
 import { BusReplyRejectedError, BusRequestFailedError, BusValidationError, createBus, type Bus } from '@voltimax/bus';
 import {
   AssetIdSchema,
@@ -11,7 +10,7 @@ import {
 } from '@voltimax/contracts';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { CliExit, type CliIo } from '../io';
+import { CliExit, cliUser, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, isPermissionError, type ArbiterCliDeps } from './arbiter-nats';
 import { formatChargerDecision, formatChargerList } from './charger-format';
 
@@ -28,13 +27,6 @@ export interface ChargerIntentOptions {
   readonly json?: boolean;
 }
 
-function defaultBy(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}
 
 function assetOrExit(io: CliIo, command: string, asset: string): string {
   const parsed = AssetIdSchema.safeParse(asset);
@@ -106,7 +98,7 @@ export async function chargerIntent(
       issuedAtMs: deps.now(),
       ttlMs: ttlMin * 60_000,
       reason: (opts.reason ?? `voltimax charger ${command}`).slice(0, 500),
-      issuedBy: (opts.by ?? defaultBy()).slice(0, 128),
+      issuedBy: (opts.by ?? cliUser()).slice(0, 128),
     };
     const decision = await requestDecision(io, name, bus, intent, timeoutMs);
     if (opts.json) io.stdout(`${JSON.stringify({ intent, decision })}\n`);

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { userInfo } from 'node:os';
 import { createCloudClient, TransportError, type CloudCommandClient, type SecretEnv } from '@voltimax/cloud';
 import {
   AssetIdSchema,
@@ -11,7 +10,7 @@ import {
   type CloudSettings,
 } from '@voltimax/contracts';
 import type { Command } from 'commander';
-import { CliExit, type CliIo } from '../io';
+import { CliExit, cliUser, type CliIo } from '../io';
 
 /** Exit codes of `voltimax cloud`: 0 the gateway answered ok, 1 it answered with an error, 2 bad options, 3 no answer. */
 export const CLOUD_EXIT = { failed: 1, usage: 2, noReply: 3 } as const;
@@ -216,13 +215,6 @@ export async function cloudCommand(
   }
 }
 
-function defaultOperator(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}
 
 /** Adds `cloud ping|setpoint|refresh` to the program. */
 export function registerCloudCommand(program: Command, io: CliIo, deps?: CloudCliDeps): void {
@@ -271,7 +263,7 @@ export function registerCloudCommand(program: Command, io: CliIo, deps?: CloudCl
       return cloudCommand(
         io,
         'SetBatterySetpoint',
-        { assetId: opts.asset, powerW, durationMs, reason: opts.reason, operator: opts.operator ?? defaultOperator() },
+        { assetId: opts.asset, powerW, durationMs, reason: opts.reason, operator: opts.operator ?? cliUser() },
         opts,
         deps,
       );

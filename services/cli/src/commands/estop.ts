@@ -1,9 +1,8 @@
-import { userInfo } from 'node:os';
 import { BusValidationError, createBus } from '@voltimax/bus';
 import { subjects, type ArbiterDecision, type EmergencyStop } from '@voltimax/contracts';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { CliExit, type CliIo } from '../io';
+import { CliExit, cliUser, type CliIo } from '../io';
 import { formatEstopLine } from './arbiter-format';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
 
@@ -22,13 +21,6 @@ const QUIET_MS = 400;
 /** Exit codes besides 0 (confirmed), 1 (invalid input) and 2 (no connection / bad option). */
 export const ESTOP_EXIT = { unconfirmed: 3, refused: 4 } as const;
 
-function defaultBy(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}
 
 /** True if the decision reflects the new latch: the e-stop among its reasons after engage, absent after release. */
 export function confirms(action: EmergencyStop['action'], decision: ArbiterDecision): boolean {
@@ -68,7 +60,7 @@ export async function estop(
       lastAtMs = deps.now();
     });
     await nc.flush();
-    const message: EmergencyStop = { v: 1, action, by: opts.by ?? defaultBy(), reason: opts.reason, atMs: deps.now() };
+    const message: EmergencyStop = { v: 1, action, by: opts.by ?? cliUser(), reason: opts.reason, atMs: deps.now() };
     try {
       bus.publish(subjects.estop, {}, message);
     } catch (err) {

@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { BusReplyRejectedError, BusRequestFailedError, createBus } from '@voltimax/bus';
 import {
   formatIssues,
@@ -9,7 +8,7 @@ import {
 } from '@voltimax/contracts';
 import { parseIsoTimestamp, parseSeriesCsv } from '@voltimax/sim';
 import { pino } from 'pino';
-import { CliExit, type CliIo } from '../io';
+import { CliExit, cliUser, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
 
 /** Exit codes of `voltimax strategy import-history`: 0 imported, 1 refused, 2 bad input / no connection, 3 no engine. */
@@ -79,7 +78,7 @@ export async function strategyImportHistory(
     throw new CliExit(IMPORT_HISTORY_EXIT.usage);
   }
   const latest = [...readings].sort((a, b) => a.atMs - b.atMs).slice(-MAX_READINGS);
-  const request = { v: 1 as const, readings: latest, ...(opts.replace ? { replace: true } : {}), requestedBy: `cli:${safeUser()}`, sentAtMs: deps.now() };
+  const request = { v: 1 as const, readings: latest, ...(opts.replace ? { replace: true } : {}), requestedBy: cliUser(), sentAtMs: deps.now() };
   const checked = StrategyHistoryImportRequestSchema.safeParse(request);
   if (!checked.success) {
     io.stderr(`voltimax ${name}: ${file}: ${formatIssues(checked.error.issues).map((p) => `${p.path}: ${p.message}`).join('; ')}\n`);
@@ -121,13 +120,5 @@ export async function strategyImportHistory(
     }
   } finally {
     await nc.close().catch(() => undefined);
-  }
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username.slice(0, 100) || 'unknown';
-  } catch {
-    return 'unknown';
   }
 }

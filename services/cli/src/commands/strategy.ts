@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { userInfo } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { BusReplyRejectedError, BusRequestFailedError, createBus } from '@voltimax/bus';
 import {
@@ -17,7 +16,7 @@ import {
 import { parseSiteStrategies } from '@voltimax/strategies';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { CliExit, type CliIo } from '../io';
+import { CliExit, cliUser, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
 import { strategyImportHistory, type ImportHistoryOptions } from './strategy-history';
 
@@ -61,13 +60,6 @@ export function withStrategy(
   return problems.length === 0 ? { ok: true, site: parsed.data } : { ok: false, problems };
 }
 
-function defaultBy(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}
 
 function usage(io: CliIo, message: string): never {
   io.stderr(`voltimax strategy set: ${message}\n`);
@@ -169,7 +161,7 @@ export async function strategySet(
           config: next.site,
           baseHash: siteHash(base.data),
           reason: opts.reason ?? `strategy set ${name.data}`,
-          requestedBy: defaultBy(),
+          requestedBy: cliUser(),
           sentAtMs: deps.now(),
         },
         { timeoutMs },
