@@ -171,14 +171,15 @@ it('charger list shows the charge point the central system holds', async () => {
 });
 
 it('charger limit: a manual intent, answered by the arbiter, becomes the charger’s profile', async () => {
-  // The arbiter's safe start-up write (what beforeAll waits for) needs no reading; on a loaded machine its first grid
-  // reading may come later, and until then it holds the charger safe ('missing-telemetry', exit 5): ask again then.
+  // The arbiter's safe start-up write (what beforeAll waits for) needs neither a reading nor the driver's heartbeat: its
+  // first grid reading, or the first ocpp-csms heartbeat naming ev-1 (every 500 ms), may come later, and until then it
+  // holds the charger safe ('missing-telemetry' or 'driver-lost — no heartbeat received', exit 5): ask again then.
   const result = await waitFor(
     async () => {
       const r = await voltimax('charger', 'limit', 'ev-1', '10', '--reason', 'test limit');
-      return r.code === 5 && /missing-telemetry/.test(r.stdout) ? undefined : r;
+      return r.code === 5 && /missing-telemetry|no heartbeat received/.test(r.stdout) ? undefined : r;
     },
-    { timeoutMs: 15_000, intervalMs: 250, message: 'the arbiter to have its first grid reading' },
+    { timeoutMs: 15_000, intervalMs: 250, message: 'the arbiter to have its first grid reading and driver heartbeat' },
   );
   expect(result).toMatchObject({ code: 0, stderr: '' });
   expect(result.stdout).toMatch(

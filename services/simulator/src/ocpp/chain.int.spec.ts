@@ -172,14 +172,16 @@ it('a car plugs in and the arbiter holds it at the safe 0 A until someone asks f
 });
 
 it('a manual limit travels intent → arbiter → csms → charge point, and the power in telemetry follows, down as well', async () => {
-  // On a loaded machine the arbiter may not have its first grid reading yet (it then holds the charger safe with
-  // 'missing-telemetry'): ask again until it has.
+  // On a loaded machine the arbiter may not have its first grid reading or csms heartbeat yet (it then holds the
+  // charger safe with 'missing-telemetry' or 'driver-lost — no heartbeat received'): ask again until it has.
   const full = await waitFor(
     async () => {
       const decision = await manualIntent({ kind: 'ev-current', currentA: 16 });
-      return decision.outcome === 'safe' && decision.violations.some((v) => v.code === 'missing-telemetry') ? undefined : decision;
+      const notYet = (v: { code: string; detail?: string | undefined }) =>
+        v.code === 'missing-telemetry' || (v.code === 'driver-lost' && v.detail === 'no heartbeat received');
+      return decision.outcome === 'safe' && decision.violations.some(notYet) ? undefined : decision;
     },
-    { timeoutMs: 15_000, intervalMs: 250, message: 'the arbiter to have its first grid reading' },
+    { timeoutMs: 15_000, intervalMs: 250, message: 'the arbiter to have its first grid reading and csms heartbeat' },
   );
   expect(full).toMatchObject({ outcome: 'applied', applied: { kind: 'ev-current', currentA: 16 } });
   const since = readings.length;
