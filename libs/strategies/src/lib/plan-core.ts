@@ -417,7 +417,7 @@ function chooseCaps(
   keepCapW: number | undefined,
   robustFloorW: number,
   days?: ReturnType<typeof dayScenarios>,
-): { readonly capsW: Record<string, number>; readonly values: Float64Array[]; readonly searched: boolean } {
+): { readonly capsW: Record<string, number>; readonly values: readonly Float64Array[]; readonly searched: boolean } {
   const months = [...new Set(slots.map((s) => s.monthKey))];
   const capsW: Record<string, number> = {};
   let energyWh = fleet.energyWh;
@@ -428,7 +428,7 @@ function chooseCaps(
     capsW[month] = lowest;
     energyWh = energyAfterCapWh(part, energyWh, fleet.battery, rules, lowest);
   }
-  if (keepCapW !== undefined) return { capsW, values: solvePlan(withCaps(slots, capsW), fleet.battery, rules, levels), searched: false };
+  if (keepCapW !== undefined) return { capsW, values: planValues(slots, capsW, fleet, rules, levels, days), searched: false };
   // Search the current month's cap (the one that binds now); later months keep their lowest feasible cap.
   const current = slots[0]?.monthKey ?? nowMonth;
   const lowestNow = capsW[current] ?? 0;
@@ -443,13 +443,12 @@ function chooseCaps(
     const capW = roundNumber(lowestNow + step * (highest - lowestNow));
     if (tried.has(capW)) continue;
     tried.add(capW);
-    const raw = solvePlan(withCaps(slots, { ...capsW, [current]: capW }), fleet.battery, searchRules, levels);
-    const values = scenarioMeanValues(slots, { ...capsW, [current]: capW }, raw, fleet, searchRules, levels, days);
+    const values = planValues(slots, { ...capsW, [current]: capW }, fleet, searchRules, levels, days);
     const total = valueAtEnergy(values[0], levels, fleet.energyWh) + (rules.peakEurPerKw / 1000) * max(0, capW - floorNow);
     if (!best || total < best.total - 1e-9) best = { capW, total };
   }
   if (best) capsW[current] = best.capW;
-  return { capsW, values: solvePlan(withCaps(slots, capsW), fleet.battery, rules, levels), searched: true };
+  return { capsW, values: planValues(slots, capsW, fleet, rules, levels, days), searched: true };
 }
 
 /**
@@ -525,7 +524,30 @@ export function scenarioMeanValues(
   levels: EnergyLevels,
   scenarios: ReturnType<typeof dayScenarios> | undefined,
 ): readonly Float64Array[] {
-  if (!scenarios || scenarios.demandsW.length === 0 || scenarios.window < 2) return values;
+  if (!hasDays(scenarios)) return values;
+  return withDayMeans(slots, capsW, values.slice(scenarios.window), fleet, rules, levels, scenarios);
+}
+
+type DayScenarios = ReturnType<typeof dayScenarios>;
+
+/** Day scenarios that can average a day: at least one scenario over a window of two slots or more. */
+function hasDays(scenarios: DayScenarios | undefined): scenarios is DayScenarios {
+  return scenarios !== undefined && scenarios.demandsW.length > 0 && scenarios.window >= 2;
+}
+
+/**
+ * The plan's values from the rows after the day window (`tail`, tail[0] at slot `window`) and the paths' mean over the
+ * window (see scenarioMeanValues).
+ */
+function withDayMeans(
+  slots: readonly SiteSlot[],
+  capsW: Readonly<Record<string, number>>,
+  tail: readonly Float64Array[],
+  fleet: Fleet,
+  rules: PlanRules,
+  levels: EnergyLevels,
+  scenarios: DayScenarios,
+): readonly Float64Array[] {
   const { window, demandsW } = scenarios;
   const capped = withCaps(slots.slice(0, window), capsW);
   const single: PlanRules = { ...rules, altScenarioWeight: 0 };
@@ -534,14 +556,31 @@ export function scenarioMeanValues(
   const mean = Array.from({ length: window + 1 }, () => new Float64Array(levels.count));
   for (const demand of paths) {
     const path = capped.map((s, t) => ({ ...s, netW: demand[t] ?? s.netW, altNetW: undefined }));
-    const own = solvePlan(path, fleet.battery, single, levels, values[window]);
+    const own = solvePlan(path, fleet.battery, single, levels, tail[0]);
     for (let t = 0; t <= window; t++) {
       const row = own[t] as Float64Array;
       const sum = mean[t] as Float64Array;
       for (let k = 0; k < levels.count; k++) sum[k] = (sum[k] as number) + share * (row[k] as number);
     }
   }
-  return [...mean.slice(0, window), ...values.slice(window)];
+  return [...mean.slice(0, window), ...tail];
+}
+
+/**
+ * The plan's costs-to-go under `capsW`; with usable day scenarios the day window is their mean, so only the rest is
+ * solved as one plan (solving the whole horizon and then replacing the day's rows did that part twice).
+ */
+function planValues(
+  slots: readonly SiteSlot[],
+  capsW: Readonly<Record<string, number>>,
+  fleet: Fleet,
+  rules: PlanRules,
+  levels: EnergyLevels,
+  days: DayScenarios | undefined,
+): readonly Float64Array[] {
+  if (!hasDays(days)) return solvePlan(withCaps(slots, capsW), fleet.battery, rules, levels);
+  const tail = solvePlan(withCaps(slots.slice(days.window), capsW), fleet.battery, rules, levels);
+  return withDayMeans(slots, capsW, tail, fleet, rules, levels, days);
 }
 
 /**
@@ -638,14 +677,15 @@ export function planDecision(input: {
     const { capsW, values, searched } =
       rules.peakEurPerKw > 0
         ? chooseCaps(slots, fleet, rules, levels, monthPeakW, nowMonth, mustSearch ? undefined : previousCap, scenarios ? robustCapW(slots, scenarios, fleet, rules, max(0, monthPeakW)) : 0, wholeDays ? days : undefined)
-        : { capsW: {}, values: solvePlan(withCaps(slots, {}), fleet.battery, rules, levels), searched: false };
+        : { capsW: {}, values: planValues(slots, {}, fleet, rules, levels, wholeDays ? days : undefined), searched: false };
     capSearched = searched;
     const keepRows = max(1, ceil(settings.replanIntervalMs / PLAN_SLOT_MS) + 1);
     // The peak reserve binds every decision: the energy a decision leaves must still hold the cap if demand goes as
     // the pessimistic scenario, else the row charges the cap raise it would take (added to the kept rows only, so the
     // plan's own look-ahead is not charged for the same shortfall slot after slot).
     const reserve = scenarios && scenarios.demandsW.length > 0 ? peakReserve(withCaps(slots.slice(0, scenarios.window), capsW), scenarios.demandsW, fleet.battery, { ...rules, allowGridCharge: false }) : undefined;
-    const mean = wholeDays ? scenarioMeanValues(slots, capsW, values, fleet, rules, levels, days) : values;
+    // With whole-day scenarios the day window of `values` already is their mean (planValues).
+    const mean = values;
     const rows: number[][] = [];
     for (let j = 1; j <= min(keepRows, slots.length); j++) {
       const row = mean[j];
