@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Tariff } from '@voltimax/contracts';
 import { dischargeFloorSocPct } from './battery';
+import { localMonthKey } from './local-time';
 import { hashNumbers } from './prices';
 import { HISTORY_DAYS, METER_BLOCK_MS, type MeterMemory, alternativeWeight, blockCapW, historyNetW, notePredictions, profileNetW, profilePrevNetW } from './meter';
 import {
@@ -402,10 +403,14 @@ function robustCapW(slots: readonly SiteSlot[], scenarios: ReturnType<typeof day
 }
 
 /**
- * The monthly import caps to plan with. Per month in the horizon: the lowest cap the battery can hold over that
- * month's slots (never below the peak already reached this month). With `search`, the current month's cap is then
- * chosen on a ladder above it by the least plan cost + peak charge — holding a lower peak can cost more energy than
- * the charge it saves (the plan cost averaged over the whole-day scenarios `days`, when given); without, the current month keeps `keepCapW` (raised to the month's peak if that rose above).
+ * The monthly import caps to plan with. The current month's: the lowest cap the battery can hold over its slots (never
+ * below the peak already reached this month or `robustFloorW`); with a search, then chosen on a ladder above it by the
+ * least plan cost + peak charge — holding a lower peak can cost more energy than the charge it saves (the plan cost
+ * averaged over the whole-day scenarios `days`, when given); without, it keeps `keepCapW` (raised to the month's peak
+ * if that rose above). A later month's cap is the lowest the battery can hold over its slots, but never below the
+ * current month's: its own cap is chosen when it begins, on what the site draws by then (robustly, as this one was),
+ * and a later cap planned as low as a full battery could hold made the plan hoard energy through the month's last
+ * evening — importing at its highest prices — for a cap it does not keep once the month begins.
  */
 function chooseCaps(
   slots: readonly SiteSlot[],
@@ -419,19 +424,27 @@ function chooseCaps(
   days?: ReturnType<typeof dayScenarios>,
 ): { readonly capsW: Record<string, number>; readonly values: readonly Float64Array[]; readonly searched: boolean } {
   const months = [...new Set(slots.map((s) => s.monthKey))];
-  const capsW: Record<string, number> = {};
+  const current = slots[0]?.monthKey ?? nowMonth;
+  const lowestW: Record<string, number> = {};
   let energyWh = fleet.energyWh;
   for (const month of months) {
     const part = slots.filter((s) => s.monthKey === month);
     const floorW = month === nowMonth ? max(0, monthPeakW, robustFloorW) : 0;
     const lowest = month === nowMonth && keepCapW !== undefined ? max(keepCapW, floorW) : lowestFeasibleCapW(part, energyWh, fleet.battery, rules, floorW);
-    capsW[month] = lowest;
+    lowestW[month] = lowest;
     energyWh = energyAfterCapWh(part, energyWh, fleet.battery, rules, lowest);
   }
-  if (keepCapW !== undefined) return { capsW, values: planValues(slots, capsW, fleet, rules, levels, days), searched: false };
-  // Search the current month's cap (the one that binds now); later months keep their lowest feasible cap.
-  const current = slots[0]?.monthKey ?? nowMonth;
-  const lowestNow = capsW[current] ?? 0;
+  /** The caps with the current month's at `capW`. */
+  const capsWith = (capW: number): Record<string, number> => {
+    const caps: Record<string, number> = {};
+    for (const month of months) caps[month] = month === current ? capW : max(lowestW[month] ?? 0, capW);
+    return caps;
+  };
+  const lowestNow = lowestW[current] ?? 0;
+  if (keepCapW !== undefined) {
+    const capsW = capsWith(lowestNow);
+    return { capsW, values: planValues(slots, capsW, fleet, rules, levels, days), searched: false };
+  }
   const highest = max(lowestNow, ...slots.filter((s) => s.monthKey === current).map((s) => s.netW));
   const floorNow = current === nowMonth ? max(0, monthPeakW) : 0;
   // The candidates are compared without the per-quarter-hour second scenario (half the work), by the mean over the
@@ -443,11 +456,11 @@ function chooseCaps(
     const capW = roundNumber(lowestNow + step * (highest - lowestNow));
     if (tried.has(capW)) continue;
     tried.add(capW);
-    const values = planValues(slots, { ...capsW, [current]: capW }, fleet, searchRules, levels, days);
+    const values = planValues(slots, capsWith(capW), fleet, searchRules, levels, days);
     const total = valueAtEnergy(values[0], levels, fleet.energyWh) + (rules.peakEurPerKw / 1000) * max(0, capW - floorNow);
     if (!best || total < best.total - 1e-9) best = { capW, total };
   }
-  if (best) capsW[current] = best.capW;
+  const capsW = capsWith(best?.capW ?? lowestNow);
   return { capsW, values: planValues(slots, capsW, fleet, rules, levels, days), searched: true };
 }
 
@@ -648,17 +661,21 @@ export function planDecision(input: {
   const isNewInputs =
     !previous || previous.inputsHash !== hash || previous.levelStepWh !== levels.stepWh || previous.levelMinWh !== levels.minWh;
   const isPeakAbove = rules.peakEurPerKw > 0 && (previousCap === undefined || monthPeakW > previousCap + 1);
+  // A plan made in an earlier month holds no cap chosen for this one (a later month's cap is only a placeholder).
+  const isNewMonth = previous !== null && localMonthKey(previous.madeAtMs, state.timezone) !== nowMonth;
   const isStale =
     isNewInputs ||
     isPeakAbove ||
+    isNewMonth ||
     !previous ||
     nowMs - previous.madeAtMs >= settings.replanIntervalMs ||
     rowIndex < 0 ||
     rowIndex >= previous.rows.length;
 
   // Why a re-plan happens (DecisionMetrics term replanCause): 1 new prices/tariff/fleet, 2 the month's peak rose
-  // above the cap, 3 the plan is older than replanIntervalMs, 4 the plan does not cover now; 0 = kept.
-  const replanCause = isNewInputs ? 1 : isPeakAbove ? 2 : !previous ? 1 : nowMs - previous.madeAtMs >= settings.replanIntervalMs ? 3 : isStale ? 4 : 0;
+  // above the cap, 3 the plan is older than replanIntervalMs, 4 the plan does not cover now, 5 a new month began;
+  // 0 = kept.
+  const replanCause = isNewInputs ? 1 : isPeakAbove ? 2 : !previous ? 1 : isNewMonth ? 5 : nowMs - previous.madeAtMs >= settings.replanIntervalMs ? 3 : isStale ? 4 : 0;
   let capSearched = false;
   let plan: PlanMemory;
   let slotCount = previous?.horizonSlots ?? 0;
@@ -673,7 +690,7 @@ export function planDecision(input: {
     const useDays = settings.useForecast && hedge > 0 && (robust || wholeDays);
     const days = useDays ? dayScenarios(meter, slots, netNowW, hedge) : undefined;
     const scenarios = robust ? days : undefined;
-    const mustSearch = isNewInputs || isPeakAbove || !previous || nowMs - previous.capSearchedAtMs >= CAP_SEARCH_MS;
+    const mustSearch = isNewInputs || isPeakAbove || isNewMonth || !previous || nowMs - previous.capSearchedAtMs >= CAP_SEARCH_MS;
     const { capsW, values, searched } =
       rules.peakEurPerKw > 0
         ? chooseCaps(slots, fleet, rules, levels, monthPeakW, nowMonth, mustSearch ? undefined : previousCap, scenarios ? robustCapW(slots, scenarios, fleet, rules, max(0, monthPeakW)) : 0, wholeDays ? days : undefined)

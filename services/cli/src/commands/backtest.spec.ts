@@ -271,7 +271,7 @@ describe('backtest helpers', () => {
  * knowledge and a perfect load/PV forecast — with a perfect one the strategies must meet them. With the persistence
  * forecast (the bar's condition) they are out of reach (the exact LP planner with that information, `--mpc`, captures
  * 68 %; the first night and a month's peak decided by one heating night: README § Backtest results); there the test
- * holds the figures of the whole-day-scenario round (Arbitrage 77.1 %, TimeOfUse 75.2 %, PeakShaving 65.0 %,
+ * holds the figures of the later-month-cap round (Arbitrage 78.5 %, TimeOfUse 75.9 %, PeakShaving 65.0 %,
  * SelfConsumption 99.7 %) so that a change that loses them fails. About a minute.
  */
 describe('the bars on the development data (perfect forecast: met; persistence: this round’s figures)', () => {
@@ -303,13 +303,13 @@ describe('the bars on the development data (perfect forecast: met; persistence: 
     expect(runs.get('time-of-use')?.violations.steps).toBe(0);
   }, 120_000);
 
-  it('with the persistence forecast keeps this round’s figures (the peak reserve holds May, whole days weigh the night)', async () => {
+  it('with the persistence forecast keeps this round’s figures (the peak reserve holds May, whole days weigh the night, a month’s last evening is spent)', async () => {
     const dynamic = await figures(['--strategy', 'arbitrage,peak-shaving,self-consumption'], 'persistence');
-    expect(dynamic.get('arbitrage')?.optimum.capturedPct).toBeGreaterThanOrEqual(76.6);
+    expect(dynamic.get('arbitrage')?.optimum.capturedPct).toBeGreaterThanOrEqual(78.0);
     expect(dynamic.get('peak-shaving')?.peakReductionOfOptimalPct).toBeGreaterThanOrEqual(64.5);
     expect(dynamic.get('self-consumption')?.selfConsumptionOfOptimumPct).toBeGreaterThanOrEqual(97);
     const tou = await figures(['--tariff', 'tou', '--strategy', 'time-of-use'], 'persistence');
-    expect(tou.get('time-of-use')?.optimum.capturedPct).toBeGreaterThanOrEqual(74.7);
+    expect(tou.get('time-of-use')?.optimum.capturedPct).toBeGreaterThanOrEqual(75.4);
     for (const r of [...dynamic.values(), ...tou.values()]) expect(r.violations.steps).toBe(0);
   }, 300_000);
 });

@@ -280,6 +280,48 @@ describe('arbitrage: the peak reserve (peakReserve)', () => {
   });
 });
 
+describe('arbitrage: the end of a month', () => {
+  // 18:00 on the month's last day; the month's peak so far 4 kW; 4 EUR/kW peak charge. A dear evening (1 kW at 200),
+  // then 500 W at 100 through the next month's first day and beyond. The battery is nearly full.
+  const evening = localTimeMs('2025-06-30T18:00', TZ);
+  const prices = buildPriceSeries(evening, HOUR, [...Array(4).fill(200), ...Array(44).fill(100)]);
+  const demand = buildForecast(evening, HOUR, { loadW: [...Array(4).fill(1_000), ...Array(44).fill(500)], pvW: Array(48).fill(0) });
+  const DAY = 24 * HOUR;
+  /** The month's 4 kW peak is behind it; the last five days drew 1 kW all day (the plan's day scenarios). */
+  const meter = ((): ArbitrageMemory['meter'] => {
+    const historyW = [...fresh.meter.historyW];
+    const historyDay = [...fresh.meter.historyDay];
+    const today = Math.floor(evening / DAY);
+    for (let day = today - 5; day <= today; day++) {
+      const row = day % historyDay.length;
+      historyDay[row] = day;
+      historyW.fill(1_000, row * 96, (row + 1) * 96);
+    }
+    return { ...fresh.meter, historyW, historyDay, monthKey: '2025-06', monthPeakW: 4_000, errorSamples: 200, forecastMse: 1e5, altMse: 1e5 };
+  })();
+  const s = state({ prices, tariff: retail(4), loadPowerW: 1_000, batteries: [buildBattery({ socPct: 90 })], forecast: demand });
+
+  it('spends the month’s last evening instead of hoarding for a cap the next month does not keep', () => {
+    // Planned as low as a full battery could hold it, July's cap made every Wh kept tonight worth the peak charge
+    // it would save in July, so the battery sat full through the dearest hours of June.
+    const result = decide(s, evening, config, { meter, plan: null });
+    expect(batteryPowerOf(result)).toBeCloseTo(1_000, 0);
+    expect(result.metrics.reason).toBe('arbitrage-discharging');
+  });
+
+  it('chooses the new month’s cap when the month begins, not the one the last plan assumed', () => {
+    const first = decide(s, evening, config, { meter, plan: null });
+    const midnight = localTimeMs('2025-07-01T00:00', TZ);
+    const night = state({ prices, tariff: retail(4), loadPowerW: 500, batteries: [buildBattery({ socPct: 60 })], forecast: demand });
+    const next = decide(night, midnight, config, first.memory as ArbitrageMemory);
+    expect(next.metrics.terms['replanCause']).toBe(5);
+    expect(next.metrics.terms['capSearched']).toBe(1);
+    // The new month starts with no peak: the cap is what the battery can hold from here, far below June's 4 kW.
+    expect(next.metrics.terms['monthPeakW']).toBe(0);
+    expect(next.metrics.terms['peakCapW']).toBeLessThan(1_000);
+  });
+});
+
 describe('arbitrage: day scenarios between quarter-hour boundaries', () => {
   it('uses yesterday as a scenario also when a plan is made in the middle of a quarter hour', () => {
     const DAY = 24 * HOUR;
