@@ -180,6 +180,20 @@ export function fleetSetpoints(
   return out;
 }
 
+/**
+ * The setpoints for a total battery power and what they add up to, W: each battery's share is cut toward zero to its
+ * setpoint step, so the total asked can be less than `totalW` (a 0.4 W plan, or 99 W on a 100 W step, asks 0 W).
+ * A decision reports and names this total — what the batteries are really asked — not the one it wanted.
+ */
+export function settleFleet(
+  totalW: number,
+  batteries: readonly BatteryState[],
+  isUsable: (battery: BatteryState) => boolean,
+): { readonly setpoints: Record<string, Setpoint>; readonly powerW: number } {
+  const setpoints = fleetSetpoints(totalW, batteries, isUsable);
+  return { setpoints, powerW: noNegativeZero(sumBatterySetpointsW(setpoints)) };
+}
+
 /** 0 W for every battery: the safe hold. */
 export function holdAllBatteries(batteries: readonly BatteryState[]): Record<string, Setpoint> {
   const out: Record<string, Setpoint> = {};

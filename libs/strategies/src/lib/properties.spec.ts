@@ -66,6 +66,14 @@ function checkLimits(state: SiteState, result: StrategyResult<unknown>, name: St
     for (const sp of Object.values(result.setpoints)) if (sp.kind === 'battery-power') expect(sp.powerW).toBe(0);
   }
   expect(STRATEGY_REASONS).toContain(result.metrics.reason);
+  // What the decision reports is what the batteries are asked: each share is cut to its setpoint step, so a plan's
+  // 0.4 W (or 99 W on a 100 W step) asks 0 W — and is then neither reported nor named as charging.
+  const reportedW = result.metrics.outputs['batteryPowerW'];
+  if (name !== 'ev-charging' && reportedW !== undefined) expect(reportedW).toBe(totalBatteryW === 0 ? 0 : totalBatteryW);
+  const reason = result.metrics.reason;
+  if (reason === 'arbitrage-charging' || reason === 'tou-plan-charging' || reason === 'recharging') expect(totalBatteryW).toBeLessThan(0);
+  if (reason === 'arbitrage-discharging' || reason === 'tou-plan-discharging') expect(totalBatteryW).toBeGreaterThan(0);
+  if (reason === 'arbitrage-idle' || reason === 'tou-plan-idle') expect(totalBatteryW).toBe(0);
   expect(DecisionMetricsSchema.safeParse(toDecisionMetrics(name, result.metrics, { nowMs: 0 })).success).toBe(true);
 }
 

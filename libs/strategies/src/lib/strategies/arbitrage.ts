@@ -9,6 +9,7 @@ import {
   limitFleetW,
   netDemandW,
   roundDischargeUpW,
+  settleFleet,
   totalBatteryPowerW,
 } from '../battery';
 import { INITIAL_METER_MEMORY, type MeterMemory, observeMeter } from '../meter';
@@ -80,13 +81,14 @@ export const arbitrageStrategy: Strategy<ArbitrageConfig, ArbitrageMemory> = {
       };
     }
     const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, usable), state, usable);
-    let reason: StrategyReason = limited.powerW < 0 ? 'arbitrage-charging' : limited.powerW > 0 ? 'arbitrage-discharging' : 'arbitrage-idle';
+    const sent = settleFleet(limited.powerW, state.batteries, usable);
+    let reason: StrategyReason = sent.powerW < 0 ? 'arbitrage-charging' : sent.powerW > 0 ? 'arbitrage-discharging' : 'arbitrage-idle';
     if (decision.terms['touFallback'] === 1) reason = 'no-prices-tou-fallback';
     return {
-      setpoints: fleetSetpoints(limited.powerW, state.batteries, usable),
+      setpoints: sent.setpoints,
       metrics: {
         inputs,
-        outputs: { batteryPowerW: limited.powerW },
+        outputs: { batteryPowerW: sent.powerW },
         terms: { ...decision.terms, wantedW: Math.round(decision.powerW), replanned: decision.replanned ? 1 : 0 },
         reason,
       },

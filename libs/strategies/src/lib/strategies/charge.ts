@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import {
   ReadingAgeConfigShape,
-  fleetSetpoints,
+  settleFleet,
   fleetSocPct,
   fleetWindow,
   holdAllBatteries,
@@ -48,12 +48,12 @@ export const chargeStrategy: Strategy<ChargeConfig, ChargeMemory> = {
     const fleet = fleetWindow(state.batteries, usable);
     const wantedW = -Math.min(fleet.maxChargeW, config.maxPowerW ?? Number.POSITIVE_INFINITY);
     const limited = limitFleetW(wantedW, state, usable);
-    const setpoints = fleetSetpoints(limited.powerW, state.batteries, usable);
+    const { setpoints, powerW } = settleFleet(limited.powerW, state.batteries, usable);
     const reason: StrategyReason =
       fleet.maxChargeW === 0 ? 'battery-full' : limited.limitedBy === 'grid' ? 'grid-import-limit' : 'charging';
     return {
       setpoints,
-      metrics: { inputs, outputs: { batteryPowerW: limited.powerW }, terms: { wantedW, fleetMaxChargeW: fleet.maxChargeW }, reason },
+      metrics: { inputs, outputs: { batteryPowerW: powerW }, terms: { wantedW, fleetMaxChargeW: fleet.maxChargeW }, reason },
       memory,
     };
   },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import {
   ReadingAgeConfigShape,
   dischargeFloorSocPct,
-  fleetSetpoints,
+  settleFleet,
   fleetSocPct,
   fleetWindow,
   holdAllBatteries,
@@ -52,7 +52,7 @@ export const dischargeStrategy: Strategy<DischargeConfig, DischargeMemory> = {
     const exportCapW = config.allowExport ? Number.POSITIVE_INFINITY : Math.max(0, demandW);
     const wantedW = Math.min(fleet.maxDischargeW, config.maxPowerW ?? Number.POSITIVE_INFINITY, exportCapW);
     const limited = limitFleetW(wantedW, state, usable);
-    const setpoints = fleetSetpoints(limited.powerW, state.batteries, usable);
+    const { setpoints, powerW } = settleFleet(limited.powerW, state.batteries, usable);
     const reason: StrategyReason =
       fleet.maxDischargeW === 0
         ? 'battery-empty'
@@ -63,7 +63,7 @@ export const dischargeStrategy: Strategy<DischargeConfig, DischargeMemory> = {
             : 'discharging';
     return {
       setpoints,
-      metrics: { inputs, outputs: { batteryPowerW: limited.powerW }, terms: { wantedW, fleetMaxDischargeW: fleet.maxDischargeW }, reason },
+      metrics: { inputs, outputs: { batteryPowerW: powerW }, terms: { wantedW, fleetMaxDischargeW: fleet.maxDischargeW }, reason },
       memory,
     };
   },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { clamp } from '../arithmetic';
 import {
   ReadingAgeConfigShape,
-  fleetSetpoints,
+  settleFleet,
   fleetSocPct,
   fleetWindow,
   holdAllBatteries,
@@ -111,11 +111,12 @@ export const gridServicesStrategy: Strategy<GridServicesConfig, GridServicesMemo
     let reason: StrategyReason = event ? 'demand-response' : frReason;
     if (wantedW > 0 && fleet.maxDischargeW === 0) reason = 'battery-empty';
     else if (wantedW < 0 && fleet.maxChargeW === 0) reason = 'battery-full';
+    const sent = settleFleet(limited.powerW, state.batteries, usable);
     return {
-      setpoints: fleetSetpoints(limited.powerW, state.batteries, usable),
+      setpoints: sent.setpoints,
       metrics: {
         inputs,
-        outputs: { batteryPowerW: limited.powerW },
+        outputs: { batteryPowerW: sent.powerW },
         terms: finiteValues({ frequencyResponseW: frW, demandResponseW: eventW, wantedW, reservedPowerW: fr.reservedPowerW }),
         reason,
       },

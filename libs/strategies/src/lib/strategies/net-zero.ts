@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { clamp, noNegativeZero, quantize, roundTo } from '../arithmetic';
 import {
   ReadingAgeConfigShape,
-  fleetSetpoints,
+  settleFleet,
   fleetSocPct,
   fleetWindow,
   gridBoundsForBatteriesW,
@@ -243,11 +243,12 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
     if (!outsideDeadband || oscillating) {
       const heldW = quantize(lastSetpointW, stepW, lowW, highW);
       const reason: StrategyReason = oscillating ? 'oscillation-detected' : 'deadband';
+      const held = settleFleet(heldW, state.batteries, usable);
       return {
-        setpoints: fleetSetpoints(heldW, state.batteries, usable),
+        setpoints: held.setpoints,
         metrics: {
           inputs,
-          outputs: { batteryPowerW: heldW },
+          outputs: { batteryPowerW: held.powerW },
           terms: {
             errorW,
             integralW: roundTo(integralW, 3),
@@ -304,11 +305,12 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
           fleet.maxChargeW === 0 ? 'battery-full' : lowW > -fleet.maxChargeW ? 'grid-import-limit' : 'power-limit';
       }
     }
+    const sent = settleFleet(outW, state.batteries, usable);
     return {
-      setpoints: fleetSetpoints(outW, state.batteries, usable),
+      setpoints: sent.setpoints,
       metrics: {
         inputs,
-        outputs: { batteryPowerW: outW },
+        outputs: { batteryPowerW: sent.powerW },
         terms: {
           errorW,
           pW: roundTo(pW, 3),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import {
   ReadingAgeConfigShape,
   dischargeFloorSocPct,
-  fleetSetpoints,
+  settleFleet,
   fleetSocPct,
   fleetWindow,
   isBatteryStale,
@@ -281,11 +281,13 @@ export const peakShavingStrategy: Strategy<PeakShavingConfig, PeakShavingMemory>
     }
     const limited = limitFleetW(roundDischargeUpW(wantedW, state.batteries, usable), state, usable);
     if (wantedW > 0 && limited.powerW <= 0 && fleet.maxDischargeW === 0) reason = 'peak-exceeded';
+    const sent = settleFleet(limited.powerW, state.batteries, usable);
+    if (reason === 'recharging' && sent.powerW === 0) reason = 'below-threshold';
     return {
-      setpoints: fleetSetpoints(limited.powerW, state.batteries, usable),
+      setpoints: sent.setpoints,
       metrics: {
         inputs,
-        outputs: { batteryPowerW: limited.powerW },
+        outputs: { batteryPowerW: sent.powerW },
         terms: { ...terms, rechargeBelowW: round(rechargeBelowW), wantedW: round(wantedW) },
         reason,
       },
@@ -323,7 +325,8 @@ function constrainPeak(
   if (raisedW <= proposedW) {
     return { setpoints: proposal, metrics: { inputs, outputs: { batteryPowerW: proposedW }, terms: allTerms, reason: 'peak-exceeded' }, memory: { meter } };
   }
-  const setpoints: Record<string, StrategySetpoints[string]> = { ...proposal, ...fleetSetpoints(raisedW, state.batteries, fresh) };
+  const raised = settleFleet(raisedW, state.batteries, fresh);
+  const setpoints: Record<string, StrategySetpoints[string]> = { ...proposal, ...raised.setpoints };
   const reason: StrategyReason = raisedW < floorW ? 'peak-exceeded' : floorW > 0 ? 'shaving-peak' : 'charge-capped-by-peak';
-  return { setpoints, metrics: { inputs, outputs: { batteryPowerW: raisedW }, terms: allTerms, reason }, memory: { meter } };
+  return { setpoints, metrics: { inputs, outputs: { batteryPowerW: sumBatterySetpointsW(setpoints) }, terms: allTerms, reason }, memory: { meter } };
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { clamp } from '../arithmetic';
 import {
   ReadingAgeConfigShape,
-  fleetSetpoints,
+  settleFleet,
   fleetSocPct,
   fleetWindow,
   holdAllBatteries,
@@ -78,9 +78,10 @@ export const selfConsumptionStrategy: Strategy<SelfConsumptionConfig, SelfConsum
     else reason = 'self-consumption';
 
     const changed = outW !== memory.lastTargetW;
+    const sent = settleFleet(outW, state.batteries, usable);
     return {
-      setpoints: fleetSetpoints(outW, state.batteries, usable),
-      metrics: { inputs, outputs: { batteryPowerW: outW }, terms: { wantedW, targetW, heldW, lowW, highW }, reason },
+      setpoints: sent.setpoints,
+      metrics: { inputs, outputs: { batteryPowerW: sent.powerW }, terms: { wantedW, targetW, heldW, lowW, highW }, reason },
       memory: {
         lastTargetW: outW,
         // A forced change (limits) does not restart the hold; a chosen change does.

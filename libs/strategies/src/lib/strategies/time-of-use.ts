@@ -3,7 +3,7 @@ import { clamp } from '../arithmetic';
 import {
   ReadingAgeConfigShape,
   dischargeFloorSocPct,
-  fleetSetpoints,
+  settleFleet,
   fleetSocPct,
   fleetWindow,
   holdAllBatteries,
@@ -103,9 +103,10 @@ interface Context {
 }
 
 function result(ctx: Context, powerW: number, usable: (b: BatteryState) => boolean, terms: Record<string, number>, reason: StrategyReason): StrategyResult<TimeOfUseMemory> {
+  const sent = settleFleet(powerW, ctx.state.batteries, usable);
   return {
-    setpoints: fleetSetpoints(powerW, ctx.state.batteries, usable),
-    metrics: { inputs: ctx.inputs, outputs: { batteryPowerW: powerW }, terms, reason },
+    setpoints: sent.setpoints,
+    metrics: { inputs: ctx.inputs, outputs: { batteryPowerW: sent.powerW }, terms, reason },
     memory: ctx.memory,
   };
 }
@@ -262,15 +263,16 @@ function decidePlan(ctx: Context, nowMs: number): StrategyResult<TimeOfUseMemory
       : neutral(next, 'no-tou-period', {});
   }
   const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, fresh), state, fresh);
+  const sent = settleFleet(limited.powerW, state.batteries, fresh);
   let reason: StrategyReason;
-  if (limited.powerW < 0) reason = demandW < 0 && -limited.powerW <= -demandW + 1e-6 ? 'storing-surplus' : 'tou-plan-charging';
-  else if (limited.powerW > 0) reason = 'tou-plan-discharging';
+  if (sent.powerW < 0) reason = demandW < 0 && -sent.powerW <= -demandW + 1e-6 ? 'storing-surplus' : 'tou-plan-charging';
+  else if (sent.powerW > 0) reason = 'tou-plan-discharging';
   else reason = 'tou-plan-idle';
   return {
-    setpoints: fleetSetpoints(limited.powerW, state.batteries, fresh),
+    setpoints: sent.setpoints,
     metrics: {
       inputs: ctx.inputs,
-      outputs: { batteryPowerW: limited.powerW },
+      outputs: { batteryPowerW: sent.powerW },
       terms: { ...decision.terms, wantedW: Math.round(decision.powerW), replanned: decision.replanned ? 1 : 0 },
       reason,
     },
