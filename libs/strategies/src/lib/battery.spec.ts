@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { buildBattery, buildSiteState } from '../testing';
 import { quantize, truncateToStep } from './arithmetic';
 import { allocateBatteryPower, batteryWindow, gridBoundsForBatteriesW, limitFleetW, netDemandW } from './battery';
@@ -33,6 +34,46 @@ describe('allocateBatteryPower', () => {
     const stepped = buildBattery({ assetId: 's', powerStepW: 100 });
     expect(allocateBatteryPower(1_234, [stepped], () => true)).toEqual({ s: 1_200 });
     expect(allocateBatteryPower(-1_234, [stepped], () => true)).toEqual({ s: -1_200 });
+  });
+
+  it('gives what the cuts lost back a step at a time to a battery with room, never more than asked', () => {
+    const big = buildBattery({ assetId: 'big', maxDischargePowerW: 3_000, maxChargePowerW: 3_000, powerStepW: 100 });
+    const small = buildBattery({ assetId: 'small', maxDischargePowerW: 1_000, maxChargePowerW: 1_000, powerStepW: 100 });
+    // Shares 150 + 50 W cut to 100 + 0 W: the lost 100 W goes back (to the larger cut first).
+    const split = allocateBatteryPower(200, [big, small], () => true);
+    expect(Object.values(split).reduce((x, y) => x + y, 0)).toBe(200);
+    expect(allocateBatteryPower(-200, [big, small], () => true)).toEqual(Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v === 0 ? 0 : -v])));
+    // A step that would pass the request stays out: 150 W is 100 W sent.
+    expect(Object.values(allocateBatteryPower(150, [big, small], () => true)).reduce((x, y) => x + y, 0)).toBe(100);
+  });
+
+  it('never exceeds the request or a battery’s limit, and leaves out nothing a battery could still take (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -20_000, max: 20_000 }),
+        fc.array(fc.record({ maxW: fc.integer({ min: 0, max: 8_000 }), step: fc.constantFrom(1, 10, 50, 100, 250) }), { minLength: 1, maxLength: 4 }),
+        (totalW, specs) => {
+          const fleet = specs.map((x, i) => buildBattery({ assetId: `b${i}`, maxDischargePowerW: x.maxW, maxChargePowerW: x.maxW, powerStepW: x.step }));
+          const split = allocateBatteryPower(totalW, fleet, () => true);
+          const sum = Object.values(split).reduce((x, y) => x + y, 0);
+          const reachable = Math.min(Math.abs(totalW), specs.reduce((x, y) => x + y.maxW, 0));
+          expect(Math.abs(sum)).toBeLessThanOrEqual(reachable + 1e-6);
+          if (sum !== 0) expect(Math.sign(sum)).toBe(Math.sign(totalW));
+          fleet.forEach((b, i) => {
+            const w = split[b.assetId] ?? 0;
+            expect(Math.abs(w)).toBeLessThanOrEqual((specs[i]?.maxW ?? 0) + 1e-6);
+            expect(Math.abs(w / (specs[i]?.step ?? 1) - Math.round(w / (specs[i]?.step ?? 1)))).toBeLessThan(1e-6);
+          });
+          // Nothing a battery could still take is left out: what is missing is less than the step of every battery
+          // with room for one.
+          fleet.forEach((b, i) => {
+            const step = specs[i]?.step ?? 1;
+            if ((specs[i]?.maxW ?? 0) - Math.abs(split[b.assetId] ?? 0) >= step) expect(reachable - Math.abs(sum)).toBeLessThan(step);
+          });
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Setpoint } from '@voltimax/contracts';
 import { clamp, noNegativeZero, quantize, truncateToStep } from './arithmetic';
+import type { StrategyReason } from './reasons';
 import type { BatteryState, EvChargerState, SiteState } from './site-state';
 
 /** Default staleness budget for a reading, ms: older (or not 'good') readings are stale data. */
@@ -113,13 +114,32 @@ export function allocateBatteryPower(
   const totalHeadroom = headroom.reduce((a, b) => a + b, 0);
   const magnitude = Math.min(Math.abs(totalW), totalHeadroom);
   for (const b of batteries) out[b.assetId] = 0;
+  const direction = Math.sign(totalW);
+  let sentW = 0;
+  const cut: { readonly b: BatteryState; readonly roomW: number; readonly lostW: number }[] = [];
   usable.forEach((b, i) => {
     const share = totalHeadroom > 0 ? ((headroom[i] ?? 0) / totalHeadroom) * magnitude : 0;
     const { maxChargeW, maxDischargeW } = batteryWindow(b);
-    const limited = clamp(Math.sign(totalW) * share, -maxChargeW, maxDischargeW);
+    const limited = clamp(direction * share, -maxChargeW, maxDischargeW);
     // Toward zero, so the shares never add up to more than the total (or a limit).
-    out[b.assetId] = truncateToStep(limited, b.powerStepW ?? 1);
+    const w = truncateToStep(limited, b.powerStepW ?? 1);
+    out[b.assetId] = w;
+    sentW += Math.abs(w);
+    cut.push({ b, roomW: (headroom[i] ?? 0) - Math.abs(w), lostW: Math.abs(limited - w) });
   });
+  // What the cuts lost goes back in whole steps, largest cut first, to batteries with room, as far as the total allows:
+  // 200 W over a 3000 W and a 1000 W battery with 100 W steps is 150 + 50 W, cut to 100 + 0 W; this gives the lost
+  // 100 W back. Never more than asked, never past a battery's limit; afterwards every battery with room for a step
+  // has a step more than what is still missing.
+  cut.sort((x, y) => y.lostW - x.lostW);
+  for (const { b, roomW } of cut) {
+    const stepW = b.powerStepW ?? 1;
+    if (!(stepW > 0)) continue;
+    const steps = Math.floor((Math.min(magnitude - sentW, roomW) + 1e-9) / stepW);
+    if (steps <= 0) continue;
+    out[b.assetId] = noNegativeZero((out[b.assetId] ?? 0) + direction * steps * stepW);
+    sentW += steps * stepW;
+  }
   return out;
 }
 
@@ -192,6 +212,19 @@ export function settleFleet(
 ): { readonly setpoints: Record<string, Setpoint>; readonly powerW: number } {
   const setpoints = fleetSetpoints(totalW, batteries, isUsable);
   return { setpoints, powerW: noNegativeZero(sumBatterySetpointsW(setpoints)) };
+}
+
+/** Reasons that say the batteries charge / discharge (the planners derive theirs from the power sent). */
+const CHARGING_REASONS: ReadonlySet<StrategyReason> = new Set(['charging', 'cheap-charging', 'storing-surplus']);
+const DISCHARGING_REASONS: ReadonlySet<StrategyReason> = new Set(['discharging', 'expensive-discharging']);
+
+/**
+ * The reason for what was sent: a reason that says the batteries charge or discharge, when the setpoints ask 0 W
+ * (the power wanted is below the batteries' setpoint steps), is 'below-power-step'.
+ */
+export function reasonForSent(reason: StrategyReason, sentW: number): StrategyReason {
+  if (sentW === 0 && (CHARGING_REASONS.has(reason) || DISCHARGING_REASONS.has(reason))) return 'below-power-step';
+  return reason;
 }
 
 /** 0 W for every battery: the safe hold. */

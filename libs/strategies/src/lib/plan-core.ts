@@ -408,7 +408,7 @@ function robustCapW(slots: readonly SiteSlot[], scenarios: ReturnType<typeof day
  * least plan cost + peak charge — holding a lower peak can cost more energy than the charge it saves (the plan cost
  * averaged over the whole-day scenarios `days`, when given); without, it keeps `keepCapW` (raised to the month's peak
  * if that rose above). A later month's cap is the lowest the battery can hold over its slots, but never below the
- * current month's: its own cap is chosen when it begins, on what the site draws by then (robustly, as this one was),
+ * current month's lowest (its peak so far, the robust floor): its own cap is chosen when it begins, on what the site draws by then (robustly, as this one was),
  * and a later cap planned as low as a full battery could hold made the plan hoard energy through the month's last
  * evening — importing at its highest prices — for a cap it does not keep once the month begins.
  */
@@ -434,13 +434,16 @@ function chooseCaps(
     lowestW[month] = lowest;
     energyWh = energyAfterCapWh(part, energyWh, fleet.battery, rules, lowest);
   }
-  /** The caps with the current month's at `capW`. */
+  const lowestNow = lowestW[current] ?? 0;
+  /**
+   * The caps with the current month's at `capW`; a later month's stays at its placeholder whatever `capW` is tried (a
+   * search that raised it along would count the later month's cheaper plan as a gain without paying for it).
+   */
   const capsWith = (capW: number): Record<string, number> => {
     const caps: Record<string, number> = {};
-    for (const month of months) caps[month] = month === current ? capW : max(lowestW[month] ?? 0, capW);
+    for (const month of months) caps[month] = month === current ? capW : max(lowestW[month] ?? 0, lowestNow);
     return caps;
   };
-  const lowestNow = lowestW[current] ?? 0;
   if (keepCapW !== undefined) {
     const capsW = capsWith(lowestNow);
     return { capsW, values: planValues(slots, capsW, fleet, rules, levels, days), searched: false };
@@ -675,7 +678,7 @@ export function planDecision(input: {
   // Why a re-plan happens (DecisionMetrics term replanCause): 1 new prices/tariff/fleet, 2 the month's peak rose
   // above the cap, 3 the plan is older than replanIntervalMs, 4 the plan does not cover now, 5 a new month began;
   // 0 = kept.
-  const replanCause = isNewInputs ? 1 : isPeakAbove ? 2 : !previous ? 1 : isNewMonth ? 5 : nowMs - previous.madeAtMs >= settings.replanIntervalMs ? 3 : isStale ? 4 : 0;
+  const replanCause = isNewInputs ? 1 : isNewMonth ? 5 : isPeakAbove ? 2 : !previous ? 1 : nowMs - previous.madeAtMs >= settings.replanIntervalMs ? 3 : isStale ? 4 : 0;
   let capSearched = false;
   let plan: PlanMemory;
   let slotCount = previous?.horizonSlots ?? 0;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DecisionMetricsSchema, type StrategyName } from '@voltimax/contracts';
 import { siteStateArbitrary } from '../testing';
-import { batteryWindow, gridBoundsForBatteriesW, isBatteryStale, isChargerStale, isGridStale } from './battery';
+import { batteryWindow, fleetSetpoints, gridBoundsForBatteriesW, isBatteryStale, isChargerStale, isGridStale, sumBatterySetpointsW } from './battery';
 import { STRATEGY_REASONS } from './reasons';
 import { parseStrategyConfig, strategyByName } from './registry';
 import type { SiteState } from './site-state';
@@ -30,6 +30,9 @@ const CASES: readonly { readonly label: string; readonly name: StrategyName; rea
 ];
 
 const EPS = 1e-6;
+/** Reasons that say the batteries charge / discharge: the setpoints sent must do so. */
+const CHARGING: ReadonlySet<string> = new Set(['arbitrage-charging', 'tou-plan-charging', 'recharging', 'charging', 'cheap-charging', 'storing-surplus']);
+const DISCHARGING: ReadonlySet<string> = new Set(['arbitrage-discharging', 'tou-plan-discharging', 'discharging', 'expensive-discharging', 'shaving-peak']);
 
 function checkLimits(state: SiteState, result: StrategyResult<unknown>, name: StrategyName): void {
   const batteries = new Map(state.batteries.map((b) => [b.assetId, b]));
@@ -71,11 +74,35 @@ function checkLimits(state: SiteState, result: StrategyResult<unknown>, name: St
   const reportedW = result.metrics.outputs['batteryPowerW'];
   if (name !== 'ev-charging' && reportedW !== undefined) expect(reportedW).toBe(totalBatteryW === 0 ? 0 : totalBatteryW);
   const reason = result.metrics.reason;
-  if (reason === 'arbitrage-charging' || reason === 'tou-plan-charging' || reason === 'recharging') expect(totalBatteryW).toBeLessThan(0);
-  if (reason === 'arbitrage-discharging' || reason === 'tou-plan-discharging') expect(totalBatteryW).toBeGreaterThan(0);
-  if (reason === 'arbitrage-idle' || reason === 'tou-plan-idle') expect(totalBatteryW).toBe(0);
+  if (CHARGING.has(reason)) expect(totalBatteryW).toBeLessThan(0);
+  if (DISCHARGING.has(reason)) expect(totalBatteryW).toBeGreaterThan(0);
+  if (reason === 'arbitrage-idle' || reason === 'tou-plan-idle' || reason === 'below-power-step') expect(totalBatteryW).toBe(0);
   expect(DecisionMetricsSchema.safeParse(toDecisionMetrics(name, result.metrics, { nowMs: 0 })).success).toBe(true);
 }
+
+describe.each(CASES.filter((c) => c.name === 'peak-shaving'))('$label as a layer', ({ name, raw }) => {
+  const strategy = strategyByName(name);
+  const parsed = parseStrategyConfig(name, raw);
+  if (!parsed.success) throw new Error(parsed.error);
+  const config = parsed.config;
+
+  it('only raises the battery power it is given, and reports what it sends', () => {
+    fc.assert(
+      fc.property(siteStateArbitrary(), fc.integer({ min: -12_000, max: 12_000 }), ({ state, clock }, proposedW) => {
+        const constrain = strategy.constrain;
+        if (!constrain) throw new Error('peak-shaving has no constrain');
+        const proposal = fleetSetpoints(proposedW, state.batteries, (b) => !isBatteryStale(b, 15_000));
+        const result = constrain(proposal, state, config, clock, strategy.initialMemory(config));
+        const sentW = sumBatterySetpointsW(result.setpoints);
+        expect(sentW).toBeGreaterThanOrEqual(sumBatterySetpointsW(proposal) - EPS);
+        const reportedW = result.metrics.outputs['batteryPowerW'];
+        if (reportedW !== undefined) expect(reportedW).toBe(sentW);
+        if (DISCHARGING.has(result.metrics.reason)) expect(sentW).toBeGreaterThan(0);
+      }),
+      { numRuns: 300 },
+    );
+  }, 30_000);
+});
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {

@@ -14,6 +14,7 @@ export const STRATEGY_REASONS = [
   'grid-import-limit',
   'grid-export-limit',
   'no-export',
+  'below-power-step',
   // charge / discharge
   'charging',
   'discharging',

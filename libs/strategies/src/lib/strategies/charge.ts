@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ReadingAgeConfigShape,
+  reasonForSent,
   settleFleet,
   fleetSocPct,
   fleetWindow,
@@ -53,7 +54,7 @@ export const chargeStrategy: Strategy<ChargeConfig, ChargeMemory> = {
       fleet.maxChargeW === 0 ? 'battery-full' : limited.limitedBy === 'grid' ? 'grid-import-limit' : 'charging';
     return {
       setpoints,
-      metrics: { inputs, outputs: { batteryPowerW: powerW }, terms: { wantedW, fleetMaxChargeW: fleet.maxChargeW }, reason },
+      metrics: { inputs, outputs: { batteryPowerW: powerW }, terms: { wantedW, fleetMaxChargeW: fleet.maxChargeW }, reason: reasonForSent(reason, powerW) },
       memory,
     };
   },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   ReadingAgeConfigShape,
   dischargeFloorSocPct,
+  reasonForSent,
   settleFleet,
   fleetSocPct,
   fleetWindow,
@@ -63,7 +64,7 @@ export const dischargeStrategy: Strategy<DischargeConfig, DischargeMemory> = {
             : 'discharging';
     return {
       setpoints,
-      metrics: { inputs, outputs: { batteryPowerW: powerW }, terms: { wantedW, fleetMaxDischargeW: fleet.maxDischargeW }, reason },
+      metrics: { inputs, outputs: { batteryPowerW: powerW }, terms: { wantedW, fleetMaxDischargeW: fleet.maxDischargeW }, reason: reasonForSent(reason, powerW) },
       memory,
     };
   },

@@ -246,6 +246,44 @@ describe('net-zero strategy', () => {
     expect(first(cfg, 100) % 100).toBe(0);
   });
 
+  it('with several batteries on 100 W steps, settles within a step and does not take its own steps for an override', () => {
+    // Three batteries that follow their set-points exactly; 1 170 W of load. The split cuts each share to 100 W, so
+    // NetZero's own total is not what the batteries are asked: it must remember what was sent, else the measured power
+    // looks like someone else's and the tracking guard freezes the integrator with the grid off target.
+    for (const loadW of [1_170, 1_238, 1_555, 2_390, 3_333, 4_321]) {
+      let memory = netZeroStrategy.initialMemory(config);
+      let powers: Record<string, number> = { a: 0, b: 0, c: 0 };
+      let last: StrategyResult<NetZeroMemory> | undefined;
+      let gridW = Number.NaN;
+      for (let k = 0; k < 90; k++) {
+        const state = buildSiteState({
+          loadPowerW: loadW,
+          batteries: ['a', 'b', 'c'].map((assetId) =>
+            buildBattery({
+              assetId,
+              powerW: powers[assetId] ?? 0,
+              powerStepW: 100,
+              maxChargePowerW: 2_000,
+              maxDischargePowerW: 2_000,
+            }),
+          ),
+        });
+        gridW = state.gridPowerW;
+        last = netZeroStrategy.decide(state, config, { nowMs: k * TICK_MS }, memory);
+        memory = last.memory;
+        powers = Object.fromEntries(
+          Object.entries(last.setpoints).map(([id, sp]) => [id, sp.kind === 'battery-power' ? sp.powerW : 0]),
+        );
+      }
+      expect({
+        loadW,
+        gridW: Math.abs(gridW) <= 100 ? 'within a step' : gridW,
+        tracking: last?.metrics.terms['tracking'],
+      }).toEqual({ loadW, gridW: 'within a step', tracking: 0 });
+      expect(last?.metrics.outputs['batteryPowerW']).toBe(Object.values(powers).reduce((x, y) => x + y, 0));
+    }
+  });
+
   it('clamps the integrator to the battery limits (no windup while saturated)', () => {
     const { results, gridW } = runPlant(config, (k) => (k < 60 ? 9_000 : 1_000), 80, 1);
     const saturated = results[59]?.memory;

@@ -103,8 +103,8 @@ export interface NetZeroMemory {
   readonly gainScale: number;
   readonly lastOscillationAtMs: number | null;
   /**
-   * The decisions of the last `tracking.windowMs`, oldest first, as [epoch ms, output W (the rate limiter's position),
-   * measured battery power W]. Optional: a memory saved by an older version lacks it (read as empty).
+   * The decisions of the last `tracking.windowMs`, oldest first, as [epoch ms, output W (what the setpoints asked, after
+   * each battery's step: the tracking check compares the measured power with it), measured battery power W]. Optional: a memory saved by an older version lacks it (read as empty).
    */
   readonly recentOutputs?: readonly RecentOutput[];
   /**
@@ -263,7 +263,7 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
           ...baseMemory,
           integralW: noNegativeZero(integralW),
           lastSetpointW: noNegativeZero(clamp(lastSetpointW, lowW, highW)),
-          recentOutputs: remember(clamp(lastSetpointW, lowW, highW)),
+          recentOutputs: remember(held.powerW),
         },
       };
     }
@@ -329,7 +329,7 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
         ...baseMemory,
         integralW: noNegativeZero(integralW),
         lastSetpointW: noNegativeZero(clamp(rampedW, lowW, highW)),
-        recentOutputs: remember(clamp(rampedW, lowW, highW)),
+        recentOutputs: remember(sent.powerW),
       },
     };
   },

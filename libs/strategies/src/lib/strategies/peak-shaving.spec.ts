@@ -217,5 +217,23 @@ describe('peak-shaving strategy', () => {
       expect(batteryPowerOf(result)).toBe(4_000);
       expect(result.metrics.reason).toBe('peak-ok');
     });
+
+    it('never lowers the total it is given when the batteries’ steps cut its own split', () => {
+      // Three batteries on 100 W steps (3 000 / 1 000 / 1 000 W); the proposal asks 100 W of b and c. The site needs
+      // 250 W from them to stay at the 5 kW threshold: split 150 / 50 / 50 and cut to 100 / 0 / 0 it would be 100 W.
+      const batteries = [
+        buildBattery({ assetId: 'a', maxDischargePowerW: 3_000, powerStepW: 100 }),
+        buildBattery({ assetId: 'b', maxDischargePowerW: 1_000, powerStepW: 100 }),
+        buildBattery({ assetId: 'c', maxDischargePowerW: 1_000, powerStepW: 100 }),
+      ];
+      const state = buildSiteState({ loadPowerW: 5_250, batteries });
+      const constrainFn = peakShavingStrategy.constrain;
+      if (!constrainFn) throw new Error('peak-shaving must be a layer');
+      const result = constrainFn({ a: batteryPower(0), b: batteryPower(100), c: batteryPower(100) }, state, config, { nowMs: 0 }, initial);
+      const sentW = Object.values(result.setpoints).reduce((s, sp) => s + (sp.kind === 'battery-power' ? sp.powerW : 0), 0);
+      expect(sentW).toBeGreaterThanOrEqual(250);
+      expect(result.metrics.outputs['batteryPowerW']).toBe(sentW);
+      expect(result.metrics.reason).toBe('shaving-peak');
+    });
   });
 });

@@ -283,6 +283,8 @@ export const peakShavingStrategy: Strategy<PeakShavingConfig, PeakShavingMemory>
     if (wantedW > 0 && limited.powerW <= 0 && fleet.maxDischargeW === 0) reason = 'peak-exceeded';
     const sent = settleFleet(limited.powerW, state.batteries, usable);
     if (reason === 'recharging' && sent.powerW === 0) reason = 'below-threshold';
+    // The steps of several batteries (or the grid's export limit) can leave part of the excess to the grid.
+    if (reason === 'shaving-peak' && sent.powerW < wantedW - 1e-6) reason = 'peak-exceeded';
     return {
       setpoints: sent.setpoints,
       metrics: {
@@ -322,11 +324,12 @@ function constrainPeak(
   // Raise the total to the floor (as far as the batteries allow, never past the grid export limit).
   const fleet = fleetWindow(state.batteries, fresh);
   const raisedW = limitFleetW(min(roundDischargeUpW(floorW, state.batteries, fresh), fleet.maxDischargeW), state, fresh).powerW;
-  if (raisedW <= proposedW) {
+  // What the batteries are really asked after their steps: a layer only ever raises the total it is given.
+  const raised = settleFleet(raisedW, state.batteries, fresh);
+  if (raised.powerW <= proposedW) {
     return { setpoints: proposal, metrics: { inputs, outputs: { batteryPowerW: proposedW }, terms: allTerms, reason: 'peak-exceeded' }, memory: { meter } };
   }
-  const raised = settleFleet(raisedW, state.batteries, fresh);
   const setpoints: Record<string, StrategySetpoints[string]> = { ...proposal, ...raised.setpoints };
-  const reason: StrategyReason = raisedW < floorW ? 'peak-exceeded' : floorW > 0 ? 'shaving-peak' : 'charge-capped-by-peak';
+  const reason: StrategyReason = raised.powerW < floorW - 1e-6 ? 'peak-exceeded' : floorW > 0 ? 'shaving-peak' : 'charge-capped-by-peak';
   return { setpoints, metrics: { inputs, outputs: { batteryPowerW: sumBatterySetpointsW(setpoints) }, terms: allTerms, reason }, memory: { meter } };
 }

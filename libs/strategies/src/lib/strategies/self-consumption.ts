@@ -27,7 +27,7 @@ export const SelfConsumptionConfigSchema = z.strictObject({
 export type SelfConsumptionConfig = z.infer<typeof SelfConsumptionConfigSchema>;
 
 export interface SelfConsumptionMemory {
-  /** Last total battery setpoint, W (+ = discharge). */
+  /** The total battery power last decided, W (+ = discharge), before each battery's setpoint step (the hold compares against it). */
   readonly lastTargetW: number;
   /** When it last changed, epoch ms, or null before the first decision. */
   readonly lastChangeMs: number | null;

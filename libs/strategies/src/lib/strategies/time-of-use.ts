@@ -3,6 +3,7 @@ import { clamp } from '../arithmetic';
 import {
   ReadingAgeConfigShape,
   dischargeFloorSocPct,
+  reasonForSent,
   settleFleet,
   fleetSocPct,
   fleetWindow,
@@ -106,7 +107,7 @@ function result(ctx: Context, powerW: number, usable: (b: BatteryState) => boole
   const sent = settleFleet(powerW, ctx.state.batteries, usable);
   return {
     setpoints: sent.setpoints,
-    metrics: { inputs: ctx.inputs, outputs: { batteryPowerW: sent.powerW }, terms, reason },
+    metrics: { inputs: ctx.inputs, outputs: { batteryPowerW: sent.powerW }, terms, reason: reasonForSent(reason, sent.powerW) },
     memory: ctx.memory,
   };
 }
