@@ -80,11 +80,15 @@ function checkLimits(state: SiteState, result: StrategyResult<unknown>, name: St
   expect(DecisionMetricsSchema.safeParse(toDecisionMetrics(name, result.metrics, { nowMs: 0 })).success).toBe(true);
 }
 
-describe.each(CASES.filter((c) => c.name === 'peak-shaving'))('$label as a layer', ({ name, raw }) => {
-  const strategy = strategyByName(name);
+/** The strategy and its parsed config of a case. */
+function configured(name: StrategyName, raw: unknown) {
   const parsed = parseStrategyConfig(name, raw);
   if (!parsed.success) throw new Error(parsed.error);
-  const config = parsed.config;
+  return { strategy: strategyByName(name), config: parsed.config };
+}
+
+describe.each(CASES.filter((c) => c.name === 'peak-shaving'))('$label as a layer', ({ name, raw }) => {
+  const { strategy, config } = configured(name, raw);
 
   it('only raises the battery power it is given, and reports what it sends', () => {
     fc.assert(
@@ -113,10 +117,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 describe.each(CASES)('properties of $label', ({ name, raw }) => {
-  const strategy = strategyByName(name);
-  const parsed = parseStrategyConfig(name, raw);
-  if (!parsed.success) throw new Error(parsed.error);
-  const config = parsed.config;
+  const { strategy, config } = configured(name, raw);
 
   it('stays within the limits of the state, with valid metrics, tick after tick', () => {
     fc.assert(
