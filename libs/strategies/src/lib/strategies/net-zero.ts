@@ -103,8 +103,10 @@ export interface NetZeroMemory {
   readonly gainScale: number;
   readonly lastOscillationAtMs: number | null;
   /**
-   * The decisions of the last `tracking.windowMs`, oldest first, as [epoch ms, output W (what the setpoints asked, after
-   * each battery's step: the tracking check compares the measured power with it), measured battery power W]. Optional: a memory saved by an older version lacks it (read as empty).
+   * The decisions of the last `tracking.windowMs`, oldest first, as [epoch ms, output W (the rate limiter's position,
+   * moved by what splitting it over the batteries' steps took off: with several stepped batteries the total sent can be
+   * a few steps below NetZero's own, and the tracking check must not take that for an override), measured battery
+   * power W]. Optional: a memory saved by an older version lacks it (read as empty).
    */
   readonly recentOutputs?: readonly RecentOutput[];
   /**
@@ -263,7 +265,7 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
           ...baseMemory,
           integralW: noNegativeZero(integralW),
           lastSetpointW: noNegativeZero(clamp(lastSetpointW, lowW, highW)),
-          recentOutputs: remember(held.powerW),
+          recentOutputs: remember(clamp(lastSetpointW, lowW, highW) + (held.powerW - heldW)),
         },
       };
     }
@@ -329,7 +331,7 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
         ...baseMemory,
         integralW: noNegativeZero(integralW),
         lastSetpointW: noNegativeZero(clamp(rampedW, lowW, highW)),
-        recentOutputs: remember(sent.powerW),
+        recentOutputs: remember(clamp(rampedW, lowW, highW) + (sent.powerW - outW)),
       },
     };
   },
