@@ -95,8 +95,8 @@ describe.each<[string, Plant]>([
     expect(Math.abs(finalGridW)).toBeLessThanOrEqual(NetZeroConfigSchema.parse({}).deadbandW);
   });
 
-  it('chases it with each meter’s latest reading and no rise limit (the behaviour before)', () => {
-    const { currents } = drive(plant, { ...EV_RAW, maxRiseAPerS: 1_000 }, true);
+  it('chases it with each meter’s latest reading, no rise limit and no rise hold (the behaviour before)', () => {
+    const { currents } = drive(plant, { ...EV_RAW, maxRiseAPerS: 1_000, riseHoldMs: 0 }, true);
     expect(Math.max(...currents)).toBeGreaterThanOrEqual(Math.floor(SURPLUS_A) + 3);
     expect(changes(currents)).toBeGreaterThan(20);
   });

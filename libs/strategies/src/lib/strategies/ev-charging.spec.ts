@@ -245,8 +245,8 @@ describe('ev-charging strategy', () => {
       expect(new Set(currents)).toEqual(new Set([6, 7, 8, 9]));
     });
 
-    it('reproduces the chase without both (each meter’s latest reading, no rise limit): the car is asked far beyond the surplus', () => {
-      const currents = polledSite(cfg({ mode: 'solar', surplusPriority: 'ev', startDelayMs: 0, maxRiseAPerS: 1_000 }), 15_000, false).map((t) => t.currentA);
+    it('reproduces the chase without them (each meter’s latest reading, no rise limit, no rise hold): the car is asked far beyond the surplus', () => {
+      const currents = polledSite(cfg({ mode: 'solar', surplusPriority: 'ev', startDelayMs: 0, maxRiseAPerS: 1_000, riseHoldMs: 0 }), 15_000, false).map((t) => t.currentA);
       expect(Math.max(...currents)).toBeGreaterThanOrEqual(13);
     });
 
@@ -273,6 +273,18 @@ describe('ev-charging strategy', () => {
         { atMs: 8_200, state: sunny },
       ]);
       expect(results.map((r) => evCurrentOf(r))).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 7, 7]);
+    });
+
+    it('after a fall does not rise again for riseHoldMs, then rises at the rise limit', () => {
+      const sunny = site({}, { loadPowerW: 500, pvPowerW: 12_000 }); // 16.7 A
+      const cloudy = site({}, { loadPowerW: 500, pvPowerW: 5_500 }); // 7.2 A
+      const times = [...Array.from({ length: 5 }, (_, i) => i * 1_000), 5_000, ...Array.from({ length: 14 }, (_, i) => 6_000 + i * 1_000)];
+      const results = runScenario(evChargingStrategy, evFirst, fresh, times.map((atMs) => ({ atMs, state: atMs === 5_000 ? cloudy : sunny })));
+      // 6 → 10 A, the cloud cuts it to 7 A at 5 s; sunny again, it holds 7 A until 15 s (10 s), then rises 1 A/s.
+      expect(results.map((r) => evCurrentOf(r))).toEqual([6, 7, 8, 9, 10, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 9, 10, 11, 12]);
+      // Without the hold it rises from the next second on.
+      const free = runScenario(evChargingStrategy, { ...evFirst, riseHoldMs: 0 }, fresh, times.map((atMs) => ({ atMs, state: atMs === 5_000 ? cloudy : sunny })));
+      expect(free.slice(5, 9).map((r) => evCurrentOf(r))).toEqual([7, 8, 9, 10]);
     });
 
     it('falls at once under the main fuse while the surplus would still allow more', () => {

@@ -48,6 +48,13 @@ export const EvChargingConfigSchema = z.strictObject({
    * the grid limits, not a surplus estimate, and a car starting on it is a load step like any other.
    */
   maxRiseAPerS: z.number().positive().default(1),
+  /**
+   * After the current offered falls (surplus modes), it does not rise again for this long, ms. With NetZero on the
+   * home battery a car that rises on every transient export — NetZero lagging a step behind — overshoots the surplus,
+   * falls on the import that follows, and the two controllers cycle (seen in the whole-gateway day: 8–10 A every 7 s,
+   * the grid ±300 W). Held, the surplus the fall leaves goes to the home battery until the grid has settled.
+   */
+  riseHoldMs: z.number().int().min(0).default(10_000),
   ...ReadingAgeConfigShape,
 });
 export type EvChargingConfig = z.infer<typeof EvChargingConfigSchema>;
@@ -70,6 +77,8 @@ export interface EvChargerMemory {
   readonly offeredAtMs?: number;
   /** Phases `offeredA` refers to; after a phase switch the level is converted at equal power. */
   readonly offeredPhases?: 1 | 3;
+  /** When the offer last fell below the level before it, epoch ms (rise hold, `riseHoldMs`). */
+  readonly fellAtMs?: number;
 }
 
 export interface EvChargingMemory {
@@ -227,14 +236,18 @@ function chargerDecision(
   // level; the minimum current (the start) is always allowed.
   const targetA = currentA;
   let levelA = targetA;
+  let fellAtMs = mem.fellAtMs !== undefined && mem.fellAtMs <= nowMs ? mem.fellAtMs : undefined;
   if (effectiveMode !== 'fast' && targetA > 0) {
     const { baseA, elapsedS } = riseBase(charger, phases, config, mem, nowMs, voltageV);
-    const ceilingA = Math.max(charger.minCurrentA, baseA + config.maxRiseAPerS * elapsedS);
+    const isHeld = fellAtMs !== undefined && nowMs - fellAtMs < config.riseHoldMs;
+    const ceilingA = Math.max(charger.minCurrentA, isHeld ? baseA : baseA + config.maxRiseAPerS * elapsedS);
     if (targetA > ceilingA) {
       const startA = ceilToStep(charger.minCurrentA, config.currentStepA);
       currentA = Math.min(targetA, Math.max(startA, truncateToStep(ceilingA, config.currentStepA)));
       levelA = Math.max(ceilingA, currentA);
     }
+    // A fall from a level it was charging at starts the hold (a start from 0 is no fall).
+    if (baseA > 0 && currentA < truncateToStep(baseA, config.currentStepA) - 1e-9) fellAtMs = nowMs;
   }
   return {
     currentA,
@@ -249,6 +262,7 @@ function chargerDecision(
       offeredA: levelA,
       offeredAtMs: nowMs,
       offeredPhases: phases,
+      ...(fellAtMs !== undefined ? { fellAtMs } : {}),
     },
     ...(latestStartMs !== undefined ? { latestStartMs } : {}),
     ...(requiredA !== undefined ? { requiredA } : {}),
