@@ -414,13 +414,15 @@ describe('a compressed day of the whole gateway: sun, a car, a load step, the cl
       );
       expect(atManual.atMs).toBeLessThan(endsAtMs);
       const outranked = await waitFor(
-        () =>
-          decisionsOf(BATTERY, manual.atMs).filter(
+        () => {
+          const list = decisionsOf(BATTERY, manual.atMs).filter(
             (d) =>
               d.payload.source === 'optimization' &&
               d.payload.outcome === 'superseded' &&
               /outranked by manual intent/.test(d.payload.reason ?? ''),
-          ),
+          );
+          return list.length > 0 ? list : undefined;
+        },
         { timeoutMs: MANUAL_TTL_MS, message: 'NetZero intents outranked by the manual one' },
       );
       expect(outranked.length).toBeGreaterThan(0);

@@ -49,6 +49,24 @@ describe('waitFor', () => {
     expect(err.cause).toBeInstanceOf(RangeError);
   });
 
+  it('treats an empty array as not yet, so a filtered list does not end the wait before anything arrived', async () => {
+    const arrived: number[] = [];
+    let calls = 0;
+    const list = await waitFor(
+      () => {
+        calls += 1;
+        if (calls === 3) arrived.push(7);
+        return arrived.filter((n) => n > 0);
+      },
+      { timeoutMs: 1_000, intervalMs: 1 },
+    );
+    expect(list).toEqual([7]);
+    expect(calls).toBe(3);
+    await expect(waitFor(() => [] as number[], { timeoutMs: 20, intervalMs: 5 })).rejects.toBeInstanceOf(
+      WaitForTimeoutError,
+    );
+  });
+
   it('says so when the predicate only returned falsy values', async () => {
     await expect(waitFor(() => 0, { timeoutMs: 30, intervalMs: 5 })).rejects.toThrow(
       /^timed out after 30 ms \(\d+ attempts\) waiting for the condition$/,

@@ -36,7 +36,8 @@ const DEFAULT_INTERVAL_MS = 20;
 
 /**
  * Calls `predicate` until it returns (or resolves to) a truthy value and resolves with that value.
- * A throw or rejection counts as "not yet". Rejects with {@link WaitForTimeoutError} once `timeoutMs`
+ * A throw or rejection counts as "not yet", and so does an empty array: it is truthy, and a predicate that returns a
+ * filtered list would otherwise end the wait before anything arrived. Rejects with {@link WaitForTimeoutError} once `timeoutMs`
  * has passed, also when a single call hangs. Uses real timers: do not combine with Jest fake timers.
  */
 export async function waitFor<T>(predicate: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<Truthy<T>> {
@@ -50,7 +51,9 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, opts: WaitForO
     attempts += 1;
     try {
       const outcome = await beforeDeadline(predicate, deadline - performance.now());
-      if (outcome.done && outcome.value) return outcome.value as Truthy<T>;
+      if (outcome.done && outcome.value && !(Array.isArray(outcome.value) && outcome.value.length === 0)) {
+        return outcome.value as Truthy<T>;
+      }
     } catch (error: unknown) {
       failure = { error };
     }
