@@ -242,7 +242,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
 
   const malformedIntents = (): number => {
     const s = bus.stats().subjects[subjects.intent.pattern];
-    return s === undefined ? 0 : s.droppedInvalidJson + s.droppedInvalidSchema + s.droppedInvalidSubject;
+    return s === undefined ? 0 : s.droppedInvalidJson + s.droppedInvalidSchema + s.droppedInvalidSubject + s.droppedFromStream;
   };
   const snapshotCounters = (): Record<CounterName, number> => ({ ...counts, intentsMalformed: malformedIntents() });
   const publishCounters = (): void => {

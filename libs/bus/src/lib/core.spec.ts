@@ -5,9 +5,13 @@ import {
   BusReplyRejectedError,
   BusRequestFailedError,
   BusValidationError,
+  createBusOnTransport,
   ERROR_HEADER,
+  type BusTransport,
   type MessageContext,
+  type RawMessage,
 } from '../index';
+import { streamOrigin } from './nats-transport';
 import {
   captureLogger,
   contextWithNewTrace,
@@ -341,6 +345,90 @@ describe('in-memory bus: request and reply', () => {
     await bus.settle();
     expect(handler).toHaveBeenCalledTimes(1);
     expect(bus.stats().totals).toMatchObject({ handlerErrors: 0, requestsRejected: 0 });
+  });
+});
+
+describe('messages the server delivered out of a JetStream stream', () => {
+  /** A transport that hands the bus whatever message the test builds, as the NATS transport would. */
+  function handTransport(): { transport: BusTransport; deliver(msg: RawMessage): Promise<void> } {
+    const listeners: ((msg: RawMessage) => void | Promise<void>)[] = [];
+    return {
+      transport: {
+        publish: () => undefined,
+        subscribe(_subject, _opts, onMessage) {
+          listeners.push(onMessage);
+          return { unsubscribe: () => undefined };
+        },
+        request: () => Promise.reject(new Error('not used')),
+      },
+      async deliver(msg) {
+        await Promise.all(listeners.map((l) => l(msg)));
+      },
+    };
+  }
+  const body = new TextEncoder().encode(JSON.stringify(exampleDeviceWrite));
+
+  it('drops a valid device write that came out of a stream: counted, logged as an error, never handled, never answered', async () => {
+    const { log, lines } = capturedLog();
+    const hand = handTransport();
+    const bus = createBusOnTransport(hand.transport, log);
+    const handler = jest.fn(() => exampleWriteResult);
+    bus.reply(subjects.deviceWrite, handler);
+    const respond = jest.fn();
+
+    await hand.deliver({
+      subject: 'device.bat-1.write',
+      data: body,
+      headers: {},
+      hasReply: true,
+      respond,
+      fromStream: 'KV_prices',
+    });
+    await hand.deliver({ subject: 'device.bat-1.write', data: body, headers: {}, hasReply: true, respond });
+
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(respond).toHaveBeenCalledTimes(1); // the client's request only
+    expect(bus.stats().subjects['device.{assetId}.write']).toMatchObject({
+      delivered: 1,
+      droppedFromStream: 1,
+      requestsRejected: 0,
+    });
+    expect(lines.find((l) => l.reason === 'from-stream')).toMatchObject({
+      level: ERROR,
+      subject: 'device.bat-1.write',
+      issues: [{ path: '$', message: expect.stringContaining('JetStream stream KV_prices') }],
+    });
+  });
+
+  it('drops one on a plain subscription as well', async () => {
+    const hand = handTransport();
+    const bus = createBusOnTransport(hand.transport, capturedLog().log);
+    const handler = jest.fn();
+    bus.subscribe(subjects.telemetry, handler);
+    const reading = new TextEncoder().encode(JSON.stringify(battery));
+
+    await hand.deliver({
+      subject: 'telemetry.bat-1',
+      data: reading,
+      headers: {},
+      hasReply: false,
+      respond: () => undefined,
+      fromStream: '?',
+    });
+
+    expect(handler).not.toHaveBeenCalled();
+    expect(bus.stats().totals).toMatchObject({ delivered: 0, droppedFromStream: 1 });
+  });
+
+  it('tells a stream delivery by its JetStream reply subject or its Nats-Stream header, and a client message by neither', () => {
+    expect(streamOrigin('$JS.ACK.KV_prices.evil.1.2.2.1700000000000000000.0', {})).toBe('KV_prices');
+    expect(streamOrigin('$JS.FC.KV_config.evil.x1', {})).toBe('KV_config');
+    expect(streamOrigin(undefined, { 'Nats-Stream': 'AUDIT', 'Nats-Subject': 'x', 'Nats-Sequence': '3' })).toBe(
+      'AUDIT',
+    );
+    expect(streamOrigin('', { 'nats-stream': '' })).toBe('?');
+    expect(streamOrigin('_INBOX.abc.1', { traceparent: '00-…' })).toBeUndefined();
+    expect(streamOrigin(undefined, {})).toBeUndefined();
   });
 });
 

@@ -147,12 +147,13 @@ function headerSafe(value: string): string {
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
-type DropKind = 'invalid-subject' | 'invalid-json' | 'invalid-schema';
+type DropKind = 'invalid-subject' | 'invalid-json' | 'invalid-schema' | 'from-stream';
 
 const DROP_STAT: Readonly<Record<DropKind, StatName>> = {
   'invalid-subject': 'droppedInvalidSubject',
   'invalid-json': 'droppedInvalidJson',
   'invalid-schema': 'droppedInvalidSchema',
+  'from-stream': 'droppedFromStream',
 };
 
 type Accepted<P extends string, T> =
@@ -189,6 +190,14 @@ export function createBusOnTransport(transport: BusTransport, log: Logger, opts:
     def: SubjectDef<P, S>,
     msg: RawMessage,
   ): Accepted<P, z.output<S>> {
+    if (msg.fromStream !== undefined) {
+      return drop(def.pattern, msg, 'from-stream', [
+        {
+          path: '$',
+          message: `delivered by the server out of JetStream stream ${msg.fromStream}, not published by a client`,
+        },
+      ]);
+    }
     const params = def.parse(msg.subject);
     if (params === undefined) {
       return drop(def.pattern, msg, 'invalid-subject', [
@@ -216,7 +225,7 @@ export function createBusOnTransport(transport: BusTransport, log: Logger, opts:
     stats.increment(pattern, DROP_STAT[kind]);
     limited.write(
       `${pattern}|${kind}`,
-      'warn',
+      kind === 'from-stream' ? 'error' : 'warn',
       { subject: msg.subject, pattern, reason: kind, issues: problems.slice(0, 10) },
       'dropped invalid message',
     );
@@ -303,6 +312,7 @@ export function createBusOnTransport(transport: BusTransport, log: Logger, opts:
     reply(def, handler, subOpts) {
       return listen(def.wildcard, subOpts, async (msg) => {
         const accepted = accept(def, msg);
+        if (!accepted.ok && accepted.kind === 'from-stream') return; // its reply subject is JetStream's, not a client's
         if (!accepted.ok) {
           rejectRequest(
             def.pattern,

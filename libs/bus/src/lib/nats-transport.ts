@@ -35,12 +35,28 @@ function fromNatsHeaders(hdrs: MsgHdrs | undefined): BusHeaders {
   return out;
 }
 
+/**
+ * The stream a message came out of when the server delivered it from JetStream instead of a client publishing it:
+ * a push consumer's delivery carries the reply `$JS.ACK.<stream>.<consumer>.…` (flow control `$JS.FC.…`), a
+ * stream's republish the header `Nats-Stream`. Undefined for a client's publish or request.
+ */
+export function streamOrigin(reply: string | undefined, headers: BusHeaders): string | undefined {
+  const republished = Object.keys(headers).find((k) => k.toLowerCase() === 'nats-stream');
+  if (republished !== undefined) return headers[republished] || '?';
+  if (reply?.startsWith('$JS.ACK.')) return reply.split('.')[2] || '?';
+  if (reply?.startsWith('$JS.FC.')) return reply.split('.')[2] || '?';
+  return undefined;
+}
+
 function toRawMessage(msg: Msg): RawMessage {
+  const headers = fromNatsHeaders(msg.headers);
+  const fromStream = streamOrigin(msg.reply, headers);
   return {
     subject: msg.subject,
     data: msg.data,
-    headers: fromNatsHeaders(msg.headers),
+    headers,
     hasReply: typeof msg.reply === 'string' && msg.reply.length > 0,
+    ...(fromStream === undefined ? {} : { fromStream }),
     respond(data, headers) {
       msg.respond(data, { headers: toNatsHeaders(headers) });
     },

@@ -12,6 +12,12 @@ export interface SubjectStats {
   readonly droppedInvalidSchema: number;
   /** Inbound messages dropped: the concrete subject did not match the pattern (e.g. an upper-case token). */
   readonly droppedInvalidSubject: number;
+  /**
+   * Inbound messages dropped: the NATS server delivered them out of a JetStream stream (a push consumer or a
+   * republish aimed at this subject), a path on which it checks no publish permission. Nothing of ours does that,
+   * so each one is someone routing around the subject grants (e.g. a device write no arbiter sent).
+   */
+  readonly droppedFromStream: number;
   /** Handlers that threw or rejected. */
   readonly handlerErrors: number;
   /** reply(): requests answered with a `Voltimax-Error` header instead of a reply. */
@@ -37,6 +43,7 @@ export const STAT_NAMES: readonly StatName[] = [
   'droppedInvalidJson',
   'droppedInvalidSchema',
   'droppedInvalidSubject',
+  'droppedFromStream',
   'handlerErrors',
   'requestsRejected',
   'invalidReplies',
@@ -52,6 +59,7 @@ function zero(): MutableStats {
     droppedInvalidJson: 0,
     droppedInvalidSchema: 0,
     droppedInvalidSubject: 0,
+    droppedFromStream: 0,
     handlerErrors: 0,
     requestsRejected: 0,
     invalidReplies: 0,
@@ -84,5 +92,7 @@ export class StatsRecorder {
 
 /** Inbound messages dropped for any reason (invalid JSON, schema or subject). */
 export function droppedTotal(stats: SubjectStats): number {
-  return stats.droppedInvalidJson + stats.droppedInvalidSchema + stats.droppedInvalidSubject;
+  return (
+    stats.droppedInvalidJson + stats.droppedInvalidSchema + stats.droppedInvalidSubject + stats.droppedFromStream
+  );
 }

@@ -7,6 +7,13 @@ export interface RawMessage {
   readonly headers: BusHeaders;
   /** True when the sender waits for an answer (a request). */
   readonly hasReply: boolean;
+  /**
+   * Set when the NATS server itself delivered this message out of a JetStream stream — a push consumer's delivery
+   * (reply `$JS.ACK.<stream>.…`) or a stream's republish (header `Nats-Stream`) — rather than a client publishing it:
+   * the stream's name, or `?` when only the reply subject's prefix shows it. The server checks no publish permission
+   * for either path, so the bus refuses such messages on its core subjects (see `droppedFromStream`).
+   */
+  readonly fromStream?: string;
   /** Answer a request; a no-op for plain publishes. */
   respond(data: Uint8Array, headers?: BusHeaders): void;
 }

@@ -8,6 +8,7 @@ const zero = {
   droppedInvalidJson: 0,
   droppedInvalidSchema: 0,
   droppedInvalidSubject: 0,
+  droppedFromStream: 0,
   handlerErrors: 0,
   requestsRejected: 0,
   invalidReplies: 0,

@@ -1,0 +1,122 @@
+/**
+ * Two ways the NATS server itself publishes on a subject without checking the publish permission of whoever set it
+ * up (nats-server 2.9/2.10; nats-io/nats-server#8274 for the first):
+ *   - a push consumer: any user with CONSUMER.CREATE on a stream picks its `deliver_subject`;
+ *   - a stream's republish: any user with STREAM.CREATE picks its `republish.dest`.
+ * With docker/nats/nats.conf, cloud-bridge — the service the cloud talks to — creates and writes KV `config` and
+ * `prices`, so it could have a value it stored published as `device.bat-1.write`, which only the safety-arbiter may
+ * publish. (A push delivery keeps the stored subject, `$KV.config.…`, which the subject check would refuse anyway; a
+ * republish arrives on the destination subject with the stored body: a valid device write.) These tests do exactly that against a real nats-server started from the file, show
+ * that the message does reach a raw subscriber of the driver's user, and that the bus — which every driver uses to
+ * take device writes — drops it, counts it (`droppedFromStream`) and never runs the handler.
+ */
+import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { subjects, type DeviceWrite } from '@voltimax/contracts';
+import { exampleDeviceWrite, exampleWriteResult } from '@voltimax/contracts/testing';
+import { connectNatsAs, NATS_CONFIG_PATH, startNats, waitFor, type NatsTestServer } from '@voltimax/testing';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { createBus, type Bus } from '../index';
+import { captureLogger, LOG_LEVEL } from '../testing';
+
+const FORGED: DeviceWrite = {
+  ...exampleDeviceWrite,
+  commandId: 'cmd-forged',
+  setpoint: { kind: 'battery-power', powerW: 5_000 },
+};
+const BODY = JSON.stringify(FORGED);
+
+describe('device writes the server would deliver out of a stream', () => {
+  let server: NatsTestServer;
+  const connections: NatsConnection[] = [];
+  let bridge: NatsConnection;
+  let raw: { subject: string; body: string }[];
+  let handled: DeviceWrite[];
+  let driverBus: Bus;
+  let driverLog: ReturnType<typeof captureLogger>;
+
+  beforeAll(async () => {
+    server = await startNats({ config: NATS_CONFIG_PATH });
+    const driver = await connectNatsAs(server.url, 'modbus-poller');
+    bridge = await connectNatsAs(server.url, 'cloud-bridge');
+    connections.push(driver, bridge);
+    raw = [];
+    handled = [];
+    driver.subscribe('device.bat-1.write', {
+      callback: (_err, msg) => {
+        raw.push({ subject: msg.subject, body: msg.string() });
+      },
+    });
+    driverLog = captureLogger('warn');
+    driverBus = createBus(driver, driverLog.log);
+    driverBus.reply(subjects.deviceWrite, (write) => {
+      handled.push(write);
+      return { ...exampleWriteResult, commandId: write.commandId };
+    });
+    await driver.flush();
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(connections.map((nc) => nc.close()));
+    await server?.stop();
+  });
+
+  const droppedFromStream = (): number =>
+    driverBus.stats().subjects[subjects.deviceWrite.pattern]?.droppedFromStream ?? 0;
+
+  it('a stream that republishes what cloud-bridge stores into a device write: it reaches the driver as a valid write, and the bus drops it', async () => {
+    const jsm = await jetstreamManager(bridge);
+    await jsm.streams.add({
+      name: 'KV_prices',
+      subjects: ['$KV.prices.>'],
+      storage: StorageType.Memory,
+      retention: RetentionPolicy.Limits,
+      republish: { src: '$KV.prices.forged', dest: 'device.bat-1.write' },
+    });
+    await jsm.jetstream().publish('$KV.prices.forged', BODY);
+
+    // On the wire it is indistinguishable by subject and body from the arbiter's write: only its origin tells.
+    await waitFor(() => raw.find((m) => m.subject === 'device.bat-1.write' && m.body === BODY), {
+      timeoutMs: 5_000,
+      message: 'the republish on device.bat-1.write',
+    });
+    await waitFor(() => droppedFromStream() === 1, { message: 'the bus to count the republish as droppedFromStream' });
+    expect(handled).toEqual([]);
+    expect(driverLog.lines).toContainEqual(
+      expect.objectContaining({ level: LOG_LEVEL.error, reason: 'from-stream', subject: 'device.bat-1.write' }),
+    );
+  });
+
+  it('a push consumer on KV config that cloud-bridge created, delivering to the device write subject: dropped too', async () => {
+    const config = await new Kvm(bridge).create('config', { history: 1 });
+    await config.put('forged', BODY);
+    const before = raw.length;
+    await (
+      await jetstreamManager(bridge)
+    ).consumers.add('KV_config', {
+      deliver_subject: 'device.bat-1.write',
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      filter_subject: '$KV.config.forged',
+    });
+
+    await waitFor(() => raw.slice(before).find((m) => m.body === BODY), {
+      timeoutMs: 5_000,
+      message: 'the delivery to device.bat-1.write',
+    });
+    await waitFor(() => droppedFromStream() === 2, { message: 'the bus to count the delivery as droppedFromStream' });
+    expect(handled).toEqual([]);
+  });
+
+  it("the safety-arbiter's own request is still executed and answered", async () => {
+    const arbiter = await connectNatsAs(server.url, 'safety-arbiter');
+    connections.push(arbiter);
+    const arbiterBus = createBus(arbiter, captureLogger('warn').log);
+    const result = await arbiterBus.request(subjects.deviceWrite, { assetId: 'bat-1' }, exampleDeviceWrite, {
+      timeoutMs: 5_000,
+    });
+    expect(result.commandId).toBe(exampleDeviceWrite.commandId);
+    expect(handled.map((w) => w.commandId)).toEqual([exampleDeviceWrite.commandId]);
+    expect(droppedFromStream()).toBe(2);
+  });
+});
