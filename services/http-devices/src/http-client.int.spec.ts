@@ -38,7 +38,8 @@ describe('HttpDeviceClient', () => {
 
   const client = (overrides: Partial<ConstructorParameters<typeof HttpDeviceClient>[1]> = {}) =>
     new HttpDeviceClient('dev-1', {
-      timeoutMs: 200,
+      // Generous: an exchange that should succeed must not time out on a busy machine (CI once saw 200 ms pass).
+      timeoutMs: 5_000,
       attempts: 2,
       maxBodyBytes: 1_024,
       breaker: { consecutiveFailures: 3, halfOpenAfterMs: 60_000 },
@@ -94,7 +95,7 @@ describe('HttpDeviceClient', () => {
 
   it('gives up after the timeout, naming it', async () => {
     handler = () => undefined; // never answers
-    const err = await failure(client({ attempts: 1 }).once({ method: 'GET', url }));
+    const err = await failure(client({ attempts: 1, timeoutMs: 200 }).once({ method: 'GET', url }));
     expect([err.kind, err.retryable]).toEqual(['timeout', true]);
     expect(err.message).toBe(`GET ${url}: no complete answer within 200 ms`);
   });
