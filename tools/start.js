@@ -218,6 +218,20 @@ async function main() {
   }
   say(`NATS on nats://127.0.0.1:${NATS_PORT} (users and permissions from docker/nats/nats.conf)`);
 
+  // Only the provisioner may create streams (a service that could might capture or republish device writes): it
+  // creates TELEMETRY, AUDIT and the KV buckets now, before any service looks for them.
+  const provision = spawnSync(path.join(ROOT, 'bin', 'voltimax'), ['bus', 'init', '--wait-ms', '15000'], {
+    encoding: 'utf8',
+    env: { ...process.env, NATS_URL: `nats://127.0.0.1:${NATS_PORT}`, NATS_USER: 'provisioner', NATS_PASS: 'dev-provisioner' },
+  });
+  if (provision.status !== 0) {
+    process.stderr.write(provision.stderr || provision.stdout);
+    say('could not create the streams (voltimax bus init)');
+    shutdown(1);
+    return;
+  }
+  say('streams and KV buckets ready (voltimax bus init, as the provisioner)');
+
   // Redis keeps the strategy engine's memory across restarts; the engine runs without it if it is missing.
   let redisUrl = process.env.REDIS_URL;
   const redisBin = findBinary('redis-server');

@@ -28,8 +28,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly ROOT
 readonly PREFIX="${VOLTIMAX_IMAGE_PREFIX:-voltimax}"
 
-# Services deployed by default, and per compose profile; tools/checks/deploy.spec.ts keeps these equal to compose.yaml.
-readonly SERVICES=(cloud-bridge dashboard driver-host http-devices modbus-poller ocpp-csms safety-arbiter strategy-engine telemetry-publisher)
+# Images deployed by default (the services, and cli for the one-shot bus-init), and per compose profile;
+# tools/checks/deploy.spec.ts keeps these equal to compose.yaml's build targets.
+readonly SERVICES=(cli cloud-bridge dashboard driver-host http-devices modbus-poller ocpp-csms safety-arbiter strategy-engine telemetry-publisher)
 readonly SIM_SERVICES=(simulator)
 
 DRY_RUN=0

@@ -24,8 +24,11 @@ const composeText = readFileSync(join(ROOT, 'compose.yaml'), 'utf8');
 const raw = loadComposeRaw();
 const env = loadEnvExample();
 const resolved = interpolateDeep(raw, env) as Json;
-const apps = appServices(resolved);
-const all = composeServices(resolved);
+/** One-shot jobs (they run to completion before the services): name → the image target they run. */
+const JOBS: Readonly<Record<string, string>> = { 'bus-init': 'cli' };
+const apps = Object.fromEntries(Object.entries(appServices(resolved)).filter(([name]) => !(name in JOBS)));
+const all = Object.fromEntries(Object.entries(composeServices(resolved)).filter(([name]) => !(name in JOBS)));
+const jobs = Object.fromEntries(Object.entries(composeServices(resolved)).filter(([name]) => name in JOBS));
 
 /** Services the CLI or tooling provides but compose does not run (not long-running services). */
 const NOT_IN_COMPOSE = new Set(['cli']);
@@ -107,7 +110,7 @@ describe('compose.yaml services map to projects, images, NATS users and credenti
         .filter(([, s]) => ((s['profiles'] as string[] | undefined) ?? [])[0] === profile)
         .map(([name]) => name)
         .sort();
-    expect(scriptList('SERVICES')).toEqual(byProfile(undefined));
+    expect(scriptList('SERVICES')).toEqual([...byProfile(undefined), ...Object.values(JOBS)].sort());
     expect(scriptList('SIM_SERVICES')).toEqual(byProfile('sim'));
   });
 });
@@ -143,7 +146,9 @@ describe('compose.yaml follows DESIGN § Deployment', () => {
       expect(environment['SITE_FILE']).toMatch(/^\//);
       const dependsOn = service['depends_on'] as Record<string, Json>;
       expect(dependsOn['nats']).toEqual({ condition: 'service_healthy' });
-      for (const dependency of Object.values(dependsOn)) expect(dependency['condition']).toBe('service_healthy');
+      for (const [name, dependency] of Object.entries(dependsOn)) {
+        expect(dependency['condition']).toBe(name in JOBS ? 'service_completed_successfully' : 'service_healthy');
+      }
     },
   );
 
@@ -154,14 +159,23 @@ describe('compose.yaml follows DESIGN § Deployment', () => {
     expect(service['security_opt']).toEqual(['no-new-privileges:true']);
   });
 
-  it.each(Object.keys(apps).filter((name) => name !== 'cloud-bridge'))('%s mounts the site configuration read-only', (name) => {
-    const volumes = apps[name]?.['volumes'] as Json[];
-    expect(volumes).toContainEqual(expect.objectContaining({ type: 'bind', target: '/etc/voltimax', read_only: true }));
-  });
+  it.each(Object.keys(apps).filter((name) => name !== 'cloud-bridge'))(
+    '%s mounts the site configuration read-only',
+    (name) => {
+      const volumes = apps[name]?.['volumes'] as Json[];
+      expect(volumes).toContainEqual(
+        expect.objectContaining({ type: 'bind', target: '/etc/voltimax', read_only: true }),
+      );
+    },
+  );
 
   it('lets only cloud-bridge, the single writer of assets.json, mount the site configuration read-write', () => {
     const writable = Object.entries(apps)
-      .filter(([, s]) => ((s['volumes'] as Json[] | undefined) ?? []).some((v) => v['target'] === '/etc/voltimax' && v['read_only'] !== true))
+      .filter(([, s]) =>
+        ((s['volumes'] as Json[] | undefined) ?? []).some(
+          (v) => v['target'] === '/etc/voltimax' && v['read_only'] !== true,
+        ),
+      )
       .map(([name]) => name);
     expect(writable).toEqual(['cloud-bridge']);
   });
@@ -208,6 +222,30 @@ describe('compose.yaml follows DESIGN § Deployment', () => {
     expect((poller['environment'] as Json)['SHARD_LEASE_DIR']).toBe('/var/lib/voltimax/shards');
     expect(poller['volumes']).toContain('shards:/var/lib/voltimax/shards');
     expect(poller['container_name']).toBeUndefined();
+  });
+
+  it('runs bus-init once, as the provisioner, hardened, and starts every service only after it completed', () => {
+    const job = jobs['bus-init'] as Json;
+    expect(job['build']).toEqual({ context: '.', dockerfile: 'docker/Dockerfile', target: 'cli' });
+    expect(job['command']).toEqual(['bus', 'init', '--wait-ms', '60000']);
+    expect(job['restart']).toBe('no');
+    expect(job['read_only']).toBe(true);
+    expect(job['cap_drop']).toEqual(['ALL']);
+    expect(job['security_opt']).toEqual(['no-new-privileges:true']);
+    const environment = job['environment'] as Record<string, string>;
+    expect(environment['NATS_USER']).toBe('provisioner');
+    expect(composeText).toContain(`NATS_PASS: \${${passwordVariable('provisioner')}:?`);
+    expect(environment['NATS_PASS']).toBe(natsUsers().get('provisioner'));
+    // The same retention as the telemetry-publisher's, or the stream would be provisioned with other limits.
+    const publisher = apps['telemetry-publisher']?.['environment'] as Record<string, string>;
+    for (const key of ['TELEMETRY_MAX_AGE_MS', 'TELEMETRY_MAX_BYTES']) expect(environment[key]).toBe(publisher[key]);
+    expect((job['depends_on'] as Json)['nats']).toEqual({ condition: 'service_healthy' });
+    for (const [name, service] of Object.entries(apps)) {
+      expect([name, (service['depends_on'] as Json)['bus-init']]).toEqual([
+        name,
+        { condition: 'service_completed_successfully' },
+      ]);
+    }
   });
 
   it('keeps the arbiter single: a fixed container name makes --scale fail', () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { findBinary, freePort, NATS_CONFIG_PATH, waitFor } from '@voltimax/testing';
+import { findBinary, freePort, NATS_CONFIG_PATH, provisionTestStreams, waitFor } from '@voltimax/testing';
 
 const HOST = '127.0.0.1';
 
@@ -72,7 +72,7 @@ function restartable(opts: {
   };
 }
 
-/** nats-server with docker/nats/nats.conf (users, permissions) on a free port, JetStream in its own store. */
+/** nats-server with docker/nats/nats.conf (users, permissions) on a free port, JetStream in its own store, provisioned. */
 export async function startRestartableNats(): Promise<RestartableServer> {
   const binary = findBinary('nats-server');
   if (binary === undefined) throw new Error('nats-server is not installed (apt-get install nats-server)');
@@ -91,6 +91,8 @@ export async function startRestartableNats(): Promise<RestartableServer> {
     ready: (output) => output.includes('Server is ready'),
   });
   await server.start();
+  // As `voltimax bus init` before the services: only the provisioner may create streams. The store survives restarts.
+  await provisionTestStreams(server.url);
   return server;
 }
 

@@ -31,9 +31,12 @@ export type { BusTransport, RawMessage } from './lib/transport';
 export {
   ensureConsumer,
   ensureStream,
+  isPermissionRefusal,
   JetStreamConfigConflictError,
+  StreamNotProvisionedError,
   type ConsumerSpec,
   type EnsureAction,
   type StreamSpec,
 } from './lib/jetstream';
 export { ensureKv, typedKv, type KvSpec, type TypedKv } from './lib/kv';
+export { provisionGatewayStreams, type ProvisionReport, type StreamRetention } from './lib/provision';

@@ -23,6 +23,11 @@ export {
 } from './lib/servers';
 export { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, NATS_USERS, connectNatsAs, type NatsUser } from './lib/nats-dev-users';
 export {
+  provisionTestStreams,
+  type ProvisionTestOptions,
+  type TestStreamRetention,
+} from './lib/provision';
+export {
   startPlatformApi,
   type PlatformApiDouble,
   type PlatformApiFault,

@@ -48,7 +48,8 @@ let server: NatsTestServer;
 const connections: NatsConnection[] = [];
 
 beforeAll(async () => {
-  server = await startNats({ config: NATS_CONFIG_PATH });
+  // Not provisioned: the provisioner's own test below creates the streams.
+  server = await startNats({ config: NATS_CONFIG_PATH, provision: false });
 });
 
 afterAll(async () => {
@@ -138,7 +139,7 @@ describe('docker/nats/nats.conf', () => {
     });
 
     it('covers every user of the file but the arbiter', () => {
-      expect(others).toHaveLength(10);
+      expect(others).toHaveLength(11);
     });
 
     it.each(others)('%s: the server refuses its publish and the driver never receives it', async (user) => {
@@ -327,10 +328,42 @@ describe('docker/nats/nats.conf', () => {
     );
   });
 
-  describe('JetStream grants are per stream and bucket', () => {
-    it('cloud-bridge creates and writes KV config; strategy-engine reads and watches it but cannot change it', async () => {
+  describe('JetStream grants are per stream and bucket; only the provisioner creates streams', () => {
+    const GATEWAY_STREAMS = ['TELEMETRY', 'AUDIT', 'KV_config', 'KV_prices', 'KV_strategy-history'];
+
+    it('the provisioner creates every stream and bucket of the gateway, and may do nothing else', async () => {
+      const provisioner = await connectAs('provisioner');
+      const jsm = await jetstreamManager(provisioner.nc);
+      const kvm = new Kvm(provisioner.nc);
+      for (const [bucket, history] of [
+        ['config', 5],
+        ['prices', 1],
+        ['strategy-history', 1],
+      ] as const) {
+        await kvm.create(bucket, { history });
+      }
+      await jsm.streams.add({
+        name: 'TELEMETRY',
+        subjects: ['telemetry.*'],
+        storage: StorageType.File,
+        max_age: nanos(72 * 3_600_000),
+      });
+      await jsm.streams.add({ name: 'AUDIT', subjects: ['arbiter.decision.*'], storage: StorageType.File });
+      await jsm.streams.update('AUDIT', { max_age: nanos(96 * 3_600_000) });
+      for (const name of GATEWAY_STREAMS) expect((await jsm.streams.info(name)).config.name).toBe(name);
+
+      await expect((await kvm.open('config')).put('site', '{}')).rejects.toThrow(/Permissions Violation/);
+      await expect(
+        jsm.consumers.add('TELEMETRY', { durable_name: 'x', ack_policy: AckPolicy.Explicit }),
+      ).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.delete('KV_prices')).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.add({ name: 'ROGUE', subjects: ['device.>'] })).rejects.toThrow(/Permissions Violation/);
+      await expectPublishRefused(provisioner, 'config.updated');
+    });
+
+    it('cloud-bridge writes KV config; strategy-engine reads and watches it but cannot change it', async () => {
       const bridge = await connectAs('cloud-bridge');
-      const config = await new Kvm(bridge.nc).create('config');
+      const config = await new Kvm(bridge.nc).open('config');
       await config.put('site', '{"gridLimitW":17000}');
 
       const engine = await connectAs('strategy-engine');
@@ -356,15 +389,9 @@ describe('docker/nats/nats.conf', () => {
       expect((await config.get('site'))?.string()).toBe('{"gridLimitW":11000}');
     });
 
-    it("telemetry-publisher owns TELEMETRY: creates it, and consumes and acks a driver's telemetry", async () => {
+    it("telemetry-publisher consumes and acks a driver's telemetry from TELEMETRY", async () => {
       const publisher = await connectAs('telemetry-publisher');
       const jsm = await jetstreamManager(publisher.nc);
-      await jsm.streams.add({
-        name: 'TELEMETRY',
-        subjects: ['telemetry.*'],
-        storage: StorageType.File,
-        max_age: nanos(72 * 3_600_000),
-      });
       await jsm.consumers.add('TELEMETRY', { durable_name: 'cloud', ack_policy: AckPolicy.Explicit });
 
       const driver = await connectAs('modbus-poller');
@@ -380,10 +407,9 @@ describe('docker/nats/nats.conf', () => {
       expect(publisher.errors).toEqual([]);
     });
 
-    it('safety-arbiter creates the AUDIT stream, which keeps its decisions', async () => {
+    it("the AUDIT stream keeps the safety-arbiter's decisions", async () => {
       const arbiter = await connectAs('safety-arbiter');
       const jsm = await jetstreamManager(arbiter.nc);
-      await jsm.streams.add({ name: 'AUDIT', subjects: ['arbiter.decision.*'], storage: StorageType.File });
       arbiter.nc.publish('arbiter.decision.bat-1', '{"outcome":"clamped"}');
       await arbiter.nc.flush();
       await waitFor(async () => (await jsm.streams.info('AUDIT')).state.messages === 1, {
@@ -391,16 +417,28 @@ describe('docker/nats/nats.conf', () => {
       });
     });
 
-    it.each<[NatsUser, string]>([
-      ['modbus-poller', 'ROGUE'],
-      ['strategy-engine', 'TELEMETRY'],
-      ['cloud-bridge', 'AUDIT'],
-    ])('%s cannot create stream %s', async (user, name) => {
+    // With a stream-create or -update grant a service could capture `device.*.write` in a stream of its own: the
+    // server would then answer each of the arbiter's write requests with a PubAck before the driver could.
+    const SERVICES = NATS_USERS.filter((user) => user !== 'provisioner');
+    it.each(SERVICES)('%s may neither create a stream nor change one of the gateway', async (user) => {
       const client = await connectAs(user);
-      const jsm = await jetstreamManager(client.nc);
-      await expect(jsm.streams.add({ name, subjects: [`${name.toLowerCase()}.x`] })).rejects.toThrow(
-        /Permissions Violation/,
-      );
+      // Without `$JS.API.INFO` (driver-host, simulator) even the manager's first request is refused.
+      const jsm = await jetstreamManager(client.nc, { checkAPI: false });
+      await expect(
+        jsm.streams.add({ name: 'KV_strategy-history-x', subjects: ['device.>'], storage: StorageType.Memory }),
+      ).rejects.toThrow(/Permissions Violation/);
+      for (const name of GATEWAY_STREAMS) {
+        await expect(jsm.streams.update(name, { subjects: ['device.>'] })).rejects.toThrow(/Permissions Violation/);
+      }
+    });
+
+    it('so no device write request is answered by anyone but the driver', async () => {
+      const driver = await connectAs('modbus-poller');
+      driver.nc.subscribe('device.bat-1.write', { callback: (_err, msg) => void msg.respond('{"driver":true}') });
+      await driver.nc.flush();
+      const arbiter = await connectAs('safety-arbiter');
+      const answer = await arbiter.nc.request('device.bat-1.write', '{}', { timeout: 2_000 });
+      expect(answer.string()).toBe('{"driver":true}');
     });
   });
 });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerArbiterCommand } from './commands/arbiter-why';
 import { registerAssetsCommand } from './commands/assets';
 import { registerBacktestCommand } from './commands/backtest';
+import { registerBusCommand } from './commands/bus-init';
 import { registerChargerCommand } from './commands/charger';
 import { registerCloudCommand } from './commands/cloud';
 import { registerDashboardCommand } from './commands/dashboard-password';
@@ -65,11 +66,18 @@ export function buildProgram(io: CliIo): Command {
     .option('--line', 'with --status: one line per interval, for logs')
     .option('--supervisor <file>', 'with --status: the state file of `npm start` listing its processes')
     .action(
-      (opts: { once?: boolean; windowMs?: string; intervalMs?: string; status?: boolean; line?: boolean; supervisor?: string }) =>
-        monitor(io, opts),
+      (opts: {
+        once?: boolean;
+        windowMs?: string;
+        intervalMs?: string;
+        status?: boolean;
+        line?: boolean;
+        supervisor?: string;
+      }) => monitor(io, opts),
     );
 
   registerEstopCommand(program, io);
+  registerBusCommand(program, io);
   registerArbiterCommand(program, io);
   registerBacktestCommand(program, io);
   registerAssetsCommand(program, io);

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { ensureKv } from '@voltimax/bus';
 import { createGatewayTransport, type CommandChannel } from '@voltimax/cloud';
-import { kvBuckets, strategyHistoryBucket, subjects, type SiteConfig } from '@voltimax/contracts';
+import { configBucket, pricesBucket, strategyHistoryBucket, subjects, type SiteConfig } from '@voltimax/contracts';
 import { defineService } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import { NODE_FS, removeStaleTemps, writeFileAtomic, type AtomicFs } from './atomic-file';
@@ -73,9 +73,11 @@ export function cloudBridgeService(overrides: CloudBridgeOverrides = {}) {
       const offHealth = bus.subscribe(subjects.health, (heartbeat) => services.update(heartbeat));
 
       const kvLog = log.child({ component: 'kv' });
-      const { kv: configKv } = await ensureKv(connection.nc, { name: kvBuckets.config, history: 5 }, kvLog);
-      const { kv: pricesKv } = await ensureKv(connection.nc, { name: kvBuckets.prices, history: 1 }, kvLog);
-      // Its values are the strategy-engine's (the site's meter history); the engine may not create streams.
+      // Under docker/nats/nats.conf the provisioner (`voltimax bus init`) creates the buckets and these only open
+      // them (a missing one ends the start with StreamNotProvisionedError); on a server without users they are
+      // created here. KV strategy-history's values are the strategy-engine's (the site's meter history).
+      const { kv: configKv } = await ensureKv(connection.nc, configBucket, kvLog);
+      const { kv: pricesKv } = await ensureKv(connection.nc, pricesBucket, kvLog);
       await ensureKv(connection.nc, strategyHistoryBucket, kvLog);
 
       const stale = await removeStaleTemps(env.SITE_FILE, fs);

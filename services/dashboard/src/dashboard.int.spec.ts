@@ -6,9 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createBus, type Bus } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
 import {
@@ -166,13 +165,10 @@ describe('the dashboard in a real browser, on a simulated site', () => {
       dir = mkdtempSync(join(tmpdir(), 'voltimax-dashboard-e2e-'));
       [nats, redis] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startRedis()]);
 
-      // Stream TELEMETRY belongs to the telemetry-publisher; KV config to the cloud-bridge. Both made as they would.
-      const publisher = await as('telemetry-publisher');
-      await (
-        await jetstreamManager(publisher)
-      ).streams.add({ name: 'TELEMETRY', subjects: ['telemetry.*'], max_age: nanos(72 * 3_600_000) });
+      // Stream TELEMETRY and KV config were made by the provisioner (startNats, as `voltimax bus init`); KV config is
+      // written by the cloud-bridge.
       const cloudBridge = await as('cloud-bridge');
-      kv = await new Kvm(cloudBridge).create('config');
+      kv = await new Kvm(cloudBridge).open('config');
       bridge = createBus(cloudBridge, captureLogger('warn').log);
 
       // The chart's past, three hours ago, published by a driver before anything else runs.

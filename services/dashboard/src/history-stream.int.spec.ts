@@ -1,5 +1,5 @@
 // The chart's past from stream TELEMETRY, against a real nats-server from docker/nats/nats.conf: the stream is made
-// by the telemetry-publisher user (its owner), readings are published by the modbus-poller user, and the backfill
+// by the provisioner user (as `voltimax bus init`), readings are published by the modbus-poller user, and the backfill
 // reads as the dashboard user — which proves its read-only grant is enough, and no more.
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
@@ -26,7 +26,8 @@ function grid(atMs: number, powerW: number, sequence: number): AssetReading {
 }
 
 beforeAll(async () => {
-  server = await startNats({ config: NATS_CONFIG_PATH });
+  // Not provisioned: the first test needs TELEMETRY missing.
+  server = await startNats({ config: NATS_CONFIG_PATH, provision: false });
 });
 
 afterAll(async () => {
@@ -52,8 +53,8 @@ describe('backfillFromStream (as the dashboard user)', () => {
   });
 
   it('reads every reading of the window when there are few, and samples evenly when there are many', async () => {
-    const publisher = await as('telemetry-publisher');
-    const jsm = await jetstreamManager(publisher);
+    const provisioner = await as('provisioner');
+    const jsm = await jetstreamManager(provisioner);
     await jsm.streams.add({ name: 'TELEMETRY', subjects: ['telemetry.*'], max_age: nanos(72 * 3_600_000) });
 
     const poller = await as('modbus-poller');

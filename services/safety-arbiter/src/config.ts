@@ -1,11 +1,11 @@
-import { AssetIdSchema } from '@voltimax/contracts';
+import { AssetIdSchema, streamRetention } from '@voltimax/contracts';
 import { getBatteryEntry } from '@voltimax/devices';
 import { DEFAULT_ARBITER_OPTIONS, type ArbiterOptions } from '@voltimax/safety';
 import { loadSiteConfig, readUtf8File, siteFileMessages, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
 
 /** AUDIT keeps decisions at least this long (DESIGN § Data at rest: retention ≥ 72 h). */
-export const MIN_AUDIT_MAX_AGE_MS = 72 * 3_600_000;
+export const MIN_AUDIT_MAX_AGE_MS = streamRetention.audit.minAgeMs;
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -79,9 +79,9 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       /** Smallest gap between two writes to one asset that widen its setpoint, ms (narrowing writes never wait). */
       MIN_WRITE_INTERVAL_MS: int(0, 60_000, 250),
       /** AUDIT retention, ms (at least 72 h). */
-      AUDIT_MAX_AGE_MS: int(MIN_AUDIT_MAX_AGE_MS, 365 * 24 * 3_600_000, 7 * 24 * 3_600_000),
+      AUDIT_MAX_AGE_MS: int(MIN_AUDIT_MAX_AGE_MS, streamRetention.audit.maxAgeMs, streamRetention.audit.defaultAgeMs),
       /** AUDIT size limit, bytes (the oldest decisions go first). */
-      AUDIT_MAX_BYTES: int(1 << 20, Number.MAX_SAFE_INTEGER, 512 << 20),
+      AUDIT_MAX_BYTES: int(streamRetention.audit.minBytes, Number.MAX_SAFE_INTEGER, streamRetention.audit.defaultBytes),
       /** Services whose heartbeats may claim assets (drivers), comma-separated. */
       DRIVER_SERVICES: z
         .string()

@@ -12,8 +12,9 @@ let server: NatsTestServer;
 const connections: NatsConnection[] = [];
 
 beforeAll(async () => {
-  // The project's nats.conf: the engine's own user and grants.
-  server = await startNats({ config: NATS_CONFIG_PATH });
+  // The project's nats.conf: the engine's own user and grants; not provisioned yet (the first test needs the bucket
+  // missing), the second provisions it as `voltimax bus init` does.
+  server = await startNats({ config: NATS_CONFIG_PATH, provision: false });
 });
 
 afterAll(async () => {
@@ -30,7 +31,7 @@ async function connectAs(user: NatsUser): Promise<NatsConnection> {
 const history = siteHistoryOf({ ...INITIAL_METER_MEMORY, monthKey: '2026-01', monthPeakW: 3_210, historyDay: [20_454, -1, -1, -1, -1, -1, -1] }, 1_767_225_600_000);
 
 describe('kvHistoryStore against nats-server with the project configuration', () => {
-  it('before cloud-bridge creates the bucket there is no history and nothing to save into; the engine cannot create it', async () => {
+  it('before the bucket is provisioned there is no history and nothing to save into; the engine cannot create it', async () => {
     const engineNc = await connectAs('strategy-engine');
     const store = kvHistoryStore(engineNc, { log, key: 'gw-hist' });
     expect(await store.load()).toEqual({ status: 'absent' });
@@ -42,8 +43,8 @@ describe('kvHistoryStore against nats-server with the project configuration', ()
     );
   });
 
-  it('cloud-bridge creates it; the engine saves, and a later start reads back what the last one saved', async () => {
-    await ensureKv(await connectAs('cloud-bridge'), HISTORY_BUCKET);
+  it('once provisioned, the engine saves, and a later start reads back what the last one saved', async () => {
+    await ensureKv(await connectAs('provisioner'), HISTORY_BUCKET);
     const first = kvHistoryStore(await connectAs('strategy-engine'), { log, key: 'gw-hist' });
     expect(await first.load()).toEqual({ status: 'absent' });
     expect(await first.save(history)).toBe(true);

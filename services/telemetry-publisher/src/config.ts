@@ -1,9 +1,10 @@
 import { CloudConfigError, createGatewayTransport, type SecretEnv } from '@voltimax/cloud';
+import { streamRetention } from '@voltimax/contracts';
 import { readUtf8File, siteFileEnv, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
 
 /** TELEMETRY keeps readings at least this long (DESIGN § Subjects: retention ≥ 72 h). */
-export const MIN_TELEMETRY_MAX_AGE_MS = 72 * 3_600_000;
+export const MIN_TELEMETRY_MAX_AGE_MS = streamRetention.telemetry.minAgeMs;
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -22,9 +23,17 @@ export function publisherEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       /** Path of assets.json: gatewayId and the `cloud` block (transport, broker, platformApiUrl). */
       SITE_FILE: siteFileEnv(readTextFile),
       /** TELEMETRY retention, ms (at least 72 h). */
-      TELEMETRY_MAX_AGE_MS: int(MIN_TELEMETRY_MAX_AGE_MS, 365 * 24 * 3_600_000, 7 * 24 * 3_600_000),
+      TELEMETRY_MAX_AGE_MS: int(
+        MIN_TELEMETRY_MAX_AGE_MS,
+        streamRetention.telemetry.maxAgeMs,
+        streamRetention.telemetry.defaultAgeMs,
+      ),
       /** TELEMETRY size cap, bytes; the oldest readings are dropped first (counted and reported as lost). */
-      TELEMETRY_MAX_BYTES: int(64 * 1024, Number.MAX_SAFE_INTEGER, 2 * 1024 ** 3),
+      TELEMETRY_MAX_BYTES: int(
+        streamRetention.telemetry.minBytes,
+        Number.MAX_SAFE_INTEGER,
+        streamRetention.telemetry.defaultBytes,
+      ),
       /** Frame window in server store time: the live latency is at most this plus FRAME_GRACE_MS, ms. */
       FRAME_INTERVAL_MS: int(100, 600_000, 10_000),
       /** Allowance for clock skew and delivery delay before the current window's frame is closed, ms. */

@@ -46,8 +46,12 @@ interface Stack {
   publisher: PublisherProcess | undefined;
 }
 
-async function startStack(gatewayId: string, withFallback: boolean): Promise<Stack> {
-  const nats = await startNats({ config: NATS_CONFIG_PATH });
+async function startStack(gatewayId: string, withFallback: boolean, telemetryMaxBytes?: number): Promise<Stack> {
+  // The provisioner creates TELEMETRY with the cap the publisher is given (as `voltimax bus init` reads it).
+  const nats = await startNats({
+    config: NATS_CONFIG_PATH,
+    provision: telemetryMaxBytes === undefined ? true : { telemetry: { maxBytes: telemetryMaxBytes } },
+  });
   const mqtt = await startMqtt();
   const broker = new URL(mqtt.url);
   const link = await startLinkProxy({ host: broker.hostname, port: Number(broker.port) });
@@ -205,7 +209,7 @@ describe('TELEMETRY byte cap reached while the cloud is away', () => {
 
   it('drops the oldest readings, and counts and reports every one of them', async () => {
     const gatewayId = 'gw-byte-cap';
-    stack = await startStack(gatewayId, false);
+    stack = await startStack(gatewayId, false, 1024 * 1024);
     const { cloud, driver, heartbeats, link, nats } = stack;
     const seconds = 2_000;
     const total = seconds * ASSETS.length;

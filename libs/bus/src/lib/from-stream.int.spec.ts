@@ -2,13 +2,14 @@
  * Two ways the NATS server itself publishes on a subject without checking the publish permission of whoever set it
  * up (nats-server 2.9/2.10; nats-io/nats-server#8274 for the first):
  *   - a push consumer: any user with CONSUMER.CREATE on a stream picks its `deliver_subject`;
- *   - a stream's republish: any user with STREAM.CREATE picks its `republish.dest`.
- * With docker/nats/nats.conf, cloud-bridge — the service the cloud talks to — creates and writes KV `config` and
- * `prices`, so it could have a value it stored published as `device.bat-1.write`, which only the safety-arbiter may
- * publish. (A push delivery keeps the stored subject, `$KV.config.…`, which the subject check would refuse anyway; a
- * republish arrives on the destination subject with the stored body: a valid device write.) These tests do exactly that against a real nats-server started from the file, show
- * that the message does reach a raw subscriber of the driver's user, and that the bus — which every driver uses to
- * take device writes — drops it, counts it (`droppedFromStream`) and never runs the handler.
+ *   - a stream's republish: whoever creates the stream picks its `republish.dest`.
+ * With docker/nats/nats.conf, cloud-bridge — the service the cloud talks to — writes KV `config` and `prices` and may
+ * create consumers on them, so it could have a value it stored published as `device.bat-1.write`, which only the
+ * safety-arbiter may publish. Only the provisioner may create streams, so a republish needs a stream provisioned
+ * with one (a tampered `bus init`). These tests do both against a real nats-server started from the file, show that
+ * the message reaches a raw subscriber of the driver's user — on the device write subject, with a valid body for a
+ * republish — and that the bus, which every driver uses to take device writes, drops it, counts it
+ * (`droppedFromStream`) and never runs the handler.
  */
 import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -36,7 +37,7 @@ describe('device writes the server would deliver out of a stream', () => {
   let driverLog: ReturnType<typeof captureLogger>;
 
   beforeAll(async () => {
-    server = await startNats({ config: NATS_CONFIG_PATH });
+    server = await startNats({ config: NATS_CONFIG_PATH, provision: false });
     const driver = await connectNatsAs(server.url, 'modbus-poller');
     bridge = await connectNatsAs(server.url, 'cloud-bridge');
     connections.push(driver, bridge);
@@ -64,16 +65,31 @@ describe('device writes the server would deliver out of a stream', () => {
   const droppedFromStream = (): number =>
     driverBus.stats().subjects[subjects.deviceWrite.pattern]?.droppedFromStream ?? 0;
 
-  it('a stream that republishes what cloud-bridge stores into a device write: it reaches the driver as a valid write, and the bus drops it', async () => {
+  it('cloud-bridge may not create a stream, so it cannot set up a republish itself', async () => {
     const jsm = await jetstreamManager(bridge);
-    await jsm.streams.add({
+    await expect(
+      jsm.streams.add({
+        name: 'KV_prices',
+        subjects: ['$KV.prices.>'],
+        storage: StorageType.Memory,
+        republish: { src: '$KV.prices.forged', dest: 'device.bat-1.write' },
+      }),
+    ).rejects.toThrow(/Permissions Violation/);
+  });
+
+  it('a provisioned stream that republishes what cloud-bridge stores into a device write: it reaches the driver as a valid write, and the bus drops it', async () => {
+    const provisioner = await connectNatsAs(server.url, 'provisioner');
+    connections.push(provisioner);
+    await (
+      await jetstreamManager(provisioner)
+    ).streams.add({
       name: 'KV_prices',
       subjects: ['$KV.prices.>'],
       storage: StorageType.Memory,
       retention: RetentionPolicy.Limits,
       republish: { src: '$KV.prices.forged', dest: 'device.bat-1.write' },
     });
-    await jsm.jetstream().publish('$KV.prices.forged', BODY);
+    await (await jetstreamManager(bridge)).jetstream().publish('$KV.prices.forged', BODY);
 
     // On the wire it is indistinguishable by subject and body from the arbiter's write: only its origin tells.
     await waitFor(() => raw.find((m) => m.subject === 'device.bat-1.write' && m.body === BODY), {
@@ -88,7 +104,10 @@ describe('device writes the server would deliver out of a stream', () => {
   });
 
   it('a push consumer on KV config that cloud-bridge created, delivering to the device write subject: dropped too', async () => {
-    const config = await new Kvm(bridge).create('config', { history: 1 });
+    const provisioner = await connectNatsAs(server.url, 'provisioner');
+    connections.push(provisioner);
+    await new Kvm(provisioner).create('config', { history: 1 });
+    const config = await new Kvm(bridge).open('config');
     await config.put('forged', BODY);
     const before = raw.length;
     await (

@@ -12,11 +12,41 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
+import { nanos, PermissionViolationError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
-/** What an `ensure*` call had to do. */
-export type EnsureAction = 'created' | 'updated' | 'unchanged';
+/**
+ * What an `ensure*` call had to do. `kept`: the stream differs from the spec, but this user may not change it (it was
+ * provisioned, `voltimax bus init`); it is used as it is and the difference is logged.
+ */
+export type EnsureAction = 'created' | 'updated' | 'unchanged' | 'kept';
+
+/**
+ * The stream or bucket does not exist and this NATS user may not create it: under docker/nats/nats.conf only the
+ * `provisioner` user creates streams (`voltimax bus init`, which `npm start` and compose run before the services).
+ */
+export class StreamNotProvisionedError extends Error {
+  override readonly name = 'StreamNotProvisionedError';
+  readonly retryable = true;
+  constructor(
+    readonly stream: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `stream ${stream} does not exist and this NATS user may not create it: run \`voltimax bus init\` as the ` +
+        `provisioner first (npm start and compose.yaml do)`,
+      options,
+    );
+  }
+}
+
+/** True when the server refused the request for want of a publish permission (on its JetStream API subject). */
+export function isPermissionRefusal(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    if (e instanceof PermissionViolationError || /permissions violation/i.test(e.message)) return true;
+  }
+  return false;
+}
 
 /** A stream as we want it; `ensureStream` makes the server match. */
 export interface StreamSpec {
@@ -95,12 +125,18 @@ export async function ensureStream(
     current = await jsm.streams.info(spec.name);
   } catch (err) {
     if (!isNotFound(err, JetStreamApiCodes.StreamNotFound)) throw err;
-    const info = await jsm.streams.add({
-      name: spec.name,
-      storage,
-      retention: RetentionPolicy.Limits,
-      ...limits,
-    });
+    let info: StreamInfo;
+    try {
+      info = await jsm.streams.add({
+        name: spec.name,
+        storage,
+        retention: RetentionPolicy.Limits,
+        ...limits,
+      });
+    } catch (addErr) {
+      if (isPermissionRefusal(addErr)) throw new StreamNotProvisionedError(spec.name, { cause: addErr });
+      throw addErr;
+    }
     log?.info({ stream: spec.name, subjects: spec.subjects, maxAgeMs: spec.maxAgeMs }, 'stream created');
     return { action: 'created', info };
   }
@@ -117,9 +153,32 @@ export async function ensureStream(
     (limits.duplicate_window !== undefined && have.duplicate_window !== limits.duplicate_window);
   if (!differs) return { action: 'unchanged', info: current };
 
-  const info = await jsm.streams.update(spec.name, limits);
-  log?.info({ stream: spec.name, subjects: spec.subjects, maxAgeMs: spec.maxAgeMs }, 'stream updated');
-  return { action: 'updated', info };
+  try {
+    const info = await jsm.streams.update(spec.name, limits);
+    log?.info({ stream: spec.name, subjects: spec.subjects, maxAgeMs: spec.maxAgeMs }, 'stream updated');
+    return { action: 'updated', info };
+  } catch (err) {
+    if (!isPermissionRefusal(err)) throw err;
+    log?.warn(
+      {
+        stream: spec.name,
+        have: {
+          subjects: have.subjects,
+          maxAgeMs: have.max_age / 1e6,
+          maxBytes: have.max_bytes,
+          maxMsgs: have.max_msgs,
+        },
+        want: {
+          subjects: spec.subjects,
+          maxAgeMs: spec.maxAgeMs,
+          maxBytes: limits.max_bytes,
+          maxMsgs: limits.max_msgs,
+        },
+      },
+      'stream differs from these settings, which this user may not apply: kept as provisioned (re-run `voltimax bus init` with them)',
+    );
+    return { action: 'kept', info: current };
+  }
 }
 
 /** Create the durable pull consumer, or update its changeable settings when they differ. Idempotent. */

@@ -5,7 +5,7 @@ import { formatIssues } from '@voltimax/contracts';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BusValidationError } from './errors';
-import type { EnsureAction } from './jetstream';
+import { isPermissionRefusal, StreamNotProvisionedError, type EnsureAction } from './jetstream';
 
 /** A KV bucket as we want it. */
 export interface KvSpec {
@@ -49,28 +49,48 @@ export async function ensureKv(
   }
 
   if (existing === undefined) {
-    const kv = await kvm.create(spec.name, {
-      history,
-      ttl: ttlMs,
-      max_bytes: maxBytes,
-      storage: spec.storage ?? 'file',
-    });
-    log?.info({ bucket: spec.name, ttlMs, history }, 'kv bucket created');
-    return { action: 'created', kv };
+    try {
+      const kv = await kvm.create(spec.name, {
+        history,
+        ttl: ttlMs,
+        max_bytes: maxBytes,
+        storage: spec.storage ?? 'file',
+      });
+      log?.info({ bucket: spec.name, ttlMs, history }, 'kv bucket created');
+      return { action: 'created', kv };
+    } catch (err) {
+      if (isPermissionRefusal(err)) throw new StreamNotProvisionedError(streamName, { cause: err });
+      throw err;
+    }
   }
 
   const have = existing.config;
   const differs = have.max_msgs_per_subject !== history || have.max_age !== nanos(ttlMs) || have.max_bytes !== maxBytes;
+  let action: EnsureAction = 'unchanged';
   if (differs) {
-    await jsm.streams.update(streamName, {
-      max_msgs_per_subject: history,
-      max_age: nanos(ttlMs),
-      max_bytes: maxBytes,
-    });
-    log?.info({ bucket: spec.name, ttlMs, history }, 'kv bucket updated');
+    try {
+      await jsm.streams.update(streamName, {
+        max_msgs_per_subject: history,
+        max_age: nanos(ttlMs),
+        max_bytes: maxBytes,
+      });
+      log?.info({ bucket: spec.name, ttlMs, history }, 'kv bucket updated');
+      action = 'updated';
+    } catch (err) {
+      if (!isPermissionRefusal(err)) throw err;
+      log?.warn(
+        {
+          bucket: spec.name,
+          have: { history: have.max_msgs_per_subject, ttlMs: have.max_age / 1e6, maxBytes: have.max_bytes },
+          want: { history, ttlMs, maxBytes },
+        },
+        'kv bucket differs from these settings, which this user may not apply: kept as provisioned',
+      );
+      action = 'kept';
+    }
   }
   const kv = await kvm.open(spec.name);
-  return { action: differs ? 'updated' : 'unchanged', kv };
+  return { action, kv };
 }
 
 /** A KV bucket whose values are JSON validated by one schema on put and on get. */

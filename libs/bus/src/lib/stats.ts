@@ -92,7 +92,5 @@ export class StatsRecorder {
 
 /** Inbound messages dropped for any reason (invalid JSON, schema or subject). */
 export function droppedTotal(stats: SubjectStats): number {
-  return (
-    stats.droppedInvalidJson + stats.droppedInvalidSchema + stats.droppedInvalidSubject + stats.droppedFromStream
-  );
+  return stats.droppedInvalidJson + stats.droppedInvalidSchema + stats.droppedInvalidSubject + stats.droppedFromStream;
 }

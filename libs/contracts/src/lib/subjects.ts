@@ -51,12 +51,20 @@ export const subjects = {
   /** Replier: cloud-bridge. Requesters: cli, cloud-bridge's cloud handlers. */
   gatewayPing: defineRequest('gateway.ping', GatewayPingRequestSchema, GatewayPingReplySchema),
   /** Replier: cloud-bridge. */
-  gatewayRefreshConfig: defineRequest('gateway.config.refresh', RefreshConfigurationRequestSchema, RefreshConfigurationReplySchema),
+  gatewayRefreshConfig: defineRequest(
+    'gateway.config.refresh',
+    RefreshConfigurationRequestSchema,
+    RefreshConfigurationReplySchema,
+  ),
   /**
    * Replier: cloud-bridge (the single writer of KV `config` and assets.json). Requester: cli (`voltimax strategy set`).
    * A whole SiteConfig, validated, persisted and announced on `config.updated` with source `cli`.
    */
-  gatewayConfigApply: defineRequest('gateway.config.apply', GatewayConfigApplyRequestSchema, GatewayConfigApplyReplySchema),
+  gatewayConfigApply: defineRequest(
+    'gateway.config.apply',
+    GatewayConfigApplyRequestSchema,
+    GatewayConfigApplyReplySchema,
+  ),
   /**
    * Replier: strategy-engine (the only reader and writer of KV `strategy-history`). Requester: cli (`voltimax strategy
    * import-history`): past readings to commission the planners with.
@@ -90,6 +98,30 @@ export const streams = {
   audit: { name: 'AUDIT', subjects: [subjects.arbiterDecision.wildcard] },
 } as const;
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * Retention of the two streams: bounds and defaults of `TELEMETRY_MAX_AGE_MS` / `TELEMETRY_MAX_BYTES` (read by the
+ * telemetry-publisher and the provisioner, `voltimax bus init`) and `AUDIT_MAX_AGE_MS` / `AUDIT_MAX_BYTES` (the
+ * safety-arbiter and the provisioner). At least 72 h of each is kept.
+ */
+export const streamRetention = {
+  telemetry: {
+    minAgeMs: 72 * HOUR_MS,
+    maxAgeMs: 365 * 24 * HOUR_MS,
+    defaultAgeMs: 7 * 24 * HOUR_MS,
+    minBytes: 64 * 1024,
+    defaultBytes: 2 * 1024 ** 3,
+  },
+  audit: {
+    minAgeMs: 72 * HOUR_MS,
+    maxAgeMs: 365 * 24 * HOUR_MS,
+    defaultAgeMs: 7 * 24 * HOUR_MS,
+    minBytes: 1 << 20,
+    defaultBytes: 512 << 20,
+  },
+} as const;
+
 /**
  * KV buckets: `config` and `prices` (cloud-bridge writes, services read); `strategy-history` (the strategy engine's
  * site meter history — the month's peak, learned profiles, the last seven days — kept across restarts; cloud-bridge
@@ -98,7 +130,15 @@ export const streams = {
 export const kvBuckets = { config: 'config', prices: 'prices', strategyHistory: 'strategy-history' } as const;
 
 /**
- * KV `strategy-history` as cloud-bridge creates it: the latest value per gateway only, at most 4 MiB (a value is about
+ * KV `strategy-history` as it is created: the latest value per gateway only, at most 4 MiB (a value is about
  * 10 kB). The strategy-engine may not create streams (docker/nats/nats.conf), so it reads and writes values only.
  */
-export const strategyHistoryBucket = { name: kvBuckets.strategyHistory, history: 1, maxBytes: 4 * 1024 * 1024 } as const;
+export const strategyHistoryBucket = {
+  name: kvBuckets.strategyHistory,
+  history: 1,
+  maxBytes: 4 * 1024 * 1024,
+} as const;
+
+/** KV `config` (the last five revisions of each key, for a look back) and `prices` (the latest only). */
+export const configBucket = { name: kvBuckets.config, history: 5 } as const;
+export const pricesBucket = { name: kvBuckets.prices, history: 1 } as const;

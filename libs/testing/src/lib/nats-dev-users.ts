@@ -4,7 +4,7 @@ import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/t
 /** Absolute path of the production NATS config, `docker/nats/nats.conf`, for `startNats({ config })`. */
 export const NATS_CONFIG_PATH = resolve(__dirname, '../../../../docker/nats/nats.conf');
 
-/** The users `docker/nats/nats.conf` defines: one per service, plus the CLI and the dashboard. */
+/** The users `docker/nats/nats.conf` defines: one per service, plus the CLI, the dashboard and the provisioner. */
 export const NATS_USERS = [
   'modbus-poller',
   'http-devices',
@@ -17,6 +17,7 @@ export const NATS_USERS = [
   'simulator',
   'cli',
   'dashboard',
+  'provisioner',
 ] as const;
 
 /** A user of `docker/nats/nats.conf`. */
@@ -31,6 +32,17 @@ export const NATS_DEV_PASSWORDS: Readonly<Record<NatsUser, string>> = Object.fro
 ) as Record<NatsUser, string>;
 
 /** A connection to a test server as one of nats.conf's users; no reconnect (a test wants a failure at once). */
-export function connectNatsAs(url: string, user: NatsUser, opts: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
-  return connect({ servers: url, user, pass: NATS_DEV_PASSWORDS[user], name: `test-${user}`, reconnect: false, ...opts });
+export function connectNatsAs(
+  url: string,
+  user: NatsUser,
+  opts: Partial<ConnectionOptions> = {},
+): Promise<NatsConnection> {
+  return connect({
+    servers: url,
+    user,
+    pass: NATS_DEV_PASSWORDS[user],
+    name: `test-${user}`,
+    reconnect: false,
+    ...opts,
+  });
 }

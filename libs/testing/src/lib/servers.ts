@@ -5,6 +5,8 @@ import { join, relative, resolve } from 'node:path';
 import { containerRuntimeAnswers, startContainerServer } from './containers';
 import { findBinary } from './find-binary';
 import { freePort } from './free-port';
+import { NATS_CONFIG_PATH } from './nats-dev-users';
+import { provisionTestStreams, type ProvisionTestOptions } from './provision';
 import { startServerProcess, ServerStartError, type ServerProcessOptions } from './server-process';
 import {
   chooseServerSource,
@@ -40,6 +42,12 @@ export interface StartNatsOptions {
   readonly config?: string;
   /** JetStream on (default) or off. */
   readonly jetstream?: boolean;
+  /**
+   * With `config: NATS_CONFIG_PATH`: create the gateway's streams and KV buckets as the `provisioner` user right after
+   * the start, as `voltimax bus init` does before any service (only that user may create streams). Default true;
+   * `false` leaves the server empty; an object sets their retention. Ignored for other configs.
+   */
+  readonly provision?: boolean | ProvisionTestOptions;
 }
 
 const HOST = '127.0.0.1';
@@ -56,7 +64,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsTestSe
     case 'env':
       return { url: decision.url, source: 'env', storeDir: undefined, stop: noop };
     case 'binary':
-      return startNatsBinary(decision.binaryPath, config, opts.jetstream ?? true);
+      return provisioned(await startNatsBinary(decision.binaryPath, config, opts.jetstream ?? true), config, opts);
     case 'container': {
       const server = await startContainerServer({
         kind: 'nats',
@@ -64,11 +72,27 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsTestSe
         jetstream: opts.jetstream ?? true,
         ...(config === undefined ? {} : { natsConfig: config }),
       });
-      return { ...server, source: 'container', storeDir: undefined };
+      return provisioned({ ...server, source: 'container', storeDir: undefined }, config, opts);
     }
     case 'unavailable':
       throw new TestServerUnavailableError('nats', decision.message);
   }
+}
+
+/** The server, with the gateway's streams when it runs the project's nats.conf (see `StartNatsOptions.provision`). */
+async function provisioned(
+  server: NatsTestServer,
+  config: string | undefined,
+  opts: StartNatsOptions,
+): Promise<NatsTestServer> {
+  if (config !== resolve(NATS_CONFIG_PATH) || opts.provision === false || opts.jetstream === false) return server;
+  try {
+    await provisionTestStreams(server.url, opts.provision === true ? {} : (opts.provision ?? {}));
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
 }
 
 /** A Redis server from `REDIS_URL`, the local `redis-server`, or a container, in that order. No persistence. */

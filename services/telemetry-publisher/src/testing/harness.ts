@@ -20,7 +20,15 @@ import {
   type TelemetryFrame,
 } from '@voltimax/contracts';
 import { exampleSiteConfig } from '@voltimax/contracts/testing';
-import { findBinary, freePort, NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, waitFor, type NatsUser } from '@voltimax/testing';
+import {
+  findBinary,
+  freePort,
+  NATS_CONFIG_PATH,
+  NATS_DEV_PASSWORDS,
+  provisionTestStreams,
+  waitFor,
+  type NatsUser,
+} from '@voltimax/testing';
 import { connectAsync, type MqttClient } from 'mqtt';
 
 const gunzipAsync = promisify(gunzip);
@@ -538,6 +546,8 @@ export class RestartableNats {
     );
     const server = new RestartableNats(await freePort('127.0.0.1'), dir, binary);
     await server.startProcess();
+    // As `voltimax bus init` before the services: only the provisioner may create streams. The store survives restarts.
+    await provisionTestStreams(server.url);
     return server;
   }
 
