@@ -400,6 +400,31 @@ describe('messages the server delivered out of a JetStream stream', () => {
     });
   });
 
+  it("refuses such a message as the answer to a request: a forged write result is never taken for the driver's", async () => {
+    const forged: RawMessage = {
+      subject: '_INBOX.arbiter.1',
+      data: new TextEncoder().encode(JSON.stringify(exampleWriteResult)),
+      headers: {},
+      hasReply: true,
+      respond: () => undefined,
+      fromStream: 'KV_config',
+    };
+    const transport: BusTransport = {
+      publish: () => undefined,
+      subscribe: () => ({ unsubscribe: () => undefined }),
+      request: () => Promise.resolve(forged),
+    };
+    const bus = createBusOnTransport(transport, capturedLog().log);
+
+    const failure = await bus
+      .request(subjects.deviceWrite, { assetId: 'bat-1' }, exampleDeviceWrite, { timeoutMs: 1_000 })
+      .catch((err: unknown) => err);
+
+    expect(failure).toBeInstanceOf(BusValidationError);
+    expect(String(failure)).toContain('out of JetStream stream KV_config');
+    expect(bus.stats().subjects['device.{assetId}.write']).toMatchObject({ published: 1, invalidReplies: 1 });
+  });
+
   it('drops one on a plain subscription as well', async () => {
     const hand = handTransport();
     const bus = createBusOnTransport(hand.transport, capturedLog().log);

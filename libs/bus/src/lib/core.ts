@@ -294,6 +294,17 @@ export function createBusOnTransport(transport: BusTransport, log: Logger, opts:
         withTraceHeaders(requestOpts.headers),
         requestOpts.timeoutMs,
       );
+      if (answer.fromStream !== undefined) {
+        // A push consumer delivering into our reply inbox: the server checks no permission for it, and it may win
+        // the race against the replier. Never taken for the replier's answer.
+        stats.increment(def.pattern, 'invalidReplies');
+        throw new BusValidationError(subject, 'reply', [
+          {
+            path: '$',
+            message: `delivered by the server out of JetStream stream ${answer.fromStream}, not by the replier`,
+          },
+        ]);
+      }
       const rejected = headerValue(answer.headers, ERROR_HEADER);
       if (rejected !== undefined) throw new BusReplyRejectedError(subject, rejected);
       const json = decodeJson(answer.data);

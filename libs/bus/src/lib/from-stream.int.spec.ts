@@ -17,7 +17,7 @@ import { subjects, type DeviceWrite } from '@voltimax/contracts';
 import { exampleDeviceWrite, exampleWriteResult } from '@voltimax/contracts/testing';
 import { connectNatsAs, NATS_CONFIG_PATH, startNats, waitFor, type NatsTestServer } from '@voltimax/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createBus, type Bus } from '../index';
+import { BusRequestFailedError, createBus, type Bus } from '../index';
 import { captureLogger, LOG_LEVEL } from '../testing';
 
 const FORGED: DeviceWrite = {
@@ -34,6 +34,7 @@ describe('device writes the server would deliver out of a stream', () => {
   let raw: { subject: string; body: string }[];
   let handled: DeviceWrite[];
   let driverBus: Bus;
+  let stopDriver: () => void;
   let driverLog: ReturnType<typeof captureLogger>;
 
   beforeAll(async () => {
@@ -50,7 +51,7 @@ describe('device writes the server would deliver out of a stream', () => {
     });
     driverLog = captureLogger('warn');
     driverBus = createBus(driver, driverLog.log);
-    driverBus.reply(subjects.deviceWrite, (write) => {
+    stopDriver = driverBus.reply(subjects.deviceWrite, (write) => {
       handled.push(write);
       return { ...exampleWriteResult, commandId: write.commandId };
     });
@@ -137,5 +138,48 @@ describe('device writes the server would deliver out of a stream', () => {
     expect(result.commandId).toBe(exampleDeviceWrite.commandId);
     expect(handled.map((w) => w.commandId)).toEqual([exampleDeviceWrite.commandId]);
     expect(droppedFromStream()).toBe(2);
+  });
+
+  it("a push consumer into the arbiter's reply inbox: the forged write result is never taken for the driver's answer", async () => {
+    // Every user may subscribe `_INBOX.>` (for its own answers), so a compromised service can learn a pending
+    // request's inbox; here a silent driver hands it over, and cloud-bridge delivers a stored result into it.
+    stopDriver();
+    const silent = await connectNatsAs(server.url, 'modbus-poller');
+    const arbiter = await connectNatsAs(server.url, 'safety-arbiter');
+    connections.push(silent, arbiter);
+    const inboxes: string[] = [];
+    silent.subscribe('device.bat-2.write', { callback: (_err, msg) => void (msg.reply && inboxes.push(msg.reply)) });
+    await silent.flush();
+    const config = await new Kvm(bridge).open('config');
+    await config.put(
+      'forged-result',
+      JSON.stringify({ ...exampleWriteResult, commandId: 'cmd-forged', assetId: 'bat-2' }),
+    );
+
+    const arbiterBus = createBus(arbiter, captureLogger('warn').log);
+    const pending = arbiterBus
+      .request(
+        subjects.deviceWrite,
+        { assetId: 'bat-2' },
+        { ...exampleDeviceWrite, assetId: 'bat-2', commandId: 'cmd-forged' },
+        { timeoutMs: 2_000 },
+      )
+      .catch((err: unknown) => err);
+    const inbox = await waitFor(() => inboxes[0], { message: 'the request at the silent driver' });
+    await (
+      await jetstreamManager(bridge)
+    ).consumers.add('KV_config', {
+      deliver_subject: inbox,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      filter_subject: '$KV.config.forged-result',
+    });
+
+    // A push delivery keeps the stored subject ($KV.config.forged-result), which matches no pending request of the
+    // client's shared inbox, so the request ends as the silent driver leaves it: no answer. (Were it taken, the bus
+    // would still refuse it: core.spec 'refuses such a message as the answer to a request'.)
+    const failure = await pending;
+    expect(failure).toBeInstanceOf(BusRequestFailedError);
+    expect(failure).toMatchObject({ reason: 'timeout' });
   });
 });
