@@ -14,6 +14,7 @@ import { createCloudClient, type CloudCommandClient } from '@voltimax/cloud';
 import { FAST_RECONNECT } from '@voltimax/cloud/testing';
 import {
   DeviceWriteSchema,
+  inboxPrefixFor,
   subjects,
   WriteResultSchema,
   type ArbiterDecision,
@@ -131,6 +132,7 @@ export async function startDayGateway(): Promise<DayGateway> {
   let api: PlatformApiDouble | undefined;
   let observer: BusConnection | undefined;
   let tap: BusConnection | undefined;
+  let replyTap: BusConnection | undefined;
   let cloud: CloudCommandClient | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let bridgeSite: Record<string, unknown> = {};
@@ -163,7 +165,9 @@ export async function startDayGateway(): Promise<DayGateway> {
     await stopNamed(['strategy-engine']);
     await stopNamed(['cloud-bridge', 'safety-arbiter']);
     await stopNamed(['modbus-poller', 'http-devices', 'simulator']);
-    await Promise.all([observer?.nc.drain(), tap?.nc.drain()].map((p) => p?.catch(() => undefined)));
+    await Promise.all(
+      [observer?.nc.drain(), tap?.nc.drain(), replyTap?.nc.drain()].map((p) => p?.catch(() => undefined)),
+    );
     await Promise.all([nats?.stop(), redis?.stop(), broker?.stop(), api?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -199,7 +203,8 @@ export async function startDayGateway(): Promise<DayGateway> {
     await observer.nc.flush();
 
     // The write tap: only drivers may subscribe to device writes (nats.conf), so it connects as the modbus-poller user
-    // and never answers. The WriteResult goes to the arbiter's reply inbox, which every user may subscribe to.
+    // and never answers. The WriteResult goes to the arbiter's reply inbox (`_INBOX_safety-arbiter.…`), which only the
+    // safety-arbiter user may subscribe to: a second tap reads it as that user (and never publishes).
     tap = await connectBus({
       servers: nats.url,
       name: 'e2e-day-write-tap',
@@ -225,7 +230,14 @@ export async function startDayGateway(): Promise<DayGateway> {
         if (msg.reply) byReply.set(msg.reply, tapped);
       },
     });
-    tap.nc.subscribe('_INBOX.>', {
+    replyTap = await connectBus({
+      servers: nats.url,
+      name: 'e2e-day-reply-tap',
+      user: 'safety-arbiter',
+      pass: NATS_DEV_PASSWORDS['safety-arbiter'],
+      log: observerLog.log,
+    });
+    replyTap.nc.subscribe(`${inboxPrefixFor('safety-arbiter') ?? '_INBOX'}.>`, {
       callback: (err, msg) => {
         if (err) return;
         const tapped = byReply.get(msg.subject);
@@ -238,6 +250,7 @@ export async function startDayGateway(): Promise<DayGateway> {
       },
     });
     await tap.nc.flush();
+    await replyTap.nc.flush();
 
     // The simulated site: the compressed day from its first row, the car not yet there, the control API on a port
     // chosen here.

@@ -299,12 +299,15 @@ describe('a compressed day of the whole gateway: sun, a car, a load step, the cl
             ),
           { timeoutMs: 20_000, message: 'EVCharging to see the car gone' },
         );
+        // The sun is back too: the simulator applies the PV scale at its next step, which a quick unplug can beat
+        // (CI saw the state read while PV was still at half).
         const after = await waitFor(
           async () => {
             const s = await gw.sim.state();
-            return s.site.evW === 0 && s.assets[CHARGER]?.values['plugged'] === false ? s : undefined;
+            const gone = s.site.evW === 0 && s.assets[CHARGER]?.values['plugged'] === false;
+            return gone && s.site.pvW >= PV_PEAK_W - 1 ? s : undefined;
           },
-          { timeoutMs: 10_000, message: 'the simulated car unplugged and drawing nothing' },
+          { timeoutMs: 10_000, message: 'the simulated car unplugged and drawing nothing, in full sun again' },
         );
         expect(after.site.pvW).toBeGreaterThanOrEqual(PV_PEAK_W - 1);
       } finally {

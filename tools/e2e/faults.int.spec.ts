@@ -225,7 +225,7 @@ describe('fault suite: the gateway under faults, with its invariants checked thr
       const others = NATS_USERS.filter((u) => u !== 'safety-arbiter');
       const refused: string[] = [];
       for (const user of others) {
-        const nc: NatsConnection = await connect({ servers: nats.url, user, pass: NATS_DEV_PASSWORDS[user] });
+        const nc: NatsConnection = await connect({ servers: nats.url, user, pass: NATS_DEV_PASSWORDS[user], inboxPrefix: `_INBOX_${user}` });
         try {
           await nc.request('device.bat-1.write', JSON.stringify({ forged: true }), { timeout: 2_000 });
         } catch (err) {

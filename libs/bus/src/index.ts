@@ -15,7 +15,7 @@ export {
   type Unsubscribe,
 } from './lib/core';
 export { createBus, natsTransport } from './lib/nats-transport';
-export { connectBus, logStatus, type BusConnection, type ConnectBusOptions } from './lib/connect';
+export { connectBus, logStatus, replyInbox, type BusConnection, type ConnectBusOptions } from './lib/connect';
 export {
   BusReplyRejectedError,
   BusRequestFailedError,

@@ -184,6 +184,73 @@ describe('docker/nats/nats.conf', () => {
     });
   });
 
+  describe('reply inboxes are per user, and nobody may answer on a subject of its choosing', () => {
+    const atDriver: string[] = [];
+    let driver: Client;
+    beforeAll(async () => {
+      driver = await connectAs('modbus-poller');
+      driver.nc.subscribe('device.*.write', { callback: (_err, msg) => void atDriver.push(msg.string()) });
+      await driver.nc.flush();
+    });
+
+    const REFLECTORS: readonly [NatsUser, string][] = [
+      // Each publishes a subject it also subscribes; with `allow_responses` it could "answer" its own message.
+      ['cloud-bridge', 'health.cloud-bridge'],
+      ['cloud-bridge', 'config.updated'],
+      ['cli', 'discovery.scan'],
+      ['dashboard', 'safety.estop'],
+    ];
+
+    it.each(REFLECTORS)('%s cannot turn its own %s into a device write by answering it', async (user, subject) => {
+      const client = await connectAs(user);
+      const forged = JSON.stringify({ forgedBy: user, via: subject });
+      const got: string[] = [];
+      const sub = client.nc.subscribe(subject, {
+        max: 1,
+        callback: (_err, msg) => void (got.push(msg.reply ?? '') && msg.respond(forged)),
+      });
+      await client.nc.flush();
+      client.nc.publish(subject, '{}', { reply: DEVICE_WRITE });
+      await client.nc.flush();
+      await waitFor(() => got.length === 1, { message: `${user} to receive its own ${subject}` });
+      expect(got).toEqual([DEVICE_WRITE]);
+      await waitFor(() => violation(client, 'publish', DEVICE_WRITE), {
+        timeoutMs: 2_000,
+        message: `the server to refuse ${user}'s answer on ${DEVICE_WRITE}`,
+      });
+      sub.unsubscribe();
+      await driver.nc.flush();
+      expect(atDriver).not.toContain(forged);
+    });
+
+    it.each<[NatsUser, string]>([
+      ['cloud-bridge', '_INBOX.>'],
+      ['cloud-bridge', '_INBOX_safety-arbiter.>'],
+      ['modbus-poller', '_INBOX_cli.>'],
+      ['cli', '_INBOX_dashboard.>'],
+    ])('%s may not subscribe %s: nobody reads the replies to others', async (user, subject) => {
+      const client = await connectAs(user);
+      client.nc.subscribe(subject);
+      await client.nc.flush();
+      await waitFor(() => violation(client, 'subscription', subject), {
+        timeoutMs: 2_000,
+        message: `the server to refuse ${user}'s subscription to ${subject}`,
+      });
+    });
+
+    it.each<[NatsUser, string]>([
+      ['cloud-bridge', '_INBOX_safety-arbiter.x.1'],
+      ['strategy-engine', '_INBOX_safety-arbiter.x.1'],
+      ['modbus-poller', '_INBOX_cli.x.1'],
+      ['dashboard', '_INBOX_cli.x.1'],
+    ])(
+      '%s may not publish into %s: only into the inboxes of those whose requests it answers',
+      async (user, subject) => {
+        await expectPublishRefused(await connectAs(user), subject);
+      },
+    );
+  });
+
   describe('least privilege on the other subjects', () => {
     it.each<[NatsUser, string]>([
       ['strategy-engine', 'safety.estop'],

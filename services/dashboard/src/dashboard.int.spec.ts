@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createBus, type Bus } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
 import {
@@ -18,17 +18,7 @@ import {
   type EmergencyStop,
   type Heartbeat,
 } from '@voltimax/contracts';
-import {
-  freePort,
-  NATS_CONFIG_PATH,
-  NATS_DEV_PASSWORDS,
-  startNats,
-  startRedis,
-  waitFor,
-  type NatsTestServer,
-  type NatsUser,
-  type TestServer,
-} from '@voltimax/testing';
+import { connectNatsAs, freePort, NATS_CONFIG_PATH, type NatsTestServer, type NatsUser, startNats, startRedis, type TestServer, waitFor } from '@voltimax/testing';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT, startProcess, startService, type ServiceProcess } from './testing/processes';
 import type { DashboardSnapshot, FlowSource, HistorySeries } from './view';
@@ -112,7 +102,7 @@ describe('the dashboard in a real browser, on a simulated site', () => {
 
   async function as(user: NatsUser): Promise<NatsConnection> {
     if (!nats) throw new Error('nats-server is not running');
-    const nc = await connect({ servers: nats.url, user, pass: NATS_DEV_PASSWORDS[user], name: `e2e-${user}` });
+    const nc = await connectNatsAs(nats.url, user, { name: `e2e-${user}`, reconnect: true });
     connections.push(nc);
     return nc;
   }

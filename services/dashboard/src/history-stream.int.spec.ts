@@ -2,10 +2,10 @@
 // by the provisioner user (as `voltimax bus init`), readings are published by the modbus-poller user, and the backfill
 // reads as the dashboard user — which proves its read-only grant is enough, and no more.
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { captureLogger } from '@voltimax/bus/testing';
 import type { AssetReading } from '@voltimax/contracts';
-import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
+import { connectNatsAs, NATS_CONFIG_PATH, type NatsTestServer, type NatsUser, startNats } from '@voltimax/testing';
 import { HistoryBuckets } from './history';
 import { backfillFromStream } from './history-stream';
 
@@ -16,7 +16,7 @@ let server: NatsTestServer;
 const connections: NatsConnection[] = [];
 
 async function as(user: NatsUser): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url, user, pass: NATS_DEV_PASSWORDS[user], reconnect: false });
+  const nc = await connectNatsAs(server.url, user);
   connections.push(nc);
   return nc;
 }

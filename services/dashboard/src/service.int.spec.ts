@@ -5,18 +5,19 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createBus, type Bus } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
 import { subjects, type ArbiterDecision, type ControlIntent, type Heartbeat } from '@voltimax/contracts';
 import { hashPassword, runService, type ServiceRuntime } from '@voltimax/service-kit';
 import {
+  connectNatsAs,
   NATS_CONFIG_PATH,
   NATS_DEV_PASSWORDS,
-  startNats,
-  waitFor,
   type NatsTestServer,
   type NatsUser,
+  startNats,
+  waitFor,
 } from '@voltimax/testing';
 import { dashboardService } from './service';
 import { testSite } from './testing/fixtures';
@@ -34,7 +35,7 @@ let cookie = '';
 let csrf = '';
 
 async function as(user: NatsUser): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url, user, pass: NATS_DEV_PASSWORDS[user], reconnect: false });
+  const nc = await connectNatsAs(server.url, user);
   connections.push(nc);
   return nc;
 }

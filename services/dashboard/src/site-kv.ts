@@ -13,7 +13,7 @@ const decoder = new TextDecoder();
 
 /**
  * Reads the site configuration from KV `config` (read-only; docker/nats/nats.conf grants the dashboard KV reads of
- * `config`). `absent` when the bucket or key does not exist (the cloud-bridge creates it), `invalid` when the value
+ * `config`). `absent` when the bucket or key does not exist (`voltimax bus init` creates the bucket), `invalid` when the value
  * fails SiteConfigSchema (the strategy engine refuses it too).
  */
 export async function readKvSite(nc: NatsConnection, key: string, log: Logger): Promise<KvSite> {

@@ -136,6 +136,7 @@ describe('driver-host with well-behaved plugins', () => {
       servers: stack.nats.url,
       user: 'driver-host',
       pass: DRIVER_HOST_PASSWORD,
+      inboxPrefix: '_INBOX_driver-host',
       reconnect: false,
     });
     try {

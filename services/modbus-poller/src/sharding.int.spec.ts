@@ -97,7 +97,7 @@ describe('sharding: two instances split the assets', () => {
   it('a write is answered exactly once, by the owning instance; the other one drops it unanswered', async () => {
     const nc = arbiter.connection.nc;
     const replies = new Map<string, string[]>(CHARGERS.map((id) => [id, []]));
-    const inbox = `_INBOX.sharding-${Date.now()}`;
+    const inbox = `_INBOX_safety-arbiter.sharding-${Date.now()}`; // the arbiter user may subscribe only its own inboxes
     const sub = nc.subscribe(`${inbox}.*`, {
       callback: (_err, msg) => void replies.get(msg.subject.slice(inbox.length + 1))?.push(msg.string()),
     });

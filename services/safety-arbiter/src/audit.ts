@@ -12,9 +12,9 @@ export interface AuditRetention {
 }
 
 /**
- * Creates stream AUDIT (file storage, `arbiter.decision.*`) or brings its limits in line. The arbiter owns the stream
- * (docker/nats/nats.conf grants it STREAM.CREATE/UPDATE/INFO on AUDIT only); a core publish on
- * `arbiter.decision.<id>` is then kept by the server.
+ * Finds stream AUDIT (file storage, `arbiter.decision.*`) as the provisioner made it (`voltimax bus init`; under
+ * docker/nats/nats.conf the arbiter may only read its info), or, on a server without users, creates it or brings its
+ * limits in line; a core publish on `arbiter.decision.<id>` is then kept by the server.
  */
 export async function ensureAuditStream(
   nc: NatsConnection,

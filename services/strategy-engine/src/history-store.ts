@@ -47,7 +47,7 @@ export function inMemoryHistoryStore(initial?: unknown): HistoryStore & { value:
   return store;
 }
 
-/** The bucket (created by cloud-bridge: the engine may not create streams). */
+/** The bucket (created by the provisioner, `voltimax bus init`: the engine may not create streams). */
 export const HISTORY_BUCKET = strategyHistoryBucket;
 
 function isStreamNotFound(err: unknown): boolean {
@@ -55,7 +55,7 @@ function isStreamNotFound(err: unknown): boolean {
 }
 
 /**
- * KV `strategy-history`, key = the gateway id. The bucket is cloud-bridge's to create: until it exists there is no
+ * KV `strategy-history`, key = the gateway id. The provisioner creates the bucket: until it exists there is no
  * history (`absent`) and a save fails (logged once), then it is used as soon as it appears.
  */
 export function kvHistoryStore(nc: NatsConnection, opts: { readonly log: Logger; readonly key: string }): HistoryStore {
@@ -72,7 +72,7 @@ export function kvHistoryStore(nc: NatsConnection, opts: { readonly log: Logger;
       return kv;
     } catch (err) {
       if (isStreamNotFound(err)) {
-        if (!reportedMissing) log.info({ bucket: HISTORY_BUCKET.name }, 'no site history bucket yet (the cloud-bridge creates it)');
+        if (!reportedMissing) log.info({ bucket: HISTORY_BUCKET.name }, 'no site history bucket yet (`voltimax bus init` creates it)');
         reportedMissing = true;
         return undefined;
       }

@@ -1,5 +1,6 @@
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { replyInbox } from '@voltimax/bus';
 import type { Logger } from 'pino';
 import { parseAckSubject } from './ack-subject';
 import { decodeReading } from './decode';
@@ -96,7 +97,8 @@ export class Lane {
   private readonly handles = new Map<number, string>();
   /** Deliveries beyond a gap, waiting for the gap to be filled. */
   private readonly ahead = new Map<number, { entry: StreamEntry; reply: string }>();
-  private readonly inbox = createInbox();
+  /** Under the connection's inbox prefix: the only inboxes nats.conf lets this user subscribe. */
+  private readonly inbox: string;
   private sub: Subscription | undefined;
   private pull: Pull | undefined;
   private running = false;
@@ -117,6 +119,7 @@ export class Lane {
     endSeq: number | undefined,
   ) {
     this.endSeq = endSeq;
+    this.inbox = replyInbox(deps.nc);
     this.receivedThrough = startSeq - 1;
     this.acceptedThrough = startSeq - 1;
     this.ackedThrough = startSeq - 1;

@@ -107,8 +107,9 @@ export function telemetryPublisherService(overrides: TelemetryPublisherOverrides
           stream: {
             name: streams.telemetry.name,
             action,
-            maxAgeMs: env.TELEMETRY_MAX_AGE_MS,
-            maxBytes: env.TELEMETRY_MAX_BYTES,
+            // As the stream has them (`kept`: as provisioned, which may differ from this service's env).
+            maxAgeMs: info.config.max_age / 1e6,
+            maxBytes: info.config.max_bytes,
             messages: info.state.messages,
             bytes: info.state.bytes,
           },

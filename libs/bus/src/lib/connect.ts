@@ -1,4 +1,11 @@
-import { connect, PermissionViolationError, type NatsConnection, type Status } from '@nats-io/transport-node';
+import {
+  connect,
+  createInbox,
+  PermissionViolationError,
+  type NatsConnection,
+  type Status,
+} from '@nats-io/transport-node';
+import { inboxPrefixFor } from '@voltimax/contracts';
 import type { Logger } from 'pino';
 
 /** Options for {@link connectBus}. */
@@ -15,6 +22,16 @@ export interface ConnectBusOptions {
   readonly reconnectTimeWaitMs?: number;
   /** Random extra wait added to each reconnect attempt, ms (default 500), so restarts do not stampede. */
   readonly reconnectJitterMs?: number;
+}
+
+/**
+ * A new reply inbox under the connection's own inbox prefix (`_INBOX_<user>` under docker/nats/nats.conf, where a user
+ * may subscribe no other). For code that subscribes an inbox itself; `request()` and JetStream already use the prefix.
+ */
+export function replyInbox(nc: NatsConnection): string {
+  // nats.js keeps the connect options on the connection (its JetStream client reads `nc.options.inboxPrefix` too).
+  const prefix = (nc as { readonly options?: { readonly inboxPrefix?: string } }).options?.inboxPrefix;
+  return createInbox(prefix);
 }
 
 /** A NATS connection that reconnects forever, and whether it is connected right now. */
@@ -40,6 +57,8 @@ export async function connectBus(opts: ConnectBusOptions): Promise<BusConnection
     name: opts.name,
     user: opts.user,
     pass: opts.pass,
+    // Replies come back on the user's own inbox prefix, the only one docker/nats/nats.conf lets it subscribe.
+    ...(inboxPrefixFor(opts.user) === undefined ? {} : { inboxPrefix: inboxPrefixFor(opts.user) }),
     maxReconnectAttempts: -1,
     reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
     reconnectJitter: opts.reconnectJitterMs ?? 500,

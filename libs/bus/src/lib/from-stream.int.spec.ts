@@ -104,11 +104,26 @@ describe('device writes the server would deliver out of a stream', () => {
     );
   });
 
-  it('a push consumer on KV config that cloud-bridge created, delivering to the device write subject: dropped too', async () => {
+  it('a DIRECT.GET of a value cloud-bridge stored, answered to the device write subject: a valid write on the wire, dropped', async () => {
     const provisioner = await connectNatsAs(server.url, 'provisioner');
     connections.push(provisioner);
     await new Kvm(provisioner).create('config', { history: 1 });
-    const config = await new Kvm(bridge).open('config');
+    await (await new Kvm(bridge).open('config')).put('direct', BODY);
+    const before = droppedFromStream();
+    const seen = raw.length;
+
+    // The server answers a JetStream API request on whatever reply subject it names; the answer is the stored value.
+    bridge.publish('$JS.API.DIRECT.GET.KV_config.$KV.config.direct', '', { reply: 'device.bat-1.write' });
+    await waitFor(() => raw.slice(seen).find((m) => m.subject === 'device.bat-1.write' && m.body === BODY), {
+      timeoutMs: 5_000,
+      message: 'the DIRECT.GET answer on device.bat-1.write',
+    });
+    await waitFor(() => droppedFromStream() === before + 1, { message: 'the bus to drop it as droppedFromStream' });
+    expect(handled).toEqual([]);
+  });
+
+  it('a push consumer on KV config that cloud-bridge created, delivering to the device write subject: dropped too', async () => {
+    const config = await new Kvm(bridge).open('config'); // provisioned in the test before
     await config.put('forged', BODY);
     const before = raw.length;
     await (
@@ -124,7 +139,7 @@ describe('device writes the server would deliver out of a stream', () => {
       timeoutMs: 5_000,
       message: 'the delivery to device.bat-1.write',
     });
-    await waitFor(() => droppedFromStream() === 2, { message: 'the bus to count the delivery as droppedFromStream' });
+    await waitFor(() => droppedFromStream() === 3, { message: 'the bus to count the delivery as droppedFromStream' });
     expect(handled).toEqual([]);
   });
 
@@ -137,12 +152,12 @@ describe('device writes the server would deliver out of a stream', () => {
     });
     expect(result.commandId).toBe(exampleDeviceWrite.commandId);
     expect(handled.map((w) => w.commandId)).toEqual([exampleDeviceWrite.commandId]);
-    expect(droppedFromStream()).toBe(2);
+    expect(droppedFromStream()).toBe(3);
   });
 
   it("a push consumer into the arbiter's reply inbox: the forged write result is never taken for the driver's answer", async () => {
-    // Every user may subscribe `_INBOX.>` (for its own answers), so a compromised service can learn a pending
-    // request's inbox; here a silent driver hands it over, and cloud-bridge delivers a stored result into it.
+    // The driver sees the arbiter's reply inbox on every write request; here a silent driver hands it over, and
+    // cloud-bridge aims a push consumer of a stored result at it.
     stopDriver();
     const silent = await connectNatsAs(server.url, 'modbus-poller');
     const arbiter = await connectNatsAs(server.url, 'safety-arbiter');
@@ -175,8 +190,9 @@ describe('device writes the server would deliver out of a stream', () => {
       filter_subject: '$KV.config.forged-result',
     });
 
-    // A push delivery keeps the stored subject ($KV.config.forged-result), which matches no pending request of the
-    // client's shared inbox, so the request ends as the silent driver leaves it: no answer. (Were it taken, the bus
+    // On nats-server 2.9.10 nothing is delivered to a subject whose only interest is the wildcard subscription of the
+    // shared reply inbox; a delivery would keep the stored subject ($KV.config.forged-result), which routes to no
+    // pending request. Either way the request ends as the silent driver leaves it: no answer. (Were it taken, the bus
     // would still refuse it: core.spec 'refuses such a message as the answer to a request'.)
     const failure = await pending;
     expect(failure).toBeInstanceOf(BusRequestFailedError);

@@ -92,6 +92,17 @@ export function intentParams(intent: Pick<ControlIntent, 'source' | 'assetId'>):
   return { source: intent.source, assetId: intent.assetId };
 }
 
+/**
+ * The reply inbox prefix of a NATS user: `_INBOX_<user>` (nats.js `inboxPrefix`). docker/nats/nats.conf lets each user
+ * subscribe only its own prefix and publish only into the prefixes of those whose requests it answers, instead of
+ * `allow_responses`: with that, any user that receives a message it published itself (a heartbeat on `health.*`) may
+ * "answer" it on any subject it chose as the reply, a device write included. Without a user (a server without users):
+ * undefined, the library's `_INBOX`.
+ */
+export function inboxPrefixFor(user: string | undefined): string | undefined {
+  return user === undefined || user === '' ? undefined : `_INBOX_${user}`;
+}
+
 /** JetStream streams and KV buckets (DESIGN § Data at rest). */
 export const streams = {
   telemetry: { name: 'TELEMETRY', subjects: [subjects.telemetry.wildcard] },
@@ -124,8 +135,8 @@ export const streamRetention = {
 
 /**
  * KV buckets: `config` and `prices` (cloud-bridge writes, services read); `strategy-history` (the strategy engine's
- * site meter history — the month's peak, learned profiles, the last seven days — kept across restarts; cloud-bridge
- * creates the bucket, only the engine reads or writes its values).
+ * site meter history — the month's peak, learned profiles, the last seven days — kept across restarts; only the
+ * engine reads or writes its values). The provisioner (`voltimax bus init`) creates all three.
  */
 export const kvBuckets = { config: 'config', prices: 'prices', strategyHistory: 'strategy-history' } as const;
 

@@ -41,6 +41,7 @@ export function connectNatsAs(
     servers: url,
     user,
     pass: NATS_DEV_PASSWORDS[user],
+    inboxPrefix: `_INBOX_${user}`, // as inboxPrefixFor (@voltimax/contracts): the only inbox nats.conf lets it subscribe
     name: `test-${user}`,
     reconnect: false,
     ...opts,

@@ -10,16 +10,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createBus, ensureStream, type Bus } from '@voltimax/bus';
 import { subjects, type ArbiterDecision, type SiteConfigInput, type WriteResult } from '@voltimax/contracts';
 import {
+  connectNatsAs,
   NATS_CONFIG_PATH,
   NATS_DEV_PASSWORDS,
-  startNats,
-  waitFor,
   type NatsTestServer,
   type NatsUser,
+  startNats,
+  waitFor,
 } from '@voltimax/testing';
 import { pino } from 'pino';
 import { runCli } from '../program';
@@ -84,13 +85,7 @@ function capture() {
 }
 
 async function connectAs(server: NatsTestServer, user: NatsUser): Promise<NatsConnection> {
-  const nc = await connect({
-    servers: server.url,
-    user,
-    pass: NATS_DEV_PASSWORDS[user],
-    reconnect: false,
-    name: `cli-test-${user}`,
-  });
+  const nc = await connectNatsAs(server.url, user, { name: `cli-test-${user}` });
   cleanups.push(() => nc.close());
   return nc;
 }

@@ -1,6 +1,7 @@
 // The NATS client is used directly (not connectBus): a command line tool must fail within a timeout, not wait
 // forever for a server that is not there.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { inboxPrefixFor } from '@voltimax/contracts';
 import { CliExit, type CliIo } from '../io';
 
 /** The outside world of `voltimax estop` and `voltimax arbiter`, injectable for tests. */
@@ -28,6 +29,7 @@ export function defaultArbiterCliDeps(): ArbiterCliDeps {
         name: opts.name,
         user: opts.user,
         pass: opts.pass,
+        ...(inboxPrefixFor(opts.user) === undefined ? {} : { inboxPrefix: inboxPrefixFor(opts.user) }),
         timeout: opts.timeoutMs,
         reconnect: false,
       }),

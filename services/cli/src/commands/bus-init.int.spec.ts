@@ -116,6 +116,12 @@ describe('voltimax bus init', () => {
     );
   });
 
+  it('does not retry a wrong password: exit 2 at once, saying so', async () => {
+    const result = await run('provisioner', { NATS_PASS: 'wrong' }, { waitMs: '20000' });
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/Authorization Violation.*not retried/is);
+  });
+
   it('is a command of the voltimax program', async () => {
     const c = captureIo();
     expect(await runCli(['bus', 'init', '--help'], c.io)).toBe(0);

@@ -7,6 +7,7 @@ import {
 } from '@voltimax/bus';
 import { formatIssues, streamRetention } from '@voltimax/contracts';
 import type { Command } from 'commander';
+import { pino } from 'pino';
 import { z } from 'zod';
 import { CliExit, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
@@ -98,6 +99,10 @@ export async function busInit(
       report = await provisionOnce(io, quiet, deps, retention);
     } catch (err) {
       if (err instanceof CliExit && err.exitCode !== 2) throw err;
+      if (/authorization violation/i.test(lastProblem)) {
+        io.stderr(`${lastProblem} (wrong NATS_USER / NATS_PASS: not retried)\n`);
+        throw new CliExit(2);
+      }
       if (!(err instanceof CliExit)) lastProblem = `voltimax bus init: ${describe(err)}`;
       const left = deadline - deps.now();
       if (left <= 0) {
@@ -124,8 +129,10 @@ async function provisionOnce(
   retention: { telemetry: StreamRetention; audit: StreamRetention },
 ): Promise<ProvisionReport> {
   const { nc, source } = await connectAsCli(quiet, deps, 'bus init');
+  // A `kept` stream (one even the provisioner may not change) is told with its have/want on stderr.
+  const log = pino({ level: 'warn', base: null }, { write: (line: string) => io.stderr(line) });
   try {
-    return await provisionGatewayStreams(nc, retention);
+    return await provisionGatewayStreams(nc, retention, log);
   } catch (err) {
     if (isPermissionRefusal(err)) {
       io.stderr(

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { subjects, type DiscoveryFound } from '@voltimax/contracts';
 import {
   CNTE_MAP,
@@ -16,14 +16,15 @@ import {
   type HostPeer,
 } from '@voltimax/discovery/testing';
 import {
+  connectNatsAs,
   freePort,
   NATS_CONFIG_PATH,
   NATS_DEV_PASSWORDS,
+  type NatsTestServer,
   startMqtt,
   startNats,
-  waitFor,
-  type NatsTestServer,
   type TestServer,
+  waitFor,
 } from '@voltimax/testing';
 import { connectAsync } from 'mqtt';
 import { Command } from 'commander';
@@ -114,7 +115,7 @@ async function cli(argv: readonly string[], deps: DiscoverDeps = harness().deps)
 const scanFlags = () => ['--modbus', `${NET}.0/29`, '--ports', String(port), '--units', '1', '--timeout', '1000'];
 
 async function natsAs(user: 'modbus-poller' | 'cli'): Promise<NatsConnection> {
-  const nc = await connect({ servers: nats.url, user, pass: NATS_DEV_PASSWORDS[user], reconnect: false });
+  const nc = await connectNatsAs(nats.url, user);
   connections.push(nc);
   return nc;
 }

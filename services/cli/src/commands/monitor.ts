@@ -2,7 +2,7 @@
 // waiting forever: a command line tool must say "cannot connect" and exit.
 import { connect } from '@nats-io/transport-node';
 import { createBus, droppedTotal, type Bus } from '@voltimax/bus';
-import { subjects } from '@voltimax/contracts';
+import { inboxPrefixFor, subjects } from '@voltimax/contracts';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
 import { readFileSync } from 'node:fs';
@@ -99,6 +99,7 @@ async function natsConnect(opts: {
     name: 'voltimax-monitor',
     user: opts.user,
     pass: opts.pass,
+    ...(inboxPrefixFor(opts.user) === undefined ? {} : { inboxPrefix: inboxPrefixFor(opts.user) }),
     timeout: opts.timeoutMs,
     maxReconnectAttempts: -1,
   });

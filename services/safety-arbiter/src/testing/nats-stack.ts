@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
 import { captureLogger, type CapturedLine } from '@voltimax/bus/testing';
 import {
@@ -14,7 +14,14 @@ import {
   type WriteResult,
 } from '@voltimax/contracts';
 import { runService, type ServiceRuntime } from '@voltimax/service-kit';
-import { NATS_CONFIG_PATH, NATS_DEV_PASSWORDS, startNats, type NatsTestServer, type NatsUser } from '@voltimax/testing';
+import {
+  connectNatsAs,
+  NATS_CONFIG_PATH,
+  NATS_DEV_PASSWORDS,
+  type NatsTestServer,
+  type NatsUser,
+  startNats,
+} from '@voltimax/testing';
 import { safetyArbiterService } from '../service';
 import { freshReadings, TEST_SITE } from './site';
 
@@ -88,13 +95,7 @@ export async function startStack(opts: StackOptions = {}): Promise<NatsStack> {
   const quiet = captureLogger('warn').log;
 
   const connectAs = async (user: NatsUser): Promise<NatsConnection> => {
-    const nc = await connect({
-      servers: server.url,
-      user,
-      pass: NATS_DEV_PASSWORDS[user],
-      name: `test-${user}`,
-      reconnect: false,
-    });
+    const nc = await connectNatsAs(server.url, user);
     connections.push(nc);
     return nc;
   };

@@ -10,7 +10,8 @@ import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, createInbox, headers, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { replyInbox } from '@voltimax/bus';
 import { mqttTopics } from '@voltimax/cloud';
 import {
   HeartbeatSchema,
@@ -41,6 +42,7 @@ export function connectAs(url: string, user: NatsUser, name = `test-${user}`): P
     servers: url,
     user,
     pass: NATS_DEV_PASSWORDS[user],
+    inboxPrefix: `_INBOX_${user}`,
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 100,
@@ -241,7 +243,7 @@ export class TelemetryDriver {
   ): Promise<number> {
     const window = opts.window ?? 20_000;
     const withMsgId = opts.msgId ?? true;
-    const inbox = createInbox();
+    const inbox = replyInbox(this.nc);
     const pending = new Map<number, { subject: string; data: Uint8Array; msgID: string }>();
     let wake: (() => void) | undefined;
     let lastAckAtMs = Date.now();

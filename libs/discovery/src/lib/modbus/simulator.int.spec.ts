@@ -31,6 +31,7 @@ beforeAll(async () => {
     servers: nats.url,
     user: 'dashboard',
     pass: NATS_DEV_PASSWORDS.dashboard,
+    inboxPrefix: '_INBOX_dashboard',
     reconnect: false,
   });
   observer.subscribe(subjects.health.format({ service: 'simulator' }), {
