@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connectBus, createBus, type Bus } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
 import { intentParams, subjects, type ArbiterDecision, type ControlIntent, type Setpoint } from '@voltimax/contracts';
-import { NATS_DEV_PASSWORDS, waitFor, type NatsUser } from '@voltimax/testing';
+import { NATS_DEV_PASSWORDS, provisionTestStreams, waitFor, type NatsUser } from '@voltimax/testing';
 import { startStack, type NatsStack, type SpiedWrite } from './testing/nats-stack';
 import { CONTROLLABLE } from './testing/site';
 
@@ -87,7 +87,7 @@ describe('start-up', () => {
     );
   });
 
-  it('creates stream AUDIT with file storage and at least 72 h retention, and it keeps the decisions', async () => {
+  it('finds stream AUDIT as provisioned, file storage and at least 72 h retention, and it keeps the decisions', async () => {
     const nc = await stack.connectAs('safety-arbiter');
     const info = await (await jetstreamManager(nc)).streams.info('AUDIT');
     expect(info.config.storage).toBe('file');
@@ -239,5 +239,33 @@ describe('every write stays inside the site limits', () => {
       if (sp.kind === 'ev-current') expect(sp.currentA === 0 || (sp.currentA >= 6 && sp.currentA <= 16)).toBe(true);
       if (sp.kind === 'pv-limit') expect(sp.maxPowerW).toBeLessThanOrEqual(6_000);
     }
+  });
+});
+
+describe('AUDIT provisioned after the arbiter started (compose does not make it wait for bus-init)', () => {
+  let late: NatsStack | undefined;
+  afterAll(async () => late?.stop());
+
+  it('controls at once, says AUDIT is missing, and finds it within seconds once the provisioner made it', async () => {
+    late = await startStack({ provision: false });
+    const started = late;
+    await waitFor(() => started.arbiterHeartbeats.some((h) => /stream AUDIT not available/.test(h.detail ?? '')), {
+      timeoutMs: 10_000,
+      message: 'a degraded heartbeat naming the missing AUDIT',
+    });
+    expect(started.spy.length).toBeGreaterThan(0); // the start-up safe set-points went out all the same
+
+    await provisionTestStreams(started.server.url);
+    await waitFor(() => started.arbiterLog.some((l) => l['msg'] === 'stream AUDIT ready'), {
+      timeoutMs: 10_000,
+      message: 'the arbiter to find AUDIT within its 2 s retry',
+    });
+    const readyAt = started.arbiterHeartbeats.length;
+    await waitFor(() => started.arbiterHeartbeats.slice(readyAt).some((h) => !/stream AUDIT/.test(h.detail ?? '')), {
+      timeoutMs: 10_000,
+      message: 'a heartbeat without the AUDIT problem',
+    });
+    const nc = await started.connectAs('safety-arbiter');
+    expect((await (await jetstreamManager(nc)).streams.info('AUDIT')).config.subjects).toEqual(['arbiter.decision.*']);
   });
 });

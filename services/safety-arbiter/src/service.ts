@@ -1,3 +1,4 @@
+import { StreamNotProvisionedError } from '@voltimax/bus';
 import { RULE_ORDER } from '@voltimax/safety';
 import { defineService } from '@voltimax/service-kit';
 import { startArbiter, REAL_SCHEDULER, type Scheduler } from './arbiter';
@@ -81,10 +82,12 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
           auditLog.info({ action }, 'stream AUDIT ready');
           problems.setProblem('audit', undefined);
         } catch (err) {
-          // Decisions are still published on the bus; only their retention is missing. Keep trying.
-          auditLog.error({ err }, 'stream AUDIT not available; retrying in 30 s');
+          // Decisions are still published on the bus; only their retention is missing. Keep trying: soon while the
+          // provisioner (`voltimax bus init`, which compose does not make the arbiter wait for) has not made it yet.
+          const retryMs = err instanceof StreamNotProvisionedError ? 2_000 : 30_000;
+          auditLog.error({ err, retryMs }, `stream AUDIT not available; retrying in ${retryMs / 1_000} s`);
           problems.setProblem('audit', 'stream AUDIT not available');
-          cancelAuditRetry = scheduler.after(30_000, () => void ensureAudit());
+          cancelAuditRetry = scheduler.after(retryMs, () => void ensureAudit());
         }
       };
       await ensureAudit();

@@ -77,6 +77,8 @@ export interface StackOptions {
   readonly heartbeatEveryMs?: number;
   /** NATS config (default: docker/nats/nats.conf). */
   readonly natsConfig?: string;
+  /** With the project's nats.conf: provision the streams first (default), as `voltimax bus init` does. */
+  readonly provision?: boolean;
 }
 
 const OWNED = ['bat-1', 'grid-1', 'ev-1', 'pv-1', 'load-1'];
@@ -85,7 +87,7 @@ const encoder = new TextEncoder();
 
 /** Starts nats-server, the arbiter, the fake driver, the write spy and a decision observer. */
 export async function startStack(opts: StackOptions = {}): Promise<NatsStack> {
-  const server = await startNats({ config: opts.natsConfig ?? NATS_CONFIG_PATH });
+  const server = await startNats({ config: opts.natsConfig ?? NATS_CONFIG_PATH, provision: opts.provision ?? true });
   const dir = await mkdtemp(join(tmpdir(), 'arbiter-int-'));
   const siteFile = join(dir, 'assets.json');
   await writeFile(siteFile, JSON.stringify(opts.site ?? TEST_SITE));
