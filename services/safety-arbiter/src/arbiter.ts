@@ -242,7 +242,13 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
 
   const malformedIntents = (): number => {
     const s = bus.stats().subjects[subjects.intent.pattern];
-    return s === undefined ? 0 : s.droppedInvalidJson + s.droppedInvalidSchema + s.droppedInvalidSubject + s.droppedFromStream;
+    return s === undefined
+      ? 0
+      : s.droppedInvalidJson +
+          s.droppedInvalidSchema +
+          s.droppedInvalidSubject +
+          s.droppedFromStream +
+          s.droppedForeignReply;
   };
   const snapshotCounters = (): Record<CounterName, number> => ({ ...counts, intentsMalformed: malformedIntents() });
   const publishCounters = (): void => {

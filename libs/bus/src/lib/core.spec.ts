@@ -425,6 +425,36 @@ describe('messages the server delivered out of a JetStream stream', () => {
     expect(bus.stats().subjects['device.{assetId}.write']).toMatchObject({ published: 1, invalidReplies: 1 });
   });
 
+  it('neither handles nor answers a request whose reply subject is not an inbox (the requester picked it)', async () => {
+    const { log, lines } = capturedLog();
+    const hand = handTransport();
+    const bus = createBusOnTransport(hand.transport, log);
+    const handler = jest.fn(() => exampleWriteResult);
+    bus.reply(subjects.deviceWrite, handler);
+    const respond = jest.fn();
+    const request = (replyTo: string): RawMessage => ({
+      subject: 'device.bat-1.write',
+      data: body,
+      headers: {},
+      hasReply: true,
+      replyTo,
+      respond,
+    });
+
+    await hand.deliver(request('$KV.config.site'));
+    await hand.deliver(request('device.bat-2.write'));
+    await hand.deliver(request('_INBOX_safety-arbiter.abc.1'));
+    await hand.deliver(request('_INBOX.abc.2'));
+
+    expect(handler).toHaveBeenCalledTimes(2);
+    expect(respond).toHaveBeenCalledTimes(2);
+    expect(bus.stats().subjects['device.{assetId}.write']).toMatchObject({ delivered: 2, droppedForeignReply: 2 });
+    expect(lines.find((l) => l.reason === 'foreign-reply')).toMatchObject({
+      level: ERROR,
+      issues: [{ path: '$', message: 'reply subject $KV.config.site is not a reply inbox' }],
+    });
+  });
+
   it('drops one on a plain subscription as well', async () => {
     const hand = handTransport();
     const bus = createBusOnTransport(hand.transport, capturedLog().log);

@@ -147,14 +147,18 @@ function headerSafe(value: string): string {
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
-type DropKind = 'invalid-subject' | 'invalid-json' | 'invalid-schema' | 'from-stream';
+type DropKind = 'invalid-subject' | 'invalid-json' | 'invalid-schema' | 'from-stream' | 'foreign-reply';
 
 const DROP_STAT: Readonly<Record<DropKind, StatName>> = {
   'invalid-subject': 'droppedInvalidSubject',
   'invalid-json': 'droppedInvalidJson',
   'invalid-schema': 'droppedInvalidSchema',
   'from-stream': 'droppedFromStream',
+  'foreign-reply': 'droppedForeignReply',
 };
+
+/** A reply inbox: `_INBOX.…` (the library's default) or a user's own `_INBOX_<user>.…`. */
+const REPLY_INBOX = /^_INBOX(_[^.]+)?\./;
 
 type Accepted<P extends string, T> =
   | { readonly ok: true; readonly payload: T; readonly ctx: MessageContext<P> }
@@ -225,7 +229,7 @@ export function createBusOnTransport(transport: BusTransport, log: Logger, opts:
     stats.increment(pattern, DROP_STAT[kind]);
     limited.write(
       `${pattern}|${kind}`,
-      kind === 'from-stream' ? 'error' : 'warn',
+      kind === 'from-stream' || kind === 'foreign-reply' ? 'error' : 'warn',
       { subject: msg.subject, pattern, reason: kind, issues: problems.slice(0, 10) },
       'dropped invalid message',
     );
@@ -322,6 +326,13 @@ export function createBusOnTransport(transport: BusTransport, log: Logger, opts:
 
     reply(def, handler, subOpts) {
       return listen(def.wildcard, subOpts, async (msg) => {
+        if (msg.fromStream === undefined && msg.replyTo !== undefined && !REPLY_INBOX.test(msg.replyTo)) {
+          // The requester chose where the answer goes, and it is not an inbox: neither run the handler nor answer.
+          drop(def.pattern, msg, 'foreign-reply', [
+            { path: '$', message: `reply subject ${msg.replyTo.slice(0, 80)} is not a reply inbox` },
+          ]);
+          return;
+        }
         const accepted = accept(def, msg);
         if (!accepted.ok && accepted.kind === 'from-stream') return; // its reply subject is JetStream's, not a client's
         if (!accepted.ok) {

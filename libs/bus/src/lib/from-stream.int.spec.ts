@@ -14,7 +14,12 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { subjects, type DeviceWrite } from '@voltimax/contracts';
-import { exampleDeviceWrite, exampleWriteResult } from '@voltimax/contracts/testing';
+import {
+  exampleDeviceWrite,
+  examplePingReply,
+  examplePingRequest,
+  exampleWriteResult,
+} from '@voltimax/contracts/testing';
 import { connectNatsAs, NATS_CONFIG_PATH, startNats, waitFor, type NatsTestServer } from '@voltimax/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BusRequestFailedError, createBus, type Bus } from '../index';
@@ -197,5 +202,33 @@ describe('device writes the server would deliver out of a stream', () => {
     const failure = await pending;
     expect(failure).toBeInstanceOf(BusRequestFailedError);
     expect(failure).toMatchObject({ reason: 'timeout' });
+  });
+  it("a cli request whose reply subject is KV config: cloud-bridge's bus neither handles it nor writes the answer there", async () => {
+    // Without the inbox check the answer would be published on `$KV.config.site` under cloud-bridge's KV write
+    // grant: a write into the site configuration by the cli, whose own grants allow no KV write.
+    const bridgeBus = createBus(bridge, captureLogger('warn').log);
+    const answered: unknown[] = [];
+    bridgeBus.reply(subjects.gatewayPing, (request) => {
+      answered.push(request);
+      return { ...examplePingReply, atMs: Date.now() };
+    });
+    await bridge.flush();
+    const config = await new Kvm(bridge).open('config');
+    await config.put('site', '{"unchanged":true}');
+
+    const cli = await connectNatsAs(server.url, 'cli');
+    connections.push(cli);
+    cli.publish(subjects.gatewayPing.format({}), JSON.stringify(examplePingRequest), { reply: '$KV.config.site' });
+    await cli.flush();
+    await waitFor(() => (bridgeBus.stats().subjects[subjects.gatewayPing.pattern]?.droppedForeignReply ?? 0) === 1, {
+      message: 'cloud-bridge to refuse the request',
+    });
+    expect(answered).toEqual([]);
+    expect((await config.get('site'))?.string()).toBe('{"unchanged":true}');
+
+    // Its real requests, with an inbox, are answered as ever.
+    const cliBus = createBus(cli, captureLogger('warn').log);
+    const reply = await cliBus.request(subjects.gatewayPing, {}, examplePingRequest, { timeoutMs: 5_000 });
+    expect(reply.gatewayId).toBe(examplePingReply.gatewayId);
   });
 });

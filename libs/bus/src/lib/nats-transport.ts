@@ -56,6 +56,7 @@ function toRawMessage(msg: Msg): RawMessage {
     data: msg.data,
     headers,
     hasReply: typeof msg.reply === 'string' && msg.reply.length > 0,
+    ...(typeof msg.reply === 'string' && msg.reply.length > 0 ? { replyTo: msg.reply } : {}),
     ...(fromStream === undefined ? {} : { fromStream }),
     respond(data, headers) {
       msg.respond(data, { headers: toNatsHeaders(headers) });

@@ -18,6 +18,8 @@ export interface SubjectStats {
    * so each one is someone routing around the subject grants (e.g. a device write no arbiter sent).
    */
   readonly droppedFromStream: number;
+  /** reply(): requests whose reply subject is not a reply inbox (`_INBOX…`), neither handled nor answered. */
+  readonly droppedForeignReply: number;
   /** Handlers that threw or rejected. */
   readonly handlerErrors: number;
   /** reply(): requests answered with a `Voltimax-Error` header instead of a reply. */
@@ -44,6 +46,7 @@ export const STAT_NAMES: readonly StatName[] = [
   'droppedInvalidSchema',
   'droppedInvalidSubject',
   'droppedFromStream',
+  'droppedForeignReply',
   'handlerErrors',
   'requestsRejected',
   'invalidReplies',
@@ -60,6 +63,7 @@ function zero(): MutableStats {
     droppedInvalidSchema: 0,
     droppedInvalidSubject: 0,
     droppedFromStream: 0,
+    droppedForeignReply: 0,
     handlerErrors: 0,
     requestsRejected: 0,
     invalidReplies: 0,
@@ -92,5 +96,11 @@ export class StatsRecorder {
 
 /** Inbound messages dropped for any reason (invalid JSON, schema or subject). */
 export function droppedTotal(stats: SubjectStats): number {
-  return stats.droppedInvalidJson + stats.droppedInvalidSchema + stats.droppedInvalidSubject + stats.droppedFromStream;
+  return (
+    stats.droppedInvalidJson +
+    stats.droppedInvalidSchema +
+    stats.droppedInvalidSubject +
+    stats.droppedFromStream +
+    stats.droppedForeignReply
+  );
 }

@@ -8,6 +8,12 @@ export interface RawMessage {
   /** True when the sender waits for an answer (a request). */
   readonly hasReply: boolean;
   /**
+   * The subject the answer would go to, where the transport knows it (NATS). `reply()` answers only into a reply
+   * inbox (`_INBOX…`): the requester picks this subject, and an answer published on, say, `$KV.config.site` would be
+   * a write into KV config under the replier's grants.
+   */
+  readonly replyTo?: string;
+  /**
    * Set when the NATS server itself delivered this message out of a JetStream stream — a push consumer's delivery
    * (reply `$JS.ACK.<stream>.…`) or a stream's republish (header `Nats-Stream`) — rather than a client publishing it:
    * the stream's name, or `?` when only the reply subject's prefix shows it. The server checks no publish permission

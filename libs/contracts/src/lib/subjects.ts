@@ -48,7 +48,7 @@ export const subjects = {
   health: defineSubject('health.{service}', HeartbeatSchema),
   /** Publisher: cloud-bridge (and the cli when it edits the configuration). */
   configUpdated: defineSubject('config.updated', ConfigurationUpdatedSchema),
-  /** Replier: cloud-bridge. Requesters: cli, cloud-bridge's cloud handlers. */
+  /** Replier: cloud-bridge. Requester: the cli (the cloud's Ping is answered inside cloud-bridge). */
   gatewayPing: defineRequest('gateway.ping', GatewayPingRequestSchema, GatewayPingReplySchema),
   /** Replier: cloud-bridge. */
   gatewayRefreshConfig: defineRequest(

@@ -9,6 +9,7 @@ const zero = {
   droppedInvalidSchema: 0,
   droppedInvalidSubject: 0,
   droppedFromStream: 0,
+  droppedForeignReply: 0,
   handlerErrors: 0,
   requestsRejected: 0,
   invalidReplies: 0,
