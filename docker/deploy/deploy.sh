@@ -127,13 +127,19 @@ UP="$COMPOSE up -d --no-build --remove-orphans --wait --wait-timeout $(quote "$T
 IMAGE_LIST="$(quote "${images[@]}")"
 QTAG="$(quote "$TAG")"
 QDIR="$(quote "$DIR")"
-readonly COMPOSE UP IMAGE_LIST QTAG QDIR
+# The nats container bind-mounts nats.conf and is not recreated when only the file changes: a server still running
+# the old permissions would refuse the new images (e.g. their per-user reply inboxes). So when the file differs from
+# the one that ran before, nats is recreated first (the services reconnect; JetStream keeps its volume).
+NATS_CHANGED="[ -f docker/nats/nats.conf.previous ] && ! cmp -s docker/nats/nats.conf docker/nats/nats.conf.previous"
+RECREATE_NATS="$COMPOSE up -d --no-deps --force-recreate nats"
+readonly COMPOSE UP IMAGE_LIST QTAG QDIR NATS_CHANGED RECREATE_NATS
 
 # On the target after a failed start: the previous compose.yaml, nats.conf and images back, then start again.
-ROLLBACK="set -e; cd $QDIR; restored=0; \
+ROLLBACK="set -e; cd $QDIR; restored=0; nats_changed=0; if $NATS_CHANGED; then nats_changed=1; fi; \
 for f in compose.yaml docker/nats/nats.conf; do if [ -f \"\$f.previous\" ]; then cp -p \"\$f.previous\" \"\$f\"; fi; done; \
 for i in $IMAGE_LIST; do if docker image inspect \"\$i:previous\" >/dev/null 2>&1; then docker tag \"\$i:previous\" \"\$i:\"$QTAG; restored=1; fi; done; \
 if [ \"\$restored\" = 0 ]; then echo 'no previous images: nothing to roll back to' >&2; exit 3; fi; \
+if [ \"\$nats_changed\" = 1 ]; then $RECREATE_NATS; fi; \
 $UP"
 readonly ROLLBACK
 
@@ -196,7 +202,7 @@ if [[ -n "$ENV_FILE" ]]; then
 fi
 
 step "starting on $TARGET and waiting up to ${TIMEOUT}s for every service to be healthy"
-if remote "cd $QDIR && $UP"; then
+if remote "cd $QDIR && if $NATS_CHANGED; then $RECREATE_NATS; fi && $UP"; then
   remote "$COMPOSE ps"
   if [[ $DRY_RUN -eq 1 ]]; then
     step "dry run: only if a service does not become healthy, roll back with"

@@ -25,7 +25,9 @@ import { ROOT } from './deploy-helpers';
 
 const DEPLOY = join(ROOT, 'docker', 'deploy', 'deploy.sh');
 /** The default services of deploy.sh (compose.spec checks that this list is compose's set without a profile). */
-const SERVICES = (/^readonly SERVICES=\(([^)]*)\)/m.exec(readFileSync(join(ROOT, 'docker', 'deploy', 'deploy.sh'), 'utf8'))?.[1] ?? '')
+const SERVICES = (
+  /^readonly SERVICES=\(([^)]*)\)/m.exec(readFileSync(join(ROOT, 'docker', 'deploy', 'deploy.sh'), 'utf8'))?.[1] ?? ''
+)
   .trim()
   .split(/\s+/)
   .filter(Boolean);
@@ -119,10 +121,12 @@ describe('deploy.sh --dry-run', () => {
       '+ tar -cf - compose.yaml docker/nats/nats.conf | ssh pi@gw.local tar -C /srv/gw -xf -',
       `+ tar -C ${ROOT}/docker/config -cf - . | ssh pi@gw.local tar -C /srv/gw/config -xf -`,
       `+ ssh pi@gw.local umask 077 && cat > /srv/gw/.env < ${ROOT}/.env.example`,
-      '+ ssh pi@gw.local cd /srv/gw && docker compose -f /srv/gw/compose.yaml --profile sim up -d --no-build --remove-orphans --wait --wait-timeout 180',
+      '+ ssh pi@gw.local cd /srv/gw && if [ -f docker/nats/nats.conf.previous ] && ! cmp -s docker/nats/nats.conf docker/nats/nats.conf.previous; ' +
+        'then docker compose -f /srv/gw/compose.yaml --profile sim up -d --no-deps --force-recreate nats; fi && ' +
+        'docker compose -f /srv/gw/compose.yaml --profile sim up -d --no-build --remove-orphans --wait --wait-timeout 180',
       '+ ssh pi@gw.local docker compose -f /srv/gw/compose.yaml --profile sim ps',
       expect.stringMatching(
-        /^\+ ssh pi@gw\.local set -e; cd \/srv\/gw; restored=0; .*docker tag "\$i:previous" "\$i:"latest; .* up -d --no-build --remove-orphans --wait --wait-timeout 180$/,
+        /^\+ ssh pi@gw\.local set -e; cd \/srv\/gw; restored=0; nats_changed=0; .*docker tag "\$i:previous" "\$i:"latest; .*if \[ "\$nats_changed" = 1 \]; then .* up -d --no-deps --force-recreate nats; fi; .* up -d --no-build --remove-orphans --wait --wait-timeout 180$/,
       ),
     ];
     expect(lines).toEqual(expected);
@@ -369,6 +373,22 @@ if [ "$1" = save ]; then shift; for i in "$@"; do printf '%s %s\\n' "$i" "\${FAK
       expect(version(`voltimax/${s}:latest`)).toBe('v3');
       expect(version(`voltimax/${s}:previous`)).toBe('v1');
     }
+  }, 60_000);
+
+  it('a changed nats.conf recreates nats before the services start (the running server would keep the old permissions)', () => {
+    appendFileSync(join(target(), 'docker', 'nats', 'nats.conf'), '# the permissions that ran before\n');
+    const result = deploy('v2b');
+    expect(result.status).toBe(0);
+    const ups = result.remote.filter((line) => / up -d /.test(line));
+    expect(ups).toEqual([
+      `compose -f ${target()}/compose.yaml up -d --no-deps --force-recreate nats`,
+      `compose -f ${target()}/compose.yaml up -d --no-build --remove-orphans --wait --wait-timeout 60`,
+    ]);
+    // An unchanged file does not restart it.
+    const again = deploy('v2c');
+    expect(again.remote.filter((line) => / up -d /.test(line))).toEqual([
+      `compose -f ${target()}/compose.yaml up -d --no-build --remove-orphans --wait --wait-timeout 60`,
+    ]);
   }, 60_000);
 
   it('exits 3 when the start fails and there is nothing to roll back to', () => {
