@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startLinkProxy, type LinkProxy } from '@voltimax/cloud/testing';
-import type { ArbiterDecision, Heartbeat } from '@voltimax/contracts';
+import { inboxPrefixFor, type ArbiterDecision, type Heartbeat } from '@voltimax/contracts';
 import { NATS_DEV_PASSWORDS, NATS_USERS, startMqtt, waitFor, type TestServer } from '@voltimax/testing';
 import { freePortRange, startRestartableNats, startRestartableRedis, type RestartableServer } from './faults-servers';
 import {
@@ -225,7 +225,7 @@ describe('fault suite: the gateway under faults, with its invariants checked thr
       const others = NATS_USERS.filter((u) => u !== 'safety-arbiter');
       const refused: string[] = [];
       for (const user of others) {
-        const nc: NatsConnection = await connect({ servers: nats.url, user, pass: NATS_DEV_PASSWORDS[user], inboxPrefix: `_INBOX_${user}` });
+        const nc: NatsConnection = await connect({ servers: nats.url, user, pass: NATS_DEV_PASSWORDS[user], inboxPrefix: inboxPrefixFor(user) });
         try {
           await nc.request('device.bat-1.write', JSON.stringify({ forged: true }), { timeout: 2_000 });
         } catch (err) {

@@ -2,6 +2,7 @@
 // worker threads, readings on telemetry.<assetId>, writes from the arbiter's user answered with the driver's read-back.
 import { join, relative } from 'node:path';
 import { connect, RequestError } from '@nats-io/transport-node';
+import { inboxPrefixFor } from '@voltimax/contracts';
 import { waitFor } from '@voltimax/testing';
 import {
   DRIVER_HOST_PASSWORD,
@@ -136,7 +137,7 @@ describe('driver-host with well-behaved plugins', () => {
       servers: stack.nats.url,
       user: 'driver-host',
       pass: DRIVER_HOST_PASSWORD,
-      inboxPrefix: '_INBOX_driver-host',
+      inboxPrefix: inboxPrefixFor('driver-host'),
       reconnect: false,
     });
     try {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { inboxPrefixFor } from '@voltimax/contracts';
 
 /** Absolute path of the production NATS config, `docker/nats/nats.conf`, for `startNats({ config })`. */
 export const NATS_CONFIG_PATH = resolve(__dirname, '../../../../docker/nats/nats.conf');
@@ -41,7 +42,7 @@ export function connectNatsAs(
     servers: url,
     user,
     pass: NATS_DEV_PASSWORDS[user],
-    inboxPrefix: `_INBOX_${user}`, // as inboxPrefixFor (@voltimax/contracts): the only inbox nats.conf lets it subscribe
+    inboxPrefix: inboxPrefixFor(user), // the only inbox nats.conf lets it subscribe
     name: `test-${user}`,
     reconnect: false,
     ...opts,

@@ -22,19 +22,11 @@ export interface BusInitOptions {
 /** Exit codes besides 0 (provisioned), 1 (invalid retention setting) and 2 (no connection / bad option). */
 export const BUS_INIT_EXIT = { refused: 4, conflict: 5 } as const;
 
-const intText = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined || text.trim() === '') return fallback;
-      const n = Number(text);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `an integer from ${min} to ${max}, got '${text}'` });
-        return z.NEVER;
-      }
-      return n;
-    });
+/** As the services parse these variables (`z.coerce`, so a blank one is 0 and refused), with the bounds in the message. */
+const intText = (min: number, max: number, fallback: number) => {
+  const error = `an integer from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error }).default(fallback);
+};
 
 /** The retention settings the stream owners read too (telemetry-publisher, safety-arbiter), same names and bounds. */
 const RetentionEnvSchema = z.looseObject({

@@ -15,6 +15,7 @@ import { replyInbox } from '@voltimax/bus';
 import { mqttTopics } from '@voltimax/cloud';
 import {
   HeartbeatSchema,
+  inboxPrefixFor,
   type AssetReading,
   type Heartbeat,
   type SiteConfig,
@@ -42,7 +43,7 @@ export function connectAs(url: string, user: NatsUser, name = `test-${user}`): P
     servers: url,
     user,
     pass: NATS_DEV_PASSWORDS[user],
-    inboxPrefix: `_INBOX_${user}`,
+    inboxPrefix: inboxPrefixFor(user),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 100,

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { subjects, type Heartbeat } from '@voltimax/contracts';
+import { inboxPrefixFor, subjects, type Heartbeat } from '@voltimax/contracts';
 import {
   freePort,
   NATS_CONFIG_PATH,
@@ -31,7 +31,7 @@ beforeAll(async () => {
     servers: nats.url,
     user: 'dashboard',
     pass: NATS_DEV_PASSWORDS.dashboard,
-    inboxPrefix: '_INBOX_dashboard',
+    inboxPrefix: inboxPrefixFor('dashboard'),
     reconnect: false,
   });
   observer.subscribe(subjects.health.format({ service: 'simulator' }), {
