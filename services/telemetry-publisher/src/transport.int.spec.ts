@@ -106,7 +106,7 @@ describe('primary transport failing, HTTP fallback up', () => {
     stack = await startStack(gatewayId, true);
     const { api, cloud, driver, heartbeats, link } = stack;
     await link.cut();
-    const publisher = await startPublisher(stack, { MAX_LANES: '1' });
+    const publisher = await startPublisher(stack, { MAX_LANES: '1', MQTT_RECONNECT_MAX_MS: '1000' });
 
     await driver.publish(readingsAt1Hz(ASSETS, 0, 500, BASE_MS));
     const viaHttp = () => api.frames(gatewayId).reduce((n, f) => n + f.readings.length, 0);
@@ -125,10 +125,10 @@ describe('primary transport failing, HTTP fallback up', () => {
     );
     expect(hb.counters?.['framesViaFallback']).toBe(hb.counters?.['framesSent']);
 
-    // The broker is reachable again: the next frames go through MQTT.
+    // The broker is reachable again. Until the MQTT link is back up (its reconnect backoff, at most 1 s here) frames
+    // still take the fallback, so the readings go out 10 s at a time until one frame has come through MQTT; the cloud
+    // sees the union of both transports.
     await link.restore();
-    await driver.publish(readingsAt1Hz(ASSETS, 500, 500, BASE_MS));
-    // Until the MQTT link is up again (its reconnect backoff) frames still take the fallback; the cloud sees the union.
     const merged = new Set(api.frames(gatewayId).map((f) => f.frameId));
     const mergeHttp = (): number => {
       for (const frame of api.frames(gatewayId)) {
@@ -138,10 +138,17 @@ describe('primary transport failing, HTTP fallback up', () => {
       }
       return cloud.unique;
     };
-    await waitFor(() => mergeHttp() >= 10_000, {
-      timeoutMs: 60_000,
-      message: `the rest through MQTT or HTTP (${cloud.unique})\n${publisher.tail()}`,
-    });
+    const viaMqtt = () => cloud.frames.some((f) => f.via === 'mqtt');
+    for (let from = 500; from < 1_000; ) {
+      const count = viaMqtt() ? 1_000 - from : 10;
+      await driver.publish(readingsAt1Hz(ASSETS, from, count, BASE_MS));
+      from += count;
+      await waitFor(() => mergeHttp() >= from * ASSETS.length, {
+        timeoutMs: 60_000,
+        message: `readings up to ${from} s through MQTT or HTTP (${cloud.unique})\n${publisher.tail()}`,
+      });
+      if (!viaMqtt()) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
     expect(cloud.frames.some((f) => f.via === 'mqtt')).toBe(true);
     const { missing, duplicated } = cloud.check(ASSETS, 1_000);
     expect({ missing, duplicated }).toEqual({ missing: 0, duplicated: 0 });
