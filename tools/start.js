@@ -143,7 +143,16 @@ const children = new Map();
 let stopping = false;
 
 function startChild(name, command, args, env, restarts = 0) {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Each child leads its own process group, so a terminal's Ctrl-C reaches only this supervisor: it then stops the
+  // services first (each gets one SIGTERM and shuts down gracefully) and NATS and Redis after them. Without this every
+  // process got the terminal's SIGINT and then our SIGTERM (a "second signal": forced exit), while NATS went away
+  // under the services' drain.
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   children.set(name, child);
   setState(name, 'running', restarts);
   pipeLines(child.stdout, name, false);
@@ -291,26 +300,68 @@ async function main() {
   startStatusView();
 }
 
-function shutdown(code) {
+/**
+ * Stop order, first to last. The intent sources go first, so nothing asks for a new setpoint; then the arbiter, which on
+ * its way out sends each controllable asset its safe setpoint through the drivers, which are still up; then the drivers;
+ * then the simulated devices; NATS and Redis last. A process not named here stops with the first group.
+ */
+const STOP_ORDER = [
+  ['safety-arbiter'],
+  ['modbus-poller', 'http-devices', 'ocpp-csms', 'driver-host'],
+  ['simulator'],
+  ['nats', 'redis'],
+];
+const STOP_GROUP_MS = 8000;
+
+function exitOf(child) {
+  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+}
+
+/** SIGTERM to each child, then SIGKILL to the process group of any still running after `timeoutMs`; the names killed. */
+async function stopChildren(entries, timeoutMs) {
+  for (const [, child] of entries) child.kill('SIGTERM');
+  let timer;
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+  const forced = await Promise.race([Promise.all(entries.map(([, child]) => exitOf(child))).then(() => false), late]);
+  clearTimeout(timer);
+  if (!forced) return [];
+  const killed = entries.filter(([, child]) => child.exitCode === null && child.signalCode === null);
+  for (const [, child] of killed) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }
+  await Promise.all(killed.map(([, child]) => exitOf(child)));
+  return killed.map(([name]) => name);
+}
+
+async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   if (statusView) statusView.kill('SIGTERM');
   if (LIVE_SCREEN) process.stdout.write('\n[voltimax] stopping\n');
   else say('stopping');
-  const all = [...children.values()];
-  for (const child of all) child.kill('SIGTERM');
-  const force = setTimeout(() => {
-    for (const child of children.values()) child.kill('SIGKILL');
-    process.exit(code || 1);
-  }, 8000);
-  Promise.all(all.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r))))).then(() => {
-    clearTimeout(force);
-    process.exit(code);
-  });
+  const later = new Set(STOP_ORDER.flat());
+  const groups = [[...children.keys()].filter((name) => !later.has(name)), ...STOP_ORDER];
+  let forced = false;
+  for (const names of groups) {
+    const entries = names.filter((name) => children.has(name)).map((name) => [name, children.get(name)]);
+    if (entries.length === 0) continue;
+    const killed = await stopChildren(entries, STOP_GROUP_MS);
+    if (killed.length > 0) {
+      forced = true;
+      say(`still running ${STOP_GROUP_MS / 1000} s after SIGTERM, killed: ${killed.join(', ')}`);
+    }
+  }
+  process.exit(forced && code === 0 ? 1 : code);
 }
 
 process.once('SIGINT', () => shutdown(0));
 process.once('SIGTERM', () => shutdown(0));
+// The terminal closing no longer reaches the children (their own process groups): stop them as on Ctrl-C.
+process.once('SIGHUP', () => shutdown(0));
 main().catch((err) => {
   process.stderr.write(`npm start failed: ${err && err.stack ? err.stack : err}\n`);
   shutdown(1);

@@ -70,6 +70,8 @@ describe('npm start with the simulated site', () => {
         SITE_FILE: join(dir, 'no-such-assets.json'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, as a shell runs it in the foreground: Ctrl-C is sent to that whole group.
+      detached: true,
     });
     gateway.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     gateway.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -193,14 +195,36 @@ describe('npm start with the simulated site', () => {
   );
 
   it(
-    'stops everything on Ctrl-C (SIGINT) and frees its ports',
+    'stops everything on Ctrl-C in order: intent sources, the arbiter (safe setpoints through live drivers), drivers, NATS',
     async () => {
-      gateway.kill('SIGINT');
-      await waitFor(() => exitCode !== undefined, { timeoutMs: 20_000, message: 'npm start to exit after SIGINT' }).catch(report);
+      // A terminal's Ctrl-C: SIGINT to the foreground process group, not only to the supervisor.
+      process.kill(-(gateway.pid as number), 'SIGINT');
+      await waitFor(() => exitCode !== undefined, { timeoutMs: 60_000, message: 'npm start to exit after SIGINT' }).catch(report);
       expect(exitCode).toBe(0);
       expect(await listening(natsPort)).toBe(false);
       expect(await listening(redisPort)).toBe(false);
+
+      const lines = output.slice(output.indexOf('[voltimax] stopping')).split('\n');
+      // Each service got one signal and stopped gracefully: no forced exit, no warning or error on the way out (a
+      // driver or NATS gone first shows here as a failed safe write, a lost Modbus link or a failed drain).
+      const complaints = lines.filter((line) => /"level":(4|5|6)\d/.test(line) || /\[(WRN|ERR|FTL)\]/.test(line));
+      expect(complaints).toEqual([]);
+      const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
+      const lastAt = (pattern: RegExp) => lines.reduce((last, line, i) => (pattern.test(line) ? i : last), -1);
+      const stopped = (service: string) => at(new RegExp(`^${service} +\\|.*"msg":"stopped"`));
+      const stopping = (service: string) => at(new RegExp(`^${service} +\\|.*"msg":"stopping"`));
+      for (const service of ['strategy-engine', 'safety-arbiter', 'modbus-poller', 'simulator']) {
+        expect({ service, stopped: stopped(service) >= 0 }).toEqual({ service, stopped: true });
+      }
+      expect(stopped('strategy-engine')).toBeLessThan(stopping('safety-arbiter'));
+      expect(stopped('safety-arbiter')).toBeLessThan(stopping('modbus-poller'));
+      expect(stopped('modbus-poller')).toBeLessThan(stopping('simulator'));
+      const lastServiceStopped = lastAt(/^[a-z-]+ +\|.*"msg":"stopped"/);
+      expect(lastServiceStopped).toBeLessThan(at(/^nats +\|.*Initiating Shutdown/));
+      // The arbiter handed each controllable asset its safe setpoint on the way out.
+      const handedBack = new Set(decisions.filter((d) => d.reason === 'arbiter stopping: safe setpoint').map((d) => d.assetId));
+      expect([...handedBack]).toEqual(expect.arrayContaining(['bat-1', 'inv-1']));
     },
-    30_000,
+    90_000,
   );
 });
