@@ -26,6 +26,8 @@ const env = loadEnvExample();
 const resolved = interpolateDeep(raw, env) as Json;
 /** One-shot jobs (they run to completion before the services): name → the image target they run. */
 const JOBS: Readonly<Record<string, string>> = { 'bus-init': 'cli' };
+/** The services that execute device writes for the arbiter. */
+const DRIVERS = ['modbus-poller', 'http-devices', 'ocpp-csms', 'driver-host'];
 const apps = Object.fromEntries(Object.entries(appServices(resolved)).filter(([name]) => !(name in JOBS)));
 const all = Object.fromEntries(Object.entries(composeServices(resolved)).filter(([name]) => !(name in JOBS)));
 const jobs = Object.fromEntries(Object.entries(composeServices(resolved)).filter(([name]) => name in JOBS));
@@ -146,8 +148,14 @@ describe('compose.yaml follows DESIGN § Deployment', () => {
       expect(environment['SITE_FILE']).toMatch(/^\//);
       const dependsOn = service['depends_on'] as Record<string, Json>;
       expect(dependsOn['nats']).toEqual({ condition: 'service_healthy' });
-      for (const [name, dependency] of Object.entries(dependsOn)) {
-        expect(dependency['condition']).toBe(name in JOBS ? 'service_completed_successfully' : 'service_healthy');
+      for (const [dependency, spec] of Object.entries(dependsOn)) {
+        const condition =
+          dependency in JOBS
+            ? 'service_completed_successfully'
+            : name === 'safety-arbiter' && DRIVERS.includes(dependency)
+              ? 'service_started'
+              : 'service_healthy';
+        expect({ dependency, condition: spec['condition'] }).toEqual({ dependency, condition });
       }
     },
   );
@@ -197,6 +205,17 @@ describe('compose.yaml follows DESIGN § Deployment', () => {
     expect(((nats['healthcheck'] as Json)['test'] as string[]).join(' ')).toContain('http://127.0.0.1:8222/healthz');
     // Only on the loopback of the gateway.
     expect((nats['ports'] as string[]).every((p) => p.startsWith('127.0.0.1:'))).toBe(true);
+  });
+
+  it('stops the arbiter before the drivers (compose stops dependents first), so its safe setpoints reach the devices', () => {
+    const arbiter = apps['safety-arbiter'] as Json;
+    expect(Object.keys(arbiter['depends_on'] as Json)).toEqual(expect.arrayContaining([...DRIVERS]));
+    // DRIVERS are exactly the NATS users that receive device writes (docker/nats/nats.conf).
+    const users = readFileSync(join(ROOT, 'docker', 'nats', 'nats.conf'), 'utf8').split(/\buser: "/).slice(1);
+    const receiving = users
+      .filter((block) => /subscribe: \{\s*allow: \[[^\]]*"device\.\*\.write"/.test(block))
+      .map((block) => block.slice(0, block.indexOf('"')));
+    expect(new Set(receiving)).toEqual(new Set(DRIVERS));
   });
 
   it('gives the strategy engine Redis and starts it after Redis and the arbiter', () => {
