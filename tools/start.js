@@ -143,6 +143,8 @@ const children = new Map();
 let stopping = false;
 
 function startChild(name, command, args, env, restarts = 0) {
+  // Once stopping, nothing new starts: a group the stop has passed would never be signalled.
+  if (stopping) return undefined;
   // Each child leads its own process group, so a terminal's Ctrl-C reaches only this supervisor: it then stops the
   // services first (each gets one SIGTERM and shuts down gracefully) and NATS and Redis after them. Without this every
   // process got the terminal's SIGINT and then our SIGTERM (a "second signal": forced exit), while NATS went away
@@ -225,6 +227,7 @@ async function main() {
     shutdown(1);
     return;
   }
+  if (stopping) return;
   say(`NATS on nats://127.0.0.1:${NATS_PORT} (users and permissions from docker/nats/nats.conf)`);
 
   // Only the provisioner may create streams (a service that could might capture or republish device writes): it
@@ -250,11 +253,13 @@ async function main() {
   } else if (!redisUrl && (await portOpen(REDIS_PORT))) {
     redisUrl = `redis://127.0.0.1:${REDIS_PORT}`;
   }
+  if (stopping) return;
   if (!redisUrl) say('no redis-server (Debian: apt-get install redis-server): the strategy engine starts with fresh memory');
 
   const missing = [];
   let serviceSiteFile = siteFile;
   for (const name of SERVICES) {
+    if (stopping) return;
     const entry = path.join(ROOT, 'services', name, 'src', 'main.ts');
     if (!fs.existsSync(entry)) {
       missing.push(name);
@@ -283,6 +288,7 @@ async function main() {
       // The simulator writes the site with each simulated device's real Modbus endpoint once its ports are open.
       const until = Date.now() + 30_000;
       while (!fs.existsSync(SIM_ASSETS_FILE) && Date.now() < until && !stopping) await new Promise((r) => setTimeout(r, 100));
+      if (stopping) return;
       if (!fs.existsSync(SIM_ASSETS_FILE)) {
         say('the simulator did not publish its endpoints within 30 s');
         shutdown(1);
@@ -355,13 +361,53 @@ async function shutdown(code) {
       say(`still running ${STOP_GROUP_MS / 1000} s after SIGTERM, killed: ${killed.join(', ')}`);
     }
   }
+  // Nothing starts once stopping; anything still here (a restart that raced the stop) goes now.
+  if (children.size > 0 && (await stopChildren([...children.entries()], STOP_GROUP_MS)).length > 0) forced = true;
   process.exit(forced && code === 0 ? 1 : code);
 }
 
-process.once('SIGINT', () => shutdown(0));
-process.once('SIGTERM', () => shutdown(0));
-// The terminal closing no longer reaches the children (their own process groups): stop them as on Ctrl-C.
-process.once('SIGHUP', () => shutdown(0));
+/** SIGKILL to every child's process group (a child and anything it started); synchronous, so usable on 'exit'. */
+function killAll() {
+  for (const child of [...children.values(), ...(statusView ? [statusView] : [])]) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }
+}
+
+// The first Ctrl-C (or SIGTERM) stops everything in order; another one while that runs kills every process at once.
+// The terminal closing (SIGHUP) no longer reaches the children (their own process groups): it stops them as Ctrl-C.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (!stopping) {
+      shutdown(0);
+      return;
+    }
+    say(`${signal} again: killing every process now`);
+    killAll();
+    process.exit(1);
+  });
+}
+// A closed terminal or pipe must not crash the supervisor halfway through a stop (EIO/EPIPE on write).
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
+process.on('uncaughtException', (err) => {
+  try {
+    process.stderr.write(`npm start: unexpected error: ${err && err.stack ? err.stack : err}\n`);
+  } catch {
+    // nowhere left to report it
+  }
+  if (stopping) {
+    killAll();
+    process.exit(1);
+  }
+  shutdown(1);
+});
+// Whatever way the supervisor exits, no child outlives it.
+process.on('exit', killAll);
 main().catch((err) => {
   process.stderr.write(`npm start failed: ${err && err.stack ? err.stack : err}\n`);
   shutdown(1);

@@ -25,6 +25,64 @@ const listening = (port: number) =>
     socket.on('error', () => resolve(false));
   });
 
+/** `node tools/start.js` as `npm start` runs it, on its own ports and state folder, with the simulated site. */
+function launch(dir: string, natsPort: number, redisPort: number, dashboardPort: number): ChildProcess {
+  return spawn(process.execPath, [join(ROOT, 'tools', 'start.js')], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: process.env['HOME'] ?? '/tmp',
+      OTEL_SDK_DISABLED: 'true',
+      VOLTIMAX_NATS_PORT: String(natsPort),
+      VOLTIMAX_REDIS_PORT: String(redisPort),
+      VOLTIMAX_DASHBOARD_PORT: String(dashboardPort),
+      VOLTIMAX_STATE_DIR: dir,
+      VOLTIMAX_LOGS: '1',
+      // No site file: the simulated site, as on a fresh clone.
+      SITE_FILE: join(dir, 'no-such-assets.json'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, as a shell runs it in the foreground: Ctrl-C is sent to that whole group.
+    detached: true,
+  });
+}
+
+/** Cleanup after a failed test: SIGTERM lets the supervisor stop its children (each leads its own process group). */
+async function stopGateway(gateway: ChildProcess): Promise<void> {
+  if (gateway.exitCode !== null || gateway.signalCode !== null) return;
+  const exited = new Promise((resolve) => gateway.once('exit', resolve));
+  gateway.kill('SIGTERM');
+  const timer = new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+  await Promise.race([exited, timer]);
+  if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGKILL');
+}
+
+/** Processes still running from the gateway of `dir` (every child inherits the supervisor's VOLTIMAX_STATE_DIR). */
+function processesOf(dir: string): string[] {
+  const marker = `VOLTIMAX_STATE_DIR=${dir}\0`;
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker)) continue;
+      found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim()}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** Last resort after a failed test: SIGKILL whatever of that gateway is still running (a supervisor that died early). */
+function killLeftovers(dir: string): void {
+  for (const entry of processesOf(dir)) {
+    try {
+      process.kill(Number(entry.split(' ')[0]), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 describe('npm start with the simulated site', () => {
   let dir: string;
   let gateway: ChildProcess;
@@ -55,24 +113,7 @@ describe('npm start with the simulated site', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'voltimax-start-'));
     [natsPort, redisPort, dashboardPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    gateway = spawn(process.execPath, [join(ROOT, 'tools', 'start.js')], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        HOME: process.env['HOME'] ?? '/tmp',
-        OTEL_SDK_DISABLED: 'true',
-        VOLTIMAX_NATS_PORT: String(natsPort),
-        VOLTIMAX_REDIS_PORT: String(redisPort),
-        VOLTIMAX_DASHBOARD_PORT: String(dashboardPort),
-        VOLTIMAX_STATE_DIR: dir,
-        VOLTIMAX_LOGS: '1',
-        // No site file: the simulated site, as on a fresh clone.
-        SITE_FILE: join(dir, 'no-such-assets.json'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own process group, as a shell runs it in the foreground: Ctrl-C is sent to that whole group.
-      detached: true,
-    });
+    gateway = launch(dir, natsPort, redisPort, dashboardPort);
     gateway.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     gateway.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     gateway.once('exit', (code) => (exitCode = code));
@@ -90,7 +131,8 @@ describe('npm start with the simulated site', () => {
 
   afterAll(async () => {
     await observer?.nc.close();
-    if (exitCode === undefined) gateway.kill('SIGKILL');
+    if (exitCode === undefined) await stopGateway(gateway);
+    killLeftovers(dir);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -221,10 +263,63 @@ describe('npm start with the simulated site', () => {
       expect(stopped('modbus-poller')).toBeLessThan(stopping('simulator'));
       const lastServiceStopped = lastAt(/^[a-z-]+ +\|.*"msg":"stopped"/);
       expect(lastServiceStopped).toBeLessThan(at(/^nats +\|.*Initiating Shutdown/));
+      await waitFor(() => processesOf(dir).length === 0, { timeoutMs: 10_000, message: 'no process of the gateway left' }).catch(() => undefined);
+      expect(processesOf(dir)).toEqual([]);
       // The arbiter handed each controllable asset its safe setpoint on the way out.
       const handedBack = new Set(decisions.filter((d) => d.reason === 'arbiter stopping: safe setpoint').map((d) => d.assetId));
       expect([...handedBack]).toEqual(expect.arrayContaining(['bat-1', 'inv-1']));
     },
     90_000,
+  );
+});
+
+describe('npm start and a second Ctrl-C', () => {
+  let dir: string | undefined;
+  let gateway: ChildProcess | undefined;
+  let output = '';
+  let exitCode: number | null | undefined;
+
+  afterAll(async () => {
+    if (dir === undefined) return;
+    if (gateway !== undefined && exitCode === undefined) await stopGateway(gateway);
+    killLeftovers(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'kills every process at once on a second Ctrl-C during the ordered stop, and leaves none behind',
+    async () => {
+      const stateDir = mkdtempSync(join(tmpdir(), 'voltimax-start-twice-'));
+      dir = stateDir;
+      const [natsPort, redisPort, dashboardPort] = await Promise.all([freePort(), freePort(), freePort()]);
+      const child = launch(stateDir, natsPort, redisPort, dashboardPort);
+      gateway = child;
+      child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('exit', (code) => (exitCode = code));
+      const report = (err: unknown) => {
+        process.stderr.write(`\n[npm-start twice] supervisor output (tail):\n${output.split('\n').slice(-40).join('\n')}\n`);
+        throw err;
+      };
+      await waitFor(() => output.includes('running; Ctrl-C stops the gateway'), { timeoutMs: 60_000, message: 'all services started' }).catch(report);
+      expect(processesOf(stateDir).length).toBeGreaterThan(3);
+      // A service that does not stop (here: suspended), so the ordered stop is still in its first group when the
+      // second Ctrl-C comes; SIGKILL ends a suspended process too.
+      const engine = processesOf(stateDir).find((p) => p.includes('strategy-engine/src/main.ts'));
+      expect(engine).toBeDefined();
+      process.kill(Number((engine as string).split(' ')[0]), 'SIGSTOP');
+
+      process.kill(-(child.pid as number), 'SIGINT');
+      await waitFor(() => output.includes('[voltimax] stopping'), { timeoutMs: 10_000, message: 'the ordered stop to begin' }).catch(report);
+      process.kill(-(child.pid as number), 'SIGINT');
+      await waitFor(() => exitCode !== undefined, { timeoutMs: 15_000, message: 'npm start to exit after the second SIGINT' }).catch(report);
+      expect(exitCode).toBe(1);
+      expect(output).toContain('SIGINT again: killing every process now');
+      await waitFor(() => processesOf(stateDir).length === 0, { timeoutMs: 10_000, message: 'no process of the gateway left' }).catch(() => undefined);
+      expect(processesOf(stateDir)).toEqual([]);
+      expect(await listening(natsPort)).toBe(false);
+      expect(await listening(redisPort)).toBe(false);
+    },
+    120_000,
   );
 });
