@@ -301,10 +301,11 @@ describe('fault suite: the gateway under faults, with its invariants checked thr
       const restartAtMs = Date.now();
       // Every write the devices took in between belongs to a DeviceWrite (none can exist: only the arbiter sends them).
       await start('safety-arbiter');
-      const firstWrite = await waitFor(() => monitor.busWrites.find((w) => w.receivedAtMs >= restartAtMs), {
-        timeoutMs: RECOVER_MS,
-        message: 'the restarted arbiter’s first DeviceWrite',
-      });
+      // Issued after the restart too: a write of the killed arbiter still in flight is not the new one's first.
+      const firstWrite = await waitFor(
+        () => monitor.busWrites.find((w) => w.receivedAtMs >= restartAtMs && w.write.issuedAtMs >= restartAtMs),
+        { timeoutMs: RECOVER_MS, message: 'the restarted arbiter’s first DeviceWrite' },
+      );
       expect(firstWrite.write.setpoint.kind).toBe('safe');
       expect(monitor.busWrites.filter((w) => w.receivedAtMs > killedAtMs && w.receivedAtMs < restartAtMs)).toEqual([]);
       await loopWrites(restartAtMs);

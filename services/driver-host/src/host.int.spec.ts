@@ -103,7 +103,7 @@ describe('driver-host with well-behaved plugins', () => {
       arbiter.bus,
       'bat-b',
       { kind: 'battery-power', powerW: 1_500 },
-      { validForMs: 600 },
+      { validForMs: 3_000 },
     );
     expect(result).toMatchObject({ status: 'applied', readBack: 1_500 });
     const from = observer.readings.length;

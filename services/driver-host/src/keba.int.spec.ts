@@ -36,7 +36,8 @@ beforeAll(async () => {
         pluginAsset(
           'ev-keba',
           'keba',
-          { host: '127.0.0.1', port: station.port, replyTimeoutMs: 500 },
+          // 2 s: a stalled main thread must not count a timeout (the heartbeat below expects none).
+          { host: '127.0.0.1', port: station.port, replyTimeoutMs: 2_000 },
           { kind: 'ev-charger', pollIntervalMs: 500 },
         ),
       ],

@@ -258,7 +258,7 @@ describe('http-devices over HTTP', () => {
 
   it('writes the safe set-point (0 A) when a write expires without a newer one', async () => {
     expect(
-      await sendWrite(arbiter.bus, 'ev-1', { kind: 'ev-current', currentA: 10 }, { validForMs: 1_500 }),
+      await sendWrite(arbiter.bus, 'ev-1', { kind: 'ev-current', currentA: 10 }, { validForMs: 4_000 }),
     ).toMatchObject({ status: 'applied' });
     await reading('ev-1', (r) => r.values.powerW === 6_900, 'the Peblar at 10 A');
     const paused = await reading(

@@ -109,11 +109,12 @@ describe('device writes over real NATS (safety-arbiter → modbus-poller → Mod
   });
 
   it('writes the safe set-point (0 A) when a write expires without a newer one', async () => {
-    await expect(send(deviceWrite('ev-1', { kind: 'ev-current', currentA: 12 }, 500))).resolves.toMatchObject({
+    // Valid for 2 s: long enough that a stalled loop cannot expire it before it is applied (or before the read below).
+    await expect(send(deviceWrite('ev-1', { kind: 'ev-current', currentA: 12 }, 2_000))).resolves.toMatchObject({
       status: 'applied',
     });
     expect(currentLimitMa(charger)).toBe(12_000);
-    await waitFor(() => currentLimitMa(charger) === 0, { timeoutMs: 3_000, message: 'the watchdog to write 0 mA' });
+    await waitFor(() => currentLimitMa(charger) === 0, { timeoutMs: 10_000, message: 'the watchdog to write 0 mA' });
     // The register changes before the read-back and the log line: wait for the line too.
     const line = await waitFor(
       () => poller.lines.find((l) => l.msg === 'write expired without a newer one; safe set-point applied'),

@@ -111,7 +111,8 @@ describe('who may send intents of which source', () => {
       expect(String((answer.err as Error).message) + String((answer.err as Error).cause)).toMatch(
         /Permissions Violation/i,
       );
-      expect(answer.ms).toBeLessThan(500);
+      // Refused, not timed out (2 s); the cause above already says so, the bound leaves room for a stalled round trip.
+      expect(answer.ms).toBeLessThan(1_500);
     }
   });
 

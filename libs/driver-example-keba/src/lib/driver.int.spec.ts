@@ -28,7 +28,8 @@ beforeAll(async () => {
       connection: { protocol: 'plugin', driver: 'keba-udp', options: {} },
       evCharger: { minCurrentA: 6, maxCurrentA: 32, phases: 3 },
     }),
-    options: KebaAssetOptions.parse({ host: '127.0.0.1', port: station.port, replyTimeoutMs: 500 }),
+    // 2 s: a stalled event loop must not turn an answered command into a timeout (the counts below are exact).
+    options: KebaAssetOptions.parse({ host: '127.0.0.1', port: station.port, replyTimeoutMs: 2_000 }),
   };
   const log = (level: string) => (_fields: object, message: string) => void logs.push({ level, message });
   instance = await kebaDriver.start(
@@ -110,7 +111,7 @@ describe('keba-udp driver', () => {
   it('fails a command the station does not answer, and reports the station down in its health', async () => {
     station.silent = true;
     await expect(instance.write?.(asset, { kind: 'ev-current', currentA: 8 }, signal)).rejects.toThrow(
-      `127.0.0.1:${station.port} did not answer 'currtime 8000 1' within 500 ms`,
+      `127.0.0.1:${station.port} did not answer 'currtime 8000 1' within 2000 ms`,
     );
     expect(instance.health?.()).toMatchObject({
       state: 'down',
@@ -124,9 +125,9 @@ describe('keba-udp driver', () => {
     station.garbage = '<html>not a station</html>';
     const before = instance.health?.().counters?.['malformed'] ?? 0;
     await expect(instance.write?.(asset, { kind: 'ev-current', currentA: 8 }, signal)).rejects.toThrow(
-      "did not answer 'report 2' within 500 ms",
+      "did not answer 'report 2' within 2000 ms",
     );
-    // Counted when the datagram is read: on a stalled event loop the 500 ms timer can fire first (CI saw it).
+    // Counted when the datagram is read: on a stalled event loop the reply timer can fire first (CI saw it).
     await waitFor(() => instance.health?.().counters?.['malformed'] === before + 1, {
       message: 'the garbage counted as malformed',
     });

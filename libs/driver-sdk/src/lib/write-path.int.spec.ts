@@ -141,7 +141,7 @@ describe('write path over a real nats-server', () => {
   });
 
   it('writes the safe set-point once a write expires without a newer one', async () => {
-    const w = write(id('bat-1'), { kind: 'battery-power', powerW: -2_000 }, 400);
+    const w = write(id('bat-1'), { kind: 'battery-power', powerW: -2_000 }, 2_000);
     await expect(send(w)).resolves.toMatchObject({ status: 'applied' });
     const safe = await waitFor(() => modbus.applied.find((a) => a.origin === 'watchdog'), {
       timeoutMs: 10_000,
