@@ -231,7 +231,7 @@ async function main() {
   say(`NATS on nats://127.0.0.1:${NATS_PORT} (users and permissions from docker/nats/nats.conf)`);
 
   // Only the provisioner may create streams (a service that could might capture or republish device writes): it
-  // creates TELEMETRY, AUDIT and the KV buckets now, before any service looks for them.
+  // creates TELEMETRY, AUDIT, ESTOP and the KV buckets now, before any service looks for them.
   const provision = spawnSync(path.join(ROOT, 'bin', 'voltimax'), ['bus', 'init', '--wait-ms', '15000'], {
     encoding: 'utf8',
     env: { ...process.env, NATS_URL: `nats://127.0.0.1:${NATS_PORT}`, NATS_USER: 'provisioner', NATS_PASS: 'dev-provisioner' },

@@ -400,7 +400,7 @@ describe('docker/nats/nats.conf', () => {
   });
 
   describe('JetStream grants are per stream and bucket; only the provisioner creates streams', () => {
-    const GATEWAY_STREAMS = ['TELEMETRY', 'AUDIT', 'KV_config', 'KV_prices', 'KV_strategy-history'];
+    const GATEWAY_STREAMS = ['TELEMETRY', 'AUDIT', 'ESTOP', 'KV_config', 'KV_prices', 'KV_strategy-history'];
 
     it('the provisioner creates every stream and bucket of the gateway, and may do nothing else', async () => {
       const provisioner = await connectAs('provisioner');
@@ -421,6 +421,8 @@ describe('docker/nats/nats.conf', () => {
       });
       await jsm.streams.add({ name: 'AUDIT', subjects: ['arbiter.decision.*'], storage: StorageType.File });
       await jsm.streams.update('AUDIT', { max_age: nanos(96 * 3_600_000) });
+      await jsm.streams.add({ name: 'ESTOP', subjects: ['safety.estop'], storage: StorageType.File, max_msgs: 1_000 });
+      await jsm.streams.update('ESTOP', { subjects: ['safety.estop'], max_msgs: 1_000, max_bytes: 4 << 20 });
       for (const name of GATEWAY_STREAMS) expect((await jsm.streams.info(name)).config.name).toBe(name);
 
       await expect((await kvm.open('config')).put('site', '{}')).rejects.toThrow(/Permissions Violation/);
@@ -486,6 +488,24 @@ describe('docker/nats/nats.conf', () => {
       await waitFor(async () => (await jsm.streams.info('AUDIT')).state.messages === 1, {
         message: 'AUDIT to hold the decision',
       });
+    });
+
+    it('ESTOP keeps every e-stop an operator sends; the safety-arbiter (only) reads them back', async () => {
+      const cli = await connectAs('cli');
+      cli.nc.publish('safety.estop', '{"action":"engage"}');
+      await cli.nc.flush();
+      const arbiter = await connectAs('safety-arbiter');
+      const jsm = await jetstreamManager(arbiter.nc);
+      const info = await waitFor(
+        async () => {
+          const state = (await jsm.streams.info('ESTOP')).state;
+          return state.messages >= 1 ? state : undefined;
+        },
+        { message: 'ESTOP to hold the e-stop' },
+      );
+      expect((await jsm.streams.getMessage('ESTOP', { seq: info.last_seq }))?.string()).toBe('{"action":"engage"}');
+      const engine = await jetstreamManager((await connectAs('strategy-engine')).nc);
+      await expect(engine.streams.getMessage('ESTOP', { seq: info.last_seq })).rejects.toThrow(/Permissions Violation/);
     });
 
     // With a stream-create or -update grant a service could capture `device.*.write` in a stream of its own: the

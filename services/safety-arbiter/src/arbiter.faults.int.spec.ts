@@ -230,6 +230,54 @@ describe('emergency stop', () => {
   });
 });
 
+describe('the e-stop latch outlives the arbiter (stream ESTOP)', () => {
+  const estop = (action: 'engage' | 'release', reason: string) =>
+    bus('cli').publish(subjects.estop, {}, { v: 1, action, by: 'operator:test', reason, atMs: Date.now() });
+  /** An intent for bat-1 is answered safe (e-stop), and nothing but safe setpoints is written from `fromMs` on. */
+  async function expectHeld(user: NatsUser, setpoint: Setpoint, fromMs: number): Promise<void> {
+    const answer = await intent(user, { assetId: 'bat-1', setpoint });
+    expect(answer).toMatchObject({
+      outcome: 'safe',
+      violations: [expect.objectContaining({ code: 'emergency-stop' })],
+    });
+    // Over 1.5 s the arbiter re-evaluates several times (telemetry every 500 ms, its tick every 250 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const since = CONTROLLABLE.flatMap((id) => writesOf(id, fromMs));
+    expect(since.filter((w) => w.write?.setpoint.kind !== 'safe')).toEqual([]);
+  }
+
+  it('an engaged e-stop is still engaged after the arbiter restarts', async () => {
+    await intent('cli', { assetId: 'bat-1', setpoint: battery(3_000) });
+    await until('bat-1', battery(3_000), 'the 3 kW write');
+    estop('engage', 'restart drill');
+    await until('bat-1', { kind: 'safe' }, 'the safe write after the engage');
+
+    await stack.stopArbiter();
+    const restartedAtMs = Date.now();
+    await stack.startArbiter();
+    await waitFor(() => stack.arbiterLog.find((l) => l.msg === 'emergency stop engaged (restored from stream ESTOP)'), {
+      message: 'the latch restored',
+    });
+    // Intents to the new arbiter (it keeps none across a restart) are answered safe, and nothing but safe is written.
+    await expectHeld('cli', battery(3_000), restartedAtMs);
+
+    estop('release', 'drill over');
+    await until('bat-1', battery(3_000), 'the 3 kW write after the release');
+  });
+
+  it('an engage sent while the arbiter was down holds once it is back', async () => {
+    await until('bat-1', battery(3_000), 'the 3 kW write');
+    await stack.stopArbiter();
+    estop('engage', 'engaged while the arbiter was away');
+    const restartedAtMs = Date.now();
+    await stack.startArbiter();
+    await expectHeld('strategy-engine', battery(2_500), restartedAtMs);
+
+    estop('release', 'back to normal');
+    await until('bat-1', battery(2_500), 'the 2.5 kW write after the release');
+  });
+});
+
 describe('every write stays inside the site limits', () => {
   it('holds for everything the spy saw in this suite', () => {
     for (const { write } of stack.spy) {

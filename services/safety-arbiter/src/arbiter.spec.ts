@@ -1,4 +1,5 @@
 import { BusReplyRejectedError } from '@voltimax/bus';
+import fc from 'fast-check';
 import { captureLogger, createMemoryNetwork, LOG_LEVEL, type MemoryBus } from '@voltimax/bus/testing';
 import {
   intentParams,
@@ -7,9 +8,11 @@ import {
   type ArbiterDecision,
   type ControlIntent,
   type DeviceWrite,
+  type EmergencyStop,
   type Setpoint,
   type SiteConfigInput,
 } from '@voltimax/contracts';
+import { applyEstop, ESTOP_RELEASED } from '@voltimax/safety';
 import { isNarrowing, startArbiter, type Arbiter, type ArbiterSettings } from './arbiter';
 import { problemHealth } from './health-problems';
 import { planSite } from './site';
@@ -57,7 +60,9 @@ interface Harness {
 let harness: Harness | undefined;
 let intentSeq = 0;
 
-async function setup(opts: { settings?: Partial<ArbiterSettings>; site?: SiteConfigInput } = {}): Promise<Harness> {
+async function setup(
+  opts: { settings?: Partial<ArbiterSettings>; site?: SiteConfigInput; restoreEstop?: boolean } = {},
+): Promise<Harness> {
   const { log, lines } = captureLogger('debug');
   const network = createMemoryNetwork();
   const arbiterBus = network.connect({ log: log.child({ component: 'bus' }) });
@@ -80,6 +85,7 @@ async function setup(opts: { settings?: Partial<ArbiterSettings>; site?: SiteCon
     settings: { ...SETTINGS, ...opts.settings },
     now: () => Date.now(),
     newId: () => `cmd-${++id}`,
+    ...(opts.restoreEstop === undefined ? {} : { restoreEstop: opts.restoreEstop }),
   });
   await jest.advanceTimersByTimeAsync(0);
   await arbiter.started;
@@ -358,6 +364,87 @@ describe('emergency stop', () => {
   });
 });
 
+describe('the e-stop latch restored after a restart (stream ESTOP)', () => {
+  const event = (action: 'engage' | 'release', atMs: number): EmergencyStop => ({
+    v: 1,
+    action,
+    by: 'operator:test',
+    reason: 'test',
+    atMs,
+  });
+
+  it('holds every asset safe until the latch is restored, then controls when it was released', async () => {
+    const h = await setup({ restoreEstop: true });
+    h.feed();
+    const held = await h.intent({ setpoint: battery(2_000) });
+    expect(held).toMatchObject({ outcome: 'safe', violations: [expect.objectContaining({ code: 'emergency-stop' })] });
+    await h.run(5_000);
+    expect(h.driver.writes.every((w) => w.setpoint.kind === 'safe')).toBe(true);
+    expect(h.statuses.at(-1)?.status).toBe('degraded');
+
+    h.arbiter.restoreEstop([event('engage', T0 - 60_000), event('release', T0 - 30_000)]);
+    expect(h.arbiter.estop().engaged).toBe(false);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+    expect(h.statuses.at(-1)).toEqual({ status: 'ok', detail: undefined });
+  });
+
+  it('stays engaged when the kept history ends engaged, until an operator releases it', async () => {
+    const h = await setup({ restoreEstop: true });
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    h.arbiter.restoreEstop([event('engage', T0 - 60_000), event('release', T0 - 30_000), event('engage', T0 - 10_000)]);
+    expect(h.arbiter.estop()).toMatchObject({ engaged: true, engagedAtMs: T0 - 10_000, engagedBy: 'operator:test' });
+    expect(h.lines.some((l) => l.msg === 'emergency stop engaged (restored from stream ESTOP)')).toBe(true);
+    await h.run(5_000);
+    expect(h.driver.writes.every((w) => w.setpoint.kind === 'safe')).toBe(true);
+
+    h.client.publish(subjects.estop, {}, event('release', Date.now()));
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+  });
+
+  it('an unreadable history is a health problem, not a hold: the arbiter controls and says the latch is not kept', async () => {
+    const h = await setup({ restoreEstop: true });
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    h.arbiter.restoreEstop([], 'stream ESTOP does not exist (run `voltimax bus init`)');
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+    expect(h.statuses.at(-1)).toEqual({
+      status: 'degraded',
+      detail: 'e-stop latch not restored: stream ESTOP does not exist (run `voltimax bus init`)',
+    });
+    h.arbiter.restoreEstop([]);
+    expect(h.statuses.at(-1)).toEqual({ status: 'ok', detail: undefined });
+  });
+
+  it('restoring while e-stops arrive live ends in the latch of the whole history, whatever the interleaving', async () => {
+    // The stream keeps every e-stop in order. The arbiter received live only those sent after it started (from index
+    // `from`); it read the stream once, after `read` of them had arrived (so the read returns history[0..read)); the
+    // rest arrive live after the restore. Whatever those points, the latch equals the history folded from scratch.
+    const history = fc.array(fc.record({ engage: fc.boolean(), dt: fc.integer({ min: 0, max: 1_000 }) }), {
+      maxLength: 7,
+    });
+    await fc.assert(
+      fc.asyncProperty(history, fc.nat(), fc.nat(), async (steps, a, b) => {
+        let at = T0 - 100_000;
+        const events = steps.map((step) => event(step.engage ? 'engage' : 'release', (at += step.dt)));
+        const from = a % (events.length + 1);
+        const read = from + (b % (events.length - from + 1));
+        const h = await setup({ restoreEstop: true });
+        for (const e of events.slice(from, read)) h.client.publish(subjects.estop, {}, e);
+        h.arbiter.restoreEstop(events.slice(0, read));
+        for (const e of events.slice(read)) h.client.publish(subjects.estop, {}, e);
+        const expected = events.reduce((state, e) => applyEstop(state, e), ESTOP_RELEASED).engaged;
+        expect(h.arbiter.estop().engaged).toBe(expected);
+        const stopping = h.arbiter.stop();
+        await jest.advanceTimersByTimeAsync(10_000);
+        await stopping;
+        harness = undefined;
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('faults force the safe setpoint', () => {
   it('driver heartbeat silent for missedHeartbeats intervals → safe, named driver-lost', async () => {
     const h = await setup();
@@ -457,7 +544,9 @@ describe('faults force the safe setpoint', () => {
     await runWithGrid(h, 5_000, () => 1_234);
     const safe = h.writes('bat-1').find((w) => w.setpoint.kind === 'safe' && w.issuedAtMs >= frozenAtMs);
     expect(safe?.issuedAtMs).toBe(frozenAtMs + 3_001);
-    expect(h.decisionsFor('bat-1').find((d) => d.violations.some((v) => v.code === 'stale-telemetry'))?.violations[0]).toMatchObject({
+    expect(
+      h.decisionsFor('bat-1').find((d) => d.violations.some((v) => v.code === 'stale-telemetry'))?.violations[0],
+    ).toMatchObject({
       code: 'stale-telemetry',
       limit: 3_000,
       value: 3_001,

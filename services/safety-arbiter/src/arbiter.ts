@@ -99,6 +99,11 @@ export interface ArbiterDeps {
   readonly newId?: () => string;
   /** This service's name: its own heartbeats are not driver heartbeats. */
   readonly serviceName?: string;
+  /**
+   * The e-stop latch is restored from stream ESTOP by the caller ({@link Arbiter.restoreEstop}); until then every
+   * asset is held safe as if the e-stop were engaged (an engage from before a restart must not be lost).
+   */
+  readonly restoreEstop?: boolean;
 }
 
 /** Counters, also published in the heartbeat. */
@@ -131,8 +136,14 @@ export interface Arbiter {
   /** Unsubscribe, stop timers, wait for writes in flight, then write the safe setpoint to every asset (best effort). */
   stop(): Promise<void>;
   counters(): Readonly<Record<CounterName, number>>;
-  /** The e-stop latch as the arbiter holds it. */
+  /** The e-stop latch as the arbiter applies it (engaged while it is still being restored). */
   estop(): EstopState;
+  /**
+   * Folds the e-stops kept in stream ESTOP, oldest first, into the latch (as if they had arrived live; an engage wins
+   * over a release older than it) and ends the hold of {@link ArbiterDeps.restoreEstop}. `unavailable`: why the history
+   * could not be read (it is then empty), kept as a health problem until a later call without it. Callable again.
+   */
+  restoreEstop(events: readonly EmergencyStop[], unavailable?: string): void;
   /** Assets whose last write failed, with the failure. */
   alarms(): ReadonlyMap<string, WriteFailure>;
 }
@@ -234,6 +245,15 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   const owners = new Map<string, string>();
   let table: IntentTable = EMPTY_INTENT_TABLE;
   let estop: EstopState = ESTOP_RELEASED;
+  /** False until the latch has been restored from stream ESTOP (deps.restoreEstop): everything is held safe. */
+  let estopKnown = deps.restoreEstop !== true;
+  const restoring: EstopState = {
+    engaged: true,
+    engagedAtMs: now(),
+    engagedBy: deps.serviceName ?? 'safety-arbiter',
+    engagedReason: 'restoring the e-stop latch from stream ESTOP',
+  };
+  const effectiveEstop = (): EstopState => (estopKnown ? estop : restoring);
   let stopped = false;
   let cancelDeadline: (() => void) | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -255,6 +275,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     for (const [name, value] of Object.entries(snapshotCounters())) health.setCounter(name, value);
   };
   const setProblem = (key: string, detail: string | undefined): void => health.setProblem(key, detail);
+  if (!estopKnown) setProblem('estop-restore', 'restoring the e-stop latch from stream ESTOP; every asset held safe');
 
   // ---- audit -------------------------------------------------------------------------------------------------
 
@@ -606,7 +627,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
         };
       }),
       grid: { limits: plan.grid, ...(grid === undefined ? {} : { reading: grid }) },
-      estop,
+      estop: effectiveEstop(),
       nowMs,
       options: settings.rules,
     });
@@ -967,7 +988,32 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       publishCounters();
     },
     counters: snapshotCounters,
-    estop: () => estop,
+    estop: effectiveEstop,
+    restoreEstop(events, unavailable) {
+      if (stopped) return;
+      const before = effectiveEstop();
+      for (const event of events) estop = applyEstop(estop, event);
+      estopKnown = true;
+      setProblem(
+        'estop-restore',
+        unavailable === undefined ? undefined : clip(`e-stop latch not restored: ${unavailable}`),
+      );
+      if (estop.engaged) {
+        setProblem('estop', clip(`emergency stop engaged by ${estop.engagedBy ?? 'unknown'}`));
+        log.error(
+          { by: estop.engagedBy, reason: estop.engagedReason, atMs: estop.engagedAtMs, kept: events.length },
+          'emergency stop engaged (restored from stream ESTOP)',
+        );
+        evaluate('estop', { force: true });
+        return;
+      }
+      setProblem('estop', undefined);
+      log.info(
+        { kept: events.length, ...(unavailable === undefined ? {} : { unavailable }) },
+        'e-stop latch restored: released',
+      );
+      if (before.engaged) evaluate('estop');
+    },
     alarms: () =>
       new Map(
         [...runtimes.values()].flatMap((rt) =>

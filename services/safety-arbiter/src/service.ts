@@ -3,6 +3,7 @@ import { RULE_ORDER } from '@voltimax/safety';
 import { defineService } from '@voltimax/service-kit';
 import { startArbiter, REAL_SCHEDULER, type Scheduler } from './arbiter';
 import { ensureAuditStream } from './audit';
+import { readEstopHistory } from './estop-store';
 import { problemHealth } from './health-problems';
 import { arbiterEnvSchema, ruleOptions, type ReadTextFile } from './config';
 import { planSite } from './site';
@@ -113,10 +114,41 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
         now,
         scheduler,
         serviceName: SERVICE_NAME,
+        restoreEstop: true,
       });
+
+      // The e-stop latch outlives a restart: replay every e-stop kept in stream ESTOP. Until that has been read, every
+      // asset stays safe. Without the stream (not provisioned) there is nothing to restore: the arbiter runs, says so
+      // in its health, and looks again every 2 s so that it restores what the stream holds once it exists.
+      const estopLog = log.child({ component: 'estop' });
+      let cancelEstopRetry: (() => void) | undefined;
+      let unavailableBefore: string | undefined;
+      const restoreEstop = async (): Promise<void> => {
+        try {
+          const history = await readEstopHistory(connection.nc);
+          if (history.kind === 'unavailable') {
+            if (history.reason !== unavailableBefore)
+              estopLog.error({ reason: history.reason }, 'e-stop latch cannot be restored or kept across a restart');
+            unavailableBefore = history.reason;
+            arbiter.restoreEstop([], history.reason);
+            cancelEstopRetry = scheduler.after(2_000, () => void restoreEstop());
+            return;
+          }
+          if (history.invalid > 0)
+            estopLog.warn({ invalid: history.invalid }, 'malformed messages in stream ESTOP ignored');
+          if (unavailableBefore !== undefined) estopLog.info('stream ESTOP is there now: the e-stop latch is kept');
+          unavailableBefore = undefined;
+          arbiter.restoreEstop(history.events);
+        } catch (err) {
+          estopLog.error({ err }, 'could not read stream ESTOP; every asset stays safe; retrying in 2 s');
+          cancelEstopRetry = scheduler.after(2_000, () => void restoreEstop());
+        }
+      };
+      await restoreEstop();
       return {
         async stop() {
           cancelAuditRetry?.();
+          cancelEstopRetry?.();
           await arbiter.stop();
         },
       };

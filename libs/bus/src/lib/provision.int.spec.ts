@@ -12,7 +12,7 @@ import { connectNatsAs, NATS_CONFIG_PATH, startNats, type NatsTestServer } from 
 import { ensureKv, ensureStream, provisionGatewayStreams, StreamNotProvisionedError } from '../index';
 import { captureLogger, LOG_LEVEL } from '../testing';
 
-const GATEWAY_STREAMS = ['KV_config', 'KV_prices', 'KV_strategy-history', 'TELEMETRY', 'AUDIT'];
+const GATEWAY_STREAMS = ['KV_config', 'KV_prices', 'KV_strategy-history', 'TELEMETRY', 'AUDIT', 'ESTOP'];
 const DEFAULTS = {
   telemetry: { maxAgeMs: streamRetention.telemetry.defaultAgeMs, maxBytes: streamRetention.telemetry.defaultBytes },
   audit: { maxAgeMs: streamRetention.audit.defaultAgeMs, maxBytes: streamRetention.audit.defaultBytes },

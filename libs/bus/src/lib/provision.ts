@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { configBucket, pricesBucket, strategyHistoryBucket, streams } from '@voltimax/contracts';
+import { configBucket, estopStreamLimits, pricesBucket, strategyHistoryBucket, streams } from '@voltimax/contracts';
 import type { Logger } from 'pino';
 import { ensureStream, type EnsureAction } from './jetstream';
 import { ensureKv } from './kv';
@@ -16,7 +16,8 @@ export type ProvisionReport = Readonly<Record<string, EnsureAction>>;
 
 /**
  * Creates every stream and KV bucket of the gateway, or brings their limits in line: TELEMETRY and AUDIT (file
- * storage, the given retention), KV `config`, `prices` and `strategy-history`. Idempotent. Under
+ * storage, the given retention), ESTOP (every `safety.estop`, kept for the arbiter's latch), KV `config`, `prices` and
+ * `strategy-history`. Idempotent. Under
  * docker/nats/nats.conf only the `provisioner` user may do this (`voltimax bus init`): a service that could create
  * a stream could also give it a republish or subjects that capture `device.*.write` (libs/bus README). The services
  * then find their streams as provisioned (`ensureStream` / `ensureKv` keep what they may not change).
@@ -42,5 +43,12 @@ export async function provisionGatewayStreams(
     );
     report[stream.name] = action;
   }
+  // The e-stop latch outlives an arbiter restart: every `safety.estop` message, no age limit.
+  const estop = await ensureStream(
+    jsm,
+    { name: streams.estop.name, subjects: [...streams.estop.subjects], storage: 'file', ...estopStreamLimits },
+    log,
+  );
+  report[streams.estop.name] = estop.action;
   return report;
 }

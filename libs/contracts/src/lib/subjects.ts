@@ -107,7 +107,15 @@ export function inboxPrefixFor(user: string | undefined): string | undefined {
 export const streams = {
   telemetry: { name: 'TELEMETRY', subjects: [subjects.telemetry.wildcard] },
   audit: { name: 'AUDIT', subjects: [subjects.arbiterDecision.wildcard] },
+  /** Every `safety.estop` message, so a restarted safety-arbiter restores the latch (engages sent while it was down too). */
+  estop: { name: 'ESTOP', subjects: [subjects.estop.pattern] },
 } as const;
+
+/**
+ * Stream ESTOP as it is created: kept forever (no age limit, an engage may stay latched for months), at most the last
+ * 1,000 messages in 4 MiB (a message is at most about 1 kB; the arbiter replays them all at start).
+ */
+export const estopStreamLimits = { maxAgeMs: 0, maxMsgs: 1_000, maxBytes: 4 * 1024 * 1024 } as const;
 
 const HOUR_MS = 3_600_000;
 

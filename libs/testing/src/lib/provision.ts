@@ -1,7 +1,14 @@
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
-import { configBucket, pricesBucket, strategyHistoryBucket, streamRetention, streams } from '@voltimax/contracts';
+import {
+  configBucket,
+  estopStreamLimits,
+  pricesBucket,
+  strategyHistoryBucket,
+  streamRetention,
+  streams,
+} from '@voltimax/contracts';
 import { connectNatsAs } from './nats-dev-users';
 
 /** Retention of a provisioned stream; unset fields take the defaults of `streamRetention` (@voltimax/contracts). */
@@ -18,7 +25,7 @@ export interface ProvisionTestOptions {
 
 /**
  * What `voltimax bus init` does before the services start (libs/bus `provisionGatewayStreams`), for a test server
- * started from docker/nats/nats.conf, where only the `provisioner` user may create streams: TELEMETRY, AUDIT and KV
+ * started from docker/nats/nats.conf, where only the `provisioner` user may create streams: TELEMETRY, AUDIT, ESTOP and KV
  * config / prices / strategy-history, with the limits the services ask for (so their `ensure*` finds them unchanged).
  * libs/testing cannot use libs/bus (whose tests use this lib); libs/bus/src/lib/provision.int.spec.ts checks that
  * both produce the same streams.
@@ -50,6 +57,15 @@ export async function provisionTestStreams(url: string, opts: ProvisionTestOptio
         max_msgs: -1,
       });
     }
+    await jsm.streams.add({
+      name: streams.estop.name,
+      subjects: [...streams.estop.subjects],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(estopStreamLimits.maxAgeMs),
+      max_bytes: estopStreamLimits.maxBytes,
+      max_msgs: estopStreamLimits.maxMsgs,
+    });
   } finally {
     await nc.close();
   }

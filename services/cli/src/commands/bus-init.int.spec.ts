@@ -75,7 +75,7 @@ describe('voltimax bus init', () => {
     expect(result.err).toContain(`TELEMETRY_MAX_AGE_MS: an integer from ${streamRetention.telemetry.minAgeMs}`);
   });
 
-  it('as the provisioner: creates the five with the retention from the environment, then finds them unchanged', async () => {
+  it('as the provisioner: creates the six with the retention from the environment, then finds them unchanged', async () => {
     const first = await run('provisioner', { AUDIT_MAX_AGE_MS: String(96 * 3_600_000) });
     expect(first.code).toBe(0);
     expect(JSON.parse(first.out)).toMatchObject({
@@ -85,6 +85,7 @@ describe('voltimax bus init', () => {
         'KV_strategy-history': 'created',
         TELEMETRY: 'created',
         AUDIT: 'created',
+        ESTOP: 'created',
       },
       retention: {
         audit: { maxAgeMs: 96 * 3_600_000 },
@@ -104,6 +105,7 @@ describe('voltimax bus init', () => {
       expect.stringMatching(/^KV_strategy-history\s+unchanged$/),
       expect.stringMatching(/^TELEMETRY\s+unchanged$/),
       expect.stringMatching(/^AUDIT\s+unchanged$/),
+      expect.stringMatching(/^ESTOP\s+unchanged$/),
     ]);
   });
 

@@ -68,7 +68,7 @@ function retentionFromEnv(
 
 /**
  * `voltimax bus init [--wait-ms N] [--json]`: creates the gateway's JetStream streams and KV buckets (TELEMETRY,
- * AUDIT, KV config, prices, strategy-history) or brings their limits in line, as NATS_USER (the `provisioner` of
+ * AUDIT, ESTOP, KV config, prices, strategy-history) or brings their limits in line, as NATS_USER (the `provisioner` of
  * docker/nats/nats.conf, the only user that may create streams). Retention from TELEMETRY_MAX_AGE_MS /
  * TELEMETRY_MAX_BYTES / AUDIT_MAX_AGE_MS / AUDIT_MAX_BYTES. Idempotent: run before the services on every start.
  * Keeps trying for `--wait-ms` (default 30 s) while NATS or JetStream is not reachable. Exit 0 done, 1 invalid

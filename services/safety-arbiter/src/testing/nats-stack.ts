@@ -36,8 +36,12 @@ export interface SpiedWrite {
 /** The whole control path on a real nats-server started from docker/nats/nats.conf. */
 export interface NatsStack {
   readonly server: NatsTestServer;
-  /** The arbiter, in-process through runService, connected as user safety-arbiter. */
+  /** The arbiter, in-process through runService, connected as user safety-arbiter (the current one after a restart). */
   readonly arbiter: ServiceRuntime;
+  /** Shuts the arbiter down as on SIGTERM (its safe setpoints on the way out included). */
+  stopArbiter(): Promise<void>;
+  /** Starts a new arbiter with the same environment (after {@link stopArbiter}). */
+  startArbiter(): Promise<void>;
   readonly arbiterLog: CapturedLine[];
   /** Every `device.*.write`, recorded by a second driver user that never answers. */
   readonly spy: SpiedWrite[];
@@ -193,30 +197,45 @@ export async function startStack(opts: StackOptions = {}): Promise<NatsStack> {
 
   // The arbiter, connected as safety-arbiter.
   const arbiterLog: CapturedLine[] = [];
-  const arbiter = await runService(safetyArbiterService(), {
-    env: {
-      NATS_URL: server.url,
-      NATS_USER: 'safety-arbiter',
-      NATS_PASS: NATS_DEV_PASSWORDS['safety-arbiter'],
-      HEALTH_PORT: 'off',
-      HEARTBEAT_MS: '200',
-      LOG_LEVEL: 'info',
-      INSTANCE_ID: 'arbiter-test',
-      SITE_FILE: siteFile,
-      TICK_MS: '250',
-      MIN_WRITE_INTERVAL_MS: '0',
-      ...opts.env,
-    },
-    exit: () => undefined,
-    onSignal: () => () => undefined,
-    onFatal: () => () => undefined,
-    logDestination: { write: (line: string) => void arbiterLog.push(JSON.parse(line) as CapturedLine) },
-  });
-  if (arbiter === undefined) throw new Error(`the arbiter did not start: ${JSON.stringify(arbiterLog.slice(-5))}`);
+  const launchArbiter = async (): Promise<ServiceRuntime> => {
+    const runtime = await runService(safetyArbiterService(), {
+      env: {
+        NATS_URL: server.url,
+        NATS_USER: 'safety-arbiter',
+        NATS_PASS: NATS_DEV_PASSWORDS['safety-arbiter'],
+        HEALTH_PORT: 'off',
+        HEARTBEAT_MS: '200',
+        LOG_LEVEL: 'info',
+        INSTANCE_ID: 'arbiter-test',
+        SITE_FILE: siteFile,
+        TICK_MS: '250',
+        MIN_WRITE_INTERVAL_MS: '0',
+        ...opts.env,
+      },
+      exit: () => undefined,
+      onSignal: () => () => undefined,
+      onFatal: () => () => undefined,
+      logDestination: { write: (line: string) => void arbiterLog.push(JSON.parse(line) as CapturedLine) },
+    });
+    if (runtime === undefined) throw new Error(`the arbiter did not start: ${JSON.stringify(arbiterLog.slice(-5))}`);
+    return runtime;
+  };
+  let arbiter: ServiceRuntime | undefined = await launchArbiter();
 
   return {
     server,
-    arbiter,
+    get arbiter(): ServiceRuntime {
+      if (arbiter === undefined) throw new Error('the arbiter is stopped');
+      return arbiter;
+    },
+    async stopArbiter() {
+      await arbiter?.shutdown('test: arbiter stopped');
+      arbiter = undefined;
+    },
+    async startArbiter() {
+      if (arbiter !== undefined) throw new Error('the arbiter is running');
+      arbiter = await launchArbiter();
+    },
     arbiterLog,
     spy,
     decisions,
@@ -237,7 +256,7 @@ export async function startStack(opts: StackOptions = {}): Promise<NatsStack> {
     connectAs,
     async stop() {
       for (const timer of timers) clearInterval(timer);
-      await arbiter.shutdown('test done');
+      await arbiter?.shutdown('test done');
       await Promise.allSettled([...connections.map((nc) => nc.close()), ...busConnections.map((c) => c.nc.close())]);
       await server.stop();
       await rm(dir, { recursive: true, force: true });
