@@ -231,8 +231,15 @@ describe('emergency stop', () => {
 });
 
 describe('the e-stop latch outlives the arbiter (stream ESTOP)', () => {
-  const estop = (action: 'engage' | 'release', reason: string) =>
+  /** Sends an e-stop as the cli and waits until stream ESTOP has kept it (a restart right after must find it). */
+  async function estop(action: 'engage' | 'release', reason: string): Promise<void> {
+    const jsm = await jetstreamManager(await stack.connectAs('safety-arbiter'));
+    const before = (await jsm.streams.info('ESTOP')).state.last_seq;
     bus('cli').publish(subjects.estop, {}, { v: 1, action, by: 'operator:test', reason, atMs: Date.now() });
+    await waitFor(async () => (await jsm.streams.info('ESTOP')).state.last_seq > before, {
+      message: `ESTOP to keep the ${action}`,
+    });
+  }
   /** An intent for bat-1 is answered safe (e-stop), and nothing but safe setpoints is written from `fromMs` on. */
   async function expectHeld(user: NatsUser, setpoint: Setpoint, fromMs: number): Promise<void> {
     const answer = await intent(user, { assetId: 'bat-1', setpoint });
@@ -249,7 +256,7 @@ describe('the e-stop latch outlives the arbiter (stream ESTOP)', () => {
   it('an engaged e-stop is still engaged after the arbiter restarts', async () => {
     await intent('cli', { assetId: 'bat-1', setpoint: battery(3_000) });
     await until('bat-1', battery(3_000), 'the 3 kW write');
-    estop('engage', 'restart drill');
+    await estop('engage', 'restart drill');
     await until('bat-1', { kind: 'safe' }, 'the safe write after the engage');
 
     await stack.stopArbiter();
@@ -261,20 +268,59 @@ describe('the e-stop latch outlives the arbiter (stream ESTOP)', () => {
     // Intents to the new arbiter (it keeps none across a restart) are answered safe, and nothing but safe is written.
     await expectHeld('cli', battery(3_000), restartedAtMs);
 
-    estop('release', 'drill over');
+    await estop('release', 'drill over');
     await until('bat-1', battery(3_000), 'the 3 kW write after the release');
   });
 
   it('an engage sent while the arbiter was down holds once it is back', async () => {
+    await intent('cli', { assetId: 'bat-1', setpoint: battery(3_000) });
     await until('bat-1', battery(3_000), 'the 3 kW write');
     await stack.stopArbiter();
-    estop('engage', 'engaged while the arbiter was away');
+    await estop('engage', 'engaged while the arbiter was away');
     const restartedAtMs = Date.now();
     await stack.startArbiter();
     await expectHeld('strategy-engine', battery(2_500), restartedAtMs);
 
-    estop('release', 'back to normal');
+    await estop('release', 'back to normal');
     await until('bat-1', battery(2_500), 'the 2.5 kW write after the release');
+  });
+
+  it('junk that pushes the engage out of the stream leaves the restarted arbiter engaged, not released', async () => {
+    await intent('cli', { assetId: 'bat-1', setpoint: battery(3_000) });
+    await until('bat-1', battery(3_000), 'the 3 kW write');
+    await estop('engage', 'then flooded');
+    // A message too large to keep is still delivered, but not stored; 1,000 small invalid ones (the stream's count
+    // limit) drop every valid e-stop from the stream. The live arbiter refuses them all and stays engaged.
+    const cli = await stack.connectAs('cli');
+    const jsm = await jetstreamManager(await stack.connectAs('safety-arbiter'));
+    const before = (await jsm.streams.info('ESTOP')).state.last_seq;
+    cli.publish(subjects.estop.pattern, 'x'.repeat(8_192));
+    for (let i = 0; i < 1_000; i += 1) cli.publish(subjects.estop.pattern, `{"junk":${i}}`);
+    await cli.flush();
+    const state = await waitFor(
+      async () => {
+        const now = (await jsm.streams.info('ESTOP')).state;
+        return now.last_seq >= before + 1_000 ? now : undefined;
+      },
+      { message: 'ESTOP to keep the junk' },
+    );
+    expect(state.last_seq).toBe(before + 1_000);
+    expect(state.messages).toBe(1_000);
+
+    await stack.stopArbiter();
+    const restartedAtMs = Date.now();
+    await stack.startArbiter();
+    await waitFor(
+      () =>
+        stack.arbiterLog.find((l) => l.msg === 'older e-stops were dropped from stream ESTOP: starting from engaged'),
+      {
+        message: 'the truncated history noticed',
+      },
+    );
+    await expectHeld('cli', battery(3_000), restartedAtMs);
+
+    await estop('release', 'flood cleaned up');
+    await until('bat-1', battery(3_000), 'the 3 kW write after the release');
   });
 });
 

@@ -406,7 +406,7 @@ describe('the e-stop latch restored after a restart (stream ESTOP)', () => {
     const h = await setup({ restoreEstop: true });
     h.feed();
     await h.intent({ setpoint: battery(2_000) });
-    h.arbiter.restoreEstop([], 'stream ESTOP does not exist (run `voltimax bus init`)');
+    h.arbiter.restoreEstop([], { unavailable: 'stream ESTOP does not exist (run `voltimax bus init`)' });
     expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
     expect(h.statuses.at(-1)).toEqual({
       status: 'degraded',
@@ -416,23 +416,62 @@ describe('the e-stop latch restored after a restart (stream ESTOP)', () => {
     expect(h.statuses.at(-1)).toEqual({ status: 'ok', detail: undefined });
   });
 
+  it('a release sent during the hold is applied after the kept history, also when the read missed it', async () => {
+    const h = await setup({ restoreEstop: true });
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    h.client.publish(subjects.estop, {}, event('release', T0 - 1_000));
+    expect(h.driver.writes.every((w) => w.setpoint.kind === 'safe')).toBe(true);
+    h.arbiter.restoreEstop([event('engage', T0 - 60_000)]);
+    expect(h.arbiter.estop().engaged).toBe(false);
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(2_000));
+  });
+
+  it('a truncated history starts engaged: only a kept release after the last kept engage releases it', async () => {
+    const junkOnly = await setup({ restoreEstop: true });
+    junkOnly.arbiter.restoreEstop([], { truncated: true });
+    expect(junkOnly.arbiter.estop()).toMatchObject({
+      engaged: true,
+      engagedBy: 'unknown (before the kept e-stop history)',
+    });
+    const stopping = junkOnly.arbiter.stop();
+    await jest.advanceTimersByTimeAsync(10_000);
+    await stopping;
+
+    const h = await setup({ restoreEstop: true });
+    h.arbiter.restoreEstop([event('engage', T0 - 60_000), event('release', T0 - 70_000)], { truncated: true });
+    expect(h.arbiter.estop().engaged).toBe(true);
+    h.arbiter.restoreEstop([event('release', T0 - 50_000)]);
+    expect(h.arbiter.estop().engaged).toBe(false);
+  });
+
+  it('an engage stamped in the future by a wrong clock does not outlast a release sent now', async () => {
+    const h = await setup();
+    h.client.publish(subjects.estop, {}, event('engage', T0 + 3_600_000));
+    expect(h.arbiter.estop()).toMatchObject({ engaged: true, engagedAtMs: T0 });
+    h.client.publish(subjects.estop, {}, event('release', T0));
+    expect(h.arbiter.estop().engaged).toBe(false);
+  });
+
   it('restoring while e-stops arrive live ends in the latch of the whole history, whatever the interleaving', async () => {
-    // The stream keeps every e-stop in order. The arbiter received live only those sent after it started (from index
-    // `from`); it read the stream once, after `read` of them had arrived (so the read returns history[0..read)); the
-    // rest arrive live after the restore. Whatever those points, the latch equals the history folded from scratch.
+    // The stream keeps every e-stop in order. The arbiter receives live those sent after it started (from index
+    // `from`): [from, held) during the hold, the rest after the restore. Its one read returns [0, read), any read from
+    // `from` on (it may miss some that arrived live during the hold, or include some that reach it live only later).
+    // Whatever those points, the latch equals the whole history folded.
     const history = fc.array(fc.record({ engage: fc.boolean(), dt: fc.integer({ min: 0, max: 1_000 }) }), {
       maxLength: 7,
     });
     await fc.assert(
-      fc.asyncProperty(history, fc.nat(), fc.nat(), async (steps, a, b) => {
+      fc.asyncProperty(history, fc.nat(), fc.nat(), fc.nat(), async (steps, a, b, c) => {
         let at = T0 - 100_000;
         const events = steps.map((step) => event(step.engage ? 'engage' : 'release', (at += step.dt)));
         const from = a % (events.length + 1);
-        const read = from + (b % (events.length - from + 1));
+        const held = from + (b % (events.length - from + 1));
+        const read = from + (c % (events.length - from + 1));
         const h = await setup({ restoreEstop: true });
-        for (const e of events.slice(from, read)) h.client.publish(subjects.estop, {}, e);
+        for (const e of events.slice(from, held)) h.client.publish(subjects.estop, {}, e);
         h.arbiter.restoreEstop(events.slice(0, read));
-        for (const e of events.slice(read)) h.client.publish(subjects.estop, {}, e);
+        for (const e of events.slice(held)) h.client.publish(subjects.estop, {}, e);
         const expected = events.reduce((state, e) => applyEstop(state, e), ESTOP_RELEASED).engaged;
         expect(h.arbiter.estop().engaged).toBe(expected);
         const stopping = h.arbiter.stop();
@@ -440,7 +479,7 @@ describe('the e-stop latch restored after a restart (stream ESTOP)', () => {
         await stopping;
         harness = undefined;
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 });

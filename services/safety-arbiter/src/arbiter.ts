@@ -140,10 +140,16 @@ export interface Arbiter {
   estop(): EstopState;
   /**
    * Folds the e-stops kept in stream ESTOP, oldest first, into the latch (as if they had arrived live; an engage wins
-   * over a release older than it) and ends the hold of {@link ArbiterDeps.restoreEstop}. `unavailable`: why the history
-   * could not be read (it is then empty), kept as a health problem until a later call without it. Callable again.
+   * over a release older than it) and ends the hold of {@link ArbiterDeps.restoreEstop}. The first call starts from
+   * released, or from engaged when the history was `truncated` (older messages dropped: it may have begun with an
+   * engage; a kept release after the last kept engage still releases), then applies the e-stops that arrived live
+   * during the hold. `unavailable`: why the history could not be read (it is then empty), kept as a health problem
+   * until a later call without it. Callable again; a call that changes nothing writes nothing.
    */
-  restoreEstop(events: readonly EmergencyStop[], unavailable?: string): void;
+  restoreEstop(
+    events: readonly EmergencyStop[],
+    options?: { readonly truncated?: boolean; readonly unavailable?: string },
+  ): void;
   /** Assets whose last write failed, with the failure. */
   alarms(): ReadonlyMap<string, WriteFailure>;
 }
@@ -254,6 +260,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     engagedReason: 'restoring the e-stop latch from stream ESTOP',
   };
   const effectiveEstop = (): EstopState => (estopKnown ? estop : restoring);
+  /** E-stops received during the hold: applied after the kept history (re-applying one the stream also kept is a no-op). */
+  const heldLive: EmergencyStop[] = [];
   let stopped = false;
   let cancelDeadline: (() => void) | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -901,8 +909,16 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     if ([...assets, ...(previous?.assets ?? [])].some((id) => runtimes.has(id))) evaluate('heartbeat');
   }
 
-  function onEstop(message: EmergencyStop): void {
+  function onEstop(received: EmergencyStop): void {
     count('estopEvents');
+    // Never later than now: an engage stamped in the future by a wrong clock would ignore every release until then.
+    const nowMs = now();
+    const message = received.atMs > nowMs ? { ...received, atMs: nowMs } : received;
+    if (!estopKnown) {
+      heldLive.push(message);
+      log.info({ action: message.action, by: message.by }, 'e-stop received while the latch is being restored');
+      return;
+    }
     const before = estop;
     estop = applyEstop(estop, message);
     if (message.action === 'engage') {
@@ -989,15 +1005,25 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     },
     counters: snapshotCounters,
     estop: effectiveEstop,
-    restoreEstop(events, unavailable) {
+    restoreEstop(events, options = {}) {
       if (stopped) return;
+      const first = !estopKnown;
       const before = effectiveEstop();
+      if (first && options.truncated === true) {
+        estop = {
+          engaged: true,
+          engagedBy: 'unknown (before the kept e-stop history)',
+          engagedReason: 'older e-stops were dropped from stream ESTOP; it may have been engaged',
+        };
+      }
       for (const event of events) estop = applyEstop(estop, event);
+      if (first) for (const event of heldLive.splice(0)) estop = applyEstop(estop, event);
       estopKnown = true;
       setProblem(
         'estop-restore',
-        unavailable === undefined ? undefined : clip(`e-stop latch not restored: ${unavailable}`),
+        options.unavailable === undefined ? undefined : clip(`e-stop latch not restored: ${options.unavailable}`),
       );
+      if (!first && estop.engaged === before.engaged) return;
       if (estop.engaged) {
         setProblem('estop', clip(`emergency stop engaged by ${estop.engagedBy ?? 'unknown'}`));
         log.error(
@@ -1009,7 +1035,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       }
       setProblem('estop', undefined);
       log.info(
-        { kept: events.length, ...(unavailable === undefined ? {} : { unavailable }) },
+        { kept: events.length, ...(options.unavailable === undefined ? {} : { unavailable: options.unavailable }) },
         'e-stop latch restored: released',
       );
       if (before.engaged) evaluate('estop');

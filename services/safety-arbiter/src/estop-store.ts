@@ -3,9 +3,19 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { isPermissionRefusal } from '@voltimax/bus';
 import { EmergencyStopSchema, streams, type EmergencyStop } from '@voltimax/contracts';
 
-/** What stream ESTOP holds, oldest first; or why it cannot hold anything. */
+/**
+ * What stream ESTOP holds, oldest first; or why it cannot hold anything. `truncated`: older messages were dropped by
+ * the stream's count limit (the first kept one is not the first ever), so the history may have begun with an engage.
+ * Each event's `atMs` is at most the time the server stored it: an engage stamped in the future by a wrong clock
+ * must not outlast every release.
+ */
 export type EstopHistory =
-  | { readonly kind: 'read'; readonly events: readonly EmergencyStop[]; readonly invalid: number }
+  | {
+      readonly kind: 'read';
+      readonly events: readonly EmergencyStop[];
+      readonly invalid: number;
+      readonly truncated: boolean;
+    }
   | { readonly kind: 'unavailable'; readonly reason: string };
 
 /**
@@ -29,27 +39,29 @@ export async function readEstopHistory(nc: NatsConnection): Promise<EstopHistory
   }
   const events: EmergencyStop[] = [];
   let invalid = 0;
-  if (state.messages === 0) return { kind: 'read', events, invalid };
+  // Sequences start at 1; a first kept sequence above 1 (or, when empty, a last one above 0) means some were dropped.
+  const truncated = state.messages === 0 ? state.last_seq > 0 : state.first_seq > 1;
+  if (state.messages === 0) return { kind: 'read', events, invalid, truncated };
   for (let seq = state.first_seq; seq <= state.last_seq; seq += 1) {
-    let text: string | undefined;
-    try {
-      text = (await jsm.streams.getMessage(name, { seq }))?.string();
-    } catch (err) {
-      // A message removed in between (limits) leaves a gap in the sequence.
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) continue;
-      throw err;
-    }
-    if (text === undefined) continue;
+    // null: removed in between (the count limit) — a gap in the sequence.
+    const stored = await jsm.streams.getMessage(name, { seq });
+    if (stored === null) continue;
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(stored.string());
     } catch {
       invalid += 1;
       continue;
     }
     const parsed = EmergencyStopSchema.safeParse(body);
-    if (parsed.success) events.push(parsed.data);
-    else invalid += 1;
+    if (!parsed.success) {
+      invalid += 1;
+      continue;
+    }
+    const storedAtMs = Date.parse(stored.timestamp);
+    events.push(
+      Number.isFinite(storedAtMs) && parsed.data.atMs > storedAtMs ? { ...parsed.data, atMs: storedAtMs } : parsed.data,
+    );
   }
-  return { kind: 'read', events, invalid };
+  return { kind: 'read', events, invalid, truncated };
 }

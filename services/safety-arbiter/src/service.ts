@@ -122,31 +122,41 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
       // in its health, and looks again every 2 s so that it restores what the stream holds once it exists.
       const estopLog = log.child({ component: 'estop' });
       let cancelEstopRetry: (() => void) | undefined;
+      let stopping = false;
       let unavailableBefore: string | undefined;
+      const retryEstop = (): void => {
+        if (!stopping) cancelEstopRetry = scheduler.after(2_000, () => void restoreEstop());
+      };
       const restoreEstop = async (): Promise<void> => {
         try {
           const history = await readEstopHistory(connection.nc);
+          if (stopping) return;
           if (history.kind === 'unavailable') {
-            if (history.reason !== unavailableBefore)
+            // Said (and handed to the arbiter, which then controls) once per reason, not on every look.
+            if (history.reason !== unavailableBefore) {
               estopLog.error({ reason: history.reason }, 'e-stop latch cannot be restored or kept across a restart');
+              arbiter.restoreEstop([], { unavailable: history.reason });
+            }
             unavailableBefore = history.reason;
-            arbiter.restoreEstop([], history.reason);
-            cancelEstopRetry = scheduler.after(2_000, () => void restoreEstop());
+            retryEstop();
             return;
           }
           if (history.invalid > 0)
             estopLog.warn({ invalid: history.invalid }, 'malformed messages in stream ESTOP ignored');
+          if (history.truncated) estopLog.warn('older e-stops were dropped from stream ESTOP: starting from engaged');
           if (unavailableBefore !== undefined) estopLog.info('stream ESTOP is there now: the e-stop latch is kept');
           unavailableBefore = undefined;
-          arbiter.restoreEstop(history.events);
+          arbiter.restoreEstop(history.events, { truncated: history.truncated });
         } catch (err) {
+          if (stopping) return;
           estopLog.error({ err }, 'could not read stream ESTOP; every asset stays safe; retrying in 2 s');
-          cancelEstopRetry = scheduler.after(2_000, () => void restoreEstop());
+          retryEstop();
         }
       };
       await restoreEstop();
       return {
         async stop() {
+          stopping = true;
           cancelAuditRetry?.();
           cancelEstopRetry?.();
           await arbiter.stop();

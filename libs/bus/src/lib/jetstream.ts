@@ -60,6 +60,8 @@ export interface StreamSpec {
   readonly maxBytes?: number;
   /** Message count limit; -1 or absent = unlimited. */
   readonly maxMsgs?: number;
+  /** Largest message the stream stores, bytes (a larger one is still delivered, only not kept); -1 or absent = any. */
+  readonly maxMsgSize?: number;
   /** Window for `Nats-Msg-Id` de-duplication, ms (server default 2 min). */
   readonly duplicateWindowMs?: number;
 }
@@ -117,6 +119,7 @@ export async function ensureStream(
     max_age: nanos(spec.maxAgeMs),
     max_bytes: spec.maxBytes ?? -1,
     max_msgs: spec.maxMsgs ?? -1,
+    max_msg_size: spec.maxMsgSize ?? -1,
     ...(spec.duplicateWindowMs === undefined ? {} : { duplicate_window: nanos(spec.duplicateWindowMs) }),
   } satisfies Partial<StreamConfig>;
 
@@ -150,6 +153,7 @@ export async function ensureStream(
     have.max_age !== limits.max_age ||
     have.max_bytes !== limits.max_bytes ||
     have.max_msgs !== limits.max_msgs ||
+    (have.max_msg_size ?? -1) !== limits.max_msg_size ||
     (limits.duplicate_window !== undefined && have.duplicate_window !== limits.duplicate_window);
   if (!differs) return { action: 'unchanged', info: current };
 

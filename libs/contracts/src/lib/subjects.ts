@@ -112,10 +112,16 @@ export const streams = {
 } as const;
 
 /**
- * Stream ESTOP as it is created: kept forever (no age limit, an engage may stay latched for months), at most the last
- * 1,000 messages in 4 MiB (a message is at most about 1 kB; the arbiter replays them all at start).
+ * Stream ESTOP as it is created: kept forever (no age limit, an engage may stay latched for months), the last 1,000
+ * messages; a message over 4 KiB (a valid EmergencyStop is under 3 KiB) is not kept, so the byte limit (8 MiB) never
+ * binds before the count. The arbiter replays them all at start; when older ones were dropped it starts engaged.
  */
-export const estopStreamLimits = { maxAgeMs: 0, maxMsgs: 1_000, maxBytes: 4 * 1024 * 1024 } as const;
+export const estopStreamLimits = {
+  maxAgeMs: 0,
+  maxMsgs: 1_000,
+  maxBytes: 8 * 1024 * 1024,
+  maxMsgSize: 4 * 1024,
+} as const;
 
 const HOUR_MS = 3_600_000;
 

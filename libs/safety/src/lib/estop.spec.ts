@@ -19,9 +19,25 @@ describe('applyEstop', () => {
     });
   });
 
-  it('stays engaged on a repeated engage, keeping the first engage', () => {
+  it('stays engaged on a repeated engage, keeping the first author and the newest engage time', () => {
     const engaged = applyEstop(ESTOP_RELEASED, event('engage', 100, 'alice'));
-    expect(applyEstop(engaged, event('engage', 200, 'bob'))).toBe(engaged);
+    expect(applyEstop(engaged, event('engage', 200, 'bob'))).toEqual({ ...engaged, engagedAtMs: 200 });
+    expect(applyEstop(engaged, event('engage', 50, 'bob'))).toBe(engaged);
+  });
+
+  it('ignores a release older than a repeated engage, though newer than the first', () => {
+    let state = applyEstop(ESTOP_RELEASED, event('engage', 100, 'alice'));
+    state = applyEstop(state, event('engage', 200, 'bob'));
+    expect(applyEstop(state, event('release', 150)).engaged).toBe(true);
+    expect(applyEstop(state, event('release', 200)).engaged).toBe(false);
+  });
+
+  it('a latch of unknown engage time (a truncated history) takes its time from the next engage', () => {
+    const unknown: EstopState = { engaged: true, engagedBy: 'unknown' };
+    expect(applyEstop(unknown, event('release', 1)).engaged).toBe(false);
+    const dated = applyEstop(unknown, event('engage', 100));
+    expect(dated).toEqual({ engaged: true, engagedBy: 'unknown', engagedAtMs: 100 });
+    expect(applyEstop(dated, event('release', 99)).engaged).toBe(true);
   });
 
   it('is released only by an explicit release', () => {

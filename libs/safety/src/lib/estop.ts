@@ -6,7 +6,10 @@ import type { EmergencyStop } from '@voltimax/contracts';
  */
 export interface EstopState {
   readonly engaged: boolean;
-  /** When the latch was engaged, epoch ms (the first engage of the current latch). */
+  /**
+   * When the latch was last engaged, epoch ms (the newest engage of the current latch: a release must not be older).
+   * Undefined for a latch of unknown origin (restored from a truncated history): any release releases it.
+   */
   readonly engagedAtMs?: number;
   /** Who engaged it and why (from the `safety.estop` message). */
   readonly engagedBy?: string;
@@ -21,16 +24,19 @@ export const ESTOP_RELEASED: EstopState = { engaged: false };
 
 /**
  * The latch after one `safety.estop` event. `engage` always engages (a repeated engage keeps the original
- * engage time and author). `release` releases only an engaged latch, and only if the release is not older
- * than the engage it would release: a delayed or replayed release from before the engage is ignored, and so
- * is a release without a finite time.
+ * author and reason, and moves the engage time to the newer of the two). `release` releases only an engaged latch,
+ * and only if the release is not older than the newest engage: a delayed or replayed release from before an engage
+ * is ignored, and so is a release without a finite time.
  */
 export function applyEstop(
   state: EstopState,
   event: Pick<EmergencyStop, 'action' | 'by' | 'reason' | 'atMs'>,
 ): EstopState {
   if (event.action === 'engage') {
-    if (state.engaged) return state;
+    if (state.engaged) {
+      const newer = Number.isFinite(event.atMs) && (state.engagedAtMs === undefined || event.atMs > state.engagedAtMs);
+      return newer ? { ...state, engagedAtMs: event.atMs } : state;
+    }
     return {
       engaged: true,
       engagedAtMs: event.atMs,

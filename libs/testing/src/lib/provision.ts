@@ -65,6 +65,7 @@ export async function provisionTestStreams(url: string, opts: ProvisionTestOptio
       max_age: nanos(estopStreamLimits.maxAgeMs),
       max_bytes: estopStreamLimits.maxBytes,
       max_msgs: estopStreamLimits.maxMsgs,
+      max_msg_size: estopStreamLimits.maxMsgSize,
     });
   } finally {
     await nc.close();
