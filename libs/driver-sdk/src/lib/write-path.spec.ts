@@ -59,7 +59,7 @@ describe('startWritePath', () => {
     jest.useRealTimers();
   });
 
-  type Overrides = Partial<Omit<WritePathOptions<Asset>, 'transport' | 'log' | 'health' | 'now'>>;
+  type Overrides = Partial<Omit<WritePathOptions<Asset>, 'transport' | 'log' | 'health'>>;
 
   /** A write path on an in-memory network; `apply` records calls and takes `durationMs` (default 0). */
   function run(overrides: Overrides = {}, durationMs: (call: Call) => number = () => 0) {
@@ -273,6 +273,21 @@ describe('startWritePath', () => {
       });
       await jest.advanceTimersByTimeAsync(60_000);
       expect(calls).toHaveLength(2); // once it took, nothing more
+    });
+
+    it('never before the write expired: a timer that fires early by the wall clock waits for the rest', async () => {
+      let offsetMs = 0;
+      const { arbiter, calls } = run({ now: () => Date.now() + offsetMs });
+      const write = deviceWrite('ev-1', tenAmps, 5_000);
+      await send(arbiter, write);
+      // The wall clock the driver reads steps back 3 ms after the timer was armed (as a timer may also fire a
+      // millisecond before Date.now() says its time has come, which CI saw).
+      offsetMs = -3;
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(calls).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(3);
+      expect(calls[1]?.setpoint).toEqual({ kind: 'safe' });
+      expect((calls[1]?.startedAtMs ?? 0) + offsetMs).toBeGreaterThanOrEqual(write.expiresAtMs);
     });
 
     it('a newer write cancels the older deadline', async () => {

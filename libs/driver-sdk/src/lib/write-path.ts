@@ -286,6 +286,12 @@ export function startWritePath<A extends WritePathAsset, O extends WriteOutcome 
       expired: { commandId: deadline.commandId, expiresAtMs: deadline.expiresAtMs },
     };
     const fire = (): void => {
+      // A timer may fire a millisecond before the wall clock says the write expired: the write holds until then.
+      const earlyMs = deadline.expiresAtMs - now();
+      if (earlyMs > 0 && !stopped && state.deadline === deadline) {
+        deadline.timer = setTimeout(fire, clampDelay(earlyMs));
+        return;
+      }
       void enqueue<void>(state, async (answer) => {
         if (state.deadline !== deadline || stopped) return;
         const applied = await applyOnce(state, { kind: 'safe' }, context, () => answer());
