@@ -484,6 +484,26 @@ describe('the e-stop latch restored after a restart (stream ESTOP)', () => {
   });
 });
 
+describe('a phase-current limit the grid reading cannot show', () => {
+  it('is named in the health while the reading has no per-phase values, and cleared once it has them', async () => {
+    const h = await setup({ site: { ...TEST_SITE, grid: { ...TEST_SITE.grid, maxPhaseCurrentA: 25 } } });
+    h.feed();
+    await h.intent({ setpoint: battery(2_000) });
+    expect(h.statuses.at(-1)).toEqual({
+      status: 'degraded',
+      detail: 'phase-current limit 25 A not enforced on L1, L2, L3: the grid reading has no per-phase values',
+    });
+    h.feed({ values: { 'grid-1': { currentL1A: 2, currentL2A: 1, powerL1W: 460, powerL2W: 230 } } });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.statuses.at(-1)?.detail).toBe(
+      'phase-current limit 25 A not enforced on L3: the grid reading has no per-phase values',
+    );
+    h.feed({ values: { 'grid-1': { currentL1A: 2, currentL2A: 1, currentL3A: 1, powerL1W: 460, powerL2W: 230 } } });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.statuses.at(-1)).toEqual({ status: 'ok', detail: undefined });
+  });
+});
+
 describe('faults force the safe setpoint', () => {
   it('driver heartbeat silent for missedHeartbeats intervals → safe, named driver-lost', async () => {
     const h = await setup();

@@ -20,6 +20,7 @@ import {
   ESTOP_RELEASED,
   expireIntents,
   EMPTY_INTENT_TABLE,
+  gridBandFromReading,
   SAFE_SETPOINT,
   selectIntent,
   setpointValue,
@@ -364,6 +365,25 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     return { ...reading, quality: 'stale' };
   }
 
+  /**
+   * The rules check the phase-current limit only on phases the grid reading shows (per-phase power or current); a
+   * meter without them (or a hybrid inverter's grid power as the reading) cannot show it. Said in the health rather
+   * than skipped silently: the installer should add a meter with phase values or drop `maxPhaseCurrentA`.
+   */
+  function notePhaseCoverage(grid: AssetReading | undefined): void {
+    const maxA = plan.grid.maxPhaseCurrentA;
+    if (maxA === undefined || grid === undefined || grid.quality !== 'good') return;
+    const band = gridBandFromReading(grid, plan.grid);
+    if (band === undefined) return;
+    const missing = band.phasesA.flatMap((phase, index) => (phase === undefined ? [`L${index + 1}`] : []));
+    setProblem(
+      'phase-limit',
+      missing.length === 0
+        ? undefined
+        : `phase-current limit ${maxA} A not enforced on ${missing.join(', ')}: the grid reading has no per-phase values`,
+    );
+  }
+
   function gridReading(nowMs: number, notes: Map<string, SafetyViolation>): AssetReading | undefined {
     const source = plan.gridMeter;
     if (source === undefined) return undefined;
@@ -616,6 +636,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     });
     const gridNotes = new Map<string, SafetyViolation>();
     const grid = gridReading(nowMs, gridNotes);
+    notePhaseCoverage(grid);
     const notesPerAsset = new Map<string, Map<string, SafetyViolation>>();
     const results = arbitrateSite({
       assets: ordered.map((rt) => {
