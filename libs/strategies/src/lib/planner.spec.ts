@@ -188,6 +188,9 @@ describe('solvePlan + choosePower', () => {
     );
   });
 
+  /** What interpolating between energy levels may cost per slot, EUR (a tenth of a cent: far below any real choice). */
+  const LEVEL_INTERPOLATION_EUR = 1e-3;
+
   it('in closed loop with an exact forecast never pays more than the idle battery (property)', () => {
     fc.assert(
       fc.property(
@@ -207,7 +210,10 @@ describe('solvePlan + choosePower', () => {
             idle += slotCostEur(0, slot.netW, 1, slot, Infinity, rules);
             energyWh += storedDeltaWh(choice.powerW, 1, lossy);
           });
-          expect(paid).toBeLessThanOrEqual(idle + plan.length * DECISION_TIE_EUR + 1e-6);
+          // Per slot: the decision tie, plus the planner's grid of 250 Wh energy levels. Between two levels the value
+          // is interpolated, so a near-tie (storing 1 kWh of surplus at 7.7 ct to sell it at 12.7 ct after losses and
+          // wear) can come out a few thousandths of a cent the wrong way (CI found 0.005 ct in 2 slots).
+          expect(paid).toBeLessThanOrEqual(idle + plan.length * (DECISION_TIE_EUR + LEVEL_INTERPOLATION_EUR));
         },
       ),
       { numRuns: 100 },
