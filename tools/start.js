@@ -319,8 +319,19 @@ const STOP_ORDER = [
 ];
 const STOP_GROUP_MS = 8000;
 
+const running = (child) => child.exitCode === null && child.signalCode === null;
+
+/** SIGKILL to the child's process group (it and anything it started); to the child alone if it leads none. */
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
 function exitOf(child) {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+  return new Promise((resolve) => (running(child) ? child.once('exit', resolve) : resolve()));
 }
 
 /** SIGTERM to each child, then SIGKILL to the process group of any still running after `timeoutMs`; the names killed. */
@@ -331,14 +342,8 @@ async function stopChildren(entries, timeoutMs) {
   const forced = await Promise.race([Promise.all(entries.map(([, child]) => exitOf(child))).then(() => false), late]);
   clearTimeout(timer);
   if (!forced) return [];
-  const killed = entries.filter(([, child]) => child.exitCode === null && child.signalCode === null);
-  for (const [, child] of killed) {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }
+  const killed = entries.filter(([, child]) => running(child));
+  for (const [, child] of killed) killGroup(child);
   await Promise.all(killed.map(([, child]) => exitOf(child)));
   return killed.map(([name]) => name);
 }
@@ -368,14 +373,7 @@ async function shutdown(code) {
 
 /** SIGKILL to every child's process group (a child and anything it started); synchronous, so usable on 'exit'. */
 function killAll() {
-  for (const child of [...children.values(), ...(statusView ? [statusView] : [])]) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }
+  for (const child of [...children.values(), ...(statusView ? [statusView] : [])]) if (running(child)) killGroup(child);
 }
 
 // The first Ctrl-C (or SIGTERM) stops everything in order; another one while that runs kills every process at once.
