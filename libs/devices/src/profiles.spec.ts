@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   allProfiles,
+  decodePoint,
   DeviceProfileSchema,
   encodeSetpoint,
   getModbusProfile,
@@ -14,6 +16,7 @@ import {
   REQUIRED_KEYS,
   touchesRefusedRange,
   type ModbusProfile,
+  type WriteStep,
 } from './index';
 
 const modbusProfiles = allProfiles.filter((p): p is ModbusProfile => p.protocol === 'modbus');
@@ -139,5 +142,46 @@ describe.each(modbusProfiles.map((p) => [p.id, p] as const))('modbus profile %s'
     if (profile.controls.length === 0) return;
     const outcome = encodeSetpoint(profile, { kind: 'safe' }, { scaleFactors: { WSet_SF: 0 } });
     expect(outcome.kind).toBe('writes');
+  });
+
+  it('never writes a set-point past the value asked: its register reads back no further from zero, within a step', () => {
+    const valued = profile.controls.filter((c) =>
+      [...(c.steps ?? []), ...Object.values(c.bySign ?? {}).flat()].some((s: WriteStep) => s.value === 'setpoint'),
+    );
+    if (valued.length === 0) return;
+    const scaleNames = [...new Set(profile.points.flatMap((p) => (p.scaleFrom === undefined ? [] : [p.scaleFrom])))];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...valued),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1_000, max: 30_000 }),
+        fc.array(fc.integer({ min: -2, max: 1 }), { minLength: scaleNames.length, maxLength: scaleNames.length }),
+        (control, share, ratedPowerW, exponents) => {
+          const scaleFactors = Object.fromEntries(scaleNames.map((name, i) => [name, exponents[i] ?? 0]));
+          // a field value inside the control's range (for percent scalings, its range in W of this rating)
+          const toField = control.scaling === 'value' ? 1 : ratedPowerW / 100;
+          const min = control.scaling === 'abs-percent-of-rated' ? -control.range.max : control.range.min;
+          const field = (min + share * (control.range.max - min)) * toField;
+          const setpoint =
+            control.setpoint === 'battery-power'
+              ? { kind: control.setpoint, powerW: field }
+              : control.setpoint === 'ev-current'
+                ? { kind: control.setpoint, currentA: Math.abs(field) }
+                : { kind: control.setpoint, maxPowerW: Math.abs(field) };
+          const outcome = encodeSetpoint(profile, setpoint, { ratedPowerW, scaleFactors });
+          if (outcome.kind !== 'writes' || outcome.value === undefined) return;
+          const asked = outcome.value;
+          const write = outcome.writes.find((w) => w.value === asked && profile.points.some((p) => p.key === w.key));
+          const point = profile.points.find((p) => p.key === write?.key);
+          if (write === undefined || point === undefined || point.type === 'f32' || point.type === 'f64') return;
+          const exponent = point.scaleFrom === undefined ? 0 : (scaleFactors[point.scaleFrom] ?? 0);
+          const stepSize = Math.abs(point.scale) * 10 ** exponent;
+          const readBack = decodePoint(point, write.words, exponent) as number;
+          expect(Math.abs(readBack)).toBeLessThanOrEqual(Math.abs(asked) + 1e-9 * Math.max(1, Math.abs(asked)));
+          expect(Math.abs(asked) - Math.abs(readBack)).toBeLessThan(stepSize * (1 + 1e-9));
+          if (readBack !== 0) expect(Math.sign(readBack)).toBe(Math.sign(asked));
+        },
+      ),
+    );
   });
 });

@@ -39,6 +39,19 @@ export const SetpointSchema = z.discriminatedUnion('kind', [
 export type Setpoint = z.infer<typeof SetpointSchema>;
 export type SetpointKind = Setpoint['kind'];
 
+/**
+ * A set-point value in a device's whole steps (register counts, mA, a BACnet integer), rounded **toward zero** so
+ * that a write never goes past the value the arbiter allowed: a smaller battery power, charging current or PV
+ * limit is always the safer one. Rounding to the nearest step could exceed a limit by half a step (4 975 W in
+ * 1 % steps of 5 kW is 100 % = 5 000 W). A value within 1e-9 (relative 1e-12) of a whole step is that step, so a decimal
+ * scaling's float error (230.1 / 0.1 = 2300.9999999999995) does not cost a step.
+ */
+export function wholeStepsTowardZero(exact: number): number {
+  const nearest = Math.round(exact);
+  const whole = Math.abs(exact - nearest) <= Math.max(1e-9, 1e-12 * Math.abs(nearest)) ? nearest : Math.trunc(exact);
+  return whole === 0 ? 0 : whole;
+}
+
 /** `control.intent.<source>.<assetId>`: a wish for one asset; the arbiter decides what is written. */
 export const ControlIntentSchema = z.strictObject({
   v: z.literal(1),

@@ -1,4 +1,4 @@
-import { MeasurementsSchema } from '@voltimax/contracts';
+import { MeasurementsSchema, wholeStepsTowardZero } from '@voltimax/contracts';
 import { isMeasurementKey } from './keys';
 import { registerCount, type RegisterPoint, type RegisterType, type Sentinel, type WordOrder } from './profile-schema';
 
@@ -207,7 +207,7 @@ const INTEGER_RANGE: Partial<Record<RegisterType, readonly [number, number]>> = 
 /**
  * Pure: engineering value (our sign, unit of `point.key`) → register words in the device's word order.
  * Inverse of `decodePoint`: applies `invert`, divides by `scale` × 10^exponent, rounds integers to the
- * nearest raw step. Does not check `min`/`max` (the caller decides what is allowed).
+ * raw step toward zero (`wholeStepsTowardZero`: never past the value asked). Does not check `min`/`max` (the caller decides what is allowed).
  */
 export function encodePointValue(point: RegisterPoint, value: number, scaleExponent = 0): EncodeValueResult {
   const signed = point.invert ? -value : value;
@@ -222,7 +222,7 @@ export function encodePointValue(point: RegisterPoint, value: number, scaleExpon
     else view.setFloat64(0, exact);
     return { kind: 'words', words: toHiLo(wordsOf(view, count), point.wordOrder), raw: exact };
   }
-  const raw = noNegativeZero(Math.round(exact));
+  const raw = wholeStepsTowardZero(exact);
   const range = INTEGER_RANGE[point.type];
   if (range === undefined || raw < range[0] || raw > range[1])
     return { kind: 'unrepresentable', raw, reason: 'out-of-type-range' };

@@ -12,7 +12,8 @@ import {
   type ValueMapping,
 } from './mapping';
 import { pointValue } from './points';
-import { encodeForObject } from './setpoints';
+import { encodeForObject, setpointRaw } from './setpoints';
+import type { SetpointOptions } from './options';
 
 const finite = (max: number) => fc.double({ min: -max, max, noNaN: true, noDefaultInfinity: true });
 const mappingArb: fc.Arbitrary<ValueMapping> = fc.record({
@@ -113,6 +114,45 @@ describe('value mapping (fast-check)', () => {
         if (encoded.ok) expect(encoded.value.value).toBe(rounded);
       }),
     );
+  });
+});
+
+describe('setpointRaw', () => {
+  const INTEGER_VALUE = 45;
+  const mapping = (m: ValueMapping, type: number): SetpointOptions =>
+    ({ ...m, object: { type, instance: 1 }, priority: 8, safe: 'relinquish', tolerance: 0 }) as SetpointOptions;
+
+  it('takes an integer object to the whole device value nearer zero in our units, whatever sign and offset', () => {
+    fc.assert(
+      fc.property(finite(1e5), mappingArb, fc.constantFrom(INTEGER_VALUE, 48), (value, m, type) => {
+        const raw = setpointRaw(mapping(m, type), value);
+        expect(Number.isInteger(raw)).toBe(true);
+        const exact = toDeviceValue(value, m);
+        expect(Math.abs(raw - exact)).toBeLessThan(1 + Math.max(1e-9, 1e-12 * Math.abs(exact)));
+        // a value within float noise of a whole device value is that value
+        if (Math.abs(raw - exact) <= Math.max(1e-9, 1e-12 * Math.abs(raw))) return;
+        // else the other whole neighbour of `exact` is never nearer zero than the one taken (within rounding noise)
+        const other = raw >= exact ? Math.floor(exact) : Math.ceil(exact);
+        const slack = 1e-9 * Math.max(1, Math.abs(value), Math.abs(m.offset), Math.abs(m.scale));
+        expect(Math.abs(toOurValue(raw, m))).toBeLessThanOrEqual(Math.abs(toOurValue(other, m)) + slack);
+      }),
+    );
+  });
+
+  it('never goes past the value asked when zero maps to zero (no offset)', () => {
+    fc.assert(
+      fc.property(finite(1e5), mappingArb, (value, m) => {
+        const exactZero = { ...m, offset: 0 };
+        const ours = toOurValue(setpointRaw(mapping(exactZero, INTEGER_VALUE), value), exactZero);
+        expect(Math.abs(ours)).toBeLessThanOrEqual(Math.abs(value) * (1 + 1e-9) + 1e-9);
+      }),
+    );
+  });
+
+  it('leaves analog objects exact', () => {
+    expect(setpointRaw(mapping({ scale: 10, offset: 0, sign: 1 }, 2 /* analog-value */), 4_975)).toBe(497.5);
+    expect(setpointRaw(mapping({ scale: 10, offset: 0, sign: 1 }, INTEGER_VALUE), 4_975)).toBe(497);
+    expect(setpointRaw(mapping({ scale: 10, offset: 0, sign: -1 }, INTEGER_VALUE), 4_975)).toBe(-497);
   });
 });
 

@@ -157,7 +157,19 @@ export async function writeAndVerify(
   );
 }
 
-/** The device value a set-point becomes. */
+/**
+ * The device value a set-point becomes. An integer object takes the whole device value next to it that is nearer
+ * zero **in our units** (whatever the mapping's sign and offset), so a write never goes past what was asked (as
+ * `wholeStepsTowardZero` in contracts).
+ */
 export function setpointRaw(mapping: SetpointOptions, value: number): number {
-  return toDeviceValue(value, mapping);
+  const exact = toDeviceValue(value, mapping);
+  const type = mapping.object.type;
+  if ((type !== ObjectType.INTEGER_VALUE && type !== ObjectType.POSITIVE_INTEGER_VALUE) || !Number.isFinite(exact))
+    return exact;
+  const nearest = Math.round(exact);
+  if (Math.abs(exact - nearest) <= Math.max(1e-9, 1e-12 * Math.abs(nearest))) return nearest;
+  const low = Math.floor(exact);
+  const high = Math.ceil(exact);
+  return Math.abs(toOurValue(low, mapping)) <= Math.abs(toOurValue(high, mapping)) ? low : high;
 }

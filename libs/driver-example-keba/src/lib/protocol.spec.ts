@@ -112,6 +112,7 @@ describe('currentCommand and commandedCurrentMa', () => {
     [0, { ok: true, milliAmps: 0 }],
     [6, { ok: true, milliAmps: 6_000 }],
     [16.0004, { ok: true, milliAmps: 16_000 }],
+    [15.9996, { ok: true, milliAmps: 15_999 }], // toward zero: never above the current the arbiter allowed
     [63, { ok: true, milliAmps: 63_000 }],
     [5.9, { ok: false, reason: 'KEBA takes 0 A or 6–63 A, not 5.9 A' }],
     [64, { ok: false, reason: 'KEBA takes 0 A or 6–63 A, not 64 A' }],

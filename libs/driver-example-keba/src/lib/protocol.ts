@@ -1,7 +1,7 @@
 // The KEBA KeContact P30 UDP protocol as data: what a datagram from the station means, and how a set-point becomes a
 // command. Source: KEBA "KeContact P30 UDP Programmers Guide" V2.01 (and the P20 guide for the broadcast format).
 // No sockets here: station.ts does the I/O.
-import type { AssetReading, Measurements } from '@voltimax/contracts';
+import { wholeStepsTowardZero, type AssetReading, type Measurements } from '@voltimax/contracts';
 
 type ChargerState = NonNullable<AssetReading['chargerState']>;
 
@@ -123,7 +123,7 @@ export function commandedCurrentMa(report2: ReportFields): number | undefined {
 export function currentCommand(
   currentA: number,
 ): { readonly ok: true; readonly milliAmps: number } | { readonly ok: false; readonly reason: string } {
-  const milliAmps = Math.round(currentA * 1_000);
+  const milliAmps = wholeStepsTowardZero(currentA * 1_000);
   if (milliAmps === 0) return { ok: true, milliAmps: 0 };
   if (milliAmps < MIN_CURRENT_MA || milliAmps > MAX_CURRENT_MA) {
     return {

@@ -38,8 +38,8 @@ export const PartNameSchema = z
 /**
  * How a set-point value becomes what the device is sent, and what is allowed. The set-point field (EV `currentA`,
  * battery `powerW` + = discharge, PV `maxPowerW`) must lie in `range` (set-point unit), else the write is rejected
- * (or clamped and said so with `clampToRange`); the device value is field × `scale`, rounded to an integer when
- * `integer`. The contracts' `safe` set-point sends `safeValue` (set-point unit) the same way.
+ * (or clamped and said so with `clampToRange`); the device value is field × `scale`, rounded to an integer toward zero when
+ * `integer` (never past the value asked). The contracts' `safe` set-point sends `safeValue` (set-point unit) the same way.
  */
 export const valueRules = {
   range: z.strictObject({ min: z.number().finite(), max: z.number().finite() }),

@@ -1,4 +1,4 @@
-import type { Setpoint, SetpointKind } from '@voltimax/contracts';
+import { wholeStepsTowardZero, type Setpoint, type SetpointKind } from '@voltimax/contracts';
 import { applyScale } from '../codec';
 
 /** The value rules of an HTTP or MQTT write (see `valueRules`). */
@@ -66,7 +66,7 @@ export function convertSetpointValue(rules: ValueRules, setpoint: Setpoint): Con
     clamped = { requested, applied: target };
   }
   const exact = target * rules.scale;
-  const deviceValue = rules.integer ? Math.round(exact) : exact;
+  const deviceValue = rules.integer ? wholeStepsTowardZero(exact) : exact;
   const value = applyScale(deviceValue, 1 / rules.scale);
   return {
     kind: 'value',

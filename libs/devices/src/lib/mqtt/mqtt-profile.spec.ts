@@ -158,7 +158,7 @@ describe('decodeMqttPayload', () => {
 describe('encodeMqttCommand', () => {
   const parsed = MqttProfileSchema.parse(templateProfile());
 
-  it('fills a template with the device value and expects it back', () => {
+  it('fills a template with the device value (whole watts toward zero) and expects it back', () => {
     const outcome = encodeMqttCommand(parsed, { kind: 'pv-limit', maxPowerW: 2_500.6 }, 'inv-7');
     expect(outcome).toEqual({
       kind: 'commands',
@@ -167,11 +167,11 @@ describe('encodeMqttCommand', () => {
         {
           write: parsed.writes[0],
           topic: 'inv-7/set',
-          payload: '{"limit_w":2501}',
+          payload: '{"limit_w":2500}',
           qos: 1,
           retain: false,
-          expect: { topicName: 'state', key: 'powerW', value: 2_501, tolerance: 10_000 },
-          value: 2_501,
+          expect: { topicName: 'state', key: 'powerW', value: 2_500, tolerance: 10_000 },
+          value: 2_500,
         },
       ],
     });
