@@ -203,6 +203,42 @@ describe('device writes (commands)', () => {
     });
   });
 
+  describe('battery power in % of the rating (growatt.sph)', () => {
+    const growatt = (battery: { readonly ratedPowerW?: number }) =>
+      ownedAssets([
+        {
+          id: 'inv-1',
+          name: 'inv-1',
+          kind: 'hybrid-inverter',
+          profile: 'growatt.sph',
+          connection: { protocol: 'modbus-tcp', host: '127.0.0.1', port: 502, unitId: 1 },
+          pollIntervalMs: 1_000,
+          battery: { capacityWh: 10_000, maxChargePowerW: 10_000, maxDischargePowerW: 10_000, ...battery },
+        },
+      ]);
+    const charge2kW: Setpoint = { kind: 'battery-power', powerW: -2_000 };
+    /** SPH holding 1090–1102 (charge rate, stop SoC, AC charge, battery-first slot 1), all 0. */
+    const sph = () => new FakeDevice('inverter:502').set('holding', 1090, Array.from({ length: 13 }, () => 0));
+
+    it("writes the charge rate as a % of the device's rating (battery.ratedPowerW), not of the site's limit", async () => {
+      const device = sph();
+      const { arbiter } = run(growatt({ ratedPowerW: 8_000 }), { 'inv-1': device });
+      await expect(send(arbiter, deviceWrite('inv-1', charge2kW))).resolves.toMatchObject({ status: 'applied' });
+      expect(device.get('holding', 1090, 1)).toEqual([25]); // 2 000 W of 8 000 W; 20 (of the 10 kW limit) before
+      expect(device.get('holding', 1092, 1)).toEqual([1]);
+    });
+
+    it('refuses the write, touching nothing, without the rating', async () => {
+      const device = sph();
+      const { arbiter } = run(growatt({}), { 'inv-1': device });
+      await expect(send(arbiter, deviceWrite('inv-1', charge2kW))).resolves.toMatchObject({
+        status: 'rejected',
+        error: expect.stringMatching(/missing-rated-power: abs-percent-of-rated needs the device's rated power/),
+      });
+      expect(device.writes).toEqual([]);
+    });
+  });
+
   it.each([
     {
       name: 'exception 3 (illegal value)',

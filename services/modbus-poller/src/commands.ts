@@ -79,13 +79,15 @@ const hex = (words: readonly number[] | undefined): string =>
 /** Modbus write counters besides the write path's own (all start at 0). */
 const MODBUS_WRITE_COUNTERS = ['writes', 'skippedWrites', 'keepAlives', 'keepAliveFailures'] as const;
 
-/** Rated power for percent scalings: the site's battery power limit for the direction, or the PV rating. */
+/**
+ * Rated power for percent scalings: the device's battery rating (`battery.ratedPowerW`) or its PV rating. Never the
+ * site's power limit: 100 % of a 5 kW inverter is 5 kW whatever the site allows, so a % of a lower limit would
+ * overshoot it. Without the rating the encoder refuses the write (`missing-rated-power`).
+ */
 function ratedPowerW(asset: OwnedAsset, setpoint: Setpoint): number | undefined {
   const { config } = asset;
   if (setpoint.kind === 'battery-power' && (config.kind === 'battery' || config.kind === 'hybrid-inverter')) {
-    const battery = config.battery;
-    if (battery === undefined) return undefined;
-    return setpoint.powerW < 0 ? battery.maxChargePowerW : battery.maxDischargePowerW;
+    return config.battery?.ratedPowerW;
   }
   if (setpoint.kind === 'pv-limit' && (config.kind === 'pv-inverter' || config.kind === 'hybrid-inverter')) {
     return config.pv?.ratedPowerW;

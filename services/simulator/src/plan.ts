@@ -182,7 +182,10 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
         growatts.set(asset.id, inverter);
         if (ownsBattery) {
           batteryRequestW = (context) =>
-            growattBatteryRequestW(inverter.batteryMode(context.minuteOfDay), context, battery);
+            growattBatteryRequestW(inverter.batteryMode(context.minuteOfDay), context, {
+              ...battery,
+              ...(batteryLimits?.ratedPowerW === undefined ? {} : { ratedPowerW: batteryLimits.ratedPowerW }),
+            });
         }
         let startedAtMs: number | undefined;
         // Energies: the inverter's share of the site's PV (exact with one PV asset), its battery if it owns it.

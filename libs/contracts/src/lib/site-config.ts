@@ -104,6 +104,12 @@ export const BatteryLimitsSchema = z
     capacityWh: z.number().finite().positive(),
     maxChargePowerW: PowerWSchema,
     maxDischargePowerW: PowerWSchema,
+    /**
+     * The device's own battery power rating (nameplate), W: the 100 % of a device that takes its battery power in
+     * percent (Growatt's charge rate). Not a limit: maxChargePowerW / maxDischargePowerW are. A device taking a
+     * percentage needs it (`voltimax config validate` says so): a % of the site's limit would overshoot it.
+     */
+    ratedPowerW: PowerWSchema.optional(),
     maxChargeCurrentA: PowerWSchema.optional(),
     maxDischargeCurrentA: PowerWSchema.optional(),
     minSocPct: PctSchema.default(10),

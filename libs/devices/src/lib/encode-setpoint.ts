@@ -175,7 +175,7 @@ export function encodeSetpoint(profile: ModbusProfile, setpoint: Setpoint, conte
           kind: 'rejected',
           setpoint: setpoint.kind,
           reason: 'missing-rated-power',
-          detail: `${control.scaling} needs ratedPowerW`,
+          detail: `${control.scaling} needs the device's rated power (site config battery.ratedPowerW or pv.ratedPowerW)`,
         };
       }
       requested = ((control.scaling === 'abs-percent-of-rated' ? Math.abs(field) : field) / rated) * 100;

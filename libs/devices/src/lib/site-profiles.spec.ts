@@ -26,4 +26,29 @@ describe('siteProfileProblems', () => {
     const problems = siteProfileProblems({ assets: [asset({ kind: 'ev-charger', profile: 'autel.maxicharger-ac' } as Partial<Asset> & Pick<Asset, 'kind' | 'profile'>)] });
     expect(problems).toContainEqual({ path: '$.assets[0].connection.protocol', message: "profile 'autel.maxicharger-ac' speaks ocpp, not modbus-tcp" });
   });
+
+  describe('a battery behind a register profile', () => {
+    const limits = { capacityWh: 10_000, minSocPct: 10, maxSocPct: 95, reserveSocPct: 0 };
+    const hybrid = (profile: string, battery: Record<string, number>): Asset =>
+      asset({ kind: 'hybrid-inverter', profile, battery: { ...limits, ...battery } } as Partial<Asset> & Pick<Asset, 'kind' | 'profile'>);
+
+    it.each(['growatt.sph', 'growatt.tl-xh'])('%s (charge rate in % of the rating) needs battery.ratedPowerW', (profile) => {
+      const problems = siteProfileProblems({ assets: [hybrid(profile, { maxChargePowerW: 5_000, maxDischargePowerW: 5_000 })] });
+      expect(problems).toEqual([{ path: '$.assets[0].battery.ratedPowerW', message: expect.stringMatching(/in % of the device's rating/) }]);
+    });
+
+    it('refuses limits below the rating of a device left to its own modes (they run up to the rating)', () => {
+      const problems = siteProfileProblems({
+        assets: [hybrid('growatt.sph', { ratedPowerW: 5_000, maxChargePowerW: 3_000, maxDischargePowerW: 4_000 })],
+      });
+      expect(problems.map((p) => p.path)).toEqual(['$.assets[0].battery.maxChargePowerW', '$.assets[0].battery.maxDischargePowerW']);
+      expect(problems[0]?.message).toMatch(/maxChargePowerW 3000 W cannot be kept/);
+    });
+
+    it('accepts a rating the limits reach, and a value-controlled battery without any rating', () => {
+      expect(siteProfileProblems({ assets: [hybrid('growatt.sph', { ratedPowerW: 5_000, maxChargePowerW: 5_000, maxDischargePowerW: 6_000 })] })).toEqual([]);
+      const cabinet = asset({ kind: 'battery', profile: 'cnte.ess-cabinet', battery: { ...limits, maxChargePowerW: 3_000, maxDischargePowerW: 3_000 } } as Partial<Asset> & Pick<Asset, 'kind' | 'profile'>);
+      expect(siteProfileProblems({ assets: [cabinet] })).toEqual([]);
+    });
+  });
 });

@@ -27,10 +27,48 @@ const SPEAKS: Readonly<
   simulated: ['modbus', 'sunspec', 'ocpp', 'http', 'mqtt'],
 };
 
+type SiteAsset = SiteConfig['assets'][number];
+
+/**
+ * What a register profile's battery-power control needs from the asset's battery section: a profile taking a % of
+ * the rating needs `ratedPowerW`; an inexact one (`exact: false`, the device's own modes) cannot keep a charge or
+ * discharge limit below that rating.
+ */
+function batteryRatingProblems(asset: SiteAsset, index: number, profile: DeviceProfile): ValidationProblem[] {
+  if ((asset.kind !== 'battery' && asset.kind !== 'hybrid-inverter') || asset.battery === undefined) return [];
+  if (profile.protocol !== 'modbus') return [];
+  const control = profile.controls.find((c) => c.setpoint === 'battery-power');
+  if (control === undefined) return [];
+  const path = `$.assets[${index}].battery`;
+  const rated = asset.battery.ratedPowerW;
+  if (control.scaling !== 'value' && rated === undefined) {
+    return [
+      {
+        path: `${path}.ratedPowerW`,
+        message: `profile '${profile.id}' takes battery power in % of the device's rating: give the rating (nameplate W) as battery.ratedPowerW; a % of maxChargePowerW would overshoot that limit`,
+      },
+    ];
+  }
+  if (control.exact || rated === undefined) return [];
+  // an inexact control hands the battery to the device's own modes (Growatt: load-first discharge covers the load,
+  // hold stores PV surplus), which run up to the rating whatever the set-point asked
+  return (['maxChargePowerW', 'maxDischargePowerW'] as const).flatMap((key) =>
+    asset.battery !== undefined && asset.battery[key] < rated
+      ? [
+          {
+            path: `${path}.${key}`,
+            message: `profile '${profile.id}' leaves the battery to the device's own modes, which run up to its rating (ratedPowerW ${rated} W): ${key} ${asset.battery[key]} W cannot be kept. Set it to at least the rating, or lower the device's own maximum in its settings and give that as ratedPowerW`,
+          },
+        ]
+      : [],
+  );
+}
+
 /**
  * Checks that every asset of a site names a profile that exists, serves the asset's kind and speaks its
- * connection's protocol. Problems carry the JSON path of the asset's `profile` or `connection`. Assets driven by a
- * protocol plugin are left out: their profile names the plugin's own mapping, which the driver host validates.
+ * connection's protocol, and that a battery driven through a register profile has what its control needs
+ * (`batteryRatingProblems`). Problems carry the JSON path of the field to fix. Assets driven by a protocol plugin
+ * are left out: their profile names the plugin's own mapping, which the driver host validates.
  */
 export function siteProfileProblems(site: Pick<SiteConfig, 'assets'>): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
@@ -53,6 +91,7 @@ export function siteProfileProblems(site: Pick<SiteConfig, 'assets'>): Validatio
         message: `profile '${profile.id}' speaks ${profile.protocol}, not ${protocol}`,
       });
     }
+    problems.push(...batteryRatingProblems(asset, index, profile));
   });
   return problems;
 }

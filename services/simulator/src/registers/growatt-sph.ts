@@ -92,22 +92,28 @@ export type GrowattBatteryMode =
   /** Battery first with AC charging: charge at `ratePct` % of the rated charge power, up to `stopSocPct`. */
   | { readonly kind: 'force-charge'; readonly ratePct: number; readonly stopSocPct: number };
 
-/** The battery power the inverter aims at in a mode, W (+ = discharge); the battery model applies its limits. */
+/**
+ * The battery power the inverter aims at in a mode, W (+ = discharge); the battery model applies its limits. Its own
+ * modes run up to its rating and the charge rate is a % of it: `ratedPowerW` (the site config's battery.ratedPowerW)
+ * when given, else the battery's power limits.
+ */
 export function growattBatteryRequestW(
   mode: GrowattBatteryMode,
   site: { readonly loadW: number; readonly pvW: number; readonly socPct: number },
-  ratings: { readonly maxChargePowerW: number; readonly maxDischargePowerW: number },
+  ratings: { readonly maxChargePowerW: number; readonly maxDischargePowerW: number; readonly ratedPowerW?: number },
 ): number {
   const netLoadW = site.loadW - site.pvW;
+  const chargeW = ratings.ratedPowerW ?? ratings.maxChargePowerW;
+  const dischargeW = ratings.ratedPowerW ?? ratings.maxDischargePowerW;
   switch (mode.kind) {
     case 'off':
       return 0;
     case 'load-first':
-      return Math.max(-ratings.maxChargePowerW, Math.min(ratings.maxDischargePowerW, netLoadW));
+      return Math.max(-chargeW, Math.min(dischargeW, netLoadW));
     case 'hold':
-      return Math.max(-ratings.maxChargePowerW, Math.min(0, netLoadW));
+      return Math.max(-chargeW, Math.min(0, netLoadW));
     case 'force-charge':
-      return site.socPct >= mode.stopSocPct ? 0 : -(mode.ratePct / 100) * ratings.maxChargePowerW;
+      return site.socPct >= mode.stopSocPct ? 0 : -(mode.ratePct / 100) * chargeW;
   }
 }
 

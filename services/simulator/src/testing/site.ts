@@ -63,7 +63,7 @@ export function hybridBatterySite(): SiteConfigInput {
       .filter((a) => a.kind !== 'battery')
       .map((a) =>
         a.kind === 'hybrid-inverter'
-          ? { ...a, battery: { capacityWh: 5_000, maxChargePowerW: 2_500, maxDischargePowerW: 2_500 } }
+          ? { ...a, battery: { capacityWh: 5_000, ratedPowerW: 2_500, maxChargePowerW: 2_500, maxDischargePowerW: 2_500 } }
           : a,
       ),
   };
