@@ -110,6 +110,11 @@ export const BatteryLimitsSchema = z
      * percentage needs it (`voltimax config validate` says so): a % of the site's limit would overshoot it.
      */
     ratedPowerW: PowerWSchema.optional(),
+    /**
+     * Grid phases the battery's inverter feeds; default all phases of the grid connection. A single-phase battery on
+     * a three-phase site puts its whole current on one phase (the arbiter's phase-current limit assumes the worst).
+     */
+    phases: z.union([z.literal(1), z.literal(3)]).optional(),
     maxChargeCurrentA: PowerWSchema.optional(),
     maxDischargeCurrentA: PowerWSchema.optional(),
     minSocPct: PctSchema.default(10),

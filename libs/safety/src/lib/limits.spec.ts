@@ -106,6 +106,14 @@ describe('assetSafetyLimits', () => {
     expect(assetSafetyLimits(asset, { maxChargePowerW: 4_000 })?.battery?.maxChargePowerW).toBe(4_000);
   });
 
+  it("takes the battery's phases from its config (a single-phase battery on a three-phase site)", () => {
+    const single: AssetConfig = { ...base, id: 'bat-1', kind: 'battery', battery: { ...SITE, phases: 1 } };
+    expect(assetSafetyLimits(single)?.batteryPhases).toBe(1);
+    const hybrid: AssetConfig = { ...base, id: 'hy-1', kind: 'hybrid-inverter', battery: { ...SITE, phases: 1 } };
+    expect(assetSafetyLimits(hybrid)?.batteryPhases).toBe(1);
+    expect(assetSafetyLimits({ ...base, id: 'bat-1', kind: 'battery', battery: SITE })).not.toHaveProperty('batteryPhases');
+  });
+
   it('builds EV charger and PV limits', () => {
     const ev: AssetConfig = {
       ...base,

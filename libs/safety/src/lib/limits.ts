@@ -95,8 +95,8 @@ export interface AssetSafetyLimits {
   readonly evCharger?: EvChargerSafetyLimits;
   readonly pv?: PvSafetyLimits;
   /**
-   * Grid phases the battery inverter feeds (default: all phases of the grid connection). A single-phase
-   * asset on a three-phase connection is assumed to sit on the worst phase.
+   * Grid phases the battery inverter feeds (site config `battery.phases`; default: all phases of the grid
+   * connection). A single-phase asset on a three-phase connection is assumed to sit on the worst phase.
    */
   readonly batteryPhases?: 1 | 3;
 }
@@ -182,11 +182,16 @@ function saneMinCurrent(value: number): number {
 export function assetSafetyLimits(asset: AssetConfig, catalogue?: CatalogueLimits): AssetSafetyLimits | undefined {
   switch (asset.kind) {
     case 'battery':
-      return { assetId: asset.id, battery: effectiveLimits(catalogue, asset.battery) };
+      return {
+        assetId: asset.id,
+        battery: effectiveLimits(catalogue, asset.battery),
+        ...(asset.battery.phases === undefined ? {} : { batteryPhases: asset.battery.phases }),
+      };
     case 'hybrid-inverter':
       return {
         assetId: asset.id,
         ...(asset.battery === undefined ? {} : { battery: effectiveLimits(catalogue, asset.battery) }),
+        ...(asset.battery?.phases === undefined ? {} : { batteryPhases: asset.battery.phases }),
         ...(asset.pv === undefined ? {} : { pv: { ratedPowerW: saneMax(asset.pv.ratedPowerW) } }),
       };
     case 'pv-inverter':

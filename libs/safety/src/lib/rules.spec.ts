@@ -710,6 +710,16 @@ describe('grid-connection', () => {
       codes: ['phase-current-limit'],
     },
     {
+      name: 'a single-phase battery (battery.phases 1) puts its whole current on the loaded phase',
+      input: batteryInput(battery(-3_000), {
+        ...grid({ powerW: 8_000, powerL1W: 24 * 230, powerL2W: 2_000, powerL3W: 480 }),
+        asset: { ...BATTERY, batteryPhases: 1 },
+      }),
+      setpoint: battery(-230),
+      outcome: 'clamped',
+      codes: ['phase-current-limit'],
+    },
+    {
       name: 'phase current magnitude without sign counts both ways',
       input: batteryInput(battery(3_000), grid({ powerW: 0, currentL2A: 24 })),
       setpoint: battery(690),
