@@ -167,6 +167,13 @@ function startChild(name, command, args, env, restarts = 0) {
       say(`${name} refused its configuration (exit 78); not restarting — fix the configuration and run again`);
       return;
     }
+    if (code === 75) {
+      // EX_RESTART: the service stopped to load a changed configuration it reads only at start; not a crash.
+      setState(name, 'restarting', restarts);
+      say(`${name} restarts to load its changed configuration`);
+      setTimeout(() => !stopping && startChild(name, command, args, env, restarts), 100);
+      return;
+    }
     const delayMs = Math.min(30_000, 500 * 2 ** restarts);
     setState(name, 'restarting', restarts + 1);
     say(`${name} exited (${signal ?? code}); restarting in ${delayMs} ms`);

@@ -11,6 +11,7 @@ export {
   assertServiceName,
   ConfigError,
   EX_CONFIG,
+  EX_RESTART,
   KitEnvSchema,
   LogLevelSchema,
   parseEnv,

@@ -2,13 +2,14 @@
  * The arbiter on a real nats-server (docker/nats/nats.conf), connected as user safety-arbiter, with a fake
  * modbus-poller that owns the assets and a spy on every device write: start-up, faults and the e-stop.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectBus, createBus, type Bus } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
 import { intentParams, subjects, type ArbiterDecision, type ControlIntent, type Setpoint } from '@voltimax/contracts';
 import { NATS_DEV_PASSWORDS, provisionTestStreams, waitFor, type NatsUser } from '@voltimax/testing';
 import { startStack, type NatsStack, type SpiedWrite } from './testing/nats-stack';
-import { CONTROLLABLE } from './testing/site';
+import { CONTROLLABLE, TEST_SITE } from './testing/site';
 
 const POLL_INTERVAL_MS = 1_000; // TEST_SITE
 let stack: NatsStack;
@@ -17,7 +18,7 @@ let seq = 0;
 
 beforeAll(async () => {
   stack = await startStack();
-  for (const user of ['strategy-engine', 'cli'] as const) {
+  for (const user of ['strategy-engine', 'cli', 'cloud-bridge'] as const) {
     const connection = await connectBus({
       servers: stack.server.url,
       name: `test-${user}`,
@@ -322,6 +323,80 @@ describe('the e-stop latch outlives the arbiter (stream ESTOP)', () => {
     await estop('release', 'flood cleaned up');
     await until('bat-1', battery(3_000), 'the 3 kW write after the release');
   });
+});
+
+describe('a changed site configuration (config.updated)', () => {
+  /** What the cloud bridge announces after it has written the file. */
+  const announce = (sections: string[]): void =>
+    bus('cloud-bridge').publish(
+      subjects.configUpdated,
+      {},
+      { v: 1, hash: 'c'.repeat(64), atMs: Date.now(), requiresRestart: true, source: 'cloud', changedSections: sections },
+    );
+  const withBatteryDischarge = (maxDischargePowerW: number) => ({
+    ...TEST_SITE,
+    assets: (TEST_SITE.assets ?? []).map((a) =>
+      a.id === 'bat-1' && a.kind === 'battery' ? { ...a, battery: { ...a.battery, maxDischargePowerW } } : a,
+    ),
+  });
+  /** The first decision that is not the start-up hold (driver and telemetry known again). */
+  const decided = (setpoint: Setpoint): Promise<ArbiterDecision> =>
+    waitFor(
+      async () => {
+        const reply = await intent('cli', { assetId: 'bat-1', setpoint });
+        return reply.outcome === 'safe' ? undefined : reply;
+      },
+      { intervalMs: 100, message: 'a decision after the restart' },
+    );
+
+  it('restarts the arbiter (exit 75, every asset safe on the way out), which then enforces the tightened limit', async () => {
+    const original = await readFile(stack.siteFile, 'utf8');
+    await intent('cli', { assetId: 'bat-1', setpoint: battery(3_000) });
+    await until('bat-1', battery(3_000), 'the 3 kW write');
+
+    await writeFile(stack.siteFile, JSON.stringify(withBatteryDischarge(2_000)));
+    const changedAtMs = Date.now();
+    announce(['assets']);
+    await expect(stack.arbiter.exited).resolves.toBe(75);
+    expect(writesOf('bat-1', changedAtMs)[0]?.write?.setpoint).toEqual({ kind: 'safe' });
+    expect(stack.arbiterLog.filter((l) => l.msg === 'stopped').at(-1)).toMatchObject({ code: 75 });
+
+    // What the supervisor does on exit 75: start it again, now with the file's limits.
+    await stack.stopArbiter();
+    await stack.startArbiter();
+    await expect(decided(battery(3_000))).resolves.toMatchObject({ outcome: 'clamped', applied: battery(2_000) });
+    await until('bat-1', battery(2_000), 'the 2 kW write');
+
+    await writeFile(stack.siteFile, original);
+    await stack.stopArbiter();
+    await stack.startArbiter();
+    await expect(decided(battery(3_000))).resolves.toMatchObject({ outcome: 'applied' });
+  }, 20_000);
+
+  it('keeps its limits and says so in its health when the changed file cannot be enforced; nothing changed → nothing', async () => {
+    const original = await readFile(stack.siteFile, 'utf8');
+    const restarts = () => stack.arbiterLog.filter((l) => l.msg === 'restarting').length;
+    const restartsBefore = restarts();
+    await writeFile(stack.siteFile, '{ "v": 1,');
+    const changedAtMs = Date.now();
+    announce(['assets']);
+    await waitFor(
+      () => stack.arbiterHeartbeats.find((h) => h.atMs >= changedAtMs && /cannot be enforced/.test(h.detail ?? '')),
+      { message: 'a degraded heartbeat naming the refused file' },
+    );
+    await expect(decided(battery(3_000))).resolves.toMatchObject({ outcome: 'applied', applied: battery(3_000) });
+
+    // The file back as it was: unchanged against the running site, so no restart, and the problem is cleared.
+    await writeFile(stack.siteFile, original);
+    const restoredAtMs = Date.now();
+    announce(['assets']);
+    await waitFor(
+      () => stack.arbiterHeartbeats.find((h) => h.atMs >= restoredAtMs && !/cannot be enforced/.test(h.detail ?? '')),
+      { message: 'the problem cleared' },
+    );
+    expect(restarts()).toBe(restartsBefore);
+    await expect(decided(battery(2_500))).resolves.toMatchObject({ outcome: 'applied' });
+  }, 20_000);
 });
 
 describe('every write stays inside the site limits', () => {

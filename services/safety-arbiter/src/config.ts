@@ -1,4 +1,4 @@
-import { AssetIdSchema, streamRetention } from '@voltimax/contracts';
+import { AssetIdSchema, streamRetention, type SiteConfig } from '@voltimax/contracts';
 import { getBatteryEntry } from '@voltimax/devices';
 import { DEFAULT_ARBITER_OPTIONS, type ArbiterOptions } from '@voltimax/safety';
 import { loadSiteConfig, readUtf8File, siteFileMessages, type ReadTextFile } from '@voltimax/service-kit';
@@ -124,19 +124,28 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
         }
         return z.NEVER;
       }
-      for (const assetId of env.BATTERY_MODELS.keys()) {
-        const asset = loaded.site.assets.find((a) => a.id === assetId);
-        if (asset === undefined || (asset.kind !== 'battery' && asset.kind !== 'hybrid-inverter')) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['BATTERY_MODELS'],
-            message: `'${assetId}' is not a battery in ${env.SITE_FILE}`,
-          });
-          return z.NEVER;
-        }
+      const problem = batteryModelsProblem(loaded.site, env.BATTERY_MODELS, env.SITE_FILE);
+      if (problem !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['BATTERY_MODELS'], message: problem });
+        return z.NEVER;
       }
       return { ...env, site: loaded.site };
     });
+}
+
+/** Why BATTERY_MODELS does not fit a site (it names an asset that is not a battery there), or undefined. */
+export function batteryModelsProblem(
+  site: SiteConfig,
+  batteryModels: ReadonlyMap<string, string>,
+  siteFile: string,
+): string | undefined {
+  for (const assetId of batteryModels.keys()) {
+    const asset = site.assets.find((a) => a.id === assetId);
+    if (asset === undefined || (asset.kind !== 'battery' && asset.kind !== 'hybrid-inverter')) {
+      return `'${assetId}' is not a battery in ${siteFile}`;
+    }
+  }
+  return undefined;
 }
 
 /** The parsed environment plus the validated site configuration. */

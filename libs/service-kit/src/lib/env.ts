@@ -3,6 +3,12 @@ import { z } from 'zod';
 
 /** Exit code for a configuration error (sysexits.h EX_CONFIG): the orchestrator can tell "bad config" from "crashed". */
 export const EX_CONFIG = 78;
+/**
+ * Exit code of a service that stopped to load a changed configuration it reads only at start (sysexits.h
+ * EX_TEMPFAIL, "try again"): its supervisor starts it again at once (npm start does; compose and systemd restart
+ * any exit).
+ */
+export const EX_RESTART = 75;
 
 /** pino levels a service may be started with. */
 export const LogLevelSchema = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);

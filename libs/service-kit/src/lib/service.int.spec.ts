@@ -6,6 +6,7 @@ import { captureLogger, type CapturedLine } from '@voltimax/bus/testing';
 import { subjects, type Heartbeat } from '@voltimax/contracts';
 import { startNats, waitFor, type NatsTestServer } from '@voltimax/testing';
 import { z } from 'zod';
+import { EX_RESTART } from './env';
 import { defineService, runService, type RunDeps, type ServiceContext, type ServiceRuntime } from './service';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
@@ -162,6 +163,28 @@ describe('runService against a real nats-server', () => {
       timeoutMs: 2000,
       message: 'the stopping heartbeat',
     });
+  });
+
+  it('ctx.restart stops the service as SIGTERM does and exits 75 (EX_RESTART), once', async () => {
+    const order: string[] = [];
+    let restart: ((reason: string) => void) | undefined;
+    const { runtime: pending, exit, lines } = await run('kit-restart', (ctx) => {
+      restart = ctx.restart;
+      return { stop: () => void order.push('service stopped') };
+    });
+    const runtime = await pending;
+    if (!runtime || !restart) throw new Error('service did not start');
+
+    restart('configuration changed');
+    restart('again');
+    const code = await runtime.exited;
+
+    expect(code).toBe(EX_RESTART);
+    expect(exit).toHaveBeenCalledTimes(1);
+    expect(exit).toHaveBeenCalledWith(75);
+    expect(order).toEqual(['service stopped']);
+    expect(lines.filter((l) => l.msg === 'restarting')).toHaveLength(1);
+    expect(lines.find((l) => l.msg === 'stopped')).toMatchObject({ reason: 'configuration changed', code: 75 });
   });
 
   it('forces exit 1 with a log line when the service does not stop within the timeout', async () => {

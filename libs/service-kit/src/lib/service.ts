@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { connectBus, createBus, type Bus, type BusConnection, type ConnectBusOptions } from '@voltimax/bus';
 import type { DestinationStream, Logger } from 'pino';
 import type { z } from 'zod';
-import { assertServiceName, ConfigError, EX_CONFIG, parseEnv, type KitEnv } from './env';
+import { assertServiceName, ConfigError, EX_CONFIG, EX_RESTART, parseEnv, type KitEnv } from './env';
 import { healthControl, HealthState, startHeartbeat, type HealthControl, type HeartbeatLoop } from './heartbeat';
 import { readiness, startHealthServer, type HealthServer } from './health-server';
 import { renderMetrics } from './metrics';
@@ -26,6 +26,11 @@ export interface ServiceContext<Env> {
   readonly health: HealthControl;
   /** Epoch ms. */
   readonly now: () => number;
+  /**
+   * Stop as on SIGTERM (the service's `stop()`, a last heartbeat, NATS drain) and exit `EX_RESTART` (75), so the
+   * supervisor starts the service again: for configuration it reads only at start. Once; later calls do nothing.
+   */
+  readonly restart: (reason: string) => void;
 }
 
 /** A started service: the kit calls `stop()` first on shutdown, before draining NATS. */
@@ -310,6 +315,11 @@ export async function runService<E extends z.ZodType>(
         connection,
         health,
         now: deps.now,
+        restart: (reason) => {
+          if (shuttingDown) return;
+          log.warn({ reason, code: EX_RESTART }, 'restarting');
+          void requestShutdown(reason, EX_RESTART);
+        },
       }),
     );
     running = await starting;

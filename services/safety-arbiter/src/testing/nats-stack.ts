@@ -38,7 +38,9 @@ export interface NatsStack {
   readonly server: NatsTestServer;
   /** The arbiter, in-process through runService, connected as user safety-arbiter (the current one after a restart). */
   readonly arbiter: ServiceRuntime;
-  /** Shuts the arbiter down as on SIGTERM (its safe setpoints on the way out included). */
+  /** The arbiter's SITE_FILE (a temporary copy of the test site). */
+  readonly siteFile: string;
+  /** Shuts the arbiter down as on SIGTERM (its safe setpoints on the way out included); nothing if it exited. */
   stopArbiter(): Promise<void>;
   /** Starts a new arbiter with the same environment (after {@link stopArbiter}). */
   startArbiter(): Promise<void>;
@@ -224,6 +226,7 @@ export async function startStack(opts: StackOptions = {}): Promise<NatsStack> {
 
   return {
     server,
+    siteFile,
     get arbiter(): ServiceRuntime {
       if (arbiter === undefined) throw new Error('the arbiter is stopped');
       return arbiter;
