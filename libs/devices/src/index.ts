@@ -11,7 +11,7 @@ export * from './lib/sunspec/decode-model';
 export * from './lib/sunspec/measurements';
 export * from './lib/sunspec/read-models';
 export * from './lib/battery-catalogue';
-export { siteProfileProblems } from './lib/site-profiles';
+export { profileReadKeys, siteProfileProblems } from './lib/site-profiles';
 export * from './lib/http/json-path';
 export * from './lib/http/json-fields';
 export * from './lib/http/common';

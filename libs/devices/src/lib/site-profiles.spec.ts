@@ -1,5 +1,6 @@
 import type { SiteConfig } from '@voltimax/contracts';
-import { siteProfileProblems } from './site-profiles';
+import { profileReadKeys, siteProfileProblems } from './site-profiles';
+import { getProfile } from './registry';
 
 type Asset = SiteConfig['assets'][number];
 const tcp = { protocol: 'modbus-tcp', host: '127.0.0.1', port: 502, unitId: 1 } as const;
@@ -25,6 +26,42 @@ describe('siteProfileProblems', () => {
   it('refuses an OCPP-only charger on a Modbus connection', () => {
     const problems = siteProfileProblems({ assets: [asset({ kind: 'ev-charger', profile: 'autel.maxicharger-ac' } as Partial<Asset> & Pick<Asset, 'kind' | 'profile'>)] });
     expect(problems).toContainEqual({ path: '$.assets[0].connection.protocol', message: "profile 'autel.maxicharger-ac' speaks ocpp, not modbus-tcp" });
+  });
+
+  describe('a phase-current limit (grid.maxPhaseCurrentA) needs phase values in the grid reading', () => {
+    const grid = { maxImportW: 12_000, maxExportW: 6_000, phases: 3 as const, nominalVoltageV: 230, maxPhaseCurrentA: 25 };
+    const meter = (profile: string, patch: Partial<Asset> = {}) =>
+      asset({ id: 'grid-1', kind: 'grid-meter', profile, ...patch } as Partial<Asset> & Pick<Asset, 'kind' | 'profile'>);
+    const hybrid = asset({ id: 'inv-1', kind: 'hybrid-inverter', profile: 'growatt.sph', pv: { ratedPowerW: 6_000 } } as Partial<Asset> & Pick<Asset, 'kind' | 'profile'>);
+
+    const mqtt = { connection: { protocol: 'mqtt', topicPrefix: 'tele/meter' } } as Partial<Asset>;
+
+    it('accepts a meter with every phase (Modbus, HTTP, MQTT)', () => {
+      expect(siteProfileProblems({ assets: [meter('eastron.sdm630'), hybrid], grid })).toEqual([]);
+      const http = { connection: { protocol: 'http', baseUrl: 'http://127.0.0.1' } } as Partial<Asset>;
+      expect(siteProfileProblems({ assets: [meter('homewizard.p1', http)], grid })).toEqual([]);
+      expect(siteProfileProblems({ assets: [meter('shelly.pro-3em', mqtt)], grid })).toEqual([]);
+    });
+
+    it('refuses a meter without values on some phases, naming them (a single-phase meter on a three-phase site)', () => {
+      expect([...(profileReadKeys(getProfile('tasmota.energy')!) ?? [])].filter((k) => /L[23]/.test(k))).toEqual([]);
+      expect(siteProfileProblems({ assets: [meter('tasmota.energy', mqtt)], grid })).toEqual([
+        {
+          path: '$.grid.maxPhaseCurrentA',
+          message: "25 A cannot be enforced: grid meter 'grid-1' (profile 'tasmota.energy') reports no power or current on L2, L3; add a grid meter with phase values or drop the limit",
+        },
+      ]);
+      expect(siteProfileProblems({ assets: [meter('tasmota.energy', mqtt)], grid: { ...grid, phases: 1 } })).toEqual([]);
+    });
+
+    it('refuses a hybrid inverter as the grid reading (it reports the total), and says nothing without the limit', () => {
+      expect(siteProfileProblems({ assets: [hybrid], grid })).toMatchObject([
+        { path: '$.grid.maxPhaseCurrentA', message: expect.stringMatching(/hybrid inverter 'inv-1', which reports the total only/) },
+      ]);
+      const { maxPhaseCurrentA: _dropped, ...noLimit } = grid;
+      expect(siteProfileProblems({ assets: [hybrid], grid: noLimit })).toEqual([]);
+      expect(siteProfileProblems({ assets: [hybrid, meter('eastron.sdm630', { enabled: false })], grid })).toHaveLength(1);
+    });
   });
 
   describe('a battery behind a register profile', () => {

@@ -65,13 +65,66 @@ function batteryRatingProblems(asset: SiteAsset, index: number, profile: DeviceP
 }
 
 /**
- * Checks that every asset of a site names a profile that exists, serves the asset's kind and speaks its
- * connection's protocol, and that a battery driven through a register profile has what its control needs
- * (`batteryRatingProblems`). Problems carry the JSON path of the field to fix. Assets driven by a protocol plugin
- * are left out: their profile names the plugin's own mapping, which the driver host validates.
+ * The measurement keys a profile reads (register points and derived values, JSON fields), or undefined where only
+ * the device tells (SunSpec discovery, OCPP).
  */
-export function siteProfileProblems(site: Pick<SiteConfig, 'assets'>): ValidationProblem[] {
+export function profileReadKeys(profile: DeviceProfile): ReadonlySet<string> | undefined {
+  switch (profile.protocol) {
+    case 'modbus':
+      return new Set([...profile.points.map((p) => p.key), ...profile.derived.map((d) => d.key)]);
+    case 'http':
+      return new Set(profile.reads.flatMap((r) => r.fields.map((f) => f.key)));
+    case 'mqtt':
+      return new Set(profile.topics.flatMap((t) => t.fields.map((f) => f.key)));
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `grid.maxPhaseCurrentA` needs a grid reading with a power or current per phase (the arbiter checks each phase on
+ * it). The arbiter reads the grid from the first grid meter, else from a hybrid inverter, which reports the total
+ * only: with such a source the limit would be set but never enforced, so the site is refused.
+ */
+function phaseLimitProblem(site: Pick<SiteConfig, 'assets' | 'grid'>): ValidationProblem | undefined {
+  const maxA = site.grid.maxPhaseCurrentA;
+  if (maxA === undefined) return undefined;
+  const enabled = site.assets.filter((a) => a.enabled);
+  const source = enabled.find((a) => a.kind === 'grid-meter') ?? enabled.find((a) => a.kind === 'hybrid-inverter');
+  if (source === undefined || source.connection.protocol === 'plugin') return undefined;
+  const path = '$.grid.maxPhaseCurrentA';
+  const fix = 'add a grid meter with phase values or drop the limit';
+  if (source.kind === 'hybrid-inverter') {
+    return {
+      path,
+      message: `${maxA} A cannot be enforced: the grid reading comes from hybrid inverter '${source.id}', which reports the total only; ${fix}`,
+    };
+  }
+  const profile = getProfile(source.profile);
+  const keys = profile === undefined ? undefined : profileReadKeys(profile);
+  if (keys === undefined) return undefined;
+  const missing = [1, 2, 3]
+    .slice(0, site.grid.phases)
+    .filter((n) => !keys.has(`powerL${n}W`) && !keys.has(`currentL${n}A`))
+    .map((n) => `L${n}`);
+  if (missing.length === 0) return undefined;
+  return {
+    path,
+    message: `${maxA} A cannot be enforced: grid meter '${source.id}' (profile '${source.profile}') reports no power or current on ${missing.join(', ')}; ${fix}`,
+  };
+}
+
+/**
+ * Checks that every asset of a site names a profile that exists, serves the asset's kind and speaks its
+ * connection's protocol, that a battery driven through a register profile has what its control needs
+ * (`batteryRatingProblems`), and, given the grid section, that a phase-current limit can be enforced
+ * (`phaseLimitProblem`). Problems carry the JSON path of the field to fix. Assets driven by a protocol plugin are
+ * left out: their profile names the plugin's own mapping, which the driver host validates.
+ */
+export function siteProfileProblems(site: Pick<SiteConfig, 'assets'> & Partial<Pick<SiteConfig, 'grid'>>): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
+  const phaseProblem = site.grid === undefined ? undefined : phaseLimitProblem({ assets: site.assets, grid: site.grid });
+  if (phaseProblem !== undefined) problems.push(phaseProblem);
   site.assets.forEach((asset, index) => {
     const protocol = asset.connection.protocol;
     if (protocol === 'plugin') return;
