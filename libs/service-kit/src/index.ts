@@ -40,6 +40,14 @@ export {
   type SiteFileOutcome,
 } from './lib/site-file';
 export {
+  judgeSiteChange,
+  restartOnSiteChange,
+  type SiteChange,
+  type SiteLoad,
+  type SiteSection,
+  type SiteWatchContext,
+} from './lib/site-watch';
+export {
   DEFAULT_SCRYPT_COST,
   hashPassword,
   MIN_PASSWORD_LENGTH,

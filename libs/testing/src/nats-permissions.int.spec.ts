@@ -300,6 +300,13 @@ describe('docker/nats/nats.conf', () => {
       ['cloud-bridge', 'control.intent.manual.bat-1', 'safety-arbiter'],
       ['cloud-bridge', 'safety.estop', 'safety-arbiter'],
       ['cloud-bridge', 'config.updated', 'strategy-engine'],
+      // Services that read the site only at start restart on it (service-kit restartOnSiteChange).
+      ['cloud-bridge', 'config.updated', 'safety-arbiter'],
+      ['cloud-bridge', 'config.updated', 'modbus-poller'],
+      ['cloud-bridge', 'config.updated', 'http-devices'],
+      ['cloud-bridge', 'config.updated', 'ocpp-csms'],
+      ['cloud-bridge', 'config.updated', 'driver-host'],
+      ['cloud-bridge', 'config.updated', 'telemetry-publisher'],
       ['strategy-engine', 'control.intent.optimization.bat-1', 'safety-arbiter'],
       ['strategy-engine', 'control.intent.scheduled.bat-1', 'safety-arbiter'],
       ['strategy-engine', 'control.intent.safety.bat-1', 'safety-arbiter'],

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { natsTransport } from '@voltimax/bus';
-import { defineService } from '@voltimax/service-kit';
+import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import { driverHostEnvSchema, type ReadTextFile } from './config';
 import { startHost } from './host';
 import { planHost } from './plan';
@@ -27,7 +27,7 @@ export function driverHostService(
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
     env: driverHostEnvSchema(deps.readTextFile),
-    start({ env, log, bus, connection, health, now }) {
+    start({ env, log, bus, connection, health, now, restart, reloadEnv }) {
       const siteFile = resolve(env.SITE_FILE.path);
       const plan = planHost(env.SITE_FILE.site, {
         siteDir: dirname(siteFile),
@@ -85,6 +85,8 @@ export function driverHostService(
           },
         },
       });
+      // It reads assets and drivers of the site only at start: a changed site restarts it (exit 75) to load them.
+      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.SITE_FILE.site, ['assets', 'drivers']);
       return { stop: () => host.stop() };
     },
   });

@@ -1,6 +1,6 @@
 import { natsTransport } from '@voltimax/bus';
 import { AssetErrorTracker } from '@voltimax/driver-sdk/plumbing';
-import { defineService } from '@voltimax/service-kit';
+import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import type { OwnedAsset } from './assets';
 import { startCommands } from './commands';
 import { httpDevicesEnvSchema, type ReadTextFile } from './config';
@@ -24,7 +24,7 @@ export function httpDevicesService(
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
     env: httpDevicesEnvSchema(deps.readTextFile),
-    start({ env, log, bus, connection, health, now, instanceId }) {
+    start({ env, log, bus, connection, health, now, instanceId, restart, reloadEnv }) {
       const { plan } = env;
       const http = plan.owned.filter((a) => a.protocol === 'http');
       const mqtt = plan.owned.filter((a) => a.protocol === 'mqtt');
@@ -124,6 +124,8 @@ export function httpDevicesService(
         mqttConfirmTimeoutMs: env.MQTT_CONFIRM_TIMEOUT_MS,
         now,
       });
+      // It reads assets of the site only at start: a changed site restarts it (exit 75) to load them.
+      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.site, ['assets']);
       return {
         async stop() {
           await commands.stop();

@@ -1,6 +1,6 @@
 import { natsTransport } from '@voltimax/bus';
 import { endpointKey, ModbusPool } from '@voltimax/modbus';
-import { defineService } from '@voltimax/service-kit';
+import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import { planAssets } from './assets';
 import { startCommands } from './commands';
 import { pollerEnvSchema, type ReadTextFile } from './config';
@@ -19,7 +19,7 @@ export function modbusPollerService(readTextFile?: ReadTextFile) {
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
     env: pollerEnvSchema(readTextFile),
-    start({ env, log, bus, connection, health, now }) {
+    start({ env, log, bus, connection, health, now, restart, reloadEnv }) {
       const plan = planAssets(env.site, env.POLLER_SHARD);
       log.info(
         {
@@ -84,6 +84,8 @@ export function modbusPollerService(readTextFile?: ReadTextFile) {
         scaleFactors: (assetId) => poller.scaleFactors(assetId),
         now,
       });
+      // It reads assets of the site only at start: a changed site restarts it (exit 75) to load them.
+      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.site, ['assets']);
       return {
         async stop() {
           await commands.stop();

@@ -1,6 +1,6 @@
 import { natsTransport } from '@voltimax/bus';
 import { subjects } from '@voltimax/contracts';
-import { defineService } from '@voltimax/service-kit';
+import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import { csmsEnvSchema, type ReadTextFile } from './config';
 import { COUNTERS } from './counters';
 import { transactionIds } from './ids';
@@ -36,7 +36,7 @@ export function ocppCsmsService(overrides: CsmsOverrides = {}) {
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
     env: csmsEnvSchema(overrides.readTextFile),
-    async start({ env, log, bus, connection, health, now }) {
+    async start({ env, log, bus, connection, health, now, restart, reloadEnv }) {
       const { plan } = env;
       log.info(
         {
@@ -175,6 +175,8 @@ export function ocppCsmsService(overrides: CsmsOverrides = {}) {
       log.info({ port: endpoint.port, scheme: endpoint.scheme }, 'OCPP endpoint listening');
       overrides.onListening?.(endpoint);
 
+      // It reads assets and grid of the site only at start: a changed site restarts it (exit 75) to load them.
+      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.site, ['assets', 'grid']);
       return {
         async stop() {
           clearInterval(healthTimer);

@@ -1,13 +1,11 @@
 import { StreamNotProvisionedError } from '@voltimax/bus';
-import { subjects } from '@voltimax/contracts';
 import { RULE_ORDER } from '@voltimax/safety';
-import { defineService } from '@voltimax/service-kit';
+import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import { startArbiter, REAL_SCHEDULER, type Scheduler } from './arbiter';
 import { ensureAuditStream } from './audit';
 import { readEstopHistory } from './estop-store';
 import { problemHealth } from './health-problems';
 import { arbiterEnvSchema, ruleOptions, type ReadTextFile } from './config';
-import { judgeSiteFile } from './config-watch';
 import { planSite } from './site';
 
 /** `health.safety-arbiter`, and the NATS user of docker/nats/nats.conf. */
@@ -29,7 +27,7 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
     env: arbiterEnvSchema(overrides.readTextFile),
-    async start({ env, log, bus, connection, health, now, restart }) {
+    async start({ env, log, bus, connection, health, now, restart, reloadEnv }) {
       const plan = planSite(env.site, env.BATTERY_MODELS);
       const rules = ruleOptions(env);
       log.info(
@@ -161,29 +159,16 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
       // bridge writes the file, then announces `config.updated`) restarts the arbiter, which hands every asset its
       // safe set-point on the way out and starts again with the new limits: a tightened limit holds within seconds,
       // not at the next reboot. A file it would refuse keeps the running limits and says so in the health.
-      const configLog = log.child({ component: 'config' });
-      bus.subscribe(subjects.configUpdated, (update) => {
-        if (stopping) return;
-        const change = judgeSiteFile(env.site, env.SITE_FILE, env.BATTERY_MODELS, overrides.readTextFile);
-        if (change.kind === 'refused') {
-          configLog.error(
-            { hash: update.hash, problems: change.problems },
-            'changed site configuration cannot be enforced; keeping the running limits',
-          );
-          problems.setProblem('config', `${env.SITE_FILE} changed but cannot be enforced: ${change.problems[0] ?? ''}`);
-          return;
-        }
-        problems.setProblem('config', undefined);
-        if (change.kind === 'unchanged') {
-          configLog.debug({ hash: update.hash }, 'config.updated: nothing the arbiter enforces changed');
-          return;
-        }
-        configLog.warn(
-          { hash: update.hash, source: update.source, sections: change.sections },
-          'site configuration changed: restarting to enforce it (every asset gets its safe set-point meanwhile)',
-        );
-        restart(`site configuration changed (${change.sections.join(', ')})`);
-      });
+      restartOnSiteChange(
+        { bus, log, env, restart, reloadEnv },
+        (e) => e.site,
+        ['grid', 'assets'],
+        (refused) =>
+          problems.setProblem(
+            'config',
+            refused === undefined ? undefined : `${env.SITE_FILE} changed but cannot be enforced: ${refused[0] ?? ''}`,
+          ),
+      );
       return {
         async stop() {
           stopping = true;

@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { ensureStream } from '@voltimax/bus';
 import { createGatewayTransport, type TelemetrySink } from '@voltimax/cloud';
 import { streams } from '@voltimax/contracts';
-import { defineService } from '@voltimax/service-kit';
+import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import type { Logger } from 'pino';
 import { publisherEnvSchema, type PublisherEnv, type ReadTextFile } from './config';
 import { startPublisher, type PublisherSettings } from './publisher';
@@ -82,7 +82,7 @@ export function telemetryPublisherService(overrides: TelemetryPublisherOverrides
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
     env: publisherEnvSchema(overrides.readTextFile),
-    async start({ env, log, connection, health, now }) {
+    async start({ env, log, bus, connection, health, now, restart, reloadEnv }) {
       const jsm = await jetstreamManager(connection.nc);
       const { action, info } = await ensureStream(
         jsm,
@@ -126,6 +126,8 @@ export function telemetryPublisherService(overrides: TelemetryPublisherOverrides
         sinks: cloud.sinks,
         settings,
       });
+      // It reads cloud and gatewayId of the site only at start: a changed site restarts it (exit 75) to load them.
+      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.site, ['cloud', 'gatewayId']);
       return {
         async stop() {
           await publisher.stop();

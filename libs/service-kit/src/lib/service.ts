@@ -31,6 +31,11 @@ export interface ServiceContext<Env> {
    * supervisor starts the service again: for configuration it reads only at start. Once; later calls do nothing.
    */
   readonly restart: (reason: string) => void;
+  /**
+   * Parses the environment again as at start, with every check of the service's schema (a site file it loads is
+   * read again): what the service would start with now, or every problem that would stop it (exit 78).
+   */
+  readonly reloadEnv: () => { readonly ok: true; readonly env: Env } | { readonly ok: false; readonly problems: string[] };
 }
 
 /** A started service: the kit calls `stop()` first on shutdown, before draining NATS. */
@@ -319,6 +324,14 @@ export async function runService<E extends z.ZodType>(
           if (shuttingDown) return;
           log.warn({ reason, code: EX_RESTART }, 'restarting');
           void requestShutdown(reason, EX_RESTART);
+        },
+        reloadEnv: () => {
+          try {
+            return { ok: true, env: parseEnv(def.name, def.env, deps.env).service };
+          } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            return { ok: false, problems: err.problems.map((p) => `${p.variable}: ${p.message}`) };
+          }
         },
       }),
     );
