@@ -2,15 +2,16 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP proxy on 127.0.0.1 between a client and a server, standing for the site's internet link: tests cut it
- * (every connection drops, new ones are refused), restore it on the same port, or hold the server → client
- * direction (bytes queue up) to observe a client waiting for an acknowledgement the server already sent.
+ * (every connection drops, new ones are reset at once), restore it, or hold the server → client direction (bytes
+ * queue up) to observe a client waiting for an acknowledgement the server already sent. The port stays bound
+ * while cut: closing and binding it again let another process take it in between (EADDRINUSE on restore).
  */
 export interface LinkProxy {
   readonly host: string;
   readonly port: number;
-  /** Drops every connection and stops listening: the client sees the server go away. */
+  /** Drops every connection and resets new ones (RST, as a refused connect): the client sees the server go away. */
   cut(): Promise<void>;
-  /** Listens again on the same port. */
+  /** Forwards new connections again. */
   restore(): Promise<void>;
   /** Stops forwarding server → client bytes (they are kept, in order). */
   holdDownstream(): void;
@@ -37,7 +38,13 @@ export async function startLinkProxy(target: { readonly host: string; readonly p
   let acceptedCount = 0;
   let server: Server | undefined;
 
+  let cutOff = false;
+
   const onConnection = (client: Socket): void => {
+    if (cutOff) {
+      client.resetAndDestroy();
+      return;
+    }
     acceptedCount += 1;
     const upstream = connect({ host: target.host, port: target.port });
     const pair: Pair = { client, upstream, held: [] };
@@ -71,15 +78,19 @@ export async function startLinkProxy(target: { readonly host: string; readonly p
       });
     });
 
+  const dropAll = (): void => {
+    for (const pair of [...pairs]) {
+      pairs.delete(pair);
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+  };
+
   const stopListening = (): Promise<void> =>
     new Promise((resolve) => {
       const s = server;
       server = undefined;
-      for (const pair of [...pairs]) {
-        pairs.delete(pair);
-        pair.client.destroy();
-        pair.upstream.destroy();
-      }
+      dropAll();
       if (s === undefined) return resolve();
       s.close(() => resolve());
     });
@@ -88,9 +99,12 @@ export async function startLinkProxy(target: { readonly host: string; readonly p
   return {
     host,
     port,
-    cut: stopListening,
+    cut: async () => {
+      cutOff = true;
+      dropAll();
+    },
     restore: async () => {
-      if (server === undefined) await listen(port);
+      cutOff = false;
     },
     holdDownstream: () => {
       holding = true;
