@@ -3,7 +3,7 @@
 // telemetry, intents, arbiter decisions and device writes must all flow. Then SIGINT (Ctrl-C) must stop everything.
 // The test watches only the bus (as user `cli`) and the supervisor's output; it never reaches into a service.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,6 +231,59 @@ describe('npm start with the simulated site', () => {
         message: 'an applied decision for bat-1 after the fuzz',
       }).catch(report);
       expect(decisionsAfter().filter((d) => d.violations.some((v) => v.code === 'emergency-stop'))).toEqual([]);
+      expect(output).not.toMatch(/exited \(.*\); restarting/);
+    },
+    90_000,
+  );
+
+  it(
+    'a tightened grid limit announced on config.updated: the arbiter restarts at once (exit 75) and enforces it',
+    async () => {
+      // What the cloud bridge does for a configuration from the cloud: write the site file, then announce it.
+      const siteFile = join(dir, 'sim-assets.json');
+      const site = JSON.parse(readFileSync(siteFile, 'utf8')) as { grid: { maxImportW: number } };
+      const tighter = site.grid.maxImportW - 1_000;
+      const arbiterBefore = heartbeats.filter((h) => h.service === 'safety-arbiter').at(-1)?.instanceId;
+      expect(arbiterBefore).toBeDefined();
+      writeFileSync(siteFile, JSON.stringify({ ...site, grid: { ...site.grid, maxImportW: tighter } }, null, 2));
+      const from = output.length;
+      const announcedAt = Date.now();
+      const bridge = await connectBus({ servers: `nats://127.0.0.1:${natsPort}`, name: 'test-cloud-bridge', user: 'cloud-bridge', pass: NATS_DEV_PASSWORDS['cloud-bridge'], log: observerLog.log });
+      try {
+        createBus(bridge.nc, observerLog.log).publish(subjects.configUpdated, {}, {
+          v: 1,
+          hash: 'e'.repeat(64),
+          atMs: announcedAt,
+          requiresRestart: true,
+          source: 'cloud',
+          changedSections: ['grid'],
+        });
+        await bridge.nc.flush();
+      } finally {
+        await bridge.nc.close();
+      }
+
+      await waitFor(() => output.includes('safety-arbiter restarts to load its changed configuration', from), {
+        timeoutMs: 30_000,
+        message: 'the supervisor restarting the arbiter',
+      }).catch(report);
+      // The new arbiter states the tightened limit it enforces, and control goes on.
+      const arbiterLines = () => output.slice(from).split('\n').filter((line) => line.startsWith('safety-arbiter'));
+      await waitFor(() => arbiterLines().some((line) => line.includes('"site and limits"') && line.includes(`"maxImportW":${tighter}`)), {
+        timeoutMs: 30_000,
+        message: `the restarted arbiter's limits with maxImportW ${tighter}`,
+      }).catch(report);
+      const restartedBeat = await waitFor(() => heartbeats.find((h) => h.service === 'safety-arbiter' && h.instanceId !== arbiterBefore && h.status !== 'stopping'), {
+        timeoutMs: 30_000,
+        message: 'a heartbeat of the new arbiter',
+      }).catch(report);
+      await waitFor(() => decisions.some((d) => d.assetId === 'bat-1' && d.atMs > restartedBeat.atMs && (d.outcome === 'applied' || d.outcome === 'clamped')), {
+        timeoutMs: 30_000,
+        message: 'an applied decision for bat-1 from the restarted arbiter',
+      }).catch(report);
+      // Only the services that use the grid section restarted, and none was taken for a crash.
+      const restarted = [...output.slice(from).matchAll(/\[voltimax\] (\S+) restarts to load its changed configuration/g)].map((m) => m[1]);
+      expect(restarted.sort()).toEqual(['ocpp-csms', 'safety-arbiter']);
       expect(output).not.toMatch(/exited \(.*\); restarting/);
     },
     90_000,
