@@ -389,12 +389,18 @@ describe('configuration sync', () => {
       expect(r.events[0]).toMatchObject({ source: 'file', changedSections: ['strategy'], requiresRestart: false });
     });
 
-    it('KV newer than SITE_FILE: KV stays and the file is rewritten from it', async () => {
+    it('KV newer than SITE_FILE: KV stays, the file is rewritten from it and announced (running services reload)', async () => {
       r = await rig({ fileSite: withStrategy('net-zero'), kvFirst: testSite(), kvNewer: true });
       await r.sync.start();
       expect(r.sync.current().hash).toBe(configHash(parsedSite()));
       expect(fileSite(r)).toEqual(parsedSite());
-      expect(r.events).toHaveLength(0);
+      await waitFor(() => r.events.length === 1);
+      expect(r.events[0]).toMatchObject({
+        source: 'file',
+        hash: configHash(parsedSite()),
+        changedSections: ['strategy'],
+        requiresRestart: false,
+      });
     });
   });
 });

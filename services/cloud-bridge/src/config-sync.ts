@@ -336,19 +336,22 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
       await storeAndAnnounce('file', sections, requiresRestart(sections));
       return;
     }
-    // KV is newer: assets.json is its durable copy, so bring the file up to date (services read it at their start).
+    // KV is newer: assets.json is its durable copy, so bring the file up to date, and announce it: services that
+    // read the file only at start and already run restart to load it (service-kit restartOnSiteChange).
     log.warn(
       { hash: fromKv.hash, fileHash: running.hash, changedSections: sections },
       'KV config is newer than SITE_FILE: rewriting SITE_FILE from it',
     );
+    running = fromKv;
     try {
       await opts.writeFile(opts.siteFile, renderSiteFile(fromKv.site));
     } catch (err) {
       health.count('configPersistFailures');
       health.setProblem('config-persist', `cannot write ${opts.siteFile}: ${describe(err)}`);
       log.error({ err, file: opts.siteFile }, 'cannot bring SITE_FILE up to date with KV config');
+      return;
     }
-    running = fromKv;
+    announce('file', sections, requiresRestart(sections));
   }
 
   function armPoll(delayMs: number): void {
