@@ -46,6 +46,7 @@ export {
   type SiteLoad,
   type SiteSection,
   type SiteWatchContext,
+  type SiteWatchOptions,
 } from './lib/site-watch';
 export {
   DEFAULT_SCRYPT_COST,

@@ -86,7 +86,10 @@ export function driverHostService(
         },
       });
       // It reads assets and drivers of the site only at start: a changed site restarts it (exit 75) to load them.
-      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.SITE_FILE.site, ['assets', 'drivers']);
+      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => e.SITE_FILE.site, [
+        'assets',
+        'drivers',
+      ]);
       return { stop: () => host.stop() };
     },
   });

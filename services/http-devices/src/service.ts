@@ -125,7 +125,7 @@ export function httpDevicesService(
         now,
       });
       // It reads assets of the site only at start: a changed site restarts it (exit 75) to load them.
-      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.site, ['assets']);
+      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => e.site, ['assets']);
       return {
         async stop() {
           await commands.stop();

@@ -70,9 +70,15 @@ describe('modbus-poller and a changed site configuration', () => {
     // The same assets, another strategy: nothing the poller uses.
     await writeFile(siteFile, JSON.stringify({ ...siteWith([meter]), strategy: { active: ['self-consumption'] } }));
     announce();
-    await waitFor(() => lines.find((l) => l.msg === 'config.updated: nothing this service uses changed'), {
-      message: 'the unchanged verdict',
-    });
+    await waitFor(
+      () =>
+        lines.find(
+          (l) =>
+            l.msg === 'site configuration: nothing this service uses changed' &&
+            String(l['trigger']).startsWith('config.updated'),
+        ),
+      { message: 'the unchanged verdict on the announcement' },
+    );
 
     await writeFile(siteFile, JSON.stringify(siteWith([meter, tcpAsset('pv-1', 'pv-inverter', 'growatt.pv-tl-x', 2)])));
     announce();

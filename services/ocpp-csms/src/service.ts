@@ -176,7 +176,7 @@ export function ocppCsmsService(overrides: CsmsOverrides = {}) {
       overrides.onListening?.(endpoint);
 
       // It reads assets and grid of the site only at start: a changed site restarts it (exit 75) to load them.
-      restartOnSiteChange({ bus, log, env, restart, reloadEnv }, (e) => e.site, ['assets', 'grid']);
+      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => e.site, ['assets', 'grid']);
       return {
         async stop() {
           clearInterval(healthTimer);

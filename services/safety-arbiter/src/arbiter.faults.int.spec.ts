@@ -381,7 +381,7 @@ describe('a changed site configuration (config.updated)', () => {
     const changedAtMs = Date.now();
     announce(['assets']);
     await waitFor(
-      () => stack.arbiterHeartbeats.find((h) => h.atMs >= changedAtMs && /cannot be enforced/.test(h.detail ?? '')),
+      () => stack.arbiterHeartbeats.find((h) => h.atMs >= changedAtMs && /cannot be used/.test(h.detail ?? '')),
       { message: 'a degraded heartbeat naming the refused file' },
     );
     await expect(decided(battery(3_000))).resolves.toMatchObject({ outcome: 'applied', applied: battery(3_000) });
@@ -391,7 +391,7 @@ describe('a changed site configuration (config.updated)', () => {
     const restoredAtMs = Date.now();
     announce(['assets']);
     await waitFor(
-      () => stack.arbiterHeartbeats.find((h) => h.atMs >= restoredAtMs && !/cannot be enforced/.test(h.detail ?? '')),
+      () => stack.arbiterHeartbeats.find((h) => h.atMs >= restoredAtMs && !/cannot be used/.test(h.detail ?? '')),
       { message: 'the problem cleared' },
     );
     expect(restarts()).toBe(restartsBefore);
@@ -437,4 +437,45 @@ describe('AUDIT provisioned after the arbiter started (compose does not make it 
     const nc = await started.connectAs('safety-arbiter');
     expect((await (await jetstreamManager(nc)).streams.info('AUDIT')).config.subjects).toEqual(['arbiter.decision.*']);
   });
+});
+
+describe('a changed site while an e-stop is engaged and stream ESTOP cannot keep it', () => {
+  let bare: NatsStack | undefined;
+  afterAll(async () => bare?.stop());
+
+  it('holds the restart (a restarted arbiter would come back released) until the release, then restarts', async () => {
+    bare = await startStack({ provision: false });
+    const site = bare;
+    await waitFor(() => site.arbiterLog.some((l) => l.msg === 'e-stop latch cannot be restored or kept across a restart'), {
+      message: 'the arbiter to find ESTOP missing',
+    });
+    const cli = await site.connectAs('cli');
+    const bridge = await site.connectAs('cloud-bridge');
+    const estop = (action: 'engage' | 'release') =>
+      cli.publish(
+        subjects.estop.pattern,
+        JSON.stringify({ v: 1, action, by: 'operator:test', reason: 'restart hold drill', atMs: Date.now() }),
+      );
+    estop('engage');
+    await waitFor(() => site.arbiterLog.some((l) => l.msg === 'emergency stop engaged'), { message: 'the e-stop engaged' });
+
+    const tighter = { ...TEST_SITE, grid: { ...TEST_SITE.grid, maxImportW: 9_000 } };
+    await writeFile(site.siteFile, JSON.stringify(tighter));
+    const changedAtMs = Date.now();
+    bridge.publish(
+      subjects.configUpdated.pattern,
+      JSON.stringify({ v: 1, hash: 'f'.repeat(64), atMs: changedAtMs, requiresRestart: true, source: 'cloud', changedSections: ['grid'] }),
+    );
+    await waitFor(
+      () => site.arbiterHeartbeats.find((h) => h.atMs >= changedAtMs && /waits for a restart: an engaged e-stop/.test(h.detail ?? '')),
+      { message: 'a degraded heartbeat saying the restart waits' },
+    );
+    let exited: number | undefined;
+    void site.arbiter.exited.then((code) => (exited = code));
+    expect(exited).toBeUndefined();
+
+    estop('release');
+    await expect(site.arbiter.exited).resolves.toBe(75);
+    expect(site.arbiterLog.filter((l) => l.msg === 'stopped').at(-1)).toMatchObject({ code: 75 });
+  }, 30_000);
 });

@@ -159,19 +159,24 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
       // bridge writes the file, then announces `config.updated`) restarts the arbiter, which hands every asset its
       // safe set-point on the way out and starts again with the new limits: a tightened limit holds within seconds,
       // not at the next reboot. A file it would refuse keeps the running limits and says so in the health.
-      restartOnSiteChange(
-        { bus, log, env, restart, reloadEnv },
+      // While an e-stop is engaged and stream ESTOP cannot keep it, a restart would come back released: it waits.
+      const stopWatch = restartOnSiteChange(
+        { bus, log, env, connection, restart, reloadEnv },
         (e) => e.site,
         ['grid', 'assets'],
-        (refused) =>
-          problems.setProblem(
-            'config',
-            refused === undefined ? undefined : `${env.SITE_FILE} changed but cannot be enforced: ${refused[0] ?? ''}`,
-          ),
+        {
+          onPending: (problem) =>
+            problems.setProblem('config', problem === undefined ? undefined : `${env.SITE_FILE}: ${problem}`),
+          holdRestart: () =>
+            arbiter.estop().engaged && unavailableBefore !== undefined
+              ? `an engaged e-stop cannot be kept across a restart (${unavailableBefore})`
+              : undefined,
+        },
       );
       return {
         async stop() {
           stopping = true;
+          stopWatch();
           cancelAuditRetry?.();
           cancelEstopRetry?.();
           await arbiter.stop();

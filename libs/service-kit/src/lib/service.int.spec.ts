@@ -3,11 +3,13 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { connectBus, createBus, type Bus, type BusConnection } from '@voltimax/bus';
 import { captureLogger, type CapturedLine } from '@voltimax/bus/testing';
-import { subjects, type Heartbeat } from '@voltimax/contracts';
+import { SiteConfigSchema, subjects, type Heartbeat } from '@voltimax/contracts';
+import { exampleSiteConfig } from '@voltimax/contracts/testing';
 import { startNats, waitFor, type NatsTestServer } from '@voltimax/testing';
 import { z } from 'zod';
 import { EX_RESTART } from './env';
 import { defineService, runService, type RunDeps, type ServiceContext, type ServiceRuntime } from './service';
+import { restartOnSiteChange } from './site-watch';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const FIXTURE = join(__dirname, '..', '__fixtures__', 'fixture-service.ts');
@@ -185,6 +187,27 @@ describe('runService against a real nats-server', () => {
     expect(order).toEqual(['service stopped']);
     expect(lines.filter((l) => l.msg === 'restarting')).toHaveLength(1);
     expect(lines.find((l) => l.msg === 'stopped')).toMatchObject({ reason: 'configuration changed', code: 75 });
+  });
+
+  it('restartOnSiteChange looks once after subscribing: a change made while the service started restarts it', async () => {
+    const site = SiteConfigSchema.parse(exampleSiteConfig);
+    const changed = { ...site, grid: { ...site.grid, maxImportW: site.grid.maxImportW - 1_000 } };
+    const { runtime: pending, lines } = await run('kit-site-watch', (ctx) => {
+      // No config.updated is ever published: the file changed before the subscription existed.
+      restartOnSiteChange(
+        { ...ctx, env: { site }, reloadEnv: () => ({ ok: true, env: { site: changed } }) },
+        (env) => env.site,
+        ['grid'],
+      );
+      return { stop: () => undefined };
+    });
+    const runtime = await pending;
+    if (!runtime) throw new Error('service did not start');
+    await expect(runtime.exited).resolves.toBe(EX_RESTART);
+    expect(lines.find((l) => l.msg === 'site configuration changed: restarting to load it')).toMatchObject({
+      trigger: 'start',
+      sections: ['grid'],
+    });
   });
 
   it('forces exit 1 with a log line when the service does not stop within the timeout', async () => {

@@ -36,6 +36,8 @@ export interface SiteWatchContext<Env> {
   readonly bus: Bus;
   readonly log: Logger;
   readonly env: Env;
+  /** The NATS connection: flushed once the subscription is made, so no announcement after the first look is lost. */
+  readonly connection: { readonly nc: { flush(): Promise<void> } };
   /** The service context's `restart`. */
   readonly restart: (reason: string) => void;
   /** The service context's `reloadEnv`: the environment parsed again, every start-up check included. */
@@ -44,45 +46,80 @@ export interface SiteWatchContext<Env> {
     | { readonly ok: false; readonly problems: readonly string[] };
 }
 
+/** Options of {@link restartOnSiteChange}. */
+export interface SiteWatchOptions {
+  /**
+   * Called with why the service does not run on the file as it is now (it would refuse it, or its restart waits),
+   * and with undefined once that is over.
+   */
+  readonly onPending?: (problem: string | undefined) => void;
+  /** Why a restart must wait now (undefined: it may happen); looked at again every `retryMs` while it waits. */
+  readonly holdRestart?: () => string | undefined;
+  /** While a restart waits, ms (default 2 000). */
+  readonly retryMs?: number;
+}
+
 /**
  * For a service that reads `sections` of the site configuration only at start (`siteOf` finds the site in its
- * env): on every `config.updated` (the cloud bridge writes the file, then announces it) the environment is parsed
- * again as at start, and a change to one of the sections restarts the service (`ctx.restart`: a graceful stop, exit
- * 75, started again by its supervisor). A file it could not start with keeps it running as it is, logged and
- * reported through `onRefused` (with undefined once that is over). Returns the unsubscribe function.
+ * env): on every `config.updated` (the cloud bridge writes the file, then announces it), and once right after the
+ * subscription (a change announced while the service was starting was not heard), the environment is parsed again
+ * as at start, and a change to one of the sections restarts the service (`ctx.restart`: a graceful stop, exit 75,
+ * started again by its supervisor). A file it could not start with keeps it running as it is; so does
+ * `holdRestart` until it clears. Both are logged and reported through `onPending`. Returns the stop function.
  */
 export function restartOnSiteChange<Env>(
   ctx: SiteWatchContext<Env>,
   siteOf: (env: Env) => SiteConfig,
   sections: readonly SiteSection[],
-  onRefused?: (problems: readonly string[] | undefined) => void,
+  options: SiteWatchOptions = {},
 ): Unsubscribe {
   const log = ctx.log.child({ component: 'site-watch' });
   const running = siteOf(ctx.env);
   let restarting = false;
-  return ctx.bus.subscribe(subjects.configUpdated, (update) => {
-    if (restarting) return;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const check = (trigger: string): void => {
+    if (restarting || stopped) return;
+    clearTimeout(retry);
+    retry = undefined;
     const reloaded = ctx.reloadEnv();
     const now: SiteLoad = reloaded.ok ? { ok: true, site: siteOf(reloaded.env) } : reloaded;
     const change = judgeSiteChange(running, now, sections);
     if (change.kind === 'refused') {
       log.error(
-        { hash: update.hash, problems: change.problems },
+        { trigger, problems: change.problems },
         'changed site configuration cannot be used; running on as configured at start',
       );
-      onRefused?.(change.problems);
+      options.onPending?.(`changed site configuration cannot be used: ${change.problems[0] ?? ''}`);
       return;
     }
-    onRefused?.(undefined);
     if (change.kind === 'unchanged') {
-      log.debug({ hash: update.hash, sections }, 'config.updated: nothing this service uses changed');
+      options.onPending?.(undefined);
+      log.debug({ trigger, sections }, 'site configuration: nothing this service uses changed');
+      return;
+    }
+    const held = options.holdRestart?.();
+    if (held !== undefined) {
+      log.warn(
+        { trigger, sections: change.sections, held },
+        'site configuration changed; the restart to load it waits',
+      );
+      options.onPending?.(`changed site configuration waits for a restart: ${held}`);
+      retry = setTimeout(() => check('retry'), options.retryMs ?? 2_000);
       return;
     }
     restarting = true;
-    log.warn(
-      { hash: update.hash, source: update.source, sections: change.sections },
-      'site configuration changed: restarting to load it',
-    );
+    log.warn({ trigger, sections: change.sections }, 'site configuration changed: restarting to load it');
     ctx.restart(`site configuration changed (${change.sections.join(', ')})`);
-  });
+  };
+  const unsubscribe = ctx.bus.subscribe(subjects.configUpdated, (update) => check(`config.updated ${update.hash}`));
+  ctx.connection.nc.flush().then(
+    () => check('start'),
+    (err: unknown) => log.warn({ err }, 'could not look at the site file after subscribing'),
+  );
+  return () => {
+    stopped = true;
+    clearTimeout(retry);
+    unsubscribe();
+  };
 }
