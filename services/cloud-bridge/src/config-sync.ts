@@ -45,6 +45,11 @@ export interface ConfigSyncOptions {
   readonly siteFile: string;
   /** The configuration in SITE_FILE at start, already validated. */
   readonly initial: ValidSite;
+  /**
+   * What `initial` (SITE_FILE at start) fails beyond the schema (device profiles, strategy blocks): reported as the
+   * health problem `site-file` until a configuration that passes is applied.
+   */
+  readonly initialProblems?: readonly ValidationProblem[];
   /** When SITE_FILE was last modified, epoch ms (undefined if unknown). */
   readonly fileModifiedMs: () => Promise<number | undefined>;
   /** Replaces SITE_FILE atomically (temp, fsync, rename, keeping `.prev`); throws when nothing was written. */
@@ -211,6 +216,7 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
       return { outcome: 'failed', hash: running.hash, problems: [], error: describe(err) };
     }
     health.setProblem('config-persist', undefined);
+    health.setProblem('site-file', undefined);
     const previous = running;
     running = checked;
     health.count('configApplied');
@@ -351,6 +357,7 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
       log.error({ err, file: opts.siteFile }, 'cannot bring SITE_FILE up to date with KV config');
       return;
     }
+    health.setProblem('site-file', undefined);
     announce('file', sections, requiresRestart(sections));
   }
 
@@ -365,6 +372,17 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
   return {
     current: () => running,
     async start() {
+      const problems = opts.initialProblems ?? [];
+      if (problems.length > 0) {
+        log.error(
+          { file: opts.siteFile, problems: problems.slice(0, 20), count: problems.length },
+          'SITE_FILE fails validation; running on it until a configuration that passes is applied',
+        );
+        health.setProblem(
+          'site-file',
+          `${opts.siteFile} fails validation (${problems.length} problems: ${problemSummary(problems, 300)})`,
+        );
+      }
       await serial(reconcile);
       health.set('configPollMs', opts.fetchConfiguration === undefined ? 0 : opts.pollMs);
       armPoll(0);

@@ -1,6 +1,7 @@
-import type { CloudSettings } from '@voltimax/contracts';
+import type { CloudSettings, ValidationProblem } from '@voltimax/contracts';
 import { loadSiteConfig, readUtf8File, siteFileMessages, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
+import { configHash } from './config-hash';
 import { validateSite, type ValidSite } from './site-validation';
 
 export type { ReadTextFile };
@@ -94,14 +95,16 @@ export function bridgeEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
           ctx.addIssue({ code: 'custom', path: ['SITE_FILE'], message });
         return z.NEVER;
       }
+      // The schema holds (loadSiteConfig). A file that fails only the other checks (a device profile, a strategy
+      // block; a check added by an upgrade) does not stop the bridge: it is how a corrected configuration arrives.
+      // The service reports the problems until one is applied.
       const checked = validateSite(loaded.raw, loaded.site.gatewayId);
-      if (!checked.ok) {
-        for (const p of checked.problems)
-          ctx.addIssue({ code: 'custom', path: ['SITE_FILE'], message: `${env.SITE_FILE} ${p.path}: ${p.message}` });
-        return z.NEVER;
-      }
+      const initial: ValidSite = checked.ok
+        ? { site: checked.site, hash: checked.hash }
+        : { site: loaded.site, hash: configHash(loaded.site) };
+      const initialProblems: readonly ValidationProblem[] = checked.ok ? [] : checked.problems;
       const raw = env as Record<string, unknown>;
-      for (const variable of cloudSecretVariables(checked.site.cloud)) {
+      for (const variable of cloudSecretVariables(initial.site.cloud)) {
         if (typeof raw[variable] !== 'string' || raw[variable] === '') {
           ctx.addIssue({
             code: 'custom',
@@ -117,13 +120,13 @@ export function bridgeEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
           message: `must be at least PRICE_RETRY_MIN_MS (${env.PRICE_RETRY_MIN_MS})`,
         });
       }
-      const cloud = checked.site.cloud;
+      const cloud = initial.site.cloud;
       const platformApiUrl = env.PLATFORM_API_URL ?? (cloud.transport === 'none' ? undefined : cloud.platformApiUrl);
       const configPollMs = env.CONFIG_POLL_MS ?? (cloud.transport === 'none' ? 300_000 : cloud.configPollMs);
-      const initial: ValidSite = { site: checked.site, hash: checked.hash };
       return {
         ...env,
         initial,
+        initialProblems,
         platformApiUrl,
         configPollMs,
         secrets: raw as Readonly<Record<string, string | undefined>>,

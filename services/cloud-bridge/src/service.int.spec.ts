@@ -83,12 +83,6 @@ describe('configuration errors end the process with exit 78 before anything conn
       /SITE_FILE: .*\$\.grid\.maxImportW/,
     ],
     [
-      'an unknown device profile',
-      testSite({ assets: [{ ...testSite().assets[1]!, profile: 'acme.none' }] }),
-      {},
-      /\$\.assets\[0\]\.profile: unknown profile/,
-    ],
-    [
       'a secret the cloud block names but the environment lacks',
       testSite({
         cloud: {
@@ -114,6 +108,39 @@ describe('configuration errors end the process with exit 78 before anything conn
     expect(bridge.runtime).toBeUndefined();
     expect(bridge.exits).toEqual([EX_CONFIG]);
     expect(bridge.stderr.join('')).toMatch(message);
+  });
+});
+
+describe('a SITE_FILE that passes the schema but fails the other checks (e.g. a check added by an upgrade)', () => {
+  it('does not stop the bridge: it says so in its health and takes a corrected configuration', async () => {
+    const broken = testSite({ assets: [{ ...testSite().assets[1]!, profile: 'acme.none' }] });
+    const file = writeSite('unknown-profile.json', broken);
+    const bridge = await runBridge(bridgeEnv(file));
+    try {
+      if (!bridge.runtime) throw new Error(`bridge did not start: ${bridge.stderr.join('')}`);
+      const cli = await connectAs('cli');
+      const heartbeats: Heartbeat[] = [];
+      cli.subscribe(subjects.health, (h) => void heartbeats.push(h));
+      await waitFor(
+        () => heartbeats.find((h) => h.service === 'cloud-bridge' && /fails validation .*unknown profile 'acme\.none'/.test(h.detail ?? '')),
+        { message: 'a degraded heartbeat naming the problem' },
+      );
+      const current = SiteConfigSchema.parse(broken);
+      const reply = await cli.request(
+        subjects.gatewayConfigApply,
+        {},
+        { v: 1, config: testSite(), baseHash: configHash(current), reason: 'fix', requestedBy: 'cli:test', sentAtMs: Date.now() },
+        { timeoutMs: 5_000 },
+      );
+      expect(reply).toMatchObject({ outcome: 'applied', changedSections: ['assets'], requiresRestart: true });
+      const appliedAt = Date.now();
+      await waitFor(
+        () => heartbeats.find((h) => h.service === 'cloud-bridge' && h.atMs > appliedAt && !/fails validation/.test(h.detail ?? '')),
+        { message: 'a heartbeat without the problem' },
+      );
+    } finally {
+      await bridge.stop();
+    }
   });
 });
 

@@ -136,6 +136,7 @@ export function cloudBridgeService(overrides: CloudBridgeOverrides = {}) {
         gatewayId,
         siteFile: env.SITE_FILE,
         initial: env.initial,
+        initialProblems: env.initialProblems,
         fileModifiedMs: async () => (await stat(env.SITE_FILE)).mtimeMs,
         writeFile: (path, text) => writeFileAtomic(path, text, { fs }),
         store: natsConfigStore(configKv, env.CONFIG_KV_KEY),
