@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { wholeStepsTowardZero } from './index';
+import { wholeStepsTowardZero, wholeStepWithin } from './index';
 
 describe('wholeStepsTowardZero (a set-point in a device whole steps)', () => {
   it.each([
@@ -24,6 +24,47 @@ describe('wholeStepsTowardZero (a set-point in a device whole steps)', () => {
         expect(Math.abs(exact) - Math.abs(whole)).toBeLessThan(1);
         if (whole !== 0) expect(Math.sign(whole)).toBe(Math.sign(exact));
       }),
+    );
+  });
+});
+
+describe('wholeStepWithin (a whole step inside the arbiter\'s interval)', () => {
+  it.each([
+    [29.6, { min: 29.5 }, 30], // a discharge that holds the import under the fuse: the step above
+    [29.6, { max: 29.7 }, 29], // a limit above the value: toward zero
+    [29.6, undefined, 29],
+    [29.6, { min: 29.7, max: 29.9 }, 29], // no step inside (narrower than a step): toward zero
+    [-10.4, { min: -11, max: -10 }, -10], // the nearer one inside
+    [-10.6, { min: -11, max: -10 }, -11],
+    [-10.6, { min: -10.9 }, -10],
+    [30, { min: 31 }, 30], // exact stays exact
+  ])('%d within %j → %d', (exact, bounds, expected) => {
+    expect(wholeStepWithin(exact, bounds)).toBe(expected);
+  });
+
+  it('is one of the two steps around the value; inside the bounds whenever one of them is, and then the nearer inside', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+        fc.double({ min: 0, max: 3, noNaN: true }),
+        fc.double({ min: 0, max: 3, noNaN: true }),
+        (exact, below, above) => {
+          const bounds = { min: exact - below, max: exact + above };
+          const step = wholeStepWithin(exact, bounds);
+          expect(Number.isInteger(step)).toBe(true);
+          expect(Math.abs(step - exact)).toBeLessThan(1 + 1e-6);
+          const around = [Math.floor(exact), Math.ceil(exact)];
+          const inside = around.filter((s) => s >= bounds.min - 1e-7 && s <= bounds.max + 1e-7);
+          if (inside.length > 0) {
+            expect(step).toBeGreaterThanOrEqual(bounds.min - 1e-6);
+            expect(step).toBeLessThanOrEqual(bounds.max + 1e-6);
+            const nearest = Math.min(...inside.map((s) => Math.abs(s - exact)));
+            expect(Math.abs(step - exact)).toBeLessThanOrEqual(nearest + 1e-6);
+          } else {
+            expect(step).toBe(wholeStepsTowardZero(exact));
+          }
+        },
+      ),
     );
   });
 });

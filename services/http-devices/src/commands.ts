@@ -1,5 +1,5 @@
 import type { BusTransport } from '@voltimax/bus';
-import type { Setpoint, WriteResult } from '@voltimax/contracts';
+import type { Setpoint, ValueBounds, WriteResult } from '@voltimax/contracts';
 import {
   checkHttpReadBack,
   confirmsCommand,
@@ -107,9 +107,10 @@ export function startCommands(opts: CommandsOptions): Commands {
     asset: OwnedAsset,
     driver: Extract<AssetDriver, { kind: 'http' }>,
     setpoint: Setpoint,
+    bounds: ValueBounds | undefined,
   ): Promise<Outcome> {
     const { profile, baseUrl, token } = driver;
-    const encoded = encodeHttpWrite(profile, setpoint);
+    const encoded = encodeHttpWrite(profile, setpoint, bounds);
     if (encoded.kind === 'rejected') return { status: 'rejected', error: `${encoded.reason}: ${encoded.detail}` };
     const client = opts.httpClientFor(asset);
     let wrote = false;
@@ -233,9 +234,10 @@ export function startCommands(opts: CommandsOptions): Commands {
     asset: OwnedAsset,
     driver: Extract<AssetDriver, { kind: 'mqtt' }>,
     setpoint: Setpoint,
+    bounds: ValueBounds | undefined,
   ): Promise<Outcome> {
     const profile: MqttProfile = driver.profile;
-    const encoded = encodeMqttCommand(profile, setpoint, driver.prefix);
+    const encoded = encodeMqttCommand(profile, setpoint, driver.prefix, bounds);
     if (encoded.kind === 'rejected') return { status: 'rejected', error: `${encoded.reason}: ${encoded.detail}` };
     let result: Outcome = { status: 'unchanged' };
     let wrote = false;
@@ -255,13 +257,14 @@ export function startCommands(opts: CommandsOptions): Commands {
 
   // --- common -------------------------------------------------------------------------------------------------
 
-  function apply(asset: OwnedAsset, setpoint: Setpoint): Promise<Outcome> {
+  /** `bounds`: the arbiter's interval for the value (DeviceWrite.bounds): an integer device value is taken inside it. */
+  function apply(asset: OwnedAsset, setpoint: Setpoint, bounds: ValueBounds | undefined): Promise<Outcome> {
     const { driver } = asset;
     switch (driver.kind) {
       case 'http':
-        return applyHttp(asset, driver, setpoint);
+        return applyHttp(asset, driver, setpoint, bounds);
       case 'mqtt':
-        return applyMqtt(asset, driver, setpoint);
+        return applyMqtt(asset, driver, setpoint, bounds);
       case 'unusable':
         return Promise.resolve({ status: 'rejected', error: driver.reason });
     }
@@ -277,7 +280,8 @@ export function startCommands(opts: CommandsOptions): Commands {
       if (driver.kind === 'unusable') return driver.reason;
       return driver.profile.writes.length > 0 ? undefined : `profile '${driver.profile.id}' has no writes`;
     },
-    apply: (asset, setpoint) => apply(asset, setpoint),
+    apply: (asset, setpoint, _signal, context) =>
+      apply(asset, setpoint, context.origin === 'write' ? context.write.bounds : undefined),
   });
 
   return { stop: () => path.stop() };

@@ -1,5 +1,5 @@
 import type { BusTransport } from '@voltimax/bus';
-import type { Setpoint, WriteResult } from '@voltimax/contracts';
+import type { Setpoint, ValueBounds, WriteResult } from '@voltimax/contracts';
 import {
   decodePoint,
   decodeProfile,
@@ -168,7 +168,12 @@ export function startCommands(opts: CommandsOptions): Commands {
       // The set-point expired: never repeat it again, whether or not the safe one takes (the device's own
       // communication-loss fallback must be free to act while the safe write keeps failing).
       if (context.origin === 'watchdog') cancelKeepAlive(stateOf(asset));
-      return apply(stateOf(asset), profileOf(asset), setpoint);
+      return apply(
+        stateOf(asset),
+        profileOf(asset),
+        setpoint,
+        context.origin === 'write' ? context.write.bounds : undefined,
+      );
     },
     afterApply: (asset, applied) => updateKeepAlive(stateOf(asset), profileOf(asset), applied),
   });
@@ -244,12 +249,19 @@ export function startCommands(opts: CommandsOptions): Commands {
     return { written, after, mismatches };
   }
 
-  async function apply(state: AssetState, profile: ModbusProfile, setpoint: Setpoint): Promise<Applied> {
+  /** `bounds`: the arbiter's interval for the value (DeviceWrite.bounds): a register step is taken inside it. */
+  async function apply(
+    state: AssetState,
+    profile: ModbusProfile,
+    setpoint: Setpoint,
+    bounds: ValueBounds | undefined,
+  ): Promise<Applied> {
     try {
       const scaleFactors = await scaleFactorsFor(state, profile);
       const outcome = encodeSetpoint(profile, setpoint, {
         ratedPowerW: ratedPowerW(state.asset, setpoint),
         scaleFactors,
+        ...(bounds === undefined ? {} : { bounds }),
       });
       if (outcome.kind === 'rejected')
         return { status: 'rejected', error: `${outcome.reason}: ${outcome.detail}`, written: [] };

@@ -264,6 +264,9 @@ describe('intent priority, expiry and fallback', () => {
       violations: [{ code: 'max-discharge-power', limit: 5_000, value: 8_000, unit: 'W' }],
     });
     expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(5_000));
+    // The rules' interval travels with the write, for drivers that write whole steps (never past a limit).
+    expect(h.lastWrite('bat-1')?.bounds?.max).toBe(5_000);
+    expect(h.driver.writes.filter((w) => w.setpoint.kind === 'safe').every((w) => w.bounds === undefined)).toBe(true);
   });
 
   it('the same setpoint again from new intents writes nothing new (no write storm)', async () => {

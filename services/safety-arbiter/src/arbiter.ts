@@ -11,6 +11,7 @@ import {
   type EmergencyStop,
   type Heartbeat,
   type Setpoint,
+  type ValueBounds,
   type Violation,
 } from '@voltimax/contracts';
 import {
@@ -438,6 +439,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     kind: WriteKind,
     intent: ControlIntent | undefined,
     decision: (commandId: string) => ArbiterDecision,
+    bounds?: ValueBounds,
   ): string {
     const commandId = newId();
     // A setpoint never outlives the intent it executes, even if the arbiter dies: the driver falls back by then.
@@ -450,6 +452,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       setpoint,
       issuedAtMs: nowMs,
       expiresAtMs: Math.max(nowMs + 1, Math.min(nowMs + settings.setpointValidityMs, intentEndMs)),
+      // The rules' interval: a driver that writes whole steps picks one inside it (never past a limit).
+      ...(bounds === undefined || setpoint.kind === 'safe' ? {} : { bounds }),
     };
     const last: LastWrite = { write, status: 'pending' };
     rt.last = last;
@@ -576,10 +580,14 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     force: boolean,
     intent: ControlIntent | undefined,
     decision: (commandId: string) => ArbiterDecision,
+    bounds?: ValueBounds,
   ): { kind: WriteKind; commandId: string } | undefined {
     const last = rt.last;
     rt.deferred = false;
-    const write = (kind: WriteKind) => ({ kind, commandId: startWrite(rt, target, nowMs, kind, intent, decision) });
+    const write = (kind: WriteKind) => ({
+      kind,
+      commandId: startWrite(rt, target, nowMs, kind, intent, decision, bounds),
+    });
     if (last === undefined) return write('change');
     if (!sameSetpoint(last.write.setpoint, target)) {
       const widening = !force && !isNarrowing(last.write.setpoint, target);
@@ -679,7 +687,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       const isReply = opts.intent !== undefined && opts.intent.assetId === rt.asset.id && winner?.id === opts.intent.id;
       const decision = (commandId?: string) =>
         decisionFor(rt.asset.id, winner, result, nowMs, commandId === undefined ? {} : { commandId });
-      const written = maybeWrite(rt, result.setpoint, nowMs, opts.force === true, winner, decision);
+      const written = maybeWrite(rt, result.setpoint, nowMs, opts.force === true, winner, decision, raw.bounds);
       const key = JSON.stringify([winner?.id, result.outcome, result.setpoint, result.violations.map((v) => v.code)]);
       const audited = written !== undefined && (written.kind === 'change' || written.kind === 'force');
       if (isReply) {

@@ -52,6 +52,29 @@ export function wholeStepsTowardZero(exact: number): number {
   return whole === 0 ? 0 : whole;
 }
 
+/**
+ * A set-point value in a device's whole steps, inside `bounds` (the interval the arbiter's rules allow, in the same
+ * units as `exact`: map them as the value is mapped): of the two steps around `exact`, the nearer one that lies
+ * inside (a tie goes toward zero). Toward zero only rounds away from the limits a value could exceed by growing
+ * (power, current); a lower bound (a discharge that holds the import under the fuse) needs the step above. Without
+ * bounds, or when neither step lies inside them (an interval narrower than a step), `wholeStepsTowardZero`.
+ */
+export function wholeStepWithin(exact: number, bounds: ValueBounds | undefined): number {
+  const towardZero = wholeStepsTowardZero(exact);
+  if (bounds === undefined || towardZero === exact) return towardZero;
+  // a millionth of a step of slack: bounds carried through a scaling are not exact
+  const slack = (edge: number) => Math.max(1e-6, 1e-12 * Math.abs(edge));
+  const inside = (step: number) =>
+    (bounds.min === undefined || step >= bounds.min - slack(bounds.min)) &&
+    (bounds.max === undefined || step <= bounds.max + slack(bounds.max));
+  const awayFromZero = towardZero + (exact < 0 ? -1 : 1);
+  const candidates = [towardZero, awayFromZero]
+    .filter(inside)
+    .sort((a, b) => Math.abs(a - exact) - Math.abs(b - exact) || Math.abs(a) - Math.abs(b));
+  const chosen = candidates[0] ?? towardZero;
+  return chosen === 0 ? 0 : chosen;
+}
+
 /** `control.intent.<source>.<assetId>`: a wish for one asset; the arbiter decides what is written. */
 export const ControlIntentSchema = z.strictObject({
   v: z.literal(1),
@@ -80,8 +103,19 @@ export const DeviceWriteSchema = z.strictObject({
   issuedAtMs: EpochMsSchema,
   /** The driver falls back to the device's safe default if no newer write arrives by then. */
   expiresAtMs: EpochMsSchema,
+  /**
+   * The interval the arbiter's safety rules allow for this set-point's value (its unit and sign; an end absent is
+   * unbounded). A device that takes the value only in steps writes a step inside it (`wholeStepWithin`).
+   */
+  bounds: z.strictObject({ min: FiniteSchema.optional(), max: FiniteSchema.optional() }).optional(),
 });
 export type DeviceWrite = z.infer<typeof DeviceWriteSchema>;
+
+/** An interval of allowed values; an absent end is unbounded. */
+export interface ValueBounds {
+  readonly min?: number;
+  readonly max?: number;
+}
 
 /** The driver's reply to a DeviceWrite: did the device really take the value (read back)? */
 export const WriteResultSchema = z.strictObject({

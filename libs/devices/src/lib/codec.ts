@@ -1,4 +1,4 @@
-import { MeasurementsSchema, wholeStepsTowardZero } from '@voltimax/contracts';
+import { MeasurementsSchema, wholeStepWithin, type ValueBounds } from '@voltimax/contracts';
 import { isMeasurementKey } from './keys';
 import { registerCount, type RegisterPoint, type RegisterType, type Sentinel, type WordOrder } from './profile-schema';
 
@@ -205,14 +205,33 @@ const INTEGER_RANGE: Partial<Record<RegisterType, readonly [number, number]>> = 
 };
 
 /**
- * Pure: engineering value (our sign, unit of `point.key`) → register words in the device's word order.
- * Inverse of `decodePoint`: applies `invert`, divides by `scale` × 10^exponent, rounds integers to the
- * raw step toward zero (`wholeStepsTowardZero`: never past the value asked). Does not check `min`/`max` (the caller decides what is allowed).
+ * Bounds through a monotonic map (increasing or decreasing): the mapped ends, in order; an absent end stays
+ * absent on the side it maps to.
  */
-export function encodePointValue(point: RegisterPoint, value: number, scaleExponent = 0): EncodeValueResult {
+export function mapBounds(bounds: ValueBounds, map: (value: number) => number): ValueBounds {
+  const lo = map(bounds.min ?? Number.NEGATIVE_INFINITY);
+  const hi = map(bounds.max ?? Number.POSITIVE_INFINITY);
+  const [min, max] = lo <= hi ? [lo, hi] : [hi, lo];
+  return { ...(Number.isFinite(min) ? { min } : {}), ...(Number.isFinite(max) ? { max } : {}) };
+}
+
+/**
+ * Pure: engineering value (our sign, unit of `point.key`) → register words in the device's word order.
+ * Inverse of `decodePoint`: applies `invert`, divides by `scale` × 10^exponent, rounds integers to a whole raw
+ * step: inside `bounds` (the arbiter's interval, same unit and sign as `value`) when one of the two steps around the
+ * value lies there, else toward zero (`wholeStepWithin`). Does not check `min`/`max` (the caller decides what is allowed).
+ */
+export function encodePointValue(
+  point: RegisterPoint,
+  value: number,
+  scaleExponent = 0,
+  bounds?: ValueBounds,
+): EncodeValueResult {
   const signed = point.invert ? -value : value;
   const factor = point.scale * 10 ** scaleExponent;
   const exact = applyScale(signed, 1 / factor);
+  const rawBounds =
+    bounds === undefined ? undefined : mapBounds(bounds, (v) => applyScale(point.invert ? -v : v, 1 / factor));
   if (!Number.isFinite(exact)) return { kind: 'unrepresentable', raw: exact, reason: 'not-finite' };
   if (point.type === 'string') return { kind: 'unrepresentable', raw: exact, reason: 'not-writable-type' };
   const count = registerCount(point);
@@ -222,7 +241,7 @@ export function encodePointValue(point: RegisterPoint, value: number, scaleExpon
     else view.setFloat64(0, exact);
     return { kind: 'words', words: toHiLo(wordsOf(view, count), point.wordOrder), raw: exact };
   }
-  const raw = wholeStepsTowardZero(exact);
+  const raw = wholeStepWithin(exact, rawBounds);
   const range = INTEGER_RANGE[point.type];
   if (range === undefined || raw < range[0] || raw > range[1])
     return { kind: 'unrepresentable', raw, reason: 'out-of-type-range' };

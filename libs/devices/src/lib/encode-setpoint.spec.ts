@@ -78,6 +78,49 @@ describe('encodeSetpoint', () => {
     });
   });
 
+  it('takes the 10 W step toward zero, or the one inside the arbiter\'s bounds when only that one fits', () => {
+    const words = (powerW: number, bounds?: { min?: number; max?: number }) => {
+      const outcome = encodeSetpoint(battery(), { kind: 'battery-power', powerW }, bounds === undefined ? {} : { bounds });
+      return outcome.kind === 'writes' ? outcome.writes[1]?.words : undefined;
+    };
+    // inverted: +2 505 W discharge is −250.5 raw
+    expect(words(2_505)).toEqual([0xff06]); // −250 → 2 500 W
+    expect(words(2_505, { min: 2_502, max: 5_000 })).toEqual([0xff05]); // −251 → 2 510 W: at least 2 502 W
+    expect(words(2_505, { max: 2_508 })).toEqual([0xff06]); // 2 510 W would pass the limit
+    expect(words(-2_505, { max: -2_502 })).toEqual([0x00fb]); // a charge of at least 2 502 W: 251 → −2 510 W
+  });
+
+  it('maps the bounds through a percent-of-rating scaling on the value\'s side of zero', () => {
+    const percent = ModbusProfileSchema.parse({
+      ...battery(),
+      controls: [
+        {
+          setpoint: 'battery-power',
+          scaling: 'abs-percent-of-rated',
+          range: { min: 0, max: 100 },
+          bySign: {
+            negative: [{ key: 'setpointEnable', value: 'setpoint' }],
+            zero: [{ key: 'setpointEnable', value: 0 }],
+            positive: [{ key: 'setpointEnable', value: 0 }],
+          },
+          safeSteps: [{ key: 'setpointEnable', value: 0 }],
+        },
+      ],
+      points: [
+        { key: 'powerW', table: 'input', address: 0, type: 's16' },
+        { key: 'socPct', table: 'input', address: 1, type: 'u16' },
+        { key: 'setpointEnable', table: 'holding', address: 100, type: 'u16', access: 'rw', min: 0, max: 100 },
+      ],
+    });
+    const pct = (powerW: number, bounds?: { min?: number; max?: number }) => {
+      const outcome = encodeSetpoint(percent, { kind: 'battery-power', powerW }, { ratedPowerW: 5_000, ...(bounds === undefined ? {} : { bounds }) });
+      return outcome.kind === 'writes' ? outcome.writes[0]?.words[0] : undefined;
+    };
+    expect(pct(-2_470)).toBe(49); // 49.4 % → 49 %
+    expect(pct(-2_470, { max: -2_460 })).toBe(50); // a charge of at least 2 460 W (49.2 %): 50 %
+    expect(pct(-2_470, { min: -2_475, max: -2_460 })).toBe(49); // 50 % = 2 500 W would pass 2 475 W: none fits
+  });
+
   it('writes the safe steps with the shortest keep-alive for `safe`', () => {
     expect(encodeSetpoint(battery(), { kind: 'safe' })).toMatchObject({
       kind: 'writes',

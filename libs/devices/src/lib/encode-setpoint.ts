@@ -1,5 +1,5 @@
-import type { Setpoint, SetpointKind } from '@voltimax/contracts';
-import { encodePointValue } from './codec';
+import type { Setpoint, SetpointKind, ValueBounds } from '@voltimax/contracts';
+import { encodePointValue, mapBounds } from './codec';
 import type { PointKey } from './keys';
 import type { Control, ModbusProfile, RegisterPoint, WriteStep } from './profile-schema';
 
@@ -9,6 +9,11 @@ export interface EncodeContext {
   readonly ratedPowerW?: number;
   /** Scale-factor exponents from the last read (`DeviceReading.scaleFactors`); needed for `scaleFrom` points. */
   readonly scaleFactors?: Readonly<Record<string, number>>;
+  /**
+   * The interval the arbiter's rules allow for the set-point field (DeviceWrite.bounds): a register that takes
+   * whole steps gets one inside it when one of the two around the value lies there, else the one toward zero.
+   */
+  readonly bounds?: ValueBounds;
 }
 
 /** One register write: FC 06/16 for holding registers (FC 05/15 for coils), in list order. */
@@ -62,6 +67,22 @@ function setpointField(setpoint: Exclude<Setpoint, { kind: 'safe' }>): number {
   }
 }
 
+/**
+ * The arbiter's bounds in the unit the control writes (its scaling), on the field's side of zero only: each sign
+ * has its own steps (bySign), and a percentage of the rating is the same for both.
+ */
+function fieldBounds(control: Control, field: number, context: EncodeContext): ValueBounds | undefined {
+  const bounds = context.bounds;
+  if (bounds === undefined || field === 0) return undefined;
+  const side = (value: number) => (field < 0 ? Math.min(value, 0) : Math.max(value, 0));
+  const rated = context.ratedPowerW ?? 1;
+  const scale = (value: number) =>
+    control.scaling === 'value'
+      ? value
+      : ((control.scaling === 'abs-percent-of-rated' ? Math.abs(value) : value) / rated) * 100;
+  return mapBounds(bounds, (value) => scale(side(value)));
+}
+
 function selectSteps(control: Control, field: number): readonly WriteStep[] {
   if (control.bySign === undefined) return control.steps ?? [];
   if (Math.abs(field) <= control.idleBand) return control.bySign.zero;
@@ -78,6 +99,7 @@ function encodeSteps(
   converted: number | undefined,
   phases: 1 | 3 | undefined,
   context: EncodeContext,
+  convertedBounds?: ValueBounds,
 ): StepsResult {
   const writes: RegisterWrite[] = [];
   for (const step of steps) {
@@ -110,7 +132,7 @@ function encodeSteps(
         return { kind: 'error', reason: 'missing-scale-factor', detail: `scale factor '${point.scaleFrom}' not known` };
       exponent = sf;
     }
-    const encoded = encodePointValue(point, value, exponent);
+    const encoded = encodePointValue(point, value, exponent, step.value === 'setpoint' ? convertedBounds : undefined);
     if (encoded.kind !== 'words')
       return {
         kind: 'error',
@@ -194,7 +216,14 @@ export function encodeSetpoint(profile: ModbusProfile, setpoint: Setpoint, conte
     }
   }
   const phases = setpoint.kind === 'ev-current' ? setpoint.phases : undefined;
-  const result = encodeSteps(profile, steps, usesValue ? applied : undefined, phases, context);
+  const result = encodeSteps(
+    profile,
+    steps,
+    usesValue ? applied : undefined,
+    phases,
+    context,
+    usesValue ? fieldBounds(control, field, context) : undefined,
+  );
   if (result.kind === 'error')
     return { kind: 'rejected', setpoint: setpoint.kind, reason: result.reason, detail: result.detail };
   return {

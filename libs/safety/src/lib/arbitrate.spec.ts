@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { AssetReading, ControlIntent, EmergencyStop, Setpoint } from '@voltimax/contracts';
 import {
   BATTERY,
@@ -124,7 +125,41 @@ describe('scenario: ramp', () => {
       grid: { limits: GRID_LIMITS, reading: gridReading({}, { atMs: nowMs }) },
       driver: { ...DRIVER_OK, lastSeenAtMs: nowMs },
     });
-    expect(tick(table, base, nowMs, last).result).toEqual({ setpoint: battery(0), outcome: 'applied', violations: [] });
+    expect(tick(table, base, nowMs, last).result).toEqual({
+      setpoint: battery(0),
+      outcome: 'applied',
+      violations: [],
+      bounds: expect.any(Object),
+    });
+  });
+});
+
+describe("bounds (the rules' interval, for drivers that write whole steps)", () => {
+  it('reports the intersection of the limit rules: a charge held under the import limit has its lower end there', () => {
+    const result = arbitrate(
+      batteryInput(battery(-3_000), { grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: 16_000 }) } }),
+    );
+    expect(result.setpoint).toEqual(battery(-1_000));
+    expect(result.bounds?.min).toBeCloseTo(-1_000, 6);
+    expect(result.bounds?.max).toBeLessThanOrEqual(6_000); // BATTERY_LIMITS.maxDischargePowerW
+  });
+
+  it('contains the value it decided whenever it is not the safe 0', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -8_000, max: 8_000 }),
+        fc.integer({ min: -12_000, max: 20_000 }),
+        (powerW, gridW) => {
+          const result = arbitrate(
+            batteryInput(battery(powerW), { grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: gridW }) } }),
+          );
+          if (result.setpoint.kind !== 'battery-power' || result.setpoint.powerW === 0) return;
+          const value = result.setpoint.powerW;
+          expect(value).toBeGreaterThanOrEqual((result.bounds?.min ?? -Infinity) - 1e-9);
+          expect(value).toBeLessThanOrEqual((result.bounds?.max ?? Infinity) + 1e-9);
+        },
+      ),
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import type { AssetReading, Setpoint } from '@voltimax/contracts';
+import type { AssetReading, Setpoint, ValueBounds } from '@voltimax/contracts';
 import { SAFE_SETPOINT, violation, type SafetyViolation } from './codes';
 import {
   DEFAULT_ARBITER_OPTIONS,
@@ -40,6 +40,11 @@ export interface ArbitrationResult {
   readonly outcome: ArbitrationOutcome;
   /** In rule order; empty for `applied` and for `safe` without a request. */
   readonly violations: readonly SafetyViolation[];
+  /**
+   * The intersection of every limit rule's interval (the setpoint's unit; finite ends only), when a rule limited
+   * the value: a driver that can write only whole steps picks one inside it (DeviceWrite.bounds).
+   */
+  readonly bounds?: ValueBounds;
 }
 
 /** The numeric value a setpoint carries, in its own unit (battery W + = discharge, EV A, PV W); 0 for `safe`. */
@@ -159,10 +164,15 @@ export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationIn
       violation('ev-phases', { detail: `requested ${requested.phases} phases, charger wired for ${ctx.evPhases}` }),
     );
   }
+  const bounds: ValueBounds = {
+    ...(Number.isFinite(lo) ? { min: lo } : {}),
+    ...(Number.isFinite(hi) ? { max: hi } : {}),
+  };
   return {
     setpoint: withValue(requested, value, ctx.evPhases),
     outcome: violations.length > 0 || value !== requestedValue ? 'clamped' : 'applied',
     violations,
+    ...(bounds.min === undefined && bounds.max === undefined ? {} : { bounds }),
   };
 }
 

@@ -133,6 +133,16 @@ describe('HTTP requests', () => {
     });
   });
 
+  it("takes the whole device value inside the arbiter's bounds when only the one away from zero fits", () => {
+    const watts = (powerW: number, bounds?: { min?: number; max?: number }) => {
+      const outcome = encodeHttpWrite(parsed, { kind: 'battery-power', powerW }, bounds);
+      return outcome.kind === 'requests' ? outcome.requests[0]?.deviceValue : undefined;
+    };
+    expect(watts(-2_500.4)).toBe(-2_500);
+    expect(watts(-2_500.4, { max: -2_500.2 })).toBe(-2_501); // a charge of at least 2 500.2 W
+    expect(watts(-2_500.4, { min: -2_500.3 })).toBe(-2_500); // −2 501 W would pass a 2 500.3 W charge limit
+  });
+
   it('rejects values outside the range, or clamps them and says so', () => {
     expect(encodeHttpWrite(parsed, { kind: 'battery-power', powerW: 6_000 })).toEqual({
       kind: 'rejected',

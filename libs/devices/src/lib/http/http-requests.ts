@@ -1,4 +1,4 @@
-import type { Setpoint, SetpointKind } from '@voltimax/contracts';
+import type { Setpoint, SetpointKind, ValueBounds } from '@voltimax/contracts';
 import type { HttpProfile, HttpRead, HttpWrite } from './http-profile';
 import { VALUE_PLACEHOLDER } from './http-profile';
 import type { JsonReading } from './json-fields';
@@ -74,8 +74,9 @@ function fillTemplate(template: JsonValue, deviceValue: number): JsonValue {
 function plan(
   write: HttpWrite,
   setpoint: Setpoint,
+  bounds: ValueBounds | undefined,
 ): HttpWritePlan | { kind: 'rejected'; reason: JsonWriteRejection; detail: string } {
-  const converted = convertSetpointValue(write, setpoint);
+  const converted = convertSetpointValue(write, setpoint, bounds);
   if (converted.kind === 'rejected') return converted;
   let body = fillTemplate(write.body, converted.deviceValue);
   if (setpoint.kind === 'ev-current' && setpoint.phases !== undefined && write.phaseBody !== undefined) {
@@ -96,9 +97,14 @@ function plan(
 /**
  * Pure: a contracts set-point → the request(s) that make the device execute it. `safe` sends every write's
  * `safeValue` (charger paused, battery 0 W, PV unlimited as the profile defines it). A value outside the write's
- * range is rejected (or clamped with `clamped` set when the profile says `clampToRange`).
+ * range is rejected (or clamped with `clamped` set when the profile says `clampToRange`). `bounds`: the arbiter's
+ * interval (DeviceWrite.bounds), for integer device values.
  */
-export function encodeHttpWrite(profile: Pick<HttpProfile, 'writes'>, setpoint: Setpoint): HttpWriteOutcome {
+export function encodeHttpWrite(
+  profile: Pick<HttpProfile, 'writes'>,
+  setpoint: Setpoint,
+  bounds?: ValueBounds,
+): HttpWriteOutcome {
   const writes = setpoint.kind === 'safe' ? profile.writes : profile.writes.filter((w) => w.setpoint === setpoint.kind);
   if (writes.length === 0) {
     return {
@@ -110,7 +116,7 @@ export function encodeHttpWrite(profile: Pick<HttpProfile, 'writes'>, setpoint: 
   }
   const requests: HttpWritePlan[] = [];
   for (const write of writes) {
-    const planned = plan(write, setpoint);
+    const planned = plan(write, setpoint, bounds);
     if ('kind' in planned)
       return { kind: 'rejected', setpoint: setpoint.kind, reason: planned.reason, detail: planned.detail };
     requests.push(planned);

@@ -1,5 +1,5 @@
-import { wholeStepsTowardZero, type Setpoint, type SetpointKind } from '@voltimax/contracts';
-import { applyScale } from '../codec';
+import { wholeStepWithin, type Setpoint, type SetpointKind, type ValueBounds } from '@voltimax/contracts';
+import { applyScale, mapBounds } from '../codec';
 
 /** The value rules of an HTTP or MQTT write (see `valueRules`). */
 export interface ValueRules {
@@ -46,8 +46,12 @@ const UNIT: Readonly<Record<Exclude<SetpointKind, 'safe'>, string>> = {
   'pv-limit': 'W',
 };
 
-/** Pure: range check (or clamp), scaling and rounding of one set-point value. `safe` uses `rules.safeValue`. */
-export function convertSetpointValue(rules: ValueRules, setpoint: Setpoint): ConvertedValue {
+/**
+ * Pure: range check (or clamp), scaling and rounding of one set-point value. `safe` uses `rules.safeValue`. An
+ * integer device value is the whole number inside `bounds` (the arbiter's interval, set-point unit) next to the
+ * value, else the one toward zero (`wholeStepWithin`).
+ */
+export function convertSetpointValue(rules: ValueRules, setpoint: Setpoint, bounds?: ValueBounds): ConvertedValue {
   const requested = setpointValue(setpoint) ?? rules.safeValue;
   if (!Number.isFinite(requested))
     return { kind: 'rejected', reason: 'not-finite', detail: `${requested} is not finite` };
@@ -66,7 +70,8 @@ export function convertSetpointValue(rules: ValueRules, setpoint: Setpoint): Con
     clamped = { requested, applied: target };
   }
   const exact = target * rules.scale;
-  const deviceValue = rules.integer ? wholeStepsTowardZero(exact) : exact;
+  const deviceBounds = bounds === undefined ? undefined : mapBounds(bounds, (value) => value * rules.scale);
+  const deviceValue = rules.integer ? wholeStepWithin(exact, deviceBounds) : exact;
   const value = applyScale(deviceValue, 1 / rules.scale);
   return {
     kind: 'value',

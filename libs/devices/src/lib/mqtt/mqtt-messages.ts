@@ -1,4 +1,4 @@
-import type { Setpoint, SetpointKind } from '@voltimax/contracts';
+import type { Setpoint, SetpointKind, ValueBounds } from '@voltimax/contracts';
 import { decodeJsonFields, parseJsonDocument, type JsonReading } from '../http/json-fields';
 import { VALUE_PLACEHOLDER } from '../http/http-profile';
 import { convertSetpointValue, type JsonWriteRejection } from '../http/set-value';
@@ -87,8 +87,9 @@ function command(
   write: MqttWrite,
   setpoint: Setpoint,
   prefix: string,
+  bounds: ValueBounds | undefined,
 ): MqttCommand | { reason: JsonWriteRejection; detail: string } {
-  const converted = convertSetpointValue(write, setpoint);
+  const converted = convertSetpointValue(write, setpoint, bounds);
   if (converted.kind === 'rejected') return converted;
   const clamped = converted.clamped === undefined ? {} : { clamped: converted.clamped };
   const base = { write, topic: mqttTopic(write.topic, prefix), qos: write.qos, retain: write.retain, ...clamped };
@@ -111,12 +112,14 @@ function command(
 
 /**
  * Pure: a contracts set-point → the MQTT command(s) for the asset with `topicPrefix` `prefix`. `safe` sends every
- * write's `safeValue` (a switch: off when the safe value is below `onAtOrAbove`).
+ * write's `safeValue` (a switch: off when the safe value is below `onAtOrAbove`). `bounds`: the arbiter's interval
+ * (DeviceWrite.bounds), for integer device values.
  */
 export function encodeMqttCommand(
   profile: Pick<MqttProfile, 'writes'>,
   setpoint: Setpoint,
   prefix: string,
+  bounds?: ValueBounds,
 ): MqttCommandOutcome {
   const writes = setpoint.kind === 'safe' ? profile.writes : profile.writes.filter((w) => w.setpoint === setpoint.kind);
   if (writes.length === 0) {
@@ -129,7 +132,7 @@ export function encodeMqttCommand(
   }
   const commands: MqttCommand[] = [];
   for (const write of writes) {
-    const encoded = command(write, setpoint, prefix);
+    const encoded = command(write, setpoint, prefix, bounds);
     if (!('topic' in encoded)) return { kind: 'rejected', setpoint: setpoint.kind, ...encoded };
     commands.push(encoded);
   }
