@@ -44,7 +44,7 @@ export {
   restartOnSiteChange,
   type SiteChange,
   type SiteLoad,
-  type SiteSection,
+  type SiteParts,
   type SiteWatchContext,
   type SiteWatchOptions,
 } from './lib/site-watch';

@@ -85,11 +85,11 @@ export function driverHostService(
           },
         },
       });
-      // It reads assets and drivers of the site only at start: a changed site restarts it (exit 75) to load them.
-      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => e.SITE_FILE.site, [
-        'assets',
-        'drivers',
-      ]);
+      // It reads its plugin assets and the drivers list only at start: a change to them restarts it (exit 75).
+      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => ({
+        assets: e.SITE_FILE.site.assets.filter((a) => a.connection.protocol === 'plugin'),
+        drivers: e.SITE_FILE.site.drivers,
+      }));
       return { stop: () => host.stop() };
     },
   });

@@ -84,8 +84,10 @@ export function modbusPollerService(readTextFile?: ReadTextFile) {
         scaleFactors: (assetId) => poller.scaleFactors(assetId),
         now,
       });
-      // It reads assets of the site only at start: a changed site restarts it (exit 75) to load them.
-      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => e.site, ['assets']);
+      // It reads its assets only at start: a change to one it drives (or a new one) restarts it (exit 75).
+      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => ({
+        assets: planAssets(e.site, e.POLLER_SHARD).owned.map((a) => a.config),
+      }));
       return {
         async stop() {
           await commands.stop();

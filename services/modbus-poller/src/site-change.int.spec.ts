@@ -47,7 +47,7 @@ describe('modbus-poller and a changed site configuration', () => {
       { v: 1, hash: 'd'.repeat(64), atMs: Date.now(), requiresRestart: true, source: 'cloud', changedSections: ['assets'] },
     );
 
-  it('ignores an announcement that changes nothing it polls, and restarts (exit 75) for a new asset', async () => {
+  it('ignores an announcement that changes nothing it polls (another driver\'s asset included), and restarts (exit 75) for a new Modbus asset', async () => {
     const siteFile = join(dir, 'assets.json');
     await writeFile(siteFile, JSON.stringify(siteWith([meter])));
     runtime = await runService(modbusPollerService(), {
@@ -67,18 +67,28 @@ describe('modbus-poller and a changed site configuration', () => {
     if (runtime === undefined) throw new Error('the poller did not start');
     const started = runtime;
 
-    // The same assets, another strategy: nothing the poller uses.
+    // Another strategy, and a new charger another driver (ocpp-csms) drives: nothing the poller uses.
+    const unchangedVerdicts = () =>
+      lines.filter(
+        (l) =>
+          l.msg === 'site configuration: nothing this service uses changed' &&
+          String(l['trigger']).startsWith('config.updated'),
+      ).length;
     await writeFile(siteFile, JSON.stringify({ ...siteWith([meter]), strategy: { active: ['self-consumption'] } }));
     announce();
-    await waitFor(
-      () =>
-        lines.find(
-          (l) =>
-            l.msg === 'site configuration: nothing this service uses changed' &&
-            String(l['trigger']).startsWith('config.updated'),
-        ),
-      { message: 'the unchanged verdict on the announcement' },
-    );
+    await waitFor(() => unchangedVerdicts() === 1, { message: 'the unchanged verdict on the announcement' });
+    const charger = {
+      id: 'ev-1',
+      name: 'ev-1',
+      kind: 'ev-charger',
+      profile: 'autel.maxicharger-ac',
+      connection: { protocol: 'ocpp', chargePointId: 'cp-1' },
+      pollIntervalMs: 1_000,
+      evCharger: { maxCurrentA: 16 },
+    } as const;
+    await writeFile(siteFile, JSON.stringify(siteWith([meter, charger])));
+    announce();
+    await waitFor(() => unchangedVerdicts() === 2, { message: 'the unchanged verdict for an asset it does not drive' });
 
     await writeFile(siteFile, JSON.stringify(siteWith([meter, tcpAsset('pv-1', 'pv-inverter', 'growatt.pv-tl-x', 2)])));
     announce();

@@ -175,8 +175,12 @@ export function ocppCsmsService(overrides: CsmsOverrides = {}) {
       log.info({ port: endpoint.port, scheme: endpoint.scheme }, 'OCPP endpoint listening');
       overrides.onListening?.(endpoint);
 
-      // It reads assets and grid of the site only at start: a changed site restarts it (exit 75) to load them.
-      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => e.site, ['assets', 'grid']);
+      // It reads its chargers and the grid only at start: a change to them restarts it (exit 75); an edit of other
+      // assets does not drop the charge points' connections.
+      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => {
+        const ours = new Set(e.plan.assets.map((a) => a.assetId));
+        return { assets: e.site.assets.filter((a) => ours.has(a.id)), grid: e.site.grid };
+      });
       return {
         async stop() {
           clearInterval(healthTimer);

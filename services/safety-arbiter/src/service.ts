@@ -162,8 +162,7 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
       // While an e-stop is engaged and stream ESTOP cannot keep it, a restart would come back released: it waits.
       const stopWatch = restartOnSiteChange(
         { bus, log, env, connection, restart, reloadEnv },
-        (e) => e.site,
-        ['grid', 'assets'],
+        (e) => ({ grid: e.site.grid, assets: e.site.assets }),
         {
           onPending: (problem) =>
             problems.setProblem('config', problem === undefined ? undefined : `${env.SITE_FILE}: ${problem}`),

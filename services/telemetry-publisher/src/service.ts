@@ -127,7 +127,10 @@ export function telemetryPublisherService(overrides: TelemetryPublisherOverrides
         settings,
       });
       // It reads cloud and gatewayId of the site only at start: a changed site restarts it (exit 75) to load them.
-      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => e.site, ['cloud', 'gatewayId']);
+      restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => ({
+        cloud: e.site.cloud,
+        gatewayId: e.site.gatewayId,
+      }));
       return {
         async stop() {
           await publisher.stop();

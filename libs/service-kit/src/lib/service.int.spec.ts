@@ -134,7 +134,9 @@ describe('runService against a real nats-server', () => {
     runtime.health.incrementCounter('reads', 3);
     const metrics = await (await fetch(url('/metrics'))).text();
     expect(metrics).toContain('voltimax_service_counter{service="kit-ready",counter="reads"} 3');
-    expect(metrics).toMatch(/voltimax_bus_messages_total\{service="kit-ready",subject="health\.\{service\}",event="published"\} [1-9]/);
+    expect(metrics).toMatch(
+      /voltimax_bus_messages_total\{service="kit-ready",subject="health\.\{service\}",event="published"\} [1-9]/,
+    );
     expect(metrics).toMatch(/process_resident_memory_bytes\{service="kit-ready"\} \d+/);
   });
 
@@ -170,7 +172,11 @@ describe('runService against a real nats-server', () => {
   it('ctx.restart stops the service as SIGTERM does and exits 75 (EX_RESTART), once', async () => {
     const order: string[] = [];
     let restart: ((reason: string) => void) | undefined;
-    const { runtime: pending, exit, lines } = await run('kit-restart', (ctx) => {
+    const {
+      runtime: pending,
+      exit,
+      lines,
+    } = await run('kit-restart', (ctx) => {
       restart = ctx.restart;
       return { stop: () => void order.push('service stopped') };
     });
@@ -196,8 +202,7 @@ describe('runService against a real nats-server', () => {
       // No config.updated is ever published: the file changed before the subscription existed.
       restartOnSiteChange(
         { ...ctx, env: { site }, reloadEnv: () => ({ ok: true, env: { site: changed } }) },
-        (env) => env.site,
-        ['grid'],
+        (env) => ({ grid: env.site.grid }),
       );
       return { stop: () => undefined };
     });

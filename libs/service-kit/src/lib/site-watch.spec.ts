@@ -19,10 +19,11 @@ const load = (text: string | undefined, check?: (site: SiteConfig) => string | u
   });
   if (!loaded.ok) return { ok: false, problems: siteFileMessages('assets.json', loaded) };
   const problem = check?.(loaded.site);
-  return problem === undefined ? { ok: true, site: loaded.site } : { ok: false, problems: [problem] };
+  if (problem !== undefined) return { ok: false, problems: [problem] };
+  return { ok: true, parts: { grid: loaded.site.grid, assets: loaded.site.assets } };
 };
 const judge = (text: string | undefined, check?: (site: SiteConfig) => string | undefined) =>
-  judgeSiteChange(running, load(text, check), ['grid', 'assets']);
+  judgeSiteChange({ grid: running.grid, assets: running.assets }, load(text, check));
 
 describe('judgeSiteChange (what a changed site file means for a service that read it at start)', () => {
   it('is unchanged when only sections the service does not use changed (name, strategy)', () => {

@@ -1,33 +1,36 @@
 import type { Bus, Unsubscribe } from '@voltimax/bus';
-import { canonicalJson, subjects, type SiteConfig } from '@voltimax/contracts';
+import { canonicalJson, subjects } from '@voltimax/contracts';
 import type { Logger } from 'pino';
 
-/** Top-level sections of the site configuration. */
-export type SiteSection = keyof SiteConfig;
+/**
+ * The parts of the configuration a service reads only at start, by name (e.g. `{ grid, assets }`, or only the
+ * assets it drives): plain JSON data, compared canonically.
+ */
+export type SiteParts = Readonly<Record<string, unknown>>;
 
-/** The site configuration as the service would load it at start now, or why it would refuse to start. */
+/** The parts as the service would load them at start now, or why it would refuse to start. */
 export type SiteLoad =
-  | { readonly ok: true; readonly site: SiteConfig }
+  | { readonly ok: true; readonly parts: SiteParts }
   | { readonly ok: false; readonly problems: readonly string[] };
 
-/** What the site file as it is now means for a service that read some of its sections at start. */
+/** What the site file as it is now means for a service that read some of it at start. */
 export type SiteChange =
   /** Nothing the service uses differs from what it runs with. */
   | { readonly kind: 'unchanged' }
   /** The service could not start with it (unreadable, invalid, its own checks fail): keep running as is. */
   | { readonly kind: 'refused'; readonly problems: readonly string[] }
-  /** These sections differ: restart to load them. */
-  | { readonly kind: 'changed'; readonly sections: readonly SiteSection[] };
+  /** These parts differ: restart to load them. */
+  | { readonly kind: 'changed'; readonly sections: readonly string[] };
 
 /**
- * Pure: compares the site as the service would load it now with the one it runs with, on the sections it uses
- * (validated configurations, so a default spelled out or not is no change). A site the service would refuse at
- * start is `refused`, so a restart never turns a running service into one that refuses its configuration (exit 78,
- * which no supervisor restarts).
+ * Pure: compares the parts as the service would load them now with the ones it runs with (validated configurations,
+ * so a default spelled out or not is no change). Parts the service would refuse at start are `refused`, so a restart
+ * never turns a running service into one that refuses its configuration (exit 78, which no supervisor restarts).
  */
-export function judgeSiteChange(running: SiteConfig, now: SiteLoad, sections: readonly SiteSection[]): SiteChange {
+export function judgeSiteChange(running: SiteParts, now: SiteLoad): SiteChange {
   if (!now.ok) return { kind: 'refused', problems: now.problems };
-  const changed = sections.filter((key) => canonicalJson(now.site[key]) !== canonicalJson(running[key]));
+  const keys = [...new Set([...Object.keys(running), ...Object.keys(now.parts)])];
+  const changed = keys.filter((key) => canonicalJson(now.parts[key]) !== canonicalJson(running[key]));
   return changed.length === 0 ? { kind: 'unchanged' } : { kind: 'changed', sections: changed };
 }
 
@@ -60,21 +63,20 @@ export interface SiteWatchOptions {
 }
 
 /**
- * For a service that reads `sections` of the site configuration only at start (`siteOf` finds the site in its
- * env): on every `config.updated` (the cloud bridge writes the file, then announces it), and once right after the
+ * For a service that reads parts of the site configuration only at start (`uses` picks them from its env: the
+ * sections, or only the assets it drives): on every `config.updated` (the cloud bridge writes the file, then announces it), and once right after the
  * subscription (a change announced while the service was starting was not heard), the environment is parsed again
- * as at start, and a change to one of the sections restarts the service (`ctx.restart`: a graceful stop, exit 75,
+ * as at start, and a change to one of the parts restarts the service (`ctx.restart`: a graceful stop, exit 75,
  * started again by its supervisor). A file it could not start with keeps it running as it is; so does
  * `holdRestart` until it clears. Both are logged and reported through `onPending`. Returns the stop function.
  */
 export function restartOnSiteChange<Env>(
   ctx: SiteWatchContext<Env>,
-  siteOf: (env: Env) => SiteConfig,
-  sections: readonly SiteSection[],
+  uses: (env: Env) => SiteParts,
   options: SiteWatchOptions = {},
 ): Unsubscribe {
   const log = ctx.log.child({ component: 'site-watch' });
-  const running = siteOf(ctx.env);
+  const running = uses(ctx.env);
   let restarting = false;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -83,8 +85,8 @@ export function restartOnSiteChange<Env>(
     clearTimeout(retry);
     retry = undefined;
     const reloaded = ctx.reloadEnv();
-    const now: SiteLoad = reloaded.ok ? { ok: true, site: siteOf(reloaded.env) } : reloaded;
-    const change = judgeSiteChange(running, now, sections);
+    const now: SiteLoad = reloaded.ok ? { ok: true, parts: uses(reloaded.env) } : reloaded;
+    const change = judgeSiteChange(running, now);
     if (change.kind === 'refused') {
       log.error(
         { trigger, problems: change.problems },
@@ -95,7 +97,7 @@ export function restartOnSiteChange<Env>(
     }
     if (change.kind === 'unchanged') {
       options.onPending?.(undefined);
-      log.debug({ trigger, sections }, 'site configuration: nothing this service uses changed');
+      log.debug({ trigger, parts: Object.keys(running) }, 'site configuration: nothing this service uses changed');
       return;
     }
     const held = options.holdRestart?.();
