@@ -34,15 +34,16 @@ describe('wholeStepWithin (a whole step inside the arbiter\'s interval)', () => 
     [29.6, { max: 29.7 }, 29], // a limit above the value: toward zero
     [29.6, undefined, 29],
     [29.6, { min: 29.7, max: 29.9 }, 29], // no step inside (narrower than a step): toward zero
-    [-10.4, { min: -11, max: -10 }, -10], // the nearer one inside
-    [-10.6, { min: -11, max: -10 }, -11],
+    [-10.4, { min: -11, max: -10 }, -10], // toward zero while it is inside
+    [-10.6, { min: -11, max: -10 }, -10],
+    [-10.6, { min: -11, max: -10.5 }, -11], // a charge of at least 10.5: the step away from zero
     [-10.6, { min: -10.9 }, -10],
     [30, { min: 31 }, 30], // exact stays exact
   ])('%d within %j → %d', (exact, bounds, expected) => {
     expect(wholeStepWithin(exact, bounds)).toBe(expected);
   });
 
-  it('is one of the two steps around the value; inside the bounds whenever one of them is, and then the nearer inside', () => {
+  it('is one of the two steps around the value: toward zero when inside, else the other one when inside', () => {
     fc.assert(
       fc.property(
         fc.double({ min: -1e6, max: 1e6, noNaN: true }),
@@ -51,17 +52,16 @@ describe('wholeStepWithin (a whole step inside the arbiter\'s interval)', () => 
         (exact, below, above) => {
           const bounds = { min: exact - below, max: exact + above };
           const step = wholeStepWithin(exact, bounds);
+          const towardZero = wholeStepsTowardZero(exact);
           expect(Number.isInteger(step)).toBe(true);
           expect(Math.abs(step - exact)).toBeLessThan(1 + 1e-6);
-          const around = [Math.floor(exact), Math.ceil(exact)];
-          const inside = around.filter((s) => s >= bounds.min - 1e-7 && s <= bounds.max + 1e-7);
-          if (inside.length > 0) {
+          const inside = (s: number) => s >= bounds.min - 1e-7 && s <= bounds.max + 1e-7;
+          if (inside(towardZero)) expect(step).toBe(towardZero);
+          else if (step !== towardZero) expect(inside(step) || Math.abs(step) > Math.abs(exact)).toBe(true);
+          if (step !== towardZero) {
+            expect(Math.sign(step)).toBe(Math.sign(exact));
             expect(step).toBeGreaterThanOrEqual(bounds.min - 1e-6);
             expect(step).toBeLessThanOrEqual(bounds.max + 1e-6);
-            const nearest = Math.min(...inside.map((s) => Math.abs(s - exact)));
-            expect(Math.abs(step - exact)).toBeLessThanOrEqual(nearest + 1e-6);
-          } else {
-            expect(step).toBe(wholeStepsTowardZero(exact));
           }
         },
       ),

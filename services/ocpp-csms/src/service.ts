@@ -175,11 +175,11 @@ export function ocppCsmsService(overrides: CsmsOverrides = {}) {
       log.info({ port: endpoint.port, scheme: endpoint.scheme }, 'OCPP endpoint listening');
       overrides.onListening?.(endpoint);
 
-      // It reads its chargers and the grid only at start: a change to them restarts it (exit 75); an edit of other
-      // assets does not drop the charge points' connections.
+      // It reads its chargers and the grid's nominal voltage only at start: a change to them restarts it (exit 75);
+      // an edit of other assets or of the grid limits does not drop the charge points' connections.
       restartOnSiteChange({ bus, log, env, connection, restart, reloadEnv }, (e) => {
         const ours = new Set(e.plan.assets.map((a) => a.assetId));
-        return { assets: e.site.assets.filter((a) => ours.has(a.id)), grid: e.site.grid };
+        return { assets: e.site.assets.filter((a) => ours.has(a.id)), nominalVoltageV: e.site.grid.nominalVoltageV };
       });
       return {
         async stop() {

@@ -54,10 +54,10 @@ export function wholeStepsTowardZero(exact: number): number {
 
 /**
  * A set-point value in a device's whole steps, inside `bounds` (the interval the arbiter's rules allow, in the same
- * units as `exact`: map them as the value is mapped): of the two steps around `exact`, the nearer one that lies
- * inside (a tie goes toward zero). Toward zero only rounds away from the limits a value could exceed by growing
- * (power, current); a lower bound (a discharge that holds the import under the fuse) needs the step above. Without
- * bounds, or when neither step lies inside them (an interval narrower than a step), `wholeStepsTowardZero`.
+ * units as `exact`: map them as the value is mapped): the step toward zero when it lies inside — never past the value
+ * asked, and what the arbiter counted for the other assets' headroom — else the step away from zero when that one
+ * lies inside (a lower bound: a discharge that holds the import under the fuse needs the step above), else toward
+ * zero (an interval narrower than a step; also without bounds: `wholeStepsTowardZero`).
  */
 export function wholeStepWithin(exact: number, bounds: ValueBounds | undefined): number {
   const towardZero = wholeStepsTowardZero(exact);
@@ -67,12 +67,9 @@ export function wholeStepWithin(exact: number, bounds: ValueBounds | undefined):
   const inside = (step: number) =>
     (bounds.min === undefined || step >= bounds.min - slack(bounds.min)) &&
     (bounds.max === undefined || step <= bounds.max + slack(bounds.max));
+  if (inside(towardZero)) return towardZero;
   const awayFromZero = towardZero + (exact < 0 ? -1 : 1);
-  const candidates = [towardZero, awayFromZero]
-    .filter(inside)
-    .sort((a, b) => Math.abs(a - exact) - Math.abs(b - exact) || Math.abs(a) - Math.abs(b));
-  const chosen = candidates[0] ?? towardZero;
-  return chosen === 0 ? 0 : chosen;
+  return inside(awayFromZero) ? awayFromZero : towardZero;
 }
 
 /** `control.intent.<source>.<assetId>`: a wish for one asset; the arbiter decides what is written. */

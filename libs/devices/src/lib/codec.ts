@@ -204,6 +204,13 @@ const INTEGER_RANGE: Partial<Record<RegisterType, readonly [number, number]>> = 
   s64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
+/** Bounds within a writable point's own min/max (engineering unit, our sign). */
+function withinPoint(bounds: ValueBounds, point: RegisterPoint): ValueBounds {
+  const min = Math.max(bounds.min ?? Number.NEGATIVE_INFINITY, point.min ?? Number.NEGATIVE_INFINITY);
+  const max = Math.min(bounds.max ?? Number.POSITIVE_INFINITY, point.max ?? Number.POSITIVE_INFINITY);
+  return { ...(Number.isFinite(min) ? { min } : {}), ...(Number.isFinite(max) ? { max } : {}) };
+}
+
 /**
  * Bounds through a monotonic map (increasing or decreasing): the mapped ends, in order; an absent end stays
  * absent on the side it maps to.
@@ -231,7 +238,9 @@ export function encodePointValue(
   const factor = point.scale * 10 ** scaleExponent;
   const exact = applyScale(signed, 1 / factor);
   const rawBounds =
-    bounds === undefined ? undefined : mapBounds(bounds, (v) => applyScale(point.invert ? -v : v, 1 / factor));
+    bounds === undefined
+      ? undefined
+      : mapBounds(withinPoint(bounds, point), (v) => applyScale(point.invert ? -v : v, 1 / factor));
   if (!Number.isFinite(exact)) return { kind: 'unrepresentable', raw: exact, reason: 'not-finite' };
   if (point.type === 'string') return { kind: 'unrepresentable', raw: exact, reason: 'not-writable-type' };
   const count = registerCount(point);

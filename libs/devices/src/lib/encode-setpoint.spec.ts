@@ -88,6 +88,9 @@ describe('encodeSetpoint', () => {
     expect(words(2_505, { min: 2_502, max: 5_000 })).toEqual([0xff05]); // −251 → 2 510 W: at least 2 502 W
     expect(words(2_505, { max: 2_508 })).toEqual([0xff06]); // 2 510 W would pass the limit
     expect(words(-2_505, { max: -2_502 })).toEqual([0x00fb]); // a charge of at least 2 502 W: 251 → −2 510 W
+    // never past the control's own range: with the range at 9 995 W, 10 000 W is not a step to take
+    const narrow = encodeSetpoint(battery({ range: { min: -9_995, max: 9_995 } }), { kind: 'battery-power', powerW: 9_993 }, { bounds: { min: 9_992 } });
+    expect(narrow.kind === 'writes' ? narrow.writes[1]?.words : undefined).toEqual([0xfc19]); // −999 → 9 990 W
   });
 
   it('maps the bounds through a percent-of-rating scaling on the value\'s side of zero', () => {

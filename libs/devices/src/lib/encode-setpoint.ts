@@ -80,7 +80,12 @@ function fieldBounds(control: Control, field: number, context: EncodeContext): V
     control.scaling === 'value'
       ? value
       : ((control.scaling === 'abs-percent-of-rated' ? Math.abs(value) : value) / rated) * 100;
-  return mapBounds(bounds, (value) => scale(side(value)));
+  const mapped = mapBounds(bounds, (value) => scale(side(value)));
+  // never a step past the control's own range either
+  return {
+    min: Math.max(mapped.min ?? Number.NEGATIVE_INFINITY, control.range.min),
+    max: Math.min(mapped.max ?? Number.POSITIVE_INFINITY, control.range.max),
+  };
 }
 
 function selectSteps(control: Control, field: number): readonly WriteStep[] {

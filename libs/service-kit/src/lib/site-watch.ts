@@ -30,7 +30,8 @@ export type SiteChange =
 export function judgeSiteChange(running: SiteParts, now: SiteLoad): SiteChange {
   if (!now.ok) return { kind: 'refused', problems: now.problems };
   const keys = [...new Set([...Object.keys(running), ...Object.keys(now.parts)])];
-  const changed = keys.filter((key) => canonicalJson(now.parts[key]) !== canonicalJson(running[key]));
+  // an absent part is null (canonicalJson refuses undefined)
+  const changed = keys.filter((key) => canonicalJson(now.parts[key] ?? null) !== canonicalJson(running[key] ?? null));
   return changed.length === 0 ? { kind: 'unchanged' } : { kind: 'changed', sections: changed };
 }
 
