@@ -11,6 +11,7 @@ import {
   NATS_DEV_PASSWORDS,
   startNats,
   startPlatformApi,
+  waitFor,
   type NatsTestServer,
   type NatsUser,
   type PlatformApiDouble,
@@ -182,6 +183,10 @@ describe('day-ahead prices into KV prices', () => {
       const next = r.sync.nextFetchAtMs() ?? 0;
       delays.push(Math.round((next - before) / 60_000));
       await r.clock.advance(next - before);
+      // The fetch is real HTTP: wait until it is answered and the next retry is scheduled (a loaded machine once
+      // read the old schedule here and saw delays of 0).
+      const sync = r.sync;
+      await waitFor(() => (sync.nextFetchAtMs() ?? 0) > next, { message: `retry ${i + 1} scheduled` });
     }
     expect(delays).toEqual([1, 2, 4]);
 
