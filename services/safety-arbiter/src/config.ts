@@ -134,7 +134,7 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
 }
 
 /** Why BATTERY_MODELS does not fit a site (it names an asset that is not a battery there), or undefined. */
-export function batteryModelsProblem(
+function batteryModelsProblem(
   site: SiteConfig,
   batteryModels: ReadonlyMap<string, string>,
   siteFile: string,

@@ -89,6 +89,10 @@ export const ControlIntentSchema = z.strictObject({
 });
 export type ControlIntent = z.infer<typeof ControlIntentSchema>;
 
+/** An interval of allowed values; an absent end is unbounded. */
+export const ValueBoundsSchema = z.strictObject({ min: FiniteSchema.optional(), max: FiniteSchema.optional() });
+export type ValueBounds = z.infer<typeof ValueBoundsSchema>;
+
 /** `device.<assetId>.write` (request): the clamped setpoint the driver must apply. Arbiter only. */
 export const DeviceWriteSchema = z.strictObject({
   v: z.literal(1),
@@ -104,15 +108,9 @@ export const DeviceWriteSchema = z.strictObject({
    * The interval the arbiter's safety rules allow for this set-point's value (its unit and sign; an end absent is
    * unbounded). A device that takes the value only in steps writes a step inside it (`wholeStepWithin`).
    */
-  bounds: z.strictObject({ min: FiniteSchema.optional(), max: FiniteSchema.optional() }).optional(),
+  bounds: ValueBoundsSchema.optional(),
 });
 export type DeviceWrite = z.infer<typeof DeviceWriteSchema>;
-
-/** An interval of allowed values; an absent end is unbounded. */
-export interface ValueBounds {
-  readonly min?: number;
-  readonly max?: number;
-}
 
 /** The driver's reply to a DeviceWrite: did the device really take the value (read back)? */
 export const WriteResultSchema = z.strictObject({

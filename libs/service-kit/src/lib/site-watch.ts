@@ -1,6 +1,6 @@
-import type { Bus, Unsubscribe } from '@voltimax/bus';
+import type { Unsubscribe } from '@voltimax/bus';
 import { canonicalJson, subjects } from '@voltimax/contracts';
-import type { Logger } from 'pino';
+import type { ServiceContext } from './service';
 
 /**
  * The parts of the configuration a service reads only at start, by name (e.g. `{ grid, assets }`, or only the
@@ -35,20 +35,14 @@ export function judgeSiteChange(running: SiteParts, now: SiteLoad): SiteChange {
   return changed.length === 0 ? { kind: 'unchanged' } : { kind: 'changed', sections: changed };
 }
 
-/** The parts of a service's context {@link restartOnSiteChange} uses. */
-export interface SiteWatchContext<Env> {
-  readonly bus: Bus;
-  readonly log: Logger;
-  readonly env: Env;
-  /** The NATS connection: flushed once the subscription is made, so no announcement after the first look is lost. */
-  readonly connection: { readonly nc: { flush(): Promise<void> } };
-  /** The service context's `restart`. */
-  readonly restart: (reason: string) => void;
-  /** The service context's `reloadEnv`: the environment parsed again, every start-up check included. */
-  readonly reloadEnv: () =>
-    | { readonly ok: true; readonly env: Env }
-    | { readonly ok: false; readonly problems: readonly string[] };
-}
+/**
+ * The parts of a service's context {@link restartOnSiteChange} uses; the connection is flushed once the
+ * subscription is made, so no announcement after the first look is lost.
+ */
+export type SiteWatchContext<Env> = Pick<
+  ServiceContext<Env>,
+  'bus' | 'log' | 'env' | 'connection' | 'restart' | 'reloadEnv'
+>;
 
 /** Options of {@link restartOnSiteChange}. */
 export interface SiteWatchOptions {
