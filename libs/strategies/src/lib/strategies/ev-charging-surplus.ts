@@ -123,6 +123,22 @@ export function alignedSurplus(
   return { surplusW, latestSurplusW, atMs, trails: { grid: gridAt.trail, chargers: chargerTrails, batteries: batteryTrails } };
 }
 
+/**
+ * The site's demand without the chargers, `grid + Σ battery − Σ charger` (= load − PV), W, from the readings the
+ * trails of this tick's `alignedSurplus` start with: each meter's reading held at the one instant the surplus stands
+ * for. A meter without a trail (a stale battery, a charger left out, no trails at all) counts with its latest reading.
+ * The latest readings alone double-count a change one meter already shows and another does not yet: a battery
+ * reading newer than the grid's adds the battery's new discharge to the demand once more, and the EV guard would let
+ * exactly that discharge go on into the car.
+ */
+export function alignedNonEvDemandW(state: SiteState, trails: SurplusTrails | undefined): number {
+  const heldW = (trail: ReadingTrail | undefined, latestW: number): number => trail?.[0]?.[1] ?? latestW;
+  let demandW = heldW(trails?.grid, state.gridPowerW);
+  for (const b of state.batteries) if (Number.isFinite(b.powerW)) demandW += heldW(trails?.batteries[b.assetId], b.powerW);
+  for (const c of state.evChargers) if (Number.isFinite(c.powerW)) demandW -= heldW(trails?.chargers[c.assetId], Math.max(0, c.powerW));
+  return demandW;
+}
+
 /** What a battery adds to the surplus: its charging when the EV has priority, minus its discharge unless allowed. */
 function surplusOfBattery(powerW: number, options: SurplusOptions): number {
   if (powerW < 0) return options.surplusPriority === 'ev' ? -powerW : 0;

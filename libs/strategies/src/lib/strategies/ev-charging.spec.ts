@@ -385,5 +385,25 @@ describe('ev-charging strategy', () => {
     it('does nothing while no car charges', () => {
       expect(batteryPowerOf(guard(5_000, buildSiteState({ loadPowerW: 1_000 }), cfg()))).toBe(5_000);
     });
+
+    it('does not count a battery discharge the grid reading does not show yet as demand', () => {
+      // 1.3 kW of PV, 400 W of house load, the car at its 1.38 kW minimum: 480 W come from the grid, none of it for
+      // the house (load − PV = −900 W). A tick later the battery reads +1 kW while the grid reading is still the old
+      // one: grid + battery − car from these latest readings says the house needs 100 W; it needs none.
+      const config = cfg({ mode: 'min+solar' });
+      const car = buildEvCharger({ powerW: 1_380, phases: 1 });
+      const before = buildSiteState({ pvPowerW: 1_300, loadPowerW: 400, evChargers: [car], batteries: [buildBattery({ powerW: 0 })] });
+      expect(before.gridPowerW).toBe(480);
+      const tick1 = decide(before, config, 0);
+      const after: SiteState = { ...before, gridAgeMs: 1_000, batteries: [buildBattery({ powerW: 1_000 })] };
+      const tick2 = decide(after, config, 1_000, tick1.memory);
+      const fn = evChargingStrategy.constrain;
+      if (!fn) throw new Error('ev-charging must have a battery guard');
+      const result = fn({ 'bat-1': batteryPower(1_000) }, after, config, { nowMs: 1_000 }, tick2.memory);
+      expect(result.metrics.inputs['nonEvDemandW']).toBe(100);
+      expect(result.metrics.inputs['alignedNonEvDemandW']).toBe(-900);
+      expect(batteryPowerOf(result)).toBe(0);
+      expect(result.metrics.reason).toBe('battery-guard');
+    });
   });
 });

@@ -4,7 +4,7 @@ import { truncateToStep } from '../arithmetic';
 import { ReadingAgeConfigShape, batteryPower, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
 import type { StrategyReason } from '../reasons';
 import type { EvChargerState, SiteState } from '../site-state';
-import { alignedSurplus, type SurplusTrails } from './ev-charging-surplus';
+import { alignedNonEvDemandW, alignedSurplus, type SurplusTrails } from './ev-charging-surplus';
 import { finiteValues, type Clock, type Strategy, type StrategyResult, type StrategySetpoints } from '../strategy';
 
 export const EvModeSchema = z.enum(['solar', 'min+solar', 'fast', 'scheduled']);
@@ -420,10 +420,14 @@ function guardBattery(
   memory: EvChargingMemory,
 ): StrategyResult<EvChargingMemory> {
   const evW = totalEvPowerW(state.evChargers);
-  const capW = Math.max(0, netDemandW(state) - evW);
+  // The smaller of the demand from the latest readings and from the readings of one instant (the surplus's): a
+  // meter whose reading is newer than another's must not make room for a discharge that is not there.
+  const latestNonEvW = netDemandW(state) - evW;
+  const alignedNonEvW = alignedNonEvDemandW(state, memory.readings);
+  const capW = Math.max(0, Math.min(latestNonEvW, alignedNonEvW));
   let dischargeW = 0;
   for (const sp of Object.values(proposal)) if (sp.kind === 'battery-power' && sp.powerW > 0) dischargeW += sp.powerW;
-  const inputs = { evPowerW: evW, nonEvDemandW: netDemandW(state) - evW };
+  const inputs = { evPowerW: evW, nonEvDemandW: latestNonEvW, alignedNonEvDemandW: alignedNonEvW };
   const pass = (reason: StrategyReason): StrategyResult<EvChargingMemory> => ({
     setpoints: proposal,
     metrics: { inputs, outputs: { batteryDischargeW: dischargeW }, terms: { capW }, reason },
