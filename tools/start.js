@@ -142,6 +142,39 @@ function pipeLines(stream, label, fromStderr) {
 const children = new Map();
 let stopping = false;
 
+/** What tells a file's versions apart without reading it: inode, size, modification time ('' when it is missing). */
+function fileVersion(file) {
+  try {
+    const stat = fs.statSync(file);
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * After an exit 78 (the service refused its configuration): start it again once its site file changes. A fixed
+ * assets.json is picked up without restarting the gateway, and a file rewritten while the service was starting
+ * (after it had read the old one) counts too: `startedVersion` is the file as it was when the service was started.
+ */
+function restartWhenFileChanges(file, startedVersion, restart) {
+  const changed = () => {
+    const now = fileVersion(file);
+    return now !== '' && now !== startedVersion;
+  };
+  if (changed()) {
+    setTimeout(restart, 1_000);
+    return;
+  }
+  const listener = () => {
+    if (stopping || !changed()) return;
+    fs.unwatchFile(file, listener);
+    // a second for an editor that writes in several steps to finish
+    setTimeout(restart, 1_000);
+  };
+  fs.watchFile(file, { interval: 1_000 }, listener);
+}
+
 function startChild(name, command, args, env, restarts = 0) {
   // Once stopping, nothing new starts: a group the stop has passed would never be signalled.
   if (stopping) return undefined;
@@ -156,6 +189,8 @@ function startChild(name, command, args, env, restarts = 0) {
     detached: true,
   });
   children.set(name, child);
+  const siteFile = env.SITE_FILE;
+  const siteVersion = siteFile === undefined ? '' : fileVersion(siteFile);
   setState(name, 'running', restarts);
   pipeLines(child.stdout, name, false);
   pipeLines(child.stderr, name, true);
@@ -164,7 +199,16 @@ function startChild(name, command, args, env, restarts = 0) {
     if (stopping) return;
     if (code === 78) {
       setState(name, 'refused-config', restarts);
-      say(`${name} refused its configuration (exit 78); not restarting — fix the configuration and run again`);
+      if (siteFile === undefined) {
+        say(`${name} refused its configuration (exit 78); not restarting — fix the configuration and run again`);
+        return;
+      }
+      say(`${name} refused its configuration (exit 78); it starts again when ${path.relative(ROOT, siteFile) || siteFile} changes (see its log for why)`);
+      restartWhenFileChanges(siteFile, siteVersion, () => {
+        if (stopping) return;
+        say(`${name}: its site file changed; starting it again`);
+        startChild(name, command, args, env, restarts);
+      });
       return;
     }
     if (code === 75) {
