@@ -299,6 +299,8 @@ describe('docker/nats/nats.conf', () => {
       ['dashboard', 'safety.estop', 'safety-arbiter'],
       ['cloud-bridge', 'control.intent.manual.bat-1', 'safety-arbiter'],
       ['cloud-bridge', 'safety.estop', 'safety-arbiter'],
+      // The arbiter records an engage it holds that stream ESTOP missed (its service.ts).
+      ['safety-arbiter', 'safety.estop', 'cloud-bridge'],
       ['cloud-bridge', 'config.updated', 'strategy-engine'],
       // Services that read the site only at start restart on it (service-kit restartOnSiteChange).
       ['cloud-bridge', 'config.updated', 'safety-arbiter'],

@@ -439,16 +439,22 @@ describe('AUDIT provisioned after the arbiter started (compose does not make it 
   });
 });
 
+/** A stack whose provisioner has not run yet: the arbiter up and saying that stream ESTOP is missing. */
+async function startWithoutEstopStream(): Promise<NatsStack> {
+  const site = await startStack({ provision: false });
+  await waitFor(() => site.arbiterLog.some((l) => l.msg === 'e-stop latch cannot be restored or kept across a restart'), {
+    message: 'the arbiter to find ESTOP missing',
+  });
+  return site;
+}
+
 describe('a changed site while an e-stop is engaged and stream ESTOP cannot keep it', () => {
   let bare: NatsStack | undefined;
   afterAll(async () => bare?.stop());
 
   it('holds the restart (a restarted arbiter would come back released) until the release, then restarts', async () => {
-    bare = await startStack({ provision: false });
+    bare = await startWithoutEstopStream();
     const site = bare;
-    await waitFor(() => site.arbiterLog.some((l) => l.msg === 'e-stop latch cannot be restored or kept across a restart'), {
-      message: 'the arbiter to find ESTOP missing',
-    });
     const cli = await site.connectAs('cli');
     const bridge = await site.connectAs('cloud-bridge');
     const estop = (action: 'engage' | 'release') =>
@@ -477,5 +483,43 @@ describe('a changed site while an e-stop is engaged and stream ESTOP cannot keep
     estop('release');
     await expect(site.arbiter.exited).resolves.toBe(75);
     expect(site.arbiterLog.filter((l) => l.msg === 'stopped').at(-1)).toMatchObject({ code: 75 });
+  }, 30_000);
+});
+
+describe('an e-stop engaged before stream ESTOP existed (a first install before bus init)', () => {
+  let bare: NatsStack | undefined;
+  afterAll(async () => bare?.stop());
+
+  it('is recorded by the arbiter once the stream is there, so a restart comes back engaged', async () => {
+    bare = await startWithoutEstopStream();
+    const site = bare;
+    const cli = await site.connectAs('cli');
+    const engagedAtMs = Date.now();
+    cli.publish(
+      subjects.estop.pattern,
+      JSON.stringify({ v: 1, action: 'engage', by: 'operator:test', reason: 'first install drill', atMs: engagedAtMs }),
+    );
+    await waitFor(() => site.arbiterLog.some((l) => l.msg === 'emergency stop engaged'), { message: 'the e-stop engaged' });
+
+    await provisionTestStreams(site.server.url);
+    await waitFor(() => site.arbiterLog.some((l) => l.msg === 'engaged e-stop recorded in stream ESTOP'), {
+      timeoutMs: 10_000,
+      message: 'the arbiter recording the engage it holds (it looks for the stream every 2 s)',
+    });
+    const jsm = await jetstreamManager(await site.connectAs('safety-arbiter'));
+    await waitFor(async () => (await jsm.streams.info('ESTOP')).state.messages === 1, { message: 'ESTOP to keep it' });
+    const kept = (await jsm.streams.getMessage('ESTOP', { seq: 1 }))?.json<Record<string, unknown>>();
+    expect(kept).toMatchObject({ action: 'engage', by: 'operator:test', atMs: engagedAtMs });
+    expect(String(kept?.['reason'])).toMatch(/^first install drill \(recorded by the safety-arbiter/);
+
+    await site.stopArbiter();
+    await site.startArbiter();
+    // (The first arbiter never said this: the stream it found later agreed with its latch.)
+    await waitFor(() => site.arbiterLog.find((l) => l.msg === 'emergency stop engaged (restored from stream ESTOP)'), {
+      message: 'the restarted arbiter engaged from the stream',
+    });
+    // Only the one engage: the restarted arbiter found it kept and recorded nothing more.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await jsm.streams.info('ESTOP')).state.messages).toBe(1);
   }, 30_000);
 });

@@ -1,5 +1,6 @@
 import { StreamNotProvisionedError } from '@voltimax/bus';
-import { RULE_ORDER } from '@voltimax/safety';
+import { subjects, type EmergencyStop } from '@voltimax/contracts';
+import { applyEstop, ESTOP_RELEASED, RULE_ORDER } from '@voltimax/safety';
 import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import { startArbiter, REAL_SCHEDULER, type Scheduler } from './arbiter';
 import { ensureAuditStream } from './audit';
@@ -127,6 +128,24 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
       const retryEstop = (): void => {
         if (!stopping) cancelEstopRetry = scheduler.after(2_000, () => void restoreEstop());
       };
+      // An engage that came while the stream could not keep it (not provisioned yet, JetStream away) is in the latch
+      // but not in the stream: a restart would come back released. Once the stream is there, the arbiter records the
+      // engage it holds (same author, reason and time, so a later release still releases it).
+      const recordUnkeptEngage = (kept: readonly EmergencyStop[], truncated: boolean): void => {
+        const live = arbiter.estop();
+        if (stopping || !live.engaged || truncated || kept.reduce(applyEstop, ESTOP_RELEASED).engaged) return;
+        const note = ' (recorded by the safety-arbiter: it came while stream ESTOP could not keep it)';
+        const reason = live.engagedReason ?? 'engaged';
+        const engage: EmergencyStop = {
+          v: 1,
+          action: 'engage',
+          by: live.engagedBy ?? 'unknown',
+          reason: reason.length + note.length <= 500 ? reason + note : reason.slice(0, 500),
+          atMs: live.engagedAtMs ?? now(),
+        };
+        bus.publish(subjects.estop, {}, engage);
+        estopLog.warn({ by: engage.by, atMs: engage.atMs }, 'engaged e-stop recorded in stream ESTOP');
+      };
       const restoreEstop = async (): Promise<void> => {
         try {
           const history = await readEstopHistory(connection.nc);
@@ -147,6 +166,7 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
           if (unavailableBefore !== undefined) estopLog.info('stream ESTOP is there now: the e-stop latch is kept');
           unavailableBefore = undefined;
           arbiter.restoreEstop(history.events, { truncated: history.truncated });
+          recordUnkeptEngage(history.events, history.truncated);
         } catch (err) {
           if (stopping) return;
           estopLog.error({ err }, 'could not read stream ESTOP; every asset stays safe; retrying in 2 s');
