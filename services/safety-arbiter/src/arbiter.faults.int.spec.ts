@@ -518,8 +518,24 @@ describe('an e-stop engaged before stream ESTOP existed (a first install before 
     await waitFor(() => site.arbiterLog.find((l) => l.msg === 'emergency stop engaged (restored from stream ESTOP)'), {
       message: 'the restarted arbiter engaged from the stream',
     });
-    // Only the one engage: the restarted arbiter found it kept and recorded nothing more.
+    // Only the one engage: the restarted arbiter found it kept and recorded nothing more; and the first one did not
+    // take the echo of its record for a new engage.
     await new Promise((r) => setTimeout(r, 500));
     expect((await jsm.streams.info('ESTOP')).state.messages).toBe(1);
+    expect(site.arbiterLog.filter((l) => l.msg === 'emergency stop engaged again; re-writing safe setpoints')).toEqual([]);
+
+    // A release after the record releases it, also across a restart.
+    cli.publish(
+      subjects.estop.pattern,
+      JSON.stringify({ v: 1, action: 'release', by: 'operator:test', reason: 'drill over', atMs: Date.now() }),
+    );
+    await waitFor(async () => (await jsm.streams.info('ESTOP')).state.messages === 2, { message: 'ESTOP to keep the release' });
+    await site.stopArbiter();
+    const logFrom = site.arbiterLog.length;
+    await site.startArbiter();
+    await waitFor(() => site.arbiterLog.slice(logFrom).some((l) => l.msg === 'e-stop latch restored: released'), {
+      message: 'the arbiter restarted after the release to come back released',
+    });
+    expect((await jsm.streams.info('ESTOP')).state.messages).toBe(2);
   }, 30_000);
 });

@@ -152,6 +152,12 @@ export interface Arbiter {
     events: readonly EmergencyStop[],
     options?: { readonly truncated?: boolean; readonly unavailable?: string },
   ): void;
+  /**
+   * An engage the service publishes itself, to record in stream ESTOP an engage the latch holds but the stream missed.
+   * Its echo on `safety.estop` is then ignored once: it must neither re-engage a latch an operator released meanwhile
+   * nor re-write every safe set-point.
+   */
+  expectEstopEcho(message: EmergencyStop): void;
   /** Assets whose last write failed, with the failure. */
   alarms(): ReadonlyMap<string, WriteFailure>;
 }
@@ -938,7 +944,18 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     if ([...assets, ...(previous?.assets ?? [])].some((id) => runtimes.has(id))) evaluate('heartbeat');
   }
 
+  /** Engages this arbiter published itself (see `expectEstopEcho`), whose echo is still to come. */
+  const echoes: EmergencyStop[] = [];
+  const sameEstop = (a: EmergencyStop, b: EmergencyStop): boolean =>
+    a.action === b.action && a.by === b.by && a.reason === b.reason && a.atMs === b.atMs;
+
   function onEstop(received: EmergencyStop): void {
+    const echo = echoes.findIndex((e) => sameEstop(e, received));
+    if (echo >= 0) {
+      echoes.splice(echo, 1);
+      log.debug({ by: received.by, atMs: received.atMs }, 'own record of the engaged e-stop came back; ignored');
+      return;
+    }
     count('estopEvents');
     // Never later than now: an engage stamped in the future by a wrong clock would ignore every release until then.
     const nowMs = now();
@@ -1034,6 +1051,11 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     },
     counters: snapshotCounters,
     estop: effectiveEstop,
+    expectEstopEcho(message) {
+      echoes.push(message);
+      // an echo that never came (a lost message) does not stay forever
+      if (echoes.length > 4) echoes.shift();
+    },
     restoreEstop(events, options = {}) {
       if (stopped) return;
       const first = !estopKnown;

@@ -15,6 +15,8 @@ export type EstopHistory =
       readonly events: readonly EmergencyStop[];
       readonly invalid: number;
       readonly truncated: boolean;
+      /** The stream's last sequence when it was read (0: nothing ever stored): a record of an engage expects it. */
+      readonly lastSeq: number;
     }
   | { readonly kind: 'unavailable'; readonly reason: string };
 
@@ -41,7 +43,7 @@ export async function readEstopHistory(nc: NatsConnection): Promise<EstopHistory
   let invalid = 0;
   // Sequences start at 1; a first kept sequence above 1 (or, when empty, a last one above 0) means some were dropped.
   const truncated = state.messages === 0 ? state.last_seq > 0 : state.first_seq > 1;
-  if (state.messages === 0) return { kind: 'read', events, invalid, truncated };
+  if (state.messages === 0) return { kind: 'read', events, invalid, truncated, lastSeq: state.last_seq };
   for (let seq = state.first_seq; seq <= state.last_seq; seq += 1) {
     // null: removed in between (the count limit) — a gap in the sequence.
     const stored = await jsm.streams.getMessage(name, { seq });
@@ -63,5 +65,5 @@ export async function readEstopHistory(nc: NatsConnection): Promise<EstopHistory
       Number.isFinite(storedAtMs) && parsed.data.atMs > storedAtMs ? { ...parsed.data, atMs: storedAtMs } : parsed.data,
     );
   }
-  return { kind: 'read', events, invalid, truncated };
+  return { kind: 'read', events, invalid, truncated, lastSeq: state.last_seq };
 }

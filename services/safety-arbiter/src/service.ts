@@ -1,5 +1,6 @@
 import { StreamNotProvisionedError } from '@voltimax/bus';
-import { subjects, type EmergencyStop } from '@voltimax/contracts';
+import { jetstream } from '@nats-io/jetstream';
+import { EmergencyStopSchema, streams, subjects, type EmergencyStop } from '@voltimax/contracts';
 import { applyEstop, ESTOP_RELEASED, RULE_ORDER } from '@voltimax/safety';
 import { defineService, restartOnSiteChange } from '@voltimax/service-kit';
 import { startArbiter, REAL_SCHEDULER, type Scheduler } from './arbiter';
@@ -128,23 +129,42 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
       const retryEstop = (): void => {
         if (!stopping) cancelEstopRetry = scheduler.after(2_000, () => void restoreEstop());
       };
-      // An engage that came while the stream could not keep it (not provisioned yet, JetStream away) is in the latch
-      // but not in the stream: a restart would come back released. Once the stream is there, the arbiter records the
-      // engage it holds (same author, reason and time, so a later release still releases it).
-      const recordUnkeptEngage = (kept: readonly EmergencyStop[], truncated: boolean): void => {
+      // An engage that came while the stream could not keep it (not provisioned yet) is in the latch but not in the
+      // stream: a restart would come back released. Once the stream is there, the arbiter records the engage it holds
+      // (same author, reason and time, so a later release still releases it), as a JetStream publish that expects the
+      // stream's last sequence as read: anything stored since (a release) makes the server refuse it, and the next
+      // look decides again. The echo of the publish is not applied (`expectEstopEcho`). Until the stream has
+      // acknowledged it, a restart waits (holdRestart below) and the look is repeated every 2 s.
+      let unkept: string | undefined;
+      const recordUnkeptEngage = async (history: { events: readonly EmergencyStop[]; truncated: boolean; lastSeq: number }): Promise<boolean> => {
         const live = arbiter.estop();
-        if (stopping || !live.engaged || truncated || kept.reduce(applyEstop, ESTOP_RELEASED).engaged) return;
+        if (stopping || !live.engaged || history.truncated || history.events.reduce(applyEstop, ESTOP_RELEASED).engaged) {
+          unkept = undefined;
+          return true;
+        }
         const note = ' (recorded by the safety-arbiter: it came while stream ESTOP could not keep it)';
         const reason = live.engagedReason ?? 'engaged';
-        const engage: EmergencyStop = {
+        const engage = EmergencyStopSchema.parse({
           v: 1,
           action: 'engage',
           by: live.engagedBy ?? 'unknown',
           reason: reason.length + note.length <= 500 ? reason + note : reason.slice(0, 500),
           atMs: live.engagedAtMs ?? now(),
-        };
-        bus.publish(subjects.estop, {}, engage);
+        });
+        arbiter.expectEstopEcho(engage);
+        try {
+          await jetstream(connection.nc).publish(subjects.estop.pattern, JSON.stringify(engage), {
+            expect: { lastSequence: history.lastSeq, streamName: streams.estop.name },
+            timeout: 5_000,
+          });
+        } catch (err) {
+          unkept = `the engaged e-stop is not yet recorded in stream ESTOP (${err instanceof Error ? err.message : String(err)})`;
+          estopLog.error({ err }, 'could not record the engaged e-stop in stream ESTOP; looking again in 2 s');
+          return false;
+        }
+        unkept = undefined;
         estopLog.warn({ by: engage.by, atMs: engage.atMs }, 'engaged e-stop recorded in stream ESTOP');
+        return true;
       };
       const restoreEstop = async (): Promise<void> => {
         try {
@@ -166,7 +186,7 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
           if (unavailableBefore !== undefined) estopLog.info('stream ESTOP is there now: the e-stop latch is kept');
           unavailableBefore = undefined;
           arbiter.restoreEstop(history.events, { truncated: history.truncated });
-          recordUnkeptEngage(history.events, history.truncated);
+          if (!(await recordUnkeptEngage(history))) retryEstop();
         } catch (err) {
           if (stopping) return;
           estopLog.error({ err }, 'could not read stream ESTOP; every asset stays safe; retrying in 2 s');
@@ -187,8 +207,8 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
           onPending: (problem) =>
             problems.setProblem('config', problem === undefined ? undefined : `${env.SITE_FILE}: ${problem}`),
           holdRestart: () =>
-            arbiter.estop().engaged && unavailableBefore !== undefined
-              ? `an engaged e-stop cannot be kept across a restart (${unavailableBefore})`
+            arbiter.estop().engaged && (unavailableBefore !== undefined || unkept !== undefined)
+              ? `an engaged e-stop cannot be kept across a restart (${unavailableBefore ?? unkept})`
               : undefined,
         },
       );
