@@ -348,15 +348,23 @@ describe('the gateway as processes: simulator → poller → strategy engine →
         timeoutMs: windowMs + 10_000,
         message: 'grid readings for the whole window after the step',
       });
+      // On a starved machine a reading can come late: the arbiter then sends the battery safe (stale-telemetry), the
+      // grid jumps, and the loop starts over — a fault answered as it must be, not the controller's answer to the
+      // step. The step response is judged up to such a safe decision; by then the grid must have settled and held.
+      const faultAtMs = batteryDecisions().find(
+        (d) => d.outcome === 'safe' && d.atMs > stepAtMs && d.atMs <= stepAtMs + windowMs,
+      )?.atMs;
+      const judgedMs = faultAtMs === undefined ? windowMs : faultAtMs - stepAtMs;
       const response = stepResponse(gridSamples(), {
         stepAtMs,
-        windowMs,
+        windowMs: judgedMs,
         targetW: NET_ZERO.targetGridW,
         deadbandW: NET_ZERO.deadbandW,
       });
 
       expect(response.peakErrorW).toBeGreaterThan(STEP_W * 0.6); // the meter saw the step
       expect(response.settledAfterMs).toBeLessThanOrEqual(SETTLE_WITHIN_MS);
+      expect(judgedMs - (response.settledAfterMs ?? judgedMs)).toBeGreaterThanOrEqual(HOLD_MS);
       expect(response.signChanges).toBeLessThanOrEqual(MAX_SIGN_CHANGES);
     }),
     (3 * STEP_AT_S + 90) * 1_000 + SETTLE_WITHIN_MS + HOLD_MS,
