@@ -203,7 +203,7 @@ function startChild(name, command, args, env, restarts = 0) {
         say(`${name} refused its configuration (exit 78); not restarting — fix the configuration and run again`);
         return;
       }
-      say(`${name} refused its configuration (exit 78); it starts again when ${path.relative(ROOT, siteFile) || siteFile} changes (see its log for why)`);
+      say(`${name} refused its configuration (exit 78); it starts again when ${path.relative(ROOT, siteFile) || siteFile} changes (its log says why; a problem in its environment needs a restart of the gateway)`);
       restartWhenFileChanges(siteFile, siteVersion, () => {
         if (stopping) return;
         say(`${name}: its site file changed; starting it again`);

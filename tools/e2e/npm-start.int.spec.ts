@@ -297,31 +297,46 @@ describe('npm start with the simulated site', () => {
       const site = JSON.parse(good) as { grid: { maxImportW: number } };
       // A broken edit: no service is told (no config.updated), but a service that starts now reads it.
       writeFileSync(siteFile, JSON.stringify({ ...site, grid: { ...site.grid, maxImportW: -1 } }, null, 2));
-      const from = output.length;
-      const arbiter = processesOf(dir).find((p) => p.includes('safety-arbiter/src/main.ts'));
-      expect(arbiter).toBeDefined();
-      process.kill(Number((arbiter as string).split(' ')[0]), 'SIGKILL');
-      await waitFor(() => output.includes('safety-arbiter refused its configuration (exit 78); it starts again when', from), {
-        timeoutMs: 30_000,
-        message: 'the restarted arbiter refusing the broken site file',
-      }).catch(report);
-      // It stays down while the file is broken.
-      await new Promise((r) => setTimeout(r, 3_000));
-      expect(processesOf(dir).some((p) => p.includes('safety-arbiter/src/main.ts'))).toBe(false);
-
-      const fixedAt = Date.now();
-      writeFileSync(siteFile, good);
-      await waitFor(() => output.includes('safety-arbiter: its site file changed; starting it again', from), {
-        timeoutMs: 15_000,
-        message: 'the supervisor starting the arbiter again on the fixed file',
-      }).catch(report);
-      await waitFor(() => decisions.some((d) => d.assetId === 'bat-1' && d.atMs > fixedAt && (d.outcome === 'applied' || d.outcome === 'clamped')), {
-        timeoutMs: 30_000,
-        message: 'an applied decision for bat-1 from the arbiter started on the fixed file',
-      }).catch(report);
+      let fixed = false;
+      const fix = () => {
+        if (!fixed) writeFileSync(siteFile, good);
+        fixed = true;
+      };
+      try {
+        await refusesThenRecovers(fix);
+      } finally {
+        // whatever failed, the tests after this one get the site back
+        fix();
+      }
     },
     90_000,
   );
+
+  /** The arbiter killed while the site file is broken: it refuses it (exit 78), stays down, and runs once `fix` ran. */
+  async function refusesThenRecovers(fix: () => void): Promise<void> {
+    const from = output.length;
+    const arbiter = processesOf(dir).find((p) => p.includes('safety-arbiter/src/main.ts'));
+    expect(arbiter).toBeDefined();
+    process.kill(Number((arbiter as string).split(' ')[0]), 'SIGKILL');
+    await waitFor(() => output.includes('safety-arbiter refused its configuration (exit 78); it starts again when', from), {
+      timeoutMs: 30_000,
+      message: 'the restarted arbiter refusing the broken site file',
+    }).catch(report);
+    // It stays down while the file is broken.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(processesOf(dir).some((p) => p.includes('safety-arbiter/src/main.ts'))).toBe(false);
+
+    const fixedAt = Date.now();
+    fix();
+    await waitFor(() => output.includes('safety-arbiter: its site file changed; starting it again', from), {
+      timeoutMs: 15_000,
+      message: 'the supervisor starting the arbiter again on the fixed file',
+    }).catch(report);
+    await waitFor(() => decisions.some((d) => d.assetId === 'bat-1' && d.atMs > fixedAt && (d.outcome === 'applied' || d.outcome === 'clamped')), {
+      timeoutMs: 30_000,
+      message: 'an applied decision for bat-1 from the arbiter started on the fixed file',
+    }).catch(report);
+  }
 
   it(
     'stops everything on Ctrl-C in order: intent sources, the arbiter (safe setpoints through live drivers), drivers, NATS',
