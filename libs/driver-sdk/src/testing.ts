@@ -11,6 +11,7 @@ import {
   type DeviceWrite,
   type Heartbeat,
   type Setpoint,
+  type ValueBounds,
   type WriteResult,
 } from '@voltimax/contracts';
 import { runService, type ServiceDefinition, type ServiceRuntime } from '@voltimax/service-kit';
@@ -132,6 +133,8 @@ export function sendDeviceWrite(
     readonly timeoutMs?: number;
     readonly commandId?: string;
     readonly intentId?: string;
+    /** The arbiter's interval for the value (DeviceWrite.bounds). */
+    readonly bounds?: ValueBounds;
   } = {},
 ): Promise<WriteResult> {
   const nowMs = Date.now();
@@ -141,6 +144,7 @@ export function sendDeviceWrite(
     ...(options.intentId === undefined ? {} : { intentId: options.intentId }),
     assetId,
     setpoint,
+    ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
     issuedAtMs: nowMs,
     expiresAtMs: options.expiresAtMs ?? nowMs + (options.validForMs ?? 60_000),
   };

@@ -1,5 +1,5 @@
 import type { Worker, ResourceLimits } from 'node:worker_threads';
-import type { Setpoint } from '@voltimax/contracts';
+import type { Setpoint, ValueBounds } from '@voltimax/contracts';
 import type { Logger } from 'pino';
 import {
   DriverHealthSchema,
@@ -98,7 +98,14 @@ export interface DriverProcess {
   /** Log lines of the driver dropped by the rate limit so far. */
   readonly droppedLogLines: number;
   read(assetId: string, timeoutMs: number, signal?: AbortSignal): Promise<CallOutcome>;
-  write(assetId: string, setpoint: Setpoint, timeoutMs: number, signal?: AbortSignal): Promise<CallOutcome>;
+  /** `bounds`: the arbiter's interval for the value (DeviceWrite.bounds), handed to the driver's write. */
+  write(
+    assetId: string,
+    setpoint: Setpoint,
+    bounds: ValueBounds | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<CallOutcome>;
   /** Close the driver (bounded by closeTimeoutMs), terminate its worker; no restart after this. */
   stop(): Promise<void>;
 }
@@ -362,7 +369,7 @@ export function startDriverProcess(opts: DriverProcessOptions): DriverProcess {
   function call(
     message:
       | { readonly t: 'read'; readonly assetId: string }
-      | { readonly t: 'write'; readonly assetId: string; readonly setpoint: Setpoint },
+      | { readonly t: 'write'; readonly assetId: string; readonly setpoint: Setpoint; readonly bounds?: ValueBounds },
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<CallOutcome> {
@@ -411,7 +418,8 @@ export function startDriverProcess(opts: DriverProcessOptions): DriverProcess {
       return droppedLogLines;
     },
     read: (assetId, timeoutMs, signal) => call({ t: 'read', assetId }, timeoutMs, signal),
-    write: (assetId, setpoint, timeoutMs, signal) => call({ t: 'write', assetId, setpoint }, timeoutMs, signal),
+    write: (assetId, setpoint, bounds, timeoutMs, signal) =>
+      call({ t: 'write', assetId, setpoint, ...(bounds === undefined ? {} : { bounds }) }, timeoutMs, signal),
     async stop() {
       if (stopped) return;
       stopped = true;

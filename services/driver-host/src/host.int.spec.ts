@@ -38,7 +38,7 @@ beforeAll(async () => {
     siteJson(
       [
         pluginAsset('bat-a', 'battery', { maxPowerW: 5_000, initialSocPct: 40 }),
-        pluginAsset('bat-b', 'battery-offset', { maxPowerW: 3_000 }),
+        pluginAsset('bat-b', 'battery-offset', { maxPowerW: 3_000, stepW: 100 }),
         pluginAsset('meter-1', 'meter', { powerW: 1_234 }, { kind: 'grid-meter' }),
       ],
       [
@@ -84,6 +84,21 @@ describe('driver-host with well-behaved plugins', () => {
     expect(reading.values.setpointW).toBe(-2_500);
     const again = await sendDeviceWrite(arbiter.bus, 'bat-a', { kind: 'battery-power', powerW: -2_500 });
     expect(again).toMatchObject({ status: 'unchanged', readBack: -2_500 });
+  });
+
+  it('hands the driver the arbiter’s bounds: a device with 100 W steps takes the step inside them', async () => {
+    const plain = await sendDeviceWrite(arbiter.bus, 'bat-b', { kind: 'battery-power', powerW: 2_450 });
+    expect(plain).toMatchObject({ status: 'applied', readBack: 2_400 });
+    // A lower bound (a discharge that holds the import under the fuse) excludes 2 400 W: the step above.
+    const bounded = await sendDeviceWrite(
+      arbiter.bus,
+      'bat-b',
+      { kind: 'battery-power', powerW: 2_450 },
+      { bounds: { min: 2_420, max: 3_000 } },
+    );
+    expect(bounded).toMatchObject({ status: 'applied', readBack: 2_500 });
+    // The safe set-point the watchdog writes has no bounds; back to 0 for the tests after this one.
+    expect(await sendDeviceWrite(arbiter.bus, 'bat-b', { kind: 'safe' })).toMatchObject({ readBack: 0 });
   });
 
   it('passes the driver its refusal (beyond the asset options) and refuses set-point kinds the driver does not list', async () => {

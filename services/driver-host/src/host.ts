@@ -1,6 +1,6 @@
 import type { ResourceLimits, Worker } from 'node:worker_threads';
 import type { Bus, BusTransport } from '@voltimax/bus';
-import type { Setpoint } from '@voltimax/contracts';
+import type { Setpoint, ValueBounds } from '@voltimax/contracts';
 import {
   assetCounter,
   createPollLoop,
@@ -465,14 +465,19 @@ export function startHost(opts: HostOptions): Host {
     return undefined;
   }
 
-  async function applyWrite(asset: PluginAsset, setpoint: Setpoint, signal: AbortSignal): Promise<WriteOutcome> {
+  async function applyWrite(
+    asset: PluginAsset,
+    setpoint: Setpoint,
+    bounds: ValueBounds | undefined,
+    signal: AbortSignal,
+  ): Promise<WriteOutcome> {
     const driver = runs.get(asset.id)?.driver;
     const process = driver?.process;
     if (driver === undefined || process === undefined) return { status: 'failed', error: 'no driver' };
     // The watchdog's safe set-point comes here without passing `refuse`.
     const refused = refuseWrite(asset, setpoint);
     if (refused !== undefined) return { status: 'rejected', error: refused };
-    const result = await process.write(asset.id, setpoint, settings.writeTimeoutMs, signal);
+    const result = await process.write(asset.id, setpoint, bounds, settings.writeTimeoutMs, signal);
     switch (result.kind) {
       case 'value': {
         const parsed = WriteOutcomeSchema.safeParse(result.value);
@@ -498,7 +503,9 @@ export function startHost(opts: HostOptions): Host {
     assets: plan.assets,
     now,
     refuse: (asset, write) => refuseWrite(asset, write.setpoint),
-    apply: (asset, setpoint, signal) => applyWrite(asset, setpoint, signal),
+    // The arbiter's interval goes with its own writes only (a watchdog's safe set-point has none).
+    apply: (asset, setpoint, signal, context) =>
+      applyWrite(asset, setpoint, context.origin === 'write' ? context.write.bounds : undefined, signal),
     // A backstop: the driver call has its own timeout; this one covers the host's own bookkeeping.
     applyTimeoutMs: settings.writeTimeoutMs + 1_000,
   });

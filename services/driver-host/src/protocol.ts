@@ -6,6 +6,7 @@ import {
   MeasurementsSchema,
   type AssetConfig,
   type Setpoint,
+  type ValueBounds,
 } from '@voltimax/contracts';
 import { z } from 'zod';
 
@@ -37,7 +38,13 @@ export function isWorkerInit(data: unknown): data is WorkerInit {
 /** Host → worker. */
 export type HostMessage =
   | { readonly t: 'read'; readonly id: number; readonly assetId: string }
-  | { readonly t: 'write'; readonly id: number; readonly assetId: string; readonly setpoint: Setpoint }
+  | {
+      readonly t: 'write';
+      readonly id: number;
+      readonly assetId: string;
+      readonly setpoint: Setpoint;
+      readonly bounds?: ValueBounds;
+    }
   /** The host gave up on a call (timeout): abort its signal. */
   | { readonly t: 'cancel'; readonly id: number }
   /** Liveness: answered with `pong` (and the driver's health) unless the worker's event loop is stuck. */

@@ -292,7 +292,14 @@ export function serveDriver(port: MessagePort, init: WorkerInit): void {
         void call(message.id, (signal) => {
           const write = instance?.write;
           if (write === undefined) throw new Error('the driver has no write()');
-          return write.call(instance, assetFor(message.assetId), message.setpoint as Setpoint, signal);
+          const bounds = message.bounds;
+          return write.call(
+            instance,
+            assetFor(message.assetId),
+            message.setpoint as Setpoint,
+            signal,
+            bounds === undefined ? undefined : { bounds },
+          );
         });
         return;
       case 'cancel':

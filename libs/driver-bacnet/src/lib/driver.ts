@@ -191,7 +191,7 @@ export const bacnetDriver: DriverDefinition<BacnetAssetOptions, BacnetHostOption
           throw err;
         }
       },
-      async write(asset, setpoint: Setpoint, signal) {
+      async write(asset, setpoint: Setpoint, signal, options) {
         const runtime = runtimeOf(asset);
         counters.writes += 1;
         if (setpoint.kind === 'safe') return count(await writeSafe(asset, runtime, signal));
@@ -206,7 +206,7 @@ export const bacnetDriver: DriverDefinition<BacnetAssetOptions, BacnetHostOption
           session,
           runtime.device,
           mapping,
-          setpointRaw(mapping, value),
+          setpointRaw(mapping, value, options?.bounds),
           runtime.options.maxObjectsPerRequest,
           signal,
         );

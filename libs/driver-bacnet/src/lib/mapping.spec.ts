@@ -149,6 +149,40 @@ describe('setpointRaw', () => {
     );
   });
 
+  it('takes the step away from zero when the bounds exclude the one toward zero and include it', () => {
+    const tenth = (sign: 1 | -1) => mapping({ scale: 10, offset: 0, sign }, INTEGER_VALUE);
+    expect(setpointRaw(tenth(1), 4_975, { min: 4_972 })).toBe(498);
+    expect(setpointRaw(tenth(1), 4_975, { min: 4_960, max: 5_000 })).toBe(497); // toward zero is inside
+    expect(setpointRaw(tenth(1), 4_975, { min: 4_972, max: 4_979 })).toBe(497); // neither: toward zero
+    // a charge of at least 4 972 W (our units; the device counts charge positive)
+    expect(setpointRaw(tenth(-1), -4_975, { max: -4_972 })).toBe(498);
+    expect(setpointRaw(tenth(-1), -4_975)).toBe(497);
+  });
+
+  it('lands inside bounds that hold the value whenever a neighbouring device value does', () => {
+    fc.assert(
+      fc.property(finite(1e5), mappingArb, fc.double({ min: 0, max: 50, noNaN: true }), fc.double({ min: 0, max: 50, noNaN: true }), (value, m, below, above) => {
+        const bounds = { min: value - below, max: value + above };
+        const sp = mapping(m, INTEGER_VALUE);
+        const raw = setpointRaw(sp, value, bounds);
+        const plain = setpointRaw(sp, value);
+        const exact = toDeviceValue(value, m);
+        const neighbours = [Math.floor(exact), Math.ceil(exact)];
+        // a neighbour within rounding noise of an edge is on either side of it: not judged
+        const noise = 1e-5 * Math.max(1, Math.abs(value), Math.abs(m.offset), Math.abs(m.scale));
+        const edges = [bounds.min, bounds.max];
+        if (neighbours.some((r) => edges.some((edge) => Math.abs(toOurValue(r, m) - edge) < noise))) return;
+        const inside = (r: number) => {
+          const ours = toOurValue(r, m);
+          return ours >= bounds.min && ours <= bounds.max;
+        };
+        if (inside(plain)) expect(raw).toBe(plain);
+        else if (neighbours.some(inside)) expect(inside(raw)).toBe(true);
+        else expect(raw).toBe(plain);
+      }),
+    );
+  });
+
   it('leaves analog objects exact', () => {
     expect(setpointRaw(mapping({ scale: 10, offset: 0, sign: 1 }, 2 /* analog-value */), 4_975)).toBe(497.5);
     expect(setpointRaw(mapping({ scale: 10, offset: 0, sign: 1 }, INTEGER_VALUE), 4_975)).toBe(497);

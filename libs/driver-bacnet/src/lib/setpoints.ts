@@ -1,6 +1,7 @@
 // Writing set-points: WriteProperty present-value at our priority, then read back our priority-array slot and the
 // present-value, and say what happened.
 import { ApplicationTag, ObjectType, type BACNetAppData } from '@bacnet-js/client';
+import type { ValueBounds } from '@voltimax/contracts';
 import type { WriteOutcome } from '@voltimax/driver-sdk';
 import {
   BacnetAbortedError,
@@ -160,9 +161,11 @@ export async function writeAndVerify(
 /**
  * The device value a set-point becomes. An integer object takes the whole device value next to it that is nearer
  * zero **in our units** (whatever the mapping's sign and offset), so a write never goes past what was asked (as
- * `wholeStepsTowardZero` in contracts).
+ * `wholeStepsTowardZero` in contracts) — unless that one lies outside `bounds` (the arbiter's interval for the value,
+ * `DeviceWrite.bounds`, in our units) and the other neighbour inside: a lower bound (a discharge that holds the import
+ * under the fuse) takes the step away from zero, as `wholeStepWithin` does.
  */
-export function setpointRaw(mapping: SetpointOptions, value: number): number {
+export function setpointRaw(mapping: SetpointOptions, value: number, bounds?: ValueBounds): number {
   const exact = toDeviceValue(value, mapping);
   const type = mapping.object.type;
   if ((type !== ObjectType.INTEGER_VALUE && type !== ObjectType.POSITIVE_INTEGER_VALUE) || !Number.isFinite(exact))
@@ -171,5 +174,17 @@ export function setpointRaw(mapping: SetpointOptions, value: number): number {
   if (Math.abs(exact - nearest) <= Math.max(1e-9, 1e-12 * Math.abs(nearest))) return nearest;
   const low = Math.floor(exact);
   const high = Math.ceil(exact);
-  return Math.abs(toOurValue(low, mapping)) <= Math.abs(toOurValue(high, mapping)) ? low : high;
+  const [towardZero, away] =
+    Math.abs(toOurValue(low, mapping)) <= Math.abs(toOurValue(high, mapping)) ? [low, high] : [high, low];
+  if (bounds === undefined) return towardZero;
+  // a millionth of a unit of slack, as wholeStepWithin
+  const slack = (edge: number) => Math.max(1e-6, 1e-12 * Math.abs(edge));
+  const inside = (raw: number) => {
+    const ours = toOurValue(raw, mapping);
+    return (
+      (bounds.min === undefined || ours >= bounds.min - slack(bounds.min)) &&
+      (bounds.max === undefined || ours <= bounds.max + slack(bounds.max))
+    );
+  };
+  return !inside(towardZero) && inside(away) ? away : towardZero;
 }

@@ -94,10 +94,10 @@ export const kebaDriver = defineDriver<KebaAssetOptions, KebaHostOptions>({
         return sample(station, station.fieldsAtMs);
       },
 
-      async write(asset, setpoint: Setpoint, signal): Promise<WriteOutcome> {
+      async write(asset, setpoint: Setpoint, signal, options): Promise<WriteOutcome> {
         const currentA = setpoint.kind === 'safe' ? 0 : setpoint.kind === 'ev-current' ? setpoint.currentA : undefined;
         if (currentA === undefined) return { status: 'rejected', error: `keba-udp cannot write '${setpoint.kind}'` };
-        const command = currentCommand(currentA);
+        const command = currentCommand(currentA, setpoint.kind === 'safe' ? undefined : options?.bounds);
         if (!command.ok) return { status: 'rejected', error: command.reason };
         const station = stationOf(asset);
         await station.command(currtime(command.milliAmps), 'ok', asset.options.replyTimeoutMs, signal);

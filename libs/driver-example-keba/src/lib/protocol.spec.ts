@@ -120,6 +120,11 @@ describe('currentCommand and commandedCurrentMa', () => {
     expect(currentCommand(currentA)).toEqual(expected);
   });
 
+  it('takes the mA above when the arbiter’s bounds exclude the one toward zero', () => {
+    expect(currentCommand(15.9996, { min: 15.9995, max: 16 })).toEqual({ ok: true, milliAmps: 16_000 });
+    expect(currentCommand(15.9996, { min: 6, max: 16 })).toEqual({ ok: true, milliAmps: 15_999 });
+  });
+
   it('reads back the pending current while the currtime delay runs, the user current after it', () => {
     expect(commandedCurrentMa({ 'Tmo CT': 1, 'Curr timer': 10_000, 'Curr user': 16_000 })).toBe(10_000);
     expect(commandedCurrentMa({ 'Tmo CT': 0, 'Curr timer': 0, 'Curr user': 10_000 })).toBe(10_000);

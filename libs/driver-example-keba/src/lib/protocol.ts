@@ -1,7 +1,7 @@
 // The KEBA KeContact P30 UDP protocol as data: what a datagram from the station means, and how a set-point becomes a
 // command. Source: KEBA "KeContact P30 UDP Programmers Guide" V2.01 (and the P20 guide for the broadcast format).
 // No sockets here: station.ts does the I/O.
-import { wholeStepsTowardZero, type AssetReading, type Measurements } from '@voltimax/contracts';
+import { wholeStepWithin, type AssetReading, type Measurements, type ValueBounds } from '@voltimax/contracts';
 
 type ChargerState = NonNullable<AssetReading['chargerState']>;
 
@@ -119,11 +119,22 @@ export function commandedCurrentMa(report2: ReportFields): number | undefined {
   return pending > 0 ? num(report2, 'Curr timer') : num(report2, 'Curr user');
 }
 
-/** A charging current as the station takes it: 0 (stop) or 6–63 A in mA; anything else is refused with a reason. */
+/**
+ * A charging current as the station takes it: 0 (stop) or 6–63 A in whole mA, toward zero unless that leaves the
+ * arbiter's `bounds` (A) and the mA above does not; anything else is refused with a reason.
+ */
 export function currentCommand(
   currentA: number,
+  bounds?: ValueBounds,
 ): { readonly ok: true; readonly milliAmps: number } | { readonly ok: false; readonly reason: string } {
-  const milliAmps = wholeStepsTowardZero(currentA * 1_000);
+  const inMilliAmps =
+    bounds === undefined
+      ? undefined
+      : {
+          ...(bounds.min === undefined ? {} : { min: bounds.min * 1_000 }),
+          ...(bounds.max === undefined ? {} : { max: bounds.max * 1_000 }),
+        };
+  const milliAmps = wholeStepWithin(currentA * 1_000, inMilliAmps);
   if (milliAmps === 0) return { ok: true, milliAmps: 0 };
   if (milliAmps < MIN_CURRENT_MA || milliAmps > MAX_CURRENT_MA) {
     return {

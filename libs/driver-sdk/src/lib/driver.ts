@@ -1,4 +1,4 @@
-import type { AssetConfig, AssetReading, Measurements, Setpoint, SetpointKind, WriteResult } from '@voltimax/contracts';
+import type { AssetConfig, AssetReading, Measurements, Setpoint, SetpointKind, ValueBounds, WriteResult } from '@voltimax/contracts';
 
 type ChargerState = NonNullable<AssetReading['chargerState']>;
 
@@ -92,6 +92,16 @@ export interface DriverHealth {
 }
 
 /** A started driver. Every method may be called with a signal the host aborts on timeout or stop. */
+/** What the arbiter sent with a set-point besides its value. */
+export interface DriverWriteOptions {
+  /**
+   * The interval the arbiter's rules allow for the value (`DeviceWrite.bounds`), in the set-point's unit (W or A;
+   * absent for `safe` and when the arbiter sent none). A device that takes whole steps rounds inside it:
+   * `wholeStepWithin` of @voltimax/contracts on the value and the bounds mapped alike. Without it, round toward zero.
+   */
+  readonly bounds?: ValueBounds;
+}
+
 export interface DriverInstance<AssetOptions> {
   /**
    * Read the asset's points. Called every `pollIntervalMs` of the asset, never twice at once for one asset. Throwing
@@ -104,7 +114,12 @@ export interface DriverInstance<AssetOptions> {
    * per asset, with set-point kinds the definition lists in `setpoints` (and `safe`, which a writable driver must
    * handle: the host writes it when a write expires). Absent: the driver is read-only.
    */
-  write?(asset: DriverAsset<AssetOptions>, setpoint: Setpoint, signal: AbortSignal): Promise<WriteOutcome>;
+  write?(
+    asset: DriverAsset<AssetOptions>,
+    setpoint: Setpoint,
+    signal: AbortSignal,
+    options?: DriverWriteOptions,
+  ): Promise<WriteOutcome>;
   /** The driver's own view of its connection; called for every heartbeat. */
   health?(): DriverHealth;
   /** Release sockets and timers. The host waits for it (bounded by a timeout). */
