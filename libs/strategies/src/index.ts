@@ -1,6 +1,14 @@
 export type { Clock, MetricValues, Strategy, StrategyMetrics, StrategyResult, StrategyRole, StrategySetpoints } from './lib/strategy';
 export { finiteValues, toDecisionMetrics } from './lib/strategy';
-export type { BatteryState, EvChargerState, EvSession, Forecast, GridLimits, PricePoint, SiteState } from './lib/site-state';
+export type { BatteryState, EvChargerState, EvSession, Forecast, GridLimits, PricePoint, PvInverterState, SiteState } from './lib/site-state';
+export {
+  DEFAULT_EXPORT_LIMIT_OPTIONS,
+  limitExport,
+  type ExportLimitMemory,
+  type ExportLimitOptions,
+  type ExportLimitReason,
+  type ExportLimitResult,
+} from './lib/export-limit';
 export { STRATEGY_REASONS, type StrategyReason } from './lib/reasons';
 export {
   strategies,

@@ -116,6 +116,26 @@ describe('the tick', () => {
     expect(new Set(h.bus.published(subjects.intent).map((m) => m.params.assetId))).toEqual(new Set(['bat-1']));
   });
 
+  it('curtails the PV inverter when a full battery leaves more export than the grid connection takes', async () => {
+    const site = buildSite({ grid: { maxImportW: 17_000, maxExportW: 2_000, phases: 3, nominalVoltageV: 230 } });
+    const h = harness({ site });
+    await started(h);
+    // 6 kW of PV, 1 kW of load, the battery full: 5 kW go out, 1.95 kW may (the limit less its 50 W margin).
+    sendTelemetry(h.peer, T0, { gridW: -5_000, batteryW: 0, socPct: 95, pvW: 6_000 });
+    jest.advanceTimersByTime(0);
+    const [intent] = intentsFor(h.bus, 'pv-1');
+    expect(ControlIntentSchema.parse(intent)).toMatchObject({
+      source: 'optimization',
+      assetId: 'pv-1',
+      setpoint: { kind: 'pv-limit', maxPowerW: 6_000 - (5_000 - 1_950) },
+      reason: 'export-limit:curtailing',
+    });
+    // The export back under the limit with room to spare (the load rose): the limit rises, by 600 W a tick.
+    sendTelemetry(h.peer, T0 + 1_000, { gridW: -1_000, batteryW: 0, socPct: 95, pvW: 2_950 });
+    jest.advanceTimersByTime(1_000);
+    expect(intentsFor(h.bus, 'pv-1').at(-1)?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 3_550 });
+  });
+
   it('sets EV currents when ev-charging is active', async () => {
     const site = buildSite({ strategy: { active: ['ev-charging', 'self-consumption'], tickMs: 1_000, config: { 'ev-charging': { mode: 'fast' } } } });
     const h = harness({ site });

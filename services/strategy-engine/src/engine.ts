@@ -32,6 +32,7 @@ import {
   type AutomationMemory,
   type MeterMemory,
   type CombinedDecision,
+  type ExportLimitMemory,
   type RulesOutcome,
   type StrategyMemories,
 } from '@voltimax/strategies';
@@ -166,6 +167,7 @@ export interface Engine {
  * decides twice (the chargers, then its battery guard layer): a charger takes the first, a battery the second.
  */
 function reasonFor(assetId: string, setpoint: Setpoint, combined: CombinedDecision): string {
+  if (setpoint.kind === 'pv-limit') return `export-limit:${combined.exportLimit.reason}`;
   const shapers = combined.shapedBy[assetId] ?? [];
   const name = shapers[shapers.length - 1] ?? combined.primary;
   const entries = combined.decisions.filter((d) => d.name === name);
@@ -190,6 +192,8 @@ export function createEngine(deps: EngineDeps): Engine {
 
   let config = deps.config;
   let memories: StrategyMemories = {};
+  /** The feed-in limit's memory (in this process only: after a restart it starts over from the readings). */
+  let exportLimitMemory: ExportLimitMemory = {};
   let automationMemory: AutomationMemory = INITIAL_AUTOMATION_MEMORY;
   /**
    * The site's grid meter, recorded every tick whatever strategy runs (recordSiteHistory): the month's peak, the
@@ -355,7 +359,13 @@ export function createEngine(deps: EngineDeps): Engine {
     siteMeter = recordSiteHistory(siteMeter, built.state, nowMs, settings.maxTelemetryAgeMs);
     // A planner without memory (first start, memory expired, just activated) starts from the site's meter.
     const seeded = seedSiteMeter(rules.active, config.configs, memories, siteMeter);
-    const combined = combine(built.state, clock, { active: rules.active, configs: config.configs, memories: seeded.memories });
+    const combined = combine(built.state, clock, {
+      active: rules.active,
+      configs: config.configs,
+      memories: seeded.memories,
+      exportLimit: exportLimitMemory,
+    });
+    exportLimitMemory = combined.exportLimit.memory;
     // Only those that ran keep a memory (an active primary behind another one does not run): count those.
     const started = seeded.seeded.filter((name) => combined.memories[name] !== undefined);
     if (started.length > 0) {

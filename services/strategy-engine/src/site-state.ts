@@ -1,5 +1,5 @@
 import type { AssetConfig, AssetReading, Quality, SiteConfig } from '@voltimax/contracts';
-import type { BatteryState, EvChargerState, PricePoint, SiteState } from '@voltimax/strategies';
+import type { BatteryState, EvChargerState, PricePoint, PvInverterState, SiteState } from '@voltimax/strategies';
 
 /** The latest reading per asset id, as received on `telemetry.<assetId>`. */
 export class TelemetryCache {
@@ -93,6 +93,9 @@ const CONNECTED_STATES = new Set(['preparing', 'charging', 'suspended', 'finishi
  *   battery port). Limits from the site config, tightened by the BMS (`maxChargePowerW`/`maxDischargePowerW`). A
  *   missing SoC is NaN, which the strategies treat as stale.
  * - **PV** (≥ 0): Σ fresh `pv-inverter.powerW`, hybrid `pvPowerW` and `meter` (measures 'pv') readings.
+ * - **curtailable PV** (`pvInverters`, for the feed-in limit): every `pv-inverter` (its profile must execute
+ *   `pv-limit`) with its `powerW` and `pv.ratedPowerW`; quality and age as read. A hybrid inverter's PV is not
+ *   curtailed: the arbiter keeps one set-point per asset, and a hybrid's is its battery's.
  * - **EV chargers** (≥ 0): connected when the charger state says a car is plugged in (or, without a state, it draws power).
  * - **load** (≥ 0): Σ fresh `load` assets and `meter`s measuring 'load' (else a hybrid's `loadPowerW`) → 'measured';
  *   otherwise derived from the balance: load = grid + PV + battery − EV.
@@ -209,6 +212,20 @@ export function buildSiteState(input: SiteStateInput): BuiltSiteState {
       if (loadW !== undefined) measuredLoadW = (measuredLoadW ?? 0) + Math.max(0, loadW);
     }
   }
+  const pvInverters: PvInverterState[] = assets.flatMap((asset) => {
+    if (asset.kind !== 'pv-inverter') return [];
+    const f = fresh(asset.id);
+    const powerW = valueOf(readings.get(asset.id), 'powerW');
+    return [
+      {
+        assetId: asset.id,
+        powerW: Math.max(0, powerW ?? 0),
+        ratedPowerW: asset.pv.ratedPowerW,
+        quality: powerW === undefined && f.quality === 'good' ? 'error' : f.quality,
+        ageMs: f.ageMs,
+      },
+    ];
+  });
   const batteryW = batteries.reduce((s, b) => s + (isFresh(b) ? b.powerW : 0), 0);
   const evW = evChargers.reduce((s, c) => s + c.powerW, 0);
   const measured = measuredLoadW ?? hybridLoadW;
@@ -224,6 +241,7 @@ export function buildSiteState(input: SiteStateInput): BuiltSiteState {
     loadSource: measured !== undefined ? 'measured' : 'derived',
     batteries,
     evChargers,
+    ...(pvInverters.length > 0 ? { pvInverters } : {}),
     ...(frequencyHz !== undefined ? { frequencyHz } : {}),
     ...(input.prices ? { prices: input.prices } : {}),
     tariff: site.tariff,

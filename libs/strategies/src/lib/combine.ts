@@ -1,6 +1,7 @@
 import type { Setpoint, StrategyName } from '@voltimax/contracts';
 import { clamp } from './arithmetic';
 import { batteryPower, batteryWindow } from './battery';
+import { limitExport, type ExportLimitMemory, type ExportLimitResult } from './export-limit';
 import { strategies, strategyByName, type StrategyConfigs, type StrategyMemories } from './registry';
 import type { SiteState } from './site-state';
 import type { Clock, StrategyMetrics, StrategySetpoints } from './strategy';
@@ -16,6 +17,8 @@ export interface CombineInput {
   readonly configs: StrategyConfigs;
   /** Memories from the previous tick; a strategy without one starts from its initial memory. */
   readonly memories: StrategyMemories;
+  /** The feed-in limit's memory from the previous tick (`CombinedDecision.exportLimit.memory`). */
+  readonly exportLimit?: ExportLimitMemory;
 }
 
 /** How a strategy took part in this tick. */
@@ -28,7 +31,10 @@ export interface CombinedDecisionEntry {
 }
 
 export interface CombinedDecision {
-  /** Final setpoints per asset id: battery-power for every battery, ev-current for chargers when ev-charging is active. */
+  /**
+   * Final setpoints per asset id: battery-power for every battery, ev-current for chargers when ev-charging is active,
+   * pv-limit for curtailable PV inverters while the feed-in limit curtails.
+   */
   readonly setpoints: StrategySetpoints;
   /** For each asset, the strategies that changed or set its setpoint, in order. */
   readonly shapedBy: Readonly<Record<string, readonly StrategyName[]>>;
@@ -40,6 +46,8 @@ export interface CombinedDecision {
   readonly primary: StrategyName;
   /** The layers applied, in order. */
   readonly layers: readonly StrategyName[];
+  /** The feed-in limit (step 5): its PV set-points are in `setpoints`; its memory goes into the next tick's input. */
+  readonly exportLimit: ExportLimitResult;
 }
 
 /**
@@ -53,6 +61,8 @@ export interface CombinedDecision {
  *    raises it (more discharge / less charge). A later layer wins a conflict, so the backup reserve wins over a peak.
  * 4. Finally each battery setpoint is clamped to that battery's SoC window and power limits; a battery no strategy
  *    spoke for gets 0 W.
+ * 5. The feed-in limit (`limitExport`): whatever is active, curtailable PV inverters get a `pv-limit` while the
+ *    export the final battery set-points leave would pass `maxExportW`.
  */
 export function combine(state: SiteState, clock: Clock, input: CombineInput): CombinedDecision {
   const decisions: CombinedDecisionEntry[] = [];
@@ -144,12 +154,16 @@ export function combine(state: SiteState, clock: Clock, input: CombineInput): Co
   const known = new Set(state.batteries.map((b) => b.assetId));
   for (const assetId of Object.keys(batterySetpoints)) if (!known.has(assetId)) delete batterySetpoints[assetId];
 
+  // 5. The feed-in limit, on the final battery set-points.
+  const exportLimit = limitExport(state, batterySetpoints, input.exportLimit ?? {});
+
   return {
-    setpoints: { ...batterySetpoints, ...evSetpoints },
+    setpoints: { ...batterySetpoints, ...evSetpoints, ...exportLimit.setpoints },
     shapedBy,
     decisions,
     memories: memories as StrategyMemories,
     primary,
     layers,
+    exportLimit,
   };
 }

@@ -64,6 +64,19 @@ export interface EvChargerState {
   readonly ageMs: number;
 }
 
+/** A PV inverter the gateway may curtail (a `pv-limit` set-point): the feed-in limit (`limitExport`) uses it. */
+export interface PvInverterState {
+  readonly assetId: string;
+  /** Measured AC power, W, ≥ 0. */
+  readonly powerW: number;
+  /** Rated AC power, W, > 0 (site config `pv.ratedPowerW`): a limit at it is no limit. */
+  readonly ratedPowerW: number;
+  /** Quality of the latest reading. Anything but 'good' is stale data. */
+  readonly quality: Quality;
+  /** Age of the latest reading at the time of the snapshot, ms, ≥ 0. */
+  readonly ageMs: number;
+}
+
 /** A known price for the interval [startMs, endMs), EUR/MWh (may be negative). */
 export interface PricePoint {
   readonly startMs: number;
@@ -118,6 +131,8 @@ export interface SiteState {
   readonly loadSource?: 'measured' | 'derived';
   readonly batteries: readonly BatteryState[];
   readonly evChargers: readonly EvChargerState[];
+  /** PV inverters the gateway may curtail (their power is also in `pvPowerW`); absent or empty: none. */
+  readonly pvInverters?: readonly PvInverterState[];
   /** Grid frequency, Hz, from the grid meter (same quality and age as the grid reading). */
   readonly frequencyHz?: number;
   /** Known prices (day-ahead), any order; may be empty or missing. */

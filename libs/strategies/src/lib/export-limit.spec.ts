@@ -1,0 +1,139 @@
+import fc from 'fast-check';
+import { batteryPower } from './battery';
+import { DEFAULT_EXPORT_LIMIT_OPTIONS, limitExport, type ExportLimitMemory } from './export-limit';
+import type { PvInverterState, SiteState } from './site-state';
+import { buildBattery, buildSiteState } from '../testing';
+
+const pv = (powerW: number, overrides: Partial<PvInverterState> = {}): PvInverterState => ({
+  assetId: 'pv-1',
+  powerW,
+  ratedPowerW: 6_000,
+  quality: 'good',
+  ageMs: 0,
+  ...overrides,
+});
+
+/** A site exporting `pvW − loadW` with a full battery at 0 W and a 3 kW export limit. */
+function site(pvW: number, loadW: number, overrides: Partial<SiteState> = {}): SiteState {
+  return buildSiteState({
+    pvPowerW: pvW,
+    loadPowerW: loadW,
+    batteries: [buildBattery({ socPct: 95, powerW: 0 })],
+    pvInverters: [pv(pvW)],
+    limits: { maxImportW: 17_000, maxExportW: 3_000, phases: 3, nominalVoltageV: 230 },
+    ...overrides,
+  });
+}
+const idle = { 'bat-1': batteryPower(0) };
+const TARGET_W = 3_000 - 60; // 2 % of the limit
+
+describe('limitExport (the feed-in limit)', () => {
+  it('does nothing while the export stays under the limit', () => {
+    const result = limitExport(site(3_000, 500), idle, {});
+    expect(result).toMatchObject({ setpoints: {}, reason: 'within-limit', memory: {} });
+  });
+
+  it('curtails the PV by the excess over the target when the battery cannot take it', () => {
+    // 5 kW of PV, 500 W of load: 4.5 kW would go out; the target is 2.94 kW → the PV may make 3.44 kW.
+    const result = limitExport(site(5_000, 500), idle, {});
+    expect(result.reason).toBe('curtailing');
+    expect(result.setpoints).toEqual({ 'pv-1': { kind: 'pv-limit', maxPowerW: 5_000 - (4_500 - TARGET_W) } });
+    expect(result.memory.limitW).toBe(3_440);
+  });
+
+  it('counts what the battery set-points are about to change', () => {
+    // The same surplus, but the battery is about to charge at 2 kW: 2.5 kW go out, under the limit.
+    expect(limitExport(site(5_000, 500), { 'bat-1': batteryPower(-2_000) }, {}).reason).toBe('within-limit');
+    // A battery about to stop charging 2 kW adds them to the export.
+    const charging = site(5_000, 500, { batteries: [buildBattery({ socPct: 94, powerW: -2_000 })] });
+    expect(charging.gridPowerW).toBe(-2_500);
+    expect(limitExport(charging, idle, {}).limitW).toBe(3_440);
+  });
+
+  it('falls at once when the load drops, rises by at most a tenth of the rating a tick, and releases at the top', () => {
+    const memory: ExportLimitMemory = { limitW: 3_440 };
+    // Load 500 → 100 W with the PV at its limit: 400 W more go out → the limit falls by 400 W.
+    expect(limitExport(site(3_440, 100), idle, memory).limitW).toBe(3_040);
+    // Load 500 → 2 500 W: room for 2 kW more, but 600 W (10 % of 6 kW) a tick.
+    expect(limitExport(site(3_440, 2_500), idle, memory).limitW).toBe(4_040);
+    // 20 W over the target (less than half the 60 W margin): a flicker, the limit stays.
+    expect(limitExport(site(3_440, 480), idle, memory).limitW).toBe(3_440);
+    // A rise under 1 % of the rating (60 W) is not sent: the limit stays.
+    expect(limitExport(site(3_440, 540), idle, memory).limitW).toBe(3_440);
+    // The PV below its limit (a cloud) and the export under the target: the limit stays where it is.
+    expect(limitExport(site(2_000, 500), idle, memory).limitW).toBe(3_440);
+    // Even 6 kW would stay under the target (load 3.5 kW): released, no set-point.
+    expect(limitExport(site(3_440, 3_500), idle, memory)).toMatchObject({ setpoints: {}, reason: 'released', memory: {} });
+  });
+
+  it('shares the limit in proportion to what each inverter makes, never above its rating', () => {
+    const state = site(6_000, 500, {
+      pvInverters: [pv(4_000, { assetId: 'pv-1' }), pv(2_000, { assetId: 'pv-2', ratedPowerW: 3_000 })],
+    });
+    const result = limitExport(state, idle, {});
+    // 5.5 kW would go out, 2.94 kW may: 3.44 kW of PV, 2/3 and 1/3.
+    expect(result.setpoints).toEqual({
+      'pv-1': { kind: 'pv-limit', maxPowerW: 2_293 },
+      'pv-2': { kind: 'pv-limit', maxPowerW: 1_146 },
+    });
+  });
+
+  it('stops on a stale grid reading and leaves a stale inverter alone', () => {
+    expect(limitExport(site(5_000, 500, { gridQuality: 'error' }), idle, { limitW: 3_440 })).toMatchObject({
+      setpoints: {},
+      reason: 'stale-data',
+      memory: {},
+    });
+    const staleInverter = site(5_000, 500, { pvInverters: [pv(5_000, { ageMs: 60_000 })] });
+    expect(limitExport(staleInverter, idle, {})).toMatchObject({ setpoints: {}, reason: 'no-curtailable-pv' });
+  });
+
+  it('holds a zero-export site at a small import', () => {
+    const zero = site(4_000, 700, { limits: { maxImportW: 17_000, maxExportW: 0, phases: 3, nominalVoltageV: 230 } });
+    // Target: 50 W of import (the smallest margin) → the PV may make 650 W.
+    expect(limitExport(zero, idle, {}).limitW).toBe(650);
+  });
+
+  it('closed loop: the export ends under the limit, and the PV is not curtailed more than the target needs', () => {
+    // A PV inverter that follows its limit within one tick, a full battery, loads and sunshine changing in steps.
+    const segment = fc.record({ availableW: fc.integer({ min: 0, max: 6_000 }), loadW: fc.integer({ min: 0, max: 8_000 }) });
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 5_000 }), (segments, maxExportW) => {
+        const limits = { maxImportW: 17_000, maxExportW, phases: 3 as const, nominalVoltageV: 230 };
+        const target = maxExportW - Math.max(50, 0.02 * maxExportW);
+        let memory: ExportLimitMemory = {};
+        let limitW = 6_000;
+        for (const { availableW, loadW } of segments) {
+          let gridW = 0;
+          let pvW = 0;
+          for (let tick = 0; tick < 30; tick++) {
+            pvW = Math.min(availableW, limitW);
+            gridW = loadW - pvW;
+            const state = buildSiteState({
+              gridPowerW: gridW,
+              pvPowerW: pvW,
+              loadPowerW: loadW,
+              batteries: [buildBattery({ socPct: 95, powerW: 0 })],
+              pvInverters: [pv(pvW)],
+              limits,
+            });
+            const result = limitExport(state, idle, memory);
+            memory = result.memory;
+            const sp = result.setpoints['pv-1'];
+            limitW = sp?.kind === 'pv-limit' ? sp.maxPowerW : 6_000;
+          }
+          // settled: under the limit …
+          expect(-gridW).toBeLessThanOrEqual(maxExportW);
+          // … and either the PV makes all it can, or the export is within a step (1 % of 6 kW) and a watt of the target
+          if (pvW < availableW) expect(-gridW).toBeGreaterThanOrEqual(target - 0.01 * 6_000 - 1);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('uses the default options unless given others', () => {
+    const strict = { ...DEFAULT_EXPORT_LIMIT_OPTIONS, minMarginW: 500 };
+    expect(limitExport(site(5_000, 500), idle, {}, strict).limitW).toBe(5_000 - (4_500 - 2_500));
+  });
+});

@@ -1,0 +1,123 @@
+import type { Setpoint } from '@voltimax/contracts';
+import { isGridStale, isStale } from './battery';
+import type { SiteState } from './site-state';
+import type { StrategySetpoints } from './strategy';
+
+/**
+ * The feed-in limit: PV curtailment that keeps the export under the grid connection's `maxExportW` when the
+ * batteries cannot take the surplus (full, at their charge limit, or none). It is not a strategy one may leave out:
+ * `combine` runs it last, after the battery set-points are final, on every site with curtailable PV inverters
+ * (`SiteState.pvInverters`). The arbiter cannot do it (it never raises a PV limit, and a limit is only ever a
+ * narrowing of what the inverter would do anyway), and without it a full battery on a sunny day exports whatever
+ * the roof makes.
+ *
+ * A controller on the projected grid power (the grid reading moved by the change the battery set-points ask):
+ * - **start** when the projected export exceeds the target (`maxExportW − margin`) by more than half the margin: the
+ *   PV limit is the PV power minus the excess over the target;
+ * - **follow** while curtailing: whenever the projected export is that far over the target the limit falls at once to
+ *   the PV power minus the excess (the load dropped, the battery filled); while it is under, the limit rises toward the PV
+ *   power plus the headroom, by at most `maxRiseFraction` of the rating per tick (the PV answers within seconds; a
+ *   whole roof released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick);
+ *   a limit the PV does not reach anyway (the sun gives less) stays;
+ * - **release** once even the inverters' full rating would keep the export under the target: no set-point any more,
+ *   the engine's intent expires and the arbiter writes the PV inverter's safe state (unlimited).
+ * The total limit is shared out in proportion to each inverter's present power (its rating while none produces). A stale grid reading stops the curtailment (nothing measured to hold); a stale inverter
+ * is left alone (its power still counts in the grid reading).
+ */
+
+/** The curtailment's memory (plain JSON, kept by the engine between ticks). */
+export interface ExportLimitMemory {
+  /** The total PV limit sent last tick, W; absent while not curtailing. */
+  readonly limitW?: number;
+}
+
+export interface ExportLimitOptions {
+  /** Readings older than this are stale, ms. */
+  readonly maxReadingAgeMs: number;
+  /** Aim this far under `maxExportW`, W: the larger of this fraction of the limit and `minMarginW`. */
+  readonly marginFraction: number;
+  readonly minMarginW: number;
+  /** Largest rise of the total limit per tick, as a fraction of the inverters' total rating. */
+  readonly maxRiseFraction: number;
+  /** Smallest rise worth a new set-point, as a fraction of the total rating. */
+  readonly minStepFraction: number;
+}
+
+export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
+  maxReadingAgeMs: 15_000,
+  marginFraction: 0.02,
+  minMarginW: 50,
+  maxRiseFraction: 0.1,
+  minStepFraction: 0.01,
+};
+
+export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-limit' | 'curtailing' | 'released';
+
+export interface ExportLimitResult {
+  /** `pv-limit` per curtailed inverter (none while not curtailing). */
+  readonly setpoints: Readonly<Record<string, Setpoint>>;
+  readonly memory: ExportLimitMemory;
+  readonly reason: ExportLimitReason;
+  /** The grid power once the batteries reach their set-points, W, + = import. */
+  readonly projectedGridW: number;
+  /** The export the curtailment aims under, W. */
+  readonly targetExportW: number;
+  /** The total PV limit sent, W (absent while not curtailing). */
+  readonly limitW?: number;
+}
+
+/** The total PV limit and set-points for this tick; see the module comment. */
+export function limitExport(
+  state: SiteState,
+  batterySetpoints: StrategySetpoints,
+  memory: ExportLimitMemory,
+  options: ExportLimitOptions = DEFAULT_EXPORT_LIMIT_OPTIONS,
+): ExportLimitResult {
+  const { maxExportW } = state.limits;
+  const marginW = Math.max(options.minMarginW, options.marginFraction * maxExportW);
+  const targetExportW = maxExportW - marginW;
+  let batteryChangeW = 0;
+  for (const b of state.batteries) {
+    const sp = batterySetpoints[b.assetId];
+    if (sp?.kind === 'battery-power' && Number.isFinite(sp.powerW) && Number.isFinite(b.powerW)) batteryChangeW += sp.powerW - b.powerW;
+  }
+  // More discharge (+) lowers the grid power; more charge raises it.
+  const projectedGridW = state.gridPowerW - batteryChangeW;
+  const base = { projectedGridW, targetExportW };
+  const inverters = (state.pvInverters ?? []).filter(
+    (pv) => !isStale(pv, options.maxReadingAgeMs) && Number.isFinite(pv.powerW) && pv.ratedPowerW > 0,
+  );
+  if (inverters.length === 0) return { ...base, setpoints: {}, memory: {}, reason: 'no-curtailable-pv' };
+  if (isGridStale(state, options.maxReadingAgeMs) || !Number.isFinite(projectedGridW)) {
+    return { ...base, setpoints: {}, memory: {}, reason: 'stale-data' };
+  }
+
+  const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
+  const pvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
+  const headroomW = targetExportW + projectedGridW; // export may still grow by this much (negative: too much)
+  // Even at full rating the export would stay under the target: nothing to hold (or no longer).
+  if (pvW + headroomW >= ratedW) {
+    return { ...base, setpoints: {}, memory: {}, reason: memory.limitW === undefined ? 'within-limit' : 'released' };
+  }
+  let limitW: number;
+  if (headroomW < -marginW / 2) {
+    // Too much export (or about to be): down to what the target allows, at once. (Within half the margin over the
+    // target nothing changes: a load that flickers does not cost a write each tick; the limit is still a half margin
+    // away.)
+    limitW = pvW + headroomW;
+  } else if (memory.limitW === undefined) {
+    return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
+  } else {
+    // Within the target while curtailing: rise toward what it allows, by at most maxRiseFraction a tick; a rise too
+    // small to matter, or a limit the PV does not reach anyway (the sun gives less), stays as it is.
+    const rise = Math.min(pvW + headroomW, memory.limitW + options.maxRiseFraction * ratedW) - memory.limitW;
+    limitW = rise >= options.minStepFraction * ratedW ? memory.limitW + rise : memory.limitW;
+  }
+  limitW = Math.max(0, Math.min(limitW, ratedW));
+  const setpoints: Record<string, Setpoint> = {};
+  for (const pv of inverters) {
+    const share = pvW > 0 ? Math.max(0, pv.powerW) / pvW : pv.ratedPowerW / ratedW;
+    setpoints[pv.assetId] = { kind: 'pv-limit', maxPowerW: Math.floor(Math.min(pv.ratedPowerW, limitW * share)) };
+  }
+  return { ...base, setpoints, memory: { limitW }, reason: 'curtailing', limitW };
+}
