@@ -1052,6 +1052,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     counters: snapshotCounters,
     estop: effectiveEstop,
     expectEstopEcho(message) {
+      // a record tried again after a refusal is the same message: one echo is expected at a time
+      if (echoes.some((e) => sameEstop(e, message))) return;
       echoes.push(message);
       // an echo that never came (a lost message) does not stay forever
       if (echoes.length > 4) echoes.shift();

@@ -148,10 +148,13 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
           v: 1,
           action: 'engage',
           by: live.engagedBy ?? 'unknown',
-          reason: reason.length + note.length <= 500 ? reason + note : reason.slice(0, 500),
+          // the note always ends it, so the record never equals an operator's own message
+          reason: reason.slice(0, 500 - note.length) + note,
           atMs: live.engagedAtMs ?? now(),
         });
         arbiter.expectEstopEcho(engage);
+        // held from now, not from a failure: a site-change restart during the publish would come back released
+        unkept = 'the engaged e-stop is being recorded in stream ESTOP';
         try {
           await jetstream(connection.nc).publish(subjects.estop.pattern, JSON.stringify(engage), {
             expect: { lastSequence: history.lastSeq, streamName: streams.estop.name },
