@@ -1,5 +1,5 @@
 import { SiteConfigSchema, type AssetReading, type SiteConfigInput } from '@voltimax/contracts';
-import { buildSiteState, essentialAssetIds, TelemetryCache } from './site-state';
+import { buildSiteState, canCurtailPv, essentialAssetIds, TelemetryCache } from './site-state';
 import { buildSite, reading, siteReadings, T0 } from './testing';
 
 const MAX_AGE_MS = 15_000;
@@ -46,6 +46,24 @@ describe('buildSiteState: signs and the balance', () => {
     expect(state.timezone).toBe('Europe/Paris');
     expect(state.tariff?.fixedEurPerMwh).toBe(250);
     expect(state.frequencyHz).toBe(50);
+  });
+});
+
+describe('buildSiteState: curtailable PV (the feed-in limit)', () => {
+  it('lists a PV inverter whose profile executes pv-limit, with its rating, and not one whose profile cannot', () => {
+    expect(build(siteReadings(T0, { pvW: 3_000 })).state.pvInverters).toEqual([
+      { assetId: 'pv-1', powerW: 3_000, ratedPowerW: 6_000, quality: 'good', ageMs: 0 },
+    ]);
+    const site = buildSite();
+    const unknown = { ...site, assets: site.assets.map((a) => (a.id === 'pv-1' ? { ...a, profile: 'acme.plugin-pv' } : a)) };
+    expect(build(siteReadings(T0, { pvW: 3_000 }), T0, unknown).state.pvInverters).toBeUndefined();
+  });
+
+  it('knows which profiles can curtail: register controls, HTTP/MQTT writes, SunSpec (the device decides)', () => {
+    expect(canCurtailPv('growatt.pv-tl-x')).toBe(true);
+    expect(canCurtailPv('sunspec.generic')).toBe(true);
+    expect(canCurtailPv('eastron.sdm630')).toBe(false);
+    expect(canCurtailPv('acme.unknown')).toBe(false);
   });
 });
 

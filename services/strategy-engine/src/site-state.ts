@@ -1,4 +1,5 @@
 import type { AssetConfig, AssetReading, Quality, SiteConfig } from '@voltimax/contracts';
+import { getProfile } from '@voltimax/devices';
 import type { BatteryState, EvChargerState, PricePoint, PvInverterState, SiteState } from '@voltimax/strategies';
 
 /** The latest reading per asset id, as received on `telemetry.<assetId>`. */
@@ -85,6 +86,26 @@ function batteryLimitsOf(asset: AssetConfig): BatteryLimits | undefined {
 const CONNECTED_STATES = new Set(['preparing', 'charging', 'suspended', 'finishing']);
 
 /**
+ * Whether a PV inverter's profile can execute `pv-limit`: a register profile's controls, an HTTP or MQTT profile's
+ * writes; a SunSpec device can when its models do, which only the driver finds out (it answers `rejected` when not).
+ * A profile the registry does not know (a plugin's) is not curtailed.
+ */
+export function canCurtailPv(profileId: string): boolean {
+  const profile = getProfile(profileId);
+  switch (profile?.protocol) {
+    case 'modbus':
+      return profile.controls.some((c) => c.setpoint === 'pv-limit');
+    case 'http':
+    case 'mqtt':
+      return profile.writes.some((w) => w.setpoint === 'pv-limit');
+    case 'sunspec':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
  * Builds the strategies' snapshot from the latest readings and the site configuration (DESIGN § Units and signs):
  *
  * - **grid** (+ = import): the first enabled `grid-meter` (`powerW`, `powerL1..3W`, `frequencyHz`); without one, a
@@ -93,8 +114,8 @@ const CONNECTED_STATES = new Set(['preparing', 'charging', 'suspended', 'finishi
  *   battery port). Limits from the site config, tightened by the BMS (`maxChargePowerW`/`maxDischargePowerW`). A
  *   missing SoC is NaN, which the strategies treat as stale.
  * - **PV** (≥ 0): Σ fresh `pv-inverter.powerW`, hybrid `pvPowerW` and `meter` (measures 'pv') readings.
- * - **curtailable PV** (`pvInverters`, for the feed-in limit): every `pv-inverter` (its profile must execute
- *   `pv-limit`) with its `powerW` and `pv.ratedPowerW`; quality and age as read. A hybrid inverter's PV is not
+ * - **curtailable PV** (`pvInverters`, for the feed-in limit): every `pv-inverter` whose profile can execute
+ *   `pv-limit` (`canCurtailPv`), with its `powerW` and `pv.ratedPowerW`; quality and age as read. A hybrid inverter's PV is not
  *   curtailed: the arbiter keeps one set-point per asset, and a hybrid's is its battery's.
  * - **EV chargers** (≥ 0): connected when the charger state says a car is plugged in (or, without a state, it draws power).
  * - **load** (≥ 0): Σ fresh `load` assets and `meter`s measuring 'load' (else a hybrid's `loadPowerW`) → 'measured';
@@ -213,7 +234,7 @@ export function buildSiteState(input: SiteStateInput): BuiltSiteState {
     }
   }
   const pvInverters: PvInverterState[] = assets.flatMap((asset) => {
-    if (asset.kind !== 'pv-inverter') return [];
+    if (asset.kind !== 'pv-inverter' || !canCurtailPv(asset.profile)) return [];
     const f = fresh(asset.id);
     const powerW = valueOf(readings.get(asset.id), 'powerW');
     return [

@@ -22,7 +22,7 @@ export function buildSite(overrides: Partial<SiteConfigInput> = {}): SiteConfigI
         connection: { protocol: 'simulated' },
         battery: { capacityWh: 10_000, maxChargePowerW: 5_000, maxDischargePowerW: 5_000, minSocPct: 10, maxSocPct: 95, reserveSocPct: 0 },
       },
-      { id: 'pv-1', name: 'PV', kind: 'pv-inverter', profile: 'sunspec.inverter', connection: { protocol: 'simulated' }, pv: { ratedPowerW: 6_000 } },
+      { id: 'pv-1', name: 'PV', kind: 'pv-inverter', profile: 'growatt.pv-tl-x', connection: { protocol: 'simulated' }, pv: { ratedPowerW: 6_000 } },
       {
         id: 'ev-1',
         name: 'Wallbox',

@@ -79,27 +79,27 @@ describe('combine', () => {
 
   it('curtails the PV last, on the battery set-points the strategies left (the feed-in limit)', () => {
     const active: StrategyName[] = ['self-consumption'];
-    const sunny = (socPct: number) =>
+    const sunny = (socPct: number, batteryW: number) =>
       buildSiteState({
         pvPowerW: 8_000,
         loadPowerW: 500,
-        batteries: [buildBattery({ socPct, powerW: 0 })],
+        batteries: [buildBattery({ socPct, powerW: batteryW })],
         pvInverters: [{ assetId: 'pv-1', powerW: 8_000, ratedPowerW: 10_000, quality: 'good', ageMs: 0 }],
         limits: { maxImportW: 17_000, maxExportW: 3_000, phases: 3, nominalVoltageV: 230 },
       });
     const configs = configsFor(active);
     // Room in the battery: it charges 5 kW, 2.5 kW go out — under the limit, no PV set-point.
-    const charging = combine(sunny(50), { nowMs: 0 }, { active, configs, memories: {} });
+    const charging = combine(sunny(50, -5_000), { nowMs: 0 }, { active, configs, memories: {} });
     expect(batteryPowerOf(charging)).toBe(-5_000);
     expect(charging.setpoints['pv-1']).toBeUndefined();
     expect(charging.exportLimit.reason).toBe('within-limit');
     // A full battery: 7.5 kW would go out; the PV is held to 500 W + 2.94 kW.
-    const full = combine(sunny(95), { nowMs: 0 }, { active, configs, memories: {} });
+    const full = combine(sunny(95, 0), { nowMs: 0 }, { active, configs, memories: {} });
     expect(batteryPowerOf(full)).toBe(0);
     expect(full.setpoints['pv-1']).toEqual({ kind: 'pv-limit', maxPowerW: 3_440 });
     expect(full.exportLimit.memory).toEqual({ limitW: 3_440 });
     // Its memory goes into the next tick: the same readings (the inverter not at its limit yet) keep it curtailing.
-    const next = combine(sunny(95), { nowMs: 1_000 }, { active, configs, memories: full.memories, exportLimit: full.exportLimit.memory });
+    const next = combine(sunny(95, 0), { nowMs: 1_000 }, { active, configs, memories: full.memories, exportLimit: full.exportLimit.memory });
     expect(next.exportLimit.reason).toBe('curtailing');
   });
 

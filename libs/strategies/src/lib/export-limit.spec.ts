@@ -41,13 +41,16 @@ describe('limitExport (the feed-in limit)', () => {
     expect(result.memory.limitW).toBe(3_440);
   });
 
-  it('counts what the battery set-points are about to change', () => {
-    // The same surplus, but the battery is about to charge at 2 kW: 2.5 kW go out, under the limit.
-    expect(limitExport(site(5_000, 500), { 'bat-1': batteryPower(-2_000) }, {}).reason).toBe('within-limit');
-    // A battery about to stop charging 2 kW adds them to the export.
+  it('counts the larger export of the measured one and the one the battery set-points would leave', () => {
+    // A battery charging 2 kW, about to stop (full): the 2 kW are about to go out too.
     const charging = site(5_000, 500, { batteries: [buildBattery({ socPct: 94, powerW: -2_000 })] });
     expect(charging.gridPowerW).toBe(-2_500);
     expect(limitExport(charging, idle, {}).limitW).toBe(3_440);
+    // Going on charging, nothing changes: 2.5 kW go out, under the limit.
+    expect(limitExport(charging, { 'bat-1': batteryPower(-2_000) }, {}).reason).toBe('within-limit');
+    // 4.5 kW going out now, the battery asked to start charging 2 kW: it may not (a BMS stopping short of full), so
+    // the measured export counts until it does.
+    expect(limitExport(site(5_000, 500), { 'bat-1': batteryPower(-2_000) }, {}).limitW).toBe(3_440);
   });
 
   it('falls at once when the load drops, rises by at most a tenth of the rating a tick, and releases at the top', () => {
@@ -60,26 +63,31 @@ describe('limitExport (the feed-in limit)', () => {
     expect(limitExport(site(3_440, 480), idle, memory).limitW).toBe(3_440);
     // A rise under 1 % of the rating (60 W) is not sent: the limit stays.
     expect(limitExport(site(3_440, 540), idle, memory).limitW).toBe(3_440);
-    // The PV below its limit (a cloud) and the export under the target: the limit stays where it is.
-    expect(limitExport(site(2_000, 500), idle, memory).limitW).toBe(3_440);
+    // The PV below its limit (a cloud) and room under the target: the limit rises (it does not bind), 600 W a tick.
+    expect(limitExport(site(2_000, 500), idle, memory).limitW).toBe(4_040);
     // Even 6 kW would stay under the target (load 3.5 kW): released, no set-point.
     expect(limitExport(site(3_440, 3_500), idle, memory)).toMatchObject({ setpoints: {}, reason: 'released', memory: {} });
   });
 
-  it('shares the limit in proportion to what each inverter makes, never above its rating', () => {
+  it('shares the limit in proportion to the ratings, so a stopped inverter keeps its share', () => {
     const state = site(6_000, 500, {
-      pvInverters: [pv(4_000, { assetId: 'pv-1' }), pv(2_000, { assetId: 'pv-2', ratedPowerW: 3_000 })],
+      pvInverters: [pv(6_000, { assetId: 'pv-1', ratedPowerW: 8_000 }), pv(0, { assetId: 'pv-2', ratedPowerW: 4_000 })],
     });
     const result = limitExport(state, idle, {});
-    // 5.5 kW would go out, 2.94 kW may: 3.44 kW of PV, 2/3 and 1/3.
+    // 5.5 kW would go out, 2.94 kW may: 3.44 kW of PV, 2/3 and 1/3 (pv-2 makes nothing now; it may when it starts).
     expect(result.setpoints).toEqual({
       'pv-1': { kind: 'pv-limit', maxPowerW: 2_293 },
       'pv-2': { kind: 'pv-limit', maxPowerW: 1_146 },
     });
   });
 
-  it('stops on a stale grid reading and leaves a stale inverter alone', () => {
+  it('holds a limit in force on a stale grid reading, starts none, and leaves a stale inverter alone', () => {
     expect(limitExport(site(5_000, 500, { gridQuality: 'error' }), idle, { limitW: 3_440 })).toMatchObject({
+      setpoints: { 'pv-1': { kind: 'pv-limit', maxPowerW: 3_440 } },
+      reason: 'stale-data',
+      memory: { limitW: 3_440 },
+    });
+    expect(limitExport(site(5_000, 500, { gridQuality: 'error' }), idle, {})).toMatchObject({
       setpoints: {},
       reason: 'stale-data',
       memory: {},
@@ -126,6 +134,48 @@ describe('limitExport (the feed-in limit)', () => {
           expect(-gridW).toBeLessThanOrEqual(maxExportW);
           // … and either the PV makes all it can, or the export is within a step (1 % of 6 kW) and a watt of the target
           if (pvW < availableW) expect(-gridW).toBeGreaterThanOrEqual(target - 0.01 * 6_000 - 1);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('closed loop with two inverters, one of them shaded: under the limit, and not held more than a step too low', () => {
+    const segment = fc.record({
+      availableW: fc.tuple(fc.integer({ min: 0, max: 4_000 }), fc.integer({ min: 0, max: 2_000 })),
+      loadW: fc.integer({ min: 0, max: 6_000 }),
+    });
+    const rated = [4_000, 2_000] as const;
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 4_000 }), (segments, maxExportW) => {
+        const limits = { maxImportW: 17_000, maxExportW, phases: 3 as const, nominalVoltageV: 230 };
+        const target = maxExportW - Math.max(50, 0.02 * maxExportW);
+        let memory: ExportLimitMemory = {};
+        let limitW: number[] = [...rated];
+        for (const { availableW, loadW } of segments) {
+          let gridW = 0;
+          let made: number[] = [0, 0];
+          for (let tick = 0; tick < 60; tick++) {
+            made = availableW.map((a, i) => Math.min(a, limitW[i] ?? 0));
+            gridW = loadW - (made[0] ?? 0) - (made[1] ?? 0);
+            const state = buildSiteState({
+              gridPowerW: gridW,
+              pvPowerW: (made[0] ?? 0) + (made[1] ?? 0),
+              loadPowerW: loadW,
+              batteries: [buildBattery({ socPct: 95, powerW: 0 })],
+              pvInverters: rated.map((r, i) => pv(made[i] ?? 0, { assetId: `pv-${i}`, ratedPowerW: r })),
+              limits,
+            });
+            const result = limitExport(state, idle, memory);
+            memory = result.memory;
+            limitW = rated.map((r, i) => {
+              const sp = result.setpoints[`pv-${i}`];
+              return sp?.kind === 'pv-limit' ? sp.maxPowerW : r;
+            });
+          }
+          expect(-gridW).toBeLessThanOrEqual(maxExportW);
+          const curtailed = made.some((m, i) => m < (availableW[i] ?? 0));
+          if (curtailed) expect(-gridW).toBeGreaterThanOrEqual(target - 0.01 * 6_000 - 1);
         }
       }),
       { numRuns: 300 },

@@ -15,14 +15,16 @@ import type { StrategySetpoints } from './strategy';
  * - **start** when the projected export exceeds the target (`maxExportW − margin`) by more than half the margin: the
  *   PV limit is the PV power minus the excess over the target;
  * - **follow** while curtailing: whenever the projected export is that far over the target the limit falls at once to
- *   the PV power minus the excess (the load dropped, the battery filled); while it is under, the limit rises toward the PV
- *   power plus the headroom, by at most `maxRiseFraction` of the rating per tick (the PV answers within seconds; a
- *   whole roof released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick);
- *   a limit the PV does not reach anyway (the sun gives less) stays;
- * - **release** once even the inverters' full rating would keep the export under the target: no set-point any more,
- *   the engine's intent expires and the arbiter writes the PV inverter's safe state (unlimited).
- * The total limit is shared out in proportion to each inverter's present power (its rating while none produces). A stale grid reading stops the curtailment (nothing measured to hold); a stale inverter
- * is left alone (its power still counts in the grid reading).
+ *   the PV power minus the excess (the load dropped, the battery filled); while it is under, the limit rises by the
+ *   headroom, by at most `maxRiseFraction` of the rating per tick (the PV answers within seconds; a whole roof
+ *   released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick);
+ * - **release** once even the inverters' full rating would keep the export under the target, or the limit has risen
+ *   to the rating: no set-point any more, the engine's intent expires and the arbiter writes the PV inverter's safe
+ *   state (unlimited).
+ * The total limit is shared out in proportion to the inverters' ratings. The export that counts is the larger of the
+ * measured one and the one the battery set-points would leave (a battery asked to charge may not). A stale grid
+ * reading holds a limit in force (and starts none); a stale inverter is left alone (its power still counts in the
+ * grid reading; its intent expires).
  */
 
 /** The curtailment's memory (plain JSON, kept by the engine between ticks). */
@@ -81,18 +83,27 @@ export function limitExport(
     const sp = batterySetpoints[b.assetId];
     if (sp?.kind === 'battery-power' && Number.isFinite(sp.powerW) && Number.isFinite(b.powerW)) batteryChangeW += sp.powerW - b.powerW;
   }
-  // More discharge (+) lowers the grid power; more charge raises it.
-  const projectedGridW = state.gridPowerW - batteryChangeW;
+  // More discharge (+) lowers the grid power; more charge raises it. A battery asked to charge more may not (its BMS
+  // stops short of full, the arbiter clamps it): the larger export of the measured and the projected one counts.
+  const projectedGridW = Math.min(state.gridPowerW, state.gridPowerW - batteryChangeW);
   const base = { projectedGridW, targetExportW };
   const inverters = (state.pvInverters ?? []).filter(
     (pv) => !isStale(pv, options.maxReadingAgeMs) && Number.isFinite(pv.powerW) && pv.ratedPowerW > 0,
   );
   if (inverters.length === 0) return { ...base, setpoints: {}, memory: {}, reason: 'no-curtailable-pv' };
+  const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
+  // Each inverter gets the total in proportion to its rating: a stopped or shaded one keeps its share (and comes
+  // back), the shares do not move with measurement noise (no write per tick), and none exceeds its rating.
+  const shares = (limitW: number): Record<string, Setpoint> =>
+    Object.fromEntries(
+      inverters.map((pv) => [pv.assetId, { kind: 'pv-limit', maxPowerW: Math.floor((limitW * pv.ratedPowerW) / ratedW) }]),
+    );
   if (isGridStale(state, options.maxReadingAgeMs) || !Number.isFinite(projectedGridW)) {
-    return { ...base, setpoints: {}, memory: {}, reason: 'stale-data' };
+    // Nothing measured to follow: a limit in force stays (releasing it could pass the export limit), none starts.
+    if (memory.limitW === undefined) return { ...base, setpoints: {}, memory: {}, reason: 'stale-data' };
+    return { ...base, setpoints: shares(memory.limitW), memory, reason: 'stale-data', limitW: memory.limitW };
   }
 
-  const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
   const pvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
   const headroomW = targetExportW + projectedGridW; // export may still grow by this much (negative: too much)
   // Even at full rating the export would stay under the target: nothing to hold (or no longer).
@@ -101,23 +112,20 @@ export function limitExport(
   }
   let limitW: number;
   if (headroomW < -marginW / 2) {
-    // Too much export (or about to be): down to what the target allows, at once. (Within half the margin over the
-    // target nothing changes: a load that flickers does not cost a write each tick; the limit is still a half margin
-    // away.)
-    limitW = pvW + headroomW;
+    // Too much export (or about to be): at once down to what the target allows — the PV made now less the excess
+    // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
+    // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
+    limitW = Math.min(memory.limitW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
   } else if (memory.limitW === undefined) {
     return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
   } else {
-    // Within the target while curtailing: rise toward what it allows, by at most maxRiseFraction a tick; a rise too
-    // small to matter, or a limit the PV does not reach anyway (the sun gives less), stays as it is.
-    const rise = Math.min(pvW + headroomW, memory.limitW + options.maxRiseFraction * ratedW) - memory.limitW;
+    // Within the target while curtailing: the limit rises by the headroom (an inverter short of its share — shade —
+    // leaves the others less than their share of a rise, so the rise repeats while there is headroom), by at most
+    // maxRiseFraction of the rating a tick, and not by less than minStepFraction (no write per tick).
+    const rise = Math.min(headroomW, options.maxRiseFraction * ratedW);
     limitW = rise >= options.minStepFraction * ratedW ? memory.limitW + rise : memory.limitW;
+    if (limitW >= ratedW) return { ...base, setpoints: {}, memory: {}, reason: 'released' };
   }
   limitW = Math.max(0, Math.min(limitW, ratedW));
-  const setpoints: Record<string, Setpoint> = {};
-  for (const pv of inverters) {
-    const share = pvW > 0 ? Math.max(0, pv.powerW) / pvW : pv.ratedPowerW / ratedW;
-    setpoints[pv.assetId] = { kind: 'pv-limit', maxPowerW: Math.floor(Math.min(pv.ratedPowerW, limitW * share)) };
-  }
-  return { ...base, setpoints, memory: { limitW }, reason: 'curtailing', limitW };
+  return { ...base, setpoints: shares(limitW), memory: { limitW }, reason: 'curtailing', limitW };
 }
