@@ -386,6 +386,33 @@ describe('ev-charging strategy', () => {
       expect(batteryPowerOf(guard(5_000, buildSiteState({ loadPowerW: 1_000 }), cfg()))).toBe(5_000);
     });
 
+    it('does not count a car draw the grid reading still shows after the car was turned down as house demand', () => {
+      // The day scenario's cloud: 1.3 kW of PV, 400 W of house, the car at 11 A (2.53 kW); then turned down to 6 A. The
+      // charger reads 1.38 kW at once, while the grid meter still shows the 11 A: 1 630 W. Grid + battery − car from
+      // these readings says the house needs 250 W; it needs none (load − PV = −900 W).
+      const config = cfg({ mode: 'min+solar' });
+      const fn = evChargingStrategy.constrain;
+      if (!fn) throw new Error('ev-charging must have a battery guard');
+      const at11A = buildSiteState({
+        pvPowerW: 1_300,
+        loadPowerW: 400,
+        evChargers: [buildEvCharger({ powerW: 2_530, phases: 1 })],
+        batteries: [buildBattery({ powerW: 0 })],
+      });
+      const tick1 = decide(at11A, config, 0);
+      const guard1 = fn({ 'bat-1': batteryPower(0) }, at11A, config, { nowMs: 0 }, tick1.memory);
+      const turnedDown: SiteState = { ...at11A, evChargers: [buildEvCharger({ powerW: 1_380, phases: 1 })] };
+      expect(turnedDown.gridPowerW).toBe(1_630);
+      const tick2 = decide(turnedDown, config, 1_000, guard1.memory);
+      const result = fn({ 'bat-1': batteryPower(1_000) }, turnedDown, config, { nowMs: 1_000 }, tick2.memory);
+      expect(result.metrics.inputs['nonEvDemandW']).toBe(250);
+      expect(result.metrics.inputs['recentEvPowerW']).toBe(2_530);
+      expect(batteryPowerOf(result)).toBe(0);
+      // Once the window has passed, the guard goes by the latest readings again (here: still no house demand).
+      const later = fn({ 'bat-1': batteryPower(1_000) }, turnedDown, config, { nowMs: 7_000 }, result.memory);
+      expect(later.metrics.inputs['recentEvPowerW']).toBe(1_380);
+    });
+
     it('does not count a battery discharge the grid reading does not show yet as demand', () => {
       // 1.3 kW of PV, 400 W of house load, the car at its 1.38 kW minimum: 480 W come from the grid, none of it for
       // the house (load − PV = −900 W). A tick later the battery reads +1 kW while the grid reading is still the old

@@ -4,7 +4,7 @@ import { truncateToStep } from '../arithmetic';
 import { ReadingAgeConfigShape, batteryPower, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
 import type { StrategyReason } from '../reasons';
 import type { EvChargerState, SiteState } from '../site-state';
-import { alignedNonEvDemandW, alignedSurplus, type SurplusTrails } from './ev-charging-surplus';
+import { alignedNonEvDemandW, alignedSurplus, type ReadingTrail, type SurplusTrails } from './ev-charging-surplus';
 import { finiteValues, type Clock, type Strategy, type StrategyResult, type StrategySetpoints } from '../strategy';
 
 export const EvModeSchema = z.enum(['solar', 'min+solar', 'fast', 'scheduled']);
@@ -85,7 +85,16 @@ export interface EvChargingMemory {
   readonly chargers: Readonly<Record<string, EvChargerMemory>>;
   /** The last few seconds of the readings the surplus is built from (see `alignedSurplus`). */
   readonly readings?: SurplusTrails;
+  /** Each charger's power readings of the last `GUARD_EV_WINDOW_MS` (the battery guard; see `guardBattery`). */
+  readonly guardEv?: Readonly<Record<string, ReadingTrail>>;
 }
+
+/**
+ * How long the battery guard remembers each charger's power, ms. A meter whose reading lags the charger's (the grid
+ * meter still showing the car's earlier, higher draw after its current was lowered) would make that draw look like
+ * house load; the guard counts each charger at the highest power it read in this window.
+ */
+export const GUARD_EV_WINDOW_MS = 5_000;
 
 const FRESH_CHARGER: EvChargerMemory = { charging: false, pendingSinceMs: null, requestedPhases: null, lastPhaseSwitchAtMs: null };
 
@@ -337,7 +346,11 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
     const setpoints: Record<string, Setpoint> = {};
     if (isGridStale(state, config.maxReadingAgeMs)) {
       for (const c of state.evChargers) setpoints[c.assetId] = { kind: 'ev-current', currentA: 0 };
-      return { setpoints, metrics: { inputs, outputs: { totalCurrentA: 0 }, terms: {}, reason: 'stale-data' }, memory: { chargers: {} } };
+      return {
+        setpoints,
+        metrics: { inputs, outputs: { totalCurrentA: 0 }, terms: {}, reason: 'stale-data' },
+        memory: { chargers: {}, ...(memory.guardEv === undefined ? {} : { guardEv: memory.guardEv }) },
+      };
     }
     const fresh = state.evChargers.filter((c) => !isChargerStale(c, config.maxReadingAgeMs));
     const surplus = alignedSurplus(state, fresh, config, clock.nowMs, memory.readings);
@@ -403,7 +416,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         }),
         reason: overall ?? firstReason ?? 'not-connected',
       },
-      memory: { chargers, readings: surplus.trails },
+      memory: { chargers, readings: surplus.trails, ...(memory.guardEv === undefined ? {} : { guardEv: memory.guardEv }) },
     };
   },
   constrain(proposal, state, config, clock, memory) {
@@ -411,23 +424,50 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
   },
 };
 
+/** Each charger's readings of the last GUARD_EV_WINDOW_MS with this tick's one (a restored old memory drops out). */
+function recentEvTrails(
+  previous: Readonly<Record<string, ReadingTrail>> | undefined,
+  state: SiteState,
+  nowMs: number,
+): Record<string, ReadingTrail> {
+  const trails: Record<string, ReadingTrail> = {};
+  for (const c of state.evChargers) {
+    if (!Number.isFinite(c.powerW) || !Number.isFinite(c.ageMs)) continue;
+    const atMs = nowMs - c.ageMs;
+    const kept = (previous?.[c.assetId] ?? []).filter(([at]) => at >= nowMs - GUARD_EV_WINDOW_MS && at < atMs);
+    trails[c.assetId] = [...kept, [atMs, Math.max(0, c.powerW)] as const].slice(-32);
+  }
+  return trails;
+}
+
 /** The EV layer: while a car charges, the home battery discharges at most the non-EV demand (load − PV). */
 function guardBattery(
   proposal: StrategySetpoints,
   state: SiteState,
   config: EvChargingConfig,
-  _clock: Clock,
-  memory: EvChargingMemory,
+  clock: Clock,
+  previous: EvChargingMemory,
 ): StrategyResult<EvChargingMemory> {
+  const guardEv = recentEvTrails(previous.guardEv, state, clock.nowMs);
+  const memory: EvChargingMemory = { ...previous, guardEv };
   const evW = totalEvPowerW(state.evChargers);
-  // The smaller of the demand from the latest readings and from the readings of one instant (the surplus's): a
-  // meter whose reading is newer than another's must not make room for a discharge that is not there.
+  // The smallest of the demand from the latest readings, from the readings of one instant (the surplus's), and with
+  // each charger at the highest power it read in the last GUARD_EV_WINDOW_MS: a meter whose reading is newer than
+  // another's must not make room for a discharge that is not there.
   const latestNonEvW = netDemandW(state) - evW;
-  const alignedNonEvW = alignedNonEvDemandW(state, memory.readings);
-  const capW = Math.max(0, Math.min(latestNonEvW, alignedNonEvW));
+  const alignedNonEvW = alignedNonEvDemandW(state, previous.readings);
+  let recentEvW = 0;
+  for (const trail of Object.values(guardEv)) recentEvW += Math.max(0, ...trail.map(([, w]) => w));
+  const windowNonEvW = netDemandW(state) - Math.max(evW, recentEvW);
+  const capW = Math.max(0, Math.min(latestNonEvW, alignedNonEvW, windowNonEvW));
   let dischargeW = 0;
   for (const sp of Object.values(proposal)) if (sp.kind === 'battery-power' && sp.powerW > 0) dischargeW += sp.powerW;
-  const inputs = { evPowerW: evW, nonEvDemandW: latestNonEvW, alignedNonEvDemandW: alignedNonEvW };
+  const inputs = {
+    evPowerW: evW,
+    nonEvDemandW: latestNonEvW,
+    alignedNonEvDemandW: alignedNonEvW,
+    recentEvPowerW: recentEvW,
+  };
   const pass = (reason: StrategyReason): StrategyResult<EvChargingMemory> => ({
     setpoints: proposal,
     metrics: { inputs, outputs: { batteryDischargeW: dischargeW }, terms: { capW }, reason },
