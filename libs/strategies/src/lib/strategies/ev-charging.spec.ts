@@ -413,6 +413,25 @@ describe('ev-charging strategy', () => {
       expect(later.metrics.inputs['recentEvPowerW']).toBe(1_380);
     });
 
+    it('keeps the reading standing at the window’s start for a slow charger, and only a running maximum', () => {
+      const config = cfg({ mode: 'min+solar' });
+      const fn = evChargingStrategy.constrain;
+      if (!fn) throw new Error('ev-charging must have a battery guard');
+      const car = (powerW: number, ageMs = 0) =>
+        buildSiteState({ pvPowerW: 1_300, loadPowerW: 400, evChargers: [buildEvCharger({ powerW, phases: 1, ageMs })] });
+      // A charger read every 8 s: 2 530 W at 0 s, 1 380 W at 8 s. At 8 s the 0 s reading is older than the window,
+      // but it stood until the new one came: it counts.
+      let memory = fn({}, car(2_530), config, { nowMs: 0 }, { chargers: {} }).memory;
+      memory = fn({}, car(2_530, 4_000), config, { nowMs: 4_000 }, memory).memory;
+      const slow = fn({ 'bat-1': batteryPower(500) }, car(1_380), config, { nowMs: 8_000 }, memory);
+      expect(slow.metrics.inputs['recentEvPowerW']).toBe(2_530);
+      // Ten readings a second for 2 s, rising then falling: the trail keeps only the running maximum.
+      let fast: EvChargingMemory = { chargers: {} };
+      for (let i = 0; i < 20; i++) fast = fn({}, car(i < 10 ? 1_400 + i * 100 : 2_300 - (i - 10) * 50), config, { nowMs: 10_000 + i * 100 }, fast).memory;
+      expect(fast.guardEv?.['ev-1']?.length).toBeLessThanOrEqual(11);
+      expect(Math.max(...(fast.guardEv?.['ev-1'] ?? []).map(([, w]) => w))).toBe(2_300);
+    });
+
     it('does not count a battery discharge the grid reading does not show yet as demand', () => {
       // 1.3 kW of PV, 400 W of house load, the car at its 1.38 kW minimum: 480 W come from the grid, none of it for
       // the house (load − PV = −900 W). A tick later the battery reads +1 kW while the grid reading is still the old

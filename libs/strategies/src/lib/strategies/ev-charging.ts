@@ -424,18 +424,39 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
   },
 };
 
-/** Each charger's readings of the last GUARD_EV_WINDOW_MS with this tick's one (a restored old memory drops out). */
+/**
+ * Each charger's readings of the last GUARD_EV_WINDOW_MS with this tick's one, and the one still standing at the
+ * window's start (a charger polled every 5 s or slower would otherwise have no earlier reading in it) while younger
+ * than `maxReadingAgeMs`. Only a running maximum is kept (a reading a later one equals or exceeds adds nothing), so a
+ * trail stays a few entries long however often the charger is read.
+ */
 function recentEvTrails(
   previous: Readonly<Record<string, ReadingTrail>> | undefined,
   state: SiteState,
   nowMs: number,
+  maxReadingAgeMs: number,
 ): Record<string, ReadingTrail> {
   const trails: Record<string, ReadingTrail> = {};
+  const windowStartMs = nowMs - GUARD_EV_WINDOW_MS;
   for (const c of state.evChargers) {
-    if (!Number.isFinite(c.powerW) || !Number.isFinite(c.ageMs)) continue;
-    const atMs = nowMs - c.ageMs;
-    const kept = (previous?.[c.assetId] ?? []).filter(([at]) => at >= nowMs - GUARD_EV_WINDOW_MS && at < atMs);
-    trails[c.assetId] = [...kept, [atMs, Math.max(0, c.powerW)] as const].slice(-32);
+    const kept = (previous?.[c.assetId] ?? []).filter(([at]) => at <= nowMs && at >= nowMs - maxReadingAgeMs);
+    const standing = kept.filter(([at]) => at < windowStartMs).at(-1);
+    const entries = [...(standing === undefined ? [] : [standing]), ...kept.filter(([at]) => at >= windowStartMs)];
+    if (Number.isFinite(c.powerW) && Number.isFinite(c.ageMs)) {
+      const atMs = nowMs - Math.max(0, c.ageMs);
+      const reading = [atMs, Math.max(0, c.powerW)] as const;
+      const index = entries.findIndex(([t]) => t >= atMs);
+      if (index < 0) entries.push(reading);
+      else if (entries[index]?.[0] === atMs) entries[index] = reading;
+      else entries.splice(index, 0, reading);
+    }
+    // newest first: keep an entry only if it is higher than every newer one
+    const maxima: (readonly [number, number])[] = [];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i];
+      if (entry !== undefined && maxima.every(([, w]) => entry[1] > w)) maxima.unshift(entry);
+    }
+    if (maxima.length > 0) trails[c.assetId] = maxima;
   }
   return trails;
 }
@@ -448,7 +469,7 @@ function guardBattery(
   clock: Clock,
   previous: EvChargingMemory,
 ): StrategyResult<EvChargingMemory> {
-  const guardEv = recentEvTrails(previous.guardEv, state, clock.nowMs);
+  const guardEv = recentEvTrails(previous.guardEv, state, clock.nowMs, config.maxReadingAgeMs);
   const memory: EvChargingMemory = { ...previous, guardEv };
   const evW = totalEvPowerW(state.evChargers);
   // The smallest of the demand from the latest readings, from the readings of one instant (the surplus's), and with
