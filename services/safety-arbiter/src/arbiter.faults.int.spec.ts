@@ -4,6 +4,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { connectBus, createBus, type Bus } from '@voltimax/bus';
 import { captureLogger } from '@voltimax/bus/testing';
 import { intentParams, subjects, type ArbiterDecision, type ControlIntent, type Setpoint } from '@voltimax/contracts';
@@ -439,6 +440,11 @@ describe('AUDIT provisioned after the arbiter started (compose does not make it 
   });
 });
 
+/** An operator's e-stop as raw JSON on `safety.estop` (by `operator:test`). */
+function publishEstop(nc: NatsConnection, action: 'engage' | 'release', reason: string, atMs = Date.now()): void {
+  nc.publish(subjects.estop.pattern, JSON.stringify({ v: 1, action, by: 'operator:test', reason, atMs }));
+}
+
 /** A stack whose provisioner has not run yet: the arbiter up and saying that stream ESTOP is missing. */
 async function startWithoutEstopStream(): Promise<NatsStack> {
   const site = await startStack({ provision: false });
@@ -457,11 +463,7 @@ describe('a changed site while an e-stop is engaged and stream ESTOP cannot keep
     const site = bare;
     const cli = await site.connectAs('cli');
     const bridge = await site.connectAs('cloud-bridge');
-    const estop = (action: 'engage' | 'release') =>
-      cli.publish(
-        subjects.estop.pattern,
-        JSON.stringify({ v: 1, action, by: 'operator:test', reason: 'restart hold drill', atMs: Date.now() }),
-      );
+    const estop = (action: 'engage' | 'release') => publishEstop(cli, action, 'restart hold drill');
     estop('engage');
     await waitFor(() => site.arbiterLog.some((l) => l.msg === 'emergency stop engaged'), { message: 'the e-stop engaged' });
 
@@ -495,10 +497,7 @@ describe('an e-stop engaged before stream ESTOP existed (a first install before 
     const site = bare;
     const cli = await site.connectAs('cli');
     const engagedAtMs = Date.now();
-    cli.publish(
-      subjects.estop.pattern,
-      JSON.stringify({ v: 1, action: 'engage', by: 'operator:test', reason: 'first install drill', atMs: engagedAtMs }),
-    );
+    publishEstop(cli, 'engage', 'first install drill', engagedAtMs);
     await waitFor(() => site.arbiterLog.some((l) => l.msg === 'emergency stop engaged'), { message: 'the e-stop engaged' });
 
     await provisionTestStreams(site.server.url);
@@ -525,10 +524,7 @@ describe('an e-stop engaged before stream ESTOP existed (a first install before 
     expect(site.arbiterLog.filter((l) => l.msg === 'emergency stop engaged again; re-writing safe setpoints')).toEqual([]);
 
     // A release after the record releases it, also across a restart.
-    cli.publish(
-      subjects.estop.pattern,
-      JSON.stringify({ v: 1, action: 'release', by: 'operator:test', reason: 'drill over', atMs: Date.now() }),
-    );
+    publishEstop(cli, 'release', 'drill over');
     await waitFor(async () => (await jsm.streams.info('ESTOP')).state.messages === 2, { message: 'ESTOP to keep the release' });
     await site.stopArbiter();
     const logFrom = site.arbiterLog.length;

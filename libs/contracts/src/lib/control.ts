@@ -62,14 +62,29 @@ export function wholeStepsTowardZero(exact: number): number {
 export function wholeStepWithin(exact: number, bounds: ValueBounds | undefined): number {
   const towardZero = wholeStepsTowardZero(exact);
   if (bounds === undefined || towardZero === exact) return towardZero;
-  // a millionth of a step of slack: bounds carried through a scaling are not exact
-  const slack = (edge: number) => Math.max(1e-6, 1e-12 * Math.abs(edge));
-  const inside = (step: number) =>
-    (bounds.min === undefined || step >= bounds.min - slack(bounds.min)) &&
-    (bounds.max === undefined || step <= bounds.max + slack(bounds.max));
-  if (inside(towardZero)) return towardZero;
+  if (withinBounds(towardZero, bounds)) return towardZero;
   const awayFromZero = towardZero + (exact < 0 ? -1 : 1);
-  return inside(awayFromZero) ? awayFromZero : towardZero;
+  return withinBounds(awayFromZero, bounds) ? awayFromZero : towardZero;
+}
+
+/** Whether `value` lies in `bounds`, with a millionth of a unit of slack: bounds carried through a scaling are not exact. */
+export function withinBounds(value: number, bounds: ValueBounds): boolean {
+  const slack = (edge: number) => Math.max(1e-6, 1e-12 * Math.abs(edge));
+  return (
+    (bounds.min === undefined || value >= bounds.min - slack(bounds.min)) &&
+    (bounds.max === undefined || value <= bounds.max + slack(bounds.max))
+  );
+}
+
+/**
+ * Bounds through a monotonic map (increasing or decreasing: a scaling, a sign flip, a unit change): the mapped ends,
+ * in order; an absent end stays absent on the side it maps to.
+ */
+export function mapBounds(bounds: ValueBounds, map: (value: number) => number): ValueBounds {
+  const lo = map(bounds.min ?? Number.NEGATIVE_INFINITY);
+  const hi = map(bounds.max ?? Number.POSITIVE_INFINITY);
+  const [min, max] = lo <= hi ? [lo, hi] : [hi, lo];
+  return { ...(Number.isFinite(min) ? { min } : {}), ...(Number.isFinite(max) ? { max } : {}) };
 }
 
 /** `control.intent.<source>.<assetId>`: a wish for one asset; the arbiter decides what is written. */

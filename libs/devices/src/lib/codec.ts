@@ -1,4 +1,4 @@
-import { MeasurementsSchema, wholeStepWithin, type ValueBounds } from '@voltimax/contracts';
+import { mapBounds, MeasurementsSchema, wholeStepWithin, type ValueBounds } from '@voltimax/contracts';
 import { isMeasurementKey } from './keys';
 import { registerCount, type RegisterPoint, type RegisterType, type Sentinel, type WordOrder } from './profile-schema';
 
@@ -208,17 +208,6 @@ const INTEGER_RANGE: Partial<Record<RegisterType, readonly [number, number]>> = 
 function withinPoint(bounds: ValueBounds, point: RegisterPoint): ValueBounds {
   const min = Math.max(bounds.min ?? Number.NEGATIVE_INFINITY, point.min ?? Number.NEGATIVE_INFINITY);
   const max = Math.min(bounds.max ?? Number.POSITIVE_INFINITY, point.max ?? Number.POSITIVE_INFINITY);
-  return { ...(Number.isFinite(min) ? { min } : {}), ...(Number.isFinite(max) ? { max } : {}) };
-}
-
-/**
- * Bounds through a monotonic map (increasing or decreasing): the mapped ends, in order; an absent end stays
- * absent on the side it maps to.
- */
-export function mapBounds(bounds: ValueBounds, map: (value: number) => number): ValueBounds {
-  const lo = map(bounds.min ?? Number.NEGATIVE_INFINITY);
-  const hi = map(bounds.max ?? Number.POSITIVE_INFINITY);
-  const [min, max] = lo <= hi ? [lo, hi] : [hi, lo];
   return { ...(Number.isFinite(min) ? { min } : {}), ...(Number.isFinite(max) ? { max } : {}) };
 }
 

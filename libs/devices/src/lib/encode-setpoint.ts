@@ -1,5 +1,5 @@
-import type { Setpoint, SetpointKind, ValueBounds } from '@voltimax/contracts';
-import { encodePointValue, mapBounds } from './codec';
+import { mapBounds, type Setpoint, type SetpointKind, type ValueBounds } from '@voltimax/contracts';
+import { encodePointValue } from './codec';
 import type { PointKey } from './keys';
 import type { Control, ModbusProfile, RegisterPoint, WriteStep } from './profile-schema';
 

@@ -1,7 +1,7 @@
 // Writing set-points: WriteProperty present-value at our priority, then read back our priority-array slot and the
 // present-value, and say what happened.
 import { ApplicationTag, ObjectType, type BACNetAppData } from '@bacnet-js/client';
-import type { ValueBounds } from '@voltimax/contracts';
+import { withinBounds, type ValueBounds } from '@voltimax/contracts';
 import type { WriteOutcome } from '@voltimax/driver-sdk';
 import {
   BacnetAbortedError,
@@ -177,14 +177,6 @@ export function setpointRaw(mapping: SetpointOptions, value: number, bounds?: Va
   const [towardZero, away] =
     Math.abs(toOurValue(low, mapping)) <= Math.abs(toOurValue(high, mapping)) ? [low, high] : [high, low];
   if (bounds === undefined) return towardZero;
-  // a millionth of a unit of slack, as wholeStepWithin
-  const slack = (edge: number) => Math.max(1e-6, 1e-12 * Math.abs(edge));
-  const inside = (raw: number) => {
-    const ours = toOurValue(raw, mapping);
-    return (
-      (bounds.min === undefined || ours >= bounds.min - slack(bounds.min)) &&
-      (bounds.max === undefined || ours <= bounds.max + slack(bounds.max))
-    );
-  };
+  const inside = (raw: number) => withinBounds(toOurValue(raw, mapping), bounds);
   return !inside(towardZero) && inside(away) ? away : towardZero;
 }

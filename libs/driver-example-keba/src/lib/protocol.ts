@@ -1,7 +1,7 @@
 // The KEBA KeContact P30 UDP protocol as data: what a datagram from the station means, and how a set-point becomes a
 // command. Source: KEBA "KeContact P30 UDP Programmers Guide" V2.01 (and the P20 guide for the broadcast format).
 // No sockets here: station.ts does the I/O.
-import { wholeStepWithin, type AssetReading, type Measurements, type ValueBounds } from '@voltimax/contracts';
+import { mapBounds, wholeStepWithin, type AssetReading, type Measurements, type ValueBounds } from '@voltimax/contracts';
 
 type ChargerState = NonNullable<AssetReading['chargerState']>;
 
@@ -127,14 +127,10 @@ export function currentCommand(
   currentA: number,
   bounds?: ValueBounds,
 ): { readonly ok: true; readonly milliAmps: number } | { readonly ok: false; readonly reason: string } {
-  const inMilliAmps =
-    bounds === undefined
-      ? undefined
-      : {
-          ...(bounds.min === undefined ? {} : { min: bounds.min * 1_000 }),
-          ...(bounds.max === undefined ? {} : { max: bounds.max * 1_000 }),
-        };
-  const milliAmps = wholeStepWithin(currentA * 1_000, inMilliAmps);
+  const milliAmps = wholeStepWithin(
+    currentA * 1_000,
+    bounds === undefined ? undefined : mapBounds(bounds, (a) => a * 1_000),
+  );
   if (milliAmps === 0) return { ok: true, milliAmps: 0 };
   if (milliAmps < MIN_CURRENT_MA || milliAmps > MAX_CURRENT_MA) {
     return {

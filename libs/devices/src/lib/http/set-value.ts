@@ -1,5 +1,5 @@
-import { wholeStepWithin, type Setpoint, type SetpointKind, type ValueBounds } from '@voltimax/contracts';
-import { applyScale, mapBounds } from '../codec';
+import { mapBounds, wholeStepWithin, type Setpoint, type SetpointKind, type ValueBounds } from '@voltimax/contracts';
+import { applyScale } from '../codec';
 
 /** The value rules of an HTTP or MQTT write (see `valueRules`). */
 export interface ValueRules {
