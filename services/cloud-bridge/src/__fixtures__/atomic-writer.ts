@@ -1,5 +1,4 @@
 // A writer process for the crash tests of atomic-file.int.spec.ts (run with node tools/run-ts.js):
-//   once  <path> <text>   write once; print OK, or FAILED <code>
 //   pause <path> <text>   write, but stop just before the rename: print PAUSED and wait to be killed
 //   loop  <path> <bytes>  rewrite the file forever, alternating two contents of about <bytes> bytes; print WROTE <n>
 import { writeFileAtomic } from '../atomic-file';
@@ -12,16 +11,7 @@ function content(letter: string, bytes: number, n: number): string {
 }
 
 async function main(): Promise<void> {
-  if (path === undefined || arg === undefined) throw new Error('usage: atomic-writer.ts once|pause|loop <path> <arg>');
-  if (mode === 'once') {
-    try {
-      await writeFileAtomic(path, arg);
-      say('OK');
-    } catch (err) {
-      say(`FAILED ${(err as { code?: string }).code ?? String(err)}`);
-    }
-    return;
-  }
+  if (path === undefined || arg === undefined) throw new Error('usage: atomic-writer.ts pause|loop <path> <arg>');
   if (mode === 'pause') {
     await writeFileAtomic(path, arg, {
       beforeRename: () =>
