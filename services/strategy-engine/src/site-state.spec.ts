@@ -59,9 +59,9 @@ describe('buildSiteState: curtailable PV (the feed-in limit)', () => {
     expect(build(siteReadings(T0, { pvW: 3_000 }), T0, unknown).state.pvInverters).toBeUndefined();
   });
 
-  it('knows which profiles can curtail: register controls, HTTP/MQTT writes, SunSpec (the device decides)', () => {
+  it('knows which profiles can curtail: register controls, HTTP/MQTT writes; not SunSpec (the poller refuses its writes)', () => {
     expect(canCurtailPv('growatt.pv-tl-x')).toBe(true);
-    expect(canCurtailPv('sunspec.generic')).toBe(true);
+    expect(canCurtailPv('sunspec.generic')).toBe(false);
     expect(canCurtailPv('eastron.sdm630')).toBe(false);
     expect(canCurtailPv('acme.unknown')).toBe(false);
   });

@@ -87,8 +87,9 @@ const CONNECTED_STATES = new Set(['preparing', 'charging', 'suspended', 'finishi
 
 /**
  * Whether a PV inverter's profile can execute `pv-limit`: a register profile's controls, an HTTP or MQTT profile's
- * writes; a SunSpec device can when its models do, which only the driver finds out (it answers `rejected` when not).
- * A profile the registry does not know (a plugin's) is not curtailed.
+ * writes. Not `sunspec.generic` (the modbus-poller reads SunSpec devices but refuses every write to them: writes are
+ * not generic, a device that needs control gets its own register profile), and not a profile the registry does not
+ * know (a plugin's).
  */
 export function canCurtailPv(profileId: string): boolean {
   const profile = getProfile(profileId);
@@ -98,8 +99,6 @@ export function canCurtailPv(profileId: string): boolean {
     case 'http':
     case 'mqtt':
       return profile.writes.some((w) => w.setpoint === 'pv-limit');
-    case 'sunspec':
-      return true;
     default:
       return false;
   }
