@@ -90,7 +90,9 @@ function assetValues(asset: AssetConfig, s: SiteSnapshot): Record<string, number
     case 'battery':
       return { powerW: s.flows.batteryPowerW, socPct: s.socPct, setpointW: s.requestedBatteryW };
     case 'hybrid-inverter':
-      return { pvW: s.flows.pvW, loadW: s.flows.loadW + s.flows.evW, gridPowerW: s.flows.gridPowerW };
+      return { pvW: s.pvInvertersW[asset.id] ?? 0, loadW: s.flows.loadW + s.flows.evW, gridPowerW: s.flows.gridPowerW };
+    case 'pv-inverter':
+      return { pvW: s.pvInvertersW[asset.id] ?? 0 };
     case 'ev-charger':
       return { powerW: s.evLoadsW[asset.id] ?? 0 };
     default:

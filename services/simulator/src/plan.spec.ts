@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { SiteConfigSchema, type SiteConfigInput } from '@voltimax/contracts';
 import { resolvedSite, type ResolvedEndpoint } from './endpoints';
 import { planSimulation } from './plan';
-import { hybridBatterySite, simSite } from './testing/site';
+import { createSimulatedSite } from './site';
+import { hybridBatterySite, pvInverterSite, simSite } from './testing/site';
 
 const plan = (input: SiteConfigInput) => planSimulation(SiteConfigSchema.parse(input), { now: () => 0 });
 const SIM_CONFIG = join(__dirname, '..', '..', '..', 'docker', 'config', 'assets.sim.json');
@@ -70,6 +71,57 @@ describe('simulation plan', () => {
     });
     expect(p.served.map((s) => s.assetId)).toContain('load-1');
     expect(p.notServed.map((s) => s.assetId)).toEqual(['ev-1', 'pv-m', 'off']);
+  });
+
+  const withPvInverter = (ratedW: number) => plan(pvInverterSite(ratedW));
+  const servedDevice = (p: ReturnType<typeof plan>, assetId: string) => {
+    const served = p.served.find((s) => s.assetId === assetId);
+    if (served === undefined) throw new Error(`${assetId} is not served`);
+    return served.device;
+  };
+
+  it('serves a PV inverter as a Growatt PV string inverter without storage registers', () => {
+    const p = withPvInverter(4_000);
+    expect(p.served.find((s) => s.assetId === 'pv-1')).toMatchObject({
+      kind: 'pv-inverter',
+      servedProfile: 'growatt.pv-tl-x',
+    });
+    expect(p.pvRatedW).toBe(10_000);
+    expect(() => servedDevice(p, 'pv-1').read('input', 1000, 1)).toThrow(/not served/);
+  });
+
+  it('shares the sunshine by rating and caps each inverter at its power limit (holding 3)', () => {
+    const p = withPvInverter(4_000);
+    expect(p.pvOutput(5_000)).toEqual({ totalW: 5_000, byAssetW: { 'inv-1': 3_000, 'pv-1': 2_000 } }); // nobody limited
+    servedDevice(p, 'pv-1').write(3, [25]); // 25 % of 4 kW = 1 kW
+    expect(p.pvOutput(5_000)).toEqual({ totalW: 4_000, byAssetW: { 'inv-1': 3_000, 'pv-1': 1_000 } });
+    // A limit caps the output, it does not scale it: 25 % of 4 kW is more than a cloudy 800 W share.
+    expect(p.pvOutput(2_000)).toEqual({ totalW: 2_000, byAssetW: { 'inv-1': 1_200, 'pv-1': 800 } });
+    servedDevice(p, 'pv-1').write(0, [0]); // switched off
+    expect(p.pvOutput(5_000)).toEqual({ totalW: 3_000, byAssetW: { 'inv-1': 3_000, 'pv-1': 0 } });
+  });
+
+  it("reports each inverter's own delivered PV in its registers (input 1, 0.1 W)", () => {
+    const p = withPvInverter(4_000);
+    servedDevice(p, 'pv-1').write(3, [25]);
+    const sim = createSimulatedSite({
+      model: { battery: p.battery },
+      profile: { source: 'flat', at: () => ({ loadW: 500, pvW: 5_000 }) },
+      frequencyAt: () => 50,
+      startAtMs: Date.parse('2024-04-10T10:00:00Z'),
+      initialSocPct: 50,
+      stepMs: 1_000,
+      timezone: 'Europe/Paris',
+      grid: { phases: 3, nominalVoltageV: 230 },
+      batteryRequestW: p.batteryRequestW,
+      pvOutput: p.pvOutput,
+      devices: p.devices,
+      now: () => 0,
+    });
+    expect(sim.step().flows.pvW).toBeCloseTo(4_000, 9);
+    const tenthsW = (words: number[]) => ((words[0] ?? 0) * 65_536 + (words[1] ?? 0)) / 10;
+    expect(tenthsW(servedDevice(p, 'pv-1').read('input', 1, 2))).toBeCloseTo(1_000, 0);
+    expect(tenthsW(servedDevice(p, 'inv-1').read('input', 1, 2))).toBeCloseTo(3_000, 0);
   });
 
   it('serves the simulated site npm start uses (docker/config/assets.sim.json)', () => {

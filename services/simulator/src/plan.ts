@@ -1,10 +1,16 @@
 import type { AssetConfig, AssetKind, SiteConfig } from '@voltimax/contracts';
 import { BatteryModelSchema, type BatteryModel } from '@voltimax/sim';
 import { CnteBattery } from './registers/cnte-battery';
-import { growattBatteryRequestW, GrowattSph, type GrowattEnergies } from './registers/growatt-sph';
+import {
+  growattBatteryRequestW,
+  GrowattPv,
+  GrowattSph,
+  type GrowattEnergies,
+  type GrowattInverter,
+} from './registers/growatt-sph';
 import type { SimulatedDevice } from './registers/register-bank';
 import { Sdm630 } from './registers/sdm630';
-import type { BatteryRequestContext, SiteDevice, SiteEnergies } from './site';
+import type { BatteryRequestContext, PvDelivery, SiteDevice, SiteEnergies, SiteSnapshot } from './site';
 
 /** Modbus unit id every simulated device answers (the profiles' default). */
 export const SIM_UNIT_ID = 1;
@@ -28,7 +34,7 @@ export interface ServedAsset {
 /** What the simulator will run for a site. */
 export interface SimulationPlan {
   readonly served: readonly ServedAsset[];
-  /** Assets without a Modbus image here (EV chargers, PV inverters, …), with the reason. */
+  /** Assets without a Modbus image here (EV chargers, PV sub-meters, …), with the reason. */
   readonly notServed: readonly { readonly assetId: string; readonly reason: string }[];
   /** The asset whose battery the physics simulates (one per site), if any. */
   readonly batteryAssetId: string | undefined;
@@ -37,7 +43,8 @@ export interface SimulationPlan {
   readonly pvRatedW: number;
   readonly devices: readonly SiteDevice[];
   readonly batteryRequestW: (context: BatteryRequestContext) => number;
-  readonly pvLimitFraction: () => number;
+  /** The PV the inverters deliver of `availableW` of sunshine (their power limits applied). */
+  readonly pvOutput: (availableW: number) => PvDelivery;
 }
 
 /** Rated PV of the enabled PV and hybrid inverters (Σ pv.ratedPowerW), W. */
@@ -69,7 +76,10 @@ function batteryModelOf(limits: BatteryAsset['battery']): BatteryModel {
  * Decides which assets get which register image, who owns the (one) simulated battery, and wires each image to
  * the physics: the first `battery` asset is a CNTE cabinet whose 704 WSet drives the battery; without one, the
  * first hybrid inverter with battery limits owns it and its Growatt mode registers drive it. Grid meters and
- * load/EV sub-meters are SDM630s; hybrid inverters are Growatt SPHs.
+ * load/EV sub-meters are SDM630s; hybrid inverters are Growatt SPHs, PV inverters Growatt PV string inverters.
+ *
+ * The sunshine is shared by PV rating; each inverter delivers its share up to its power limit (holding 3, a % of its
+ * `pv.ratedPowerW`), as a real inverter's limit caps its output rather than scaling it.
  */
 export function planSimulation(site: SiteConfig, options: { readonly now: () => number }): SimulationPlan {
   const enabled = site.assets.filter((a) => a.enabled);
@@ -90,7 +100,7 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
   const served: ServedAsset[] = [];
   const notServed: { assetId: string; reason: string }[] = [];
   const devices: SiteDevice[] = [];
-  const growatts = new Map<string, GrowattSph>();
+  const growatts = new Map<string, GrowattInverter>();
   let batteryRequestW: (context: BatteryRequestContext) => number = () => 0;
 
   const serve = (asset: AssetConfig, device: SimulatedDevice, siteDevice: SiteDevice) => {
@@ -176,8 +186,9 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
         });
         break;
       }
-      case 'hybrid-inverter': {
-        const inverter = new GrowattSph();
+      case 'hybrid-inverter':
+      case 'pv-inverter': {
+        const inverter = asset.kind === 'hybrid-inverter' ? new GrowattSph() : new GrowattPv();
         const ownsBattery = asset === hybridOwner;
         growatts.set(asset.id, inverter);
         if (ownsBattery) {
@@ -188,7 +199,8 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
             });
         }
         let startedAtMs: number | undefined;
-        // Energies: the inverter's share of the site's PV (exact with one PV asset), its battery if it owns it.
+        // Energies: the inverter's share of the site's PV (exact with one PV asset, or while none is limited), its
+        // battery if it owns it.
         const energies = (e: SiteEnergies, share: number): GrowattEnergies => {
           const dischargeWh = ownsBattery ? e.batteryDischargeWh : 0;
           const chargeWh = ownsBattery ? e.batteryChargeWh : 0;
@@ -205,9 +217,9 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
         serve(asset, inverter, {
           update: (s, nowMs) => {
             startedAtMs ??= nowMs;
-            const share = pvShare(asset.id);
+            const share = pvShare(asset.id, s);
             inverter.update({
-              pvW: s.flows.pvW * share,
+              pvW: s.pvInvertersW[asset.id] ?? 0,
               batteryPowerW: ownsBattery ? s.flows.batteryPowerW : 0,
               socPct: ownsBattery ? s.socPct : 0,
               hasBattery: ownsBattery,
@@ -229,20 +241,24 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
     }
   }
 
-  /** Each PV asset's current share of the site's PV: rating × its curtailment, normalised. */
-  function limitedRatings(): { assetId: string; ratedW: number; fraction: number }[] {
-    return pvRatings.map((p) => ({ ...p, fraction: growatts.get(p.assetId)?.pvLimitFraction() ?? 1 }));
+  /** Each PV asset's share of the site's PV in the last step: what it delivered, else its rating. */
+  function pvShare(assetId: string, s: SiteSnapshot): number {
+    const delivered = s.pvInvertersW[assetId];
+    if (delivered !== undefined && s.flows.pvW > 0) return delivered / s.flows.pvW;
+    const rating = pvRatings.find((p) => p.assetId === assetId)?.ratedW ?? 0;
+    return pvRatedW > 0 ? rating / pvRatedW : 0;
   }
-  function pvShare(assetId: string): number {
-    const all = limitedRatings();
-    const total = all.reduce((sum, p) => sum + p.ratedW * p.fraction, 0);
-    const mine = all.find((p) => p.assetId === assetId);
-    if (!mine) return 0;
-    return total > 0 ? (mine.ratedW * mine.fraction) / total : 0;
-  }
-  const pvLimitFraction = (): number => {
-    if (pvRatedW === 0) return 1;
-    return limitedRatings().reduce((sum, p) => sum + p.ratedW * p.fraction, 0) / pvRatedW;
+  const pvOutput = (availableW: number): PvDelivery => {
+    if (pvRatedW === 0) return { totalW: availableW, byAssetW: {} }; // no inverter named: the profile's PV as it is
+    const byAssetW: Record<string, number> = {};
+    let totalW = 0;
+    for (const p of pvRatings) {
+      const capW = (growatts.get(p.assetId)?.pvLimitFraction() ?? 1) * p.ratedW;
+      const deliveredW = Math.max(0, Math.min((availableW * p.ratedW) / pvRatedW, capW));
+      byAssetW[p.assetId] = deliveredW;
+      totalW += deliveredW;
+    }
+    return { totalW, byAssetW };
   };
 
   return {
@@ -253,6 +269,6 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
     pvRatedW,
     devices,
     batteryRequestW: (context) => batteryRequestW(context),
-    pvLimitFraction,
+    pvOutput,
   };
 }

@@ -18,7 +18,7 @@ import {
   type SunSpecDiscoveryStep,
 } from '@voltimax/devices';
 import { flatProfile, startTestSimulation, type TestSimulation } from './testing/harness';
-import { hybridBatterySite } from './testing/site';
+import { hybridBatterySite, pvInverterSite } from './testing/site';
 
 const run = promisify(execFile);
 const MBPOLL = ['/usr/bin/mbpoll', '/usr/local/bin/mbpoll'].find((p) => existsSync(p));
@@ -249,5 +249,40 @@ describe('hybrid inverter owning the battery (no battery asset)', () => {
     t.sim.step();
     expect((await readProfile(inverter, SPH)).measurements.powerW).toBe(-1_000);
     expect((await readProfile(meter, SDM630)).measurements.powerW).toBe(2_500);
+  });
+});
+
+describe('PV string inverter beside the hybrid (growatt.pv-tl-x; sunshine 5 kW shared by rating 6 : 4 kW)', () => {
+  const PV = profile('growatt.pv-tl-x');
+  let t: TestSimulation;
+  beforeEach(async () => {
+    t = await startTestSimulation({
+      site: pvInverterSite(4_000),
+      profile: flatProfile(500, 5_000),
+    });
+    t.sim.step();
+  });
+  afterEach(() => t.stop());
+
+  it('the PV profile reads its share, and a pv-limit the profile encodes caps the output and the export', async () => {
+    const [pv, meter] = await Promise.all([t.client('pv-1'), t.client('grid-1')]);
+    const before = await readProfile(pv, PV);
+    expect(before.issues).toEqual([]);
+    expect(before.measurements).toMatchObject({ powerW: 2_000, pvPowerW: 2_000, powerLimitPct: 100 });
+    expect((await readProfile(meter, SDM630)).measurements.powerW).toBe(-4_500);
+
+    // 1 000 W of a 4 kW inverter: 25 % in holding 3.
+    await writeSetpoint(pv, encodeSetpoint(PV, { kind: 'pv-limit', maxPowerW: 1_000 }, { ratedPowerW: 4_000 }));
+    t.sim.step();
+    expect((await readProfile(pv, PV)).measurements).toMatchObject({ powerW: 1_000, powerLimitPct: 25 });
+    expect((await readProfile(meter, SDM630)).measurements.powerW).toBe(-3_500);
+
+    // The profile's safe set-point releases it.
+    await writeSetpoint(pv, encodeSetpoint(PV, { kind: 'safe' }, { ratedPowerW: 4_000 }));
+    t.sim.step();
+    expect((await readProfile(pv, PV)).measurements.powerW).toBe(2_000);
+    // It has no storage registers: 02 there, as the string inverters answer.
+    expect(await exceptionCode(pv.readInputRegisters(1000, 1))).toBe(2);
+    expect(await exceptionCode(pv.writeRegisters(1044, [1]))).toBe(2);
   });
 });

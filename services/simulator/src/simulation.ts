@@ -89,7 +89,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     timezone: config.timezone,
     grid: { phases: config.grid.phases, nominalVoltageV: config.grid.nominalVoltageV },
     batteryRequestW: plan.batteryRequestW,
-    pvLimitFraction: plan.pvLimitFraction,
+    pvOutput: plan.pvOutput,
     devices,
     now: options.now,
   });

@@ -85,9 +85,11 @@ describe('simulated site physics', () => {
     expect(afterMidnight.totals.loadWh).toBeCloseTo(1_500, 9);
   });
 
-  it('applies PV curtailment from the inverters', () => {
-    const { sim } = site({ pvLimitFraction: () => 0.5 });
-    expect(sim.step().flows).toMatchObject({ pvW: 250, gridPowerW: 1_750 });
+  it('takes the PV the inverters deliver, clamped to what the profile offers', () => {
+    const half = site({ pvOutput: (availableW) => ({ totalW: availableW / 2, byAssetW: { 'pv-1': availableW / 2 } }) });
+    expect(half.sim.step()).toMatchObject({ flows: { pvW: 250, gridPowerW: 1_750 }, pvInvertersW: { 'pv-1': 250 } });
+    expect(site({ pvOutput: () => ({ totalW: 9_999, byAssetW: {} }) }).sim.step().flows.pvW).toBe(500);
+    expect(site({ pvOutput: () => ({ totalW: -1, byAssetW: {} }) }).sim.step().flows.pvW).toBe(0);
   });
 
   it('holds the battery inside its SoC window', () => {

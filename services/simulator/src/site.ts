@@ -43,6 +43,14 @@ export interface SiteSnapshot {
   readonly today: SiteEnergies;
   /** Power of each attached EV load during the last step, W ≥ 0, by asset id (included in `flows.evW`). */
   readonly evLoadsW: Readonly<Record<string, number>>;
+  /** PV each inverter delivered during the last step, W ≥ 0, by asset id (empty without `pvOutput`). */
+  readonly pvInvertersW: Readonly<Record<string, number>>;
+}
+
+/** The PV the inverters deliver in a step: the site's total and each inverter's part, W. */
+export interface PvDelivery {
+  readonly totalW: number;
+  readonly byAssetW: Readonly<Record<string, number>>;
 }
 
 /** What the step asks of the device that controls the battery. */
@@ -89,8 +97,11 @@ export interface SimulatedSiteOptions {
   readonly grid: { readonly phases: 1 | 3; readonly nominalVoltageV: number };
   /** The battery power for the next step, W (+ = discharge), from whichever device controls the battery. */
   readonly batteryRequestW: (context: BatteryRequestContext) => number;
-  /** Share of the profile's PV the inverters let through (curtailment), 0 … 1; default 1. */
-  readonly pvLimitFraction?: () => number;
+  /**
+   * The PV the inverters deliver when the profile offers `availableW` (their power limits applied); called once
+   * per step. Default: all of it. A total outside 0 … `availableW` is clamped into it.
+   */
+  readonly pvOutput?: (availableW: number) => PvDelivery;
   readonly devices: readonly SiteDevice[];
   /** EV loads present from the start (more can be attached later with `attachEvLoad`). */
   readonly evLoads?: readonly EvLoad[];
@@ -167,6 +178,7 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
     totals: ZERO_ENERGIES,
     today: ZERO_ENERGIES,
     evLoadsW: {},
+    pvInvertersW: {},
   };
   const nowMs = now();
   for (const device of devices) {
@@ -189,7 +201,8 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
       for (const device of [...devices]) device.tick?.(wallMs);
       const startLocal = toLocalTime(state.atMs, timezone);
       const raw = profile.at(state.atMs);
-      const pvW = raw.pvW * Math.min(1, Math.max(0, options.pvLimitFraction?.() ?? 1));
+      const delivery = options.pvOutput?.(raw.pvW) ?? { totalW: raw.pvW, byAssetW: {} };
+      const pvW = Number.isFinite(delivery.totalW) ? Math.min(raw.pvW, Math.max(0, delivery.totalW)) : raw.pvW;
       const requestedBatteryW = options.batteryRequestW({
         loadW: raw.loadW,
         pvW,
@@ -231,6 +244,7 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
         totals: addEnergies(snapshot.totals, flows, hours),
         today: sameDay ? addEnergies(snapshot.today, flows, hours) : ZERO_ENERGIES,
         evLoadsW,
+        pvInvertersW: delivery.byAssetW,
       };
       for (const device of [...devices]) device.update(snapshot, wallMs);
       return snapshot;

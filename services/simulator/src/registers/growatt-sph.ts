@@ -7,9 +7,10 @@ import {
 } from './register-bank';
 import { s16Word, u16Word, u32Words } from './words';
 
-// Growatt SPH / SPA storage hybrid, written from ../shared/reference/devices/growatt-inverter.md (NOT from
-// libs/devices): FC 04 input registers 0–124 (PV/grid) and 1000–1124 (storage), FC 03/06/16 holding registers
-// 0–124 and 1000–1124 (control). Big-endian, 32-bit values high word first. Power 0.1 W, voltage 0.1 V,
+// Growatt inverters, written from ../shared/reference/devices/growatt-inverter.md (NOT from libs/devices). The SPH /
+// SPA storage hybrid: FC 04 input registers 0–124 (PV/grid) and 1000–1124 (storage), FC 03/06/16 holding registers
+// 0–124 and 1000–1124 (control). The PV string inverters (MIC / MIN TL-X / MOD TL3-X) answer the first range of each
+// only: input 0–124, holding 0–124. Big-endian, 32-bit values high word first. Power 0.1 W, voltage 0.1 V,
 // current 0.1 A, energy 0.1 kWh, frequency 0.01 Hz, temperature 0.1 °C, SoC 1 %.
 
 /** Input registers the simulator fills (wire addresses, the reference's table). */
@@ -120,27 +121,44 @@ export function growattBatteryRequestW(
 const tenths = (value: number): number => value * 10;
 const energyWords = (wh: number): [number, number] => u32Words(wh / 100); // 0.1 kWh = 100 Wh
 
-/** A simulated Growatt SPH: input registers from the latest state; control holding registers writable. */
-export class GrowattSph implements SimulatedDevice {
-  readonly profileId = 'growatt.sph';
-  private readonly bank = new RegisterBank([
-    { table: 'input', start: 0, length: 125 },
-    { table: 'input', start: 1000, length: 125 },
-    { table: 'holding', start: 0, length: 125 },
-    { table: 'holding', start: 1000, length: 125 },
-  ]);
+/** Which register ranges a Growatt family answers: the storage hybrid both, a PV string inverter the first only. */
+export type GrowattFamily = 'sph' | 'pv';
 
-  constructor() {
+/** Registers 1000–1124 (storage) exist on the hybrid only. */
+const STORAGE_RANGE_START = 1000;
+const inFamily = (family: GrowattFamily, address: number): boolean => family === 'sph' || address < STORAGE_RANGE_START;
+
+/**
+ * A simulated Growatt inverter: input registers from the latest state; control holding registers writable. The
+ * `pv` family (served as `growatt.pv-tl-x`) has no battery: holding 0 (on/off) and 3 (power limit %) only.
+ */
+export class GrowattInverter implements SimulatedDevice {
+  readonly profileId: string;
+  private readonly bank: RegisterBank;
+  private readonly writable: readonly WritablePoint[];
+
+  constructor(private readonly family: GrowattFamily) {
+    this.profileId = family === 'sph' ? 'growatt.sph' : 'growatt.pv-tl-x';
+    this.bank = new RegisterBank(
+      (['input', 'holding'] as const).flatMap((table) =>
+        [0, STORAGE_RANGE_START]
+          .filter((start) => inFamily(family, start))
+          .map((start) => ({ table, start, length: 125 })),
+      ),
+    );
+    this.writable = GROWATT_HOLDING.filter((p) => inFamily(family, p.address));
     // Factory settings: on, no export limit, load first, no slots, AC charge off, rates 100 %, stop SoC 100/10 %.
     // prettier-ignore
     const defaults: readonly [number, number][] = [
       [0, 1], [3, 100], [1044, 0], [1070, 100], [1071, 10], [1090, 100], [1091, 100], [1092, 0],
     ];
-    for (const [address, value] of defaults) this.bank.set('holding', address, [value]);
+    for (const [address, value] of defaults) {
+      if (inFamily(family, address)) this.bank.set('holding', address, [value]);
+    }
   }
 
   private holding(name: string): number {
-    const point = GROWATT_HOLDING.find((p) => p.name === name);
+    const point = this.writable.find((p) => p.name === name);
     return point ? this.bank.get('holding', point.address) : 0;
   }
 
@@ -169,7 +187,7 @@ export class GrowattSph implements SimulatedDevice {
     };
   }
 
-  /** Share of the rated PV power the inverter may produce, 0 … 1 (holding 3; 0 when switched off). */
+  /** The most the inverter may produce, as a share of its rated power, 0 … 1 (holding 3; 0 when switched off). */
   pvLimitFraction(): number {
     return this.holding('onOff') === 0 ? 0 : this.holding('activePowerLimitPct') / 100;
   }
@@ -234,7 +252,9 @@ export class GrowattSph implements SimulatedDevice {
       [I.chargeEnergyToday, energyWords(d.batteryChargeWh)], [I.chargeEnergyTotal, energyWords(e.batteryChargeWh)],
       [I.loadEnergyToday, energyWords(d.loadWh)], [I.loadEnergyTotal, energyWords(e.loadWh)],
     ];
-    for (const [address, value] of words) this.bank.set('input', address, value);
+    for (const [address, value] of words) {
+      if (inFamily(this.family, address)) this.bank.set('input', address, value);
+    }
   }
 
   read(table: RegisterTable, address: number, count: number): number[] {
@@ -242,6 +262,20 @@ export class GrowattSph implements SimulatedDevice {
   }
 
   write(address: number, words: readonly number[]): void {
-    applyWrite(this.bank, GROWATT_HOLDING, address, words);
+    applyWrite(this.bank, this.writable, address, words);
+  }
+}
+
+/** A simulated Growatt SPH storage hybrid (`growatt.sph`). */
+export class GrowattSph extends GrowattInverter {
+  constructor() {
+    super('sph');
+  }
+}
+
+/** A simulated Growatt PV string inverter (`growatt.pv-tl-x`): no battery, no storage registers. */
+export class GrowattPv extends GrowattInverter {
+  constructor() {
+    super('pv');
   }
 }

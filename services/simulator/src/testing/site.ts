@@ -68,3 +68,22 @@ export function hybridBatterySite(): SiteConfigInput {
       ),
   };
 }
+
+/** The test site with a Growatt PV string inverter `pv-1` of `ratedW` beside the hybrid's 6 kW of PV. */
+export function pvInverterSite(ratedW: number): SiteConfigInput {
+  const site = simSite();
+  return {
+    ...site,
+    assets: [
+      ...(site.assets ?? []),
+      {
+        id: 'pv-1',
+        name: 'Carport PV',
+        kind: 'pv-inverter',
+        profile: 'growatt.pv-tl-x',
+        connection: { protocol: 'simulated' },
+        pv: { ratedPowerW: ratedW },
+      },
+    ],
+  };
+}
