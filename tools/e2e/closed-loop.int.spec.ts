@@ -2,30 +2,14 @@
 // users (docker/nats/nats.conf), Redis, and the simulator, modbus-poller, safety-arbiter and strategy-engine as child
 // processes (tools/start.js does the same). The test only watches the bus, as user `cli`, and shapes the site through
 // the simulator's load profile: a CSV with a 3 kW load step at a known sim time.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectBus, createBus, type BusConnection } from '@voltimax/bus';
-import { captureLogger } from '@voltimax/bus/testing';
-import {
-  subjects,
-  type ArbiterDecision,
-  type AssetReading,
-  type ControlIntent,
-  type Heartbeat,
-} from '@voltimax/contracts';
+import type { ArbiterDecision, AssetReading, Heartbeat } from '@voltimax/contracts';
 import { NetZeroConfigSchema } from '@voltimax/strategies';
-import {
-  NATS_CONFIG_PATH,
-  NATS_DEV_PASSWORDS,
-  startNats,
-  startRedis,
-  waitFor,
-  type NatsTestServer,
-  type TestServer,
-} from '@voltimax/testing';
+import { waitFor } from '@voltimax/testing';
+import { CONTROL_LOOP_SERVICES, GatewayWatch } from './gateway-watch';
 import { ancestry, startOtlpCollector, type OtlpCollector } from './otlp-collector';
-import { ROOT, startService, type ServiceProcess } from './processes';
+import { ROOT } from './processes';
 import { stepResponse, type GridSample } from './step-response';
 
 const GRID = 'grid-1';
@@ -87,35 +71,19 @@ function loadStepCsv(): string {
   return ['timestamp,load_w,pv_w,price_eur_per_mwh', ...rows, ''].join('\n');
 }
 
-interface Seen<T> {
-  readonly receivedAtMs: number;
-  readonly payload: T;
-}
-
 describe('the gateway as processes: simulator → poller → strategy engine → arbiter → poller → simulator', () => {
-  let dir: string | undefined;
-  let nats: NatsTestServer | undefined;
-  let redis: TestServer | undefined;
-  let observer: BusConnection | undefined;
   let collector: OtlpCollector | undefined;
-  const services: ServiceProcess[] = [];
-  const readings: Seen<AssetReading>[] = [];
-  const intents: Seen<ControlIntent>[] = [];
-  const decisions: Seen<ArbiterDecision>[] = [];
-  const heartbeats: Seen<Heartbeat>[] = [];
-  /** The observer's own warnings (a subscription the server refused shows here). */
-  const observerLog = captureLogger('warn');
-  const t0 = Date.now();
-
-  const readingsOf = (assetId: string) => readings.filter((r) => r.payload.assetId === assetId).map((r) => r.payload);
+  const watch: GatewayWatch = new GatewayWatch((): string => busRecord());
+  const { intents, decisions, heartbeats } = watch;
+  const readingsOf = (assetId: string) => watch.readingsOf(assetId);
   const gridSamples = (): GridSample[] =>
     readingsOf(GRID).flatMap((r) =>
       r.quality === 'good' && r.values.powerW !== undefined ? [{ atMs: r.atMs, gridW: r.values.powerW }] : [],
     );
   const batteryDecisions = () => decisions.map((d) => d.payload).filter((d) => d.assetId === BATTERY);
-  const latestHeartbeat = (service: string) => heartbeats.filter((h) => h.payload.service === service).at(-1)?.payload;
+  const latestHeartbeat = (service: string) => watch.latestHeartbeat(service);
   const watts = (d: ArbiterDecision) => (d.applied?.kind === 'battery-power' ? d.applied.powerW : undefined);
-  const rel = (atMs: number) => ((atMs - t0) / 1_000).toFixed(1);
+  const rel = (atMs: number) => watch.rel(atMs);
 
   /** What the bus showed, in seconds since the test started: enough to see where the loop broke. */
   const busRecord = () =>
@@ -145,92 +113,26 @@ describe('the gateway as processes: simulator → poller → strategy engine →
         .join(' ')}`,
     ].join('\n');
 
-  /** Runs a hook or test body; on failure prints what the bus showed and each service's last output. */
-  const reported = (body: () => Promise<void>) => () =>
-    body().catch((err: unknown) => {
-      process.stderr.write(
-        `\n[e2e] failed ${rel(Date.now())} s after the start; the bus:\n${busRecord()}\n` +
-          `[e2e] observer warnings: ${observerLog.lines.map((l) => JSON.stringify(l)).join('\n') || 'none'}\n` +
-          `[e2e] last output of each service:\n${services.map((s) => s.tail()).join('\n')}\n`,
-      );
-      throw err;
-    });
-
-  async function start(name: string, env: Record<string, string>): Promise<void> {
-    if (!nats) throw new Error('nats-server is not running');
-    // Span export on: every service sends its spans to the test's OTLP collector.
-    const tracing: Record<string, string> = collector
-      ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }
-      : {};
-    const service = startService(name, nats.url, { ...tracing, ...env });
-    services.push(service);
-    await waitFor(
-      () => {
-        if (service.exit() !== undefined) throw new Error(`${name} exited (${service.exit()})`);
-        return latestHeartbeat(name);
-      },
-      { timeoutMs: 20_000, intervalMs: 50, message: `the first heartbeat of ${name}` },
-    );
-  }
+  const reported = (body: () => Promise<void>) => watch.reported(body);
 
   beforeAll(
     reported(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'voltimax-e2e-'));
-      [nats, redis, collector] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startRedis(), startOtlpCollector()]);
-      observer = await connectBus({
-        servers: nats.url,
-        name: 'e2e-observer',
-        user: 'cli',
-        pass: NATS_DEV_PASSWORDS.cli,
-        log: observerLog.log,
-      });
-      const bus = createBus(observer.nc, observerLog.log);
-      const seen =
-        <T>(list: Seen<T>[]) =>
-        (payload: T) =>
-          void list.push({ receivedAtMs: Date.now(), payload });
-      bus.subscribe(subjects.telemetry, seen(readings));
-      bus.subscribe(subjects.intent, seen(intents));
-      bus.subscribe(subjects.arbiterDecision, seen(decisions));
-      bus.subscribe(subjects.health, seen(heartbeats));
-      await observer.nc.flush();
+      [collector] = await Promise.all([startOtlpCollector(), watch.open('e2e-observer')]);
 
-      const siteFile = join(dir, 'site.json');
-      const profileFile = join(dir, 'load-step.csv');
-      const simAssetsFile = join(dir, 'sim-assets.json');
-      writeFileSync(siteFile, JSON.stringify(e2eSite(), null, 2));
-      writeFileSync(profileFile, loadStepCsv());
-
-      await start('simulator', {
-        SITE_FILE: siteFile,
-        STATE_DIR: dir,
-        SIM_PROFILE: profileFile,
-        SIM_SPEED: '1',
-        SIM_INITIAL_SOC_PCT: '50',
-        HEARTBEAT_MS: '1000',
+      await watch.startControlLoop({
+        site: e2eSite(),
+        profileCsv: loadStepCsv(),
+        simEnv: { SIM_INITIAL_SOC_PCT: '50' },
+        // Span export on: every service sends its spans to the test's OTLP collector.
+        env: { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint },
       });
-      // The simulator writes the site with each simulated device's real endpoint once its listeners are open.
-      await waitFor(() => existsSync(simAssetsFile), {
-        timeoutMs: 10_000,
-        message: 'the simulator to write sim-assets.json',
-      });
-      const site = { SITE_FILE: simAssetsFile, STATE_DIR: dir };
-      await start('modbus-poller', site);
-      await start('safety-arbiter', site);
-      await start('strategy-engine', { ...site, REDIS_URL: redis.url });
     }),
     60_000,
   );
 
   afterAll(async () => {
-    // The engine and the arbiter first (the arbiter's last safe write still reaches the poller), then the devices.
-    const stop = (names: readonly string[]) =>
-      Promise.all(services.filter((s) => names.includes(s.name)).map((s) => s.stop(5_000)));
-    await stop(['strategy-engine', 'safety-arbiter']);
-    await stop(['modbus-poller', 'simulator']);
-    await observer?.nc.drain();
-    await Promise.all([nats?.stop(), redis?.stop(), collector?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await watch.stop();
+    await collector?.close();
   }, 30_000);
 
   it(
@@ -330,9 +232,14 @@ describe('the gateway as processes: simulator → poller → strategy engine →
       const loadStepAtMs = await waitFor(
         () => {
           const load = readingsOf(INVERTER).filter((r) => r.values.loadPowerW !== undefined);
-          return load.find((r, i) => i > 0 && high(r) && !high(load[i - 1] as AssetReading) && r.atMs >= firstApplied.atMs + 2_000)?.atMs;
+          return load.find(
+            (r, i) => i > 0 && high(r) && !high(load[i - 1] as AssetReading) && r.atMs >= firstApplied.atMs + 2_000,
+          )?.atMs;
         },
-        { timeoutMs: (3 * STEP_AT_S + 20) * 1_000, message: 'a load step in the inverter telemetry after the loop started' },
+        {
+          timeoutMs: (3 * STEP_AT_S + 20) * 1_000,
+          message: 'a load step in the inverter telemetry after the loop started',
+        },
       );
       // The meter and the inverter are polled independently: the meter may show the step a little earlier.
       const stepAtMs = await waitFor(
@@ -397,12 +304,7 @@ describe('the gateway as processes: simulator → poller → strategy engine →
   it(
     'keeps every service running throughout',
     reported(async () => {
-      expect(services.map((s) => `${s.name}: ${s.exit() ?? 'running'}`)).toEqual([
-        'simulator: running',
-        'modbus-poller: running',
-        'safety-arbiter: running',
-        'strategy-engine: running',
-      ]);
+      expect(watch.states()).toEqual(CONTROL_LOOP_SERVICES.map((name) => `${name}: running`));
     }),
   );
 });
