@@ -101,16 +101,15 @@ describe('simulation plan', () => {
     expect(p.pvOutput(5_000)).toEqual({ totalW: 3_000, byAssetW: { 'inv-1': 3_000, 'pv-1': 0 } });
   });
 
-  it("reports each inverter's own delivered PV in its registers (input 1, 0.1 W)", () => {
-    const p = withPvInverter(4_000);
-    servedDevice(p, 'pv-1').write(3, [25]);
-    const sim = createSimulatedSite({
+  /** The plan's devices in a running site: 500 W of load and 5 kW of sun, steps of `stepMs`. */
+  const runningSite = (p: ReturnType<typeof plan>, stepMs: number) =>
+    createSimulatedSite({
       model: { battery: p.battery },
       profile: { source: 'flat', at: () => ({ loadW: 500, pvW: 5_000 }) },
       frequencyAt: () => 50,
-      startAtMs: Date.parse('2024-04-10T10:00:00Z'),
+      startAtMs: Date.parse('2024-04-10T08:00:00Z'),
       initialSocPct: 50,
-      stepMs: 1_000,
+      stepMs,
       timezone: 'Europe/Paris',
       grid: { phases: 3, nominalVoltageV: 230 },
       batteryRequestW: p.batteryRequestW,
@@ -118,10 +117,27 @@ describe('simulation plan', () => {
       devices: p.devices,
       now: () => 0,
     });
-    expect(sim.step().flows.pvW).toBeCloseTo(4_000, 9);
-    const tenthsW = (words: number[]) => ((words[0] ?? 0) * 65_536 + (words[1] ?? 0)) / 10;
-    expect(tenthsW(servedDevice(p, 'pv-1').read('input', 1, 2))).toBeCloseTo(1_000, 0);
-    expect(tenthsW(servedDevice(p, 'inv-1').read('input', 1, 2))).toBeCloseTo(3_000, 0);
+  /** A u32 of two registers (high word first) in the register's unit. */
+  const u32 = (words: number[]) => (words[0] ?? 0) * 65_536 + (words[1] ?? 0);
+
+  it("reports each inverter's own delivered PV in its registers (input 1, 0.1 W)", () => {
+    const p = withPvInverter(4_000);
+    servedDevice(p, 'pv-1').write(3, [25]);
+    expect(runningSite(p, 1_000).step().flows.pvW).toBeCloseTo(4_000, 9);
+    expect(u32(servedDevice(p, 'pv-1').read('input', 1, 2)) / 10).toBeCloseTo(1_000, 0);
+    expect(u32(servedDevice(p, 'inv-1').read('input', 1, 2)) / 10).toBeCloseTo(3_000, 0);
+  });
+
+  it('counts the energy each inverter delivered: a later limit does not move what was counted (input 91, 0.1 kWh)', () => {
+    const p = withPvInverter(4_000);
+    const sim = runningSite(p, 3_600_000); // an hour a step
+    const pvEnergyKwh = (assetId: string) => u32(servedDevice(p, assetId).read('input', 91, 2)) / 10;
+    sim.step(); // unlimited: 3 kW + 2 kW for an hour
+    expect([pvEnergyKwh('inv-1'), pvEnergyKwh('pv-1')]).toEqual([3, 2]);
+    servedDevice(p, 'pv-1').write(3, [25]); // pv-1 at 1 kW from now on
+    sim.step();
+    expect([pvEnergyKwh('inv-1'), pvEnergyKwh('pv-1')]).toEqual([6, 3]);
+    expect(sim.snapshot().pvInvertersWh['pv-1']).toEqual({ totalWh: 3_000, todayWh: 3_000 });
   });
 
   it('serves the simulated site npm start uses (docker/config/assets.sim.json)', () => {

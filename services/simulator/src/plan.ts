@@ -10,7 +10,7 @@ import {
 } from './registers/growatt-sph';
 import type { SimulatedDevice } from './registers/register-bank';
 import { Sdm630 } from './registers/sdm630';
-import type { BatteryRequestContext, PvDelivery, SiteDevice, SiteEnergies, SiteSnapshot } from './site';
+import type { BatteryRequestContext, PvDelivery, SiteDevice, SiteEnergies } from './site';
 
 /** Modbus unit id every simulated device answers (the profiles' default). */
 export const SIM_UNIT_ID = 1;
@@ -199,14 +199,13 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
             });
         }
         let startedAtMs: number | undefined;
-        // Energies: the inverter's share of the site's PV (exact with one PV asset, or while none is limited), its
-        // battery if it owns it.
-        const energies = (e: SiteEnergies, share: number): GrowattEnergies => {
+        // Energies: the PV this inverter delivered, its battery if it owns it.
+        const energies = (e: SiteEnergies, pvWh: number): GrowattEnergies => {
           const dischargeWh = ownsBattery ? e.batteryDischargeWh : 0;
           const chargeWh = ownsBattery ? e.batteryChargeWh : 0;
           return {
-            pvWh: e.pvWh * share,
-            acOutWh: Math.max(0, e.pvWh * share + dischargeWh - chargeWh),
+            pvWh,
+            acOutWh: Math.max(0, pvWh + dischargeWh - chargeWh),
             gridImportWh: e.gridImportWh,
             gridExportWh: e.gridExportWh,
             batteryDischargeWh: dischargeWh,
@@ -217,7 +216,7 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
         serve(asset, inverter, {
           update: (s, nowMs) => {
             startedAtMs ??= nowMs;
-            const share = pvShare(asset.id, s);
+            const pvWh = s.pvInvertersWh[asset.id] ?? { totalWh: 0, todayWh: 0 };
             inverter.update({
               pvW: s.pvInvertersW[asset.id] ?? 0,
               batteryPowerW: ownsBattery ? s.flows.batteryPowerW : 0,
@@ -228,8 +227,8 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
               frequencyHz: s.flows.gridFrequencyHz,
               phases,
               voltagesV: s.voltagesV,
-              total: energies(s.totals, share),
-              today: energies(s.today, share),
+              total: energies(s.totals, pvWh.totalWh),
+              today: energies(s.today, pvWh.todayWh),
               operatingS: Math.floor((nowMs - startedAtMs) / 1000),
             });
           },
@@ -241,13 +240,6 @@ export function planSimulation(site: SiteConfig, options: { readonly now: () => 
     }
   }
 
-  /** Each PV asset's share of the site's PV in the last step: what it delivered, else its rating. */
-  function pvShare(assetId: string, s: SiteSnapshot): number {
-    const delivered = s.pvInvertersW[assetId];
-    if (delivered !== undefined && s.flows.pvW > 0) return delivered / s.flows.pvW;
-    const rating = pvRatings.find((p) => p.assetId === assetId)?.ratedW ?? 0;
-    return pvRatedW > 0 ? rating / pvRatedW : 0;
-  }
   const pvOutput = (availableW: number): PvDelivery => {
     if (pvRatedW === 0) return { totalW: availableW, byAssetW: {} }; // no inverter named: the profile's PV as it is
     const byAssetW: Record<string, number> = {};

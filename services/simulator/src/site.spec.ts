@@ -77,19 +77,27 @@ describe('simulated site physics', () => {
 
   it('resets the day counters at local midnight (Europe/Paris)', () => {
     // 21:15Z = 23:15 CEST; steps end at 23:30, 23:45 and 00:00 local.
-    const { sim } = site({ startAtMs: Date.parse('2024-04-10T21:15:00Z'), stepMs: 15 * 60_000 });
+    const { sim } = site({
+      startAtMs: Date.parse('2024-04-10T21:15:00Z'),
+      stepMs: 15 * 60_000,
+      pvOutput: (availableW) => ({ totalW: availableW, byAssetW: { 'pv-1': availableW } }),
+    });
     sim.step();
-    expect(sim.step().today.loadWh).toBeCloseTo(1_000, 9);
+    const beforeMidnight = sim.step();
+    expect(beforeMidnight.today.loadWh).toBeCloseTo(1_000, 9);
+    expect(beforeMidnight.pvInvertersWh['pv-1']).toEqual({ totalWh: 250, todayWh: 250 });
     const afterMidnight = sim.step();
     expect(afterMidnight.today.loadWh).toBe(0);
     expect(afterMidnight.totals.loadWh).toBeCloseTo(1_500, 9);
+    expect(afterMidnight.pvInvertersWh['pv-1']).toEqual({ totalWh: 375, todayWh: 0 });
   });
 
   it('takes the PV the inverters deliver, clamped to what the profile offers', () => {
     const half = site({ pvOutput: (availableW) => ({ totalW: availableW / 2, byAssetW: { 'pv-1': availableW / 2 } }) });
     expect(half.sim.step()).toMatchObject({ flows: { pvW: 250, gridPowerW: 1_750 }, pvInvertersW: { 'pv-1': 250 } });
     expect(site({ pvOutput: () => ({ totalW: 9_999, byAssetW: {} }) }).sim.step().flows.pvW).toBe(500);
-    expect(site({ pvOutput: () => ({ totalW: -1, byAssetW: {} }) }).sim.step().flows.pvW).toBe(0);
+    const broken = site({ pvOutput: () => ({ totalW: -1, byAssetW: { 'pv-1': -5, 'pv-2': Number.NaN } }) }).sim.step();
+    expect(broken).toMatchObject({ flows: { pvW: 0 }, pvInvertersW: { 'pv-1': 0, 'pv-2': 0 } });
   });
 
   it('holds the battery inside its SoC window', () => {

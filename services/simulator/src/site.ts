@@ -45,6 +45,8 @@ export interface SiteSnapshot {
   readonly evLoadsW: Readonly<Record<string, number>>;
   /** PV each inverter delivered during the last step, W ≥ 0, by asset id (empty without `pvOutput`). */
   readonly pvInvertersW: Readonly<Record<string, number>>;
+  /** PV energy each inverter has delivered, Wh: since the start and since local midnight, by asset id. */
+  readonly pvInvertersWh: Readonly<Record<string, { readonly totalWh: number; readonly todayWh: number }>>;
 }
 
 /** The PV the inverters deliver in a step: the site's total and each inverter's part, W. */
@@ -179,6 +181,7 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
     today: ZERO_ENERGIES,
     evLoadsW: {},
     pvInvertersW: {},
+    pvInvertersWh: {},
   };
   const nowMs = now();
   for (const device of devices) {
@@ -203,6 +206,9 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
       const raw = profile.at(state.atMs);
       const delivery = options.pvOutput?.(raw.pvW) ?? { totalW: raw.pvW, byAssetW: {} };
       const pvW = Number.isFinite(delivery.totalW) ? Math.min(raw.pvW, Math.max(0, delivery.totalW)) : raw.pvW;
+      const pvInvertersW = Object.fromEntries(
+        Object.entries(delivery.byAssetW).map(([assetId, w]) => [assetId, Number.isFinite(w) ? Math.max(0, w) : 0]),
+      );
       const requestedBatteryW = options.batteryRequestW({
         loadW: raw.loadW,
         pvW,
@@ -244,7 +250,14 @@ export function createSimulatedSite(options: SimulatedSiteOptions): SimulatedSit
         totals: addEnergies(snapshot.totals, flows, hours),
         today: sameDay ? addEnergies(snapshot.today, flows, hours) : ZERO_ENERGIES,
         evLoadsW,
-        pvInvertersW: delivery.byAssetW,
+        pvInvertersW,
+        pvInvertersWh: Object.fromEntries(
+          Object.entries(pvInvertersW).map(([assetId, w]) => {
+            const before = snapshot.pvInvertersWh[assetId] ?? { totalWh: 0, todayWh: 0 };
+            const wh = w * hours;
+            return [assetId, { totalWh: before.totalWh + wh, todayWh: sameDay ? before.todayWh + wh : 0 }];
+          }),
+        ),
       };
       for (const device of [...devices]) device.update(snapshot, wallMs);
       return snapshot;

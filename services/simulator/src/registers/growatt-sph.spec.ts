@@ -1,4 +1,4 @@
-import { growattBatteryRequestW, GrowattSph, type GrowattEnergies, type GrowattState } from './growatt-sph';
+import { growattBatteryRequestW, GrowattPv, GrowattSph, type GrowattEnergies, type GrowattState } from './growatt-sph';
 import { ModbusException } from './words';
 
 const ZERO: GrowattEnergies = {
@@ -143,5 +143,42 @@ describe('Growatt SPH battery control (the evcc recipe)', () => {
         ratings,
       ),
     ).toBe(0);
+  });
+});
+
+// The PV string inverter family (MIC / MIN TL-X / MOD TL3-X): the first range of each table only.
+describe('simulated Growatt PV string inverter register image', () => {
+  const pvOnly: GrowattState = { ...STATE, batteryPowerW: 0, socPct: 0, hasBattery: false, pvW: 2_340 };
+
+  it('serves status 1 and PV 2340 W at input 1 (23400 = 0x5B68) and as AC power at input 35', () => {
+    const inverter = new GrowattPv();
+    inverter.update(pvOnly);
+    expect(inverter.profileId).toBe('growatt.pv-tl-x');
+    expect(inverter.read('input', 0, 3)).toEqual([1, 0x0000, 0x5b68]);
+    expect(inverter.read('input', 35, 2)).toEqual([0x0000, 0x5b68]);
+  });
+
+  it('reports waiting (status 0) without sun', () => {
+    const inverter = new GrowattPv();
+    inverter.update({ ...pvOnly, pvW: 0 });
+    expect(inverter.read('input', 0, 1)).toEqual([0]);
+  });
+
+  it('answers 02 for the storage range, in both tables, and for the storage settings', () => {
+    const inverter = new GrowattPv();
+    expect(codeOf(() => inverter.read('input', 1000, 1))).toBe(2);
+    expect(codeOf(() => inverter.read('holding', 1044, 1))).toBe(2);
+    expect(codeOf(() => inverter.write(1092, [1]))).toBe(2);
+    expect(codeOf(() => inverter.read('input', 124, 2))).toBe(2); // a read across the end of 0–124
+  });
+
+  it('takes the power limit at holding 3 (60 % → 0.6 of its rating), refuses 101 %, and switches off with holding 0', () => {
+    const inverter = new GrowattPv();
+    expect(inverter.read('holding', 0, 4)).toEqual([1, 0, 0, 100]); // factory: on, unlimited
+    inverter.write(3, [60]);
+    expect(inverter.pvLimitFraction()).toBe(0.6);
+    expect(codeOf(() => inverter.write(3, [101]))).toBe(3);
+    inverter.write(0, [0]);
+    expect(inverter.pvLimitFraction()).toBe(0);
   });
 });
