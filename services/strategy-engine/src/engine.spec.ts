@@ -387,6 +387,29 @@ describe('memory across restarts', () => {
     ]);
   });
 
+  it('goes on curtailing the PV at the limit in force after a restart (a fresh engine would release it)', async () => {
+    const site = buildSite({ grid: { maxImportW: 17_000, maxExportW: 2_000, phases: 3, nominalVoltageV: 230 } });
+    const runThenRestartCurtailing = async (store: MemoryStore) => {
+      const first = harness({ site, store });
+      await started(first);
+      sendTelemetry(first.peer, T0, { gridW: -5_000, batteryW: 0, socPct: 95, pvW: 6_000 });
+      jest.advanceTimersByTime(0);
+      await first.engine.stop();
+      jest.advanceTimersByTime(2_000);
+      const second = harness({ site, store });
+      await started(second);
+      // The inverter still runs at the limit (its intent has not expired): 1 940 W out, just under the target.
+      sendTelemetry(second.peer, T0 + 2_000, { gridW: -1_940, batteryW: 0, socPct: 95, pvW: 2_950 });
+      jest.advanceTimersByTime(0);
+      return { lastBefore: intentsFor(first.bus, 'pv-1').at(-1), after: intentsFor(second.bus, 'pv-1') };
+    };
+    const kept = await runThenRestartCurtailing(inMemoryMemoryStore(() => Date.now()));
+    expect(kept.lastBefore?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 2_950 });
+    expect(kept.after[0]).toMatchObject({ setpoint: kept.lastBefore?.setpoint, reason: 'export-limit:curtailing' });
+    // Without the memory the export looks fine, nothing is curtailed, and the intent in force expires: 5 kW out again.
+    expect((await runThenRestartCurtailing(noMemoryStore)).after).toEqual([]);
+  });
+
   it('does not restore a memory made under a different strategy config', async () => {
     const store = inMemoryMemoryStore(() => Date.now());
     await runThenRestart(store);

@@ -192,7 +192,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
   let config = deps.config;
   let memories: StrategyMemories = {};
-  /** The feed-in limit's memory (in this process only: after a restart it starts over from the readings). */
+  /** The feed-in limit's memory (saved with the strategies' memories: a restart goes on from the limit in force). */
   let exportLimitMemory: ExportLimitMemory = {};
   let automationMemory: AutomationMemory = INITIAL_AUTOMATION_MEMORY;
   /**
@@ -310,6 +310,7 @@ export function createEngine(deps: EngineDeps): Engine {
       health.setStatus('degraded', 'tick failed');
       memories = {};
       automationMemory = INITIAL_AUTOMATION_MEMORY;
+      exportLimitMemory = {};
       return undefined;
     }
   }
@@ -573,7 +574,7 @@ export function createEngine(deps: EngineDeps): Engine {
     if (saving || store.kind === 'none') return;
     saving = true;
     lastSaveAtMs = nowMs;
-    const snapshot = toSnapshot(nowMs, memories, config.configHashes, automationMemory);
+    const snapshot = toSnapshot(nowMs, memories, config.configHashes, automationMemory, exportLimitMemory);
     void store
       .save(config.site.gatewayId, snapshot, [...lastSetpoints.values()])
       .then((ok) => {
@@ -689,6 +690,7 @@ export function createEngine(deps: EngineDeps): Engine {
       const { memories: restoredMemories, dropped } = restorableMemories(restored.snapshot, config.configHashes);
       memories = restoredMemories as StrategyMemories;
       automationMemory = restored.snapshot?.automation ?? INITIAL_AUTOMATION_MEMORY;
+      exportLimitMemory = restored.snapshot?.exportLimit ?? {};
       for (const sp of restored.setpoints) lastSetpoints.set(sp.assetId, sp);
       const nowMs = scheduler.now();
       log.info(
@@ -769,7 +771,7 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       // Without a tick there is nothing new; re-saving the restored memory would only stretch its TTL.
       if (store.kind !== 'none' && hasTicked) {
-        await store.save(config.site.gatewayId, toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory), [
+        await store.save(config.site.gatewayId, toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory, exportLimitMemory), [
           ...lastSetpoints.values(),
         ]);
       }

@@ -1,5 +1,5 @@
 import { AssetIdSchema, SetpointSchema, StrategyNameSchema, type Setpoint, type StrategyName } from '@voltimax/contracts';
-import type { AutomationMemory } from '@voltimax/strategies';
+import type { AutomationMemory, ExportLimitMemory } from '@voltimax/strategies';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -16,6 +16,11 @@ export const MemorySnapshotSchema = z.strictObject({
   /** Hash of the parsed config each memory was made with; a memory is restored only under the same config. */
   configHashes: z.partialRecord(StrategyNameSchema, z.string()),
   automation: z.strictObject({ conditionSinceMs: z.record(z.string(), z.number()) }),
+  /**
+   * The feed-in limit in force (libs/strategies `ExportLimitMemory`): a restart goes on from it instead of letting the
+   * PV run unlimited until the export passes the limit again. Absent in snapshots of older versions.
+   */
+  exportLimit: z.strictObject({ limitW: z.number().nonnegative().finite().optional() }).optional(),
 });
 export type MemorySnapshot = z.infer<typeof MemorySnapshotSchema>;
 
@@ -177,6 +182,7 @@ export function toSnapshot(
   memories: Readonly<Partial<Record<StrategyName, unknown>>>,
   configHashes: Readonly<Partial<Record<StrategyName, string>>>,
   automation: AutomationMemory,
+  exportLimit: ExportLimitMemory = {},
 ): MemorySnapshot {
   const hashes: Partial<Record<StrategyName, string>> = {};
   for (const name of Object.keys(memories) as StrategyName[]) {
@@ -189,6 +195,7 @@ export function toSnapshot(
     memories: { ...memories },
     configHashes: hashes,
     automation: { conditionSinceMs: { ...automation.conditionSinceMs } },
+    exportLimit: exportLimit.limitW === undefined ? {} : { limitW: exportLimit.limitW },
   };
 }
 
