@@ -387,27 +387,34 @@ describe('memory across restarts', () => {
     ]);
   });
 
-  it('goes on curtailing the PV at the limit in force after a restart (a fresh engine would release it)', async () => {
+  it('goes on curtailing the PV at the limit in force after a restart within the intent TTL, not after it', async () => {
     const site = buildSite({ grid: { maxImportW: 17_000, maxExportW: 2_000, phases: 3, nominalVoltageV: 230 } });
-    const runThenRestartCurtailing = async (store: MemoryStore) => {
+    /** Curtails, stops, restarts `downMs` later; the PV inverter reports only after the first tick of the new engine. */
+    const runThenRestartCurtailing = async (store: MemoryStore, downMs: number) => {
       const first = harness({ site, store });
       await started(first);
       sendTelemetry(first.peer, T0, { gridW: -5_000, batteryW: 0, socPct: 95, pvW: 6_000 });
       jest.advanceTimersByTime(0);
       await first.engine.stop();
-      jest.advanceTimersByTime(2_000);
+      jest.advanceTimersByTime(downMs);
       const second = harness({ site, store });
       await started(second);
-      // The inverter still runs at the limit (its intent has not expired): 1 940 W out, just under the target.
-      sendTelemetry(second.peer, T0 + 2_000, { gridW: -1_940, batteryW: 0, socPct: 95, pvW: 2_950 });
-      jest.advanceTimersByTime(0);
+      // The inverter still runs at the limit if its intent has not expired: 1 940 W out, just under the target.
+      const readings = siteReadings(T0 + downMs, { gridW: -1_940, batteryW: 0, socPct: 95, pvW: 2_950 });
+      for (const r of readings.filter((r) => r.assetId !== 'pv-1')) second.peer.publish(subjects.telemetry, { assetId: r.assetId }, r);
+      jest.advanceTimersByTime(0); // the first tick: no PV reading yet
+      const pv = readings.find((r) => r.assetId === 'pv-1');
+      if (pv) second.peer.publish(subjects.telemetry, { assetId: 'pv-1' }, { ...pv, atMs: T0 + downMs + 500 });
+      jest.advanceTimersByTime(1_000);
       return { lastBefore: intentsFor(first.bus, 'pv-1').at(-1), after: intentsFor(second.bus, 'pv-1') };
     };
-    const kept = await runThenRestartCurtailing(inMemoryMemoryStore(() => Date.now()));
+    const kept = await runThenRestartCurtailing(inMemoryMemoryStore(() => Date.now()), 1_000);
     expect(kept.lastBefore?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 2_950 });
     expect(kept.after[0]).toMatchObject({ setpoint: kept.lastBefore?.setpoint, reason: 'export-limit:curtailing' });
     // Without the memory the export looks fine, nothing is curtailed, and the intent in force expires: 5 kW out again.
-    expect((await runThenRestartCurtailing(noMemoryStore)).after).toEqual([]);
+    expect((await runThenRestartCurtailing(noMemoryStore, 1_000)).after).toEqual([]);
+    // Down longer than the intent TTL (3 s): the arbiter has released the inverter, the old limit binds nothing.
+    expect((await runThenRestartCurtailing(inMemoryMemoryStore(() => Date.now()), 4_000)).after).toEqual([]);
   });
 
   it('does not restore a memory made under a different strategy config', async () => {

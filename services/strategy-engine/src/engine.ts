@@ -192,7 +192,10 @@ export function createEngine(deps: EngineDeps): Engine {
 
   let config = deps.config;
   let memories: StrategyMemories = {};
-  /** The feed-in limit's memory (saved with the strategies' memories: a restart goes on from the limit in force). */
+  /**
+   * The feed-in limit's memory, saved with the strategies' memories: a restart within its intents' TTL goes on from
+   * the limit in force (an older one no longer binds: the arbiter has released the inverters).
+   */
   let exportLimitMemory: ExportLimitMemory = {};
   let automationMemory: AutomationMemory = INITIAL_AUTOMATION_MEMORY;
   /**
@@ -310,7 +313,6 @@ export function createEngine(deps: EngineDeps): Engine {
       health.setStatus('degraded', 'tick failed');
       memories = {};
       automationMemory = INITIAL_AUTOMATION_MEMORY;
-      exportLimitMemory = {};
       return undefined;
     }
   }
@@ -365,6 +367,7 @@ export function createEngine(deps: EngineDeps): Engine {
       configs: config.configs,
       memories: seeded.memories,
       exportLimit: exportLimitMemory,
+      exportLimitInForceMs: ttlMs(),
     });
     exportLimitMemory = combined.exportLimit.memory;
     // Only those that ran keep a memory (an active primary behind another one does not run): count those.

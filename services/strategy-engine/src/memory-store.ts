@@ -7,8 +7,11 @@ import { z } from 'zod';
 /** How long memories and last setpoints survive in the cache (DESIGN § Data at rest): 5 minutes. */
 export const MEMORY_TTL_MS = 5 * 60_000;
 
-/** The engine's memory between ticks: what a restart must not lose. Plain JSON. */
-export const MemorySnapshotSchema = z.strictObject({
+/**
+ * The engine's memory between ticks: what a restart must not lose. Plain JSON. Members it does not know are dropped,
+ * not refused: a snapshot of a newer version (read after a rollback) still restores the rest.
+ */
+export const MemorySnapshotSchema = z.object({
   v: z.literal(1),
   savedAtMs: z.number().int().nonnegative(),
   /** Strategy memories (each strategy's own JSON shape), by strategy name. */
@@ -17,10 +20,16 @@ export const MemorySnapshotSchema = z.strictObject({
   configHashes: z.partialRecord(StrategyNameSchema, z.string()),
   automation: z.strictObject({ conditionSinceMs: z.record(z.string(), z.number()) }),
   /**
-   * The feed-in limit in force (libs/strategies `ExportLimitMemory`): a restart goes on from it instead of letting the
-   * PV run unlimited until the export passes the limit again. Absent in snapshots of older versions.
+   * The feed-in limit sent last and when (libs/strategies `ExportLimitMemory`): a restart within its intents' TTL goes
+   * on from it instead of letting the PV run unlimited until the export passes the limit again. Absent while not
+   * curtailing, and in snapshots of older versions (which refuse it: a rollback while curtailing starts fresh once).
    */
-  exportLimit: z.strictObject({ limitW: z.number().nonnegative().finite().optional() }).optional(),
+  exportLimit: z
+    .strictObject({
+      limitW: z.number().nonnegative().finite().optional(),
+      sentAtMs: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
 });
 export type MemorySnapshot = z.infer<typeof MemorySnapshotSchema>;
 
@@ -195,7 +204,14 @@ export function toSnapshot(
     memories: { ...memories },
     configHashes: hashes,
     automation: { conditionSinceMs: { ...automation.conditionSinceMs } },
-    exportLimit: exportLimit.limitW === undefined ? {} : { limitW: exportLimit.limitW },
+    ...(exportLimit.limitW === undefined
+      ? {}
+      : {
+          exportLimit: {
+            limitW: exportLimit.limitW,
+            ...(exportLimit.sentAtMs === undefined ? {} : { sentAtMs: Math.max(0, Math.round(exportLimit.sentAtMs)) }),
+          },
+        }),
   };
 }
 

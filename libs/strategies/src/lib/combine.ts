@@ -1,7 +1,12 @@
 import type { Setpoint, StrategyName } from '@voltimax/contracts';
 import { clamp } from './arithmetic';
 import { batteryPower, batteryWindow } from './battery';
-import { limitExport, type ExportLimitMemory, type ExportLimitResult } from './export-limit';
+import {
+  DEFAULT_EXPORT_LIMIT_OPTIONS,
+  limitExport,
+  type ExportLimitMemory,
+  type ExportLimitResult,
+} from './export-limit';
 import { strategies, strategyByName, type StrategyConfigs, type StrategyMemories } from './registry';
 import type { SiteState } from './site-state';
 import type { Clock, StrategyMetrics, StrategySetpoints } from './strategy';
@@ -19,6 +24,8 @@ export interface CombineInput {
   readonly memories: StrategyMemories;
   /** The feed-in limit's memory from the previous tick (`CombinedDecision.exportLimit.memory`). */
   readonly exportLimit?: ExportLimitMemory;
+  /** How long a PV limit sent stays in force without being sent again (the engine's intent TTL), ms; default 3 s. */
+  readonly exportLimitInForceMs?: number;
 }
 
 /** How a strategy took part in this tick. */
@@ -155,7 +162,10 @@ export function combine(state: SiteState, clock: Clock, input: CombineInput): Co
   for (const assetId of Object.keys(batterySetpoints)) if (!known.has(assetId)) delete batterySetpoints[assetId];
 
   // 5. The feed-in limit, on the final battery set-points.
-  const exportLimit = limitExport(state, batterySetpoints, input.exportLimit ?? {});
+  const exportLimit = limitExport(state, batterySetpoints, input.exportLimit ?? {}, clock.nowMs, {
+    ...DEFAULT_EXPORT_LIMIT_OPTIONS,
+    ...(input.exportLimitInForceMs === undefined ? {} : { limitInForceMs: input.exportLimitInForceMs }),
+  });
 
   return {
     setpoints: { ...batterySetpoints, ...evSetpoints, ...exportLimit.setpoints },

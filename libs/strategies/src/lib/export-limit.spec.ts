@@ -26,16 +26,17 @@ function site(pvW: number, loadW: number, overrides: Partial<SiteState> = {}): S
 }
 const idle = { 'bat-1': batteryPower(0) };
 const TARGET_W = 3_000 - 60; // 2 % of the limit
+const T0 = Date.parse('2024-06-01T10:00:00Z');
 
 describe('limitExport (the feed-in limit)', () => {
   it('does nothing while the export stays under the limit', () => {
-    const result = limitExport(site(3_000, 500), idle, {});
+    const result = limitExport(site(3_000, 500), idle, {}, T0);
     expect(result).toMatchObject({ setpoints: {}, reason: 'within-limit', memory: {} });
   });
 
   it('curtails the PV by the excess over the target when the battery cannot take it', () => {
     // 5 kW of PV, 500 W of load: 4.5 kW would go out; the target is 2.94 kW → the PV may make 3.44 kW.
-    const result = limitExport(site(5_000, 500), idle, {});
+    const result = limitExport(site(5_000, 500), idle, {}, T0);
     expect(result.reason).toBe('curtailing');
     expect(result.setpoints).toEqual({ 'pv-1': { kind: 'pv-limit', maxPowerW: 5_000 - (4_500 - TARGET_W) } });
     expect(result.memory.limitW).toBe(3_440);
@@ -45,35 +46,38 @@ describe('limitExport (the feed-in limit)', () => {
     // A battery charging 2 kW, about to stop (full): the 2 kW are about to go out too.
     const charging = site(5_000, 500, { batteries: [buildBattery({ socPct: 94, powerW: -2_000 })] });
     expect(charging.gridPowerW).toBe(-2_500);
-    expect(limitExport(charging, idle, {}).limitW).toBe(3_440);
+    expect(limitExport(charging, idle, {}, T0).limitW).toBe(3_440);
     // Going on charging, nothing changes: 2.5 kW go out, under the limit.
-    expect(limitExport(charging, { 'bat-1': batteryPower(-2_000) }, {}).reason).toBe('within-limit');
+    expect(limitExport(charging, { 'bat-1': batteryPower(-2_000) }, {}, T0).reason).toBe('within-limit');
     // 4.5 kW going out now, the battery asked to start charging 2 kW: it may not (a BMS stopping short of full), so
     // the measured export counts until it does.
-    expect(limitExport(site(5_000, 500), { 'bat-1': batteryPower(-2_000) }, {}).limitW).toBe(3_440);
+    expect(limitExport(site(5_000, 500), { 'bat-1': batteryPower(-2_000) }, {}, T0).limitW).toBe(3_440);
   });
 
   it('falls at once when the load drops, rises by at most a tenth of the rating a tick, and releases at the top', () => {
     const memory: ExportLimitMemory = { limitW: 3_440 };
     // Load 500 → 100 W with the PV at its limit: 400 W more go out → the limit falls by 400 W.
-    expect(limitExport(site(3_440, 100), idle, memory).limitW).toBe(3_040);
+    expect(limitExport(site(3_440, 100), idle, memory, T0).limitW).toBe(3_040);
     // Load 500 → 2 500 W: room for 2 kW more, but 600 W (10 % of 6 kW) a tick.
-    expect(limitExport(site(3_440, 2_500), idle, memory).limitW).toBe(4_040);
+    expect(limitExport(site(3_440, 2_500), idle, memory, T0).limitW).toBe(4_040);
     // 20 W over the target (less than half the 60 W margin): a flicker, the limit stays.
-    expect(limitExport(site(3_440, 480), idle, memory).limitW).toBe(3_440);
+    expect(limitExport(site(3_440, 480), idle, memory, T0).limitW).toBe(3_440);
     // A rise under 1 % of the rating (60 W) is not sent: the limit stays.
-    expect(limitExport(site(3_440, 540), idle, memory).limitW).toBe(3_440);
-    // The PV below its limit (a cloud) and room under the target: the limit rises (it does not bind), 600 W a tick.
-    expect(limitExport(site(2_000, 500), idle, memory).limitW).toBe(4_040);
+    expect(limitExport(site(3_440, 540), idle, memory, T0).limitW).toBe(3_440);
+    // The PV below its limit (a cloud) and room under the target: the limit does not bind, so it stays (a rise would
+    // cost a write and change nothing the PV makes) …
+    expect(limitExport(site(2_000, 500), idle, memory, T0)).toMatchObject({ limitW: 3_440, reason: 'curtailing' });
+    // … and rises again once the PV reaches it (here 2 % of the rating under its limit counts as reaching it).
+    expect(limitExport(site(3_320, 2_500), idle, memory, T0).limitW).toBe(3_440 + 600);
     // Even 6 kW would stay under the target (load 3.5 kW): released, no set-point.
-    expect(limitExport(site(3_440, 3_500), idle, memory)).toMatchObject({ setpoints: {}, reason: 'released', memory: {} });
+    expect(limitExport(site(3_440, 3_500), idle, memory, T0)).toMatchObject({ setpoints: {}, reason: 'released', memory: {} });
   });
 
   it('shares the limit in proportion to the ratings, so a stopped inverter keeps its share', () => {
     const state = site(6_000, 500, {
       pvInverters: [pv(6_000, { assetId: 'pv-1', ratedPowerW: 8_000 }), pv(0, { assetId: 'pv-2', ratedPowerW: 4_000 })],
     });
-    const result = limitExport(state, idle, {});
+    const result = limitExport(state, idle, {}, T0);
     // 5.5 kW would go out, 2.94 kW may: 3.44 kW of PV, 2/3 and 1/3 (pv-2 makes nothing now; it may when it starts).
     expect(result.setpoints).toEqual({
       'pv-1': { kind: 'pv-limit', maxPowerW: 2_293 },
@@ -81,25 +85,56 @@ describe('limitExport (the feed-in limit)', () => {
     });
   });
 
+  it('rises while one inverter runs at its share, even with the other shaded (it would hold the whole site down)', () => {
+    // 3 kW limit over 4 + 2 kW: shares 2 000 / 1 000 W. pv-1 makes its share, pv-2 is shaded (300 W).
+    const pvs = (firstW: number) => [pv(firstW, { assetId: 'pv-1', ratedPowerW: 4_000 }), pv(300, { assetId: 'pv-2', ratedPowerW: 2_000 })];
+    const shaded = site(2_300, 500, { pvInverters: pvs(2_000) });
+    expect(limitExport(shaded, idle, { limitW: 3_000 }, T0).limitW).toBe(3_000 + 600);
+    // Both under their shares (a cloud over both): no rise.
+    expect(limitExport(site(1_800, 500, { pvInverters: pvs(1_500) }), idle, { limitW: 3_000 }, T0).limitW).toBe(3_000);
+  });
+
   it('holds a limit in force on a stale grid reading, starts none, and leaves a stale inverter alone', () => {
-    expect(limitExport(site(5_000, 500, { gridQuality: 'error' }), idle, { limitW: 3_440 })).toMatchObject({
+    expect(limitExport(site(5_000, 500, { gridQuality: 'error' }), idle, { limitW: 3_440 }, T0)).toMatchObject({
       setpoints: { 'pv-1': { kind: 'pv-limit', maxPowerW: 3_440 } },
       reason: 'stale-data',
       memory: { limitW: 3_440 },
     });
-    expect(limitExport(site(5_000, 500, { gridQuality: 'error' }), idle, {})).toMatchObject({
+    expect(limitExport(site(5_000, 500, { gridQuality: 'error' }), idle, {}, T0)).toMatchObject({
       setpoints: {},
       reason: 'stale-data',
       memory: {},
     });
     const staleInverter = site(5_000, 500, { pvInverters: [pv(5_000, { ageMs: 60_000 })] });
-    expect(limitExport(staleInverter, idle, {})).toMatchObject({ setpoints: {}, reason: 'no-curtailable-pv' });
+    expect(limitExport(staleInverter, idle, {}, T0)).toMatchObject({ setpoints: {}, reason: 'no-curtailable-pv' });
+  });
+
+  it('goes on from a limit only while it is still in force at the inverters (its intents last 3 s)', () => {
+    const sentAt = { limitW: 3_440, sentAtMs: T0 };
+    // 2 s later the limit binds still: the export just under the target → it is held (and sent again, fresh).
+    expect(limitExport(site(3_440, 500), idle, sentAt, T0 + 2_000)).toMatchObject({
+      limitW: 3_440,
+      memory: { limitW: 3_440, sentAtMs: T0 + 2_000 },
+    });
+    // 4 s later the arbiter has released the inverters: the same readings start nothing (nothing to hold) …
+    expect(limitExport(site(3_440, 500), idle, sentAt, T0 + 4_000)).toMatchObject({ setpoints: {}, reason: 'within-limit' });
+    // … and too much export starts from what the PV makes now, not from the old limit.
+    expect(limitExport(site(5_000, 500), idle, { limitW: 1_000, sentAtMs: T0 }, T0 + 4_000).limitW).toBe(3_440);
+    // A time in the future (a clock that jumped back) does not count either.
+    expect(limitExport(site(3_440, 500), idle, sentAt, T0 - 1_000).reason).toBe('within-limit');
+  });
+
+  it('keeps a limit while no inverter has reported (just after a restart) until it would have expired, sending nothing', () => {
+    const sentAt = { limitW: 3_440, sentAtMs: T0 };
+    const noReading = site(3_440, 500, { pvInverters: [] });
+    expect(limitExport(noReading, idle, sentAt, T0 + 1_000)).toMatchObject({ setpoints: {}, reason: 'no-curtailable-pv', memory: sentAt });
+    expect(limitExport(noReading, idle, sentAt, T0 + 3_500).memory).toEqual({});
   });
 
   it('holds a zero-export site at a small import', () => {
     const zero = site(4_000, 700, { limits: { maxImportW: 17_000, maxExportW: 0, phases: 3, nominalVoltageV: 230 } });
     // Target: 50 W of import (the smallest margin) → the PV may make 650 W.
-    expect(limitExport(zero, idle, {}).limitW).toBe(650);
+    expect(limitExport(zero, idle, {}, T0).limitW).toBe(650);
   });
 
   it('closed loop: the export ends under the limit, and the PV is not curtailed more than the target needs', () => {
@@ -125,7 +160,7 @@ describe('limitExport (the feed-in limit)', () => {
               pvInverters: [pv(pvW)],
               limits,
             });
-            const result = limitExport(state, idle, memory);
+            const result = limitExport(state, idle, memory, T0);
             memory = result.memory;
             const sp = result.setpoints['pv-1'];
             limitW = sp?.kind === 'pv-limit' ? sp.maxPowerW : 6_000;
@@ -166,7 +201,7 @@ describe('limitExport (the feed-in limit)', () => {
               pvInverters: rated.map((r, i) => pv(made[i] ?? 0, { assetId: `pv-${i}`, ratedPowerW: r })),
               limits,
             });
-            const result = limitExport(state, idle, memory);
+            const result = limitExport(state, idle, memory, T0);
             memory = result.memory;
             limitW = rated.map((r, i) => {
               const sp = result.setpoints[`pv-${i}`];
@@ -184,6 +219,6 @@ describe('limitExport (the feed-in limit)', () => {
 
   it('uses the default options unless given others', () => {
     const strict = { ...DEFAULT_EXPORT_LIMIT_OPTIONS, minMarginW: 500 };
-    expect(limitExport(site(5_000, 500), idle, {}, strict).limitW).toBe(5_000 - (4_500 - 2_500));
+    expect(limitExport(site(5_000, 500), idle, {}, T0, strict).limitW).toBe(5_000 - (4_500 - 2_500));
   });
 });

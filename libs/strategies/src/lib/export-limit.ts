@@ -17,7 +17,10 @@ import type { StrategySetpoints } from './strategy';
  * - **follow** while curtailing: whenever the projected export is that far over the target the limit falls at once to
  *   the PV power minus the excess (the load dropped, the battery filled); while it is under, the limit rises by the
  *   headroom, by at most `maxRiseFraction` of the rating per tick (the PV answers within seconds; a whole roof
- *   released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick);
+ *   released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick) — but only
+ *   while the limit binds: some inverter makes its share (within `bindingFraction` of its rating). Under a cloud the
+ *   limit stays where it is: a rise would change nothing the PV makes, cost writes (many inverters keep the limit in
+ *   non-volatile memory) and let the export overshoot when the sun comes back;
  * - **release** once even the inverters' full rating would keep the export under the target, or the limit has risen
  *   to the rating: no set-point any more, the engine's intent expires and the arbiter writes the PV inverter's safe
  *   state (unlimited).
@@ -27,10 +30,15 @@ import type { StrategySetpoints } from './strategy';
  * grid reading; its intent expires).
  */
 
-/** The curtailment's memory (plain JSON, kept by the engine between ticks). */
+/** The curtailment's memory (plain JSON, kept by the engine between ticks and across a quick restart). */
 export interface ExportLimitMemory {
-  /** The total PV limit sent last tick, W; absent while not curtailing. */
+  /** The total PV limit sent last, W; absent while not curtailing. */
   readonly limitW?: number;
+  /**
+   * When it was sent, epoch ms. It binds the inverters until its intents expire (`limitInForceMs`); an older one no
+   * longer does (the arbiter has released the inverters) and counts as none. Absent: taken as just sent.
+   */
+  readonly sentAtMs?: number;
 }
 
 export interface ExportLimitOptions {
@@ -43,6 +51,16 @@ export interface ExportLimitOptions {
   readonly maxRiseFraction: number;
   /** Smallest rise worth a new set-point, as a fraction of the total rating. */
   readonly minStepFraction: number;
+  /**
+   * An inverter making its share of the limit less this fraction of its rating (or more) runs at the limit: the limit
+   * binds, and may rise. Covers a device that applies whole percent below the share, and meter noise.
+   */
+  readonly bindingFraction: number;
+  /**
+   * How long a limit sent stays in force at the inverters without being sent again, ms: the engine's intent TTL
+   * (after it the arbiter writes the inverters' safe state, unlimited).
+   */
+  readonly limitInForceMs: number;
 }
 
 export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
@@ -51,6 +69,8 @@ export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
   minMarginW: 50,
   maxRiseFraction: 0.1,
   minStepFraction: 0.01,
+  bindingFraction: 0.02,
+  limitInForceMs: 3_000,
 };
 
 export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-limit' | 'curtailing' | 'released';
@@ -68,13 +88,25 @@ export interface ExportLimitResult {
   readonly limitW?: number;
 }
 
-/** The total PV limit and set-points for this tick; see the module comment. */
+/** Whether the limit in `memory` still binds the inverters at `nowMs` (see `ExportLimitMemory.sentAtMs`). */
+function limitInForce(memory: ExportLimitMemory, nowMs: number, inForceMs: number): number | undefined {
+  if (memory.limitW === undefined) return undefined;
+  if (memory.sentAtMs === undefined) return memory.limitW;
+  const ageMs = nowMs - memory.sentAtMs;
+  return ageMs >= 0 && ageMs <= inForceMs ? memory.limitW : undefined;
+}
+
+/** The total PV limit and set-points for this tick at `nowMs` (epoch ms); see the module comment. */
 export function limitExport(
   state: SiteState,
   batterySetpoints: StrategySetpoints,
   memory: ExportLimitMemory,
+  nowMs: number,
   options: ExportLimitOptions = DEFAULT_EXPORT_LIMIT_OPTIONS,
 ): ExportLimitResult {
+  const inForceW = limitInForce(memory, nowMs, options.limitInForceMs);
+  /** The memory of a tick that sends `limitW`. */
+  const sent = (limitW: number): ExportLimitMemory => ({ limitW, sentAtMs: nowMs });
   const { maxExportW } = state.limits;
   const marginW = Math.max(options.minMarginW, options.marginFraction * maxExportW);
   const targetExportW = maxExportW - marginW;
@@ -90,7 +122,12 @@ export function limitExport(
   const inverters = (state.pvInverters ?? []).filter(
     (pv) => !isStale(pv, options.maxReadingAgeMs) && Number.isFinite(pv.powerW) && pv.ratedPowerW > 0,
   );
-  if (inverters.length === 0) return { ...base, setpoints: {}, memory: {}, reason: 'no-curtailable-pv' };
+  // None to curtail now (none configured, or none reported yet — just after a restart —, or all stale: the arbiter
+  // then sends them safe): a limit sent is kept until it would have expired anyway, and is not sent again.
+  if (inverters.length === 0) {
+    const kept = inForceW === undefined ? {} : { limitW: inForceW, ...(memory.sentAtMs === undefined ? {} : { sentAtMs: memory.sentAtMs }) };
+    return { ...base, setpoints: {}, memory: kept, reason: 'no-curtailable-pv' };
+  }
   const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
   // Each inverter gets the total in proportion to its rating: a stopped or shaded one keeps its share (and comes
   // back), the shares do not move with measurement noise (no write per tick), and none exceeds its rating.
@@ -100,32 +137,37 @@ export function limitExport(
     );
   if (isGridStale(state, options.maxReadingAgeMs) || !Number.isFinite(projectedGridW)) {
     // Nothing measured to follow: a limit in force stays (releasing it could pass the export limit), none starts.
-    if (memory.limitW === undefined) return { ...base, setpoints: {}, memory: {}, reason: 'stale-data' };
-    return { ...base, setpoints: shares(memory.limitW), memory, reason: 'stale-data', limitW: memory.limitW };
+    if (inForceW === undefined) return { ...base, setpoints: {}, memory: {}, reason: 'stale-data' };
+    return { ...base, setpoints: shares(inForceW), memory: sent(inForceW), reason: 'stale-data', limitW: inForceW };
   }
 
   const pvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
   const headroomW = targetExportW + projectedGridW; // export may still grow by this much (negative: too much)
   // Even at full rating the export would stay under the target: nothing to hold (or no longer).
   if (pvW + headroomW >= ratedW) {
-    return { ...base, setpoints: {}, memory: {}, reason: memory.limitW === undefined ? 'within-limit' : 'released' };
+    return { ...base, setpoints: {}, memory: {}, reason: inForceW === undefined ? 'within-limit' : 'released' };
   }
   let limitW: number;
   if (headroomW < -marginW / 2) {
     // Too much export (or about to be): at once down to what the target allows — the PV made now less the excess
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
     // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
-    limitW = Math.min(memory.limitW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
-  } else if (memory.limitW === undefined) {
+    limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
+  } else if (inForceW === undefined) {
     return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
   } else {
     // Within the target while curtailing: the limit rises by the headroom (an inverter short of its share — shade —
     // leaves the others less than their share of a rise, so the rise repeats while there is headroom), by at most
-    // maxRiseFraction of the rating a tick, and not by less than minStepFraction (no write per tick).
+    // maxRiseFraction of the rating a tick, and not by less than minStepFraction (no write per tick); and only while
+    // it binds — some inverter runs at its share. A limit no inverter reaches (a cloud) stays: no write for nothing.
+    const limitInForceW = inForceW;
+    const binds = inverters.some(
+      (pv) => pv.powerW >= (limitInForceW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW,
+    );
     const rise = Math.min(headroomW, options.maxRiseFraction * ratedW);
-    limitW = rise >= options.minStepFraction * ratedW ? memory.limitW + rise : memory.limitW;
+    limitW = binds && rise >= options.minStepFraction * ratedW ? limitInForceW + rise : limitInForceW;
     if (limitW >= ratedW) return { ...base, setpoints: {}, memory: {}, reason: 'released' };
   }
   limitW = Math.max(0, Math.min(limitW, ratedW));
-  return { ...base, setpoints: shares(limitW), memory: { limitW }, reason: 'curtailing', limitW };
+  return { ...base, setpoints: shares(limitW), memory: sent(limitW), reason: 'curtailing', limitW };
 }
