@@ -131,8 +131,11 @@ describe('the gateway as processes: simulator → poller → strategy engine →
   );
 
   afterAll(async () => {
-    await watch.stop();
-    await collector?.close();
+    try {
+      await watch.stop();
+    } finally {
+      await collector?.close();
+    }
   }, 30_000);
 
   it(

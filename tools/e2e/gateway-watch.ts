@@ -85,11 +85,14 @@ export class GatewayWatch {
    */
   async open(name: string): Promise<void> {
     this.dir = mkdtempSync(join(tmpdir(), 'voltimax-e2e-'));
-    const [nats, redis] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startRedis()]);
-    this.nats = nats;
-    this.redis = redis;
+    const [nats, redis] = await Promise.allSettled([startNats({ config: NATS_CONFIG_PATH }), startRedis()]);
+    // Kept even when the other failed, so stop() stops what did start.
+    if (nats.status === 'fulfilled') this.nats = nats.value;
+    if (redis.status === 'fulfilled') this.redis = redis.value;
+    if (nats.status === 'rejected') throw nats.reason;
+    if (redis.status === 'rejected') throw redis.reason;
     this.observer = await connectBus({
-      servers: nats.url,
+      servers: nats.value.url,
       name,
       user: 'cli',
       pass: NATS_DEV_PASSWORDS.cli,
@@ -171,8 +174,11 @@ export class GatewayWatch {
       Promise.all(this.services.filter(which).map((s) => s.stop(5_000)));
     await stop((s) => STOP_FIRST.includes(s.name));
     await stop((s) => !STOP_FIRST.includes(s.name));
-    await this.observer?.nc.drain();
-    await Promise.all([this.nats?.stop(), this.redis?.stop()]);
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    try {
+      await this.observer?.nc.drain();
+    } finally {
+      await Promise.all([this.nats?.stop(), this.redis?.stop()]);
+      if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 }
