@@ -1,4 +1,5 @@
 import type { AssetConfig, AssetKind, AssetReading, Measurements, SiteConfig } from '@voltimax/contracts';
+import { getProfile, profileSetpoints, type ControlSetpoint } from '@voltimax/devices';
 import type { BatteryFlow, ChargerFlow, FlowSource, PowerFlow } from './view';
 
 /** What the flow computation needs to know about an asset: from the site configuration, else from its readings. */
@@ -13,6 +14,17 @@ export interface FlowAsset {
   readonly capacityWh?: number;
   readonly pollIntervalMs?: number;
   readonly isEnabled: boolean;
+  /**
+   * What its driver can execute, from its device profile; undefined when not known here (a plugin's asset or
+   * profile, an asset known only from its readings): then the kind decides what is offered.
+   */
+  readonly setpoints?: readonly ControlSetpoint[];
+}
+
+function setpointsOf(asset: AssetConfig): { readonly setpoints?: readonly ControlSetpoint[] } {
+  if (asset.connection.protocol === 'plugin') return {};
+  const profile = getProfile(asset.profile);
+  return profile === undefined ? {} : { setpoints: profileSetpoints(profile) };
 }
 
 /** The assets of the site configuration (enabled or not), in file order. */
@@ -28,6 +40,7 @@ export function assetsOfSite(site: SiteConfig): FlowAsset[] {
       ...(battery === undefined ? {} : { capacityWh: battery.capacityWh }),
       pollIntervalMs: asset.pollIntervalMs,
       isEnabled: asset.enabled,
+      ...setpointsOf(asset),
     };
   });
 }

@@ -401,6 +401,16 @@ describe('snapshot', () => {
     ]);
   });
 
+  it('offers only what the asset\'s driver can execute, when its profile says (a SunSpec device takes no writes)', () => {
+    const configured = testSite();
+    const sunspec = {
+      ...configured,
+      assets: configured.assets.map((a) => (a.id === 'inv-1' ? { ...a, profile: 'sunspec.generic' } : a)),
+    };
+    const state = initialState(T0, { site: sunspec, source: 'file', loadedAtMs: T0 });
+    expect(snapshot(state, T0).controllable.map((c) => c.assetId)).toEqual(['bat-1', 'ev-1']);
+  });
+
   it('lists decisions and actions newest first', () => {
     const state = run([
       { type: 'arbiter-decision', atMs: T0, decision: decision('bat-1', T0) },

@@ -587,12 +587,14 @@ function strategiesOf(state: DashboardState, nowMs: number, opts: ViewOptions): 
 function controllableOf(assets: readonly FlowAsset[]): ControllableAsset[] {
   return assets.flatMap((asset): ControllableAsset[] => {
     if (!asset.isEnabled) return [];
-    const kinds: ControllableAsset['setpoints'][number][] = [];
+    const kinds: Exclude<ControllableAsset['setpoints'][number], 'safe'>[] = [];
     if (asset.kind === 'battery' || (asset.kind === 'hybrid-inverter' && asset.hasBattery)) kinds.push('battery-power');
     if (asset.kind === 'ev-charger') kinds.push('ev-current');
     if (asset.kind === 'pv-inverter' || (asset.kind === 'hybrid-inverter' && !asset.hasBattery)) kinds.push('pv-limit');
-    if (kinds.length === 0) return [];
-    return [{ assetId: asset.id, name: asset.name, kind: asset.kind, setpoints: [...kinds, 'safe'] }];
+    // Only what its driver can execute (a SunSpec device's writes are all refused), when its profile says.
+    const executable = asset.setpoints === undefined ? kinds : kinds.filter((k) => asset.setpoints?.includes(k));
+    if (executable.length === 0) return [];
+    return [{ assetId: asset.id, name: asset.name, kind: asset.kind, setpoints: [...executable, 'safe'] }];
   });
 }
 

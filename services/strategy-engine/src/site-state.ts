@@ -1,5 +1,5 @@
 import type { AssetConfig, AssetReading, Quality, SiteConfig } from '@voltimax/contracts';
-import { getProfile } from '@voltimax/devices';
+import { getProfile, profileSetpoints } from '@voltimax/devices';
 import type { BatteryState, EvChargerState, PricePoint, PvInverterState, SiteState } from '@voltimax/strategies';
 
 /** The latest reading per asset id, as received on `telemetry.<assetId>`. */
@@ -93,15 +93,7 @@ const CONNECTED_STATES = new Set(['preparing', 'charging', 'suspended', 'finishi
  */
 export function canCurtailPv(profileId: string): boolean {
   const profile = getProfile(profileId);
-  switch (profile?.protocol) {
-    case 'modbus':
-      return profile.controls.some((c) => c.setpoint === 'pv-limit');
-    case 'http':
-    case 'mqtt':
-      return profile.writes.some((w) => w.setpoint === 'pv-limit');
-    default:
-      return false;
-  }
+  return profile !== undefined && profileSetpoints(profile).includes('pv-limit');
 }
 
 /**

@@ -1,9 +1,11 @@
 import {
   DeviceProfileSchema,
   ModbusProfileSchema,
+  profileSetpoints,
   RegisterPointSchema,
   type DeviceProfileInput,
 } from './profile-schema';
+import { getProfile } from './registry';
 
 const base = {
   id: 'acme.pm3',
@@ -152,5 +154,25 @@ describe('DeviceProfileSchema', () => {
     expect(
       messages({ ...base, derived: [{ key: 'gridPowerW', terms: [{ key: 'gridImportPowerW', sign: 1 }] }] })[0],
     ).toMatch(/unknown term/);
+  });
+});
+
+describe('profileSetpoints: what the gateway can execute with a profile', () => {
+  const setpointsOf = (id: string) => {
+    const profile = getProfile(id);
+    if (profile === undefined) throw new Error(`no profile ${id}`);
+    return [...profileSetpoints(profile)].sort();
+  };
+
+  it.each([
+    ['growatt.sph', ['battery-power', 'pv-limit']], // register controls
+    ['growatt.pv-tl-x', ['pv-limit']],
+    ['eastron.sdm630', []], // a meter
+    ['peblar.rest', ['ev-current']], // an HTTP profile's writes
+    ['shelly.plus-1pm', ['ev-current']], // an MQTT profile's writes
+    ['autel.maxicharger-ac', ['ev-current']], // OCPP: ocpp-csms sets the current
+    ['sunspec.generic', []], // the poller refuses SunSpec writes
+  ])('%s → %j', (id, expected) => {
+    expect(setpointsOf(id)).toEqual(expected);
   });
 });

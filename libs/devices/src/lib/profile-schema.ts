@@ -358,6 +358,25 @@ export function profileKinds(profile: DeviceProfile): readonly ProfileKind[] {
   return profile.protocol === 'sunspec' ? profile.kinds : [profile.kind];
 }
 
+/**
+ * The set-points the gateway's own drivers can execute with a profile: a register profile's controls, an HTTP or MQTT
+ * profile's writes, an OCPP charger's current (ocpp-csms). None for SunSpec: its writes are not generic, the
+ * modbus-poller refuses every one (a device that needs control gets its own register profile). `safe` is not listed.
+ */
+export function profileSetpoints(profile: DeviceProfile): readonly ControlSetpoint[] {
+  switch (profile.protocol) {
+    case 'modbus':
+      return [...new Set(profile.controls.map((c) => c.setpoint))];
+    case 'http':
+    case 'mqtt':
+      return [...new Set(profile.writes.map((w) => w.setpoint))];
+    case 'ocpp':
+      return ['ev-current'];
+    case 'sunspec':
+      return [];
+  }
+}
+
 /** One register span of a profile (a point or a scale-factor register). */
 export interface RegisterSpan {
   readonly name: string;
