@@ -417,6 +417,22 @@ describe('memory across restarts', () => {
     expect((await runThenRestartCurtailing(inMemoryMemoryStore(() => Date.now()), 4_000)).after).toEqual([]);
   });
 
+  it('counts a feed-in limit saved without its time from when the snapshot was saved', async () => {
+    const site = buildSite({ grid: { maxImportW: 17_000, maxExportW: 2_000, phases: 3, nominalVoltageV: 230 } });
+    const restartWith = async (savedAgoMs: number) => {
+      const store = inMemoryMemoryStore(() => Date.now());
+      const snapshot = { v: 1 as const, savedAtMs: Date.now() - savedAgoMs, memories: {}, configHashes: {}, automation: { conditionSinceMs: {} } };
+      await store.save('gw-test', { ...snapshot, exportLimit: { limitW: 2_950 } }, []);
+      const h = harness({ site, store });
+      await started(h);
+      sendTelemetry(h.peer, Date.now(), { gridW: -1_940, batteryW: 0, socPct: 95, pvW: 2_950 });
+      jest.advanceTimersByTime(0);
+      return intentsFor(h.bus, 'pv-1');
+    };
+    expect((await restartWith(1_000))[0]?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 2_950 });
+    expect(await restartWith(10_000)).toEqual([]);
+  });
+
   it('does not restore a memory made under a different strategy config', async () => {
     const store = inMemoryMemoryStore(() => Date.now());
     await runThenRestart(store);

@@ -693,7 +693,12 @@ export function createEngine(deps: EngineDeps): Engine {
       const { memories: restoredMemories, dropped } = restorableMemories(restored.snapshot, config.configHashes);
       memories = restoredMemories as StrategyMemories;
       automationMemory = restored.snapshot?.automation ?? INITIAL_AUTOMATION_MEMORY;
-      exportLimitMemory = restored.snapshot?.exportLimit ?? {};
+      // A limit saved without its time counts from when the snapshot was saved (never as just sent).
+      const savedLimit = restored.snapshot?.exportLimit;
+      exportLimitMemory =
+        savedLimit === undefined || restored.snapshot === undefined
+          ? {}
+          : { ...savedLimit, sentAtMs: savedLimit.sentAtMs ?? restored.snapshot.savedAtMs };
       for (const sp of restored.setpoints) lastSetpoints.set(sp.assetId, sp);
       const nowMs = scheduler.now();
       log.info(

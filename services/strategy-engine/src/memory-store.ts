@@ -28,6 +28,7 @@ export const MemorySnapshotSchema = z.object({
     .strictObject({
       limitW: z.number().nonnegative().finite().optional(),
       sentAtMs: z.number().int().nonnegative().optional(),
+      changedAtMs: z.number().int().nonnegative().optional(),
     })
     .optional(),
 });
@@ -210,6 +211,9 @@ export function toSnapshot(
           exportLimit: {
             limitW: exportLimit.limitW,
             ...(exportLimit.sentAtMs === undefined ? {} : { sentAtMs: Math.max(0, Math.round(exportLimit.sentAtMs)) }),
+            ...(exportLimit.changedAtMs === undefined
+              ? {}
+              : { changedAtMs: Math.max(0, Math.round(exportLimit.changedAtMs)) }),
           },
         }),
   };

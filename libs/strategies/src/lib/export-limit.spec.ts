@@ -65,8 +65,17 @@ describe('limitExport (the feed-in limit)', () => {
     // A rise under 1 % of the rating (60 W) is not sent: the limit stays.
     expect(limitExport(site(3_440, 540), idle, memory, T0).limitW).toBe(3_440);
     // The PV below its limit (a cloud) and room under the target: the limit does not bind, so it stays (a rise would
-    // cost a write and change nothing the PV makes) …
-    expect(limitExport(site(2_000, 500), idle, memory, T0)).toMatchObject({ limitW: 3_440, reason: 'curtailing' });
+    // cost a write and change nothing the PV makes) — for a minute after it last changed, then it rises by a step …
+    const changed = { limitW: 3_440, sentAtMs: T0 + 59_000, changedAtMs: T0 };
+    expect(limitExport(site(2_000, 500), idle, changed, T0 + 59_999)).toMatchObject({
+      limitW: 3_440,
+      reason: 'curtailing',
+      memory: { changedAtMs: T0, sentAtMs: T0 + 59_999 },
+    });
+    expect(limitExport(site(2_000, 500), idle, changed, T0 + 60_000)).toMatchObject({
+      limitW: 4_040,
+      memory: { changedAtMs: T0 + 60_000 },
+    });
     // … and rises again once the PV reaches it (here 2 % of the rating under its limit counts as reaching it).
     expect(limitExport(site(3_320, 2_500), idle, memory, T0).limitW).toBe(3_440 + 600);
     // Even 6 kW would stay under the target (load 3.5 kW): released, no set-point.
@@ -120,8 +129,9 @@ describe('limitExport (the feed-in limit)', () => {
     expect(limitExport(site(3_440, 500), idle, sentAt, T0 + 4_000)).toMatchObject({ setpoints: {}, reason: 'within-limit' });
     // … and too much export starts from what the PV makes now, not from the old limit.
     expect(limitExport(site(5_000, 500), idle, { limitW: 1_000, sentAtMs: T0 }, T0 + 4_000).limitW).toBe(3_440);
-    // A time in the future (a clock that jumped back) does not count either.
-    expect(limitExport(site(3_440, 500), idle, sentAt, T0 - 1_000).reason).toBe('within-limit');
+    // A time in the future (a clock stepped back) counts as in force as long (the arbiter keeps such an intent too).
+    expect(limitExport(site(3_440, 500), idle, sentAt, T0 - 1_000).reason).toBe('curtailing');
+    expect(limitExport(site(3_440, 500), idle, sentAt, T0 - 4_000).reason).toBe('within-limit');
   });
 
   it('keeps a limit while no inverter has reported (just after a restart) until it would have expired, sending nothing', () => {
@@ -146,10 +156,13 @@ describe('limitExport (the feed-in limit)', () => {
         const target = maxExportW - Math.max(50, 0.02 * maxExportW);
         let memory: ExportLimitMemory = {};
         let limitW = 6_000;
+        let nowMs = T0;
         for (const { availableW, loadW } of segments) {
           let gridW = 0;
           let pvW = 0;
-          for (let tick = 0; tick < 30; tick++) {
+          let released = false;
+          for (let tick = 0; tick < 700; tick++) {
+            nowMs += 1_000;
             pvW = Math.min(availableW, limitW);
             gridW = loadW - pvW;
             const state = buildSiteState({
@@ -160,15 +173,18 @@ describe('limitExport (the feed-in limit)', () => {
               pvInverters: [pv(pvW)],
               limits,
             });
-            const result = limitExport(state, idle, memory, T0);
+            const result = limitExport(state, idle, memory, nowMs);
             memory = result.memory;
             const sp = result.setpoints['pv-1'];
             limitW = sp?.kind === 'pv-limit' ? sp.maxPowerW : 6_000;
+            released = sp === undefined;
           }
           // settled: under the limit …
           expect(-gridW).toBeLessThanOrEqual(maxExportW);
           // … and either the PV makes all it can, or the export is within a step (1 % of 6 kW) and a watt of the target
           if (pvW < availableW) expect(-gridW).toBeGreaterThanOrEqual(target - 0.01 * 6_000 - 1);
+          // … and when all of the sun fits with a step to spare, the inverter is free again (no limit lingers)
+          if (availableW - loadW <= target - 0.1 * 6_000) expect(released).toBe(true);
         }
       }),
       { numRuns: 300 },
@@ -187,10 +203,12 @@ describe('limitExport (the feed-in limit)', () => {
         const target = maxExportW - Math.max(50, 0.02 * maxExportW);
         let memory: ExportLimitMemory = {};
         let limitW: number[] = [...rated];
+        let nowMs = T0;
         for (const { availableW, loadW } of segments) {
           let gridW = 0;
           let made: number[] = [0, 0];
           for (let tick = 0; tick < 60; tick++) {
+            nowMs += 1_000;
             made = availableW.map((a, i) => Math.min(a, limitW[i] ?? 0));
             gridW = loadW - (made[0] ?? 0) - (made[1] ?? 0);
             const state = buildSiteState({
@@ -201,7 +219,7 @@ describe('limitExport (the feed-in limit)', () => {
               pvInverters: rated.map((r, i) => pv(made[i] ?? 0, { assetId: `pv-${i}`, ratedPowerW: r })),
               limits,
             });
-            const result = limitExport(state, idle, memory, T0);
+            const result = limitExport(state, idle, memory, nowMs);
             memory = result.memory;
             limitW = rated.map((r, i) => {
               const sp = result.setpoints[`pv-${i}`];

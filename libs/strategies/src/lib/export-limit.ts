@@ -17,10 +17,11 @@ import type { StrategySetpoints } from './strategy';
  * - **follow** while curtailing: whenever the projected export is that far over the target the limit falls at once to
  *   the PV power minus the excess (the load dropped, the battery filled); while it is under, the limit rises by the
  *   headroom, by at most `maxRiseFraction` of the rating per tick (the PV answers within seconds; a whole roof
- *   released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick) — but only
- *   while the limit binds: some inverter makes its share (within `bindingFraction` of its rating). Under a cloud the
- *   limit stays where it is: a rise would change nothing the PV makes, cost writes (many inverters keep the limit in
- *   non-volatile memory) and let the export overshoot when the sun comes back;
+ *   released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick) — each tick
+ *   while the limit binds (some inverter makes its share, within `bindingFraction` of its rating), else at most once
+ *   an `idleRiseMs`: under a cloud a rise each tick would change nothing the PV makes, cost writes (many inverters
+ *   keep the limit in non-volatile memory) and let the export overshoot when the sun comes back; it still rises, so a
+ *   limit no inverter reaches (the evening, a rating that differs from the device's own 100 %) is released in minutes;
  * - **release** once even the inverters' full rating would keep the export under the target, or the limit has risen
  *   to the rating: no set-point any more, the engine's intent expires and the arbiter writes the PV inverter's safe
  *   state (unlimited).
@@ -39,6 +40,8 @@ export interface ExportLimitMemory {
    * longer does (the arbiter has released the inverters) and counts as none. Absent: taken as just sent.
    */
   readonly sentAtMs?: number;
+  /** When the limit last changed value, epoch ms (a limit that does not bind rises at most once an `idleRiseMs`). */
+  readonly changedAtMs?: number;
 }
 
 export interface ExportLimitOptions {
@@ -61,6 +64,8 @@ export interface ExportLimitOptions {
    * (after it the arbiter writes the inverters' safe state, unlimited).
    */
   readonly limitInForceMs: number;
+  /** A limit that does not bind rises at most once in this long, ms. */
+  readonly idleRiseMs: number;
 }
 
 export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
@@ -71,6 +76,7 @@ export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
   minStepFraction: 0.01,
   bindingFraction: 0.02,
   limitInForceMs: 3_000,
+  idleRiseMs: 60_000,
 };
 
 export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-limit' | 'curtailing' | 'released';
@@ -88,12 +94,15 @@ export interface ExportLimitResult {
   readonly limitW?: number;
 }
 
-/** Whether the limit in `memory` still binds the inverters at `nowMs` (see `ExportLimitMemory.sentAtMs`). */
+/**
+ * Whether the limit in `memory` still binds the inverters at `nowMs` (see `ExportLimitMemory.sentAtMs`). A time
+ * ahead of `nowMs` (a clock stepped back) counts as in force for as long: the arbiter keeps such an intent too.
+ */
 function limitInForce(memory: ExportLimitMemory, nowMs: number, inForceMs: number): number | undefined {
   if (memory.limitW === undefined) return undefined;
   if (memory.sentAtMs === undefined) return memory.limitW;
   const ageMs = nowMs - memory.sentAtMs;
-  return ageMs >= 0 && ageMs <= inForceMs ? memory.limitW : undefined;
+  return Math.abs(ageMs) <= inForceMs ? memory.limitW : undefined;
 }
 
 /** The total PV limit and set-points for this tick at `nowMs` (epoch ms); see the module comment. */
@@ -106,7 +115,11 @@ export function limitExport(
 ): ExportLimitResult {
   const inForceW = limitInForce(memory, nowMs, options.limitInForceMs);
   /** The memory of a tick that sends `limitW`. */
-  const sent = (limitW: number): ExportLimitMemory => ({ limitW, sentAtMs: nowMs });
+  const sent = (limitW: number): ExportLimitMemory => ({
+    limitW,
+    sentAtMs: nowMs,
+    changedAtMs: limitW === inForceW ? (memory.changedAtMs ?? nowMs) : nowMs,
+  });
   const { maxExportW } = state.limits;
   const marginW = Math.max(options.minMarginW, options.marginFraction * maxExportW);
   const targetExportW = maxExportW - marginW;
@@ -125,7 +138,7 @@ export function limitExport(
   // None to curtail now (none configured, or none reported yet — just after a restart —, or all stale: the arbiter
   // then sends them safe): a limit sent is kept until it would have expired anyway, and is not sent again.
   if (inverters.length === 0) {
-    const kept = inForceW === undefined ? {} : { limitW: inForceW, ...(memory.sentAtMs === undefined ? {} : { sentAtMs: memory.sentAtMs }) };
+    const kept = inForceW === undefined ? {} : memory;
     return { ...base, setpoints: {}, memory: kept, reason: 'no-curtailable-pv' };
   }
   const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
@@ -158,14 +171,15 @@ export function limitExport(
   } else {
     // Within the target while curtailing: the limit rises by the headroom (an inverter short of its share — shade —
     // leaves the others less than their share of a rise, so the rise repeats while there is headroom), by at most
-    // maxRiseFraction of the rating a tick, and not by less than minStepFraction (no write per tick); and only while
-    // it binds — some inverter runs at its share. A limit no inverter reaches (a cloud) stays: no write for nothing.
+    // maxRiseFraction of the rating a tick, and not by less than minStepFraction (no write per tick); each tick while
+    // it binds — some inverter runs at its share —, else once an idleRiseMs (a cloud: no write per tick for nothing).
     const limitInForceW = inForceW;
     const binds = inverters.some(
       (pv) => pv.powerW >= (limitInForceW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW,
     );
+    const mayRise = binds || nowMs - (memory.changedAtMs ?? nowMs) >= options.idleRiseMs;
     const rise = Math.min(headroomW, options.maxRiseFraction * ratedW);
-    limitW = binds && rise >= options.minStepFraction * ratedW ? limitInForceW + rise : limitInForceW;
+    limitW = mayRise && rise >= options.minStepFraction * ratedW ? limitInForceW + rise : limitInForceW;
     if (limitW >= ratedW) return { ...base, setpoints: {}, memory: {}, reason: 'released' };
   }
   limitW = Math.max(0, Math.min(limitW, ratedW));
