@@ -18,17 +18,18 @@ export const MemorySnapshotSchema = z.object({
   memories: z.partialRecord(StrategyNameSchema, z.unknown()),
   /** Hash of the parsed config each memory was made with; a memory is restored only under the same config. */
   configHashes: z.partialRecord(StrategyNameSchema, z.string()),
-  automation: z.strictObject({ conditionSinceMs: z.record(z.string(), z.number()) }),
+  automation: z.object({ conditionSinceMs: z.record(z.string(), z.number()) }),
   /**
    * The feed-in limit sent last and when (libs/strategies `ExportLimitMemory`): a restart within its intents' TTL goes
    * on from it instead of letting the PV run unlimited until the export passes the limit again. Absent while not
    * curtailing, and in snapshots of older versions (which refuse it: a rollback while curtailing starts fresh once).
    */
   exportLimit: z
-    .strictObject({
+    .object({
       limitW: z.number().nonnegative().finite().optional(),
       sentAtMs: z.number().int().nonnegative().optional(),
       changedAtMs: z.number().int().nonnegative().optional(),
+      boundAtMs: z.number().int().nonnegative().optional(),
     })
     .optional(),
 });
@@ -214,6 +215,7 @@ export function toSnapshot(
             ...(exportLimit.changedAtMs === undefined
               ? {}
               : { changedAtMs: Math.max(0, Math.round(exportLimit.changedAtMs)) }),
+            ...(exportLimit.boundAtMs === undefined ? {} : { boundAtMs: Math.max(0, Math.round(exportLimit.boundAtMs)) }),
           },
         }),
   };

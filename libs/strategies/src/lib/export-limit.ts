@@ -40,8 +40,10 @@ export interface ExportLimitMemory {
    * longer does (the arbiter has released the inverters) and counts as none. Absent: taken as just sent.
    */
   readonly sentAtMs?: number;
-  /** When the limit last changed value, epoch ms (a limit that does not bind rises at most once an `idleRiseMs`). */
+  /** When the limit last changed value, epoch ms (the inverters get `followMs` to follow a change). */
   readonly changedAtMs?: number;
+  /** When some inverter last ran at its share of the limit, epoch ms (an idle limit rises once an `idleRiseMs`). */
+  readonly boundAtMs?: number;
 }
 
 export interface ExportLimitOptions {
@@ -66,6 +68,11 @@ export interface ExportLimitOptions {
   readonly limitInForceMs: number;
   /** A limit that does not bind rises at most once in this long, ms. */
   readonly idleRiseMs: number;
+  /**
+   * Time the inverters get to follow a limit, ms. An inverter making more than its limit after that (a configured
+   * `ratedPowerW` below the device's own 100 %) gets the limit cut by the excess from the limit itself.
+   */
+  readonly followMs: number;
 }
 
 export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
@@ -77,6 +84,7 @@ export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
   bindingFraction: 0.02,
   limitInForceMs: 3_000,
   idleRiseMs: 60_000,
+  followMs: 5_000,
 };
 
 export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-limit' | 'curtailing' | 'released';
@@ -114,11 +122,15 @@ export function limitExport(
   options: ExportLimitOptions = DEFAULT_EXPORT_LIMIT_OPTIONS,
 ): ExportLimitResult {
   const inForceW = limitInForce(memory, nowMs, options.limitInForceMs);
-  /** The memory of a tick that sends `limitW`. */
-  const sent = (limitW: number): ExportLimitMemory => ({
+  // When the limit in force last changed and last bound; absent: now; a time ahead of the clock counts as now.
+  const changedAtMs = Math.min(memory.changedAtMs ?? nowMs, nowMs);
+  const boundAtMs = Math.min(memory.boundAtMs ?? changedAtMs, nowMs);
+  /** The memory of a tick that sends `limitW`; `bound`: some inverter runs at its share of the limit in force. */
+  const sent = (limitW: number, bound = false): ExportLimitMemory => ({
     limitW,
     sentAtMs: nowMs,
-    changedAtMs: limitW === inForceW ? (memory.changedAtMs ?? nowMs) : nowMs,
+    changedAtMs: limitW === inForceW ? changedAtMs : nowMs,
+    boundAtMs: bound ? nowMs : boundAtMs,
   });
   const { maxExportW } = state.limits;
   const marginW = Math.max(options.minMarginW, options.marginFraction * maxExportW);
@@ -160,28 +172,33 @@ export function limitExport(
   if (pvW + headroomW >= ratedW) {
     return { ...base, setpoints: {}, memory: {}, reason: inForceW === undefined ? 'within-limit' : 'released' };
   }
+  // Some inverter runs at its share of the limit in force (within bindingFraction of its rating): the limit binds.
+  const binds =
+    inForceW !== undefined &&
+    inverters.some((pv) => pv.powerW >= (inForceW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW);
   let limitW: number;
   if (headroomW < -marginW / 2) {
     // Too much export (or about to be): at once down to what the target allows — the PV made now less the excess
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
-    // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
+    // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away. An
+    // inverter that has had followMs and still makes more than its limit (its rating is larger than configured) is
+    // cut from the limit itself.
+    const followed = inForceW !== undefined && nowMs - changedAtMs >= options.followMs && pvW > inForceW;
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
+    if (followed) limitW = Math.min(limitW, inForceW + headroomW);
   } else if (inForceW === undefined) {
     return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
   } else {
-    // Within the target while curtailing: the limit rises by the headroom (an inverter short of its share — shade —
-    // leaves the others less than their share of a rise, so the rise repeats while there is headroom), by at most
+    // Within the target while curtailing: the limit rises by the headroom less a quarter margin (a dead band: a rise
+    // sized on one noisy reading must not land on the fall threshold) — an inverter short of its share (shade) leaves
+    // the others less than their share of a rise, so the rise repeats while there is headroom —, by at most
     // maxRiseFraction of the rating a tick, and not by less than minStepFraction (no write per tick); each tick while
-    // it binds — some inverter runs at its share —, else once an idleRiseMs (a cloud: no write per tick for nothing).
-    const limitInForceW = inForceW;
-    const binds = inverters.some(
-      (pv) => pv.powerW >= (limitInForceW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW,
-    );
-    const mayRise = binds || nowMs - (memory.changedAtMs ?? nowMs) >= options.idleRiseMs;
-    const rise = Math.min(headroomW, options.maxRiseFraction * ratedW);
-    limitW = mayRise && rise >= options.minStepFraction * ratedW ? limitInForceW + rise : limitInForceW;
+    // it binds, else once an idleRiseMs after it last bound or changed (a cloud: no write per tick for nothing).
+    const mayRise = binds || nowMs - Math.max(changedAtMs, boundAtMs) >= options.idleRiseMs;
+    const rise = Math.min(headroomW - marginW / 4, options.maxRiseFraction * ratedW);
+    limitW = mayRise && rise >= options.minStepFraction * ratedW ? inForceW + rise : inForceW;
     if (limitW >= ratedW) return { ...base, setpoints: {}, memory: {}, reason: 'released' };
   }
   limitW = Math.max(0, Math.min(limitW, ratedW));
-  return { ...base, setpoints: shares(limitW), memory: sent(limitW), reason: 'curtailing', limitW };
+  return { ...base, setpoints: shares(limitW), memory: sent(limitW, binds), reason: 'curtailing', limitW };
 }
