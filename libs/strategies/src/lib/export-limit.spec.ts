@@ -96,14 +96,25 @@ describe('limitExport (the feed-in limit)', () => {
     });
   });
 
-  it('cuts the limit from itself when an inverter still makes more than it after 5 s (a rating larger than configured)', () => {
+  it('cuts the limit in proportion when every inverter still makes more than its share 15 s after a change', () => {
     // The inverter makes 1.2 × its 3 440 W limit: 4 128 W, 688 W too much with 500 W of load.
-    const over = site(4_128, 500);
-    const justChanged = { limitW: 3_440, sentAtMs: T0 + 4_000, changedAtMs: T0 + 1_000 };
-    // Within 5 s of the change it may still be following: down to what the PV makes less the excess only.
-    expect(limitExport(over, idle, justChanged, T0 + 5_000).limitW).toBe(3_440);
-    // After 5 s it has not followed: the limit is cut by the excess from the limit itself.
-    expect(limitExport(over, idle, justChanged, T0 + 6_000).limitW).toBe(3_440 - (4_128 - 500 - TARGET_W));
+    const over = (ageMs: number) => site(4_128, 500, { pvInverters: [pv(4_128, { ageMs })], gridAgeMs: ageMs });
+    const changedAt = { limitW: 3_440, sentAtMs: T0 + 19_000, changedAtMs: T0 };
+    const excessW = 4_128 - 500 - TARGET_W;
+    // Readings taken within 15 s of the change: it may still be ramping down, only PV − excess (= the limit here).
+    expect(limitExport(over(6_000), idle, changedAt, T0 + 20_000).limitW).toBe(3_440);
+    // Readings taken 15 s or more after it: cut in proportion to the excess.
+    expect(limitExport(over(0), idle, changedAt, T0 + 20_000).limitW).toBeCloseTo((3_440 * (4_128 - excessW)) / 4_128, 6);
+    // One inverter at its share beside the over-producing one (it may have just come back unlimited): no cut.
+    const mixed = site(5_128, 500, {
+      pvInverters: [
+        pv(4_128, { assetId: 'pv-1', ratedPowerW: 6_000 }),
+        pv(1_000, { assetId: 'pv-2', ratedPowerW: 2_000 }),
+      ],
+    });
+    const mixedLimit = { limitW: 4_000, sentAtMs: T0 + 19_000, changedAtMs: T0 };
+    // pv-2's share of 4 kW is 1 kW: it is at its share, not over it → only PV − excess.
+    expect(limitExport(mixed, idle, mixedLimit, T0 + 20_000).limitW).toBe(Math.min(4_000, 5_128 - (5_128 - 500 - TARGET_W)));
   });
 
   it('rises while one inverter runs at its share, even with the other shaded (it would hold the whole site down)', () => {

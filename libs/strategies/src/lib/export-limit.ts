@@ -15,9 +15,11 @@ import type { StrategySetpoints } from './strategy';
  * - **start** when the projected export exceeds the target (`maxExportW − margin`) by more than half the margin: the
  *   PV limit is the PV power minus the excess over the target;
  * - **follow** while curtailing: whenever the projected export is that far over the target the limit falls at once to
- *   the PV power minus the excess (the load dropped, the battery filled); while it is under, the limit rises by the
- *   headroom, by at most `maxRiseFraction` of the rating per tick (the PV answers within seconds; a whole roof
- *   released at once would overshoot), and not by less than `minStepFraction` of it (no write per tick) — each tick
+ *   the PV power minus the excess (the load dropped, the battery filled) — in proportion to the excess when every
+ *   inverter has had `followMs` and still makes more than its share —; while it is under, the limit rises by the
+ *   headroom less a quarter margin (a dead band), by at most `maxRiseFraction` of the rating per tick (the PV answers
+ *   within seconds; a whole roof released at once would overshoot), and not by less than `minStepFraction` of it (no
+ *   write per tick) — each tick
  *   while the limit binds (some inverter makes its share, within `bindingFraction` of its rating), else at most once
  *   an `idleRiseMs`: under a cloud a rise each tick would change nothing the PV makes, cost writes (many inverters
  *   keep the limit in non-volatile memory) and let the export overshoot when the sun comes back; it still rises, so a
@@ -69,8 +71,9 @@ export interface ExportLimitOptions {
   /** A limit that does not bind rises at most once in this long, ms. */
   readonly idleRiseMs: number;
   /**
-   * Time the inverters get to follow a limit, ms. An inverter making more than its limit after that (a configured
-   * `ratedPowerW` below the device's own 100 %) gets the limit cut by the excess from the limit itself.
+   * Time the inverters get to follow (and ramp to) a limit, ms. When every inverter still makes more than its share
+   * in readings taken that long after the limit last changed (each is larger than its configured `ratedPowerW`), the
+   * limit is cut in proportion to the excess.
    */
   readonly followMs: number;
 }
@@ -84,7 +87,7 @@ export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
   bindingFraction: 0.02,
   limitInForceMs: 3_000,
   idleRiseMs: 60_000,
-  followMs: 5_000,
+  followMs: 15_000,
 };
 
 export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-limit' | 'curtailing' | 'released';
@@ -180,12 +183,23 @@ export function limitExport(
   if (headroomW < -marginW / 2) {
     // Too much export (or about to be): at once down to what the target allows — the PV made now less the excess
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
-    // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away. An
-    // inverter that has had followMs and still makes more than its limit (its rating is larger than configured) is
-    // cut from the limit itself.
-    const followed = inForceW !== undefined && nowMs - changedAtMs >= options.followMs && pvW > inForceW;
+    // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
-    if (followed) limitW = Math.min(limitW, inForceW + headroomW);
+    // Every inverter above its share (beyond the binding tolerance) in readings — and a grid reading — taken followMs
+    // or more after the limit last changed: they make more than their limits (their ratings are larger than
+    // configured), and PV − excess would leave the export over for good. Cut in proportion: exact for such devices,
+    // and a loop slower than followMs (a reading not yet showing a fall) is over-cut by a part only, not twice.
+    const settledSinceMs = changedAtMs + options.followMs;
+    const overProducing =
+      inForceW !== undefined &&
+      pvW > 0 &&
+      nowMs - state.gridAgeMs >= settledSinceMs &&
+      inverters.every(
+        (pv) =>
+          nowMs - pv.ageMs >= settledSinceMs &&
+          pv.powerW > (inForceW * pv.ratedPowerW) / ratedW + options.bindingFraction * pv.ratedPowerW,
+      );
+    if (overProducing) limitW = Math.min(limitW, (inForceW * (pvW + headroomW)) / pvW);
   } else if (inForceW === undefined) {
     return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
   } else {
