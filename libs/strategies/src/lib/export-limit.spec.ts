@@ -96,25 +96,25 @@ describe('limitExport (the feed-in limit)', () => {
     });
   });
 
-  it('cuts the limit in proportion when every inverter still makes more than its share 15 s after a change', () => {
+  it('cuts the limit in proportion when the inverters still make more than it 5 s after a change', () => {
     // The inverter makes 1.2 × its 3 440 W limit: 4 128 W, 688 W too much with 500 W of load.
     const over = (ageMs: number) => site(4_128, 500, { pvInverters: [pv(4_128, { ageMs })], gridAgeMs: ageMs });
-    const changedAt = { limitW: 3_440, sentAtMs: T0 + 19_000, changedAtMs: T0 };
+    const changedAt = { limitW: 3_440, sentAtMs: T0 + 9_000, changedAtMs: T0 };
     const excessW = 4_128 - 500 - TARGET_W;
-    // Readings taken within 15 s of the change: it may still be ramping down, only PV − excess (= the limit here).
-    expect(limitExport(over(6_000), idle, changedAt, T0 + 20_000).limitW).toBe(3_440);
-    // Readings taken 15 s or more after it: cut in proportion to the excess.
-    expect(limitExport(over(0), idle, changedAt, T0 + 20_000).limitW).toBeCloseTo((3_440 * (4_128 - excessW)) / 4_128, 6);
-    // One inverter at its share beside the over-producing one (it may have just come back unlimited): no cut.
-    const mixed = site(5_128, 500, {
+    // Readings taken within 5 s of the change: it may still be ramping down, only PV − excess (= the limit here).
+    expect(limitExport(over(6_000), idle, changedAt, T0 + 10_000).limitW).toBe(3_440);
+    // Readings taken 5 s or more after it: cut in proportion to the excess (exact for a device 1.2 × larger).
+    expect(limitExport(over(0), idle, changedAt, T0 + 10_000).limitW).toBeCloseTo((3_440 * (4_128 - excessW)) / 4_128, 6);
+    // A larger inverter beside one at its share: the totals count (PV − excess alone would never cut).
+    const mixed = site(4_600, 500, {
       pvInverters: [
-        pv(4_128, { assetId: 'pv-1', ratedPowerW: 6_000 }),
+        pv(3_600, { assetId: 'pv-1', ratedPowerW: 6_000 }),
         pv(1_000, { assetId: 'pv-2', ratedPowerW: 2_000 }),
       ],
     });
-    const mixedLimit = { limitW: 4_000, sentAtMs: T0 + 19_000, changedAtMs: T0 };
-    // pv-2's share of 4 kW is 1 kW: it is at its share, not over it → only PV − excess.
-    expect(limitExport(mixed, idle, mixedLimit, T0 + 20_000).limitW).toBe(Math.min(4_000, 5_128 - (5_128 - 500 - TARGET_W)));
+    const mixedLimit = { limitW: 4_000, sentAtMs: T0 + 9_000, changedAtMs: T0 };
+    const mixedExcessW = 4_600 - 500 - TARGET_W;
+    expect(limitExport(mixed, idle, mixedLimit, T0 + 10_000).limitW).toBeCloseTo((4_000 * (4_600 - mixedExcessW)) / 4_600, 6);
   });
 
   it('rises while one inverter runs at its share, even with the other shaded (it would hold the whole site down)', () => {

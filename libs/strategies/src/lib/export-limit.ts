@@ -15,8 +15,8 @@ import type { StrategySetpoints } from './strategy';
  * - **start** when the projected export exceeds the target (`maxExportW − margin`) by more than half the margin: the
  *   PV limit is the PV power minus the excess over the target;
  * - **follow** while curtailing: whenever the projected export is that far over the target the limit falls at once to
- *   the PV power minus the excess (the load dropped, the battery filled) — in proportion to the excess when every
- *   inverter has had `followMs` and still makes more than its share —; while it is under, the limit rises by the
+ *   the PV power minus the excess (the load dropped, the battery filled) — in proportion to the excess when the
+ *   inverters have had `followMs` and still make more than the limit —; while it is under, the limit rises by the
  *   headroom less a quarter margin (a dead band), by at most `maxRiseFraction` of the rating per tick (the PV answers
  *   within seconds; a whole roof released at once would overshoot), and not by less than `minStepFraction` of it (no
  *   write per tick) — each tick
@@ -71,9 +71,9 @@ export interface ExportLimitOptions {
   /** A limit that does not bind rises at most once in this long, ms. */
   readonly idleRiseMs: number;
   /**
-   * Time the inverters get to follow (and ramp to) a limit, ms. When every inverter still makes more than its share
-   * in readings taken that long after the limit last changed (each is larger than its configured `ratedPowerW`), the
-   * limit is cut in proportion to the excess.
+   * Time the inverters get to follow (and ramp to) a limit, ms. When together they still make more than the limit
+   * (beyond the binding tolerance) in readings taken that long after it last changed (some are larger than their
+   * configured `ratedPowerW`), the limit is cut in proportion to the excess.
    */
   readonly followMs: number;
 }
@@ -87,7 +87,7 @@ export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
   bindingFraction: 0.02,
   limitInForceMs: 3_000,
   idleRiseMs: 60_000,
-  followMs: 15_000,
+  followMs: 5_000,
 };
 
 export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-limit' | 'curtailing' | 'released';
@@ -185,20 +185,16 @@ export function limitExport(
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
     // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
-    // Every inverter above its share (beyond the binding tolerance) in readings — and a grid reading — taken followMs
-    // or more after the limit last changed: they make more than their limits (their ratings are larger than
-    // configured), and PV − excess would leave the export over for good. Cut in proportion: exact for such devices,
-    // and a loop slower than followMs (a reading not yet showing a fall) is over-cut by a part only, not twice.
+    // The inverters together above the limit (beyond the binding tolerance) in readings — the grid's too — taken
+    // followMs or more after it last changed: some make more than their limits (ratings larger than configured), and
+    // PV − excess would leave the export over for good. Cut in proportion: exact for such devices, and a loop slower
+    // than followMs (a reading not yet showing a fall) is over-cut by a part only, not twice.
     const settledSinceMs = changedAtMs + options.followMs;
     const overProducing =
       inForceW !== undefined &&
-      pvW > 0 &&
+      pvW > inForceW + options.bindingFraction * ratedW &&
       nowMs - state.gridAgeMs >= settledSinceMs &&
-      inverters.every(
-        (pv) =>
-          nowMs - pv.ageMs >= settledSinceMs &&
-          pv.powerW > (inForceW * pv.ratedPowerW) / ratedW + options.bindingFraction * pv.ratedPowerW,
-      );
+      inverters.every((pv) => nowMs - pv.ageMs >= settledSinceMs);
     if (overProducing) limitW = Math.min(limitW, (inForceW * (pvW + headroomW)) / pvW);
   } else if (inForceW === undefined) {
     return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
