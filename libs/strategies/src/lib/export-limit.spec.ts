@@ -105,7 +105,7 @@ describe('limitExport (the feed-in limit)', () => {
     expect(limitExport(over(6_000), idle, changedAt, T0 + 10_000).limitW).toBe(3_440);
     // Readings taken 5 s or more after it: cut in proportion to the excess (exact for a device 1.2 × larger).
     expect(limitExport(over(0), idle, changedAt, T0 + 10_000).limitW).toBeCloseTo((3_440 * (4_128 - excessW)) / 4_128, 6);
-    // A larger inverter beside one at its share: the totals count (PV − excess alone would never cut).
+    // A larger inverter beside one at its share: the totals count (PV − excess alone would never cut enough).
     const mixed = site(4_600, 500, {
       pvInverters: [
         pv(3_600, { assetId: 'pv-1', ratedPowerW: 6_000 }),
@@ -115,6 +115,9 @@ describe('limitExport (the feed-in limit)', () => {
     const mixedLimit = { limitW: 4_000, sentAtMs: T0 + 9_000, changedAtMs: T0 };
     const mixedExcessW = 4_600 - 500 - TARGET_W;
     expect(limitExport(mixed, idle, mixedLimit, T0 + 10_000).limitW).toBeCloseTo((4_000 * (4_600 - mixedExcessW)) / 4_600, 6);
+    // Slightly larger (1.03 ×): cut all the same, else the export would stay a little over maxExportW for good.
+    const slightly = site(3_543, 500, { pvInverters: [pv(3_543)], gridAgeMs: 0 });
+    expect(limitExport(slightly, idle, changedAt, T0 + 10_000).limitW).toBeLessThan(3_440);
   });
 
   it('rises while one inverter runs at its share, even with the other shaded (it would hold the whole site down)', () => {

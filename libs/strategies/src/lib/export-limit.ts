@@ -71,9 +71,9 @@ export interface ExportLimitOptions {
   /** A limit that does not bind rises at most once in this long, ms. */
   readonly idleRiseMs: number;
   /**
-   * Time the inverters get to follow (and ramp to) a limit, ms. When together they still make more than the limit
-   * (beyond the binding tolerance) in readings taken that long after it last changed (some are larger than their
-   * configured `ratedPowerW`), the limit is cut in proportion to the excess.
+   * Time the inverters get to follow (and ramp to) a limit, ms. When together they still make more than the limit in
+   * readings taken that long after it last changed (some are larger than their configured `ratedPowerW`), the limit
+   * is cut in proportion to the excess.
    */
   readonly followMs: number;
 }
@@ -185,14 +185,15 @@ export function limitExport(
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
     // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
-    // The inverters together above the limit (beyond the binding tolerance) in readings — the grid's too — taken
+    // The inverters together above the limit in readings — the grid's too — taken
     // followMs or more after it last changed: some make more than their limits (ratings larger than configured), and
     // PV − excess would leave the export over for good. Cut in proportion: exact for such devices, and a loop slower
-    // than followMs (a reading not yet showing a fall) is over-cut by a part only, not twice.
+    // than followMs (a reading not yet showing a fall) is over-cut by a part only, not twice. No tolerance needed: with
+    // the PV at about the limit the cut is about PV − excess anyway.
     const settledSinceMs = changedAtMs + options.followMs;
     const overProducing =
       inForceW !== undefined &&
-      pvW > inForceW + options.bindingFraction * ratedW &&
+      pvW > inForceW &&
       nowMs - state.gridAgeMs >= settledSinceMs &&
       inverters.every((pv) => nowMs - pv.ageMs >= settledSinceMs);
     if (overProducing) limitW = Math.min(limitW, (inForceW * (pvW + headroomW)) / pvW);
