@@ -694,11 +694,10 @@ export function createEngine(deps: EngineDeps): Engine {
       memories = restoredMemories as StrategyMemories;
       automationMemory = restored.snapshot?.automation ?? INITIAL_AUTOMATION_MEMORY;
       // A limit saved without its time counts from when the snapshot was saved (never as just sent).
-      const savedLimit = restored.snapshot?.exportLimit;
-      exportLimitMemory =
-        savedLimit === undefined || restored.snapshot === undefined
-          ? {}
-          : { ...savedLimit, sentAtMs: savedLimit.sentAtMs ?? restored.snapshot.savedAtMs };
+      const saved = restored.snapshot;
+      exportLimitMemory = saved?.exportLimit
+        ? { ...saved.exportLimit, sentAtMs: saved.exportLimit.sentAtMs ?? saved.savedAtMs }
+        : {};
       for (const sp of restored.setpoints) lastSetpoints.set(sp.assetId, sp);
       const nowMs = scheduler.now();
       log.info(

@@ -211,14 +211,17 @@ export function toSnapshot(
       : {
           exportLimit: {
             limitW: exportLimit.limitW,
-            ...(exportLimit.sentAtMs === undefined ? {} : { sentAtMs: Math.max(0, Math.round(exportLimit.sentAtMs)) }),
-            ...(exportLimit.changedAtMs === undefined
-              ? {}
-              : { changedAtMs: Math.max(0, Math.round(exportLimit.changedAtMs)) }),
-            ...(exportLimit.boundAtMs === undefined ? {} : { boundAtMs: Math.max(0, Math.round(exportLimit.boundAtMs)) }),
+            ...epochMs('sentAtMs', exportLimit.sentAtMs),
+            ...epochMs('changedAtMs', exportLimit.changedAtMs),
+            ...epochMs('boundAtMs', exportLimit.boundAtMs),
           },
         }),
   };
+}
+
+/** `{ [key]: ms }` as a whole non-negative number, or nothing when absent. */
+function epochMs<K extends string>(key: K, ms: number | undefined): Partial<Record<K, number>> {
+  return ms === undefined ? {} : ({ [key]: Math.max(0, Math.round(ms)) } as Record<K, number>);
 }
 
 /** The restored memories that were made under the configs in use now (a changed config starts fresh). */

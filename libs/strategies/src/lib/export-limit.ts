@@ -19,11 +19,10 @@ import type { StrategySetpoints } from './strategy';
  *   inverters have had `followMs` and still make more than the limit —; while it is under, the limit rises by the
  *   headroom less a quarter margin (a dead band), by at most `maxRiseFraction` of the rating per tick (the PV answers
  *   within seconds; a whole roof released at once would overshoot), and not by less than `minStepFraction` of it (no
- *   write per tick) — each tick
- *   while the limit binds (some inverter makes its share, within `bindingFraction` of its rating), else at most once
- *   an `idleRiseMs`: under a cloud a rise each tick would change nothing the PV makes, cost writes (many inverters
- *   keep the limit in non-volatile memory) and let the export overshoot when the sun comes back; it still rises, so a
- *   limit no inverter reaches (the evening, a rating that differs from the device's own 100 %) is released in minutes;
+ *   write per tick) — each tick while the limit binds (some inverter makes its share, within `bindingFraction` of its
+ *   rating), else at most once an `idleRiseMs`: under a cloud a rise each tick would change nothing the PV makes, cost
+ *   writes (many inverters keep the limit in non-volatile memory) and let the export overshoot when the sun comes
+ *   back; it still rises, so a limit no inverter reaches (the evening, a rating smaller than configured) is released;
  * - **release** once even the inverters' full rating would keep the export under the target, or the limit has risen
  *   to the rating: no set-point any more, the engine's intent expires and the arbiter writes the PV inverter's safe
  *   state (unlimited).
@@ -185,11 +184,11 @@ export function limitExport(
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
     // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
-    // The inverters together above the limit in readings — the grid's too — taken
-    // followMs or more after it last changed: some make more than their limits (ratings larger than configured), and
-    // PV − excess would leave the export over for good. Cut in proportion: exact for such devices, and a loop slower
-    // than followMs (a reading not yet showing a fall) is over-cut by a part only, not twice. No tolerance needed: with
-    // the PV at about the limit the cut is about PV − excess anyway.
+    // The inverters together above the limit in readings — the grid's too — taken followMs or more after it last
+    // changed: some make more than their limits (ratings larger than configured), and PV − excess would leave the
+    // export over for good. Cut in proportion: exact for such devices, and a loop slower than followMs (a reading not
+    // yet showing a fall) is over-cut by a part only, not twice. No tolerance needed: with the PV at about the limit
+    // the cut is about PV − excess anyway.
     const settledSinceMs = changedAtMs + options.followMs;
     const overProducing =
       inForceW !== undefined &&
