@@ -57,6 +57,15 @@ describe('buildSiteState: curtailable PV (the feed-in limit)', () => {
     const site = buildSite();
     const unknown = { ...site, assets: site.assets.map((a) => (a.id === 'pv-1' ? { ...a, profile: 'acme.plugin-pv' } : a)) };
     expect(build(siteReadings(T0, { pvW: 3_000 }), T0, unknown).state.pvInverters).toBeUndefined();
+    // A plugin drives it, even under a registry profile: not curtailed (the plugin's abilities are not known here).
+    const plugin = {
+      ...site,
+      drivers: [{ name: 'acme-pv', module: '@acme/voltimax-pv' }],
+      assets: site.assets.map((a) =>
+        a.id === 'pv-1' ? { ...a, connection: { protocol: 'plugin' as const, driver: 'acme-pv' } } : a,
+      ),
+    };
+    expect(build(siteReadings(T0, { pvW: 3_000 }), T0, plugin).state.pvInverters).toBeUndefined();
   });
 
   it('knows which profiles can curtail: register controls, HTTP/MQTT writes; not SunSpec (the poller refuses its writes)', () => {

@@ -105,8 +105,8 @@ export function canCurtailPv(profileId: string): boolean {
  *   battery port). Limits from the site config, tightened by the BMS (`maxChargePowerW`/`maxDischargePowerW`). A
  *   missing SoC is NaN, which the strategies treat as stale.
  * - **PV** (≥ 0): Σ fresh `pv-inverter.powerW`, hybrid `pvPowerW` and `meter` (measures 'pv') readings.
- * - **curtailable PV** (`pvInverters`, for the feed-in limit): every `pv-inverter` whose profile can execute
- *   `pv-limit` (`canCurtailPv`), with its `powerW` and `pv.ratedPowerW`; quality and age as read. A hybrid inverter's PV is not
+ * - **curtailable PV** (`pvInverters`, for the feed-in limit): every `pv-inverter` not driven by a plugin whose profile
+ *   can execute `pv-limit` (`canCurtailPv`), with its `powerW` and `pv.ratedPowerW`; quality and age as read. A hybrid inverter's PV is not
  *   curtailed: the arbiter keeps one set-point per asset, and a hybrid's is its battery's.
  * - **EV chargers** (≥ 0): connected when the charger state says a car is plugged in (or, without a state, it draws power).
  * - **load** (≥ 0): Σ fresh `load` assets and `meter`s measuring 'load' (else a hybrid's `loadPowerW`) → 'measured';
@@ -225,7 +225,8 @@ export function buildSiteState(input: SiteStateInput): BuiltSiteState {
     }
   }
   const pvInverters: PvInverterState[] = assets.flatMap((asset) => {
-    if (asset.kind !== 'pv-inverter' || !canCurtailPv(asset.profile)) return [];
+    // A plugin drives its asset whatever profile it names: what it can execute is not known here.
+    if (asset.kind !== 'pv-inverter' || asset.connection.protocol === 'plugin' || !canCurtailPv(asset.profile)) return [];
     const f = fresh(asset.id);
     const powerW = valueOf(readings.get(asset.id), 'powerW');
     return [
