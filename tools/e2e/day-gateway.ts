@@ -400,13 +400,11 @@ export async function startDayGateway(): Promise<DayGateway> {
           .filter((r) => r.payload.assetId === assetId)
           .map((r) => `${t(r.payload.atMs)}:${String(r.payload.values[key] ?? r.payload.quality)}`)
           .join(' ');
+      // The services' output first and the bus last: a CI log that keeps only its tail still shows the readings.
       return [
+        `[day] last output of each service:\n${services.map((s) => s.tail()).join('\n')}`,
+        `[day] observer warnings: ${observerLog.lines.map((l) => JSON.stringify(l)).join('\n') || 'none'}`,
         `[day] since ${new Date(sinceMs).toISOString()} (seconds from then):`,
-        `grid W:      ${values(GRID, 'powerW')}`,
-        `battery W:   ${values(BATTERY, 'powerW')}`,
-        `pv W:        ${values(INVERTER, 'pvPowerW')}`,
-        `load W:      ${values(INVERTER, 'loadPowerW')}`,
-        `ev W:        ${values(CHARGER, 'powerW')}`,
         `intents:     ${recent(intents)
           .map((i) => {
             const sp = i.payload.setpoint;
@@ -423,7 +421,15 @@ export async function startDayGateway(): Promise<DayGateway> {
           )
           .join(' ')}`,
         `strategies:  ${recent(strategyDecisions)
-          .map((d) => `${t(d.atMs)}:${d.payload.strategy}:${d.payload.reason}`)
+          .map((d) => {
+            // NetZero's own terms (error, output, gain scale, tracking) say why the grid is where it is.
+            const { errorW, gainScale, tracking } = d.payload.terms;
+            const terms =
+              d.payload.strategy === 'net-zero'
+                ? `(e ${Math.round(errorW ?? NaN)} out ${Math.round(d.payload.outputs['batteryPowerW'] ?? NaN)} g ${gainScale ?? '?'}${tracking ? ' trk' : ''})`
+                : '';
+            return `${t(d.atMs)}:${d.payload.strategy}:${d.payload.reason}${terms}`;
+          })
           .join(' ')}`,
         `sim:         ${simSamples
           .filter((s) => s.atMs >= sinceMs)
@@ -432,8 +438,11 @@ export async function startDayGateway(): Promise<DayGateway> {
               `${t(s.atMs)}:grid ${Math.round(s.state.site.gridPowerW)} pv ${Math.round(s.state.site.pvW)} load ${Math.round(s.state.site.loadW)} ev ${Math.round(s.state.site.evW)} bat ${Math.round(s.state.site.batteryPowerW)} soc ${s.state.site.socPct.toFixed(1)}`,
           )
           .join(' | ')}`,
-        `[day] observer warnings: ${observerLog.lines.map((l) => JSON.stringify(l)).join('\n') || 'none'}`,
-        `[day] last output of each service:\n${services.map((s) => s.tail()).join('\n')}`,
+        `ev W:        ${values(CHARGER, 'powerW')}`,
+        `load W:      ${values(INVERTER, 'loadPowerW')}`,
+        `pv W:        ${values(INVERTER, 'pvPowerW')}`,
+        `battery W:   ${values(BATTERY, 'powerW')}`,
+        `grid W:      ${values(GRID, 'powerW')}`,
       ].join('\n');
     },
     stop,
