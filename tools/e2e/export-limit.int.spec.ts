@@ -200,6 +200,23 @@ describe('the feed-in limit as processes: a full battery, the PV curtailed to ke
       const pvW = good(PV, 'powerW').at(-1)?.value ?? SUN_W;
       expect(limitPct).toBeLessThan(50);
       expect(pvW).toBeLessThanOrEqual((limitPct / 100) * PV_RATED_W + 1);
+      // The engine explains it on strategy.decision.export-limit: the limit its last intent carried, and why.
+      const lastIntent = intents.filter((i) => i.payload.assetId === PV).at(-1)?.payload;
+      const explained = await waitFor(
+        () =>
+          watch.strategyDecisions.find(
+            (d) => d.payload.strategy === 'export-limit' && d.payload.atMs === lastIntent?.issuedAtMs,
+          )?.payload,
+        { timeoutMs: 5_000, message: 'the export-limit decision of the tick that sent the last pv-limit' },
+      );
+      expect(explained).toMatchObject({
+        reason: expect.stringMatching(/^curtail-(start|fall|cut|rise|hold)$/),
+        inputs: { maxExportW: MAX_EXPORT_W, ratedW: PV_RATED_W },
+      });
+      expect(lastIntent?.setpoint).toEqual({
+        kind: 'pv-limit',
+        maxPowerW: Math.floor(explained.outputs['limitW'] ?? NaN),
+      });
     }),
     90_000,
   );
@@ -257,8 +274,11 @@ describe('the feed-in limit as processes: a full battery, the PV curtailed to ke
         },
         { timeoutMs: 20_000, message: 'pv-1 at 100 % and the whole sunshine 5 s after the release' },
       );
-      // … and the engine sent no pv-limit since.
+      // … and the engine sent no pv-limit since, and says why.
       expect(intents.filter((i) => i.payload.assetId === PV && i.receivedAtMs > safe.receivedAtMs)).toEqual([]);
+      expect(watch.strategyDecisions.filter((d) => d.payload.strategy === 'export-limit').at(-1)?.payload.reason).toBe(
+        'within-limit',
+      );
     }),
     75_000,
   );

@@ -11,6 +11,7 @@ import {
   type ArbiterDecision,
   type AssetReading,
   type ControlIntent,
+  type DecisionMetrics,
   type Heartbeat,
 } from '@voltimax/contracts';
 import {
@@ -40,6 +41,8 @@ export class GatewayWatch {
   readonly readings: Seen<AssetReading>[] = [];
   readonly intents: Seen<ControlIntent>[] = [];
   readonly decisions: Seen<ArbiterDecision>[] = [];
+  /** `strategy.decision.*`: the strategies' and the feed-in limit's metrics. */
+  readonly strategyDecisions: Seen<DecisionMetrics>[] = [];
   readonly heartbeats: Seen<Heartbeat>[] = [];
   readonly services: ServiceProcess[] = [];
   /** The observer's own warnings (a subscription the server refused shows here). */
@@ -106,6 +109,7 @@ export class GatewayWatch {
     bus.subscribe(subjects.telemetry, seen(this.readings));
     bus.subscribe(subjects.intent, seen(this.intents));
     bus.subscribe(subjects.arbiterDecision, seen(this.decisions));
+    bus.subscribe(subjects.strategyDecision, seen(this.strategyDecisions));
     bus.subscribe(subjects.health, seen(this.heartbeats));
     await this.observer.nc.flush();
   }

@@ -3,8 +3,11 @@ export { finiteValues, toDecisionMetrics } from './lib/strategy';
 export type { BatteryState, EvChargerState, EvSession, Forecast, GridLimits, PricePoint, PvInverterState, SiteState } from './lib/site-state';
 export {
   DEFAULT_EXPORT_LIMIT_OPTIONS,
+  EXPORT_LIMIT_DECISION,
   limitExport,
+  type CurtailStep,
   type ExportLimitMemory,
+  type ExportLimitMetrics,
   type ExportLimitOptions,
   type ExportLimitReason,
   type ExportLimitResult,

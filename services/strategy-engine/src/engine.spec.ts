@@ -134,6 +134,23 @@ describe('the tick', () => {
     sendTelemetry(h.peer, T0 + 1_000, { gridW: -1_000, batteryW: 0, socPct: 95, pvW: 2_950 });
     jest.advanceTimersByTime(1_000);
     expect(intentsFor(h.bus, 'pv-1').at(-1)?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 3_550 });
+    // Each tick explains itself on strategy.decision.export-limit: what it measured, the limit and what it did.
+    const decisions = decisionsOf(h.bus, 'export-limit').map((d) => DecisionMetricsSchema.parse(d));
+    expect(decisions.map((d) => [d.reason, d.outputs['limitW']])).toEqual([
+      ['curtail-start', 2_950],
+      ['curtail-rise', 3_550],
+    ]);
+    expect(decisions[0]).toMatchObject({ inputs: { gridW: -5_000, pvW: 6_000, ratedW: 6_000, maxExportW: 2_000 } });
+  });
+
+  it('publishes no feed-in limit decision on a site without a PV inverter it may curtail', async () => {
+    const site = buildSite();
+    const h = harness({ site: { ...site, assets: site.assets.filter((a) => a.kind !== 'pv-inverter') } });
+    await started(h);
+    sendTelemetry(h.peer, T0, { gridW: -5_000, batteryW: 0, socPct: 95 });
+    jest.advanceTimersByTime(0);
+    expect(decisionsOf(h.bus, 'self-consumption')).not.toHaveLength(0);
+    expect(decisionsOf(h.bus, 'export-limit')).toEqual([]);
   });
 
   it('sets EV currents when ev-charging is active', async () => {

@@ -28,6 +28,7 @@ import {
   siteHistoryOf,
   strategyByName,
   toControlIntent,
+  EXPORT_LIMIT_DECISION,
   toDecisionMetrics,
   type AutomationMemory,
   type MeterMemory,
@@ -423,6 +424,16 @@ export function createEngine(deps: EngineDeps): Engine {
       for (const decision of combined.decisions) {
         publishSafely('decision', () =>
           bus.publish(subjects.strategyDecision, { strategy: decision.name }, toDecisionMetrics(decision.name, decision.metrics, clock)),
+        );
+      }
+      // The feed-in limit explains itself too, on sites with PV it may curtail (whatever the strategies).
+      if ((built.state.pvInverters ?? []).length > 0) {
+        publishSafely('decision', () =>
+          bus.publish(
+            subjects.strategyDecision,
+            { strategy: EXPORT_LIMIT_DECISION },
+            toDecisionMetrics(EXPORT_LIMIT_DECISION, combined.exportLimit.metrics, clock),
+          ),
         );
       }
     }

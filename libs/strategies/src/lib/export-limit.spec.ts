@@ -84,6 +84,51 @@ describe('limitExport (the feed-in limit)', () => {
     expect(limitExport(site(3_440, 3_500), idle, memory, T0)).toMatchObject({ setpoints: {}, reason: 'released', memory: {} });
   });
 
+  it('explains each tick in its metrics: what it measured, the limit sent and what it did with it', () => {
+    const start = limitExport(site(5_000, 500), idle, {}, T0);
+    expect(start.step).toBe('start');
+    expect(start.metrics).toEqual({
+      inputs: { gridW: -4_500, projectedGridW: -4_500, maxExportW: 3_000, pvW: 5_000, ratedW: 6_000 },
+      outputs: { limitW: 3_440, limitPct: (100 * 3_440) / 6_000 },
+      terms: { targetExportW: TARGET_W, headroomW: TARGET_W - 4_500 },
+      reason: 'curtail-start',
+    });
+    const memory: ExportLimitMemory = { limitW: 3_440, sentAtMs: T0, changedAtMs: T0 - 2_000 };
+    const fall = limitExport(site(3_440, 100), idle, memory, T0 + 1_000);
+    expect(fall.metrics).toMatchObject({
+      terms: { inForceW: 3_440, binds: 1, sinceChangeS: 3 },
+      outputs: { limitW: 3_040 },
+      reason: 'curtail-fall',
+    });
+    expect(limitExport(site(3_440, 2_500), idle, memory, T0 + 1_000).metrics.reason).toBe('curtail-rise');
+    // Inside the dead band, and a flicker over the target: held.
+    expect(limitExport(site(3_440, 480), idle, memory, T0 + 1_000).metrics.reason).toBe('curtail-hold');
+    expect(limitExport(site(3_440, 540), idle, memory, T0 + 1_000).metrics.reason).toBe('curtail-hold');
+    // Still more PV than the limit and readings 5 s after the change: cut in proportion.
+    const over = site(4_128, 500, { pvInverters: [pv(4_128)], gridAgeMs: 0 });
+    expect(limitExport(over, idle, { ...memory, sentAtMs: T0 + 4_000 }, T0 + 5_000).step).toBe('cut');
+    // The PV above its limit within 5 s of the change (still ramping down): nothing lower than the limit is sent.
+    const ramping = site(4_000, 500, { pvInverters: [pv(4_000)], gridAgeMs: 0 });
+    expect(limitExport(ramping, idle, { ...memory, changedAtMs: T0 }, T0 + 1_000)).toMatchObject({
+      limitW: 3_440,
+      step: 'hold',
+    });
+    // Not curtailing: the reason alone, no limit.
+    const within = limitExport(site(3_000, 500), idle, {}, T0);
+    expect(within.step).toBeUndefined();
+    expect(within.metrics.reason).toBe('within-limit');
+    expect(within.metrics.outputs).toEqual({});
+    expect(limitExport(site(3_440, 3_500), idle, memory, T0 + 1_000).metrics.reason).toBe('released');
+    const stale = limitExport(site(5_000, 500, { gridAgeMs: 60_000 }), idle, memory, T0 + 1_000);
+    expect(stale.metrics).toMatchObject({ reason: 'stale-data', outputs: { limitW: 3_440 } });
+    expect(limitExport(site(5_000, 500, { pvInverters: [] }), idle, {}, T0).metrics).toEqual({
+      inputs: { gridW: -4_500, projectedGridW: -4_500, maxExportW: 3_000 },
+      outputs: {},
+      terms: { targetExportW: TARGET_W, headroomW: TARGET_W - 4_500 },
+      reason: 'no-curtailable-pv',
+    });
+  });
+
   it('shares the limit in proportion to the ratings, so a stopped inverter keeps its share', () => {
     const state = site(6_000, 500, {
       pvInverters: [pv(6_000, { assetId: 'pv-1', ratedPowerW: 8_000 }), pv(0, { assetId: 'pv-2', ratedPowerW: 4_000 })],

@@ -1,7 +1,7 @@
 import type { Setpoint } from '@voltimax/contracts';
 import { isGridStale, isStale } from './battery';
 import type { SiteState } from './site-state';
-import type { StrategySetpoints } from './strategy';
+import { finiteValues, type MetricValues, type StrategySetpoints } from './strategy';
 
 /**
  * The feed-in limit: PV curtailment that keeps the export under the grid connection's `maxExportW` when the
@@ -31,6 +31,9 @@ import type { StrategySetpoints } from './strategy';
  * reading holds a limit in force (and starts none); a stale inverter is left alone (its power still counts in the
  * grid reading; its intent expires).
  */
+
+/** The name the feed-in limit's decisions go out under: `strategy.decision.export-limit` (it is no strategy). */
+export const EXPORT_LIMIT_DECISION = 'export-limit';
 
 /** The curtailment's memory (plain JSON, kept by the engine between ticks and across a quick restart). */
 export interface ExportLimitMemory {
@@ -91,6 +94,22 @@ export const DEFAULT_EXPORT_LIMIT_OPTIONS: ExportLimitOptions = {
 
 export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-limit' | 'curtailing' | 'released';
 
+/**
+ * What a curtailing tick did with the limit: `start` (none was in force), `fall` (too much export: PV less the
+ * excess), `cut` (the inverters stay above the limit after `followMs`: cut in proportion), `rise` (headroom, the
+ * limit binds or has been idle for `idleRiseMs`), `hold` (unchanged: inside the dead band, or a stale grid reading).
+ */
+export type CurtailStep = 'start' | 'fall' | 'cut' | 'rise' | 'hold';
+
+/** The feed-in limit's `strategy.decision.export-limit` record: what it measured, sent, and why. */
+export interface ExportLimitMetrics {
+  readonly inputs: MetricValues;
+  readonly outputs: MetricValues;
+  readonly terms: MetricValues;
+  /** An `ExportLimitReason`, or `curtail-<step>` (`CurtailStep`) while curtailing. */
+  readonly reason: string;
+}
+
 export interface ExportLimitResult {
   /** `pv-limit` per curtailed inverter (none while not curtailing). */
   readonly setpoints: Readonly<Record<string, Setpoint>>;
@@ -102,6 +121,22 @@ export interface ExportLimitResult {
   readonly targetExportW: number;
   /** The total PV limit sent, W (absent while not curtailing). */
   readonly limitW?: number;
+  /** While curtailing: what this tick did with the limit. */
+  readonly step?: CurtailStep;
+  /** For `strategy.decision.export-limit` (the engine publishes it on sites with curtailable PV). */
+  readonly metrics: ExportLimitMetrics;
+}
+
+/** What `decideExport` found besides the result, for the metrics. */
+interface ExportLimitTrace {
+  /** The limit in force before this tick, W. */
+  readonly inForceW?: number;
+  /** PV and rating of the inverters curtailed, W. */
+  readonly pvW?: number;
+  readonly ratedW?: number;
+  readonly binds?: boolean;
+  /** Since the limit in force last changed, ms. */
+  readonly sinceChangeMs?: number;
 }
 
 /**
@@ -115,7 +150,7 @@ function limitInForce(memory: ExportLimitMemory, nowMs: number, inForceMs: numbe
   return Math.abs(ageMs) <= inForceMs ? memory.limitW : undefined;
 }
 
-/** The total PV limit and set-points for this tick at `nowMs` (epoch ms); see the module comment. */
+/** The total PV limit and set-points for this tick at `nowMs` (epoch ms), with its metrics; see the module comment. */
 export function limitExport(
   state: SiteState,
   batterySetpoints: StrategySetpoints,
@@ -123,6 +158,39 @@ export function limitExport(
   nowMs: number,
   options: ExportLimitOptions = DEFAULT_EXPORT_LIMIT_OPTIONS,
 ): ExportLimitResult {
+  const { trace, ...result } = decideExport(state, batterySetpoints, memory, nowMs, options);
+  const ratedW = trace.ratedW;
+  const metrics: ExportLimitMetrics = {
+    inputs: finiteValues({
+      gridW: state.gridPowerW,
+      projectedGridW: result.projectedGridW,
+      maxExportW: state.limits.maxExportW,
+      pvW: trace.pvW,
+      ratedW,
+    }),
+    outputs: finiteValues({
+      limitW: result.limitW,
+      limitPct: result.limitW !== undefined && ratedW ? (100 * result.limitW) / ratedW : undefined,
+    }),
+    terms: finiteValues({
+      targetExportW: result.targetExportW,
+      headroomW: result.targetExportW + result.projectedGridW,
+      inForceW: trace.inForceW,
+      binds: trace.binds === undefined ? undefined : trace.binds ? 1 : 0,
+      sinceChangeS: trace.sinceChangeMs === undefined ? undefined : trace.sinceChangeMs / 1_000,
+    }),
+    reason: result.step === undefined ? result.reason : `curtail-${result.step}`,
+  };
+  return { ...result, metrics };
+}
+
+function decideExport(
+  state: SiteState,
+  batterySetpoints: StrategySetpoints,
+  memory: ExportLimitMemory,
+  nowMs: number,
+  options: ExportLimitOptions,
+): Omit<ExportLimitResult, 'metrics'> & { readonly trace: ExportLimitTrace } {
   const inForceW = limitInForce(memory, nowMs, options.limitInForceMs);
   // When the limit in force last changed and last bound; absent: now; a time ahead of the clock counts as now.
   const changedAtMs = Math.min(memory.changedAtMs ?? nowMs, nowMs);
@@ -145,7 +213,8 @@ export function limitExport(
   // More discharge (+) lowers the grid power; more charge raises it. A battery asked to charge more may not (its BMS
   // stops short of full, the arbiter clamps it): the larger export of the measured and the projected one counts.
   const projectedGridW = Math.min(state.gridPowerW, state.gridPowerW - batteryChangeW);
-  const base = { projectedGridW, targetExportW };
+  const sinceChangeMs = inForceW === undefined ? undefined : nowMs - changedAtMs;
+  const base = { projectedGridW, targetExportW, trace: { inForceW, sinceChangeMs } as ExportLimitTrace };
   const inverters = (state.pvInverters ?? []).filter(
     (pv) => !isStale(pv, options.maxReadingAgeMs) && Number.isFinite(pv.powerW) && pv.ratedPowerW > 0,
   );
@@ -156,6 +225,7 @@ export function limitExport(
     return { ...base, setpoints: {}, memory: kept, reason: 'no-curtailable-pv' };
   }
   const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
+  base.trace = { ...base.trace, ratedW };
   // Each inverter gets the total in proportion to its rating: a stopped or shaded one keeps its share (and comes
   // back), the shares do not move with measurement noise (no write per tick), and none exceeds its rating.
   const shares = (limitW: number): Record<string, Setpoint> =>
@@ -169,6 +239,7 @@ export function limitExport(
   }
 
   const pvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
+  base.trace = { ...base.trace, pvW };
   const headroomW = targetExportW + projectedGridW; // export may still grow by this much (negative: too much)
   // Even at full rating the export would stay under the target: nothing to hold (or no longer).
   if (pvW + headroomW >= ratedW) {
@@ -178,12 +249,15 @@ export function limitExport(
   const binds =
     inForceW !== undefined &&
     inverters.some((pv) => pv.powerW >= (inForceW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW);
+  if (inForceW !== undefined) base.trace = { ...base.trace, binds };
   let limitW: number;
+  let step: CurtailStep;
   if (headroomW < -marginW / 2) {
     // Too much export (or about to be): at once down to what the target allows — the PV made now less the excess
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
     // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
+    step = inForceW === undefined ? 'start' : 'fall';
     // The inverters together above the limit in readings — the grid's too — taken followMs or more after it last
     // changed: some make more than their limits (ratings larger than configured), and PV − excess would leave the
     // export over for good. Cut in proportion: exact for such devices, and a loop slower than followMs (a reading not
@@ -195,7 +269,10 @@ export function limitExport(
       pvW > inForceW &&
       nowMs - state.gridAgeMs >= settledSinceMs &&
       inverters.every((pv) => nowMs - pv.ageMs >= settledSinceMs);
-    if (overProducing) limitW = Math.min(limitW, (inForceW * (pvW + headroomW)) / pvW);
+    if (overProducing && (inForceW * (pvW + headroomW)) / pvW < limitW) {
+      limitW = (inForceW * (pvW + headroomW)) / pvW;
+      step = 'cut';
+    }
   } else if (inForceW === undefined) {
     return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
   } else {
@@ -206,9 +283,12 @@ export function limitExport(
     // it binds, else once an idleRiseMs after it last bound or changed (a cloud: no write per tick for nothing).
     const mayRise = binds || nowMs - Math.max(changedAtMs, boundAtMs) >= options.idleRiseMs;
     const rise = Math.min(headroomW - marginW / 4, options.maxRiseFraction * ratedW);
-    limitW = mayRise && rise >= options.minStepFraction * ratedW ? inForceW + rise : inForceW;
+    const rises = mayRise && rise >= options.minStepFraction * ratedW;
+    limitW = rises ? inForceW + rise : inForceW;
+    step = rises ? 'rise' : 'hold';
     if (limitW >= ratedW) return { ...base, setpoints: {}, memory: {}, reason: 'released' };
   }
   limitW = Math.max(0, Math.min(limitW, ratedW));
-  return { ...base, setpoints: shares(limitW), memory: sent(limitW, binds), reason: 'curtailing', limitW };
+  if (step === 'fall' && limitW === inForceW) step = 'hold';
+  return { ...base, setpoints: shares(limitW), memory: sent(limitW, binds), reason: 'curtailing', limitW, step };
 }

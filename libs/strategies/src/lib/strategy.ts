@@ -91,8 +91,12 @@ export function finiteValues(values: Readonly<Record<string, number | undefined>
   return out;
 }
 
-/** The `strategy.decision.<name>` payload for a decision. */
-export function toDecisionMetrics(strategy: string, metrics: StrategyMetrics, clock: Clock): DecisionMetrics {
+/** The `strategy.decision.<name>` payload for a decision (a strategy's, or the feed-in limit's). */
+export function toDecisionMetrics(
+  strategy: string,
+  metrics: Omit<StrategyMetrics, 'reason'> & { readonly reason: string },
+  clock: Clock,
+): DecisionMetrics {
   return {
     v: 1,
     strategy,
