@@ -204,9 +204,9 @@ describe('the feed-in limit as processes: a full battery, the PV curtailed to ke
       const lastIntent = intents.filter((i) => i.payload.assetId === PV).at(-1)?.payload;
       const explained = await waitFor(
         () =>
-          watch.strategyDecisions.find(
-            (d) => d.payload.strategy === 'export-limit' && d.payload.atMs === lastIntent?.issuedAtMs,
-          )?.payload,
+          watch.strategyDecisions
+            .filter((d) => d.payload.strategy === 'export-limit' && d.payload.atMs === lastIntent?.issuedAtMs)
+            .at(-1)?.payload,
         { timeoutMs: 5_000, message: 'the export-limit decision of the tick that sent the last pv-limit' },
       );
       expect(explained).toMatchObject({

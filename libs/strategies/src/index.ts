@@ -3,7 +3,6 @@ export { finiteValues, toDecisionMetrics } from './lib/strategy';
 export type { BatteryState, EvChargerState, EvSession, Forecast, GridLimits, PricePoint, PvInverterState, SiteState } from './lib/site-state';
 export {
   DEFAULT_EXPORT_LIMIT_OPTIONS,
-  EXPORT_LIMIT_DECISION,
   limitExport,
   type CurtailStep,
   type ExportLimitMemory,

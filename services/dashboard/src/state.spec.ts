@@ -178,6 +178,23 @@ describe('snapshot', () => {
     expect(snapshot(state, T0 + 6_000).strategies.map((s) => s.isActive)).toEqual([false, false]);
   });
 
+  it('shows the feed-in limit beside the strategies, marked as such (it is no strategy one configures)', () => {
+    const state = run([
+      { type: 'strategy-decision', atMs: T0, metrics: metrics('self-consumption', T0) },
+      {
+        type: 'strategy-decision',
+        atMs: T0,
+        metrics: metrics('export-limit', T0, { outputs: { limitW: 2_950 }, reason: 'curtail-start' }),
+      },
+    ]);
+    const view = snapshot(state, T0 + 1_000);
+    expect(view.strategies.map((s) => [s.strategy, s.isConfigured, s.isActive, s.isFeedInLimit])).toEqual([
+      ['self-consumption', true, true, false],
+      ['export-limit', false, true, true],
+    ]);
+    expect(view.strategies[1]).toMatchObject({ reason: 'curtail-start', outputs: { limitW: 2_950 } });
+  });
+
   it('switches the configured strategies when a new site configuration arrives', () => {
     const next = {
       site: testSite({ strategy: { active: ['net-zero'], tickMs: 1_000, config: {} } }),

@@ -1,11 +1,12 @@
-import type {
-  ArbiterDecision,
-  AssetReading,
-  ConfigurationUpdated,
-  DecisionMetrics,
-  EmergencyStop,
-  Heartbeat,
-  SiteConfig,
+import {
+  EXPORT_LIMIT_DECISION,
+  type ArbiterDecision,
+  type AssetReading,
+  type ConfigurationUpdated,
+  type DecisionMetrics,
+  type EmergencyStop,
+  type Heartbeat,
+  type SiteConfig,
 } from '@voltimax/contracts';
 import { assetsOfReadings, assetsOfSite, isUsable, powerFlow, staleAfterMs, type FlowAsset } from './power-flow';
 import type {
@@ -561,9 +562,20 @@ function strategiesOf(state: DashboardState, nowMs: number, opts: ViewOptions): 
   return names.flatMap((strategy): StrategyView[] => {
     const seen = state.metrics.get(strategy);
     const isConfigured = (configured as readonly string[]).includes(strategy);
+    const isFeedInLimit = strategy === EXPORT_LIMIT_DECISION;
     if (seen === undefined) {
       return [
-        { strategy, isActive: false, isConfigured, atMs: null, reason: null, inputs: {}, outputs: {}, terms: {} },
+        {
+          strategy,
+          isActive: false,
+          isConfigured,
+          isFeedInLimit,
+          atMs: null,
+          reason: null,
+          inputs: {},
+          outputs: {},
+          terms: {},
+        },
       ];
     }
     const ageMs = nowMs - seen.receivedAtMs;
@@ -574,6 +586,7 @@ function strategiesOf(state: DashboardState, nowMs: number, opts: ViewOptions): 
         strategy,
         isActive: ageMs <= freshMs,
         isConfigured,
+        isFeedInLimit,
         atMs: m.atMs,
         reason: m.reason,
         inputs: m.inputs,

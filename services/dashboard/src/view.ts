@@ -77,6 +77,8 @@ export interface StrategyView {
   readonly isActive: boolean;
   /** In the configuration's `strategy.active` list. */
   readonly isConfigured: boolean;
+  /** The feed-in limit (`EXPORT_LIMIT_DECISION`): it runs on every site with curtailable PV, no strategy one selects. */
+  readonly isFeedInLimit: boolean;
   readonly atMs: number | null;
   readonly reason: string | null;
   readonly inputs: Readonly<Record<string, number>>;

@@ -3,6 +3,7 @@ import { context, trace, type Context, type Link } from '@opentelemetry/api';
 import type { Bus, Unsubscribe } from '@voltimax/bus';
 import {
   DEFAULT_MIN_TICK_MS,
+  EXPORT_LIMIT_DECISION,
   intentParams,
   subjects,
   type ControlIntent,
@@ -28,7 +29,6 @@ import {
   siteHistoryOf,
   strategyByName,
   toControlIntent,
-  EXPORT_LIMIT_DECISION,
   toDecisionMetrics,
   type AutomationMemory,
   type MeterMemory,

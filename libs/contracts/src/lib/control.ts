@@ -186,6 +186,13 @@ export const DecisionMetricsSchema = z.strictObject({
 });
 export type DecisionMetrics = z.infer<typeof DecisionMetricsSchema>;
 
+/**
+ * The `strategy` of the feed-in limit's decisions (`strategy.decision.export-limit`): the strategy engine's PV
+ * curtailment under the grid's `maxExportW`, which runs on every site with curtailable PV and is no strategy one
+ * selects (viewers show it apart from the strategies).
+ */
+export const EXPORT_LIMIT_DECISION = 'export-limit';
+
 /** `safety.estop`: emergency stop engaged or released. Latched until released explicitly. */
 export const EmergencyStopSchema = z.strictObject({
   v: z.literal(1),

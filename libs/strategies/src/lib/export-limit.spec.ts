@@ -121,6 +121,10 @@ describe('limitExport (the feed-in limit)', () => {
     expect(limitExport(site(3_440, 3_500), idle, memory, T0 + 1_000).metrics.reason).toBe('released');
     const stale = limitExport(site(5_000, 500, { gridAgeMs: 60_000 }), idle, memory, T0 + 1_000);
     expect(stale.metrics).toMatchObject({ reason: 'stale-data', outputs: { limitW: 3_440 } });
+    // The stale grid's figures are not shown as if measured, nor the held limit against the inverters reporting now.
+    expect(Object.keys(stale.metrics.inputs).sort()).toEqual(['maxExportW', 'ratedW']);
+    expect(stale.metrics.outputs).toEqual({ limitW: 3_440 });
+    expect(stale.metrics.terms).not.toHaveProperty('headroomW');
     expect(limitExport(site(5_000, 500, { pvInverters: [] }), idle, {}, T0).metrics).toEqual({
       inputs: { gridW: -4_500, projectedGridW: -4_500, maxExportW: 3_000 },
       outputs: {},

@@ -32,9 +32,6 @@ import { finiteValues, type MetricValues, type StrategySetpoints } from './strat
  * grid reading; its intent expires).
  */
 
-/** The name the feed-in limit's decisions go out under: `strategy.decision.export-limit` (it is no strategy). */
-export const EXPORT_LIMIT_DECISION = 'export-limit';
-
 /** The curtailment's memory (plain JSON, kept by the engine between ticks and across a quick restart). */
 export interface ExportLimitMemory {
   /** The total PV limit sent last, W; absent while not curtailing. */
@@ -97,7 +94,8 @@ export type ExportLimitReason = 'no-curtailable-pv' | 'stale-data' | 'within-lim
 /**
  * What a curtailing tick did with the limit: `start` (none was in force), `fall` (too much export: PV less the
  * excess), `cut` (the inverters stay above the limit after `followMs`: cut in proportion), `rise` (headroom, the
- * limit binds or has been idle for `idleRiseMs`), `hold` (unchanged: inside the dead band, or a stale grid reading).
+ * limit binds or has been idle for `idleRiseMs`), `hold` (unchanged: inside the dead band, an idle limit not yet due
+ * to rise, or inverters still ramping down to it). A stale grid reading reports `stale-data`, no step.
  */
 export type CurtailStep = 'start' | 'fall' | 'cut' | 'rise' | 'hold';
 
@@ -160,21 +158,23 @@ export function limitExport(
 ): ExportLimitResult {
   const { trace, ...result } = decideExport(state, batterySetpoints, memory, nowMs, options);
   const ratedW = trace.ratedW;
+  // On a stale grid reading the grid figures mean nothing, and the limit held may be of inverters no longer reporting.
+  const stale = result.reason === 'stale-data';
   const metrics: ExportLimitMetrics = {
     inputs: finiteValues({
-      gridW: state.gridPowerW,
-      projectedGridW: result.projectedGridW,
+      gridW: stale ? undefined : state.gridPowerW,
+      projectedGridW: stale ? undefined : result.projectedGridW,
       maxExportW: state.limits.maxExportW,
       pvW: trace.pvW,
       ratedW,
     }),
     outputs: finiteValues({
       limitW: result.limitW,
-      limitPct: result.limitW !== undefined && ratedW ? (100 * result.limitW) / ratedW : undefined,
+      limitPct: result.limitW !== undefined && ratedW && !stale ? (100 * result.limitW) / ratedW : undefined,
     }),
     terms: finiteValues({
       targetExportW: result.targetExportW,
-      headroomW: result.targetExportW + result.projectedGridW,
+      headroomW: stale ? undefined : result.targetExportW + result.projectedGridW,
       inForceW: trace.inForceW,
       binds: trace.binds === undefined ? undefined : trace.binds ? 1 : 0,
       sinceChangeS: trace.sinceChangeMs === undefined ? undefined : trace.sinceChangeMs / 1_000,

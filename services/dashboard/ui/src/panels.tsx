@@ -65,7 +65,8 @@ export function StrategyPanel({
   readonly strategies: readonly StrategyView[];
   readonly nowMs: number;
 }) {
-  const active = strategies.filter((s) => s.isActive);
+  // The feed-in limit has its own card but is no strategy: "Deciding" names the strategies only.
+  const active = strategies.filter((s) => s.isActive && !s.isFeedInLimit);
   return (
     <section class="card" data-testid="strategies">
       <h2>Strategy</h2>
@@ -85,6 +86,7 @@ export function StrategyPanel({
           <h3>
             {s.strategy}
             {s.isConfigured && <span class="tag">configured</span>}
+            {s.isFeedInLimit && <span class="tag">feed-in limit</span>}
             {!s.isActive && (
               <span class="tag tag-muted">
                 {s.atMs === null ? 'no decision yet' : `last ${formatAge(s.atMs, nowMs)}`}
