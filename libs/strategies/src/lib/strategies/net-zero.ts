@@ -112,9 +112,17 @@ export interface NetZeroMemory {
   /**
    * True from a tracking tick until the grid error first reaches the deadband or changes sign: the integrator holds
    * the tracked value meanwhile (the error then is the batteries catching up with NetZero, not a change of the site).
-   * Optional: read as false from an older memory.
+   * Optional: read as false from an older memory. Ends at `catchUpUntilMs` at the latest.
    */
   readonly catchingUp?: boolean;
+  /**
+   * The latest end of catching up, epoch ms, set by each tracking tick: the time the rate limiter needs from the
+   * measured power to the tracked integrator, plus `tracking.windowMs` of dead time. What was tracked is measured + e
+   * of one pair of readings, and a pair polled apart (the grid's new reading with the battery's old one, the tick the
+   * override ends) can say the grid needs something else: held for good, that left the grid kilowatts off; after this
+   * the error left is integrated. Optional: an older memory lacks it, and its catching up ends.
+   */
+  readonly catchUpUntilMs?: number;
 }
 
 /** [epoch ms, NetZero's output W, the measured battery power W], battery sign. */
@@ -204,7 +212,15 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
     const sign = outsideDeadband ? Math.sign(errorW) : 0;
     // After tracking, the integrator holds until the grid error first reaches the deadband or changes sign: until then
     // the error is the batteries catching up with NetZero, not a change of the site.
-    const catchingUp = tracking || (memory.catchingUp === true && sign !== 0 && sign === memory.lastErrorSign);
+    // … and no longer than the ramp and the dead time take (`catchUpUntilMs`): a held value that was wrong is then
+    // integrated away.
+    const catchingUp =
+      tracking ||
+      (memory.catchingUp === true &&
+        sign !== 0 &&
+        sign === memory.lastErrorSign &&
+        memory.catchUpUntilMs !== undefined &&
+        clock.nowMs < memory.catchUpUntilMs);
     let flips = memory.signFlipsAtMs.filter((at) => clock.nowMs - at < guard.windowMs && at <= clock.nowMs);
     if (sign !== 0 && memory.lastErrorSign !== 0 && sign !== memory.lastErrorSign) flips = [...flips, clock.nowMs];
     const oscillating = flips.length >= guard.maxSignFlips;
@@ -225,6 +241,11 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
     // Bumpless start: choose the integrator so that the first output equals what the batteries do now.
     let integralW = !memory.initialized ? measuredW - kp * errorW : tracking ? measuredW + errorW : memory.integralW;
     integralW = clamp(integralW, -fleet.maxChargeW, fleet.maxDischargeW);
+    const catchUpUntilMs = tracking
+      ? clock.nowMs + (1_000 * Math.abs(integralW - lastSetpointW)) / config.rateLimitWPerS + config.tracking.windowMs
+      : catchingUp
+        ? memory.catchUpUntilMs
+        : undefined;
 
     const baseMemory = {
       initialized: true,
@@ -235,6 +256,7 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
       gainScale,
       lastOscillationAtMs,
       catchingUp,
+      ...(catchUpUntilMs === undefined ? {} : { catchUpUntilMs }),
     };
     // The first decision ramps from the measured power: the batteries are in range while they are still there.
     const measured = noNegativeZero(measuredW);
