@@ -401,6 +401,24 @@ describe('net-zero strategy', () => {
       expect(Math.max(...run.gridW.slice(to + 28).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
     });
 
+    // … while a battery slower than the rate limit (a lag) is still caught up with: past the time the ramp would take,
+    // the integrator holds until the battery reaches NetZero's output (else it winds on what is left and rings).
+    it('after an override, a lagging battery is caught up with before the integrator moves again', () => {
+      const from = 20;
+      const to = from + 20;
+      const run = runSite(
+        config,
+        { loadW: () => 10_000, pvW: () => 4_000, overrideW: (k) => (k >= from && k < to ? 0 : undefined) },
+        to + 120,
+        { delayTicks: 3, alpha: 0.2, maxW: 10_000 },
+      );
+      expect(run.gridW[to + 3]).toBeGreaterThan(5_000);
+      const after = run.gridW.slice(to + 3);
+      expect(signFlips(after, config.deadbandW)).toBeLessThanOrEqual(2);
+      expect(Math.min(...after)).toBeGreaterThan(-1_000);
+      expect(Math.max(...run.gridW.slice(to + 40).map(Math.abs))).toBeLessThanOrEqual(config.deadbandW);
+    });
+
     it('without tracking the same override winds it up to its discharge limit (the bug the day scenario found)', () => {
       const off = NetZeroConfigSchema.parse({ tracking: { enabled: false } });
       const run = runOverridden(

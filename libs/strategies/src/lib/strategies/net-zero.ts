@@ -212,15 +212,16 @@ export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
     const sign = outsideDeadband ? Math.sign(errorW) : 0;
     // After tracking, the integrator holds until the grid error first reaches the deadband or changes sign: until then
     // the error is the batteries catching up with NetZero, not a change of the site.
-    // … and no longer than the ramp and the dead time take (`catchUpUntilMs`): a held value that was wrong is then
-    // integrated away.
+    // … and past the time the ramp and the dead time take (`catchUpUntilMs`) only while the batteries have not reached
+    // NetZero's last output (a lag, a ramp of their own slower than the rate limit): a held value that was wrong is
+    // then integrated away. A clock that went back ends it.
+    const lastOutputW = memory.recentOutputs?.at(-1)?.[1] ?? memory.lastSetpointW;
+    const stillCatchingUp =
+      clock.nowMs >= (memory.lastAtMs ?? Number.NEGATIVE_INFINITY) &&
+      ((memory.catchUpUntilMs !== undefined && clock.nowMs < memory.catchUpUntilMs) ||
+        Math.abs(measuredW - lastOutputW) > config.tracking.toleranceW);
     const catchingUp =
-      tracking ||
-      (memory.catchingUp === true &&
-        sign !== 0 &&
-        sign === memory.lastErrorSign &&
-        memory.catchUpUntilMs !== undefined &&
-        clock.nowMs < memory.catchUpUntilMs);
+      tracking || (memory.catchingUp === true && sign !== 0 && sign === memory.lastErrorSign && stillCatchingUp);
     let flips = memory.signFlipsAtMs.filter((at) => clock.nowMs - at < guard.windowMs && at <= clock.nowMs);
     if (sign !== 0 && memory.lastErrorSign !== 0 && sign !== memory.lastErrorSign) flips = [...flips, clock.nowMs];
     const oscillating = flips.length >= guard.maxSignFlips;
