@@ -512,6 +512,54 @@ describe('net-zero strategy', () => {
       );
     });
 
+    // What the day scenario needs of it, for any history: once nothing overrides or caps the battery any more, the grid
+    // ends inside the deadband — whatever came before (overrides, caps, their lengths), the loop's dead time and lag,
+    // and battery readings that lag the grid's now and then (the two are polled apart).
+    it('ends inside the deadband once left alone, whatever the overrides, caps, dead time, lag and late battery readings', () => {
+      const segment = fc.record({
+        kind: fc.constantFrom('override', 'cap'),
+        powerW: fc.integer({ min: -5_000, max: 5_000 }),
+        ticks: fc.integer({ min: 1, max: 30 }),
+        freeTicks: fc.integer({ min: 0, max: 20 }),
+      });
+      fc.assert(
+        fc.property(
+          fc.array(segment, { minLength: 1, maxLength: 5 }),
+          fc.integer({ min: -4_500, max: 4_500 }),
+          fc.integer({ min: 0, max: 2 }),
+          fc.constantFrom(1, 0.5, 0.3),
+          fc.array(fc.nat(250), { maxLength: 30 }),
+          (segments, needW, delayTicks, alpha, lateTicks) => {
+            // Each segment: its override or cap, then some ticks free; then 180 ticks free.
+            const spans: { from: number; to: number; kind: 'override' | 'cap'; powerW: number }[] = [];
+            let k = 0;
+            for (const seg of segments) {
+              spans.push({ from: k, to: k + seg.ticks, kind: seg.kind, powerW: seg.powerW });
+              k += seg.ticks + seg.freeTicks;
+            }
+            const freeFrom = k;
+            const at = (tick: number) => spans.find((sp) => tick >= sp.from && tick < sp.to);
+            const late = new Set(lateTicks);
+            const run = runSite(
+              config,
+              {
+                loadW: () => 5_000,
+                pvW: () => 5_000 - needW,
+                overrideW: (tick) => (at(tick)?.kind === 'override' ? at(tick)?.powerW : undefined),
+                capW: (tick) => (at(tick)?.kind === 'cap' ? at(tick)?.powerW : undefined),
+              },
+              freeFrom + 180,
+              { delayTicks, alpha, lateBatteryReading: (tick) => late.has(tick) },
+            );
+            // Within 50 W of the deadband: a lagging battery only approaches a set-point held inside it.
+            const tail = run.gridW.slice(-30);
+            expect(Math.max(...tail.map(Math.abs))).toBeLessThanOrEqual(config.deadbandW + 50);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
     it('reads a memory saved without the tracking fields (an older version, restored after a restart)', () => {
       const first = netZeroStrategy.decide(
         buildSiteState({ loadPowerW: 1_000 }),
