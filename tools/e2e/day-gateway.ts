@@ -423,10 +423,10 @@ export async function startDayGateway(): Promise<DayGateway> {
         `strategies:  ${recent(strategyDecisions)
           .map((d) => {
             // NetZero's own terms (error, output, gain scale, tracking) say why the grid is where it is.
-            const { errorW, gainScale, tracking } = d.payload.terms;
+            const { errorW, gainScale, tracking, catchingUp } = d.payload.terms;
             const terms =
-              d.payload.strategy === 'net-zero'
-                ? `(e ${Math.round(errorW ?? NaN)} out ${Math.round(d.payload.outputs['batteryPowerW'] ?? NaN)} g ${gainScale ?? '?'}${tracking ? ' trk' : ''})`
+              d.payload.strategy === 'net-zero' && errorW !== undefined
+                ? `(e ${Math.round(errorW)} out ${Math.round(d.payload.outputs['batteryPowerW'] ?? NaN)} g ${gainScale ?? '?'}${tracking ? ' trk' : ''}${catchingUp ? ' cu' : ''})`
                 : '';
             return `${t(d.atMs)}:${d.payload.strategy}:${d.payload.reason}${terms}`;
           })

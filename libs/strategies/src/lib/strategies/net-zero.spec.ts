@@ -560,6 +560,43 @@ describe('net-zero strategy', () => {
       );
     });
 
+    it('past its deadline, or restored without one, holds the integrator only until the battery reaches the output', () => {
+      // Catching up after an override: NetZero asked −1 kW then +1 kW; the battery is somewhere in between.
+      const base: NetZeroMemory = {
+        ...netZeroStrategy.initialMemory(config),
+        initialized: true,
+        integralW: 800,
+        lastSetpointW: 1_000,
+        lastAtMs: 500,
+        lastGridW: 500,
+        lastErrorSign: 1,
+        recentOutputs: [
+          [0, -1_000, -1_000],
+          [500, 1_000, -600],
+        ],
+        catchingUp: true,
+      };
+      const decide = (memory: NetZeroMemory, batteryW: number, nowMs = 1_000) =>
+        netZeroStrategy.decide(
+          buildSiteState({ loadPowerW: batteryW + 500, batteries: [buildBattery({ powerW: batteryW })] }),
+          config,
+          { nowMs },
+          memory,
+        );
+      const terms = (r: StrategyResult<NetZeroMemory>) => [r.metrics.terms['tracking'], r.metrics.terms['catchingUp']];
+      for (const memory of [{ ...base, catchUpUntilMs: 900 }, base]) {
+        // 1 kW short of the output: still catching up (the integrator holds) …
+        expect(terms(decide(memory, 0))).toEqual([0, 1]);
+        expect(decide(memory, 0).memory.integralW).toBe(800);
+        // … at the output (within toleranceW) with the error still there: the error is the site's, integrated.
+        expect(terms(decide(memory, 950))).toEqual([0, 0]);
+        expect(decide(memory, 950).memory.integralW).toBeGreaterThan(800);
+      }
+      // Before the deadline it holds either way; a clock gone back ends it.
+      expect(terms(decide({ ...base, catchUpUntilMs: 5_000 }, 950))).toEqual([0, 1]);
+      expect(terms(decide({ ...base, catchUpUntilMs: 5_000 }, 0, 400))).toEqual([0, 0]);
+    });
+
     it('reads a memory saved without the tracking fields (an older version, restored after a restart)', () => {
       const first = netZeroStrategy.decide(
         buildSiteState({ loadPowerW: 1_000 }),

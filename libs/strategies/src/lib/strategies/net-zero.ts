@@ -112,7 +112,8 @@ export interface NetZeroMemory {
   /**
    * True from a tracking tick until the grid error first reaches the deadband or changes sign: the integrator holds
    * the tracked value meanwhile (the error then is the batteries catching up with NetZero, not a change of the site).
-   * Optional: read as false from an older memory. Ends at `catchUpUntilMs` at the latest.
+   * Past `catchUpUntilMs` only while the batteries are more than `tracking.toleranceW` from NetZero's last output; a
+   * clock that went back ends it. Optional: read as false from an older memory.
    */
   readonly catchingUp?: boolean;
   /**
@@ -120,7 +121,8 @@ export interface NetZeroMemory {
    * measured power to the tracked integrator, plus `tracking.windowMs` of dead time. What was tracked is measured + e
    * of one pair of readings, and a pair polled apart (the grid's new reading with the battery's old one, the tick the
    * override ends) can say the grid needs something else: held for good, that left the grid kilowatts off; after this
-   * the error left is integrated. Optional: an older memory lacks it, and its catching up ends.
+   * the error left is integrated. Optional: an older memory lacks it, and its catching up then lasts only until the
+   * batteries reach the output.
    */
   readonly catchUpUntilMs?: number;
 }
@@ -149,7 +151,8 @@ const INITIAL_MEMORY: NetZeroMemory = {
  * Tracking: when the measured battery power stays outside the range of the outputs of the last `tracking.windowMs`
  * (capped by a layer, outranked at the arbiter, limited downstream), I = measured + e — the battery power that would
  * hold the grid at the target, which is what I settles to in control — and the rate limiter restarts from the measured
- * power; I then holds until the grid error first reaches the deadband or changes sign.
+ * power; I then holds until the grid error first reaches the deadband or changes sign, but past the time the ramp
+ * and the dead time take (`catchUpUntilMs`) only until the batteries reach NetZero's output.
  */
 export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
   name: 'net-zero',
