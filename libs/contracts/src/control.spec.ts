@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { wholeStepsTowardZero, wholeStepWithin } from './index';
+import {
+  DecisionMetricsSchema,
+  EXPORT_LIMIT_DECISION,
+  StrategyNameSchema,
+  subjects,
+  wholeStepsTowardZero,
+  wholeStepWithin,
+} from './index';
+import { exampleDecisionMetrics } from './testing';
 
 describe('wholeStepsTowardZero (a set-point in a device whole steps)', () => {
   it.each([
@@ -28,7 +36,7 @@ describe('wholeStepsTowardZero (a set-point in a device whole steps)', () => {
   });
 });
 
-describe('wholeStepWithin (a whole step inside the arbiter\'s interval)', () => {
+describe("wholeStepWithin (a whole step inside the arbiter's interval)", () => {
   it.each([
     [29.6, { min: 29.5 }, 30], // a discharge that holds the import under the fuse: the step above
     [29.6, { max: 29.7 }, 29], // a limit above the value: toward zero
@@ -66,5 +74,17 @@ describe('wholeStepWithin (a whole step inside the arbiter\'s interval)', () => 
         },
       ),
     );
+  });
+});
+
+describe('EXPORT_LIMIT_DECISION (the feed-in limit on strategy.decision.<strategy>)', () => {
+  it('is a valid subject token and DecisionMetrics strategy, and reserved: no strategy may take the name', () => {
+    expect(subjects.strategyDecision.format({ strategy: EXPORT_LIMIT_DECISION })).toBe(
+      'strategy.decision.export-limit',
+    );
+    expect(
+      DecisionMetricsSchema.safeParse({ ...exampleDecisionMetrics, strategy: EXPORT_LIMIT_DECISION }).success,
+    ).toBe(true);
+    expect(StrategyNameSchema.safeParse(EXPORT_LIMIT_DECISION).success).toBe(false);
   });
 });

@@ -125,6 +125,14 @@ describe('limitExport (the feed-in limit)', () => {
     expect(Object.keys(stale.metrics.inputs).sort()).toEqual(['maxExportW', 'ratedW']);
     expect(stale.metrics.outputs).toEqual({ limitW: 3_440 });
     expect(stale.metrics.terms).not.toHaveProperty('headroomW');
+    // The grid and the inverters stale together (one poller down): no-curtailable-pv, and no grid figures either.
+    const allStale = site(5_000, 500, { gridAgeMs: 60_000, pvInverters: [pv(5_000, { ageMs: 60_000 })] });
+    expect(limitExport(allStale, idle, {}, T0).metrics).toEqual({
+      inputs: { maxExportW: 3_000 },
+      outputs: {},
+      terms: { targetExportW: TARGET_W },
+      reason: 'no-curtailable-pv',
+    });
     expect(limitExport(site(5_000, 500, { pvInverters: [] }), idle, {}, T0).metrics).toEqual({
       inputs: { gridW: -4_500, projectedGridW: -4_500, maxExportW: 3_000 },
       outputs: {},

@@ -158,8 +158,12 @@ export function limitExport(
 ): ExportLimitResult {
   const { trace, ...result } = decideExport(state, batterySetpoints, memory, nowMs, options);
   const ratedW = trace.ratedW;
-  // On a stale grid reading the grid figures mean nothing, and the limit held may be of inverters no longer reporting.
-  const stale = result.reason === 'stale-data';
+  // On a stale grid reading the grid figures mean nothing (whatever the reason: with the inverters stale too it is
+  // no-curtailable-pv), and a limit held may be of inverters no longer reporting.
+  const stale =
+    result.reason === 'stale-data' ||
+    isGridStale(state, options.maxReadingAgeMs) ||
+    !Number.isFinite(result.projectedGridW);
   const metrics: ExportLimitMetrics = {
     inputs: finiteValues({
       gridW: stale ? undefined : state.gridPowerW,

@@ -36,6 +36,23 @@ function fullState(): MonitorState {
 }
 
 describe('renderMonitor', () => {
+  it('marks the feed-in limit among the strategies (it decides beside them but is none)', () => {
+    const state = fullState();
+    state.decisions.set('export-limit', {
+      ...exampleDecisionMetrics,
+      strategy: 'export-limit',
+      reason: 'curtail-hold',
+      inputs: { pvW: 3_440 },
+      outputs: { limitW: 3_440 },
+      terms: {},
+    });
+    const text = renderMonitor(state, AT + 2_000, { source: 'nats://127.0.0.1:4222 as cli' });
+    expect(text).toContain(
+      '  export-limit (feed-in limit)  curtail-hold\n      in     pvW=3440\n      out    limitW=3440\n',
+    );
+    expect(text).toContain('  net-zero  pid\n');
+  });
+
   it('draws services, assets, strategy decisions and arbiter outcomes', () => {
     const text = renderMonitor(fullState(), AT + 2_000, { source: 'nats://127.0.0.1:4222 as cli' });
     expect(text).toBe(

@@ -1,10 +1,11 @@
-import type {
-  ArbiterDecision,
-  AssetReading,
-  ControlIntent,
-  DecisionMetrics,
-  Heartbeat,
-  Setpoint,
+import {
+  EXPORT_LIMIT_DECISION,
+  type ArbiterDecision,
+  type AssetReading,
+  type ControlIntent,
+  type DecisionMetrics,
+  type Heartbeat,
+  type Setpoint,
 } from '@voltimax/contracts';
 
 /** What `voltimax monitor` has seen so far: the latest message per asset, strategy and service. */
@@ -188,7 +189,9 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
     );
     for (const d of sorted) {
       const active = d.atMs === lastTickMs;
-      lines.push(`  ${d.strategy}  ${d.reason}${active ? '' : `  (inactive, last ${formatAge(nowMs - d.atMs)} ago)`}`);
+      // The feed-in limit decides beside the strategies (on sites with curtailable PV) but is none: marked so.
+      const name = d.strategy === EXPORT_LIMIT_DECISION ? `${d.strategy} (feed-in limit)` : d.strategy;
+      lines.push(`  ${name}  ${d.reason}${active ? '' : `  (inactive, last ${formatAge(nowMs - d.atMs)} ago)`}`);
       if (Object.keys(d.inputs).length > 0) lines.push(`      in     ${formatRecord(d.inputs, maxTerms)}`);
       if (Object.keys(d.outputs).length > 0) lines.push(`      out    ${formatRecord(d.outputs, maxTerms)}`);
       if (Object.keys(d.terms).length > 0) lines.push(`      terms  ${formatRecord(d.terms, maxTerms)}`);
