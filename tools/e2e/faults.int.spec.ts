@@ -57,8 +57,11 @@ describe('fault suite: the gateway under faults, with its invariants checked thr
   const hasViolation = (d: ArbiterDecision, codes: readonly string[]) => d.violations.some((v) => codes.includes(v.code));
 
   /** What happened, for a failure: the last decisions, writes and each service's output. */
+  // The services' output first and the bus last: a CI log that keeps only its tail still shows the decisions.
   const report = () =>
     [
+      ...[...services.values()].map((s) => s.tail()),
+      nats?.tail(),
       `decisions (bat-1): ${monitor.decisions
         .filter((d) => d.payload.assetId === BATTERY && d.payload.outcome !== 'superseded')
         .slice(-30)
@@ -70,8 +73,6 @@ describe('fault suite: the gateway under faults, with its invariants checked thr
         .map((e) => `${rel(e.atMs)}:${'assetId' in e ? e.assetId : ''}:${JSON.stringify(deviceValueOf(e, FAULTS_LIMITS))}`)
         .join(' ')}`,
       `heartbeats: ${[...services.keys()].map((s) => `${s}=${latestHeartbeat(s)?.status ?? '-'}(${latestHeartbeat(s)?.detail ?? ''})`).join(' ')}`,
-      ...[...services.values()].map((s) => s.tail()),
-      nats?.tail(),
     ].join('\n');
   const reported = (body: () => Promise<void>) => () =>
     body().catch((err: unknown) => {

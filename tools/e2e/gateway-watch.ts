@@ -73,10 +73,11 @@ export class GatewayWatch {
   reported(body: () => Promise<void>): () => Promise<void> {
     return () =>
       body().catch((err: unknown) => {
+        // The services' output first and the bus last: a CI log that keeps only its tail still shows the bus.
         process.stderr.write(
-          `\n[e2e] failed ${this.rel(Date.now())} s after the start; the bus:\n${this.record()}\n` +
+          `\n[e2e] last output of each service:\n${this.services.map((s) => s.tail()).join('\n')}\n` +
             `[e2e] observer warnings: ${this.observerLog.lines.map((l) => JSON.stringify(l)).join('\n') || 'none'}\n` +
-            `[e2e] last output of each service:\n${this.services.map((s) => s.tail()).join('\n')}\n`,
+            `[e2e] failed ${this.rel(Date.now())} s after the start; the bus:\n${this.record()}\n`,
         );
         throw err;
       });
