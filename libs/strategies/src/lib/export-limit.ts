@@ -1,6 +1,6 @@
 import type { Setpoint } from '@voltimax/contracts';
 import { isGridStale, isStale } from './battery';
-import type { SiteState } from './site-state';
+import type { PvInverterState, SiteState } from './site-state';
 import { finiteValues, type MetricValues, type StrategySetpoints } from './strategy';
 
 /**
@@ -250,9 +250,10 @@ function decideExport(
     return { ...base, setpoints: {}, memory: {}, reason: inForceW === undefined ? 'within-limit' : 'released' };
   }
   // Some inverter runs at its share of the limit in force (within bindingFraction of its rating): the limit binds.
-  const binds =
-    inForceW !== undefined &&
-    inverters.some((pv) => pv.powerW >= (inForceW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW);
+  const atShare = (pv: PvInverterState, limitW: number): boolean =>
+    pv.powerW >= (limitW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW;
+  const binding = inForceW === undefined ? [] : inverters.filter((pv) => atShare(pv, inForceW));
+  const binds = binding.length > 0;
   if (inForceW !== undefined) base.trace = { ...base.trace, binds };
   let limitW: number;
   let step: CurtailStep;
@@ -286,7 +287,17 @@ function decideExport(
     // maxRiseFraction of the rating a tick, and not by less than minStepFraction (no write per tick); each tick while
     // it binds, else once an idleRiseMs after it last bound or changed (a cloud: no write per tick for nothing).
     const mayRise = binds || nowMs - Math.max(changedAtMs, boundAtMs) >= options.idleRiseMs;
-    const rise = Math.min(headroomW - marginW / 4, options.maxRiseFraction * ratedW);
+    let rise = Math.min(headroomW - marginW / 4, options.maxRiseFraction * ratedW);
+    // The binding inverters may be up to bindingFraction (and a device's whole-percent step) under their shares: a
+    // rise added to the limit lets them grow by that gap too, and the export went over the target (and over
+    // maxExportW). So those making at least half their share may grow by the headroom less a quarter margin in all,
+    // from what they make now (one making less — a share smaller than the band, the inverter idle — is not at a limit).
+    const growing = binding.filter((pv) => pv.powerW >= (inForceW * pv.ratedPowerW) / ratedW / 2);
+    if (growing.length > 0) {
+      const growingRatedW = growing.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
+      const growingPvW = growing.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
+      rise = Math.min(rise, ((headroomW - marginW / 4 + growingPvW) * ratedW) / growingRatedW - inForceW);
+    }
     const rises = mayRise && rise >= options.minStepFraction * ratedW;
     limitW = rises ? inForceW + rise : inForceW;
     step = rises ? 'rise' : 'hold';
