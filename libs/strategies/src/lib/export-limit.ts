@@ -135,6 +135,8 @@ interface ExportLimitTrace {
   readonly binds?: boolean;
   /** Since the limit in force last changed, ms. */
   readonly sinceChangeMs?: number;
+  /** No grid reading to follow (stale, or no projection): its figures mean nothing. */
+  readonly gridStale: boolean;
 }
 
 /**
@@ -160,10 +162,7 @@ export function limitExport(
   const ratedW = trace.ratedW;
   // On a stale grid reading the grid figures mean nothing (whatever the reason: with the inverters stale too it is
   // no-curtailable-pv), and a limit held may be of inverters no longer reporting.
-  const stale =
-    result.reason === 'stale-data' ||
-    isGridStale(state, options.maxReadingAgeMs) ||
-    !Number.isFinite(result.projectedGridW);
+  const stale = trace.gridStale;
   const metrics: ExportLimitMetrics = {
     inputs: finiteValues({
       gridW: stale ? undefined : state.gridPowerW,
@@ -218,7 +217,8 @@ function decideExport(
   // stops short of full, the arbiter clamps it): the larger export of the measured and the projected one counts.
   const projectedGridW = Math.min(state.gridPowerW, state.gridPowerW - batteryChangeW);
   const sinceChangeMs = inForceW === undefined ? undefined : nowMs - changedAtMs;
-  const base = { projectedGridW, targetExportW, trace: { inForceW, sinceChangeMs } as ExportLimitTrace };
+  const gridStale = isGridStale(state, options.maxReadingAgeMs) || !Number.isFinite(projectedGridW);
+  const base = { projectedGridW, targetExportW, trace: { inForceW, sinceChangeMs, gridStale } as ExportLimitTrace };
   const inverters = (state.pvInverters ?? []).filter(
     (pv) => !isStale(pv, options.maxReadingAgeMs) && Number.isFinite(pv.powerW) && pv.ratedPowerW > 0,
   );
@@ -232,11 +232,12 @@ function decideExport(
   base.trace = { ...base.trace, ratedW };
   // Each inverter gets the total in proportion to its rating: a stopped or shaded one keeps its share (and comes
   // back), the shares do not move with measurement noise (no write per tick), and none exceeds its rating.
+  const shareW = (pv: PvInverterState, limitW: number): number => (limitW * pv.ratedPowerW) / ratedW;
   const shares = (limitW: number): Record<string, Setpoint> =>
     Object.fromEntries(
-      inverters.map((pv) => [pv.assetId, { kind: 'pv-limit', maxPowerW: Math.floor((limitW * pv.ratedPowerW) / ratedW) }]),
+      inverters.map((pv) => [pv.assetId, { kind: 'pv-limit', maxPowerW: Math.floor(shareW(pv, limitW)) }]),
     );
-  if (isGridStale(state, options.maxReadingAgeMs) || !Number.isFinite(projectedGridW)) {
+  if (gridStale) {
     // Nothing measured to follow: a limit in force stays (releasing it could pass the export limit), none starts.
     if (inForceW === undefined) return { ...base, setpoints: {}, memory: {}, reason: 'stale-data' };
     return { ...base, setpoints: shares(inForceW), memory: sent(inForceW), reason: 'stale-data', limitW: inForceW };
@@ -250,9 +251,10 @@ function decideExport(
     return { ...base, setpoints: {}, memory: {}, reason: inForceW === undefined ? 'within-limit' : 'released' };
   }
   // Some inverter runs at its share of the limit in force (within bindingFraction of its rating): the limit binds.
-  const atShare = (pv: PvInverterState, limitW: number): boolean =>
-    pv.powerW >= (limitW * pv.ratedPowerW) / ratedW - options.bindingFraction * pv.ratedPowerW;
-  const binding = inForceW === undefined ? [] : inverters.filter((pv) => atShare(pv, inForceW));
+  const binding =
+    inForceW === undefined
+      ? []
+      : inverters.filter((pv) => pv.powerW >= shareW(pv, inForceW) - options.bindingFraction * pv.ratedPowerW);
   const binds = binding.length > 0;
   if (inForceW !== undefined) base.trace = { ...base.trace, binds };
   let limitW: number;
@@ -292,7 +294,7 @@ function decideExport(
     // rise added to the limit lets them grow by that gap too, and the export went over the target (and over
     // maxExportW). So those making at least half their share may grow by the headroom less a quarter margin in all,
     // from what they make now (one making less — a share smaller than the band, the inverter idle — is not at a limit).
-    const growing = binding.filter((pv) => pv.powerW >= (inForceW * pv.ratedPowerW) / ratedW / 2);
+    const growing = binding.filter((pv) => pv.powerW >= shareW(pv, inForceW) / 2);
     if (growing.length > 0) {
       const growingRatedW = growing.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
       const growingPvW = growing.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
