@@ -11,6 +11,15 @@ export {
   type ExportLimitReason,
   type ExportLimitResult,
 } from './lib/export-limit';
+export {
+  DEFAULT_DEMAND_OPTIONS,
+  estimateDemand,
+  recordBatterySetpoints,
+  type DemandEstimate,
+  type DemandMemory,
+  type DemandOptions,
+  type DemandSource,
+} from './lib/demand';
 export { STRATEGY_REASONS, type StrategyReason } from './lib/reasons';
 export {
   strategies,

@@ -78,9 +78,11 @@ export function totalEvPowerW(chargers: readonly EvChargerState[]): number {
 
 /**
  * Site demand without the batteries, W: `gridPowerW + Σ battery.powerW` = load + EV − PV.
- * Positive: the site needs power; negative: PV surplus. Built from the grid meter, the most reliable reading.
+ * Positive: the site needs power; negative: PV surplus. Built from the grid meter, the most reliable reading; within
+ * `combine`, from grid and battery readings that agree (`SiteState.netDemandW`, `estimateDemand`).
  */
 export function netDemandW(state: SiteState): number {
+  if (state.netDemandW !== undefined && Number.isFinite(state.netDemandW)) return state.netDemandW;
   return state.gridPowerW + totalBatteryPowerW(state.batteries);
 }
 

@@ -2,6 +2,14 @@ import type { Setpoint, StrategyName } from '@voltimax/contracts';
 import { clamp } from './arithmetic';
 import { batteryPower, batteryWindow } from './battery';
 import {
+  DEFAULT_DEMAND_OPTIONS,
+  estimateDemand,
+  recordBatterySetpoints,
+  type DemandMemory,
+  type DemandOptions,
+  type DemandSource,
+} from './demand';
+import {
   DEFAULT_EXPORT_LIMIT_OPTIONS,
   limitExport,
   type ExportLimitMemory,
@@ -26,6 +34,9 @@ export interface CombineInput {
   readonly exportLimit?: ExportLimitMemory;
   /** How long a PV limit sent stays in force without being sent again (the engine's intent TTL), ms; default 3 s. */
   readonly exportLimitInForceMs?: number;
+  /** The demand estimate's memory from the previous tick (`CombinedDecision.demand.memory`); absent: a first tick. */
+  readonly demand?: DemandMemory;
+  readonly demandOptions?: DemandOptions;
 }
 
 /** How a strategy took part in this tick. */
@@ -55,10 +66,15 @@ export interface CombinedDecision {
   readonly layers: readonly StrategyName[];
   /** The feed-in limit (step 5): its PV set-points are in `setpoints`; its memory goes into the next tick's input. */
   readonly exportLimit: ExportLimitResult;
+  /** The net demand the strategies saw (step 0) and how it was measured; its memory goes into the next tick's input. */
+  readonly demand: { readonly netDemandW: number; readonly source: DemandSource; readonly memory: DemandMemory };
 }
 
 /**
  * The combination rule (README § Combination rule):
+ * 0. The net demand every strategy sees (`netDemandW`) is measured from grid and battery readings that agree
+ *    (`estimateDemand`): a battery set-point change the grid reading shows and the battery's does not yet is not
+ *    counted as demand.
  * 1. Primary: the first active strategy with role 'primary' drives the batteries; if none is active, the first
  *    active layer (peak-shaving, backup-power) runs on its own; if none, 'null' (0 W).
  * 2. EV: if 'ev-charging' is active, it alone sets the EV chargers.
@@ -71,7 +87,10 @@ export interface CombinedDecision {
  * 5. The feed-in limit (`limitExport`): whatever is active, curtailable PV inverters get a `pv-limit` while the
  *    export the final battery set-points leave would pass `maxExportW`.
  */
-export function combine(state: SiteState, clock: Clock, input: CombineInput): CombinedDecision {
+export function combine(measured: SiteState, clock: Clock, input: CombineInput): CombinedDecision {
+  const demandOptions = input.demandOptions ?? DEFAULT_DEMAND_OPTIONS;
+  const demand = estimateDemand(measured, clock.nowMs, input.demand ?? {}, demandOptions);
+  const state: SiteState = { ...measured, netDemandW: demand.netDemandW };
   const decisions: CombinedDecisionEntry[] = [];
   const memories: Partial<Record<StrategyName, unknown>> = {};
   const shapedBy: Record<string, StrategyName[]> = {};
@@ -175,5 +194,10 @@ export function combine(state: SiteState, clock: Clock, input: CombineInput): Co
     primary,
     layers,
     exportLimit,
+    demand: {
+      netDemandW: demand.netDemandW,
+      source: demand.source,
+      memory: recordBatterySetpoints(demand.memory, state, batterySetpoints, clock.nowMs, demandOptions),
+    },
   };
 }

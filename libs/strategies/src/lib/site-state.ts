@@ -24,6 +24,8 @@ export interface BatteryState {
   readonly reserveSocPct: number;
   /** Smallest setpoint step the device resolves, W (e.g. 10); setpoints are quantized to it. Optional. */
   readonly powerStepW?: number;
+  /** The arbiter's ramp limit for this battery, W/s, when the site config sets one (how long a change takes). */
+  readonly maxRampWPerS?: number;
   /** Quality of the latest reading. Anything but 'good' is stale data. */
   readonly quality: Quality;
   /** Age of the latest reading at the time of the snapshot, ms, ≥ 0. */
@@ -123,6 +125,11 @@ export interface SiteState {
   readonly gridQuality: Quality;
   /** Age of the grid meter reading, ms. */
   readonly gridAgeMs: number;
+  /**
+   * Net demand (load + EV − PV = grid + Σ battery), W, measured from readings that agree (`estimateDemand`); set by
+   * `combine` for the strategies. Absent: `gridPowerW + Σ battery.powerW` of the latest readings.
+   */
+  readonly netDemandW?: number;
   /** PV production, W, ≥ 0. */
   readonly pvPowerW: number;
   /** Building load without EV chargers, W, ≥ 0 (measured, or derived from the balance). */
