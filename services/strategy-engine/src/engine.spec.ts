@@ -637,6 +637,38 @@ describe('reactive ticks', () => {
   });
 });
 
+describe('the demand from meters polled apart', () => {
+  it('peak shaving holds its discharge while the battery is read once a second and the grid ten times', async () => {
+    const site = buildSite({ strategy: { active: ['peak-shaving'], tickMs: 1_000, minTickMs: 100, config: { 'peak-shaving': { thresholdW: 2_000 } } } });
+    const h = await started(harness({ site }));
+    // The plant: 6 kW of load, no PV; a set-point takes effect 300 ms after its intent; the battery is read at +200 ms
+    // of each second, the grid every 100 ms (each grid reading triggers a tick).
+    const loadW = 6_000;
+    const commands: (readonly [number, number])[] = [[T0, 0]];
+    const batteryAt = (t: number): number => commands.filter(([sentAt]) => sentAt + 300 <= t).at(-1)?.[1] ?? 0;
+    let batteryRead = { atMs: T0, powerW: 0 };
+    sendTelemetry(h.peer, T0, { gridW: loadW, batteryW: 0 });
+    jest.advanceTimersByTime(0);
+    for (let t = T0 + 100; t <= T0 + 10_000; t += 100) {
+      jest.advanceTimersByTime(t - Date.now());
+      const last = intentsFor(h.bus, 'bat-1').at(-1);
+      if (last?.setpoint.kind === 'battery-power' && commands.at(-1)?.[1] !== last.setpoint.powerW) commands.push([last.issuedAtMs, last.setpoint.powerW]);
+      if ((t - T0) % 1_000 === 200) {
+        batteryRead = { atMs: t, powerW: batteryAt(t) };
+        h.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, reading('bat-1', 'battery', t, { powerW: batteryRead.powerW, socPct: 50 }));
+      }
+      h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', t, { powerW: loadW - batteryAt(t), frequencyHz: 50 }));
+      jest.advanceTimersByTime(0);
+    }
+    // 4 kW from the first tick on, never 0 W or the battery's 5 kW (what the latest readings as they are would ask
+    // each time the grid shows the discharge and the battery's reading does not yet).
+    const powers = intentsFor(h.bus, 'bat-1').map((i) => (i.setpoint.kind === 'battery-power' ? i.setpoint.powerW : Number.NaN));
+    expect(powers.length).toBeGreaterThan(5);
+    expect(new Set(powers)).toEqual(new Set([4_000]));
+    expect(h.health.counters.get('demandHeldTicks')).toBeGreaterThan(0);
+  });
+});
+
 describe('site history across restarts (KV strategy-history)', () => {
   const hour = 3_600_000;
   const arbitrageSite = buildSite({

@@ -33,6 +33,7 @@ import {
   type AutomationMemory,
   type MeterMemory,
   type CombinedDecision,
+  type DemandMemory,
   type ExportLimitMemory,
   type RulesOutcome,
   type StrategyMemories,
@@ -200,6 +201,11 @@ export function createEngine(deps: EngineDeps): Engine {
   let exportLimitMemory: ExportLimitMemory = {};
   let automationMemory: AutomationMemory = INITIAL_AUTOMATION_MEMORY;
   /**
+   * The demand estimate's readings and battery set-point changes (combine § 0): which grid and battery readings agree.
+   * Seconds of history, not saved: after a restart the first ticks count the latest readings as they are.
+   */
+  let demandMemory: DemandMemory = {};
+  /**
    * The site's grid meter, recorded every tick whatever strategy runs (recordSiteHistory): the month's peak, the
    * learned profiles, the last seven days. Kept in `history` every metering block, so a restart, however long, and a
    * planner activated later start from what the site has shown instead of blind.
@@ -314,6 +320,7 @@ export function createEngine(deps: EngineDeps): Engine {
       health.setStatus('degraded', 'tick failed');
       memories = {};
       automationMemory = INITIAL_AUTOMATION_MEMORY;
+      demandMemory = {};
       return undefined;
     }
   }
@@ -369,8 +376,11 @@ export function createEngine(deps: EngineDeps): Engine {
       memories: seeded.memories,
       exportLimit: exportLimitMemory,
       exportLimitInForceMs: ttlMs(),
+      demand: demandMemory,
     });
     exportLimitMemory = combined.exportLimit.memory;
+    demandMemory = combined.demand.memory;
+    if (combined.demand.source === 'held') health.incrementCounter('demandHeldTicks');
     // Only those that ran keep a memory (an active primary behind another one does not run): count those.
     const started = seeded.seeded.filter((name) => combined.memories[name] !== undefined);
     if (started.length > 0) {
@@ -449,7 +459,14 @@ export function createEngine(deps: EngineDeps): Engine {
       else log.info('telemetry fresh for every asset');
     }
     log.debug(
-      { trigger, primary: combined.primary, layers: combined.layers, activated: rules.activated, intents: intents.map((i) => [i.assetId, i.setpoint]) },
+      {
+        trigger,
+        primary: combined.primary,
+        layers: combined.layers,
+        demand: [Math.round(combined.demand.netDemandW), combined.demand.source],
+        activated: rules.activated,
+        intents: intents.map((i) => [i.assetId, i.setpoint]),
+      },
       'tick',
     );
     // Reading ticks may come every poll: the memory is saved at most once a tick (cadence) from them.

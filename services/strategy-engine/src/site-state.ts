@@ -171,6 +171,7 @@ export function buildSiteState(input: SiteStateInput): BuiltSiteState {
       minSocPct: limits.minSocPct,
       maxSocPct: limits.maxSocPct,
       reserveSocPct: limits.reserveSocPct,
+      ...(limits.maxRampWPerS !== undefined ? { maxRampWPerS: limits.maxRampWPerS } : {}),
       quality: (socPct === undefined || powerW === undefined) && f.quality === 'good' ? 'error' : f.quality,
       ageMs: f.ageMs,
     };
