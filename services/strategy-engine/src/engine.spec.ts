@@ -665,7 +665,7 @@ describe('the demand from meters polled apart', () => {
     const powers = intentsFor(h.bus, 'bat-1').map((i) => (i.setpoint.kind === 'battery-power' ? i.setpoint.powerW : Number.NaN));
     expect(powers.length).toBeGreaterThan(5);
     expect(new Set(powers)).toEqual(new Set([4_000]));
-    expect(h.health.counters.get('demandHeldTicks')).toBeGreaterThan(0);
+    expect(h.health.counters.get('demandInferredTicks')).toBeGreaterThan(0);
   });
 });
 

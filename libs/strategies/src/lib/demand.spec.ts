@@ -4,8 +4,9 @@ import { DEFAULT_DEMAND_OPTIONS, estimateDemand, recordBatterySetpoints, type De
 import type { BatteryState, SiteState } from './site-state';
 
 const T0 = 1_700_000_000_000;
+const SETTLE = DEFAULT_DEMAND_OPTIONS.settleMs;
 
-/** A site at `nowMs` whose grid was read at `gridAtMs` and whose battery was read at `batteryAtMs`. */
+/** A site at `nowMs` whose grid was read at `grid.atMs` and whose battery was read at `battery.atMs`. */
 function site(
   nowMs: number,
   grid: { atMs: number; w: number },
@@ -19,8 +20,16 @@ function site(
   });
 }
 
-/** One tick: the estimate, then the set-point sent (if any) recorded. */
-function tick(state: SiteState, nowMs: number, memory: DemandMemory, sentW?: number) {
+/** One tick at `nowMs`: the estimate, then the set-point sent (if any) recorded. */
+function tick(
+  nowMs: number,
+  grid: { atMs: number; w: number },
+  battery: { atMs: number; w: number },
+  memory: DemandMemory,
+  sentW?: number,
+  extra: Partial<BatteryState> = {},
+) {
+  const state = site(nowMs, grid, battery, extra);
   const estimate = estimateDemand(state, nowMs, memory);
   const next =
     sentW === undefined
@@ -29,156 +38,232 @@ function tick(state: SiteState, nowMs: number, memory: DemandMemory, sentW?: num
   return { ...estimate, memory: next };
 }
 
+/** Demand 6 kW with the battery idle (read 800 ms ago); the tick at T0 asks 5 kW. */
+const afterAsking5kW = (extra: Partial<BatteryState> = {}): DemandMemory =>
+  tick(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }, {}, 5_000, extra).memory;
+
 describe('estimateDemand', () => {
-  it('counts the latest readings on a first tick, and while no set-point changed the battery', () => {
-    const first = tick(site(T0, { atMs: T0, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }), T0, {});
+  it('counts the latest readings on a first tick, and while no set-point changed the battery by more than the tolerance', () => {
+    const first = tick(T0, { atMs: T0, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }, {}, 1_050);
     expect(first).toMatchObject({ netDemandW: 3_000, source: 'paired' });
-    // Same set-point as the battery makes (within the tolerance): no new epoch.
-    const second = tick(
-      site(T0 + 100, { atMs: T0 + 100, w: 2_200 }, { atMs: T0 - 700, w: 1_000 }),
-      T0 + 100,
-      tick(site(T0, { atMs: T0, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }), T0, {}, 1_050).memory,
-    );
-    expect(second).toMatchObject({ netDemandW: 3_200, source: 'paired' });
+    expect(first.memory.batteries?.['bat-1']?.changes).toEqual([]);
+    expect(tick(T0 + 100, { atMs: T0 + 100, w: 2_200 }, { atMs: T0 - 700, w: 1_000 }, first.memory)).toMatchObject({
+      netDemandW: 3_200,
+      source: 'paired',
+    });
   });
 
-  it('holds the demand while the grid shows a set-point the battery reading does not yet, and pairs once it does', () => {
-    // Demand 6 kW, battery idle: the tick asks 5 kW.
-    let m = tick(site(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }), T0, {}, 5_000).memory;
-    // 300 ms later the battery discharges 5 kW: the grid shows 1 kW, the battery's reading is still the old one.
-    const held = tick(site(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }), T0 + 400, m);
-    expect(held).toMatchObject({ netDemandW: 6_000, source: 'held' });
-    m = held.memory;
-    // The battery is read at +200 ms after its set-point took effect; a grid reading after that pairs with it.
-    const paired = tick(
-      site(T0 + 1_300, { atMs: T0 + 1_300, w: 1_100 }, { atMs: T0 + 1_200, w: 4_980 }),
-      T0 + 1_300,
-      m,
-    );
-    expect(paired).toMatchObject({ netDemandW: 6_080, source: 'paired' });
+  it('infers the battery from its set-point while only the grid shows it, follows the load meanwhile, and pairs once the battery is read', () => {
+    let m = afterAsking5kW();
+    // 300 ms later the battery discharges 5 kW: the grid shows 1 kW, the battery's reading is the old one (the plain
+    // sum says 1 kW).
+    const inferred = tick(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }, m);
+    expect(inferred).toMatchObject({ netDemandW: 6_000, source: 'inferred' });
+    // The load rises by 1.5 kW before the battery is read again: the demand follows it at once.
+    const risen = tick(T0 + 500, { atMs: T0 + 500, w: 2_500 }, { atMs: T0 - 800, w: 0 }, inferred.memory);
+    expect(risen).toMatchObject({ netDemandW: 7_500, source: 'inferred' });
+    m = risen.memory;
+    // The battery is read after its set-point took effect; a grid reading after that pairs with it.
+    expect(tick(T0 + 1_300, { atMs: T0 + 1_300, w: 2_600 }, { atMs: T0 + 1_200, w: 4_980 }, m)).toMatchObject({
+      netDemandW: 7_580,
+      source: 'paired',
+    });
   });
 
-  it('does not pair a grid reading with a battery reading taken before the set-point took effect', () => {
-    let m = tick(site(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }), T0, {}, 5_000).memory;
-    // The battery was read 100 ms after the set-point was sent, before it took effect; the grid after it took effect.
-    const held = tick(site(T0 + 900, { atMs: T0 + 900, w: 1_000 }, { atMs: T0 + 100, w: 0 }), T0 + 900, m);
-    expect(held.source).toBe('held');
-    expect(held.netDemandW).toBe(6_000);
-    m = held.memory;
-    // A battery that cannot follow (the arbiter clamped it to 3 kW) counts once the settling time has passed.
-    const settled = T0 + DEFAULT_DEMAND_OPTIONS.settleMs;
-    const late = tick(
-      site(settled + 100, { atMs: settled + 100, w: 3_000 }, { atMs: settled, w: 3_000 }),
-      settled + 100,
-      m,
-    );
-    expect(late).toMatchObject({ netDemandW: 6_000, source: 'paired' });
+  it('before the effect, infers the battery as it was read', () => {
+    const m = afterAsking5kW();
+    // The set-point has not taken effect yet: the grid still shows 6 kW.
+    expect(tick(T0 + 100, { atMs: T0 + 100, w: 6_050 }, { atMs: T0 - 800, w: 0 }, m)).toMatchObject({
+      netDemandW: 6_050,
+      source: 'inferred',
+    });
+  });
+
+  it('does not pair a battery reading taken before the set-point took effect; one held short of it pairs once it moved half-way', () => {
+    let m = afterAsking5kW();
+    // The battery was read 100 ms after the set-point was sent, before it took effect; the grid after the effect.
+    const early = tick(T0 + 900, { atMs: T0 + 900, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m);
+    expect(early).toMatchObject({ netDemandW: 6_000, source: 'inferred' });
+    m = early.memory;
+    // The arbiter holds it at 3 kW (60 % of the step): that reading shows the change.
+    expect(tick(T0 + 1_200, { atMs: T0 + 1_200, w: 3_000 }, { atMs: T0 + 1_100, w: 3_000 }, m)).toMatchObject({
+      netDemandW: 6_000,
+      source: 'paired',
+    });
+    // At 40 % it does not, until the settling time has passed.
+    const short = tick(T0 + 1_200, { atMs: T0 + 1_200, w: 4_000 }, { atMs: T0 + 1_100, w: 2_000 }, m);
+    expect(short.source).toBe('inferred');
+    const settled = T0 + SETTLE;
+    expect(
+      tick(settled + 100, { atMs: settled + 100, w: 4_000 }, { atMs: settled, w: 2_000 }, short.memory),
+    ).toMatchObject({
+      netDemandW: 6_000,
+      source: 'paired',
+    });
   });
 
   it('pairs a grid reading from before the change with the battery reading from before it', () => {
-    let m = tick(site(T0, { atMs: T0 - 50, w: 6_000 }, { atMs: T0 - 800, w: 0 }), T0, {}, 5_000).memory;
-    m = tick(site(T0 + 100, { atMs: T0 - 50, w: 6_000 }, { atMs: T0 - 800, w: 0 }), T0 + 100, m).memory;
+    let m = tick(T0, { atMs: T0 - 50, w: 6_000 }, { atMs: T0 - 800, w: 0 }, {}, 5_000).memory;
+    m = tick(T0 + 100, { atMs: T0 - 50, w: 6_000 }, { atMs: T0 - 800, w: 0 }, m).memory;
     // The battery (read after its set-point took effect) is newer than the grid (read before the set-point was sent):
-    // grid + the new battery power would count the 5 kW twice; the battery's previous reading pairs.
-    const state = site(T0 + 1_000, { atMs: T0 - 50, w: 6_000 }, { atMs: T0 + 900, w: 5_000 });
-    const out = tick(state, T0 + 1_000, m);
-    expect(out).toMatchObject({ netDemandW: 6_000, source: 'paired' });
-    // The plain sum would have said 11 kW.
-    expect(state.gridPowerW + (state.batteries[0]?.powerW ?? 0)).toBe(11_000);
+    // grid + the new battery power would count the 5 kW twice (11 kW); the battery's previous reading pairs.
+    expect(tick(T0 + 1_000, { atMs: T0 - 50, w: 6_000 }, { atMs: T0 + 900, w: 5_000 }, m)).toMatchObject({
+      netDemandW: 6_000,
+      source: 'paired',
+    });
+  });
+
+  it('pairs readings taken at one instant (a hybrid inverter reports grid and battery together)', () => {
+    const m = afterAsking5kW();
+    expect(tick(T0 + 100, { atMs: T0 + 100, w: 6_000 }, { atMs: T0 + 100, w: 0 }, m)).toMatchObject({
+      netDemandW: 6_000,
+      source: 'paired',
+    });
   });
 
   it('places a change no set-point explains between the two battery readings that show it', () => {
     // Another source (a manual intent at the arbiter) makes the battery discharge 3 kW between two of its readings.
-    let m = tick(site(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 100, w: 0 }), T0, {}).memory;
-    // The grid was read between the two battery readings: it may show the change or not.
-    const between = tick(site(T0 + 1_000, { atMs: T0 + 500, w: 1_000 }, { atMs: T0 + 900, w: 3_000 }), T0 + 1_000, m);
-    expect(between).toMatchObject({ netDemandW: 4_000, source: 'held' });
+    let m = tick(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 100, w: 0 }, {}).memory;
+    // The grid was read between the two battery readings and shows the change: the battery's new power is inferred.
+    const between = tick(T0 + 1_000, { atMs: T0 + 500, w: 1_000 }, { atMs: T0 + 900, w: 3_000 }, m);
+    expect(between).toMatchObject({ netDemandW: 4_000, source: 'inferred' });
     m = between.memory;
     // A grid reading after the battery's pairs with its latest reading.
-    expect(
-      tick(site(T0 + 1_100, { atMs: T0 + 1_100, w: 1_050 }, { atMs: T0 + 900, w: 3_000 }), T0 + 1_100, m),
-    ).toMatchObject({
+    expect(tick(T0 + 1_100, { atMs: T0 + 1_100, w: 1_050 }, { atMs: T0 + 900, w: 3_000 }, m)).toMatchObject({
       netDemandW: 4_050,
       source: 'paired',
     });
     // A grid reading no newer than the battery's previous reading pairs with that one.
-    expect(
-      tick(site(T0 + 1_000, { atMs: T0 - 100, w: 4_000 }, { atMs: T0 + 900, w: 3_000 }), T0 + 1_000, m),
-    ).toMatchObject({
+    expect(tick(T0 + 1_000, { atMs: T0 - 100, w: 4_000 }, { atMs: T0 + 900, w: 3_000 }, m)).toMatchObject({
       netDemandW: 4_000,
       source: 'paired',
     });
   });
 
   it('takes a change within the tolerance for noise', () => {
-    const m = tick(site(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 100, w: 1_000 }), T0, {}).memory;
-    expect(
-      tick(site(T0 + 1_000, { atMs: T0 + 500, w: 3_950 }, { atMs: T0 + 900, w: 1_080 }), T0 + 1_000, m),
-    ).toMatchObject({
+    const m = tick(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 100, w: 1_000 }, {}).memory;
+    expect(tick(T0 + 1_000, { atMs: T0 + 500, w: 3_950 }, { atMs: T0 + 900, w: 1_080 }, m)).toMatchObject({
       netDemandW: 5_030,
       source: 'paired',
     });
   });
 
-  it('holds no longer than maxHoldMs, then counts the latest readings', () => {
-    const m = tick(site(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }), T0, {}, 5_000).memory;
-    const at = T0 + DEFAULT_DEMAND_OPTIONS.maxHoldMs + 1;
-    // The battery has not been read since (it is not stale yet in this test): the latest readings count.
-    const out = tick(site(at, { atMs: at, w: 1_000 }, { atMs: T0 + 100, w: 0 }), at, m);
-    expect(out).toMatchObject({ netDemandW: 1_000, source: 'latest' });
-  });
-
-  it('counts the latest readings whenever the grid reading is stale, and a stale battery as it reads', () => {
-    const m = tick(site(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }), T0, {}, 5_000).memory;
+  it('counts the latest readings without a recent demand to choose by, or whenever the grid reading is stale', () => {
+    const m = afterAsking5kW();
+    const at = T0 + DEFAULT_DEMAND_OPTIONS.maxAnchorAgeMs + 1;
+    expect(tick(at, { atMs: at, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m)).toMatchObject({
+      netDemandW: 1_000,
+      source: 'latest',
+    });
     const stale = {
       ...site(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }),
       gridQuality: 'stale' as const,
     };
-    expect(tick(stale, T0 + 400, m)).toMatchObject({ netDemandW: 1_000, source: 'latest' });
-    const staleBattery = buildSiteState({
+    expect(estimateDemand(stale, T0 + 400, m)).toMatchObject({ netDemandW: 1_000, source: 'latest' });
+  });
+
+  it('counts a stale battery as it reads and pairs the others', () => {
+    const state = buildSiteState({
       gridPowerW: 1_000,
       batteries: [
         buildBattery({ powerW: 2_000, quality: 'stale', ageMs: 30_000 }),
         buildBattery({ assetId: 'bat-2', powerW: 500 }),
       ],
     });
-    expect(tick(staleBattery, T0, {})).toMatchObject({ netDemandW: 3_500, source: 'paired' });
+    const out = estimateDemand(state, T0, {});
+    expect(out).toMatchObject({ netDemandW: 3_500, source: 'paired' });
+    expect(out.memory.batteries?.['bat-1']).toEqual({ changes: [] });
   });
 
-  it('gives a battery with a ramp limit the ramp time to reach its set-point', () => {
-    const ramp = { maxRampWPerS: 1_000 };
-    const m = tick(site(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }, ramp), T0, {}, 5_000).memory;
-    // 4 s after the change (settleMs 3 s, but 5 s of ramp) the battery at 3.8 kW is still on its way: held.
-    const on = T0 + 4_000;
-    expect(tick(site(on + 50, { atMs: on + 50, w: 2_200 }, { atMs: on, w: 3_800 }, ramp), on + 50, m).source).toBe(
-      'held',
+  it('infers several batteries as they were at one moment', () => {
+    const two = (
+      nowMs: number,
+      gridW: number,
+      b1: { atMs: number; w: number },
+      b2: { atMs: number; w: number },
+    ): SiteState =>
+      buildSiteState({
+        gridPowerW: gridW,
+        gridAgeMs: 0,
+        batteries: [
+          buildBattery({ powerW: b1.w, ageMs: nowMs - b1.atMs }),
+          buildBattery({ assetId: 'bat-2', powerW: b2.w, ageMs: nowMs - b2.atMs }),
+        ],
+      });
+    const first = two(T0, 8_000, { atMs: T0 - 500, w: 0 }, { atMs: T0 - 300, w: 0 });
+    const est = estimateDemand(first, T0, {});
+    const m = recordBatterySetpoints(
+      est.memory,
+      first,
+      { 'bat-1': batteryPower(3_000), 'bat-2': batteryPower(3_000) },
+      T0,
     );
-    const change = m.batteries?.['bat-1']?.changes.at(-1);
-    expect(change).toEqual([T0, 5_000, T0 + DEFAULT_DEMAND_OPTIONS.settleMs + 5_000]);
+    // Both took effect (grid 2 kW), neither has been read since: 2 + 3 + 3 kW.
+    expect(
+      estimateDemand(two(T0 + 500, 2_000, { atMs: T0 - 500, w: 0 }, { atMs: T0 - 300, w: 0 }), T0 + 500, m),
+    ).toMatchObject({
+      netDemandW: 8_000,
+      source: 'inferred',
+    });
+    // The first has been read since: its reading pairs, the second is inferred.
+    expect(
+      estimateDemand(two(T0 + 600, 2_000, { atMs: T0 + 550, w: 3_000 }, { atMs: T0 - 300, w: 0 }), T0 + 600, m),
+    ).toMatchObject({
+      netDemandW: 8_000,
+      source: 'inferred',
+    });
+  });
+
+  it('gives a battery with a ramp limit the ramp time, and counts its reading once near the set-point', () => {
+    const ramp = { maxRampWPerS: 1_000 };
+    const m = afterAsking5kW(ramp);
+    expect(m.batteries?.['bat-1']?.changes.at(-1)).toEqual([T0, 5_000, T0 + SETTLE + 5_000, 0]);
+    // 4 s in, the battery is at 3.8 kW on its way: not shown (the grid is inferred).
+    const on = T0 + 4_000;
+    expect(tick(on + 50, { atMs: on + 50, w: 2_000 }, { atMs: on, w: 3_800 }, m, undefined, ramp).source).toBe(
+      'inferred',
+    );
+    // At 4.6 kW (within a tenth of the step) it is.
+    expect(
+      tick(on + 700, { atMs: on + 700, w: 1_400 }, { atMs: on + 650, w: 4_600 }, m, undefined, ramp),
+    ).toMatchObject({
+      netDemandW: 6_000,
+      source: 'paired',
+    });
+  });
+
+  it('does not take a set-point sent back within the write delay for shown by a reading of the old power', () => {
+    // 5 kW asked at T0, 0 W again 100 ms later; the battery read at +150 ms still idles, the grid at +350 ms shows the
+    // brief 5 kW discharge.
+    let m = afterAsking5kW();
+    m = tick(T0 + 100, { atMs: T0 + 100, w: 6_000 }, { atMs: T0 - 800, w: 0 }, m, 0).memory;
+    const out = tick(T0 + 400, { atMs: T0 + 350, w: 1_000 }, { atMs: T0 + 150, w: 0 }, m);
+    expect(out).toMatchObject({ netDemandW: 6_000, source: 'inferred' });
+  });
+
+  it('starts a battery afresh when the clock went back, and chooses by no demand from the future', () => {
+    let m = afterAsking5kW();
+    m = tick(T0 + 1_300, { atMs: T0 + 1_300, w: 1_000 }, { atMs: T0 + 1_200, w: 5_000 }, m).memory;
+    // 30 s back: the battery stopped (grid 6 kW, battery 0 W). The stored reading is from the future.
+    const back = T0 - 30_000;
+    const out = tick(back, { atMs: back, w: 6_000 }, { atMs: back - 100, w: 0 }, m);
+    expect(out).toMatchObject({ netDemandW: 6_000, source: 'paired' });
+    expect(out.memory.batteries?.['bat-1']).toEqual({ changes: [], latest: [back - 100, 0] });
+    // A stored demand from the future is no anchor.
+    const ahead: DemandMemory = { ...afterAsking5kW(), last: [T0 + 60_000, 9_999] };
+    expect(tick(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }, ahead)).toMatchObject({
+      netDemandW: 1_000,
+      source: 'latest',
+    });
   });
 
   it('forgets set-point changes older than two minutes and any from a clock that went back', () => {
-    let m = tick(site(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }), T0, {}, 5_000).memory;
-    m = tick(
-      site(T0 + 1_000, { atMs: T0 + 1_000, w: 1_000 }, { atMs: T0 + 900, w: 5_000 }),
-      T0 + 1_000,
-      m,
-      2_000,
-    ).memory;
+    let m = afterAsking5kW();
+    m = tick(T0 + 1_000, { atMs: T0 + 1_000, w: 1_000 }, { atMs: T0 + 900, w: 5_000 }, m, 2_000).memory;
     expect(m.batteries?.['bat-1']?.changes.map((c) => c[1])).toEqual([5_000, 2_000]);
-    m = tick(
-      site(T0 + 200_000, { atMs: T0 + 200_000, w: 4_000 }, { atMs: T0 + 199_900, w: 2_000 }),
-      T0 + 200_000,
-      m,
-      2_000,
-    ).memory;
+    m = tick(T0 + 200_000, { atMs: T0 + 200_000, w: 4_000 }, { atMs: T0 + 199_900, w: 2_000 }, m, 2_000).memory;
     expect(m.batteries?.['bat-1']?.changes.map((c) => c[1])).toEqual([2_000]);
-    m = tick(
-      site(T0 - 5_000, { atMs: T0 - 5_000, w: 4_000 }, { atMs: T0 - 5_100, w: 2_000 }),
-      T0 - 5_000,
-      m,
-      2_000,
-    ).memory;
+    m = tick(T0 - 5_000, { atMs: T0 - 5_000, w: 4_000 }, { atMs: T0 - 5_100, w: 2_000 }, m, 2_000).memory;
     expect(m.batteries?.['bat-1']?.changes).toEqual([]);
   });
 });

@@ -6,43 +6,52 @@ import type { StrategySetpoints } from './strategy';
  *
  * The grid meter and the batteries are polled apart, and the engine ticks on the newest reading. A battery
  * set-point that took effect after the battery's latest reading but before the grid's shows in the grid reading
- * only: `grid + battery` then misses the change (a battery that went from 0 to 6 kW leaves the demand 6 kW short), a
- * strategy that sets the battery to the demand answers with 0 W, and the next readings swing it back — a battery
- * flipping between 0 and twice the demand each battery poll. The other way round (battery read after the change, the
- * grid before) counts the change twice.
+ * only: `grid + battery` then misses the change (a battery that went from 0 to 4 kW leaves the demand 4 kW short), a
+ * strategy that follows the demand answers with 0 W, and the next readings swing it back — a battery flipping
+ * between 0 and twice the demand each battery poll. The other way round (battery read after the change, the grid
+ * before) counts the change twice.
  *
- * `combine` therefore measures the demand from readings of one *epoch*: the set-points it sent that change a battery
- * by more than the tolerance split time into epochs. A reading belongs to the epoch of the last change sent before
- * it was taken, and counts once the change has taken effect: a battery reading once it is within the tolerance of
- * the set-point or `settleMs` (plus a ramp's time, where the battery has a ramp limit) have passed; a grid reading
- * once that time has passed or a battery reading no later than it shows the set-point. A change no set-point explains
- * (another source at the arbiter, the BMS) shows as two battery readings more than the tolerance apart: the later one
- * pairs only with grid readings no older than it, the earlier one only with grid readings no newer than it.
- *
- * Each fresh battery pairs its latest reading, else the one before, with the grid reading. When every fresh battery
- * pairs, that is the demand (`paired`); otherwise the last paired demand is held (`held`) for at most `maxHoldMs`,
- * then the latest readings count as they are (`latest`, as without this estimate). A stale grid or a first tick
- * counts the latest readings. A change no set-point explains that happens after the battery's latest reading stays
- * unseen until the battery is read again.
+ * - **Epochs.** The set-points `combine` sends that move a battery by more than the tolerance split time into epochs.
+ *   A reading belongs to the epoch of the last change sent before it was taken. A battery reading *shows* its epoch's
+ *   change once it is away from what the battery was last read doing before the change and within half the step of the
+ *   set-point (a tenth with a ramp limit), or once `settleMs` (plus the ramp time) have passed since the change;
+ *   a grid reading shows it after that time or after a battery reading that shows it.
+ * - **Paired.** A battery reading pairs with the grid reading when both were taken at one instant, or both belong to
+ *   one epoch and show its change. A change no set-point explains (another source at the arbiter, the BMS) shows as
+ *   two battery readings more than the tolerance apart: the later one pairs only with grid readings no older than
+ *   it, the earlier one only with grid readings no newer than it. Each fresh battery pairs its latest reading, else
+ *   the one before.
+ * - **Inferred.** A battery that does not pair is doing one of a few things at the grid reading's time: what it was
+ *   last read doing, what it was read doing before that, or one of the set-points sent since the change its reading
+ *   last showed. Each is a scenario (for several batteries: one battery as one of its events says, the others as they
+ *   were at that event's time); the demand is `grid + scenario`, and the scenario chosen is the one that puts it
+ *   nearest the previous tick's demand. So the demand follows every load and PV change the grid shows at once; it can
+ *   pick a wrong scenario when the load moves between two ticks by more than half the gap between that scenario and
+ *   the right one while a change is in flight, and then goes on from it until the battery is read again.
+ * - **Latest.** Without a previous demand of the last `maxAnchorAgeMs` (the first ticks, a clock that went back), or
+ *   with a stale grid reading, the latest readings count as they are.
  */
 
 /** When a set-point change shows in the readings, and what counts as a change. */
 export interface DemandOptions {
   /** From sending a battery set-point to its effect in the readings (write path and device response), ms. */
   readonly settleMs: number;
-  /** The longest a paired demand is held while the readings disagree, ms; after it the latest readings count. */
-  readonly maxHoldMs: number;
+  /** The previous tick's demand guides the choice of a scenario only if it is at most this old, ms. */
+  readonly maxAnchorAgeMs: number;
   /** A battery power change smaller than this (or 1 % of the battery's larger power limit, if more) is noise, W. */
   readonly toleranceW: number;
 }
 
-export const DEFAULT_DEMAND_OPTIONS: DemandOptions = { settleMs: 3_000, maxHoldMs: 10_000, toleranceW: 100 };
+export const DEFAULT_DEMAND_OPTIONS: DemandOptions = { settleMs: 3_000, maxAnchorAgeMs: 10_000, toleranceW: 100 };
 
 /** How the tick's demand was measured. */
-export type DemandSource = 'paired' | 'held' | 'latest';
+export type DemandSource = 'paired' | 'inferred' | 'latest';
 
-/** A set-point that changed a battery's power: when it was sent, the power asked, and by when it has taken effect. */
-type Change = readonly [sentAtMs: number, powerW: number, settledByMs: number];
+/**
+ * A set-point that changed a battery's power: when it was sent, the power asked, by when it has surely taken effect,
+ * and what the battery was last read doing when it was sent.
+ */
+type Change = readonly [sentAtMs: number, powerW: number, settledByMs: number, fromW: number];
 /** A reading: when it was taken, and the power, W. */
 type Reading = readonly [atMs: number, powerW: number];
 
@@ -58,8 +67,8 @@ interface BatteryTrack {
 /** The estimate's memory (plain JSON, kept by the engine between ticks; not worth saving across a restart). */
 export interface DemandMemory {
   readonly batteries?: Readonly<Record<string, BatteryTrack>>;
-  /** The last paired demand: the grid reading's time and the demand, W. */
-  readonly lastPaired?: Reading;
+  /** The previous tick's demand: the tick's time and the demand, W. */
+  readonly last?: Reading;
 }
 
 export interface DemandEstimate {
@@ -84,22 +93,40 @@ function epochOf(changes: readonly Change[], atMs: number): number {
   return k;
 }
 
+/**
+ * Whether a battery reading of the change's epoch shows the change: away from what the battery did before and
+ * within half the step of the set-point (a battery the arbiter or its BMS holds short of it, one that tracks a few per
+ * cent off), within a tenth with a ramp limit (which moves it there step by step), always within the tolerance; or
+ * taken after `settledByMs`.
+ */
+function shows(reading: Reading, change: Change, toleranceW: number, ramped: boolean): boolean {
+  if (reading[0] >= change[2]) return true;
+  const [, powerW, , fromW] = change;
+  if (Math.abs(reading[1] - fromW) <= toleranceW) return false;
+  return Math.abs(reading[1] - powerW) <= Math.max(toleranceW, (ramped ? 0.1 : 0.5) * Math.abs(powerW - fromW));
+}
+
 /** The battery reading this battery pairs with the grid reading taken at `gridAtMs`, if any. */
-function pairedReading(track: BatteryTrack, gridAtMs: number, toleranceW: number): Reading | undefined {
+function pairedReading(
+  track: BatteryTrack,
+  gridAtMs: number,
+  toleranceW: number,
+  ramped: boolean,
+): Reading | undefined {
   const { changes, latest, previous } = track;
   if (!latest) return undefined;
+  // One instant (a hybrid inverter reports its grid and battery ports in one reading).
+  if (latest[0] === gridAtMs) return latest;
   const gridEpoch = epochOf(changes, gridAtMs);
-  const inEffect = (reading: Reading, change: Change): boolean =>
-    reading[0] >= change[2] || Math.abs(reading[1] - change[1]) <= toleranceW;
+  const change = changes[gridEpoch - 1];
   const readings = previous ? [latest, previous] : [latest];
-  const gridChange = changes[gridEpoch - 1];
-  const gridSettled =
-    gridChange === undefined ||
-    gridAtMs >= gridChange[2] ||
+  const gridShows =
+    change === undefined ||
+    gridAtMs >= change[2] ||
     readings.some(
-      (r) => r[0] <= gridAtMs && epochOf(changes, r[0]) === gridEpoch && Math.abs(r[1] - gridChange[1]) <= toleranceW,
+      (r) => r[0] <= gridAtMs && epochOf(changes, r[0]) === gridEpoch && shows(r, change, toleranceW, ramped),
     );
-  if (!gridSettled) return undefined;
+  if (!gridShows) return undefined;
   // A change between the two readings that no set-point sent explains.
   const unexplained =
     previous !== undefined &&
@@ -107,13 +134,42 @@ function pairedReading(track: BatteryTrack, gridAtMs: number, toleranceW: number
     Math.abs(latest[1] - previous[1]) > toleranceW;
   for (const reading of readings) {
     if (epochOf(changes, reading[0]) !== gridEpoch) continue;
-    const change = changes[gridEpoch - 1];
-    if (change !== undefined && !inEffect(reading, change)) continue;
+    if (change !== undefined && !shows(reading, change, toleranceW, ramped)) continue;
     if (unexplained && reading === latest && gridAtMs < latest[0]) continue;
     if (unexplained && reading === previous && gridAtMs > previous[0]) continue;
     return reading;
   }
   return undefined;
+}
+
+/**
+ * What an unpaired battery may be doing, as events in time: its readings, and the set-points sent since the change
+ * the last change its latest reading shows.
+ */
+function eventsOf(track: BatteryTrack, toleranceW: number, ramped: boolean): readonly Reading[] {
+  const { changes, latest, previous } = track;
+  if (!latest) return [];
+  // Back from the reading's epoch to the last change it shows.
+  let from = epochOf(changes, latest[0]);
+  for (
+    let own = changes[from - 1];
+    own !== undefined && !shows(latest, own, toleranceW, ramped);
+    own = changes[from - 1]
+  )
+    from--;
+  const events: Reading[] = [
+    ...(previous ? [previous] : []),
+    latest,
+    ...changes.slice(Math.max(0, from)).map((c): Reading => [c[0], c[1]]),
+  ];
+  return events.sort((a, b) => a[0] - b[0]);
+}
+
+/** The power at `atMs` of a battery whose events are `events`: the last event no later, else the first. */
+function powerAt(events: readonly Reading[], atMs: number): number {
+  let w = events[0]?.[1] ?? 0;
+  for (const [t, p] of events) if (t <= atMs) w = p;
+  return w;
 }
 
 /** The tick's net demand, W (see above); `nowMs` is the tick's time. */
@@ -126,35 +182,57 @@ export function estimateDemand(
   const latestW =
     state.gridPowerW + state.batteries.reduce((s, b) => s + (Number.isFinite(b.powerW) ? b.powerW : 0), 0);
   const gridAtMs = nowMs - state.gridAgeMs;
+  const gridFresh = state.gridQuality === 'good' && Number.isFinite(gridAtMs) && Number.isFinite(state.gridPowerW);
   const tracks: Record<string, BatteryTrack> = {};
-  let pairedW: number | undefined =
-    Number.isFinite(gridAtMs) && state.gridQuality === 'good' ? state.gridPowerW : undefined;
+  let knownW = state.gridPowerW;
+  const unpaired: (readonly Reading[])[] = [];
   for (const battery of state.batteries) {
-    const known = memory.batteries?.[battery.assetId] ?? { changes: [] };
+    const stored = memory.batteries?.[battery.assetId];
+    // Nothing from the future: a clock that went back starts the battery afresh.
+    const changes = (stored?.changes ?? []).filter((c) => c[0] <= nowMs);
     if (battery.quality !== 'good' || !Number.isFinite(battery.ageMs) || !Number.isFinite(battery.powerW)) {
-      tracks[battery.assetId] = { changes: known.changes };
-      if (pairedW !== undefined && Number.isFinite(battery.powerW)) pairedW += battery.powerW;
+      tracks[battery.assetId] = { changes };
+      if (Number.isFinite(battery.powerW)) knownW += battery.powerW;
       continue;
     }
     const reading: Reading = [nowMs - battery.ageMs, battery.powerW];
-    const isNew = known.latest === undefined || reading[0] > known.latest[0];
-    const track: BatteryTrack = isNew
-      ? { changes: known.changes, latest: reading, ...(known.latest ? { previous: known.latest } : {}) }
-      : known;
+    const known = stored?.latest;
+    let track: BatteryTrack;
+    if (known === undefined || known[0] > nowMs || reading[0] < known[0])
+      track = { changes: known === undefined ? changes : [], latest: reading };
+    else if (reading[0] > known[0]) track = { changes, latest: reading, previous: known };
+    else track = { ...stored, changes };
     tracks[battery.assetId] = track;
-    if (pairedW === undefined) continue;
-    const paired = pairedReading(track, gridAtMs, toleranceFor(battery, options));
-    pairedW = paired === undefined ? undefined : pairedW + paired[1];
+    const tolerance = toleranceFor(battery, options);
+    const ramped = battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0;
+    const paired = gridFresh ? pairedReading(track, gridAtMs, tolerance, ramped) : undefined;
+    if (paired) knownW += paired[1];
+    else unpaired.push(eventsOf(track, tolerance, ramped));
   }
-  if (pairedW !== undefined) {
-    return { netDemandW: pairedW, source: 'paired', memory: { batteries: tracks, lastPaired: [gridAtMs, pairedW] } };
-  }
-  const lastPaired = memory.lastPaired;
-  const gridFresh = state.gridQuality === 'good' && Number.isFinite(gridAtMs);
-  if (gridFresh && lastPaired !== undefined && nowMs - lastPaired[0] <= options.maxHoldMs && nowMs >= lastPaired[0]) {
-    return { netDemandW: lastPaired[1], source: 'held', memory: { batteries: tracks, lastPaired } };
-  }
-  return { netDemandW: latestW, source: 'latest', memory: { batteries: tracks } };
+  const anchor = memory.last;
+  const anchorUsable =
+    anchor !== undefined &&
+    anchor[0] <= nowMs &&
+    nowMs - anchor[0] <= options.maxAnchorAgeMs &&
+    Number.isFinite(anchor[1]);
+  const done = (netDemandW: number, source: DemandSource): DemandEstimate => ({
+    netDemandW,
+    source,
+    memory: { batteries: tracks, last: [nowMs, netDemandW] },
+  });
+  if (!gridFresh) return done(latestW, 'latest');
+  if (unpaired.length === 0) return done(knownW, 'paired');
+  if (!anchorUsable || anchor === undefined) return done(latestW, 'latest');
+  const anchorW = anchor[1];
+  // Scenarios: one battery as one of its events says, every other as it was at that event's time.
+  let best: number | undefined;
+  unpaired.forEach((events, i) => {
+    for (const [atMs, powerW] of events) {
+      const w = knownW + unpaired.reduce((s, other, j) => s + (j === i ? powerW : powerAt(other, atMs)), 0);
+      if (best === undefined || Math.abs(w - anchorW) < Math.abs(best - anchorW)) best = w;
+    }
+  });
+  return done(best ?? latestW, 'inferred');
 }
 
 /**
@@ -172,17 +250,18 @@ export function recordBatterySetpoints(
   for (const battery of state.batteries) {
     const track = memory.batteries?.[battery.assetId] ?? { changes: [] };
     const sp = setpoints[battery.assetId];
-    const changes = track.changes.filter((c) => c[0] >= nowMs - KEEP_CHANGES_MS && c[0] <= nowMs);
-    const kept = changes.length > 0 ? changes : track.changes.slice(-1).filter((c) => c[0] <= nowMs);
+    const recent = track.changes.filter((c) => c[0] >= nowMs - KEEP_CHANGES_MS && c[0] <= nowMs);
+    const kept = recent.length > 0 ? recent : track.changes.slice(-1).filter((c) => c[0] <= nowMs);
     let next = kept;
     if (sp?.kind === 'battery-power' && Number.isFinite(sp.powerW)) {
-      const fromW = kept.at(-1)?.[1] ?? track.latest?.[1] ?? (Number.isFinite(battery.powerW) ? battery.powerW : 0);
-      if (Math.abs(sp.powerW - fromW) > toleranceFor(battery, options)) {
+      const shownW = track.latest?.[1] ?? (Number.isFinite(battery.powerW) ? battery.powerW : 0);
+      const lastAskedW = kept.at(-1)?.[1] ?? shownW;
+      if (Math.abs(sp.powerW - lastAskedW) > toleranceFor(battery, options)) {
         const rampMs =
           battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0
-            ? (Math.abs(sp.powerW - fromW) / battery.maxRampWPerS) * 1_000
+            ? (Math.abs(sp.powerW - shownW) / battery.maxRampWPerS) * 1_000
             : 0;
-        next = [...kept, [nowMs, sp.powerW, nowMs + options.settleMs + rampMs] as Change].slice(-MAX_CHANGES);
+        next = [...kept, [nowMs, sp.powerW, nowMs + options.settleMs + rampMs, shownW] as Change].slice(-MAX_CHANGES);
       }
     }
     batteries[battery.assetId] = { ...track, changes: next };

@@ -7,6 +7,7 @@
  */
 import { buildBattery, buildEvCharger, buildSiteState } from '../../testing';
 import { combine } from '../combine';
+import type { DemandMemory } from '../demand';
 import type { StrategyConfigs, StrategyMemories } from '../registry';
 import { EvChargingConfigSchema, type EvChargingMemory } from './ev-charging';
 import { NetZeroConfigSchema } from './net-zero';
@@ -40,6 +41,8 @@ function drive(plant: Plant, evRaw: Record<string, unknown>, forgetReadings = fa
     'ev-charging': EvChargingConfigSchema.parse(evRaw),
   };
   let memories: StrategyMemories = {};
+  // As the engine runs it: with the demand estimate's memory (combine § 0).
+  let demand: DemandMemory = {};
   const batteryCommands: [number, number][] = [[0, 0]];
   const carCommands: [number, number][] = [[0, 0]];
   const inEffect = (commands: readonly [number, number][], t: number, delayMs: number): number =>
@@ -63,7 +66,8 @@ function drive(plant: Plant, evRaw: Record<string, unknown>, forgetReadings = fa
       batteries: [buildBattery({ powerW: battery.powerW, maxChargePowerW: 10_000, maxDischargePowerW: 10_000, ageMs: t - battery.atMs })],
       evChargers: [buildEvCharger({ connected, powerW: connected ? charger.powerW : 0, currentLimitA: inEffect(carCommands, t, 0), ageMs: t - charger.atMs })],
     });
-    const result = combine(state, { nowMs: 1_700_000_000_000 + t }, { active: ['net-zero', 'ev-charging'], configs, memories });
+    const result = combine(state, { nowMs: 1_700_000_000_000 + t }, { active: ['net-zero', 'ev-charging'], configs, memories, demand });
+    demand = result.demand.memory;
     const ev = result.memories['ev-charging'] as EvChargingMemory | undefined;
     memories = forgetReadings && ev ? { ...result.memories, 'ev-charging': { chargers: ev.chargers } } : result.memories;
     const batterySp = result.setpoints['bat-1'];
