@@ -641,7 +641,7 @@ describe('the demand from meters polled apart', () => {
   it('peak shaving holds its discharge while the battery is read once a second and the grid ten times', async () => {
     const site = buildSite({ strategy: { active: ['peak-shaving'], tickMs: 1_000, minTickMs: 100, config: { 'peak-shaving': { thresholdW: 2_000 } } } });
     const h = await started(harness({ site }));
-    // The plant: 6 kW of load, no PV; a set-point takes effect 300 ms after its intent; the battery is read at +200 ms
+    // The plant: 6 kW of load, no PV; a set-point takes effect 300 ms after its intent; the battery is read at +150 ms
     // of each second, the grid every 100 ms (each grid reading triggers a tick).
     const loadW = 6_000;
     const commands: (readonly [number, number])[] = [[T0, 0]];
@@ -654,8 +654,9 @@ describe('the demand from meters polled apart', () => {
       const last = intentsFor(h.bus, 'bat-1').at(-1);
       if (last?.setpoint.kind === 'battery-power' && commands.at(-1)?.[1] !== last.setpoint.powerW) commands.push([last.issuedAtMs, last.setpoint.powerW]);
       if ((t - T0) % 1_000 === 200) {
-        batteryRead = { atMs: t, powerW: batteryAt(t) };
-        h.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, reading('bat-1', 'battery', t, { powerW: batteryRead.powerW, socPct: 50 }));
+        // Read 50 ms before the grid reading of this step (readings of one instant would always pair).
+        batteryRead = { atMs: t - 50, powerW: batteryAt(t - 50) };
+        h.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, reading('bat-1', 'battery', batteryRead.atMs, { powerW: batteryRead.powerW, socPct: 50 }));
       }
       h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', t, { powerW: loadW - batteryAt(t), frequencyHz: 50 }));
       jest.advanceTimersByTime(0);
@@ -665,7 +666,7 @@ describe('the demand from meters polled apart', () => {
     const powers = intentsFor(h.bus, 'bat-1').map((i) => (i.setpoint.kind === 'battery-power' ? i.setpoint.powerW : Number.NaN));
     expect(powers.length).toBeGreaterThan(5);
     expect(new Set(powers)).toEqual(new Set([4_000]));
-    expect(h.health.counters.get('demandInferredTicks')).toBeGreaterThan(0);
+    expect(h.health.counters.get('demandHeldTicks')).toBeGreaterThan(0);
   });
 });
 

@@ -380,7 +380,7 @@ export function createEngine(deps: EngineDeps): Engine {
     });
     exportLimitMemory = combined.exportLimit.memory;
     demandMemory = combined.demand.memory;
-    if (combined.demand.source === 'inferred') health.incrementCounter('demandInferredTicks');
+    if (combined.demand.source === 'held') health.incrementCounter('demandHeldTicks');
     // Only those that ran keep a memory (an active primary behind another one does not run): count those.
     const started = seeded.seeded.filter((name) => combined.memories[name] !== undefined);
     if (started.length > 0) {

@@ -53,15 +53,15 @@ describe('estimateDemand', () => {
     });
   });
 
-  it('infers the battery from its set-point while only the grid shows it, follows the load meanwhile, and pairs once the battery is read', () => {
+  it('holds the paired demand while only the grid shows a set-point, and pairs once the battery is read', () => {
     let m = afterAsking5kW();
     // 300 ms later the battery discharges 5 kW: the grid shows 1 kW, the battery's reading is the old one (the plain
     // sum says 1 kW).
-    const inferred = tick(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }, m);
-    expect(inferred).toMatchObject({ netDemandW: 6_000, source: 'inferred' });
-    // The load rises by 1.5 kW before the battery is read again: the demand follows it at once.
-    const risen = tick(T0 + 500, { atMs: T0 + 500, w: 2_500 }, { atMs: T0 - 800, w: 0 }, inferred.memory);
-    expect(risen).toMatchObject({ netDemandW: 7_500, source: 'inferred' });
+    const held = tick(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }, m);
+    expect(held).toMatchObject({ netDemandW: 6_000, source: 'held' });
+    // The load rises by 1.5 kW before the battery is read again: the hold does not see it (the price of a hold).
+    const risen = tick(T0 + 500, { atMs: T0 + 500, w: 2_500 }, { atMs: T0 - 800, w: 0 }, held.memory);
+    expect(risen).toMatchObject({ netDemandW: 6_000, source: 'held' });
     m = risen.memory;
     // The battery is read after its set-point took effect; a grid reading after that pairs with it.
     expect(tick(T0 + 1_300, { atMs: T0 + 1_300, w: 2_600 }, { atMs: T0 + 1_200, w: 4_980 }, m)).toMatchObject({
@@ -70,12 +70,11 @@ describe('estimateDemand', () => {
     });
   });
 
-  it('before the effect, infers the battery as it was read', () => {
+  it('holds from the set-point on, before its effect too (the grid reading may show it or not)', () => {
     const m = afterAsking5kW();
-    // The set-point has not taken effect yet: the grid still shows 6 kW.
     expect(tick(T0 + 100, { atMs: T0 + 100, w: 6_050 }, { atMs: T0 - 800, w: 0 }, m)).toMatchObject({
-      netDemandW: 6_050,
-      source: 'inferred',
+      netDemandW: 6_000,
+      source: 'held',
     });
   });
 
@@ -83,7 +82,7 @@ describe('estimateDemand', () => {
     let m = afterAsking5kW();
     // The battery was read 100 ms after the set-point was sent, before it took effect; the grid after the effect.
     const early = tick(T0 + 900, { atMs: T0 + 900, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m);
-    expect(early).toMatchObject({ netDemandW: 6_000, source: 'inferred' });
+    expect(early).toMatchObject({ netDemandW: 6_000, source: 'held' });
     m = early.memory;
     // The arbiter holds it at 3 kW (60 % of the step): that reading shows the change.
     expect(tick(T0 + 1_200, { atMs: T0 + 1_200, w: 3_000 }, { atMs: T0 + 1_100, w: 3_000 }, m)).toMatchObject({
@@ -92,7 +91,7 @@ describe('estimateDemand', () => {
     });
     // At 40 % it does not, until the settling time has passed.
     const short = tick(T0 + 1_200, { atMs: T0 + 1_200, w: 4_000 }, { atMs: T0 + 1_100, w: 2_000 }, m);
-    expect(short.source).toBe('inferred');
+    expect(short.source).toBe('held');
     const settled = T0 + SETTLE;
     expect(
       tick(settled + 100, { atMs: settled + 100, w: 4_000 }, { atMs: settled, w: 2_000 }, short.memory),
@@ -124,9 +123,9 @@ describe('estimateDemand', () => {
   it('places a change no set-point explains between the two battery readings that show it', () => {
     // Another source (a manual intent at the arbiter) makes the battery discharge 3 kW between two of its readings.
     let m = tick(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 100, w: 0 }, {}).memory;
-    // The grid was read between the two battery readings and shows the change: the battery's new power is inferred.
+    // The grid was read between the two battery readings and may show the change or not: held.
     const between = tick(T0 + 1_000, { atMs: T0 + 500, w: 1_000 }, { atMs: T0 + 900, w: 3_000 }, m);
-    expect(between).toMatchObject({ netDemandW: 4_000, source: 'inferred' });
+    expect(between).toMatchObject({ netDemandW: 4_000, source: 'held' });
     m = between.memory;
     // A grid reading after the battery's pairs with its latest reading.
     expect(tick(T0 + 1_100, { atMs: T0 + 1_100, w: 1_050 }, { atMs: T0 + 900, w: 3_000 }, m)).toMatchObject({
@@ -148,9 +147,9 @@ describe('estimateDemand', () => {
     });
   });
 
-  it('counts the latest readings without a recent demand to choose by, or whenever the grid reading is stale', () => {
+  it('holds no longer than maxHoldMs, and never with a stale grid reading: then the latest readings count', () => {
     const m = afterAsking5kW();
-    const at = T0 + DEFAULT_DEMAND_OPTIONS.maxAnchorAgeMs + 1;
+    const at = T0 + DEFAULT_DEMAND_OPTIONS.maxHoldMs + 1;
     expect(tick(at, { atMs: at, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m)).toMatchObject({
       netDemandW: 1_000,
       source: 'latest',
@@ -175,7 +174,7 @@ describe('estimateDemand', () => {
     expect(out.memory.batteries?.['bat-1']).toEqual({ changes: [] });
   });
 
-  it('infers several batteries as they were at one moment', () => {
+  it('holds while any of several batteries does not pair', () => {
     const two = (
       nowMs: number,
       gridW: number,
@@ -203,14 +202,14 @@ describe('estimateDemand', () => {
       estimateDemand(two(T0 + 500, 2_000, { atMs: T0 - 500, w: 0 }, { atMs: T0 - 300, w: 0 }), T0 + 500, m),
     ).toMatchObject({
       netDemandW: 8_000,
-      source: 'inferred',
+      source: 'held',
     });
-    // The first has been read since: its reading pairs, the second is inferred.
+    // The first has been read since: its reading pairs, the second does not yet.
     expect(
       estimateDemand(two(T0 + 600, 2_000, { atMs: T0 + 550, w: 3_000 }, { atMs: T0 - 300, w: 0 }), T0 + 600, m),
     ).toMatchObject({
       netDemandW: 8_000,
-      source: 'inferred',
+      source: 'held',
     });
   });
 
@@ -218,11 +217,9 @@ describe('estimateDemand', () => {
     const ramp = { maxRampWPerS: 1_000 };
     const m = afterAsking5kW(ramp);
     expect(m.batteries?.['bat-1']?.changes.at(-1)).toEqual([T0, 5_000, T0 + SETTLE + 5_000, 0]);
-    // 4 s in, the battery is at 3.8 kW on its way: not shown (the grid is inferred).
+    // 4 s in, the battery is at 3.8 kW on its way: not shown.
     const on = T0 + 4_000;
-    expect(tick(on + 50, { atMs: on + 50, w: 2_000 }, { atMs: on, w: 3_800 }, m, undefined, ramp).source).toBe(
-      'inferred',
-    );
+    expect(tick(on + 50, { atMs: on + 50, w: 2_000 }, { atMs: on, w: 3_800 }, m, undefined, ramp).source).toBe('held');
     // At 4.6 kW (within a tenth of the step) it is.
     expect(
       tick(on + 700, { atMs: on + 700, w: 1_400 }, { atMs: on + 650, w: 4_600 }, m, undefined, ramp),
@@ -238,7 +235,7 @@ describe('estimateDemand', () => {
     let m = afterAsking5kW();
     m = tick(T0 + 100, { atMs: T0 + 100, w: 6_000 }, { atMs: T0 - 800, w: 0 }, m, 0).memory;
     const out = tick(T0 + 400, { atMs: T0 + 350, w: 1_000 }, { atMs: T0 + 150, w: 0 }, m);
-    expect(out).toMatchObject({ netDemandW: 6_000, source: 'inferred' });
+    expect(out).toMatchObject({ netDemandW: 6_000, source: 'held' });
   });
 
   it('starts a battery afresh when the clock went back, and chooses by no demand from the future', () => {
@@ -249,8 +246,8 @@ describe('estimateDemand', () => {
     const out = tick(back, { atMs: back, w: 6_000 }, { atMs: back - 100, w: 0 }, m);
     expect(out).toMatchObject({ netDemandW: 6_000, source: 'paired' });
     expect(out.memory.batteries?.['bat-1']).toEqual({ changes: [], latest: [back - 100, 0] });
-    // A stored demand from the future is no anchor.
-    const ahead: DemandMemory = { ...afterAsking5kW(), last: [T0 + 60_000, 9_999] };
+    // A paired demand from the future is not held.
+    const ahead: DemandMemory = { ...afterAsking5kW(), lastPaired: [T0 + 60_000, 9_999] };
     expect(tick(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }, ahead)).toMatchObject({
       netDemandW: 1_000,
       source: 'latest',

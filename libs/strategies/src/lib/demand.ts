@@ -21,31 +21,34 @@ import type { StrategySetpoints } from './strategy';
  *   two battery readings more than the tolerance apart: the later one pairs only with grid readings no older than
  *   it, the earlier one only with grid readings no newer than it. Each fresh battery pairs its latest reading, else
  *   the one before.
- * - **Inferred.** A battery that does not pair is doing one of a few things at the grid reading's time: what it was
- *   last read doing, what it was read doing before that, or one of the set-points sent since the change its reading
- *   last showed. Each is a scenario (for several batteries: one battery as one of its events says, the others as they
- *   were at that event's time); the demand is `grid + scenario`, and the scenario chosen is the one that puts it
- *   nearest the previous tick's demand. So the demand follows every load and PV change the grid shows at once; it can
- *   pick a wrong scenario when the load moves between two ticks by more than half the gap between that scenario and
- *   the right one while a change is in flight, and then goes on from it until the battery is read again.
- * - **Latest.** Without a previous demand of the last `maxAnchorAgeMs` (the first ticks, a clock that went back), or
- *   with a stale grid reading, the latest readings count as they are.
+ * - **Held.** When a battery does not pair, the last paired demand is held (at most `maxHoldMs`): a measurement, so
+ *   the estimate cannot run away, though a load or PV change during the hold is seen only once the battery pairs
+ *   again — its next reading after the set-point took effect, or `settleMs` after the set-point for a battery that
+ *   does not follow. (Inferring the unread battery's power instead — its reading or a set-point in flight, whichever
+ *   puts the demand nearest the previous tick's — followed load changes at once but fed its own mistakes: with a
+ *   battery the arbiter held short, or set-points in flight longer than a battery poll, it ran away by kilowatts.)
+ * - **Latest.** After `maxHoldMs` without a pairing, without a paired demand (a first tick, a clock that went back),
+ *   or with a stale grid reading, the latest readings count as they are.
  */
 
 /** When a set-point change shows in the readings, and what counts as a change. */
 export interface DemandOptions {
-  /** From sending a battery set-point to its effect in the readings (write path and device response), ms. */
+  /**
+   * From sending a battery set-point to its effect in the readings (write path and device response), ms: a reading
+   * taken this long after the set-point (plus the ramp time) shows whatever the battery does about it — a battery
+   * that did not follow (an arbiter clamp, a BMS limit, a rejected write) is then taken as it is read.
+   */
   readonly settleMs: number;
-  /** The previous tick's demand guides the choice of a scenario only if it is at most this old, ms. */
-  readonly maxAnchorAgeMs: number;
+  /** The longest a paired demand is held while the readings disagree, ms; after it the latest readings count. */
+  readonly maxHoldMs: number;
   /** A battery power change smaller than this (or 1 % of the battery's larger power limit, if more) is noise, W. */
   readonly toleranceW: number;
 }
 
-export const DEFAULT_DEMAND_OPTIONS: DemandOptions = { settleMs: 3_000, maxAnchorAgeMs: 10_000, toleranceW: 100 };
+export const DEFAULT_DEMAND_OPTIONS: DemandOptions = { settleMs: 1_500, maxHoldMs: 5_000, toleranceW: 100 };
 
 /** How the tick's demand was measured. */
-export type DemandSource = 'paired' | 'inferred' | 'latest';
+export type DemandSource = 'paired' | 'held' | 'latest';
 
 /**
  * A set-point that changed a battery's power: when it was sent, the power asked, by when it has surely taken effect,
@@ -67,8 +70,8 @@ interface BatteryTrack {
 /** The estimate's memory (plain JSON, kept by the engine between ticks; not worth saving across a restart). */
 export interface DemandMemory {
   readonly batteries?: Readonly<Record<string, BatteryTrack>>;
-  /** The previous tick's demand: the tick's time and the demand, W. */
-  readonly last?: Reading;
+  /** The last paired demand: the tick's time and the demand, W. */
+  readonly lastPaired?: Reading;
 }
 
 export interface DemandEstimate {
@@ -142,36 +145,6 @@ function pairedReading(
   return undefined;
 }
 
-/**
- * What an unpaired battery may be doing, as events in time: its readings, and the set-points sent since the change
- * the last change its latest reading shows.
- */
-function eventsOf(track: BatteryTrack, toleranceW: number, ramped: boolean): readonly Reading[] {
-  const { changes, latest, previous } = track;
-  if (!latest) return [];
-  // Back from the reading's epoch to the last change it shows.
-  let from = epochOf(changes, latest[0]);
-  for (
-    let own = changes[from - 1];
-    own !== undefined && !shows(latest, own, toleranceW, ramped);
-    own = changes[from - 1]
-  )
-    from--;
-  const events: Reading[] = [
-    ...(previous ? [previous] : []),
-    latest,
-    ...changes.slice(Math.max(0, from)).map((c): Reading => [c[0], c[1]]),
-  ];
-  return events.sort((a, b) => a[0] - b[0]);
-}
-
-/** The power at `atMs` of a battery whose events are `events`: the last event no later, else the first. */
-function powerAt(events: readonly Reading[], atMs: number): number {
-  let w = events[0]?.[1] ?? 0;
-  for (const [t, p] of events) if (t <= atMs) w = p;
-  return w;
-}
-
 /** The tick's net demand, W (see above); `nowMs` is the tick's time. */
 export function estimateDemand(
   state: SiteState,
@@ -185,7 +158,7 @@ export function estimateDemand(
   const gridFresh = state.gridQuality === 'good' && Number.isFinite(gridAtMs) && Number.isFinite(state.gridPowerW);
   const tracks: Record<string, BatteryTrack> = {};
   let knownW = state.gridPowerW;
-  const unpaired: (readonly Reading[])[] = [];
+  let allPaired = true;
   for (const battery of state.batteries) {
     const stored = memory.batteries?.[battery.assetId];
     // Nothing from the future: a clock that went back starts the battery afresh.
@@ -207,32 +180,19 @@ export function estimateDemand(
     const ramped = battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0;
     const paired = gridFresh ? pairedReading(track, gridAtMs, tolerance, ramped) : undefined;
     if (paired) knownW += paired[1];
-    else unpaired.push(eventsOf(track, tolerance, ramped));
+    else allPaired = false;
   }
-  const anchor = memory.last;
-  const anchorUsable =
-    anchor !== undefined &&
-    anchor[0] <= nowMs &&
-    nowMs - anchor[0] <= options.maxAnchorAgeMs &&
-    Number.isFinite(anchor[1]);
-  const done = (netDemandW: number, source: DemandSource): DemandEstimate => ({
-    netDemandW,
-    source,
-    memory: { batteries: tracks, last: [nowMs, netDemandW] },
-  });
+  const held = memory.lastPaired;
+  const holdable =
+    held !== undefined && held[0] <= nowMs && nowMs - held[0] <= options.maxHoldMs && Number.isFinite(held[1]);
+  const done = (netDemandW: number, source: DemandSource): DemandEstimate => {
+    const lastPaired = source === 'paired' ? ([nowMs, netDemandW] as const) : holdable ? held : undefined;
+    return { netDemandW, source, memory: { batteries: tracks, ...(lastPaired ? { lastPaired } : {}) } };
+  };
   if (!gridFresh) return done(latestW, 'latest');
-  if (unpaired.length === 0) return done(knownW, 'paired');
-  if (!anchorUsable || anchor === undefined) return done(latestW, 'latest');
-  const anchorW = anchor[1];
-  // Scenarios: one battery as one of its events says, every other as it was at that event's time.
-  let best: number | undefined;
-  unpaired.forEach((events, i) => {
-    for (const [atMs, powerW] of events) {
-      const w = knownW + unpaired.reduce((s, other, j) => s + (j === i ? powerW : powerAt(other, atMs)), 0);
-      if (best === undefined || Math.abs(w - anchorW) < Math.abs(best - anchorW)) best = w;
-    }
-  });
-  return done(best ?? latestW, 'inferred');
+  if (allPaired) return done(knownW, 'paired');
+  if (holdable) return done(held[1], 'held');
+  return done(latestW, 'latest');
 }
 
 /**
