@@ -172,6 +172,7 @@ export function buildSiteState(input: SiteStateInput): BuiltSiteState {
       maxSocPct: limits.maxSocPct,
       reserveSocPct: limits.reserveSocPct,
       ...(limits.maxRampWPerS !== undefined ? { maxRampWPerS: limits.maxRampWPerS } : {}),
+      ...(limits.responseMs !== undefined ? { responseMs: limits.responseMs } : {}),
       quality: (socPct === undefined || powerW === undefined) && f.quality === 'good' ? 'error' : f.quality,
       ageMs: f.ageMs,
     };

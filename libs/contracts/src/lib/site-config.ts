@@ -125,6 +125,12 @@ export const BatteryLimitsSchema = z
     dischargeTemperatureC: z.tuple([TemperatureCSchema, TemperatureCSchema]).optional(),
     /** Largest setpoint change per second, W/s. */
     maxRampWPerS: PowerWSchema.optional(),
+    /**
+     * From the strategy engine's set-point to its effect in the battery's power reading (write path and the device's
+     * own response), ms; absent: 3 s. The engine's demand estimate takes a reading this long after a set-point (plus
+     * the ramp time) as showing what the battery does about it.
+     */
+    responseMs: DurationMsSchema.min(100).max(120_000).optional(),
   })
   .refine((l) => l.minSocPct < l.maxSocPct, { message: 'minSocPct must be below maxSocPct', path: ['minSocPct'] })
   .refine((l) => l.reserveSocPct <= l.maxSocPct, { message: 'reserveSocPct must not exceed maxSocPct', path: ['reserveSocPct'] });

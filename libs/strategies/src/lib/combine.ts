@@ -197,7 +197,14 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
     demand: {
       netDemandW: demand.netDemandW,
       source: demand.source,
-      memory: recordBatterySetpoints(demand.memory, state, batterySetpoints, clock.nowMs, demandOptions),
+      memory: recordBatterySetpoints(
+        demand.memory,
+        state,
+        batterySetpoints,
+        clock.nowMs,
+        demandOptions,
+        demand.source,
+      ),
     },
   };
 }

@@ -120,6 +120,30 @@ describe('estimateDemand', () => {
     });
   });
 
+  it('pairs a battery that shows its change only by the time passed with a grid reading taken right after it only', () => {
+    const m = afterAsking5kW();
+    // A battery slower than its response time: still idle at T0 + 3.1 s.
+    const read = T0 + SETTLE + 100;
+    expect(tick(read + 200, { atMs: read + 200, w: 6_000 }, { atMs: read, w: 0 }, m)).toMatchObject({
+      netDemandW: 6_000,
+      source: 'paired',
+    });
+    // A grid reading 400 ms after it may already show the battery moving (here 5 kW): held, not 1 kW.
+    expect(tick(read + 400, { atMs: read + 400, w: 1_000 }, { atMs: read, w: 0 }, m)).toMatchObject({
+      netDemandW: 6_000,
+      source: 'held',
+    });
+  });
+
+  it('does not take a grid reading from before the effect for one after it because the battery was read after it', () => {
+    // 4 kW asked at T0; the grid read at T0 + 250 (before the effect at T0 + 300), the battery at T0 + 350 (after).
+    const s0 = site(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 50, w: 0 });
+    const m = recordBatterySetpoints(estimateDemand(s0, T0, {}).memory, s0, { 'bat-1': batteryPower(4_000) }, T0);
+    const out = estimateDemand(site(T0 + 350, { atMs: T0 + 250, w: 4_000 }, { atMs: T0 + 350, w: 4_000 }), T0 + 350, m);
+    // Counted together they would say 8 kW.
+    expect(out).toMatchObject({ netDemandW: 4_000, source: 'held' });
+  });
+
   it('places a change no set-point explains between the two battery readings that show it', () => {
     // Another source (a manual intent at the arbiter) makes the battery discharge 3 kW between two of its readings.
     let m = tick(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 100, w: 0 }, {}).memory;
@@ -147,10 +171,17 @@ describe('estimateDemand', () => {
     });
   });
 
-  it('holds no longer than maxHoldMs, and never with a stale grid reading: then the latest readings count', () => {
-    const m = afterAsking5kW();
-    const at = T0 + DEFAULT_DEMAND_OPTIONS.maxHoldMs + 1;
-    expect(tick(at, { atMs: at, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m)).toMatchObject({
+  it('holds no longer than maxHoldMs or the response time plus 2.5 battery polls, and never with a stale grid reading', () => {
+    let m = afterAsking5kW();
+    // Read at T0 − 800 and T0 + 100 (before the effect): a 900 ms poll, so the hold lasts 3 000 + 2 250 ms.
+    m = tick(T0 + 200, { atMs: T0 + 200, w: 6_000 }, { atMs: T0 + 100, w: 0 }, m).memory;
+    const within = T0 + SETTLE + 2_250;
+    expect(tick(within, { atMs: within, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m)).toMatchObject({
+      netDemandW: 6_000,
+      source: 'held',
+    });
+    const after = within + 1;
+    expect(tick(after, { atMs: after, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m)).toMatchObject({
       netDemandW: 1_000,
       source: 'latest',
     });

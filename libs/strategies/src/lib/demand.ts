@@ -13,39 +13,45 @@ import type { StrategySetpoints } from './strategy';
  *
  * - **Epochs.** The set-points `combine` sends that move a battery by more than the tolerance split time into epochs.
  *   A reading belongs to the epoch of the last change sent before it was taken. A battery reading *shows* its epoch's
- *   change once it is away from what the battery was last read doing before the change and within half the step of the
- *   set-point (a tenth with a ramp limit), or once `settleMs` (plus the ramp time) have passed since the change;
- *   a grid reading shows it after that time or after a battery reading that shows it.
+ *   change by its value once it is away from what the battery was last read doing before the change and within half
+ *   the step of the set-point (a tenth with a ramp limit); or by the time passed once the battery's response time
+ *   (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since the change. A grid reading
+ *   shows it after that time or after a battery reading that shows it.
  * - **Paired.** A battery reading pairs with the grid reading when both were taken at one instant, or both belong to
- *   one epoch and show its change. A change no set-point explains (another source at the arbiter, the BMS) shows as
- *   two battery readings more than the tolerance apart: the later one pairs only with grid readings no older than
- *   it, the earlier one only with grid readings no newer than it. Each fresh battery pairs its latest reading, else
- *   the one before.
- * - **Held.** When a battery does not pair, the last paired demand is held (at most `maxHoldMs`): a measurement, so
- *   the estimate cannot run away, though a load or PV change during the hold is seen only once the battery pairs
- *   again — its next reading after the set-point took effect, or `settleMs` after the set-point for a battery that
- *   does not follow. (Inferring the unread battery's power instead — its reading or a set-point in flight, whichever
- *   puts the demand nearest the previous tick's — followed load changes at once but fed its own mistakes: with a
- *   battery the arbiter held short, or set-points in flight longer than a battery poll, it ran away by kilowatts.)
- * - **Latest.** After `maxHoldMs` without a pairing, without a paired demand (a first tick, a clock that went back),
- *   or with a stale grid reading, the latest readings count as they are.
+ *   one epoch and show its change — a battery reading that shows it only by the time passed (the battery did not
+ *   follow, or is slower than its response time) only with a grid reading taken at most 250 ms after it. A change no
+ *   set-point explains (another source at the arbiter, the BMS) shows as two battery readings more than the tolerance
+ *   apart: the later one pairs only with grid readings no older than it, the earlier one only with grid readings no
+ *   newer than it. Each fresh battery pairs its latest reading, else the one before.
+ * - **Held.** When a battery does not pair, the last paired demand is held: a measurement, so the estimate cannot run
+ *   away, though a load or PV change during the hold is seen only once the batteries pair again. The hold lasts at
+ *   most `maxHoldMs` or, if longer, the slowest battery's response time plus 2.5 of its poll intervals. (Inferring
+ *   the unread battery's power instead — its reading or a set-point in flight, whichever puts the demand nearest the
+ *   previous tick's — followed load changes at once but fed its own mistakes: with a battery the arbiter held short,
+ *   or set-points in flight longer than a battery poll, it ran away by kilowatts.)
+ * - **Latest.** After the hold, without a paired demand (a first tick, a clock that went back), or with a stale grid
+ *   reading, the latest readings count as they are.
  */
 
 /** When a set-point change shows in the readings, and what counts as a change. */
 export interface DemandOptions {
   /**
-   * From sending a battery set-point to its effect in the readings (write path and device response), ms: a reading
-   * taken this long after the set-point (plus the ramp time) shows whatever the battery does about it — a battery
-   * that did not follow (an arbiter clamp, a BMS limit, a rejected write) is then taken as it is read.
+   * From sending a battery set-point to its effect in the readings (write path and device response), ms, for a
+   * battery whose site config has no `responseMs`: a reading taken this long after the set-point (plus the ramp time)
+   * shows whatever the battery does about it — a battery that did not follow (an arbiter clamp, a BMS limit, a rejected
+   * write) is then taken as it is read, with grid readings taken right after it.
    */
   readonly settleMs: number;
-  /** The longest a paired demand is held while the readings disagree, ms; after it the latest readings count. */
+  /**
+   * The longest a paired demand is held while the readings disagree, ms — or, if longer, the slowest battery's
+   * response time plus 2.5 of its poll intervals; after it the latest readings count.
+   */
   readonly maxHoldMs: number;
   /** A battery power change smaller than this (or 1 % of the battery's larger power limit, if more) is noise, W. */
   readonly toleranceW: number;
 }
 
-export const DEFAULT_DEMAND_OPTIONS: DemandOptions = { settleMs: 1_500, maxHoldMs: 5_000, toleranceW: 100 };
+export const DEFAULT_DEMAND_OPTIONS: DemandOptions = { settleMs: 3_000, maxHoldMs: 5_000, toleranceW: 100 };
 
 /** How the tick's demand was measured. */
 export type DemandSource = 'paired' | 'held' | 'latest';
@@ -82,7 +88,14 @@ export interface DemandEstimate {
 }
 
 const MAX_CHANGES = 16;
+/** A battery reading that shows a change only by the time passed pairs with grid readings at most this much newer, ms. */
+const TIME_SHOWN_PAIRS_MS = 250;
 const KEEP_CHANGES_MS = 120_000;
+
+/** From a set-point to its effect in the battery's readings, ms: its site config's `responseMs`, else `settleMs`. */
+function responseMsOf(battery: BatteryState, options: DemandOptions): number {
+  return battery.responseMs !== undefined && battery.responseMs > 0 ? battery.responseMs : options.settleMs;
+}
 
 function toleranceFor(battery: BatteryState, options: DemandOptions): number {
   const larger = Math.max(battery.maxChargePowerW, battery.maxDischargePowerW);
@@ -102,11 +115,12 @@ function epochOf(changes: readonly Change[], atMs: number): number {
  * cent off), within a tenth with a ramp limit (which moves it there step by step), always within the tolerance; or
  * taken after `settledByMs`.
  */
-function shows(reading: Reading, change: Change, toleranceW: number, ramped: boolean): boolean {
-  if (reading[0] >= change[2]) return true;
-  const [, powerW, , fromW] = change;
-  if (Math.abs(reading[1] - fromW) <= toleranceW) return false;
-  return Math.abs(reading[1] - powerW) <= Math.max(toleranceW, (ramped ? 0.1 : 0.5) * Math.abs(powerW - fromW));
+function shows(reading: Reading, change: Change, toleranceW: number, ramped: boolean): 'value' | 'time' | false {
+  const [, powerW, settledByMs, fromW] = change;
+  const moved = Math.abs(reading[1] - fromW) > toleranceW;
+  if (moved && Math.abs(reading[1] - powerW) <= Math.max(toleranceW, (ramped ? 0.1 : 0.5) * Math.abs(powerW - fromW)))
+    return 'value';
+  return reading[0] >= settledByMs ? 'time' : false;
 }
 
 /** The battery reading this battery pairs with the grid reading taken at `gridAtMs`, if any. */
@@ -137,7 +151,11 @@ function pairedReading(
     Math.abs(latest[1] - previous[1]) > toleranceW;
   for (const reading of readings) {
     if (epochOf(changes, reading[0]) !== gridEpoch) continue;
-    if (change !== undefined && !shows(reading, change, toleranceW, ramped)) continue;
+    const how = change === undefined ? 'value' : shows(reading, change, toleranceW, ramped);
+    if (!how) continue;
+    // Shown only by the time passed (the battery has not moved, or not far): it may still move — a battery slower
+    // than its response time — so it pairs only with a grid reading taken right after it.
+    if (how === 'time' && gridAtMs > reading[0] + TIME_SHOWN_PAIRS_MS) continue;
     if (unexplained && reading === latest && gridAtMs < latest[0]) continue;
     if (unexplained && reading === previous && gridAtMs > previous[0]) continue;
     return reading;
@@ -159,6 +177,8 @@ export function estimateDemand(
   const tracks: Record<string, BatteryTrack> = {};
   let knownW = state.gridPowerW;
   let allPaired = true;
+  // A hold lasts until the slowest battery has been read again after its response time.
+  let holdMs = options.maxHoldMs;
   for (const battery of state.batteries) {
     const stored = memory.batteries?.[battery.assetId];
     // Nothing from the future: a clock that went back starts the battery afresh.
@@ -176,6 +196,10 @@ export function estimateDemand(
     else if (reading[0] > known[0]) track = { changes, latest: reading, previous: known };
     else track = { ...stored, changes };
     tracks[battery.assetId] = track;
+    if (track.latest && track.previous) {
+      const pollMs = track.latest[0] - track.previous[0];
+      holdMs = Math.max(holdMs, responseMsOf(battery, options) + 2.5 * pollMs);
+    }
     const tolerance = toleranceFor(battery, options);
     const ramped = battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0;
     const paired = gridFresh ? pairedReading(track, gridAtMs, tolerance, ramped) : undefined;
@@ -183,8 +207,7 @@ export function estimateDemand(
     else allPaired = false;
   }
   const held = memory.lastPaired;
-  const holdable =
-    held !== undefined && held[0] <= nowMs && nowMs - held[0] <= options.maxHoldMs && Number.isFinite(held[1]);
+  const holdable = held !== undefined && held[0] <= nowMs && nowMs - held[0] <= holdMs && Number.isFinite(held[1]);
   const done = (netDemandW: number, source: DemandSource): DemandEstimate => {
     const lastPaired = source === 'paired' ? ([nowMs, netDemandW] as const) : holdable ? held : undefined;
     return { netDemandW, source, memory: { batteries: tracks, ...(lastPaired ? { lastPaired } : {}) } };
@@ -197,7 +220,8 @@ export function estimateDemand(
 
 /**
  * Adds the battery set-points `combine` sends this tick to the memory: one that moves a battery by more than the
- * tolerance from the last change sent (or, without one, from its latest reading) starts a new epoch.
+ * tolerance from the last change sent (or, without one, from its latest reading) starts a new epoch — unless the
+ * tick counted the latest readings as they are (`source` 'latest').
  */
 export function recordBatterySetpoints(
   memory: DemandMemory,
@@ -205,7 +229,11 @@ export function recordBatterySetpoints(
   setpoints: StrategySetpoints,
   nowMs: number,
   options: DemandOptions = DEFAULT_DEMAND_OPTIONS,
+  source: DemandSource = 'paired',
 ): DemandMemory {
+  // A tick on the latest readings opens no epoch: its set-points follow the readings from tick to tick, and epochs
+  // that never settle would keep the batteries from pairing again.
+  if (source === 'latest') return memory;
   const batteries: Record<string, BatteryTrack> = {};
   for (const battery of state.batteries) {
     const track = memory.batteries?.[battery.assetId] ?? { changes: [] };
@@ -221,7 +249,9 @@ export function recordBatterySetpoints(
           battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0
             ? (Math.abs(sp.powerW - shownW) / battery.maxRampWPerS) * 1_000
             : 0;
-        next = [...kept, [nowMs, sp.powerW, nowMs + options.settleMs + rampMs, shownW] as Change].slice(-MAX_CHANGES);
+        next = [...kept, [nowMs, sp.powerW, nowMs + responseMsOf(battery, options) + rampMs, shownW] as Change].slice(
+          -MAX_CHANGES,
+        );
       }
     }
     batteries[battery.assetId] = { ...track, changes: next };

@@ -26,6 +26,8 @@ export interface BatteryState {
   readonly powerStepW?: number;
   /** The arbiter's ramp limit for this battery, W/s, when the site config sets one (how long a change takes). */
   readonly maxRampWPerS?: number;
+  /** From a set-point to its effect in this battery's readings, ms, when the site config sets one (`responseMs`). */
+  readonly responseMs?: number;
   /** Quality of the latest reading. Anything but 'good' is stale data. */
   readonly quality: Quality;
   /** Age of the latest reading at the time of the snapshot, ms, ≥ 0. */
