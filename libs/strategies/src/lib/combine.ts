@@ -197,14 +197,7 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
     demand: {
       netDemandW: demand.netDemandW,
       source: demand.source,
-      memory: recordBatterySetpoints(
-        demand.memory,
-        state,
-        batterySetpoints,
-        clock.nowMs,
-        demandOptions,
-        demand.source,
-      ),
+      memory: recordBatterySetpoints(demand.memory, state, batterySetpoints, clock.nowMs, demandOptions),
     },
   };
 }

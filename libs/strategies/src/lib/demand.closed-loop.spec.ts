@@ -166,9 +166,25 @@ describe('the demand from meters polled apart', () => {
     const slow: Plant = { ...plant, delayMs: 4_000, loadW, responseMs: 5_000 };
     const spreadFrom = (run: Run): number => spread(within(run.setpoints, 15_000));
     expect(spreadFrom(drive(slow, 'self-consumption', selfConsumption, 40_000))).toBeLessThanOrEqual(600);
-    // Without it, readings of the battery not yet moving count as what it does after 3 s: it swings by kilowatts.
+    // Without it, readings of the battery not yet moving count as what it does after 3 s: it swings by over a kW.
     const unsaid: Plant = { ...plant, delayMs: 4_000, loadW };
-    expect(spreadFrom(drive(unsaid, 'self-consumption', selfConsumption, 40_000))).toBeGreaterThan(2_000);
+    expect(spreadFrom(drive(unsaid, 'self-consumption', selfConsumption, 40_000))).toBeGreaterThan(1_000);
+  });
+
+  it('a battery held below half its step is taken as read at its second reading, not after its response time', () => {
+    // Capped at 2 kW by the arbiter, asked 5 kW; responseMs 30 s; zero export; the load drops to 0.5 kW at 20 s.
+    const capped: Plant = {
+      ...plant,
+      dischargeCapW: 2_000,
+      responseMs: 30_000,
+      maxExportW: 0,
+      loadW: (t) => (t < 2_000 ? 500 : t < 20_000 ? 5_000 : 500),
+    };
+    const exportMs = (run: Run): number => run.gridW.filter(([t, w]) => t >= 20_000 && w < -500).length * TICK_MS;
+    // Measured: 0.5 s of export (the drop is seen at the next pairing, the battery's next two readings).
+    expect(exportMs(drive(capped, 'self-consumption', selfConsumption, 40_000))).toBeLessThanOrEqual(1_000);
+    // The latest readings as they are: 7.3 s (the battery is sent between 0 and what it cannot do).
+    expect(exportMs(drive(capped, 'self-consumption', selfConsumption, 40_000, false))).toBeGreaterThan(5_000);
   });
 
   it('settles on the demand for any poll period (0.5–5 s), phase and delay within the response time (0–3 s), with load noise and a battery the arbiter holds back', () => {

@@ -144,6 +144,58 @@ describe('estimateDemand', () => {
     expect(out).toMatchObject({ netDemandW: 4_000, source: 'held' });
   });
 
+  it('pairs a battery held short of its set-point, below half the step, once two readings agree (not after responseMs)', () => {
+    let m = afterAsking5kW({ responseMs: 30_000 });
+    // Held at 1.5 kW of the 5 kW asked: read twice at that power.
+    m = tick(T0 + 1_000, { atMs: T0 + 1_000, w: 4_500 }, { atMs: T0 + 950, w: 1_500 }, m, undefined, {
+      responseMs: 30_000,
+    }).memory;
+    expect(m.batteries?.['bat-1']?.latest).toEqual([T0 + 950, 1_500]);
+    const second = T0 + 1_950;
+    // A grid reading right after the second reading pairs (the load dropped by 1 kW meanwhile); a later one holds.
+    const out = tick(second + 50, { atMs: second + 50, w: 3_500 }, { atMs: second, w: 1_500 }, m, undefined, {
+      responseMs: 30_000,
+    });
+    expect(out).toMatchObject({ netDemandW: 5_000, source: 'paired' });
+    expect(
+      tick(second + 400, { atMs: second + 400, w: 3_000 }, { atMs: second, w: 1_500 }, out.memory, undefined, {
+        responseMs: 30_000,
+      }),
+    ).toMatchObject({
+      netDemandW: 5_000,
+      source: 'held',
+    });
+  });
+
+  it('when the hold runs out, counts the latest readings once and holds them', () => {
+    const m = afterAsking5kW();
+    // The battery's readings 900 ms apart (T0 − 800, T0 + 100): the hold lasts 3 000 + 2 250 ms.
+    const at = T0 + SETTLE + 2_250 + 1;
+    const out = tick(at, { atMs: at, w: 1_000 }, { atMs: T0 + 100, w: 0 }, m);
+    expect(out).toMatchObject({ netDemandW: 1_000, source: 'latest' });
+    // The next tick holds that, instead of taking the latest readings tick after tick.
+    expect(tick(at + 100, { atMs: at + 100, w: 1_200 }, { atMs: T0 + 100, w: 0 }, out.memory)).toMatchObject({
+      netDemandW: 1_000,
+      source: 'held',
+    });
+  });
+
+  it("keeps a battery's poll interval while it is stale, for the length of a hold", () => {
+    let m = afterAsking5kW();
+    // Read every 5 s: at T0 − 800 and T0 + 4 200 (still idle).
+    m = tick(T0 + 4_300, { atMs: T0 + 4_300, w: 6_000 }, { atMs: T0 + 4_200, w: 0 }, m).memory;
+    expect(m.batteries?.['bat-1']?.pollMs).toBe(5_000);
+    const stale = estimateDemand(
+      {
+        ...site(T0 + 4_400, { atMs: T0 + 4_400, w: 6_000 }, { atMs: T0 + 4_200, w: 0 }),
+        batteries: [buildBattery({ quality: 'stale', ageMs: 200 })],
+      },
+      T0 + 4_400,
+      m,
+    );
+    expect(stale.memory.batteries?.['bat-1']?.pollMs).toBe(5_000);
+  });
+
   it('places a change no set-point explains between the two battery readings that show it', () => {
     // Another source (a manual intent at the arbiter) makes the battery discharge 3 kW between two of its readings.
     let m = tick(T0, { atMs: T0, w: 4_000 }, { atMs: T0 - 100, w: 0 }, {}).memory;
@@ -276,7 +328,7 @@ describe('estimateDemand', () => {
     const back = T0 - 30_000;
     const out = tick(back, { atMs: back, w: 6_000 }, { atMs: back - 100, w: 0 }, m);
     expect(out).toMatchObject({ netDemandW: 6_000, source: 'paired' });
-    expect(out.memory.batteries?.['bat-1']).toEqual({ changes: [], latest: [back - 100, 0] });
+    expect(out.memory.batteries?.['bat-1']).toEqual({ changes: [], latest: [back - 100, 0], pollMs: 2_000 });
     // A paired demand from the future is not held.
     const ahead: DemandMemory = { ...afterAsking5kW(), lastPaired: [T0 + 60_000, 9_999] };
     expect(tick(T0 + 400, { atMs: T0 + 400, w: 1_000 }, { atMs: T0 - 800, w: 0 }, ahead)).toMatchObject({

@@ -71,6 +71,8 @@ interface BatteryTrack {
   readonly latest?: Reading;
   /** The reading before it. */
   readonly previous?: Reading;
+  /** The last interval between two of its readings, ms (kept while the battery is stale or starts afresh). */
+  readonly pollMs?: number;
 }
 
 /** The estimate's memory (plain JSON, kept by the engine between ticks; not worth saving across a restart). */
@@ -137,6 +139,22 @@ function pairedReading(
   const gridEpoch = epochOf(changes, gridAtMs);
   const change = changes[gridEpoch - 1];
   const readings = previous ? [latest, previous] : [latest];
+  // Two readings of the grid's epoch that left the old power and agree: the battery has stopped short of its set-point
+  // (an arbiter clamp, a BMS limit); it may still creep on, so like a reading shown by time it pairs only right after.
+  // Not where an earlier set-point put it: that is the earlier change arriving late, not this one stopping short.
+  const before = changes[gridEpoch - 2];
+  const steady =
+    previous !== undefined &&
+    change !== undefined &&
+    (before === undefined || Math.abs(latest[1] - before[1]) > toleranceW) &&
+    Math.abs(latest[1] - change[3]) > toleranceW &&
+    Math.abs(previous[1] - change[3]) > toleranceW &&
+    epochOf(changes, previous[0]) === gridEpoch &&
+    epochOf(changes, latest[0]) === gridEpoch &&
+    Math.abs(latest[1] - previous[1]) <= toleranceW &&
+    gridAtMs >= latest[0] &&
+    gridAtMs <= latest[0] + TIME_SHOWN_PAIRS_MS;
+  if (steady) return latest;
   const gridShows =
     change === undefined ||
     gridAtMs >= change[2] ||
@@ -183,8 +201,10 @@ export function estimateDemand(
     const stored = memory.batteries?.[battery.assetId];
     // Nothing from the future: a clock that went back starts the battery afresh.
     const changes = (stored?.changes ?? []).filter((c) => c[0] <= nowMs);
+    const pollMs = stored?.pollMs;
+    const keepPoll = pollMs === undefined ? {} : { pollMs };
     if (battery.quality !== 'good' || !Number.isFinite(battery.ageMs) || !Number.isFinite(battery.powerW)) {
-      tracks[battery.assetId] = { changes };
+      tracks[battery.assetId] = { changes, ...keepPoll };
       if (Number.isFinite(battery.powerW)) knownW += battery.powerW;
       continue;
     }
@@ -192,14 +212,12 @@ export function estimateDemand(
     const known = stored?.latest;
     let track: BatteryTrack;
     if (known === undefined || known[0] > nowMs || reading[0] < known[0])
-      track = { changes: known === undefined ? changes : [], latest: reading };
-    else if (reading[0] > known[0]) track = { changes, latest: reading, previous: known };
+      track = { changes: known === undefined ? changes : [], latest: reading, ...keepPoll };
+    else if (reading[0] > known[0])
+      track = { changes, latest: reading, previous: known, pollMs: reading[0] - known[0] };
     else track = { ...stored, changes };
     tracks[battery.assetId] = track;
-    if (track.latest && track.previous) {
-      const pollMs = track.latest[0] - track.previous[0];
-      holdMs = Math.max(holdMs, responseMsOf(battery, options) + 2.5 * pollMs);
-    }
+    if (track.pollMs !== undefined) holdMs = Math.max(holdMs, responseMsOf(battery, options) + 2.5 * track.pollMs);
     const tolerance = toleranceFor(battery, options);
     const ramped = battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0;
     const paired = gridFresh ? pairedReading(track, gridAtMs, tolerance, ramped) : undefined;
@@ -215,13 +233,14 @@ export function estimateDemand(
   if (!gridFresh) return done(latestW, 'latest');
   if (allPaired) return done(knownW, 'paired');
   if (holdable) return done(held[1], 'held');
-  return done(latestW, 'latest');
+  // Nothing to hold (a first tick after a change, a hold that ran out): the latest readings count, once, and are held
+  // from here as if paired — taking them tick after tick would bring back the swing the hold is there to stop.
+  return { netDemandW: latestW, source: 'latest', memory: { batteries: tracks, lastPaired: [nowMs, latestW] } };
 }
 
 /**
  * Adds the battery set-points `combine` sends this tick to the memory: one that moves a battery by more than the
- * tolerance from the last change sent (or, without one, from its latest reading) starts a new epoch — unless the
- * tick counted the latest readings as they are (`source` 'latest').
+ * tolerance from the last change sent (or, without one, from its latest reading) starts a new epoch.
  */
 export function recordBatterySetpoints(
   memory: DemandMemory,
@@ -229,11 +248,7 @@ export function recordBatterySetpoints(
   setpoints: StrategySetpoints,
   nowMs: number,
   options: DemandOptions = DEFAULT_DEMAND_OPTIONS,
-  source: DemandSource = 'paired',
 ): DemandMemory {
-  // A tick on the latest readings opens no epoch: its set-points follow the readings from tick to tick, and epochs
-  // that never settle would keep the batteries from pairing again.
-  if (source === 'latest') return memory;
   const batteries: Record<string, BatteryTrack> = {};
   for (const battery of state.batteries) {
     const track = memory.batteries?.[battery.assetId] ?? { changes: [] };
