@@ -1,3 +1,4 @@
+import { totalBatteryPowerW } from './battery';
 import type { BatteryState, SiteState } from './site-state';
 import type { StrategySetpoints } from './strategy';
 
@@ -22,15 +23,17 @@ import type { StrategySetpoints } from './strategy';
  *   follow, or is slower than its response time) only with a grid reading taken at most 250 ms after it. A change no
  *   set-point explains (another source at the arbiter, the BMS) shows as two battery readings more than the tolerance
  *   apart: the later one pairs only with grid readings no older than it, the earlier one only with grid readings no
- *   newer than it. Each fresh battery pairs its latest reading, else the one before.
+ *   newer than it. Two readings of the epoch that left the old power and agree (a battery stopped short of its
+ *   set-point), and do not sit where an earlier set-point put it, pair like a reading shown by time. Each fresh
+ *   battery pairs its latest reading, else the one before.
  * - **Held.** When a battery does not pair, the last paired demand is held: a measurement, so the estimate cannot run
  *   away, though a load or PV change during the hold is seen only once the batteries pair again. The hold lasts at
  *   most `maxHoldMs` or, if longer, the slowest battery's response time plus 2.5 of its poll intervals. (Inferring
  *   the unread battery's power instead — its reading or a set-point in flight, whichever puts the demand nearest the
  *   previous tick's — followed load changes at once but fed its own mistakes: with a battery the arbiter held short,
  *   or set-points in flight longer than a battery poll, it ran away by kilowatts.)
- * - **Latest.** After the hold, without a paired demand (a first tick, a clock that went back), or with a stale grid
- *   reading, the latest readings count as they are.
+ * - **Latest.** With nothing to hold (a first tick after a change, a hold that ran out, a clock that went back) the
+ *   latest readings count once and are then held as if paired; with a stale grid reading they count as they are.
  */
 
 /** When a set-point change shows in the readings, and what counts as a change. */
@@ -188,8 +191,7 @@ export function estimateDemand(
   memory: DemandMemory,
   options: DemandOptions = DEFAULT_DEMAND_OPTIONS,
 ): DemandEstimate {
-  const latestW =
-    state.gridPowerW + state.batteries.reduce((s, b) => s + (Number.isFinite(b.powerW) ? b.powerW : 0), 0);
+  const latestW = state.gridPowerW + totalBatteryPowerW(state.batteries);
   const gridAtMs = nowMs - state.gridAgeMs;
   const gridFresh = state.gridQuality === 'good' && Number.isFinite(gridAtMs) && Number.isFinite(state.gridPowerW);
   const tracks: Record<string, BatteryTrack> = {};
