@@ -281,3 +281,6 @@ export function siteStateArbitrary(): fc.Arbitrary<{ readonly state: SiteState; 
       return { state: { ...state, gridPhasePowersW: [phaseW, phaseW, phaseW] }, clock: { nowMs: r.nowMs } };
     });
 }
+
+// The simulated site of the demand estimate (it uses the builders above).
+export * from './demand-plant';

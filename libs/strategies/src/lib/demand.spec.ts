@@ -296,17 +296,61 @@ describe('estimateDemand', () => {
     });
   });
 
-  it('gives a battery with a ramp limit the ramp time, and counts its reading once near the set-point', () => {
+  it('gives a battery with a ramp limit the ramp time, pairs it on its way only near its reading, and at the set-point freely', () => {
     const ramp = { maxRampWPerS: 1_000 };
     const m = afterAsking5kW(ramp);
     expect(m.batteries?.['bat-1']?.changes.at(-1)).toEqual([T0, 5_000, T0 + SETTLE + 5_000, 0]);
-    // 4 s in, the battery is at 3.8 kW on its way: not shown.
+    // 4 s in, the battery is at 3.8 kW on its way: at 1 kW/s it moves by the 100 W tolerance in 100 ms, so it pairs
+    // with a grid reading taken 50 ms after it, not 200 ms after.
     const on = T0 + 4_000;
-    expect(tick(on + 50, { atMs: on + 50, w: 2_000 }, { atMs: on, w: 3_800 }, m, undefined, ramp).source).toBe('held');
-    // At 4.6 kW (within a tenth of the step) it is.
+    expect(tick(on + 50, { atMs: on + 50, w: 2_000 }, { atMs: on, w: 3_800 }, m, undefined, ramp)).toMatchObject({
+      netDemandW: 5_800,
+      source: 'paired',
+    });
+    expect(tick(on + 200, { atMs: on + 200, w: 2_000 }, { atMs: on, w: 3_800 }, m, undefined, ramp).source).toBe(
+      'held',
+    );
+    // Within 2 % of the step of the set-point it has arrived: it pairs with any grid reading of the epoch.
     expect(
-      tick(on + 700, { atMs: on + 700, w: 1_400 }, { atMs: on + 650, w: 4_600 }, m, undefined, ramp),
+      tick(on + 1_700, { atMs: on + 1_700, w: 1_100 }, { atMs: on + 1_000, w: 4_900 }, m, undefined, ramp),
     ).toMatchObject({
+      netDemandW: 6_000,
+      source: 'paired',
+    });
+    // 4.8 kW, 4 % short: still on its way (or stopped short), so not 700 ms later.
+    expect(
+      tick(on + 1_700, { atMs: on + 1_700, w: 1_200 }, { atMs: on + 1_000, w: 4_800 }, m, undefined, ramp).source,
+    ).toBe('held');
+  });
+
+  it('opens an epoch for a set-point that jumps by more than the tolerance from the one sent before, not for one that creeps', () => {
+    // Battery read at 1 kW; set-points creep 1 050, 1 120, 1 190 … 1 610 W, 70 W a tick (NetZero following a load).
+    let m = tick(T0, { atMs: T0, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }, {}, 1_050).memory;
+    for (let k = 1; k <= 8; k++)
+      m = tick(T0 + 100 * k, { atMs: T0 + 100 * k, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }, m, 1_050 + 70 * k).memory;
+    expect(m.batteries?.['bat-1']?.changes).toEqual([]);
+    expect(m.batteries?.['bat-1']?.sentW).toBe(1_610);
+    // Its readings pair as they are read (the battery follows as it goes).
+    expect(tick(T0 + 1_000, { atMs: T0 + 1_000, w: 1_500 }, { atMs: T0 + 950, w: 1_400 }, m)).toMatchObject({
+      netDemandW: 2_900,
+      source: 'paired',
+    });
+    // A jump of 150 W from the last sent opens one, from the battery's latest reading.
+    const jumped = tick(T0 + 900, { atMs: T0 + 900, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }, m, 1_760).memory;
+    expect(jumped.batteries?.['bat-1']?.changes).toEqual([[T0 + 900, 1_760, T0 + 900 + SETTLE, 1_000]]);
+  });
+
+  it('pairs a battery still catching up (past half its step, not within 2 % of it) only with a grid reading near it', () => {
+    const m = afterAsking5kW();
+    // 1.2 s in, a lagging battery is at 4.5 kW, 10 % short: it pairs with the grid read 50 ms after it …
+    expect(tick(T0 + 1_250, { atMs: T0 + 1_250, w: 1_450 }, { atMs: T0 + 1_200, w: 4_500 }, m)).toMatchObject({
+      netDemandW: 5_950,
+      source: 'paired',
+    });
+    // … not with one read 400 ms after it (it has moved on since).
+    expect(tick(T0 + 1_600, { atMs: T0 + 1_600, w: 1_150 }, { atMs: T0 + 1_200, w: 4_500 }, m).source).toBe('held');
+    // At 4.95 kW it has arrived: any grid reading of the epoch.
+    expect(tick(T0 + 2_600, { atMs: T0 + 2_600, w: 1_050 }, { atMs: T0 + 2_000, w: 4_950 }, m)).toMatchObject({
       netDemandW: 6_000,
       source: 'paired',
     });

@@ -12,20 +12,23 @@ import type { StrategySetpoints } from './strategy';
  * between 0 and twice the demand each battery poll. The other way round (battery read after the change, the grid
  * before) counts the change twice.
  *
- * - **Epochs.** The set-points `combine` sends that move a battery by more than the tolerance split time into epochs.
- *   A reading belongs to the epoch of the last change sent before it was taken. A battery reading *shows* its epoch's
- *   change by its value once it is away from what the battery was last read doing before the change and within half
- *   the step of the set-point (a tenth with a ramp limit); or by the time passed once the battery's response time
- *   (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since the change. A grid reading
- *   shows it after that time or after a battery reading that shows it.
+ * - **Epochs.** The set-points `combine` sends that jump by more than the tolerance from the set-point sent before
+ *   split time into epochs; set-points that creep (each within the tolerance of the last) do not, and the battery's
+ *   readings pair as they are read. A reading belongs to the epoch of the last change sent before it was taken. A
+ *   battery reading *shows* its epoch's change by its value once it is away from what the battery was last read doing
+ *   before the change and has arrived (within 2 % of the step of the set-point, or the tolerance) or is approaching
+ *   (within half the step; with a ramp limit, anywhere on the way); or by the time passed once the battery's response
+ *   time (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since the change. A grid
+ *   reading shows it after that time or after a battery reading that shows it.
  * - **Paired.** A battery reading pairs with the grid reading when both were taken at one instant, or both belong to
- *   one epoch and show its change — a battery reading that shows it only by the time passed (the battery did not
- *   follow, or is slower than its response time) only with a grid reading taken at most 250 ms after it. A change no
- *   set-point explains (another source at the arbiter, the BMS) shows as two battery readings more than the tolerance
- *   apart: the later one pairs only with grid readings no older than it, the earlier one only with grid readings no
- *   newer than it. Two readings of the epoch that left the old power and agree (a battery stopped short of its
- *   set-point), and do not sit where an earlier set-point put it, pair like a reading shown by time. Each fresh
- *   battery pairs its latest reading, else the one before.
+ *   one epoch and show its change — one approaching only with a grid reading taken at most 250 ms from it (with a
+ *   ramp limit, at most the time the ramp needs to move the tolerance), one that shows it only by the time passed (the
+ *   battery did not follow, or is slower than its response time) only with a grid reading taken at most 250 ms after
+ *   it. A change no set-point explains (another source at the arbiter, the BMS) shows as two battery readings more
+ *   than the tolerance apart: the later one pairs only with grid readings no older than it, the earlier one only with
+ *   grid readings no newer than it. Two readings of the epoch that left the old power and agree (a battery stopped
+ *   short of its set-point), and do not sit where an earlier set-point put it, pair like a reading shown by time. Each
+ *   fresh battery pairs its latest reading, else the one before.
  * - **Held.** When a battery does not pair, the last paired demand is held: a measurement, so the estimate cannot run
  *   away, though a load or PV change during the hold is seen only once the batteries pair again. The hold lasts at
  *   most `maxHoldMs` or, if longer, the slowest battery's response time plus 2.5 of its poll intervals. (Inferring
@@ -76,6 +79,8 @@ interface BatteryTrack {
   readonly previous?: Reading;
   /** The last interval between two of its readings, ms (kept while the battery is stale or starts afresh). */
   readonly pollMs?: number;
+  /** The last set-point sent, W, whether or not it started an epoch. */
+  readonly sentW?: number;
 }
 
 /** The estimate's memory (plain JSON, kept by the engine between ticks; not worth saving across a restart). */
@@ -115,16 +120,26 @@ function epochOf(changes: readonly Change[], atMs: number): number {
 }
 
 /**
- * Whether a battery reading of the change's epoch shows the change: away from what the battery did before and
- * within half the step of the set-point (a battery the arbiter or its BMS holds short of it, one that tracks a few per
- * cent off), within a tenth with a ramp limit (which moves it there step by step), always within the tolerance; or
- * taken after `settledByMs`.
+ * Whether a battery reading of the change's epoch shows the change, and how. By its value: away from what the battery
+ * did before, and either `arrived` — within 2 % of the step of the set-point (or the tolerance) — or `approaching` —
+ * within half the step (a battery still catching up, one the arbiter or its BMS holds short of the set-point), with a
+ * ramp limit anywhere between the old power and the set-point (the arbiter moving it there step by step). By the time
+ * passed: taken after `settledByMs`.
  */
-function shows(reading: Reading, change: Change, toleranceW: number, ramped: boolean): 'value' | 'time' | false {
+function shows(
+  reading: Reading,
+  change: Change,
+  toleranceW: number,
+  ramped: boolean,
+): 'arrived' | 'approaching' | 'time' | false {
   const [, powerW, settledByMs, fromW] = change;
-  const moved = Math.abs(reading[1] - fromW) > toleranceW;
-  if (moved && Math.abs(reading[1] - powerW) <= Math.max(toleranceW, (ramped ? 0.1 : 0.5) * Math.abs(powerW - fromW)))
-    return 'value';
+  const stepW = Math.abs(powerW - fromW);
+  const movedW = (reading[1] - fromW) * Math.sign(powerW - fromW);
+  const offW = Math.abs(reading[1] - powerW);
+  if (Math.abs(reading[1] - fromW) > toleranceW) {
+    if (offW <= Math.max(toleranceW, 0.02 * stepW)) return 'arrived';
+    if (ramped ? movedW > 0 && movedW < stepW : offW <= 0.5 * stepW) return 'approaching';
+  }
   return reading[0] >= settledByMs ? 'time' : false;
 }
 
@@ -133,9 +148,10 @@ function pairedReading(
   track: BatteryTrack,
   gridAtMs: number,
   toleranceW: number,
-  ramped: boolean,
+  rampWPerS: number | undefined,
 ): Reading | undefined {
   const { changes, latest, previous } = track;
+  const ramped = rampWPerS !== undefined;
   if (!latest) return undefined;
   // One instant (a hybrid inverter reports its grid and battery ports in one reading).
   if (latest[0] === gridAtMs) return latest;
@@ -172,11 +188,17 @@ function pairedReading(
     Math.abs(latest[1] - previous[1]) > toleranceW;
   for (const reading of readings) {
     if (epochOf(changes, reading[0]) !== gridEpoch) continue;
-    const how = change === undefined ? 'value' : shows(reading, change, toleranceW, ramped);
+    const how = change === undefined ? 'arrived' : shows(reading, change, toleranceW, ramped);
     if (!how) continue;
     // Shown only by the time passed (the battery has not moved, or not far): it may still move — a battery slower
     // than its response time — so it pairs only with a grid reading taken right after it.
     if (how === 'time' && gridAtMs > reading[0] + TIME_SHOWN_PAIRS_MS) continue;
+    // Still on its way (a lag, a ramp): it pairs only with a grid reading taken near it — with a ramp limit, no
+    // further from it than the battery needs to move by the tolerance.
+    if (how === 'approaching') {
+      const nearMs = ramped ? Math.min(TIME_SHOWN_PAIRS_MS, (1_000 * toleranceW) / rampWPerS) : TIME_SHOWN_PAIRS_MS;
+      if (Math.abs(gridAtMs - reading[0]) > nearMs) continue;
+    }
     if (unexplained && reading === latest && gridAtMs < latest[0]) continue;
     if (unexplained && reading === previous && gridAtMs > previous[0]) continue;
     return reading;
@@ -205,8 +227,9 @@ export function estimateDemand(
     const changes = (stored?.changes ?? []).filter((c) => c[0] <= nowMs);
     const pollMs = stored?.pollMs;
     const keepPoll = pollMs === undefined ? {} : { pollMs };
+    const keepSent = stored?.sentW === undefined ? {} : { sentW: stored.sentW };
     if (battery.quality !== 'good' || !Number.isFinite(battery.ageMs) || !Number.isFinite(battery.powerW)) {
-      tracks[battery.assetId] = { changes, ...keepPoll };
+      tracks[battery.assetId] = { changes, ...keepPoll, ...keepSent };
       if (Number.isFinite(battery.powerW)) knownW += battery.powerW;
       continue;
     }
@@ -214,15 +237,18 @@ export function estimateDemand(
     const known = stored?.latest;
     let track: BatteryTrack;
     if (known === undefined || known[0] > nowMs || reading[0] < known[0])
-      track = { changes: known === undefined ? changes : [], latest: reading, ...keepPoll };
+      track =
+        known === undefined
+          ? { changes, latest: reading, ...keepPoll, ...keepSent }
+          : { changes: [], latest: reading, ...keepPoll };
     else if (reading[0] > known[0])
-      track = { changes, latest: reading, previous: known, pollMs: reading[0] - known[0] };
+      track = { changes, latest: reading, previous: known, pollMs: reading[0] - known[0], ...keepSent };
     else track = { ...stored, changes };
     tracks[battery.assetId] = track;
     if (track.pollMs !== undefined) holdMs = Math.max(holdMs, responseMsOf(battery, options) + 2.5 * track.pollMs);
     const tolerance = toleranceFor(battery, options);
-    const ramped = battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0;
-    const paired = gridFresh ? pairedReading(track, gridAtMs, tolerance, ramped) : undefined;
+    const rampWPerS = battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0 ? battery.maxRampWPerS : undefined;
+    const paired = gridFresh ? pairedReading(track, gridAtMs, tolerance, rampWPerS) : undefined;
     if (paired) knownW += paired[1];
     else allPaired = false;
   }
@@ -242,7 +268,9 @@ export function estimateDemand(
 
 /**
  * Adds the battery set-points `combine` sends this tick to the memory: one that moves a battery by more than the
- * tolerance from the last change sent (or, without one, from its latest reading) starts a new epoch.
+ * tolerance from the set-point sent before it (or, without one, from its latest reading) starts a new epoch. A
+ * set-point that creeps — each tick within the tolerance of the last, as NetZero following a slowly changing load — starts
+ * none: the battery follows it as it goes, so its readings pair as they are read.
  */
 export function recordBatterySetpoints(
   memory: DemandMemory,
@@ -258,10 +286,11 @@ export function recordBatterySetpoints(
     const recent = track.changes.filter((c) => c[0] >= nowMs - KEEP_CHANGES_MS && c[0] <= nowMs);
     const kept = recent.length > 0 ? recent : track.changes.slice(-1).filter((c) => c[0] <= nowMs);
     let next = kept;
+    let sentW = track.sentW;
     if (sp?.kind === 'battery-power' && Number.isFinite(sp.powerW)) {
       const shownW = track.latest?.[1] ?? (Number.isFinite(battery.powerW) ? battery.powerW : 0);
-      const lastAskedW = kept.at(-1)?.[1] ?? shownW;
-      if (Math.abs(sp.powerW - lastAskedW) > toleranceFor(battery, options)) {
+      const lastSentW = track.sentW ?? kept.at(-1)?.[1] ?? shownW;
+      if (Math.abs(sp.powerW - lastSentW) > toleranceFor(battery, options)) {
         const rampMs =
           battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0
             ? (Math.abs(sp.powerW - shownW) / battery.maxRampWPerS) * 1_000
@@ -270,8 +299,9 @@ export function recordBatterySetpoints(
           -MAX_CHANGES,
         );
       }
+      sentW = sp.powerW;
     }
-    batteries[battery.assetId] = { ...track, changes: next };
+    batteries[battery.assetId] = { ...track, changes: next, ...(sentW === undefined ? {} : { sentW }) };
   }
   return { ...memory, batteries };
 }
