@@ -568,7 +568,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       }
     }
     publishCounters();
-    // A failure makes the last setpoint unknown (the ramp goes on from the measured power); a deferred change may go out now.
+    // A failure makes the asset's state unknown (the ramp restarts from 0 W); a deferred change may go out now.
     if (!stopped && (outcome.kind === 'failed' || [...runtimes.values()].some((r) => r.deferred)))
       evaluate('write-done');
   }

@@ -54,7 +54,7 @@ export interface ArbitrationInput {
   /** The asset's latest reading (battery `powerW`: + = discharge; `socPct`, `temperatureC`, BMS limits …). */
   readonly reading?: AssetReading;
   readonly grid: GridInput;
-  /** The last setpoint written to this asset; without it the ramp limit starts from the measured power now (else 0 W). */
+  /** The last setpoint written to this asset; without it the ramp limit starts from 0 W now. */
   readonly lastApplied?: AppliedSetpoint;
   readonly estop: EstopState;
   /** The owning driver's last heartbeat; undefined means never heard, i.e. lost. */

@@ -888,32 +888,11 @@ describe('ramp-rate', () => {
       codes: ['ramp-rate'],
     },
     {
-      name: 'no last setpoint, the battery measured at 0 W → starts from 0 W now',
+      name: 'no last setpoint → starts from 0 W now',
       input: batteryInput(battery(3_000), { lastApplied: undefined }),
       setpoint: battery(0),
       outcome: 'clamped',
       codes: ['ramp-rate'],
-    },
-    {
-      name: 'no last setpoint (a failed write), the battery measured at 2 kW → starts from 2 kW, not 0 W',
-      input: batteryInput(battery(3_000), { lastApplied: undefined, reading: batteryReading({ powerW: 2_000 }) }),
-      setpoint: battery(2_000),
-      outcome: 'clamped',
-      codes: ['ramp-rate'],
-    },
-    {
-      name: 'no last setpoint, measured charging at 2 kW → holds that charge, may not start discharging',
-      input: batteryInput(battery(1_500), { lastApplied: undefined, reading: batteryReading({ powerW: -2_000 }) }),
-      setpoint: battery(0),
-      outcome: 'clamped',
-      codes: ['ramp-rate'],
-    },
-    {
-      name: 'no last setpoint, measured at 2 kW, asked less → applied',
-      input: batteryInput(battery(1_500), { lastApplied: undefined, reading: batteryReading({ powerW: 2_000 }) }),
-      setpoint: battery(1_500),
-      outcome: 'applied',
-      codes: [],
     },
     {
       name: 'last setpoint was safe → starts from 0 W',

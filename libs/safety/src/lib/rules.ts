@@ -554,19 +554,13 @@ const rampRate: SafetyRule = {
   name: 'ramp-rate',
   codes: ['ramp-rate'],
   description:
-    '|battery setpoint| may grow by at most maxRampWPerS × elapsed time since the last applied setpoint; moving towards 0 is never limited; without one (none yet, or the last write failed) it starts from the measured power now',
+    '|battery setpoint| may grow by at most maxRampWPerS × elapsed time since the last applied setpoint; moving towards 0 is never limited',
   evaluate: (value, ctx) => {
     const rateWPerS = ctx.asset.battery?.maxRampWPerS;
     if (ctx.requested.kind !== 'battery-power' || rateWPerS === undefined) return PASS;
     const last = ctx.lastApplied;
-    // Without a last applied setpoint the asset's state is what it measures: ramping from 0 W would first drop a
-    // battery that is discharging 4 kW to 0 (a 4 kW step at the grid connection), then ramp it back.
     const lastW =
-      last === undefined
-        ? (finiteOrUndefined(ctx.reading?.values.powerW) ?? 0)
-        : last.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW)
-          ? last.setpoint.powerW
-          : 0;
+      last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
     const elapsedMs = last === undefined ? 0 : ctx.nowMs - last.atMs;
     const dtMs = elapsedMs > 0 ? elapsedMs : 0;
     const stepW = (rateWPerS * dtMs) / 1000;

@@ -206,13 +206,8 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     const rate = battery.maxRampWPerS;
     if (rate !== undefined) {
       const last = input.lastApplied;
-      // No last applied setpoint: from the measured power (the battery is doing that already), else 0 W.
       const lastW =
-        last === undefined
-          ? (measured ?? 0)
-          : last.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW)
-            ? last.setpoint.powerW
-            : 0;
+        last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
       const elapsed = last === undefined ? 0 : input.nowMs - last.atMs;
       // A battery that may not ramp at all (0 W/s) steps 0 W however long ago the last write was (0 · ∞ is NaN).
       const stepW = rate === 0 ? 0 : (rate * (elapsed > 0 ? elapsed : 0)) / 1000;
