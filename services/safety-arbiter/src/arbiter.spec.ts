@@ -774,6 +774,57 @@ describe('ramp and write pacing', () => {
     expect(values.at(-1)).toBe(3_000);
   });
 
+  it('after a failed write the ramp goes on from the written power closest to 0 W, not from 0 W', async () => {
+    const site = structuredClone(TEST_SITE);
+    const bat = site.assets[0];
+    if (bat?.kind !== 'battery') throw new Error('fixture');
+    bat.battery.maxRampWPerS = 1_000;
+    const h = await setup({ site });
+    const at = (powerW: number) => ({ values: { 'bat-1': { powerW } } });
+    h.feed(at(0));
+    await h.intent({ setpoint: battery(3_000) });
+    await h.run(3_500, { stepMs: 100, ...at(3_000) });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(3_000));
+    // The next change, 4 kW, fails at the driver (every attempt): the battery is at 3 kW, or 4 kW, or between.
+    h.driver.behave((w) => (w.setpoint.kind === 'battery-power' ? 'failed' : 'applied'));
+    await h.intent({ setpoint: battery(4_000) });
+    await h.run(1_000, { stepMs: 100, ...at(3_000) });
+    expect(h.arbiter.alarms().get('bat-1')).toBe('failed');
+    h.driver.behave(() => 'applied');
+    const before = h.writes('bat-1').length;
+    await h.run(2_000, { stepMs: 100, ...at(3_000) });
+    const after = h
+      .writes('bat-1')
+      .slice(before)
+      .map((w) => (w.setpoint.kind === 'battery-power' ? w.setpoint.powerW : NaN));
+    // From 3 kW (the smaller of the two written) up to 4 kW; before, the first write after the failure was 0 W.
+    expect(after[0]).toBe(3_000);
+    expect(Math.min(...after)).toBeGreaterThanOrEqual(3_000);
+    expect(after.at(-1)).toBe(4_000);
+  });
+
+  it('after a failed write a reading does not loosen the ramp: nothing confirmed yet → from 0 W', async () => {
+    const site = structuredClone(TEST_SITE);
+    const bat = site.assets[0];
+    if (bat?.kind !== 'battery') throw new Error('fixture');
+    bat.battery.maxRampWPerS = 1_000;
+    const h = await setup({ site });
+    // The battery reports 3 kW (a stale register, say); every battery write fails.
+    h.feed({ values: { 'bat-1': { powerW: 3_000 } } });
+    h.driver.behave((w) => (w.setpoint.kind === 'battery-power' ? 'failed' : 'applied'));
+    await h.intent({ setpoint: battery(3_000) });
+    await h.run(1_000, { stepMs: 100, values: { 'bat-1': { powerW: 3_000 } } });
+    h.driver.behave(() => 'applied');
+    const before = h.writes('bat-1').length;
+    await h.run(2_000, { stepMs: 100, values: { 'bat-1': { powerW: 3_000 } } });
+    const after = h.writes('bat-1').slice(before);
+    // Only the start-up safe write was confirmed, so the ramp starts from 0 W: the 3 kW reading unlocks nothing.
+    const startMs = after[0]?.issuedAtMs ?? Number.NaN;
+    expect(after[0]?.setpoint).toEqual(battery(0));
+    for (const w of after)
+      expect(w.setpoint.kind === 'battery-power' ? w.setpoint.powerW : NaN).toBeLessThanOrEqual(w.issuedAtMs - startMs);
+  });
+
   it('paces widening writes against the last widening write: a narrowing write in between does not hold one back', async () => {
     const h = await setup({ settings: { minWriteIntervalMs: 500 } });
     h.feed();

@@ -193,6 +193,12 @@ interface AssetRuntime {
    */
   lastWideningAtMs?: number;
   alarm?: { readonly failure: WriteFailure; readonly setpoint: Setpoint; readonly sinceMs: number; count: number };
+  /**
+   * Battery power, W: of all the setpoints written since the last confirmed write, and that one, the closest to 0 W
+   * (0 W across a change of sign). The battery is at one of them or between: after a failed write the ramp goes on
+   * from here. Undefined until a battery setpoint or the safe setpoint is confirmed.
+   */
+  floorW?: number;
 }
 
 const MAX_REASON = 500;
@@ -434,6 +440,25 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     return { setpoint: last.write.setpoint, atMs: last.write.issuedAtMs };
   }
 
+  /**
+   * Where the ramp starts after a failed write: the written battery power closest to 0 W since the last confirmed
+   * write, now (restarting from 0 W would first drop a battery discharging 3 kW to 0 — a 3 kW step at the grid
+   * connection — and ramp it back). Only what the arbiter wrote: a reading must not loosen the limit.
+   */
+  function rampFrom(rt: AssetRuntime, nowMs: number): AppliedSetpoint | undefined {
+    if (rt.last?.status !== 'failed' || rt.floorW === undefined || rt.asset.limits.battery === undefined)
+      return undefined;
+    return { setpoint: { kind: 'battery-power', powerW: rt.floorW }, atMs: nowMs };
+  }
+
+  /** The battery power a setpoint asks, W: the safe setpoint is 0 W; undefined for other kinds. */
+  const batteryWOf = (setpoint: Setpoint): number | undefined =>
+    setpoint.kind === 'safe' ? 0 : setpoint.kind === 'battery-power' ? setpoint.powerW : undefined;
+
+  /** Of two battery powers, the one closer to 0 W (0 W across a change of sign). */
+  const closerToZero = (a: number, b: number): number =>
+    Math.sign(a) * Math.sign(b) < 0 ? 0 : Math.abs(a) <= Math.abs(b) ? a : b;
+
   // ---- writes ------------------------------------------------------------------------------------------------
 
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => scheduler.after(ms, resolve));
@@ -463,6 +488,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     };
     const last: LastWrite = { write, status: 'pending' };
     rt.last = last;
+    const writtenW = batteryWOf(setpoint);
+    if (rt.floorW !== undefined) rt.floorW = writtenW === undefined ? undefined : closerToZero(rt.floorW, writtenW);
     rt.deferred = false;
     count(kind === 'reassert' ? 'reasserts' : kind === 'retry' ? 'writeRetries' : 'writes');
     rt.log.debug({ commandId, setpoint, kind, expiresAtMs: write.expiresAtMs }, 'writing setpoint');
@@ -517,6 +544,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     last.doneAtMs = nowMs;
     if (outcome.kind === 'ok') {
       last.status = 'ok';
+      rt.floorW = batteryWOf(last.write.setpoint);
       count('writesOk');
       if (rt.alarm !== undefined) {
         rt.log.info(
@@ -568,7 +596,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       }
     }
     publishCounters();
-    // A failure makes the asset's state unknown (the ramp restarts from 0 W); a deferred change may go out now.
+    // A failure makes the last setpoint unknown (the ramp goes on from the written power closest to 0 W); a deferred
+    // change may go out now.
     if (!stopped && (outcome.kind === 'failed' || [...runtimes.values()].some((r) => r.deferred)))
       evaluate('write-done');
   }
@@ -660,12 +689,14 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
         const requested = winnerOf(rt.asset.id)?.setpoint ?? SAFE_SETPOINT;
         const reading = judged(readings.get(rt.asset.id), rt.asset.pollIntervalMs, nowMs, 'asset', notes);
         const lastSet = lastApplied(rt);
+        const rampStart = rampFrom(rt, nowMs);
         const driver = driverFor(rt.asset.id);
         return {
           asset: rt.asset.limits,
           requested,
           ...(reading === undefined ? {} : { reading }),
           ...(lastSet === undefined ? {} : { lastApplied: lastSet }),
+          ...(rampStart === undefined ? {} : { rampFrom: rampStart }),
           ...(driver === undefined ? {} : { driver }),
         };
       }),

@@ -97,6 +97,7 @@ function contextOf(input: ArbitrationInput, requested: Setpoint): RuleContext {
     grid: input.grid,
     gridBand: band === undefined || input.grid.pending === undefined ? band : addGridDelta(band, input.grid.pending),
     lastApplied: input.lastApplied,
+    rampFrom: input.rampFrom,
     estop: input.estop,
     driver: input.driver,
     gridDown: input.gridDown === true,
@@ -190,6 +191,7 @@ export interface AssetArbitrationRequest {
   readonly requested?: Setpoint;
   readonly reading?: AssetReading;
   readonly lastApplied?: AppliedSetpoint;
+  readonly rampFrom?: AppliedSetpoint;
   readonly driver?: DriverHealth;
 }
 

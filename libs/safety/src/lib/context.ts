@@ -56,6 +56,12 @@ export interface ArbitrationInput {
   readonly grid: GridInput;
   /** The last setpoint written to this asset; without it the ramp limit starts from 0 W now. */
   readonly lastApplied?: AppliedSetpoint;
+  /**
+   * Where the ramp limit starts instead of `lastApplied`, when the caller knows better: after a failed write, the
+   * setpoint closest to 0 W among those it wrote since the last confirmed one (the battery is at one of them, or
+   * between). Only what the arbiter wrote, never a reading: a reading must not loosen a limit.
+   */
+  readonly rampFrom?: AppliedSetpoint;
   readonly estop: EstopState;
   /** The owning driver's last heartbeat; undefined means never heard, i.e. lost. */
   readonly driver?: DriverHealth;
@@ -75,6 +81,7 @@ export interface RuleContext {
   /** The grid band from the reading plus `grid.pending`; undefined if the reading has no finite power. */
   readonly gridBand?: GridBand;
   readonly lastApplied?: AppliedSetpoint;
+  readonly rampFrom?: AppliedSetpoint;
   readonly estop: EstopState;
   readonly driver?: DriverHealth;
   readonly gridDown: boolean;

@@ -902,6 +902,24 @@ describe('ramp-rate', () => {
       codes: ['ramp-rate'],
     },
     {
+      name: 'a ramp start after a failed write takes the place of the last setpoint',
+      input: batteryInput(battery(5_000), { ...last(0, 10_000), rampFrom: { setpoint: battery(3_000), atMs: NOW_MS } }),
+      setpoint: battery(3_000),
+      outcome: 'clamped',
+      codes: ['ramp-rate'],
+    },
+    {
+      name: 'a ramp start is not a reading: a battery measured at 4 kW still starts from it',
+      input: batteryInput(battery(5_000), {
+        lastApplied: undefined,
+        rampFrom: { setpoint: battery(1_000), atMs: NOW_MS - 1_000 },
+        reading: batteryReading({ powerW: 4_000 }),
+      }),
+      setpoint: battery(2_000),
+      outcome: 'clamped',
+      codes: ['ramp-rate'],
+    },
+    {
       name: 'last setpoint in the future → no elapsed time',
       input: batteryInput(battery(3_000), last(1_000, -5_000)),
       setpoint: battery(1_000),

@@ -554,11 +554,11 @@ const rampRate: SafetyRule = {
   name: 'ramp-rate',
   codes: ['ramp-rate'],
   description:
-    '|battery setpoint| may grow by at most maxRampWPerS × elapsed time since the last applied setpoint; moving towards 0 is never limited',
+    '|battery setpoint| may grow by at most maxRampWPerS × elapsed time since the last applied setpoint (or the ramp start the arbiter gives after a failed write); moving towards 0 is never limited',
   evaluate: (value, ctx) => {
     const rateWPerS = ctx.asset.battery?.maxRampWPerS;
     if (ctx.requested.kind !== 'battery-power' || rateWPerS === undefined) return PASS;
-    const last = ctx.lastApplied;
+    const last = ctx.rampFrom ?? ctx.lastApplied;
     const lastW =
       last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
     const elapsedMs = last === undefined ? 0 : ctx.nowMs - last.atMs;

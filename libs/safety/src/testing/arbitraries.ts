@@ -329,6 +329,10 @@ export function arbitrationInputArb(
             last === undefined
               ? undefined
               : { setpoint: { kind: 'battery-power', powerW: last[0] }, atMs: nowMs - last[1] },
+          // A third of the inputs with a last setpoint also carry a ramp start after a failed write (half of it, now).
+          ...(last !== undefined && nowOffsetMs % 3 === 0
+            ? { rampFrom: { setpoint: { kind: 'battery-power', powerW: Math.trunc(last[0] / 2) }, atMs: nowMs } }
+            : {}),
           estop: estopPick === 0 ? ENGAGED : RELEASED,
           driver,
           gridDown: gridDownPick === 0,

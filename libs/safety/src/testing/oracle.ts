@@ -205,7 +205,7 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     ensureGrid(pLo - y, pHi - y, (pLo - y) / perPhase, (pHi - y) / perPhase);
     const rate = battery.maxRampWPerS;
     if (rate !== undefined) {
-      const last = input.lastApplied;
+      const last = input.rampFrom ?? input.lastApplied;
       const lastW =
         last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
       const elapsed = last === undefined ? 0 : input.nowMs - last.atMs;
