@@ -12,8 +12,10 @@
 import {
   driveDemandPlant,
   gridExchange,
+  longestHoldMs,
   meanDemandError,
   type DemandPlant,
+  type DemandPlantController,
   type DemandPlantRun,
 } from '@voltimax/strategies/testing';
 import {
@@ -135,3 +137,156 @@ record({
   value: worstExchange.ratio,
   unit: 'ratio',
 });
+
+// ---- the reviews' scenarios: where a rule of the estimate has failed before ------------------------------------------
+
+/** A load between 1 and 9 kW, ramping at `wPerS` up and down. */
+const triangle =
+  (wPerS: number) =>
+  (t: number): number => {
+    const spanMs = (8_000 / wPerS) * 1_000;
+    const phase = (t % (2 * spanMs)) / spanMs;
+    return Math.round(1_000 + 8_000 * (phase < 1 ? phase : 2 - phase));
+  };
+/** A follower that moves its set-point at most `stepW` a tick towards the demand it sees. */
+const follower =
+  (stepW: number): DemandPlantController =>
+  (demandW, lastSentW) =>
+    lastSentW + Math.max(-stepW, Math.min(stepW, demandW - lastSentW));
+const exportSeconds = (run: DemandPlantRun, overW: number): number =>
+  run.gridW.filter(([t, w]) => t >= FROM_MS && w < -overW).length / 10;
+const maxGridW = (run: DemandPlantRun): number =>
+  Math.max(...run.gridW.filter(([t]) => t >= FROM_MS).map(([, w]) => w));
+const setpointSpread = (run: DemandPlantRun): string => {
+  const ws = run.setpoints.filter(([t]) => t >= FROM_MS).map(([, w]) => w);
+  return `${fmt(Math.min(...ws), 0)}–${fmt(Math.max(...ws), 0)}`;
+};
+
+const scDefaults: StrategyConfigs = { 'self-consumption': SelfConsumptionConfigSchema.parse({}) };
+const scNoHold: StrategyConfigs = { 'self-consumption': SelfConsumptionConfigSchema.parse({ minHoldMs: 0 }) };
+const peak: StrategyConfigs = { 'peak-shaving': PeakShavingConfigSchema.parse({ thresholdW: 2_000 }) };
+const twoBatteries = [{ batteryPhaseMs: 200 }, { batteryPhaseMs: 700 }];
+const jitterDrop = (t: number): number => (t < 10_000 ? 3_000 : t < 10_100 ? 3_080 : t < 10_500 ? 2_960 : 1_000);
+
+interface Scenario {
+  readonly name: string;
+  readonly plant: DemandPlant;
+  readonly active: StrategyName | DemandPlantController;
+  readonly configs: StrategyConfigs;
+  readonly durationMs: number;
+  /** The figure that says how it went: [label, value of a run]. */
+  readonly figure: readonly [string, (run: DemandPlantRun) => string];
+}
+
+const exchangeFigure = ['grid exchange', (run: DemandPlantRun) => fmt(gridExchange(run, FROM_MS) / 1_000, 0)] as const;
+const scenarios: readonly Scenario[] = [
+  ...[undefined, 10_000, 30_000].map(
+    (responseMs): Scenario => ({
+      name: `jitter (+80, −120 W), then 3 → 1 kW; zero export; responseMs ${responseMs ?? 'default'}`,
+      plant: { ...base, loadW: jitterDrop, maxExportW: 0, ...(responseMs === undefined ? {} : { responseMs }) },
+      active: 'self-consumption',
+      configs: scDefaults,
+      durationMs: 45_000,
+      figure: ['s exporting > 500 W', (run) => fmt(exportSeconds(run, 500), 1)],
+    }),
+  ),
+  {
+    name: 'two batteries read 0.5 s apart, load ramping 1 kW/s, self-consumption without hold',
+    plant: { ...base, batteries: twoBatteries, loadW: triangle(1_000) },
+    active: 'self-consumption',
+    configs: scNoHold,
+    durationMs: DURATION_MS,
+    figure: exchangeFigure,
+  },
+  {
+    name: 'two batteries read 0.5 s apart, load 1 → 9 kW at 1 kW/s from 20 s, self-consumption without hold',
+    plant: { ...base, batteries: twoBatteries, loadW: (t) => Math.round(Math.min(9_000, Math.max(1_000, t - 19_000))) },
+    active: 'self-consumption',
+    configs: scNoHold,
+    durationMs: 60_000,
+    figure: exchangeFigure,
+  },
+  {
+    name: 'two batteries read 0.5 s apart, load ramping 1 kW/s, peak shaving 2 kW',
+    plant: { ...base, batteries: twoBatteries, loadW: triangle(1_000) },
+    active: 'peak-shaving',
+    configs: peak,
+    durationMs: DURATION_MS,
+    figure: ['energy above 2 kW', (run) => fmt(gridAbove(run, 2_000) / 1_000, 0)],
+  },
+  {
+    name: 'two batteries ramped 1 kW/s, read 0.5 s apart, load ramping 1 kW/s, self-consumption without hold',
+    plant: { ...base, rampWPerS: 1_000, batteries: twoBatteries, loadW: triangle(1_000) },
+    active: 'self-consumption',
+    configs: scNoHold,
+    durationMs: DURATION_MS,
+    figure: exchangeFigure,
+  },
+  {
+    name: 'two batteries, responseMs 10 s, load ramping 1 kW/s, self-consumption (defaults): longest hold',
+    plant: { ...base, responseMs: 10_000, batteries: twoBatteries, loadW: triangle(1_000) },
+    active: 'self-consumption',
+    configs: scDefaults,
+    durationMs: DURATION_MS,
+    figure: ['longest hold s', (run) => fmt(longestHoldMs(run, FROM_MS) / 1_000, 1)],
+  },
+  {
+    name: 'one battery, responseMs 10 s, load ramping 900 W/s, self-consumption without hold',
+    plant: { ...base, responseMs: 10_000, loadW: triangle(900) },
+    active: 'self-consumption',
+    configs: scNoHold,
+    durationMs: DURATION_MS,
+    figure: ['max grid W', (run) => fmt(maxGridW(run), 0)],
+  },
+  {
+    name: 'a follower limited to 99 W a tick, load 3 000 ± 150 W, read every 1 s, 1 s delay',
+    plant: {
+      ...base,
+      delayMs: 1_000,
+      loadW: (t) => 3_000 + Math.round(150 * Math.sin(t / 700) * Math.cos(t / 2_300)),
+    },
+    active: follower(99),
+    configs: {},
+    durationMs: DURATION_MS,
+    figure: ['set-points W', setpointSpread],
+  },
+  {
+    name: 'a follower limited to 99 W a tick, load 3 000 ± 150 W, read every 5 s, 2.5 s delay',
+    plant: {
+      ...base,
+      batteryPollMs: 5_000,
+      delayMs: 2_500,
+      loadW: (t) => 3_000 + Math.round(150 * Math.sin(t / 700) * Math.cos(t / 2_300)),
+    },
+    active: follower(99),
+    configs: {},
+    durationMs: 600_000,
+    figure: ['set-points W', setpointSpread],
+  },
+  {
+    name: 'a battery ramped 5 kW/s, capped at 2 kW, ±160 W reading noise; zero export; load 5 → 0.5 kW each 20 s',
+    plant: {
+      ...base,
+      rampWPerS: 5_000,
+      dischargeCapW: 2_000,
+      readingNoiseW: 160,
+      maxExportW: 0,
+      loadW: (t) => (Math.floor(t / 20_000) % 2 === 0 ? 5_000 : 500),
+    },
+    active: 'self-consumption',
+    configs: scNoHold,
+    durationMs: DURATION_MS,
+    figure: ['s exporting > 300 W', (run) => fmt(exportSeconds(run, 300), 1)],
+  },
+];
+
+out();
+out("demand-estimate: the reviews' scenarios (estimate | latest readings)");
+printTable(
+  ['scenario', 'figure', 'estimate', 'latest readings'],
+  scenarios.map((sc) => {
+    const run = driveDemandPlant(sc.plant, sc.active, sc.configs, sc.durationMs);
+    const plain = driveDemandPlant(sc.plant, sc.active, sc.configs, sc.durationMs, false);
+    return [sc.name, sc.figure[0], sc.figure[1](run), sc.figure[1](plain)];
+  }),
+);

@@ -5,18 +5,21 @@
  * `demand.closed-loop.spec.ts` and `tools/bench/demand-estimate.ts`.
  */
 import { buildBattery, buildSiteState } from './testing';
+import { batteryPower } from './lib/battery';
 import { combine } from './lib/combine';
-import type { DemandMemory } from './lib/demand';
+import { estimateDemand, recordBatterySetpoints, type DemandMemory } from './lib/demand';
+import type { BatteryState } from './lib/site-state';
 import type { StrategyConfigs, StrategyMemories } from './lib/registry';
 import type { StrategyName } from '@voltimax/contracts';
 
 const T0 = 1_700_000_000_000;
+/** The engine's tick (a grid reading), ms. */
 export const DEMAND_PLANT_TICK_MS = 100;
 const READ_LEAD_MS = 50;
 const SIM_MS = 50;
 
-/** A site whose grid meter is read every 100 ms and its battery once a poll period (`driveDemandPlant`). */
-export interface DemandPlant {
+/** A battery of the plant: how it is read and how it answers its set-points. */
+export interface DemandPlantBattery {
   /** The battery is read every `batteryPollMs`, `batteryPhaseMs` past the period's start. */
   readonly batteryPollMs: number;
   readonly batteryPhaseMs: number;
@@ -24,12 +27,8 @@ export interface DemandPlant {
   readonly delayMs: number;
   /** The most the battery discharges whatever it is asked (an arbiter limit the strategies do not know), W. */
   readonly dischargeCapW: number;
-  /** The building's load at each tick, W. */
-  readonly loadW: (t: number) => number;
   /** The share of its set-point the battery delivers (default 1). */
   readonly trackFraction?: number;
-  /** The grid connection's export limit (default 10 kW). */
-  readonly maxExportW?: number;
   /** The battery's `responseMs` from the site config, if set. */
   readonly responseMs?: number;
   /**
@@ -39,89 +38,198 @@ export interface DemandPlant {
   readonly rampWPerS?: number;
   /** A first-order lag of the battery towards what it was written, time constant in ms (default: none). */
   readonly lagMs?: number;
+  /** Meter noise on the battery's readings, up to ± this, W (deterministic; default none). */
+  readonly readingNoiseW?: number;
 }
+
+/** A site whose grid meter is read every 100 ms and its batteries once a poll period each (`driveDemandPlant`). */
+export interface DemandPlant extends DemandPlantBattery {
+  /** The building's load at each tick, W. */
+  readonly loadW: (t: number) => number;
+  /** The grid connection's export limit (default 10 kW). */
+  readonly maxExportW?: number;
+  /** Several batteries (`bat-1`, `bat-2`, …): each the plant's battery with these changes. Default: one. */
+  readonly batteries?: readonly Partial<DemandPlantBattery>[];
+}
+
+/**
+ * Instead of a strategy, a controller that sets the batteries' total from the demand it sees and the total it sent
+ * last, W (shared out equally): for a follower no strategy is, such as one limited to a step a tick.
+ */
+export type DemandPlantController = (demandW: number, lastSentW: number) => number;
 
 /** What a run of `driveDemandPlant` sent and measured. */
 export interface DemandPlantRun {
-  /** [t, battery set-point] of every tick. */
+  /** [t, the batteries' total set-point] of every tick. */
   readonly setpoints: readonly (readonly [number, number])[];
   readonly gridW: readonly (readonly [number, number])[];
   /** [t, the demand the strategies saw, the true demand] of every tick. */
   readonly demandW: readonly (readonly [number, number, number])[];
+  /** [t, 'paired' | 'held' | 'latest'] of every tick. */
+  readonly sources: readonly (readonly [number, string])[];
+}
+
+/** One simulated battery: its commands, its power every SIM_MS from 0 (before: 0 W), its latest reading. */
+class SimulatedBattery {
+  private readonly commands: [number, number][] = [[0, 0]];
+  private readonly history: number[] = [];
+  private writtenW = 0;
+  private powerW = 0;
+  reading: { atMs: number; powerW: number };
+
+  constructor(readonly params: DemandPlantBattery) {
+    // As if read one poll before the first tick's poll.
+    this.reading = { atMs: params.batteryPhaseMs - params.batteryPollMs - READ_LEAD_MS, powerW: 0 };
+  }
+
+  command(t: number, powerW: number): void {
+    this.commands.push([t, powerW]);
+  }
+
+  private inEffect(t: number): number {
+    for (let i = this.commands.length - 1; i >= 0; i--) {
+      const command = this.commands[i];
+      if (command !== undefined && command[0] + this.params.delayMs <= t) return command[1];
+    }
+    return 0;
+  }
+
+  /** The battery's power at `at`, W (as its meter would read it). */
+  powerAt(at: number): number {
+    const k = Math.floor(at / SIM_MS);
+    const { rampWPerS, lagMs, dischargeCapW } = this.params;
+    while (this.history.length <= k) {
+      const asked = Math.min(this.inEffect(this.history.length * SIM_MS), dischargeCapW);
+      const stepW = ((rampWPerS ?? Number.POSITIVE_INFINITY) * SIM_MS) / 1_000;
+      this.writtenW = Math.min(Math.max(asked, Math.min(0, this.writtenW - stepW)), Math.max(0, this.writtenW + stepW));
+      this.powerW =
+        lagMs === undefined
+          ? this.writtenW
+          : this.powerW + (this.writtenW - this.powerW) * (1 - Math.exp(-SIM_MS / lagMs));
+      this.history.push(this.powerW);
+    }
+    return k < 0 ? 0 : Math.round((this.history[k] ?? 0) * (this.params.trackFraction ?? 1));
+  }
+
+  /** Reads the battery if its poll is due at tick `t`: 50 ms before the grid reading (one instant would always pair). */
+  poll(t: number): void {
+    const { batteryPollMs, batteryPhaseMs } = this.params;
+    if (t % batteryPollMs === batteryPhaseMs)
+      this.reading = { atMs: t - READ_LEAD_MS, powerW: this.powerAt(t - READ_LEAD_MS) };
+  }
+
+  state(assetId: string, t: number): BatteryState {
+    const { responseMs, rampWPerS } = this.params;
+    return buildBattery({
+      assetId,
+      powerW: this.reading.powerW,
+      ageMs: t - this.reading.atMs,
+      maxChargePowerW: 10_000,
+      maxDischargePowerW: 10_000,
+      ...(responseMs === undefined ? {} : { responseMs }),
+      ...(rampWPerS === undefined ? {} : { maxRampWPerS: rampWPerS }),
+    });
+  }
 }
 
 /**
- * Drives `combine` on the plant tick by tick (every 100 ms, for `durationMs`) with the strategy `active`; with
- * `withEstimate` false it passes no demand memory, so every tick counts the latest readings as they are.
+ * Drives the plant tick by tick (every 100 ms, for `durationMs`): `combine` with the strategy `active`, or a
+ * `controller` with the estimate alone. With `withEstimate` false no demand memory is kept, so every tick counts the
+ * latest readings as they are.
  */
 export function driveDemandPlant(
   plant: DemandPlant,
-  active: StrategyName,
+  active: StrategyName | DemandPlantController,
   configs: StrategyConfigs,
   durationMs: number,
   withEstimate = true,
 ): DemandPlantRun {
   let memories: StrategyMemories = {};
   let demand: DemandMemory = {};
-  const commands: [number, number][] = [[0, 0]];
-  const inEffect = (t: number): number => commands.filter(([at]) => at + plant.delayMs <= t).at(-1)?.[1] ?? 0;
-  // The battery's power every SIM_MS from 0 (before: 0 W), simulated up to the latest instant asked.
-  const history: number[] = [];
-  let writtenW = 0;
-  let powerW = 0;
-  const batteryAt = (at: number): number => {
-    const k = Math.floor(at / SIM_MS);
-    while (history.length <= k) {
-      const asked = Math.min(inEffect(history.length * SIM_MS), plant.dischargeCapW);
-      const stepW = ((plant.rampWPerS ?? Number.POSITIVE_INFINITY) * SIM_MS) / 1_000;
-      writtenW = Math.min(Math.max(asked, Math.min(0, writtenW - stepW)), Math.max(0, writtenW + stepW));
-      powerW =
-        plant.lagMs === undefined ? writtenW : powerW + (writtenW - powerW) * (1 - Math.exp(-SIM_MS / plant.lagMs));
-      history.push(powerW);
-    }
-    return k < 0 ? 0 : Math.round((history[k] ?? 0) * (plant.trackFraction ?? 1));
-  };
-  // As if read one poll before the first tick's poll.
-  let battery = { atMs: plant.batteryPhaseMs - plant.batteryPollMs - READ_LEAD_MS, powerW: 0 };
+  let lastSentW = 0;
+  const { loadW, maxExportW, batteries: variants, ...common } = plant;
+  const batteries = (variants ?? [{}]).map((v, i) => ({
+    id: `bat-${i + 1}`,
+    sim: new SimulatedBattery({ ...common, ...v }),
+  }));
   const setpoints: [number, number][] = [];
   const gridW: [number, number][] = [];
   const demandW: [number, number, number][] = [];
+  const sources: [number, string][] = [];
   for (let t = 0; t <= durationMs; t += DEMAND_PLANT_TICK_MS) {
-    const batteryW = batteryAt(t);
-    // The battery is read 50 ms before the grid reading of its tick (readings of one instant would always pair).
-    if (t % plant.batteryPollMs === plant.batteryPhaseMs)
-      battery = { atMs: t - READ_LEAD_MS, powerW: batteryAt(t - READ_LEAD_MS) };
-    const grid = plant.loadW(t) - batteryW;
+    let batteryW = 0;
+    for (const b of batteries) {
+      batteryW += b.sim.powerAt(t);
+      b.sim.poll(t);
+    }
+    const grid = loadW(t) - batteryW;
     const state = buildSiteState({
       gridPowerW: grid,
-      loadPowerW: plant.loadW(t),
-      batteries: [
-        buildBattery({
-          powerW: battery.powerW,
-          ageMs: t - battery.atMs,
-          maxChargePowerW: 10_000,
-          maxDischargePowerW: 10_000,
-          ...(plant.responseMs === undefined ? {} : { responseMs: plant.responseMs }),
-          ...(plant.rampWPerS === undefined ? {} : { maxRampWPerS: plant.rampWPerS }),
-        }),
-      ],
+      loadPowerW: loadW(t),
+      ...(maxExportW === undefined ? {} : { limits: { ...buildSiteState().limits, maxExportW } }),
+      batteries: batteries.map((b) => b.sim.state(b.id, t)),
     });
-    const result = combine(
-      state,
-      { nowMs: T0 + t },
-      { active: [active], configs, memories, ...(withEstimate ? { demand } : {}) },
-    );
-    memories = result.memories;
-    demand = result.demand.memory;
-    const sp = result.setpoints['bat-1'];
-    const w = sp?.kind === 'battery-power' ? sp.powerW : 0;
-    commands.push([t, w]);
-    setpoints.push([t, w]);
+    let sent: Record<string, number>;
+    let seenW: number;
+    let source: string;
+    if (typeof active === 'function') {
+      const estimate = estimateDemand(state, T0 + t, withEstimate ? demand : {});
+      const totalW = active(estimate.netDemandW, lastSentW);
+      sent = Object.fromEntries(batteries.map((b) => [b.id, Math.round(totalW / batteries.length)]));
+      demand = recordBatterySetpoints(
+        estimate.memory,
+        state,
+        Object.fromEntries(Object.entries(sent).map(([id, w]) => [id, batteryPower(w)])),
+        T0 + t,
+      );
+      seenW = estimate.netDemandW;
+      source = estimate.source;
+    } else {
+      const result = combine(
+        state,
+        { nowMs: T0 + t },
+        { active: [active], configs, memories, ...(withEstimate ? { demand } : {}) },
+      );
+      memories = result.memories;
+      demand = result.demand.memory;
+      sent = Object.fromEntries(
+        batteries.map((b) => {
+          const sp = result.setpoints[b.id];
+          return [b.id, sp?.kind === 'battery-power' ? sp.powerW : 0];
+        }),
+      );
+      seenW = result.demand.netDemandW;
+      source = result.demand.source;
+    }
+    let totalW = 0;
+    for (const b of batteries) {
+      const w = sent[b.id] ?? 0;
+      b.sim.command(t, w);
+      totalW += w;
+    }
+    lastSentW = totalW;
+    setpoints.push([t, totalW]);
     gridW.push([t, grid]);
-    demandW.push([t, result.demand.netDemandW, plant.loadW(t)]);
+    demandW.push([t, seenW, loadW(t)]);
+    sources.push([t, source]);
   }
-  return { setpoints, gridW, demandW };
+  return { setpoints, gridW, demandW, sources };
 }
+
+/** The longest run of ticks without a paired demand from `fromMs` on, ms. */
+export const longestHoldMs = (run: DemandPlantRun, fromMs: number): number => {
+  let longest = 0;
+  let run0: number | undefined;
+  for (const [t, source] of run.sources) {
+    if (t < fromMs) continue;
+    if (source === 'paired') run0 = undefined;
+    else {
+      run0 ??= t;
+      longest = Math.max(longest, t - run0 + DEMAND_PLANT_TICK_MS);
+    }
+  }
+  return longest;
+};
 
 /** The mean |demand seen − true demand| from `fromMs` on, W. */
 export const meanDemandError = (run: DemandPlantRun, fromMs: number): number => {

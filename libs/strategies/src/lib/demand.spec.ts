@@ -323,21 +323,38 @@ describe('estimateDemand', () => {
     ).toBe('held');
   });
 
-  it('opens an epoch for a set-point that jumps by more than the tolerance from the one sent before, not for one that creeps', () => {
-    // Battery read at 1 kW; set-points creep 1 050, 1 120, 1 190 … 1 610 W, 70 W a tick (NetZero following a load).
-    let m = tick(T0, { atMs: T0, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }, {}, 1_050).memory;
-    for (let k = 1; k <= 8; k++)
-      m = tick(T0 + 100 * k, { atMs: T0 + 100 * k, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }, m, 1_050 + 70 * k).memory;
+  it('opens an epoch once the set-points have moved more than the tolerance from the last one; jitter opens none', () => {
+    // Battery read at 3 kW; the load jitters: 3 080, then 2 960 W sent — neither is 100 W from 3 000.
+    let m = tick(T0, { atMs: T0, w: 0 }, { atMs: T0 - 700, w: 3_000 }, {}, 3_080).memory;
+    m = tick(T0 + 100, { atMs: T0 + 100, w: 0 }, { atMs: T0 - 700, w: 3_000 }, m, 2_960).memory;
     expect(m.batteries?.['bat-1']?.changes).toEqual([]);
-    expect(m.batteries?.['bat-1']?.sentW).toBe(1_610);
-    // Its readings pair as they are read (the battery follows as it goes).
-    expect(tick(T0 + 1_000, { atMs: T0 + 1_000, w: 1_500 }, { atMs: T0 + 950, w: 1_400 }, m)).toMatchObject({
-      netDemandW: 2_900,
-      source: 'paired',
-    });
-    // A jump of 150 W from the last sent opens one, from the battery's latest reading.
-    const jumped = tick(T0 + 900, { atMs: T0 + 900, w: 2_000 }, { atMs: T0 - 700, w: 1_000 }, m, 1_760).memory;
-    expect(jumped.batteries?.['bat-1']?.changes).toEqual([[T0 + 900, 1_760, T0 + 900 + SETTLE, 1_000]]);
+    // A jump of 1 kW opens one (no creep rate).
+    m = tick(T0 + 200, { atMs: T0 + 200, w: 0 }, { atMs: T0 - 700, w: 3_000 }, m, 4_000).memory;
+    expect(m.batteries?.['bat-1']?.changes).toEqual([[T0 + 200, 4_000, T0 + 200 + SETTLE, 3_000]]);
+  });
+
+  it('pairs a battery whose set-points only crept with grid readings no further from its reading than the creep needs to move the tolerance', () => {
+    // Set-points creep 70 W a tick (700 W/s) for 6 s; the battery, read 50 ms before the grid, follows 300 ms behind.
+    // Every other tick passes 100 W from the last change: a change with its creep rate.
+    const sentW = (k: number) => 1_000 + 70 * Math.max(0, k);
+    const sources: string[] = [];
+    let m: DemandMemory = {};
+    for (let k = 0; k < 60; k++) {
+      const t = T0 + 100 * k;
+      // From 5.5 s on the battery is not read again: its reading ages.
+      const readK = Math.min(k, 55);
+      const battery = { atMs: T0 + 100 * readK - 50, w: sentW(readK - 3) };
+      const out = tick(t, { atMs: t, w: 5_000 - sentW(k - 3) }, battery, m, sentW(k));
+      sources.push(out.source);
+      m = out.memory;
+    }
+    const creeps = (m.batteries?.['bat-1']?.changes ?? []).filter((c) => c[0] > T0 + 3_000);
+    expect(creeps.length).toBeGreaterThanOrEqual(10);
+    for (const c of creeps) expect(c[4]).toBeCloseTo(700, -1);
+    // Read 50 ms before the grid reading (35 W of movement at 700 W/s) it pairs; 150 ms before (105 W) and older, the
+    // demand is held.
+    expect(sources.slice(40, 56)).toEqual(Array(16).fill('paired'));
+    expect(sources.slice(56)).toEqual(['held', 'held', 'held', 'held']);
   });
 
   it('pairs a battery still catching up (past half its step, not within 2 % of it) only with a grid reading near it', () => {

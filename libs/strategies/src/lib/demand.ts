@@ -12,23 +12,25 @@ import type { StrategySetpoints } from './strategy';
  * between 0 and twice the demand each battery poll. The other way round (battery read after the change, the grid
  * before) counts the change twice.
  *
- * - **Epochs.** The set-points `combine` sends that jump by more than the tolerance from the set-point sent before
- *   split time into epochs; set-points that creep (each within the tolerance of the last) do not, and the battery's
- *   readings pair as they are read. A reading belongs to the epoch of the last change sent before it was taken. A
- *   battery reading *shows* its epoch's change by its value once it is away from what the battery was last read doing
- *   before the change and has arrived (within 2 % of the step of the set-point, or the tolerance) or is approaching
- *   (within half the step; with a ramp limit, anywhere on the way); or by the time passed once the battery's response
- *   time (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since the change. A grid
- *   reading shows it after that time or after a battery reading that shows it.
- * - **Paired.** A battery reading pairs with the grid reading when both were taken at one instant, or both belong to
- *   one epoch and show its change — one approaching only with a grid reading taken at most 250 ms from it (with a
- *   ramp limit, at most the time the ramp needs to move the tolerance), one that shows it only by the time passed (the
- *   battery did not follow, or is slower than its response time) only with a grid reading taken at most 250 ms after
- *   it. A change no set-point explains (another source at the arbiter, the BMS) shows as two battery readings more
- *   than the tolerance apart: the later one pairs only with grid readings no older than it, the earlier one only with
- *   grid readings no newer than it. Two readings of the epoch that left the old power and agree (a battery stopped
- *   short of its set-point), and do not sit where an earlier set-point put it, pair like a reading shown by time. Each
- *   fresh battery pairs its latest reading, else the one before.
+ * - **Epochs.** The set-points `combine` sends that move a battery by more than the tolerance from the last change sent
+ *   split time into epochs; a change reached by moves each within the tolerance of the set-point sent before is a
+ *   creep and keeps its rate. A reading belongs to the epoch of the last change sent before it was taken. A battery
+ *   reading *shows* its epoch's change by its value once it is away from what the battery was last read doing before
+ *   the change and has arrived (within 2 % of the step of the set-point, or the tolerance) or is approaching (within
+ *   half the step; with a ramp limit, anywhere on the way); or by the time passed once the battery's response time
+ *   (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since the change. A grid reading
+ *   shows it after that time or after a battery reading that shows it.
+ * - **Paired.** A battery reading pairs with the grid reading when both were taken at one instant; when every change
+ *   sent from the response time before the earlier of the two on was a creep and the fastest moves the tolerance in
+ *   no less time than lies between them; or when both belong to one epoch and show its change — one approaching only
+ *   with a grid reading taken at most 250 ms from it (with a ramp limit, at most the time the ramp needs to move the
+ *   tolerance) or by the time passed, one that shows it only by the time passed (the battery did not follow, or is
+ *   slower than its response time) only with a grid reading taken at most 250 ms after it. A change no set-point
+ *   explains (another source at the arbiter, the BMS) shows as two battery readings more than the tolerance apart:
+ *   the later one pairs only with grid readings no older than it, the earlier one only with grid readings no newer
+ *   than it. Two readings of the epoch that left the old power and agree (a battery stopped short of its set-point),
+ *   and do not sit where an earlier set-point put it, pair like a reading shown by time. Each fresh battery pairs its
+ *   latest reading, else the one before.
  * - **Held.** When a battery does not pair, the last paired demand is held: a measurement, so the estimate cannot run
  *   away, though a load or PV change during the hold is seen only once the batteries pair again. The hold lasts at
  *   most `maxHoldMs` or, if longer, the slowest battery's response time plus 2.5 of its poll intervals. (Inferring
@@ -66,7 +68,7 @@ export type DemandSource = 'paired' | 'held' | 'latest';
  * A set-point that changed a battery's power: when it was sent, the power asked, by when it has surely taken effect,
  * and what the battery was last read doing when it was sent.
  */
-type Change = readonly [sentAtMs: number, powerW: number, settledByMs: number, fromW: number];
+type Change = readonly [sentAtMs: number, powerW: number, settledByMs: number, fromW: number, creepWPerS?: number];
 /** A reading: when it was taken, and the power, W. */
 type Reading = readonly [atMs: number, powerW: number];
 
@@ -149,12 +151,24 @@ function pairedReading(
   gridAtMs: number,
   toleranceW: number,
   rampWPerS: number | undefined,
+  responseMs: number,
 ): Reading | undefined {
   const { changes, latest, previous } = track;
   const ramped = rampWPerS !== undefined;
   if (!latest) return undefined;
   // One instant (a hybrid inverter reports its grid and battery ports in one reading).
   if (latest[0] === gridAtMs) return latest;
+  // Set-points that only crept (each within the tolerance of the one before) since the response time before the
+  // earlier of the two readings: the battery moves at most at their rate, so a reading pairs with grid readings no
+  // further from it than that rate needs to move the tolerance.
+  for (const reading of previous ? [latest, previous] : [latest]) {
+    const fromMs = Math.min(reading[0], gridAtMs) - responseMs;
+    const toMs = Math.max(reading[0], gridAtMs);
+    const moves = changes.filter((c) => c[0] > fromMs && c[0] <= toMs);
+    if (moves.length === 0 || moves.some((c) => c[4] === undefined)) continue;
+    const rateWPerS = Math.max(...moves.map((c) => c[4] ?? 0));
+    if (rateWPerS * Math.abs(gridAtMs - reading[0]) <= 1_000 * toleranceW) return reading;
+  }
   const gridEpoch = epochOf(changes, gridAtMs);
   const change = changes[gridEpoch - 1];
   const readings = previous ? [latest, previous] : [latest];
@@ -197,7 +211,9 @@ function pairedReading(
     // further from it than the battery needs to move by the tolerance.
     if (how === 'approaching') {
       const nearMs = ramped ? Math.min(TIME_SHOWN_PAIRS_MS, (1_000 * toleranceW) / rampWPerS) : TIME_SHOWN_PAIRS_MS;
-      if (Math.abs(gridAtMs - reading[0]) > nearMs) continue;
+      const byTime =
+        reading[0] >= (change?.[2] ?? Number.POSITIVE_INFINITY) && gridAtMs <= reading[0] + TIME_SHOWN_PAIRS_MS;
+      if (Math.abs(gridAtMs - reading[0]) > nearMs && !byTime) continue;
     }
     if (unexplained && reading === latest && gridAtMs < latest[0]) continue;
     if (unexplained && reading === previous && gridAtMs > previous[0]) continue;
@@ -248,7 +264,9 @@ export function estimateDemand(
     if (track.pollMs !== undefined) holdMs = Math.max(holdMs, responseMsOf(battery, options) + 2.5 * track.pollMs);
     const tolerance = toleranceFor(battery, options);
     const rampWPerS = battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0 ? battery.maxRampWPerS : undefined;
-    const paired = gridFresh ? pairedReading(track, gridAtMs, tolerance, rampWPerS) : undefined;
+    const paired = gridFresh
+      ? pairedReading(track, gridAtMs, tolerance, rampWPerS, responseMsOf(battery, options))
+      : undefined;
     if (paired) knownW += paired[1];
     else allPaired = false;
   }
@@ -268,9 +286,9 @@ export function estimateDemand(
 
 /**
  * Adds the battery set-points `combine` sends this tick to the memory: one that moves a battery by more than the
- * tolerance from the set-point sent before it (or, without one, from its latest reading) starts a new epoch. A
- * set-point that creeps — each tick within the tolerance of the last, as NetZero following a slowly changing load — starts
- * none: the battery follows it as it goes, so its readings pair as they are read.
+ * tolerance from the last change sent (or, without one, from its latest reading) starts a new epoch — a creep, with
+ * its rate, when it moved within the tolerance of the set-point sent before it (jitter within the tolerance of the
+ * last change opens none).
  */
 export function recordBatterySetpoints(
   memory: DemandMemory,
@@ -289,15 +307,28 @@ export function recordBatterySetpoints(
     let sentW = track.sentW;
     if (sp?.kind === 'battery-power' && Number.isFinite(sp.powerW)) {
       const shownW = track.latest?.[1] ?? (Number.isFinite(battery.powerW) ? battery.powerW : 0);
-      const lastSentW = track.sentW ?? kept.at(-1)?.[1] ?? shownW;
-      if (Math.abs(sp.powerW - lastSentW) > toleranceFor(battery, options)) {
+      const lastAskedW = kept.at(-1)?.[1] ?? shownW;
+      if (Math.abs(sp.powerW - lastAskedW) > toleranceFor(battery, options)) {
+        // The arbiter ramps |power| up only (towards 0 at once; across 0 from 0).
+        const growW =
+          Math.sign(sp.powerW) * Math.sign(shownW) < 0
+            ? Math.abs(sp.powerW)
+            : Math.max(0, Math.abs(sp.powerW) - Math.abs(shownW));
         const rampMs =
-          battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0
-            ? (Math.abs(sp.powerW - shownW) / battery.maxRampWPerS) * 1_000
-            : 0;
-        next = [...kept, [nowMs, sp.powerW, nowMs + responseMsOf(battery, options) + rampMs, shownW] as Change].slice(
-          -MAX_CHANGES,
-        );
+          battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0 ? (growW / battery.maxRampWPerS) * 1_000 : 0;
+        // Reached by moves each within the tolerance of the set-point sent before (NetZero following a slow load):
+        // a creep, at the rate since the last change.
+        const last = kept.at(-1);
+        const creepWPerS =
+          track.sentW !== undefined && Math.abs(sp.powerW - track.sentW) <= toleranceFor(battery, options) && last
+            ? (1_000 * Math.abs(sp.powerW - last[1])) / Math.max(nowMs - last[0], 1)
+            : undefined;
+        const settledByMs = nowMs + responseMsOf(battery, options) + rampMs;
+        const change: Change =
+          creepWPerS === undefined
+            ? [nowMs, sp.powerW, settledByMs, shownW]
+            : [nowMs, sp.powerW, settledByMs, shownW, creepWPerS];
+        next = [...kept, change].slice(-MAX_CHANGES);
       }
       sentW = sp.powerW;
     }
