@@ -756,12 +756,17 @@ describe('re-assertion', () => {
 });
 
 describe('ramp and write pacing', () => {
-  it('ramps from 0 W at maxRampWPerS, with at most one write per MIN_WRITE_INTERVAL_MS', async () => {
+  /** The test site with the battery's ramp limited to 1 kW/s. */
+  const rampedSite = (): SiteConfigInput => {
     const site = structuredClone(TEST_SITE);
     const bat = site.assets[0];
     if (bat?.kind !== 'battery') throw new Error('fixture');
     bat.battery.maxRampWPerS = 1_000;
-    const h = await setup({ site, settings: { minWriteIntervalMs: 500 } });
+    return site;
+  };
+
+  it('ramps from 0 W at maxRampWPerS, with at most one write per MIN_WRITE_INTERVAL_MS', async () => {
+    const h = await setup({ site: rampedSite(), settings: { minWriteIntervalMs: 500 } });
     h.feed();
     const reply = await h.intent({ setpoint: battery(3_000) });
     expect(reply).toMatchObject({ outcome: 'clamped', applied: battery(0) });
@@ -775,11 +780,7 @@ describe('ramp and write pacing', () => {
   });
 
   it('after a failed write the ramp goes on from the written power closest to 0 W, not from 0 W', async () => {
-    const site = structuredClone(TEST_SITE);
-    const bat = site.assets[0];
-    if (bat?.kind !== 'battery') throw new Error('fixture');
-    bat.battery.maxRampWPerS = 1_000;
-    const h = await setup({ site });
+    const h = await setup({ site: rampedSite() });
     const at = (powerW: number) => ({ values: { 'bat-1': { powerW } } });
     h.feed(at(0));
     await h.intent({ setpoint: battery(3_000) });
@@ -803,12 +804,50 @@ describe('ramp and write pacing', () => {
     expect(after.at(-1)).toBe(4_000);
   });
 
+  it.each([
+    { name: 'a failed narrowing write (3 kW confirmed, 1 kW failed)', failW: 1_000, readW: 3_000, firstW: 1_000 },
+    { name: 'a failed change of sign (3 kW confirmed, −2 kW failed)', failW: -2_000, readW: 3_000, firstW: 0 },
+    {
+      name: 'a reading closer to 0 W (3 kW confirmed, 4 kW failed, read at 1 kW)',
+      failW: 4_000,
+      readW: 1_000,
+      firstW: 1_000,
+    },
+    {
+      name: 'a watchdog that may have acted (3 kW confirmed, no answer past its expiry)',
+      failW: 4_000,
+      readW: 3_000,
+      firstW: 0,
+      silentMs: 16_000,
+    },
+  ])('after $name the ramp starts from $firstW W', async ({ failW, readW, firstW, silentMs }) => {
+    const h = await setup({ site: rampedSite() });
+    const at = (powerW: number) => ({ values: { 'bat-1': { powerW } } });
+    h.feed(at(0));
+    await h.intent({ setpoint: battery(3_000), ttlMs: 3_600_000 });
+    await h.run(3_500, { stepMs: 100, ...at(3_000) });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(3_000));
+    h.driver.behave((w) =>
+      w.setpoint.kind !== 'battery-power' ? 'applied' : silentMs === undefined ? 'failed' : 'silent',
+    );
+    await h.intent({ setpoint: battery(failW), ttlMs: 3_600_000 });
+    await h.run(silentMs ?? 1_000, { stepMs: 100, ...at(readW) });
+    expect(h.arbiter.alarms().has('bat-1')).toBe(true);
+    // The driver answers again; the intent asks 4 kW.
+    h.driver.behave(() => 'applied');
+    const before = h.writes('bat-1').length;
+    await h.intent({ setpoint: battery(4_000), ttlMs: 3_600_000 });
+    // A failed write is tried again after one tick (1 s here).
+    await h.run(1_500, { stepMs: 100, ...at(readW) });
+    const first = h
+      .writes('bat-1')
+      .slice(before)
+      .find((w) => w.setpoint.kind === 'battery-power');
+    expect(first?.setpoint).toEqual(battery(firstW));
+  });
+
   it('after a failed write a reading does not loosen the ramp: nothing confirmed yet → from 0 W', async () => {
-    const site = structuredClone(TEST_SITE);
-    const bat = site.assets[0];
-    if (bat?.kind !== 'battery') throw new Error('fixture');
-    bat.battery.maxRampWPerS = 1_000;
-    const h = await setup({ site });
+    const h = await setup({ site: rampedSite() });
     // The battery reports 3 kW (a stale register, say); every battery write fails.
     h.feed({ values: { 'bat-1': { powerW: 3_000 } } });
     h.driver.behave((w) => (w.setpoint.kind === 'battery-power' ? 'failed' : 'applied'));

@@ -195,10 +195,15 @@ interface AssetRuntime {
   alarm?: { readonly failure: WriteFailure; readonly setpoint: Setpoint; readonly sinceMs: number; count: number };
   /**
    * Battery power, W: of all the setpoints written since the last confirmed write, and that one, the closest to 0 W
-   * (0 W across a change of sign). The battery is at one of them or between: after a failed write the ramp goes on
-   * from here. Undefined until a battery setpoint or the safe setpoint is confirmed.
+   * (0 W across a change of sign). Until `fallbackAtMs` the battery is at one of them or between: after a failed
+   * write the ramp goes on from here. Undefined until a battery setpoint or the safe setpoint is confirmed.
    */
   floorW?: number;
+  /**
+   * The earliest expiry of those writes, epoch ms: from then on the driver's watchdog (or the device's own timeout)
+   * may have put the battery in its safe state, 0 W, without a word.
+   */
+  fallbackAtMs?: number;
 }
 
 const MAX_REASON = 500;
@@ -445,10 +450,16 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
    * write, now (restarting from 0 W would first drop a battery discharging 3 kW to 0 — a 3 kW step at the grid
    * connection — and ramp it back). Only what the arbiter wrote: a reading must not loosen the limit.
    */
-  function rampFrom(rt: AssetRuntime, nowMs: number): AppliedSetpoint | undefined {
+  function rampFrom(rt: AssetRuntime, nowMs: number, reading: AssetReading | undefined): AppliedSetpoint | undefined {
     if (rt.last?.status !== 'failed' || rt.floorW === undefined || rt.asset.limits.battery === undefined)
       return undefined;
-    return { setpoint: { kind: 'battery-power', powerW: rt.floorW }, atMs: nowMs };
+    // Past an expiry the battery may be in its safe state (0 W): from 0 W, as before.
+    if (rt.fallbackAtMs === undefined || nowMs >= rt.fallbackAtMs) return undefined;
+    // A reading may tighten the start, never loosen it: a battery the device stopped by itself reads 0 W.
+    const measuredW = reading?.values.powerW;
+    const floorW =
+      typeof measuredW === 'number' && Number.isFinite(measuredW) ? closerToZero(rt.floorW, measuredW) : rt.floorW;
+    return { setpoint: { kind: 'battery-power', powerW: floorW }, atMs: nowMs };
   }
 
   /** The battery power a setpoint asks, W: the safe setpoint is 0 W; undefined for other kinds. */
@@ -490,6 +501,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     rt.last = last;
     const writtenW = batteryWOf(setpoint);
     if (rt.floorW !== undefined) rt.floorW = writtenW === undefined ? undefined : closerToZero(rt.floorW, writtenW);
+    if (rt.fallbackAtMs !== undefined) rt.fallbackAtMs = Math.min(rt.fallbackAtMs, write.expiresAtMs);
     rt.deferred = false;
     count(kind === 'reassert' ? 'reasserts' : kind === 'retry' ? 'writeRetries' : 'writes');
     rt.log.debug({ commandId, setpoint, kind, expiresAtMs: write.expiresAtMs }, 'writing setpoint');
@@ -545,6 +557,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     if (outcome.kind === 'ok') {
       last.status = 'ok';
       rt.floorW = batteryWOf(last.write.setpoint);
+      rt.fallbackAtMs = last.write.expiresAtMs;
       count('writesOk');
       if (rt.alarm !== undefined) {
         rt.log.info(
@@ -689,7 +702,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
         const requested = winnerOf(rt.asset.id)?.setpoint ?? SAFE_SETPOINT;
         const reading = judged(readings.get(rt.asset.id), rt.asset.pollIntervalMs, nowMs, 'asset', notes);
         const lastSet = lastApplied(rt);
-        const rampStart = rampFrom(rt, nowMs);
+        const rampStart = rampFrom(rt, nowMs, reading);
         const driver = driverFor(rt.asset.id);
         return {
           asset: rt.asset.limits,

@@ -57,9 +57,11 @@ export interface ArbitrationInput {
   /** The last setpoint written to this asset; without it the ramp limit starts from 0 W now. */
   readonly lastApplied?: AppliedSetpoint;
   /**
-   * Where the ramp limit starts instead of `lastApplied`, when the caller knows better: after a failed write, the
-   * setpoint closest to 0 W among those it wrote since the last confirmed one (the battery is at one of them, or
-   * between). Only what the arbiter wrote, never a reading: a reading must not loosen a limit.
+   * Where the ramp limit starts when the caller knows more than `lastApplied` says: without a last applied setpoint
+   * (a failed write) it takes its place; with one it only tightens it. The arbiter gives, after a failed write and
+   * until the earliest of the writes since the last confirmed one expires, the setpoint closest to 0 W among them
+   * (the battery is at one of them, or between), tightened by the reading. Never a reading alone: a reading must not
+   * loosen a limit.
    */
   readonly rampFrom?: AppliedSetpoint;
   readonly estop: EstopState;

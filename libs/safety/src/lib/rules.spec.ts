@@ -902,14 +902,21 @@ describe('ramp-rate', () => {
       codes: ['ramp-rate'],
     },
     {
-      name: 'a ramp start after a failed write takes the place of the last setpoint',
+      name: 'a ramp start never loosens a last setpoint that is there',
+      input: batteryInput(battery(5_000), { ...last(1_000, 0), rampFrom: { setpoint: battery(3_000), atMs: NOW_MS } }),
+      setpoint: battery(1_000),
+      outcome: 'clamped',
+      codes: ['ramp-rate'],
+    },
+    {
+      name: 'a ramp start tightens the last setpoint',
       input: batteryInput(battery(5_000), { ...last(0, 10_000), rampFrom: { setpoint: battery(3_000), atMs: NOW_MS } }),
       setpoint: battery(3_000),
       outcome: 'clamped',
       codes: ['ramp-rate'],
     },
     {
-      name: 'a ramp start is not a reading: a battery measured at 4 kW still starts from it',
+      name: 'without a last setpoint (a failed write) the ramp start takes its place; a reading of 4 kW does not loosen it',
       input: batteryInput(battery(5_000), {
         lastApplied: undefined,
         rampFrom: { setpoint: battery(1_000), atMs: NOW_MS - 1_000 },

@@ -1,6 +1,6 @@
 import type { AssetReading } from '@voltimax/contracts';
 import { violation, type SafetyViolation, type ViolationCode } from './codes';
-import type { RuleContext } from './context';
+import type { AppliedSetpoint, RuleContext } from './context';
 import { batteryGridEffect, evGridEffect, finiteOrUndefined, type GridEffect } from './grid';
 import type { TemperatureWindow } from './limits';
 
@@ -558,26 +558,50 @@ const rampRate: SafetyRule = {
   evaluate: (value, ctx) => {
     const rateWPerS = ctx.asset.battery?.maxRampWPerS;
     if (ctx.requested.kind !== 'battery-power' || rateWPerS === undefined) return PASS;
-    const last = ctx.rampFrom ?? ctx.lastApplied;
-    const lastW =
-      last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
-    const elapsedMs = last === undefined ? 0 : ctx.nowMs - last.atMs;
-    const dtMs = elapsedMs > 0 ? elapsedMs : 0;
-    const stepW = (rateWPerS * dtMs) / 1000;
-    const explain = () =>
+    // From the last applied setpoint; a ramp start the caller gives (after a failed write) replaces a missing one and
+    // only tightens one that is there.
+    const starts =
+      ctx.rampFrom === undefined
+        ? [ctx.lastApplied]
+        : ctx.lastApplied === undefined
+          ? [ctx.rampFrom]
+          : [ctx.lastApplied, ctx.rampFrom];
+    const windows = starts.map((start) => rampWindow(start, ctx.nowMs, rateWPerS));
+    const loW = Math.max(...windows.map((w) => w.loW));
+    const hiW = Math.min(...windows.map((w) => w.hiW));
+    const from = windows.find((w) => w.loW === loW) ?? windows[0];
+    const explain = (w: RampWindow | undefined) => () =>
       violation('ramp-rate', {
-        limit: stepW,
-        value: Math.abs(value - lastW),
+        limit: w?.stepW ?? 0,
+        value: Math.abs(value - (w?.fromW ?? 0)),
         unit: 'W',
-        detail: `${rateWPerS} W/s over ${dtMs} ms from ${lastW} W`,
+        detail: `${rateWPerS} W/s over ${w?.dtMs ?? 0} ms from ${w?.fromW ?? 0} W`,
       });
     return {
       kind: 'limit',
-      lo: bound(Math.min(0, lastW - stepW), explain),
-      hi: bound(Math.max(0, lastW + stepW), explain),
+      lo: bound(loW, explain(from)),
+      hi: bound(hiW, explain(windows.find((w) => w.hiW === hiW) ?? windows[0])),
     };
   },
 };
+
+interface RampWindow {
+  readonly fromW: number;
+  readonly dtMs: number;
+  readonly stepW: number;
+  readonly loW: number;
+  readonly hiW: number;
+}
+
+/** What the ramp allows from `start` (undefined: 0 W now): |power| grows by rate × elapsed, falls to 0 at any time. */
+function rampWindow(start: AppliedSetpoint | undefined, nowMs: number, rateWPerS: number): RampWindow {
+  const fromW =
+    start?.setpoint.kind === 'battery-power' && Number.isFinite(start.setpoint.powerW) ? start.setpoint.powerW : 0;
+  const elapsedMs = start === undefined ? 0 : nowMs - start.atMs;
+  const dtMs = elapsedMs > 0 ? elapsedMs : 0;
+  const stepW = (rateWPerS * dtMs) / 1000;
+  return { fromW, dtMs, stepW, loW: Math.min(0, fromW - stepW), hiW: Math.max(0, fromW + stepW) };
+}
 
 /**
  * The safety rules in the order they run. The order is data: the service logs it at startup (see

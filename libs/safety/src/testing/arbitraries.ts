@@ -325,12 +325,12 @@ export function arbitrationInputArb(
             reading: gridShape === undefined ? undefined : toReading('grid', 'grid-meter', gridShape, gridValues),
             pending,
           },
-          lastApplied:
-            last === undefined
-              ? undefined
-              : { setpoint: { kind: 'battery-power', powerW: last[0] }, atMs: nowMs - last[1] },
-          // A third of the inputs with a last setpoint also carry a ramp start after a failed write (half of it, now).
-          ...(last !== undefined && nowOffsetMs % 3 === 0
+          // A third of the inputs with a last setpoint carry a ramp start instead (after a failed write, as the arbiter
+          // gives it: the last setpoint unknown), a third carry both (a caller's start may only tighten).
+          ...(last === undefined || nowOffsetMs % 3 === 1
+            ? {}
+            : { lastApplied: { setpoint: { kind: 'battery-power', powerW: last[0] }, atMs: nowMs - last[1] } }),
+          ...(last !== undefined && nowOffsetMs % 3 !== 2
             ? { rampFrom: { setpoint: { kind: 'battery-power', powerW: Math.trunc(last[0] / 2) }, atMs: nowMs } }
             : {}),
           estop: estopPick === 0 ? ENGAGED : RELEASED,

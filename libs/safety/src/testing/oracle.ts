@@ -205,16 +205,24 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     ensureGrid(pLo - y, pHi - y, (pLo - y) / perPhase, (pHi - y) / perPhase);
     const rate = battery.maxRampWPerS;
     if (rate !== undefined) {
-      const last = input.rampFrom ?? input.lastApplied;
-      const lastW =
-        last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
-      const elapsed = last === undefined ? 0 : input.nowMs - last.atMs;
-      // A battery that may not ramp at all (0 W/s) steps 0 W however long ago the last write was (0 · ∞ is NaN).
-      const stepW = rate === 0 ? 0 : (rate * (elapsed > 0 ? elapsed : 0)) / 1000;
-      ensure(
-        within(y, Math.max(0, lastW + stepW)) && within(-y, Math.max(0, -(lastW - stepW))),
-        () => `ramp: ${lastW} → ${y} W, step ${stepW} W`,
-      );
+      // From the last applied setpoint (none: 0 W now); a ramp start replaces a missing one and tightens one there.
+      const starts =
+        input.rampFrom === undefined
+          ? [input.lastApplied]
+          : input.lastApplied === undefined
+            ? [input.rampFrom]
+            : [input.lastApplied, input.rampFrom];
+      for (const last of starts) {
+        const lastW =
+          last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
+        const elapsed = last === undefined ? 0 : input.nowMs - last.atMs;
+        // A battery that may not ramp at all (0 W/s) steps 0 W however long ago the last write was (0 · ∞ is NaN).
+        const stepW = rate === 0 ? 0 : (rate * (elapsed > 0 ? elapsed : 0)) / 1000;
+        ensure(
+          within(y, Math.max(0, lastW + stepW)) && within(-y, Math.max(0, -(lastW - stepW))),
+          () => `ramp: ${lastW} → ${y} W, step ${stepW} W`,
+        );
+      }
     }
     return;
   }
