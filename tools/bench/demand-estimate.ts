@@ -264,6 +264,39 @@ const scenarios: readonly Scenario[] = [
     figure: ['set-points W', setpointSpread],
   },
   {
+    name: 'a BMS derate to 0 W in alternate 11 s, battery read every 2 s, load 4 kW ± 300 W; zero export; self-consumption (defaults)',
+    plant: {
+      ...base,
+      batteryPollMs: 2_000,
+      dischargeCapAt: (t) => (Math.floor(t / 11_000) % 2 === 1 ? 0 : 10_000),
+      maxExportW: 0,
+      loadW: (t) => 4_000 + Math.round(300 * Math.sin(t / 5_000)),
+    },
+    active: 'self-consumption',
+    configs: scDefaults,
+    durationMs: DURATION_MS,
+    figure: [
+      's importing > 1.5 kW',
+      (run) => fmt(run.gridW.filter(([t, w]) => t >= FROM_MS && w > 1_500).length / 10, 1),
+    ],
+  },
+  {
+    name: 'a cap of 2 kW in alternate 7 s, load 5.4 kW, NetZero: the demand its layers see',
+    plant: { ...base, dischargeCapAt: (t) => (Math.floor(t / 7_000) % 2 === 1 ? 2_000 : 10_000), loadW: () => 5_400 },
+    active: 'net-zero',
+    configs: { 'net-zero': NetZeroConfigSchema.parse({}) },
+    durationMs: DURATION_MS,
+    figure: ['mean |error| W', (run) => fmt(meanDemandError(run, FROM_MS), 0)],
+  },
+  {
+    name: 'a follower limited to 99 W a tick, load stepping 180 W every 5 s, read every 1 s, 1 s delay',
+    plant: { ...base, delayMs: 1_000, loadW: (t) => 3_000 + (Math.floor(t / 5_000) % 2) * 180 },
+    active: follower(99),
+    configs: {},
+    durationMs: DURATION_MS,
+    figure: ['mean |error| W', (run) => fmt(meanDemandError(run, FROM_MS), 0)],
+  },
+  {
     name: 'a battery ramped 5 kW/s, capped at 2 kW, ±160 W reading noise; zero export; load 5 → 0.5 kW each 20 s',
     plant: {
       ...base,

@@ -27,6 +27,8 @@ export interface DemandPlantBattery {
   readonly delayMs: number;
   /** The most the battery discharges whatever it is asked (an arbiter limit the strategies do not know), W. */
   readonly dischargeCapW: number;
+  /** A cap that changes with time (a BMS derate coming and going), W; `dischargeCapW` still applies. */
+  readonly dischargeCapAt?: (t: number) => number;
   /** The share of its set-point the battery delivers (default 1). */
   readonly trackFraction?: number;
   /** The battery's `responseMs` from the site config, if set. */
@@ -99,7 +101,8 @@ class SimulatedBattery {
     const k = Math.floor(at / SIM_MS);
     const { rampWPerS, lagMs, dischargeCapW } = this.params;
     while (this.history.length <= k) {
-      const asked = Math.min(this.inEffect(this.history.length * SIM_MS), dischargeCapW);
+      const at = this.history.length * SIM_MS;
+      const asked = Math.min(this.inEffect(at), dischargeCapW, this.params.dischargeCapAt?.(at) ?? dischargeCapW);
       const stepW = ((rampWPerS ?? Number.POSITIVE_INFINITY) * SIM_MS) / 1_000;
       this.writtenW = Math.min(Math.max(asked, Math.min(0, this.writtenW - stepW)), Math.max(0, this.writtenW + stepW));
       this.powerW =
@@ -113,9 +116,11 @@ class SimulatedBattery {
 
   /** Reads the battery if its poll is due at tick `t`: 50 ms before the grid reading (one instant would always pair). */
   poll(t: number): void {
-    const { batteryPollMs, batteryPhaseMs } = this.params;
-    if (t % batteryPollMs === batteryPhaseMs)
-      this.reading = { atMs: t - READ_LEAD_MS, powerW: this.powerAt(t - READ_LEAD_MS) };
+    const { batteryPollMs, batteryPhaseMs, readingNoiseW } = this.params;
+    if (t % batteryPollMs !== batteryPhaseMs) return;
+    // A fixed pseudo-random sequence in ±readingNoiseW: the same noise on every run.
+    const noiseW = Math.round((readingNoiseW ?? 0) * Math.sin(t * 12.9898 + batteryPhaseMs * 78.233) * 0.999);
+    this.reading = { atMs: t - READ_LEAD_MS, powerW: this.powerAt(t - READ_LEAD_MS) + noiseW };
   }
 
   state(assetId: string, t: number): BatteryState {

@@ -310,16 +310,17 @@ describe('estimateDemand', () => {
     expect(tick(on + 200, { atMs: on + 200, w: 2_000 }, { atMs: on, w: 3_800 }, m, undefined, ramp).source).toBe(
       'held',
     );
-    // Within 2 % of the step of the set-point it has arrived: it pairs with any grid reading of the epoch.
+    // With a ramp limit, within a tenth of the step of the set-point it has arrived (the ramp has ended; a noisy
+    // meter): it pairs with any grid reading of the epoch.
     expect(
-      tick(on + 1_700, { atMs: on + 1_700, w: 1_100 }, { atMs: on + 1_000, w: 4_900 }, m, undefined, ramp),
+      tick(on + 1_700, { atMs: on + 1_700, w: 1_200 }, { atMs: on + 1_000, w: 4_600 }, m, undefined, ramp),
     ).toMatchObject({
-      netDemandW: 6_000,
+      netDemandW: 5_800,
       source: 'paired',
     });
-    // 4.8 kW, 4 % short: still on its way (or stopped short), so not 700 ms later.
+    // 4.4 kW, 12 % short: still on its way (or stopped short), so not 700 ms later.
     expect(
-      tick(on + 1_700, { atMs: on + 1_700, w: 1_200 }, { atMs: on + 1_000, w: 4_800 }, m, undefined, ramp).source,
+      tick(on + 1_700, { atMs: on + 1_700, w: 1_600 }, { atMs: on + 1_000, w: 4_400 }, m, undefined, ramp).source,
     ).toBe('held');
   });
 
@@ -355,6 +356,13 @@ describe('estimateDemand', () => {
     // demand is held.
     expect(sources.slice(40, 56)).toEqual(Array(16).fill('paired'));
     expect(sources.slice(56)).toEqual(['held', 'held', 'held', 'held']);
+    // A reading that does not follow the set-points (a BMS derate to 0 W, lifted again by the grid reading 50 ms
+    // later) is no creep: it does not pair in the creep window, the demand (5 kW) is held.
+    const t = T0 + 6_000;
+    expect(tick(t, { atMs: t, w: 5_000 - sentW(57) }, { atMs: t - 50, w: 0 }, m)).toMatchObject({
+      netDemandW: 5_000,
+      source: 'held',
+    });
   });
 
   it('pairs a battery still catching up (past half its step, not within 2 % of it) only with a grid reading near it', () => {

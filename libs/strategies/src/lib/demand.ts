@@ -16,10 +16,10 @@ import type { StrategySetpoints } from './strategy';
  *   split time into epochs; a change reached by moves each within the tolerance of the set-point sent before is a
  *   creep and keeps its rate. A reading belongs to the epoch of the last change sent before it was taken. A battery
  *   reading *shows* its epoch's change by its value once it is away from what the battery was last read doing before
- *   the change and has arrived (within 2 % of the step of the set-point, or the tolerance) or is approaching (within
- *   half the step; with a ramp limit, anywhere on the way); or by the time passed once the battery's response time
- *   (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since the change. A grid reading
- *   shows it after that time or after a battery reading that shows it.
+ *   the change and has arrived (within 2 % of the step of the set-point, a tenth with a ramp limit, or the tolerance)
+ *   or is approaching (within half the step; with a ramp limit, anywhere on the way); or by the time passed once the
+ *   battery's response time (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since
+ *   the change. A grid reading shows it after that time or after a battery reading that shows it.
  * - **Paired.** A battery reading pairs with the grid reading when both were taken at one instant; when every change
  *   sent from the response time before the earlier of the two on was a creep and the fastest moves the tolerance in
  *   no less time than lies between them; or when both belong to one epoch and show its change — one approaching only
@@ -81,8 +81,11 @@ interface BatteryTrack {
   readonly previous?: Reading;
   /** The last interval between two of its readings, ms (kept while the battery is stale or starts afresh). */
   readonly pollMs?: number;
-  /** The last set-point sent, W, whether or not it started an epoch. */
+  /** The last set-point sent, W, whether or not it started an epoch, and when. */
   readonly sentW?: number;
+  readonly sentAtMs?: number;
+  /** The fastest a set-point moved from one sent to the next since the last change, W/s (a creep's rate). */
+  readonly sentRateWPerS?: number;
 }
 
 /** The estimate's memory (plain JSON, kept by the engine between ticks; not worth saving across a restart). */
@@ -123,7 +126,8 @@ function epochOf(changes: readonly Change[], atMs: number): number {
 
 /**
  * Whether a battery reading of the change's epoch shows the change, and how. By its value: away from what the battery
- * did before, and either `arrived` — within 2 % of the step of the set-point (or the tolerance) — or `approaching` —
+ * did before, and either `arrived` — within 2 % of the step of the set-point (a tenth with a ramp limit: the ramp's
+ * end, a noisy meter; or the tolerance) — or `approaching` —
  * within half the step (a battery still catching up, one the arbiter or its BMS holds short of the set-point), with a
  * ramp limit anywhere between the old power and the set-point (the arbiter moving it there step by step). By the time
  * passed: taken after `settledByMs`.
@@ -139,7 +143,7 @@ function shows(
   const movedW = (reading[1] - fromW) * Math.sign(powerW - fromW);
   const offW = Math.abs(reading[1] - powerW);
   if (Math.abs(reading[1] - fromW) > toleranceW) {
-    if (offW <= Math.max(toleranceW, 0.02 * stepW)) return 'arrived';
+    if (offW <= Math.max(toleranceW, (ramped ? 0.1 : 0.02) * stepW)) return 'arrived';
     if (ramped ? movedW > 0 && movedW < stepW : offW <= 0.5 * stepW) return 'approaching';
   }
   return reading[0] >= settledByMs ? 'time' : false;
@@ -159,15 +163,23 @@ function pairedReading(
   // One instant (a hybrid inverter reports its grid and battery ports in one reading).
   if (latest[0] === gridAtMs) return latest;
   // Set-points that only crept (each within the tolerance of the one before) since the response time before the
-  // earlier of the two readings: the battery moves at most at their rate, so a reading pairs with grid readings no
-  // further from it than that rate needs to move the tolerance.
-  for (const reading of previous ? [latest, previous] : [latest]) {
-    const fromMs = Math.min(reading[0], gridAtMs) - responseMs;
-    const toMs = Math.max(reading[0], gridAtMs);
-    const moves = changes.filter((c) => c[0] > fromMs && c[0] <= toMs);
-    if (moves.length === 0 || moves.some((c) => c[4] === undefined)) continue;
+  // earlier of the two readings: the battery moves at most at their rate, so its latest reading pairs with grid
+  // readings no further from it than the fastest creep needs to move the tolerance — if it follows them (within twice
+  // the tolerance of a set-point it can be answering: a clamp, a derate, a BMS stop are no creep) and no step sent
+  // before them is still settling.
+  const fromMs = Math.min(latest[0], gridAtMs) - responseMs;
+  const moves = changes.filter((c) => c[0] > fromMs && c[0] <= Math.max(latest[0], gridAtMs));
+  if (moves.length > 0 && moves.every((c) => c[4] !== undefined)) {
+    const before = changes.filter((c) => c[0] <= fromMs).at(-1);
+    const settled = before === undefined || before[4] !== undefined || before[2] <= Math.min(latest[0], gridAtMs);
+    const answerFromMs = latest[0] - responseMs;
+    const answering = changes.filter((c) => c[0] > answerFromMs && c[0] <= latest[0]);
+    const inEffect = changes.filter((c) => c[0] <= answerFromMs).at(-1);
+    const follows = [...answering, ...(inEffect ? [inEffect] : [])].some(
+      (c) => Math.abs(latest[1] - c[1]) <= 2 * toleranceW,
+    );
     const rateWPerS = Math.max(...moves.map((c) => c[4] ?? 0));
-    if (rateWPerS * Math.abs(gridAtMs - reading[0]) <= 1_000 * toleranceW) return reading;
+    if (settled && follows && rateWPerS * Math.abs(gridAtMs - latest[0]) <= 1_000 * toleranceW) return latest;
   }
   const gridEpoch = epochOf(changes, gridAtMs);
   const change = changes[gridEpoch - 1];
@@ -243,7 +255,11 @@ export function estimateDemand(
     const changes = (stored?.changes ?? []).filter((c) => c[0] <= nowMs);
     const pollMs = stored?.pollMs;
     const keepPoll = pollMs === undefined ? {} : { pollMs };
-    const keepSent = stored?.sentW === undefined ? {} : { sentW: stored.sentW };
+    const keepSent = {
+      ...(stored?.sentW === undefined ? {} : { sentW: stored.sentW }),
+      ...(stored?.sentAtMs === undefined || stored.sentAtMs > nowMs ? {} : { sentAtMs: stored.sentAtMs }),
+      ...(stored?.sentRateWPerS === undefined ? {} : { sentRateWPerS: stored.sentRateWPerS }),
+    };
     if (battery.quality !== 'good' || !Number.isFinite(battery.ageMs) || !Number.isFinite(battery.powerW)) {
       tracks[battery.assetId] = { changes, ...keepPoll, ...keepSent };
       if (Number.isFinite(battery.powerW)) knownW += battery.powerW;
@@ -304,11 +320,22 @@ export function recordBatterySetpoints(
     const recent = track.changes.filter((c) => c[0] >= nowMs - KEEP_CHANGES_MS && c[0] <= nowMs);
     const kept = recent.length > 0 ? recent : track.changes.slice(-1).filter((c) => c[0] <= nowMs);
     let next = kept;
-    let sentW = track.sentW;
+    let sent: Pick<BatteryTrack, 'sentW' | 'sentAtMs' | 'sentRateWPerS'> = {
+      ...(track.sentW === undefined ? {} : { sentW: track.sentW }),
+      ...(track.sentAtMs === undefined ? {} : { sentAtMs: track.sentAtMs }),
+      ...(track.sentRateWPerS === undefined ? {} : { sentRateWPerS: track.sentRateWPerS }),
+    };
     if (sp?.kind === 'battery-power' && Number.isFinite(sp.powerW)) {
+      const tolerance = toleranceFor(battery, options);
       const shownW = track.latest?.[1] ?? (Number.isFinite(battery.powerW) ? battery.powerW : 0);
       const lastAskedW = kept.at(-1)?.[1] ?? shownW;
-      if (Math.abs(sp.powerW - lastAskedW) > toleranceFor(battery, options)) {
+      // How fast the set-point moves from one sent to the next (a creep's rate, whatever the pauses between changes).
+      const stepRateWPerS =
+        track.sentW !== undefined && track.sentAtMs !== undefined && nowMs > track.sentAtMs
+          ? (1_000 * Math.abs(sp.powerW - track.sentW)) / (nowMs - track.sentAtMs)
+          : 0;
+      let sentRateWPerS = Math.max(track.sentRateWPerS ?? 0, stepRateWPerS);
+      if (Math.abs(sp.powerW - lastAskedW) > tolerance) {
         // The arbiter ramps |power| up only (towards 0 at once; across 0 from 0).
         const growW =
           Math.sign(sp.powerW) * Math.sign(shownW) < 0
@@ -316,12 +343,12 @@ export function recordBatterySetpoints(
             : Math.max(0, Math.abs(sp.powerW) - Math.abs(shownW));
         const rampMs =
           battery.maxRampWPerS !== undefined && battery.maxRampWPerS > 0 ? (growW / battery.maxRampWPerS) * 1_000 : 0;
-        // Reached by moves each within the tolerance of the set-point sent before (NetZero following a slow load):
-        // a creep, at the rate since the last change.
+        // Reached by moves each within the tolerance of the set-point sent before (NetZero following a slow load): a
+        // creep, at the fastest of its rate since the last change and its moves from one set-point to the next.
         const last = kept.at(-1);
         const creepWPerS =
-          track.sentW !== undefined && Math.abs(sp.powerW - track.sentW) <= toleranceFor(battery, options) && last
-            ? (1_000 * Math.abs(sp.powerW - last[1])) / Math.max(nowMs - last[0], 1)
+          track.sentW !== undefined && Math.abs(sp.powerW - track.sentW) <= tolerance && last
+            ? Math.max((1_000 * Math.abs(sp.powerW - last[1])) / Math.max(nowMs - last[0], 1), sentRateWPerS)
             : undefined;
         const settledByMs = nowMs + responseMsOf(battery, options) + rampMs;
         const change: Change =
@@ -329,10 +356,11 @@ export function recordBatterySetpoints(
             ? [nowMs, sp.powerW, settledByMs, shownW]
             : [nowMs, sp.powerW, settledByMs, shownW, creepWPerS];
         next = [...kept, change].slice(-MAX_CHANGES);
+        sentRateWPerS = 0;
       }
-      sentW = sp.powerW;
+      sent = { sentW: sp.powerW, sentAtMs: nowMs, sentRateWPerS };
     }
-    batteries[battery.assetId] = { ...track, changes: next, ...(sentW === undefined ? {} : { sentW }) };
+    batteries[battery.assetId] = { ...track, changes: next, ...sent };
   }
   return { ...memory, batteries };
 }
