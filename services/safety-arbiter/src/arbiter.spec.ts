@@ -806,7 +806,13 @@ describe('ramp and write pacing', () => {
 
   it.each([
     { name: 'a failed narrowing write (3 kW confirmed, 1 kW failed)', failW: 1_000, readW: 3_000, firstW: 1_000 },
-    { name: 'a failed change of sign (3 kW confirmed, −2 kW failed)', failW: -2_000, readW: 3_000, firstW: 0 },
+    {
+      name: 'a failed change of sign (3 kW confirmed, −2 kW failed, −3 kW asked)',
+      failW: -2_000,
+      readW: 3_000,
+      firstW: 0,
+      askW: -3_000,
+    },
     {
       name: 'a reading closer to 0 W (3 kW confirmed, 4 kW failed, read at 1 kW)',
       failW: 4_000,
@@ -820,7 +826,14 @@ describe('ramp and write pacing', () => {
       firstW: 0,
       silentMs: 16_000,
     },
-  ])('after $name the ramp starts from $firstW W', async ({ failW, readW, firstW, silentMs }) => {
+    {
+      name: 'a watchdog about to act (no answer into the re-assert margin before the expiry: a retry may land after it)',
+      failW: 4_000,
+      readW: 3_000,
+      firstW: 0,
+      silentMs: 11_000,
+    },
+  ])('after $name the ramp starts from $firstW W', async ({ failW, readW, firstW, silentMs, askW }) => {
     const h = await setup({ site: rampedSite() });
     const at = (powerW: number) => ({ values: { 'bat-1': { powerW } } });
     h.feed(at(0));
@@ -833,10 +846,10 @@ describe('ramp and write pacing', () => {
     await h.intent({ setpoint: battery(failW), ttlMs: 3_600_000 });
     await h.run(silentMs ?? 1_000, { stepMs: 100, ...at(readW) });
     expect(h.arbiter.alarms().has('bat-1')).toBe(true);
-    // The driver answers again; the intent asks 4 kW.
+    // The driver answers again; the intent asks 4 kW (or askW).
     h.driver.behave(() => 'applied');
     const before = h.writes('bat-1').length;
-    await h.intent({ setpoint: battery(4_000), ttlMs: 3_600_000 });
+    await h.intent({ setpoint: battery(askW ?? 4_000), ttlMs: 3_600_000 });
     // A failed write is tried again after one tick (1 s here).
     await h.run(1_500, { stepMs: 100, ...at(readW) });
     const first = h

@@ -200,8 +200,9 @@ interface AssetRuntime {
    */
   floorW?: number;
   /**
-   * The earliest expiry of those writes, epoch ms: from then on the driver's watchdog (or the device's own timeout)
-   * may have put the battery in its safe state, 0 W, without a word.
+   * The earliest expiry of the confirmed write and those since, epoch ms: from then on the driver's watchdog may have
+   * put the battery in its safe state, 0 W, without a word. (A device's own keep-alive timeout shorter than the
+   * setpoint validity is not covered until its reading shows it: keep SETPOINT_VALIDITY_MS below it.)
    */
   fallbackAtMs?: number;
 }
@@ -442,19 +443,22 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   function lastApplied(rt: AssetRuntime): AppliedSetpoint | undefined {
     const last = rt.last;
     if (last === undefined || last.status === 'failed') return undefined;
-    return { setpoint: last.write.setpoint, atMs: last.write.issuedAtMs };
+    // The ramp counts from when the driver confirmed it (a write confirmed on its third try earns no ramp time for
+    // its retries), from its issue while it is in flight.
+    return { setpoint: last.write.setpoint, atMs: last.doneAtMs ?? last.write.issuedAtMs };
   }
 
   /**
    * Where the ramp starts after a failed write: the written battery power closest to 0 W since the last confirmed
-   * write, now (restarting from 0 W would first drop a battery discharging 3 kW to 0 — a 3 kW step at the grid
-   * connection — and ramp it back). Only what the arbiter wrote: a reading must not loosen the limit.
+   * write, tightened by the reading, now (restarting from 0 W would first drop a battery discharging 3 kW to 0 — a
+   * 3 kW step at the grid connection — and ramp it back). From what the arbiter wrote: a reading only tightens it.
    */
   function rampFrom(rt: AssetRuntime, nowMs: number, reading: AssetReading | undefined): AppliedSetpoint | undefined {
     if (rt.last?.status !== 'failed' || rt.floorW === undefined || rt.asset.limits.battery === undefined)
       return undefined;
-    // Past an expiry the battery may be in its safe state (0 W): from 0 W, as before.
-    if (rt.fallbackAtMs === undefined || nowMs >= rt.fallbackAtMs) return undefined;
+    // Past an expiry the battery may be in its safe state (0 W): from 0 W, as before — and from the re-assert margin
+    // before it, since a write computed now may reach the driver, after its retries, only then.
+    if (rt.fallbackAtMs === undefined || nowMs >= rt.fallbackAtMs - settings.reassertMarginMs) return undefined;
     // A reading may tighten the start, never loosen it: a battery the device stopped by itself reads 0 W.
     const measuredW = reading?.values.powerW;
     const floorW =

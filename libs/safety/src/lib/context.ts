@@ -59,9 +59,9 @@ export interface ArbitrationInput {
   /**
    * Where the ramp limit starts when the caller knows more than `lastApplied` says: without a last applied setpoint
    * (a failed write) it takes its place; with one it only tightens it. The arbiter gives, after a failed write and
-   * until the earliest of the writes since the last confirmed one expires, the setpoint closest to 0 W among them
-   * (the battery is at one of them, or between), tightened by the reading. Never a reading alone: a reading must not
-   * loosen a limit.
+   * until the re-assert margin before the earliest expiry of the last confirmed write and those since, the setpoint
+   * closest to 0 W among them (the battery is at one of them, or between), tightened by the reading. Never a reading
+   * alone: a reading must not loosen a limit.
    */
   readonly rampFrom?: AppliedSetpoint;
   readonly estop: EstopState;
