@@ -263,6 +263,16 @@ const scenarios: readonly Scenario[] = [
     durationMs: 600_000,
     figure: ['set-points W', setpointSpread],
   },
+  ...[1_000, 5_000].map(
+    (batteryPollMs): Scenario => ({
+      name: `a battery delivering 97 %, read every ${batteryPollMs / 1_000} s; zero export; load 6.5 → 0.5 kW every 20 s, at 5 phases`,
+      plant: { ...base, batteryPollMs, trackFraction: 0.97, maxExportW: 0, loadW: () => 0 },
+      active: 'self-consumption',
+      configs: scDefaults,
+      durationMs: 0,
+      figure: ['s exporting > 500 W', () => ''],
+    }),
+  ),
   {
     name: 'a BMS derate to 0 W in alternate 11 s, battery read every 2 s, load 4 kW ± 300 W; zero export; self-consumption (defaults)',
     plant: {
@@ -318,6 +328,19 @@ out("demand-estimate: the reviews' scenarios (estimate | latest readings)");
 printTable(
   ['scenario', 'figure', 'estimate', 'latest readings'],
   scenarios.map((sc) => {
+    if (sc.durationMs === 0) {
+      // A phase sweep: the load drops 0.5 … 4.5 s after a battery reading; the seconds of export summed.
+      const sweep = (withEstimate: boolean): string => {
+        let seconds = 0;
+        for (const offsetMs of [500, 1_500, 2_500, 3_500, 4_500]) {
+          const loadW = (t: number): number => (Math.floor((t - offsetMs) / 20_000) % 2 === 0 ? 6_500 : 500);
+          const run = driveDemandPlant({ ...sc.plant, loadW }, sc.active, sc.configs, DURATION_MS, withEstimate);
+          seconds += exportSeconds(run, 500);
+        }
+        return fmt(seconds, 1);
+      };
+      return [sc.name, sc.figure[0], sweep(true), sweep(false)];
+    }
     const run = driveDemandPlant(sc.plant, sc.active, sc.configs, sc.durationMs);
     const plain = driveDemandPlant(sc.plant, sc.active, sc.configs, sc.durationMs, false);
     return [sc.name, sc.figure[0], sc.figure[1](run), sc.figure[1](plain)];

@@ -92,6 +92,23 @@ describe('the demand from meters polled apart', () => {
     expect(Math.max(...within(plain.gridW, 5_800))).toBeGreaterThanOrEqual(6_000);
   });
 
+  it('on a zero-export site, a battery settled 3 % short and read every 5 s sees a load drop at any moment of its poll', () => {
+    // 6.5 → 0.5 kW every 20 s, the drop 0.5 … 4.5 s after a battery reading; default self-consumption.
+    let seconds = 0;
+    for (const offsetMs of [500, 1_500, 2_500, 3_500, 4_500]) {
+      const loadW = (t: number): number => (Math.floor((t - offsetMs) / 20_000) % 2 === 0 ? 6_500 : 500);
+      const run = driveDemandPlant(
+        { ...plant, batteryPollMs: 5_000, trackFraction: 0.97, maxExportW: 0, loadW },
+        'self-consumption',
+        { 'self-consumption': SelfConsumptionConfigSchema.parse({}) },
+        120_000,
+      );
+      seconds += (run.gridW.filter(([t, w]) => t >= 10_000 && w < -500).length * DEMAND_PLANT_TICK_MS) / 1_000;
+    }
+    // Measured: 4.5 s in all (15 drops); 45 s when a reading 3 % short paired only within 250 ms of it.
+    expect(seconds).toBeLessThanOrEqual(6);
+  });
+
   it('a battery slower than 3 s holds the demand once its site config says how slow (responseMs)', () => {
     // 4 s from set-point to effect, ±200 W of load noise.
     const loadW = (t: number): number => step(t) + Math.round(200 * Math.sin(t / 137));

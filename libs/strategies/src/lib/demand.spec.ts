@@ -381,6 +381,33 @@ describe('estimateDemand', () => {
     });
   });
 
+  it('pairs a battery that stopped a few per cent short from its second reading on, with any grid reading', () => {
+    const m0 = afterAsking5kW();
+    // Read at 4.85 kW (3 % short: approaching) 1.2 s in: not with a grid reading 400 ms later …
+    const first = tick(T0 + 1_250, { atMs: T0 + 1_250, w: 1_150 }, { atMs: T0 + 1_200, w: 4_850 }, m0);
+    expect(first.source).toBe('paired');
+    expect(tick(T0 + 1_600, { atMs: T0 + 1_600, w: 1_150 }, { atMs: T0 + 1_200, w: 4_850 }, first.memory).source).toBe(
+      'held',
+    );
+    // … read again at 4.84 kW: it has stopped there; it pairs 700 ms later too.
+    const second = tick(T0 + 2_250, { atMs: T0 + 2_250, w: 1_160 }, { atMs: T0 + 2_200, w: 4_840 }, first.memory);
+    expect(
+      tick(T0 + 2_900, { atMs: T0 + 2_900, w: 1_660 }, { atMs: T0 + 2_200, w: 4_840 }, second.memory),
+    ).toMatchObject({ netDemandW: 6_500, source: 'paired' });
+  });
+
+  it('gives a creep the rate of its fastest move: a burst after a pause is not slow', () => {
+    // A change of 1 kW at T0; quiet for 20 s; then two sends of 90 W 100 ms apart open a creep change.
+    let m = tick(T0, { atMs: T0, w: 0 }, { atMs: T0 - 50, w: 0 }, {}, 1_000).memory;
+    m = tick(T0 + 20_000, { atMs: T0 + 20_000, w: 0 }, { atMs: T0 + 19_950, w: 1_000 }, m, 1_000).memory;
+    m = tick(T0 + 20_100, { atMs: T0 + 20_100, w: 0 }, { atMs: T0 + 19_950, w: 1_000 }, m, 1_090).memory;
+    m = tick(T0 + 20_200, { atMs: T0 + 20_200, w: 0 }, { atMs: T0 + 19_950, w: 1_000 }, m, 1_180).memory;
+    const creep = m.batteries?.['bat-1']?.changes.at(-1);
+    expect(creep?.[1]).toBe(1_180);
+    // 900 W/s, not 180 W over 20 s (9 W/s).
+    expect(creep?.[4]).toBeCloseTo(900, 0);
+  });
+
   it('does not take a set-point sent back within the write delay for shown by a reading of the old power', () => {
     // 5 kW asked at T0, 0 W again 100 ms later; the battery read at +150 ms still idles, the grid at +350 ms shows the
     // brief 5 kW discharge.

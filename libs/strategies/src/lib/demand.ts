@@ -16,15 +16,19 @@ import type { StrategySetpoints } from './strategy';
  *   split time into epochs; a change reached by moves each within the tolerance of the set-point sent before is a
  *   creep and keeps its rate. A reading belongs to the epoch of the last change sent before it was taken. A battery
  *   reading *shows* its epoch's change by its value once it is away from what the battery was last read doing before
- *   the change and has arrived (within 2 % of the step of the set-point, a tenth with a ramp limit, or the tolerance)
- *   or is approaching (within half the step; with a ramp limit, anywhere on the way); or by the time passed once the
- *   battery's response time (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since
- *   the change. A grid reading shows it after that time or after a battery reading that shows it.
+ *   the change and has arrived (within 2 % of the step of the set-point, a tenth with a ramp limit, or the tolerance;
+ *   a change within twice the tolerance of the reading, none in flight before it: at the set-point) or is approaching
+ *   (within half the step; with a ramp limit, anywhere on the way); or by the time passed once the battery's response
+ *   time (`responseMs` in the site config, else `settleMs`; plus the ramp time) has passed since the change. A grid
+ *   reading shows it after that time or after a battery reading that shows it.
  * - **Paired.** A battery reading pairs with the grid reading when both were taken at one instant; when every change
  *   sent from the response time before the earlier of the two on was a creep and the fastest moves the tolerance in
- *   no less time than lies between them; or when both belong to one epoch and show its change — one approaching only
+ *   no less time than lies between them (the latest reading only, one that follows the set-points — within twice the
+ *   tolerance of one it can be answering — and only once the change in effect before them is a creep or has
+ *   settled); or when both belong to one epoch and show its change — one that has arrived, or a latest reading that
+ *   agrees with the one before it in the epoch (stopped), with any grid reading of the epoch; one approaching only
  *   with a grid reading taken at most 250 ms from it (with a ramp limit, at most the time the ramp needs to move the
- *   tolerance) or by the time passed, one that shows it only by the time passed (the battery did not follow, or is
+ *   tolerance) or by the time passed; one that shows it only by the time passed (the battery did not follow, or is
  *   slower than its response time) only with a grid reading taken at most 250 ms after it. A change no set-point
  *   explains (another source at the arbiter, the BMS) shows as two battery readings more than the tolerance apart:
  *   the later one pairs only with grid readings no older than it, the earlier one only with grid readings no newer
@@ -137,11 +141,17 @@ function shows(
   change: Change,
   toleranceW: number,
   ramped: boolean,
+  earlier?: Change,
 ): 'arrived' | 'approaching' | 'time' | false {
   const [, powerW, settledByMs, fromW] = change;
   const stepW = Math.abs(powerW - fromW);
   const movedW = (reading[1] - fromW) * Math.sign(powerW - fromW);
   const offW = Math.abs(reading[1] - powerW);
+  // A change too small to tell from the battery's own reading (the end of a creep, a jitter): at the set-point is
+  // arrived, whether or not it has left the old power — unless the change before it may not have shown yet when the
+  // reading was taken (a set-point sent back within the write delay).
+  const quiet = earlier === undefined || earlier[2] <= reading[0];
+  if (quiet && stepW <= 2 * toleranceW && offW <= toleranceW) return 'arrived';
   if (Math.abs(reading[1] - fromW) > toleranceW) {
     if (offW <= Math.max(toleranceW, (ramped ? 0.1 : 0.02) * stepW)) return 'arrived';
     if (ramped ? movedW > 0 && movedW < stepW : offW <= 0.5 * stepW) return 'approaching';
@@ -204,7 +214,7 @@ function pairedReading(
     change === undefined ||
     gridAtMs >= change[2] ||
     readings.some(
-      (r) => r[0] <= gridAtMs && epochOf(changes, r[0]) === gridEpoch && shows(r, change, toleranceW, ramped),
+      (r) => r[0] <= gridAtMs && epochOf(changes, r[0]) === gridEpoch && shows(r, change, toleranceW, ramped, before),
     );
   if (!gridShows) return undefined;
   // A change between the two readings that no set-point sent explains.
@@ -214,14 +224,21 @@ function pairedReading(
     Math.abs(latest[1] - previous[1]) > toleranceW;
   for (const reading of readings) {
     if (epochOf(changes, reading[0]) !== gridEpoch) continue;
-    const how = change === undefined ? 'arrived' : shows(reading, change, toleranceW, ramped);
+    const how = change === undefined ? 'arrived' : shows(reading, change, toleranceW, ramped, before);
     if (!how) continue;
     // Shown only by the time passed (the battery has not moved, or not far): it may still move — a battery slower
     // than its response time — so it pairs only with a grid reading taken right after it.
     if (how === 'time' && gridAtMs > reading[0] + TIME_SHOWN_PAIRS_MS) continue;
     // Still on its way (a lag, a ramp): it pairs only with a grid reading taken near it — with a ramp limit, no
     // further from it than the battery needs to move by the tolerance.
-    if (how === 'approaching') {
+    // A latest reading that agrees with the one before it in the epoch has stopped: a battery settled a few per cent
+    // short (or a noisy meter) pairs as one that has arrived.
+    const stopped =
+      reading === latest &&
+      previous !== undefined &&
+      epochOf(changes, previous[0]) === gridEpoch &&
+      Math.abs(latest[1] - previous[1]) <= toleranceW;
+    if (how === 'approaching' && !stopped) {
       const nearMs = ramped ? Math.min(TIME_SHOWN_PAIRS_MS, (1_000 * toleranceW) / rampWPerS) : TIME_SHOWN_PAIRS_MS;
       const byTime =
         reading[0] >= (change?.[2] ?? Number.POSITIVE_INFINITY) && gridAtMs <= reading[0] + TIME_SHOWN_PAIRS_MS;
