@@ -859,6 +859,26 @@ describe('ramp and write pacing', () => {
     expect(first?.setpoint).toEqual(battery(firstW));
   });
 
+  it('counts the ramp from when a write was confirmed, not from its first try', async () => {
+    const h = await setup({ site: rampedSite() });
+    h.feed();
+    // The first battery write goes unanswered once (1 s timeout), its retry 200 ms later is applied: confirmed at 1.2 s.
+    let tries = 0;
+    h.driver.behave((w) => (w.setpoint.kind === 'battery-power' && tries++ === 0 ? 'silent' : 'applied'));
+    await h.intent({ setpoint: battery(3_000), ttlMs: 3_600_000 });
+    await h.run(2_000, { stepMs: 100 });
+    const writes = h.writes('bat-1').filter((w) => w.setpoint.kind === 'battery-power');
+    expect(writes.slice(0, 2).map((w) => [w.setpoint, w.issuedAtMs - T0])).toEqual([
+      [battery(0), 0],
+      [battery(0), 0],
+    ]);
+    // After the confirmation every step is within 1 kW/s of it (counted from the first try, 1.2 kW at once).
+    for (const w of writes.slice(2))
+      expect(w.setpoint.kind === 'battery-power' ? w.setpoint.powerW : NaN).toBeLessThanOrEqual(
+        w.issuedAtMs - T0 - 1_200,
+      );
+  });
+
   it('after a failed write a reading does not loosen the ramp: nothing confirmed yet → from 0 W', async () => {
     const h = await setup({ site: rampedSite() });
     // The battery reports 3 kW (a stale register, say); every battery write fails.
