@@ -396,6 +396,18 @@ describe('estimateDemand', () => {
     ).toMatchObject({ netDemandW: 6_500, source: 'paired' });
   });
 
+  it('does not take a battery stopped where an earlier set-point put it for one stopped short of the later one', () => {
+    // Demand 6 kW, the battery idle; 4 kW asked at T0, 6 kW 100 ms later. The battery reaches 4 kW and is read there
+    // twice; the 6 kW arrives late, after the second reading (a retried write): the grid then shows 0 W.
+    let m = tick(T0, { atMs: T0, w: 6_000 }, { atMs: T0 - 800, w: 0 }, {}, 4_000).memory;
+    m = tick(T0 + 100, { atMs: T0 + 100, w: 6_000 }, { atMs: T0 - 800, w: 0 }, m, 6_000).memory;
+    m = tick(T0 + 1_050, { atMs: T0 + 1_050, w: 2_000 }, { atMs: T0 + 1_000, w: 4_000 }, m).memory;
+    expect(tick(T0 + 2_500, { atMs: T0 + 2_500, w: 0 }, { atMs: T0 + 2_000, w: 4_000 }, m)).toMatchObject({
+      netDemandW: 6_000,
+      source: 'held',
+    });
+  });
+
   it('gives a creep the rate of its fastest move: a burst after a pause is not slow', () => {
     // A change of 1 kW at T0; quiet for 20 s; then two sends of 90 W 100 ms apart open a creep change.
     let m = tick(T0, { atMs: T0, w: 0 }, { atMs: T0 - 50, w: 0 }, {}, 1_000).memory;

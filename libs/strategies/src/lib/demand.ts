@@ -237,7 +237,9 @@ function pairedReading(
       reading === latest &&
       previous !== undefined &&
       epochOf(changes, previous[0]) === gridEpoch &&
-      Math.abs(latest[1] - previous[1]) <= toleranceW;
+      Math.abs(latest[1] - previous[1]) <= toleranceW &&
+      // Not where an earlier set-point put it: that is the earlier change shown, this one maybe not yet.
+      (before === undefined || Math.abs(latest[1] - before[1]) > toleranceW);
     if (how === 'approaching' && !stopped) {
       const nearMs = ramped ? Math.min(TIME_SHOWN_PAIRS_MS, (1_000 * toleranceW) / rampWPerS) : TIME_SHOWN_PAIRS_MS;
       const byTime =
