@@ -879,6 +879,30 @@ describe('ramp and write pacing', () => {
       );
   });
 
+  it('after a failed write whose short intent capped its expiry, the ramp starts from 0 W once that expiry is near', async () => {
+    const h = await setup({ site: rampedSite() });
+    const at = { values: { 'bat-1': { powerW: 3_000 } } };
+    h.feed(at);
+    await h.intent({ setpoint: battery(3_000), ttlMs: 3_600_000 });
+    await h.run(3_500, { stepMs: 100, ...at });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(3_000));
+    // A manual 4 kW for 6 s: its writes expire with it (at 9.5 s), and they fail at the driver for 1 s.
+    h.driver.behave((w) => (w.setpoint.kind === 'battery-power' ? 'failed' : 'applied'));
+    await h.intent({ source: 'manual', setpoint: battery(4_000), ttlMs: 6_000 });
+    await h.run(1_000, { stepMs: 100, ...at });
+    expect(h.arbiter.alarms().has('bat-1')).toBe(true);
+    // The driver answers again at 4.5 s: within the re-assert margin and clock skew (5 + 2 s) of the 9.5 s expiry the
+    // watchdog may act on, so from 0 W — the confirmed write's own expiry (18.5 s) is far off.
+    h.driver.behave(() => 'applied');
+    const before = h.writes('bat-1').length;
+    await h.run(1_500, { stepMs: 100, ...at });
+    const first = h
+      .writes('bat-1')
+      .slice(before)
+      .find((w) => w.setpoint.kind === 'battery-power');
+    expect(first?.setpoint).toEqual(battery(0));
+  });
+
   it('after a failed write a reading does not loosen the ramp: nothing confirmed yet → from 0 W', async () => {
     const h = await setup({ site: rampedSite() });
     // The battery reports 3 kW (a stale register, say); every battery write fails.
