@@ -459,8 +459,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     // Past an expiry the battery may be in its safe state (0 W): from 0 W, as before — and from the re-assert margin
     // (which config keeps above a write with its retries) plus the clock skew allowed before it, since a write
     // computed now may reach the driver only then, and the driver's watchdog runs on the driver's clock.
-    const windowEndMs = (rt.fallbackAtMs ?? nowMs) - settings.reassertMarginMs - settings.rules.maxClockSkewMs;
-    if (rt.fallbackAtMs === undefined || nowMs >= windowEndMs) return undefined;
+    if (rt.fallbackAtMs === undefined) return undefined;
+    if (nowMs >= rt.fallbackAtMs - settings.reassertMarginMs - settings.rules.maxClockSkewMs) return undefined;
     // A reading may tighten the start, never loosen it: a battery the device stopped by itself reads 0 W.
     const measuredW = reading?.values.powerW;
     const floorW =

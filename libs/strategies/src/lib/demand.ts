@@ -180,8 +180,8 @@ function pairedReading(
   const fromMs = Math.min(latest[0], gridAtMs) - responseMs;
   const moves = changes.filter((c) => c[0] > fromMs && c[0] <= Math.max(latest[0], gridAtMs));
   if (moves.length > 0 && moves.every((c) => c[4] !== undefined)) {
-    const before = changes.filter((c) => c[0] <= fromMs).at(-1);
-    const settled = before === undefined || before[4] !== undefined || before[2] <= Math.min(latest[0], gridAtMs);
+    const prior = changes.filter((c) => c[0] <= fromMs).at(-1);
+    const settled = prior === undefined || prior[4] !== undefined || prior[2] <= Math.min(latest[0], gridAtMs);
     const answerFromMs = latest[0] - responseMs;
     const answering = changes.filter((c) => c[0] > answerFromMs && c[0] <= latest[0]);
     const inEffect = changes.filter((c) => c[0] <= answerFromMs).at(-1);
@@ -198,15 +198,18 @@ function pairedReading(
   // (an arbiter clamp, a BMS limit); it may still creep on, so like a reading shown by time it pairs only right after.
   // Not where an earlier set-point put it: that is the earlier change arriving late, not this one stopping short.
   const before = changes[gridEpoch - 2];
-  const steady =
+  // The last two readings are of the grid's epoch, agree, and do not sit where the change before put the battery.
+  const stopped =
     previous !== undefined &&
-    change !== undefined &&
-    (before === undefined || Math.abs(latest[1] - before[1]) > toleranceW) &&
-    Math.abs(latest[1] - change[3]) > toleranceW &&
-    Math.abs(previous[1] - change[3]) > toleranceW &&
     epochOf(changes, previous[0]) === gridEpoch &&
     epochOf(changes, latest[0]) === gridEpoch &&
     Math.abs(latest[1] - previous[1]) <= toleranceW &&
+    (before === undefined || Math.abs(latest[1] - before[1]) > toleranceW);
+  const steady =
+    stopped &&
+    change !== undefined &&
+    Math.abs(latest[1] - change[3]) > toleranceW &&
+    Math.abs(previous[1] - change[3]) > toleranceW &&
     gridAtMs >= latest[0] &&
     gridAtMs <= latest[0] + TIME_SHOWN_PAIRS_MS;
   if (steady) return latest;
@@ -230,17 +233,9 @@ function pairedReading(
     // than its response time — so it pairs only with a grid reading taken right after it.
     if (how === 'time' && gridAtMs > reading[0] + TIME_SHOWN_PAIRS_MS) continue;
     // Still on its way (a lag, a ramp): it pairs only with a grid reading taken near it — with a ramp limit, no
-    // further from it than the battery needs to move by the tolerance.
-    // A latest reading that agrees with the one before it in the epoch has stopped: a battery settled a few per cent
-    // short (or a noisy meter) pairs as one that has arrived.
-    const stopped =
-      reading === latest &&
-      previous !== undefined &&
-      epochOf(changes, previous[0]) === gridEpoch &&
-      Math.abs(latest[1] - previous[1]) <= toleranceW &&
-      // Not where an earlier set-point put it: that is the earlier change shown, this one maybe not yet.
-      (before === undefined || Math.abs(latest[1] - before[1]) > toleranceW);
-    if (how === 'approaching' && !stopped) {
+    // further from it than the battery needs to move by the tolerance. A latest reading that has stopped (a battery
+    // settled a few per cent short, a noisy meter) pairs as one that has arrived.
+    if (how === 'approaching' && !(stopped && reading === latest)) {
       const nearMs = ramped ? Math.min(TIME_SHOWN_PAIRS_MS, (1_000 * toleranceW) / rampWPerS) : TIME_SHOWN_PAIRS_MS;
       const byTime =
         reading[0] >= (change?.[2] ?? Number.POSITIVE_INFINITY) && gridAtMs <= reading[0] + TIME_SHOWN_PAIRS_MS;
@@ -339,11 +334,7 @@ export function recordBatterySetpoints(
     const recent = track.changes.filter((c) => c[0] >= nowMs - KEEP_CHANGES_MS && c[0] <= nowMs);
     const kept = recent.length > 0 ? recent : track.changes.slice(-1).filter((c) => c[0] <= nowMs);
     let next = kept;
-    let sent: Pick<BatteryTrack, 'sentW' | 'sentAtMs' | 'sentRateWPerS'> = {
-      ...(track.sentW === undefined ? {} : { sentW: track.sentW }),
-      ...(track.sentAtMs === undefined ? {} : { sentAtMs: track.sentAtMs }),
-      ...(track.sentRateWPerS === undefined ? {} : { sentRateWPerS: track.sentRateWPerS }),
-    };
+    let sent: Pick<BatteryTrack, 'sentW' | 'sentAtMs' | 'sentRateWPerS'> = {};
     if (sp?.kind === 'battery-power' && Number.isFinite(sp.powerW)) {
       const tolerance = toleranceFor(battery, options);
       const shownW = track.latest?.[1] ?? (Number.isFinite(battery.powerW) ? battery.powerW : 0);
