@@ -8,9 +8,19 @@
 // and sunshine under passing clouds (deterministic: a seeded generator). Two runs: the limit rising each tick whenever
 // there is headroom (`bindingFraction` 1: every inverter always counts as running at its limit, the rule before), and
 // rising each tick only while it binds, else once a minute (the defaults). Its inverter is ideal (follows within a
-// tick, reports exactly): the figures compare the rules, they say nothing about a device's tolerances. Pure
-// computation: figures, no timing.
-import { buildBattery, buildSiteState } from '@voltimax/strategies/testing';
+// tick, reports exactly): the figures compare the rules, they say nothing about a device's tolerances.
+//
+// A second table runs the same days on a plant at 100 ms where the readings are taken at other moments than the tick:
+// the grid meter and the inverter each read at their own phase and period, the inverter applying a limit some time
+// after it is sent and ramping to it. Paired as read, an inverter read before it followed a fall and a grid reading
+// taken after it released the limit, to be started again at the next reading. Pure computation: figures, no timing.
+import {
+  buildBattery,
+  buildSiteState,
+  driveExportPlant,
+  EXPORT_PLANT_STEP_MS,
+  type ExportPlantTiming,
+} from '@voltimax/strategies/testing';
 import {
   DEFAULT_EXPORT_LIMIT_OPTIONS,
   limitExport,
@@ -115,6 +125,46 @@ function run(day: ReturnType<typeof cloudyDay>, options: ExportLimitOptions): Ru
   return { writes, curtailedKwh: curtailedWs / 3_600_000, overLimitSeconds, worstOverW };
 }
 
+interface Timing extends ExportPlantTiming {
+  readonly name: string;
+}
+
+interface TimedRun extends Run {
+  readonly starts: number;
+  readonly releases: number;
+}
+
+function timedRun(day: ReturnType<typeof cloudyDay>, timing: Timing): TimedRun {
+  let starts = 0;
+  let releases = 0;
+  let curtailedWs = 0;
+  let overLimitSeconds = 0;
+  let worstOverW = 0;
+  const second = (offsetMs: number): number => Math.floor(offsetMs / 1_000);
+  const { writes } = driveExportPlant({
+    timing,
+    ratedW: RATED_W,
+    maxExportW: MAX_EXPORT_W,
+    startMs: START_MS,
+    durationMs: SECONDS * 1_000,
+    sunW: (offsetMs) => day.sunW[second(offsetMs)] ?? 0,
+    loadW: (offsetMs) => day.loadW[second(offsetMs)] ?? 0,
+    wholePercent: true,
+    onStep: ({ sunW, pvW, gridW }) => {
+      curtailedWs += ((sunW - pvW) * EXPORT_PLANT_STEP_MS) / 1_000;
+      if (-gridW > MAX_EXPORT_W) {
+        overLimitSeconds += EXPORT_PLANT_STEP_MS / 1_000;
+        worstOverW = Math.max(worstOverW, -gridW - MAX_EXPORT_W);
+      }
+    },
+    onTick: (_offsetMs, result) => {
+      if (result.step === 'start') starts++;
+      if (result.reason === 'released') releases++;
+    },
+  });
+  return { writes, starts, releases, curtailedKwh: curtailedWs / 3_600_000, overLimitSeconds, worstOverW };
+}
+
 const seeds = [1, 2, 3, 4, 5];
 const rows: string[][] = [];
 const totals = { before: 0, now: 0 };
@@ -162,4 +212,104 @@ record({
   metric: 'pv-limit writes, rise each tick ÷ each tick while binding',
   value: ratio,
   unit: '×',
+});
+
+const timings: readonly Timing[] = [
+  {
+    name: 'both read at the tick, applied at once',
+    gridPhaseMs: 0,
+    gridPeriodMs: 1_000,
+    pvPhaseMs: 0,
+    pvPeriodMs: 1_000,
+    delayMs: 0,
+    rampWPerS: Infinity,
+  },
+  {
+    name: 'PV read 100 ms after the tick, applied after 200 ms',
+    gridPhaseMs: 0,
+    gridPeriodMs: 1_000,
+    pvPhaseMs: 100,
+    pvPeriodMs: 1_000,
+    delayMs: 200,
+    rampWPerS: Infinity,
+  },
+  {
+    name: 'same, ramping 3 kW/s',
+    gridPhaseMs: 0,
+    gridPeriodMs: 1_000,
+    pvPhaseMs: 100,
+    pvPeriodMs: 1_000,
+    delayMs: 200,
+    rampWPerS: 3_000,
+  },
+  {
+    name: 'grid read 300 ms, PV 600 ms after the tick, 200 ms',
+    gridPhaseMs: 300,
+    gridPeriodMs: 1_000,
+    pvPhaseMs: 600,
+    pvPeriodMs: 1_000,
+    delayMs: 200,
+    rampWPerS: Infinity,
+  },
+  {
+    name: 'PV read every 5 s, 200 ms, ramping 3 kW/s',
+    gridPhaseMs: 0,
+    gridPeriodMs: 1_000,
+    pvPhaseMs: 300,
+    pvPeriodMs: 5_000,
+    delayMs: 200,
+    rampWPerS: 3_000,
+  },
+  {
+    name: 'grid read every 2 s, PV 100 ms after, 200 ms, 3 kW/s',
+    gridPhaseMs: 0,
+    gridPeriodMs: 2_000,
+    pvPhaseMs: 100,
+    pvPeriodMs: 1_000,
+    delayMs: 200,
+    rampWPerS: 3_000,
+  },
+];
+const days = seeds.map((seed) => cloudyDay(seed));
+const timedRows: string[][] = [];
+let worstStarts = 0;
+for (const timing of timings) {
+  const runs = days.map((day) => timedRun(day, timing));
+  const sum = (pick: (run: TimedRun) => number): number => runs.reduce((total, run) => total + pick(run), 0);
+  const mean = (pick: (run: TimedRun) => number): number => sum(pick) / runs.length;
+  worstStarts = Math.max(worstStarts, ...runs.map((run) => run.starts));
+  timedRows.push([
+    timing.name,
+    fmt(
+      mean((run) => run.writes),
+      0,
+    ),
+    `${fmt(
+      mean((run) => run.starts),
+      1,
+    )} / ${fmt(
+      mean((run) => run.releases),
+      1,
+    )}`,
+    fmt(
+      mean((run) => run.overLimitSeconds),
+      1,
+    ),
+    fmt(Math.max(...runs.map((run) => run.worstOverW)), 0),
+    fmt(
+      mean((run) => run.curtailedKwh),
+      2,
+    ),
+  ]);
+}
+out();
+out(
+  `export-limit: readings at other moments (100 ms plant, the same ${seeds.length} days, default options, means per 6 h)`,
+);
+printTable(['timing', 'writes', 'starts / releases', 's over the limit', 'worst W over', 'curtailed kWh'], timedRows);
+record({
+  bench: 'export-limit',
+  metric: 'limit starts per 6 h, worst of the timing cases',
+  value: worstStarts,
+  unit: 'starts',
 });

@@ -284,3 +284,6 @@ export function siteStateArbitrary(): fc.Arbitrary<{ readonly state: SiteState; 
 
 // The simulated site of the demand estimate (it uses the builders above).
 export * from './demand-plant';
+
+// The simulated site of the feed-in limit.
+export * from './export-plant';

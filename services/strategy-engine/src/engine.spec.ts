@@ -130,14 +130,18 @@ describe('the tick', () => {
       setpoint: { kind: 'pv-limit', maxPowerW: 6_000 - (5_000 - 1_950) },
       reason: 'export-limit:curtailing',
     });
-    // The export back under the limit with room to spare (the load rose): the limit rises, by 600 W a tick.
+    // The export back under the limit with room to spare (the load rose): the limit rises, by 600 W a tick. (The
+    // readings come at T0 + 1 s: a grid reading taken at the moment the limit was sent could not show it.)
+    jest.advanceTimersByTime(1_000);
     sendTelemetry(h.peer, T0 + 1_000, { gridW: -1_000, batteryW: 0, socPct: 95, pvW: 2_950 });
     jest.advanceTimersByTime(1_000);
     expect(intentsFor(h.bus, 'pv-1').at(-1)?.setpoint).toEqual({ kind: 'pv-limit', maxPowerW: 3_550 });
     // Each tick explains itself on strategy.decision.export-limit: what it measured, the limit and what it did.
     const decisions = decisionsOf(h.bus, 'export-limit').map((d) => DecisionMetricsSchema.parse(d));
+    // (The tick at T0 + 1 s before the readings came holds: its grid reading is the one the start answered.)
     expect(decisions.map((d) => [d.reason, d.outputs['limitW']])).toEqual([
       ['curtail-start', 2_950],
+      ['curtail-hold', 2_950],
       ['curtail-rise', 3_550],
     ]);
     expect(decisions[0]).toMatchObject({ inputs: { gridW: -5_000, pvW: 6_000, ratedW: 6_000, maxExportW: 2_000 } });

@@ -97,7 +97,14 @@ describe('combine', () => {
     const full = combine(sunny(95, 0), { nowMs: 0 }, { active, configs, memories: {} });
     expect(batteryPowerOf(full)).toBe(0);
     expect(full.setpoints['pv-1']).toEqual({ kind: 'pv-limit', maxPowerW: 3_440 });
-    expect(full.exportLimit.memory).toEqual({ limitW: 3_440, sentAtMs: 0, changedAtMs: 0, boundAtMs: 0 });
+    expect(full.exportLimit.memory).toEqual({
+      limitW: 3_440,
+      sentAtMs: 0,
+      changedAtMs: 0,
+      boundAtMs: 0,
+      history: [{ atMs: 0, limitW: 3_440 }],
+      readings: { 'pv-1': [{ atMs: 0, powerW: 8_000 }] },
+    });
     // Its memory goes into the next tick: the same readings (the inverter not at its limit yet) keep it curtailing.
     const next = combine(sunny(95, 0), { nowMs: 1_000 }, { active, configs, memories: full.memories, exportLimit: full.exportLimit.memory });
     expect(next.exportLimit.reason).toBe('curtailing');

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { batteryPower } from './battery';
 import { DEFAULT_EXPORT_LIMIT_OPTIONS, limitExport, type ExportLimitMemory } from './export-limit';
 import type { PvInverterState, SiteState } from './site-state';
-import { buildBattery, buildSiteState } from '../testing';
+import { buildBattery, buildSiteState, driveExportPlant } from '../testing';
 
 const pv = (powerW: number, overrides: Partial<PvInverterState> = {}): PvInverterState => ({
   assetId: 'pv-1',
@@ -90,7 +90,7 @@ describe('limitExport (the feed-in limit)', () => {
     expect(start.metrics).toEqual({
       inputs: { gridW: -4_500, projectedGridW: -4_500, maxExportW: 3_000, pvW: 5_000, ratedW: 6_000 },
       outputs: { limitW: 3_440, limitPct: (100 * 3_440) / 6_000 },
-      terms: { targetExportW: TARGET_W, headroomW: TARGET_W - 4_500 },
+      terms: { targetExportW: TARGET_W, headroomW: TARGET_W - 4_500, pairedPvW: 5_000 },
       reason: 'curtail-start',
     });
     const memory: ExportLimitMemory = { limitW: 3_440, sentAtMs: T0, changedAtMs: T0 - 2_000 };
@@ -227,10 +227,98 @@ describe('limitExport (the feed-in limit)', () => {
   });
 
   it('keeps a limit while no inverter has reported (just after a restart) until it would have expired, sending nothing', () => {
-    const sentAt = { limitW: 3_440, sentAtMs: T0 };
+    const sentAt = { limitW: 3_440, sentAtMs: T0, changedAtMs: T0 };
     const noReading = site(3_440, 500, { pvInverters: [] });
     expect(limitExport(noReading, idle, sentAt, T0 + 1_000)).toMatchObject({ setpoints: {}, reason: 'no-curtailable-pv', memory: sentAt });
-    expect(limitExport(noReading, idle, sentAt, T0 + 3_500).memory).toEqual({});
+    // Expired: no limit any more, and its history says when the inverters were let go (its intents lapsed at 3 s).
+    expect(limitExport(noReading, idle, sentAt, T0 + 3_500).memory).toEqual({
+      history: [{ atMs: T0, limitW: 3_440 }, { atMs: T0 + 3_000 }],
+      readings: {},
+    });
+  });
+
+  it('pairs the grid with what the inverter made when the grid was read, not with a reading on the other side of a change', () => {
+    // A fall to 1 kW sent at T0. The inverter was read 100 ms later, before it followed (still 5 kW); the grid a second
+    // later, with the PV at 1 kW (load 1 kW: 0 W). As read, 5 kW of PV and 2.94 kW of headroom look like all of the
+    // rating fits: released — and started again at the next readings. Counted at its 1 kW share, the limit rises.
+    const fell: ExportLimitMemory = { limitW: 1_000, sentAtMs: T0, changedAtMs: T0, history: [{ atMs: T0, limitW: 1_000 }] };
+    const straddling = site(5_000, 1_000, { gridPowerW: 0, pvInverters: [pv(5_000, { ageMs: 900 })] });
+    const rose = limitExport(straddling, idle, fell, T0 + 1_000);
+    expect(rose).toMatchObject({ reason: 'curtailing', step: 'rise', limitW: 1_600 });
+    expect(rose.metrics.terms).toMatchObject({ pairedPvW: 1_000 });
+    expect(rose.metrics.inputs).toMatchObject({ pvW: 5_000 });
+    // A reading taken followMs (5 s) after the change counts as it is: this inverter makes more than its limit → cut.
+    const over = site(5_000, 1_000, { pvInverters: [pv(5_000, { ageMs: 900 })] });
+    const resent = { ...fell, sentAtMs: T0 + 5_000 };
+    expect(limitExport(over, idle, resent, T0 + 6_000)).toMatchObject({ step: 'cut', limitW: (1_000 * 3_940) / 5_000 });
+
+    // A rise to 4 040 W sent at T0; the grid read 100 ms later, before the inverter followed (3 440 W, load 1.1 kW:
+    // 2 340 W out, 600 W of headroom); the inverter read at the tick, at 4 040 W. Paired with the inverter's reading
+    // before the grid's (3 440 W), what the target allows is 3 440 + 600 − 15 = 4 025 W: the limit holds. As read, it
+    // rose another 585 W, to an export of 3.5 kW once followed.
+    const rising: ExportLimitMemory = {
+      limitW: 4_040,
+      sentAtMs: T0,
+      changedAtMs: T0,
+      boundAtMs: T0,
+      history: [
+        { atMs: T0 - 10_000, limitW: 3_440 },
+        { atMs: T0, limitW: 4_040 },
+      ],
+      readings: { 'pv-1': [{ atMs: T0 - 600, powerW: 3_440 }] },
+    };
+    const gridFirst = site(4_040, 1_100, { gridPowerW: -2_340, gridAgeMs: 900 });
+    expect(limitExport(gridFirst, idle, rising, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 4_040 });
+
+    // The sun changing between the inverter's reading before the grid's and the grid's: its reading after counts too.
+    // A cloud (4 200 → 1 846 W, load 2 311 W: 465 W imported): from the reading before alone, 4 200 W and 3 405 W of
+    // headroom would fit the whole rating — released into the sun's return; with the lower of the two, held.
+    const settled: ExportLimitMemory = {
+      limitW: 4_200,
+      sentAtMs: T0 - 1_000,
+      changedAtMs: T0 - 60_000,
+      boundAtMs: T0 - 1_000,
+      history: [{ atMs: T0 - 60_000, limitW: 4_200 }],
+      readings: { 'pv-1': [{ atMs: T0 - 1_400, powerW: 4_200 }] },
+    };
+    const cloud = site(1_846, 2_311, { gridPowerW: 465, gridAgeMs: 700, pvInverters: [pv(1_846, { ageMs: 400 })] });
+    expect(limitExport(cloud, idle, settled, T0)).toMatchObject({ reason: 'curtailing', step: 'hold', limitW: 4_200 });
+    // The sun back (1 722 W read before, 4 200 W after; load 400 W: 3 800 W out, 860 W over the target): the fall is
+    // sized on the higher, to 3 340 W — from the reading before alone it cut to 862 W, and rose back for seconds.
+    const cloudy = { ...settled, readings: { 'pv-1': [{ atMs: T0 - 1_400, powerW: 1_722 }] } };
+    const sunBack = site(4_200, 400, { gridAgeMs: 700, pvInverters: [pv(4_200, { ageMs: 400 })] });
+    expect(limitExport(sunBack, idle, cloudy, T0)).toMatchObject({ step: 'fall', limitW: 3_340 });
+
+    // A grid reading taken before the last change (here: the very reading the start answered) is not acted on again:
+    // held until the grid is read after it. As read, the PV now at its limit and the same 1.56 kW excess cut it again.
+    const start = limitExport(site(5_000, 500), idle, {}, T0);
+    expect(start.limitW).toBe(3_440);
+    const sameGrid = site(3_440, 500, { gridPowerW: -4_500, gridAgeMs: 1_000 });
+    expect(limitExport(sameGrid, idle, start.memory, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 3_440 });
+    expect(limitExport(site(3_440, 500), idle, start.memory, T0 + 1_000).limitW).toBe(3_440);
+  });
+
+  it('keeps the limits sent and the readings for as long as a reading may be used', () => {
+    const history = [
+      { atMs: T0 - 30_000, limitW: 2_000 },
+      { atMs: T0 - 25_000, limitW: 2_500 },
+      { atMs: T0 - 10_000, limitW: 3_000 },
+    ];
+    const readings = { 'pv-1': [{ atMs: T0 - 20_000, powerW: 1 }, { atMs: T0 - 16_000, powerW: 2 }, { atMs: T0 - 10_000, powerW: 3 }] };
+    const memory: ExportLimitMemory = { limitW: 3_000, sentAtMs: T0 - 1_000, changedAtMs: T0 - 10_000, history, readings };
+    const next = limitExport(site(3_000, 500), idle, memory, T0).memory;
+    // 15 s of readings and 20 s of changes (15 s and followMs), each with the one in force or read before them; this
+    // tick's rise (440 W of headroom less a quarter margin) added.
+    expect(next.history).toEqual([...history.slice(1), { atMs: T0, limitW: 3_425 }]);
+    expect(next.readings).toEqual({ 'pv-1': [...readings['pv-1'].slice(1), { atMs: T0, powerW: 3_000 }] });
+    // A reading for the same moment as the last kept (reported again, or a clock that did not move) replaces it.
+    const again = limitExport(site(3_000, 500), idle, { ...memory, readings: { 'pv-1': [{ atMs: T0, powerW: 9 }] } }, T0);
+    expect(again.memory.readings).toEqual({ 'pv-1': [{ atMs: T0, powerW: 3_000 }] });
+    // A reading or a change ahead of the clock (stepped back): dropped, this tick's reading kept.
+    const ahead: ExportLimitMemory = { ...memory, history: [{ atMs: T0 + 5_000, limitW: 3_000 }], readings: { 'pv-1': [{ atMs: T0 + 5_000, powerW: 9 }] } };
+    const fresh = limitExport(site(3_000, 500), idle, ahead, T0).memory;
+    expect(fresh.readings).toEqual({ 'pv-1': [{ atMs: T0, powerW: 3_000 }] });
+    expect(fresh.history).toEqual([{ atMs: T0, limitW: 3_425 }]);
   });
 
   it('holds a zero-export site at a small import', () => {
@@ -330,6 +418,64 @@ describe('limitExport (the feed-in limit)', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('closed loop with the PV and the grid read at other moments, an inverter that follows late: no start-and-release cycles', () => {
+    // A plant at 100 ms: the inverter applies a limit `delayMs` after it is sent and ramps to it; the grid meter and the
+    // inverter are each read at their own phase and period, and the controller ticks each second on the latest
+    // readings. Read 100 ms after each tick, before a fall had reached the inverter, its PV summed with a grid reading
+    // taken after it to a release, and every other second the limit started again (the export over the limit for a
+    // quarter of the time).
+    const plant = fc.record({
+      gridPhaseMs: fc.integer({ min: 0, max: 9 }).map((n) => n * 100),
+      pvPhaseMs: fc.integer({ min: 0, max: 9 }).map((n) => n * 100),
+      gridPeriodMs: fc.constantFrom(1_000, 2_000),
+      pvPeriodMs: fc.constantFrom(1_000, 2_000, 3_000, 5_000),
+      delayMs: fc.integer({ min: 0, max: 8 }).map((n) => n * 100),
+      rampWPerS: fc.constantFrom(Number.POSITIVE_INFINITY, 6_000, 2_000),
+    });
+    const segment = fc.record({ availableW: fc.integer({ min: 0, max: 6_000 }), loadW: fc.integer({ min: 0, max: 6_000 }) });
+    fc.assert(
+      fc.property(plant, fc.array(segment, { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 5_000 }), (timing, segments, maxExportW) => {
+        const marginW = Math.max(50, 0.02 * maxExportW);
+        const segmentMs = 90_000;
+        const at = (offsetMs: number) => segments[Math.min(segments.length - 1, Math.floor(offsetMs / segmentMs))];
+        // Per segment, from its 60th second on: starts, tenths of a second over the limit, and the last step.
+        const late = segments.map(() => ({ starts: 0, overSteps: 0, last: { pvW: 0, gridW: 0 } }));
+        const isLate = (offsetMs: number) => offsetMs % segmentMs >= 60_000;
+        driveExportPlant({
+          timing,
+          ratedW: 6_000,
+          maxExportW,
+          startMs: T0,
+          durationMs: segments.length * segmentMs,
+          sunW: (offsetMs) => at(offsetMs)?.availableW ?? 0,
+          loadW: (offsetMs) => at(offsetMs)?.loadW ?? 0,
+          onStep: ({ offsetMs, pvW, gridW }) => {
+            const seg = late[Math.floor(offsetMs / segmentMs)];
+            if (seg === undefined) return;
+            if (isLate(offsetMs) && -gridW > maxExportW) seg.overSteps++;
+            seg.last = { pvW, gridW };
+          },
+          onTick: (offsetMs, result) => {
+            const seg = late[Math.floor(offsetMs / segmentMs)];
+            if (seg !== undefined && isLate(offsetMs) && result.step === 'start') seg.starts++;
+          },
+        });
+        segments.forEach(({ availableW, loadW }, i) => {
+          const { starts, overSteps, last } = late[i] ?? { starts: 0, overSteps: 0, last: { pvW: 0, gridW: 0 } };
+          // After a minute of the same sun and load: no limit started again (none released to be started) …
+          expect(starts).toBe(0);
+          // … the export under the limit (a second's slack: a reading taken as a limit lands) …
+          expect(overSteps).toBeLessThanOrEqual(10);
+          expect(last.gridW).toBeGreaterThanOrEqual(-maxExportW);
+          // … and the PV not held more than a step, a quarter margin and the binding band under what the target allows
+          const lowestW = maxExportW - marginW - 0.01 * 6_000 - marginW / 4 - 0.02 * 6_000 - 1;
+          if (last.pvW < availableW) expect(last.pvW - loadW).toBeGreaterThanOrEqual(lowestW);
+        });
+      }),
+      { numRuns: 150 },
     );
   });
 

@@ -26,6 +26,9 @@ import { finiteValues, type MetricValues, type StrategySetpoints } from './strat
  * - **release** once even the inverters' full rating would keep the export under the target, or the limit has risen
  *   to the rating: no set-point any more, the engine's intent expires and the arbiter writes the PV inverter's safe
  *   state (unlimited).
+ * The grid and the inverters are read at other moments: the grid reading is paired with each inverter's readings
+ * either side of it, bounded by the limits sent in between (`pvAtGrid`), and one taken before the last change is not
+ * acted on (held until the grid is read after it).
  * The total limit is shared out in proportion to the inverters' ratings. The export that counts is the larger of the
  * measured one and the one the battery set-points would leave (a battery asked to charge may not). A stale grid
  * reading holds a limit in force (and starts none); a stale inverter is left alone (its power still counts in the
@@ -45,6 +48,29 @@ export interface ExportLimitMemory {
   readonly changedAtMs?: number;
   /** When some inverter last ran at its share of the limit, epoch ms (an idle limit rises once an `idleRiseMs`). */
   readonly boundAtMs?: number;
+  /**
+   * The limits sent lately, oldest first: each in force from `atMs` until the next (`limitW` absent: none, the
+   * inverters released). Kept for as long as a reading may be used (`maxReadingAgeMs` and `followMs`), so the PV a
+   * reading shows can be paired with a grid reading taken at another moment. Also kept while not curtailing.
+   */
+  readonly history?: readonly LimitChange[];
+  /**
+   * Each curtailable inverter's readings lately (by asset id, oldest first, those of the last `maxReadingAgeMs` and
+   * the one before): a grid reading is paired with the inverter's reading taken at or just before it.
+   */
+  readonly readings?: Readonly<Record<string, readonly PvReading[]>>;
+}
+
+/** What an inverter made (W, ≥ 0) when it was read (epoch ms). */
+export interface PvReading {
+  readonly atMs: number;
+  readonly powerW: number;
+}
+
+/** A total PV limit sent at `atMs` (`limitW` absent: none). */
+export interface LimitChange {
+  readonly atMs: number;
+  readonly limitW?: number;
 }
 
 export interface ExportLimitOptions {
@@ -131,6 +157,8 @@ interface ExportLimitTrace {
   readonly inForceW?: number;
   /** PV and rating of the inverters curtailed, W. */
   readonly pvW?: number;
+  /** What the inverters made when the grid was read, the lower bound (`pvAtGrid`), W. */
+  readonly pairedPvW?: number;
   readonly ratedW?: number;
   readonly binds?: boolean;
   /** Since the limit in force last changed, ms. */
@@ -178,6 +206,7 @@ export function limitExport(
     terms: finiteValues({
       targetExportW: result.targetExportW,
       headroomW: stale ? undefined : result.targetExportW + result.projectedGridW,
+      pairedPvW: trace.pairedPvW,
       inForceW: trace.inForceW,
       binds: trace.binds === undefined ? undefined : trace.binds ? 1 : 0,
       sinceChangeS: trace.sinceChangeMs === undefined ? undefined : trace.sinceChangeMs / 1_000,
@@ -185,6 +214,71 @@ export function limitExport(
     reason: result.step === undefined ? result.reason : `curtail-${result.step}`,
   };
   return { ...result, metrics };
+}
+
+/**
+ * The limits sent lately as the memory has them: an older memory without a history is read as its limit in force
+ * since it last changed (what came before unknown; nothing known without `changedAtMs`); a history with a change
+ * ahead of the clock (a clock stepped back) is dropped, and one without a limit in force gets none appended, from
+ * when its intents lapsed, when its last entry still has one. Pruned to the changes a reading still in use may meet:
+ * those in the last `maxReadingAgeMs` and `followMs`, and the one in force before them.
+ */
+function limitHistory(
+  memory: ExportLimitMemory,
+  inForceW: number | undefined,
+  nowMs: number,
+  options: ExportLimitOptions,
+): LimitChange[] {
+  const { limitW, changedAtMs } = memory;
+  const known = limitW === undefined || changedAtMs === undefined ? [] : [{ atMs: changedAtMs, limitW }];
+  const kept = memory.history ?? known;
+  if (kept.some((change) => change.atMs > nowMs)) return [];
+  const history = [...kept];
+  // An expired limit: the arbiter released the inverters when its intents lapsed.
+  const last = history.at(-1);
+  if (inForceW === undefined && last?.limitW !== undefined) {
+    history.push({ atMs: Math.min(nowMs, (memory.sentAtMs ?? nowMs) + options.limitInForceMs) });
+  }
+  const keepFromMs = nowMs - options.maxReadingAgeMs - options.followMs;
+  const inForceAt = history.findLastIndex((change) => change.atMs <= keepFromMs);
+  return history.slice(Math.max(0, inForceAt));
+}
+
+/**
+ * The inverters' readings lately with this tick's added (a reading newer than the last kept; one for the same moment
+ * replaces it, an older one is left out): those of the last `maxReadingAgeMs` and the one before. An inverter not among `inverters` (stale, gone) keeps none; one with a reading
+ * ahead of the clock (a clock stepped back) starts again from this tick's.
+ */
+function keptReadings(
+  memory: ExportLimitMemory,
+  inverters: readonly PvInverterState[],
+  nowMs: number,
+  options: ExportLimitOptions,
+): Record<string, PvReading[]> {
+  const kept: Record<string, PvReading[]> = {};
+  for (const pv of inverters) {
+    const earlier = memory.readings?.[pv.assetId] ?? [];
+    const list = earlier.some((reading) => reading.atMs > nowMs) ? [] : [...earlier];
+    const reading = { atMs: nowMs - pv.ageMs, powerW: Math.max(0, pv.powerW) };
+    const lastAtMs = list.at(-1)?.atMs ?? Number.NEGATIVE_INFINITY;
+    if (reading.atMs > lastAtMs) list.push(reading);
+    else if (reading.atMs === lastAtMs) list[list.length - 1] = reading; // reported again for the same moment
+    const before = list.findLastIndex((r) => r.atMs <= nowMs - options.maxReadingAgeMs);
+    kept[pv.assetId] = list.slice(Math.max(0, before));
+  }
+  return kept;
+}
+
+/** The history with `limitW` (absent: none) sent at `nowMs`, when it changes the limit in force. */
+function withChange(history: readonly LimitChange[], limitW: number | undefined, nowMs: number): LimitChange[] {
+  if (history.length > 0 && history.at(-1)?.limitW === limitW) return [...history];
+  return [...history, limitW === undefined ? { atMs: nowMs } : { atMs: nowMs, limitW }];
+}
+
+/** The changes in force at some moment of [fromMs, toMs]: the one in force at `fromMs` (if known) and those after. */
+function limitsDuring(history: readonly LimitChange[], fromMs: number, toMs: number): LimitChange[] {
+  const inForceAt = history.findLastIndex((change) => change.atMs <= fromMs);
+  return history.slice(Math.max(0, inForceAt)).filter((change) => change.atMs <= toMs);
 }
 
 function decideExport(
@@ -198,13 +292,19 @@ function decideExport(
   // When the limit in force last changed and last bound; absent: now; a time ahead of the clock counts as now.
   const changedAtMs = Math.min(memory.changedAtMs ?? nowMs, nowMs);
   const boundAtMs = Math.min(memory.boundAtMs ?? changedAtMs, nowMs);
+  const history = limitHistory(memory, inForceW, nowMs, options);
+  let readings: Record<string, PvReading[]> = {};
   /** The memory of a tick that sends `limitW`; `bound`: some inverter runs at its share of the limit in force. */
   const sent = (limitW: number, bound = false): ExportLimitMemory => ({
     limitW,
     sentAtMs: nowMs,
     changedAtMs: limitW === inForceW ? changedAtMs : nowMs,
     boundAtMs: bound ? nowMs : boundAtMs,
+    history: withChange(history, limitW, nowMs),
+    readings,
   });
+  /** The memory of a tick that sends no limit (none, or none any more): the history and the readings. */
+  const none = (): ExportLimitMemory => ({ history: withChange(history, undefined, nowMs), readings });
   const { maxExportW } = state.limits;
   const marginW = Math.max(options.minMarginW, options.marginFraction * maxExportW);
   const targetExportW = maxExportW - marginW;
@@ -225,9 +325,10 @@ function decideExport(
   // None to curtail now (none configured, or none reported yet — just after a restart —, or all stale: the arbiter
   // then sends them safe): a limit sent is kept until it would have expired anyway, and is not sent again.
   if (inverters.length === 0) {
-    const kept = inForceW === undefined ? {} : memory;
+    const kept = inForceW === undefined ? { history, readings } : { ...memory, history, readings };
     return { ...base, setpoints: {}, memory: kept, reason: 'no-curtailable-pv' };
   }
+  readings = keptReadings(memory, inverters, nowMs, options);
   const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
   base.trace = { ...base.trace, ratedW };
   // Each inverter gets the total in proportion to its rating: a stopped or shaded one keeps its share (and comes
@@ -239,17 +340,46 @@ function decideExport(
     );
   if (gridStale) {
     // Nothing measured to follow: a limit in force stays (releasing it could pass the export limit), none starts.
-    if (inForceW === undefined) return { ...base, setpoints: {}, memory: {}, reason: 'stale-data' };
+    if (inForceW === undefined) return { ...base, setpoints: {}, memory: none(), reason: 'stale-data' };
     return { ...base, setpoints: shares(inForceW), memory: sent(inForceW), reason: 'stale-data', limitW: inForceW };
   }
 
-  const pvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
-  base.trace = { ...base.trace, pvW };
-  const headroomW = targetExportW + projectedGridW; // export may still grow by this much (negative: too much)
-  // Even at full rating the export would stay under the target: nothing to hold (or no longer).
-  if (pvW + headroomW >= ratedW) {
-    return { ...base, setpoints: {}, memory: {}, reason: inForceW === undefined ? 'within-limit' : 'released' };
+  // What each inverter made when the grid was read. Readings taken at other moments may straddle a limit sent: an
+  // inverter read before it followed a fall, the grid after, summed to a PV that would leave the export far under the
+  // target, and the limit was released — to be started again at the next reading (with PV read 100 ms after each
+  // tick: a start and a release every other second, the export over the limit a quarter of the time). So the grid is
+  // paired with the inverter's readings either side of it (`pvAtGrid`).
+  const gridAtMs = nowMs - state.gridAgeMs;
+  const atGrid = new Map(inverters.map((pv) => [pv.assetId, pvAtGrid(pv)] as const));
+  /**
+   * An inverter's PV when the grid was read, bounded by its readings either side: the one taken at or before the grid
+   * reading, counted for no more than its share of any limit that may have moved it since — those sent after it and
+   * before the grid's, and the one in force at it if sent less than followMs before (the inverter may not have
+   * followed yet) —, and the one taken after (which shows the sun as it was then; nothing was sent in between, or the
+   * tick holds). `lowW`, the lower, releases and rises: counted low, the PV asks for a smaller rise or no release,
+   * never for more export. `fallW`, the higher, sizes a fall or a start: the sun come back between the readings must
+   * not cut the PV to what it made under the cloud. With no reading at or before the grid's (the first tick), the
+   * latest counts.
+   */
+  function pvAtGrid(pv: PvInverterState): { readonly lowW: number; readonly fallW: number } {
+    const list = readings[pv.assetId] ?? [];
+    const before = list.findLast((reading) => reading.atMs <= gridAtMs);
+    if (before === undefined) return { lowW: Math.max(0, pv.powerW), fallW: Math.max(0, pv.powerW) };
+    if (before.atMs === gridAtMs) return { lowW: before.powerW, fallW: before.powerW };
+    const moving = limitsDuring(history, before.atMs, gridAtMs).filter(
+      (change) => change.atMs < gridAtMs && change.atMs > before.atMs - options.followMs,
+    );
+    const shares = moving.flatMap((change) => (change.limitW === undefined ? [] : [shareW(pv, change.limitW)]));
+    const fromBeforeW = Math.min(before.powerW, ...shares);
+    const after = list.find((reading) => reading.atMs > gridAtMs);
+    if (after === undefined) return { lowW: fromBeforeW, fallW: fromBeforeW };
+    return { lowW: Math.min(fromBeforeW, after.powerW), fallW: Math.max(fromBeforeW, after.powerW) };
   }
+  const lowW = (pv: PvInverterState): number => atGrid.get(pv.assetId)?.lowW ?? 0;
+  const measuredPvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
+  const pvW = inverters.reduce((sum, pv) => sum + lowW(pv), 0);
+  base.trace = { ...base.trace, pvW: measuredPvW, pairedPvW: pvW };
+  const headroomW = targetExportW + projectedGridW; // export may still grow by this much (negative: too much)
   // Some inverter runs at its share of the limit in force (within bindingFraction of its rating): the limit binds.
   const binding =
     inForceW === undefined
@@ -257,13 +387,28 @@ function decideExport(
       : inverters.filter((pv) => pv.powerW >= shareW(pv, inForceW) - options.bindingFraction * pv.ratedPowerW);
   const binds = binding.length > 0;
   if (inForceW !== undefined) base.trace = { ...base.trace, binds };
+  // A grid reading taken before the last change was sent cannot show it: the change answered this reading (or an
+  // older one) already, and acting on it again counts the same export twice — with the grid read every 2 s, each
+  // reading started a limit and then cut it again to nothing, a rise and a fall each second. What is in force is
+  // held (none started) until the grid is read after it.
+  const lastSentAtMs = history.at(-1)?.atMs;
+  if (lastSentAtMs !== undefined && gridAtMs <= lastSentAtMs) {
+    if (inForceW === undefined) return { ...base, setpoints: {}, memory: none(), reason: 'within-limit' };
+    const held = sent(inForceW, binds);
+    return { ...base, setpoints: shares(inForceW), memory: held, reason: 'curtailing', limitW: inForceW, step: 'hold' };
+  }
+  // Even at full rating the export would stay under the target: nothing to hold (or no longer).
+  if (pvW + headroomW >= ratedW) {
+    return { ...base, setpoints: {}, memory: none(), reason: inForceW === undefined ? 'within-limit' : 'released' };
+  }
   let limitW: number;
   let step: CurtailStep;
   if (headroomW < -marginW / 2) {
     // Too much export (or about to be): at once down to what the target allows — the PV made now less the excess
     // (never up: an inverter above its limit has not followed it yet). Within half the margin over the target nothing
     // changes: a load that flickers does not cost a write each tick; the limit is still half a margin away.
-    limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, pvW + headroomW);
+    const fallPvW = inverters.reduce((sum, pv) => sum + (atGrid.get(pv.assetId)?.fallW ?? 0), 0);
+    limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, fallPvW + headroomW);
     step = inForceW === undefined ? 'start' : 'fall';
     // The inverters together above the limit in readings — the grid's too — taken followMs or more after it last
     // changed: some make more than their limits (ratings larger than configured), and PV − excess would leave the
@@ -273,15 +418,15 @@ function decideExport(
     const settledSinceMs = changedAtMs + options.followMs;
     const overProducing =
       inForceW !== undefined &&
-      pvW > inForceW &&
+      measuredPvW > inForceW &&
       nowMs - state.gridAgeMs >= settledSinceMs &&
       inverters.every((pv) => nowMs - pv.ageMs >= settledSinceMs);
-    if (overProducing && (inForceW * (pvW + headroomW)) / pvW < limitW) {
-      limitW = (inForceW * (pvW + headroomW)) / pvW;
+    if (overProducing && (inForceW * (measuredPvW + headroomW)) / measuredPvW < limitW) {
+      limitW = (inForceW * (measuredPvW + headroomW)) / measuredPvW;
       step = 'cut';
     }
   } else if (inForceW === undefined) {
-    return { ...base, setpoints: {}, memory: {}, reason: 'within-limit' };
+    return { ...base, setpoints: {}, memory: none(), reason: 'within-limit' };
   } else {
     // Within the target while curtailing: the limit rises by the headroom less a quarter margin (a dead band: a rise
     // sized on one noisy reading must not land on the fall threshold) — an inverter short of its share (shade) leaves
@@ -297,13 +442,13 @@ function decideExport(
     const growing = binding.filter((pv) => pv.powerW >= shareW(pv, inForceW) / 2);
     if (growing.length > 0) {
       const growingRatedW = growing.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
-      const growingPvW = growing.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
+      const growingPvW = growing.reduce((sum, pv) => sum + lowW(pv), 0);
       rise = Math.min(rise, ((headroomW - marginW / 4 + growingPvW) * ratedW) / growingRatedW - inForceW);
     }
     const rises = mayRise && rise >= options.minStepFraction * ratedW;
     limitW = rises ? inForceW + rise : inForceW;
     step = rises ? 'rise' : 'hold';
-    if (limitW >= ratedW) return { ...base, setpoints: {}, memory: {}, reason: 'released' };
+    if (limitW >= ratedW) return { ...base, setpoints: {}, memory: none(), reason: 'released' };
   }
   limitW = Math.max(0, Math.min(limitW, ratedW));
   if (step === 'fall' && limitW === inForceW) step = 'hold';
