@@ -269,6 +269,24 @@ const timings: readonly Timing[] = [
     delayMs: 200,
     rampWPerS: 3_000,
   },
+  {
+    name: 'PV read 500 ms after the tick, applied after 2.5 s',
+    gridPhaseMs: 0,
+    gridPeriodMs: 1_000,
+    pvPhaseMs: 500,
+    pvPeriodMs: 1_000,
+    delayMs: 2_500,
+    rampWPerS: Infinity,
+  },
+  {
+    name: 'grid read 500 ms after the tick, applied after 1.2 s, 2 kW/s',
+    gridPhaseMs: 500,
+    gridPeriodMs: 1_000,
+    pvPhaseMs: 100,
+    pvPeriodMs: 1_000,
+    delayMs: 1_200,
+    rampWPerS: 2_000,
+  },
 ];
 const days = seeds.map((seed) => cloudyDay(seed));
 const timedRows: string[][] = [];

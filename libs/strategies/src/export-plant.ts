@@ -82,7 +82,9 @@ export function driveExportPlant(input: ExportPlantInput): { readonly writes: nu
       pvPowerW: inverter.w,
       loadPowerW: loadW,
       batteries: [buildBattery({ socPct: 95, powerW: 0 })],
-      pvInverters: [{ assetId: 'pv-1', powerW: inverter.w, ratedPowerW: ratedW, quality: 'good', ageMs: nowMs - inverter.atMs }],
+      pvInverters: [
+        { assetId: 'pv-1', powerW: inverter.w, ratedPowerW: ratedW, quality: 'good', ageMs: nowMs - inverter.atMs },
+      ],
       limits,
     });
     const result = limitExport(state, { 'bat-1': { kind: 'battery-power', powerW: 0 } }, memory, nowMs);

@@ -289,6 +289,45 @@ describe('limitExport (the feed-in limit)', () => {
     const sunBack = site(4_200, 400, { gridAgeMs: 700, pvInverters: [pv(4_200, { ageMs: 400 })] });
     expect(limitExport(sunBack, idle, cloudy, T0)).toMatchObject({ step: 'fall', limitW: 3_340 });
 
+    // A fall not yet seen: 3 950 → 2 950 W sent at T0 (no load: 1 010 W over the 2 940 W target), the grid read 500 ms
+    // later still showing the old excess, the inverter read before the fall. The PV counted at its new share less the
+    // excess would cut the same kilowatt twice (to 1 940 W): held until a reading shows the fall.
+    const falling: ExportLimitMemory = {
+      limitW: 2_950,
+      sentAtMs: T0,
+      changedAtMs: T0,
+      boundAtMs: T0,
+      history: [
+        { atMs: T0 - 60_000, limitW: 3_950 },
+        { atMs: T0, limitW: 2_950 },
+      ],
+      readings: { 'pv-1': [{ atMs: T0 - 900, powerW: 3_950 }] },
+    };
+    const notYet = site(3_950, 0, { gridPowerW: -3_950, gridAgeMs: 500, pvInverters: [pv(3_950, { ageMs: 900 })] });
+    expect(limitExport(notYet, idle, falling, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 2_950 });
+    // Once a reading shows the inverter at its new share, a grid reading after it that is still over falls again.
+    const shown = site(2_950, 0, { gridPowerW: -3_950 + 1_000 - 500, gridAgeMs: 100, pvInverters: [pv(2_950, { ageMs: 300 })] });
+    expect(limitExport(shown, idle, falling, T0 + 1_000)).toMatchObject({ step: 'fall', limitW: 2_950 - 510 });
+
+    // A rise not yet seen: 3 440 → 3 540 W sent at T0 to an inverter running at its limit; read 100 ms later, before it
+    // followed, and the grid 500 ms later (load 2.5 kW: 940 W out, 2 kW of headroom). Another 600 W now would come on
+    // top of a rise the grid may not show yet: held until a reading shows the inverter past halfway (3 490 W).
+    const smallRise: ExportLimitMemory = {
+      limitW: 3_540,
+      sentAtMs: T0,
+      changedAtMs: T0,
+      boundAtMs: T0,
+      history: [
+        { atMs: T0 - 60_000, limitW: 3_440 },
+        { atMs: T0, limitW: 3_540 },
+      ],
+      readings: { 'pv-1': [{ atMs: T0 - 900, powerW: 3_440 }] },
+    };
+    const notRisen = site(3_440, 2_500, { gridAgeMs: 500, pvInverters: [pv(3_440, { ageMs: 900 })] });
+    expect(limitExport(notRisen, idle, smallRise, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 3_540 });
+    const risen = site(3_540, 2_500, { gridAgeMs: 500, pvInverters: [pv(3_540, { ageMs: 600 })] });
+    expect(limitExport(risen, idle, smallRise, T0 + 1_000)).toMatchObject({ step: 'rise', limitW: 4_140 });
+
     // A grid reading taken before the last change (here: the very reading the start answered) is not acted on again:
     // held until the grid is read after it. As read, the PV now at its limit and the same 1.56 kW excess cut it again.
     const start = limitExport(site(5_000, 500), idle, {}, T0);
@@ -432,7 +471,7 @@ describe('limitExport (the feed-in limit)', () => {
       pvPhaseMs: fc.integer({ min: 0, max: 9 }).map((n) => n * 100),
       gridPeriodMs: fc.constantFrom(1_000, 2_000),
       pvPeriodMs: fc.constantFrom(1_000, 2_000, 3_000, 5_000),
-      delayMs: fc.integer({ min: 0, max: 8 }).map((n) => n * 100),
+      delayMs: fc.integer({ min: 0, max: 30 }).map((n) => n * 100),
       rampWPerS: fc.constantFrom(Number.POSITIVE_INFINITY, 6_000, 2_000),
     });
     const segment = fc.record({ availableW: fc.integer({ min: 0, max: 6_000 }), loadW: fc.integer({ min: 0, max: 6_000 }) });
@@ -475,7 +514,7 @@ describe('limitExport (the feed-in limit)', () => {
           if (last.pvW < availableW) expect(last.pvW - loadW).toBeGreaterThanOrEqual(lowestW);
         });
       }),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 

@@ -246,8 +246,9 @@ function limitHistory(
 
 /**
  * The inverters' readings lately with this tick's added (a reading newer than the last kept; one for the same moment
- * replaces it, an older one is left out): those of the last `maxReadingAgeMs` and the one before. An inverter not among `inverters` (stale, gone) keeps none; one with a reading
- * ahead of the clock (a clock stepped back) starts again from this tick's.
+ * replaces it, an older one is left out): those of the last `maxReadingAgeMs` and the one before. An inverter not
+ * among `inverters` (stale, gone) keeps none; one with a reading ahead of the clock (a clock stepped back) starts
+ * again from this tick's.
  */
 function keptReadings(
   memory: ExportLimitMemory,
@@ -376,6 +377,40 @@ function decideExport(
     return { lowW: Math.min(fromBeforeW, after.powerW), fallW: Math.max(fromBeforeW, after.powerW) };
   }
   const lowW = (pv: PvInverterState): number => atGrid.get(pv.assetId)?.lowW ?? 0;
+  /**
+   * The last change, when it was sent less than followMs ago and some inverter it had to move shows no sign of it in
+   * its readings up to the grid's: the grid reading may not show it either, and a further change the same way would
+   * count the same excess (or headroom) twice — an inverter applying limits 1.2 s after they are sent rose twice and
+   * fell twice, and a zero-export site cycled 0 → 127 → 0 W every 6 s. An inverter had to move when its reading before
+   * the change was more than a step (minStepFraction of its rating) beyond its new share — for a rise, only one running
+   * at its old share (within the binding band) —; it shows the change in a reading past halfway from there.
+   */
+  function unseenChange(): 'fall' | 'rise' | undefined {
+    const last = history.at(-1);
+    if (last === undefined || nowMs - last.atMs >= options.followMs) return undefined;
+    const newW = last.limitW ?? ratedW;
+    const oldW = history.at(-2)?.limitW ?? ratedW;
+    if (newW === oldW) return undefined;
+    const falls = newW < oldW;
+    const unseen = inverters.some((pv) => {
+      const list = readings[pv.assetId] ?? [];
+      const prior = list.findLast((reading) => reading.atMs <= last.atMs);
+      const toW = shareW(pv, newW);
+      const stepW = options.minStepFraction * pv.ratedPowerW;
+      if (prior !== undefined) {
+        const mustMove = falls
+          ? prior.powerW > toW + stepW
+          : prior.powerW >= shareW(pv, oldW) - options.bindingFraction * pv.ratedPowerW && toW - prior.powerW > stepW;
+        if (!mustMove) return false;
+      }
+      const halfwayW = prior === undefined ? toW : (prior.powerW + toW) / 2;
+      const since = list.filter((reading) => reading.atMs > last.atMs && reading.atMs <= gridAtMs);
+      return !since.some((reading) => (falls ? reading.powerW <= halfwayW : reading.powerW >= halfwayW));
+    });
+    if (!unseen) return undefined;
+    return falls ? 'fall' : 'rise';
+  }
+  const unseen = unseenChange();
   const measuredPvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
   const pvW = inverters.reduce((sum, pv) => sum + lowW(pv), 0);
   base.trace = { ...base.trace, pvW: measuredPvW, pairedPvW: pvW };
@@ -410,6 +445,11 @@ function decideExport(
     const fallPvW = inverters.reduce((sum, pv) => sum + (atGrid.get(pv.assetId)?.fallW ?? 0), 0);
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, fallPvW + headroomW);
     step = inForceW === undefined ? 'start' : 'fall';
+    // A fall (or start) not yet seen (`unseenChange`): held until a reading shows it.
+    if (inForceW !== undefined && unseen === 'fall') {
+      limitW = inForceW;
+      step = 'hold';
+    }
     // The inverters together above the limit in readings — the grid's too — taken followMs or more after it last
     // changed: some make more than their limits (ratings larger than configured), and PV − excess would leave the
     // export over for good. Cut in proportion: exact for such devices, and a loop slower than followMs (a reading not
@@ -445,7 +485,8 @@ function decideExport(
       const growingPvW = growing.reduce((sum, pv) => sum + lowW(pv), 0);
       rise = Math.min(rise, ((headroomW - marginW / 4 + growingPvW) * ratedW) / growingRatedW - inForceW);
     }
-    const rises = mayRise && rise >= options.minStepFraction * ratedW;
+    // A rise not yet seen (`unseenChange`): the next waits until a reading shows it (or followMs).
+    const rises = mayRise && unseen !== 'rise' && rise >= options.minStepFraction * ratedW;
     limitW = rises ? inForceW + rise : inForceW;
     step = rises ? 'rise' : 'hold';
     if (limitW >= ratedW) return { ...base, setpoints: {}, memory: none(), reason: 'released' };
