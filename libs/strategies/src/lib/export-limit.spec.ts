@@ -27,6 +27,18 @@ function site(pvW: number, loadW: number, overrides: Partial<SiteState> = {}): S
 const idle = { 'bat-1': batteryPower(0) };
 const TARGET_W = 3_000 - 60; // 2 % of the limit
 const T0 = Date.parse('2024-06-01T10:00:00Z');
+/** The memory just after the limit changed at T0 from `fromW` (in force a minute) to `toW`, with one inverter reading. */
+const changedAtT0 = (fromW: number, toW: number, reading: { atMs: number; powerW: number }): ExportLimitMemory => ({
+  limitW: toW,
+  sentAtMs: T0,
+  changedAtMs: T0,
+  boundAtMs: T0,
+  history: [
+    { atMs: T0 - 60_000, limitW: fromW },
+    { atMs: T0, limitW: toW },
+  ],
+  readings: { 'pv-1': [reading] },
+});
 
 describe('limitExport (the feed-in limit)', () => {
   it('does nothing while the export stays under the limit', () => {
@@ -256,17 +268,7 @@ describe('limitExport (the feed-in limit)', () => {
     // 2 340 W out, 600 W of headroom); the inverter read at the tick, at 4 040 W. Paired with the inverter's reading
     // before the grid's (3 440 W), what the target allows is 3 440 + 600 − 15 = 4 025 W: the limit holds. As read, it
     // rose another 585 W, to an export of 3.5 kW once followed.
-    const rising: ExportLimitMemory = {
-      limitW: 4_040,
-      sentAtMs: T0,
-      changedAtMs: T0,
-      boundAtMs: T0,
-      history: [
-        { atMs: T0 - 10_000, limitW: 3_440 },
-        { atMs: T0, limitW: 4_040 },
-      ],
-      readings: { 'pv-1': [{ atMs: T0 - 600, powerW: 3_440 }] },
-    };
+    const rising = changedAtT0(3_440, 4_040, { atMs: T0 - 600, powerW: 3_440 });
     const gridFirst = site(4_040, 1_100, { gridPowerW: -2_340, gridAgeMs: 900 });
     expect(limitExport(gridFirst, idle, rising, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 4_040 });
 
@@ -292,17 +294,7 @@ describe('limitExport (the feed-in limit)', () => {
     // A fall not yet seen: 3 950 → 2 950 W sent at T0 (no load: 1 010 W over the 2 940 W target), the grid read 500 ms
     // later still showing the old excess, the inverter read before the fall. The PV counted at its new share less the
     // excess would cut the same kilowatt twice (to 1 940 W): held until a reading shows the fall.
-    const falling: ExportLimitMemory = {
-      limitW: 2_950,
-      sentAtMs: T0,
-      changedAtMs: T0,
-      boundAtMs: T0,
-      history: [
-        { atMs: T0 - 60_000, limitW: 3_950 },
-        { atMs: T0, limitW: 2_950 },
-      ],
-      readings: { 'pv-1': [{ atMs: T0 - 900, powerW: 3_950 }] },
-    };
+    const falling = changedAtT0(3_950, 2_950, { atMs: T0 - 900, powerW: 3_950 });
     const notYet = site(3_950, 0, { gridPowerW: -3_950, gridAgeMs: 500, pvInverters: [pv(3_950, { ageMs: 900 })] });
     expect(limitExport(notYet, idle, falling, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 2_950 });
     // Once a reading shows the inverter at its new share, a grid reading after it that is still over falls again.
@@ -312,17 +304,7 @@ describe('limitExport (the feed-in limit)', () => {
     // A rise not yet seen: 3 440 → 3 540 W sent at T0 to an inverter running at its limit; read 100 ms later, before it
     // followed, and the grid 500 ms later (load 2.5 kW: 940 W out, 2 kW of headroom). Another 600 W now would come on
     // top of a rise the grid may not show yet: held until a reading shows the inverter past halfway (3 490 W).
-    const smallRise: ExportLimitMemory = {
-      limitW: 3_540,
-      sentAtMs: T0,
-      changedAtMs: T0,
-      boundAtMs: T0,
-      history: [
-        { atMs: T0 - 60_000, limitW: 3_440 },
-        { atMs: T0, limitW: 3_540 },
-      ],
-      readings: { 'pv-1': [{ atMs: T0 - 900, powerW: 3_440 }] },
-    };
+    const smallRise = changedAtT0(3_440, 3_540, { atMs: T0 - 900, powerW: 3_440 });
     const notRisen = site(3_440, 2_500, { gridAgeMs: 500, pvInverters: [pv(3_440, { ageMs: 900 })] });
     expect(limitExport(notRisen, idle, smallRise, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 3_540 });
     const risen = site(3_540, 2_500, { gridAgeMs: 500, pvInverters: [pv(3_540, { ageMs: 600 })] });
