@@ -319,6 +319,42 @@ describe('limitExport (the feed-in limit)', () => {
     expect(limitExport(site(3_440, 500), idle, start.memory, T0 + 1_000).limitW).toBe(3_440);
   });
 
+  it('waits for a change the inverters do not show yet only as far as it answers the excess', () => {
+    // A fall 4 950 → 3 940 W sent at T0 (load 1 kW, 1 010 W over the target) and not shown yet; then the load drops to
+    // nothing: the grid, read 500 ms later, shows 2 010 W over. The pending fall answers 1 010 W of it: paired as if it
+    // had not been sent (4 950 W), the limit falls to 2 940 W at once — held whole, the second drop went out for
+    // seconds.
+    const pending = changedAtT0(4_950, 3_940, { atMs: T0 - 900, powerW: 4_950 });
+    const secondDrop = site(4_950, 0, { gridAgeMs: 500, pvInverters: [pv(4_950, { ageMs: 900 })] });
+    expect(limitExport(secondDrop, idle, pending, T0 + 1_000)).toMatchObject({ step: 'fall', limitW: 2_940 });
+    // A small fall on a zero-export site (64 → 12 W, 52 W: less than a step of 60 W) counts too: with 60 W over the
+    // target, 52 W answered, the 8 W left is under half a margin — held (as read: a second fall, to 0 W).
+    const zeroExport = { maxImportW: 17_000, maxExportW: 0, phases: 3 as const, nominalVoltageV: 230 };
+    const small = changedAtT0(64, 12, { atMs: T0 - 900, powerW: 64 });
+    const smallOver = site(64, 54, { gridPowerW: -10, gridAgeMs: 500, pvInverters: [pv(64, { ageMs: 900 })], limits: zeroExport });
+    expect(limitExport(smallOver, idle, small, T0 + 1_000)).toMatchObject({ step: 'hold', limitW: 12 });
+    // Two 3 kW inverters, 4 kW → 3 kW sent at T0: the first shows it (1 500 W), the second has made 2 900 W for
+    // seconds under its 2 kW share — it does not keep to its limits and is not waited for: the limit falls (from the
+    // paired 3 kW, 460 W over) instead of holding until followMs.
+    const pair = [pv(1_500, { assetId: 'pv-0', ratedPowerW: 3_000, ageMs: 600 }), pv(2_900, { assetId: 'pv-1', ratedPowerW: 3_000, ageMs: 800 })];
+    const ignoring: ExportLimitMemory = {
+      ...changedAtT0(4_000, 3_000, { atMs: T0 - 900, powerW: 2_000 }),
+      readings: {
+        'pv-0': [{ atMs: T0 - 900, powerW: 2_000 }],
+        'pv-1': [
+          { atMs: T0 - 6_000, powerW: 2_900 },
+          { atMs: T0 - 900, powerW: 2_900 },
+        ],
+      },
+    };
+    const oneIgnores = site(4_400, 1_000, { gridAgeMs: 500, pvInverters: pair });
+    expect(limitExport(oneIgnores, idle, ignoring, T0 + 1_000)).toMatchObject({ step: 'fall', limitW: 2_540 });
+    // After a restart the memory knows the limit in force but no reading before it: the inverter is not waited for.
+    const restored: ExportLimitMemory = { limitW: 3_540, sentAtMs: T0, changedAtMs: T0, boundAtMs: T0 };
+    const afterRestart = site(3_560, 100, { gridPowerW: -3_460, pvInverters: [pv(3_560, { ageMs: 100 })] });
+    expect(limitExport(afterRestart, idle, restored, T0 + 1_000)).toMatchObject({ step: 'fall', limitW: 3_020 });
+  });
+
   it('keeps the limits sent and the readings for as long as a reading may be used', () => {
     const history = [
       { atMs: T0 - 30_000, limitW: 2_000 },

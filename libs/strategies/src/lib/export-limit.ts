@@ -362,12 +362,12 @@ function decideExport(
    * not cut the PV to what it made under the cloud. With no reading at or before the grid's (the first tick), the
    * latest counts.
    */
-  function pvAtGrid(pv: PvInverterState): { readonly lowW: number; readonly fallW: number } {
+  function pvAtGrid(pv: PvInverterState, sent = history): { readonly lowW: number; readonly fallW: number } {
     const list = readings[pv.assetId] ?? [];
     const before = list.findLast((reading) => reading.atMs <= gridAtMs);
     if (before === undefined) return { lowW: Math.max(0, pv.powerW), fallW: Math.max(0, pv.powerW) };
     if (before.atMs === gridAtMs) return { lowW: before.powerW, fallW: before.powerW };
-    const moving = limitsDuring(history, before.atMs, gridAtMs).filter(
+    const moving = limitsDuring(sent, before.atMs, gridAtMs).filter(
       (change) => change.atMs < gridAtMs && change.atMs > before.atMs - options.followMs,
     );
     const shares = moving.flatMap((change) => (change.limitW === undefined ? [] : [shareW(pv, change.limitW)]));
@@ -380,10 +380,12 @@ function decideExport(
   /**
    * The last change, when it was sent less than followMs ago and some inverter it had to move shows no sign of it in
    * its readings up to the grid's: the grid reading may not show it either, and a further change the same way would
-   * count the same excess (or headroom) twice — an inverter applying limits 1.2 s after they are sent rose twice and
-   * fell twice, and a zero-export site cycled 0 → 127 → 0 W every 6 s. An inverter had to move when its reading before
-   * the change was more than a step (minStepFraction of its rating) beyond its new share — for a rise, only one running
-   * at its old share (within the binding band) —; it shows the change in a reading past halfway from there.
+   * count the same excess (or headroom) twice — with an inverter applying limits 2.5 s after they are sent the falls
+   * doubled, and on a 10 W export limit an inverter applying after 1.2 s cycled 0 → 127 → 0 W every 6 s. An inverter
+   * had to move when its reading before the change was more than a step (minStepFraction of its rating, or a quarter
+   * of the change where that is less) beyond its new share — for a rise, only one running at its old share (within
+   * the binding band) —; it shows the change in a reading past halfway from there. One not read before the change
+   * (after a restart) is not counted.
    */
   function unseenChange(): 'fall' | 'rise' | undefined {
     const last = history.at(-1);
@@ -394,16 +396,19 @@ function decideExport(
     const falls = newW < oldW;
     const unseen = inverters.some((pv) => {
       const list = readings[pv.assetId] ?? [];
+      if (!follows(pv, list)) return false;
       const prior = list.findLast((reading) => reading.atMs <= last.atMs);
+      // Not read before the change (a restart's memory knows no earlier limit): nothing to tell a move from.
+      if (prior === undefined) return false;
       const toW = shareW(pv, newW);
-      const stepW = options.minStepFraction * pv.ratedPowerW;
-      if (prior !== undefined) {
-        const mustMove = falls
-          ? prior.powerW > toW + stepW
-          : prior.powerW >= shareW(pv, oldW) - options.bindingFraction * pv.ratedPowerW && toW - prior.powerW > stepW;
-        if (!mustMove) return false;
-      }
-      const halfwayW = prior === undefined ? toW : (prior.powerW + toW) / 2;
+      const fromW = shareW(pv, oldW);
+      // A move worth telling: a step, or a quarter of the change where that is less (a site with a small limit).
+      const stepW = Math.min(options.minStepFraction * pv.ratedPowerW, Math.abs(toW - fromW) / 4);
+      const mustMove = falls
+        ? prior.powerW > toW + stepW
+        : prior.powerW >= fromW - options.bindingFraction * pv.ratedPowerW && toW - prior.powerW > stepW;
+      if (!mustMove) return false;
+      const halfwayW = (prior.powerW + toW) / 2;
       const since = list.filter((reading) => reading.atMs > last.atMs && reading.atMs <= gridAtMs);
       return !since.some((reading) => (falls ? reading.powerW <= halfwayW : reading.powerW >= halfwayW));
     });
@@ -411,6 +416,21 @@ function decideExport(
     return falls ? 'fall' : 'rise';
   }
   const unseen = unseenChange();
+  /**
+   * Whether the inverter keeps to its limits as far as its readings tell: none of them, taken followMs or more after
+   * the oldest change kept, is above its share of every limit in force in the followMs before it (and the binding
+   * band). One that is (a write lost, a device ignoring the register, one making more than its limit) would never show
+   * a change, and waiting for it held the others' falls (31 s over the limit against 13 s in a scenario of the review).
+   */
+  function follows(pv: PvInverterState, list: readonly PvReading[]): boolean {
+    const knownFromMs = history[0]?.atMs ?? Number.POSITIVE_INFINITY;
+    return !list.some((reading) => {
+      if (reading.atMs - options.followMs < knownFromMs) return false;
+      const limits = limitsDuring(history, reading.atMs - options.followMs, reading.atMs);
+      const highestW = Math.max(...limits.map((change) => (change.limitW === undefined ? ratedW : change.limitW)));
+      return reading.powerW > shareW(pv, highestW) + options.bindingFraction * pv.ratedPowerW;
+    });
+  }
   const measuredPvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
   const pvW = inverters.reduce((sum, pv) => sum + lowW(pv), 0);
   base.trace = { ...base.trace, pvW: measuredPvW, pairedPvW: pvW };
@@ -445,10 +465,13 @@ function decideExport(
     const fallPvW = inverters.reduce((sum, pv) => sum + (atGrid.get(pv.assetId)?.fallW ?? 0), 0);
     limitW = Math.min(inForceW ?? Number.POSITIVE_INFINITY, fallPvW + headroomW);
     step = inForceW === undefined ? 'start' : 'fall';
-    // A fall (or start) not yet seen (`unseenChange`): held until a reading shows it.
     if (inForceW !== undefined && unseen === 'fall') {
-      limitW = inForceW;
-      step = 'hold';
+      // A fall (or start) not yet seen (`unseenChange`): the grid reading is taken as not showing it either, so the
+      // PV is paired as if it had not been sent, and only an excess it does not answer (a second load drop) cuts
+      // further, beyond half a margin. Holding the whole fall until a reading showed it let a second drop go out
+      // for seconds (3 s more over the limit with an inverter applying after 3 s).
+      const unsentW = inverters.reduce((sum, pv) => sum + pvAtGrid(pv, history.slice(0, -1)).fallW, 0);
+      limitW = unsentW + headroomW < inForceW - marginW / 2 ? unsentW + headroomW : inForceW;
     }
     // The inverters together above the limit in readings — the grid's too — taken followMs or more after it last
     // changed: some make more than their limits (ratings larger than configured), and PV − excess would leave the
