@@ -349,10 +349,51 @@ describe('limitExport (the feed-in limit)', () => {
     };
     const oneIgnores = site(4_400, 1_000, { gridAgeMs: 500, pvInverters: pair });
     expect(limitExport(oneIgnores, idle, ignoring, T0 + 1_000)).toMatchObject({ step: 'fall', limitW: 2_540 });
+    // A 1 kW inverter read 25 W over its share 6 s ago (meter noise, not a device ignoring its limit: within the least
+    // margin) is waited for: 700 → 450 W pending, 450 W over the target, 250 W of it answered — the limit falls to
+    // 250 W, what the target allows (counted as not following, it was cut to 0 W).
+    const small1kW = [pv(700, { ratedPowerW: 1_000, ageMs: 900 })];
+    const noisy: ExportLimitMemory = {
+      ...changedAtT0(700, 450, { atMs: T0 - 900, powerW: 700 }),
+      readings: {
+        'pv-1': [
+          { atMs: T0 - 6_000, powerW: 725 },
+          { atMs: T0 - 900, powerW: 700 },
+        ],
+      },
+    };
+    const limit250 = { maxImportW: 17_000, maxExportW: 250, phases: 3 as const, nominalVoltageV: 230 };
+    const noisyOver = site(700, 50, { gridAgeMs: 500, pvInverters: small1kW, limits: limit250 });
+    expect(limitExport(noisyOver, idle, noisy, T0 + 1_000)).toMatchObject({ step: 'fall', limitW: 250 });
     // After a restart the memory knows the limit in force but no reading before it: the inverter is not waited for.
     const restored: ExportLimitMemory = { limitW: 3_540, sentAtMs: T0, changedAtMs: T0, boundAtMs: T0 };
     const afterRestart = site(3_560, 100, { gridPowerW: -3_460, pvInverters: [pv(3_560, { ageMs: 100 })] });
     expect(limitExport(afterRestart, idle, restored, T0 + 1_000)).toMatchObject({ step: 'fall', limitW: 3_020 });
+  });
+
+  it('two load drops a second apart, the inverter applying limits 1.5–4.5 s late: each fall once, none below the need', () => {
+    // Sun 5.5 kW, load 2.5 kW → 1.5 kW at 60 s → 0.5 kW at 61 s, 2 kW allowed: the limit must end at 2 450 W. With two
+    // falls pending, the first was counted at its share each tick and cut the same excess again — down to 0 W.
+    for (const [gridPhaseMs, pvPhaseMs] of [[0, 900], [900, 300], [500, 500], [0, 0]] as const) {
+      for (const delayMs of [1_500, 3_000, 4_500]) {
+        const timing = { gridPhaseMs, gridPeriodMs: 1_000, pvPhaseMs, pvPeriodMs: 1_000, delayMs, rampWPerS: Infinity };
+        let lowestW = Number.POSITIVE_INFINITY;
+        const { writes } = driveExportPlant({
+          timing,
+          ratedW: 6_000,
+          maxExportW: 2_000,
+          startMs: T0,
+          durationMs: 90_000,
+          sunW: () => 5_500,
+          loadW: (offsetMs) => (offsetMs < 60_000 ? 2_500 : offsetMs < 61_000 ? 1_500 : 500),
+          onTick: (offsetMs, result) => {
+            if (offsetMs >= 60_000 && result.limitW !== undefined) lowestW = Math.min(lowestW, result.limitW);
+          },
+        });
+        expect({ timing, lowestW: Math.round(lowestW) }).toEqual({ timing, lowestW: 2_450 });
+        expect(writes).toBeLessThanOrEqual(3);
+      }
+    }
   });
 
   it('keeps the limits sent and the readings for as long as a reading may be used', () => {

@@ -408,7 +408,9 @@ function decideExport(
         ? prior.powerW > toW + stepW
         : prior.powerW >= fromW - options.bindingFraction * pv.ratedPowerW && toW - prior.powerW > stepW;
       if (!mustMove) return false;
-      const halfwayW = (prior.powerW + toW) / 2;
+      // Halfway from where the change found it: not from a reading taken before an earlier change had landed (the
+      // earlier fall arriving is not this one).
+      const halfwayW = ((falls ? Math.min(prior.powerW, fromW) : Math.max(prior.powerW, fromW)) + toW) / 2;
       const since = list.filter((reading) => reading.atMs > last.atMs && reading.atMs <= gridAtMs);
       return !since.some((reading) => (falls ? reading.powerW <= halfwayW : reading.powerW >= halfwayW));
     });
@@ -416,11 +418,20 @@ function decideExport(
     return falls ? 'fall' : 'rise';
   }
   const unseen = unseenChange();
+  /** The history without the last change and the falls sent in a row before it, each less than followMs ago. */
+  function unsentFalls(): LimitChange[] {
+    const limitAt = (i: number): number => history[i]?.limitW ?? ratedW;
+    let end = history.length - 1;
+    const recent = (i: number): boolean => nowMs - (history[i]?.atMs ?? Number.NEGATIVE_INFINITY) < options.followMs;
+    while (end > 0 && recent(end - 1) && limitAt(end - 1) < limitAt(end - 2)) end--;
+    return history.slice(0, Math.max(0, end));
+  }
   /**
    * Whether the inverter keeps to its limits as far as its readings tell: none of them, taken followMs or more after
-   * the oldest change kept, is above its share of every limit in force in the followMs before it (and the binding
-   * band). One that is (a write lost, a device ignoring the register, one making more than its limit) would never show
-   * a change, and waiting for it held the others' falls (31 s over the limit against 13 s in a scenario of the review).
+   * the oldest change kept, is above its share of every limit in force in the followMs before it (by more than the
+   * binding band, and at least the least margin). One that is (a write lost, a device ignoring the register, one
+   * making more than its limit) would never show a change, and waiting for it held the others' falls (31 s over the
+   * limit against 13 s in a scenario of the review).
    */
   function follows(pv: PvInverterState, list: readonly PvReading[]): boolean {
     const knownFromMs = history[0]?.atMs ?? Number.POSITIVE_INFINITY;
@@ -428,7 +439,9 @@ function decideExport(
       if (reading.atMs - options.followMs < knownFromMs) return false;
       const limits = limitsDuring(history, reading.atMs - options.followMs, reading.atMs);
       const highestW = Math.max(...limits.map((change) => (change.limitW === undefined ? ratedW : change.limitW)));
-      return reading.powerW > shareW(pv, highestW) + options.bindingFraction * pv.ratedPowerW;
+      // Above by more than the binding band, and than the least margin (meter noise on a small inverter).
+      const toleranceW = Math.max(options.bindingFraction * pv.ratedPowerW, options.minMarginW);
+      return reading.powerW > shareW(pv, highestW) + toleranceW;
     });
   }
   const measuredPvW = inverters.reduce((sum, pv) => sum + Math.max(0, pv.powerW), 0);
@@ -467,10 +480,11 @@ function decideExport(
     step = inForceW === undefined ? 'start' : 'fall';
     if (inForceW !== undefined && unseen === 'fall') {
       // A fall (or start) not yet seen (`unseenChange`): the grid reading is taken as not showing it either, so the
-      // PV is paired as if it had not been sent, and only an excess it does not answer (a second load drop) cuts
-      // further, beyond half a margin. Holding the whole fall until a reading showed it let a second drop go out
-      // for seconds (3 s more over the limit with an inverter applying after 3 s).
-      const unsentW = inverters.reduce((sum, pv) => sum + pvAtGrid(pv, history.slice(0, -1)).fallW, 0);
+      // PV is paired as if it had not been sent — nor the falls sent just before it, within followMs: with two pending,
+      // the first counted at its share each tick cut the same excess again, to 0 W —, and only an excess they do not
+      // answer (a second load drop) cuts further, beyond half a margin. Holding the whole fall until a reading showed
+      // it let a second drop go out for seconds (3 s more over the limit with an inverter applying after 3 s).
+      const unsentW = inverters.reduce((sum, pv) => sum + pvAtGrid(pv, unsentFalls()).fallW, 0);
       limitW = unsentW + headroomW < inForceW - marginW / 2 ? unsentW + headroomW : inForceW;
     }
     // The inverters together above the limit in readings — the grid's too — taken followMs or more after it last
