@@ -104,6 +104,7 @@ describe('combine', () => {
       boundAtMs: 0,
       history: [{ atMs: 0, limitW: 3_440 }],
       readings: { 'pv-1': [{ atMs: 0, powerW: 8_000 }] },
+      historyRatedW: 10_000,
     });
     // Its memory goes into the next tick: the same readings (the inverter not at its limit yet) keep it curtailing.
     const next = combine(sunny(95, 0), { nowMs: 1_000 }, { active, configs, memories: full.memories, exportLimit: full.exportLimit.memory });

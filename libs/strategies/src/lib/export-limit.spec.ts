@@ -409,6 +409,13 @@ describe('limitExport (the feed-in limit)', () => {
     // tick's rise (440 W of headroom less a quarter margin) added.
     expect(next.history).toEqual([...history.slice(1), { atMs: T0, limitW: 3_425 }]);
     expect(next.readings).toEqual({ 'pv-1': [...readings['pv-1'].slice(1), { atMs: T0, powerW: 3_000 }] });
+    // Another total rating (a second inverter added, one back from stale): the shares of the limits kept are wrong —
+    // the history starts afresh (this tick's change only), the readings are kept.
+    const added = site(3_000, 500, { pvInverters: [pv(3_000), pv(0, { assetId: 'pv-2', ratedPowerW: 3_000 })] });
+    const regrouped = limitExport(added, idle, { ...memory, historyRatedW: 6_000 }, T0).memory;
+    expect(regrouped.historyRatedW).toBe(9_000);
+    expect(regrouped.history?.every((change) => change.atMs === T0)).toBe(true);
+    expect(limitExport(site(3_000, 500), idle, { ...memory, historyRatedW: 6_000 }, T0).memory.history).toEqual(next.history);
     // A reading for the same moment as the last kept (reported again, or a clock that did not move) replaces it.
     const again = limitExport(site(3_000, 500), idle, { ...memory, readings: { 'pv-1': [{ atMs: T0, powerW: 9 }] } }, T0);
     expect(again.memory.readings).toEqual({ 'pv-1': [{ atMs: T0, powerW: 3_000 }] });

@@ -59,6 +59,11 @@ export interface ExportLimitMemory {
    * the one before): a grid reading is paired with the inverter's reading taken at or just before it.
    */
   readonly readings?: Readonly<Record<string, readonly PvReading[]>>;
+  /**
+   * The inverters' total rating the history was kept under, W: the shares of its limits. Another total (an inverter
+   * added, gone or back from stale) starts the history afresh — its shares would be wrong.
+   */
+  readonly historyRatedW?: number;
 }
 
 /** What an inverter made (W, ≥ 0) when it was read (epoch ms). */
@@ -293,7 +298,8 @@ function decideExport(
   // When the limit in force last changed and last bound; absent: now; a time ahead of the clock counts as now.
   const changedAtMs = Math.min(memory.changedAtMs ?? nowMs, nowMs);
   const boundAtMs = Math.min(memory.boundAtMs ?? changedAtMs, nowMs);
-  const history = limitHistory(memory, inForceW, nowMs, options);
+  let history = limitHistory(memory, inForceW, nowMs, options);
+  let historyRatedW = memory.historyRatedW;
   let readings: Record<string, PvReading[]> = {};
   /** The memory of a tick that sends `limitW`; `bound`: some inverter runs at its share of the limit in force. */
   const sent = (limitW: number, bound = false): ExportLimitMemory => ({
@@ -303,9 +309,14 @@ function decideExport(
     boundAtMs: bound ? nowMs : boundAtMs,
     history: withChange(history, limitW, nowMs),
     readings,
+    ...(historyRatedW === undefined ? {} : { historyRatedW }),
   });
   /** The memory of a tick that sends no limit (none, or none any more): the history and the readings. */
-  const none = (): ExportLimitMemory => ({ history: withChange(history, undefined, nowMs), readings });
+  const none = (): ExportLimitMemory => ({
+    history: withChange(history, undefined, nowMs),
+    readings,
+    ...(historyRatedW === undefined ? {} : { historyRatedW }),
+  });
   const { maxExportW } = state.limits;
   const marginW = Math.max(options.minMarginW, options.marginFraction * maxExportW);
   const targetExportW = maxExportW - marginW;
@@ -326,11 +337,17 @@ function decideExport(
   // None to curtail now (none configured, or none reported yet — just after a restart —, or all stale: the arbiter
   // then sends them safe): a limit sent is kept until it would have expired anyway, and is not sent again.
   if (inverters.length === 0) {
-    const kept = inForceW === undefined ? { history, readings } : { ...memory, history, readings };
+    const rated = historyRatedW === undefined ? {} : { historyRatedW };
+    const kept: ExportLimitMemory =
+      inForceW === undefined ? { history, readings, ...rated } : { ...memory, history, readings };
     return { ...base, setpoints: {}, memory: kept, reason: 'no-curtailable-pv' };
   }
   readings = keptReadings(memory, inverters, nowMs, options);
   const ratedW = inverters.reduce((sum, pv) => sum + pv.ratedPowerW, 0);
+  if (historyRatedW !== ratedW) {
+    if (historyRatedW !== undefined) history = [];
+    historyRatedW = ratedW;
+  }
   base.trace = { ...base.trace, ratedW };
   // Each inverter gets the total in proportion to its rating: a stopped or shaded one keeps its share (and comes
   // back), the shares do not move with measurement noise (no write per tick), and none exceeds its rating.
