@@ -379,12 +379,12 @@ function decideExport(
    * not cut the PV to what it made under the cloud. With no reading at or before the grid's (the first tick), the
    * latest counts.
    */
-  function pvAtGrid(pv: PvInverterState, sent = history): { readonly lowW: number; readonly fallW: number } {
+  function pvAtGrid(pv: PvInverterState, changes = history): { readonly lowW: number; readonly fallW: number } {
     const list = readings[pv.assetId] ?? [];
     const before = list.findLast((reading) => reading.atMs <= gridAtMs);
     if (before === undefined) return { lowW: Math.max(0, pv.powerW), fallW: Math.max(0, pv.powerW) };
     if (before.atMs === gridAtMs) return { lowW: before.powerW, fallW: before.powerW };
-    const moving = limitsDuring(sent, before.atMs, gridAtMs).filter(
+    const moving = limitsDuring(changes, before.atMs, gridAtMs).filter(
       (change) => change.atMs < gridAtMs && change.atMs > before.atMs - options.followMs,
     );
     const shares = moving.flatMap((change) => (change.limitW === undefined ? [] : [shareW(pv, change.limitW)]));
@@ -501,7 +501,8 @@ function decideExport(
       // the first counted at its share each tick cut the same excess again, to 0 W —, and only an excess they do not
       // answer (a second load drop) cuts further, beyond half a margin. Holding the whole fall until a reading showed
       // it let a second drop go out for seconds (3 s more over the limit with an inverter applying after 3 s).
-      const unsentW = inverters.reduce((sum, pv) => sum + pvAtGrid(pv, unsentFalls()).fallW, 0);
+      const unsent = unsentFalls();
+      const unsentW = inverters.reduce((sum, pv) => sum + pvAtGrid(pv, unsent).fallW, 0);
       limitW = unsentW + headroomW < inForceW - marginW / 2 ? unsentW + headroomW : inForceW;
     }
     // The inverters together above the limit in readings — the grid's too — taken followMs or more after it last
@@ -513,7 +514,7 @@ function decideExport(
     const overProducing =
       inForceW !== undefined &&
       measuredPvW > inForceW &&
-      nowMs - state.gridAgeMs >= settledSinceMs &&
+      gridAtMs >= settledSinceMs &&
       inverters.every((pv) => nowMs - pv.ageMs >= settledSinceMs);
     if (overProducing && (inForceW * (measuredPvW + headroomW)) / measuredPvW < limitW) {
       limitW = (inForceW * (measuredPvW + headroomW)) / measuredPvW;
