@@ -2,7 +2,9 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { mqttTopics } from '@voltimax/cloud';
-import { TelemetryFrameSchema, type AssetReading } from '@voltimax/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { AssetReadingSchema, streams, TelemetryFrameSchema, type AssetReading } from '@voltimax/contracts';
+import { connectNatsAs } from '@voltimax/testing';
 import { connectAsync, type MqttClient } from 'mqtt';
 import type { SiteLimits } from './invariants';
 
@@ -110,6 +112,27 @@ export function simControl(port: number): SimControl {
 
 /** A reading's identity across restarts of its driver (the sequence alone restarts at 0). */
 export const readingKey = (r: Pick<AssetReading, 'assetId' | 'atMs' | 'sequence'>): string => `${r.assetId}@${r.atMs}#${r.sequence}`;
+
+/**
+ * The keys of every reading stream TELEMETRY holds, read message by message as user `dashboard` (STREAM.MSG.GET only).
+ * Not what the bus showed: a reading is a core publish, and nats-server drops what it has not stored yet when it stops,
+ * though its subscribers got it.
+ */
+export async function storedReadingKeys(natsUrl: string): Promise<Set<string>> {
+  const nc = await connectNatsAs(natsUrl, 'dashboard', { name: 'faults-stream-reader' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const { state } = await jsm.streams.info(streams.telemetry.name);
+    const keys = new Set<string>();
+    for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq += 1) {
+      const message = await jsm.streams.getMessage(streams.telemetry.name, { seq });
+      if (message !== null) keys.add(readingKey(AssetReadingSchema.parse(message.json())));
+    }
+    return keys;
+  } finally {
+    await nc.close();
+  }
+}
 
 /** The cloud side: subscribes to the gateway's telemetry topic on the broker (directly, not through the link). */
 export interface CloudTelemetry {
