@@ -282,6 +282,21 @@ export function siteStateArbitrary(): fc.Arbitrary<{ readonly state: SiteState; 
     });
 }
 
+/** Set-points sent to a simulated device over time: `inEffect(t, delayMs)` is the last one sent `delayMs` or more before `t`. */
+export interface SentSetpoints {
+  send(atMs: number, value: number): void;
+  inEffect(atMs: number, delayMs: number): number;
+}
+
+/** A log of set-points sent, starting with `initial` at time 0 (a plant's write path with its delay). */
+export function sentSetpoints(initial = 0): SentSetpoints {
+  const sent: [number, number][] = [[0, initial]];
+  return {
+    send: (atMs, value) => void sent.push([atMs, value]),
+    inEffect: (atMs, delayMs) => sent.filter(([at]) => at + delayMs <= atMs).at(-1)?.[1] ?? initial,
+  };
+}
+
 // The simulated site of the demand estimate (it uses the builders above).
 export * from './demand-plant';
 

@@ -77,7 +77,8 @@ export interface CombinedDecision {
  *    counted as demand.
  * 1. Primary: the first active strategy with role 'primary' drives the batteries; if none is active, the first
  *    active layer (peak-shaving, backup-power) runs on its own; if none, 'null' (0 W).
- * 2. EV: if 'ev-charging' is active, it alone sets the EV chargers.
+ * 2. EV: if 'ev-charging' is active, it alone sets the EV chargers; told whether the primary charges the batteries with
+ *    the PV surplus (`followsSurplus`), so that its battery priority can leave them their rate.
  * 3. Layers, in the fixed order LAYER_ORDER (ev-charging's battery guard, peak-shaving, backup-power), each active
  *    one except the primary adjusts the battery setpoints. A layer may only narrow a setpoint or add a floor:
  *    the EV guard and backup-power only lower battery power (less discharge / more charge), peak-shaving only
@@ -138,7 +139,8 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
   if (usable.includes('ev-charging')) {
     const cfg = configFor('ev-charging');
     const config = cfg.ok ? cfg.config : {};
-    const result = strategyByName('ev-charging').decide(state, config, clock, memoryFor('ev-charging', config));
+    const evState: SiteState = strategies[primary].followsSurplus === true ? { ...state, batteriesFollowSurplus: true } : state;
+    const result = strategyByName('ev-charging').decide(evState, config, clock, memoryFor('ev-charging', config));
     memories['ev-charging'] = result.memory;
     decisions.push({ name: 'ev-charging', stage: 'ev', metrics: result.metrics });
     for (const [assetId, sp] of Object.entries(result.setpoints)) {

@@ -132,6 +132,12 @@ export interface SiteState {
    * `combine` for the strategies. Absent: `gridPowerW + Σ battery.powerW` of the latest readings.
    */
   readonly netDemandW?: number;
+  /**
+   * Whether the strategy driving the batteries this tick charges them with any PV surplus it sees, up to their rate
+   * (NetZero, SelfConsumption); set by `combine` for EVCharging, whose battery priority then leaves them that rate.
+   * Absent: no (a planner's or a fixed set-point's battery takes what its decision says, not the surplus).
+   */
+  readonly batteriesFollowSurplus?: boolean;
   /** PV production, W, ≥ 0. */
   readonly pvPowerW: number;
   /** Building load without EV chargers, W, ≥ 0 (measured, or derived from the balance). */

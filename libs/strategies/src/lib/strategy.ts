@@ -62,6 +62,11 @@ export type StrategyRole = 'primary' | 'layer' | 'ev';
 export interface Strategy<C, M> {
   readonly name: StrategyName;
   readonly role: StrategyRole;
+  /**
+   * Primaries that charge the batteries with any PV surplus they see, up to their rate (NetZero, SelfConsumption):
+   * behind them EVCharging's battery priority leaves the batteries that rate (`SiteState.batteriesFollowSurplus`).
+   */
+  readonly followsSurplus?: boolean;
   /** A strict zod object with defaults: unknown keys are errors, missing keys take their default. */
   readonly configSchema: z.ZodType<C>;
   /** Memory for the first decision. */

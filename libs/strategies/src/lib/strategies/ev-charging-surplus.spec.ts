@@ -98,4 +98,57 @@ describe('alignedSurplus', () => {
     expect(result.atMs).toBe(100_000);
     expect(result.trails.batteries).toEqual({});
   });
+
+  describe('battery priority behind a primary that charges the batteries with the surplus', () => {
+    const BATTERY_FIRST = { ...EV_FIRST, surplusPriority: 'battery' } as const;
+    /** Exporting 300 W, the battery charging 1 kW of its 5 kW, the car drawing 4 140 W; read at one instant. */
+    const follower = (overrides: Partial<SiteState> = {}, battery: Parameters<typeof buildBattery>[0] = {}): SiteState =>
+      buildSiteState({
+        gridPowerW: -300,
+        batteries: [buildBattery({ powerW: -1_000, maxChargePowerW: 5_000, ...battery })],
+        evChargers: [buildEvCharger({ powerW: 4_140 })],
+        batteriesFollowSurplus: true,
+        ...overrides,
+      });
+
+    it('takes the charge rate the batteries do not use off the surplus', () => {
+      const result = surplus(follower(), 0, undefined, BATTERY_FIRST);
+      // 300 exported + 4 140 the car draws + 1 000 the battery takes − its 5 000 W rate.
+      expect(result.surplusW).toBe(300 + 4_140 + 1_000 - 5_000);
+      expect(result.batteryRoomW).toBe(4_000);
+      expect(result.latestSurplusW).toBe(result.surplusW);
+    });
+
+    it('at the battery’s instant: a charge the grid shows and the battery reading not yet is not counted twice', () => {
+      // t = 0: the battery charges 1 kW. t = 800: NetZero has it at 3 kW (the grid shows it), its reading does not.
+      const first = surplus(follower(), 0, undefined, BATTERY_FIRST);
+      const later = surplus(follower({ gridPowerW: 1_700 }, { ageMs: 800 }), 800, first.trails, BATTERY_FIRST);
+      expect(later.atMs).toBe(0);
+      expect(later.surplusW).toBe(first.surplusW);
+    });
+
+    it('leaves nothing to a full battery', () => {
+      const full = surplus(follower({}, { socPct: 95, maxSocPct: 95 }), 0, undefined, BATTERY_FIRST);
+      expect(full.batteryRoomW).toBe(0);
+      expect(full.surplusW).toBe(300 + 4_140);
+    });
+
+    it('leaves no room with the EV first, with discharge into the car allowed, or behind any other primary', () => {
+      expect(surplus(follower(), 0, undefined, EV_FIRST)).toMatchObject({ surplusW: 300 + 4_140 + 1_000, batteryRoomW: 0 });
+      expect(surplus(follower(), 0, undefined, { ...BATTERY_FIRST, allowBatteryDischarge: true })).toMatchObject({
+        surplusW: 300 + 4_140,
+        batteryRoomW: 0,
+      });
+      expect(surplus(follower({ batteriesFollowSurplus: false }), 0, undefined, BATTERY_FIRST)).toMatchObject({
+        surplusW: 300 + 4_140,
+        batteryRoomW: 0,
+      });
+    });
+
+    it('a discharging battery could charge at its whole rate instead', () => {
+      const result = surplus(follower({ gridPowerW: 0 }, { powerW: 500 }), 0, undefined, BATTERY_FIRST);
+      expect(result.surplusW).toBe(4_140 - 500 - 5_000);
+      expect(result.batteryRoomW).toBe(5_000);
+    });
+  });
 });

@@ -1,4 +1,4 @@
-import { isBatteryStale } from '../battery';
+import { batteryWindow, isBatteryStale } from '../battery';
 import type { EvChargerState, SiteState } from '../site-state';
 
 /** Recent readings of one meter, oldest first: [reading time (epoch ms), power (W)]. */
@@ -15,12 +15,17 @@ export interface SurplusTrails {
 
 /** PV surplus for the chargers, W, and the instant the readings it is built from stand for. */
 export interface Surplus {
-  /** `−grid + EV (+ battery charging when the EV has priority) (− battery discharge unless allowed)`, W. */
+  /**
+   * `−grid + EV (+ battery charging when the EV has priority) (− battery discharge unless allowed) (− the charge rate
+   * the batteries do not use, when they have priority and follow the surplus)`, W.
+   */
   readonly surplusW: number;
   /** The same from each meter's latest reading, W (differs while the meters' readings are of different ages). */
   readonly latestSurplusW: number;
   /** The instant the surplus stands for: the time of the oldest reading it uses, epoch ms. */
   readonly atMs: number;
+  /** The charge rate left to the batteries (taken off the surplus), W; 0 unless they have priority and follow it. */
+  readonly batteryRoomW: number;
   readonly trails: SurplusTrails;
 }
 
@@ -86,13 +91,21 @@ export function alignedSurplus(
   const grid = meter(previous?.grid, nowMs, state.gridAgeMs, state.gridPowerW, maxAgeMs);
   const chargers = new Map<string, Meter>();
   for (const c of fresh) chargers.set(c.assetId, meter(previous?.chargers[c.assetId], nowMs, c.ageMs, Math.max(0, c.powerW), maxAgeMs));
-  const countsBatteries = options.surplusPriority === 'ev' || !options.allowBatteryDischarge;
-  const batteries = new Map<string, Meter>();
+  // Battery priority behind a primary that charges the batteries with the surplus: while a car draws what the
+  // batteries could still take, the primary sees no surplus to give them, so the car keeps it — battery priority
+  // would hold at the start only. The charge rate they do not use is taken off the surplus instead. Not when the
+  // batteries may discharge into the car: the car then comes first whatever the surplus.
+  const leavesRoom = options.surplusPriority === 'battery' && !options.allowBatteryDischarge && state.batteriesFollowSurplus === true;
+  const countsBatteries = options.surplusPriority === 'ev' || !options.allowBatteryDischarge || leavesRoom;
+  const batteries = new Map<string, Meter & { readonly maxChargeW: number }>();
   let staleBatteryW = 0;
   for (const b of state.batteries) {
     if (!Number.isFinite(b.powerW)) continue;
     if (isBatteryStale(b, options.maxReadingAgeMs) || !countsBatteries) staleBatteryW += surplusOfBattery(b.powerW, options);
-    else batteries.set(b.assetId, meter(previous?.batteries[b.assetId], nowMs, b.ageMs, b.powerW, maxAgeMs));
+    else {
+      const maxChargeW = leavesRoom ? batteryWindow(b).maxChargeW : 0;
+      batteries.set(b.assetId, { ...meter(previous?.batteries[b.assetId], nowMs, b.ageMs, b.powerW, maxAgeMs), maxChargeW });
+    }
   }
 
   const meters = [grid, ...chargers.values(), ...batteries.values()];
@@ -114,13 +127,17 @@ export function alignedSurplus(
     chargerTrails[assetId] = at.trail;
   }
   const batteryTrails: Record<string, ReadingTrail> = {};
+  let batteryRoomW = 0;
   for (const [assetId, m] of batteries) {
     const at = held(m);
-    surplusW += surplusOfBattery(at.valueW, options);
-    latestSurplusW += surplusOfBattery(m.latestW, options);
+    const roomW = Math.max(0, m.maxChargeW - Math.max(0, -at.valueW));
+    batteryRoomW += roomW;
+    surplusW += surplusOfBattery(at.valueW, options) - roomW;
+    latestSurplusW += surplusOfBattery(m.latestW, options) - Math.max(0, m.maxChargeW - Math.max(0, -m.latestW));
     batteryTrails[assetId] = at.trail;
   }
-  return { surplusW, latestSurplusW, atMs, trails: { grid: gridAt.trail, chargers: chargerTrails, batteries: batteryTrails } };
+  const trails = { grid: gridAt.trail, chargers: chargerTrails, batteries: batteryTrails };
+  return { surplusW, latestSurplusW, atMs, batteryRoomW, trails };
 }
 
 /**

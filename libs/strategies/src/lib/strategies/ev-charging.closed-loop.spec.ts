@@ -5,7 +5,7 @@
  * set-points take effect after the write path's delay, the car's after its own. Reproduces the chase the day scenario
  * saw when the car starts (currents 6/16/6/12 A, NetZero's oscillation guard tripping) and shows it gone.
  */
-import { buildBattery, buildEvCharger, buildSiteState } from '../../testing';
+import { buildBattery, buildEvCharger, buildSiteState, sentSetpoints } from '../../testing';
 import { combine } from '../combine';
 import type { DemandMemory } from '../demand';
 import type { StrategyConfigs, StrategyMemories } from '../registry';
@@ -43,10 +43,8 @@ function drive(plant: Plant, evRaw: Record<string, unknown>, forgetReadings = fa
   let memories: StrategyMemories = {};
   // As the engine runs it: with the demand estimate's memory (combine § 0).
   let demand: DemandMemory = {};
-  const batteryCommands: [number, number][] = [[0, 0]];
-  const carCommands: [number, number][] = [[0, 0]];
-  const inEffect = (commands: readonly [number, number][], t: number, delayMs: number): number =>
-    commands.filter(([at]) => at + delayMs <= t).at(-1)?.[1] ?? 0;
+  const batteryCommands = sentSetpoints();
+  const carCommands = sentSetpoints();
   let battery = { atMs: 0, powerW: 0 };
   let charger = { atMs: 0, powerW: 0 };
   const currents: number[] = [];
@@ -54,8 +52,8 @@ function drive(plant: Plant, evRaw: Record<string, unknown>, forgetReadings = fa
   let gridW = 0;
   for (let t = 0; t <= 90_000; t += 100) {
     const connected = t >= PLUG_AT_MS;
-    const batteryW = inEffect(batteryCommands, t, plant.batteryDelayMs);
-    const carW = connected ? inEffect(carCommands, t, plant.carDelayMs) * 690 : 0;
+    const batteryW = batteryCommands.inEffect(t, plant.batteryDelayMs);
+    const carW = connected ? carCommands.inEffect(t, plant.carDelayMs) * 690 : 0;
     if (t % 1_000 === plant.batteryPollPhaseMs) battery = { atMs: t, powerW: batteryW };
     if (t % 1_000 === plant.chargerPollPhaseMs) charger = { atMs: t, powerW: carW };
     gridW = LOAD_W + carW - PV_W - batteryW;
@@ -64,7 +62,7 @@ function drive(plant: Plant, evRaw: Record<string, unknown>, forgetReadings = fa
       pvPowerW: PV_W,
       loadPowerW: LOAD_W,
       batteries: [buildBattery({ powerW: battery.powerW, maxChargePowerW: 10_000, maxDischargePowerW: 10_000, ageMs: t - battery.atMs })],
-      evChargers: [buildEvCharger({ connected, powerW: connected ? charger.powerW : 0, currentLimitA: inEffect(carCommands, t, 0), ageMs: t - charger.atMs })],
+      evChargers: [buildEvCharger({ connected, powerW: connected ? charger.powerW : 0, currentLimitA: carCommands.inEffect(t, 0), ageMs: t - charger.atMs })],
     });
     const result = combine(state, { nowMs: 1_700_000_000_000 + t }, { active: ['net-zero', 'ev-charging'], configs, memories, demand });
     demand = result.demand.memory;
@@ -72,8 +70,8 @@ function drive(plant: Plant, evRaw: Record<string, unknown>, forgetReadings = fa
     memories = forgetReadings && ev ? { ...result.memories, 'ev-charging': { chargers: ev.chargers } } : result.memories;
     const batterySp = result.setpoints['bat-1'];
     const carSp = result.setpoints['ev-1'];
-    batteryCommands.push([t, batterySp?.kind === 'battery-power' ? batterySp.powerW : 0]);
-    carCommands.push([t, carSp?.kind === 'ev-current' ? carSp.currentA : 0]);
+    batteryCommands.send(t, batterySp?.kind === 'battery-power' ? batterySp.powerW : 0);
+    carCommands.send(t, carSp?.kind === 'ev-current' ? carSp.currentA : 0);
     if (connected) {
       currents.push(carSp?.kind === 'ev-current' ? carSp.currentA : 0);
       if (result.decisions.some((d) => d.metrics.reason === 'oscillation-detected')) oscillationTrips++;

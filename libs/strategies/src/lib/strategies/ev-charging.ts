@@ -411,6 +411,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
           surplusW: startPool.surplusW,
           latestSurplusW: surplus.latestSurplusW,
           surplusAgeMs: clock.nowMs - surplus.atMs,
+          batteryRoomW: surplus.batteryRoomW,
           importHeadroomW: startPool.importHeadroomW,
           phaseHeadroomA: startPool.phaseHeadroomA,
         }),

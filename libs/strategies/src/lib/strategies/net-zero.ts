@@ -157,6 +157,7 @@ const INITIAL_MEMORY: NetZeroMemory = {
 export const netZeroStrategy: Strategy<NetZeroConfig, NetZeroMemory> = {
   name: 'net-zero',
   role: 'primary',
+  followsSurplus: true,
   configSchema: NetZeroConfigSchema,
   initialMemory: () => INITIAL_MEMORY,
   decide(state, config, clock, memory): StrategyResult<NetZeroMemory> {

@@ -40,6 +40,7 @@ export interface SelfConsumptionMemory {
 export const selfConsumptionStrategy: Strategy<SelfConsumptionConfig, SelfConsumptionMemory> = {
   name: 'self-consumption',
   role: 'primary',
+  followsSurplus: true,
   configSchema: SelfConsumptionConfigSchema,
   initialMemory: () => ({ lastTargetW: 0, lastChangeMs: null }),
   decide(state, config, clock, memory): StrategyResult<SelfConsumptionMemory> {
