@@ -40,6 +40,23 @@ describe('alignedSurplus', () => {
     expect(third.surplusW).toBe(0 + 4_140 + 6_500); // battery held at its t = 0 reading at t = 1 000
   });
 
+  it('tells how much a charger read after the instant shows it rose since the reading held there', () => {
+    // t = 0: the car draws 4 140 W, the battery is idle. t = 250: the car rises to 7 A; t = 300: the grid shows it,
+    // the battery is read. t = 700: the car is read at 4 830 W; at t = 1 000 the battery's reading of t = 300 makes
+    // t = 300 the instant: the grid held there shows the rise, the car held there (t = 0) does not, so the surplus is
+    // short by the rise — or not, had the car risen after t = 300: it may be short by up to 690 W.
+    const first = surplus(site(-1_360, 0, 4_140), 0, undefined);
+    const second = surplus(site(-670, 0, 4_140, { charger: 300 }), 300, first.trails);
+    const risen = surplus(site(-670, 0, 4_830, { battery: 700, charger: 300 }), 1_000, second.trails);
+    expect(risen.atMs).toBe(300);
+    expect(risen.surplusW).toBe(670 + 4_140);
+    expect(risen.riseAheadW).toEqual({ 'ev-1': 690 });
+    // A fall after the instant, or no reading after it, is no rise ahead.
+    const fell = surplus(site(-1_360, 0, 4_140, { battery: 700, charger: 300 }), 1_000, risen.trails);
+    expect(fell.riseAheadW).toEqual({ 'ev-1': 0 });
+    expect(first.riseAheadW).toEqual({ 'ev-1': 0 });
+  });
+
   it('holds a reading until the next one (the last taken at or before the instant)', () => {
     let trails: SurplusTrails | undefined;
     for (const [t, gridW] of [

@@ -26,6 +26,12 @@ export interface Surplus {
   readonly atMs: number;
   /** The charge rate left to the batteries (taken off the surplus), W; 0 unless they have priority and follow it. */
   readonly batteryRoomW: number;
+  /**
+   * By charger: how much more its next reading after the instant shows it drawing than the reading held there, W
+   * (≥ 0). A car that rose after its held reading may already be in the grid's reading at the instant: the surplus
+   * is then short by up to this much, so it must not make that charger fall.
+   */
+  readonly riseAheadW: Readonly<Record<string, number>>;
   readonly trails: SurplusTrails;
 }
 
@@ -112,19 +118,23 @@ export function alignedSurplus(
   const atMs = Math.min(...meters.map((m) => m.atMs));
   let surplusW = staleBatteryW;
   let latestSurplusW = staleBatteryW;
-  const held = (m: Meter): { readonly valueW: number; readonly trail: ReadingTrail } => {
+  const held = (m: Meter): { readonly valueW: number; readonly nextW: number | undefined; readonly trail: ReadingTrail } => {
     const index = indexAt(m.trail, atMs);
-    return { valueW: m.trail[index]?.[1] ?? m.latestW, trail: m.trail.slice(index) };
+    const valueW = m.trail[index]?.[1] ?? m.latestW;
+    const next = m.trail[index + 1];
+    return { valueW, nextW: next !== undefined && next[0] > atMs ? next[1] : undefined, trail: m.trail.slice(index) };
   };
   const gridAt = held(grid);
   surplusW -= gridAt.valueW;
   latestSurplusW -= grid.latestW;
   const chargerTrails: Record<string, ReadingTrail> = {};
+  const riseAheadW: Record<string, number> = {};
   for (const [assetId, m] of chargers) {
     const at = held(m);
     surplusW += at.valueW;
     latestSurplusW += m.latestW;
     chargerTrails[assetId] = at.trail;
+    riseAheadW[assetId] = Math.max(0, (at.nextW ?? at.valueW) - at.valueW);
   }
   const batteryTrails: Record<string, ReadingTrail> = {};
   let batteryRoomW = 0;
@@ -137,7 +147,7 @@ export function alignedSurplus(
     batteryTrails[assetId] = at.trail;
   }
   const trails = { grid: gridAt.trail, chargers: chargerTrails, batteries: batteryTrails };
-  return { surplusW, latestSurplusW, atMs, batteryRoomW, trails };
+  return { surplusW, latestSurplusW, atMs, batteryRoomW, riseAheadW, trails };
 }
 
 /**

@@ -126,8 +126,13 @@ function chargerDecision(
   config: EvChargingConfig,
   mem: EvChargerMemory,
   nowMs: number,
+  riseAheadW = 0,
 ): ChargerDecision {
   const voltageV = state.limits.nominalVoltageV;
+  // The surplus may be short by a rise of this car the grid already shows and its own reading not yet
+  // (`Surplus.riseAheadW`): it decides starts and rises; falls, stops and a switch down to one phase need the
+  // surplus to be short even counting that rise.
+  const fallSurplusW = pool.surplusW + riseAheadW;
   const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
   let phases: 1 | 3 = canSwitch ? (mem.requestedPhases ?? charger.phases) : charger.phases;
   let lastPhaseSwitchAtMs = mem.lastPhaseSwitchAtMs;
@@ -176,7 +181,7 @@ function chargerDecision(
     let desired: 1 | 3 = phases;
     if (effectiveMode === 'fast') desired = 3;
     else if (pool.surplusW >= minPowerW(3) + config.startMarginW) desired = 3;
-    else if (pool.surplusW < minPowerW(3) - config.stopMarginW) desired = 1;
+    else if (fallSurplusW < minPowerW(3) - config.stopMarginW) desired = 1;
     if (desired !== phases && isSwitchAllowed) {
       phases = desired;
       lastPhaseSwitchAtMs = nowMs;
@@ -211,7 +216,7 @@ function chargerDecision(
     }
     wantedA = charging ? Math.max(charger.minCurrentA, surplusA) : 0;
     reason = charging ? 'solar' : pendingSinceMs !== null ? 'solar-waiting' : 'solar-insufficient';
-  } else if (pool.surplusW < minPowerW(phases) - config.stopMarginW) {
+  } else if (fallSurplusW < minPowerW(phases) - config.stopMarginW) {
     pendingSinceMs = pendingSinceMs ?? nowMs;
     if (nowMs - pendingSinceMs >= config.stopDelayMs) {
       charging = false;
@@ -231,6 +236,12 @@ function chargerDecision(
     reason = wantedA > 0 ? 'scheduled-solar' : 'scheduled-waiting';
   } else if (scheduleReason === 'no-departure-fallback-solar') {
     reason = scheduleReason;
+  }
+
+  if (riseAheadW > 0 && charging && effectiveMode !== 'fast' && Number.isFinite(charger.powerW)) {
+    // Not below what the car draws now (after that rise) while the surplus counting the rise still covers it; never
+    // above it either (the surplus counting a rise the grid does not show yet would be its own draw counted twice).
+    wantedA = Math.max(wantedA, Math.min(Math.max(0, charger.powerW) / wPerA, fallSurplusW / wPerA));
   }
 
   // Limits: the charger, the grid import limit, the most loaded phase. Below the minimum current: pause.
@@ -375,7 +386,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       } else {
         const mode = config.modeByCharger[charger.assetId] ?? config.mode;
         const mem = memory.chargers[charger.assetId] ?? FRESH_CHARGER;
-        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs);
+        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, surplus.riseAheadW[charger.assetId]);
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
         chargers[charger.assetId] = d.memory;
