@@ -139,7 +139,7 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
   if (usable.includes('ev-charging')) {
     const cfg = configFor('ev-charging');
     const config = cfg.ok ? cfg.config : {};
-    const evState: SiteState = strategies[primary].followsSurplus === true ? { ...state, batteriesFollowSurplus: true } : state;
+    const evState: SiteState = { ...state, batteriesFollowSurplus: strategies[primary].followsSurplus === true };
     const result = strategyByName('ev-charging').decide(evState, config, clock, memoryFor('ev-charging', config));
     memories['ev-charging'] = result.memory;
     decisions.push({ name: 'ev-charging', stage: 'ev', metrics: result.metrics });

@@ -1,6 +1,6 @@
 import { buildBattery, buildEvCharger, buildSiteState } from '../../testing';
 import type { SiteState } from '../site-state';
-import { alignedSurplus, type SurplusTrails } from './ev-charging-surplus';
+import { ACCEPTED_FOR_MS, alignedSurplus, EXPORT_PROOF_MS, type SurplusTrails } from './ev-charging-surplus';
 
 const EV_FIRST = { surplusPriority: 'ev', allowBatteryDischarge: false, maxReadingAgeMs: 15_000 } as const;
 
@@ -128,20 +128,52 @@ describe('alignedSurplus', () => {
         ...overrides,
       });
 
-    it('takes the charge rate the batteries do not use off the surplus', () => {
-      const result = surplus(follower(), 0, undefined, BATTERY_FIRST);
-      // 300 exported + 4 140 the car draws + 1 000 the battery takes − its 5 000 W rate.
+    /** A memory in which the battery showed it takes `chargeW` at `atMs`. */
+    const shown = (atMs: number, chargeW: number): SurplusTrails => ({
+      grid: [],
+      chargers: {},
+      batteries: {},
+      accepted: { 'bat-1': [atMs, chargeW] },
+    });
+
+    it('takes the charge the battery has shown it takes and does not use off the surplus', () => {
+      const result = surplus(follower(), 60_000, shown(0, 5_000), BATTERY_FIRST);
+      // 300 exported + 4 140 the car draws + 1 000 the battery takes − the 5 000 W it took a minute ago.
       expect(result.surplusW).toBe(300 + 4_140 + 1_000 - 5_000);
       expect(result.batteryRoomW).toBe(4_000);
       expect(result.latestSurplusW).toBe(result.surplusW);
+      expect(result.trails.accepted).toEqual({ 'bat-1': [0, 5_000] });
     });
 
-    it('at the battery’s instant: a charge the grid shows and the battery reading not yet is not counted twice', () => {
-      // t = 0: the battery charges 1 kW. t = 800: NetZero has it at 3 kW (the grid shows it), its reading does not.
-      const first = surplus(follower(), 0, undefined, BATTERY_FIRST);
-      const later = surplus(follower({ gridPowerW: 1_700 }, { ageMs: 800 }), 800, first.trails, BATTERY_FIRST);
-      expect(later.atMs).toBe(0);
-      expect(later.surplusW).toBe(first.surplusW);
+    it('not its nominal rate: a battery that has not shown more leaves the car the surplus', () => {
+      // First tick (nothing shown yet), or the 5 kW shown longer ago than ACCEPTED_FOR_MS: it takes what it takes now.
+      for (const previous of [undefined, shown(0, 5_000)]) {
+        const result = surplus(follower(), ACCEPTED_FOR_MS + 1, previous, BATTERY_FIRST);
+        expect(result.batteryRoomW).toBe(0);
+        expect(result.surplusW).toBe(300 + 4_140);
+        expect(result.trails.accepted).toEqual({ 'bat-1': [ACCEPTED_FOR_MS + 1, 1_000] });
+      }
+      // A battery that charges as much as it showed (within the tolerance) renews it.
+      const renewed = surplus(follower({}, { powerW: -4_900 }), 60_000, shown(0, 5_000), BATTERY_FIRST);
+      expect(renewed.trails.accepted).toEqual({ 'bat-1': [60_000, 5_000] });
+    });
+
+    it('export lasting EXPORT_PROOF_MS while the battery is left room: it takes no more than it does', () => {
+      // A battery held at 1 kW (a manual set-point, a temperature rule, a BMS taper): the car stopped, 2 kW exported.
+      const held = (t: number, trails: SurplusTrails) =>
+        surplus(follower({ gridPowerW: -2_000, evChargers: [buildEvCharger({ powerW: 0 })] }), t, trails, BATTERY_FIRST);
+      const first = held(10_000, shown(0, 5_000));
+      expect(first.batteryRoomW).toBe(4_000);
+      expect(first.trails.exportSinceMs).toBe(10_000);
+      const before = held(10_000 + EXPORT_PROOF_MS - 1, first.trails);
+      expect(before.batteryRoomW).toBe(4_000);
+      const proven = held(10_000 + EXPORT_PROOF_MS, before.trails);
+      expect(proven.batteryRoomW).toBe(0);
+      expect(proven.surplusW).toBe(2_000);
+      // No export (the car draws it): the export clock stops.
+      const drawn = surplus(follower({ gridPowerW: 0 }), 30_000, proven.trails, BATTERY_FIRST);
+      expect(drawn.trails.exportSinceMs).toBeUndefined();
+      expect(drawn.batteryRoomW).toBe(0);
     });
 
     it('leaves nothing to a full battery', () => {
@@ -162,8 +194,8 @@ describe('alignedSurplus', () => {
       });
     });
 
-    it('a discharging battery could charge at its whole rate instead', () => {
-      const result = surplus(follower({ gridPowerW: 0 }, { powerW: 500 }), 0, undefined, BATTERY_FIRST);
+    it('a discharging battery could charge at the rate it showed instead', () => {
+      const result = surplus(follower({ gridPowerW: 0 }, { powerW: 500 }), 60_000, shown(0, 5_000), BATTERY_FIRST);
       expect(result.surplusW).toBe(4_140 - 500 - 5_000);
       expect(result.batteryRoomW).toBe(5_000);
     });

@@ -11,7 +11,21 @@ export interface SurplusTrails {
   readonly chargers: Readonly<Record<string, ReadingTrail>>;
   /** By battery asset id: measured power, + = discharge. */
   readonly batteries: Readonly<Record<string, ReadingTrail>>;
+  /**
+   * By battery asset id, with battery priority behind a surplus follower: the charge it has shown it takes, W, and when
+   * it last charged that much (or the value was last lowered), epoch ms.
+   */
+  readonly accepted?: Readonly<Record<string, readonly [atMs: number, chargeW: number]>>;
+  /** Since when the grid has exported (by more than EXPORT_TOLERANCE_W) at the instant of the surplus, epoch ms. */
+  readonly exportSinceMs?: number;
 }
+
+/** A charge a battery showed within this long stands for what it accepts. */
+export const ACCEPTED_FOR_MS = 300_000;
+/** Export lasting this long while a battery is left room: the battery takes no more than it does. */
+export const EXPORT_PROOF_MS = 10_000;
+/** Export or charge differences below this are noise (above NetZero's default dead band). */
+const EXPORT_TOLERANCE_W = 200;
 
 /** PV surplus for the chargers, W, and the instant the readings it is built from stand for. */
 export interface Surplus {
@@ -137,17 +151,52 @@ export function alignedSurplus(
     riseAheadW[assetId] = Math.max(0, (at.nextW ?? at.valueW) - at.valueW);
   }
   const batteryTrails: Record<string, ReadingTrail> = {};
+  const accepted: Record<string, readonly [number, number]> = {};
+  const exporting = -gridAt.valueW > EXPORT_TOLERANCE_W;
+  const exportSinceMs = exporting ? Math.min(nowMs, previous?.exportSinceMs ?? nowMs) : undefined;
+  const exportProven = exportSinceMs !== undefined && nowMs - exportSinceMs >= EXPORT_PROOF_MS;
   let batteryRoomW = 0;
   for (const [assetId, m] of batteries) {
     const at = held(m);
-    const roomW = Math.max(0, m.maxChargeW - Math.max(0, -at.valueW));
+    let roomW = 0;
+    let latestRoomW = 0;
+    if (leavesRoom) {
+      const shown = acceptedCharge(previous?.accepted?.[assetId], Math.max(0, -at.valueW), exportProven, nowMs);
+      accepted[assetId] = shown;
+      const takesW = Math.min(m.maxChargeW, shown[1]);
+      roomW = Math.max(0, takesW - Math.max(0, -at.valueW));
+      latestRoomW = Math.max(0, takesW - Math.max(0, -m.latestW));
+    }
     batteryRoomW += roomW;
     surplusW += surplusOfBattery(at.valueW, options) - roomW;
-    latestSurplusW += surplusOfBattery(m.latestW, options) - Math.max(0, m.maxChargeW - Math.max(0, -m.latestW));
+    latestSurplusW += surplusOfBattery(m.latestW, options) - latestRoomW;
     batteryTrails[assetId] = at.trail;
   }
-  const trails = { grid: gridAt.trail, chargers: chargerTrails, batteries: batteryTrails };
+  const trails: SurplusTrails = {
+    grid: gridAt.trail,
+    chargers: chargerTrails,
+    batteries: batteryTrails,
+    ...(leavesRoom ? { accepted } : {}),
+    ...(exportSinceMs !== undefined ? { exportSinceMs } : {}),
+  };
   return { surplusW, latestSurplusW, atMs, batteryRoomW, riseAheadW, trails };
+}
+
+/**
+ * The charge a battery has shown it takes, [since, W]: the most it charged within ACCEPTED_FOR_MS (a charge at or
+ * above it renews it), else what it charges now; what it charges now as soon as export has lasted EXPORT_PROOF_MS
+ * (the primary would have charged it more if it took more). Not its nominal rate: a battery held by a manual
+ * set-point, a temperature or current rule of the arbiter, or a BMS tapering near full takes less, and room left to
+ * it would only be exported while the car waits.
+ */
+function acceptedCharge(
+  previous: readonly [number, number] | undefined,
+  chargeW: number,
+  exportProven: boolean,
+  nowMs: number,
+): readonly [number, number] {
+  if (previous === undefined || exportProven || !(previous[0] <= nowMs) || nowMs - previous[0] > ACCEPTED_FOR_MS) return [nowMs, chargeW];
+  return chargeW >= previous[1] - EXPORT_TOLERANCE_W ? [nowMs, Math.max(previous[1], chargeW)] : previous;
 }
 
 /**

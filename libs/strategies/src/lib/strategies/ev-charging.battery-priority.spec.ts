@@ -32,7 +32,8 @@ interface Sample {
   readonly batteryRoomW: number;
 }
 
-function drive(primary: StrategyName, evRaw: Record<string, unknown>): Sample[] {
+/** `acceptsW`: the most the battery takes, whatever it is asked (a manual set-point, an arbiter rule, a BMS). */
+function drive(primary: StrategyName, evRaw: Record<string, unknown>, acceptsW = MAX_CHARGE_W): Sample[] {
   const configs: StrategyConfigs = {
     'net-zero': NetZeroConfigSchema.parse({}),
     'self-consumption': SelfConsumptionConfigSchema.parse({}),
@@ -48,7 +49,7 @@ function drive(primary: StrategyName, evRaw: Record<string, unknown>): Sample[] 
   for (let t = 0; t <= END_MS; t += 100) {
     const socPct = t < FULL_AT_MS ? 60 : 95;
     // A full battery takes no more charge, whatever it is asked.
-    const batteryW = Math.max(socPct >= 95 ? 0 : -MAX_CHARGE_W, batteryCommands.inEffect(t, 400));
+    const batteryW = Math.max(socPct >= 95 ? 0 : -acceptsW, batteryCommands.inEffect(t, 400));
     const carW = carCommands.inEffect(t, 1_500) * W_PER_A;
     if (t % 1_000 === 300) battery = { atMs: t, powerW: batteryW };
     if (t % 1_000 === 700) charger = { atMs: t, powerW: carW };
@@ -122,6 +123,23 @@ describe.each<[StrategyName]>([['net-zero'], ['self-consumption']])('battery pri
     const last = samples.filter((s) => s.t >= END_MS - 60_000);
     expect(last.every((s) => s.carA === 7)).toBe(true);
   });
+});
+
+describe('battery priority with a battery that takes less than its rate', () => {
+  it.each([[0], [2_000]])(
+    'held at %i W: the car is left the rest, not made to wait for a charge that never comes',
+    (acceptsW) => {
+      const samples = drive('net-zero', {}, acceptsW);
+      // 10 kW of sun, 500 W of load: the car starts once the export has shown the battery takes no more.
+      const surplusA = (10_000 - LOAD_W - acceptsW) / W_PER_A;
+      expect(at(samples, DROP_AT_MS - 100).carA).toBe(Math.min(16, Math.floor(surplusA)));
+      // 6 kW: 5.5 kW less what the battery takes.
+      const settled = samples.filter((s) => s.t >= DROP_AT_MS + 60_000 && s.t < FULL_AT_MS);
+      const afterDropA = Math.floor((6_000 - LOAD_W - acceptsW) / W_PER_A);
+      expect(settled.every((s) => s.carA === (afterDropA >= 6 ? afterDropA : 0))).toBe(true);
+      expect(settled.every((s) => s.batteryRoomW <= 100)).toBe(true);
+    },
+  );
 });
 
 describe('the same sun with the EV first, and behind a planner-like primary', () => {
