@@ -52,9 +52,24 @@ describe('alignedSurplus', () => {
     expect(risen.surplusW).toBe(670 + 4_140);
     expect(risen.riseAheadW).toEqual({ 'ev-1': 690 });
     // A fall after the instant, or no reading after it, is no rise ahead.
-    const fell = surplus(site(-1_360, 0, 4_140, { battery: 700, charger: 300 }), 1_000, risen.trails);
+    expect(risen.fallAheadW).toEqual({ 'ev-1': 0 });
+    // A fall after the instant is a fall ahead (the car paused on its own: the surplus may be too high by its draw).
+    // The battery read at t = 1 000, the car (back at 6 A) at t = 1 700: held at the instant 4 830 W, next 4 140 W.
+    const fell = surplus(site(-1_360, 0, 4_140, { battery: 1_000, charger: 300 }), 2_000, risen.trails);
+    expect(fell.atMs).toBe(1_000);
     expect(fell.riseAheadW).toEqual({ 'ev-1': 0 });
+    expect(fell.fallAheadW).toEqual({ 'ev-1': 690 });
+    // No reading after the instant: nothing ahead.
     expect(first.riseAheadW).toEqual({ 'ev-1': 0 });
+    expect(first.fallAheadW).toEqual({ 'ev-1': 0 });
+  });
+
+  it('sees nothing ahead when the charger’s trail starts after the instant (no reading held there)', () => {
+    // The battery read at t = 100 is the instant; the charger was first read at t = 500, again at t = 1 000.
+    const first = surplus(site(0, 0, 4_140, { battery: 400 }), 500, undefined);
+    const second = surplus(site(0, 0, 4_830, { battery: 900 }), 1_000, first.trails);
+    expect(second.atMs).toBe(100);
+    expect(second.riseAheadW).toEqual({ 'ev-1': 0 });
   });
 
   it('holds a reading until the next one (the last taken at or before the instant)', () => {

@@ -46,6 +46,12 @@ export interface Surplus {
    * is then short by up to this much, so it must not make that charger fall.
    */
   readonly riseAheadW: Readonly<Record<string, number>>;
+  /**
+   * By charger: how much less its next reading after the instant shows it drawing than the reading held there, W
+   * (≥ 0): a car that paused or fell may already be in the grid's reading at the instant, and the surplus then too
+   * high by up to this much, so it must not make that charger start, rise or end a pending stop.
+   */
+  readonly fallAheadW: Readonly<Record<string, number>>;
   readonly trails: SurplusTrails;
 }
 
@@ -134,24 +140,34 @@ export function alignedSurplus(
   let latestSurplusW = staleBatteryW;
   const held = (m: Meter): { readonly valueW: number; readonly nextW: number | undefined; readonly trail: ReadingTrail } => {
     const index = indexAt(m.trail, atMs);
-    const valueW = m.trail[index]?.[1] ?? m.latestW;
+    const reading = m.trail[index];
     const next = m.trail[index + 1];
-    return { valueW, nextW: next !== undefined && next[0] > atMs ? next[1] : undefined, trail: m.trail.slice(index) };
+    // A rise ahead only from a reading held at the instant (a trail starting after it holds its first reading).
+    const nextW = reading !== undefined && reading[0] <= atMs && next !== undefined && next[0] > atMs ? next[1] : undefined;
+    return { valueW: reading?.[1] ?? m.latestW, nextW, trail: m.trail.slice(index) };
   };
   const gridAt = held(grid);
   surplusW -= gridAt.valueW;
   latestSurplusW -= grid.latestW;
   const chargerTrails: Record<string, ReadingTrail> = {};
   const riseAheadW: Record<string, number> = {};
+  const fallAheadW: Record<string, number> = {};
   for (const [assetId, m] of chargers) {
     const at = held(m);
     surplusW += at.valueW;
     latestSurplusW += m.latestW;
     chargerTrails[assetId] = at.trail;
-    riseAheadW[assetId] = Math.max(0, (at.nextW ?? at.valueW) - at.valueW);
+    const aheadW = (at.nextW ?? at.valueW) - at.valueW;
+    riseAheadW[assetId] = Math.max(0, aheadW);
+    fallAheadW[assetId] = Math.max(0, -aheadW);
   }
   const batteryTrails: Record<string, ReadingTrail> = {};
+  // What each battery showed it takes outlives a tick it is left out of (a reading not good, a gap, a tick behind
+  // another primary): forgetting it would switch battery priority off until the battery showed it again.
   const accepted: Record<string, readonly [number, number]> = {};
+  for (const [assetId, shown] of Object.entries(previous?.accepted ?? {})) {
+    if (shown[0] <= nowMs && nowMs - shown[0] <= ACCEPTED_FOR_MS) accepted[assetId] = shown;
+  }
   const exporting = -gridAt.valueW > EXPORT_TOLERANCE_W;
   const exportSinceMs = exporting ? Math.min(nowMs, previous?.exportSinceMs ?? nowMs) : undefined;
   const exportProven = exportSinceMs !== undefined && nowMs - exportSinceMs >= EXPORT_PROOF_MS;
@@ -161,10 +177,13 @@ export function alignedSurplus(
     let roomW = 0;
     let latestRoomW = 0;
     if (leavesRoom) {
-      const shown = acceptedCharge(previous?.accepted?.[assetId], Math.max(0, -at.valueW), exportProven, nowMs);
+      const chargeW = Math.max(0, -at.valueW);
+      // (A primary exporting on purpose — a target below −EXPORT_TOLERANCE_W — proves it all the time: battery
+      // priority then holds at the start only.)
+      const shown = acceptedCharge(accepted[assetId], chargeW, exportProven, nowMs);
       accepted[assetId] = shown;
       const takesW = Math.min(m.maxChargeW, shown[1]);
-      roomW = Math.max(0, takesW - Math.max(0, -at.valueW));
+      roomW = Math.max(0, takesW - chargeW);
       latestRoomW = Math.max(0, takesW - Math.max(0, -m.latestW));
     }
     batteryRoomW += roomW;
@@ -176,10 +195,10 @@ export function alignedSurplus(
     grid: gridAt.trail,
     chargers: chargerTrails,
     batteries: batteryTrails,
-    ...(leavesRoom ? { accepted } : {}),
+    ...(Object.keys(accepted).length > 0 ? { accepted } : {}),
     ...(exportSinceMs !== undefined ? { exportSinceMs } : {}),
   };
-  return { surplusW, latestSurplusW, atMs, batteryRoomW, riseAheadW, trails };
+  return { surplusW, latestSurplusW, atMs, batteryRoomW, riseAheadW, fallAheadW, trails };
 }
 
 /**

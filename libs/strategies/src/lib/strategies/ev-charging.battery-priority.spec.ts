@@ -32,8 +32,19 @@ interface Sample {
   readonly batteryRoomW: number;
 }
 
-/** `acceptsW`: the most the battery takes, whatever it is asked (a manual set-point, an arbiter rule, a BMS). */
-function drive(primary: StrategyName, evRaw: Record<string, unknown>, acceptsW = MAX_CHARGE_W): Sample[] {
+/** What the plant does besides the default day (all optional). */
+interface PlantOptions {
+  /** The most the battery takes at t, whatever it is asked (a manual set-point, an arbiter rule, a BMS). */
+  readonly acceptsW?: (t: number) => number;
+  readonly pvW?: (t: number) => number;
+  readonly socPct?: (t: number) => number;
+  /** The battery reading taken at t is of this quality. */
+  readonly batteryQuality?: (t: number) => 'good' | 'stale';
+  /** The car draws nothing at t, whatever it is offered (it pauses on its own). */
+  readonly carPaused?: (t: number) => boolean;
+}
+
+function drive(primary: StrategyName, evRaw: Record<string, unknown>, plant: PlantOptions = {}): Sample[] {
   const configs: StrategyConfigs = {
     'net-zero': NetZeroConfigSchema.parse({}),
     'self-consumption': SelfConsumptionConfigSchema.parse({}),
@@ -43,17 +54,22 @@ function drive(primary: StrategyName, evRaw: Record<string, unknown>, acceptsW =
   let demand: DemandMemory = {};
   const batteryCommands = sentSetpoints();
   const carCommands = sentSetpoints();
-  let battery = { atMs: 0, powerW: 0 };
+  let battery: { atMs: number; powerW: number; quality: 'good' | 'stale' } = {
+    atMs: 0,
+    powerW: 0,
+    quality: 'good',
+  };
   let charger = { atMs: 0, powerW: 0 };
   const samples: Sample[] = [];
   for (let t = 0; t <= END_MS; t += 100) {
-    const socPct = t < FULL_AT_MS ? 60 : 95;
+    const socPct = plant.socPct?.(t) ?? (t < FULL_AT_MS ? 60 : 95);
     // A full battery takes no more charge, whatever it is asked.
+    const acceptsW = plant.acceptsW?.(t) ?? MAX_CHARGE_W;
     const batteryW = Math.max(socPct >= 95 ? 0 : -acceptsW, batteryCommands.inEffect(t, 400));
-    const carW = carCommands.inEffect(t, 1_500) * W_PER_A;
-    if (t % 1_000 === 300) battery = { atMs: t, powerW: batteryW };
+    const carW = plant.carPaused?.(t) === true ? 0 : carCommands.inEffect(t, 1_500) * W_PER_A;
+    if (t % 1_000 === 300) battery = { atMs: t, powerW: batteryW, quality: plant.batteryQuality?.(t) ?? 'good' };
     if (t % 1_000 === 700) charger = { atMs: t, powerW: carW };
-    const pvW = pvAt(t);
+    const pvW = plant.pvW?.(t) ?? pvAt(t);
     const gridW = LOAD_W + carW - pvW - batteryW;
     const state = buildSiteState({
       gridPowerW: gridW,
@@ -62,6 +78,7 @@ function drive(primary: StrategyName, evRaw: Record<string, unknown>, acceptsW =
       batteries: [
         buildBattery({
           powerW: battery.powerW,
+          quality: battery.quality,
           socPct,
           maxSocPct: 95,
           maxChargePowerW: MAX_CHARGE_W,
@@ -129,8 +146,8 @@ describe('battery priority with a battery that takes less than its rate', () => 
   it.each([[0], [2_000]])(
     'held at %i W: the car is left the rest, not made to wait for a charge that never comes',
     (acceptsW) => {
-      const samples = drive('net-zero', {}, acceptsW);
-      // 10 kW of sun, 500 W of load: the car starts once the export has shown the battery takes no more.
+      const samples = drive('net-zero', {}, { acceptsW: () => acceptsW });
+      // 10 kW of sun, 500 W of load: the battery never showed more than it takes, so the car starts on the rest.
       const surplusA = (10_000 - LOAD_W - acceptsW) / W_PER_A;
       expect(at(samples, DROP_AT_MS - 100).carA).toBe(Math.min(16, Math.floor(surplusA)));
       // 6 kW: 5.5 kW less what the battery takes.
@@ -140,6 +157,44 @@ describe('battery priority with a battery that takes less than its rate', () => 
       expect(settled.every((s) => s.batteryRoomW <= 100)).toBe(true);
     },
   );
+});
+
+describe('what the battery showed it takes, over a session', () => {
+  it('a battery held from mid-session (it took 5 kW before): the export proves it, and the car takes the rest', () => {
+    const samples = drive('net-zero', {}, { acceptsW: (t) => (t < 60_000 ? MAX_CHARGE_W : 0) });
+    // 10 kW of sun: 9.5 kW for the car (13 A) once the battery is held; 5.5 kW (7 A) after the drop.
+    expect(at(samples, DROP_AT_MS - 100).carA).toBe(13);
+    const settled = samples.filter((s) => s.t >= DROP_AT_MS + 60_000 && s.t < FULL_AT_MS);
+    expect(settled.every((s) => s.carA === 7 && s.batteryRoomW === 0)).toBe(true);
+  });
+
+  it('one battery reading flagged stale does not switch battery priority off for the rest of the session', () => {
+    // The default stop delay (120 s): the uncertain reading comes while the car is still at its minimum.
+    const samples = drive(
+      'net-zero',
+      { stopDelayMs: 120_000 },
+      { batteryQuality: (t) => (t === 150_300 ? 'stale' : 'good') },
+    );
+    const settled = samples.filter((s) => s.t >= DROP_AT_MS + 160_000 && s.t < FULL_AT_MS);
+    expect(settled.length).toBeGreaterThan(0);
+    expect(settled.every((s) => s.carA === 0 && s.batteryW <= -MAX_CHARGE_W + 100)).toBe(true);
+  });
+
+  it('a car that pauses on its own now and then still stops after its stop delay (a full battery, 2.5 kW of sun)', () => {
+    const samples = drive(
+      'net-zero',
+      { stopDelayMs: 120_000 },
+      {
+        pvW: (t) => (t < 60_000 ? 10_000 : 3_000),
+        socPct: () => 95,
+        carPaused: (t) => t >= 60_000 && t % 90_000 < 3_000,
+      },
+    );
+    // Started on 9.5 kW; from 60 s 2.5 kW, below the 4.14 kW minimum: stopped within the stop delay and a few polls.
+    const stoppedAt = samples.find((s) => s.t > 60_000 && s.carA === 0)?.t ?? Number.POSITIVE_INFINITY;
+    expect(stoppedAt).toBeLessThanOrEqual(60_000 + 120_000 + 10_000);
+    expect(samples.filter((s) => s.t > stoppedAt).every((s) => s.carA === 0)).toBe(true);
+  });
 });
 
 describe('the same sun with the EV first, and behind a planner-like primary', () => {

@@ -126,13 +126,15 @@ function chargerDecision(
   config: EvChargingConfig,
   mem: EvChargerMemory,
   nowMs: number,
-  riseAheadW = 0,
+  ahead: { readonly riseW: number; readonly fallW: number } = { riseW: 0, fallW: 0 },
 ): ChargerDecision {
   const voltageV = state.limits.nominalVoltageV;
-  // The surplus may be short by a rise of this car the grid already shows and its own reading not yet
-  // (`Surplus.riseAheadW`): it decides starts and rises; falls, stops and a switch down to one phase need the
-  // surplus to be short even counting that rise.
-  const fallSurplusW = pool.surplusW + riseAheadW;
+  // The surplus may be short by a rise, or too high by a fall, of this car that the grid already shows and its own
+  // reading not yet (`Surplus.riseAheadW`, `fallAheadW`). Falls, stops and a switch down to one phase need it short
+  // even counting the rise; starts, rises, a switch up and the end of a pending stop need it enough even without
+  // the fall (a car pausing on its own made the surplus jump by its draw, and a pending stop started over).
+  const fallSurplusW = pool.surplusW + ahead.riseW;
+  const riseSurplusW = pool.surplusW - ahead.fallW;
   const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
   let phases: 1 | 3 = canSwitch ? (mem.requestedPhases ?? charger.phases) : charger.phases;
   let lastPhaseSwitchAtMs = mem.lastPhaseSwitchAtMs;
@@ -180,7 +182,7 @@ function chargerDecision(
     const isSwitchAllowed = lastPhaseSwitchAtMs === null || nowMs - lastPhaseSwitchAtMs >= config.phaseSwitchMinIntervalMs;
     let desired: 1 | 3 = phases;
     if (effectiveMode === 'fast') desired = 3;
-    else if (pool.surplusW >= minPowerW(3) + config.startMarginW) desired = 3;
+    else if (riseSurplusW >= minPowerW(3) + config.startMarginW) desired = 3;
     else if (fallSurplusW < minPowerW(3) - config.stopMarginW) desired = 1;
     if (desired !== phases && isSwitchAllowed) {
       phases = desired;
@@ -188,7 +190,7 @@ function chargerDecision(
     }
   }
   const wPerA = phases * voltageV;
-  const surplusA = pool.surplusW / wPerA;
+  const surplusA = riseSurplusW / wPerA;
 
   let wantedA: number;
   let reason: StrategyReason;
@@ -205,7 +207,7 @@ function chargerDecision(
     charging = true;
     pendingSinceMs = null;
   } else if (!charging) {
-    if (pool.surplusW >= minPowerW(phases) + config.startMarginW) {
+    if (riseSurplusW >= minPowerW(phases) + config.startMarginW) {
       pendingSinceMs = pendingSinceMs ?? nowMs;
       if (nowMs - pendingSinceMs >= config.startDelayMs) {
         charging = true;
@@ -228,9 +230,12 @@ function chargerDecision(
       reason = 'solar-stopping';
     }
   } else {
-    pendingSinceMs = null;
+    // A pending stop the rise ahead alone covers is postponed, its timer kept (a car that pauses and resumes on its
+    // own would otherwise restart it at every resume and never stop).
+    const stopping = pendingSinceMs !== null && riseSurplusW < minPowerW(phases) - config.stopMarginW;
+    if (!stopping) pendingSinceMs = null;
     wantedA = Math.max(charger.minCurrentA, surplusA);
-    reason = 'solar';
+    reason = stopping ? 'solar-stopping' : 'solar';
   }
   if (mode === 'scheduled' && effectiveMode === 'solar' && scheduleReason === undefined) {
     reason = wantedA > 0 ? 'scheduled-solar' : 'scheduled-waiting';
@@ -238,7 +243,7 @@ function chargerDecision(
     reason = scheduleReason;
   }
 
-  if (riseAheadW > 0 && charging && effectiveMode !== 'fast' && Number.isFinite(charger.powerW)) {
+  if (ahead.riseW > 0 && charging && effectiveMode !== 'fast' && Number.isFinite(charger.powerW)) {
     // Not below what the car draws now (after that rise) while the surplus counting the rise still covers it; never
     // above it either (the surplus counting a rise the grid does not show yet would be its own draw counted twice).
     wantedA = Math.max(wantedA, Math.min(Math.max(0, charger.powerW) / wPerA, fallSurplusW / wPerA));
@@ -360,7 +365,12 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       return {
         setpoints,
         metrics: { inputs, outputs: { totalCurrentA: 0 }, terms: {}, reason: 'stale-data' },
-        memory: { chargers: {}, ...(memory.guardEv === undefined ? {} : { guardEv: memory.guardEv }) },
+        memory: {
+          chargers: {},
+          // What the batteries showed they take outlives a stale grid (alignedSurplus drops it when too old).
+          ...(memory.readings?.accepted ? { readings: { grid: [], chargers: {}, batteries: {}, accepted: memory.readings.accepted } } : {}),
+          ...(memory.guardEv === undefined ? {} : { guardEv: memory.guardEv }),
+        },
       };
     }
     const fresh = state.evChargers.filter((c) => !isChargerStale(c, config.maxReadingAgeMs));
@@ -386,7 +396,8 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       } else {
         const mode = config.modeByCharger[charger.assetId] ?? config.mode;
         const mem = memory.chargers[charger.assetId] ?? FRESH_CHARGER;
-        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, surplus.riseAheadW[charger.assetId]);
+        const ahead = { riseW: surplus.riseAheadW[charger.assetId] ?? 0, fallW: surplus.fallAheadW[charger.assetId] ?? 0 };
+        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, ahead);
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
         chargers[charger.assetId] = d.memory;
