@@ -368,7 +368,9 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         memory: {
           chargers: {},
           // What the batteries showed they take outlives a stale grid (alignedSurplus drops it when too old).
-          ...(memory.readings?.accepted ? { readings: { grid: [], chargers: {}, batteries: {}, accepted: memory.readings.accepted } } : {}),
+          ...(memory.readings?.accepted
+            ? { readings: { grid: [], chargers: {}, batteries: {}, accepted: memory.readings.accepted } }
+            : {}),
           ...(memory.guardEv === undefined ? {} : { guardEv: memory.guardEv }),
         },
       };
