@@ -5,7 +5,12 @@ import { ACCEPTED_FOR_MS, alignedSurplus, EXPORT_PROOF_MS, type SurplusTrails } 
 const EV_FIRST = { surplusPriority: 'ev', allowBatteryDischarge: false, maxReadingAgeMs: 15_000 } as const;
 
 /** A site whose meters were read `gridAgeMs`, `batteryAgeMs`, `chargerAgeMs` before `nowMs`. */
-function site(gridW: number, batteryW: number, evW: number, ages: { grid?: number; battery?: number; charger?: number } = {}): SiteState {
+function site(
+  gridW: number,
+  batteryW: number,
+  evW: number,
+  ages: { grid?: number; battery?: number; charger?: number } = {},
+): SiteState {
   return buildSiteState({
     gridPowerW: gridW,
     gridAgeMs: ages.grid ?? 0,
@@ -14,7 +19,12 @@ function site(gridW: number, batteryW: number, evW: number, ages: { grid?: numbe
   });
 }
 
-function surplus(state: SiteState, nowMs: number, trails?: SurplusTrails, options: Parameters<typeof alignedSurplus>[2] = EV_FIRST) {
+function surplus(
+  state: SiteState,
+  nowMs: number,
+  trails?: SurplusTrails,
+  options: Parameters<typeof alignedSurplus>[2] = EV_FIRST,
+) {
   return alignedSurplus(state, state.evChargers, options, nowMs, trails);
 }
 
@@ -124,7 +134,11 @@ describe('alignedSurplus', () => {
     const discharging = site(-1_000, 1_000, 0);
     expect(surplus(discharging, 0).surplusW).toBe(0);
     expect(surplus(discharging, 0, undefined, { ...EV_FIRST, allowBatteryDischarge: true }).surplusW).toBe(1_000);
-    const stale = buildSiteState({ gridPowerW: -500, batteries: [buildBattery({ powerW: -2_000, ageMs: 60_000 })], evChargers: [buildEvCharger()] });
+    const stale = buildSiteState({
+      gridPowerW: -500,
+      batteries: [buildBattery({ powerW: -2_000, ageMs: 60_000 })],
+      evChargers: [buildEvCharger()],
+    });
     const result = surplus(stale, 100_000);
     expect(result.surplusW).toBe(2_500);
     expect(result.atMs).toBe(100_000);
@@ -134,7 +148,10 @@ describe('alignedSurplus', () => {
   describe('battery priority behind a primary that charges the batteries with the surplus', () => {
     const BATTERY_FIRST = { ...EV_FIRST, surplusPriority: 'battery' } as const;
     /** Exporting 300 W, the battery charging 1 kW of its 5 kW, the car drawing 4 140 W; read at one instant. */
-    const follower = (overrides: Partial<SiteState> = {}, battery: Parameters<typeof buildBattery>[0] = {}): SiteState =>
+    const follower = (
+      overrides: Partial<SiteState> = {},
+      battery: Parameters<typeof buildBattery>[0] = {},
+    ): SiteState =>
       buildSiteState({
         gridPowerW: -300,
         batteries: [buildBattery({ powerW: -1_000, maxChargePowerW: 5_000, ...battery })],
@@ -173,22 +190,74 @@ describe('alignedSurplus', () => {
       expect(renewed.trails.accepted).toEqual({ 'bat-1': [60_000, 5_000] });
     });
 
-    it('export lasting EXPORT_PROOF_MS while the battery is left room: it takes no more than it does', () => {
-      // A battery held at 1 kW (a manual set-point, a temperature rule, a BMS taper): the car stopped, 2 kW exported.
-      const held = (t: number, trails: SurplusTrails) =>
-        surplus(follower({ gridPowerW: -2_000, evChargers: [buildEvCharger({ powerW: 0 })] }), t, trails, BATTERY_FIRST);
-      const first = held(10_000, shown(0, 5_000));
-      expect(first.batteryRoomW).toBe(4_000);
-      expect(first.trails.exportSinceMs).toBe(10_000);
-      const before = held(10_000 + EXPORT_PROOF_MS - 1, first.trails);
-      expect(before.batteryRoomW).toBe(4_000);
-      const proven = held(10_000 + EXPORT_PROOF_MS, before.trails);
-      expect(proven.batteryRoomW).toBe(0);
-      expect(proven.surplusW).toBe(2_000);
-      // No export (the car draws it): the export clock stops.
-      const drawn = surplus(follower({ gridPowerW: 0 }), 30_000, proven.trails, BATTERY_FIRST);
-      expect(drawn.trails.exportSinceMs).toBeUndefined();
+    it('export lasting EXPORT_PROOF_MS with the battery charging no more: it takes no more than it does', () => {
+      // A battery held at `chargeW` (a manual set-point, a temperature rule, a BMS taper): the car stopped, export.
+      const tick = (t: number, trails: SurplusTrails, chargeW = 1_000) =>
+        surplus(
+          follower({ gridPowerW: -3_000 + chargeW, evChargers: [buildEvCharger({ powerW: 0 })] }, { powerW: -chargeW }),
+          t,
+          trails,
+          BATTERY_FIRST,
+        );
+      let trails = shown(0, 5_000);
+      const rooms: number[] = [];
+      for (let t = 10_000; t <= 10_000 + EXPORT_PROOF_MS; t += 1_000) {
+        const result = tick(t, trails);
+        rooms.push(result.batteryRoomW);
+        trails = result.trails;
+      }
+      expect(rooms.slice(0, -1).every((w) => w === 4_000)).toBe(true);
+      expect(rooms.at(-1)).toBe(0);
+      expect(trails.accepted).toEqual({ 'bat-1': [10_000 + EXPORT_PROOF_MS, 1_000] });
+      // No export (the car draws it): the export window closes.
+      const drawn = surplus(follower({ gridPowerW: 0 }), 10_000 + EXPORT_PROOF_MS + 1_000, trails, BATTERY_FIRST);
+      expect(drawn.trails.exportSince).toBeUndefined();
       expect(drawn.batteryRoomW).toBe(0);
+    });
+
+    it('no proof while the battery still charges more (the primary ramping), nor across a gap in the ticks', () => {
+      let trails = shown(0, 5_000);
+      let last = tickAt(10_000);
+      function tickAt(t: number, chargeW = 1_000) {
+        const result = surplus(
+          follower({ gridPowerW: -3_000 + chargeW, evChargers: [buildEvCharger({ powerW: 0 })] }, { powerW: -chargeW }),
+          t,
+          trails,
+          BATTERY_FIRST,
+        );
+        trails = result.trails;
+        return result;
+      }
+      // The battery's charge rises 100 W every 5 s (a slow ramp): the window starts over each time it is 200 W up.
+      const rampW = (t: number) => 1_000 + 100 * Math.floor((t - 10_000) / 5_000);
+      for (let t = 11_000; t <= 10_000 + 2 * EXPORT_PROOF_MS; t += 1_000) last = tickAt(t, rampW(t));
+      expect(last.trails.exportSince?.[0]).toBeGreaterThan(10_000 + EXPORT_PROOF_MS);
+      expect(last.batteryRoomW).toBe(5_000 - rampW(10_000 + 2 * EXPORT_PROOF_MS));
+      // After a 20 s gap (longer than maxReadingAgeMs) the window starts afresh at the tick.
+      const after = tickAt(10_000 + 2 * EXPORT_PROOF_MS + 20_000, 2_200);
+      expect(after.trails.exportSince?.[0]).toBe(10_000 + 2 * EXPORT_PROOF_MS + 20_000);
+      expect(after.batteryRoomW).toBeGreaterThan(0);
+    });
+
+    it('counts the battery’s charge in its reading after the instant as room the grid may already show', () => {
+      // t = 60 000: all read together, the battery charging 3 100 W (room 1 900 W). t = 60 500: the battery read again
+      // at 5 000 W, the charger not (its reading of t = 60 000 makes that the instant): the battery's reading after the
+      // instant shows 1 900 W more charge — the grid at the instant may already show it, the room held there does not.
+      const first = surplus(
+        follower({ gridPowerW: -1_900 }, { powerW: -3_100 }),
+        60_000,
+        shown(0, 5_000),
+        BATTERY_FIRST,
+      );
+      expect(first.batteryRoomW).toBe(1_900);
+      const second = surplus(
+        follower({ gridPowerW: 0, evChargers: [buildEvCharger({ powerW: 4_140, ageMs: 500 })] }, { powerW: -5_000 }),
+        60_500,
+        first.trails,
+        BATTERY_FIRST,
+      );
+      expect(second.atMs).toBe(60_000);
+      expect(second.roomAheadW).toEqual({ shortW: 1_900, overW: 0 });
     });
 
     it('leaves nothing to a full battery', () => {
@@ -198,7 +267,10 @@ describe('alignedSurplus', () => {
     });
 
     it('leaves no room with the EV first, with discharge into the car allowed, or behind any other primary', () => {
-      expect(surplus(follower(), 0, undefined, EV_FIRST)).toMatchObject({ surplusW: 300 + 4_140 + 1_000, batteryRoomW: 0 });
+      expect(surplus(follower(), 0, undefined, EV_FIRST)).toMatchObject({
+        surplusW: 300 + 4_140 + 1_000,
+        batteryRoomW: 0,
+      });
       expect(surplus(follower(), 0, undefined, { ...BATTERY_FIRST, allowBatteryDischarge: true })).toMatchObject({
         surplusW: 300 + 4_140,
         batteryRoomW: 0,

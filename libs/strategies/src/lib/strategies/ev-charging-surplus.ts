@@ -16,14 +16,20 @@ export interface SurplusTrails {
    * it last charged that much (or the value was last lowered), epoch ms.
    */
   readonly accepted?: Readonly<Record<string, readonly [atMs: number, chargeW: number]>>;
-  /** Since when the grid has exported (by more than EXPORT_TOLERANCE_W) at the instant of the surplus, epoch ms. */
-  readonly exportSinceMs?: number;
+  /**
+   * Since when the grid has exported (by more than EXPORT_TOLERANCE_W) at the instant of the surplus with the
+   * batteries charging no more than then, epoch ms, and what they charged then, W.
+   */
+  readonly exportSince?: readonly [atMs: number, chargeW: number];
 }
 
 /** A charge a battery showed within this long stands for what it accepts. */
 export const ACCEPTED_FOR_MS = 300_000;
-/** Export lasting this long while a battery is left room: the battery takes no more than it does. */
-export const EXPORT_PROOF_MS = 10_000;
+/**
+ * Export lasting this long while the batteries charge no more: they take no more than they do. Longer than
+ * SelfConsumption's hold (10 s) and NetZero's lag behind a PV ramp, during which export is no proof.
+ */
+export const EXPORT_PROOF_MS = 30_000;
 /** Export or charge differences below this are noise (above NetZero's default dead band). */
 const EXPORT_TOLERANCE_W = 200;
 
@@ -40,6 +46,12 @@ export interface Surplus {
   readonly atMs: number;
   /** The charge rate left to the batteries (taken off the surplus), W; 0 unless they have priority and follow it. */
   readonly batteryRoomW: number;
+  /**
+   * The batteries' charge in their readings after the instant against the ones held there, while room is left to
+   * them: `shortW` how much more they charge (the grid may already show it, the room does not: the surplus may be
+   * short by it), `overW` how much less (it may be too high by it). For every charger, as riseAheadW / fallAheadW.
+   */
+  readonly roomAheadW: { readonly shortW: number; readonly overW: number };
   /**
    * By charger: how much more its next reading after the instant shows it drawing than the reading held there, W
    * (≥ 0). A car that rose after its held reading may already be in the grid's reading at the instant: the surplus
@@ -168,12 +180,26 @@ export function alignedSurplus(
   for (const [assetId, shown] of Object.entries(previous?.accepted ?? {})) {
     if (shown[0] <= nowMs && nowMs - shown[0] <= ACCEPTED_FOR_MS) accepted[assetId] = shown;
   }
-  const exporting = -gridAt.valueW > EXPORT_TOLERANCE_W;
-  const exportSinceMs = exporting ? Math.min(nowMs, previous?.exportSinceMs ?? nowMs) : undefined;
-  const exportProven = exportSinceMs !== undefined && nowMs - exportSinceMs >= EXPORT_PROOF_MS;
+  const counted = [...batteries].map(([assetId, m]) => ({ assetId, m, at: held(m) }));
+  const chargingW = counted.reduce((sum, b) => sum + Math.max(0, -b.at.valueW), 0);
+  // The export window: restarted when export stops, when the batteries charge more than when it began (they still
+  // take more: the primary is ramping or holding), and after a gap in the ticks (a restart: what it did not see
+  // proves nothing).
+  const exporting = leavesRoom && -gridAt.valueW > EXPORT_TOLERANCE_W;
+  const lastTickMs = previous?.grid[previous.grid.length - 1]?.[0];
+  const window = previous?.exportSince;
+  const continues =
+    window !== undefined && window[0] <= nowMs && lastTickMs !== undefined && nowMs - lastTickMs <= options.maxReadingAgeMs;
+  const exportSince: readonly [number, number] | undefined = !exporting
+    ? undefined
+    : continues && chargingW <= window[1] + EXPORT_TOLERANCE_W
+      ? [window[0], Math.min(window[1], chargingW)]
+      : [nowMs, chargingW];
+  const exportProven = exportSince !== undefined && nowMs - exportSince[0] >= EXPORT_PROOF_MS;
   let batteryRoomW = 0;
-  for (const [assetId, m] of batteries) {
-    const at = held(m);
+  let shortW = 0;
+  let overW = 0;
+  for (const { assetId, m, at } of counted) {
     let roomW = 0;
     let latestRoomW = 0;
     if (leavesRoom) {
@@ -185,6 +211,11 @@ export function alignedSurplus(
       const takesW = Math.min(m.maxChargeW, shown[1]);
       roomW = Math.max(0, takesW - chargeW);
       latestRoomW = Math.max(0, takesW - Math.max(0, -m.latestW));
+      if (roomW > 0 && at.nextW !== undefined) {
+        const aheadW = Math.min(takesW, Math.max(0, -at.nextW)) - Math.min(takesW, chargeW);
+        shortW += Math.max(0, aheadW);
+        overW += Math.max(0, -aheadW);
+      }
     }
     batteryRoomW += roomW;
     surplusW += surplusOfBattery(at.valueW, options) - roomW;
@@ -196,9 +227,9 @@ export function alignedSurplus(
     chargers: chargerTrails,
     batteries: batteryTrails,
     ...(Object.keys(accepted).length > 0 ? { accepted } : {}),
-    ...(exportSinceMs !== undefined ? { exportSinceMs } : {}),
+    ...(exportSince !== undefined ? { exportSince } : {}),
   };
-  return { surplusW, latestSurplusW, atMs, batteryRoomW, riseAheadW, fallAheadW, trails };
+  return { surplusW, latestSurplusW, atMs, batteryRoomW, roomAheadW: { shortW, overW }, riseAheadW, fallAheadW, trails };
 }
 
 /**

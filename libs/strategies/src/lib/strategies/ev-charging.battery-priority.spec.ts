@@ -168,6 +168,20 @@ describe('what the battery showed it takes, over a session', () => {
     expect(settled.every((s) => s.carA === 7 && s.batteryRoomW === 0)).toBe(true);
   });
 
+  it.each<[StrategyName]>([['self-consumption'], ['net-zero']])(
+    'behind %s, the sun coming back after a cloud is no proof: the battery gets its rate back',
+    (primary) => {
+      // 10 kW, a cloud (2 kW) from 100 to 150 s, back over 25 s; the car held at its minimum through the stop delay.
+      const pvW = (t: number) =>
+        t < 100_000 ? 10_000 : t < 150_000 ? 2_000 : Math.min(10_000, 2_000 + (8_000 * (t - 150_000)) / 25_000);
+      const samples = drive(primary, { stopDelayMs: 120_000 }, { pvW });
+      // 9.5 kW again: 5 kW into the battery, 4.5 kW for the car (6 A).
+      const settled = samples.filter((s) => s.t >= 240_000 && s.t < FULL_AT_MS);
+      expect(settled.every((s) => s.batteryW <= -MAX_CHARGE_W + 100)).toBe(true);
+      expect(settled.every((s) => s.carA === 6)).toBe(true);
+    },
+  );
+
   it('one battery reading flagged stale does not switch battery priority off for the rest of the session', () => {
     // The default stop delay (120 s): the uncertain reading comes while the car is still at its minimum.
     const samples = drive(

@@ -398,7 +398,10 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       } else {
         const mode = config.modeByCharger[charger.assetId] ?? config.mode;
         const mem = memory.chargers[charger.assetId] ?? FRESH_CHARGER;
-        const ahead = { riseW: surplus.riseAheadW[charger.assetId] ?? 0, fallW: surplus.fallAheadW[charger.assetId] ?? 0 };
+        const ahead = {
+          riseW: (surplus.riseAheadW[charger.assetId] ?? 0) + surplus.roomAheadW.shortW,
+          fallW: (surplus.fallAheadW[charger.assetId] ?? 0) + surplus.roomAheadW.overW,
+        };
         const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, ahead);
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
