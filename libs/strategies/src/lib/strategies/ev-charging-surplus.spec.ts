@@ -260,6 +260,14 @@ describe('alignedSurplus', () => {
       expect(second.roomAheadW).toEqual({ shortW: 1_900, overW: 0 });
     });
 
+    it('takes a damaged memory (restored from an older or broken store) as none', () => {
+      const damaged = { chargers: {}, batteries: {}, accepted: { 'bat-1': null }, exportSince: 5 } as unknown as SurplusTrails;
+      const result = surplus(follower(), 60_000, damaged, BATTERY_FIRST);
+      expect(result.batteryRoomW).toBe(0);
+      expect(result.trails.accepted).toEqual({ 'bat-1': [60_000, 1_000] });
+      expect(result.trails.exportSince).toEqual([60_000, 1_000]);
+    });
+
     it('leaves nothing to a full battery', () => {
       const full = surplus(follower({}, { socPct: 95, maxSocPct: 95 }), 0, undefined, BATTERY_FIRST);
       expect(full.batteryRoomW).toBe(0);

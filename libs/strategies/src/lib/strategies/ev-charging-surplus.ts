@@ -178,7 +178,7 @@ export function alignedSurplus(
   // another primary): forgetting it would switch battery priority off until the battery showed it again.
   const accepted: Record<string, readonly [number, number]> = {};
   for (const [assetId, shown] of Object.entries(previous?.accepted ?? {})) {
-    if (shown[0] <= nowMs && nowMs - shown[0] <= ACCEPTED_FOR_MS) accepted[assetId] = shown;
+    if (Array.isArray(shown) && shown[0] <= nowMs && nowMs - shown[0] <= ACCEPTED_FOR_MS) accepted[assetId] = shown;
   }
   const counted = [...batteries].map(([assetId, m]) => ({ assetId, m, at: held(m) }));
   const chargingW = counted.reduce((sum, b) => sum + Math.max(0, -b.at.valueW), 0);
@@ -186,8 +186,9 @@ export function alignedSurplus(
   // take more: the primary is ramping or holding), and after a gap in the ticks (a restart: what it did not see
   // proves nothing).
   const exporting = leavesRoom && -gridAt.valueW > EXPORT_TOLERANCE_W;
-  const lastTickMs = previous?.grid[previous.grid.length - 1]?.[0];
-  const window = previous?.exportSince;
+  // (A memory restored from an older or damaged store may lack the grid trail.)
+  const lastTickMs = Array.isArray(previous?.grid) ? previous.grid[previous.grid.length - 1]?.[0] : undefined;
+  const window = Array.isArray(previous?.exportSince) ? previous.exportSince : undefined;
   const continues =
     window !== undefined && window[0] <= nowMs && lastTickMs !== undefined && nowMs - lastTickMs <= options.maxReadingAgeMs;
   const exportSince: readonly [number, number] | undefined = !exporting
