@@ -182,6 +182,19 @@ describe('what the battery showed it takes, over a session', () => {
     },
   );
 
+  it('a car stopped only to leave the battery its charge starts again 10 s after the sun is back, not 60 s', () => {
+    // The default delays (60 s start, 120 s stop). 10 kW, a cloud (5 kW) from 150 to 330 s, 10 kW again.
+    const pvW = (t: number) => (t < 150_000 || t >= 330_000 ? 10_000 : 5_000);
+    const samples = drive('net-zero', { startDelayMs: 60_000, stopDelayMs: 120_000 }, { pvW, socPct: () => 60 });
+    const stoppedAt = samples.find((s) => s.t > 150_000 && s.carA === 0)?.t ?? Number.NaN;
+    expect(stoppedAt).toBeGreaterThanOrEqual(270_000);
+    expect(stoppedAt).toBeLessThan(330_000);
+    expect(samples.filter((s) => s.t >= stoppedAt && s.t < 330_000).every((s) => s.carA === 0)).toBe(true);
+    const restartedAt = samples.find((s) => s.t >= 330_000 && s.carA > 0)?.t ?? Number.POSITIVE_INFINITY;
+    // The export shows after the battery's and the grid's readings (a second or two), then 10 s.
+    expect(restartedAt - 330_000).toBeLessThanOrEqual(15_000);
+  });
+
   it('one battery reading flagged stale does not switch battery priority off for the rest of the session', () => {
     // The default stop delay (120 s): the uncertain reading comes while the car is still at its minimum.
     const samples = drive(

@@ -171,6 +171,21 @@ describe('ev-charging strategy', () => {
       expect(result.metrics.reason).toBe('scheduled-solar');
     });
 
+    it('keeps full current once the latest start was reached, though the energy delivered moves it later again', () => {
+      const latestStartMs = departureAtMs - (22_000 / 11_040) * HOUR;
+      const late = decide(site({ session }), config, latestStartMs);
+      expect(late.metrics.reason).toBe('scheduled-deadline');
+      // Ten minutes of 11 kW later the latest start for what is still wanted lies after now: still the deadline.
+      const delivered = { ...session, energyDeliveredWh: 2_000 };
+      const later = decide(site({ session: delivered }), config, latestStartMs + 10 * MINUTE, late.memory);
+      expect(Number(later.metrics.terms['ev0LatestStartMs'])).toBeGreaterThan(latestStartMs + 10 * MINUTE);
+      expect([evCurrentOf(later), later.metrics.reason]).toEqual([16, 'scheduled-deadline']);
+      // Without that memory (or for another departure) it is recomputed as before.
+      expect(decide(site({ session: delivered }), config, latestStartMs + 10 * MINUTE).metrics.reason).toBe('scheduled-waiting');
+      const moved = { ...delivered, departureAtMs: departureAtMs + HOUR };
+      expect(decide(site({ session: moved }), config, latestStartMs + 10 * MINUTE, late.memory).metrics.reason).not.toBe('scheduled-deadline');
+    });
+
     it('stops when the energy target is reached', () => {
       const result = decide(site({ session: { ...session, energyDeliveredWh: 20_000 } }), config, 9 * HOUR);
       expect(evCurrentOf(result)).toBe(0);

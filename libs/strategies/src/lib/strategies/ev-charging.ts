@@ -79,7 +79,19 @@ export interface EvChargerMemory {
   readonly offeredPhases?: 1 | 3;
   /** When the offer last fell below the level before it, epoch ms (rise hold, `riseHoldMs`). */
   readonly fellAtMs?: number;
+  /**
+   * Scheduled mode: the departure (epoch ms) whose latest start was reached. From then on the car charges at full
+   * current until the energy target, whatever the latest start recomputed from the energy still wanted says.
+   */
+  readonly deadlineFor?: number;
+  /** When the car last stopped only to leave the batteries their charge (battery priority), epoch ms. */
+  readonly yieldedAtMs?: number;
 }
+
+/** After a stop that only left the batteries their charge, this long a start waits YIELD_START_DELAY_MS at most. */
+export const YIELD_RESTART_WINDOW_MS = 900_000;
+/** The start delay then: the batteries take what they can, so export is surplus beyond them, not a passing gust. */
+export const YIELD_START_DELAY_MS = 10_000;
 
 export interface EvChargingMemory {
   readonly chargers: Readonly<Record<string, EvChargerMemory>>;
@@ -127,6 +139,7 @@ function chargerDecision(
   mem: EvChargerMemory,
   nowMs: number,
   ahead: { readonly riseW: number; readonly fallW: number } = { riseW: 0, fallW: 0 },
+  batteryRoomW = 0,
 ): ChargerDecision {
   const voltageV = state.limits.nominalVoltageV;
   // The surplus may be short by a rise, or too high by a fall, of this car that the grid already shows and its own
@@ -148,6 +161,8 @@ function chargerDecision(
   let scheduleReason: StrategyReason | undefined;
   let latestStartMs: number | undefined;
   let requiredA: number | undefined;
+  let deadlineFor: number | undefined;
+  let yieldedAtMs = mem.yieldedAtMs;
   if (mode === 'scheduled') {
     if (departureAtMs === undefined || wantedWh === undefined) {
       effectiveMode = 'solar';
@@ -167,9 +182,12 @@ function chargerDecision(
       } else {
         latestStartMs = maxPowerW > 0 ? departureAtMs - (remainingWh / maxPowerW) * 3_600_000 : departureAtMs;
         requiredA = remainingWh / hoursLeft / (schedulePhases * voltageV);
-        if (nowMs >= latestStartMs) {
+        // Latched: charging at full current makes the energy still wanted, and so the latest start recomputed from
+        // it, move later than now again — without the latch the car flipped between full current and the surplus.
+        if (nowMs >= latestStartMs || mem.deadlineFor === departureAtMs) {
           effectiveMode = 'fast';
           scheduleReason = 'scheduled-deadline';
+          deadlineFor = departureAtMs;
         } else {
           effectiveMode = 'solar';
         }
@@ -209,7 +227,9 @@ function chargerDecision(
   } else if (!charging) {
     if (riseSurplusW >= minPowerW(phases) + config.startMarginW) {
       pendingSinceMs = pendingSinceMs ?? nowMs;
-      if (nowMs - pendingSinceMs >= config.startDelayMs) {
+      const yielded = yieldedAtMs !== undefined && yieldedAtMs <= nowMs && nowMs - yieldedAtMs <= YIELD_RESTART_WINDOW_MS;
+      const startDelayMs = yielded ? Math.min(config.startDelayMs, YIELD_START_DELAY_MS) : config.startDelayMs;
+      if (nowMs - pendingSinceMs >= startDelayMs) {
         charging = true;
         pendingSinceMs = null;
       }
@@ -224,6 +244,8 @@ function chargerDecision(
       charging = false;
       pendingSinceMs = null;
       wantedA = 0;
+      // Stopped only for the batteries' charge (the surplus with it would have kept the car): a quick restart later.
+      if (fallSurplusW + batteryRoomW >= minPowerW(phases) - config.stopMarginW) yieldedAtMs = nowMs;
       reason = 'solar-insufficient';
     } else {
       wantedA = charger.minCurrentA;
@@ -288,6 +310,8 @@ function chargerDecision(
       offeredAtMs: nowMs,
       offeredPhases: phases,
       ...(fellAtMs !== undefined ? { fellAtMs } : {}),
+      ...(deadlineFor !== undefined ? { deadlineFor } : {}),
+      ...(yieldedAtMs !== undefined ? { yieldedAtMs } : {}),
     },
     ...(latestStartMs !== undefined ? { latestStartMs } : {}),
     ...(requiredA !== undefined ? { requiredA } : {}),
@@ -402,7 +426,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
           riseW: (surplus.riseAheadW[charger.assetId] ?? 0) + surplus.roomAheadW.shortW,
           fallW: (surplus.fallAheadW[charger.assetId] ?? 0) + surplus.roomAheadW.overW,
         };
-        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, ahead);
+        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, ahead, surplus.batteryRoomW);
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
         chargers[charger.assetId] = d.memory;
