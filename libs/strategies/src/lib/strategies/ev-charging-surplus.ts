@@ -238,7 +238,8 @@ export function alignedSurplus(
  * above it renews it), else what it charges now; what it charges now as soon as export has lasted EXPORT_PROOF_MS
  * (the primary would have charged it more if it took more). Not its nominal rate: a battery held by a manual
  * set-point, a temperature or current rule of the arbiter, or a BMS tapering near full takes less, and room left to
- * it would only be exported while the car waits.
+ * it would only be exported while the car waits. `previous` is one still within ACCEPTED_FOR_MS (alignedSurplus keeps
+ * only those).
  */
 function acceptedCharge(
   previous: readonly [number, number] | undefined,
@@ -246,7 +247,7 @@ function acceptedCharge(
   exportProven: boolean,
   nowMs: number,
 ): readonly [number, number] {
-  if (previous === undefined || exportProven || !(previous[0] <= nowMs) || nowMs - previous[0] > ACCEPTED_FOR_MS) return [nowMs, chargeW];
+  if (previous === undefined || exportProven) return [nowMs, chargeW];
   return chargeW >= previous[1] - EXPORT_TOLERANCE_W ? [nowMs, Math.max(previous[1], chargeW)] : previous;
 }
 
