@@ -121,7 +121,7 @@ describe('parseSeriesCsv validation', () => {
       name: 'a gap in the grid',
       line: row('2024-01-01T01:00:00Z'),
       column: 'timestamp',
-      message: /expected 2024-01-01T00:30:00.000Z/,
+      message: /2 intervals missing before this row \(2024-01-01T00:30:00.000Z to 2024-01-01T00:45:00.000Z\)/,
     },
     { name: 'a missing field', line: '2024-01-01T00:30:00Z,1,2', column: '', message: /expected 4 fields/ },
   ])('names line 4 and the column for $name', ({ line, column, message }) => {

@@ -1,3 +1,8 @@
+import { type FillMethod, type SeriesGap, type TimedRow, fillColumn, layOutGrid } from './series-gaps';
+
+export type { FillMethod, SeriesGap } from './series-gaps';
+export { LINEAR_FILL_MAX_MS, MAX_FILL_GAP_MS } from './series-gaps';
+
 const MAX_ISSUES = 20;
 
 /** A column of a site series that can carry imputed (filled) values. */
@@ -22,6 +27,26 @@ export interface SiteSeries {
   /** Interval length, ms. */
   readonly stepMs: number;
   readonly points: readonly SitePoint[];
+  /** What the parser filled (only when asked to: `fillGaps`). */
+  readonly repairs?: SeriesRepairs;
+}
+
+/** What a parser with `fillGaps` filled: the intervals missing between rows, and every cell it filled. */
+export interface SeriesRepairs {
+  readonly gaps: readonly SeriesGap[];
+  /** Each filled cell (those of missing intervals and empty ones), with how it was filled. */
+  readonly cells: readonly FilledCell[];
+}
+
+/** How the CSV parsers treat what a file lacks. */
+export interface SeriesParseOptions {
+  /**
+   * Fill intervals missing between rows and empty cells (also `NaN`, `null`, `NA`) instead of refusing them: a run
+   * of at most an hour linearly between its neighbours, a longer one with the value 24 h earlier (later where there
+   * is none), the rest with the nearest value; each filled cell is marked imputed and listed in `repairs`. A gap over
+   * seven days is still refused. Default false: every gap and empty cell is an issue.
+   */
+  readonly fillGaps?: boolean;
 }
 
 /** One interval of a multi-zone price file. */
@@ -39,10 +64,12 @@ export interface ZonePriceSeries {
   /** Zone ids in file column order, upper case with '-' (column `price_de_lu_eur_per_mwh` → 'DE-LU'). */
   readonly zones: readonly string[];
   readonly points: readonly ZonePricePoint[];
+  /** What the parser filled (only with `fillGaps`): the gaps, and each filled price by zone. */
+  readonly repairs?: {
+    readonly gaps: readonly SeriesGap[];
+    readonly cells: readonly { readonly atMs: number; readonly zone: string; readonly method: FillMethod }[];
+  };
 }
-
-/** How an imputed cell was filled (the documented methods, or another token from a newer file). */
-export type FillMethod = 'linear_interpolation' | 'previous_day_same_time' | (string & {});
 
 /** One imputed cell of the main site file. */
 export interface FilledCell {
@@ -73,6 +100,8 @@ export class SeriesParseError extends Error {
 }
 
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+/** What an export writes for a value it does not have. */
+const MISSING_VALUE = /^(|nan|null|na|n\/a)$/i;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})$/;
 const SITE_COLUMNS: Readonly<Record<string, SiteColumn>> = {
   load_w: 'loadW',
@@ -124,7 +153,7 @@ class IssueList {
     return this.items.length >= MAX_ISSUES;
   }
   throwIfAny(): void {
-    if (this.items.length > 0) throw new SeriesParseError(this.items);
+    if (this.items.length > 0) throw new SeriesParseError([...this.items].sort((a, b) => a.line - b.line));
   }
 }
 
@@ -167,7 +196,16 @@ function parseTimestampCell(raw: string, line: number, issues: IssueList): numbe
   return atMs;
 }
 
-function parseNumberCell(raw: string, line: number, column: string, isNonNegative: boolean, issues: IssueList): number {
+/** The cell's number; NaN for a missing value when `allowMissing` (else an issue). */
+function parseNumberCell(
+  raw: string,
+  line: number,
+  column: string,
+  isNonNegative: boolean,
+  issues: IssueList,
+  allowMissing = false,
+): number {
+  if (allowMissing && MISSING_VALUE.test(raw)) return Number.NaN;
   if (!NUMBER.test(raw)) {
     issues.add(line, column, `expected a number, got "${raw}"`);
     return Number.NaN;
@@ -181,40 +219,42 @@ function parseNumberCell(raw: string, line: number, column: string, isNonNegativ
   return value;
 }
 
-/** Checks that timestamps are strictly increasing on a regular grid; returns the step (ms). */
-function checkGrid(times: readonly { line: number; atMs: number }[], issues: IssueList): number {
-  const first = times[0];
-  const second = times[1];
-  if (!first || !second) {
-    issues.add(times[0]?.line ?? 2, '', 'need at least two data rows to know the time step');
-    return 0;
-  }
-  const stepMs = second.atMs - first.atMs;
-  if (stepMs <= 0) {
-    issues.add(second.line, 'timestamp', 'timestamps must be strictly increasing');
-    return 0;
-  }
-  for (let k = 1; k < times.length && !issues.isFull; k++) {
-    const row = times[k];
-    if (!row) continue;
-    const expectedMs = first.atMs + k * stepMs;
-    if (row.atMs !== expectedMs) {
-      issues.add(
-        row.line,
-        'timestamp',
-        `expected ${new Date(expectedMs).toISOString()} (regular ${stepMs / 60_000}-min grid), got ${new Date(row.atMs).toISOString()}`,
-      );
-    }
-  }
-  return stepMs;
+/**
+ * Lays the parsed rows out on their grid (`layOutGrid`) and, with `fillGaps`, fills the missing values of each column
+ * (`fillColumn`): returns the step, the rows' times and each column's values per slot, and how each was filled.
+ */
+function gridColumns(
+  times: readonly TimedRow[],
+  columns: readonly { readonly name: string; readonly values: readonly number[] }[],
+  issues: IssueList,
+  fillGaps: boolean,
+): { stepMs: number; atMs: number[]; values: number[][]; methods: (FillMethod | undefined)[][]; gaps: SeriesGap[] } {
+  const grid = layOutGrid(times, (line, column, message) => issues.add(line, column, message), fillGaps);
+  issues.throwIfAny();
+  if (!grid) throw new SeriesParseError(issues.items);
+  const startMs = times[0]?.atMs ?? 0;
+  const atMs = Array.from({ length: grid.length }, (_, k) => startMs + k * grid.stepMs);
+  const values = columns.map(({ values: rowValues }) => {
+    const slotValues = new Array<number>(grid.length).fill(Number.NaN);
+    grid.slots.forEach((slot, row) => (slotValues[slot] = rowValues[row] ?? Number.NaN));
+    return slotValues;
+  });
+  const methods = values.map((slotValues) => fillColumn(slotValues, grid.stepMs));
+  values.forEach((slotValues, c) => {
+    if (slotValues.some((v) => Number.isNaN(v))) issues.add(1, columns[c]?.name ?? '', 'no value in the whole file');
+  });
+  issues.throwIfAny();
+  return { stepMs: grid.stepMs, atMs, values, methods, gaps: [...grid.gaps] };
 }
 
 /**
  * Parses a site series CSV with header `timestamp,load_w,pv_w,price_eur_per_mwh` (columns in any order):
  * timestamps are interval starts (ISO-8601, UTC), powers in W (≥ 0), price in EUR/MWh.
- * Every row is validated; throws SeriesParseError listing the first problems by line and column.
+ * Every row is validated; throws SeriesParseError listing the first problems by line and column. Intervals missing
+ * between rows and empty cells are refused, or filled with `fillGaps` (SeriesParseOptions).
  */
-export function parseSeriesCsv(text: string): SiteSeries {
+export function parseSeriesCsv(text: string, options: SeriesParseOptions = {}): SiteSeries {
+  const fillGaps = options.fillGaps === true;
   const issues = new IssueList();
   const { header, rows } = readTable(text, issues);
   checkHeaderNames(header, issues);
@@ -227,29 +267,38 @@ export function parseSeriesCsv(text: string): SiteSeries {
   }
   issues.throwIfAny();
 
-  const index = (name: string): number => header.indexOf(name);
-  const points: SitePoint[] = [];
-  const times: { line: number; atMs: number }[] = [];
+  const names = Object.keys(SITE_COLUMNS);
+  const times: TimedRow[] = [];
+  const columns = names.map((name) => ({ name, values: [] as number[] }));
   for (const { line, cells } of rows) {
     if (issues.isFull) break;
     const atMs = parseTimestampCell(cells[0] ?? '', line, issues);
-    const loadW = parseNumberCell(cells[index('load_w')] ?? '', line, 'load_w', true, issues);
-    const pvW = parseNumberCell(cells[index('pv_w')] ?? '', line, 'pv_w', true, issues);
-    const priceEurPerMwh = parseNumberCell(
-      cells[index('price_eur_per_mwh')] ?? '',
-      line,
-      'price_eur_per_mwh',
-      false,
-      issues,
+    const values = columns.map(({ name }) =>
+      parseNumberCell(cells[header.indexOf(name)] ?? '', line, name, name !== 'price_eur_per_mwh', issues, fillGaps),
     );
     if (atMs === null) continue;
     times.push({ line, atMs });
-    points.push({ atMs, loadW, pvW, priceEurPerMwh });
+    columns.forEach((column, c) => column.values.push(values[c] ?? Number.NaN));
   }
-  issues.throwIfAny();
-  const stepMs = checkGrid(times, issues);
-  issues.throwIfAny();
-  return { stepMs, points };
+  // A row without a time would show as a gap too: report it alone. Bad values are reported with the grid's issues.
+  if (times.length < rows.length) issues.throwIfAny();
+  const grid = gridColumns(times, columns, issues, fillGaps);
+  const keys = names.map((name) => SITE_COLUMNS[name] as SiteColumn);
+  const filled: FilledCell[] = [];
+  const points = grid.atMs.map((atMs, k): SitePoint => {
+    const value = (c: number): number => grid.values[c]?.[k] ?? Number.NaN;
+    const imputed = keys.filter((column, c) => {
+      const method = grid.methods[c]?.[k];
+      if (method !== undefined) filled.push({ atMs, column, method });
+      return method !== undefined;
+    });
+    const point = { atMs, loadW: value(keys.indexOf('loadW')), pvW: value(keys.indexOf('pvW')) };
+    const withPrice = { ...point, priceEurPerMwh: value(keys.indexOf('priceEurPerMwh')) };
+    return imputed.length > 0 ? { ...withPrice, imputed: imputed.sort() } : withPrice;
+  });
+  return fillGaps
+    ? { stepMs: grid.stepMs, points, repairs: { gaps: grid.gaps, cells: filled } }
+    : { stepMs: grid.stepMs, points };
 }
 
 /** 'de_lu' → 'DE-LU'. */
@@ -259,9 +308,10 @@ function zoneId(columnZone: string): string {
 
 /**
  * Parses a multi-zone price CSV: `timestamp` then one or more `price_<zone>_eur_per_mwh` columns (EUR/MWh).
- * Throws SeriesParseError listing the first problems by line and column.
+ * Throws SeriesParseError listing the first problems by line and column; gaps and empty cells as parseSeriesCsv.
  */
-export function parseZonePricesCsv(text: string): ZonePriceSeries {
+export function parseZonePricesCsv(text: string, options: SeriesParseOptions = {}): ZonePriceSeries {
+  const fillGaps = options.fillGaps === true;
   const issues = new IssueList();
   const { header, rows } = readTable(text, issues);
   checkHeaderNames(header, issues);
@@ -277,23 +327,33 @@ export function parseZonePricesCsv(text: string): ZonePriceSeries {
   });
   issues.throwIfAny();
 
-  const points: ZonePricePoint[] = [];
-  const times: { line: number; atMs: number }[] = [];
+  const times: TimedRow[] = [];
+  const columns = zoneColumns.map((name) => ({ name, values: [] as number[] }));
   for (const { line, cells } of rows) {
     if (issues.isFull) break;
     const atMs = parseTimestampCell(cells[0] ?? '', line, issues);
-    const pricesEurPerMwh: Record<string, number> = {};
-    zones.forEach((zone, z) => {
-      pricesEurPerMwh[zone] = parseNumberCell(cells[z + 1] ?? '', line, zoneColumns[z] ?? zone, false, issues);
-    });
+    const prices = columns.map(({ name }, z) =>
+      parseNumberCell(cells[z + 1] ?? '', line, name, false, issues, fillGaps),
+    );
     if (atMs === null) continue;
     times.push({ line, atMs });
-    points.push({ atMs, pricesEurPerMwh });
+    columns.forEach((column, z) => column.values.push(prices[z] ?? Number.NaN));
   }
-  issues.throwIfAny();
-  const stepMs = checkGrid(times, issues);
-  issues.throwIfAny();
-  return { stepMs, zones, points };
+  if (times.length < rows.length) issues.throwIfAny();
+  const grid = gridColumns(times, columns, issues, fillGaps);
+  const filled: { atMs: number; zone: string; method: FillMethod }[] = [];
+  const points = grid.atMs.map((atMs, k): ZonePricePoint => {
+    const pricesEurPerMwh: Record<string, number> = {};
+    zones.forEach((zone, z) => {
+      pricesEurPerMwh[zone] = grid.values[z]?.[k] ?? Number.NaN;
+      const method = grid.methods[z]?.[k];
+      if (method !== undefined) filled.push({ atMs, zone, method });
+    });
+    return { atMs, pricesEurPerMwh };
+  });
+  return fillGaps
+    ? { stepMs: grid.stepMs, zones, points, repairs: { gaps: grid.gaps, cells: filled } }
+    : { stepMs: grid.stepMs, zones, points };
 }
 
 /**
@@ -373,13 +433,20 @@ export function isMeasured(point: SitePoint, column: SiteColumn): boolean {
 export function withZonePrice(series: SiteSeries, prices: ZonePriceSeries, zone: string): SiteSeries {
   if (!prices.zones.includes(zone))
     throw new RangeError(`zone "${zone}" not in price file (has ${prices.zones.join(', ')})`);
+  const filledAt = new Set((prices.repairs?.cells ?? []).filter((c) => c.zone === zone).map((c) => c.atMs));
   return {
     stepMs: series.stepMs,
     points: series.points.map((p) => {
       const k = prices.stepMs === series.stepMs ? gridIndex(prices, p.atMs) : -1;
       const price = k >= 0 ? prices.points[k]?.pricesEurPerMwh[zone] : undefined;
       if (price === undefined) throw new RangeError(`no ${zone} price for ${new Date(p.atMs).toISOString()}`);
-      return { ...p, priceEurPerMwh: price };
+      // The price is the zone file's now: imputed as that file's cell was, not as the replaced one.
+      const imputed: SiteColumn[] = (p.imputed ?? []).filter((c) => c !== 'priceEurPerMwh');
+      if (filledAt.has(p.atMs)) imputed.push('priceEurPerMwh');
+      const { imputed: _replaced, ...rest } = p;
+      return imputed.length > 0
+        ? { ...rest, priceEurPerMwh: price, imputed: imputed.sort() }
+        : { ...rest, priceEurPerMwh: price };
     }),
   };
 }

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { runCli } from '../program';
 import { autoSubStepMs, localMidnightMs, parseDurationMs } from './backtest';
+import { DEFAULT_DATA_FILE } from './backtest-defaults';
 import { renderDaySvg } from './backtest-svg';
 
 interface Captured {
@@ -191,6 +193,28 @@ describe('voltimax backtest', () => {
     const { c, io } = capture({ isStderrTty: false, nowMs: () => (t += 10_000) });
     expect(await runCli(['backtest', ...ONE_DAY, '--strategy', 'null'], io)).toBe(0);
     expect(c.err).toEqual([]);
+  });
+
+  it('fills intervals missing from a CSV and empty cells, and says so; --no-fill-gaps refuses them', async () => {
+    const dev = await readFile(path.resolve(__dirname, '../../../..', DEFAULT_DATA_FILE), 'utf8');
+    const lines = dev.split('\n');
+    const at = (ts: string): number => lines.findIndex((l) => l.startsWith(ts));
+    const gap = at('2024-05-12T08:00:00Z');
+    const empty = at('2024-05-12T15:00:00Z');
+    lines[empty] = (lines[empty] ?? '').replace(/^([^,]+),([^,]+),[^,]+,/, '$1,$2,,');
+    const gappy = [...lines.slice(0, gap), ...lines.slice(gap + 4)].join('\n');
+    const { c, io } = capture({ inputs: { 'gappy.csv': gappy } });
+    expect(await runCli(['backtest', ...ONE_DAY, '--data', 'gappy.csv', '--strategy', 'null'], io)).toBe(0);
+    expect(c.out.join('')).toContain(
+      'note: gappy.csv: filled 13 values of 4 missing intervals in 1 gap, the longest 4 from 2024-05-12T08:00:00.000Z and 1 empty cell; by 12 previous day same time, 1 linear interpolation; used as measured (--no-fill-gaps refuses them)',
+    );
+    const refused = capture({ inputs: { 'gappy.csv': gappy } });
+    expect(await runCli(['backtest', ...ONE_DAY, '--data', 'gappy.csv', '--no-fill-gaps'], refused.io)).toBe(2);
+    const err = refused.c.err.join('');
+    expect(err).toContain(
+      'column "timestamp": 4 intervals missing before this row (2024-05-12T08:00:00.000Z to 2024-05-12T09:30:00.000Z)',
+    );
+    expect(err).toMatch(/column "pv_w": expected a number, got ""/);
   });
 
   it.each([

@@ -11,6 +11,8 @@ import {
   type ForecastMode,
   type Horizon,
   type PriceKnowledge,
+  type FillMethod,
+  type SeriesGap,
   type SimTariff,
   SimTariffSchema,
   type SiteSeries,
@@ -62,6 +64,8 @@ export interface BacktestIo extends CliIo {
 export interface BacktestCommandOptions {
   readonly data?: string;
   readonly filled?: string;
+  /** False with --no-fill-gaps: intervals missing from a CSV and empty cells are refused instead of filled. */
+  readonly fillGaps?: boolean;
   readonly zonePrices?: string;
   readonly zone?: string;
   readonly strategy: string;
@@ -96,7 +100,11 @@ against the exact perfect-foresight optimum (HiGHS LP, full horizon).
 
 Defaults:
   data      ${DEFAULT_DATA_FILE} (from the repository root), with its
-            *_filled_intervals.csv and *_prices_multizone_30min.csv siblings (see ../shared/data/README.md)
+            *_filled_intervals.csv and *_prices_multizone_30min.csv siblings (see ../shared/data/README.md);
+            any CSV with the same header on a regular grid (the most common step between rows). Intervals
+            missing between rows and empty cells are filled and noted: up to 1 h linearly, longer with the
+            value 24 h earlier (later where there is none); a gap over 7 days is refused (--no-fill-gaps:
+            every gap is)
   battery   10 kWh, 5 kW charge/discharge, 95 % efficient each way, SoC window 10-95 %, starts at 10 %
   tariff    dynamic: day-ahead spot + 100 energy tax + 50 grid fee (EUR/MWh), 21 % VAT, feed-in at spot,
             4 EUR/kW monthly peak charge, battery wear 20 EUR/MWh of throughput
@@ -195,19 +203,57 @@ function siblingFile(dataFile: string, suffix: string): string | undefined {
   return /_30min\.csv$/.test(dataFile) ? dataFile.replace(/_30min\.csv$/, suffix) : undefined;
 }
 
+/**
+ * How the parser filled a file's gaps and empty cells, for the report's notes (`columns`: the value columns counted
+ * in `cells`); undefined when it filled nothing.
+ */
+export function repairsNote(
+  file: string,
+  gaps: readonly SeriesGap[],
+  cells: readonly { readonly method: FillMethod }[],
+  columns: number,
+): string | undefined {
+  if (cells.length === 0) return undefined;
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const byMethod = new Map<FillMethod, number>();
+  for (const { method } of cells) byMethod.set(method, (byMethod.get(method) ?? 0) + 1);
+  const methods = [...byMethod].map(([method, n]) => `${n} ${method.replace(/_/g, ' ')}`).join(', ');
+  const missing = gaps.reduce((n, g) => n + g.count, 0);
+  const longest = gaps.reduce<SeriesGap | undefined>((a, g) => (a && a.count >= g.count ? a : g), undefined);
+  const empty = cells.length - missing * columns;
+  const parts = [
+    ...(longest
+      ? [
+          `${plural(missing, 'missing interval')} in ${plural(gaps.length, 'gap')}, the longest ${longest.count} from ${new Date(longest.fromMs).toISOString()}`,
+        ]
+      : []),
+    ...(empty > 0 ? [plural(empty, 'empty cell')] : []),
+  ];
+  return `${file}: filled ${plural(cells.length, 'value')} of ${parts.join(' and ')}; by ${methods}; used as measured (--no-fill-gaps refuses them)`;
+}
+
 async function loadSeries(
   io: CliIo,
   opts: BacktestCommandOptions,
 ): Promise<{ series: SiteSeries; dataFile: string; notes: string[] }> {
   const dataFile = opts.data ?? path.resolve(REPO_ROOT, DEFAULT_DATA_FILE);
   const notes: string[] = [];
+  const fillGaps = opts.fillGaps !== false;
+  const gapHint = fillGaps ? '' : '\n(--no-fill-gaps was given: drop it to fill the missing values)';
   let series: SiteSeries;
   try {
-    series = parseSeriesCsv(await readText(io, dataFile));
+    series = parseSeriesCsv(await readText(io, dataFile), { fillGaps });
   } catch (err) {
     if (err instanceof CliExit) throw err;
-    return fail(io, `${dataFile}: ${(err as Error).message}`);
+    return fail(io, `${dataFile}: ${(err as Error).message}${gapHint}`);
   }
+  const filledNote = repairsNote(
+    path.basename(dataFile),
+    series.repairs?.gaps ?? [],
+    series.repairs?.cells ?? [],
+    3,
+  );
+  if (filledNote) notes.push(filledNote);
   const filledFile = opts.filled ?? siblingFile(dataFile, '_filled_intervals.csv');
   const filledText = filledFile
     ? opts.filled
@@ -227,11 +273,15 @@ async function loadSeries(
     const zoneFile = opts.zonePrices ?? siblingFile(dataFile, '_prices_multizone_30min.csv');
     if (!zoneFile) fail(io, '--zone needs --zone-prices <csv>');
     try {
-      series = withZonePrice(series, parseZonePricesCsv(await readText(io, zoneFile)), opts.zone);
+      const prices = parseZonePricesCsv(await readText(io, zoneFile), { fillGaps });
+      series = withZonePrice(series, prices, opts.zone);
       notes.push(`prices: zone ${opts.zone} from ${path.basename(zoneFile)}`);
+      const zoneCells = (prices.repairs?.cells ?? []).filter((c) => c.zone === opts.zone);
+      const zoneNote = repairsNote(path.basename(zoneFile), prices.repairs?.gaps ?? [], zoneCells, 1);
+      if (zoneNote) notes.push(zoneNote);
     } catch (err) {
       if (err instanceof CliExit) throw err;
-      return fail(io, `${zoneFile}: ${(err as Error).message}`);
+      return fail(io, `${zoneFile}: ${(err as Error).message}${gapHint}`);
     }
   }
   if (!opts.pv || !opts.load) {
@@ -618,6 +668,7 @@ export function registerBacktestCommand(program: Command, io: BacktestIo): void 
     .description('run strategies over a load/PV/price series and score them against the exact optimum')
     .option('--data <csv>', `series timestamp,load_w,pv_w,price_eur_per_mwh (default ${DEFAULT_DATA_FILE})`)
     .option('--filled <csv>', "filled-intervals file (default: the data file's *_filled_intervals.csv sibling, if any)")
+    .option('--no-fill-gaps', 'refuse intervals missing from a CSV and empty cells (default: fill them, with a note)')
     .option('--zone-prices <csv>', 'multizone price file (default: the *_prices_multizone_30min.csv sibling)')
     .option(
       '--zone <zone>',
