@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { runCli } from '../program';
-import { autoSubStepMs, localMidnightMs, parseDurationMs } from './backtest';
+import { autoSubStepMs, localMidnightMs, num, parseDurationMs } from './backtest';
 import { DEFAULT_DATA_FILE } from './backtest-defaults';
 import { renderDaySvg } from './backtest-svg';
 
@@ -247,6 +247,17 @@ describe('voltimax backtest', () => {
 });
 
 describe('backtest helpers', () => {
+  it('prints a figure that rounds to zero without a sign (a strategy that did nothing: 0.0, not -0.0)', () => {
+    expect([num(-0.0001, 1), num(-0, 2), num(0.04, 1), num(-0.05, 1), num(-12.5, 1), num(null, 1)]).toEqual([
+      '0.0',
+      '0.00',
+      '0.0',
+      '-0.1',
+      '-12.5',
+      '—',
+    ]);
+  });
+
   it.each([
     ['15m', 900_000],
     ['2s', 2_000],

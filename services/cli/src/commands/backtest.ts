@@ -376,8 +376,12 @@ function subStepFor(io: CliIo, substep: string, selection: StrategySelection, st
   return ms;
 }
 
-const num = (value: number | null | undefined, digits: number): string =>
-  value === null || value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits);
+/** A figure with `digits` decimals; '—' when there is none; a value that rounds to zero prints without a sign. */
+export const num = (value: number | null | undefined, digits: number): string => {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  const text = value.toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
+};
 
 /** The results table (fixed-width text). */
 export function formatResultsTable(reports: readonly BacktestReport[]): string {
