@@ -128,6 +128,21 @@ describe('parsePastReadingsCsv', () => {
       { atMs: Date.parse('2024-04-01T00:00:00Z'), netW: 600 },
       { atMs: Date.parse('2024-04-01T00:30:00Z'), netW: 200 },
     ]);
+    // A gap and an empty PV cell are left out (not invented); an empty price does not matter here.
+    const gappy = [
+      'timestamp,load_w,pv_w,price_eur_per_mwh',
+      '2024-04-01T00:00:00Z,900,300,50',
+      '2024-04-01T00:30:00Z,200,,50',
+      '2024-04-01T01:00:00Z,300,0,',
+      '2024-04-01T02:30:00Z,400,0,50',
+      '2024-04-01T03:00:00Z,500,0,50',
+    ].join('\n');
+    expect(parsePastReadingsCsv(gappy).map((r) => [new Date(r.atMs).toISOString().slice(11, 16), r.netW])).toEqual([
+      ['00:00', 600],
+      ['01:00', 300],
+      ['02:30', 400],
+      ['03:00', 500],
+    ]);
     expect(() => parsePastReadingsCsv('time,power\n')).toThrow(/line 1: expected the header/);
     expect(() => parsePastReadingsCsv('timestamp,net_w,grid_w\n2024-04-01T00:00:00Z,5,x\n')).toThrow(/line 2: grid_w 'x' is not a number/);
   });

@@ -6,7 +6,7 @@ import {
   type StrategyHistoryImportReply,
   type StrategyHistoryImportRequest,
 } from '@voltimax/contracts';
-import { parseIsoTimestamp, parseSeriesCsv } from '@voltimax/sim';
+import { isMeasured, parseIsoTimestamp, parseSeriesCsv } from '@voltimax/sim';
 import { pino } from 'pino';
 import { CliExit, cliUser, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
@@ -30,7 +30,11 @@ export function parsePastReadingsCsv(text: string): PastReading[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   const header = (lines[0] ?? '').split(',').map((h) => h.trim());
   if (header.includes('load_w')) {
-    return parseSeriesCsv(text).points.map((p) => ({ atMs: p.atMs, netW: p.loadW - p.pvW }));
+    // Intervals missing from the file (and empty load or PV cells) are left out, not invented: the planners learn
+    // from what was measured, and a day with a hole is simply not a complete day.
+    return parseSeriesCsv(text, { fillGaps: true })
+      .points.filter((p) => isMeasured(p, 'loadW') && isMeasured(p, 'pvW'))
+      .map((p) => ({ atMs: p.atMs, netW: p.loadW - p.pvW }));
   }
   if (header[0] !== 'timestamp' || header[1] !== 'net_w' || (header.length === 3 && header[2] !== 'grid_w') || header.length > 3) {
     throw new Error(`line 1: expected the header timestamp,net_w[,grid_w] or timestamp,load_w,pv_w,price_eur_per_mwh, got '${lines[0] ?? ''}'`);
