@@ -182,6 +182,10 @@ type RestrictedObjective = 'max-self-consumption' | 'min-cost';
  * Import is then n_t − d_t (demand steps), export −n_t − c_t (surplus steps), never both.
  * 'max-self-consumption': maximise Σ 1000·c_t + d_t (PV stored first, discharge into load second).
  * 'min-cost': minimise import cost − feed-in + wear + monthly peak charge, as solveOptimum.
+ * With self-discharge a battery at its floor would sink below it on a night without surplus: the simulator's BMS
+ * then holds the floor with a small grid charge (`soc-floor-hold`), and so may the LP (h_t ≤ the decay at the
+ * floor, priced far above anything it could gain, so it is used only to stay feasible; the replayed schedule
+ * leaves it to the simulator).
  */
 function restrictedLp(input: ReferenceInput, objectiveKind: RestrictedObjective): { text: string; count: number } {
   const { series, battery, tariff } = input;
@@ -195,9 +199,10 @@ function restrictedLp(input: ReferenceInput, objectiveKind: RestrictedObjective)
   const constraints: LpConstraint[] = [];
   const bounds: { name: string; lower?: number; upper?: number }[] = [];
   const wearPerKwh = tariff.batteryWearEurPerMwh * hours;
+  const holdMaxKw = ((1 - keep) * minKwh) / (battery.chargeEfficiency * hours);
   series.points.forEach((p, t) => {
     const netKw = (p.loadW - p.pvW) / 1000;
-    const [bc, bd, s] = [`bc_${t}`, `bd_${t}`, `s_${t}`];
+    const [bc, bd, s, bh] = [`bc_${t}`, `bd_${t}`, `s_${t}`, `bh_${t}`];
     const chargeMaxKw = netKw < 0 ? Math.min(battery.maxChargePowerW / 1000, -netKw) : 0;
     const dischargeMaxKw = netKw > 0 ? Math.min(battery.maxDischargePowerW / 1000, netKw) : 0;
     if (objectiveKind === 'max-self-consumption') {
@@ -215,6 +220,11 @@ function restrictedLp(input: ReferenceInput, objectiveKind: RestrictedObjective)
       { coef: -battery.chargeEfficiency * hours, name: bc },
       { coef: hours / battery.dischargeEfficiency, name: bd },
     ];
+    if (holdMaxKw > 0) {
+      socTerms.push({ coef: -battery.chargeEfficiency * hours, name: bh });
+      objective.push({ coef: 1e4 * hours, name: bh });
+      bounds.push({ name: bh, upper: holdMaxKw });
+    }
     if (t > 0) socTerms.push({ coef: -keep, name: `s_${t - 1}` });
     constraints.push({ name: `soc_${t}`, terms: socTerms, sense: '=', rhs: t === 0 ? keep * initialKwh : 0 });
     bounds.push(
