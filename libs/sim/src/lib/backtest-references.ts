@@ -222,7 +222,7 @@ function restrictedLp(input: ReferenceInput, objectiveKind: RestrictedObjective)
     ];
     if (holdMaxKw > 0) {
       socTerms.push({ coef: -battery.chargeEfficiency * hours, name: bh });
-      objective.push({ coef: 1e4 * hours, name: bh });
+      objective.push({ coef: 1e6 * hours, name: bh });
       bounds.push({ name: bh, upper: holdMaxKw });
     }
     if (t > 0) socTerms.push({ coef: -keep, name: `s_${t - 1}` });

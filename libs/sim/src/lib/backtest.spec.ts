@@ -127,6 +127,16 @@ describe('backtest accounting on two hand-made days', () => {
     expect(leakyReport.selfConsumptionOfOptimumPct).toBeGreaterThan(99);
     expect(leakyReport.selfConsumptionOfOptimumPct).toBeLessThanOrEqual(100 + 1e-6);
     expect(leakyReport.optimum?.beatsOptimum).toBe(false);
+    // With a peak charge too it solves, and (a sanity bound, not a test of the hold's price) the reference restricted
+    // to self-consumption costs at least the unrestricted optimum.
+    const peaky = prepareBacktest({
+      ...synthetic(),
+      battery: leaky,
+      tariff: SimTariffSchema.parse({ kind: 'dynamic', feedIn: { rule: 'fixed', eurPerMwh: 50 }, peakDemandEurPerKw: 40 }),
+      options: { ...synthetic().options, initialSocPct: 10 },
+    });
+    const peakyRefs = await solveBacktestReferences(peaky, { highs });
+    expect(peakyRefs.selfConsumption?.minCostEur).toBeGreaterThanOrEqual((peakyRefs.cost?.costEur ?? Number.NaN) - 1e-6);
   });
 
   it('traces the day: full at 80 % after the sun, empty at 22:00, import 1 kW at night', () => {

@@ -65,6 +65,36 @@ describe('series gaps: refused by default, one issue per gap', () => {
   });
 });
 
+describe('series grids that are not one', () => {
+  it('names a first row off the grid alone (the grid is that of most rows)', () => {
+    const text = csv(10, [], (k, c) => (k === 0 ? [new Date(T0 + 30_000).toISOString(), ...c.slice(1)] : c));
+    const issues = issuesOf(() => parseSeriesCsv(text, { fillGaps: true }));
+    expect(issues).toEqual([
+      {
+        line: 2,
+        column: 'timestamp',
+        message: `${new Date(T0 + 30_000).toISOString()} is off the file's 30-min grid (${iso(1)} plus whole steps)`,
+      },
+    ]);
+  });
+
+  it('refuses to invent more intervals than there are rows (readings logged twice a second apart)', () => {
+    const lines = [HEADER];
+    for (let k = 0; k < 50; k++) {
+      for (const extraMs of [0, 1_000]) lines.push(`${new Date(T0 + k * 900_000 + extraMs).toISOString()},100,0,50`);
+    }
+    const issues = issuesOf(() => parseSeriesCsv(lines.join('\n'), { fillGaps: true }));
+    expect(issues).toEqual([
+      {
+        line: 1,
+        column: 'timestamp',
+        message:
+          '44002 of 44102 intervals of a 1-s grid (the most common step between rows) would be missing: the rows are not on one regular grid',
+      },
+    ]);
+  });
+});
+
 describe('series gaps filled (fillGaps)', () => {
   it('interpolates a run of up to an hour between its neighbours, and says so', () => {
     const series = parseSeriesCsv(csv(10, [3, 6, 7]), { fillGaps: true });

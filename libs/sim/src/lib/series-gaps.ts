@@ -97,29 +97,35 @@ export function layOutGrid(times: readonly TimedRow[], report: ReportIssue, allo
   }
   if (!ok) return null;
   const stepMs = commonStep(times);
-  const minutes = stepMs / 60_000;
+  const stepName = stepMs % 60_000 === 0 ? `${stepMs / 60_000}-min` : `${stepMs / 1000}-s`;
+  // The grid's phase is that of most rows, so one row off it is named alone (the first row included).
+  const phaseOf = (atMs: number): number => ((atMs % stepMs) + stepMs) % stepMs;
+  const phases = new Map<number, number>();
+  for (const row of times) phases.set(phaseOf(row.atMs), (phases.get(phaseOf(row.atMs)) ?? 0) + 1);
+  const phase = [...phases].reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  const anchor = times.find((row) => phaseOf(row.atMs) === phase) ?? first;
   const slots: number[] = [];
   const gaps: SeriesGap[] = [];
   for (let i = 0; i < times.length; i++) {
     const row = times[i];
     if (!row) continue;
-    const slot = (row.atMs - first.atMs) / stepMs;
+    const slot = (row.atMs - anchor.atMs) / stepMs;
     if (!Number.isInteger(slot)) {
       report(
         row.line,
         'timestamp',
-        `${iso(row.atMs)} is off the file's ${minutes}-min grid (${iso(first.atMs)} plus whole steps)`,
+        `${iso(row.atMs)} is off the file's ${stepName} grid (${iso(anchor.atMs)} plus whole steps)`,
       );
       ok = false;
       continue;
     }
     const previousSlot = slots.at(-1);
     if (previousSlot !== undefined && slot > previousSlot + 1) {
-      const gap: SeriesGap = { fromMs: first.atMs + (previousSlot + 1) * stepMs, count: slot - previousSlot - 1 };
+      const gap: SeriesGap = { fromMs: anchor.atMs + (previousSlot + 1) * stepMs, count: slot - previousSlot - 1 };
       const lastMs = gap.fromMs + (gap.count - 1) * stepMs;
       const what = `${gap.count} interval${gap.count === 1 ? '' : 's'} missing before this row (${iso(gap.fromMs)}${gap.count > 1 ? ` to ${iso(lastMs)}` : ''})`;
       if (!allowGaps) {
-        report(row.line, 'timestamp', `${what}: the series must be a regular ${minutes}-min grid`);
+        report(row.line, 'timestamp', `${what}: the series must be a regular ${stepName} grid`);
         ok = false;
       } else if (gap.count * stepMs > MAX_FILL_GAP_MS) {
         report(
@@ -134,7 +140,18 @@ export function layOutGrid(times: readonly TimedRow[], report: ReportIssue, allo
     slots.push(slot);
   }
   if (!ok) return null;
-  return { stepMs, slots, length: (slots.at(-1) ?? 0) + 1, gaps };
+  const length = (slots.at(-1) ?? 0) + 1;
+  // Filling is for holes in a grid the rows keep, not for making one (rows a second apart then minutes apart would
+  // ask for a value every second): at most as many intervals invented as there are rows.
+  if (length - slots.length > slots.length) {
+    report(
+      1,
+      'timestamp',
+      `${length - slots.length} of ${length} intervals of a ${stepName} grid (the most common step between rows) would be missing: the rows are not on one regular grid`,
+    );
+    return null;
+  }
+  return { stepMs, slots, length, gaps };
 }
 
 /**

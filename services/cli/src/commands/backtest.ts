@@ -262,8 +262,9 @@ async function loadSeries(
     : undefined;
   if (filledFile && filledText !== undefined) {
     try {
-      series = applyFilledCells(series, parseFilledCellsCsv(filledText));
-      const imputed = series.points.filter((p) => (p.imputed ?? []).length > 0).length;
+      const cells = parseFilledCellsCsv(filledText);
+      series = applyFilledCells(series, cells);
+      const imputed = new Set(cells.map((c) => c.atMs)).size;
       notes.push(`${imputed} intervals carry imputed cells (${path.basename(filledFile)}); used as they are`);
     } catch (err) {
       return fail(io, `${filledFile}: ${(err as Error).message}`);

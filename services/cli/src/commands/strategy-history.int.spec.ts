@@ -143,6 +143,10 @@ describe('parsePastReadingsCsv', () => {
       ['02:30', 400],
       ['03:00', 500],
     ]);
+    // Read row by row: a gap of weeks and a price column left empty change nothing; a bad power is refused.
+    const sparse = ['\uFEFFtimestamp,load_w,pv_w,price_eur_per_mwh', '2024-04-01T00:00:00Z,900,300,', '2024-05-01T00:00:00Z,100,0,'];
+    expect(parsePastReadingsCsv(sparse.join('\r\n')).map((r) => r.netW)).toEqual([600, 100]);
+    expect(() => parsePastReadingsCsv(`${sparse.join('\n')}\n2024-05-01T00:30:00Z,-5,0,1`)).toThrow(/line 4: load_w '-5' is not a power/);
     expect(() => parsePastReadingsCsv('time,power\n')).toThrow(/line 1: expected the header/);
     expect(() => parsePastReadingsCsv('timestamp,net_w,grid_w\n2024-04-01T00:00:00Z,5,x\n')).toThrow(/line 2: grid_w 'x' is not a number/);
   });

@@ -6,7 +6,7 @@ import {
   type StrategyHistoryImportReply,
   type StrategyHistoryImportRequest,
 } from '@voltimax/contracts';
-import { isMeasured, parseIsoTimestamp, parseSeriesCsv } from '@voltimax/sim';
+import { parseIsoTimestamp } from '@voltimax/sim';
 import { pino } from 'pino';
 import { CliExit, cliUser, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
@@ -22,20 +22,43 @@ const MAX_READINGS = 10_000;
 const MAX_POWER_W = 10_000_000;
 
 /**
+ * The backtest's series format as readings, net demand = load − PV. Each row is read on its own, as the utility
+ * format's are: a missing interval is simply not there, and a row with an empty load or PV (or NaN, null, NA) is left
+ * out — the planners learn from what was measured, never from a value made up for a hole. Anything else that is not
+ * a number, or a bad time, is refused naming the line.
+ */
+function seriesReadings(lines: readonly string[], header: readonly string[]): PastReading[] {
+  const at = (name: string): number => header.indexOf(name);
+  if (header[0] !== 'timestamp' || at('pv_w') < 0) {
+    throw new Error(`line 1: expected the header timestamp,load_w,pv_w,price_eur_per_mwh, got '${lines[0] ?? ''}'`);
+  }
+  const readings: PastReading[] = [];
+  lines.slice(1).forEach((line, i) => {
+    const cells = line.split(',').map((c) => c.trim());
+    const atMs = parseIsoTimestamp(cells[0] ?? '');
+    if (atMs === null || atMs < 0) throw new Error(`line ${i + 2}: timestamp '${cells[0] ?? ''}' is not an ISO-8601 time`);
+    const values = (['load_w', 'pv_w'] as const).map((column) => {
+      const raw = cells[at(column)] ?? '';
+      if (/^(|nan|null|na|n\/a)$/i.test(raw)) return undefined;
+      const w = Number(raw);
+      if (!Number.isFinite(w) || w < 0 || w > MAX_POWER_W) throw new Error(`line ${i + 2}: ${column} '${raw}' is not a power in W (0 … 10 MW)`);
+      return w;
+    });
+    const [loadW, pvW] = values;
+    if (loadW !== undefined && pvW !== undefined) readings.push({ atMs, netW: loadW - pvW });
+  });
+  return readings;
+}
+
+/**
  * Past readings from a CSV: either the backtest's series format (`timestamp,load_w,pv_w,price_eur_per_mwh`; net demand
  * = load − PV, no battery then) or `timestamp,net_w[,grid_w]` (e.g. a utility export: net demand, and grid power when
  * a battery was already shaving). Timestamps are interval starts, ISO-8601. Throws an Error naming the line.
  */
 export function parsePastReadingsCsv(text: string): PastReading[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.trim() !== '');
   const header = (lines[0] ?? '').split(',').map((h) => h.trim());
-  if (header.includes('load_w')) {
-    // Intervals missing from the file (and empty load or PV cells) are left out, not invented: the planners learn
-    // from what was measured, and a day with a hole is simply not a complete day.
-    return parseSeriesCsv(text, { fillGaps: true })
-      .points.filter((p) => isMeasured(p, 'loadW') && isMeasured(p, 'pvW'))
-      .map((p) => ({ atMs: p.atMs, netW: p.loadW - p.pvW }));
-  }
+  if (header.includes('load_w')) return seriesReadings(lines, header);
   if (header[0] !== 'timestamp' || header[1] !== 'net_w' || (header.length === 3 && header[2] !== 'grid_w') || header.length > 3) {
     throw new Error(`line 1: expected the header timestamp,net_w[,grid_w] or timestamp,load_w,pv_w,price_eur_per_mwh, got '${lines[0] ?? ''}'`);
   }
