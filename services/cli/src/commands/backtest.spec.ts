@@ -115,6 +115,28 @@ describe('voltimax backtest', () => {
     for (const row of rows) expect(row.trim().endsWith(' 0')).toBe(true);
   }, 20_000);
 
+  it.each([
+    ['the autumn change (25-hour 27 Oct 2024)', Date.UTC(2024, 8, 30, 22), '2024-10-26', '2024-10-28'],
+    ['the spring change (23-hour 30 Mar 2025)', Date.UTC(2025, 1, 28, 23), '2025-03-29', '2025-03-31'],
+  ])('runs every strategy over %s on the development data moved there: no limit broken', async (_, startMs, from, to) => {
+    // The held-out months may cross a clock change the development data (April, May) does not.
+    const dev = await readFile(path.resolve(__dirname, '../../../..', DEFAULT_DATA_FILE), 'utf8');
+    const [header, ...rows] = dev.trim().split('\n');
+    const moved = [
+      header,
+      ...rows.map((row, k) => `${new Date(startMs + k * 1_800_000).toISOString()}${row.slice(row.indexOf(','))}`),
+    ].join('\n');
+    const { c, io } = capture({ inputs: { 'moved.csv': moved } });
+    const args = ['backtest', '--data', 'moved.csv', '--from', from, '--to', to, '--strategy', 'all', '--substep', '15m'];
+    expect(await runCli([...args, '--json', 'moved.json'], io)).toBe(0);
+    const rows11 = c.out.join('').split('\n').filter((line) => /^[a-z-]+\s+-?\d+\.\d\d\s/.test(line));
+    expect(rows11).toHaveLength(11);
+    for (const row of rows11) expect(row.trim().endsWith(' 0')).toBe(true);
+    // Three local days: 71 or 73 hours of quarter-hour steps, none of them lost or doubled.
+    const json = JSON.parse(c.files.get('moved.json') ?? '{}') as { fromMs: number; toMs: number };
+    expect((json.toMs - json.fromMs) / 3_600_000).toBe(from.startsWith('2024') ? 73 : 71);
+  }, 60_000);
+
   it('runs NetZero on 2-s sub-steps by default (--substep auto), the others once per step', async () => {
     expect(autoSubStepMs(['net-zero'], 900_000)).toBe(2_000);
     expect(autoSubStepMs(['self-consumption'], 900_000)).toBe(900_000);
