@@ -65,7 +65,7 @@ describe('voltimax config validate', () => {
 
   it('an unknown command is a usage error, not a crash', async () => {
     const c = capture();
-    expect(await runCli(['frobnicate'], c.io)).toBe(1);
+    expect(await runCli(['frobnicate'], c.io)).toBe(2);
     expect(c.err.join('')).toMatch(/unknown command 'frobnicate'/);
   });
 });

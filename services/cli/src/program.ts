@@ -60,7 +60,11 @@ export function buildProgram(io: CliIo): Command {
     .command('monitor')
     .description('live view of telemetry, strategy decisions and arbiter outcomes (NATS_URL, NATS_USER/NATS_PASS)')
     .option('--once', 'print one snapshot after a short collection window and exit')
-    .option('--window-ms <ms>', 'collection window of --once', '2000')
+    .option(
+      '--window-ms <ms>',
+      'collection window of --once (longer than the 5-s heartbeat of the services, so each shows)',
+      '6000',
+    )
     .option('--interval-ms <ms>', 'redraw interval of the live view', '1000')
     .option('--status', 'the compact one-screen status (services, power flows, SoC, strategy, last arbiter outcome)')
     .option('--line', 'with --status: one line per interval, for logs')
@@ -99,7 +103,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   } catch (err) {
     if (err instanceof CliExit) return err.exitCode;
-    if (err instanceof CommanderError) return err.exitCode;
+    // A usage error commander found (an unknown option, a missing argument) is exit 2, as every command's own
+    // usage errors are: 1 means something else for several commands (backtest: a strategy broke a limit).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     io.stderr(`voltimax: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }

@@ -32,9 +32,9 @@ describe('voltimax charger: arguments', () => {
     [['charger', 'limit', 'ev-1', '-6'], /<amps> must be a current in A/],
     [['charger', 'limit', 'ev.1', '10'], /'ev.1' is not an asset id/],
     [['charger', 'start', 'ev-1', '--amps', 'NaN'], /--amps must be a current in A/],
-  ])('%j exits 1 before connecting', async (argv, message) => {
+  ])('%j exits 2 (a usage error) before connecting', async (argv, message) => {
     const c = capture();
-    expect(await runCli(argv, c.io)).toBe(1);
+    expect(await runCli(argv, c.io)).toBe(2);
     expect(c.err.join('')).toMatch(message);
   });
 

@@ -32,14 +32,14 @@ function assetOrExit(io: CliIo, command: string, asset: string): string {
   const parsed = AssetIdSchema.safeParse(asset);
   if (parsed.success) return parsed.data;
   io.stderr(`voltimax ${command}: '${asset}' is not an asset id (${parsed.error.issues[0]?.message ?? 'invalid'})\n`);
-  throw new CliExit(1);
+  throw new CliExit(2);
 }
 
 function ampsOrExit(io: CliIo, command: string, text: string, name: string): number {
   const amps = Number(text);
   if (text.trim() === '' || !Number.isFinite(amps) || amps < 0 || amps > 1000) {
     io.stderr(`voltimax ${command}: ${name} must be a current in A between 0 and 1000, got '${text}'\n`);
-    throw new CliExit(1);
+    throw new CliExit(2);
   }
   return amps;
 }

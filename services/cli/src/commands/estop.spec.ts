@@ -39,7 +39,7 @@ const decision = (
 describe('voltimax estop', () => {
   it('needs a reason', async () => {
     const c = capture();
-    expect(await runCli(['estop', 'engage'], c.io)).toBe(1);
+    expect(await runCli(['estop', 'engage'], c.io)).toBe(2);
     expect(c.err.join('')).toMatch(/required option '--reason <text>' not specified/);
   });
 

@@ -160,7 +160,7 @@ export function collect(bus: Bus): { readonly state: MonitorState; stop(): void 
  * Exit 2 when NATS cannot be reached or an option is invalid.
  */
 export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps = defaultDeps()): Promise<void> {
-  const windowMs = positiveInt(opts.windowMs, 2_000, '--window-ms', io);
+  const windowMs = positiveInt(opts.windowMs, 6_000, '--window-ms', io);
   const intervalMs = positiveInt(opts.intervalMs, 1_000, '--interval-ms', io);
   const url = deps.env['NATS_URL'] || 'nats://127.0.0.1:4222';
   const pass = deps.env['NATS_PASS'] || undefined;

@@ -158,7 +158,7 @@ describe('voltimax strategy set, applied by the cloud-bridge', () => {
 
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(
-      /^strategy net-zero is now active \(configuration [0-9a-f]{64}; changed: strategy\)\nthe strategy-engine switches now; no restart needed\n$/,
+      /^active now: net-zero \(before: self-consumption; configuration [0-9a-f]{64}; changed: strategy\)\nthe strategy-engine switches now; no restart needed\n$/,
     );
     const written = SiteConfigSchema.parse(JSON.parse(readFileSync(siteFile, 'utf8')));
     expect(written.strategy).toMatchObject({ active: ['net-zero'], config: { 'net-zero': { deadbandW: 80 } } });
@@ -170,7 +170,39 @@ describe('voltimax strategy set, applied by the cloud-bridge', () => {
   it('the same again is unchanged', async () => {
     const result = await voltimax('strategy', 'set', 'net-zero');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^strategy net-zero with this configuration is already running/);
+    expect(result.stdout).toMatch(/^net-zero with this configuration is already running/);
+  });
+
+  it('sets several at once (a+b), and says so when a later set drops a layer', async () => {
+    const both = await voltimax(
+      'strategy',
+      'set',
+      'self-consumption+backup-power',
+      '--config',
+      '{"backup-power": {"reserveSocPct": 25}}',
+    );
+    expect(both).toMatchObject({ code: 0, stderr: '' });
+    expect(both.stdout).toMatch(/^active now: self-consumption, backup-power \(before: net-zero;/);
+    const written = SiteConfigSchema.parse(JSON.parse(readFileSync(siteFile, 'utf8')));
+    expect(written.strategy).toMatchObject({
+      active: ['self-consumption', 'backup-power'],
+      config: { 'backup-power': { reserveSocPct: 25 } },
+    });
+    const one = await voltimax('strategy', 'set', 'net-zero');
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain(
+      'note: backup-power is no longer active; to keep it, name both: voltimax strategy set net-zero+backup-power\n',
+    );
+  });
+
+  it('--site: the installer’s own file (not the running one) replaces the running configuration', async () => {
+    // Before, the file's hash was sent as the base, so any file but the running one came back as a conflict (exit 4).
+    const own = join(dir, 'own-site.json');
+    writeFileSync(own, JSON.stringify({ ...SITE, siteName: 'edited by the installer' }));
+    const result = await voltimax('strategy', 'set', 'self-consumption', '--site', own);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const written = SiteConfigSchema.parse(JSON.parse(readFileSync(siteFile, 'utf8')));
+    expect(written).toMatchObject({ siteName: 'edited by the installer', strategy: { active: ['self-consumption'] } });
   });
 
   it('an invalid strategy configuration is refused before anything is sent (exit 1, with its path)', async () => {

@@ -51,6 +51,16 @@ describe('voltimax strategy set', () => {
     expect(result.ok && result.site.strategy.config['backup-power']).toEqual({ reserveSocPct: 30 });
   });
 
+  it('makes several active in order (a+b), with --config as blocks by strategy', () => {
+    const result = withStrategy(base, ['self-consumption', 'backup-power'], { 'backup-power': { reserveSocPct: 40 } });
+    expect(result.ok && result.site.strategy.active).toEqual(['self-consumption', 'backup-power']);
+    expect(result.ok && result.site.strategy.config['backup-power']).toEqual({ reserveSocPct: 40 });
+    const stray = withStrategy(base, ['self-consumption', 'backup-power'], { 'net-zero': {} });
+    expect(!stray.ok && stray.problems).toEqual([
+      { path: '--config.net-zero', message: 'not one of the strategies named (self-consumption, backup-power)' },
+    ]);
+  });
+
   it('refuses a block its strategy’s schema refuses, with the JSON path', () => {
     const result = withStrategy(base, 'net-zero', { deadbandWatts: 80 });
     expect(result.ok).toBe(false);
@@ -74,6 +84,8 @@ describe('voltimax strategy set', () => {
 
   it.each([
     [['strategy', 'set', 'turbo'], /unknown strategy 'turbo' \(known: null, charge/],
+    [['strategy', 'set', 'net-zero+turbo'], /unknown strategy 'turbo'/],
+    [['strategy', 'set', 'net-zero+net-zero'], /'net-zero' is named twice/],
     [['strategy', 'set', 'net-zero', '--config', '{oops'], /--config is not valid JSON/],
     [['strategy', 'set', 'net-zero', '--config', '[1]'], /--config must be a JSON object/],
     [['strategy', 'set', 'net-zero', '--config', '@missing.json'], /cannot read missing\.json: ENOENT/],

@@ -39,21 +39,50 @@ export function siteHash(site: SiteConfig): string {
   return createHash('sha256').update(canonicalJson(site)).digest('hex');
 }
 
+/** Strategies that hold something for the others (a reserve, a peak): dropping one is worth a word. */
+const LAYERS: readonly StrategyName[] = ['backup-power', 'peak-shaving'];
+
 /**
- * The configuration with `name` as the only active strategy. With `config`, that strategy's block is replaced by it;
- * without, its existing block (or none: the strategy's defaults) stays. Every strategy block that can run is then
- * checked by its own schema (libs/strategies), as the cloud-bridge will check it.
+ * `<name>` or a combination `a+b+…` (as the backtest takes it) as the active list; a message for a usage error.
+ */
+export function parseActiveNames(text: string): { readonly names: readonly StrategyName[] } | { readonly error: string } {
+  const names: StrategyName[] = [];
+  for (const part of text.split('+')) {
+    const name = StrategyNameSchema.safeParse(part.trim());
+    if (!name.success) return { error: `unknown strategy '${part.trim()}' (known: ${StrategyNameSchema.options.join(', ')}; combine with +)` };
+    if (names.includes(name.data)) return { error: `'${name.data}' is named twice` };
+    names.push(name.data);
+  }
+  return { names };
+}
+
+/**
+ * The configuration with `names` as the active strategies, in that order. With `config`, the block of the one
+ * strategy named is replaced by it (with several, `config` maps each strategy to replace to its block); without, the
+ * existing blocks (or none: the strategies' defaults) stay. Every strategy block that can run is then checked by its
+ * own schema (libs/strategies), as the cloud-bridge will check it.
  */
 export function withStrategy(
   base: SiteConfig,
-  name: StrategyName,
+  names: StrategyName | readonly StrategyName[],
   config: Record<string, unknown> | undefined,
 ):
   | { readonly ok: true; readonly site: SiteConfig }
   | { readonly ok: false; readonly problems: readonly ValidationProblem[] } {
+  const active = typeof names === 'string' ? [names] : [...names];
   const blocks = { ...base.strategy.config };
-  if (config !== undefined) blocks[name] = config;
-  const candidate = { ...base, strategy: { ...base.strategy, active: [name], config: blocks } };
+  if (config !== undefined && active.length === 1) blocks[active[0] as StrategyName] = config;
+  else if (config !== undefined) {
+    const stray = Object.keys(config).filter((key) => !active.includes(key as StrategyName));
+    if (stray.length > 0) {
+      return {
+        ok: false,
+        problems: stray.map((key) => ({ path: `--config.${key}`, message: `not one of the strategies named (${active.join(', ')})` })),
+      };
+    }
+    Object.assign(blocks, config);
+  }
+  const candidate = { ...base, strategy: { ...base.strategy, active, config: blocks } };
   const parsed = SiteConfigSchema.safeParse(candidate);
   if (!parsed.success) return { ok: false, problems: formatIssues(parsed.error.issues) };
   const { problems } = parseSiteStrategies(parsed.data);
@@ -103,8 +132,10 @@ export async function strategySet(
   opts: StrategySetOptions,
   deps: ArbiterCliDeps = defaultArbiterCliDeps(),
 ): Promise<void> {
-  const name = StrategyNameSchema.safeParse(nameText);
-  if (!name.success) usage(io, `unknown strategy '${nameText}' (known: ${StrategyNameSchema.options.join(', ')})`);
+  const parsedNames = parseActiveNames(nameText);
+  if ('error' in parsedNames) usage(io, parsedNames.error);
+  const names = parsedNames.names;
+  const label = names.join('+');
   const timeoutMs = intOption(io, 'strategy set', '--timeout-ms', opts.timeoutMs, 10_000, 100, 600_000);
   const config = opts.config === undefined ? undefined : await readConfigOption(io, opts.config);
 
@@ -144,9 +175,9 @@ export async function strategySet(
       );
       throw new CliExit(STRATEGY_EXIT.usage);
     }
-    const next = withStrategy(base.data, name.data, config);
+    const next = withStrategy(base.data, names, config);
     if (!next.ok) {
-      printProblems(io, `voltimax strategy set: '${name.data}' with this configuration is not valid:`, next.problems);
+      printProblems(io, `voltimax strategy set: '${label}' with this configuration is not valid:`, next.problems);
       throw new CliExit(STRATEGY_EXIT.refused);
     }
 
@@ -159,8 +190,10 @@ export async function strategySet(
         {
           v: 1,
           config: next.site,
-          baseHash: siteHash(base.data),
-          reason: opts.reason ?? `strategy set ${name.data}`,
+          // From the running configuration: applied only if it is still the one read (else `conflict`, read again).
+          // From --site: the file replaces whatever runs — the installer's own configuration, not an edit of it.
+          ...(fromFile === undefined ? { baseHash: siteHash(base.data) } : {}),
+          reason: opts.reason ?? `strategy set ${label}`,
           requestedBy: cliUser(),
           sentAtMs: deps.now(),
         },
@@ -184,9 +217,15 @@ export async function strategySet(
     switch (reply.outcome) {
       case 'applied':
         if (!opts.json) {
+          const before = base.data.strategy.active;
           io.stdout(
-            `strategy ${name.data} is now active (configuration ${reply.hash ?? '?'}; changed: ${(reply.changedSections ?? []).join(', ') || '-'})\n`,
+            `active now: ${names.join(', ')} (before: ${before.join(', ') || 'none'}; configuration ${reply.hash ?? '?'}; changed: ${(reply.changedSections ?? []).join(', ') || '-'})\n`,
           );
+          for (const dropped of before.filter((n) => LAYERS.includes(n) && !names.includes(n))) {
+            io.stdout(
+              `note: ${dropped} is no longer active; to keep it, name both: voltimax strategy set ${[...names, dropped].join('+')}\n`,
+            );
+          }
           io.stdout(
             reply.requiresRestart
               ? 'restart the services to use every change\n'
@@ -197,7 +236,7 @@ export async function strategySet(
       case 'unchanged':
         if (!opts.json)
           io.stdout(
-            `strategy ${name.data} with this configuration is already running (configuration ${reply.hash ?? '?'})\n`,
+            `${label} with this configuration is already running (configuration ${reply.hash ?? '?'})\n`,
           );
         return;
       case 'rejected':
@@ -229,12 +268,15 @@ export function registerStrategyCommand(program: Command, io: CliIo, deps?: Arbi
     .description(
       'make <name> the active strategy: validated here, then applied by the cloud-bridge (gateway.config.apply)',
     )
-    .argument('<name>', `strategy: ${StrategyNameSchema.options.join(', ')}`)
+    .argument('<name>', `strategy: ${StrategyNameSchema.options.join(', ')}; several active at once as a+b (e.g. self-consumption+backup-power)`)
     .option(
       '--config <json|@file>',
-      "the strategy's configuration block (JSON, or @file); default: keep its current block",
+      "the strategy's configuration block (JSON, or @file; with a+b, an object of blocks by strategy); default: keep the current blocks",
     )
-    .option('--site <file>', 'start from this assets.json instead of the running configuration (KV config)')
+    .option(
+      '--site <file>',
+      'start from this assets.json instead of the running configuration (KV config): the file, with the strategy set, replaces it',
+    )
     .option('--reason <text>', 'why (logged by the cloud-bridge)')
     .option('--timeout-ms <ms>', 'how long to wait for the cloud-bridge', '10000')
     .option('--json', 'print the cloud-bridge reply as JSON')
