@@ -102,6 +102,11 @@ export class SeriesParseError extends Error {
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 /** What an export writes for a value it does not have. */
 const MISSING_VALUE = /^(|nan|null|na|n\/a)$/i;
+
+/** Whether a CSV cell holds no value: empty, `NaN`, `null`, `NA` or `n/a` (any case), as exports write it. */
+export function isMissingValue(raw: string): boolean {
+  return MISSING_VALUE.test(raw);
+}
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})$/;
 const SITE_COLUMNS: Readonly<Record<string, SiteColumn>> = {
   load_w: 'loadW',
@@ -205,7 +210,7 @@ function parseNumberCell(
   issues: IssueList,
   allowMissing = false,
 ): number {
-  if (allowMissing && MISSING_VALUE.test(raw)) return Number.NaN;
+  if (allowMissing && isMissingValue(raw)) return Number.NaN;
   if (!NUMBER.test(raw)) {
     issues.add(line, column, `expected a number, got "${raw}"`);
     return Number.NaN;
@@ -284,17 +289,21 @@ export function parseSeriesCsv(text: string, options: SeriesParseOptions = {}): 
   if (times.length < rows.length) issues.throwIfAny();
   const grid = gridColumns(times, columns, issues, fillGaps);
   const keys = names.map((name) => SITE_COLUMNS[name] as SiteColumn);
+  const [load, pv, price] = (['loadW', 'pvW', 'priceEurPerMwh'] as const).map((key) => grid.values[keys.indexOf(key)]);
   const filled: FilledCell[] = [];
   const points = grid.atMs.map((atMs, k): SitePoint => {
-    const value = (c: number): number => grid.values[c]?.[k] ?? Number.NaN;
     const imputed = keys.filter((column, c) => {
       const method = grid.methods[c]?.[k];
       if (method !== undefined) filled.push({ atMs, column, method });
       return method !== undefined;
     });
-    const point = { atMs, loadW: value(keys.indexOf('loadW')), pvW: value(keys.indexOf('pvW')) };
-    const withPrice = { ...point, priceEurPerMwh: value(keys.indexOf('priceEurPerMwh')) };
-    return imputed.length > 0 ? { ...withPrice, imputed: imputed.sort() } : withPrice;
+    const point = {
+      atMs,
+      loadW: load?.[k] ?? Number.NaN,
+      pvW: pv?.[k] ?? Number.NaN,
+      priceEurPerMwh: price?.[k] ?? Number.NaN,
+    };
+    return imputed.length > 0 ? { ...point, imputed: imputed.sort() } : point;
   });
   return fillGaps
     ? { stepMs: grid.stepMs, points, repairs: { gaps: grid.gaps, cells: filled } }

@@ -6,7 +6,7 @@ import {
   type StrategyHistoryImportReply,
   type StrategyHistoryImportRequest,
 } from '@voltimax/contracts';
-import { parseIsoTimestamp } from '@voltimax/sim';
+import { isMissingValue, parseIsoTimestamp } from '@voltimax/sim';
 import { pino } from 'pino';
 import { CliExit, cliUser, type CliIo } from '../io';
 import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
@@ -39,7 +39,7 @@ function seriesReadings(lines: readonly string[], header: readonly string[]): Pa
     if (atMs === null || atMs < 0) throw new Error(`line ${i + 2}: timestamp '${cells[0] ?? ''}' is not an ISO-8601 time`);
     const values = (['load_w', 'pv_w'] as const).map((column) => {
       const raw = cells[at(column)] ?? '';
-      if (/^(|nan|null|na|n\/a)$/i.test(raw)) return undefined;
+      if (isMissingValue(raw)) return undefined;
       const w = Number(raw);
       if (!Number.isFinite(w) || w < 0 || w > MAX_POWER_W) throw new Error(`line ${i + 2}: ${column} '${raw}' is not a power in W (0 … 10 MW)`);
       return w;
