@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createBus, ensureStream, type Bus } from '@voltimax/bus';
 import { subjects, type ArbiterDecision, type SiteConfigInput, type WriteResult } from '@voltimax/contracts';
@@ -19,6 +20,7 @@ import {
   NATS_DEV_PASSWORDS,
   type NatsTestServer,
   type NatsUser,
+  provisionTestStreams,
   startNats,
   waitFor,
 } from '@voltimax/testing';
@@ -131,6 +133,8 @@ describe('with the safety-arbiter running (nats.conf without the cli AUDIT read 
     await writeFile(withoutGrant, stock.replace(`"${AUDIT_READ_PERMISSION}",`, ''));
     server = await startNats({ config: withoutGrant });
     cleanups.push(() => server.stop());
+    // As `voltimax bus init` before the services start: stream ESTOP is what `estop release` reads.
+    await provisionTestStreams(server.url);
     const siteFile = join(dir, 'assets.json');
     await writeFile(siteFile, JSON.stringify(SITE));
 
@@ -240,6 +244,21 @@ describe('with the safety-arbiter running (nats.conf without the cli AUDIT read 
     expect(report.published.action).toBe('release');
     expect(report.confirmed.length).toBeGreaterThan(0);
     expect(report.confirmed.every((d) => !d.violations.some((v) => v.code === 'emergency-stop'))).toBe(true);
+    expect(report).toMatchObject({ wasEngaged: true, lastRecord: { action: 'engage', reason: 'fire drill' } });
+  });
+
+  it('estop release when nothing is engaged says so (from stream ESTOP) and does not claim a release', async () => {
+    const result = await voltimax(server, 'cli', 'estop', 'release', '--reason', 'again', '--by', 'operator:two');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^e-stop was not engaged \(last released by operator:test at \d{4}-\d\d-\d\dT[\d:.]+Z: drill over\): nothing to release; the release by operator:two was recorded anyway \(published on safety\.estop to nats:\/\/127\.0\.0\.1:\d+ as cli\)\n$/,
+    );
+    expect(result.stdout).not.toMatch(/resumed/);
+    await waitFor(() => arbiterOut.includes('emergency stop release ignored: not engaged'), {
+      timeoutMs: 5_000,
+      message: 'the arbiter to ignore the release',
+    });
   });
 
   it('a user who may not publish safety.estop gets exit 4', async () => {
@@ -312,6 +331,11 @@ describe('arbiter why reading stream AUDIT (stock nats.conf: cli granted exactly
     server = await startNats({ config: NATS_CONFIG_PATH });
     cleanups.push(() => server.stop());
 
+    // The running configuration (KV config, written by the cloud-bridge): bat-1, grid-1 and ev-1, not pv-1.
+    await provisionTestStreams(server.url);
+    const bridge = await connectAs(server, 'cloud-bridge');
+    await (await new Kvm(bridge).open('config')).put('site', JSON.stringify(SITE));
+
     // The arbiter's user owns AUDIT; fill it with decisions for several assets, interleaved.
     const nc = await connectAs(server, 'safety-arbiter');
     await ensureStream(await jetstreamManager(nc), {
@@ -367,9 +391,18 @@ describe('arbiter why reading stream AUDIT (stock nats.conf: cli granted exactly
     expect(report.decisions).toEqual(published.filter((d) => d.assetId === 'pv-1'));
   });
 
-  it('says so when the asset has no decisions', async () => {
-    const result = await voltimax(server, 'cli', 'arbiter', 'why', 'nothing-here');
+  it('says so when an asset of the site has no decisions', async () => {
+    const result = await voltimax(server, 'cli', 'arbiter', 'why', 'grid-1');
     expect(result.code).toBe(0);
-    expect(result.stderr).toBe('no decisions for nothing-here in stream AUDIT\n');
+    expect(result.stderr).toBe('no decisions for grid-1 in stream AUDIT\n');
+  });
+
+  it('exits 1 naming the site’s assets when the asset is not one of them (pv-1, removed, still shows its decisions)', async () => {
+    const result = await voltimax(server, 'cli', 'arbiter', 'why', 'nothing-here');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      "voltimax arbiter why: 'nothing-here' is not an asset of the running configuration (KV config/site); its assets: bat-1, grid-1, ev-1\n",
+    );
   });
 });

@@ -1,7 +1,8 @@
 // The NATS client is used directly (not connectBus): a command line tool must fail within a timeout, not wait
 // forever for a server that is not there.
+import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { inboxPrefixFor } from '@voltimax/contracts';
+import { inboxPrefixFor, kvBuckets } from '@voltimax/contracts';
 import { CliExit, type CliIo } from '../io';
 
 /** The outside world of `voltimax estop` and `voltimax arbiter`, injectable for tests. */
@@ -90,4 +91,18 @@ export function isPermissionError(err: unknown): boolean {
     if (e.name === 'PermissionViolationError' || /permissions violation/i.test(e.message)) return true;
   }
   return false;
+}
+
+/**
+ * The running site configuration as stored (not validated) in KV `config`, key CONFIG_KV_KEY (default `site`), and
+ * where it was read; throws when the bucket or the key is missing or the value is not JSON.
+ */
+export async function readRunningConfig(
+  nc: NatsConnection,
+  env: ArbiterCliDeps['env'],
+): Promise<{ readonly raw: unknown; readonly key: string }> {
+  const key = env['CONFIG_KV_KEY'] || 'site';
+  const entry = await (await new Kvm(nc).open(kvBuckets.config)).get(key);
+  if (entry === null || entry.operation !== 'PUT') throw new Error('no value');
+  return { raw: JSON.parse(entry.string()) as unknown, key };
 }

@@ -1,12 +1,27 @@
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createBus } from '@voltimax/bus';
-import { ArbiterDecisionSchema, AssetIdSchema, streams, subjects, type ArbiterDecision } from '@voltimax/contracts';
+import {
+  ArbiterDecisionSchema,
+  AssetIdSchema,
+  kvBuckets,
+  streams,
+  subjects,
+  type ArbiterDecision,
+} from '@voltimax/contracts';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
 import { formatDecision } from './arbiter-format';
-import { connectAsCli, defaultArbiterCliDeps, intOption, isPermissionError, type ArbiterCliDeps } from './arbiter-nats';
+import { z } from 'zod';
+import {
+  connectAsCli,
+  defaultArbiterCliDeps,
+  intOption,
+  isPermissionError,
+  readRunningConfig,
+  type ArbiterCliDeps,
+} from './arbiter-nats';
 
 /** Options of `voltimax arbiter why`. */
 export interface WhyOptions {
@@ -88,11 +103,37 @@ export async function readAuditDecisions(
   });
 }
 
+/** Only the asset ids of a stored configuration (the rest is not this command's to validate). */
+const AssetIdsSchema = z.object({ assets: z.array(z.object({ id: z.string() })) });
+
+/**
+ * Why an asset with no decisions has none, when the running configuration (KV `config`) says it is not one of the
+ * site's: the message naming the site's assets. `undefined` when it is one of them or the configuration cannot be read.
+ */
+async function notAnAsset(
+  nc: NatsConnection,
+  env: ArbiterCliDeps['env'],
+  assetId: string,
+): Promise<string | undefined> {
+  try {
+    const { raw, key } = await readRunningConfig(nc, env);
+    const parsed = AssetIdsSchema.safeParse(raw);
+    if (!parsed.success) return undefined;
+    const ids = parsed.data.assets.map((a) => a.id);
+    if (ids.includes(assetId)) return undefined;
+    return `voltimax arbiter why: '${assetId}' is not an asset of the running configuration (KV ${kvBuckets.config}/${key}); its assets: ${ids.length === 0 ? '(none)' : ids.join(', ')}\n`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `voltimax arbiter why <asset> [--last N] [--wait-ms N] [--json]`: the last N decisions of the safety-arbiter for the
  * asset from stream AUDIT, each as requested → applied with every rule that clipped it (limit and value). If this
  * NATS user may not read AUDIT (it needs `$JS.API.STREAM.MSG.GET.AUDIT`), it says so and listens live on
- * `arbiter.decision.<asset>` for `--wait-ms` instead. Exit 2 when NATS cannot be reached or an option is invalid.
+ * `arbiter.decision.<asset>` for `--wait-ms` instead. Exit 2 when NATS cannot be reached or an option is invalid; exit 1
+ * when there are no decisions for the asset and the running configuration (KV `config`) has no such asset (it lists
+ * the site's assets). An asset removed from the configuration still shows the decisions AUDIT keeps.
  */
 export async function arbiterWhy(
   io: CliIo,
@@ -115,14 +156,25 @@ export async function arbiterWhy(
     let fallbackReason: string;
     try {
       const decisions = await readAuditDecisions(nc, assetId, last);
+      const unknown = decisions.length === 0 ? await notAnAsset(nc, deps.env, assetId) : undefined;
+      if (unknown !== undefined) {
+        io.stderr(unknown);
+        throw new CliExit(1);
+      }
       if (decisions.length === 0 && !opts.json)
         io.stderr(`no decisions for ${assetId} in stream ${streams.audit.name}\n`);
       print(decisions, 'audit');
       return;
     } catch (err) {
+      if (err instanceof CliExit) throw err;
       fallbackReason = isPermissionError(err)
         ? `NATS user ${user ?? '(anonymous)'} may not read stream ${streams.audit.name} (it needs publish permission on ${AUDIT_READ_PERMISSION})`
         : `stream ${streams.audit.name} could not be read: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    const unknown = await notAnAsset(nc, deps.env, assetId);
+    if (unknown !== undefined) {
+      io.stderr(`${fallbackReason}\n${unknown}`);
+      throw new CliExit(1);
     }
     io.stderr(
       `${fallbackReason}; listening live on ${subjects.arbiterDecision.format({ assetId })} for ${waitMs} ms instead\n`,

@@ -250,6 +250,10 @@ describe('voltimax backtest', () => {
     [['--substep', '7m'], /--substep must be 'auto' or a duration dividing the step/],
     [['--data', '/nonexistent/x.csv'], /cannot read \/nonexistent\/x.csv: ENOENT/],
     [['--from', '2024-02-30'], /--from must be YYYY-MM-DD/],
+    [['--from', '2024-05-13'], /--to 2024-05-12 is before --from 2024-05-13/],
+    [['--from', '2024-06-10', '--to', '2024-06-11'], /--from 2024-06-10 is after the data: \S+ covers 2024-04-01 – 2024-05-31/],
+    [['--from', '2024-03-01', '--to', '2024-03-02'], /--to 2024-03-02 is before the data: \S+ covers 2024-04-01 – 2024-05-31/],
+    [['--svg', 'x.svg', '--day', '2024-05-14'], /--day 2024-05-14 is outside the simulated period, 2024-05-12 – 2024-05-12/],
     [['--tariff', 'bad.json'], /invalid tariff bad.json/],
   ])('rejects %j with exit 2', async (args, message) => {
     const { c, io } = capture({ inputs: { 'bad.json': '{"kind":"fixed"}' } });

@@ -477,6 +477,13 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     toDay === undefined
       ? undefined
       : (localMidnightMs(isoDay(toDay + 36 * 3_600_000, timezone), timezone) ?? toDay + DAY_MS);
+  const dataFromMs = series.points[0]?.atMs ?? 0;
+  const dataToMs = (series.points.at(-1)?.atMs ?? 0) + series.stepMs;
+  const dataDays = `${dataFile} covers ${isoDay(dataFromMs, timezone)} – ${isoDay(dataToMs - 1, timezone)}`;
+  if (fromMs !== undefined && toDay !== undefined && toDay < fromMs)
+    fail(io, `--to ${opts.to} is before --from ${opts.from}`);
+  if (fromMs !== undefined && fromMs >= dataToMs) fail(io, `--from ${opts.from} is after the data: ${dataDays}`);
+  if (toMs !== undefined && toMs <= dataFromMs) fail(io, `--to ${opts.to} is before the data: ${dataDays}`);
   const maxImportW = parseNumber(io, '--max-import', opts.maxImport) ?? DEFAULT_GRID_LIMITS.maxImportW;
   const maxExportW = parseNumber(io, '--max-export', opts.maxExport) ?? DEFAULT_GRID_LIMITS.maxExportW;
   const initialSocPct = parseNumber(io, '--initial-soc', opts.initialSoc);
@@ -634,7 +641,10 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     const dayToMs = localMidnightMs(isoDay(dayFromMs + 36 * 3_600_000, timezone), timezone) ?? dayFromMs + DAY_MS;
     const first = Math.round((dayFromMs - firstMs) / stepMs);
     const last = Math.round((dayToMs - firstMs) / stepMs);
-    if (first < 0 || last > period.points.length) fail(io, `--day ${day} is outside the simulated period`);
+    if (first < 0 || last > period.points.length) {
+      const lastDay = isoDay(firstMs + period.points.length * stepMs - 1, timezone);
+      fail(io, `--day ${day} is outside the simulated period, ${isoDay(firstMs, timezone)} – ${lastDay}`);
+    }
     for (const r of reports) {
       const steps = (r.trace ?? []).slice(first, last);
       const file = svgPathFor(opts.svg, r.label, reports.length);

@@ -1,5 +1,13 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { BusValidationError, createBus } from '@voltimax/bus';
-import { subjects, type ArbiterDecision, type EmergencyStop } from '@voltimax/contracts';
+import {
+  EmergencyStopSchema,
+  streams,
+  subjects,
+  type ArbiterDecision,
+  type EmergencyStop,
+} from '@voltimax/contracts';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { CliExit, cliUser, type CliIo } from '../io';
@@ -22,6 +30,29 @@ const QUIET_MS = 400;
 export const ESTOP_EXIT = { unconfirmed: 3, refused: 4 } as const;
 
 
+/** The one JetStream API `estop release` reads with (read-only): `$JS.API.STREAM.MSG.GET.ESTOP`. */
+export const ESTOP_READ_PERMISSION = `$JS.API.STREAM.MSG.GET.${streams.estop.name}`;
+
+/**
+ * The last message in stream ESTOP — what the safety-arbiter restores its latch from: an engage means the latch is
+ * engaged, a release or an empty stream that it is not. `undefined` when the stream cannot be read (no such stream,
+ * no permission, no JetStream): the latch is then unknown.
+ */
+export async function lastEstopRecord(
+  nc: NatsConnection,
+  timeoutMs = 2_000,
+): Promise<EmergencyStop | null | undefined> {
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+    const last = await jsm.streams.getMessage(streams.estop.name, { last_by_subj: subjects.estop.pattern });
+    if (last === null) return null;
+    const parsed = EmergencyStopSchema.safeParse(last.json());
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True if the decision reflects the new latch: the e-stop among its reasons after engage, absent after release. */
 export function confirms(action: EmergencyStop['action'], decision: ArbiterDecision): boolean {
   const stopped = decision.violations.some((v) => v.code === 'emergency-stop');
@@ -33,7 +64,9 @@ export function confirms(action: EmergencyStop['action'], decision: ArbiterDecis
  * the NATS user `cli`), then waits for the safety-arbiter's decisions that follow — on engage every controllable
  * asset at its safe setpoint — and lists them. Exit 0 when the arbiter confirmed, 3 when the message went out but no
  * decision came back in time (is the arbiter running?), 4 when the server refused the publish, 2 when NATS cannot be
- * reached, 1 for an invalid message.
+ * reached, 1 for an invalid message. A release first reads the last record in stream ESTOP (the arbiter's latch is
+ * restored from it): when that is a release, or there is none, it says the e-stop was not engaged, still publishes
+ * (harmless: the arbiter ignores it; the audit shows who tried) and exits 0 without waiting for decisions.
  */
 export async function estop(
   io: CliIo,
@@ -60,6 +93,9 @@ export async function estop(
       lastAtMs = deps.now();
     });
     await nc.flush();
+    // Engage never waits for a read; a release first looks whether there is anything to release.
+    const before = action === 'release' ? await lastEstopRecord(nc) : undefined;
+    const wasEngaged = before === undefined ? undefined : before?.action === 'engage';
     const message: EmergencyStop = { v: 1, action, by: opts.by ?? cliUser(), reason: opts.reason, atMs: deps.now() };
     try {
       bus.publish(subjects.estop, {}, message);
@@ -72,14 +108,28 @@ export async function estop(
     }
     await nc.flush();
     const sentAtMs = deps.now();
-    while (deps.now() - sentAtMs < waitMs && refused.length === 0) {
+    // Nothing to release: the arbiter ignores the message, so no decision confirms it and none is waited for (only a
+    // moment for the server to refuse the publish).
+    if (wasEngaged === false) await deps.delay(QUIET_MS);
+    while (wasEngaged !== false && deps.now() - sentAtMs < waitMs && refused.length === 0) {
       if (seen.size > 0 && deps.now() - lastAtMs >= QUIET_MS) break;
       await deps.delay(50);
     }
     off();
     const decisions = [...seen.values()].sort((a, b) => a.assetId.localeCompare(b.assetId));
     if (opts.json) {
-      io.stdout(`${JSON.stringify({ published: message, refused: refused.length > 0, confirmed: decisions })}\n`);
+      io.stdout(
+        `${JSON.stringify({
+          published: message,
+          refused: refused.length > 0,
+          ...(action === 'release' ? { wasEngaged: wasEngaged ?? null, lastRecord: before ?? null } : {}),
+          confirmed: decisions,
+        })}\n`,
+      );
+    } else if (refused.length === 0 && wasEngaged === false) {
+      io.stdout(
+        `e-stop was not engaged (${before ? `last released by ${before.by} at ${new Date(before.atMs).toISOString()}: ${before.reason}` : `stream ${streams.estop.name} holds no e-stop`}): nothing to release; the release by ${message.by} was recorded anyway (published on ${subjects.estop.pattern} to ${source})\n`,
+      );
     } else if (refused.length === 0) {
       io.stdout(
         `e-stop ${action === 'engage' ? 'ENGAGED' : 'released'} by ${message.by}: ${message.reason} (published on ${subjects.estop.pattern} to ${source})\n`,
@@ -97,7 +147,7 @@ export async function estop(
       );
       throw new CliExit(ESTOP_EXIT.refused);
     }
-    if (decisions.length === 0) {
+    if (decisions.length === 0 && wasEngaged !== false) {
       io.stderr(
         `voltimax estop: published, but no decision from the safety-arbiter within ${waitMs} ms — is it running? Check with 'voltimax monitor'.\n`,
       );

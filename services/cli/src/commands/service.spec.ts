@@ -42,6 +42,9 @@ describe('voltimax service with --root (no systemctl: the calls are recorded)', 
     expect(statSync(unitPath()).mode & 0o777).toBe(0o644);
     expect(recorded()).toEqual(['systemctl daemon-reload', `systemctl enable ${UNIT_NAME}`]);
     expect(c.out.join('')).toContain(`would run: systemctl enable ${UNIT_NAME}\n`);
+    // Nothing was enabled: the output must not say so.
+    expect(c.out.join('')).not.toContain('enabled at boot');
+    expect(c.out.join('')).toContain('not enabled: with --root the systemctl calls above are only recorded');
     expect(c.err.join('')).toContain('compose.yaml does not exist yet');
   });
 
@@ -76,7 +79,11 @@ describe('voltimax service with --root (no systemctl: the calls are recorded)', 
     expect(await runCli(['service', 'start', '--root', root], before.io)).toBe(1);
     expect(before.err.join('')).toContain('not installed (run: voltimax service install)');
     await runCli(['service', 'install', '--root', root], capture().io);
-    expect(await runCli(['service', 'start', '--root', root], capture().io)).toBe(0);
+    const start = capture();
+    expect(await runCli(['service', 'start', '--root', root], start.io)).toBe(0);
+    expect(start.out.join('')).toBe(
+      `would run: systemctl start ${UNIT_NAME}\nnot started: with --root the call above is only recorded\n`,
+    );
     expect(await runCli(['service', 'stop', '--root', root], capture().io)).toBe(0);
     expect(recorded().slice(2)).toEqual([`systemctl start ${UNIT_NAME}`, `systemctl stop ${UNIT_NAME}`]);
   });
@@ -147,6 +154,7 @@ describe('voltimax service without --root (systemctl is called)', () => {
     expect(existsSync(unitPath())).toBe(true);
     expect(c.calls).toEqual(['systemctl daemon-reload', `systemctl enable ${UNIT_NAME}`]);
     expect(existsSync(join(root, 'systemctl.log'))).toBe(false);
+    expect(c.out.join('')).toContain('enabled at boot; start it now with: voltimax service start\n');
   });
 
   it('start, stop and uninstall call systemctl', async () => {

@@ -173,14 +173,22 @@ export async function serviceCommand(
       }
       await systemctl(['daemon-reload']);
       await systemctl(['enable', UNIT_NAME]);
-      io.stdout(`enabled at boot; start it now with: voltimax service start\n`);
+      io.stdout(
+        opts.root === undefined
+          ? `enabled at boot; start it now with: voltimax service start\n`
+          : `not enabled: with --root the systemctl calls above are only recorded (${join(opts.root, 'systemctl.log')})\n`,
+      );
       return;
     }
     case 'start':
     case 'stop': {
       if (!existsSync(unitPath)) fail(io, `${UNIT_NAME} is not installed (run: voltimax service install)`, 1);
       await systemctl([action, UNIT_NAME]);
-      io.stdout(`${action === 'start' ? 'started' : 'stopped'} ${UNIT_NAME}\n`);
+      io.stdout(
+        opts.root === undefined
+          ? `${action === 'start' ? 'started' : 'stopped'} ${UNIT_NAME}\n`
+          : `not ${action === 'start' ? 'started' : 'stopped'}: with --root the call above is only recorded\n`,
+      );
       return;
     }
     case 'status': {

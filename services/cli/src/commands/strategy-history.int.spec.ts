@@ -104,6 +104,7 @@ describe('voltimax strategy import-history', () => {
     const again = await voltimax('strategy', 'import-history', join(dir, 'export.csv'), '--json');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/refused: the engine already holds 3 complete days of readings; set replace/);
+    expect(again.stderr).toMatch(/\nto overwrite them: voltimax strategy import-history \S+ --replace\n$/);
     expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'refused', days: 3 });
     expect(await voltimax('strategy', 'import-history', join(dir, 'export.csv'), '--replace')).toMatchObject({ code: 0 });
   });

@@ -137,6 +137,9 @@ export async function strategyImportHistory(
     if (opts.json) io.stdout(`${JSON.stringify(reply)}\n`);
     if (reply.outcome === 'refused') {
       io.stderr(`voltimax ${name}: refused: ${reply.reason ?? 'no reason given'}\n`);
+      // The engine names its request field; say which option of this command sets it.
+      if (!opts.replace && /\breplace\b/.test(reply.reason ?? ''))
+        io.stderr(`to overwrite them: voltimax ${name} ${file} --replace\n`);
       throw new CliExit(IMPORT_HISTORY_EXIT.refused);
     }
     if (!opts.json) {

@@ -205,6 +205,14 @@ describe('voltimax strategy set, applied by the cloud-bridge', () => {
     expect(written).toMatchObject({ siteName: 'edited by the installer', strategy: { active: ['self-consumption'] } });
   });
 
+  it('time-of-use on a tariff without a schedule is applied with a note that it will idle', async () => {
+    const result = await voltimax('strategy', 'set', 'time-of-use');
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain(
+      "note: time-of-use idles (reason no-tou-schedule): the site's tariff (kind 'fixed') has no touPeriods; add them to the tariff in assets.json, or use arbitrage for spot prices\n",
+    );
+  });
+
   it('an invalid strategy configuration is refused before anything is sent (exit 1, with its path)', async () => {
     const before = readFileSync(siteFile, 'utf8');
     const result = await voltimax('strategy', 'set', 'peak-shaving', '--config', '{"thresholdWatts": 5000}');

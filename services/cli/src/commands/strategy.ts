@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Kvm } from '@nats-io/kv';
 import { BusReplyRejectedError, BusRequestFailedError, createBus } from '@voltimax/bus';
 import {
   canonicalJson,
@@ -17,7 +16,13 @@ import { parseSiteStrategies } from '@voltimax/strategies';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { CliExit, cliUser, type CliIo } from '../io';
-import { connectAsCli, defaultArbiterCliDeps, intOption, type ArbiterCliDeps } from './arbiter-nats';
+import {
+  connectAsCli,
+  defaultArbiterCliDeps,
+  intOption,
+  readRunningConfig,
+  type ArbiterCliDeps,
+} from './arbiter-nats';
 import { strategyImportHistory, type ImportHistoryOptions } from './strategy-history';
 
 /** Exit codes of `voltimax strategy set`: 0 applied or unchanged, 1 refused, 2 bad input / no connection, 3 no bridge, 4 conflict. */
@@ -153,12 +158,9 @@ export async function strategySet(
     let raw = fromFile;
     let where = opts.site ?? '';
     if (raw === undefined) {
-      const key = deps.env['CONFIG_KV_KEY'] || 'site';
-      where = `KV ${kvBuckets.config}/${key} at ${source}`;
+      where = `KV ${kvBuckets.config}/${deps.env['CONFIG_KV_KEY'] || 'site'} at ${source}`;
       try {
-        const entry = await (await new Kvm(nc).open(kvBuckets.config)).get(key);
-        if (entry === null || entry.operation !== 'PUT') throw new Error('no value');
-        raw = JSON.parse(entry.string()) as unknown;
+        raw = (await readRunningConfig(nc, deps.env)).raw;
       } catch (err) {
         usage(
           io,
@@ -224,6 +226,11 @@ export async function strategySet(
           for (const dropped of before.filter((n) => LAYERS.includes(n) && !names.includes(n))) {
             io.stdout(
               `note: ${dropped} is no longer active; to keep it, name both: voltimax strategy set ${[...names, dropped].join('+')}\n`,
+            );
+          }
+          if (names.includes('time-of-use') && (next.site.tariff.touPeriods?.length ?? 0) === 0) {
+            io.stdout(
+              `note: time-of-use idles (reason no-tou-schedule): the site's tariff (kind '${next.site.tariff.kind}') has no touPeriods; add them to the tariff in assets.json, or use arbitrage for spot prices\n`,
             );
           }
           io.stdout(
