@@ -170,6 +170,19 @@ describe('the tick', () => {
     expect(intentsFor(h.bus, 'bat-1')[0]).toMatchObject({ setpoint: { powerW: 0 }, reason: 'ev-charging:battery-guard' });
   });
 
+  it('gives each charger’s intent its own reason (the second, without a car, is not "fast")', async () => {
+    const base = buildSite({ strategy: { active: ['ev-charging', 'self-consumption'], tickMs: 1_000, config: { 'ev-charging': { mode: 'fast' } } } });
+    const ev1 = base.assets.find((a) => a.id === 'ev-1')!;
+    const site = { ...base, assets: [...base.assets, { ...ev1, id: 'ev-2', name: 'Second wallbox' }] };
+    const h = harness({ site });
+    await started(h);
+    h.peer.publish(subjects.telemetry, { assetId: 'ev-2' }, reading('ev-2', 'ev-charger', T0, { powerW: 0 }, { chargerState: 'available' }));
+    sendTelemetry(h.peer, T0, { evW: 3_000 });
+    jest.advanceTimersByTime(0);
+    expect(intentsFor(h.bus, 'ev-1')[0]).toMatchObject({ setpoint: { currentA: 16 }, reason: 'ev-charging:fast' });
+    expect(intentsFor(h.bus, 'ev-2')[0]).toMatchObject({ setpoint: { currentA: 0 }, reason: 'ev-charging:not-connected' });
+  });
+
   it('ticks on the configured cadence', async () => {
     const h = harness();
     await started(h);

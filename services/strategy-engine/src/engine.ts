@@ -165,8 +165,9 @@ export interface Engine {
 }
 
 /**
- * The intent reason for an asset: `<strategy>:<reason>` of the last strategy that shaped its setpoint. ev-charging
- * decides twice (the chargers, then its battery guard layer): a charger takes the first, a battery the second.
+ * The intent reason for an asset: `<strategy>:<reason>` of the last strategy that shaped its setpoint — the asset's own
+ * reason where the strategy gives one per asset (each charger). ev-charging decides twice (the chargers, then its
+ * battery guard layer): a charger takes the first, a battery the second.
  */
 function reasonFor(assetId: string, setpoint: Setpoint, combined: CombinedDecision): string {
   if (setpoint.kind === 'pv-limit') return `export-limit:${combined.exportLimit.reason}`;
@@ -175,7 +176,8 @@ function reasonFor(assetId: string, setpoint: Setpoint, combined: CombinedDecisi
   const entries = combined.decisions.filter((d) => d.name === name);
   const entry =
     setpoint.kind === 'ev-current' ? entries.find((d) => d.stage === 'ev') : entries.filter((d) => d.stage !== 'ev').at(-1);
-  return `${name}:${(entry ?? entries[0])?.metrics.reason ?? 'unassigned'}`;
+  const metrics = (entry ?? entries[0])?.metrics;
+  return `${name}:${metrics?.assetReasons?.[assetId] ?? metrics?.reason ?? 'unassigned'}`;
 }
 
 /**

@@ -89,3 +89,46 @@ export function isInDailyWindow(local: LocalTime, from: string, to: string, days
   if (minute < toMin) return onDay((local.weekday + 6) % 7);
   return false;
 }
+
+/** The instant (epoch ms) of local date y-m-d (d may run past the month's end) at `minute` past midnight in `timezone`. */
+function localInstantMs(
+  year: number,
+  month: number,
+  day: number,
+  minute: number,
+  timezone: string,
+): number | undefined {
+  const wall = Date.UTC(year, month - 1, day) + minute * MINUTE_MS;
+  const offsetAt = (atMs: number): number | undefined => {
+    const local = toLocalTime(atMs, timezone);
+    return local && Date.UTC(local.year, local.month - 1, local.day) + Math.round(local.minuteOfDay * MINUTE_MS) - atMs;
+  };
+  const first = offsetAt(wall);
+  if (first === undefined) return undefined;
+  // The offset at the instant found can differ from the one at the wall time read as UTC (a clock change between).
+  const second = offsetAt(wall - first);
+  return second === undefined ? undefined : wall - second;
+}
+
+/**
+ * The first instant after `afterMs` at which the local time in `timezone` is `hhmm` on one of `days` (0 = Sunday; all
+ * when absent): a recurring departure, say. On a clock change it is the same wall-clock time (a time the spring change
+ * skips falls an hour later). Undefined for an unknown zone.
+ */
+export function nextLocalTimeMs(
+  afterMs: number,
+  timezone: string,
+  hhmm: string,
+  days?: readonly number[],
+): number | undefined {
+  const today = toLocalTime(afterMs, timezone);
+  if (!today) return undefined;
+  const minute = parseTimeOfDay(hhmm);
+  for (let k = 0; k <= 8; k += 1) {
+    const weekday = (today.weekday + k) % 7;
+    if (days && !days.includes(weekday)) continue;
+    const atMs = localInstantMs(today.year, today.month, today.day + k, minute, timezone);
+    if (atMs !== undefined && atMs > afterMs) return atMs;
+  }
+  return undefined;
+}

@@ -75,6 +75,7 @@ export const STRATEGY_REASONS = [
   'scheduled-solar',
   'scheduled-waiting',
   'scheduled-deadline',
+  'departure-unreachable',
   'departure-passed',
   'energy-target-reached',
   'no-departure-fallback-solar',

@@ -29,6 +29,11 @@ export interface StrategyMetrics {
   readonly terms: MetricValues;
   /** Kebab-case reason code. */
   readonly reason: StrategyReason;
+  /**
+   * Each asset's own reason where a strategy decides several assets differently (ev-charging: one charger fast, the
+   * next paused by the grid limit); `reason` is then the first one's. Used for the intents' reasons, not published.
+   */
+  readonly assetReasons?: Readonly<Record<string, StrategyReason>>;
 }
 
 /** The outcome of one decision. */

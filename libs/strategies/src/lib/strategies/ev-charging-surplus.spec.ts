@@ -133,7 +133,8 @@ describe('alignedSurplus', () => {
     expect(surplus(state, 1_000, undefined, { ...EV_FIRST, surplusPriority: 'battery' }).surplusW).toBe(0);
     const discharging = site(-1_000, 1_000, 0);
     expect(surplus(discharging, 0).surplusW).toBe(0);
-    expect(surplus(discharging, 0, undefined, { ...EV_FIRST, allowBatteryDischarge: true }).surplusW).toBe(1_000);
+    // Allowed to discharge into the car or not, battery energy is not PV surplus.
+    expect(surplus(discharging, 0, undefined, { ...EV_FIRST, allowBatteryDischarge: true }).surplusW).toBe(0);
     const stale = buildSiteState({
       gridPowerW: -500,
       batteries: [buildBattery({ powerW: -2_000, ageMs: 60_000 })],

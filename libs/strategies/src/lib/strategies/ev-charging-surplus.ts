@@ -134,12 +134,11 @@ export function alignedSurplus(
   // would hold at the start only. The charge rate they do not use is taken off the surplus instead. Not when the
   // batteries may discharge into the car: the car then comes first whatever the surplus.
   const leavesRoom = options.surplusPriority === 'battery' && !options.allowBatteryDischarge && state.batteriesFollowSurplus === true;
-  const countsBatteries = options.surplusPriority === 'ev' || !options.allowBatteryDischarge || leavesRoom;
   const batteries = new Map<string, Meter & { readonly maxChargeW: number }>();
   let staleBatteryW = 0;
   for (const b of state.batteries) {
     if (!Number.isFinite(b.powerW)) continue;
-    if (isBatteryStale(b, options.maxReadingAgeMs) || !countsBatteries) staleBatteryW += surplusOfBattery(b.powerW, options);
+    if (isBatteryStale(b, options.maxReadingAgeMs)) staleBatteryW += surplusOfBattery(b.powerW, options);
     else {
       const maxChargeW = leavesRoom ? batteryWindow(b).maxChargeW : 0;
       batteries.set(b.assetId, { ...meter(previous?.batteries[b.assetId], nowMs, b.ageMs, b.powerW, maxAgeMs), maxChargeW });
@@ -267,8 +266,13 @@ export function alignedNonEvDemandW(state: SiteState, trails: SurplusTrails | un
   return demandW;
 }
 
-/** What a battery adds to the surplus: its charging when the EV has priority, minus its discharge unless allowed. */
+/**
+ * What a battery adds to the surplus: its charging when the EV has priority, minus its discharge — always: battery
+ * energy is not PV surplus. `allowBatteryDischarge` lifts the battery guard (the battery may cover the car in fast,
+ * min+solar, a deadline, a stop delay); counted as surplus it kept a car in solar mode charging from the battery all
+ * night behind NetZero (a review: 3.8 kWh in an hour, SoC 80 → 59.5 %, reason `solar` throughout).
+ */
 function surplusOfBattery(powerW: number, options: SurplusOptions): number {
   if (powerW < 0) return options.surplusPriority === 'ev' ? -powerW : 0;
-  return options.allowBatteryDischarge ? 0 : -powerW;
+  return -powerW;
 }

@@ -103,3 +103,51 @@ describe.each<[string, Plant]>([
     expect(changes(currents)).toBeGreaterThan(20);
   });
 });
+
+describe('solar mode with allowBatteryDischarge under NetZero, after sunset', () => {
+  it('stops the car within its stop delay instead of charging it from the home battery all night', () => {
+    const configs: StrategyConfigs = {
+      'net-zero': NetZeroConfigSchema.parse({}),
+      'ev-charging': EvChargingConfigSchema.parse({ mode: 'solar', allowBatteryDischarge: true, startDelayMs: 10_000, stopDelayMs: 60_000 }),
+    };
+    let memories: StrategyMemories = {};
+    let demand: DemandMemory = {};
+    let batteryW = 0;
+    let currentA = 0;
+    let batteryToCarWh = 0;
+    let chargedInSun = false;
+    const reasons: string[] = [];
+    // An instant plant: set-points act at once, every meter read each second. Sun (6 kW) for 5 min, then none.
+    for (let t = 0; t <= 1_800_000; t += 1_000) {
+      const pvW = t < 300_000 ? 6_000 : 0;
+      const carW = currentA * 690;
+      const state = buildSiteState({
+        gridPowerW: LOAD_W + carW - pvW - batteryW,
+        pvPowerW: pvW,
+        loadPowerW: LOAD_W,
+        // Full: the sun goes to the car, not the battery.
+        batteries: [buildBattery({ powerW: batteryW, socPct: 95 })],
+        evChargers: [buildEvCharger({ powerW: carW, currentLimitA: currentA })],
+      });
+      const result = combine(state, { nowMs: 1_700_000_000_000 + t }, { active: ['net-zero', 'ev-charging'], configs, memories, demand });
+      demand = result.demand.memory;
+      memories = result.memories;
+      const batterySp = result.setpoints['bat-1'];
+      const carSp = result.setpoints['ev-1'];
+      batteryW = batterySp?.kind === 'battery-power' ? batterySp.powerW : 0;
+      currentA = carSp?.kind === 'ev-current' ? carSp.currentA : 0;
+      if (t === 299_000) chargedInSun = currentA >= 6;
+      if (t >= 300_000) {
+        batteryToCarWh += (Math.min(Math.max(0, batteryW - LOAD_W), currentA * 690) * 1_000) / 3_600_000;
+        reasons.push(result.decisions.find((d) => d.stage === 'ev')?.metrics.reason ?? '');
+      }
+    }
+    expect(chargedInSun).toBe(true);
+    // Stopped within the stop delay (and a few ticks of NetZero catching up), not at 6 A for the rest of the night.
+    expect(currentA).toBe(0);
+    expect(reasons.findIndex((r) => r === 'solar-insufficient')).toBeLessThanOrEqual(75);
+    expect(reasons.at(-1)).toBe('solar-insufficient');
+    // The battery may cover the car through the stop delay (that is what the flag allows), no longer.
+    expect(batteryToCarWh).toBeLessThan(6 * 690 * (75 / 3_600));
+  });
+});

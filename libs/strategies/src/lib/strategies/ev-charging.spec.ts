@@ -1,4 +1,4 @@
-import { batteryPowerOf, buildBattery, buildEvCharger, buildSiteState, evCurrentOf, runScenario } from '../../testing';
+import { batteryPowerOf, buildBattery, buildEvCharger, buildSiteState, evCurrentOf, localTimeMs, runScenario } from '../../testing';
 import { batteryPower } from '../battery';
 import type { EvChargerState, SiteState } from '../site-state';
 import { evChargingStrategy, EvChargingConfigSchema, type EvChargingConfig, type EvChargingMemory } from './ev-charging';
@@ -46,6 +46,21 @@ describe('ev-charging strategy', () => {
       });
       // 3 000 W / 230 V = 13.04 A on L2 → 11.96 A left → 11 A.
       expect(evCurrentOf(decide(state, cfg({ mode: 'fast' })))).toBe(11);
+    });
+
+    it('gives each charger its own reason: the second, paused by the grid limit, does not read "fast"', () => {
+      const state = buildSiteState({
+        batteries: [],
+        loadPowerW: 3_000,
+        evChargers: [buildEvCharger(), buildEvCharger({ assetId: 'ev-2' }), buildEvCharger({ assetId: 'ev-3', connected: false })],
+      });
+      const result = decide(state, cfg({ mode: 'fast' }));
+      expect([result.setpoints['ev-1'], result.setpoints['ev-2']]).toEqual([
+        { kind: 'ev-current', currentA: 16 },
+        { kind: 'ev-current', currentA: 0 },
+      ]);
+      expect(result.metrics.reason).toBe('fast');
+      expect(result.metrics.assetReasons).toEqual({ 'ev-1': 'fast', 'ev-2': 'grid-limit-pause', 'ev-3': 'not-connected' });
     });
 
     it('counts the car’s own current as available headroom', () => {
@@ -111,6 +126,29 @@ describe('ev-charging strategy', () => {
         { kind: 'ev-current', currentA: 6, phases: 3 },
       ]);
       expect(results.map((r) => r.metrics.terms['ev0TargetA'])).toEqual([8, 16, 12]);
+    });
+
+    it('a stale reading pauses the charger but keeps its session: no early phase switch, no new start delay', () => {
+      const config0 = cfg({ mode: 'solar', startDelayMs: 60_000 });
+      const sunny = (charger: Partial<EvChargerState>, grid: Partial<SiteState> = {}) =>
+        site({ canSwitchPhases: true, phases: 1, powerW: 1_840, ...charger }, { loadPowerW: 500, pvPowerW: 9_000, ...grid });
+      // Charging on one phase since a switch at 0 s (started with no delay so the test needs no minute of ticks).
+      const [start] = runScenario(evChargingStrategy, cfg({ mode: 'solar', startDelayMs: 0 }), fresh, [
+        { atMs: 0, state: site({ canSwitchPhases: true }, { loadPowerW: 500, pvPowerW: 2_500 }) },
+      ]);
+      expect(start!.setpoints['ev-1']).toEqual({ kind: 'ev-current', currentA: 6, phases: 1 });
+      for (const stale of [sunny({ quality: 'stale' }), sunny({}, { gridQuality: 'stale' })]) {
+        const results = runScenario(evChargingStrategy, config0, start!.memory, [
+          { atMs: 5_000, state: stale },
+          { atMs: 6_000, state: sunny({}) },
+        ]);
+        expect(results.map((r) => r.metrics.reason)).toEqual(['stale-data', 'solar']);
+        // Still one phase (a switch waits 300 s after the last), charging at once from the 6 A start.
+        expect(results.map((r) => r.setpoints['ev-1'])).toEqual([
+          { kind: 'ev-current', currentA: 0 },
+          { kind: 'ev-current', currentA: 6, phases: 1 },
+        ]);
+      }
     });
 
     it('with battery priority leaves PV surplus to a charging home battery', () => {
@@ -196,6 +234,75 @@ describe('ev-charging strategy', () => {
       const result = decide(site({ session }), config, 11 * HOUR);
       expect(evCurrentOf(result)).toBe(16);
       expect(result.metrics.reason).toBe('departure-passed');
+    });
+
+    it('plans the latest start on the power the import limit leaves, and says when the target cannot be met', () => {
+      // 8 kW import limit, 2 kW of house load: 6 kW left, not the charger's 11.04 kW.
+      const busy = (nowMs: number, memory = fresh) =>
+        decide(site({ session }, { loadPowerW: 2_000, limits: { maxImportW: 8_000, maxExportW: 10_000, phases: 3, nominalVoltageV: 230 } }), config, nowMs, memory);
+      const latestStartMs = departureAtMs - (22_000 / 6_000) * HOUR;
+      expect(busy(2 * HOUR).metrics.terms['ev0LatestStartMs']).toBe(Math.round(latestStartMs));
+      expect(busy(latestStartMs - MINUTE).metrics.reason).toBe('scheduled-waiting');
+      const due = busy(latestStartMs);
+      expect([evCurrentOf(due), due.metrics.reason]).toEqual([8, 'scheduled-deadline']);
+      // 30 kWh wanted an hour before departure: full current, and the reason says it will not be enough.
+      const short = decide(site({ session: { ...session, energyWantedWh: 30_000 } }), config, departureAtMs - HOUR);
+      expect([evCurrentOf(short), short.metrics.reason]).toEqual([16, 'departure-unreachable']);
+      // Just enough (10.5 kWh in 1 h at 11.04 kW; with the 10 % margin past the latest start): the deadline, not unreachable.
+      const enough = decide(site({ session: { ...session, energyWantedWh: 10_500 } }), config, departureAtMs - HOUR);
+      expect(enough.metrics.reason).toBe('scheduled-deadline');
+    });
+
+    describe('a recurring departure from the configuration (site-local time)', () => {
+      const commuter = (departure: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+        cfg({ mode: 'scheduled', departures: { 'ev-1': { at: '07:30', energyWh: 20_000, ...departure } }, ...extra });
+      const plugged = site({ session: { energyDeliveredWh: 0 } });
+
+      it('charges for the next 07:30 in Europe/Paris: surplus first, full current from the latest start', () => {
+        const departure = localTimeMs('2024-05-14T07:30', 'Europe/Paris');
+        const evening = decide(plugged, commuter({}), localTimeMs('2024-05-13T22:00', 'Europe/Paris'));
+        expect(evening.metrics.reason).toBe('scheduled-waiting');
+        expect(evening.metrics.terms['ev0DepartureAtMs']).toBe(departure);
+        const latestStartMs = departure - (22_000 / 11_040) * HOUR;
+        expect(evening.metrics.terms['ev0LatestStartMs']).toBe(Math.round(latestStartMs));
+        const due = decide(plugged, commuter({}), Math.ceil(latestStartMs));
+        expect([evCurrentOf(due), due.metrics.reason]).toEqual([16, 'scheduled-deadline']);
+        // The energy the charger reports for the session counts; the target met, it stops.
+        const full = decide(site({ session: { energyDeliveredWh: 20_000 } }), commuter({}), Math.ceil(latestStartMs));
+        expect([evCurrentOf(full), full.metrics.reason]).toEqual([0, 'energy-target-reached']);
+      });
+
+      it('skips the days not listed (Friday evening → Monday 07:30) and keeps the wall-clock time over a clock change', () => {
+        const friday = decide(plugged, commuter({ days: [1, 2, 3, 4, 5] }), localTimeMs('2024-05-17T22:00', 'Europe/Paris'));
+        expect(friday.metrics.terms['ev0DepartureAtMs']).toBe(localTimeMs('2024-05-20T07:30', 'Europe/Paris'));
+        // Saturday 26 October 2024, 22:00 CEST → Sunday 07:30 CET (UTC+1): 06:30Z.
+        const autumn = decide(plugged, commuter({}), localTimeMs('2024-10-26T22:00', 'Europe/Paris'));
+        expect(autumn.metrics.terms['ev0DepartureAtMs']).toBe(Date.parse('2024-10-27T06:30:00Z'));
+        // Saturday 30 March 2024 → Sunday 07:30 CEST (UTC+2): 05:30Z.
+        const spring = decide(plugged, commuter({}), localTimeMs('2024-03-30T22:00', 'Europe/Paris'));
+        expect(spring.metrics.terms['ev0DepartureAtMs']).toBe(Date.parse('2024-03-31T05:30:00Z'));
+      });
+
+      it('a session’s own departure and target win over the configured one', () => {
+        const own = decide(site({ session }), commuter({}), 2 * HOUR);
+        expect(own.metrics.terms['ev0DepartureAtMs']).toBe(departureAtMs);
+      });
+
+      it('refuses a departure for a charger that does not run scheduled, naming the charger and its mode', () => {
+        const parsed = EvChargingConfigSchema.safeParse({
+          mode: 'scheduled',
+          modeByCharger: { 'ev-2': 'solar' },
+          departures: { 'ev-2': { at: '07:30', energyWh: 10_000 } },
+        });
+        expect(parsed.success).toBe(false);
+        expect(parsed.error?.issues).toEqual([
+          expect.objectContaining({
+            path: ['departures', 'ev-2'],
+            message: "charger ev-2 runs in mode 'solar'; a departure applies in mode 'scheduled' (set mode or modeByCharger)",
+          }),
+        ]);
+        expect(EvChargingConfigSchema.safeParse({ departures: { 'ev-1': { at: '7:30', energyWh: 1 } } }).success).toBe(false);
+      });
     });
 
     it('falls back to solar without a departure time and says why', () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Setpoint } from '@voltimax/contracts';
 import { truncateToStep } from '../arithmetic';
 import { ReadingAgeConfigShape, batteryPower, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
+import { nextLocalTimeMs } from '../local-time';
 import type { StrategyReason } from '../reasons';
 import type { EvChargerState, SiteState } from '../site-state';
 import { alignedNonEvDemandW, alignedSurplus, type ReadingTrail, type SurplusTrails } from './ev-charging-surplus';
@@ -19,6 +20,21 @@ export const EvChargingConfigSchema = z.strictObject({
   mode: EvModeSchema.default('solar'),
   /** Per-charger mode, by asset id; overrides `mode`. */
   modeByCharger: z.record(z.string(), EvModeSchema).default({}),
+  /**
+   * Scheduled mode: a recurring departure per charger (asset id) in the site's local time — the energy the car needs by
+   * `at` ('HH:MM') on `days` (0 = Sunday; every day when absent), for each session. A session's own departure and
+   * energy target, when the charger or a command sets them, win.
+   */
+  departures: z
+    .record(
+      z.string(),
+      z.strictObject({
+        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time must be HH:MM (24 h)'),
+        energyWh: z.number().positive().max(1_000_000),
+        days: z.array(z.number().int().min(0).max(6)).min(1).max(7).optional(),
+      }),
+    )
+    .default({}),
   /** Solar start: surplus ≥ minimum charging power + startMarginW for startDelayMs, W. */
   startMarginW: z.number().min(0).default(200),
   /** Solar stop: surplus < minimum charging power − stopMarginW for stopDelayMs, W. */
@@ -56,6 +72,18 @@ export const EvChargingConfigSchema = z.strictObject({
    */
   riseHoldMs: z.number().int().min(0).default(10_000),
   ...ReadingAgeConfigShape,
+}).superRefine((config, ctx) => {
+  // A departure for a charger that does not run scheduled would be ignored: say so instead.
+  for (const assetId of Object.keys(config.departures)) {
+    const mode = config.modeByCharger[assetId] ?? config.mode;
+    if (mode !== 'scheduled') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['departures', assetId],
+        message: `charger ${assetId} runs in mode '${mode}'; a departure applies in mode 'scheduled' (set mode or modeByCharger)`,
+      });
+    }
+  }
 });
 export type EvChargingConfig = z.infer<typeof EvChargingConfigSchema>;
 
@@ -110,6 +138,31 @@ export const GUARD_EV_WINDOW_MS = 5_000;
 
 const FRESH_CHARGER: EvChargerMemory = { charging: false, pendingSinceMs: null, requestedPhases: null, lastPhaseSwitchAtMs: null };
 
+/**
+ * A charger's memory through a tick it is paused on stale data (its own reading, or the grid's): the session's state —
+ * charging, its phases and when they last switched, the scheduled deadline, the rise hold — outlives it, only the
+ * offer is now 0 A (the rise limit starts from there). Before, one stale reading wiped it: the next fresh tick
+ * switched phases 7 s after a switch (under a 300 s minimum) and waited a whole start delay again.
+ */
+function pausedOnStaleData(mem: EvChargerMemory | undefined, nowMs: number): EvChargerMemory | undefined {
+  if (mem === undefined) return undefined;
+  return { ...mem, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs };
+}
+
+/** Every connected charger's memory through a stale tick (a charger without a car starts afresh). */
+function keptOnStaleData(
+  state: SiteState,
+  memory: EvChargingMemory,
+  nowMs: number,
+): Record<string, EvChargerMemory> {
+  const kept: Record<string, EvChargerMemory> = {};
+  for (const charger of state.evChargers) {
+    const mem = charger.connected ? pausedOnStaleData(memory.chargers[charger.assetId], nowMs) : undefined;
+    if (mem !== undefined) kept[charger.assetId] = mem;
+  }
+  return kept;
+}
+
 interface Pool {
   /** PV surplus still unallocated, W. */
   surplusW: number;
@@ -128,6 +181,8 @@ interface ChargerDecision {
   readonly memory: EvChargerMemory;
   readonly latestStartMs?: number;
   readonly requiredA?: number;
+  /** Scheduled: the departure planned for (the session's, else the configured recurring one), epoch ms. */
+  readonly departureAtMs?: number;
 }
 
 function chargerDecision(
@@ -153,10 +208,14 @@ function chargerDecision(
   let lastPhaseSwitchAtMs = mem.lastPhaseSwitchAtMs;
   const minPowerW = (p: number): number => charger.minCurrentA * p * voltageV;
 
-  // Scheduled: the latest start and the current that meets the target by departure.
+  // Scheduled: the latest start and the current that meets the target by departure (the session's own, else the
+  // charger's recurring departure from the configuration).
   const session = charger.session;
-  const departureAtMs = session?.departureAtMs;
-  const wantedWh = session?.energyWantedWh;
+  const planned = config.departures[charger.assetId];
+  const departureAtMs =
+    session?.departureAtMs ??
+    (planned === undefined ? undefined : nextLocalTimeMs(nowMs, state.timezone, planned.at, planned.days));
+  const wantedWh = session?.energyWantedWh ?? planned?.energyWh;
   let effectiveMode: EvMode = mode;
   let scheduleReason: StrategyReason | undefined;
   let latestStartMs: number | undefined;
@@ -168,10 +227,20 @@ function chargerDecision(
       effectiveMode = 'solar';
       scheduleReason = 'no-departure-fallback-solar';
     } else {
-      const remainingWh = Math.max(0, wantedWh - (session?.energyDeliveredWh ?? 0)) * (1 + config.scheduleMarginPct / 100);
+      const stillWantedWh = Math.max(0, wantedWh - (session?.energyDeliveredWh ?? 0));
+      const remainingWh = stillWantedWh * (1 + config.scheduleMarginPct / 100);
       const hoursLeft = (departureAtMs - nowMs) / 3_600_000;
       const schedulePhases: 1 | 3 = canSwitch ? 3 : charger.phases;
-      const maxPowerW = charger.maxCurrentA * schedulePhases * voltageV;
+      // What this charger can take now: its maximum within the import and fuse headroom left to it (a busy house
+      // or another car leaves less, and the latest start moves earlier).
+      const maxPowerW = Math.max(
+        0,
+        Math.min(
+          charger.maxCurrentA * schedulePhases * voltageV,
+          pool.importHeadroomW,
+          pool.phaseHeadroomA * schedulePhases * voltageV,
+        ),
+      );
       if (remainingWh <= 0) {
         const memory = { ...mem, charging: false, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs, offeredPhases: phases };
         return { currentA: 0, targetA: 0, phases, reason: 'energy-target-reached', memory };
@@ -186,7 +255,8 @@ function chargerDecision(
         // it, move later than now again — without the latch the car flipped between full current and the surplus.
         if (nowMs >= latestStartMs || mem.deadlineFor === departureAtMs) {
           effectiveMode = 'fast';
-          scheduleReason = 'scheduled-deadline';
+          // Even at the most it can take now the energy wanted does not fit before the departure: say so.
+          scheduleReason = stillWantedWh / hoursLeft > maxPowerW ? 'departure-unreachable' : 'scheduled-deadline';
           deadlineFor = departureAtMs;
         } else {
           effectiveMode = 'solar';
@@ -315,6 +385,7 @@ function chargerDecision(
     },
     ...(latestStartMs !== undefined ? { latestStartMs } : {}),
     ...(requiredA !== undefined ? { requiredA } : {}),
+    ...(mode === 'scheduled' && departureAtMs !== undefined ? { departureAtMs } : {}),
   };
 }
 
@@ -390,7 +461,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         setpoints,
         metrics: { inputs, outputs: { totalCurrentA: 0 }, terms: {}, reason: 'stale-data' },
         memory: {
-          chargers: {},
+          chargers: keptOnStaleData(state, memory, clock.nowMs),
           // What the batteries showed they take outlives a stale grid (alignedSurplus drops it when too old).
           ...(memory.readings?.accepted
             ? { readings: { grid: [], chargers: {}, batteries: {}, accepted: memory.readings.accepted } }
@@ -408,6 +479,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
     const terms: Record<string, number> = {};
     let overall: StrategyReason | undefined;
     let firstReason: StrategyReason | undefined;
+    const assetReasons: Record<string, StrategyReason> = {};
     let totalCurrentA = 0;
     let totalPowerW = 0;
 
@@ -415,6 +487,8 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       let reason: StrategyReason;
       if (isChargerStale(charger, config.maxReadingAgeMs)) {
         setpoints[charger.assetId] = { kind: 'ev-current', currentA: 0 };
+        const kept = pausedOnStaleData(memory.chargers[charger.assetId], clock.nowMs);
+        if (kept !== undefined) chargers[charger.assetId] = kept;
         reason = 'stale-data';
       } else if (!charger.connected) {
         setpoints[charger.assetId] = { kind: 'ev-current', currentA: 0 };
@@ -444,12 +518,14 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
           outputs[`ev${index}Phases`] = d.phases;
           terms[`ev${index}TargetA`] = d.targetA;
           if (d.latestStartMs !== undefined) terms[`ev${index}LatestStartMs`] = Math.round(d.latestStartMs);
+          if (d.departureAtMs !== undefined) terms[`ev${index}DepartureAtMs`] = d.departureAtMs;
           if (d.requiredA !== undefined) terms[`ev${index}RequiredA`] = Math.round(d.requiredA * 100) / 100;
         }
         reason = d.reason;
         overall = overall ?? reason;
       }
       firstReason = firstReason ?? reason;
+      assetReasons[charger.assetId] = reason;
     });
 
     return {
@@ -467,6 +543,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
           phaseHeadroomA: startPool.phaseHeadroomA,
         }),
         reason: overall ?? firstReason ?? 'not-connected',
+        assetReasons,
       },
       memory: { chargers, readings: surplus.trails, ...(memory.guardEv === undefined ? {} : { guardEv: memory.guardEv }) },
     };
