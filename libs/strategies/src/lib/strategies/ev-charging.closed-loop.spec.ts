@@ -98,7 +98,7 @@ describe.each<[string, Plant]>([
   });
 
   it('chases it with each meter’s latest reading, no rise limit and no rise hold (the behaviour before)', () => {
-    const { currents } = drive(plant, { ...EV_RAW, maxRiseAPerS: 1_000, riseHoldMs: 0 }, true);
+    const { currents } = drive(plant, { ...EV_RAW, maxRiseAPerS: 1_000, riseHoldMs: 0, pendingClearMs: 0 }, true);
     expect(Math.max(...currents)).toBeGreaterThanOrEqual(Math.floor(SURPLUS_A) + 3);
     expect(changes(currents)).toBeGreaterThan(20);
   });

@@ -128,6 +128,52 @@ describe('ev-charging strategy', () => {
       expect(results.map((r) => r.metrics.terms['ev0TargetA'])).toEqual([8, 16, 12]);
     });
 
+    it('switches phases only when the surplus asks for it for phaseSwitchDelayMs while a car charges', () => {
+      // Charging at 10 A on three phases (6 900 W) on 7.4 kW of surplus.
+      const sunny = (surplusW: number) =>
+        site({ canSwitchPhases: true, phases: 3, powerW: 6_900, currentLimitA: 10 }, { loadPowerW: 500, pvPowerW: 500 + surplusW });
+      const memory: EvChargingMemory = {
+        chargers: { 'ev-1': { charging: true, pendingSinceMs: null, requestedPhases: 3, lastPhaseSwitchAtMs: -HOUR, offeredA: 10, offeredAtMs: 0, offeredPhases: 3 } },
+      };
+      const cloud = (seconds: number) =>
+        runScenario(evChargingStrategy, cfg({ mode: 'solar' }), memory, [
+          ...Array.from({ length: seconds }, (_, i) => ({ atMs: (1 + i) * 1_000, state: sunny(3_000) })),
+          ...Array.from({ length: 10 }, (_, i) => ({ atMs: (1 + seconds + i) * 1_000, state: sunny(7_400) })),
+        ]);
+      // One tick of cloud: still three phases, after it too (before: one phase, held for 5 min).
+      expect(cloud(1).every((r) => (r.setpoints['ev-1'] as { phases?: number }).phases === 3)).toBe(true);
+      // A cloud of 40 s: one phase from its 31st second on.
+      const phases = cloud(40).map((r) => (r.setpoints['ev-1'] as { phases?: number }).phases);
+      expect(phases.indexOf(1)).toBe(30);
+    });
+
+    it('a moment of surplus does not restart a pending stop (pendingClearMs), a lasting one ends it', () => {
+      // Charging at 6 A (4 140 W) on 1 kW of surplus, with one tick of 4.5 kW every 100 s.
+      // (Surplus = PV − house load: the grid shows the car's draw, which the strategy counts back.)
+      const charging = (surplusW: number) =>
+        site({ powerW: 4_140, currentLimitA: 6 }, { loadPowerW: 500, pvPowerW: 500 + surplusW });
+      const memory: EvChargingMemory = {
+        chargers: { 'ev-1': { charging: true, pendingSinceMs: null, requestedPhases: null, lastPhaseSwitchAtMs: null } },
+      };
+      const ticks = Array.from({ length: 400 }, (_, i) => ({ atMs: i * 1_000, state: charging(i % 100 === 50 ? 4_500 : 1_000) }));
+      const results = runScenario(evChargingStrategy, cfg({ mode: 'solar' }), memory, ticks);
+      const stoppedAt = results.findIndex((r) => evCurrentOf(r) === 0);
+      // The stop delay (120 s) runs from the first tick, through the moment at 50 s.
+      expect(stoppedAt).toBe(120);
+      expect(results.slice(0, 120).every((r) => evCurrentOf(r) === 6 && r.metrics.reason === 'solar-stopping')).toBe(true);
+      // Without the grace (the behaviour before) each moment restarted it: never stopped in 400 s.
+      const before = runScenario(evChargingStrategy, cfg({ mode: 'solar', pendingClearMs: 0 }), memory, ticks);
+      expect(before.every((r) => evCurrentOf(r) === 6)).toBe(true);
+      // Surplus that lasts 10 s ends the pending stop.
+      const recovered = runScenario(evChargingStrategy, cfg({ mode: 'solar' }), memory, [
+        ...ticks.slice(0, 30),
+        ...Array.from({ length: 15 }, (_, i) => ({ atMs: (30 + i) * 1_000, state: charging(6_000) })),
+      ]);
+      expect(recovered.slice(30, 39).map((r) => r.metrics.reason)).toEqual(Array(9).fill('solar-stopping'));
+      expect(recovered.at(-1)!.metrics.reason).toBe('solar');
+      expect(recovered.at(-1)!.memory.chargers['ev-1']?.pendingSinceMs).toBeNull();
+    });
+
     it('a stale reading pauses the charger but keeps its session: no early phase switch, no new start delay', () => {
       const config0 = cfg({ mode: 'solar', startDelayMs: 60_000 });
       const sunny = (charger: Partial<EvChargerState>, grid: Partial<SiteState> = {}) =>
@@ -368,7 +414,7 @@ describe('ev-charging strategy', () => {
     });
 
     it('reproduces the chase without them (each meter’s latest reading, no rise limit, no rise hold): the car is asked far beyond the surplus', () => {
-      const currents = polledSite(cfg({ mode: 'solar', surplusPriority: 'ev', startDelayMs: 0, maxRiseAPerS: 1_000, riseHoldMs: 0 }), 15_000, false).map((t) => t.currentA);
+      const currents = polledSite(cfg({ mode: 'solar', surplusPriority: 'ev', startDelayMs: 0, maxRiseAPerS: 1_000, riseHoldMs: 0, pendingClearMs: 0 }), 15_000, false).map((t) => t.currentA);
       expect(Math.max(...currents)).toBeGreaterThanOrEqual(13);
     });
 
@@ -460,7 +506,8 @@ describe('ev-charging strategy', () => {
     it('converts the level at equal power when the phases switch', () => {
       // 16 A on one phase (3 680 W); the surplus grows to 11 kW: three phases, where 3 680 W is 5.3 A — the 6 A start.
       const memory: EvChargingMemory = {
-        chargers: { 'ev-1': { charging: true, pendingSinceMs: null, requestedPhases: 1, lastPhaseSwitchAtMs: -HOUR, offeredA: 16, offeredAtMs: 0, offeredPhases: 1 } },
+        // (The surplus has asked for three phases for longer than phaseSwitchDelayMs.)
+        chargers: { 'ev-1': { charging: true, pendingSinceMs: null, requestedPhases: 1, lastPhaseSwitchAtMs: -HOUR, offeredA: 16, offeredAtMs: 0, offeredPhases: 1, phasesWanted: 3, phasesWantedSinceMs: -HOUR } },
       };
       const state = site({ canSwitchPhases: true, phases: 1, powerW: 3_680, currentLimitA: 16 }, { loadPowerW: 500, pvPowerW: 11_500 });
       const results = runScenario(evChargingStrategy, evFirst, memory, [

@@ -49,6 +49,12 @@ export const EvChargingConfigSchema = z.strictObject({
   allowPhaseSwitching: z.boolean().default(true),
   /** Shortest time between two phase switches of one charger, ms (cars dislike frequent switching). */
   phaseSwitchMinIntervalMs: z.number().int().min(0).default(300_000),
+  /**
+   * While a car charges, the surplus must ask for the other phase count this long before a switch, ms (a car not yet
+   * charging switches at once). Before, one tick of a passing cloud switched three phases to one, then locked them
+   * for `phaseSwitchMinIntervalMs` while the sun was back (a review: 268 Wh exported that the car would have taken).
+   */
+  phaseSwitchDelayMs: z.number().int().min(0).default(30_000),
   /** Current resolution of the chargers, A; currents are rounded down to it. */
   currentStepA: z.number().positive().max(1).default(1),
   /** Scheduled: plan for this much more energy than asked, %, so a slow taper does not miss the departure. */
@@ -71,6 +77,13 @@ export const EvChargingConfigSchema = z.strictObject({
    * the grid ±300 W). Held, the surplus the fall leaves goes to the home battery until the grid has settled.
    */
   riseHoldMs: z.number().int().min(0).default(10_000),
+  /**
+   * A pending start or stop (solar) is dropped only once its condition has been false this long (at most half its
+   * delay), ms — not on the first tick it is: the engine ticks up to ten times a second, and a surplus hovering below the stop threshold with
+   * a moment above it every minute or two (a kettle switching off, a gap in the clouds) restarted the stop delay each
+   * time, so the car never stopped and drew its minimum from the grid (a review: 1.55 kWh imported in 30 min).
+   */
+  pendingClearMs: z.number().int().min(0).default(10_000),
   ...ReadingAgeConfigShape,
 }).superRefine((config, ctx) => {
   // A departure for a charger that does not run scheduled would be ignored: say so instead.
@@ -92,6 +105,11 @@ export interface EvChargerMemory {
   readonly charging: boolean;
   /** Since when the start (or stop) condition holds, epoch ms. */
   readonly pendingSinceMs: number | null;
+  /** Since when the pending condition has been false, epoch ms (`pendingClearMs`). */
+  readonly clearingSinceMs?: number;
+  /** The other phase count the surplus has asked for since `phasesWantedSinceMs` (`phaseSwitchDelayMs`). */
+  readonly phasesWanted?: 1 | 3;
+  readonly phasesWantedSinceMs?: number;
   /** Phases last requested, or null. */
   readonly requestedPhases: 1 | 3 | null;
   readonly lastPhaseSwitchAtMs: number | null;
@@ -206,6 +224,7 @@ function chargerDecision(
   const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
   let phases: 1 | 3 = canSwitch ? (mem.requestedPhases ?? charger.phases) : charger.phases;
   let lastPhaseSwitchAtMs = mem.lastPhaseSwitchAtMs;
+  let phasesWanted: { readonly phases: 1 | 3; readonly sinceMs: number } | undefined;
   const minPowerW = (p: number): number => charger.minCurrentA * p * voltageV;
 
   // Scheduled: the latest start and the current that meets the target by departure (the session's own, else the
@@ -272,9 +291,17 @@ function chargerDecision(
     if (effectiveMode === 'fast') desired = 3;
     else if (riseSurplusW >= minPowerW(3) + config.startMarginW) desired = 3;
     else if (fallSurplusW < minPowerW(3) - config.stopMarginW) desired = 1;
-    if (desired !== phases && isSwitchAllowed) {
-      phases = desired;
-      lastPhaseSwitchAtMs = nowMs;
+    if (desired !== phases) {
+      phasesWanted =
+        mem.phasesWanted === desired && mem.phasesWantedSinceMs !== undefined && mem.phasesWantedSinceMs <= nowMs
+          ? { phases: desired, sinceMs: mem.phasesWantedSinceMs }
+          : { phases: desired, sinceMs: nowMs };
+      const held = effectiveMode === 'fast' || !mem.charging || nowMs - phasesWanted.sinceMs >= config.phaseSwitchDelayMs;
+      if (isSwitchAllowed && held) {
+        phases = desired;
+        lastPhaseSwitchAtMs = nowMs;
+        phasesWanted = undefined;
+      }
     }
   }
   const wPerA = phases * voltageV;
@@ -284,6 +311,19 @@ function chargerDecision(
   let reason: StrategyReason;
   let charging = mem.charging;
   let pendingSinceMs = mem.pendingSinceMs;
+  let clearingSinceMs: number | undefined;
+  /**
+   * The pending condition is false this tick: drop it once that has lasted `pendingClearMs`, at most half the delay
+   * (with a 5 s stop delay, two dips 6 s apart would otherwise stop the car).
+   */
+  const clearPending = (delayMs: number): void => {
+    if (pendingSinceMs === null) return;
+    clearingSinceMs = mem.clearingSinceMs !== undefined && mem.clearingSinceMs <= nowMs ? mem.clearingSinceMs : nowMs;
+    if (nowMs - clearingSinceMs >= Math.min(config.pendingClearMs, delayMs / 2)) {
+      pendingSinceMs = null;
+      clearingSinceMs = undefined;
+    }
+  };
   if (effectiveMode === 'fast') {
     wantedA = charger.maxCurrentA;
     reason = scheduleReason ?? 'fast';
@@ -295,16 +335,16 @@ function chargerDecision(
     charging = true;
     pendingSinceMs = null;
   } else if (!charging) {
+    const yielded = yieldedAtMs !== undefined && yieldedAtMs <= nowMs && nowMs - yieldedAtMs <= YIELD_RESTART_WINDOW_MS;
+    const startDelayMs = yielded ? Math.min(config.startDelayMs, YIELD_START_DELAY_MS) : config.startDelayMs;
     if (riseSurplusW >= minPowerW(phases) + config.startMarginW) {
       pendingSinceMs = pendingSinceMs ?? nowMs;
-      const yielded = yieldedAtMs !== undefined && yieldedAtMs <= nowMs && nowMs - yieldedAtMs <= YIELD_RESTART_WINDOW_MS;
-      const startDelayMs = yielded ? Math.min(config.startDelayMs, YIELD_START_DELAY_MS) : config.startDelayMs;
       if (nowMs - pendingSinceMs >= startDelayMs) {
         charging = true;
         pendingSinceMs = null;
       }
     } else {
-      pendingSinceMs = null;
+      clearPending(startDelayMs);
     }
     wantedA = charging ? Math.max(charger.minCurrentA, surplusA) : 0;
     reason = charging ? 'solar' : pendingSinceMs !== null ? 'solar-waiting' : 'solar-insufficient';
@@ -325,9 +365,10 @@ function chargerDecision(
     // A pending stop the rise ahead alone covers is postponed, its timer kept (a car that pauses and resumes on its
     // own would otherwise restart it at every resume and never stop).
     const stopping = pendingSinceMs !== null && riseSurplusW < minPowerW(phases) - config.stopMarginW;
-    if (!stopping) pendingSinceMs = null;
-    wantedA = Math.max(charger.minCurrentA, surplusA);
-    reason = stopping ? 'solar-stopping' : 'solar';
+    if (!stopping) clearPending(config.stopDelayMs);
+    // Within pendingClearMs of a surplus that would end the pending stop: still stopping, at the minimum current.
+    wantedA = pendingSinceMs !== null && !stopping ? charger.minCurrentA : Math.max(charger.minCurrentA, surplusA);
+    reason = pendingSinceMs !== null ? 'solar-stopping' : 'solar';
   }
   if (mode === 'scheduled' && effectiveMode === 'solar' && scheduleReason === undefined) {
     reason = wantedA > 0 ? 'scheduled-solar' : 'scheduled-waiting';
@@ -374,6 +415,8 @@ function chargerDecision(
     memory: {
       charging,
       pendingSinceMs,
+      ...(clearingSinceMs !== undefined ? { clearingSinceMs } : {}),
+      ...(phasesWanted !== undefined ? { phasesWanted: phasesWanted.phases, phasesWantedSinceMs: phasesWanted.sinceMs } : {}),
       requestedPhases: canSwitch ? phases : null,
       lastPhaseSwitchAtMs,
       offeredA: levelA,
