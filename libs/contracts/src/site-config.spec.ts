@@ -68,6 +68,36 @@ describe('site configuration (assets.json)', () => {
     expect(paths({ ...input, rules: [rule] })).toContain('$.rules[0].when.assetId');
   });
 
+  it('refuses a rule whose asset is of the wrong kind, a duplicate rule id, and an intent lifetime under two ticks', () => {
+    const input = example();
+    const issues = (rules: unknown[]) => {
+      const result = SiteConfigSchema.safeParse({ ...input, rules });
+      return result.success ? [] : formatIssues(result.error.issues);
+    };
+    // The example: bat-1 battery, inv-1 hybrid inverter (no battery block), grid-1 grid meter, ev-1 charger.
+    expect(
+      issues([
+        { id: 'a', when: { type: 'soc-below', assetId: 'grid-1', socPct: 10 }, then: { type: 'set-battery-power', assetId: 'inv-1', powerW: 0 } },
+        { id: 'b', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-ev-current', assetId: 'bat-1', currentA: 6 } },
+        { id: 'b', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'limit-ev-current', assetId: 'ev-1', maxCurrentA: 6 }, ttlMs: 500 },
+      ]),
+    ).toEqual([
+      { path: '$.rules[0].when.assetId', message: "'soc-below' needs a battery (or a hybrid inverter with a battery block); 'grid-1' is a grid-meter" },
+      {
+        path: '$.rules[0].then.assetId',
+        message: "'set-battery-power' needs a battery (or a hybrid inverter with a battery block); 'inv-1' is a hybrid-inverter without a battery block",
+      },
+      { path: '$.rules[1].then.assetId', message: "'set-ev-current' needs an ev-charger; 'bat-1' is a battery" },
+      { path: '$.rules[2].id', message: "duplicate rule id 'b'" },
+      { path: '$.rules[2].ttlMs', message: 'ttlMs 500 is shorter than two ticks (strategy.tickMs 1000): the rule would lapse between ticks' },
+    ]);
+    expect(
+      issues([
+        { id: 'c', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } },
+      ]),
+    ).toEqual([]);
+  });
+
   it('refuses a cloud connection string in the file (secrets are referenced by env var)', () => {
     const input = { ...example(), cloud: { transport: 'servicebus', connectionString: 'Endpoint=sb://x' } };
     expect(SiteConfigSchema.safeParse(input).success).toBe(false);

@@ -210,7 +210,9 @@ describe('intent priority, expiry and fallback', () => {
 
     const outranked = await h.intent({ source: 'scheduled', setpoint: battery(500) });
     expect(outranked.outcome).toBe('superseded');
-    expect(outranked.reason).toMatch(/outranked by manual intent/);
+    expect(outranked.reason).toMatch(
+      /^outranked by manual intent \S+; held until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z and applied if that ends first$/,
+    );
     expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(-1_000));
 
     await h.run(2_000, { stepMs: 250 });

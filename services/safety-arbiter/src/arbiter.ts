@@ -209,6 +209,8 @@ interface AssetRuntime {
 
 const MAX_REASON = 500;
 const clip = (text: string): string => (text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 3)}...` : text);
+/** An instant for a reason a person reads: ISO 8601 (epoch ms only where Date cannot show it). */
+const isoTime = (atMs: number): string => (Math.abs(atMs) <= 8.64e15 ? new Date(atMs).toISOString() : String(atMs));
 
 function sameSetpoint(a: Setpoint, b: Setpoint): boolean {
   switch (a.kind) {
@@ -910,7 +912,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       reason: clip(
         winner === undefined
           ? 'not applied: no longer live'
-          : `outranked by ${winner.source} intent ${winner.id}; held until ${intent.issuedAtMs + intent.ttlMs} and applied if that ends first`,
+          : `outranked by ${winner.source} intent ${winner.id}; held until ${isoTime(intent.issuedAtMs + intent.ttlMs)} and applied if that ends first`,
       ),
     };
     publishDecision(decision);

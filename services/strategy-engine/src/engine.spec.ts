@@ -225,6 +225,57 @@ describe('the tick', () => {
     ]);
   });
 
+  it('a limit rule caps the strategy’s set-point (no discharge under 15 %) and lets a charge through; its intents live 3 ticks', async () => {
+    const site = buildSite({
+      rules: [
+        { id: 'protect-reserve', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } },
+        { id: 'cheap-night', when: { type: 'soc-below', assetId: 'bat-1', socPct: 13 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 2_000 } },
+      ],
+    });
+    const h = harness({ site });
+    await started(h);
+    // Importing 1 kW at 12 %: self-consumption would discharge 1 kW; the cap holds it at 0 W, and the other rule's
+    // 2 kW discharge is capped too.
+    sendTelemetry(h.peer, T0, { gridW: 1_000, socPct: 12 });
+    jest.advanceTimersByTime(0);
+    expect(intentsFor(h.bus, 'bat-1').map((i) => [i.source, i.setpoint, i.reason, i.ttlMs])).toEqual([
+      ['optimization', { kind: 'battery-power', powerW: 0 }, 'rule:protect-reserve (limits self-consumption:self-consumption)', 3_000],
+      ['scheduled', { kind: 'battery-power', powerW: 0 }, 'rule:cheap-night (limited by rule:protect-reserve)', 3_000],
+    ]);
+    // Exporting 2 kW at 14 %: the battery charges — before, the 0 W set-point kept a low battery from ever charging.
+    jest.advanceTimersByTime(1_000);
+    sendTelemetry(h.peer, T0 + 1_000, { gridW: -2_000, socPct: 14 });
+    jest.advanceTimersByTime(0);
+    expect(intentsFor(h.bus, 'bat-1').at(-1)).toMatchObject({ setpoint: { powerW: -2_000 }, reason: 'self-consumption:self-consumption' });
+  });
+
+  it('starts a rule’s forMs hold over when the rule is edited', async () => {
+    const hold = (powerW: number) => ({
+      id: 'shed',
+      forMs: 30_000,
+      when: { type: 'grid-import-above' as const, powerW },
+      then: { type: 'set-battery-power' as const, assetId: 'bat-1', powerW: 1_000 },
+    });
+    const h = harness({ site: buildSite({ rules: [hold(10_000)] }) });
+    await started(h);
+    const ruleIntents = () => intentsFor(h.bus, 'bat-1').filter((i) => i.source === 'scheduled');
+    for (let s = 0; s <= 40; s += 1) {
+      sendTelemetry(h.peer, T0 + s * 1_000, { gridW: 16_000 });
+      jest.advanceTimersByTime(1_000);
+    }
+    expect(ruleIntents().length).toBeGreaterThan(0);
+    // The threshold raised at 41 s (16 kW is still above it): the 30 s hold starts again, no intent before 71 s.
+    expect(h.engine.applyConfig(buildSite({ rules: [hold(15_000)] }), 'test').kind).toBe('applied');
+    const before = ruleIntents().length;
+    for (let s = 41; s <= 75; s += 1) {
+      sendTelemetry(h.peer, T0 + s * 1_000, { gridW: 16_000 });
+      jest.advanceTimersByTime(1_000);
+    }
+    const after = ruleIntents().slice(before);
+    expect(after.length).toBeGreaterThan(0);
+    expect(Math.min(...after.map((i) => i.issuedAtMs))).toBeGreaterThanOrEqual(T0 + 71_000);
+  });
+
   it('publishes every intent on the subject of its own source (nats.conf grants the engine no manual subject)', async () => {
     const site = buildSite({
       rules: [

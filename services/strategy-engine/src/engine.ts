@@ -17,6 +17,7 @@ import {
 import { serviceTracer, type HealthControl } from '@voltimax/service-kit';
 import {
   combine,
+  applyRuleLimits,
   evaluateRules,
   INITIAL_AUTOMATION_MEMORY,
   INITIAL_METER_MEMORY,
@@ -368,7 +369,14 @@ export function createEngine(deps: EngineDeps): Engine {
       nowMs,
       maxTelemetryAgeMs: settings.maxTelemetryAgeMs,
     });
-    const rules = evaluateRules(site.rules, config.automation, built.state, clock, automationMemory, site.strategy.active);
+    const rules = evaluateRules(
+      site.rules,
+      { ...config.automation, defaultTtlMs: ttlMs() },
+      built.state,
+      clock,
+      automationMemory,
+      site.strategy.active,
+    );
     siteMeter = recordSiteHistory(siteMeter, built.state, nowMs, settings.maxTelemetryAgeMs);
     // A planner without memory (first start, memory expired, just activated) starts from the site's meter.
     const seeded = seedSiteMeter(rules.active, config.configs, memories, siteMeter);
@@ -411,7 +419,14 @@ export function createEngine(deps: EngineDeps): Engine {
       intents.push(intent);
       return true;
     };
-    for (const [assetId, setpoint] of Object.entries(combined.setpoints)) {
+    // The caps of firing `limit-*` rules shape the strategies' set-points and the other rules' alike.
+    const limited = (assetId: string, setpoint: Setpoint) => {
+      const asset = site.assets.find((a) => a.id === assetId);
+      return applyRuleLimits(assetId, setpoint, rules.limits, asset?.kind === 'ev-charger' ? asset.evCharger.minCurrentA : 0);
+    };
+    for (const [assetId, proposed] of Object.entries(combined.setpoints)) {
+      const { setpoint, ruleIds } = limited(assetId, proposed);
+      const strategyReason = reasonFor(assetId, proposed, combined);
       const intent: ControlIntent = {
         v: 1,
         id: newId(),
@@ -420,13 +435,15 @@ export function createEngine(deps: EngineDeps): Engine {
         setpoint,
         issuedAtMs: nowMs,
         ttlMs: ttl,
-        reason: reasonFor(assetId, setpoint, combined),
+        reason: ruleIds.length === 0 ? strategyReason : `${ruleIds.map((id) => `rule:${id}`).join(', ')} (limits ${strategyReason})`,
         issuedBy: 'strategy-engine',
       };
       if (publishIntent(intent, 'intent')) lastSetpoints.set(assetId, lastSetpoint(assetId, setpoint, nowMs, intent.reason));
     }
     for (const ruleIntent of rules.intents) {
-      const intent = toControlIntent(ruleIntent, newId(), clock);
+      const { setpoint, ruleIds } = limited(ruleIntent.assetId, ruleIntent.setpoint);
+      const capped = ruleIds.length === 0 ? ruleIntent : { ...ruleIntent, setpoint, reason: `${ruleIntent.reason} (limited by ${ruleIds.map((id) => `rule:${id}`).join(', ')})` };
+      const intent = toControlIntent(capped, newId(), clock);
       // On the rule's own source subject (scheduled or safety): nats.conf grants those to this service, not manual.
       if (publishIntent(intent, 'rule intent')) health.incrementCounter('ruleIntents');
     }
@@ -650,6 +667,17 @@ export function createEngine(deps: EngineDeps): Engine {
       if (next.configHashes[name] !== undefined && next.configHashes[name] === previous.configHashes[name]) kept[name] = memory;
     }
     memories = kept as StrategyMemories;
+    // A rule's `forMs` hold goes on only while what it holds for is the same (an edited threshold starts it over).
+    const holdKey = (rule: SiteConfig['rules'][number]): string => JSON.stringify([rule.when, rule.forMs, rule.enabled]);
+    const before = new Map(previous.site.rules.map((rule) => [rule.id, holdKey(rule)]));
+    automationMemory = {
+      conditionSinceMs: Object.fromEntries(
+        Object.entries(automationMemory.conditionSinceMs).filter(([id]) => {
+          const rule = next.site.rules.find((r) => r.id === id);
+          return rule !== undefined && before.get(id) === holdKey(rule);
+        }),
+      ),
+    };
     config = next;
     telemetry.retain(new Set(next.site.assets.map((a) => a.id)));
     lastActive = next.site.strategy.active;

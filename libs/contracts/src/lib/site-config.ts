@@ -229,8 +229,12 @@ export const AutomationRuleSchema = z.strictObject({
   source: z.enum(['scheduled', 'safety']).default('scheduled'),
   /** The condition must hold continuously this long before the rule fires, ms. */
   forMs: z.number().int().min(0).max(24 * 3_600_000).default(0),
-  /** Lifetime of the intents the rule emits, ms (re-emitted every tick while the rule fires). */
-  ttlMs: DurationMsSchema.max(24 * 3_600_000).default(60_000),
+  /**
+   * Lifetime of the intents the rule emits, ms (re-emitted every tick while the rule fires). Default: the strategy
+   * engine's intent lifetime (3 ticks), so a rule that stops holding stops acting within three ticks; at least two
+   * ticks when set (a shorter one would leave the asset without the rule between ticks).
+   */
+  ttlMs: DurationMsSchema.max(24 * 3_600_000).optional(),
   when: z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('time'), from: TimeOfDaySchema, to: TimeOfDaySchema, days: z.array(z.number().int().min(0).max(6)).optional() }),
     z.strictObject({ type: z.literal('soc-below'), assetId: AssetIdSchema, socPct: PctSchema }),
@@ -243,9 +247,35 @@ export const AutomationRuleSchema = z.strictObject({
     z.strictObject({ type: z.literal('activate-strategy'), strategy: StrategyNameSchema }),
     z.strictObject({ type: z.literal('set-battery-power'), assetId: AssetIdSchema, powerW: z.number().finite() }),
     z.strictObject({ type: z.literal('set-ev-current'), assetId: AssetIdSchema, currentA: z.number().finite().nonnegative() }),
+    /**
+     * Caps, not set-points: the strategies' (and other rules') set-points for the asset are clamped while the rule
+     * holds — `maxDischargeW: 0` stops discharge and still lets the battery charge. W, ≥ 0 (battery + = discharge).
+     */
+    z
+      .strictObject({
+        type: z.literal('limit-battery-power'),
+        assetId: AssetIdSchema,
+        maxDischargeW: PowerWSchema.optional(),
+        maxChargeW: PowerWSchema.optional(),
+      })
+      .refine((l) => l.maxDischargeW !== undefined || l.maxChargeW !== undefined, {
+        message: 'give maxDischargeW, maxChargeW or both',
+      }),
+    /** A cap on the charger's current, A per phase; under the charger's minimum the car pauses. */
+    z.strictObject({ type: z.literal('limit-ev-current'), assetId: AssetIdSchema, maxCurrentA: z.number().finite().nonnegative() }),
   ]),
 });
 export type AutomationRule = z.infer<typeof AutomationRuleSchema>;
+
+/** The kind of asset each rule condition or action with an `assetId` reads or sets. */
+const RULE_ASSET_NEEDS: Readonly<Record<string, 'battery' | 'ev-charger' | undefined>> = {
+  'soc-below': 'battery',
+  'soc-above': 'battery',
+  'set-battery-power': 'battery',
+  'limit-battery-power': 'battery',
+  'set-ev-current': 'ev-charger',
+  'limit-ev-current': 'ev-charger',
+};
 
 /** A time-of-use period: price applies from `from` until `to` (local time) on the given weekdays (0 = Sunday). */
 export const TouPeriodSchema = z.strictObject({
@@ -347,12 +377,38 @@ export const SiteConfigSchema = z
         });
       }
     });
-    const known = new Set(site.assets.map((a) => a.id));
+    const byId = new Map(site.assets.map((a) => [a.id, a]));
+    const ruleIds = new Set<string>();
     site.rules.forEach((rule, index) => {
+      if (ruleIds.has(rule.id)) {
+        ctx.addIssue({ code: 'custom', path: ['rules', index, 'id'], message: `duplicate rule id '${rule.id}'` });
+      }
+      ruleIds.add(rule.id);
       for (const [part, value] of [['when', rule.when], ['then', rule.then]] as const) {
-        if ('assetId' in value && !known.has(value.assetId)) {
+        if (!('assetId' in value)) continue;
+        const asset = byId.get(value.assetId);
+        if (asset === undefined) {
           ctx.addIssue({ code: 'custom', path: ['rules', index, part, 'assetId'], message: `unknown asset '${value.assetId}'` });
+          continue;
         }
+        // What the condition reads or the action sets must be something the asset has.
+        const needs = RULE_ASSET_NEEDS[value.type];
+        const hasBattery = asset.kind === 'battery' || (asset.kind === 'hybrid-inverter' && asset.battery !== undefined);
+        const fits = needs === 'battery' ? hasBattery : asset.kind === 'ev-charger';
+        if (needs !== undefined && !fits) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', index, part, 'assetId'],
+            message: `'${value.type}' needs ${needs === 'battery' ? 'a battery (or a hybrid inverter with a battery block)' : 'an ev-charger'}; '${value.assetId}' is a ${asset.kind}${asset.kind === 'hybrid-inverter' ? ' without a battery block' : ''}`,
+          });
+        }
+      }
+      if (rule.ttlMs !== undefined && rule.ttlMs < 2 * site.strategy.tickMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'ttlMs'],
+          message: `ttlMs ${rule.ttlMs} is shorter than two ticks (strategy.tickMs ${site.strategy.tickMs}): the rule would lapse between ticks`,
+        });
       }
     });
   });

@@ -1,7 +1,9 @@
 import { AutomationRuleSchema, ControlIntentSchema, type AutomationRule, type StrategyName } from '@voltimax/contracts';
 import { buildBattery, buildEvCharger, buildPriceSeries, buildSiteState, localTimeMs } from '../testing';
+import fc from 'fast-check';
 import {
   AutomationOptionsSchema,
+  applyRuleLimits,
   evaluateRules,
   INITIAL_AUTOMATION_MEMORY,
   toControlIntent,
@@ -163,5 +165,63 @@ describe('automation helpers', () => {
 
   it('refuses unknown option keys', () => {
     expect(AutomationOptionsSchema.safeParse({ rules: { r: { sauce: 'x' } } }).success).toBe(false);
+  });
+});
+
+describe('limit rules: caps, not set-points', () => {
+  const lowSoc = { type: 'soc-below', assetId: 'bat-1', socPct: 60 };
+  const stopDischarge = rule({ id: 'protect-reserve', when: lowSoc, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } });
+
+  it('a firing limit claims no asset and emits no intent: it lists a cap, and another rule on the asset still acts', () => {
+    const charge = rule({ id: 'night', when: { type: 'grid-import-above', powerW: 0 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: -2_000 } });
+    const outcome = evaluate([stopDischarge, charge], buildSiteState(), 0);
+    expect(outcome.limits).toEqual([{ ruleId: 'protect-reserve', assetId: 'bat-1', maxDischargeW: 0 }]);
+    expect(outcome.intents.map((i) => i.ruleId)).toEqual(['night']);
+    expect(outcome.evaluations.map((e) => e.status)).toEqual(['fired', 'fired']);
+    // The shipped example before: a set-point of 0 W at source safety, which also forbade charging, so a battery
+    // under 15 % could never leave it. The cap leaves the charge through and stops the discharge.
+    expect(applyRuleLimits('bat-1', { kind: 'battery-power', powerW: -2_000 }, outcome.limits).setpoint).toEqual({ kind: 'battery-power', powerW: -2_000 });
+    expect(applyRuleLimits('bat-1', { kind: 'battery-power', powerW: 3_000 }, outcome.limits)).toEqual({
+      setpoint: { kind: 'battery-power', powerW: 0 },
+      ruleIds: ['protect-reserve'],
+    });
+    expect(evaluate([stopDischarge], buildSiteState({ batteries: [buildBattery({ socPct: 80 })] }), 0).limits).toEqual([]);
+  });
+
+  it('caps an EV current, pausing the car when the cap is under its minimum; another asset is untouched', () => {
+    const cap = (maxCurrentA: number) => [{ ruleId: 'r', assetId: 'ev-1', maxCurrentA }];
+    expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 16, phases: 3 }, cap(6), 6).setpoint).toEqual({ kind: 'ev-current', currentA: 6, phases: 3 });
+    expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 16 }, cap(4), 6).setpoint).toEqual({ kind: 'ev-current', currentA: 0 });
+    // A paused car stays paused (the old set-ev-current 6 A started it exactly when the import was already high).
+    expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 0 }, cap(6), 6)).toEqual({ setpoint: { kind: 'ev-current', currentA: 0 }, ruleIds: [] });
+    expect(applyRuleLimits('ev-2', { kind: 'ev-current', currentA: 16 }, cap(6), 6).ruleIds).toEqual([]);
+  });
+
+  it('property: the result lies within every cap, and a set-point within them is unchanged', () => {
+    const limitArb = fc.record({
+      ruleId: fc.constantFrom('a', 'b', 'c'),
+      assetId: fc.constant('bat-1'),
+      maxDischargeW: fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
+      maxChargeW: fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(fc.array(limitArb, { maxLength: 4 }), fc.integer({ min: -20_000, max: 20_000 }), (limits, powerW) => {
+        const { setpoint, ruleIds } = applyRuleLimits('bat-1', { kind: 'battery-power', powerW }, limits);
+        const out = setpoint.kind === 'battery-power' ? setpoint.powerW : NaN;
+        for (const l of limits) {
+          expect(out).toBeLessThanOrEqual(l.maxDischargeW ?? Infinity);
+          expect(out).toBeGreaterThanOrEqual(-(l.maxChargeW ?? Infinity));
+        }
+        const within = limits.every((l) => powerW <= (l.maxDischargeW ?? Infinity) && powerW >= -(l.maxChargeW ?? Infinity));
+        if (within) expect([out, ruleIds]).toEqual([powerW, []]);
+        else expect(ruleIds.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+
+  it('the schema wants at least one of maxDischargeW and maxChargeW', () => {
+    const parsed = AutomationRuleSchema.safeParse({ id: 'x', when: lowSoc, then: { type: 'limit-battery-power', assetId: 'bat-1' } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toBe('give maxDischargeW, maxChargeW or both');
   });
 });

@@ -20,18 +20,20 @@ export const RuleOptionsSchema = z.strictObject({
   source: z.enum(['scheduled', 'safety']).default('scheduled'),
   /** The condition must hold continuously this long before the rule fires, ms. */
   forMs: z.number().int().min(0).default(0),
-  /** Lifetime of the intents the rule emits, ms (re-emitted every tick while the rule fires). */
-  ttlMs: z.number().int().positive().max(24 * 3_600_000).default(60_000),
+  /** Lifetime of the intents the rule emits, ms (re-emitted every tick while the rule fires); default: the engine's. */
+  ttlMs: z.number().int().positive().max(24 * 3_600_000).optional(),
 });
 export type RuleOptions = z.infer<typeof RuleOptionsSchema>;
 
-const DEFAULT_RULE_OPTIONS: RuleOptions = { source: 'scheduled', forMs: 0, ttlMs: 60_000 };
+const DEFAULT_RULE_OPTIONS: RuleOptions = { source: 'scheduled', forMs: 0 };
 
 export const AutomationOptionsSchema = z
   .strictObject({
     rules: z.record(z.string(), RuleOptionsSchema).default({}),
     /** Readings older than this make soc and grid conditions unknown (not satisfied), ms. */
     maxReadingAgeMs: z.number().int().positive().default(DEFAULT_MAX_READING_AGE_MS),
+    /** Lifetime of a rule's intents when the rule sets none, ms (the engine's intent lifetime). */
+    defaultTtlMs: z.number().int().positive().max(24 * 3_600_000).default(60_000),
   })
   .prefault({});
 export type AutomationOptions = z.infer<typeof AutomationOptionsSchema>;
@@ -70,9 +72,22 @@ export interface RuleEvaluation {
   readonly sinceMs?: number;
 }
 
+/** A cap a firing `limit-*` rule puts on an asset's set-points. */
+export interface RuleLimit {
+  readonly ruleId: string;
+  readonly assetId: string;
+  /** Battery: the most it may discharge / charge, W (≥ 0). */
+  readonly maxDischargeW?: number;
+  readonly maxChargeW?: number;
+  /** EV charger: the most current it may offer, A. */
+  readonly maxCurrentA?: number;
+}
+
 export interface RulesOutcome {
   /** Intents to publish, at most one per asset (safety before scheduled, then rule order). */
   readonly intents: readonly RuleIntent[];
+  /** Caps of the firing `limit-*` rules, in rule order (every one applies: the tightest wins). */
+  readonly limits: readonly RuleLimit[];
   /** The active strategy list: strategies activated by firing rules first (rule order), then the configured ones. */
   readonly active: readonly StrategyName[];
   /** Strategies activated by rules this tick. */
@@ -119,24 +134,73 @@ function evaluateCondition(
   }
 }
 
-function intentFor(rule: AutomationRule, options: RuleOptions): RuleIntent | undefined {
-  const base = { ruleId: rule.id, source: options.source, ttlMs: options.ttlMs, reason: `rule:${rule.id}` };
+function intentFor(rule: AutomationRule, options: RuleOptions, defaultTtlMs: number): RuleIntent | undefined {
+  const base = { ruleId: rule.id, source: options.source, ttlMs: options.ttlMs ?? defaultTtlMs, reason: `rule:${rule.id}` };
   switch (rule.then.type) {
     case 'set-battery-power':
       return { ...base, assetId: rule.then.assetId, setpoint: { kind: 'battery-power', powerW: rule.then.powerW } };
     case 'set-ev-current':
       return { ...base, assetId: rule.then.assetId, setpoint: { kind: 'ev-current', currentA: rule.then.currentA } };
     case 'activate-strategy':
+    case 'limit-battery-power':
+    case 'limit-ev-current':
       return undefined;
   }
+}
+
+function limitFor(rule: AutomationRule): RuleLimit | undefined {
+  switch (rule.then.type) {
+    case 'limit-battery-power':
+      return {
+        ruleId: rule.id,
+        assetId: rule.then.assetId,
+        ...(rule.then.maxDischargeW !== undefined ? { maxDischargeW: rule.then.maxDischargeW } : {}),
+        ...(rule.then.maxChargeW !== undefined ? { maxChargeW: rule.then.maxChargeW } : {}),
+      };
+    case 'limit-ev-current':
+      return { ruleId: rule.id, assetId: rule.then.assetId, maxCurrentA: rule.then.maxCurrentA };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A set-point within the caps the firing `limit-*` rules put on its asset, and the rules that changed it (in rule
+ * order). A battery power is clamped to [−maxChargeW, maxDischargeW]; an EV current to maxCurrentA, and to 0 when
+ * that is under `evMinCurrentA` (a car takes nothing between 0 and its minimum). Other set-points pass unchanged.
+ */
+export function applyRuleLimits(
+  assetId: string,
+  setpoint: Setpoint,
+  limits: readonly RuleLimit[],
+  evMinCurrentA = 0,
+): { readonly setpoint: Setpoint; readonly ruleIds: readonly string[] } {
+  let out = setpoint;
+  const ruleIds: string[] = [];
+  for (const limit of limits) {
+    if (limit.assetId !== assetId) continue;
+    if (out.kind === 'battery-power') {
+      const powerW = Math.max(-(limit.maxChargeW ?? Infinity), Math.min(limit.maxDischargeW ?? Infinity, out.powerW));
+      if (powerW !== out.powerW) {
+        out = { ...out, powerW: powerW === 0 ? 0 : powerW };
+        ruleIds.push(limit.ruleId);
+      }
+    } else if (out.kind === 'ev-current' && limit.maxCurrentA !== undefined && out.currentA > limit.maxCurrentA) {
+      const capped = limit.maxCurrentA < evMinCurrentA ? 0 : limit.maxCurrentA;
+      out = { ...out, currentA: capped };
+      ruleIds.push(limit.ruleId);
+    }
+  }
+  return { setpoint: out, ruleIds };
 }
 
 /**
  * Evaluates the site's automation rules against the snapshot. A condition that cannot be evaluated (stale data,
  * unknown asset, no price, bad time zone) counts as not satisfied and restarts its `forMs` hold.
  * A rule fires when its condition has held for `forMs`. Firing rules emit intents (one per asset: safety rules
- * before scheduled ones, then list order; the others are 'superseded') or activate a strategy, which is put in
- * front of the configured active list (so an activated primary becomes the primary under the combination rule).
+ * before scheduled ones, then list order; the others are 'superseded'), caps (`limit-*`: every one applies, see
+ * `applyRuleLimits`) or activate a strategy, which is put in front of the configured active list (so an activated
+ * primary becomes the primary under the combination rule).
  */
 export function evaluateRules(
   rules: readonly AutomationRule[],
@@ -149,7 +213,11 @@ export function evaluateRules(
   const evaluations: RuleEvaluation[] = [];
   const since: Record<string, number> = {};
   const firing: { readonly rule: AutomationRule; readonly options: RuleOptions; readonly index: number }[] = [];
-  const knownAssets = new Set([...state.batteries.map((b) => b.assetId), ...state.evChargers.map((c) => c.assetId)]);
+  const batteries = new Set(state.batteries.map((b) => b.assetId));
+  const chargers = new Set(state.evChargers.map((c) => c.assetId));
+  /** The action's asset is one the snapshot has, of the kind the action needs. */
+  const knownAssetFor = (then: Exclude<AutomationRule['then'], { type: 'activate-strategy' }>): boolean =>
+    then.type === 'set-ev-current' || then.type === 'limit-ev-current' ? chargers.has(then.assetId) : batteries.has(then.assetId);
 
   rules.forEach((rule, index) => {
     const ruleOptions = options.rules[rule.id] ?? DEFAULT_RULE_OPTIONS;
@@ -172,7 +240,7 @@ export function evaluateRules(
       evaluations.push({ ruleId: rule.id, status: 'pending', value: result.value, sinceMs: startedMs });
       return;
     }
-    if (rule.then.type !== 'activate-strategy' && !knownAssets.has(rule.then.assetId)) {
+    if (rule.then.type !== 'activate-strategy' && !knownAssetFor(rule.then)) {
       evaluations.push({ ruleId: rule.id, status: 'unknown', detail: 'unknown-asset', value: result.value, sinceMs: startedMs });
       return;
     }
@@ -190,8 +258,9 @@ export function evaluateRules(
   const intents: RuleIntent[] = [];
   const claimed = new Set<string>();
   const superseded = new Set<string>();
+  const limits = firing.flatMap(({ rule }) => limitFor(rule) ?? []);
   for (const { rule, options: ruleOptions } of ordered) {
-    const intent = intentFor(rule, ruleOptions);
+    const intent = intentFor(rule, ruleOptions, options.defaultTtlMs);
     if (!intent) continue;
     if (claimed.has(intent.assetId)) {
       superseded.add(rule.id);
@@ -203,6 +272,7 @@ export function evaluateRules(
 
   return {
     intents,
+    limits,
     active: [...activated, ...configuredActive.filter((n) => !activated.includes(n))],
     activated,
     evaluations: evaluations.map((e) => (superseded.has(e.ruleId) ? { ...e, status: 'superseded' } : e)),
