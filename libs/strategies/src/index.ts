@@ -49,6 +49,7 @@ export {
   RuleOptionsSchema,
   applyRuleLimits,
   evaluateRules,
+  rulesDecisionMetrics,
   toControlIntent,
   unknownRuleOptionIds,
   type AutomationMemory,

@@ -249,6 +249,30 @@ describe('the tick', () => {
     expect(intentsFor(h.bus, 'bat-1').at(-1)).toMatchObject({ setpoint: { powerW: -2_000 }, reason: 'self-consumption:self-consumption' });
   });
 
+  it('publishes the rules’ statuses as strategy.decision.automation-rules (none on a site without rules)', async () => {
+    const site = buildSite({
+      rules: [
+        { id: 'protect-reserve', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } },
+        { id: 'shed', forMs: 30_000, when: { type: 'grid-import-above', powerW: 500 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 1_000 } },
+      ],
+    });
+    const h = harness({ site });
+    await started(h);
+    sendTelemetry(h.peer, T0, { gridW: 1_000, socPct: 12 });
+    jest.advanceTimersByTime(0);
+    const [decision] = decisionsOf(h.bus, 'automation-rules').map((d) => DecisionMetricsSchema.parse(d));
+    expect(decision).toMatchObject({
+      reason: 'fired: protect-reserve; pending: shed',
+      inputs: { 'protect-reserve': 12, shed: 1_000 },
+      outputs: { 'protect-reserve': 1, shed: 0 },
+    });
+    const plain = harness();
+    await started(plain);
+    sendTelemetry(plain.peer, T0, {});
+    jest.advanceTimersByTime(0);
+    expect(decisionsOf(plain.bus, 'automation-rules')).toEqual([]);
+  });
+
   it('starts a rule’s forMs hold over when the rule is edited', async () => {
     const hold = (powerW: number) => ({
       id: 'shed',

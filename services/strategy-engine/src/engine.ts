@@ -3,6 +3,7 @@ import { context, trace, type Context, type Link } from '@opentelemetry/api';
 import type { Bus, Unsubscribe } from '@voltimax/bus';
 import {
   DEFAULT_MIN_TICK_MS,
+  AUTOMATION_RULES_DECISION,
   EXPORT_LIMIT_DECISION,
   intentParams,
   subjects,
@@ -19,6 +20,7 @@ import {
   combine,
   applyRuleLimits,
   evaluateRules,
+  rulesDecisionMetrics,
   INITIAL_AUTOMATION_MEMORY,
   INITIAL_METER_MEMORY,
   meterFromHistory,
@@ -312,6 +314,22 @@ export function createEngine(deps: EngineDeps): Engine {
     }
   }
 
+  /** Each rule's status as last logged: a change is logged once (warn when a rule cannot act). */
+  const ruleStatus = new Map<string, string>();
+  function logRuleChanges(evaluations: RulesOutcome['evaluations']): void {
+    for (const e of evaluations) {
+      const now = e.detail === undefined ? e.status : `${e.status} (${e.detail})`;
+      const before = ruleStatus.get(e.ruleId);
+      if (before === now) continue;
+      ruleStatus.set(e.ruleId, now);
+      if (e.status === 'unknown' || e.status === 'superseded') {
+        log.warn({ rule: e.ruleId, status: e.status, detail: e.detail }, 'automation rule cannot act');
+      } else if (e.status === 'fired' || before?.startsWith('fired')) {
+        log.info({ rule: e.ruleId, status: e.status, value: e.value }, e.status === 'fired' ? 'automation rule fired' : 'automation rule stopped');
+      }
+    }
+  }
+
   function safeTick(): TickOutcome | undefined {
     try {
       return tracedTick();
@@ -399,6 +417,7 @@ export function createEngine(deps: EngineDeps): Engine {
     }
     memories = combined.memories;
     automationMemory = rules.memory;
+    logRuleChanges(rules.evaluations);
     if (rules.active.join() !== lastActive.join()) {
       lastActive = rules.active;
       triggerIds = triggerAssetIds(site, lastActive);
@@ -453,6 +472,16 @@ export function createEngine(deps: EngineDeps): Engine {
       for (const decision of combined.decisions) {
         publishSafely('decision', () =>
           bus.publish(subjects.strategyDecision, { strategy: decision.name }, toDecisionMetrics(decision.name, decision.metrics, clock)),
+        );
+      }
+      // The rules too, on sites with rules: which fired, which wait for their hold, which cannot be evaluated and why.
+      if (site.rules.length > 0) {
+        publishSafely('decision', () =>
+          bus.publish(
+            subjects.strategyDecision,
+            { strategy: AUTOMATION_RULES_DECISION },
+            { v: 1, strategy: AUTOMATION_RULES_DECISION, atMs: Math.max(0, Math.round(nowMs)), ...rulesDecisionMetrics(rules.evaluations) },
+          ),
         );
       }
       // The feed-in limit explains itself too, on sites with PV it may curtail (whatever the strategies).

@@ -193,6 +193,13 @@ export type DecisionMetrics = z.infer<typeof DecisionMetricsSchema>;
  */
 export const EXPORT_LIMIT_DECISION = 'export-limit';
 
+/**
+ * The `strategy` of the automation rules' decisions (`strategy.decision.automation-rules`), on sites with rules: each
+ * rule's status (fired, pending, inactive, unknown with why, superseded, disabled) in the reason, the value its
+ * condition compared in `inputs`, 1 for a firing rule in `outputs`.
+ */
+export const AUTOMATION_RULES_DECISION = 'automation-rules';
+
 /** `safety.estop`: emergency stop engaged or released. Latched until released explicitly. */
 export const EmergencyStopSchema = z.strictObject({
   v: z.literal(1),

@@ -1,4 +1,4 @@
-import { AutomationRuleSchema, ControlIntentSchema, type AutomationRule, type StrategyName } from '@voltimax/contracts';
+import { AutomationRuleSchema, ControlIntentSchema, DecisionMetricsSchema, type AutomationRule, type StrategyName } from '@voltimax/contracts';
 import { buildBattery, buildEvCharger, buildPriceSeries, buildSiteState, localTimeMs } from '../testing';
 import fc from 'fast-check';
 import {
@@ -6,6 +6,7 @@ import {
   applyRuleLimits,
   evaluateRules,
   INITIAL_AUTOMATION_MEMORY,
+  rulesDecisionMetrics,
   toControlIntent,
   unknownRuleOptionIds,
   type AutomationMemory,
@@ -223,5 +224,31 @@ describe('limit rules: caps, not set-points', () => {
     const parsed = AutomationRuleSchema.safeParse({ id: 'x', when: lowSoc, then: { type: 'limit-battery-power', assetId: 'bat-1' } });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.message).toBe('give maxDischargeW, maxChargeW or both');
+  });
+});
+
+describe('rulesDecisionMetrics', () => {
+  it('lists the rules by status with why, the compared values and the firing ones; the contract takes it', () => {
+    const state = buildSiteState({ batteries: [buildBattery({ socPct: 12 })], gridAgeMs: 60_000 });
+    const long = 'a-rule-with-a-name-far-longer-than-any-metrics-key-may-be-in-the-contract';
+    const outcome = evaluate(
+      [
+        rule({ id: 'protect-reserve', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } }),
+        rule({ id: 'shed', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 2_000 } }),
+        rule({ id: long, forMs: 60_000, when: { type: 'soc-below', assetId: 'bat-1', socPct: 20 }, then: { type: 'activate-strategy', strategy: 'charge' } }),
+        rule({ id: 'high', when: { type: 'soc-above', assetId: 'bat-1', socPct: 90 }, then: { type: 'activate-strategy', strategy: 'discharge' } }),
+      ],
+      state,
+      1_000,
+      INITIAL_AUTOMATION_MEMORY,
+      AutomationOptionsSchema.parse({ rules: { [long]: { forMs: 60_000 } } }),
+    );
+    const metrics = rulesDecisionMetrics(outcome.evaluations);
+    expect(metrics.reason).toBe(`fired: protect-reserve; pending: ${long}; unknown: shed (stale-data)`);
+    expect(metrics.outputs).toEqual({ 'protect-reserve': 1, shed: 0, [long.slice(0, 64)]: 0, high: 0 });
+    expect(metrics.inputs).toMatchObject({ 'protect-reserve': 12, high: 12 });
+    expect(metrics.terms[`${long.slice(0, 57)}SinceMs`]).toBe(1_000);
+    expect(DecisionMetricsSchema.safeParse({ v: 1, strategy: 'automation-rules', atMs: 1_000, ...metrics }).success).toBe(true);
+    expect(rulesDecisionMetrics([{ ruleId: 'high', status: 'inactive', value: 12 }]).reason).toBe('none firing');
   });
 });

@@ -300,3 +300,39 @@ export function toControlIntent(intent: RuleIntent, id: string, clock: Clock): C
     issuedBy: 'strategy-engine',
   };
 }
+
+/** Longest metrics key and reason the contract takes. */
+const MAX_KEY = 64;
+const MAX_REASON = 200;
+
+/**
+ * The rules' evaluations as decision metrics (`strategy.decision.automation-rules`): `inputs` the value each
+ * condition compared, `outputs` 1 for a firing rule and 0 for the others, `terms` since when a condition holds, and
+ * the reason listing the rules by status — `fired: a; pending: b; unknown: c (stale-data)`, or `none firing`.
+ */
+export function rulesDecisionMetrics(evaluations: readonly RuleEvaluation[]): {
+  readonly inputs: Record<string, number>;
+  readonly outputs: Record<string, number>;
+  readonly terms: Record<string, number>;
+  readonly reason: string;
+} {
+  const key = (id: string, suffix = ''): string => `${id.slice(0, MAX_KEY - suffix.length)}${suffix}`;
+  const inputs: Record<string, number> = {};
+  const outputs: Record<string, number> = {};
+  const terms: Record<string, number> = {};
+  const byStatus = new Map<RuleStatus, string[]>();
+  for (const e of evaluations) {
+    if (e.value !== undefined && Number.isFinite(e.value)) inputs[key(e.ruleId)] = e.value;
+    outputs[key(e.ruleId)] = e.status === 'fired' ? 1 : 0;
+    if (e.sinceMs !== undefined) terms[key(e.ruleId, 'SinceMs')] = e.sinceMs;
+    const label = e.detail !== undefined ? `${e.ruleId} (${e.detail})` : e.ruleId;
+    byStatus.set(e.status, [...(byStatus.get(e.status) ?? []), label]);
+  }
+  const order: readonly RuleStatus[] = ['fired', 'pending', 'unknown', 'superseded', 'inactive', 'disabled'];
+  const parts = order.flatMap((status) => {
+    const ids = byStatus.get(status);
+    return ids === undefined || status === 'inactive' || status === 'disabled' ? [] : [`${status}: ${ids.join(', ')}`];
+  });
+  const reason = parts.length === 0 ? 'none firing' : parts.join('; ');
+  return { inputs, outputs, terms, reason: reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 3)}...` : reason };
+}

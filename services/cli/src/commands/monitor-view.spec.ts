@@ -53,6 +53,22 @@ describe('renderMonitor', () => {
     expect(text).toContain('  net-zero  pid\n');
   });
 
+  it('shows the automation rules’ statuses among the strategies, marked as the site’s rules', () => {
+    const state = fullState();
+    state.decisions.set('automation-rules', {
+      ...exampleDecisionMetrics,
+      strategy: 'automation-rules',
+      reason: 'fired: protect-reserve; unknown: shed (stale-data)',
+      inputs: { 'protect-reserve': 12 },
+      outputs: { 'protect-reserve': 1, shed: 0 },
+      terms: {},
+    });
+    const text = renderMonitor(state, AT + 2_000, { source: 'nats://127.0.0.1:4222 as cli' });
+    expect(text).toContain(
+      "  automation-rules (the site's if-then rules)  fired: protect-reserve; unknown: shed (stale-data)\n      in     protect-reserve=12\n",
+    );
+  });
+
   it('draws services, assets, strategy decisions and arbiter outcomes', () => {
     const text = renderMonitor(fullState(), AT + 2_000, { source: 'nats://127.0.0.1:4222 as cli' });
     expect(text).toBe(

@@ -1,4 +1,5 @@
 import {
+  AUTOMATION_RULES_DECISION,
   EXPORT_LIMIT_DECISION,
   type ArbiterDecision,
   type AssetReading,
@@ -190,7 +191,12 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
     for (const d of sorted) {
       const active = d.atMs === lastTickMs;
       // The feed-in limit decides beside the strategies (on sites with curtailable PV) but is none: marked so.
-      const name = d.strategy === EXPORT_LIMIT_DECISION ? `${d.strategy} (feed-in limit)` : d.strategy;
+      const name =
+        d.strategy === EXPORT_LIMIT_DECISION
+          ? `${d.strategy} (feed-in limit)`
+          : d.strategy === AUTOMATION_RULES_DECISION
+            ? `${d.strategy} (the site's if-then rules)`
+            : d.strategy;
       lines.push(`  ${name}  ${d.reason}${active ? '' : `  (inactive, last ${formatAge(nowMs - d.atMs)} ago)`}`);
       if (Object.keys(d.inputs).length > 0) lines.push(`      in     ${formatRecord(d.inputs, maxTerms)}`);
       if (Object.keys(d.outputs).length > 0) lines.push(`      out    ${formatRecord(d.outputs, maxTerms)}`);
