@@ -1,5 +1,5 @@
 import { AutomationRuleSchema, ControlIntentSchema, DecisionMetricsSchema, type AutomationRule, type StrategyName } from '@voltimax/contracts';
-import { buildBattery, buildEvCharger, buildPriceSeries, buildSiteState, localTimeMs } from '../testing';
+import { buildBattery, buildEvCharger, buildPriceSeries, buildSiteState, buildTariff, localTimeMs } from '../testing';
 import fc from 'fast-check';
 import {
   AutomationOptionsSchema,
@@ -40,6 +40,8 @@ describe('evaluateRules: conditions', () => {
     { name: 'price below: yes', when: { type: 'price-below', eurPerMwh: 0 }, state: buildSiteState({ prices: buildPriceSeries(wednesdayNoon, HOUR, [-10]) }), status: 'fired' },
     { name: 'price above: no', when: { type: 'price-above', eurPerMwh: 200 }, state: buildSiteState({ prices: buildPriceSeries(wednesdayNoon, HOUR, [150]) }), status: 'inactive' },
     { name: 'price: no price known', when: { type: 'price-above', eurPerMwh: 200 }, state: buildSiteState(), status: 'unknown', detail: 'no-price' },
+    { name: 'price: dynamic tariff, no spot price yet (its fixed fallback is no price)', when: { type: 'price-above', eurPerMwh: 200 }, state: buildSiteState({ tariff: buildTariff({ kind: 'dynamic', fixedEurPerMwh: 250 }) }), status: 'unknown', detail: 'no-price' },
+    { name: 'price: fixed tariff', when: { type: 'price-above', eurPerMwh: 200 }, state: buildSiteState({ tariff: buildTariff({ kind: 'fixed', fixedEurPerMwh: 250 }) }), status: 'fired' },
     { name: 'grid import above: yes', when: { type: 'grid-import-above', powerW: 400 }, state: buildSiteState(), status: 'fired' },
     { name: 'grid import above: no', when: { type: 'grid-import-above', powerW: 600 }, state: buildSiteState(), status: 'inactive' },
     { name: 'grid import: stale meter', when: { type: 'grid-import-above', powerW: 400 }, state: buildSiteState({ gridAgeMs: 60_000 }), status: 'unknown', detail: 'stale-data' },

@@ -123,7 +123,9 @@ function evaluateCondition(
     case 'price-below':
     case 'price-above': {
       const price = currentPrice(state, clock.nowMs);
-      if (!price) return { kind: 'unknown', detail: 'no-price' };
+      // On a dynamic tariff only a spot price is the price: its fixed fallback (what the strategies plan on while no
+      // day-ahead prices came) made `price-above 200` fire for good on a site without internet.
+      if (!price || (state.tariff?.kind === 'dynamic' && price.source !== 'spot')) return { kind: 'unknown', detail: 'no-price' };
       const p = price.eurPerMwh;
       return compare(when.type === 'price-below' ? p < when.eurPerMwh : p > when.eurPerMwh, p);
     }

@@ -139,7 +139,19 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
   if (usable.includes('ev-charging')) {
     const cfg = configFor('ev-charging');
     const config = cfg.ok ? cfg.config : {};
-    const evState: SiteState = { ...state, batteriesFollowSurplus: strategies[primary].followsSurplus === true };
+    // The import the primary's battery set-points add (charging from the grid) is not in the readings yet: without
+    // it the car took the same headroom, the grid went over the limit, and the car and the battery alternated every
+    // tick (a review: battery −5 kW + car 13 A → 17 kW on a 12 kW connection, then −30 W + 0 A, and again).
+    let plannedExtraImportW = 0;
+    for (const battery of state.batteries) {
+      const planned = batterySetpoints[battery.assetId];
+      if (planned?.kind === 'battery-power' && Number.isFinite(battery.powerW)) plannedExtraImportW += battery.powerW - planned.powerW;
+    }
+    const evState: SiteState = {
+      ...state,
+      batteriesFollowSurplus: strategies[primary].followsSurplus === true,
+      ...(plannedExtraImportW > 0 ? { plannedExtraImportW } : {}),
+    };
     const result = strategyByName('ev-charging').decide(evState, config, clock, memoryFor('ev-charging', config));
     memories['ev-charging'] = result.memory;
     decisions.push({ name: 'ev-charging', stage: 'ev', metrics: result.metrics });

@@ -76,6 +76,7 @@ export const STRATEGY_REASONS = [
   'scheduled-waiting',
   'scheduled-deadline',
   'departure-unreachable',
+  'ev-not-drawing',
   'departure-passed',
   'energy-target-reached',
   'no-departure-fallback-solar',

@@ -138,6 +138,12 @@ export interface SiteState {
    * Absent: no (a planner's or a fixed set-point's battery takes what its decision says, not the surplus).
    */
   readonly batteriesFollowSurplus?: boolean;
+  /**
+   * How much more the grid will import once this tick's battery set-points take effect than the readings show, W
+   * (Σ measured − planned battery power, when positive: a primary charging from the grid); set by `combine` for
+   * EVCharging, whose import headroom it takes off. Absent: 0.
+   */
+  readonly plannedExtraImportW?: number;
   /** PV production, W, ≥ 0. */
   readonly pvPowerW: number;
   /** Building load without EV chargers, W, ≥ 0 (measured, or derived from the balance). */

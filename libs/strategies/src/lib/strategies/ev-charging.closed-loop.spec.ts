@@ -5,10 +5,12 @@
  * set-points take effect after the write path's delay, the car's after its own. Reproduces the chase the day scenario
  * saw when the car starts (currents 6/16/6/12 A, NetZero's oscillation guard tripping) and shows it gone.
  */
+import type { StrategyName } from '@voltimax/contracts';
 import { buildBattery, buildEvCharger, buildSiteState, sentSetpoints } from '../../testing';
 import { combine } from '../combine';
 import type { DemandMemory } from '../demand';
 import type { StrategyConfigs, StrategyMemories } from '../registry';
+import { ChargeConfigSchema } from './charge';
 import { EvChargingConfigSchema, type EvChargingMemory } from './ev-charging';
 import { NetZeroConfigSchema } from './net-zero';
 
@@ -104,50 +106,82 @@ describe.each<[string, Plant]>([
   });
 });
 
+/** One tick of an instant plant: the battery and the car as last set, the grid from the balance. */
+interface InstantTick {
+  readonly t: number;
+  readonly gridW: number;
+  readonly batteryW: number;
+  readonly currentA: number;
+  readonly evReason: string;
+}
+
+/**
+ * `combine` of `active` against an instant plant (set-points act by the next tick, every meter read each second) for
+ * `untilMs`: PV `pvW(t)`, the house load, the battery at `socPct`; every tick after the decision.
+ */
+function instantPlant(
+  active: StrategyName[],
+  configs: StrategyConfigs,
+  site: { readonly loadW: number; readonly pvW: (t: number) => number; readonly socPct: number; readonly maxImportW?: number },
+  untilMs: number,
+): InstantTick[] {
+  let memories: StrategyMemories = {};
+  let demand: DemandMemory = {};
+  let batteryW = 0;
+  let currentA = 0;
+  const ticks: InstantTick[] = [];
+  for (let t = 0; t <= untilMs; t += 1_000) {
+    const pvW = site.pvW(t);
+    const carW = currentA * 690;
+    const gridW = site.loadW + carW - pvW - batteryW;
+    const state = buildSiteState({
+      gridPowerW: gridW,
+      pvPowerW: pvW,
+      loadPowerW: site.loadW,
+      limits: { maxImportW: site.maxImportW ?? 17_000, maxExportW: 10_000, phases: 3, nominalVoltageV: 230 },
+      batteries: [buildBattery({ powerW: batteryW, socPct: site.socPct })],
+      evChargers: [buildEvCharger({ powerW: carW, currentLimitA: currentA })],
+    });
+    const result = combine(state, { nowMs: 1_700_000_000_000 + t }, { active, configs, memories, demand });
+    demand = result.demand.memory;
+    memories = result.memories;
+    const batterySp = result.setpoints['bat-1'];
+    const carSp = result.setpoints['ev-1'];
+    batteryW = batterySp?.kind === 'battery-power' ? batterySp.powerW : 0;
+    currentA = carSp?.kind === 'ev-current' ? carSp.currentA : 0;
+    ticks.push({ t, gridW, batteryW, currentA, evReason: result.decisions.find((d) => d.stage === 'ev')?.metrics.reason ?? '' });
+  }
+  return ticks;
+}
+
 describe('solar mode with allowBatteryDischarge under NetZero, after sunset', () => {
   it('stops the car within its stop delay instead of charging it from the home battery all night', () => {
     const configs: StrategyConfigs = {
       'net-zero': NetZeroConfigSchema.parse({}),
       'ev-charging': EvChargingConfigSchema.parse({ mode: 'solar', allowBatteryDischarge: true, startDelayMs: 10_000, stopDelayMs: 60_000 }),
     };
-    let memories: StrategyMemories = {};
-    let demand: DemandMemory = {};
-    let batteryW = 0;
-    let currentA = 0;
-    let batteryToCarWh = 0;
-    let chargedInSun = false;
-    const reasons: string[] = [];
-    // An instant plant: set-points act at once, every meter read each second. Sun (6 kW) for 5 min, then none.
-    for (let t = 0; t <= 1_800_000; t += 1_000) {
-      const pvW = t < 300_000 ? 6_000 : 0;
-      const carW = currentA * 690;
-      const state = buildSiteState({
-        gridPowerW: LOAD_W + carW - pvW - batteryW,
-        pvPowerW: pvW,
-        loadPowerW: LOAD_W,
-        // Full: the sun goes to the car, not the battery.
-        batteries: [buildBattery({ powerW: batteryW, socPct: 95 })],
-        evChargers: [buildEvCharger({ powerW: carW, currentLimitA: currentA })],
-      });
-      const result = combine(state, { nowMs: 1_700_000_000_000 + t }, { active: ['net-zero', 'ev-charging'], configs, memories, demand });
-      demand = result.demand.memory;
-      memories = result.memories;
-      const batterySp = result.setpoints['bat-1'];
-      const carSp = result.setpoints['ev-1'];
-      batteryW = batterySp?.kind === 'battery-power' ? batterySp.powerW : 0;
-      currentA = carSp?.kind === 'ev-current' ? carSp.currentA : 0;
-      if (t === 299_000) chargedInSun = currentA >= 6;
-      if (t >= 300_000) {
-        batteryToCarWh += (Math.min(Math.max(0, batteryW - LOAD_W), currentA * 690) * 1_000) / 3_600_000;
-        reasons.push(result.decisions.find((d) => d.stage === 'ev')?.metrics.reason ?? '');
-      }
-    }
-    expect(chargedInSun).toBe(true);
+    // Sun (6 kW) for 5 min, then none; the battery full, so the sun goes to the car.
+    const ticks = instantPlant(['net-zero', 'ev-charging'], configs, { loadW: LOAD_W, pvW: (t) => (t < 300_000 ? 6_000 : 0), socPct: 95 }, 1_800_000);
+    expect(ticks.find((k) => k.t === 299_000)?.currentA).toBeGreaterThanOrEqual(6);
+    const night = ticks.filter((k) => k.t >= 300_000);
+    const batteryToCarWh = night.reduce((wh, k) => wh + (Math.min(Math.max(0, k.batteryW - LOAD_W), k.currentA * 690) * 1_000) / 3_600_000, 0);
     // Stopped within the stop delay (and a few ticks of NetZero catching up), not at 6 A for the rest of the night.
-    expect(currentA).toBe(0);
-    expect(reasons.findIndex((r) => r === 'solar-insufficient')).toBeLessThanOrEqual(75);
-    expect(reasons.at(-1)).toBe('solar-insufficient');
+    expect(night.at(-1)?.currentA).toBe(0);
+    expect(night.findIndex((k) => k.evReason === 'solar-insufficient')).toBeLessThanOrEqual(75);
+    expect(night.at(-1)?.evReason).toBe('solar-insufficient');
     // The battery may cover the car through the stop delay (that is what the flag allows), no longer.
     expect(batteryToCarWh).toBeLessThan(6 * 690 * (75 / 3_600));
+  });
+});
+
+describe('the battery charging from the grid and a car on the same connection', () => {
+  it('the car takes only the headroom the battery’s planned charge leaves: no alternation, the limit kept', () => {
+    const configs: StrategyConfigs = { charge: ChargeConfigSchema.parse({}), 'ev-charging': EvChargingConfigSchema.parse({ mode: 'fast' }) };
+    // 3 kW of house load, no sun, a 14 kW connection.
+    const ticks = instantPlant(['charge', 'ev-charging'], configs, { loadW: 3_000, pvW: () => 0, socPct: 40, maxImportW: 14_000 }, 20_000);
+    // Battery −5 kW + 3 kW of load leave 6 kW: 8 A from the first tick on (before: 13 A and 0 A in turn, the grid
+    // at 16.97 kW every other second).
+    expect(new Set(ticks.map((k) => k.currentA))).toEqual(new Set([8]));
+    expect(Math.max(...ticks.map((k) => k.gridW))).toBeLessThanOrEqual(14_000);
   });
 });

@@ -63,6 +63,40 @@ describe('ev-charging strategy', () => {
       expect(result.metrics.assetReasons).toEqual({ 'ev-1': 'fast', 'ev-2': 'grid-limit-pause', 'ev-3': 'not-connected' });
     });
 
+    it('a car that has not drawn its offer for a minute keeps only its minimum; the next car gets the rest', () => {
+      // 14 kW import limit, 3 kW of house load: 11 kW for the cars. ev-1 is full (draws nothing at 15 A).
+      const state = buildSiteState({
+        batteries: [],
+        loadPowerW: 3_000,
+        limits: { maxImportW: 14_000, maxExportW: 10_000, phases: 3, nominalVoltageV: 230 },
+        evChargers: [buildEvCharger(), buildEvCharger({ assetId: 'ev-2' })],
+      });
+      const results = runScenario(
+        evChargingStrategy,
+        cfg({ mode: 'fast' }),
+        fresh,
+        Array.from({ length: 62 }, (_, i) => ({ atMs: i * 1_000, state })),
+      );
+      const currents = (i: number) => [evCurrentOf(results[i]!, 'ev-1'), evCurrentOf(results[i]!, 'ev-2')];
+      expect(currents(59)).toEqual([15, 0]);
+      // From 60 s: 6 A offered to ev-1 (it can resume), 11 kW − 4.14 kW = 6.86 kW → 9 A for ev-2.
+      expect(currents(61)).toEqual([6, 9]);
+      expect(results[61]!.metrics.assetReasons).toEqual({ 'ev-1': 'ev-not-drawing', 'ev-2': 'fast' });
+      // Drawing again, it gets its share back on the next tick.
+      const resumed = evChargingStrategy.decide(
+        buildSiteState({
+          ...state,
+          gridPowerW: undefined,
+          evChargers: [buildEvCharger({ powerW: 4_140, currentLimitA: 6 }), buildEvCharger({ assetId: 'ev-2' })],
+        }),
+        cfg({ mode: 'fast' }),
+        { nowMs: 62_000 },
+        results[61]!.memory,
+      );
+      expect(resumed.metrics.assetReasons?.['ev-1']).toBe('fast');
+      expect(evCurrentOf(resumed, 'ev-1')).toBe(15);
+    });
+
     it('counts the car’s own current as available headroom', () => {
       const state = site({ powerW: 11_040 }, { loadPowerW: 5_000 });
       expect(evCurrentOf(decide(state, cfg({ mode: 'fast' })))).toBe(16);

@@ -132,6 +132,8 @@ export interface EvChargerMemory {
   readonly deadlineFor?: number;
   /** When the car last stopped only to leave the batteries their charge (battery priority), epoch ms. */
   readonly yieldedAtMs?: number;
+  /** Since when the car, offered at least its minimum, has drawn next to nothing, epoch ms (`ev-not-drawing`). */
+  readonly idleSinceMs?: number;
 }
 
 /** After a stop that only left the batteries their charge, this long a start waits YIELD_START_DELAY_MS at most. */
@@ -432,6 +434,48 @@ function chargerDecision(
   };
 }
 
+/** A car offered at least its minimum that draws under this share of its minimum power does not take the offer. */
+export const NOT_DRAWING_FRACTION = 0.25;
+/** ... for this long, ms: then it is full or paused by the car (`ev-not-drawing`). */
+export const NOT_DRAWING_MS = 60_000;
+
+/**
+ * A car that has not drawn what it was offered for NOT_DRAWING_MS (full, or paused by the car): offered only its
+ * minimum current (so it can resume), and marked idle so the pool reserves only that of the headroom and nothing of
+ * the surplus beyond what it draws. Before, a full car kept its whole share: with two cars on 8.5 kW of sun the
+ * first, full, sat on 12 A and the second got nothing.
+ */
+function notDrawing(
+  charger: EvChargerState,
+  mem: EvChargerMemory,
+  decided: ChargerDecision,
+  nowMs: number,
+  voltageV: number,
+  stepA: number,
+): { readonly decision: ChargerDecision; readonly isIdle: boolean } {
+  const minA = ceilToStep(charger.minCurrentA, stepA);
+  const wasOffered = (mem.offeredA ?? 0) >= charger.minCurrentA - 1e-9 && decided.currentA >= minA;
+  const isLow = Math.max(0, charger.powerW) < NOT_DRAWING_FRACTION * charger.minCurrentA * charger.phases * voltageV;
+  if (!wasOffered || !isLow) {
+    const { idleSinceMs: _, ...memory } = decided.memory;
+    return { decision: { ...decided, memory }, isIdle: false };
+  }
+  const idleSinceMs = mem.idleSinceMs !== undefined && mem.idleSinceMs <= nowMs ? mem.idleSinceMs : nowMs;
+  if (nowMs - idleSinceMs < NOT_DRAWING_MS) {
+    return { decision: { ...decided, memory: { ...decided.memory, idleSinceMs } }, isIdle: false };
+  }
+  return {
+    decision: {
+      ...decided,
+      currentA: minA,
+      targetA: minA,
+      reason: 'ev-not-drawing',
+      memory: { ...decided.memory, idleSinceMs, offeredA: minA },
+    },
+    isIdle: true,
+  };
+}
+
 /** `value` rounded up to a multiple of `step` (a hair of floating-point noise does not add a step). */
 function ceilToStep(value: number, step: number): number {
   return Math.max(0, Math.ceil(value / step - 1e-9) * step);
@@ -467,13 +511,15 @@ function riseBase(
 function initialPool(state: SiteState, surplusW: number, fresh: readonly EvChargerState[]): Pool {
   const voltageV = state.limits.nominalVoltageV;
   const evW = totalEvPowerW(fresh);
-  const importHeadroomW = Math.max(0, state.limits.maxImportW - state.gridPowerW + evW);
+  const importHeadroomW = Math.max(0, state.limits.maxImportW - state.gridPowerW + evW - (state.plannedExtraImportW ?? 0));
   let phaseHeadroomA = Number.POSITIVE_INFINITY;
   const phasePowers = state.gridPhasePowersW ?? [];
   if (state.limits.maxPhaseCurrentA !== undefined && phasePowers.length > 0 && voltageV > 0) {
     const worstPhaseA = Math.max(...phasePowers.map((w) => Math.max(0, w) / voltageV));
     const evA = fresh.reduce((s, c) => s + Math.max(0, c.powerW) / (c.phases * voltageV), 0);
-    phaseHeadroomA = Math.max(0, state.limits.maxPhaseCurrentA - worstPhaseA + evA);
+    // The batteries' planned extra import, spread over the site's phases (a three-phase inverter's charge).
+    const plannedA = (state.plannedExtraImportW ?? 0) / (Math.max(1, state.limits.phases) * voltageV);
+    phaseHeadroomA = Math.max(0, state.limits.maxPhaseCurrentA - worstPhaseA + evA - plannedA);
   }
   return { surplusW, importHeadroomW, phaseHeadroomA };
 }
@@ -543,14 +589,18 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
           riseW: (surplus.riseAheadW[charger.assetId] ?? 0) + surplus.roomAheadW.shortW,
           fallW: (surplus.fallAheadW[charger.assetId] ?? 0) + surplus.roomAheadW.overW,
         };
-        const d = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, ahead, surplus.batteryRoomW);
+        const decided = chargerDecision(charger, mode, pool, state, config, mem, clock.nowMs, ahead, surplus.batteryRoomW);
+        const idle = notDrawing(charger, mem, decided, clock.nowMs, state.limits.nominalVoltageV, config.currentStepA);
+        const d = idle.decision;
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
         chargers[charger.assetId] = d.memory;
         // The pool gives up the target, not the offer: a charger still rising to its share keeps it, so the next
-        // charger does not take it now and have to hand it back step by step.
+        // charger does not take it now and have to hand it back step by step. A car that does not draw gives the
+        // surplus what it does not take, and keeps only its minimum of the import and fuse headroom (what it takes
+        // at once if it resumes).
         const reservedW = d.targetA * d.phases * state.limits.nominalVoltageV;
-        pool.surplusW -= reservedW;
+        pool.surplusW -= idle.isIdle ? Math.max(0, charger.powerW) : reservedW;
         pool.importHeadroomW = Math.max(0, pool.importHeadroomW - reservedW);
         pool.phaseHeadroomA = Math.max(0, pool.phaseHeadroomA - d.targetA);
         const drawW = d.currentA * d.phases * state.limits.nominalVoltageV;
