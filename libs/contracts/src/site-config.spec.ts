@@ -96,6 +96,10 @@ describe('site configuration (assets.json)', () => {
         { id: 'c', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } },
       ]),
     ).toEqual([]);
+    // 24:00 is not a time of day; the message says what is.
+    expect(
+      issues([{ id: 'd', when: { type: 'time', from: '22:00', to: '24:00' }, then: { type: 'activate-strategy', strategy: 'null' } }]),
+    ).toEqual([{ path: '$.rules[0].when.to', message: 'time must be HH:MM (24 h, 00:00–23:59; midnight is 00:00)' }]);
   });
 
   it('refuses a cloud connection string in the file (secrets are referenced by env var)', () => {

@@ -219,7 +219,10 @@ export const StrategySelectionSchema = z.strictObject({
 /** `strategy.minTickMs` when the site configuration leaves it out, ms. */
 export const DEFAULT_MIN_TICK_MS = 50;
 
-const TimeOfDaySchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time must be HH:MM (24 h)');
+/** A wall-clock time of day, 'HH:MM' (00:00–23:59). */
+export const TimeOfDaySchema = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time must be HH:MM (24 h, 00:00–23:59; midnight is 00:00)');
 
 /** One automation rule: when a condition holds, do an action. */
 export const AutomationRuleSchema = z.strictObject({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Setpoint } from '@voltimax/contracts';
+import { TimeOfDaySchema, type Setpoint } from '@voltimax/contracts';
 import { truncateToStep } from '../arithmetic';
 import { ReadingAgeConfigShape, batteryPower, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
 import { nextLocalTimeMs } from '../local-time';
@@ -29,7 +29,7 @@ export const EvChargingConfigSchema = z.strictObject({
     .record(
       z.string(),
       z.strictObject({
-        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time must be HH:MM (24 h)'),
+        at: TimeOfDaySchema,
         energyWh: z.number().positive().max(1_000_000),
         days: z.array(z.number().int().min(0).max(6)).min(1).max(7).optional(),
       }),
