@@ -96,6 +96,10 @@ describe('site configuration (assets.json)', () => {
         { id: 'c', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } },
       ]),
     ).toEqual([]);
+    // Rule ids are at most 64 characters (they name the rule in reasons and metrics keys).
+    expect(
+      issues([{ id: 'r'.repeat(65), when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'activate-strategy', strategy: 'null' } }]).map((p) => p.path),
+    ).toEqual(['$.rules[0].id']);
     // 24:00 is not a time of day; the message says what is.
     expect(
       issues([{ id: 'd', when: { type: 'time', from: '22:00', to: '24:00' }, then: { type: 'activate-strategy', strategy: 'null' } }]),

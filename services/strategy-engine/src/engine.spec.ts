@@ -249,6 +249,23 @@ describe('the tick', () => {
     expect(intentsFor(h.bus, 'bat-1').at(-1)).toMatchObject({ setpoint: { powerW: -2_000 }, reason: 'self-consumption:self-consumption' });
   });
 
+  it('a scheduled cap does not weaken a safety rule’s set-point', async () => {
+    const site = buildSite({
+      rules: [
+        { id: 'protect-reserve', when: { type: 'soc-below', assetId: 'bat-1', socPct: 30 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } },
+        { id: 'fuse-guard', source: 'safety', when: { type: 'grid-import-above', powerW: 15_000 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 4_000 } },
+      ],
+    });
+    const h = harness({ site });
+    await started(h);
+    sendTelemetry(h.peer, T0, { gridW: 16_000, socPct: 25 });
+    jest.advanceTimersByTime(0);
+    expect(intentsFor(h.bus, 'bat-1').map((i) => [i.source, i.setpoint, i.reason])).toEqual([
+      ['optimization', { kind: 'battery-power', powerW: 0 }, 'rule:protect-reserve (limits self-consumption:self-consumption)'],
+      ['safety', { kind: 'battery-power', powerW: 4_000 }, 'rule:fuse-guard'],
+    ]);
+  });
+
   it('publishes the rules’ statuses as strategy.decision.automation-rules (none on a site without rules)', async () => {
     const site = buildSite({
       rules: [

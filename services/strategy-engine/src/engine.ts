@@ -439,10 +439,11 @@ export function createEngine(deps: EngineDeps): Engine {
       return true;
     };
     // The caps of firing `limit-*` rules shape the strategies' set-points and the other rules' alike.
-    const limited = (assetId: string, setpoint: Setpoint) => {
+    const limited = (assetId: string, setpoint: Setpoint, source: ControlIntent['source'] = 'optimization') => {
       const asset = site.assets.find((a) => a.id === assetId);
-      return applyRuleLimits(assetId, setpoint, rules.limits, asset?.kind === 'ev-charger' ? asset.evCharger.minCurrentA : 0);
+      return applyRuleLimits(assetId, setpoint, rules.limits, asset?.kind === 'ev-charger' ? asset.evCharger.minCurrentA : 0, source);
     };
+    const clipReason = (reason: string): string => (reason.length > 500 ? `${reason.slice(0, 497)}...` : reason);
     for (const [assetId, proposed] of Object.entries(combined.setpoints)) {
       const { setpoint, ruleIds } = limited(assetId, proposed);
       const strategyReason = reasonFor(assetId, proposed, combined);
@@ -454,14 +455,18 @@ export function createEngine(deps: EngineDeps): Engine {
         setpoint,
         issuedAtMs: nowMs,
         ttlMs: ttl,
-        reason: ruleIds.length === 0 ? strategyReason : `${ruleIds.map((id) => `rule:${id}`).join(', ')} (limits ${strategyReason})`,
+        reason: clipReason(ruleIds.length === 0 ? strategyReason : `${ruleIds.map((id) => `rule:${id}`).join(', ')} (limits ${strategyReason})`),
         issuedBy: 'strategy-engine',
       };
       if (publishIntent(intent, 'intent')) lastSetpoints.set(assetId, lastSetpoint(assetId, setpoint, nowMs, intent.reason));
     }
     for (const ruleIntent of rules.intents) {
-      const { setpoint, ruleIds } = limited(ruleIntent.assetId, ruleIntent.setpoint);
-      const capped = ruleIds.length === 0 ? ruleIntent : { ...ruleIntent, setpoint, reason: `${ruleIntent.reason} (limited by ${ruleIds.map((id) => `rule:${id}`).join(', ')})` };
+      // A cap applies to rule intents of its own rank and below: a scheduled cap never weakens a safety rule.
+      const { setpoint, ruleIds } = limited(ruleIntent.assetId, ruleIntent.setpoint, ruleIntent.source);
+      const capped =
+        ruleIds.length === 0
+          ? ruleIntent
+          : { ...ruleIntent, setpoint, reason: clipReason(`${ruleIntent.reason} (limited by ${ruleIds.map((id) => `rule:${id}`).join(', ')})`) };
       const intent = toControlIntent(capped, newId(), clock);
       // On the rule's own source subject (scheduled or safety): nats.conf grants those to this service, not manual.
       if (publishIntent(intent, 'rule intent')) health.incrementCounter('ruleIntents');

@@ -226,7 +226,8 @@ export const TimeOfDaySchema = z
 
 /** One automation rule: when a condition holds, do an action. */
 export const AutomationRuleSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9-]+$/),
+  /** At most 64 characters, as an asset id (it names the rule in intents' reasons and decision metrics). */
+  id: z.string().regex(/^[a-z0-9-]+$/).max(64),
   enabled: z.boolean().default(true),
   /** Source stamped on the rule's intents: 'safety' outranks manual commands at the arbiter, 'scheduled' does not. */
   source: z.enum(['scheduled', 'safety']).default('scheduled'),

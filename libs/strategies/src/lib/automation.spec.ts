@@ -178,7 +178,7 @@ describe('limit rules: caps, not set-points', () => {
   it('a firing limit claims no asset and emits no intent: it lists a cap, and another rule on the asset still acts', () => {
     const charge = rule({ id: 'night', when: { type: 'grid-import-above', powerW: 0 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: -2_000 } });
     const outcome = evaluate([stopDischarge, charge], buildSiteState(), 0);
-    expect(outcome.limits).toEqual([{ ruleId: 'protect-reserve', assetId: 'bat-1', maxDischargeW: 0 }]);
+    expect(outcome.limits).toEqual([{ ruleId: 'protect-reserve', source: 'scheduled', assetId: 'bat-1', maxDischargeW: 0 }]);
     expect(outcome.intents.map((i) => i.ruleId)).toEqual(['night']);
     expect(outcome.evaluations.map((e) => e.status)).toEqual(['fired', 'fired']);
     // The shipped example before: a set-point of 0 W at source safety, which also forbade charging, so a battery
@@ -192,17 +192,21 @@ describe('limit rules: caps, not set-points', () => {
   });
 
   it('caps an EV current, pausing the car when the cap is under its minimum; another asset is untouched', () => {
-    const cap = (maxCurrentA: number) => [{ ruleId: 'r', assetId: 'ev-1', maxCurrentA }];
+    const cap = (maxCurrentA: number) => [{ ruleId: 'r', source: 'scheduled' as const, assetId: 'ev-1', maxCurrentA }];
     expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 16, phases: 3 }, cap(6), 6).setpoint).toEqual({ kind: 'ev-current', currentA: 6, phases: 3 });
     expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 16 }, cap(4), 6).setpoint).toEqual({ kind: 'ev-current', currentA: 0 });
     // A paused car stays paused (the old set-ev-current 6 A started it exactly when the import was already high).
     expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 0 }, cap(6), 6)).toEqual({ setpoint: { kind: 'ev-current', currentA: 0 }, ruleIds: [] });
     expect(applyRuleLimits('ev-2', { kind: 'ev-current', currentA: 16 }, cap(6), 6).ruleIds).toEqual([]);
+    // A scheduled cap limits the strategies' and scheduled intents, never a safety rule's.
+    expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 16 }, cap(6), 6, 'scheduled').setpoint).toEqual({ kind: 'ev-current', currentA: 6 });
+    expect(applyRuleLimits('ev-1', { kind: 'ev-current', currentA: 16 }, cap(6), 6, 'safety').ruleIds).toEqual([]);
   });
 
   it('property: the result lies within every cap, and a set-point within them is unchanged', () => {
     const limitArb = fc.record({
       ruleId: fc.constantFrom('a', 'b', 'c'),
+      source: fc.constant('safety' as const),
       assetId: fc.constant('bat-1'),
       maxDischargeW: fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
       maxChargeW: fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
@@ -232,7 +236,8 @@ describe('limit rules: caps, not set-points', () => {
 describe('rulesDecisionMetrics', () => {
   it('lists the rules by status with why, the compared values and the firing ones; the contract takes it', () => {
     const state = buildSiteState({ batteries: [buildBattery({ socPct: 12 })], gridAgeMs: 60_000 });
-    const long = 'a-rule-with-a-name-far-longer-than-any-metrics-key-may-be-in-the-contract';
+    // The longest id the schema takes (64): its `SinceMs` term key is cut to stay within the contract's 64.
+    const long = 'a-rule-with-a-name-as-long-as-a-rule-id-may-be-sixty-four-chars-';
     const outcome = evaluate(
       [
         rule({ id: 'protect-reserve', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } }),

@@ -3,6 +3,7 @@ import {
   INTENT_PRIORITY,
   type AutomationRule,
   type ControlIntent,
+  type IntentSource,
   type Setpoint,
   type StrategyName,
 } from '@voltimax/contracts';
@@ -75,6 +76,8 @@ export interface RuleEvaluation {
 /** A cap a firing `limit-*` rule puts on an asset's set-points. */
 export interface RuleLimit {
   readonly ruleId: string;
+  /** The rule's source: it caps intents of this rank and below (a scheduled cap never weakens a safety rule). */
+  readonly source: 'scheduled' | 'safety';
   readonly assetId: string;
   /** Battery: the most it may discharge / charge, W (≥ 0). */
   readonly maxDischargeW?: number;
@@ -150,37 +153,40 @@ function intentFor(rule: AutomationRule, options: RuleOptions, defaultTtlMs: num
   }
 }
 
-function limitFor(rule: AutomationRule): RuleLimit | undefined {
+function limitFor(rule: AutomationRule, options: RuleOptions): RuleLimit | undefined {
   switch (rule.then.type) {
     case 'limit-battery-power':
       return {
         ruleId: rule.id,
+        source: options.source,
         assetId: rule.then.assetId,
         ...(rule.then.maxDischargeW !== undefined ? { maxDischargeW: rule.then.maxDischargeW } : {}),
         ...(rule.then.maxChargeW !== undefined ? { maxChargeW: rule.then.maxChargeW } : {}),
       };
     case 'limit-ev-current':
-      return { ruleId: rule.id, assetId: rule.then.assetId, maxCurrentA: rule.then.maxCurrentA };
+      return { ruleId: rule.id, source: options.source, assetId: rule.then.assetId, maxCurrentA: rule.then.maxCurrentA };
     default:
       return undefined;
   }
 }
 
 /**
- * A set-point within the caps the firing `limit-*` rules put on its asset, and the rules that changed it (in rule
- * order). A battery power is clamped to [−maxChargeW, maxDischargeW]; an EV current to maxCurrentA, and to 0 when
- * that is under `evMinCurrentA` (a car takes nothing between 0 and its minimum). Other set-points pass unchanged.
+ * A set-point of an intent from `source` within the caps the firing `limit-*` rules of at least that rank put on its
+ * asset, and the rules that changed it (in rule order). A battery power is clamped to [−maxChargeW, maxDischargeW];
+ * an EV current to maxCurrentA, and to 0 when that is under `evMinCurrentA` (a car takes nothing between 0 and its
+ * minimum). Other set-points pass unchanged.
  */
 export function applyRuleLimits(
   assetId: string,
   setpoint: Setpoint,
   limits: readonly RuleLimit[],
   evMinCurrentA = 0,
+  source: IntentSource = 'optimization',
 ): { readonly setpoint: Setpoint; readonly ruleIds: readonly string[] } {
   let out = setpoint;
   const ruleIds: string[] = [];
   for (const limit of limits) {
-    if (limit.assetId !== assetId) continue;
+    if (limit.assetId !== assetId || INTENT_PRIORITY[limit.source] < INTENT_PRIORITY[source]) continue;
     if (out.kind === 'battery-power') {
       const powerW = Math.max(-(limit.maxChargeW ?? Infinity), Math.min(limit.maxDischargeW ?? Infinity, out.powerW));
       if (powerW !== out.powerW) {
@@ -260,7 +266,7 @@ export function evaluateRules(
   const intents: RuleIntent[] = [];
   const claimed = new Set<string>();
   const superseded = new Set<string>();
-  const limits = firing.flatMap(({ rule }) => limitFor(rule) ?? []);
+  const limits = firing.flatMap(({ rule, options: ruleOptions }) => limitFor(rule, ruleOptions) ?? []);
   for (const { rule, options: ruleOptions } of ordered) {
     const intent = intentFor(rule, ruleOptions, options.defaultTtlMs);
     if (!intent) continue;

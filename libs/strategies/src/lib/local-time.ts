@@ -90,7 +90,17 @@ export function isInDailyWindow(local: LocalTime, from: string, to: string, days
   return false;
 }
 
-/** The instant (epoch ms) of local date y-m-d (d may run past the month's end) at `minute` past midnight in `timezone`. */
+/** `atMs`'s local wall-clock time read as UTC minus `atMs`: the zone's offset then, ms. */
+function offsetAt(atMs: number, timezone: string): number | undefined {
+  const local = toLocalTime(atMs, timezone);
+  return local && Date.UTC(local.year, local.month - 1, local.day) + Math.round(local.minuteOfDay * MINUTE_MS) - atMs;
+}
+
+/**
+ * The instant (epoch ms) of local date y-m-d (d may run past the month's end) at `minute` past midnight in `timezone`:
+ * in a doubled hour the first one; in a skipped hour (a clock change forward) the instant built with the offset
+ * before the change, which reads as that much later (02:30 → 03:30 in Paris or New York, 00:30 → 01:30 in Santiago).
+ */
 function localInstantMs(
   year: number,
   month: number,
@@ -99,21 +109,18 @@ function localInstantMs(
   timezone: string,
 ): number | undefined {
   const wall = Date.UTC(year, month - 1, day) + minute * MINUTE_MS;
-  const offsetAt = (atMs: number): number | undefined => {
-    const local = toLocalTime(atMs, timezone);
-    return local && Date.UTC(local.year, local.month - 1, local.day) + Math.round(local.minuteOfDay * MINUTE_MS) - atMs;
-  };
-  const first = offsetAt(wall);
-  if (first === undefined) return undefined;
-  // The offset at the instant found can differ from the one at the wall time read as UTC (a clock change between).
-  const second = offsetAt(wall - first);
-  return second === undefined ? undefined : wall - second;
+  // The offsets half a day either side: the ones before and after any clock change near that time.
+  const before = offsetAt(wall - 12 * 3_600_000, timezone);
+  const after = offsetAt(wall + 12 * 3_600_000, timezone);
+  if (before === undefined || after === undefined) return undefined;
+  const matches = [wall - before, wall - after].filter((atMs) => offsetAt(atMs, timezone) === wall - atMs);
+  return matches.length > 0 ? Math.min(...matches) : wall - before;
 }
 
 /**
  * The first instant after `afterMs` at which the local time in `timezone` is `hhmm` on one of `days` (0 = Sunday; all
- * when absent): a recurring departure, say. On a clock change it is the same wall-clock time (a time the spring change
- * skips falls an hour later). Undefined for an unknown zone.
+ * when absent): a recurring departure, say. On a clock change it is the same wall-clock time — the first of a doubled
+ * hour; a time the spring change skips falls that much later, on the same local day. Undefined for an unknown zone.
  */
 export function nextLocalTimeMs(
   afterMs: number,

@@ -208,6 +208,30 @@ describe('ev-charging strategy', () => {
       expect(recovered.at(-1)!.memory.chargers['ev-1']?.pendingSinceMs).toBeNull();
     });
 
+    it('a pending start needs the surplus through its whole delay: a moment of sun every 9 s does not start a car', () => {
+      const idle = (surplusW: number) => site({}, { loadPowerW: 500, pvPowerW: 500 + surplusW });
+      const ticks = Array.from({ length: 900 }, (_, i) => ({ atMs: i * 1_000, state: idle(i % 9 === 0 ? 5_000 : 1_500) }));
+      const results = runScenario(evChargingStrategy, cfg({ mode: 'solar' }), fresh, ticks);
+      expect(results.every((r) => evCurrentOf(r) === 0)).toBe(true);
+    });
+
+    it('with a short stop delay a car switches down to one phase before it would stop', () => {
+      // Charging at 6 A on three phases on 2 kW of surplus, stopDelayMs 20 s: one phase (2 kW ≥ 1.38 kW) at 10 s.
+      const state = site({ canSwitchPhases: true, phases: 3, powerW: 4_140, currentLimitA: 6 }, { loadPowerW: 500, pvPowerW: 2_500 });
+      const memory: EvChargingMemory = {
+        chargers: { 'ev-1': { charging: true, pendingSinceMs: null, requestedPhases: 3, lastPhaseSwitchAtMs: -HOUR, offeredA: 6, offeredAtMs: 0, offeredPhases: 3 } },
+      };
+      const results = runScenario(
+        evChargingStrategy,
+        cfg({ mode: 'solar', stopDelayMs: 20_000 }),
+        memory,
+        Array.from({ length: 25 }, (_, i) => ({ atMs: (1 + i) * 1_000, state })),
+      );
+      const phases = results.map((r) => (r.setpoints['ev-1'] as { phases?: number }).phases);
+      expect(phases.indexOf(1)).toBe(10);
+      expect(results.every((r) => evCurrentOf(r)! >= 6)).toBe(true);
+    });
+
     it('a stale reading pauses the charger but keeps its session: no early phase switch, no new start delay', () => {
       const config0 = cfg({ mode: 'solar', startDelayMs: 60_000 });
       const sunny = (charger: Partial<EvChargerState>, grid: Partial<SiteState> = {}) =>
@@ -328,6 +352,12 @@ describe('ev-charging strategy', () => {
       // 30 kWh wanted an hour before departure: full current, and the reason says it will not be enough.
       const short = decide(site({ session: { ...session, energyWantedWh: 30_000 } }), config, departureAtMs - HOUR);
       expect([evCurrentOf(short), short.metrics.reason]).toEqual([16, 'departure-unreachable']);
+      // No headroom at all an hour before departure: paused by the grid, and the deadline latches, so the car
+      // charges at full current the moment there is room (before: 'scheduled-waiting', the latest start equal to the
+      // departure, nothing latched).
+      const full = decide(site({ session }, { loadPowerW: 17_000 }), config, departureAtMs - HOUR);
+      expect(full.metrics.reason).toBe('grid-limit-pause');
+      expect(full.memory.chargers['ev-1']?.deadlineFor).toBe(departureAtMs);
       // Just enough (10.5 kWh in 1 h at 11.04 kW; with the 10 % margin past the latest start): the deadline, not unreachable.
       const enough = decide(site({ session: { ...session, energyWantedWh: 10_500 } }), config, departureAtMs - HOUR);
       expect(enough.metrics.reason).toBe('scheduled-deadline');

@@ -78,8 +78,8 @@ export const EvChargingConfigSchema = z.strictObject({
    */
   riseHoldMs: z.number().int().min(0).default(10_000),
   /**
-   * A pending start or stop (solar) is dropped only once its condition has been false this long (at most half its
-   * delay), ms — not on the first tick it is: the engine ticks up to ten times a second, and a surplus hovering below the stop threshold with
+   * A pending stop (solar) is dropped only once its condition has been false this long (at most half the stop delay),
+   * ms — not on the first tick it is: the engine ticks up to ten times a second, and a surplus hovering below the stop threshold with
    * a moment above it every minute or two (a kettle switching off, a gap in the clouds) restarted the stop delay each
    * time, so the car never stopped and drew its minimum from the grid (a review: 1.55 kWh imported in 30 min).
    */
@@ -270,7 +270,10 @@ function chargerDecision(
         effectiveMode = 'fast';
         scheduleReason = 'departure-passed';
       } else {
-        latestStartMs = maxPowerW > 0 ? departureAtMs - (remainingWh / maxPowerW) * 3_600_000 : departureAtMs;
+        // No headroom at all this moment: the latest start from the charger's own maximum (the reason then says
+        // whether the target is at risk), not the departure itself (which never latched the deadline).
+        const planW = maxPowerW > 0 ? maxPowerW : charger.maxCurrentA * schedulePhases * voltageV;
+        latestStartMs = planW > 0 ? departureAtMs - (remainingWh / planW) * 3_600_000 : departureAtMs;
         requiredA = remainingWh / hoursLeft / (schedulePhases * voltageV);
         // Latched: charging at full current makes the energy still wanted, and so the latest start recomputed from
         // it, move later than now again — without the latch the car flipped between full current and the surplus.
@@ -298,7 +301,9 @@ function chargerDecision(
         mem.phasesWanted === desired && mem.phasesWantedSinceMs !== undefined && mem.phasesWantedSinceMs <= nowMs
           ? { phases: desired, sinceMs: mem.phasesWantedSinceMs }
           : { phases: desired, sinceMs: nowMs };
-      const held = effectiveMode === 'fast' || !mem.charging || nowMs - phasesWanted.sinceMs >= config.phaseSwitchDelayMs;
+      // (At most half the stop delay: a short stop delay would otherwise stop a car a switch down would have kept.)
+      const delayMs = Math.min(config.phaseSwitchDelayMs, config.stopDelayMs / 2);
+      const held = effectiveMode === 'fast' || !mem.charging || nowMs - phasesWanted.sinceMs >= delayMs;
       if (isSwitchAllowed && held) {
         phases = desired;
         lastPhaseSwitchAtMs = nowMs;
@@ -337,16 +342,18 @@ function chargerDecision(
     charging = true;
     pendingSinceMs = null;
   } else if (!charging) {
-    const yielded = yieldedAtMs !== undefined && yieldedAtMs <= nowMs && nowMs - yieldedAtMs <= YIELD_RESTART_WINDOW_MS;
-    const startDelayMs = yielded ? Math.min(config.startDelayMs, YIELD_START_DELAY_MS) : config.startDelayMs;
     if (riseSurplusW >= minPowerW(phases) + config.startMarginW) {
       pendingSinceMs = pendingSinceMs ?? nowMs;
+      const yielded = yieldedAtMs !== undefined && yieldedAtMs <= nowMs && nowMs - yieldedAtMs <= YIELD_RESTART_WINDOW_MS;
+      const startDelayMs = yielded ? Math.min(config.startDelayMs, YIELD_START_DELAY_MS) : config.startDelayMs;
       if (nowMs - pendingSinceMs >= startDelayMs) {
         charging = true;
         pendingSinceMs = null;
       }
     } else {
-      clearPending(startDelayMs);
+      // A start needs the surplus to hold through its delay: reset at once (a grace here let a moment of sun every
+      // few seconds count as a surplus held, and a car started on 1.5 kW).
+      pendingSinceMs = null;
     }
     wantedA = charging ? Math.max(charger.minCurrentA, surplusA) : 0;
     reason = charging ? 'solar' : pendingSinceMs !== null ? 'solar-waiting' : 'solar-insufficient';
