@@ -1,6 +1,6 @@
-import { StrategyNameSchema } from '@voltimax/contracts';
+import { SiteConfigSchema, StrategyNameSchema } from '@voltimax/contracts';
 import { STRATEGY_REASONS } from './reasons';
-import { parseStrategyConfig, parseStrategySelection, strategies } from './registry';
+import { parseSiteStrategies, parseStrategyConfig, parseStrategySelection, strategies } from './registry';
 
 describe('registry', () => {
   it('has exactly the eleven strategies of the contracts, each under its own name', () => {
@@ -22,6 +22,35 @@ describe('registry', () => {
     ['ev-charging', 'ev'],
   ] as const)('%s has role %s', (name, role) => {
     expect(strategies[name].role).toBe(role);
+  });
+
+  it('refuses ev-charging keys (modeByCharger, departures) that name no charger of the site', () => {
+    const site = SiteConfigSchema.parse({
+      v: 1,
+      gatewayId: 'gw-1',
+      siteName: 'Site',
+      timezone: 'Europe/Paris',
+      grid: { maxImportW: 17_000, maxExportW: 10_000, phases: 3, nominalVoltageV: 230 },
+      assets: [
+        { id: 'bat-1', name: 'B', kind: 'battery', profile: 'acme.battery', connection: { protocol: 'simulated' }, battery: { capacityWh: 10_000, maxChargePowerW: 5_000, maxDischargePowerW: 5_000 } },
+        { id: 'ev-1', name: 'E', kind: 'ev-charger', profile: 'acme.wallbox', connection: { protocol: 'simulated' }, evCharger: { minCurrentA: 6, maxCurrentA: 16, phases: 3 } },
+      ],
+      strategy: {
+        active: ['ev-charging'],
+        config: {
+          'ev-charging': {
+            mode: 'scheduled',
+            modeByCharger: { 'ev-l': 'fast' },
+            departures: { 'ev-1': { at: '07:30', energyWh: 20_000 }, 'bat-1': { at: '07:30', energyWh: 1 } },
+          },
+        },
+      },
+      tariff: { kind: 'fixed', fixedEurPerMwh: 200 },
+    });
+    expect(parseSiteStrategies(site).problems).toEqual([
+      { path: '$.strategy.config["ev-charging"].modeByCharger["ev-l"]', message: "'ev-l' is not an ev-charger of the site (ev-1)" },
+      { path: '$.strategy.config["ev-charging"].departures["bat-1"]', message: "'bat-1' is not an ev-charger of the site (ev-1)" },
+    ]);
   });
 
   it('gives layers and the EV strategy a constrain function', () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StrategyNameSchema, formatIssues, type SiteConfig, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
+import { StrategyNameSchema, formatIssues, jsonPath, type SiteConfig, type StrategyName, type ValidationProblem } from '@voltimax/contracts';
 import type { Strategy } from './strategy';
 import { arbitrageStrategy } from './strategies/arbitrage';
 import { backupPowerStrategy } from './strategies/backup-power';
@@ -81,7 +81,7 @@ export function parseStrategySelection(selection: StrategySelectionInput): {
  * Validates the strategy blocks of a parsed site configuration: every strategy that can run (active, activated
  * by a rule, or configured). A typo in a block is an error with its JSON path, not a silent default (STYLE §6.1).
  */
-export function parseSiteStrategies(site: Pick<SiteConfig, 'strategy' | 'rules'>): {
+export function parseSiteStrategies(site: Pick<SiteConfig, 'strategy' | 'rules'> & Partial<Pick<SiteConfig, 'assets'>>): {
   readonly configs: StrategyConfigs;
   readonly problems: readonly ValidationProblem[];
 } {
@@ -97,6 +97,20 @@ export function parseSiteStrategies(site: Pick<SiteConfig, 'strategy' | 'rules'>
     const result = strategyByName(name).configSchema.safeParse(site.strategy.config[name] ?? {});
     if (result.success) configs[name] = result.data;
     else problems.push(...formatIssues(result.error.issues.map((issue) => ({ ...issue, path: ['strategy', 'config', name, ...issue.path] }))));
+  }
+  // Per-charger keys name the site's chargers: a typo would leave a car silently on the default mode.
+  const ev = configs['ev-charging'] as { modeByCharger?: Record<string, unknown>; departures?: Record<string, unknown> } | undefined;
+  if (ev !== undefined && site.assets !== undefined) {
+    const chargers = site.assets.filter((a) => a.kind === 'ev-charger').map((a) => a.id);
+    for (const key of ['modeByCharger', 'departures'] as const) {
+      for (const assetId of Object.keys(ev[key] ?? {})) {
+        if (chargers.includes(assetId)) continue;
+        problems.push({
+          path: jsonPath(['strategy', 'config', 'ev-charging', key, assetId]),
+          message: `'${assetId}' is not an ev-charger of the site (${chargers.length === 0 ? 'it has none' : chargers.join(', ')})`,
+        });
+      }
+    }
   }
   return { configs: configs as StrategyConfigs, problems };
 }
