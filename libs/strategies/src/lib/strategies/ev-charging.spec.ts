@@ -665,6 +665,42 @@ describe('ev-charging strategy', () => {
       expect(Math.max(...(fast.guardEv?.['ev-1'] ?? []).map(([, w]) => w))).toBe(2_300);
     });
 
+    it('counts a car whose charger stopped answering at the current the charger last allowed', () => {
+      // 1 kW of house, the car at 16 A on three phases (11 kW). Then the charger's readings stop: the engine reports it
+      // at 0 W, unplugged, while the grid meter still shows the car. Counted at 0 W, the car looked like 12 kW of house
+      // load and the battery was let discharge 5 kW into it; the 0 A sent to the charger may not reach it either.
+      const config = cfg({ mode: 'fast' });
+      const fn = evChargingStrategy.constrain;
+      if (!fn) throw new Error('ev-charging must have a battery guard');
+      const car = buildEvCharger({ powerW: 11_040, currentLimitA: 16 });
+      const before = buildSiteState({ loadPowerW: 1_000, evChargers: [car] });
+      const tick1 = decide(before, config, 0);
+      const guard1 = fn({ 'bat-1': batteryPower(5_000) }, before, config, { nowMs: 0 }, tick1.memory);
+      expect(batteryPowerOf(guard1)).toBe(1_000);
+      const silent = buildEvCharger({ powerW: 0, connected: false, currentLimitA: 16, quality: 'error', ageMs: 60_000 });
+      const outage: SiteState = { ...before, gridPowerW: 12_040, evChargers: [silent] };
+      let memory = guard1.memory;
+      for (const nowMs of [1_000, 30_000, 600_000]) {
+        const tick = decide(outage, config, nowMs, memory);
+        expect(evCurrentOf(tick)).toBe(0);
+        const result = fn({ 'bat-1': batteryPower(5_000) }, outage, config, { nowMs }, tick.memory);
+        expect(result.metrics.inputs['staleEvAssumedW']).toBe(11_040);
+        expect(batteryPowerOf(result)).toBe(1_000);
+        expect(result.metrics.reason).toBe('battery-guard');
+        memory = result.memory;
+      }
+      // A stale grid reading in between (every charger paused) keeps what the guard knows of the car.
+      const gridStale = decide({ ...outage, gridAgeMs: 60_000 }, config, 601_000, memory);
+      const after = decide(outage, config, 602_000, gridStale.memory);
+      expect(batteryPowerOf(fn({ 'bat-1': batteryPower(5_000) }, outage, config, { nowMs: 602_000 }, after.memory))).toBe(1_000);
+      // A charger that had no car when it was last read is not counted: the battery covers the house as before.
+      const empty = buildSiteState({ loadPowerW: 1_000, evChargers: [buildEvCharger({ connected: false, currentLimitA: 16 })] });
+      const none = decide(empty, config, 0);
+      const stillEmpty: SiteState = { ...empty, evChargers: [{ ...silent }] };
+      const noneStale = decide(stillEmpty, config, 1_000, none.memory);
+      expect(batteryPowerOf(fn({ 'bat-1': batteryPower(1_000) }, stillEmpty, config, { nowMs: 1_000 }, noneStale.memory))).toBe(1_000);
+    });
+
     it('does not count a battery discharge the grid reading does not show yet as demand', () => {
       // 1.3 kW of PV, 400 W of house load, the car at its 1.38 kW minimum: 480 W come from the grid, none of it for
       // the house (load − PV = −900 W). A tick later the battery reads +1 kW while the grid reading is still the old

@@ -169,15 +169,21 @@ function pausedOnStaleData(mem: EvChargerMemory | undefined, nowMs: number): EvC
   return { ...mem, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs };
 }
 
-/** Every connected charger's memory through a stale tick (a charger without a car starts afresh). */
+/**
+ * Every connected charger's memory through a stale tick (a charger without a car starts afresh). A charger whose own
+ * reading is stale keeps it too: whether its car is still plugged in is not known (the engine reports it unplugged),
+ * and the battery guard counts on that memory (`staleEvDrawW`).
+ */
 function keptOnStaleData(
   state: SiteState,
   memory: EvChargingMemory,
   nowMs: number,
+  maxReadingAgeMs: number,
 ): Record<string, EvChargerMemory> {
   const kept: Record<string, EvChargerMemory> = {};
   for (const charger of state.evChargers) {
-    const mem = charger.connected ? pausedOnStaleData(memory.chargers[charger.assetId], nowMs) : undefined;
+    const unknown = isChargerStale(charger, maxReadingAgeMs);
+    const mem = charger.connected || unknown ? pausedOnStaleData(memory.chargers[charger.assetId], nowMs) : undefined;
     if (mem !== undefined) kept[charger.assetId] = mem;
   }
   return kept;
@@ -557,7 +563,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         setpoints,
         metrics: { inputs, outputs: { totalCurrentA: 0 }, terms: {}, reason: 'stale-data' },
         memory: {
-          chargers: keptOnStaleData(state, memory, clock.nowMs),
+          chargers: keptOnStaleData(state, memory, clock.nowMs, config.maxReadingAgeMs),
           // What the batteries showed they take outlives a stale grid (alignedSurplus drops it when too old).
           ...(memory.readings?.accepted
             ? { readings: { grid: [], chargers: {}, batteries: {}, accepted: memory.readings.accepted } }
@@ -690,7 +696,27 @@ function recentEvTrails(
   return trails;
 }
 
-/** The EV layer: while a car charges, the home battery discharges at most the non-EV demand (load − PV). */
+/**
+ * What the chargers whose readings are stale may be drawing, W. A charger that had a car plugged in when it was last
+ * read (it still has a session memory: `pausedOnStaleData`) is counted at the current limit it last reported, on its
+ * phases — the 0 A sent to it may not arrive while it does not answer, and the car goes on drawing what the charger
+ * last allowed. The engine reports such a charger at 0 W, unplugged; counting it so would let the home battery cover
+ * the car through the outage (the grid meter still shows the car's draw, which then looks like house load).
+ */
+export function staleEvDrawW(state: SiteState, memory: EvChargingMemory, maxReadingAgeMs: number): Record<string, number> {
+  const draws: Record<string, number> = {};
+  for (const c of state.evChargers) {
+    if (!isChargerStale(c, maxReadingAgeMs) || memory.chargers[c.assetId] === undefined) continue;
+    const limitA = Math.min(Number.isFinite(c.currentLimitA) ? Math.max(0, c.currentLimitA) : c.maxCurrentA, c.maxCurrentA);
+    draws[c.assetId] = Math.max(Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0, limitA * c.phases * state.limits.nominalVoltageV);
+  }
+  return draws;
+}
+
+/**
+ * The EV layer: while a car charges, the home battery discharges at most the non-EV demand (load − PV). A charger
+ * whose reading is stale counts at what it may be drawing (`staleEvDrawW`).
+ */
 function guardBattery(
   proposal: StrategySetpoints,
   state: SiteState,
@@ -700,14 +726,23 @@ function guardBattery(
 ): StrategyResult<EvChargingMemory> {
   const guardEv = recentEvTrails(previous.guardEv, state, clock.nowMs, config.maxReadingAgeMs);
   const memory: EvChargingMemory = { ...previous, guardEv };
-  const evW = totalEvPowerW(state.evChargers);
+  const staleDraws = staleEvDrawW(state, previous, config.maxReadingAgeMs);
+  let staleExtraW = 0;
+  for (const c of state.evChargers) {
+    const assumedW = staleDraws[c.assetId];
+    if (assumedW !== undefined) staleExtraW += assumedW - (Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0);
+  }
+  const evW = totalEvPowerW(state.evChargers) + staleExtraW;
   // The smallest of the demand from the latest readings, from the readings of one instant (the surplus's), and with
   // each charger at the highest power it read in the last GUARD_EV_WINDOW_MS: a meter whose reading is newer than
   // another's must not make room for a discharge that is not there.
   const latestNonEvW = netDemandW(state) - evW;
   const alignedNonEvW = alignedNonEvDemandW(state, previous.readings);
   let recentEvW = 0;
-  for (const trail of Object.values(guardEv)) recentEvW += Math.max(0, ...trail.map(([, w]) => w));
+  for (const c of state.evChargers) {
+    const trailW = Math.max(0, ...(guardEv[c.assetId] ?? []).map(([, w]) => w));
+    recentEvW += Math.max(trailW, staleDraws[c.assetId] ?? 0);
+  }
   const windowNonEvW = netDemandW(state) - Math.max(evW, recentEvW);
   const capW = Math.max(0, Math.min(latestNonEvW, alignedNonEvW, windowNonEvW));
   let dischargeW = 0;
@@ -717,6 +752,7 @@ function guardBattery(
     nonEvDemandW: latestNonEvW,
     alignedNonEvDemandW: alignedNonEvW,
     recentEvPowerW: recentEvW,
+    ...(Object.keys(staleDraws).length > 0 ? { staleEvAssumedW: staleExtraW } : {}),
   };
   const pass = (reason: StrategyReason): StrategyResult<EvChargingMemory> => ({
     setpoints: proposal,
