@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { batteryPowerOf, buildBattery, buildSiteState, runScenario } from '../../testing';
 import { batteryPower } from '../battery';
 import type { SiteState } from '../site-state';
@@ -34,6 +35,55 @@ describe('backup-power strategy', () => {
     const cfg = BackupPowerConfigSchema.parse({ reserveSocPct: 30, restoreFrom: 'grid', restorePowerW: 2_000 });
     const result = constrain(3_000, buildSiteState({ loadPowerW: 3_000, batteries: [buildBattery({ socPct: 20 })] }), cfg);
     expect(batteryPowerOf(result)).toBe(-2_000);
+  });
+
+  it('counts the charge the proposal already plans once: PV only stays PV only, the grid stays under its limit', () => {
+    // 1 kW of PV surplus, already planned into the battery by the primary (self-consumption). Before, it counted once
+    // in the surplus and again as energy flowing in: −2 kW, 1 kW of it from the grid.
+    const sun = constrain(-1_000, buildSiteState({ loadPowerW: 500, pvPowerW: 1_500, batteries: [buildBattery({ socPct: 20 })] }));
+    expect(batteryPowerOf(sun)).toBe(-1_000);
+    expect(sun.metrics.reason).toBe('restoring-reserve');
+    // 8 kW of load on a 10 kW connection, the primary charging 1.5 kW: the restore adds 500 W (before: 2 kW, 11.5 kW).
+    const cfg = BackupPowerConfigSchema.parse({ reserveSocPct: 30, restoreFrom: 'grid' });
+    const limits = { maxImportW: 10_000, maxExportW: 10_000, phases: 3 as const, nominalVoltageV: 230 };
+    const grid = constrain(-1_500, buildSiteState({ loadPowerW: 8_000, limits, batteries: [buildBattery({ socPct: 20 })] }), cfg);
+    expect(batteryPowerOf(grid)).toBe(-2_000);
+  });
+
+  it('below the reserve with nothing to restore from, it says it holds the reserve', () => {
+    const noSun = constrain(0, buildSiteState({ loadPowerW: 500, batteries: [buildBattery({ socPct: 20 })] }));
+    expect(noSun.metrics.reason).toBe('holding-reserve');
+    const none = BackupPowerConfigSchema.parse({ reserveSocPct: 30, restoreFrom: 'none' });
+    const sunNone = constrain(0, buildSiteState({ pvPowerW: 3_000, batteries: [buildBattery({ socPct: 20 })] }), none);
+    expect(batteryPowerOf(sunNone)).toBe(0);
+    expect(sunNone.metrics.reason).toBe('holding-reserve');
+  });
+
+  it('a restore never imports beyond the limit (grid) or at all (pv) unless the proposal already did', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          loadW: fc.integer({ min: 0, max: 15_000 }),
+          pvW: fc.integer({ min: 0, max: 10_000 }),
+          socPct: fc.integer({ min: 5, max: 95 }),
+          proposedW: fc.integer({ min: -5_000, max: 5_000 }),
+          maxImportW: fc.integer({ min: 1_000, max: 20_000 }),
+          restoreFrom: fc.constantFrom('pv' as const, 'grid' as const),
+          stepW: fc.constantFrom(1, 10, 100),
+        }),
+        ({ loadW, pvW, socPct, proposedW, maxImportW, restoreFrom, stepW }) => {
+          const cfg = BackupPowerConfigSchema.parse({ reserveSocPct: 30, restoreFrom });
+          const limits = { maxImportW, maxExportW: 10_000, phases: 3 as const, nominalVoltageV: 230 };
+          const state = buildSiteState({ loadPowerW: loadW, pvPowerW: pvW, limits, batteries: [buildBattery({ socPct, powerStepW: stepW })] });
+          const resultW = batteryPowerOf(constrain(proposedW, state, cfg)) ?? 0;
+          expect(resultW).toBeLessThanOrEqual(proposedW);
+          const demandW = loadW - pvW;
+          const ceilingW = restoreFrom === 'grid' ? maxImportW : 0;
+          // grid after = demand − battery: what the restore adds keeps it under the ceiling, or where the proposal had it.
+          if (resultW < Math.min(proposedW, 0)) expect(demandW - resultW).toBeLessThanOrEqual(Math.max(ceilingW, demandW - Math.min(proposedW, 0)));
+        },
+      ),
+    );
   });
 
   it('restores up to reserve + hysteresis, then lets go', () => {

@@ -57,8 +57,18 @@ function applyReserve(
     : config.restoreFrom === 'pv'
       ? Math.max(0, -netDemandW(state))
       : Math.max(0, -gridBoundsForBatteriesW(state).minW);
+  // The charge the proposal already plans comes out of the same power: only what is left can be added to restore (before,
+  // a proposal's charge counted once in the idle surplus and again as energy already flowing in, so a restore 'from PV'
+  // imported from the grid and a restore 'from the grid' went over the import limit).
+  for (const b of state.batteries) {
+    const proposed = proposal[b.assetId];
+    if (proposed?.kind === 'battery-power' && proposed.powerW < 0 && !isBatteryStale(b, config.maxReadingAgeMs)) availableW += proposed.powerW;
+  }
+  availableW = Math.max(0, availableW);
   let capped = 0;
   let restored = 0;
+  let belowReserve = 0;
+  let charging = 0;
   let stale = 0;
 
   for (const b of state.batteries) {
@@ -82,23 +92,36 @@ function applyReserve(
       powerW = 0;
       capped++;
     }
+    if (b.socPct < reservePct) belowReserve++;
     if (isRestoring && config.restoreFrom !== 'none' && gridFresh) {
       const window = batteryWindow(b);
       const wantedW = Math.min(config.restorePowerW ?? b.maxChargePowerW, window.maxChargeW);
-      // Energy already flowing into this battery by the proposal counts toward the restore.
+      // Energy already flowing into this battery by the proposal counts toward the restore; only the rest is added.
       const alreadyW = Math.max(0, -powerW);
-      const floorW = Math.min(wantedW, availableW + alreadyW);
-      if (floorW > alreadyW) {
+      const addW = Math.min(Math.max(0, wantedW - alreadyW), availableW);
+      const floorW = alreadyW + addW;
+      if (addW > 0 && truncateToStep(floorW, b.powerStepW ?? 1) > alreadyW) {
         powerW = -truncateToStep(floorW, b.powerStepW ?? 1);
+        availableW = Math.max(0, availableW - (-powerW - alreadyW));
         restored++;
       }
-      availableW = Math.max(0, availableW - Math.max(0, -powerW));
     }
+    if (isRestoring && Math.min(powerW, proposedW ?? 0) < 0) charging++;
     if (proposedW !== undefined || powerW !== 0) setpoints[b.assetId] = batteryPower(Math.min(powerW, proposedW ?? 0));
   }
 
+  // Below the reserve is never 'above-reserve': restoring when energy flows in (added here or already planned),
+  // holding otherwise (no surplus to restore from, or restoreFrom 'none').
   const reason: StrategyReason =
-    restored > 0 ? 'restoring-reserve' : capped > 0 ? 'holding-reserve' : stale > 0 ? 'stale-data' : state.batteries.length === 0 ? 'no-battery' : 'above-reserve';
+    restored > 0 || charging > 0
+      ? 'restoring-reserve'
+      : capped > 0 || belowReserve > 0
+        ? 'holding-reserve'
+        : stale > 0
+          ? 'stale-data'
+          : state.batteries.length === 0
+            ? 'no-battery'
+            : 'above-reserve';
   return {
     setpoints,
     metrics: {
