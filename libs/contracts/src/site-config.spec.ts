@@ -46,6 +46,17 @@ describe('site configuration (assets.json)', () => {
     expect(paths(mutate(example()))).toContain(path);
   });
 
+  it('refuses a time zone the runtime does not know, naming it', () => {
+    // 'Mars/Base' looks like an IANA name; before, it passed and every local-time rule went quiet (the month's peak
+    // never reset, no ToU period matched).
+    const result = SiteConfigSchema.safeParse({ ...example(), timezone: 'Mars/Base' });
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? [])).toEqual([{ path: '$.timezone', message: "unknown time zone 'Mars/Base': an IANA name like Europe/Paris" }]);
+    for (const timezone of ['UTC', 'Europe/Paris', 'America/Argentina/Buenos_Aires', 'Etc/GMT-2']) {
+      expect(SiteConfigSchema.safeParse({ ...example(), timezone }).success).toBe(true);
+    }
+  });
+
   it('refuses a SoC window with min above max', () => {
     const input = example();
     const battery = input.assets[0];

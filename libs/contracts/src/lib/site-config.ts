@@ -335,6 +335,19 @@ export const CloudSettingsSchema = z.discriminatedUnion('transport', [
 ]);
 export type CloudSettings = z.infer<typeof CloudSettingsSchema>;
 
+/**
+ * True when the runtime's time zone database knows `tz`. A name that only looks like one ('Mars/Base') passed the
+ * pattern, and every local-time rule then went quiet: the month's peak never reset, ToU periods never matched.
+ */
+function isKnownTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `assets.json`: the whole site configuration, the durable copy of KV `config`. */
 export const SiteConfigSchema = z
   .strictObject({
@@ -343,7 +356,10 @@ export const SiteConfigSchema = z
     gatewayId: AssetIdSchema,
     siteName: z.string().min(1).max(100),
     /** IANA time zone of the site, e.g. 'Europe/Paris'. */
-    timezone: z.string().regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'timezone must be an IANA name like Europe/Paris'),
+    timezone: z
+      .string()
+      .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'timezone must be an IANA name like Europe/Paris')
+      .refine(isKnownTimeZone, { error: (issue) => `unknown time zone '${String(issue.input)}': an IANA name like Europe/Paris` }),
     grid: GridConnectionSchema,
     assets: z.array(AssetConfigSchema),
     strategy: StrategySelectionSchema,
