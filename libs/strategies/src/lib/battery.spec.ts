@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { buildBattery, buildSiteState } from '../testing';
 import { quantize, truncateToStep } from './arithmetic';
-import { allocateBatteryPower, batteryWindow, gridBoundsForBatteriesW, limitFleetW, netDemandW } from './battery';
+import { allocateBatteryPower, batteryPower, batteryWindow, gridBoundsForBatteriesW, limitFleetW, netDemandW, raiseFleet, sumBatterySetpointsW } from './battery';
 
 describe('batteryWindow', () => {
   it.each([
@@ -111,5 +111,57 @@ describe('quantize and truncateToStep', () => {
   it('truncates toward zero and never yields -0', () => {
     expect(truncateToStep(-19, 10)).toBe(-10);
     expect(Object.is(truncateToStep(-5, 10), 0)).toBe(true);
+  });
+});
+
+describe('raiseFleet', () => {
+  const fleetArbitrary = fc.array(
+    fc.record({
+      socPct: fc.integer({ min: 5, max: 100 }),
+      proposedW: fc.integer({ min: -5_000, max: 5_000 }),
+      stepW: fc.constantFrom(1, 50, 100, 500),
+      usable: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 4 },
+  );
+
+  it('never lowers a set-point, moves only usable batteries, stays in each window, and moves idle ones last', () => {
+    fc.assert(
+      fc.property(fleetArbitrary, fc.integer({ min: 0, max: 12_000 }), (fleet, raiseW) => {
+        const batteries = fleet.map((f, i) => buildBattery({ assetId: `b${i}`, socPct: f.socPct, powerStepW: f.stepW }));
+        const proposal = Object.fromEntries(fleet.map((f, i) => [`b${i}`, batteryPower(f.proposedW)]));
+        const usable = new Set(fleet.flatMap((f, i) => (f.usable ? [`b${i}`] : [])));
+        const totalW = sumBatterySetpointsW(proposal) + raiseW;
+        const result = raiseFleet(proposal, totalW, batteries, (b) => usable.has(b.assetId));
+        let chargeW = 0;
+        batteries.forEach((b, i) => {
+          const before = fleet[i]?.proposedW ?? 0;
+          const sp = result.setpoints[b.assetId];
+          const after = sp?.kind === 'battery-power' ? sp.powerW : Number.NaN;
+          expect(after).toBeGreaterThanOrEqual(before);
+          if (!usable.has(b.assetId)) expect(after).toBe(before);
+          if (after > before) expect(after).toBeLessThanOrEqual(Math.max(before, batteryWindow(b).maxDischargeW));
+          if (usable.has(b.assetId) && before < 0) chargeW -= before;
+        });
+        // While the charging batteries can give the raise by charging less, the others are not moved.
+        if (raiseW <= chargeW) {
+          batteries.forEach((b, i) => {
+            const before = fleet[i]?.proposedW ?? 0;
+            if (before >= 0) expect(result.setpoints[b.assetId]).toEqual(batteryPower(before));
+          });
+        }
+        // Never more than a step of one battery past what was asked.
+        expect(result.powerW).toBeLessThanOrEqual(totalW + Math.max(...fleet.map((f) => f.stepW)));
+      }),
+    );
+  });
+
+  it('takes a charge down before it adds a discharge', () => {
+    const batteries = [buildBattery({ assetId: 'a' }), buildBattery({ assetId: 'b' })];
+    const proposal = { a: batteryPower(-4_000), b: batteryPower(0) };
+    const result = raiseFleet(proposal, -1_000, batteries, () => true);
+    expect(result.setpoints).toEqual({ a: batteryPower(-1_000), b: batteryPower(0) });
+    const more = raiseFleet(proposal, 2_000, batteries, () => true);
+    expect(more.setpoints).toEqual({ a: batteryPower(1_000), b: batteryPower(1_000) });
   });
 });

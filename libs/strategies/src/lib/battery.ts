@@ -150,10 +150,19 @@ export function allocateBatteryPower(
  * request is returned as it is. The allocation cuts each share toward zero, which would otherwise leave up to a step
  * of a shaved demand to the grid — enough to push a held monthly peak up a watt at a time.
  */
-export function roundDischargeUpW(powerW: number, batteries: readonly BatteryState[], isUsable: (battery: BatteryState) => boolean): number {
+export function roundDischargeUpW(
+  powerW: number,
+  batteries: readonly BatteryState[],
+  isUsable: (battery: BatteryState) => boolean,
+  noExportAboveW?: number,
+): number {
   if (!(powerW > 0)) return powerW;
   const stepW = batteries.filter(isUsable).reduce((s, b) => Math.max(s, b.powerStepW ?? 1), 1);
-  return Math.ceil(powerW / stepW - 1e-9) * stepW;
+  const up = Math.ceil(powerW / stepW - 1e-9) * stepW;
+  // Without export, a discharge within the demand is not rounded past it: down a step instead (before, the planners
+  // exported up to a step, 99 W at 1 001 W of demand with 100 W steps).
+  if (noExportAboveW !== undefined && up > noExportAboveW && powerW <= noExportAboveW + 1e-6) return Math.floor(powerW / stepW + 1e-9) * stepW;
+  return up;
 }
 
 /** The combined window of the usable batteries, W, both ≥ 0. */
@@ -213,6 +222,74 @@ export function settleFleet(
   isUsable: (battery: BatteryState) => boolean,
 ): { readonly setpoints: Record<string, Setpoint>; readonly powerW: number } {
   const setpoints = fleetSetpoints(totalW, batteries, isUsable);
+  return { setpoints, powerW: noNegativeZero(sumBatterySetpointsW(setpoints)) };
+}
+
+/**
+ * Raises a proposal's total battery power (+ = discharge) to `totalW` changing as little as it can: first the charging
+ * batteries charge less (in proportion to their charge), then the usable batteries discharge more (in proportion to
+ * the discharge room left in each). A battery the proposal left alone is moved only when the others cannot give the
+ * raise; an unusable one never. Each moved set-point is rounded up to its step within its window (down instead when
+ * the rounding would take the total past `totalW` by more than the steps the other moved batteries leave).
+ * Never lowers a set-point. A layer's raise (peak-shaving) with `settleFleet` re-split the whole fleet, charging a
+ * battery the primary had left idle.
+ */
+export function raiseFleet(
+  proposal: Readonly<Record<string, Setpoint>>,
+  totalW: number,
+  batteries: readonly BatteryState[],
+  isUsable: (battery: BatteryState) => boolean,
+): { readonly setpoints: Record<string, Setpoint>; readonly powerW: number } {
+  const setpoints: Record<string, Setpoint> = { ...proposal };
+  const proposedOf = (b: BatteryState): number => {
+    const sp = proposal[b.assetId];
+    return sp?.kind === 'battery-power' && Number.isFinite(sp.powerW) ? sp.powerW : 0;
+  };
+  let raiseW = totalW - sumBatterySetpointsW(proposal);
+  if (!(raiseW > 0)) return { setpoints, powerW: noNegativeZero(sumBatterySetpointsW(setpoints)) };
+  const usable = batteries.filter(isUsable);
+  const next = new Map<string, number>(usable.map((b) => [b.assetId, proposedOf(b)]));
+  // 1. Less charge.
+  const chargeW = usable.reduce((sum, b) => sum + Math.max(0, -proposedOf(b)), 0);
+  if (chargeW > 0) {
+    const takeW = Math.min(raiseW, chargeW);
+    for (const b of usable) {
+      const c = Math.max(0, -proposedOf(b));
+      if (c > 0) next.set(b.assetId, -c + (takeW * c) / chargeW);
+    }
+    raiseW -= takeW;
+  }
+  // 2. More discharge, in proportion to the room left.
+  if (raiseW > 0) {
+    const room = usable.map((b) => Math.max(0, batteryWindow(b).maxDischargeW - Math.max(0, next.get(b.assetId) ?? 0)));
+    const roomW = room.reduce((a, r) => a + r, 0);
+    const giveW = Math.min(raiseW, roomW);
+    usable.forEach((b, i) => {
+      const r = room[i] ?? 0;
+      if (r > 0 && roomW > 0) next.set(b.assetId, (next.get(b.assetId) ?? 0) + (giveW * r) / roomW);
+    });
+  }
+  for (const b of usable) {
+    const before = proposedOf(b);
+    const wantedW = next.get(b.assetId) ?? before;
+    if (wantedW <= before) continue;
+    const stepW = Math.max(1, b.powerStepW ?? 1);
+    const window = batteryWindow(b);
+    const up = Math.ceil(wantedW / stepW - 1e-9) * stepW;
+    const down = Math.floor(wantedW / stepW + 1e-9) * stepW;
+    const roundedW = up <= window.maxDischargeW ? up : down;
+    setpoints[b.assetId] = batteryPower(Math.max(before, roundedW));
+  }
+  // The rounding up may not take the total past what was asked by more than a step of one battery.
+  const maxStepW = usable.reduce((m, b) => Math.max(m, b.powerStepW ?? 1), 1);
+  for (const b of usable) {
+    if (sumBatterySetpointsW(setpoints) - totalW < maxStepW) break;
+    const sp = setpoints[b.assetId];
+    const before = proposedOf(b);
+    if (sp?.kind !== 'battery-power' || sp.powerW <= before) continue;
+    const stepW = Math.max(1, b.powerStepW ?? 1);
+    setpoints[b.assetId] = batteryPower(Math.max(before, sp.powerW - stepW));
+  }
   return { setpoints, powerW: noNegativeZero(sumBatterySetpointsW(setpoints)) };
 }
 

@@ -18,6 +18,7 @@ describe('combine', () => {
     { active: ['backup-power', 'net-zero'], primary: 'net-zero' },
     { active: ['ev-charging', 'peak-shaving', 'arbitrage'], primary: 'arbitrage' },
     { active: ['peak-shaving', 'backup-power'], primary: 'peak-shaving' },
+    { active: ['backup-power', 'peak-shaving'], primary: 'peak-shaving' },
     { active: ['backup-power'], primary: 'backup-power' },
     { active: ['ev-charging'], primary: 'null' },
     { active: [], primary: 'null' },
@@ -65,6 +66,44 @@ describe('combine', () => {
     });
     expect(batteryPowerOf(result)).toBe(0);
     expect(result.shapedBy['bat-1']).toEqual(['null', 'peak-shaving', 'backup-power']);
+  });
+
+  it('without a primary, the layers keep their order whatever the order of active', () => {
+    // 8 kW of load, a 4 kW threshold, the battery at 30 % under a 40 % reserve: the reserve wins either way. Before,
+    // with backup-power first in `active` it ran alone and peak-shaving then discharged 4 kW below the reserve.
+    const state = buildSiteState({ loadPowerW: 8_000, batteries: [buildBattery({ socPct: 30 })] });
+    const raw = { 'backup-power': { reserveSocPct: 40 }, 'peak-shaving': { thresholdW: 4_000 } };
+    for (const active of [['backup-power', 'peak-shaving'], ['peak-shaving', 'backup-power']] as StrategyName[][]) {
+      const result = combine(state, { nowMs: 1_000_000 }, { active, configs: configsFor(active, raw), memories: {} });
+      expect(result.primary).toBe('peak-shaving');
+      expect(batteryPowerOf(result)).toBe(0);
+    }
+    // The EV guard does not undo a shave: peak-shaving alone shaves as it does behind an idle primary (3 kW of house
+    // and a car at 7 kW over a 5 kW threshold: 5 kW from the battery). Before, alone it was cut back to 3 kW.
+    const car = buildSiteState({ loadPowerW: 3_000, evChargers: [buildEvCharger({ powerW: 7_000, currentLimitA: 10 })] });
+    const evRaw = { 'peak-shaving': { thresholdW: 5_000 }, 'ev-charging': { mode: 'fast' } };
+    for (const active of [['peak-shaving', 'ev-charging'], ['ev-charging', 'peak-shaving'], ['null', 'peak-shaving', 'ev-charging']] as StrategyName[][]) {
+      const result = combine(car, { nowMs: 1_000_000 }, { active, configs: configsFor(active, evRaw), memories: {} });
+      expect(batteryPowerOf(result)).toBe(5_000);
+      expect(result.shapedBy['bat-1']?.at(-1)).toBe('peak-shaving');
+    }
+  });
+
+  it('a peak-shaving layer raises the batteries the proposal charges before those it left alone', () => {
+    // Charge to 50 %: a (40 %) charges 5 kW, b (80 %) is left idle. A 4 kW threshold with 1 kW of load caps the charge
+    // at 3 kW: a charges 3 kW and b stays idle. Before, the layer re-split the fleet and charged b (at 80 %) 1.5 kW.
+    const active: StrategyName[] = ['charge', 'peak-shaving'];
+    const state = buildSiteState({
+      loadPowerW: 1_000,
+      batteries: [buildBattery({ assetId: 'a', socPct: 40 }), buildBattery({ assetId: 'b', socPct: 80 })],
+    });
+    const result = combine(state, { nowMs: 1_000_000 }, {
+      active,
+      configs: configsFor(active, { charge: { targetSocPct: 50 }, 'peak-shaving': { thresholdW: 4_000 } }),
+      memories: {},
+    });
+    expect(batteryPowerOf(result, 'a')).toBe(-3_000);
+    expect(batteryPowerOf(result, 'b')).toBe(0);
   });
 
   it('keeps the home battery out of the car: self-consumption + fast EV charging', () => {

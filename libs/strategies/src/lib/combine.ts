@@ -75,8 +75,10 @@ export interface CombinedDecision {
  * 0. The net demand every strategy sees (`netDemandW`) is measured from grid and battery readings that agree
  *    (`estimateDemand`): a battery set-point change the grid reading shows and the battery's does not yet is not
  *    counted as demand.
- * 1. Primary: the first active strategy with role 'primary' drives the batteries; if none is active, the first
- *    active layer (peak-shaving, backup-power) runs on its own; if none, 'null' (0 W).
+ * 1. Primary: the first active strategy with role 'primary' drives the batteries; if none is active, the active layer
+ *    first in LAYER_ORDER (peak-shaving, then backup-power) runs on its own, whatever the order of `active`, and it
+ *    constrains again in its place among the layers when one before it (the EV guard) changed a set-point; if none,
+ *    'null' (0 W).
  * 2. EV: if 'ev-charging' is active, it alone sets the EV chargers; told whether the primary charges the batteries with
  *    the PV surplus (`followsSurplus`), so that its battery priority can leave them their rate.
  * 3. Layers, in the fixed order LAYER_ORDER (ev-charging's battery guard, peak-shaving, backup-power), each active
@@ -120,8 +122,14 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
     if (!ok) skip(name);
     return ok;
   });
+  // Without a primary, the layer that comes first in LAYER_ORDER runs alone and the later ones constrain it, whatever
+  // the order of `active` (before, the first in `active` ran alone: backup-power first let peak-shaving discharge
+  // below the reserve).
   const primary: StrategyName =
-    usable.find((n) => strategies[n].role === 'primary') ?? usable.find((n) => strategies[n].role === 'layer') ?? 'null';
+    usable.find((n) => strategies[n].role === 'primary') ??
+    LAYER_ORDER.find((n) => usable.includes(n) && strategies[n].role === 'layer') ??
+    'null';
+  const promotedLayer = strategies[primary].role === 'layer';
   const primaryConfig = configFor(primary);
   const primaryConfigValue = primaryConfig.ok ? primaryConfig.config : {};
   const primaryResult = strategyByName(primary).decide(state, primaryConfigValue, clock, memoryFor(primary, primaryConfigValue));
@@ -164,8 +172,12 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
 
   // 3. Layers in fixed order.
   const layers: StrategyName[] = [];
+  // A layer running alone as the primary also takes its place in the order when a layer before it changed a set-point:
+  // peak-shaving alone with ev-charging shaves again after the EV guard (before, the guard undid the shave).
+  let changedByLayer = false;
   for (const name of LAYER_ORDER) {
-    if (!usable.includes(name) || name === primary) continue;
+    if (!usable.includes(name)) continue;
+    if (name === primary && !(promotedLayer && changedByLayer)) continue;
     const strategy = strategyByName(name);
     if (!strategy.constrain) continue;
     const cfg = configFor(name);
@@ -179,7 +191,10 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
       if (sp.kind !== 'battery-power') continue;
       next[assetId] = sp;
       const before = batterySetpoints[assetId];
-      if (!before || before.kind !== 'battery-power' || before.powerW !== sp.powerW) mark(assetId, name);
+      if (!before || before.kind !== 'battery-power' || before.powerW !== sp.powerW) {
+        mark(assetId, name);
+        changedByLayer = true;
+      }
     }
     batterySetpoints = next;
   }

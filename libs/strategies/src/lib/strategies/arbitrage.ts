@@ -80,7 +80,8 @@ export const arbitrageStrategy: Strategy<ArbitrageConfig, ArbitrageMemory> = {
         memory: { meter: decision.meter, plan: null },
       };
     }
-    const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, usable), state, usable);
+    const noExportAboveW = config.allowExport ? undefined : Math.max(0, demandW);
+    const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, usable, noExportAboveW), state, usable);
     const sent = settleFleet(limited.powerW, state.batteries, usable);
     let reason: StrategyReason = sent.powerW < 0 ? 'arbitrage-charging' : sent.powerW > 0 ? 'arbitrage-discharging' : 'arbitrage-idle';
     if (decision.terms['touFallback'] === 1) reason = 'no-prices-tou-fallback';

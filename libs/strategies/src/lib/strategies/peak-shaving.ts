@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   ReadingAgeConfigShape,
   dischargeFloorSocPct,
+  raiseFleet,
   settleFleet,
   fleetSocPct,
   fleetWindow,
@@ -324,12 +325,13 @@ function constrainPeak(
   // Raise the total to the floor (as far as the batteries allow, never past the grid export limit).
   const fleet = fleetWindow(state.batteries, fresh);
   const raisedW = limitFleetW(min(roundDischargeUpW(floorW, state.batteries, fresh), fleet.maxDischargeW), state, fresh).powerW;
-  // What the batteries are really asked after their steps: a layer only ever raises the total it is given.
-  const raised = settleFleet(raisedW, state.batteries, fresh);
+  // What the batteries are really asked after their steps: a layer only ever raises the total it is given, and moves
+  // the batteries the proposal charges before those it left alone.
+  const raised = raiseFleet(proposal, raisedW, state.batteries, fresh);
   if (raised.powerW <= proposedW) {
     return { setpoints: proposal, metrics: { inputs, outputs: { batteryPowerW: proposedW }, terms: allTerms, reason: 'peak-exceeded' }, memory: { meter } };
   }
-  const setpoints: Record<string, StrategySetpoints[string]> = { ...proposal, ...raised.setpoints };
+  const setpoints: Record<string, StrategySetpoints[string]> = raised.setpoints;
   const reason: StrategyReason = raised.powerW < floorW - 1e-6 ? 'peak-exceeded' : floorW > 0 ? 'shaving-peak' : 'charge-capped-by-peak';
   return { setpoints, metrics: { inputs, outputs: { batteryPowerW: sumBatterySetpointsW(setpoints) }, terms: allTerms, reason }, memory: { meter } };
 }

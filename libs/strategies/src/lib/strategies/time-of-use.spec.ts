@@ -88,6 +88,15 @@ describe('time-of-use strategy, rules mode', () => {
     expect(batteryPowerOf(decide(at('2025-01-15T12:00'), { loadPowerW: 1_500 }, cfg))).toBe(1_500);
   });
 
+  it('in neutral self-consumption mode, a cheap period at its charge target does not discharge (no cycling)', () => {
+    // 02:00, cheap, target 80 %, 2 kW of demand. Before: +2 kW at 80 %, −5 kW at 79.9 %, +2 kW at 80.1 %.
+    const cfg = rules({ neutralMode: 'self-consumption', chargeTargetSocPct: 80 });
+    const powers = [80, 79.9, 80.1].map((socPct) => batteryPowerOf(decide(at('2025-01-15T02:00'), { loadPowerW: 2_000, batteries: [buildBattery({ socPct })] }, cfg)));
+    expect(powers).toEqual([0, -5_000, 0]);
+    // It still stores a PV surplus there.
+    expect(batteryPowerOf(decide(at('2025-01-15T02:00'), { loadPowerW: 500, pvPowerW: 2_500, batteries: [buildBattery({ socPct: 85 })] }, cfg))).toBe(-2_000);
+  });
+
   it('without a ToU schedule falls back to the neutral mode and says why', () => {
     const result = timeOfUseStrategy.decide(buildSiteState({ loadPowerW: 1_500 }), config, { nowMs: at('2025-01-15T18:00') }, fresh);
     expect(batteryPowerOf(result)).toBe(0);
@@ -217,6 +226,17 @@ describe('time-of-use strategy, plan mode (default)', () => {
     const evening = decide(at('2025-06-10T19:00'), { loadPowerW: 1_500, forecast: day(2_500), batteries: [buildBattery({ socPct: 60 })] });
     expect(evening.metrics.reason).toBe('tou-plan-discharging');
     expect(batteryPowerOf(evening)).toBeCloseTo(1_500, 0);
+  });
+
+  it('without allowExport a discharge is not rounded up past the demand to the power step', () => {
+    // 19:00, the dear period, a full battery with 100 W steps. Before: 1 100 W at 1 050 W of demand, 1 100 W at
+    // 1 001 W (99 W exported). Now a step down instead; with allowExport the discharge may round up.
+    const evening = at('2025-06-10T19:00');
+    for (const loadPowerW of [1_050, 1_001, 2_550]) {
+      const result = decide(evening, { loadPowerW, batteries: [buildBattery({ socPct: 90, powerStepW: 100 })] });
+      expect(result.metrics.reason).toBe('tou-plan-discharging');
+      expect(batteryPowerOf(result)).toBe(Math.floor(loadPowerW / 100) * 100);
+    }
   });
 
   it('an empty battery does not discharge, a full one does not charge', () => {

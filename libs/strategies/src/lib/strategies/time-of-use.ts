@@ -119,7 +119,12 @@ function surplusChargeW(ctx: Context): number {
   return limitFleetW(demandW, ctx.state, ctx.fresh).powerW;
 }
 
-function neutral(ctx: Context, reasonIdle: StrategyReason, terms: Record<string, number>): StrategyResult<TimeOfUseMemory> {
+/**
+ * The neutral mode. `noDischarge` in a cheap period (the charge target reached, or nothing to charge under the peak):
+ * self-consumption there only stores surplus — discharging to cover the demand at the cheapest price and charging it
+ * back from the grid cycled the battery around the target every tick (80 % → +2 kW, 79.9 % → −5 kW).
+ */
+function neutral(ctx: Context, reasonIdle: StrategyReason, terms: Record<string, number>, noDischarge = false): StrategyResult<TimeOfUseMemory> {
   const { state, config, fresh } = ctx;
   if (config.neutralMode === 'idle') {
     // Stored surplus pays only where a schedule has dearer periods to spend it in (not without one, not when flat).
@@ -131,7 +136,7 @@ function neutral(ctx: Context, reasonIdle: StrategyReason, terms: Record<string,
   }
   // Self-consumption: charge from PV surplus, discharge to cover demand, never to or from the grid.
   const demandW = netDemandW(state);
-  const limited = limitFleetW(clamp(demandW, Math.min(0, demandW), Math.max(0, demandW)), state, fresh);
+  const limited = limitFleetW(clamp(demandW, Math.min(0, demandW), noDischarge ? 0 : Math.max(0, demandW)), state, fresh);
   const reason: StrategyReason = reasonIdle === 'neutral-idle' ? 'neutral-self-consumption' : reasonIdle;
   return result(ctx, limited.powerW, fresh, terms, reason);
 }
@@ -210,7 +215,7 @@ function decideRules(ctx: Context, nowMs: number): StrategyResult<TimeOfUseMemor
     const usable = (b: BatteryState): boolean => fresh(b) && b.socPct < target(b);
     const fleet = fleetWindow(state.batteries, usable);
     const cheapTerms: Record<string, number> = { ...terms, forecastPvSurplusWh: surplusWh ?? -1, forecastReductionPct };
-    if (fleet.maxChargeW === 0) return neutral(ctx, 'charge-target-reached', cheapTerms);
+    if (fleet.maxChargeW === 0) return neutral(ctx, 'charge-target-reached', cheapTerms, true);
     let chargeW = Math.min(fleet.maxChargeW, config.chargePowerW ?? Number.POSITIVE_INFINITY);
     if (config.peakAwareCharging && peakChargeEurPerKw(state.tariff) > 0) {
       // Valley filling: the lowest grid import level L at which charging (L − demand) in every quarter hour left in
@@ -222,7 +227,7 @@ function decideRules(ctx: Context, nowMs: number): StrategyResult<TimeOfUseMemor
       chargeW = Math.min(chargeW, Math.max(0, importLevelW - demandW));
       cheapTerms['valleyLevelW'] = Math.round(levelW);
       cheapTerms['importLevelW'] = Math.round(importLevelW);
-      if (chargeW === 0) return neutral(ctx, 'neutral-idle', cheapTerms);
+      if (chargeW === 0) return neutral(ctx, 'neutral-idle', cheapTerms, true);
     }
     const limited = limitFleetW(-chargeW, state, usable);
     const reason: StrategyReason = limited.limitedBy === 'grid' ? 'grid-import-limit' : 'cheap-charging';
@@ -263,7 +268,8 @@ function decidePlan(ctx: Context, nowMs: number): StrategyResult<TimeOfUseMemory
       ? { setpoints: holdAllBatteries(state.batteries), metrics: { inputs: ctx.inputs, outputs: { batteryPowerW: 0 }, terms: {}, reason: 'invalid-timezone' }, memory: next.memory }
       : neutral(next, 'no-tou-period', {});
   }
-  const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, fresh), state, fresh);
+  const noExportAboveW = config.allowExport ? undefined : Math.max(0, demandW);
+  const limited = limitFleetW(roundDischargeUpW(decision.powerW, state.batteries, fresh, noExportAboveW), state, fresh);
   const sent = settleFleet(limited.powerW, state.batteries, fresh);
   let reason: StrategyReason;
   if (sent.powerW < 0) reason = demandW < 0 && -sent.powerW <= -demandW + 1e-6 ? 'storing-surplus' : 'tou-plan-charging';
