@@ -69,6 +69,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--status', 'the compact one-screen status (services, power flows, SoC, strategy, last arbiter outcome)')
     .option('--line', 'with --status: one line per interval, for logs')
     .option('--supervisor <file>', 'with --status: the state file of `npm start` listing its processes')
+    .option('--all-terms', 'every input, output and term of each decision (else the first six and +N)')
     .action(
       (opts: {
         once?: boolean;
@@ -77,6 +78,7 @@ export function buildProgram(io: CliIo): Command {
         status?: boolean;
         line?: boolean;
         supervisor?: string;
+        allTerms?: boolean;
       }) => monitor(io, opts),
     );
 

@@ -2,6 +2,23 @@ import { SiteConfigSchema, StrategyNameSchema } from '@voltimax/contracts';
 import { STRATEGY_REASONS } from './reasons';
 import { parseSiteStrategies, parseStrategyConfig, parseStrategySelection, strategies } from './registry';
 
+/** A site with a battery (bat-1, max SoC 95 %) and a charger (ev-1), and the given strategy block. */
+function siteWith(strategy: unknown) {
+  return SiteConfigSchema.parse({
+    v: 1,
+    gatewayId: 'gw-1',
+    siteName: 'Site',
+    timezone: 'Europe/Paris',
+    grid: { maxImportW: 17_000, maxExportW: 10_000, phases: 3, nominalVoltageV: 230 },
+    assets: [
+      { id: 'bat-1', name: 'B', kind: 'battery', profile: 'acme.battery', connection: { protocol: 'simulated' }, battery: { capacityWh: 10_000, maxChargePowerW: 5_000, maxDischargePowerW: 5_000 } },
+      { id: 'ev-1', name: 'E', kind: 'ev-charger', profile: 'acme.wallbox', connection: { protocol: 'simulated' }, evCharger: { minCurrentA: 6, maxCurrentA: 16, phases: 3 } },
+    ],
+    strategy,
+    tariff: { kind: 'fixed', fixedEurPerMwh: 200 },
+  });
+}
+
 describe('registry', () => {
   it('has exactly the eleven strategies of the contracts, each under its own name', () => {
     expect(Object.keys(strategies).sort()).toEqual([...StrategyNameSchema.options].sort());
@@ -25,32 +42,32 @@ describe('registry', () => {
   });
 
   it('refuses ev-charging keys (modeByCharger, departures) that name no charger of the site', () => {
-    const site = SiteConfigSchema.parse({
-      v: 1,
-      gatewayId: 'gw-1',
-      siteName: 'Site',
-      timezone: 'Europe/Paris',
-      grid: { maxImportW: 17_000, maxExportW: 10_000, phases: 3, nominalVoltageV: 230 },
-      assets: [
-        { id: 'bat-1', name: 'B', kind: 'battery', profile: 'acme.battery', connection: { protocol: 'simulated' }, battery: { capacityWh: 10_000, maxChargePowerW: 5_000, maxDischargePowerW: 5_000 } },
-        { id: 'ev-1', name: 'E', kind: 'ev-charger', profile: 'acme.wallbox', connection: { protocol: 'simulated' }, evCharger: { minCurrentA: 6, maxCurrentA: 16, phases: 3 } },
-      ],
-      strategy: {
-        active: ['ev-charging'],
-        config: {
-          'ev-charging': {
-            mode: 'scheduled',
-            modeByCharger: { 'ev-l': 'fast' },
-            departures: { 'ev-1': { at: '07:30', energyWh: 20_000 }, 'bat-1': { at: '07:30', energyWh: 1 } },
-          },
+    const site = siteWith({
+      active: ['ev-charging'],
+      config: {
+        'ev-charging': {
+          mode: 'scheduled',
+          modeByCharger: { 'ev-l': 'fast' },
+          departures: { 'ev-1': { at: '07:30', energyWh: 20_000 }, 'bat-1': { at: '07:30', energyWh: 1 } },
         },
       },
-      tariff: { kind: 'fixed', fixedEurPerMwh: 200 },
     });
     expect(parseSiteStrategies(site).problems).toEqual([
       { path: '$.strategy.config["ev-charging"].modeByCharger["ev-l"]', message: "'ev-l' is not an ev-charger of the site (ev-1)" },
       { path: '$.strategy.config["ev-charging"].departures["bat-1"]', message: "'bat-1' is not an ev-charger of the site (ev-1)" },
     ]);
+  });
+
+  it('refuses a backup reserve above a battery’s max SoC, naming the battery', () => {
+    const site = (reserveSocPct: number) =>
+      siteWith({ active: ['self-consumption', 'backup-power'], config: { 'backup-power': { reserveSocPct } } });
+    expect(parseSiteStrategies(site(99)).problems).toEqual([
+      {
+        path: '$.strategy.config["backup-power"].reserveSocPct',
+        message: '99 % is above the maxSocPct of bat-1 (95 %): it could never be reached, and the battery would never discharge',
+      },
+    ]);
+    expect(parseSiteStrategies(site(95)).problems).toEqual([]);
   });
 
   it('gives layers and the EV strategy a constrain function', () => {

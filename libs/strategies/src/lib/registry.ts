@@ -112,5 +112,21 @@ export function parseSiteStrategies(site: Pick<SiteConfig, 'strategy' | 'rules'>
       }
     }
   }
+  // A reserve above a battery's max SoC can never be reached: the battery would never discharge again (and with
+  // restoreFrom 'grid' charge from the grid until full). Before, it was accepted without a word.
+  const backup = configs['backup-power'] as { reserveSocPct?: number } | undefined;
+  if (backup?.reserveSocPct !== undefined && site.assets !== undefined) {
+    const over = site.assets.flatMap((a) =>
+      (a.kind === 'battery' || a.kind === 'hybrid-inverter') && a.battery !== undefined && a.battery.maxSocPct < (backup.reserveSocPct ?? 0)
+        ? [`${a.id} (${a.battery.maxSocPct} %)`]
+        : [],
+    );
+    if (over.length > 0) {
+      problems.push({
+        path: jsonPath(['strategy', 'config', 'backup-power', 'reserveSocPct']),
+        message: `${backup.reserveSocPct} % is above the maxSocPct of ${over.join(', ')}: it could never be reached, and the battery would never discharge`,
+      });
+    }
+  }
   return { configs: configs as StrategyConfigs, problems };
 }

@@ -8,6 +8,7 @@ import {
 import {
   emptyMonitorState,
   formatAge,
+  formatNumber,
   formatPower,
   formatSetpoint,
   renderMonitor,
@@ -132,6 +133,11 @@ describe('renderMonitor', () => {
       terms: { a: 1, b: 2, c: 3 },
     });
     expect(renderMonitor(state, AT, { maxTerms: 2 })).toContain('      terms  a=1 b=2 +1');
+    expect(renderMonitor(state, AT, { maxTerms: Number.POSITIVE_INFINITY })).toContain('      terms  a=1 b=2 c=3\n');
+  });
+
+  it('shows a frequency inside a 0.01-Hz deadband as it is', () => {
+    expect([50.004, 49.5, 12.3456, 150.4, 0.01234, 7].map(formatNumber)).toEqual(['50.004', '49.5', '12.346', '150', '0.0123', '7']);
   });
 
   it('is pure: the same state and time give the same text', () => {

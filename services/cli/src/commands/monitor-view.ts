@@ -44,7 +44,7 @@ export interface RenderOptions {
   readonly source?: string;
   /** The collection window of a `--once` snapshot, ms (shown in the header). */
   readonly windowMs?: number;
-  /** At most this many terms per decision. */
+  /** At most this many terms per decision (default 6; `--all-terms`: every one). */
   readonly maxTerms?: number;
 }
 
@@ -80,9 +80,15 @@ export function formatSetpoint(setpoint: Setpoint | undefined): string {
   }
 }
 
-function formatNumber(value: number): string {
+/**
+ * A term as short as it can be without hiding what matters: three decimals between 1 and 100 (trailing zeros cut), so
+ * a frequency of 50.004 Hz inside a 0.01-Hz deadband does not read 50.00 (it did, with two).
+ */
+export function formatNumber(value: number): string {
   if (Number.isInteger(value)) return String(value);
-  return Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toPrecision(3);
+  if (Math.abs(value) >= 100) return value.toFixed(0);
+  if (Math.abs(value) >= 1) return value.toFixed(3).replace(/\.?0+$/, '');
+  return value.toPrecision(3);
 }
 
 function formatRecord(values: Readonly<Record<string, number>>, max: number): string {

@@ -49,6 +49,8 @@ export interface MonitorOptions {
   readonly line?: boolean;
   /** With --status: the supervisor's state file (written by `npm start`) listing its processes. */
   readonly supervisor?: string;
+  /** Every input, output and term of each decision, not the first six (`+N` for the rest). */
+  readonly allTerms?: boolean;
 }
 
 /** The state file `npm start` (tools/start.js) writes for `--supervisor`. */
@@ -155,7 +157,7 @@ export function collect(bus: Bus): { readonly state: MonitorState; stop(): void 
 }
 
 /**
- * `voltimax monitor [--once] [--window-ms N] [--interval-ms N]`: a live view of the gateway from the bus (user `cli`
+ * `voltimax monitor [--once] [--window-ms N] [--interval-ms N] [--all-terms]`: a live view of the gateway from the bus (user `cli`
  * from NATS_USER/NATS_PASS, server from NATS_URL). `--once` prints one snapshot after the window and exits 0.
  * Exit 2 when NATS cannot be reached or an option is invalid.
  */
@@ -191,7 +193,7 @@ export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps
         opts.supervisor ? `\nCtrl-C stops the gateway · logs: ${join(dirname(opts.supervisor), 'logs')}/\n` : '',
       ].join('');
     }
-    return renderMonitor(feed.state, deps.now(), { source, ...extra });
+    return renderMonitor(feed.state, deps.now(), { source, ...(opts.allTerms ? { maxTerms: Number.POSITIVE_INFINITY } : {}), ...extra });
   };
   try {
     if (opts.once) {
