@@ -75,7 +75,17 @@ export {
   type BatteryWindow,
 } from './lib/battery';
 export { isInDailyWindow, isKnownTimezone, localMonthKey, toLocalTime, type LocalTime } from './lib/local-time';
-export { currentPrice, hashPrices, knownHorizon, spotPriceAt, touPriceAt, type PriceAt, type PriceSource } from './lib/prices';
+export {
+  currentPrice,
+  hashPrices,
+  knownHorizon,
+  spotPriceAt,
+  touPriceAt,
+  touScheduleIssues,
+  type PriceAt,
+  type PriceSource,
+  type TouScheduleStretch,
+} from './lib/prices';
 export { forecastPvSurplusWh } from './lib/forecast';
 
 export { nullStrategy, NullConfigSchema, type NullConfig, type NullMemory } from './lib/strategies/null';

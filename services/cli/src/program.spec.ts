@@ -82,6 +82,33 @@ describe('voltimax config validate: strategy blocks', () => {
   });
 });
 
+describe('voltimax config validate: notes', () => {
+  it('notes ToU periods that leave the week uncovered or overlap at different prices, and still exits 0', async () => {
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { tariff: Record<string, unknown> };
+    site.tariff['touPeriods'] = [
+      { from: '22:00', to: '06:00', eurPerMwh: 60 },
+      { from: '06:00', to: '22:00', days: [1, 2, 3, 4, 5], eurPerMwh: 140 },
+      { from: '21:00', to: '22:00', days: [1], eurPerMwh: 200 },
+    ];
+    const c = capture({ 'tou.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', 'tou.json'], c.io)).toBe(0);
+    const text = c.out.join('');
+    expect(text).toContain('  note: $.tariff.touPeriods: no period covers Sun 06:00–22:00, Sat 06:00–22:00: time-of-use falls back');
+    expect(text).toContain('  note: $.tariff.touPeriods: periods with different prices overlap on Mon 21:00–22:00: the first listed applies\n');
+    const json = capture({ 'tou.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', '--json', 'tou.json'], json.io)).toBe(0);
+    expect((JSON.parse(json.out.join('')) as { notes: unknown[] }).notes).toHaveLength(2);
+  });
+
+  it('notes a time-of-use tariff without periods', async () => {
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { tariff: Record<string, unknown> };
+    site.tariff = { kind: 'time-of-use', fixedEurPerMwh: 200 };
+    const c = capture({ 'tou.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', 'tou.json'], c.io)).toBe(0);
+    expect(c.out.join('')).toContain('note: $.tariff.touPeriods: a time-of-use tariff without periods');
+  });
+});
+
 describe('voltimax config validate: profiles', () => {
   it('reports an asset whose profile does not exist', async () => {
     const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { assets: { profile: string }[] };

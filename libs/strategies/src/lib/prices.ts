@@ -53,6 +53,45 @@ export function touPriceAt(tariff: Tariff | undefined, local: LocalTime): number
   return undefined;
 }
 
+/** A stretch of one weekday a ToU schedule does not cover (or covers twice at different prices), minutes. */
+export interface TouScheduleStretch {
+  /** 0 = Sunday … 6 = Saturday. */
+  readonly weekday: number;
+  readonly fromMinute: number;
+  /** Exclusive, ≤ 1440. */
+  readonly toMinute: number;
+}
+
+/**
+ * Where a tariff's ToU periods leave the week uncovered (`gaps`: time-of-use falls back to its neutral mode there,
+ * `no-tou-period`, and the planners' horizon stops at the first one) and where two periods with different prices
+ * cover the same minute (`overlaps`: the first listed wins). Minute by minute over one week: periods are whole
+ * minutes (HH:MM). Empty lists without periods.
+ */
+export function touScheduleIssues(tariff: Pick<Tariff, 'touPeriods'>): {
+  readonly gaps: readonly TouScheduleStretch[];
+  readonly overlaps: readonly TouScheduleStretch[];
+} {
+  const periods = tariff.touPeriods ?? [];
+  const gaps: TouScheduleStretch[] = [];
+  const overlaps: TouScheduleStretch[] = [];
+  if (periods.length === 0) return { gaps, overlaps };
+  const extend = (list: TouScheduleStretch[], weekday: number, minute: number): void => {
+    const last = list[list.length - 1];
+    if (last !== undefined && last.weekday === weekday && last.toMinute === minute) list[list.length - 1] = { ...last, toMinute: minute + 1 };
+    else list.push({ weekday, fromMinute: minute, toMinute: minute + 1 });
+  };
+  for (let weekday = 0; weekday < 7; weekday++) {
+    for (let minute = 0; minute < 1440; minute++) {
+      const local: LocalTime = { year: 2024, month: 1, day: 1, weekday, minuteOfDay: minute };
+      const prices = new Set(periods.filter((p) => isInDailyWindow(local, p.from, p.to, p.days)).map((p) => p.eurPerMwh));
+      if (prices.size === 0) extend(gaps, weekday, minute);
+      else if (prices.size > 1) extend(overlaps, weekday, minute);
+    }
+  }
+  return { gaps, overlaps };
+}
+
 /**
  * The price now: the spot price if one is known, else the tariff's ToU price (local time), else its fixed price.
  * Undefined when nothing is known.

@@ -1,6 +1,6 @@
 import { SiteConfigSchema, formatIssues, type SiteConfig, type ValidationProblem } from '@voltimax/contracts';
 import { siteProfileProblems } from '@voltimax/devices';
-import { parseSiteStrategies } from '@voltimax/strategies';
+import { parseSiteStrategies, touScheduleIssues, type TouScheduleStretch } from '@voltimax/strategies';
 import { CliExit, type CliIo } from '../io';
 
 export type ValidationOutcome =
@@ -22,6 +22,43 @@ export function validateSiteConfigText(text: string): ValidationOutcome {
   return problems.length === 0 ? { ok: true, site: result.data } : { ok: false, problems };
 }
 
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+function hhmm(minute: number): string {
+  return `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+}
+
+function stretches(list: readonly TouScheduleStretch[]): string {
+  const shown = list.slice(0, 4).map((g) => `${WEEKDAYS[g.weekday] ?? g.weekday} ${hhmm(g.fromMinute)}–${hhmm(g.toMinute)}`);
+  return list.length > 4 ? `${shown.join(', ')} and ${list.length - 4} more` : shown.join(', ');
+}
+
+/**
+ * What is valid but probably not meant, as `path: message` notes (exit 0): a time-of-use tariff without periods, ToU
+ * periods that leave parts of the week uncovered or cover a minute twice at different prices.
+ */
+export function siteConfigNotes(site: SiteConfig): ValidationProblem[] {
+  const notes: ValidationProblem[] = [];
+  const periods = site.tariff.touPeriods ?? [];
+  if (site.tariff.kind === 'time-of-use' && periods.length === 0) {
+    notes.push({
+      path: '$.tariff.touPeriods',
+      message: 'a time-of-use tariff without periods: time-of-use idles (no-tou-schedule) and prices fall back to fixedEurPerMwh',
+    });
+  }
+  const { gaps, overlaps } = touScheduleIssues(site.tariff);
+  if (gaps.length > 0) {
+    notes.push({
+      path: '$.tariff.touPeriods',
+      message: `no period covers ${stretches(gaps)}: time-of-use falls back to its neutral mode there (no-tou-period) and its plan stops at the first one`,
+    });
+  }
+  if (overlaps.length > 0) {
+    notes.push({ path: '$.tariff.touPeriods', message: `periods with different prices overlap on ${stretches(overlaps)}: the first listed applies` });
+  }
+  return notes;
+}
+
 /** `voltimax config validate <file>`: exit 0 when valid, 1 with one line per problem otherwise, 2 if unreadable. */
 export async function configValidate(io: CliIo, file: string, opts: { json?: boolean }): Promise<void> {
   let text: string;
@@ -32,13 +69,15 @@ export async function configValidate(io: CliIo, file: string, opts: { json?: boo
     throw new CliExit(2);
   }
   const outcome = validateSiteConfigText(text);
+  const notes = outcome.ok ? siteConfigNotes(outcome.site) : [];
   if (opts.json) {
-    io.stdout(`${JSON.stringify(outcome.ok ? { ok: true } : { ok: false, problems: outcome.problems })}\n`);
+    io.stdout(`${JSON.stringify(outcome.ok ? { ok: true, ...(notes.length > 0 ? { notes } : {}) } : { ok: false, problems: outcome.problems })}\n`);
   } else if (outcome.ok) {
     const { site } = outcome;
     io.stdout(
       `${file}: valid — gateway ${site.gatewayId}, ${site.assets.length} assets (${site.assets.map((a) => `${a.id}:${a.kind}`).join(', ')}), strategies ${site.strategy.active.join(' > ')}\n`,
     );
+    for (const note of notes) io.stdout(`  note: ${note.path}: ${note.message}\n`);
   } else {
     io.stderr(`${file}: ${outcome.problems.length} problem${outcome.problems.length === 1 ? '' : 's'}\n`);
     for (const problem of outcome.problems) io.stderr(`  ${problem.path}: ${problem.message}\n`);
