@@ -156,7 +156,9 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
   if (assetIds.length === 0) {
     lines.push('  no telemetry yet');
   } else {
-    const rows: string[][] = [['  asset', 'kind', 'power', 'SoC', 'quality', 'age', 'intent', 'source', 'arbiter']];
+    // 'why' is the intent's reason: the strategy that shaped the set-point last and its reason (a layer that overrode
+    // the primary shows here, e.g. backup-power:holding-reserve under a peak-shaving that wanted to discharge).
+    const rows: string[][] = [['  asset', 'kind', 'power', 'SoC', 'quality', 'age', 'intent', 'source', 'why', 'arbiter']];
     for (const id of assetIds) {
       const reading = state.telemetry.get(id);
       const intent = state.intents.get(id);
@@ -172,6 +174,7 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
         reading ? formatAge(nowMs - reading.atMs) : '—',
         intent ? formatSetpoint(intent.setpoint) : '—',
         intent?.source ?? '',
+        intent?.reason ?? '',
         decision ? `${decision.outcome} ${formatSetpoint(decision.applied)}`.trim() : '—',
       ]);
     }
