@@ -106,6 +106,32 @@ describe('combine', () => {
     expect(batteryPowerOf(result, 'b')).toBe(0);
   });
 
+  it('a reserve restored from the grid leaves the headroom a car in fast mode was just given', () => {
+    // 4 kW of house on a 12 kW connection, a car plugged in and offered nothing yet, the battery at 20 % under a 30 %
+    // reserve. The car is offered 11 A on three phases (7.59 kW); before, the restore took the same 8 kW of headroom
+    // and asked 5 kW: 16.6 kW on a 12 kW connection. Now it takes what is left (410 W).
+    const active: StrategyName[] = ['self-consumption', 'ev-charging', 'backup-power'];
+    const limits = { maxImportW: 12_000, maxExportW: 10_000, phases: 3 as const, nominalVoltageV: 230 };
+    const car = buildEvCharger({ powerW: 0, currentLimitA: 0 });
+    const state = buildSiteState({ loadPowerW: 4_000, limits, evChargers: [car], batteries: [buildBattery({ socPct: 20 })] });
+    const raw = { 'ev-charging': { mode: 'fast' }, 'backup-power': { reserveSocPct: 30, restoreFrom: 'grid' } };
+    const result = combine(state, { nowMs: 1_000_000 }, { active, configs: configsFor(active, raw), memories: {} });
+    const carW = (evCurrentOf(result) ?? 0) * 3 * 230;
+    expect(carW).toBeGreaterThan(4_000);
+    const batteryW = batteryPowerOf(result) ?? 0;
+    expect(batteryW).toBeLessThan(0);
+    expect(4_000 + carW - batteryW).toBeLessThanOrEqual(12_000);
+    expect(4_000 + carW - batteryW).toBeGreaterThan(11_500);
+    // A car already offered its current and drawing less (full) does not hold the restore back.
+    const full = buildEvCharger({ powerW: 0, currentLimitA: 16 });
+    const idle = combine(
+      buildSiteState({ loadPowerW: 2_000, limits, evChargers: [full], batteries: [buildBattery({ socPct: 20 })] }),
+      { nowMs: 1_000_000 },
+      { active, configs: configsFor(active, raw), memories: {} },
+    );
+    expect(batteryPowerOf(idle)).toBe(-5_000);
+  });
+
   it('keeps the home battery out of the car: self-consumption + fast EV charging', () => {
     const active: StrategyName[] = ['self-consumption', 'ev-charging'];
     // The car draws 11 kW, the house 1 kW: self-consumption alone would discharge 5 kW into the car.

@@ -170,7 +170,21 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
     }
   }
 
-  // 3. Layers in fixed order.
+  // 3. Layers in fixed order. They see what the EV set-points will add to the import (a restore from the grid took the
+  // same headroom as a car in fast mode: 2 kW of house, 9.7 kW of car and 5 kW of battery on a 12 kW connection).
+  // Only a raised offer counts: a car already offered as much and drawing less (full, or ramping) is not expected to
+  // take more because the offer stays (counted, a full car on its minimum held a plugged-in site's restore 4 kW short).
+  let plannedEvImportW = 0;
+  const voltageV = state.limits.nominalVoltageV;
+  for (const charger of state.evChargers) {
+    const sp = evSetpoints[charger.assetId];
+    if (sp?.kind !== 'ev-current' || !Number.isFinite(sp.currentA)) continue;
+    const offeredW = sp.currentA * (sp.phases ?? charger.phases) * voltageV;
+    const offeredBeforeW = Number.isFinite(charger.currentLimitA) ? Math.max(0, charger.currentLimitA) * charger.phases * voltageV : 0;
+    const drawingW = Number.isFinite(charger.powerW) ? Math.max(0, charger.powerW) : 0;
+    plannedEvImportW += Math.max(0, offeredW - Math.max(offeredBeforeW, drawingW));
+  }
+  const layerState: SiteState = plannedEvImportW > 0 ? { ...state, plannedEvImportW } : state;
   const layers: StrategyName[] = [];
   // A layer running alone as the primary also takes its place in the order when a layer before it changed a set-point:
   // peak-shaving alone with ev-charging shaves again after the EV guard (before, the guard undid the shave).
@@ -182,7 +196,7 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
     if (!strategy.constrain) continue;
     const cfg = configFor(name);
     const config = cfg.ok ? cfg.config : {};
-    const result = strategy.constrain(batterySetpoints, state, config, clock, memories[name] ?? memoryFor(name, config));
+    const result = strategy.constrain(batterySetpoints, layerState, config, clock, memories[name] ?? memoryFor(name, config));
     memories[name] = result.memory;
     decisions.push({ name, stage: 'layer', metrics: result.metrics });
     layers.push(name);

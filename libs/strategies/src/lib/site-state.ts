@@ -144,6 +144,12 @@ export interface SiteState {
    * EVCharging, whose import headroom it takes off. Absent: 0.
    */
   readonly plannedExtraImportW?: number;
+  /**
+   * How much more the EV chargers will draw once this tick's EV set-points take effect than their readings show, W
+   * (Σ (offered current × phases × voltage − measured power), when positive); set by `combine` for the layers after
+   * the EV stage (backup-power's restore takes it off the surplus or import headroom it charges from). Absent: 0.
+   */
+  readonly plannedEvImportW?: number;
   /** PV production, W, ≥ 0. */
   readonly pvPowerW: number;
   /** Building load without EV chargers, W, ≥ 0 (measured, or derived from the balance). */

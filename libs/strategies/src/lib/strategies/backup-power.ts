@@ -64,7 +64,8 @@ function applyReserve(
     const proposed = proposal[b.assetId];
     if (proposed?.kind === 'battery-power' && proposed.powerW < 0 && !isBatteryStale(b, config.maxReadingAgeMs)) availableW += proposed.powerW;
   }
-  availableW = Math.max(0, availableW);
+  // What the chargers will draw more this tick (combine's EV stage decided first) comes out of it too.
+  availableW = Math.max(0, availableW - (state.plannedEvImportW ?? 0));
   let capped = 0;
   let restored = 0;
   let belowReserve = 0;
