@@ -18,6 +18,7 @@ export const STRATEGY_REASONS = [
   // charge / discharge
   'charging',
   'discharging',
+  'discharge-target-reached',
   // net-zero
   'net-zero',
   'deadband',

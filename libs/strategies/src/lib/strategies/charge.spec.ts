@@ -18,7 +18,9 @@ describe('charge strategy', () => {
 
   it('stops at a configured target below maxSoc', () => {
     const cfg = ChargeConfigSchema.parse({ targetSocPct: 80 });
-    expect(batteryPowerOf(decide(buildSiteState({ batteries: [buildBattery({ socPct: 80 })] }), cfg))).toBe(0);
+    const atTarget = decide(buildSiteState({ batteries: [buildBattery({ socPct: 80 })] }), cfg);
+    expect(batteryPowerOf(atTarget)).toBe(0);
+    expect(atTarget.metrics.reason).toBe('charge-target-reached');
     expect(batteryPowerOf(decide(buildSiteState({ batteries: [buildBattery({ socPct: 79 })] }), cfg))).toBe(-5_000);
   });
 

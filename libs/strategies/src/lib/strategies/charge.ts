@@ -50,8 +50,16 @@ export const chargeStrategy: Strategy<ChargeConfig, ChargeMemory> = {
     const wantedW = -Math.min(fleet.maxChargeW, config.maxPowerW ?? Number.POSITIVE_INFINITY);
     const limited = limitFleetW(wantedW, state, usable);
     const { setpoints, powerW } = settleFleet(limited.powerW, state.batteries, usable);
+    // Stopped by the target below a battery's max SoC: say so (it said battery-full at 50 %).
+    const atTarget = state.batteries.some((b) => fresh(b) && b.socPct < b.maxSocPct && !usable(b));
     const reason: StrategyReason =
-      fleet.maxChargeW === 0 ? 'battery-full' : limited.limitedBy === 'grid' ? 'grid-import-limit' : 'charging';
+      fleet.maxChargeW === 0
+        ? atTarget
+          ? 'charge-target-reached'
+          : 'battery-full'
+        : limited.limitedBy === 'grid'
+          ? 'grid-import-limit'
+          : 'charging';
     return {
       setpoints,
       metrics: { inputs, outputs: { batteryPowerW: powerW }, terms: { wantedW, fleetMaxChargeW: fleet.maxChargeW }, reason: reasonForSent(reason, powerW) },

@@ -16,6 +16,14 @@ describe('discharge strategy', () => {
     expect(result.metrics.reason).toBe(reason);
   });
 
+  it('stops at a configured target above minSoc, and says so', () => {
+    const cfg = DischargeConfigSchema.parse({ targetSocPct: 50 });
+    const atTarget = decide(buildSiteState({ batteries: [buildBattery({ socPct: 50 })] }), cfg);
+    expect(batteryPowerOf(atTarget)).toBe(0);
+    expect(atTarget.metrics.reason).toBe('discharge-target-reached');
+    expect(decide(buildSiteState({ batteries: [buildBattery({ socPct: 10 })] }), cfg).metrics.reason).toBe('battery-empty');
+  });
+
   it('stops at the backup reserve when it is above minSoc', () => {
     expect(batteryPowerOf(decide(buildSiteState({ batteries: [buildBattery({ socPct: 30, reserveSocPct: 30 })] })))).toBe(0);
   });

@@ -54,9 +54,13 @@ export const dischargeStrategy: Strategy<DischargeConfig, DischargeMemory> = {
     const wantedW = Math.min(fleet.maxDischargeW, config.maxPowerW ?? Number.POSITIVE_INFINITY, exportCapW);
     const limited = limitFleetW(wantedW, state, usable);
     const { setpoints, powerW } = settleFleet(limited.powerW, state.batteries, usable);
+    // Stopped by the target above a battery's floor: say so (it said battery-empty at 50 %).
+    const atTarget = state.batteries.some((b) => fresh(b) && b.socPct > dischargeFloorSocPct(b) && !usable(b));
     const reason: StrategyReason =
       fleet.maxDischargeW === 0
-        ? 'battery-empty'
+        ? atTarget
+          ? 'discharge-target-reached'
+          : 'battery-empty'
         : limited.limitedBy === 'grid'
           ? 'grid-export-limit'
           : wantedW < fleet.maxDischargeW && !config.allowExport && wantedW === exportCapW
