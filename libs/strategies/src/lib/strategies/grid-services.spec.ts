@@ -39,6 +39,13 @@ describe('grid-services strategy', () => {
     expect(full.metrics.reason).toBe('battery-full');
   });
 
+  it('says when the grid connection holds the response back', () => {
+    // Over-frequency asks 2 kW of charge; 17 kW of load on a 17 kW connection leaves no import for it.
+    const held = decide({ frequencyHz: 50.1, loadPowerW: 17_000 });
+    expect(batteryPowerOf(held)).toBe(0);
+    expect(held.metrics.reason).toBe('grid-import-limit');
+  });
+
   it('without a frequency reading idles and says why', () => {
     const result = decide({});
     expect(batteryPowerOf(result)).toBe(0);

@@ -111,6 +111,8 @@ export const gridServicesStrategy: Strategy<GridServicesConfig, GridServicesMemo
     let reason: StrategyReason = event ? 'demand-response' : frReason;
     if (wantedW > 0 && fleet.maxDischargeW === 0) reason = 'battery-empty';
     else if (wantedW < 0 && fleet.maxChargeW === 0) reason = 'battery-full';
+    // The grid connection held the response back (it said frequency-response at 0 W).
+    else if (limited.limitedBy === 'grid') reason = wantedW > 0 ? 'grid-export-limit' : 'grid-import-limit';
     const sent = settleFleet(limited.powerW, state.batteries, usable);
     return {
       setpoints: sent.setpoints,
