@@ -170,6 +170,35 @@ describe('the tick', () => {
     expect(intentsFor(h.bus, 'bat-1')[0]).toMatchObject({ setpoint: { powerW: 0 }, reason: 'ev-charging:battery-guard' });
   });
 
+  it('keeps the battery out of a car whose charger stopped answering', async () => {
+    // 1 kW of house and a car at 16 A (11 kW). Then the charger's readings stop while the grid meter still shows the
+    // car: the engine reports the charger stale, at 0 W and unplugged. Before, the car's draw then looked like house
+    // load and self-consumption discharged 5 kW into it.
+    const site = buildSite({ strategy: { active: ['ev-charging', 'self-consumption'], tickMs: 1_000, config: { 'ev-charging': { mode: 'fast' }, 'self-consumption': { minHoldMs: 0, deadbandW: 0 } } } });
+    const h = harness({ site });
+    await started(h);
+    const send = (atMs: number, withCharger: boolean) => {
+      for (const r of siteReadings(atMs, { gridW: 12_040, batteryW: 0, socPct: 50 })) {
+        if (r.assetId === 'ev-1') {
+          if (withCharger) h.peer.publish(subjects.telemetry, { assetId: 'ev-1' }, { ...r, values: { powerW: 11_040, currentLimitA: 16 }, chargerState: 'charging' });
+          continue;
+        }
+        h.peer.publish(subjects.telemetry, { assetId: r.assetId }, r);
+      }
+    };
+    send(T0, true);
+    jest.advanceTimersByTime(0);
+    for (let s = 1; s <= 30; s++) {
+      send(T0 + s * 1_000, false);
+      jest.advanceTimersByTime(1_000);
+    }
+    const battery = intentsFor(h.bus, 'bat-1');
+    expect(battery.at(-1)).toMatchObject({ reason: 'ev-charging:battery-guard' });
+    for (const intent of battery) expect(intent.setpoint).toMatchObject({ kind: 'battery-power' });
+    expect(Math.max(...battery.map((i) => (i.setpoint.kind === 'battery-power' ? i.setpoint.powerW : 0)))).toBeLessThanOrEqual(1_000);
+    expect(intentsFor(h.bus, 'ev-1').at(-1)).toMatchObject({ setpoint: { currentA: 0 }, reason: 'ev-charging:stale-data' });
+  });
+
   it('gives each charger’s intent its own reason (the second, without a car, is not "fast")', async () => {
     const base = buildSite({ strategy: { active: ['ev-charging', 'self-consumption'], tickMs: 1_000, config: { 'ev-charging': { mode: 'fast' } } } });
     const ev1 = base.assets.find((a) => a.id === 'ev-1')!;
