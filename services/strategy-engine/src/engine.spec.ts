@@ -231,6 +231,32 @@ describe('the tick', () => {
     expect(h.health.counters.get('staleAssets')).toBe(4);
   });
 
+  it('refuses a reading no meter of this site can show, counts it, and acts on the last good one', async () => {
+    // A 17 kW connection: beyond 3 × its largest rating (51 kW) a reading is a glitch. Before, one 1e8 W grid reading
+    // became the month's peak (113 kW, saved with the site history) and peak-shaving charged from the grid under it.
+    const h = harness();
+    await started(h);
+    sendTelemetry(h.peer, T0, { gridW: 2_000 });
+    jest.advanceTimersByTime(0);
+    h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', T0 + 500, { powerW: 1e8 }));
+    jest.advanceTimersByTime(500);
+    expect(h.health.counters.get('implausibleReadings')).toBe(1);
+    expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(2_000);
+    // A large but possible reading (45 kW, an overload) is kept.
+    h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', T0 + 600, { powerW: 45_000 }));
+    expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(45_000);
+  });
+
+  it('a reading stamped a day ahead does not hold back the correct ones after it', async () => {
+    const h = harness();
+    await started(h);
+    h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', T0 + 86_400_000, { powerW: 9_999 }));
+    sendTelemetry(h.peer, T0 + 1_000, { gridW: 1_500 });
+    jest.advanceTimersByTime(1_000);
+    expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(1_500);
+    expect(intentsFor(h.bus, 'bat-1').at(-1)).toMatchObject({ setpoint: { kind: 'battery-power', powerW: 1_500 } });
+  });
+
   it('stamps a TTL of three ticks unless INTENT_TTL_MS says otherwise', async () => {
     const h = harness({ intentTtlMs: 10_000 });
     await started(h);

@@ -47,7 +47,14 @@ import { noHistoryStore, type HistoryStore } from './history-store';
 import { lastSetpoint, restorableMemories, toSnapshot, type LastSetpoint, type MemoryStore } from './memory-store';
 import { PriceSeriesSchema, selectPrices, type PriceSeries } from './prices';
 import { IntentGate, triggerAssetIds } from './reactive';
-import { buildSiteState, essentialAssetIds, TelemetryCache, type BuiltSiteState } from './site-state';
+import {
+  buildSiteState,
+  essentialAssetIds,
+  implausibleReading,
+  plausiblePowerLimitW,
+  TelemetryCache,
+  type BuiltSiteState,
+} from './site-state';
 
 /** The site history is saved at most once per metering block (it changes when a block completes), ms. */
 const HISTORY_SAVE_EVERY_MS = 900_000;
@@ -245,6 +252,8 @@ export function createEngine(deps: EngineDeps): Engine {
   /** The strategies the last tick ran (rule-activated ones included): their inputs trigger ticks. */
   let lastActive: readonly StrategyName[] = config.site.strategy.active;
   let triggerIds = triggerAssetIds(config.site, lastActive);
+  let plausibleLimitW = plausiblePowerLimitW(config.site);
+  const implausibleLoggedAt = new Map<string, number>();
   const gate = new IntentGate();
   let lastDecisionsAtMs = Number.NEGATIVE_INFINITY;
   let lastSaveAtMs = Number.NEGATIVE_INFINITY;
@@ -716,6 +725,7 @@ export function createEngine(deps: EngineDeps): Engine {
     telemetry.retain(new Set(next.site.assets.map((a) => a.id)));
     lastActive = next.site.strategy.active;
     triggerIds = triggerAssetIds(next.site, lastActive);
+    plausibleLimitW = plausiblePowerLimitW(next.site);
     gate.clear();
     clearRejection();
     health.incrementCounter('configSwitches');
@@ -824,8 +834,18 @@ export function createEngine(deps: EngineDeps): Engine {
             health.incrementCounter('telemetryMismatch');
             return;
           }
+          const implausible = implausibleReading(reading, plausibleLimitW);
+          if (implausible !== undefined) {
+            health.incrementCounter('implausibleReadings');
+            const lastLogMs = implausibleLoggedAt.get(reading.assetId);
+            if (lastLogMs === undefined || scheduler.now() - lastLogMs >= 60_000) {
+              implausibleLoggedAt.set(reading.assetId, scheduler.now());
+              log.warn({ assetId: reading.assetId, atMs: reading.atMs, reason: implausible }, 'implausible reading refused (logged once a minute per asset)');
+            }
+            return;
+          }
           const previousAtMs = telemetry.get(reading.assetId)?.atMs;
-          if (!telemetry.update(reading)) return;
+          if (!telemetry.update(reading, scheduler.now())) return;
           readingTraces.set(reading.assetId, { atMs: reading.atMs, ctx: ctx.traceContext });
           if (waitingForTelemetryUntilMs !== undefined) {
             if (essentialAssetIds(config.site).every((id) => telemetry.has(id))) requestTick();

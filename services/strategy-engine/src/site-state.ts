@@ -2,14 +2,21 @@ import type { AssetConfig, AssetReading, Quality, SiteConfig } from '@voltimax/c
 import { getProfile, profileSetpoints } from '@voltimax/devices';
 import type { BatteryState, EvChargerState, PricePoint, PvInverterState, SiteState } from '@voltimax/strategies';
 
+/** How far ahead of the engine's clock a reading's time may be and still order the readings after it, ms. */
+export const FUTURE_READING_TOLERANCE_MS = 2_000;
+
 /** The latest reading per asset id, as received on `telemetry.<assetId>`. */
 export class TelemetryCache {
   readonly #latest = new Map<string, AssetReading>();
 
-  /** Keeps the reading unless an older measurement arrives late (same asset, smaller atMs). Returns whether it was kept. */
-  update(reading: AssetReading): boolean {
+  /**
+   * Keeps the reading unless an older measurement arrives late (same asset, smaller atMs). Returns whether it was kept.
+   * A kept reading stamped further ahead of `nowMs` than `FUTURE_READING_TOLERANCE_MS` (a wrong clock) does not hold
+   * back the readings after it: before, one reading stamped a day ahead made every correct one 'late' for a day.
+   */
+  update(reading: AssetReading, nowMs: number = Number.POSITIVE_INFINITY): boolean {
     const current = this.#latest.get(reading.assetId);
-    if (current && reading.atMs < current.atMs) return false;
+    if (current && reading.atMs < current.atMs && current.atMs <= nowMs + FUTURE_READING_TOLERANCE_MS) return false;
     this.#latest.set(reading.assetId, reading);
     return true;
   }
@@ -26,6 +33,41 @@ export class TelemetryCache {
   retain(assetIds: ReadonlySet<string>): void {
     for (const id of this.#latest.keys()) if (!assetIds.has(id)) this.#latest.delete(id);
   }
+}
+
+/** A power reading this many times the site's largest rating is not physical (a glitch, a wrong scale). */
+export const IMPLAUSIBLE_POWER_FACTOR = 3;
+
+const POWER_KEYS = ['powerW', 'powerL1W', 'powerL2W', 'powerL3W', 'gridPowerW', 'pvPowerW', 'loadPowerW', 'setpointW'] as const;
+
+/**
+ * The largest power any reading of this site can truly show, W: `IMPLAUSIBLE_POWER_FACTOR` × the largest of the grid
+ * connection's limits, the batteries' power, the PV ratings and the chargers' power (each summed over the site).
+ */
+export function plausiblePowerLimitW(site: SiteConfig): number {
+  let batteryW = 0;
+  let pvW = 0;
+  let evW = 0;
+  for (const a of site.assets) {
+    const b = batteryLimitsOf(a);
+    if (b) batteryW += Math.max(b.maxChargePowerW, b.maxDischargePowerW);
+    if (a.kind === 'pv-inverter') pvW += a.pv.ratedPowerW;
+    if (a.kind === 'ev-charger') evW += a.evCharger.maxCurrentA * a.evCharger.phases * site.grid.nominalVoltageV;
+  }
+  return IMPLAUSIBLE_POWER_FACTOR * Math.max(site.grid.maxImportW, site.grid.maxExportW, batteryW, pvW, evW);
+}
+
+/**
+ * Why a reading cannot be true of this site (a power beyond `plausiblePowerLimitW`), or undefined. Such a reading is
+ * refused at the engine's boundary: one grid reading of 1e8 W made the month's peak 113 kW, saved with the site
+ * history, and peak-shaving then charged from the grid against a 115 kW target for the rest of the month.
+ */
+export function implausibleReading(reading: AssetReading, limitW: number): string | undefined {
+  for (const key of POWER_KEYS) {
+    const value = reading.values[key];
+    if (typeof value === 'number' && Math.abs(value) > limitW) return `${key} ${value} W is beyond ${limitW} W, ${IMPLAUSIBLE_POWER_FACTOR}× the site's largest rating`;
+  }
+  return undefined;
 }
 
 /** What `buildSiteState` needs. */
