@@ -28,7 +28,9 @@ interface Harness {
   nextConfig: unknown;
 }
 
-function harness(opts: { site?: SiteConfigInput; store?: MemoryStore; history?: HistoryStore; intentTtlMs?: number } = {}): Harness {
+function harness(
+  opts: { site?: SiteConfigInput; store?: MemoryStore; history?: HistoryStore; intentTtlMs?: number; newId?: () => string } = {},
+): Harness {
   const network = createMemoryNetwork();
   const bus = network.connect();
   const peer = network.connect();
@@ -49,7 +51,7 @@ function harness(opts: { site?: SiteConfigInput; store?: MemoryStore; history?: 
       settings: { maxTelemetryAgeMs: 15_000, ...(opts.intentTtlMs ? { intentTtlMs: opts.intentTtlMs } : {}) },
       scheduler: systemScheduler,
       readConfig: async () => (h.nextConfig === undefined ? undefined : { raw: h.nextConfig, source: 'kv' }),
-      newId: () => `int-${++id}`,
+      newId: opts.newId ?? (() => `int-${++id}`),
     }),
   };
   return h;
@@ -73,6 +75,16 @@ afterEach(async () => {
   running = [];
   jest.useRealTimers();
 });
+
+/** A rule that discharges 1 kW once the grid imports more than `powerW` for `forMs`. */
+function shedRule(powerW: number, forMs: number) {
+  return {
+    id: 'shed',
+    forMs,
+    when: { type: 'grid-import-above' as const, powerW },
+    then: { type: 'set-battery-power' as const, assetId: 'bat-1', powerW: 1_000 },
+  };
+}
 
 async function started(h: Harness): Promise<Harness> {
   await h.engine.start();
@@ -247,6 +259,26 @@ describe('the tick', () => {
     expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(45_000);
   });
 
+  it('is degraded after a failed tick only until a tick succeeds again', async () => {
+    let n = 0;
+    const h = harness({
+      newId: () => {
+        n++;
+        if (n === 1) throw new Error('boom');
+        return `int-${n}`;
+      },
+    });
+    await started(h);
+    sendTelemetry(h.peer, T0);
+    jest.advanceTimersByTime(0);
+    expect(h.health.counters.get('tickErrors')).toBe(1);
+    expect(h.health.status).toBe('degraded');
+    sendTelemetry(h.peer, T0 + 1_000);
+    jest.advanceTimersByTime(1_000);
+    expect(intentsFor(h.bus, 'bat-1').length).toBeGreaterThan(0);
+    expect(h.health.status).toBe('ok');
+  });
+
   it('a reading stamped a day ahead does not hold back the correct ones after it', async () => {
     const h = harness();
     await started(h);
@@ -346,12 +378,7 @@ describe('the tick', () => {
   });
 
   it('starts a rule’s forMs hold over when the rule is edited', async () => {
-    const hold = (powerW: number) => ({
-      id: 'shed',
-      forMs: 30_000,
-      when: { type: 'grid-import-above' as const, powerW },
-      then: { type: 'set-battery-power' as const, assetId: 'bat-1', powerW: 1_000 },
-    });
+    const hold = (powerW: number) => shedRule(powerW, 30_000);
     const h = harness({ site: buildSite({ rules: [hold(10_000)] }) });
     await started(h);
     const ruleIntents = () => intentsFor(h.bus, 'bat-1').filter((i) => i.source === 'scheduled');
@@ -370,6 +397,38 @@ describe('the tick', () => {
     const after = ruleIntents().slice(before);
     expect(after.length).toBeGreaterThan(0);
     expect(Math.min(...after.map((i) => i.issuedAtMs))).toBeGreaterThanOrEqual(T0 + 71_000);
+  });
+
+  it('restores a rule’s forMs hold after a restart only while the rule is unchanged', async () => {
+    const hold = (powerW: number) => shedRule(powerW, 60_000);
+    /** 50 s into the hold, a stop, and a restart 5 s later with `rule`; the first rule intent after it, or undefined. */
+    const restartWith = async (powerW: number): Promise<number | undefined> => {
+      const store = inMemoryMemoryStore(() => Date.now());
+      const first = harness({ site: buildSite({ rules: [hold(10_000)] }), store });
+      await started(first);
+      const t0 = Date.now();
+      for (let s = 0; s <= 50; s += 1) {
+        sendTelemetry(first.peer, t0 + s * 1_000, { gridW: 16_000 });
+        jest.advanceTimersByTime(1_000);
+      }
+      await Promise.resolve();
+      await first.engine.stop();
+      running = running.filter((e) => e !== first.engine);
+      jest.advanceTimersByTime(5_000);
+      const second = harness({ site: buildSite({ rules: [hold(powerW)] }), store });
+      await started(second);
+      const t1 = Date.now();
+      for (let s = 0; s <= 20; s += 1) {
+        sendTelemetry(second.peer, t1 + s * 1_000, { gridW: 16_000 });
+        jest.advanceTimersByTime(1_000);
+      }
+      const fired = intentsFor(second.bus, 'bat-1').filter((i) => i.source === 'scheduled');
+      return fired.length === 0 ? undefined : Math.min(...fired.map((i) => i.issuedAtMs)) - t1;
+    };
+    // Unchanged: the hold goes on (60 s from its start, about 5 s after the restart).
+    expect(await restartWith(10_000)).toBeLessThanOrEqual(10_000);
+    // Edited while the engine was down: the hold starts over (before, it fired about 1 s after the restart).
+    expect(await restartWith(15_000)).toBeUndefined();
   });
 
   it('publishes every intent on the subject of its own source (nats.conf grants the engine no manual subject)', async () => {

@@ -44,7 +44,7 @@ import {
 import type { Logger } from 'pino';
 import { intentTtlMs, parseEngineConfig, type EngineConfig } from './config';
 import { noHistoryStore, type HistoryStore } from './history-store';
-import { lastSetpoint, restorableMemories, toSnapshot, type LastSetpoint, type MemoryStore } from './memory-store';
+import { lastSetpoint, restorableHolds, restorableMemories, ruleHoldKey, toSnapshot, type LastSetpoint, type MemoryStore } from './memory-store';
 import { PriceSeriesSchema, selectPrices, type PriceSeries } from './prices';
 import { IntentGate, triggerAssetIds } from './reactive';
 import {
@@ -262,6 +262,8 @@ export function createEngine(deps: EngineDeps): Engine {
   let saving = false;
   let storeHealthy = true;
   let rejectedConfig = false;
+  // The last tick threw (status degraded until one succeeds).
+  let tickFailed = false;
   let lastStaleKey = '';
   const unsubscribes: Unsubscribe[] = [];
   let configQueue: Promise<void> = Promise.resolve();
@@ -341,13 +343,21 @@ export function createEngine(deps: EngineDeps): Engine {
 
   function safeTick(): TickOutcome | undefined {
     try {
-      return tracedTick();
+      const outcome = tracedTick();
+      // A tick that works again ends the 'tick failed' state (it stayed degraded until a restart or a config switch).
+      if (tickFailed) {
+        tickFailed = false;
+        log.info('ticks succeed again');
+        if (!rejectedConfig) health.setStatus('ok');
+      }
+      return outcome;
     } catch (err) {
       // A strategy threw: a programming error or a memory it cannot read. Publish nothing (our intents expire at the
       // arbiter, which then applies the safe default) and start the memories afresh.
       log.error({ err }, 'tick failed; memories reset');
       health.incrementCounter('tickErrors');
       health.setStatus('degraded', 'tick failed');
+      tickFailed = true;
       memories = {};
       automationMemory = INITIAL_AUTOMATION_MEMORY;
       demandMemory = {};
@@ -667,7 +677,7 @@ export function createEngine(deps: EngineDeps): Engine {
     if (saving || store.kind === 'none') return;
     saving = true;
     lastSaveAtMs = nowMs;
-    const snapshot = toSnapshot(nowMs, memories, config.configHashes, automationMemory, exportLimitMemory);
+    const snapshot = toSnapshot(nowMs, memories, config.configHashes, automationMemory, exportLimitMemory, config.site.rules);
     void store
       .save(config.site.gatewayId, snapshot, [...lastSetpoints.values()])
       .then((ok) => {
@@ -711,16 +721,8 @@ export function createEngine(deps: EngineDeps): Engine {
     }
     memories = kept as StrategyMemories;
     // A rule's `forMs` hold goes on only while what it holds for is the same (an edited threshold starts it over).
-    const holdKey = (rule: SiteConfig['rules'][number]): string => JSON.stringify([rule.when, rule.forMs, rule.enabled]);
-    const before = new Map(previous.site.rules.map((rule) => [rule.id, holdKey(rule)]));
-    automationMemory = {
-      conditionSinceMs: Object.fromEntries(
-        Object.entries(automationMemory.conditionSinceMs).filter(([id]) => {
-          const rule = next.site.rules.find((r) => r.id === id);
-          return rule !== undefined && before.get(id) === holdKey(rule);
-        }),
-      ),
-    };
+    const before = Object.fromEntries(previous.site.rules.map((rule) => [rule.id, ruleHoldKey(rule)]));
+    automationMemory = restorableHolds({ conditionSinceMs: automationMemory.conditionSinceMs, holdKeys: before }, next.site.rules);
     config = next;
     telemetry.retain(new Set(next.site.assets.map((a) => a.id)));
     lastActive = next.site.strategy.active;
@@ -794,7 +796,7 @@ export function createEngine(deps: EngineDeps): Engine {
       const restored = await store.load(config.site.gatewayId, config.site.assets.map((a) => a.id));
       const { memories: restoredMemories, dropped } = restorableMemories(restored.snapshot, config.configHashes);
       memories = restoredMemories as StrategyMemories;
-      automationMemory = restored.snapshot?.automation ?? INITIAL_AUTOMATION_MEMORY;
+      automationMemory = restorableHolds(restored.snapshot?.automation, config.site.rules);
       // A limit saved without its time counts from when the snapshot was saved (never as just sent).
       const saved = restored.snapshot;
       exportLimitMemory = saved?.exportLimit
@@ -890,7 +892,7 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       // Without a tick there is nothing new; re-saving the restored memory would only stretch its TTL.
       if (store.kind !== 'none' && hasTicked) {
-        await store.save(config.site.gatewayId, toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory, exportLimitMemory), [
+        await store.save(config.site.gatewayId, toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory, exportLimitMemory, config.site.rules), [
           ...lastSetpoints.values(),
         ]);
       }

@@ -1,4 +1,4 @@
-import { AssetIdSchema, SetpointSchema, StrategyNameSchema, type Setpoint, type StrategyName } from '@voltimax/contracts';
+import { AssetIdSchema, SetpointSchema, StrategyNameSchema, type Setpoint, type SiteConfig, type StrategyName } from '@voltimax/contracts';
 import type { AutomationMemory, ExportLimitMemory } from '@voltimax/strategies';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -18,7 +18,12 @@ export const MemorySnapshotSchema = z.object({
   memories: z.partialRecord(StrategyNameSchema, z.unknown()),
   /** Hash of the parsed config each memory was made with; a memory is restored only under the same config. */
   configHashes: z.partialRecord(StrategyNameSchema, z.string()),
-  automation: z.object({ conditionSinceMs: z.record(z.string(), z.number()) }),
+  /**
+   * The rules' `forMs` holds, and what each held for (`ruleHoldKey` of the rule when saved): a hold is restored only
+   * for a rule whose `when`, `forMs` and `enabled` are the same at the restart. Snapshots without `holdKeys` (older
+   * versions) restore no hold.
+   */
+  automation: z.object({ conditionSinceMs: z.record(z.string(), z.number()), holdKeys: z.record(z.string(), z.string()).optional() }),
   /**
    * The feed-in limit sent last and when (libs/strategies `ExportLimitMemory`): a restart within its intents' TTL goes
    * on from it instead of letting the PV run unlimited until the export passes the limit again. Absent while not
@@ -187,6 +192,28 @@ export function redisMemoryStore(redis: Redis, opts: RedisMemoryStoreOptions): M
   };
 }
 
+/** What a rule's `forMs` hold holds for: its condition, hold time and whether it is enabled. */
+export function ruleHoldKey(rule: Pick<SiteConfig['rules'][number], 'when' | 'forMs' | 'enabled'>): string {
+  return JSON.stringify([rule.when, rule.forMs, rule.enabled]);
+}
+
+/**
+ * The holds of a snapshot that may go on under `rules`: those whose rule still exists with the hold key it was saved
+ * with. Before, a rule edited while the engine was down (soc-below 30 → 26, 50 s into a 60 s hold) fired 1 s after
+ * the restart; the same edit as a live configuration switch started the hold over.
+ */
+export function restorableHolds(automation: MemorySnapshot['automation'] | undefined, rules: SiteConfig['rules']): AutomationMemory {
+  const keys = automation?.holdKeys ?? {};
+  return {
+    conditionSinceMs: Object.fromEntries(
+      Object.entries(automation?.conditionSinceMs ?? {}).filter(([id]) => {
+        const rule = rules.find((r) => r.id === id);
+        return rule !== undefined && keys[id] === ruleHoldKey(rule);
+      }),
+    ),
+  };
+}
+
 /** A snapshot of the engine's memory. */
 export function toSnapshot(
   nowMs: number,
@@ -194,6 +221,7 @@ export function toSnapshot(
   configHashes: Readonly<Partial<Record<StrategyName, string>>>,
   automation: AutomationMemory,
   exportLimit: ExportLimitMemory = {},
+  rules: SiteConfig['rules'] = [],
 ): MemorySnapshot {
   const hashes: Partial<Record<StrategyName, string>> = {};
   for (const name of Object.keys(memories) as StrategyName[]) {
@@ -205,7 +233,10 @@ export function toSnapshot(
     savedAtMs: Math.max(0, Math.round(nowMs)),
     memories: { ...memories },
     configHashes: hashes,
-    automation: { conditionSinceMs: { ...automation.conditionSinceMs } },
+    automation: {
+      conditionSinceMs: { ...automation.conditionSinceMs },
+      holdKeys: Object.fromEntries(rules.filter((r) => r.id in automation.conditionSinceMs).map((r) => [r.id, ruleHoldKey(r)])),
+    },
     ...(exportLimit.limitW === undefined
       ? {}
       : {
