@@ -90,5 +90,8 @@ describe('parseEngineConfig', () => {
   it('defaults the intent TTL to three ticks', () => {
     expect(intentTtlMs({ INTENT_TTL_MS: undefined }, 1_000)).toBe(3_000);
     expect(intentTtlMs({ INTENT_TTL_MS: 7_000 }, 1_000)).toBe(7_000);
+    // Never under two ticks: 300 ms with 1-s ticks let every intent lapse between ticks.
+    expect(intentTtlMs({ INTENT_TTL_MS: 300 }, 1_000)).toBe(2_000);
+    expect(intentTtlMs({ INTENT_TTL_MS: 7_000 }, 60_000)).toBe(120_000);
   });
 });

@@ -121,7 +121,11 @@ export function loadSiteFile(path: string, readTextFile: ReadTextFile): ConfigOu
   return loaded.ok ? engineConfigOf(loaded.site) : { ok: false, problems: loaded.problems };
 }
 
-/** Intent lifetime: INTENT_TTL_MS when set, else three ticks (so one lost tick does not expire the intent). */
+/**
+ * Intent lifetime: INTENT_TTL_MS when set, else three ticks (so one lost tick does not expire the intent) — and never
+ * under two ticks: an INTENT_TTL_MS of 300 ms with 1-s ticks let every intent lapse between ticks (the arbiter then
+ * fell back to its safe set-point in the gaps), and a switch to a longer tick could do the same to a valid value.
+ */
 export function intentTtlMs(env: Pick<EngineEnv, 'INTENT_TTL_MS'>, tickMs: number): number {
-  return env.INTENT_TTL_MS ?? 3 * tickMs;
+  return Math.max(env.INTENT_TTL_MS ?? 3 * tickMs, 2 * tickMs);
 }

@@ -614,6 +614,20 @@ describe('memory across restarts', () => {
     expect(await store.load('gw-test', ['bat-1'])).toEqual({ snapshot: undefined, setpoints: [] });
   });
 
+  it('keeps the memory in the store for two ticks on a site ticking slower than its 5-minute TTL', async () => {
+    // 10-min ticks: before, Redis held no memory 5 min after each tick, and a restart then started afresh.
+    const store = inMemoryMemoryStore(() => Date.now());
+    const h = harness({ site: buildSite({ strategy: { active: ['self-consumption'], tickMs: 600_000, config: {} } }), store });
+    await started(h);
+    sendTelemetry(h.peer, T0, { gridW: 1_000 });
+    jest.advanceTimersByTime(0);
+    await Promise.resolve();
+    jest.advanceTimersByTime(9 * 60_000);
+    const restored = await store.load('gw-test', ['bat-1']);
+    expect(restored.snapshot).toBeDefined();
+    expect(restored.setpoints).toHaveLength(1);
+  });
+
   it('stores the last setpoint per asset under the gateway prefix', async () => {
     const store = inMemoryMemoryStore(() => Date.now());
     const h = harness({ site: holdSite, store });

@@ -44,7 +44,16 @@ import {
 import type { Logger } from 'pino';
 import { intentTtlMs, parseEngineConfig, type EngineConfig } from './config';
 import { noHistoryStore, type HistoryStore } from './history-store';
-import { lastSetpoint, restorableHolds, restorableMemories, ruleHoldKey, toSnapshot, type LastSetpoint, type MemoryStore } from './memory-store';
+import {
+  lastSetpoint,
+  memoryTtlMs,
+  restorableHolds,
+  restorableMemories,
+  ruleHoldKey,
+  toSnapshot,
+  type LastSetpoint,
+  type MemoryStore,
+} from './memory-store';
 import { PriceSeriesSchema, selectPrices, type PriceSeries } from './prices';
 import { IntentGate, triggerAssetIds } from './reactive';
 import {
@@ -269,6 +278,15 @@ export function createEngine(deps: EngineDeps): Engine {
   let configQueue: Promise<void> = Promise.resolve();
 
   const ttlMs = (): number => intentTtlMs({ INTENT_TTL_MS: settings.intentTtlMs }, config.site.strategy.tickMs);
+  /** INTENT_TTL_MS under two ticks is raised (`intentTtlMs`): said at the start and at a switch to a longer tick. */
+  const warnShortTtl = (): void => {
+    if (settings.intentTtlMs !== undefined && settings.intentTtlMs < 2 * config.site.strategy.tickMs) {
+      log.warn(
+        { intentTtlMsSetting: settings.intentTtlMs, tickMs: config.site.strategy.tickMs, intentTtlMs: ttlMs() },
+        'INTENT_TTL_MS is under two ticks: intents would lapse between ticks; using two ticks',
+      );
+    }
+  };
 
   function schedule(dueMs: number): void {
     if (!running) return;
@@ -679,7 +697,7 @@ export function createEngine(deps: EngineDeps): Engine {
     lastSaveAtMs = nowMs;
     const snapshot = toSnapshot(nowMs, memories, config.configHashes, automationMemory, exportLimitMemory, config.site.rules);
     void store
-      .save(config.site.gatewayId, snapshot, [...lastSetpoints.values()])
+      .save(config.site.gatewayId, snapshot, [...lastSetpoints.values()], memoryTtlMs(config.site.strategy.tickMs))
       .then((ok) => {
         if (ok !== storeHealthy) {
           storeHealthy = ok;
@@ -744,6 +762,7 @@ export function createEngine(deps: EngineDeps): Engine {
       },
       'configuration switched',
     );
+    warnShortTtl();
     requestTick();
     return { kind: 'applied' };
   }
@@ -829,6 +848,7 @@ export function createEngine(deps: EngineDeps): Engine {
         },
         'engine configuration',
       );
+      warnShortTtl();
 
       unsubscribes.push(
         bus.subscribe(subjects.telemetry, (reading, ctx) => {
@@ -892,9 +912,12 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       // Without a tick there is nothing new; re-saving the restored memory would only stretch its TTL.
       if (store.kind !== 'none' && hasTicked) {
-        await store.save(config.site.gatewayId, toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory, exportLimitMemory, config.site.rules), [
-          ...lastSetpoints.values(),
-        ]);
+        await store.save(
+          config.site.gatewayId,
+          toSnapshot(scheduler.now(), memories, config.configHashes, automationMemory, exportLimitMemory, config.site.rules),
+          [...lastSetpoints.values()],
+          memoryTtlMs(config.site.strategy.tickMs),
+        );
       }
     },
   };

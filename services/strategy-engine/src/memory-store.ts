@@ -62,8 +62,11 @@ export interface MemoryStore {
   readonly kind: 'redis' | 'none' | 'memory';
   /** The last snapshot and setpoints of this gateway, or nothing (absent, expired, invalid or unreachable). */
   load(gatewayId: string, assetIds: readonly string[]): Promise<RestoredMemory>;
-  /** Store the snapshot and the setpoints with the TTL; resolves false when the store could not take them. */
-  save(gatewayId: string, snapshot: MemorySnapshot, setpoints: readonly LastSetpoint[]): Promise<boolean>;
+  /**
+   * Store the snapshot and the setpoints with the store's TTL, or `ttlMs` when longer (a site ticking slower than the
+   * TTL: `memoryTtlMs`); resolves false when the store could not take them.
+   */
+  save(gatewayId: string, snapshot: MemorySnapshot, setpoints: readonly LastSetpoint[], ttlMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -93,6 +96,15 @@ export const noMemoryStore: MemoryStore = {
   close: async () => undefined,
 };
 
+/**
+ * How long a save must live: the store's 5 minutes, or two ticks on a site ticking slower (`strategy.tickMs` up to
+ * 15 min). Before, with 10-min ticks the memory and the last set-points were gone from Redis 5 min after each tick,
+ * and a restart then bumped the battery from a fresh memory.
+ */
+export function memoryTtlMs(tickMs: number): number {
+  return Math.max(MEMORY_TTL_MS, 2 * tickMs);
+}
+
 /** A store in this process with the same TTL semantics as Redis (tests, and a restart simulated in one process). */
 export function inMemoryMemoryStore(now: () => number, ttlMs = MEMORY_TTL_MS): MemoryStore & { readonly entries: Map<string, { text: string; expiresAtMs: number }> } {
   const entries = new Map<string, { text: string; expiresAtMs: number }>();
@@ -110,9 +122,9 @@ export function inMemoryMemoryStore(now: () => number, ttlMs = MEMORY_TTL_MS): M
         setpoints: assetIds.flatMap((id) => parseJson(LastSetpointSchema, read(keys.setpoint(id))) ?? []),
       };
     },
-    async save(gatewayId, snapshot, setpoints) {
+    async save(gatewayId, snapshot, setpoints, atLeastMs) {
       const keys = memoryKeys(gatewayId);
-      const expiresAtMs = now() + ttlMs;
+      const expiresAtMs = now() + Math.max(ttlMs, atLeastMs ?? 0);
       entries.set(keys.memory, { text: JSON.stringify(snapshot), expiresAtMs });
       for (const sp of setpoints) entries.set(keys.setpoint(sp.assetId), { text: JSON.stringify(sp), expiresAtMs });
       return true;
@@ -168,11 +180,12 @@ export function redisMemoryStore(redis: Redis, opts: RedisMemoryStoreOptions): M
         return NOTHING;
       }
     },
-    async save(gatewayId, snapshot, setpoints) {
+    async save(gatewayId, snapshot, setpoints, atLeastMs) {
       const keys = memoryKeys(gatewayId);
+      const px = Math.max(ttlMs, atLeastMs ?? 0);
       try {
-        const pipeline = redis.pipeline().set(keys.memory, JSON.stringify(snapshot), 'PX', ttlMs);
-        for (const sp of setpoints) pipeline.set(keys.setpoint(sp.assetId), JSON.stringify(sp), 'PX', ttlMs);
+        const pipeline = redis.pipeline().set(keys.memory, JSON.stringify(snapshot), 'PX', px);
+        for (const sp of setpoints) pipeline.set(keys.setpoint(sp.assetId), JSON.stringify(sp), 'PX', px);
         const results = (await pipeline.exec()) ?? [];
         const failed = results.find(([err]) => err !== null);
         if (failed) throw failed[0];
