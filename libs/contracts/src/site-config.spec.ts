@@ -107,6 +107,22 @@ describe('site configuration (assets.json)', () => {
         { id: 'c', when: { type: 'soc-below', assetId: 'bat-1', socPct: 15 }, then: { type: 'limit-battery-power', assetId: 'bat-1', maxDischargeW: 0 } },
       ]),
     ).toEqual([]);
+    // A set-point beyond the asset's own limits is a typo, named with the limit (bat-1: 5 kW each way; ev-1: 6–16 A).
+    expect(
+      issues([
+        { id: 'e', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: 50_000 } },
+        { id: 'f', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: -6_000 } },
+        { id: 'g', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-ev-current', assetId: 'ev-1', currentA: 63 } },
+        { id: 'h', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-ev-current', assetId: 'ev-1', currentA: 3 } },
+        { id: 'i', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-ev-current', assetId: 'ev-1', currentA: 0 } },
+        { id: 'j', when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'set-battery-power', assetId: 'bat-1', powerW: -5_000 } },
+      ]),
+    ).toEqual([
+      { path: '$.rules[0].then.powerW', message: "50000 W is beyond 'bat-1' (max discharge 5000 W)" },
+      { path: '$.rules[1].then.powerW', message: "-6000 W is beyond 'bat-1' (max charge 5000 W)" },
+      { path: '$.rules[2].then.currentA', message: "63 A is outside 'ev-1' (0 to pause, else 6–16 A)" },
+      { path: '$.rules[3].then.currentA', message: "3 A is outside 'ev-1' (0 to pause, else 6–16 A)" },
+    ]);
     // Rule ids are at most 64 characters (they name the rule in reasons and metrics keys).
     expect(
       issues([{ id: 'r'.repeat(65), when: { type: 'grid-import-above', powerW: 9_000 }, then: { type: 'activate-strategy', strategy: 'null' } }]).map((p) => p.path),

@@ -421,6 +421,30 @@ export const SiteConfigSchema = z
             path: ['rules', index, part, 'assetId'],
             message: `'${value.type}' needs ${needs === 'battery' ? 'a battery (or a hybrid inverter with a battery block)' : 'an ev-charger'}; '${value.assetId}' is a ${asset.kind}${asset.kind === 'hybrid-inverter' ? ' without a battery block' : ''}`,
           });
+          continue;
+        }
+        // A set-point beyond what the asset's own limits allow is a typo (50 000 W on a 5 kW battery), not an intent:
+        // before, it was published as it was and only the arbiter clamped it.
+        const battery = asset.kind === 'battery' || asset.kind === 'hybrid-inverter' ? asset.battery : undefined;
+        if (value.type === 'set-battery-power' && battery !== undefined) {
+          const maxW = value.powerW >= 0 ? battery.maxDischargePowerW : battery.maxChargePowerW;
+          if (Math.abs(value.powerW) > maxW) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['rules', index, part, 'powerW'],
+              message: `${value.powerW} W is beyond '${value.assetId}' (max ${value.powerW >= 0 ? 'discharge' : 'charge'} ${maxW} W)`,
+            });
+          }
+        }
+        if (value.type === 'set-ev-current' && asset.kind === 'ev-charger') {
+          const { minCurrentA, maxCurrentA } = asset.evCharger;
+          if (value.currentA > maxCurrentA || (value.currentA > 0 && value.currentA < minCurrentA)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['rules', index, part, 'currentA'],
+              message: `${value.currentA} A is outside '${value.assetId}' (0 to pause, else ${minCurrentA}–${maxCurrentA} A)`,
+            });
+          }
         }
       }
       if (rule.ttlMs !== undefined && rule.ttlMs < 2 * site.strategy.tickMs) {
