@@ -279,6 +279,16 @@ describe('the tick', () => {
     expect(h.health.status).toBe('ok');
   });
 
+  it('refuses a reading of another kind than its configured asset', async () => {
+    const h = harness();
+    await started(h);
+    sendTelemetry(h.peer, T0, { gridW: 2_000 });
+    jest.advanceTimersByTime(0);
+    h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'battery', T0 + 500, { powerW: -4_000, socPct: 50 }));
+    expect(h.health.counters.get('telemetryMismatch')).toBe(1);
+    expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(2_000);
+  });
+
   it('a reading stamped a day ahead does not hold back the correct ones after it', async () => {
     const h = harness();
     await started(h);

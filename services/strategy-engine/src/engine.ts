@@ -852,7 +852,10 @@ export function createEngine(deps: EngineDeps): Engine {
 
       unsubscribes.push(
         bus.subscribe(subjects.telemetry, (reading, ctx) => {
-          if (ctx.params.assetId !== reading.assetId) {
+          // A reading on another asset's subject, or of another kind than the configured asset (a battery's reading on
+          // telemetry.grid-1 was taken as the grid power), is not this asset's.
+          const configured = config.site.assets.find((a) => a.id === reading.assetId);
+          if (ctx.params.assetId !== reading.assetId || (configured !== undefined && configured.kind !== reading.kind)) {
             health.incrementCounter('telemetryMismatch');
             return;
           }
@@ -883,7 +886,8 @@ export function createEngine(deps: EngineDeps): Engine {
         }),
         bus.reply(subjects.gatewayStrategyHistoryImport, (request) => importHistory(request)),
         bus.subscribe(subjects.arbiterDecision, (decision) => {
-          if (decision.source !== 'optimization' && decision.source !== 'scheduled') return;
+          // The engine's own sources: optimization, and the rules' scheduled and safety intents.
+          if (decision.source !== 'optimization' && decision.source !== 'scheduled' && decision.source !== 'safety') return;
           if (decision.outcome === 'rejected') {
             health.incrementCounter('arbiterRejected');
             log.debug({ assetId: decision.assetId, violations: decision.violations }, 'arbiter rejected an intent');
