@@ -578,6 +578,23 @@ describe('prices', () => {
     sendTelemetry(h.peer, T0);
     jest.advanceTimersByTime(0);
     expect(decisionsOf(h.bus, 'arbitrage')[0]?.reason).toBe('no-prices');
+    expect(h.health.counters.get('pricesOtherZone')).toBe(1);
+    expect(h.health.counters.get('priceUpdates')).toBeUndefined();
+  });
+
+  it('takes the same series again as no update (no count, no extra tick)', async () => {
+    const h = harness({ site: arbitrageSite });
+    await started(h);
+    sendTelemetry(h.peer, T0);
+    jest.advanceTimersByTime(0);
+    h.engine.setPrices('FR', series);
+    jest.advanceTimersByTime(0);
+    const ticks = h.health.counters.get('ticks');
+    h.engine.setPrices('FR', structuredClone(series));
+    jest.advanceTimersByTime(0);
+    expect(h.health.counters.get('priceUpdates')).toBe(1);
+    expect(h.health.counters.get('pricesUnchanged')).toBe(1);
+    expect(h.health.counters.get('ticks')).toBe(ticks);
   });
 });
 

@@ -781,7 +781,20 @@ export function createEngine(deps: EngineDeps): Engine {
       health.incrementCounter('pricesRejected');
       return;
     }
+    const before = prices.get(key);
     prices.set(key, parsed.data);
+    // The same series again (a KV re-delivery, a cloud resend) or another zone's changes nothing here: no update, no
+    // tick. Before, each counted as an update and forced a full-publish tick.
+    const priceZone = config.site.tariff.priceZone;
+    if (priceZone !== undefined && parsed.data.zone !== priceZone && before?.zone !== priceZone) {
+      log.debug({ key, zone: parsed.data.zone, siteZone: priceZone }, 'prices of another zone kept, not used');
+      health.incrementCounter('pricesOtherZone');
+      return;
+    }
+    if (before !== undefined && JSON.stringify(before) === JSON.stringify(parsed.data)) {
+      health.incrementCounter('pricesUnchanged');
+      return;
+    }
     log.info({ key, zone: parsed.data.zone, points: parsed.data.series.length }, 'prices received');
     health.incrementCounter('priceUpdates');
     // Planners (arbitrage, time-of-use) re-plan when the price hash in their memory changes: tick now.
