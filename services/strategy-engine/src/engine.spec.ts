@@ -200,6 +200,8 @@ describe('the tick', () => {
     };
     send(T0, true);
     jest.advanceTimersByTime(0);
+    // The driver first says so: an error reading without values (no limit, no power), then nothing.
+    h.peer.publish(subjects.telemetry, { assetId: 'ev-1' }, reading('ev-1', 'ev-charger', T0 + 500, {}, { quality: 'error' }));
     for (let s = 1; s <= 30; s++) {
       send(T0 + s * 1_000, false);
       jest.advanceTimersByTime(1_000);

@@ -132,6 +132,25 @@ describe('combine', () => {
     expect(batteryPowerOf(idle)).toBe(-5_000);
   });
 
+  it('the EV guard holds the house covered when the grid reading is newer than the battery’s', () => {
+    // A live run: 1.79 kW of house, a car at 16 A (11.04 kW). The battery covers the house; the next grid reading
+    // shows it, the battery's reading (polled apart) not yet. The one-instant demand then said 0 W of house and the
+    // guard dropped the battery to 35 W, then back to 1.79 kW at the next battery reading, every few seconds.
+    const active: StrategyName[] = ['ev-charging', 'self-consumption'];
+    const configs = configsFor(active, { 'ev-charging': { mode: 'fast' }, 'self-consumption': { minHoldMs: 0, deadbandW: 0 } });
+    const car = buildEvCharger({ powerW: 11_040, currentLimitA: 16 });
+    const tick1 = combine(buildSiteState({ loadPowerW: 1_790, evChargers: [car], batteries: [buildBattery({ powerW: 0 })] }), { nowMs: 1_000_000 }, { active, configs, memories: {} });
+    expect(batteryPowerOf(tick1)).toBe(1_790);
+    const newerGrid = buildSiteState({
+      gridPowerW: 11_040,
+      loadPowerW: 1_790,
+      evChargers: [car],
+      batteries: [buildBattery({ powerW: 0, ageMs: 900 })],
+    });
+    const tick2 = combine(newerGrid, { nowMs: 1_001_000 }, { active, configs, memories: tick1.memories, demand: tick1.demand.memory });
+    expect(batteryPowerOf(tick2)).toBe(1_790);
+  });
+
   it('keeps the home battery out of the car: self-consumption + fast EV charging', () => {
     const active: StrategyName[] = ['self-consumption', 'ev-charging'];
     // The car draws 11 kW, the house 1 kW: self-consumption alone would discharge 5 kW into the car.

@@ -689,6 +689,14 @@ describe('ev-charging strategy', () => {
         expect(result.metrics.reason).toBe('battery-guard');
         memory = result.memory;
       }
+      // A driver's error reading carries no values: no limit, no power. What the charger was offered before counts.
+      const bare = buildEvCharger({ powerW: 0, connected: false, currentLimitA: 0, quality: 'error', ageMs: 0 });
+      const errorState: SiteState = { ...outage, evChargers: [bare] };
+      const first = decide(before, config, 0);
+      const errorTick = decide(errorState, config, 1_000, first.memory);
+      const errorGuard = fn({ 'bat-1': batteryPower(5_000) }, errorState, config, { nowMs: 1_000 }, errorTick.memory);
+      expect(errorGuard.metrics.inputs['staleEvAssumedW']).toBe(11_040);
+      expect(batteryPowerOf(errorGuard)).toBe(1_000);
       // A stale grid reading in between (every charger paused) keeps what the guard knows of the car.
       const gridStale = decide({ ...outage, gridAgeMs: 60_000 }, config, 601_000, memory);
       const after = decide(outage, config, 602_000, gridStale.memory);

@@ -134,6 +134,11 @@ export interface EvChargerMemory {
   readonly yieldedAtMs?: number;
   /** Since when the car, offered at least its minimum, has drawn next to nothing, epoch ms (`ev-not-drawing`). */
   readonly idleSinceMs?: number;
+  /**
+   * While the charger's readings are stale: what it was last allowed to draw before they stopped, W (the offer ×
+   * its phases × the nominal voltage). The 0 A sent since may not reach it; the battery guard counts it (`staleEvDrawW`).
+   */
+  readonly staleDrawW?: number;
 }
 
 /** After a stop that only left the batteries their charge, this long a start waits YIELD_START_DELAY_MS at most. */
@@ -164,9 +169,10 @@ const FRESH_CHARGER: EvChargerMemory = { charging: false, pendingSinceMs: null, 
  * offer is now 0 A (the rise limit starts from there). Before, one stale reading wiped it: the next fresh tick
  * switched phases 7 s after a switch (under a 300 s minimum) and waited a whole start delay again.
  */
-function pausedOnStaleData(mem: EvChargerMemory | undefined, nowMs: number): EvChargerMemory | undefined {
+function pausedOnStaleData(mem: EvChargerMemory | undefined, nowMs: number, phases: 1 | 3, voltageV: number): EvChargerMemory | undefined {
   if (mem === undefined) return undefined;
-  return { ...mem, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs };
+  const staleDrawW = mem.staleDrawW ?? Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? phases) * voltageV;
+  return { ...mem, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs, staleDrawW };
 }
 
 /**
@@ -183,7 +189,10 @@ function keptOnStaleData(
   const kept: Record<string, EvChargerMemory> = {};
   for (const charger of state.evChargers) {
     const unknown = isChargerStale(charger, maxReadingAgeMs);
-    const mem = charger.connected || unknown ? pausedOnStaleData(memory.chargers[charger.assetId], nowMs) : undefined;
+    const mem =
+      charger.connected || unknown
+        ? pausedOnStaleData(memory.chargers[charger.assetId], nowMs, charger.phases, state.limits.nominalVoltageV)
+        : undefined;
     if (mem !== undefined) kept[charger.assetId] = mem;
   }
   return kept;
@@ -589,7 +598,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       let reason: StrategyReason;
       if (isChargerStale(charger, config.maxReadingAgeMs)) {
         setpoints[charger.assetId] = { kind: 'ev-current', currentA: 0 };
-        const kept = pausedOnStaleData(memory.chargers[charger.assetId], clock.nowMs);
+        const kept = pausedOnStaleData(memory.chargers[charger.assetId], clock.nowMs, charger.phases, state.limits.nominalVoltageV);
         if (kept !== undefined) chargers[charger.assetId] = kept;
         reason = 'stale-data';
       } else if (!charger.connected) {
@@ -607,7 +616,9 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         const d = idle.decision;
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
-        chargers[charger.assetId] = d.memory;
+        // Read again: what it was allowed before an outage no longer counts.
+        const { staleDrawW: _answering, ...answering } = d.memory;
+        chargers[charger.assetId] = answering;
         // The pool gives up the target, not the offer: a charger still rising to its share keeps it, so the next
         // charger does not take it now and have to hand it back step by step. A car that does not draw gives the
         // surplus what it does not take, and keeps only its minimum of the import and fuse headroom (what it takes
@@ -698,17 +709,23 @@ function recentEvTrails(
 
 /**
  * What the chargers whose readings are stale may be drawing, W. A charger that had a car plugged in when it was last
- * read (it still has a session memory: `pausedOnStaleData`) is counted at the current limit it last reported, on its
- * phases — the 0 A sent to it may not arrive while it does not answer, and the car goes on drawing what the charger
- * last allowed. The engine reports such a charger at 0 W, unplugged; counting it so would let the home battery cover
+ * read (it still has a session memory: `pausedOnStaleData`) is counted at the most it was allowed: the current limit
+ * it last reported on its phases, or what it was offered before its readings stopped (`staleDrawW`: a driver's error
+ * reading carries no limit) — the 0 A sent to it may not arrive while it does not answer, and the car goes on drawing
+ * what the charger last allowed. The engine reports such a charger at 0 W, unplugged; counting it so would let the home battery cover
  * the car through the outage (the grid meter still shows the car's draw, which then looks like house load).
  */
 export function staleEvDrawW(state: SiteState, memory: EvChargingMemory, maxReadingAgeMs: number): Record<string, number> {
   const draws: Record<string, number> = {};
   for (const c of state.evChargers) {
-    if (!isChargerStale(c, maxReadingAgeMs) || memory.chargers[c.assetId] === undefined) continue;
+    const mem = memory.chargers[c.assetId];
+    if (!isChargerStale(c, maxReadingAgeMs) || mem === undefined) continue;
     const limitA = Math.min(Number.isFinite(c.currentLimitA) ? Math.max(0, c.currentLimitA) : c.maxCurrentA, c.maxCurrentA);
-    draws[c.assetId] = Math.max(Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0, limitA * c.phases * state.limits.nominalVoltageV);
+    draws[c.assetId] = Math.max(
+      Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0,
+      limitA * c.phases * state.limits.nominalVoltageV,
+      mem.staleDrawW ?? 0,
+    );
   }
   return draws;
 }
@@ -744,7 +761,12 @@ function guardBattery(
     recentEvW += Math.max(trailW, staleDraws[c.assetId] ?? 0);
   }
   const windowNonEvW = netDemandW(state) - Math.max(evW, recentEvW);
-  const capW = Math.max(0, Math.min(latestNonEvW, alignedNonEvW, windowNonEvW));
+  // The one-instant demand corrects a battery reading newer than the grid's (it would count the battery's new
+  // discharge as demand). With the grid reading the newer one it errs the other way — the grid already shows a
+  // discharge the battery's held reading does not — and it is not used: taken then too, the guard alternated between
+  // covering the house and 0 W every few seconds while a car charged (a live run: 1.79 kW, 35 W, 1.79 kW, …).
+  const batteryNewer = state.batteries.some((b) => Number.isFinite(b.powerW) && b.ageMs < state.gridAgeMs);
+  const capW = Math.max(0, Math.min(latestNonEvW, batteryNewer ? alignedNonEvW : Number.POSITIVE_INFINITY, windowNonEvW));
   let dischargeW = 0;
   for (const sp of Object.values(proposal)) if (sp.kind === 'battery-power' && sp.powerW > 0) dischargeW += sp.powerW;
   const inputs = {
