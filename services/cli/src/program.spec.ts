@@ -100,6 +100,14 @@ describe('voltimax config validate: notes', () => {
     expect((JSON.parse(json.out.join('')) as { notes: unknown[] }).notes).toHaveLength(2);
   });
 
+  it('notes a peak threshold the import never reaches', async () => {
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { grid: { maxImportW: number }; strategy: { config: Record<string, unknown> } };
+    site.strategy.config['peak-shaving'] = { thresholdW: 1e300 };
+    const c = capture({ 'peak.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', 'peak.json'], c.io)).toBe(0);
+    expect(c.out.join('')).toContain(`note: $.strategy.config["peak-shaving"].thresholdW: 1e+300 W is at or above grid.maxImportW (${site.grid.maxImportW} W): peak-shaving never shaves`);
+  });
+
   it('notes a time-of-use tariff without periods', async () => {
     const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { tariff: Record<string, unknown> };
     site.tariff = { kind: 'time-of-use', fixedEurPerMwh: 200 };

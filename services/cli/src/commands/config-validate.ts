@@ -35,7 +35,8 @@ function stretches(list: readonly TouScheduleStretch[]): string {
 
 /**
  * What is valid but probably not meant, as `path: message` notes (exit 0): a time-of-use tariff without periods, ToU
- * periods that leave parts of the week uncovered or cover a minute twice at different prices.
+ * periods that leave parts of the week uncovered or cover a minute twice at different prices, a peak threshold the
+ * import never reaches.
  */
 export function siteConfigNotes(site: SiteConfig): ValidationProblem[] {
   const notes: ValidationProblem[] = [];
@@ -55,6 +56,15 @@ export function siteConfigNotes(site: SiteConfig): ValidationProblem[] {
   }
   if (overlaps.length > 0) {
     notes.push({ path: '$.tariff.touPeriods', message: `periods with different prices overlap on ${stretches(overlaps)}: the first listed applies` });
+  }
+  // A peak threshold at or above the connection's import limit is never reached (the arbiter holds the import under
+  // the limit): peak-shaving would only ever recharge.
+  const peak = site.strategy.config['peak-shaving'] as { thresholdW?: unknown } | undefined;
+  if (typeof peak?.thresholdW === 'number' && peak.thresholdW >= site.grid.maxImportW) {
+    notes.push({
+      path: '$.strategy.config["peak-shaving"].thresholdW',
+      message: `${peak.thresholdW} W is at or above grid.maxImportW (${site.grid.maxImportW} W): peak-shaving never shaves`,
+    });
   }
   return notes;
 }

@@ -213,6 +213,12 @@ describe('voltimax strategy set, applied by the cloud-bridge', () => {
     );
   });
 
+  it('a peak threshold the import never reaches is applied with a note', async () => {
+    const result = await voltimax('strategy', 'set', 'peak-shaving', '--config', '{"thresholdW": 1e9}');
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/note: \$\.strategy\.config\["peak-shaving"\]\.thresholdW: 1000000000 W is at or above grid\.maxImportW \(\d+ W\): peak-shaving never shaves\n/);
+  });
+
   it('an invalid strategy configuration is refused before anything is sent (exit 1, with its path)', async () => {
     const before = readFileSync(siteFile, 'utf8');
     const result = await voltimax('strategy', 'set', 'peak-shaving', '--config', '{"thresholdWatts": 5000}');

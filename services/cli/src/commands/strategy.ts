@@ -23,6 +23,7 @@ import {
   readRunningConfig,
   type ArbiterCliDeps,
 } from './arbiter-nats';
+import { siteConfigNotes } from './config-validate';
 import { strategyImportHistory, type ImportHistoryOptions } from './strategy-history';
 
 /** Exit codes of `voltimax strategy set`: 0 applied or unchanged, 1 refused, 2 bad input / no connection, 3 no bridge, 4 conflict. */
@@ -232,6 +233,12 @@ export async function strategySet(
             io.stdout(
               `note: time-of-use idles (reason no-tou-schedule): the site's tariff (kind '${next.site.tariff.kind}') has no touPeriods; add them to the tariff in assets.json, or use arbitrage for spot prices\n`,
             );
+          }
+          // What `config validate` notes of the strategy blocks (a peak threshold never reached), and of the ToU
+          // schedule when time-of-use runs on it.
+          for (const note of siteConfigNotes(next.site)) {
+            const tou = note.path.startsWith('$.tariff.touPeriods') && names.includes('time-of-use') && (next.site.tariff.touPeriods?.length ?? 0) > 0;
+            if (note.path.startsWith('$.strategy') || tou) io.stdout(`note: ${note.path}: ${note.message}\n`);
           }
           io.stdout(
             reply.requiresRestart
