@@ -246,7 +246,7 @@ describe('the tick', () => {
   });
 
   it('refuses a reading no meter of this site can show, counts it, and acts on the last good one', async () => {
-    // A 17 kW connection: beyond 3 × its largest rating (51 kW) a reading is a glitch. Before, one 1e8 W grid reading
+    // A 17 kW connection: beyond 3 × its largest rating (51 kW), and 100 kW in any case, a reading is a glitch. Before, one 1e8 W grid reading
     // became the month's peak (113 kW, saved with the site history) and peak-shaving charged from the grid under it.
     const h = harness();
     await started(h);
@@ -256,9 +256,9 @@ describe('the tick', () => {
     jest.advanceTimersByTime(500);
     expect(h.health.counters.get('implausibleReadings')).toBe(1);
     expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(2_000);
-    // A large but possible reading (45 kW, an overload) is kept.
-    h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', T0 + 600, { powerW: 45_000 }));
-    expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(45_000);
+    // A large but possible reading (90 kW: PV the configuration gives no rating could be that large) is kept.
+    h.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, reading('grid-1', 'grid-meter', T0 + 600, { powerW: -90_000 }));
+    expect(h.engine.telemetry.get('grid-1')?.values.powerW).toBe(-90_000);
   });
 
   it('is degraded after a failed tick only until a tick succeeds again', async () => {

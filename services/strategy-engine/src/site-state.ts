@@ -41,8 +41,16 @@ export const IMPLAUSIBLE_POWER_FACTOR = 3;
 const POWER_KEYS = ['powerW', 'powerL1W', 'powerL2W', 'powerL3W', 'gridPowerW', 'pvPowerW', 'loadPowerW', 'setpointW'] as const;
 
 /**
+ * The floor of `plausiblePowerLimitW`, W: PV the configuration gives no rating (a hybrid inverter without a `pv` block,
+ * a meter measuring PV) may be larger than the ratings it does give. A reading held for a second moves a quarter
+ * hour's mean by a 900th of itself, so only values far beyond this matter to the month's peak.
+ */
+export const MIN_PLAUSIBLE_POWER_W = 100_000;
+
+/**
  * The largest power any reading of this site can truly show, W: `IMPLAUSIBLE_POWER_FACTOR` × the largest of the grid
- * connection's limits, the batteries' power, the PV ratings and the chargers' power (each summed over the site).
+ * connection's limits, the batteries' power, the PV ratings (PV inverters and hybrids) and the chargers' power (each
+ * summed over the site), and at least `MIN_PLAUSIBLE_POWER_W`.
  */
 export function plausiblePowerLimitW(site: SiteConfig): number {
   let batteryW = 0;
@@ -51,10 +59,10 @@ export function plausiblePowerLimitW(site: SiteConfig): number {
   for (const a of site.assets) {
     const b = batteryLimitsOf(a);
     if (b) batteryW += Math.max(b.maxChargePowerW, b.maxDischargePowerW);
-    if (a.kind === 'pv-inverter') pvW += a.pv.ratedPowerW;
+    if (a.kind === 'pv-inverter' || a.kind === 'hybrid-inverter') pvW += a.pv?.ratedPowerW ?? 0;
     if (a.kind === 'ev-charger') evW += a.evCharger.maxCurrentA * a.evCharger.phases * site.grid.nominalVoltageV;
   }
-  return IMPLAUSIBLE_POWER_FACTOR * Math.max(site.grid.maxImportW, site.grid.maxExportW, batteryW, pvW, evW);
+  return Math.max(MIN_PLAUSIBLE_POWER_W, IMPLAUSIBLE_POWER_FACTOR * Math.max(site.grid.maxImportW, site.grid.maxExportW, batteryW, pvW, evW));
 }
 
 /**
@@ -65,7 +73,7 @@ export function plausiblePowerLimitW(site: SiteConfig): number {
 export function implausibleReading(reading: AssetReading, limitW: number): string | undefined {
   for (const key of POWER_KEYS) {
     const value = reading.values[key];
-    if (typeof value === 'number' && Math.abs(value) > limitW) return `${key} ${value} W is beyond ${limitW} W, ${IMPLAUSIBLE_POWER_FACTOR}× the site's largest rating`;
+    if (typeof value === 'number' && Math.abs(value) > limitW) return `${key} ${value} W is beyond ${limitW} W, what this site can show`;
   }
   return undefined;
 }

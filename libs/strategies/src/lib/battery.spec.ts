@@ -143,6 +143,16 @@ describe('raiseFleet', () => {
           if (after > before) expect(after).toBeLessThanOrEqual(Math.max(before, batteryWindow(b).maxDischargeW));
           if (usable.has(b.assetId) && before < 0) chargeW -= before;
         });
+        // While the batteries the proposal moves can give the raise, the idle ones are not moved.
+        const activeRoomW = batteries.reduce((sum, b, i) => {
+          const before = fleet[i]?.proposedW ?? 0;
+          return usable.has(b.assetId) && before !== 0 ? sum + Math.max(0, batteryWindow(b).maxDischargeW - Math.max(0, before)) : sum;
+        }, 0);
+        if (raiseW <= chargeW + activeRoomW - 1) {
+          batteries.forEach((b, i) => {
+            if ((fleet[i]?.proposedW ?? 0) === 0) expect(result.setpoints[b.assetId]).toEqual(batteryPower(0));
+          });
+        }
         // While the charging batteries can give the raise by charging less, the others are not moved.
         if (raiseW <= chargeW) {
           batteries.forEach((b, i) => {
@@ -156,12 +166,16 @@ describe('raiseFleet', () => {
     );
   });
 
-  it('takes a charge down before it adds a discharge', () => {
+  it('takes a charge down before it adds a discharge, and moves an idle battery last', () => {
     const batteries = [buildBattery({ assetId: 'a' }), buildBattery({ assetId: 'b' })];
     const proposal = { a: batteryPower(-4_000), b: batteryPower(0) };
     const result = raiseFleet(proposal, -1_000, batteries, () => true);
     expect(result.setpoints).toEqual({ a: batteryPower(-1_000), b: batteryPower(0) });
+    // Beyond a's charge, a (which the proposal moves) discharges first; b, left idle, stays so.
     const more = raiseFleet(proposal, 2_000, batteries, () => true);
-    expect(more.setpoints).toEqual({ a: batteryPower(1_000), b: batteryPower(1_000) });
+    expect(more.setpoints).toEqual({ a: batteryPower(2_000), b: batteryPower(0) });
+    // Only what a cannot give goes to b.
+    const most = raiseFleet(proposal, 7_000, batteries, () => true);
+    expect(most.setpoints).toEqual({ a: batteryPower(5_000), b: batteryPower(2_000) });
   });
 });

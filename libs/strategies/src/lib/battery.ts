@@ -227,9 +227,9 @@ export function settleFleet(
 
 /**
  * Raises a proposal's total battery power (+ = discharge) to `totalW` changing as little as it can: first the charging
- * batteries charge less (in proportion to their charge), then the usable batteries discharge more (in proportion to
- * the discharge room left in each). A battery the proposal left alone is moved only when the others cannot give the
- * raise; an unusable one never. Each moved set-point is rounded up to its step within its window (down instead when
+ * batteries charge less (in proportion to their charge), then the batteries the proposal moves discharge more (in
+ * proportion to the discharge room left in each), then the idle ones the same way. A battery the proposal left idle
+ * is moved only when the others cannot give the raise; an unusable one never. Each moved set-point is rounded up to its step within its window (down instead when
  * the rounding would take the total past `totalW` by more than the steps the other moved batteries leave).
  * Never lowers a set-point. A layer's raise (peak-shaving) with `settleFleet` re-split the whole fleet, charging a
  * battery the primary had left idle.
@@ -259,15 +259,17 @@ export function raiseFleet(
     }
     raiseW -= takeW;
   }
-  // 2. More discharge, in proportion to the room left.
-  if (raiseW > 0) {
-    const room = usable.map((b) => Math.max(0, batteryWindow(b).maxDischargeW - Math.max(0, next.get(b.assetId) ?? 0)));
+  // 2. More discharge, in proportion to the room left: first the batteries the proposal moves, then the idle ones.
+  for (const group of [usable.filter((b) => proposedOf(b) !== 0), usable.filter((b) => proposedOf(b) === 0)]) {
+    if (!(raiseW > 0)) break;
+    const room = group.map((b) => Math.max(0, batteryWindow(b).maxDischargeW - Math.max(0, next.get(b.assetId) ?? 0)));
     const roomW = room.reduce((a, r) => a + r, 0);
     const giveW = Math.min(raiseW, roomW);
-    usable.forEach((b, i) => {
+    group.forEach((b, i) => {
       const r = room[i] ?? 0;
       if (r > 0 && roomW > 0) next.set(b.assetId, (next.get(b.assetId) ?? 0) + (giveW * r) / roomW);
     });
+    raiseW -= giveW;
   }
   for (const b of usable) {
     const before = proposedOf(b);

@@ -700,13 +700,54 @@ describe('ev-charging strategy', () => {
       // A stale grid reading in between (every charger paused) keeps what the guard knows of the car.
       const gridStale = decide({ ...outage, gridAgeMs: 60_000 }, config, 601_000, memory);
       const after = decide(outage, config, 602_000, gridStale.memory);
-      expect(batteryPowerOf(fn({ 'bat-1': batteryPower(5_000) }, outage, config, { nowMs: 602_000 }, after.memory))).toBe(1_000);
+      const guardAfter = fn({ 'bat-1': batteryPower(5_000) }, outage, config, { nowMs: 602_000 }, after.memory);
+      expect(batteryPowerOf(guardAfter)).toBe(1_000);
+      // The car finishes (or leaves) while the charger is still silent: the grid shows only the house. The car is
+      // counted at no more than the grid shows beyond the house of the outage's start, so the battery covers the
+      // house again (before, it was held at 0 W for as long as the charger stayed silent, days if need be).
+      const finished: SiteState = { ...outage, gridPowerW: 1_000 };
+      const later = decide(finished, config, 2 * 86_400_000, guardAfter.memory);
+      const guardLater = fn({ 'bat-1': batteryPower(1_000) }, finished, config, { nowMs: 2 * 86_400_000 }, later.memory);
+      expect(guardLater.metrics.inputs['staleEvAssumedW']).toBe(0);
+      expect(batteryPowerOf(guardLater)).toBe(1_000);
+      // A house load that rises meanwhile (3 kW) may be the car: the battery covers the house of the outage's start.
+      const oven: SiteState = { ...outage, gridPowerW: 4_000 };
+      const ovenTick = decide(oven, config, 2 * 86_400_000 + 1_000, later.memory);
+      expect(batteryPowerOf(fn({ 'bat-1': batteryPower(4_000) }, oven, config, { nowMs: 2 * 86_400_000 + 1_000 }, ovenTick.memory))).toBe(1_000);
       // A charger that had no car when it was last read is not counted: the battery covers the house as before.
       const empty = buildSiteState({ loadPowerW: 1_000, evChargers: [buildEvCharger({ connected: false, currentLimitA: 16 })] });
       const none = decide(empty, config, 0);
       const stillEmpty: SiteState = { ...empty, evChargers: [{ ...silent }] };
       const noneStale = decide(stillEmpty, config, 1_000, none.memory);
       expect(batteryPowerOf(fn({ 'bat-1': batteryPower(1_000) }, stillEmpty, config, { nowMs: 1_000 }, noneStale.memory))).toBe(1_000);
+    });
+
+    it('counts a car rising to a raised offer at the offer while its reading is older than the grid’s', () => {
+      // 1 kW of house, the car at 6 A (4.14 kW), the charger applying 16 A. Two seconds later the grid reading (11 kW of car in it)
+      // is new, the charger's and the battery's are not: from these readings the house needs 7.9 kW, and the battery
+      // could discharge 5 kW into the car until the charger is read again (an OCPP meter value may be a minute away).
+      const config = cfg({ mode: 'fast' });
+      const fn = evChargingStrategy.constrain;
+      if (!fn) throw new Error('ev-charging must have a battery guard');
+      const at6A = buildSiteState({ loadPowerW: 1_000, evChargers: [buildEvCharger({ powerW: 4_140, currentLimitA: 16 })], batteries: [buildBattery({ powerW: 0 })] });
+      const tick0 = decide(at6A, config, 0);
+      const guard0 = fn({ 'bat-1': batteryPower(1_000) }, at6A, config, { nowMs: 0 }, tick0.memory);
+      const rising: SiteState = {
+        ...at6A,
+        gridPowerW: 12_040,
+        evChargers: [buildEvCharger({ powerW: 4_140, currentLimitA: 16, ageMs: 2_000 })],
+        batteries: [buildBattery({ powerW: 0, ageMs: 2_000 })],
+      };
+      const tick1 = decide(rising, config, 2_000, guard0.memory);
+      const result = fn({ 'bat-1': batteryPower(5_000) }, rising, config, { nowMs: 2_000 }, tick1.memory);
+      expect(result.metrics.inputs['risingEvAssumedW']).toBeGreaterThan(0);
+      expect(batteryPowerOf(result)).toBeLessThanOrEqual(1_000);
+      // Once the charger's reading is as new as the grid's, the car counts at what it reads.
+      const read: SiteState = { ...rising, evChargers: [buildEvCharger({ powerW: 11_040, currentLimitA: 16 })], batteries: [buildBattery({ powerW: 0 })] };
+      const tick2 = decide(read, config, 3_000, result.memory);
+      const settled = fn({ 'bat-1': batteryPower(5_000) }, read, config, { nowMs: 3_000 }, tick2.memory);
+      expect(settled.metrics.inputs['risingEvAssumedW']).toBeUndefined();
+      expect(batteryPowerOf(settled)).toBe(1_000);
     });
 
     it('does not count a battery discharge the grid reading does not show yet as demand', () => {

@@ -134,12 +134,33 @@ export interface EvChargerMemory {
   readonly yieldedAtMs?: number;
   /** Since when the car, offered at least its minimum, has drawn next to nothing, epoch ms (`ev-not-drawing`). */
   readonly idleSinceMs?: number;
+  /** When the offer last rose, epoch ms: the battery guard counts a car still rising to it (`RAISE_WINDOW_MS`). */
+  readonly raisedAtMs?: number;
   /**
    * While the charger's readings are stale: what it was last allowed to draw before they stopped, W (the offer ×
    * its phases × the nominal voltage). The 0 A sent since may not reach it; the battery guard counts it (`staleEvDrawW`).
    */
   readonly staleDrawW?: number;
+  /**
+   * The site's demand without that draw when the charger's readings stopped, W: the guard counts the car at most at
+   * what the grid shows beyond it (a car that finished or left during the outage then counts 0 W; before, it was
+   * counted at its offer for as long as the charger stayed silent, and the battery covered nothing of the house).
+   */
+  readonly staleHouseW?: number;
 }
+
+/** When the offer rises, epoch ms (now), else the last rise kept from `mem`. */
+function raisedAtMsOf(mem: EvChargerMemory, levelA: number, phases: 1 | 3, nowMs: number): number | undefined {
+  const beforeW = Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? phases);
+  return levelA * phases > beforeW + 1e-9 ? nowMs : mem.raisedAtMs;
+}
+
+/**
+ * For this long after its offer rose, the battery guard counts a charger whose reading is older than the grid's at
+ * the offer: the car may be drawing more already, the grid reading shows it and the charger's does not yet (a car
+ * going from 6 to 16 A read as 4.1 kW while the grid showed 11 kW: 7.9 kW of "house" the battery could discharge into).
+ */
+export const RAISE_WINDOW_MS = 30_000;
 
 /** After a stop that only left the batteries their charge, this long a start waits YIELD_START_DELAY_MS at most. */
 export const YIELD_RESTART_WINDOW_MS = 900_000;
@@ -169,10 +190,20 @@ const FRESH_CHARGER: EvChargerMemory = { charging: false, pendingSinceMs: null, 
  * offer is now 0 A (the rise limit starts from there). Before, one stale reading wiped it: the next fresh tick
  * switched phases 7 s after a switch (under a 300 s minimum) and waited a whole start delay again.
  */
-function pausedOnStaleData(mem: EvChargerMemory | undefined, nowMs: number, phases: 1 | 3, voltageV: number): EvChargerMemory | undefined {
+function pausedOnStaleData(
+  mem: EvChargerMemory | undefined,
+  nowMs: number,
+  outage: { readonly phases: 1 | 3; readonly voltageV: number; readonly demandW: number } | undefined,
+): EvChargerMemory | undefined {
   if (mem === undefined) return undefined;
-  const staleDrawW = mem.staleDrawW ?? Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? phases) * voltageV;
-  return { ...mem, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs, staleDrawW };
+  const paused: EvChargerMemory = { ...mem, pendingSinceMs: null, offeredA: 0, offeredAtMs: nowMs };
+  // Only the charger's own outage (not a stale grid with the charger answering) starts the draw it is counted at.
+  if (outage === undefined) return paused;
+  const staleDrawW = mem.staleDrawW ?? Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? outage.phases) * outage.voltageV;
+  // The rest of the site's demand at the outage's first tick with a fresh grid reading: what the grid shows beyond
+  // it later is the most the car can be drawing.
+  const staleHouseW = mem.staleHouseW ?? (Number.isFinite(outage.demandW) ? Math.max(0, outage.demandW - staleDrawW) : undefined);
+  return { ...paused, staleDrawW, ...(staleHouseW === undefined ? {} : { staleHouseW }) };
 }
 
 /**
@@ -189,10 +220,10 @@ function keptOnStaleData(
   const kept: Record<string, EvChargerMemory> = {};
   for (const charger of state.evChargers) {
     const unknown = isChargerStale(charger, maxReadingAgeMs);
-    const mem =
-      charger.connected || unknown
-        ? pausedOnStaleData(memory.chargers[charger.assetId], nowMs, charger.phases, state.limits.nominalVoltageV)
-        : undefined;
+    // A charger answering keeps its memory as it is; one stale too starts its outage (the grid being stale, the
+    // site's demand is not known: the bound by it starts at the first tick with a fresh grid reading).
+    const outage = unknown ? { phases: charger.phases, voltageV: state.limits.nominalVoltageV, demandW: Number.NaN } : undefined;
+    const mem = charger.connected || unknown ? pausedOnStaleData(memory.chargers[charger.assetId], nowMs, outage) : undefined;
     if (mem !== undefined) kept[charger.assetId] = mem;
   }
   return kept;
@@ -446,6 +477,7 @@ function chargerDecision(
       offeredA: levelA,
       offeredAtMs: nowMs,
       offeredPhases: phases,
+      ...(raisedAtMsOf(mem, levelA, phases, nowMs) === undefined ? {} : { raisedAtMs: raisedAtMsOf(mem, levelA, phases, nowMs) }),
       ...(fellAtMs !== undefined ? { fellAtMs } : {}),
       ...(deadlineFor !== undefined ? { deadlineFor } : {}),
       ...(yieldedAtMs !== undefined ? { yieldedAtMs } : {}),
@@ -598,7 +630,11 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       let reason: StrategyReason;
       if (isChargerStale(charger, config.maxReadingAgeMs)) {
         setpoints[charger.assetId] = { kind: 'ev-current', currentA: 0 };
-        const kept = pausedOnStaleData(memory.chargers[charger.assetId], clock.nowMs, charger.phases, state.limits.nominalVoltageV);
+        const kept = pausedOnStaleData(memory.chargers[charger.assetId], clock.nowMs, {
+          phases: charger.phases,
+          voltageV: state.limits.nominalVoltageV,
+          demandW: netDemandW(state),
+        });
         if (kept !== undefined) chargers[charger.assetId] = kept;
         reason = 'stale-data';
       } else if (!charger.connected) {
@@ -617,7 +653,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         const canSwitch = charger.canSwitchPhases === true && config.allowPhaseSwitching;
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
         // Read again: what it was allowed before an outage no longer counts.
-        const { staleDrawW: _answering, ...answering } = d.memory;
+        const { staleDrawW: _answering, staleHouseW: _house, ...answering } = d.memory;
         chargers[charger.assetId] = answering;
         // The pool gives up the target, not the offer: a charger still rising to its share keeps it, so the next
         // charger does not take it now and have to hand it back step by step. A car that does not draw gives the
@@ -721,18 +757,40 @@ export function staleEvDrawW(state: SiteState, memory: EvChargingMemory, maxRead
     const mem = memory.chargers[c.assetId];
     if (!isChargerStale(c, maxReadingAgeMs) || mem === undefined) continue;
     const limitA = Math.min(Number.isFinite(c.currentLimitA) ? Math.max(0, c.currentLimitA) : c.maxCurrentA, c.maxCurrentA);
-    draws[c.assetId] = Math.max(
-      Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0,
-      limitA * c.phases * state.limits.nominalVoltageV,
-      mem.staleDrawW ?? 0,
-    );
+    const allowedW = Math.max(limitA * c.phases * state.limits.nominalVoltageV, mem.staleDrawW ?? 0);
+    // No more than the grid shows beyond the rest of the site's demand when the outage began.
+    const shownW = mem.staleHouseW === undefined ? Number.POSITIVE_INFINITY : Math.max(0, netDemandW(state) - mem.staleHouseW);
+    draws[c.assetId] = Math.max(Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0, Math.min(allowedW, shownW));
+  }
+  return draws;
+}
+
+/**
+ * Chargers whose offer rose within `RAISE_WINDOW_MS` and whose reading is older than the grid's, at the offer, W
+ * (never below their reading): the car may already draw it, the grid shows it and the charger's reading not yet.
+ */
+export function risingEvDrawW(state: SiteState, memory: EvChargingMemory, nowMs: number, maxReadingAgeMs: number): Record<string, number> {
+  const draws: Record<string, number> = {};
+  for (const c of state.evChargers) {
+    const mem = memory.chargers[c.assetId];
+    if (mem?.raisedAtMs === undefined || isChargerStale(c, maxReadingAgeMs) || !(c.ageMs > state.gridAgeMs)) continue;
+    if (nowMs - mem.raisedAtMs > RAISE_WINDOW_MS) continue;
+    // The car may rise to the offer, or to the limit the charger reported applying (an offer raised before).
+    const limitA = Number.isFinite(c.currentLimitA) ? Math.min(Math.max(0, c.currentLimitA), c.maxCurrentA) : 0;
+    const offerW = Math.max(
+      Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? c.phases),
+      limitA * c.phases,
+    ) * state.limits.nominalVoltageV;
+    const readW = Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0;
+    if (offerW > readW) draws[c.assetId] = offerW;
   }
   return draws;
 }
 
 /**
  * The EV layer: while a car charges, the home battery discharges at most the non-EV demand (load − PV). A charger
- * whose reading is stale counts at what it may be drawing (`staleEvDrawW`).
+ * whose reading is stale counts at what it may be drawing (`staleEvDrawW`), and one still rising to a raised offer at
+ * that offer while its reading is older than the grid's (`risingEvDrawW`).
  */
 function guardBattery(
   proposal: StrategySetpoints,
@@ -743,13 +801,20 @@ function guardBattery(
 ): StrategyResult<EvChargingMemory> {
   const guardEv = recentEvTrails(previous.guardEv, state, clock.nowMs, config.maxReadingAgeMs);
   const memory: EvChargingMemory = { ...previous, guardEv };
-  const staleDraws = staleEvDrawW(state, previous, config.maxReadingAgeMs);
-  let staleExtraW = 0;
-  for (const c of state.evChargers) {
-    const assumedW = staleDraws[c.assetId];
-    if (assumedW !== undefined) staleExtraW += assumedW - (Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0);
-  }
-  const evW = totalEvPowerW(state.evChargers) + staleExtraW;
+  const stale = staleEvDrawW(state, previous, config.maxReadingAgeMs);
+  const rising = risingEvDrawW(state, previous, clock.nowMs, config.maxReadingAgeMs);
+  const staleDraws = { ...rising, ...stale };
+  const extraOf = (draws: Readonly<Record<string, number>>): number => {
+    let extraW = 0;
+    for (const c of state.evChargers) {
+      const assumedW = draws[c.assetId];
+      if (assumedW !== undefined) extraW += assumedW - (Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0);
+    }
+    return extraW;
+  };
+  const staleExtraW = extraOf(stale);
+  const risingExtraW = extraOf(rising);
+  const evW = totalEvPowerW(state.evChargers) + staleExtraW + risingExtraW;
   // The smallest of the demand from the latest readings, from the readings of one instant (the surplus's), and with
   // each charger at the highest power it read in the last GUARD_EV_WINDOW_MS: a meter whose reading is newer than
   // another's must not make room for a discharge that is not there.
@@ -774,7 +839,8 @@ function guardBattery(
     nonEvDemandW: latestNonEvW,
     alignedNonEvDemandW: alignedNonEvW,
     recentEvPowerW: recentEvW,
-    ...(Object.keys(staleDraws).length > 0 ? { staleEvAssumedW: staleExtraW } : {}),
+    ...(Object.keys(stale).length > 0 ? { staleEvAssumedW: staleExtraW } : {}),
+    ...(Object.keys(rising).length > 0 ? { risingEvAssumedW: risingExtraW } : {}),
   };
   const pass = (reason: StrategyReason): StrategyResult<EvChargingMemory> => ({
     setpoints: proposal,
