@@ -697,6 +697,14 @@ describe('ev-charging strategy', () => {
       const errorGuard = fn({ 'bat-1': batteryPower(5_000) }, errorState, config, { nowMs: 1_000 }, errorTick.memory);
       expect(errorGuard.metrics.inputs['staleEvAssumedW']).toBe(11_040);
       expect(batteryPowerOf(errorGuard)).toBe(1_000);
+      // A charger that stops the car as it loses its network: from the first stale tick the grid shows only the house.
+      // The house of the charger's last answering tick bounds the car at 0 W (from that tick's demand alone, the
+      // bound was 0 W of house and the battery was held off the house).
+      const stopped: SiteState = { ...errorState, gridPowerW: 1_000 };
+      const stoppedTick = decide(stopped, config, 1_000, first.memory);
+      const stoppedGuard = fn({ 'bat-1': batteryPower(1_000) }, stopped, config, { nowMs: 1_000 }, stoppedTick.memory);
+      expect(stoppedGuard.metrics.inputs['staleEvAssumedW']).toBe(0);
+      expect(batteryPowerOf(stoppedGuard)).toBe(1_000);
       // A stale grid reading in between (every charger paused) keeps what the guard knows of the car.
       const gridStale = decide({ ...outage, gridAgeMs: 60_000 }, config, 601_000, memory);
       const after = decide(outage, config, 602_000, gridStale.memory);

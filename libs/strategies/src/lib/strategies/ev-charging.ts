@@ -136,13 +136,16 @@ export interface EvChargerMemory {
   readonly idleSinceMs?: number;
   /** When the offer last rose, epoch ms: the battery guard counts a car still rising to it (`RAISE_WINDOW_MS`). */
   readonly raisedAtMs?: number;
+  /** The site's demand without the answering chargers at the last tick this one answered, W (`staleHouseW`). */
+  readonly houseW?: number;
   /**
    * While the charger's readings are stale: what it was last allowed to draw before they stopped, W (the offer ×
    * its phases × the nominal voltage). The 0 A sent since may not reach it; the battery guard counts it (`staleEvDrawW`).
    */
   readonly staleDrawW?: number;
   /**
-   * The site's demand without that draw when the charger's readings stopped, W: the guard counts the car at most at
+   * The site's demand without the chargers when the charger's readings stopped (`houseW` of its last answering tick),
+   * W: the guard counts the car at most at
    * what the grid shows beyond it (a car that finished or left during the outage then counts 0 W; before, it was
    * counted at its offer for as long as the charger stayed silent, and the battery covered nothing of the house).
    */
@@ -202,7 +205,10 @@ function pausedOnStaleData(
   const staleDrawW = mem.staleDrawW ?? Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? outage.phases) * outage.voltageV;
   // The rest of the site's demand at the outage's first tick with a fresh grid reading: what the grid shows beyond
   // it later is the most the car can be drawing.
-  const staleHouseW = mem.staleHouseW ?? (Number.isFinite(outage.demandW) ? Math.max(0, outage.demandW - staleDrawW) : undefined);
+  // From the last tick the charger answered (a charger that stops the car when it loses its network would leave the
+  // first stale tick's demand without the car, and the bound at 0 W of house), else from this tick's demand.
+  const fromDemand = Number.isFinite(outage.demandW) ? Math.max(0, outage.demandW - staleDrawW) : undefined;
+  const staleHouseW = mem.staleHouseW ?? (mem.houseW !== undefined && Number.isFinite(mem.houseW) ? Math.max(0, mem.houseW) : fromDemand);
   return { ...paused, staleDrawW, ...(staleHouseW === undefined ? {} : { staleHouseW }) };
 }
 
@@ -614,6 +620,8 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
       };
     }
     const fresh = state.evChargers.filter((c) => !isChargerStale(c, config.maxReadingAgeMs));
+    // The site's demand without the answering chargers now: an outage's bound starts from it (`staleHouseW`).
+    const nonEvNowW = Math.round(netDemandW(state) - totalEvPowerW(fresh));
     const surplus = alignedSurplus(state, fresh, config, clock.nowMs, memory.readings);
     const pool = initialPool(state, surplus.surplusW, fresh);
     const startPool = { ...pool };
@@ -654,7 +662,7 @@ export const evChargingStrategy: Strategy<EvChargingConfig, EvChargingMemory> = 
         setpoints[charger.assetId] = evSetpoint(d.currentA, d.phases, canSwitch);
         // Read again: what it was allowed before an outage no longer counts.
         const { staleDrawW: _answering, staleHouseW: _house, ...answering } = d.memory;
-        chargers[charger.assetId] = answering;
+        chargers[charger.assetId] = { ...answering, houseW: nonEvNowW };
         // The pool gives up the target, not the offer: a charger still rising to its share keeps it, so the next
         // charger does not take it now and have to hand it back step by step. A car that does not draw gives the
         // surplus what it does not take, and keeps only its minimum of the import and fuse headroom (what it takes
