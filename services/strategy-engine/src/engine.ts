@@ -262,6 +262,9 @@ export function createEngine(deps: EngineDeps): Engine {
   let lastActive: readonly StrategyName[] = config.site.strategy.active;
   let triggerIds = triggerAssetIds(config.site, lastActive);
   let plausibleLimitW = plausiblePowerLimitW(config.site);
+  // Each configured asset's kind, for the check on every reading (not a search of the asset list per reading).
+  const kindsOf = (site: SiteConfig): ReadonlyMap<string, string> => new Map(site.assets.map((a) => [a.id, a.kind]));
+  let assetKinds = kindsOf(config.site);
   const implausibleLoggedAt = new Map<string, number>();
   const gate = new IntentGate();
   let lastDecisionsAtMs = Number.NEGATIVE_INFINITY;
@@ -746,6 +749,7 @@ export function createEngine(deps: EngineDeps): Engine {
     lastActive = next.site.strategy.active;
     triggerIds = triggerAssetIds(next.site, lastActive);
     plausibleLimitW = plausiblePowerLimitW(next.site);
+    assetKinds = kindsOf(next.site);
     gate.clear();
     clearRejection();
     health.incrementCounter('configSwitches');
@@ -867,8 +871,8 @@ export function createEngine(deps: EngineDeps): Engine {
         bus.subscribe(subjects.telemetry, (reading, ctx) => {
           // A reading on another asset's subject, or of another kind than the configured asset (a battery's reading on
           // telemetry.grid-1 was taken as the grid power), is not this asset's.
-          const configured = config.site.assets.find((a) => a.id === reading.assetId);
-          if (ctx.params.assetId !== reading.assetId || (configured !== undefined && configured.kind !== reading.kind)) {
+          const configuredKind = assetKinds.get(reading.assetId);
+          if (ctx.params.assetId !== reading.assetId || (configuredKind !== undefined && configuredKind !== reading.kind)) {
             health.incrementCounter('telemetryMismatch');
             return;
           }

@@ -71,9 +71,14 @@ export function totalBatteryPowerW(batteries: readonly BatteryState[]): number {
   return batteries.reduce((sum, b) => sum + (Number.isFinite(b.powerW) ? b.powerW : 0), 0);
 }
 
+/** A charger's measured power, W (≥ 0; 0 when not a number). */
+export function evDrawW(charger: EvChargerState): number {
+  return Number.isFinite(charger.powerW) ? Math.max(0, charger.powerW) : 0;
+}
+
 /** Sum of the measured EV charging powers, W (≥ 0). */
 export function totalEvPowerW(chargers: readonly EvChargerState[]): number {
-  return chargers.reduce((sum, c) => sum + (Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0), 0);
+  return chargers.reduce((sum, c) => sum + evDrawW(c), 0);
 }
 
 /**

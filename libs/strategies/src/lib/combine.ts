@@ -1,6 +1,6 @@
 import type { Setpoint, StrategyName } from '@voltimax/contracts';
 import { clamp } from './arithmetic';
-import { batteryPower, batteryWindow } from './battery';
+import { batteryPower, batteryWindow, evDrawW } from './battery';
 import {
   DEFAULT_DEMAND_OPTIONS,
   estimateDemand,
@@ -181,8 +181,7 @@ export function combine(measured: SiteState, clock: Clock, input: CombineInput):
     if (sp?.kind !== 'ev-current' || !Number.isFinite(sp.currentA)) continue;
     const offeredW = sp.currentA * (sp.phases ?? charger.phases) * voltageV;
     const offeredBeforeW = Number.isFinite(charger.currentLimitA) ? Math.max(0, charger.currentLimitA) * charger.phases * voltageV : 0;
-    const drawingW = Number.isFinite(charger.powerW) ? Math.max(0, charger.powerW) : 0;
-    plannedEvImportW += Math.max(0, offeredW - Math.max(offeredBeforeW, drawingW));
+    plannedEvImportW += Math.max(0, offeredW - Math.max(offeredBeforeW, evDrawW(charger)));
   }
   const layerState: SiteState = plannedEvImportW > 0 ? { ...state, plannedEvImportW } : state;
   const layers: StrategyName[] = [];

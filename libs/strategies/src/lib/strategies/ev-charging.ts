@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TimeOfDaySchema, type Setpoint } from '@voltimax/contracts';
 import { truncateToStep } from '../arithmetic';
-import { ReadingAgeConfigShape, batteryPower, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
+import { ReadingAgeConfigShape, batteryPower, evDrawW, isChargerStale, isGridStale, netDemandW, totalEvPowerW } from '../battery';
 import { nextLocalTimeMs } from '../local-time';
 import type { StrategyReason } from '../reasons';
 import type { EvChargerState, SiteState } from '../site-state';
@@ -203,10 +203,9 @@ function pausedOnStaleData(
   // Only the charger's own outage (not a stale grid with the charger answering) starts the draw it is counted at.
   if (outage === undefined) return paused;
   const staleDrawW = mem.staleDrawW ?? Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? outage.phases) * outage.voltageV;
-  // The rest of the site's demand at the outage's first tick with a fresh grid reading: what the grid shows beyond
-  // it later is the most the car can be drawing.
-  // From the last tick the charger answered (a charger that stops the car when it loses its network would leave the
-  // first stale tick's demand without the car, and the bound at 0 W of house), else from this tick's demand.
+  // The rest of the site's demand: what the grid shows beyond it later is the most the car can be drawing. From the
+  // last tick the charger answered (a charger that stops the car when it loses its network would leave the first
+  // stale tick's demand without the car, and the bound at 0 W of house), else from this tick's demand.
   const fromDemand = Number.isFinite(outage.demandW) ? Math.max(0, outage.demandW - staleDrawW) : undefined;
   const staleHouseW = mem.staleHouseW ?? (mem.houseW !== undefined && Number.isFinite(mem.houseW) ? Math.max(0, mem.houseW) : fromDemand);
   return { ...paused, staleDrawW, ...(staleHouseW === undefined ? {} : { staleHouseW }) };
@@ -468,6 +467,7 @@ function chargerDecision(
     // A fall from a level it was charging at starts the hold (a start from 0 is no fall).
     if (baseA > 0 && currentA < truncateToStep(baseA, config.currentStepA) - 1e-9) fellAtMs = nowMs;
   }
+  const raisedAtMs = raisedAtMsOf(mem, levelA, phases, nowMs);
   return {
     currentA,
     targetA,
@@ -483,7 +483,7 @@ function chargerDecision(
       offeredA: levelA,
       offeredAtMs: nowMs,
       offeredPhases: phases,
-      ...(raisedAtMsOf(mem, levelA, phases, nowMs) === undefined ? {} : { raisedAtMs: raisedAtMsOf(mem, levelA, phases, nowMs) }),
+      ...(raisedAtMs === undefined ? {} : { raisedAtMs }),
       ...(fellAtMs !== undefined ? { fellAtMs } : {}),
       ...(deadlineFor !== undefined ? { deadlineFor } : {}),
       ...(yieldedAtMs !== undefined ? { yieldedAtMs } : {}),
@@ -561,7 +561,7 @@ function riseBase(
   if (offeredA !== undefined && Number.isFinite(offeredA) && sinceMs >= 0 && sinceMs <= config.maxReadingAgeMs) {
     return { baseA: (Math.max(0, offeredA) * (offeredPhases ?? phases)) / phases, elapsedS: sinceMs / 1_000 };
   }
-  const drawW = Number.isFinite(charger.powerW) ? Math.max(0, charger.powerW) : 0;
+  const drawW = evDrawW(charger);
   const drawA = voltageV > 0 ? ceilToStep(drawW / (phases * voltageV), config.currentStepA) : 0;
   const offeredLimitA = charger.currentLimitA > 0 ? (charger.currentLimitA * charger.phases) / phases : Number.POSITIVE_INFINITY;
   return { baseA: Math.min(drawA, offeredLimitA), elapsedS: 0 };
@@ -768,7 +768,7 @@ export function staleEvDrawW(state: SiteState, memory: EvChargingMemory, maxRead
     const allowedW = Math.max(limitA * c.phases * state.limits.nominalVoltageV, mem.staleDrawW ?? 0);
     // No more than the grid shows beyond the rest of the site's demand when the outage began.
     const shownW = mem.staleHouseW === undefined ? Number.POSITIVE_INFINITY : Math.max(0, netDemandW(state) - mem.staleHouseW);
-    draws[c.assetId] = Math.max(Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0, Math.min(allowedW, shownW));
+    draws[c.assetId] = Math.max(evDrawW(c), Math.min(allowedW, shownW));
   }
   return draws;
 }
@@ -789,8 +789,7 @@ export function risingEvDrawW(state: SiteState, memory: EvChargingMemory, nowMs:
       Math.max(0, mem.offeredA ?? 0) * (mem.offeredPhases ?? c.phases),
       limitA * c.phases,
     ) * state.limits.nominalVoltageV;
-    const readW = Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0;
-    if (offerW > readW) draws[c.assetId] = offerW;
+    if (offerW > evDrawW(c)) draws[c.assetId] = offerW;
   }
   return draws;
 }
@@ -816,7 +815,7 @@ function guardBattery(
     let extraW = 0;
     for (const c of state.evChargers) {
       const assumedW = draws[c.assetId];
-      if (assumedW !== undefined) extraW += assumedW - (Number.isFinite(c.powerW) ? Math.max(0, c.powerW) : 0);
+      if (assumedW !== undefined) extraW += assumedW - evDrawW(c);
     }
     return extraW;
   };
