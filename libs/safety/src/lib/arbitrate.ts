@@ -26,7 +26,8 @@ import { RULES, type SafetyRule } from './rules';
 /**
  * What happened to a request:
  * - `applied`: written as requested;
- * - `clamped`: narrowed by one or more rules (`violations` says which, with limit and value);
+ * - `clamped`: narrowed by one or more rules, or let through towards a grid limit it could not keep
+ *   (`violations` says which, with limit and value);
  * - `rejected`: the request was unusable (non-finite number, setpoint kind the asset does not take);
  *   the asset gets its safe setpoint;
  * - `safe`: a fault (e-stop, lost driver, missing or stale telemetry) or no request: the safe setpoint.
@@ -107,12 +108,36 @@ function contextOf(input: ArbitrationInput, requested: Setpoint): RuleContext {
   };
 }
 
-/** The point of N ∩ [lo, hi] closest to r, where N is the range between 0 and r; 0 if that is empty. */
-function narrowest(requested: number, lo: number, hi: number): number {
+/** N ∩ [lo, hi] as [from, to], where N is the range between 0 and r; undefined if that is empty (or an end is NaN). */
+function admissible(requested: number, lo: number, hi: number): readonly [number, number] | undefined {
   const from = Math.max(requested < 0 ? requested : 0, lo);
   const to = Math.min(requested < 0 ? 0 : requested, hi);
-  // `+ 0` turns −0 into 0; a NaN end makes the comparison false, which yields the safe 0.
-  return from <= to ? Math.min(Math.max(requested, from), to) + 0 : 0;
+  // A NaN end makes the comparison false: empty.
+  return from <= to ? [from, to] : undefined;
+}
+
+/** The ends of the interval the limit rules admit so far: the rules' own and the grid connection's (`soft`). */
+interface Ends {
+  lo: number;
+  hi: number;
+  softLo: number;
+  softHi: number;
+}
+
+/**
+ * The value for the ends so far: the point of N ∩ [lo, hi] ∩ [softLo, softHi] closest to the request. If that is
+ * empty because N ∩ [lo, hi] lies wholly between 0 and a soft end, the point of it nearest to that end (the most
+ * the other rules allow towards it); otherwise 0.
+ */
+function narrowest(requested: number, ends: Ends): number {
+  const all = admissible(requested, Math.max(ends.lo, ends.softLo), Math.min(ends.hi, ends.softHi));
+  // `+ 0` turns −0 into 0.
+  if (all !== undefined) return Math.min(Math.max(requested, all[0]), all[1]) + 0;
+  const hard = admissible(requested, ends.lo, ends.hi);
+  if (hard === undefined || !(ends.softLo <= ends.softHi)) return 0;
+  if (hard[1] > 0 && ends.softLo > hard[1]) return hard[1];
+  if (hard[0] < 0 && ends.softHi < hard[0]) return hard[0];
+  return 0;
 }
 
 /**
@@ -125,6 +150,13 @@ function narrowest(requested: number, lo: number, hi: number): number {
  * never flips), the result lies inside every rule's interval or is 0, and the final setpoint does not depend on
  * the order of the limit rules. A rule is reported when the value before it lay outside its interval.
  * Non-finite numbers never pass: they are rejected with `invalid-value`.
+ *
+ * One exception to "or 0": the grid connection's ends (`soft`) are worked out from where the asset is now, and
+ * when the grid is already beyond a limit they can lie beyond the request, on the far side from 0. A battery that
+ * discharges 854 W while the worst-case import is beyond the fuse, asked for 850 W, gets 850 W (4 W more import),
+ * not 0 W (854 W more). So when a soft end lies beyond everything the other rules admit between 0 and the request,
+ * the value is the admitted point nearest to it: still never beyond the request, inside every other rule's
+ * interval, and never further from the grid's limits than 0 would be.
  */
 export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationInput): ArbitrationResult {
   const requested = input.requested;
@@ -138,8 +170,12 @@ export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationIn
     violations: [...violations, violation('invalid-value', { detail })],
   });
   let value = requestedValue;
-  let lo = Number.NEGATIVE_INFINITY;
-  let hi = Number.POSITIVE_INFINITY;
+  const ends: Ends = {
+    lo: Number.NEGATIVE_INFINITY,
+    hi: Number.POSITIVE_INFINITY,
+    softLo: Number.NEGATIVE_INFINITY,
+    softHi: Number.POSITIVE_INFINITY,
+  };
   for (const rule of rules) {
     const verdict = rule.evaluate(value, ctx);
     if (verdict.kind === 'pass') continue;
@@ -154,9 +190,11 @@ export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationIn
       const side = value <= ruleHi ? (verdict.lo ?? verdict.hi) : (verdict.hi ?? verdict.lo);
       if (side !== undefined) violations.push(side.explain());
     }
-    lo = Math.max(lo, ruleLo);
-    hi = Math.min(hi, ruleHi);
-    value = narrowest(requestedValue, lo, hi);
+    if (verdict.lo?.soft === true) ends.softLo = Math.max(ends.softLo, ruleLo);
+    else ends.lo = Math.max(ends.lo, ruleLo);
+    if (verdict.hi?.soft === true) ends.softHi = Math.min(ends.softHi, ruleHi);
+    else ends.hi = Math.min(ends.hi, ruleHi);
+    value = narrowest(requestedValue, ends);
   }
   if (!Number.isFinite(value)) return invalid(`requested ${String(requestedValue)}`);
   if (requested.kind === 'safe') return { setpoint: SAFE_SETPOINT, outcome: 'applied', violations };
@@ -165,6 +203,10 @@ export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationIn
       violation('ev-phases', { detail: `requested ${requested.phases} phases, charger wired for ${ctx.evPhases}` }),
     );
   }
+  // The ends the value lies inside: a soft end it could not meet is left out, so a driver's rounding keeps the rest.
+  const metSoft = value >= ends.softLo && value <= ends.softHi;
+  const lo = metSoft ? Math.max(ends.lo, ends.softLo) : ends.lo;
+  const hi = metSoft ? Math.min(ends.hi, ends.softHi) : ends.hi;
   const bounds: ValueBounds = {
     ...(Number.isFinite(lo) ? { min: lo } : {}),
     ...(Number.isFinite(hi) ? { max: hi } : {}),

@@ -111,7 +111,9 @@ describe('assetSafetyLimits', () => {
     expect(assetSafetyLimits(single)?.batteryPhases).toBe(1);
     const hybrid: AssetConfig = { ...base, id: 'hy-1', kind: 'hybrid-inverter', battery: { ...SITE, phases: 1 } };
     expect(assetSafetyLimits(hybrid)?.batteryPhases).toBe(1);
-    expect(assetSafetyLimits({ ...base, id: 'bat-1', kind: 'battery', battery: SITE })).not.toHaveProperty('batteryPhases');
+    expect(assetSafetyLimits({ ...base, id: 'bat-1', kind: 'battery', battery: SITE })).not.toHaveProperty(
+      'batteryPhases',
+    );
   });
 
   it('builds EV charger and PV limits', () => {

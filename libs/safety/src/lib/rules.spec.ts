@@ -679,11 +679,55 @@ describe('grid-connection', () => {
       codes: [],
     },
     {
-      name: 'when no narrowing of the request stays within the limit → 0 (the safe value)',
+      // The discharge holds the import under the limit; 0 W would import 4 kW more, the request 2 kW more.
+      name: 'a discharge that holds the import, asked for less: the request, not 0 W (which imports more)',
       input: batteryInput(battery(2_000), { ...grid({ powerW: 16_000 }), reading: batteryReading({ powerW: 4_000 }) }),
-      setpoint: battery(0),
+      setpoint: battery(2_000),
       outcome: 'clamped',
       codes: ['grid-import-limit'],
+    },
+    {
+      name: 'already beyond the import limit, asked for a little less discharge: the request, not 0 W',
+      input: batteryInput(battery(850), {
+        ...grid({ powerW: 17_100 }),
+        reading: batteryReading({ powerW: 854 }),
+        lastApplied: { setpoint: battery(854), atMs: NOW_MS - 1_000 },
+      }),
+      setpoint: battery(850),
+      outcome: 'clamped',
+      codes: ['grid-import-limit'],
+    },
+    {
+      name: 'a discharge that holds the import, where the ramp allows less: as much as the ramp allows',
+      input: batteryInput(battery(4_000), {
+        ...grid({ powerW: 16_000 }),
+        reading: batteryReading({ powerW: 4_000 }),
+        lastApplied: { setpoint: battery(0), atMs: NOW_MS - 1_000 },
+      }),
+      setpoint: battery(1_000),
+      outcome: 'clamped',
+      codes: ['ramp-rate'],
+    },
+    {
+      name: 'a discharge that holds the import, at the minimum SoC: 0 W (the battery comes first)',
+      input: batteryInput(battery(4_000), {
+        ...grid({ powerW: 16_000 }),
+        reading: batteryReading({ powerW: 4_000, socPct: 10 }),
+      }),
+      setpoint: battery(0),
+      outcome: 'clamped',
+      codes: ['soc-min'],
+    },
+    {
+      name: 'charging that holds the export, asked to charge less: the request, not 0 W (which exports more)',
+      input: batteryInput(battery(-1_000), {
+        ...grid({ powerW: -9_000 }),
+        reading: batteryReading({ powerW: -3_000 }),
+        lastApplied: { setpoint: battery(-3_000), atMs: NOW_MS - 1_000 },
+      }),
+      setpoint: battery(-1_000),
+      outcome: 'clamped',
+      codes: ['grid-export-limit'],
     },
     {
       name: 'already above the import limit: charging more is refused',

@@ -11,6 +11,13 @@ import type { TemperatureWindow } from './limits';
 export interface Bound {
   readonly at: number;
   readonly explain: () => SafetyViolation;
+  /**
+   * A grid-connection end, worked out from where the asset and the grid are now. When no value between 0 and the
+   * request meets it (a battery whose discharge holds the import under the fuse, asked to discharge a little
+   * less), 0 may be the worst answer: the value then goes as near to it as the other rules allow, or to 0 if
+   * that is nearer (see {@link arbitrate}).
+   */
+  readonly soft?: true;
 }
 
 /**
@@ -19,7 +26,8 @@ export interface Bound {
  * - `safe`: a fault (e-stop, lost driver, stale data): the asset gets its safe setpoint;
  * - `reject`: the request itself is unusable: refused, the asset gets its safe setpoint;
  * - `limit`: the value must lie in [lo, hi] (an absent end is unbounded). 0 (the safe value) is always
- *   admissible, so a rule can only narrow: see {@link arbitrate}.
+ *   admissible, except past a `soft` end of the grid connection, so a rule can only narrow: see
+ *   {@link arbitrateWith}.
  */
 export type RuleVerdict =
   | { readonly kind: 'pass' }
@@ -435,8 +443,9 @@ const gridConnection: SafetyRule = {
     let lo: Bound | undefined;
     let hi: Bound | undefined;
     const add = (side: 'lo' | 'hi', at: number, explain: () => SafetyViolation) => {
-      if (side === 'lo') lo = tighterLo(lo, bound(at, explain));
-      else hi = tighterHi(hi, bound(at, explain));
+      const end: Bound = { at, explain, soft: true };
+      if (side === 'lo') lo = tighterLo(lo, end);
+      else hi = tighterHi(hi, end);
     };
     /** `now + k·x + c ≤ cap`, as a bound on x. */
     const atMost = (now: number, cap: number, k: number, c: number, explain: () => SafetyViolation) => {

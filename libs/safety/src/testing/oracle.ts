@@ -114,6 +114,41 @@ function gridPhaseBands(input: ArbitrationInput): (Band | undefined)[] {
   });
 }
 
+/** A change of ΔP ∈ [dLo, dHi] W and ΔI ∈ [aLo, aHi] A on any phase. */
+interface Change {
+  readonly dLo: number;
+  readonly dHi: number;
+  readonly aLo: number;
+  readonly aHi: number;
+}
+
+/**
+ * The worst-case grid after a change, against each limit, as [what, value, cap]: import and export, then per
+ * phase; the cap is the limit, or where the grid is now when already beyond it ("no further increase").
+ */
+function gridChecks(input: ArbitrationInput, change: Change): [string, number, number][] {
+  const grid = input.grid.limits;
+  const gridW = finite(input.grid.reading?.values.powerW) ?? Number.NaN;
+  const gridMaxW = gridW + (input.grid.pending?.maxW ?? 0);
+  const gridMinW = gridW + (input.grid.pending?.minW ?? 0);
+  const importW = gridMaxW + change.dHi;
+  const exportW = -(gridMinW + change.dLo);
+  const out: [string, number, number][] = [
+    [`import ${importW} W > ${grid.maxImportW} W (was ${gridMaxW})`, importW, Math.max(grid.maxImportW, gridMaxW)],
+    [`export ${exportW} W > ${grid.maxExportW} W`, exportW, Math.max(grid.maxExportW, -gridMinW)],
+  ];
+  const maxA = grid.maxPhaseCurrentA;
+  if (maxA === undefined) return out;
+  gridPhaseBands(input).forEach((band, i) => {
+    if (band === undefined) return;
+    const importA = band.hi + change.aHi;
+    const exportA = -(band.lo + change.aLo);
+    out.push([`L${i + 1} import ${importA} A > ${maxA} A`, importA, Math.max(maxA, band.hi)]);
+    out.push([`L${i + 1} export ${exportA} A > ${maxA} A`, exportA, Math.max(maxA, -band.lo)]);
+  });
+  return out;
+}
+
 /**
  * (a) The output lies within every limit (the safe value 0 is always admissible):
  * power, SoC window, backup reserve, DC current, temperature windows, grid import/export and phase current
@@ -131,29 +166,20 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
   ensure(Number.isFinite(y), () => `non-finite output ${y}`);
   const values = input.reading?.values ?? {};
   const grid = input.grid.limits;
-  const gridW = finite(input.grid.reading?.values.powerW) ?? Number.NaN;
-  const gridMaxW = gridW + (input.grid.pending?.maxW ?? 0);
-  const gridMinW = gridW + (input.grid.pending?.minW ?? 0);
 
-  /** The worst-case grid after a change of ΔP ∈ [dLo, dHi] W and ΔI ∈ [aLo, aHi] A on any phase. */
-  const ensureGrid = (dLo: number, dHi: number, aLo: number, aHi: number) => {
+  /**
+   * The worst-case grid after the output's change, against the same had the value been 0 (`zero`): every limit
+   * the output goes beyond, 0 goes beyond at least as far (the output then lies between 0 and a limit that only a
+   * larger value could keep; 0 may always be written).
+   */
+  const ensureGrid = (change: Change, zero: Change) => {
     if (y === 0) return;
-    ensure(
-      within(gridMaxW + dHi, Math.max(grid.maxImportW, gridMaxW)),
-      () => `import ${gridMaxW + dHi} W > ${grid.maxImportW} W (was ${gridMaxW})`,
-    );
-    ensure(
-      within(-(gridMinW + dLo), Math.max(grid.maxExportW, -gridMinW)),
-      () => `export ${-(gridMinW + dLo)} W > ${grid.maxExportW} W`,
-    );
-    const maxA = grid.maxPhaseCurrentA;
-    if (maxA === undefined) return;
-    gridPhaseBands(input).forEach((band, i) => {
-      if (band === undefined) return;
-      ensure(within(band.hi + aHi, Math.max(maxA, band.hi)), () => `L${i + 1} import ${band.hi + aHi} A > ${maxA} A`);
+    const atZero = gridChecks(input, zero);
+    gridChecks(input, change).forEach(([what, value, cap], i) => {
+      const [, zeroValue, zeroCap] = atZero[i] ?? [what, Number.NEGATIVE_INFINITY, 0];
       ensure(
-        within(-(band.lo + aLo), Math.max(maxA, -band.lo)),
-        () => `L${i + 1} export ${-(band.lo + aLo)} A > ${maxA} A`,
+        within(value, cap) || within(value - cap, zeroValue - zeroCap),
+        () => `${what} (at 0: ${zeroValue - zeroCap} beyond)`,
       );
     });
   };
@@ -202,7 +228,13 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     const pHi = measured ?? battery.maxDischargePowerW;
     const n = Math.min(input.asset.batteryPhases ?? grid.phases, grid.phases);
     const perPhase = grid.nominalVoltageV * n;
-    ensureGrid(pLo - y, pHi - y, (pLo - y) / perPhase, (pHi - y) / perPhase);
+    const battery0 = (v: number): Change => ({
+      dLo: pLo - v,
+      dHi: pHi - v,
+      aLo: (pLo - v) / perPhase,
+      aHi: (pHi - v) / perPhase,
+    });
+    ensureGrid(battery0(y), battery0(0));
     const rate = battery.maxRampWPerS;
     if (rate !== undefined) {
       // From the last applied setpoint (none: 0 W now); a ramp start replaces a missing one and tightens one there.
@@ -249,8 +281,11 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
       currents.length > 0 ? Math.max(...currents.map(Math.abs)) : pLo / (grid.nominalVoltageV * measuredPhases);
     const iHi =
       currents.length > 0 ? Math.max(...currents.map(Math.abs)) : pHi / (grid.nominalVoltageV * measuredPhases);
-    const addW = y * grid.nominalVoltageV * n;
-    ensureGrid(addW - pHi, addW - pLo, y - iHi, y - iLo);
+    const ev = (a: number): Change => {
+      const addW = a * grid.nominalVoltageV * n;
+      return { dLo: addW - pHi, dHi: addW - pLo, aLo: a - iHi, aHi: a - iLo };
+    };
+    ensureGrid(ev(y), ev(0));
     return;
   }
 

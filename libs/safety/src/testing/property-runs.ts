@@ -13,6 +13,7 @@ export const PROPERTY_RUNS = {
   orderIndependent: 30_000,
   effectiveLimits: 100_000,
   siteGrid: 20_000,
+  partWayToZero: 20_000,
   auditSchema: 20_000,
   clonedInput: 20_000,
   // intents.spec.ts
