@@ -59,6 +59,13 @@ export {
   type RuleContext,
 } from './lib/context';
 export {
+  DEFAULT_STALE_AFTER_POLL_INTERVALS,
+  DEFAULT_STALENESS,
+  slowPollProblem,
+  staleAfterMs,
+  type StalenessSettings,
+} from './lib/staleness';
+export {
   isDriverLost,
   RULE_ORDER,
   RULES,

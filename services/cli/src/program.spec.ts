@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCli } from './program';
 
 const EXAMPLE = join(__dirname, '../../../docker/config/assets.example.json');
@@ -93,19 +93,46 @@ describe('voltimax config validate: notes', () => {
     const c = capture({ 'tou.json': JSON.stringify(site) });
     expect(await runCli(['config', 'validate', 'tou.json'], c.io)).toBe(0);
     const text = c.out.join('');
-    expect(text).toContain('  note: $.tariff.touPeriods: no period covers Sun 06:00–22:00, Sat 06:00–22:00: time-of-use falls back');
-    expect(text).toContain('  note: $.tariff.touPeriods: periods with different prices overlap on Mon 21:00–22:00: the first listed applies\n');
+    expect(text).toContain(
+      '  note: $.tariff.touPeriods: no period covers Sun 06:00–22:00, Sat 06:00–22:00: time-of-use falls back',
+    );
+    expect(text).toContain(
+      '  note: $.tariff.touPeriods: periods with different prices overlap on Mon 21:00–22:00: the first listed applies\n',
+    );
     const json = capture({ 'tou.json': JSON.stringify(site) });
     expect(await runCli(['config', 'validate', '--json', 'tou.json'], json.io)).toBe(0);
     expect((JSON.parse(json.out.join('')) as { notes: unknown[] }).notes).toHaveLength(2);
   });
 
   it('notes a peak threshold the import never reaches', async () => {
-    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { grid: { maxImportW: number }; strategy: { config: Record<string, unknown> } };
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as {
+      grid: { maxImportW: number };
+      strategy: { config: Record<string, unknown> };
+    };
     site.strategy.config['peak-shaving'] = { thresholdW: 1e300 };
     const c = capture({ 'peak.json': JSON.stringify(site) });
     expect(await runCli(['config', 'validate', 'peak.json'], c.io)).toBe(0);
-    expect(c.out.join('')).toContain(`note: $.strategy.config["peak-shaving"].thresholdW: 1e+300 W is at or above grid.maxImportW (${site.grid.maxImportW} W): peak-shaving never shaves`);
+    expect(c.out.join('')).toContain(
+      `note: $.strategy.config["peak-shaving"].thresholdW: 1e+300 W is at or above grid.maxImportW (${site.grid.maxImportW} W): peak-shaving never shaves`,
+    );
+  });
+
+  it('notes an asset the arbiter checks polled too slowly for its staleness limit, and none for the shipped sites', async () => {
+    const site = JSON.parse(await readFile(EXAMPLE, 'utf8')) as { assets: { kind: string; pollIntervalMs: number }[] };
+    const index = site.assets.findIndex((a) => a.kind === 'battery');
+    site.assets[index]!.pollIntervalMs = 5_000;
+    const c = capture({ 'slow.json': JSON.stringify(site) });
+    expect(await runCli(['config', 'validate', 'slow.json'], c.io)).toBe(0);
+    expect(c.out.join('')).toMatch(
+      new RegExp(
+        `note: \\$\\.assets\\[${index}\\]\\.pollIntervalMs: \\S+ is polled every 5000 ms, .* poll it at most every 3333 ms`,
+      ),
+    );
+    for (const name of ['assets.example.json', 'assets.sim.json', 'assets.sim-ocpp.json', 'assets.sim-devices.json']) {
+      const shipped = capture({ [name]: await readFile(join(dirname(EXAMPLE), name), 'utf8') });
+      expect(await runCli(['config', 'validate', '--json', name], shipped.io)).toBe(0);
+      expect({ name, ...(JSON.parse(shipped.out.join('')) as object) }).toEqual({ name, ok: true });
+    }
   });
 
   it('notes a time-of-use tariff without periods', async () => {

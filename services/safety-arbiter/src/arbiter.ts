@@ -25,6 +25,7 @@ import {
   SAFE_SETPOINT,
   selectIntent,
   setpointValue,
+  staleAfterMs,
   type AppliedSetpoint,
   type ArbiterOptions,
   type AssetArbitrationResult,
@@ -345,7 +346,10 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   // ---- inputs ------------------------------------------------------------------------------------------------
 
   const maxAgeMs = (pollIntervalMs: number): number =>
-    Math.min(settings.rules.maxTelemetryAgeMs, Math.ceil(settings.staleAfterPollIntervals * pollIntervalMs));
+    staleAfterMs(pollIntervalMs, {
+      staleAfterPollIntervals: settings.staleAfterPollIntervals,
+      maxTelemetryAgeMs: settings.rules.maxTelemetryAgeMs,
+    });
 
   /** The grid meter's values and when they last changed (reading time), for the frozen-meter check. */
   let gridValues: { readonly key: string; readonly sinceMs: number } | undefined;

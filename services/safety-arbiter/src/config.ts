@@ -1,6 +1,6 @@
 import { AssetIdSchema, streamRetention, type SiteConfig } from '@voltimax/contracts';
 import { getBatteryEntry } from '@voltimax/devices';
-import { DEFAULT_ARBITER_OPTIONS, type ArbiterOptions } from '@voltimax/safety';
+import { DEFAULT_ARBITER_OPTIONS, DEFAULT_STALE_AFTER_POLL_INTERVALS, type ArbiterOptions } from '@voltimax/safety';
 import { loadSiteConfig, readUtf8File, siteFileMessages, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
 
@@ -51,7 +51,12 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       /** Rule option: a reading older than this is stale whatever the asset's poll interval, ms. */
       MAX_TELEMETRY_AGE_MS: int(100, 600_000, DEFAULT_ARBITER_OPTIONS.maxTelemetryAgeMs),
       /** Rule option: a reading is also stale after this many poll intervals of its asset (assets.json). */
-      STALE_AFTER_POLL_INTERVALS: z.coerce.number().finite().min(1).max(100).default(1.5),
+      STALE_AFTER_POLL_INTERVALS: z.coerce
+        .number()
+        .finite()
+        .min(1)
+        .max(100)
+        .default(DEFAULT_STALE_AFTER_POLL_INTERVALS),
       /**
        * The grid meter is taken as frozen (stale) when its values have not changed for this many of its poll
        * intervals; 0 = off. At least 2 when on: two polls between two meter updates are normal.

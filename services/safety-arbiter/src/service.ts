@@ -30,7 +30,10 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
     version: SERVICE_VERSION,
     env: arbiterEnvSchema(overrides.readTextFile),
     async start({ env, log, bus, connection, health, now, restart, reloadEnv }) {
-      const plan = planSite(env.site, env.BATTERY_MODELS);
+      const plan = planSite(env.site, env.BATTERY_MODELS, {
+        staleAfterPollIntervals: env.STALE_AFTER_POLL_INTERVALS,
+        maxTelemetryAgeMs: env.MAX_TELEMETRY_AGE_MS,
+      });
       const rules = ruleOptions(env);
       log.info(
         {
@@ -136,9 +139,18 @@ export function safetyArbiterService(overrides: SafetyArbiterOverrides = {}) {
       // look decides again. The echo of the publish is not applied (`expectEstopEcho`). Until the stream has
       // acknowledged it, a restart waits (holdRestart below) and the look is repeated every 2 s.
       let unkept: string | undefined;
-      const recordUnkeptEngage = async (history: { events: readonly EmergencyStop[]; truncated: boolean; lastSeq: number }): Promise<boolean> => {
+      const recordUnkeptEngage = async (history: {
+        events: readonly EmergencyStop[];
+        truncated: boolean;
+        lastSeq: number;
+      }): Promise<boolean> => {
         const live = arbiter.estop();
-        if (stopping || !live.engaged || history.truncated || history.events.reduce(applyEstop, ESTOP_RELEASED).engaged) {
+        if (
+          stopping ||
+          !live.engaged ||
+          history.truncated ||
+          history.events.reduce(applyEstop, ESTOP_RELEASED).engaged
+        ) {
           unkept = undefined;
           return true;
         }

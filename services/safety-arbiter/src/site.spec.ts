@@ -84,6 +84,18 @@ describe('planSite', () => {
     expect(plan.gridMeter).toEqual({ assetId: 'inv-1', pollIntervalMs: 2_000, from: 'hybrid-inverter' });
     expect(plan.controllable.find((a) => a.id === 'inv-1')?.accepts).toEqual(['pv-limit']);
   });
+
+  it('warns about an asset it writes to, or the grid meter, polled too slowly for its staleness limit', () => {
+    const slow = siteWith((s) => {
+      for (const asset of s.assets) if (asset.id === 'ev-1' || asset.id === 'grid-1') asset.pollIntervalMs = 5_000;
+    });
+    expect(planSite(slow).warnings).toEqual([
+      expect.stringMatching(/^ev-1 is polled every 5000 ms, .* stale after 5000 ms .* at most every 3333 ms/),
+      expect.stringMatching(/^grid-1 is polled every 5000 ms/),
+    ]);
+    // With the arbiter's ceiling raised to fit, nothing to say.
+    expect(planSite(slow, new Map(), { staleAfterPollIntervals: 1.5, maxTelemetryAgeMs: 7_500 }).warnings).toEqual([]);
+  });
 });
 
 describe('tightestCatalogueLimits', () => {

@@ -1,6 +1,13 @@
 import type { AssetConfig, SetpointKind, SiteConfig } from '@voltimax/contracts';
 import { batteryCatalogue, getBatteryEntry, type BatteryCatalogueEntry } from '@voltimax/devices';
-import { assetSafetyLimits, type AssetSafetyLimits, type CatalogueLimits } from '@voltimax/safety';
+import {
+  assetSafetyLimits,
+  DEFAULT_STALENESS,
+  slowPollProblem,
+  type AssetSafetyLimits,
+  type CatalogueLimits,
+  type StalenessSettings,
+} from '@voltimax/safety';
 
 /** An asset the arbiter writes to (battery, hybrid inverter, EV charger, PV inverter) and its enforced limits. */
 export interface ControllableAsset {
@@ -102,9 +109,14 @@ function acceptedKinds(limits: AssetSafetyLimits): SetpointKind[] {
 /**
  * Resolves assets.json into what the arbiter enforces: per controllable asset its limits (battery catalogue entry —
  * chosen in `batteryModels`, else the entries listing the asset's profile — tightened by the site limits), and the
- * grid-meter reading to use. Disabled assets are left out: the arbiter never writes to them.
+ * grid-meter reading to use. Disabled assets are left out: the arbiter never writes to them. Warns about a
+ * controllable asset or grid meter polled too slowly for `staleness` (its readings would go stale between polls).
  */
-export function planSite(site: SiteConfig, batteryModels: ReadonlyMap<string, string> = new Map()): SitePlan {
+export function planSite(
+  site: SiteConfig,
+  batteryModels: ReadonlyMap<string, string> = new Map(),
+  staleness: StalenessSettings = DEFAULT_STALENESS,
+): SitePlan {
   const warnings: string[] = [];
   const enabled = site.assets.filter((a) => a.enabled);
   const controllable: ControllableAsset[] = [];
@@ -149,6 +161,13 @@ export function planSite(site: SiteConfig, batteryModels: ReadonlyMap<string, st
     warnings.push(
       'no grid meter and no hybrid inverter: battery and EV setpoints stay safe (the grid limit cannot be checked)',
     );
+  }
+  for (const { id, pollIntervalMs } of [
+    ...controllable,
+    ...(gridMeter === undefined ? [] : [{ id: gridMeter.assetId, ...gridMeter }]),
+  ]) {
+    const problem = slowPollProblem(id, pollIntervalMs, staleness);
+    if (problem !== undefined && !warnings.includes(problem)) warnings.push(problem);
   }
   return { grid: site.grid, controllable, gridMeter, enabled: new Map(enabled.map((a) => [a.id, a])), warnings };
 }

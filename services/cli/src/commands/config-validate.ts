@@ -1,5 +1,6 @@
 import { SiteConfigSchema, formatIssues, type SiteConfig, type ValidationProblem } from '@voltimax/contracts';
 import { siteProfileProblems } from '@voltimax/devices';
+import { assetSafetyLimits, slowPollProblem } from '@voltimax/safety';
 import { parseSiteStrategies, touScheduleIssues, type TouScheduleStretch } from '@voltimax/strategies';
 import { CliExit, type CliIo } from '../io';
 
@@ -29,14 +30,16 @@ function hhmm(minute: number): string {
 }
 
 function stretches(list: readonly TouScheduleStretch[]): string {
-  const shown = list.slice(0, 4).map((g) => `${WEEKDAYS[g.weekday] ?? g.weekday} ${hhmm(g.fromMinute)}–${hhmm(g.toMinute)}`);
+  const shown = list
+    .slice(0, 4)
+    .map((g) => `${WEEKDAYS[g.weekday] ?? g.weekday} ${hhmm(g.fromMinute)}–${hhmm(g.toMinute)}`);
   return list.length > 4 ? `${shown.join(', ')} and ${list.length - 4} more` : shown.join(', ');
 }
 
 /**
  * What is valid but probably not meant, as `path: message` notes (exit 0): a time-of-use tariff without periods, ToU
  * periods that leave parts of the week uncovered or cover a minute twice at different prices, a peak threshold the
- * import never reaches.
+ * import never reaches, an asset the arbiter checks polled too slowly for its staleness limit.
  */
 export function siteConfigNotes(site: SiteConfig): ValidationProblem[] {
   const notes: ValidationProblem[] = [];
@@ -44,7 +47,8 @@ export function siteConfigNotes(site: SiteConfig): ValidationProblem[] {
   if (site.tariff.kind === 'time-of-use' && periods.length === 0) {
     notes.push({
       path: '$.tariff.touPeriods',
-      message: 'a time-of-use tariff without periods: time-of-use idles (no-tou-schedule) and prices fall back to fixedEurPerMwh',
+      message:
+        'a time-of-use tariff without periods: time-of-use idles (no-tou-schedule) and prices fall back to fixedEurPerMwh',
     });
   }
   const { gaps, overlaps } = touScheduleIssues(site.tariff);
@@ -55,7 +59,10 @@ export function siteConfigNotes(site: SiteConfig): ValidationProblem[] {
     });
   }
   if (overlaps.length > 0) {
-    notes.push({ path: '$.tariff.touPeriods', message: `periods with different prices overlap on ${stretches(overlaps)}: the first listed applies` });
+    notes.push({
+      path: '$.tariff.touPeriods',
+      message: `periods with different prices overlap on ${stretches(overlaps)}: the first listed applies`,
+    });
   }
   // A peak threshold at or above the connection's import limit is never reached (the arbiter holds the import under
   // the limit): peak-shaving would only ever recharge.
@@ -66,6 +73,13 @@ export function siteConfigNotes(site: SiteConfig): ValidationProblem[] {
       message: `${peak.thresholdW} W is at or above grid.maxImportW (${site.grid.maxImportW} W): peak-shaving never shaves`,
     });
   }
+  // The arbiter's defaults (stale after 1.5 poll intervals, at most 5 s): an asset it writes to, or the grid meter,
+  // polled more slowly than that flips to its safe setpoint between polls.
+  site.assets.forEach((asset, index) => {
+    if (!asset.enabled || (asset.kind !== 'grid-meter' && assetSafetyLimits(asset) === undefined)) return;
+    const problem = slowPollProblem(asset.id, asset.pollIntervalMs);
+    if (problem !== undefined) notes.push({ path: `$.assets[${index}].pollIntervalMs`, message: problem });
+  });
   return notes;
 }
 
@@ -81,7 +95,9 @@ export async function configValidate(io: CliIo, file: string, opts: { json?: boo
   const outcome = validateSiteConfigText(text);
   const notes = outcome.ok ? siteConfigNotes(outcome.site) : [];
   if (opts.json) {
-    io.stdout(`${JSON.stringify(outcome.ok ? { ok: true, ...(notes.length > 0 ? { notes } : {}) } : { ok: false, problems: outcome.problems })}\n`);
+    io.stdout(
+      `${JSON.stringify(outcome.ok ? { ok: true, ...(notes.length > 0 ? { notes } : {}) } : { ok: false, problems: outcome.problems })}\n`,
+    );
   } else if (outcome.ok) {
     const { site } = outcome;
     io.stdout(
