@@ -1145,6 +1145,24 @@ describe('bad input never crashes the arbiter', () => {
     expect(h.arbiter.counters()).toMatchObject({ telemetryRejected: 2, heartbeatsRejected: 1 });
   });
 
+  it('drops a reading older than the one held, but not behind one from the future', async () => {
+    const h = await setup();
+    h.feed({ values: { 'grid-1': { powerW: 11_000 } } });
+    const [, grid] = freshReadings(Date.now() - 700);
+    // Delayed on the bus: it would say the import is 2 kW when the meter last said 11 kW.
+    h.client.publish(subjects.telemetry, { assetId: 'grid-1' }, { ...grid!, values: { powerW: 2_000 } });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.arbiter.counters()).toMatchObject({ telemetryOutOfOrder: 1 });
+    // 12 kW limit, 11 kW import, the car at 0 W: 1 kW is 1.4 A on three phases, under the 6 A minimum → 0 A.
+    await h.intent({ assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 16 } });
+    expect(h.lastWrite('ev-1')?.setpoint).toEqual({ kind: 'ev-current', currentA: 0 });
+    // A reading stamped an hour ahead is held, and the next correct one still replaces it.
+    h.client.publish(subjects.telemetry, { assetId: 'bat-1' }, freshReadings(Date.now() + 3_600_000)[0]!);
+    h.feed();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.arbiter.counters()).toMatchObject({ telemetryOutOfOrder: 1 });
+  });
+
   it('BusReplyRejectedError is what a requester sees for a malformed intent', async () => {
     const h = await setup();
     await expect(

@@ -126,6 +126,7 @@ export const COUNTER_NAMES = [
   'writeFailures',
   'telemetryIgnored',
   'telemetryRejected',
+  'telemetryOutOfOrder',
   'heartbeatsRejected',
   'estopEvents',
   'evaluations',
@@ -946,6 +947,19 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
         'warn',
         { assetId: reading.assetId, kind: reading.kind, configured: asset.kind },
         'reading dropped: kind differs from assets.json',
+      );
+      return;
+    }
+    // A reading older than the one held (reordered on the bus, two driver instances during a hand-over) would put
+    // old values in place of newer ones. A held reading from the future (a clock ahead) does not block the rest.
+    const held = readings.get(reading.assetId);
+    if (held !== undefined && reading.atMs < held.atMs && held.atMs <= now() + settings.rules.maxClockSkewMs) {
+      count('telemetryOutOfOrder');
+      limited.write(
+        'telemetry-order',
+        'warn',
+        { assetId: reading.assetId, atMs: reading.atMs, heldAtMs: held.atMs },
+        'reading dropped: older than the one held',
       );
       return;
     }
