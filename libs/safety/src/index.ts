@@ -42,6 +42,7 @@ export {
   addGridDelta,
   gridBandFromReading,
   sumGridDeltas,
+  unionGridDeltas,
   ZERO_GRID_DELTA,
   type GridBand,
   type GridDelta,

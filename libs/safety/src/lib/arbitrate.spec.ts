@@ -265,6 +265,49 @@ describe('scenario: battery and EV charger share the grid connection', () => {
     });
   });
 
+  it('decides a battery asked to discharge less before an EV that comes first: its headroom cannot be refused', () => {
+    // 12 kW limit, 7 kW import while the battery discharges 3 kW. The battery is asked for 1 kW: +2 kW import that
+    // no rule refuses. Had the EV been given the 5 kW left first (7.2 A), the import could reach 14 kW.
+    const limits = { ...GRID_LIMITS, maxImportW: 12_000 };
+    const discharging = {
+      ...batteryRequest,
+      requested: battery(1_000),
+      reading: batteryReading({ powerW: 3_000 }),
+      lastApplied: { setpoint: battery(3_000), atMs: NOW_MS - 1_000 },
+    };
+    const ev16 = { ...evRequest, requested: { kind: 'ev-current', currentA: 16 } as Setpoint };
+    const [ev, bat] = arbitrateSite({
+      assets: [ev16, discharging],
+      grid: { limits, reading: gridReading({ powerW: 7_000 }) },
+      estop: ESTOP_RELEASED,
+      nowMs: NOW_MS,
+    });
+    expect(bat?.setpoint).toEqual(battery(1_000));
+    // 3 kW left is 4.3 A, under the 6 A minimum: paused.
+    expect(ev).toMatchObject({ assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 0 }, outcome: 'clamped' });
+  });
+
+  it('still counts the last written setpoint of a battery it decided: that write may land before the new one', () => {
+    // The battery was written −3.6 kW (charging) and reads 0 W: not there yet. This tick it has no intent (safe,
+    // decided first as a move towards 0), but the −3.6 kW may still land first: the EV gets what is left of that.
+    const limits = { ...GRID_LIMITS, maxImportW: 12_000 };
+    const notThereYet = {
+      ...batteryRequest,
+      requested: undefined,
+      lastApplied: { setpoint: battery(-3_600), atMs: NOW_MS - 500 },
+    };
+    const ev16 = { ...evRequest, requested: { kind: 'ev-current', currentA: 16 } as Setpoint };
+    const [ev, bat] = arbitrateSite({
+      assets: [ev16, notThereYet],
+      grid: { limits, reading: gridReading({ powerW: 1_000 }) },
+      estop: ESTOP_RELEASED,
+      nowMs: NOW_MS,
+    });
+    expect(bat?.setpoint).toEqual(SAFE_SETPOINT);
+    // (12 000 − 1 000 − 3 600) W / 690 W/A = 10.7 A.
+    expect(ev?.setpoint.kind === 'ev-current' && ev.setpoint.currentA).toBeCloseTo(7_400 / 690, 6);
+  });
+
   it('keeps every asset safe when the e-stop is latched', () => {
     const results = arbitrateSite({
       assets: [batteryRequest, evRequest],

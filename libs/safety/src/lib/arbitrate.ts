@@ -13,9 +13,11 @@ import {
   addGridDelta,
   batteryGridEffect,
   evGridEffect,
+  finiteOrUndefined,
   gridBandFromReading,
   gridDeltaOf,
   sumGridDeltas,
+  unionGridDeltas,
   ZERO_GRID_DELTA,
   type GridDelta,
   type GridLimits,
@@ -281,20 +283,56 @@ export function pendingGridDelta(
 }
 
 /**
+ * True if the request asks for 0 or the safe setpoint, or moves a battery towards 0 from its last applied setpoint
+ * and its measured power (whichever are known): the arbiter never refuses that, so other assets cannot be given the
+ * headroom it takes. (An EV current is compared by power only through its phases, so only 0 counts.)
+ */
+function goesTowardsZero(request: AssetArbitrationRequest): boolean {
+  const requested = request.requested;
+  if (requested === undefined || requested.kind === 'safe') return true;
+  const value = setpointValue(requested);
+  if (value === 0) return true;
+  if (requested.kind !== 'battery-power') return false;
+  // Towards 0 from the last applied setpoint, if any, and from the measured power, if known.
+  const last = request.lastApplied?.setpoint;
+  const measured = finiteOrUndefined(request.reading?.values.powerW);
+  const from = [
+    ...(last === undefined ? [] : [last.kind === 'battery-power' ? last.powerW : Number.NaN]),
+    ...(measured === undefined ? [] : [measured]),
+  ];
+  return from.length > 0 && from.every((f) => Math.sign(value) === Math.sign(f) && Math.abs(value) < Math.abs(f));
+}
+
+/**
  * Arbitrates every controllable asset of the site for one tick, so that the grid-connection limit holds for
  * battery and EV chargers together. Each asset is checked against the grid-meter reading plus the worst case
  * of everything else that may still change the grid: the decisions taken for the assets before it in this
- * tick, and the last applied setpoints of the assets after it (written but maybe not reached yet).
+ * tick (each together with its last applied setpoint, which may still land first), and the last applied setpoints
+ * of the assets after it (written but maybe not reached yet).
+ *
+ * Assets whose request goes towards 0 are decided first: a battery asked to discharge less takes headroom that no
+ * rule can refuse it, so an EV charger before it in the order must not be given that headroom as well. The rest
+ * follow in the order given (earlier assets get the headroom first). Results come in the order given.
  */
 export function arbitrateSite(input: SiteArbitrationInput): readonly AssetArbitrationResult[] {
   const limits = input.grid.limits;
-  const stillPending = input.assets.map((request) =>
+  const assets = input.assets;
+  const order = [
+    ...assets.flatMap((request, index) => (goesTowardsZero(request) ? [index] : [])),
+    ...assets.flatMap((request, index) => (goesTowardsZero(request) ? [] : [index])),
+  ];
+  const stillPending = assets.map((request) =>
     pendingGridDelta(request.asset, request.reading, request.lastApplied?.setpoint, limits),
   );
-  const results: AssetArbitrationResult[] = [];
+  const results = new Map<number, AssetArbitrationResult>();
   let decided = ZERO_GRID_DELTA;
-  input.assets.forEach((request, index) => {
-    const later = stillPending.slice(index + 1).reduce(sumGridDeltas, ZERO_GRID_DELTA);
+  order.forEach((index, position) => {
+    const request = assets[index];
+    if (request === undefined) return;
+    const later = order
+      .slice(position + 1)
+      .map((i) => stillPending[i] ?? ZERO_GRID_DELTA)
+      .reduce(sumGridDeltas, ZERO_GRID_DELTA);
     const result = arbitrate({
       ...request,
       grid: { ...input.grid, pending: sumGridDeltas(decided, later) },
@@ -303,8 +341,14 @@ export function arbitrateSite(input: SiteArbitrationInput): readonly AssetArbitr
       nowMs: input.nowMs,
       ...(input.options === undefined ? {} : { options: input.options }),
     });
-    results.push({ assetId: request.asset.assetId, ...result });
-    decided = sumGridDeltas(decided, pendingGridDelta(request.asset, request.reading, result.setpoint, limits));
+    results.set(index, { assetId: request.asset.assetId, ...result });
+    // Until the reading shows otherwise, the last written setpoint may still land before the new one.
+    const stillLanding = stillPending[index] ?? ZERO_GRID_DELTA;
+    const toNew = pendingGridDelta(request.asset, request.reading, result.setpoint, limits);
+    decided = sumGridDeltas(decided, unionGridDeltas(stillLanding, toNew));
   });
-  return results;
+  return assets.flatMap((_, index) => {
+    const result = results.get(index);
+    return result === undefined ? [] : [result];
+  });
 }

@@ -106,6 +106,22 @@ export function sumGridDeltas(a: GridDelta, b: GridDelta): GridDelta {
   return { minW: a.minW + b.minW, maxW: a.maxW + b.maxW, ...(length === 0 ? {} : { phasesA }) };
 }
 
+/** Either of two pending changes (one asset going to one setpoint or another): the range covering both. */
+export function unionGridDeltas(a: GridDelta, b: GridDelta): GridDelta {
+  const length = Math.max(a.phasesA?.length ?? 0, b.phasesA?.length ?? 0);
+  const phasesA = Array.from({ length }, (_, index): PhaseBand | undefined => {
+    const pa = a.phasesA?.[index];
+    const pb = b.phasesA?.[index];
+    if (pa === undefined || pb === undefined) return pa ?? pb;
+    return { minA: Math.min(pa.minA, pb.minA), maxA: Math.max(pa.maxA, pb.maxA) };
+  });
+  return {
+    minW: Math.min(a.minW, b.minW),
+    maxW: Math.max(a.maxW, b.maxW),
+    ...(length === 0 ? {} : { phasesA }),
+  };
+}
+
 /**
  * How an asset's setpoint value `x` moves the grid away from what the meter shows now:
  * ΔP ∈ kW·x + cW (W, + = more import) and, on each phase in `phases`, ΔI ∈ kA·x + cA (A). The offsets are
