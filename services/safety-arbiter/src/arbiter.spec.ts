@@ -724,6 +724,44 @@ describe('writes: results are checked, failures raise an alarm', () => {
   });
 });
 
+describe('writes of unknown outcome still count for the grid', () => {
+  const ev = (currentA: number): Setpoint => ({ kind: 'ev-current', currentA });
+  /** 12 kW limit, 1 kW import: with the battery's 5 kW charge possibly on, the EV gets at most 6 kW = 8.7 A. */
+  const evFitsNextToTheCharge = (h: Harness) => {
+    const last = h.lastWrite('ev-1')?.setpoint;
+    expect(last?.kind === 'ev-current' && last.currentA * 690 + 1_000 + 5_000).toBeLessThanOrEqual(12_000 + 1e-6);
+  };
+
+  it('a battery write that timed out keeps counting: the EV gets no more than fits next to it', async () => {
+    const h = await setup();
+    h.feed();
+    h.driver.behave((w) => (w.assetId === 'bat-1' ? 'silent' : 'applied'));
+    await h.intent({ assetId: 'bat-1', setpoint: battery(-5_000), ttlMs: 600_000 });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(-5_000));
+    await jest.advanceTimersByTimeAsync(100);
+    h.feed();
+    await h.intent({ assetId: 'ev-1', source: 'manual', setpoint: ev(16), ttlMs: 600_000 });
+    evFitsNextToTheCharge(h);
+    // Three attempts of 1 s, 200 ms apart, all unanswered: the write failed, but it may have reached the battery.
+    await h.run(4_000);
+    expect(h.arbiter.counters()).toMatchObject({ writeFailures: 1 });
+    evFitsNextToTheCharge(h);
+  });
+
+  it('a change held back (too soon after the last widening write) leaves the old setpoint counting', async () => {
+    const h = await setup({ settings: { minWriteIntervalMs: 2_000 } });
+    h.feed();
+    await h.intent({ assetId: 'bat-1', source: 'manual', setpoint: battery(-5_000), ttlMs: 600_000 });
+    await jest.advanceTimersByTimeAsync(100);
+    h.feed();
+    // Asked to discharge instead: a sign flip, held back by MIN_WRITE_INTERVAL_MS; −5 kW stays in force.
+    await h.intent({ assetId: 'bat-1', source: 'manual', setpoint: battery(3_000), ttlMs: 600_000 });
+    expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(-5_000));
+    await h.intent({ assetId: 'ev-1', setpoint: ev(16), ttlMs: 600_000 });
+    evFitsNextToTheCharge(h);
+  });
+});
+
 describe('re-assertion', () => {
   it('re-asserts an unchanged setpoint REASSERT_MARGIN_MS before it expires, and writes nothing in between', async () => {
     const h = await setup();

@@ -186,6 +186,11 @@ interface AssetRuntime {
   readonly index: number;
   readonly log: Logger;
   last?: LastWrite;
+  /**
+   * The writes since the last confirmed one (in flight, timed out or failed): any of them may still have reached the
+   * device, so the grid band counts them until they expire (the driver's watchdog falls back then).
+   */
+  unconfirmed: DeviceWrite[];
   lastDecisionKey?: string;
   /** A widening change could not be written yet (write in flight, or too soon after the last widening write). */
   deferred: boolean;
@@ -266,7 +271,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   const runtimes = new Map<string, AssetRuntime>(
     plan.controllable.map((asset, index) => [
       asset.id,
-      { asset, index, log: log.child({ assetId: asset.id }), deferred: false },
+      { asset, index, log: log.child({ assetId: asset.id }), deferred: false, unconfirmed: [] },
     ]),
   );
   const assetIds = [...runtimes.keys()];
@@ -512,6 +517,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     };
     const last: LastWrite = { write, status: 'pending' };
     rt.last = last;
+    rt.unconfirmed.push(write);
     const writtenW = batteryWOf(setpoint);
     if (rt.floorW !== undefined) rt.floorW = writtenW === undefined ? undefined : closerToZero(rt.floorW, writtenW);
     if (rt.fallbackAtMs !== undefined) rt.fallbackAtMs = Math.min(rt.fallbackAtMs, write.expiresAtMs);
@@ -569,6 +575,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     last.doneAtMs = nowMs;
     if (outcome.kind === 'ok') {
       last.status = 'ok';
+      rt.unconfirmed = [];
       rt.floorW = batteryWOf(last.write.setpoint);
       rt.fallbackAtMs = last.write.expiresAtMs;
       count('writesOk');
@@ -717,11 +724,13 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
         const lastSet = lastApplied(rt);
         const rampStart = rampFrom(rt, nowMs, reading);
         const driver = driverFor(rt.asset.id);
+        rt.unconfirmed = rt.unconfirmed.filter((w) => w.expiresAtMs > nowMs);
         return {
           asset: rt.asset.limits,
           requested,
           ...(reading === undefined ? {} : { reading }),
           ...(lastSet === undefined ? {} : { lastApplied: lastSet }),
+          ...(rt.unconfirmed.length === 0 ? {} : { mayStillLand: rt.unconfirmed.map((w) => w.setpoint) }),
           ...(rampStart === undefined ? {} : { rampFrom: rampStart }),
           ...(driver === undefined ? {} : { driver }),
         };

@@ -237,6 +237,11 @@ export interface AssetArbitrationRequest {
   readonly lastApplied?: AppliedSetpoint;
   readonly rampFrom?: AppliedSetpoint;
   readonly driver?: DriverHealth;
+  /**
+   * Other setpoints written to the asset that may still land: writes not confirmed (in flight, timed out, failed
+   * without an answer that they were not applied) and not expired. The grid band counts them like `lastApplied`.
+   */
+  readonly mayStillLand?: readonly Setpoint[];
 }
 
 /** Everything {@link arbitrateSite} needs for one tick. */
@@ -308,7 +313,8 @@ function goesTowardsZero(request: AssetArbitrationRequest): boolean {
  * battery and EV chargers together. Each asset is checked against the grid-meter reading plus the worst case
  * of everything else that may still change the grid: the decisions taken for the assets before it in this
  * tick (each together with its last applied setpoint, which may still land first), and the last applied setpoints
- * of the assets after it (written but maybe not reached yet).
+ * of the assets after it (written but maybe not reached yet), with any other write that may still land
+ * (`mayStillLand`).
  *
  * Assets whose request goes towards 0 are decided first: a battery asked to discharge less takes headroom that no
  * rule can refuse it, so an EV charger before it in the order must not be given that headroom as well. The rest
@@ -322,7 +328,9 @@ export function arbitrateSite(input: SiteArbitrationInput): readonly AssetArbitr
     ...assets.flatMap((request, index) => (goesTowardsZero(request) ? [] : [index])),
   ];
   const stillPending = assets.map((request) =>
-    pendingGridDelta(request.asset, request.reading, request.lastApplied?.setpoint, limits),
+    [request.lastApplied?.setpoint, ...(request.mayStillLand ?? [])]
+      .map((setpoint) => pendingGridDelta(request.asset, request.reading, setpoint, limits))
+      .reduce(unionGridDeltas, ZERO_GRID_DELTA),
   );
   const results = new Map<number, AssetArbitrationResult>();
   let decided = ZERO_GRID_DELTA;
