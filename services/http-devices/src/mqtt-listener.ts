@@ -194,6 +194,9 @@ interface Waiter {
 /** One MQTT asset: its topics' latest messages, its waiting writes, and its publish loop. */
 class MqttAssetLoop {
   private timer: NodeJS.Timeout | undefined;
+  /** A reading held back to coalesce a burst of messages (see {@link publishSoon}). */
+  private burstTimer: NodeJS.Timeout | undefined;
+  private lastPublishAtMs = Number.NEGATIVE_INFINITY;
   private readonly startedAtMs: number;
   private lastTickAtMs: number;
   private lastStaleAtMs = Number.NEGATIVE_INFINITY;
@@ -231,6 +234,8 @@ class MqttAssetLoop {
   stop(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.burstTimer !== undefined) clearTimeout(this.burstTimer);
+    this.burstTimer = undefined;
     for (const waiter of this.waiters)
       waiter.resolve({ kind: 'timeout', ...(waiter.last ? { last: waiter.last } : {}) });
     this.waiters.clear();
@@ -253,6 +258,7 @@ class MqttAssetLoop {
         );
       }
       state.lastLogged = outcome.error;
+      this.publishSoon();
       return;
     }
     const { reading } = outcome;
@@ -277,6 +283,38 @@ class MqttAssetLoop {
         waiter.resolve({ kind: 'confirmed', reading });
       }
     }
+    this.publishSoon();
+  }
+
+  /**
+   * Publishes a reading from the topics' latest messages as a message comes, not on the next poll tick: a reading
+   * published up to one poll interval after its message would reach the safety arbiter already old, and with its
+   * staleness limit of 1.5 poll intervals the asset would flip to its safe setpoint whenever the device's clock and
+   * ours drift more than half an interval apart. A burst (several topics, a chatty device) goes out at most every
+   * quarter interval (250 ms at most), as one reading.
+   */
+  private publishSoon(): void {
+    const nowMs = this.opts.now();
+    const gapMs = Math.min(250, this.asset.pollIntervalMs / 4);
+    const sinceMs = nowMs - this.lastPublishAtMs;
+    if (sinceMs >= gapMs) {
+      this.publishFresh(nowMs);
+      return;
+    }
+    this.burstTimer ??= setTimeout(() => {
+      this.burstTimer = undefined;
+      this.publishFresh(this.opts.now());
+    }, gapMs - sinceMs);
+  }
+
+  /** One reading from the fresh messages, when every required topic has a fresh one (else the tick says stale). */
+  private publishFresh(nowMs: number): void {
+    if (this.profile === undefined || this.asset.driver.kind !== 'mqtt') return;
+    const window = this.windowMs();
+    const fresh = (s: TopicState) => s.last !== undefined && nowMs - s.last.atMs <= window;
+    if (!this.topics.filter((s) => s.topic.required).every(fresh)) return;
+    this.lastPublishAtMs = nowMs;
+    this.compose(this.topics.filter(fresh));
   }
 
   private windowMs(): number {
@@ -296,11 +334,9 @@ class MqttAssetLoop {
     const fresh = (s: TopicState) => s.last !== undefined && nowMs - s.last.atMs <= window;
     const isNew = this.topics.some((s) => s.last !== undefined && s.last.atMs > since);
     const required = this.topics.filter((s) => s.topic.required);
+    // Readings go out as messages come (publishSoon); the tick asks a quiet device for its status and says stale.
     if (!isNew) this.requestStatus();
-    if (required.every(fresh)) {
-      if (isNew) this.compose(this.topics.filter(fresh));
-      return;
-    }
+    if (required.every(fresh)) return;
     // A required topic has been silent for the whole window (or never spoke).
     if (nowMs - this.startedAtMs <= window || nowMs - this.lastStaleAtMs < this.asset.pollIntervalMs) return;
     this.lastStaleAtMs = nowMs;

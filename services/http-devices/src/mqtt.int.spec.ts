@@ -93,6 +93,12 @@ describe('http-devices over MQTT', () => {
           pollIntervalMs: 250,
         }),
         mqttAsset('ev-2', 'ev-charger', 'shelly.plus-1pm', 'shellyplus1pm-wallbox', { pollIntervalMs: 250 }),
+        // Polled every minute: its reading must still go out when its message comes, not on the next tick.
+        mqttAsset('plug-2', 'meter', 'tasmota.energy', 'plug-heater', {
+          brokerUrl: v5Url,
+          mqttVersion: '5.0',
+          pollIntervalMs: 60_000,
+        }),
       ],
     });
     site = file;
@@ -167,6 +173,13 @@ describe('http-devices over MQTT', () => {
     await plug.publishAsync('tele/plug-dryer/SENSOR', SENSOR(231), { qos: 1 });
     const good = await reading('plug-1', (r) => r.quality === 'good', 'a good plug reading');
     expect(good.values).toEqual({ powerW: 231, voltageL1V: 229, currentL1A: 1.07, importEnergyWh: 152_371 });
+  });
+
+  it('publishes a reading as its message comes, not on the next poll tick (plug-2 ticks once a minute)', async () => {
+    const since = observer.readings.length;
+    await plug.publishAsync('tele/plug-heater/SENSOR', SENSOR(1_800), { qos: 1 });
+    const good = await after('plug-2', since, (r) => r.quality === 'good', 'a reading within seconds, not a minute');
+    expect(good.values.powerW).toBe(1_800);
   });
 
   it('garbage payloads: an error reading naming them, counted, and recovery on the next good message', async () => {
