@@ -28,7 +28,7 @@ describe('safety-arbiter environment', () => {
     expect(env).toMatchObject({
       TICK_MS: 1_000,
       STALE_AFTER_POLL_INTERVALS: 1.5,
-      FROZEN_METER_AFTER_POLL_INTERVALS: 0,
+      FROZEN_METER_AFTER_POLL_INTERVALS: 30,
       SETPOINT_VALIDITY_MS: 15_000,
       REASSERT_MARGIN_MS: 5_000,
       WRITE_TIMEOUT_MS: 1_000,

@@ -59,14 +59,16 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
         .default(DEFAULT_STALE_AFTER_POLL_INTERVALS),
       /**
        * The grid meter is taken as frozen (stale) when its values have not changed for this many of its poll
-       * intervals; 0 = off. At least 2 when on: two polls between two meter updates are normal.
+       * intervals; 0 = off. At least 2 when on: two polls between two meter updates are normal. On by default: a live
+       * meter's power, voltages and frequency change from one reading to the next, and a frozen one otherwise goes
+       * unnoticed while the site runs blind.
        */
       FROZEN_METER_AFTER_POLL_INTERVALS: z.coerce
         .number()
         .finite()
         .max(1_000)
         .refine((n) => n === 0 || n >= 2, 'must be 0 (off) or at least 2')
-        .default(0),
+        .default(30),
       /** Rule option: allowance for other services' clocks running ahead (readings, heartbeats, intents), ms. */
       MAX_CLOCK_SKEW_MS: int(0, 60_000, DEFAULT_ARBITER_OPTIONS.maxClockSkewMs),
       /** Rule option: a driver silent for this many of its heartbeat intervals is lost. */
