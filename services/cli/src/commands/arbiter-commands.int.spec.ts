@@ -361,8 +361,25 @@ describe('arbiter why reading stream AUDIT (stock nats.conf: cli granted exactly
       bus.publish(subjects.arbiterDecision, { assetId }, decision);
       published.push(decision);
     }
+    // ev-1 then: a manual intent in force, and after it the strategy's intents, each superseded by it.
+    for (let i = 40; i < 45; i += 1) {
+      const decision: ArbiterDecision = {
+        v: 1,
+        assetId: 'ev-1',
+        intentId: `int-${i}`,
+        source: i === 40 ? 'manual' : 'optimization',
+        outcome: i === 40 ? 'applied' : 'superseded',
+        requested: { kind: 'ev-current', currentA: i === 40 ? 16 : 6 },
+        applied: { kind: 'ev-current', currentA: 16 },
+        violations: [],
+        ...(i === 40 ? { commandId: `cmd-${i}` } : {}),
+        atMs: 1_767_225_600_000 + i * 1_000,
+      };
+      bus.publish(subjects.arbiterDecision, { assetId: 'ev-1' }, decision);
+      published.push(decision);
+    }
     await nc.flush();
-    await waitFor(async () => (await (await jetstreamManager(nc)).streams.info('AUDIT')).state.messages === 40);
+    await waitFor(async () => (await (await jetstreamManager(nc)).streams.info('AUDIT')).state.messages === 45);
   }, 30_000);
 
   it('prints the last N decisions of the asset, oldest first, requested → applied with the clipping rule', async () => {
@@ -389,6 +406,18 @@ describe('arbiter why reading stream AUDIT (stock nats.conf: cli granted exactly
     const report = JSON.parse(result.stdout) as { from: string; decisions: ArbiterDecision[] };
     expect(report.from).toBe('audit');
     expect(report.decisions).toEqual(published.filter((d) => d.assetId === 'pv-1'));
+  });
+
+  it('when every decision shown is superseded, shows the one in force first', async () => {
+    const result = await voltimax(server, 'cli', 'arbiter', 'why', 'ev-1', '--last', '2');
+    expect(result.code).toBe(0);
+    const heads = result.stdout.split('\n').filter((line) => /^\d{4}-/.test(line));
+    expect(heads.map((line) => line.split('  ').slice(2, 4).join('  '))).toEqual([
+      'applied  manual intent int-40',
+      'superseded  optimization intent int-43',
+      'superseded  optimization intent int-44',
+    ]);
+    expect(result.stdout).toContain('  (in force; later intents superseded by it, the newest 2 below)\n');
   });
 
   it('says so when an asset of the site has no decisions', async () => {

@@ -46,6 +46,7 @@ export async function readAuditDecisions(
   assetId: string,
   count: number,
   timeoutMs = 3_000,
+  inForceWithin = 0,
 ): Promise<ArbiterDecision[]> {
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: timeoutMs });
   const stream = streams.audit.name;
@@ -93,15 +94,39 @@ export async function readAuditDecisions(
     if (prev === null) break;
     found.unshift(prev);
   }
-  return found.flatMap((msg) => {
+  const decode = (msg: StoredMsg): ArbiterDecision | undefined => {
     try {
       const parsed = ArbiterDecisionSchema.safeParse(msg.json());
-      return parsed.success ? [parsed.data] : [];
+      return parsed.success ? parsed.data : undefined;
     } catch {
-      return [];
+      return undefined;
     }
+  };
+  const inForce = (msg: StoredMsg) => {
+    const outcome = decode(msg)?.outcome;
+    return outcome !== undefined && outcome !== 'superseded';
+  };
+  // Every decision shown superseded (a manual intent holds and the strategy's keep coming): the one in force too.
+  if (inForceWithin > 0 && !found.some(inForce)) {
+    let oldest = found[0];
+    for (let scanned = 0; oldest !== undefined && scanned < inForceWithin; scanned += 1) {
+      const prev = await previous(oldest.seq);
+      if (prev === null) break;
+      if (inForce(prev)) {
+        found.unshift(prev);
+        break;
+      }
+      oldest = prev;
+    }
+  }
+  return found.flatMap((msg) => {
+    const decision = decode(msg);
+    return decision === undefined ? [] : [decision];
   });
 }
+
+/** When every decision shown is `superseded`, how far back `why` looks for the one in force (decisions). */
+const IN_FORCE_WITHIN = 2_000;
 
 /** Only the asset ids of a stored configuration (the rest is not this command's to validate). */
 const AssetIdsSchema = z.object({ assets: z.array(z.object({ id: z.string() })) });
@@ -129,7 +154,8 @@ async function notAnAsset(
 
 /**
  * `voltimax arbiter why <asset> [--last N] [--wait-ms N] [--json]`: the last N decisions of the safety-arbiter for the
- * asset from stream AUDIT, each as requested → applied with every rule that clipped it (limit and value). If this
+ * asset from stream AUDIT, each as requested → applied with every rule that clipped it (limit and value); when all N
+ * are `superseded` (a manual intent holds), the one in force first. If this
  * NATS user may not read AUDIT (it needs `$JS.API.STREAM.MSG.GET.AUDIT`), it says so and listens live on
  * `arbiter.decision.<asset>` for `--wait-ms` instead. Exit 2 when NATS cannot be reached or an option is invalid; exit 1
  * when there are no decisions for the asset and the running configuration (KV `config`) has no such asset (it lists
@@ -150,12 +176,19 @@ export async function arbiterWhy(
   const { nc, user } = await connectAsCli(io, deps, 'arbiter why');
   const print = (decisions: readonly ArbiterDecision[], from: 'audit' | 'live') => {
     if (opts.json) io.stdout(`${JSON.stringify({ assetId, from, decisions })}\n`);
-    else for (const decision of decisions) io.stdout(formatDecision(decision));
+    else
+      decisions.forEach((decision, index) => {
+        const next = decisions[index + 1];
+        io.stdout(formatDecision(decision));
+        // The decision in force, found behind more superseded ones than asked for.
+        if (from === 'audit' && decisions.length > last && index === 0 && next !== undefined)
+          io.stdout(`  (in force; later intents superseded by it, the newest ${decisions.length - 1} below)\n`);
+      });
   };
   try {
     let fallbackReason: string;
     try {
-      const decisions = await readAuditDecisions(nc, assetId, last);
+      const decisions = await readAuditDecisions(nc, assetId, last, 3_000, IN_FORCE_WITHIN);
       const unknown = decisions.length === 0 ? await notAnAsset(nc, deps.env, assetId) : undefined;
       if (unknown !== undefined) {
         io.stderr(unknown);

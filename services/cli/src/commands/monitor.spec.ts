@@ -102,6 +102,31 @@ describe('voltimax monitor', () => {
     expect(text).toContain('(1 invalid message dropped)');
   });
 
+  it('shows the decision in force, not the lower-priority intents superseded after it', async () => {
+    const f = fake();
+    f.duringDelay = () => {
+      f.peer.publish(subjects.arbiterDecision, { assetId: 'bat-1' }, exampleArbiterDecision);
+      f.peer.publish(
+        subjects.arbiterDecision,
+        { assetId: 'bat-1' },
+        {
+          ...exampleArbiterDecision,
+          intentId: 'int-0003',
+          source: 'optimization',
+          outcome: 'superseded',
+          requested: { kind: 'battery-power', powerW: -2_810 },
+          violations: [],
+          atMs: exampleArbiterDecision.atMs + 1_000,
+        },
+      );
+    };
+    const c = capture();
+    await monitor(c.io, { once: true }, f.deps);
+    const text = c.out.join('');
+    expect(text).toContain('max-discharge-power (value 8000 W, limit 5000 W)');
+    expect(text).not.toContain('superseded');
+  });
+
   it('shows intents of every source subject, but not one whose payload claims another source', async () => {
     const f = fake();
     const optimization: ControlIntent = exampleIntent;
@@ -140,7 +165,7 @@ describe('voltimax monitor', () => {
     expect(f.closed).toBe(true);
   });
 
-  it('--status shows the supervisor\'s processes, the site flows, the strategy and recent warnings', async () => {
+  it("--status shows the supervisor's processes, the site flows, the strategy and recent warnings", async () => {
     const f = fake();
     f.files['/run/sup.json'] = JSON.stringify({
       processes: [
@@ -171,7 +196,9 @@ describe('voltimax monitor', () => {
     f.duringDelay = () => f.peer.publish(subjects.telemetry, { assetId: 'bat-1' }, exampleReadings.battery);
     const line = capture();
     await monitor(line.io, { once: true, status: true, line: true, supervisor: '/run/sup.json' }, f.deps);
-    expect(line.out.join('')).toMatch(/^0\/0 services · grid — · PV — · battery −2\.50 kW SoC 63\.5 % · load — · strategy — · arbiter —$/);
+    expect(line.out.join('')).toMatch(
+      /^0\/0 services · grid — · PV — · battery −2\.50 kW SoC 63\.5 % · load — · strategy — · arbiter —$/,
+    );
 
     const screen = capture();
     await monitor(screen.io, { once: true, status: true, supervisor: '/run/sup.json' }, f.deps);

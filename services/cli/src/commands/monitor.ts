@@ -146,7 +146,12 @@ export function collect(bus: Bus): { readonly state: MonitorState; stop(): void 
       if (i.source === ctx.params.source) state.intents.set(i.assetId, i);
       else state.sourceMismatches += 1;
     }),
-    bus.subscribe(subjects.arbiterDecision, (d) => void state.arbiter.set(d.assetId, d)),
+    // What is in force: a lower-priority intent superseded while a manual one holds says nothing about the asset.
+    bus.subscribe(subjects.arbiterDecision, (d) => {
+      const held = state.arbiter.get(d.assetId);
+      if (d.outcome === 'superseded' && held !== undefined && held.outcome !== 'superseded') return;
+      state.arbiter.set(d.assetId, d);
+    }),
     bus.subscribe(subjects.strategyDecision, (d) => void state.decisions.set(d.strategy, d)),
     bus.subscribe(subjects.health, (h) => void state.health.set(h.service, h)),
   ];
@@ -193,7 +198,11 @@ export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps
         opts.supervisor ? `\nCtrl-C stops the gateway · logs: ${join(dirname(opts.supervisor), 'logs')}/\n` : '',
       ].join('');
     }
-    return renderMonitor(feed.state, deps.now(), { source, ...(opts.allTerms ? { maxTerms: Number.POSITIVE_INFINITY } : {}), ...extra });
+    return renderMonitor(feed.state, deps.now(), {
+      source,
+      ...(opts.allTerms ? { maxTerms: Number.POSITIVE_INFINITY } : {}),
+      ...extra,
+    });
   };
   try {
     if (opts.once) {
