@@ -1201,6 +1201,23 @@ describe('bad input never crashes the arbiter', () => {
     expect(h.arbiter.counters()).toMatchObject({ telemetryOutOfOrder: 1 });
   });
 
+  it('counts a charger as the grid reading saw it when its own reading is newer', async () => {
+    const h = await setup();
+    const [, , ev] = freshReadings(Date.now());
+    // The charger read 0 W, then the meter 10 kW (12 kW limit), then the charger 4 140 W: the meter does not show
+    // that draw yet, so it frees nothing. 2 kW left is 2.9 A, under the 6 A minimum → 0 A (not 8.9 A).
+    h.feed({ values: { 'grid-1': { powerW: 10_000 } } });
+    await jest.advanceTimersByTimeAsync(300);
+    h.client.publish(
+      subjects.telemetry,
+      { assetId: 'ev-1' },
+      { ...ev!, atMs: Date.now(), values: { powerW: 4_140, phases: 3 } },
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    await h.intent({ assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 16 } });
+    expect(h.lastWrite('ev-1')?.setpoint).toEqual({ kind: 'ev-current', currentA: 0 });
+  });
+
   it('BusReplyRejectedError is what a requester sees for a malformed intent', async () => {
     const h = await setup();
     await expect(

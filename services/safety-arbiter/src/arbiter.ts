@@ -276,6 +276,8 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
   );
   const assetIds = [...runtimes.keys()];
   const readings = new Map<string, AssetReading>();
+  /** Each asset's reading before its latest one: how the asset stood when an older grid reading was taken. */
+  const previousReadings = new Map<string, AssetReading>();
   const drivers = new Map<string, DriverInstance>();
   const owners = new Map<string, string>();
   let table: IntentTable = EMPTY_INTENT_TABLE;
@@ -394,6 +396,20 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       detail: `${what} reading age (limit: ${settings.staleAfterPollIntervals} poll intervals of ${pollIntervalMs} ms, at most ${settings.rules.maxTelemetryAgeMs} ms)`,
     });
     return { ...reading, quality: 'stale' };
+  }
+
+  /**
+   * The asset's reading from when the grid was read, when its latest one is newer than the grid reading: the grid
+   * reading shows the asset as it was then (a charger read at 10 A after the meter was read at 6 A would otherwise
+   * free 4 A the meter never showed). Its previous reading, if good; undefined when the latest is not newer.
+   */
+  function readingAtGrid(
+    reading: AssetReading | undefined,
+    previous: AssetReading | undefined,
+    grid: AssetReading | undefined,
+  ): AssetReading | undefined {
+    if (reading?.quality !== 'good' || grid === undefined || reading.atMs <= grid.atMs) return undefined;
+    return previous?.quality === 'good' ? previous : undefined;
   }
 
   /**
@@ -721,6 +737,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
         // Without an intent the arbiter asks for the safe default itself, so the audit still names every fault.
         const requested = winnerOf(rt.asset.id)?.setpoint ?? SAFE_SETPOINT;
         const reading = judged(readings.get(rt.asset.id), rt.asset.pollIntervalMs, nowMs, 'asset', notes);
+        const atGrid = readingAtGrid(reading, previousReadings.get(rt.asset.id), grid);
         const lastSet = lastApplied(rt);
         const rampStart = rampFrom(rt, nowMs, reading);
         const driver = driverFor(rt.asset.id);
@@ -729,6 +746,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
           asset: rt.asset.limits,
           requested,
           ...(reading === undefined ? {} : { reading }),
+          ...(atGrid === undefined ? {} : { readingAtGrid: atGrid }),
           ...(lastSet === undefined ? {} : { lastApplied: lastSet }),
           ...(rt.unconfirmed.length === 0 ? {} : { mayStillLand: rt.unconfirmed.map((w) => w.setpoint) }),
           ...(rampStart === undefined ? {} : { rampFrom: rampStart }),
@@ -972,6 +990,7 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       );
       return;
     }
+    if (held !== undefined && held.atMs < reading.atMs) previousReadings.set(reading.assetId, held);
     readings.set(reading.assetId, reading);
     if (plan.gridMeter?.assetId === reading.assetId) noteGridValues(reading);
     if (runtimes.has(reading.assetId) || plan.gridMeter?.assetId === reading.assetId) evaluate('telemetry');

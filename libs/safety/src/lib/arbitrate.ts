@@ -97,6 +97,7 @@ function contextOf(input: ArbitrationInput, requested: Setpoint): RuleContext {
     asset: input.asset,
     requested,
     reading: input.reading,
+    readingAtGrid: input.readingAtGrid,
     grid: input.grid,
     gridBand: band === undefined || input.grid.pending === undefined ? band : addGridDelta(band, input.grid.pending),
     lastApplied: input.lastApplied,
@@ -234,6 +235,8 @@ export interface AssetArbitrationRequest {
   readonly asset: AssetSafetyLimits;
   readonly requested?: Setpoint;
   readonly reading?: AssetReading;
+  /** See {@link ArbitrationInput.readingAtGrid}. */
+  readonly readingAtGrid?: AssetReading;
   readonly lastApplied?: AppliedSetpoint;
   readonly rampFrom?: AppliedSetpoint;
   readonly driver?: DriverHealth;
@@ -270,17 +273,18 @@ export function pendingGridDelta(
   reading: AssetReading | undefined,
   setpoint: Setpoint | undefined,
   limits: GridLimits,
+  readingAtGrid?: AssetReading,
 ): GridDelta {
   if (setpoint === undefined) return ZERO_GRID_DELTA;
   const isSafe = setpoint.kind === 'safe';
   if ((setpoint.kind === 'battery-power' || isSafe) && asset.battery !== undefined) {
-    const effect = batteryGridEffect(asset, reading, limits);
+    const effect = batteryGridEffect(asset, reading, limits, readingAtGrid);
     const targetW = setpoint.kind === 'battery-power' ? setpoint.powerW : 0;
     if (effect !== undefined && Number.isFinite(targetW)) return gridDeltaOf(effect, targetW, limits);
   }
   if ((setpoint.kind === 'ev-current' || isSafe) && asset.evCharger !== undefined) {
     const phases = setpoint.kind === 'ev-current' ? evPhasesOf(asset, setpoint) : asset.evCharger.phases;
-    const effect = evGridEffect(asset, reading, limits, phases);
+    const effect = evGridEffect(asset, reading, limits, phases, readingAtGrid);
     const targetA = setpoint.kind === 'ev-current' ? setpoint.currentA : 0;
     if (effect !== undefined && Number.isFinite(targetA)) return gridDeltaOf(effect, targetA, limits);
   }
@@ -329,7 +333,7 @@ export function arbitrateSite(input: SiteArbitrationInput): readonly AssetArbitr
   ];
   const stillPending = assets.map((request) =>
     [request.lastApplied?.setpoint, ...(request.mayStillLand ?? [])]
-      .map((setpoint) => pendingGridDelta(request.asset, request.reading, setpoint, limits))
+      .map((setpoint) => pendingGridDelta(request.asset, request.reading, setpoint, limits, request.readingAtGrid))
       .reduce(unionGridDeltas, ZERO_GRID_DELTA),
   );
   const results = new Map<number, AssetArbitrationResult>();
@@ -352,7 +356,7 @@ export function arbitrateSite(input: SiteArbitrationInput): readonly AssetArbitr
     results.set(index, { assetId: request.asset.assetId, ...result });
     // Until the reading shows otherwise, the last written setpoint may still land before the new one.
     const stillLanding = stillPending[index] ?? ZERO_GRID_DELTA;
-    const toNew = pendingGridDelta(request.asset, request.reading, result.setpoint, limits);
+    const toNew = pendingGridDelta(request.asset, request.reading, result.setpoint, limits, request.readingAtGrid);
     decided = sumGridDeltas(decided, unionGridDeltas(stillLanding, toNew));
   });
   return assets.flatMap((_, index) => {

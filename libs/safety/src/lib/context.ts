@@ -53,6 +53,11 @@ export interface ArbitrationInput {
   readonly requested?: Setpoint;
   /** The asset's latest reading (battery `powerW`: + = discharge; `socPct`, `temperatureC`, BMS limits …). */
   readonly reading?: AssetReading;
+  /**
+   * The asset's reading from when the grid reading was taken, when `reading` is newer than that: the grid reading
+   * shows the asset as it was then, so for the grid connection its present power is anywhere between the two.
+   */
+  readonly readingAtGrid?: AssetReading;
   readonly grid: GridInput;
   /** The last setpoint written to this asset; without it the ramp limit starts from 0 W now. */
   readonly lastApplied?: AppliedSetpoint;
@@ -79,6 +84,7 @@ export interface RuleContext {
   readonly asset: AssetSafetyLimits;
   readonly requested: Setpoint;
   readonly reading?: AssetReading;
+  readonly readingAtGrid?: AssetReading;
   readonly grid: GridInput;
   /** The grid band from the reading plus `grid.pending`; undefined if the reading has no finite power. */
   readonly gridBand?: GridBand;

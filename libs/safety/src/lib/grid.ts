@@ -141,23 +141,40 @@ function allPhases(limits: GridLimits): number[] {
   return Array.from({ length: limits.phases }, (_, index) => index);
 }
 
+/** The smallest range holding both. */
+function hull(a: Range, b: Range | undefined): Range {
+  return b === undefined ? a : { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi) };
+}
+
+/** A battery's power now by one reading (W, + = discharge): measured, or anything within its limits if unknown. */
+function batteryPowerRange(
+  battery: NonNullable<AssetSafetyLimits['battery']>,
+  reading: AssetReading | undefined,
+): Range {
+  const measuredW = finiteOrUndefined(reading?.values.powerW);
+  return measuredW === undefined
+    ? { lo: -battery.maxChargePowerW, hi: battery.maxDischargePowerW }
+    : { lo: measuredW, hi: measuredW };
+}
+
 /**
  * The grid effect of a battery setpoint (W, + = discharge) at this asset, or undefined without battery limits.
  * The present battery power comes from the reading (`powerW`); if unknown it may be anything within the
- * battery's power limits.
+ * battery's power limits. With `readingAtGrid` (the battery as the grid reading shows it, when `reading` is newer)
+ * it may be anywhere between the two.
  */
 export function batteryGridEffect(
   asset: AssetSafetyLimits,
   reading: AssetReading | undefined,
   limits: GridLimits,
+  readingAtGrid?: AssetReading,
 ): GridEffect | undefined {
   const battery = asset.battery;
   if (battery === undefined) return undefined;
-  const measuredW = finiteOrUndefined(reading?.values.powerW);
-  const nowW: Range =
-    measuredW === undefined
-      ? { lo: -battery.maxChargePowerW, hi: battery.maxDischargePowerW }
-      : { lo: measuredW, hi: measuredW };
+  const nowW = hull(
+    batteryPowerRange(battery, reading),
+    readingAtGrid === undefined ? undefined : batteryPowerRange(battery, readingAtGrid),
+  );
   const phases = Math.min(asset.batteryPhases ?? limits.phases, limits.phases);
   const perPhaseV = limits.nominalVoltageV * phases;
   // grid = load + ev − pv − battery: more discharge means less import.
@@ -170,21 +187,13 @@ export function batteryGridEffect(
   };
 }
 
-/**
- * The grid effect of an EV current setpoint (A per phase on `phases` phases), or undefined without charger
- * limits. The present draw comes from the reading (largest phase current, else `powerW`); if unknown it may be
- * anything from 0 to the charger's maximum.
- */
-export function evGridEffect(
-  asset: AssetSafetyLimits,
+/** A charger's draw now by one reading: power (W) and largest phase current (A); if unknown, 0 to its maximum. */
+function evDrawRanges(
+  charger: NonNullable<AssetSafetyLimits['evCharger']>,
   reading: AssetReading | undefined,
   limits: GridLimits,
-  phases: 1 | 3,
-): GridEffect | undefined {
-  const charger = asset.evCharger;
-  if (charger === undefined) return undefined;
+): { readonly nowW: Range; readonly nowA: Range } {
   const voltageV = limits.nominalVoltageV;
-  const usedPhases = Math.min(phases, limits.phases);
   const measuredPhases = Math.min(reading?.values.phases ?? charger.phases, limits.phases);
   const measuredW = finiteOrUndefined(reading?.values.powerW);
   const nowW: Range =
@@ -199,8 +208,31 @@ export function evGridEffect(
     phaseCurrents.length > 0
       ? { lo: Math.max(...phaseCurrents), hi: Math.max(...phaseCurrents) }
       : { lo: nowW.lo / (voltageV * measuredPhases), hi: nowW.hi / (voltageV * measuredPhases) };
+  return { nowW, nowA };
+}
+
+/**
+ * The grid effect of an EV current setpoint (A per phase on `phases` phases), or undefined without charger
+ * limits. The present draw comes from the reading (largest phase current, else `powerW`); if unknown it may be
+ * anything from 0 to the charger's maximum. With `readingAtGrid` (the charger as the grid reading shows it, when
+ * `reading` is newer) it may be anywhere between the two.
+ */
+export function evGridEffect(
+  asset: AssetSafetyLimits,
+  reading: AssetReading | undefined,
+  limits: GridLimits,
+  phases: 1 | 3,
+  readingAtGrid?: AssetReading,
+): GridEffect | undefined {
+  const charger = asset.evCharger;
+  if (charger === undefined) return undefined;
+  const usedPhases = Math.min(phases, limits.phases);
+  const latest = evDrawRanges(charger, reading, limits);
+  const atGrid = readingAtGrid === undefined ? undefined : evDrawRanges(charger, readingAtGrid, limits);
+  const nowW = hull(latest.nowW, atGrid?.nowW);
+  const nowA = hull(latest.nowA, atGrid?.nowA);
   return {
-    kW: voltageV * usedPhases,
+    kW: limits.nominalVoltageV * usedPhases,
     cW: { lo: -nowW.hi, hi: -nowW.lo },
     kA: 1,
     cA: { lo: -nowA.hi, hi: -nowA.lo },

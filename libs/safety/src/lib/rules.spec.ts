@@ -883,6 +883,25 @@ describe('ev-current', () => {
   ])('$name', run);
 });
 
+describe('grid-connection: a grid reading older than the asset reading', () => {
+  it('counts a charger at what it drew when the grid was read, when its newer reading says more', () => {
+    // The grid (16 kW of 17 kW) was read while the car drew 6 A (4 140 W); the charger now reads 10 A (6 900 W),
+    // which the grid reading does not show yet. Freeing only what the grid reading holds: (1 000 + 4 140) / 690.
+    const input = evInput({ kind: 'ev-current', currentA: 12 }, {
+      reading: evReading({ powerW: 6_900 }),
+      readingAtGrid: evReading({ powerW: 4_140 }, { atMs: NOW_MS - 800 }),
+      grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: 16_000 }, { atMs: NOW_MS - 700 }) },
+    });
+    const result = arbitrate(input);
+    expect(result.outcome).toBe('clamped');
+    expect(result.setpoint.kind === 'ev-current' && result.setpoint.currentA).toBeCloseTo(5_140 / 690, 9);
+    // Without the older reading the charger would be given the 2 760 W the grid reading does not show.
+    const { readingAtGrid: _older, ...latestOnly } = input;
+    const loose = arbitrate(latestOnly);
+    expect(loose.setpoint.kind === 'ev-current' && loose.setpoint.currentA).toBeCloseTo(7_900 / 690, 9);
+  });
+});
+
 describe('pv-limit', () => {
   it.each<Case>([
     {

@@ -407,9 +407,9 @@ const temperatureWindow: SafetyRule = {
 function gridEffectFor(ctx: RuleContext): GridEffect | undefined {
   switch (ctx.requested.kind) {
     case 'battery-power':
-      return batteryGridEffect(ctx.asset, ctx.reading, ctx.grid.limits);
+      return batteryGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.readingAtGrid);
     case 'ev-current':
-      return evGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.evPhases);
+      return evGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.evPhases, ctx.readingAtGrid);
     default:
       return undefined;
   }

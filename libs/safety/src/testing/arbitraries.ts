@@ -284,6 +284,11 @@ export function arbitrationInputArb(
       pendingArb,
       maybe(fc.tuple(int(-15_000, 15_000), orWild(int(0, 4_000), 20)), 6),
       driverArb(healthyWeight),
+      // A quarter of the inputs: the asset's power as the (older) grid reading shows it, when the reading is newer.
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: orWild(int(-15_000, 15_000)) },
+      ),
       // request pick (0 none, 1 safe, 2 foreign kind, else native), e-stop pick, grid-down pick, clock offset
       int(0, 23),
       int(0, healthyWeight > 10 ? 40 : 3),
@@ -300,12 +305,17 @@ export function arbitrationInputArb(
         pending,
         last,
         driver,
+        powerAtGridW,
         requestPick,
         estopPick,
         gridDownPick,
         nowOffsetMs,
       ]): ArbitrationInput => {
         const nowMs = NOW_MS + nowOffsetMs;
+        const reading =
+          assetShape === undefined
+            ? undefined
+            : toReading(part.asset.assetId, part.readingKind, assetShape, part.values);
         return {
           asset: part.asset,
           requested:
@@ -316,10 +326,16 @@ export function arbitrationInputArb(
                 : requestPick === 2
                   ? part.foreign
                   : part.native,
-          reading:
-            assetShape === undefined
-              ? undefined
-              : toReading(part.asset.assetId, part.readingKind, assetShape, part.values),
+          reading,
+          ...(reading === undefined || powerAtGridW === undefined
+            ? {}
+            : {
+                readingAtGrid: {
+                  ...reading,
+                  atMs: reading.atMs - 500,
+                  values: { ...reading.values, powerW: powerAtGridW, currentL1A: undefined },
+                },
+              }),
           grid: {
             limits: gridLimits,
             reading: gridShape === undefined ? undefined : toReading('grid', 'grid-meter', gridShape, gridValues),

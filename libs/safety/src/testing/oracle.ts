@@ -223,9 +223,16 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     if (battery.dischargeTemperatureC !== undefined && !inside(battery.dischargeTemperatureC))
       ensure(y <= 0, () => `discharge at ${temperature} °C`);
     // Battery power now: measured, or anything within its limits. grid = … − battery.
-    const measured = finite(values.powerW);
-    const pLo = measured ?? -battery.maxChargePowerW;
-    const pHi = measured ?? battery.maxDischargePowerW;
+    // With a reading from the grid reading's time as well: anywhere between the two.
+    const powerOf = (v: AssetReading['values']) => {
+      const measured = finite(v.powerW);
+      return [measured ?? -battery.maxChargePowerW, measured ?? battery.maxDischargePowerW] as const;
+    };
+    const [nowLo, nowHi] = powerOf(values);
+    const [atGridLo, atGridHi] =
+      input.readingAtGrid === undefined ? [nowLo, nowHi] : powerOf(input.readingAtGrid.values);
+    const pLo = Math.min(nowLo, atGridLo);
+    const pHi = Math.max(nowHi, atGridHi);
     const n = Math.min(input.asset.batteryPhases ?? grid.phases, grid.phases);
     const perPhase = grid.nominalVoltageV * n;
     const battery0 = (v: number): Change => ({
@@ -270,17 +277,26 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     const usedPhases = Math.min(out.phases ?? charger.phases, charger.phases);
     ensure(usedPhases <= charger.phases, () => `EV phases ${out.phases}`);
     const n = Math.min(usedPhases, grid.phases);
-    const measuredPhases = Math.min(values.phases ?? charger.phases, grid.phases);
-    const measured = finite(values.powerW);
-    const pLo = measured ?? 0;
-    const pHi = measured ?? charger.maxCurrentA * grid.nominalVoltageV * measuredPhases;
-    const currents = [values.currentL1A, values.currentL2A, values.currentL3A]
-      .map(finite)
-      .filter((v): v is number => v !== undefined);
-    const iLo =
-      currents.length > 0 ? Math.max(...currents.map(Math.abs)) : pLo / (grid.nominalVoltageV * measuredPhases);
-    const iHi =
-      currents.length > 0 ? Math.max(...currents.map(Math.abs)) : pHi / (grid.nominalVoltageV * measuredPhases);
+    // Power (W) and largest phase current (A) by one reading: [lo, hi] each; with a reading from the grid reading's
+    // time as well, anywhere between the two.
+    const drawOf = (v: AssetReading['values']) => {
+      const measuredPhases = Math.min(v.phases ?? charger.phases, grid.phases);
+      const measured = finite(v.powerW);
+      const wLo = measured ?? 0;
+      const wHi = measured ?? charger.maxCurrentA * grid.nominalVoltageV * measuredPhases;
+      const currents = [v.currentL1A, v.currentL2A, v.currentL3A]
+        .map(finite)
+        .filter((c): c is number => c !== undefined);
+      const peak = currents.length > 0 ? Math.max(...currents.map(Math.abs)) : undefined;
+      const perA = grid.nominalVoltageV * measuredPhases;
+      return { wLo, wHi, aLo: peak ?? wLo / perA, aHi: peak ?? wHi / perA };
+    };
+    const now = drawOf(values);
+    const atGrid = input.readingAtGrid === undefined ? now : drawOf(input.readingAtGrid.values);
+    const pLo = Math.min(now.wLo, atGrid.wLo);
+    const pHi = Math.max(now.wHi, atGrid.wHi);
+    const iLo = Math.min(now.aLo, atGrid.aLo);
+    const iHi = Math.max(now.aHi, atGrid.aHi);
     const ev = (a: number): Change => {
       const addW = a * grid.nominalVoltageV * n;
       return { dLo: addW - pHi, dHi: addW - pLo, aLo: a - iHi, aHi: a - iLo };
