@@ -7,11 +7,35 @@ describe('self-consumption strategy', () => {
   const battery = buildBattery();
 
   it.each([
-    { name: 'import 1 kW -> discharge 1 kW', gridPowerW: 1_000, socPct: 50, expectedW: 1_000, reason: 'self-consumption' },
-    { name: 'export 2 kW -> charge 2 kW', gridPowerW: -2_000, socPct: 50, expectedW: -2_000, reason: 'self-consumption' },
-    { name: 'at min SoC (empty) -> no discharge', gridPowerW: 1_000, socPct: 10, expectedW: 0, reason: 'battery-empty' },
+    {
+      name: 'import 1 kW -> discharge 1 kW',
+      gridPowerW: 1_000,
+      socPct: 50,
+      expectedW: 1_000,
+      reason: 'self-consumption',
+    },
+    {
+      name: 'export 2 kW -> charge 2 kW',
+      gridPowerW: -2_000,
+      socPct: 50,
+      expectedW: -2_000,
+      reason: 'self-consumption',
+    },
+    {
+      name: 'at min SoC (empty) -> no discharge',
+      gridPowerW: 1_000,
+      socPct: 10,
+      expectedW: 0,
+      reason: 'battery-empty',
+    },
     { name: 'at max SoC (full) -> no charge', gridPowerW: -2_000, socPct: 95, expectedW: 0, reason: 'battery-full' },
-    { name: 'beyond inverter limit -> clamp', gridPowerW: 9_000, socPct: 50, expectedW: 5_000, reason: 'self-consumption' },
+    {
+      name: 'beyond inverter limit -> clamp',
+      gridPowerW: 9_000,
+      socPct: 50,
+      expectedW: 5_000,
+      reason: 'self-consumption',
+    },
   ])('$name', ({ gridPowerW, socPct, expectedW, reason }) => {
     const result = selfConsumptionStrategy.decide(
       buildSiteState({ gridPowerW, batteries: [{ ...battery, socPct }] }),
@@ -37,7 +61,11 @@ describe('self-consumption strategy', () => {
 
   it('holds a new setpoint for minHoldMs before changing again', () => {
     runScenario(selfConsumptionStrategy, config, fresh, [
-      { atMs: 0, state: buildSiteState({ gridPowerW: 1_000, batteries: [battery] }), expect: (r) => expect(batteryPowerOf(r)).toBe(1_000) },
+      {
+        atMs: 0,
+        state: buildSiteState({ gridPowerW: 1_000, batteries: [battery] }),
+        expect: (r) => expect(batteryPowerOf(r)).toBe(1_000),
+      },
       {
         atMs: 5_000,
         state: buildSiteState({ gridPowerW: 800, batteries: [{ ...battery, powerW: 1_000 }] }),
@@ -46,7 +74,11 @@ describe('self-consumption strategy', () => {
           expect(r.metrics.reason).toBe('min-hold');
         },
       },
-      { atMs: 12_000, state: buildSiteState({ gridPowerW: 800, batteries: [{ ...battery, powerW: 1_000 }] }), expect: (r) => expect(batteryPowerOf(r)).toBe(1_800) },
+      {
+        atMs: 12_000,
+        state: buildSiteState({ gridPowerW: 800, batteries: [{ ...battery, powerW: 1_000 }] }),
+        expect: (r) => expect(batteryPowerOf(r)).toBe(1_800),
+      },
     ]);
   });
 
@@ -91,8 +123,37 @@ describe('self-consumption strategy', () => {
   });
 
   it('holds 0 W on stale data', () => {
-    const result = selfConsumptionStrategy.decide(buildSiteState({ gridPowerW: 1_000, gridAgeMs: 30_000 }), config, { nowMs: 0 }, fresh);
+    const result = selfConsumptionStrategy.decide(
+      buildSiteState({ gridPowerW: 1_000, gridAgeMs: 30_000 }),
+      config,
+      { nowMs: 0 },
+      fresh,
+    );
     expect(batteryPowerOf(result)).toBe(0);
     expect(result.metrics.reason).toBe('stale-data');
+  });
+
+  it('covers the house again as soon as the data is back: the forced 0 W of stale data starts no hold', () => {
+    // Seen live: a battery back on the network sat at 0 W for 10 s (min-hold) while the house imported 735 W.
+    runScenario(selfConsumptionStrategy, config, fresh, [
+      {
+        atMs: 0,
+        state: buildSiteState({ gridPowerW: 750, batteries: [battery] }),
+        expect: (r) => expect(batteryPowerOf(r)).toBe(750),
+      },
+      {
+        atMs: 20_000,
+        state: buildSiteState({ gridPowerW: 750, gridAgeMs: 30_000, batteries: [battery] }),
+        expect: (r) => expect(r.metrics.reason).toBe('stale-data'),
+      },
+      {
+        atMs: 21_000,
+        state: buildSiteState({ gridPowerW: 735, batteries: [battery] }),
+        expect: (r) => {
+          expect(batteryPowerOf(r)).toBe(735);
+          expect(r.metrics.reason).toBe('self-consumption');
+        },
+      },
+    ]);
   });
 });

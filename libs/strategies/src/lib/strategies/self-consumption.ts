@@ -29,7 +29,7 @@ export type SelfConsumptionConfig = z.infer<typeof SelfConsumptionConfigSchema>;
 export interface SelfConsumptionMemory {
   /** The total battery power last decided, W (+ = discharge), before each battery's setpoint step (the hold compares against it). */
   readonly lastTargetW: number;
-  /** When it last changed, epoch ms, or null before the first decision. */
+  /** When it last chose a change, epoch ms; null before the first decision and after stale data (free to change). */
   readonly lastChangeMs: number | null;
 }
 
@@ -54,7 +54,8 @@ export const selfConsumptionStrategy: Strategy<SelfConsumptionConfig, SelfConsum
       return {
         setpoints: holdAllBatteries(state.batteries),
         metrics: { inputs, outputs: { batteryPowerW: 0 }, terms: {}, reason: 'stale-data' },
-        memory: { lastTargetW: 0, lastChangeMs: clock.nowMs },
+        // A forced 0 W: it starts no hold, so the battery covers the house again on the first good data.
+        memory: { lastTargetW: 0, lastChangeMs: null },
       };
     }
     // The feasible set this tick: SoC window, power limits, grid limits, and the no-grid rule.
@@ -82,7 +83,12 @@ export const selfConsumptionStrategy: Strategy<SelfConsumptionConfig, SelfConsum
     const sent = settleFleet(outW, state.batteries, usable);
     return {
       setpoints: sent.setpoints,
-      metrics: { inputs, outputs: { batteryPowerW: sent.powerW }, terms: { wantedW, targetW, heldW, lowW, highW }, reason },
+      metrics: {
+        inputs,
+        outputs: { batteryPowerW: sent.powerW },
+        terms: { wantedW, targetW, heldW, lowW, highW },
+        reason,
+      },
       memory: {
         lastTargetW: outW,
         // A forced change (limits) does not restart the hold; a chosen change does.
