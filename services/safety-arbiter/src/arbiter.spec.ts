@@ -24,7 +24,7 @@ const ALL_ASSETS = ['bat-1', 'grid-1', 'ev-1', 'pv-1', 'load-1'];
 
 const SETTINGS: ArbiterSettings = {
   tickMs: 1_000,
-  rules: { maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3 },
+  rules: { maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3, maxRampIntervalMs: 1_500 },
   staleAfterPollIntervals: 1.5,
   setpointValidityMs: 15_000,
   reassertMarginMs: 5_000,

@@ -38,7 +38,12 @@ describe('safety-arbiter environment', () => {
     expect(env.site.gatewayId).toBe('gw-test');
     expect(env.BATTERY_MODELS.size).toBe(0);
     expect([...env.DRIVER_SERVICES]).toEqual(['modbus-poller', 'http-devices', 'ocpp-csms', 'driver-host']);
-    expect(ruleOptions(env)).toEqual({ maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3 });
+    expect(ruleOptions(env)).toEqual({
+      maxTelemetryAgeMs: 5_000,
+      maxClockSkewMs: 2_000,
+      missedHeartbeats: 3,
+      maxRampIntervalMs: 1_500,
+    });
   });
 
   it('reads the rule options and the battery models', () => {
@@ -47,9 +52,16 @@ describe('safety-arbiter environment', () => {
       MAX_TELEMETRY_AGE_MS: '3000',
       MAX_CLOCK_SKEW_MS: '500',
       MISSED_HEARTBEATS: '2',
+      MIN_WRITE_INTERVAL_MS: '2000',
       BATTERY_MODELS: 'bat-1=growatt.ark-hv-10kwh',
     });
-    expect(ruleOptions(env)).toEqual({ maxTelemetryAgeMs: 3_000, maxClockSkewMs: 500, missedHeartbeats: 2 });
+    // The ramp credit follows the longer of a tick and the minimum write interval.
+    expect(ruleOptions(env)).toEqual({
+      maxTelemetryAgeMs: 3_000,
+      maxClockSkewMs: 500,
+      missedHeartbeats: 2,
+      maxRampIntervalMs: 3_000,
+    });
     expect([...env.BATTERY_MODELS]).toEqual([['bat-1', 'growatt.ark-hv-10kwh']]);
   });
 
@@ -73,7 +85,10 @@ describe('safety-arbiter environment', () => {
       /BATTERY_MODELS: 'ev-1' is not a battery/,
     ],
     [{ SITE_FILE: 'site.json', STALE_AFTER_POLL_INTERVALS: '0.5' }, /STALE_AFTER_POLL_INTERVALS: Too small/],
-    [{ SITE_FILE: 'site.json', FROZEN_METER_AFTER_POLL_INTERVALS: '1' }, /FROZEN_METER_AFTER_POLL_INTERVALS: must be 0 \(off\) or at least 2/],
+    [
+      { SITE_FILE: 'site.json', FROZEN_METER_AFTER_POLL_INTERVALS: '1' },
+      /FROZEN_METER_AFTER_POLL_INTERVALS: must be 0 \(off\) or at least 2/,
+    ],
   ])('refuses %j', (env, message) => {
     expect(problems(env as Record<string, string>)).toMatch(message);
   });

@@ -158,13 +158,21 @@ function batteryModelsProblem(
 /** The parsed environment plus the validated site configuration. */
 export type ArbiterEnv = z.output<ReturnType<typeof arbiterEnvSchema>>;
 
-/** The rule options of `@voltimax/safety` from the environment. */
+/**
+ * The rule options of `@voltimax/safety` from the environment. The ramp credits at most 1.5 of the longest gap
+ * between two widening writes (a tick, or MIN_WRITE_INTERVAL_MS if longer): a ramp keeps its rate through tick
+ * jitter, and a setpoint held for seconds earns no step of seconds' worth.
+ */
 export function ruleOptions(
-  env: Pick<ArbiterEnv, 'MAX_TELEMETRY_AGE_MS' | 'MAX_CLOCK_SKEW_MS' | 'MISSED_HEARTBEATS'>,
+  env: Pick<
+    ArbiterEnv,
+    'MAX_TELEMETRY_AGE_MS' | 'MAX_CLOCK_SKEW_MS' | 'MISSED_HEARTBEATS' | 'TICK_MS' | 'MIN_WRITE_INTERVAL_MS'
+  >,
 ): ArbiterOptions {
   return {
     maxTelemetryAgeMs: env.MAX_TELEMETRY_AGE_MS,
     maxClockSkewMs: env.MAX_CLOCK_SKEW_MS,
     missedHeartbeats: env.MISSED_HEARTBEATS,
+    maxRampIntervalMs: Math.ceil(1.5 * Math.max(env.TICK_MS, env.MIN_WRITE_INTERVAL_MS)),
   };
 }

@@ -12,6 +12,12 @@ export const ArbiterOptionsSchema = z.strictObject({
   maxClockSkewMs: z.number().int().nonnegative().default(2_000),
   /** A driver silent for this many heartbeat intervals is lost (contracts: 3). */
   missedHeartbeats: z.number().int().positive().default(3),
+  /**
+   * The ramp credits at most this much time since the last applied setpoint, ms: a setpoint held (and re-asserted)
+   * for seconds must not earn one step of many seconds' worth. 1.5 arbiter ticks by default, so tick jitter does not
+   * slow a ramp.
+   */
+  maxRampIntervalMs: z.number().int().positive().default(1_500),
 });
 /** See {@link ArbiterOptionsSchema}. */
 export type ArbiterOptions = z.output<typeof ArbiterOptionsSchema>;

@@ -887,11 +887,14 @@ describe('grid-connection: a grid reading older than the asset reading', () => {
   it('counts a charger at what it drew when the grid was read, when its newer reading says more', () => {
     // The grid (16 kW of 17 kW) was read while the car drew 6 A (4 140 W); the charger now reads 10 A (6 900 W),
     // which the grid reading does not show yet. Freeing only what the grid reading holds: (1 000 + 4 140) / 690.
-    const input = evInput({ kind: 'ev-current', currentA: 12 }, {
-      reading: evReading({ powerW: 6_900 }),
-      readingAtGrid: evReading({ powerW: 4_140 }, { atMs: NOW_MS - 800 }),
-      grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: 16_000 }, { atMs: NOW_MS - 700 }) },
-    });
+    const input = evInput(
+      { kind: 'ev-current', currentA: 12 },
+      {
+        reading: evReading({ powerW: 6_900 }),
+        readingAtGrid: evReading({ powerW: 4_140 }, { atMs: NOW_MS - 800 }),
+        grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: 16_000 }, { atMs: NOW_MS - 700 }) },
+      },
+    );
     const result = arbitrate(input);
     expect(result.outcome).toBe('clamped');
     expect(result.setpoint.kind === 'ev-current' && result.setpoint.currentA).toBeCloseTo(5_140 / 690, 9);
@@ -1037,6 +1040,14 @@ describe('ramp-rate', () => {
       setpoint: battery(5_000),
       outcome: 'applied',
       codes: [],
+    },
+    {
+      // Re-asserted every 10 s, a held setpoint's last write can be 9 s old: that must not earn a 9-s step.
+      name: 'credits at most maxRampIntervalMs: held at 0 W for 9 s, 1 kW/s, 1.5 s → 1.5 kW',
+      input: batteryInput(battery(5_000), { ...last(0, 9_000), options: { maxRampIntervalMs: 1_500 } }),
+      setpoint: battery(1_500),
+      outcome: 'clamped',
+      codes: ['ramp-rate'],
     },
   ])('$name', run);
 });

@@ -563,7 +563,7 @@ const rampRate: SafetyRule = {
   name: 'ramp-rate',
   codes: ['ramp-rate'],
   description:
-    '|battery setpoint| may grow by at most maxRampWPerS × elapsed time since the last applied setpoint (or the ramp start the arbiter gives after a failed write); moving towards 0 is never limited',
+    '|battery setpoint| may grow by at most maxRampWPerS × elapsed time (at most maxRampIntervalMs) since the last applied setpoint (or the ramp start the arbiter gives after a failed write); moving towards 0 is never limited',
   evaluate: (value, ctx) => {
     const rateWPerS = ctx.asset.battery?.maxRampWPerS;
     if (ctx.requested.kind !== 'battery-power' || rateWPerS === undefined) return PASS;
@@ -575,7 +575,7 @@ const rampRate: SafetyRule = {
         : ctx.lastApplied === undefined
           ? [ctx.rampFrom]
           : [ctx.lastApplied, ctx.rampFrom];
-    const windows = starts.map((start) => rampWindow(start, ctx.nowMs, rateWPerS));
+    const windows = starts.map((start) => rampWindow(start, ctx.nowMs, rateWPerS, ctx.options.maxRampIntervalMs));
     const loW = Math.max(...windows.map((w) => w.loW));
     const hiW = Math.min(...windows.map((w) => w.hiW));
     const from = windows.find((w) => w.loW === loW) ?? windows[0];
@@ -602,12 +602,20 @@ interface RampWindow {
   readonly hiW: number;
 }
 
-/** What the ramp allows from `start` (undefined: 0 W now): |power| grows by rate × elapsed, falls to 0 at any time. */
-function rampWindow(start: AppliedSetpoint | undefined, nowMs: number, rateWPerS: number): RampWindow {
+/**
+ * What the ramp allows from `start` (undefined: 0 W now): |power| grows by rate × elapsed (at most `maxIntervalMs`),
+ * falls to 0 at any time.
+ */
+function rampWindow(
+  start: AppliedSetpoint | undefined,
+  nowMs: number,
+  rateWPerS: number,
+  maxIntervalMs: number,
+): RampWindow {
   const fromW =
     start?.setpoint.kind === 'battery-power' && Number.isFinite(start.setpoint.powerW) ? start.setpoint.powerW : 0;
   const elapsedMs = start === undefined ? 0 : nowMs - start.atMs;
-  const dtMs = elapsedMs > 0 ? elapsedMs : 0;
+  const dtMs = elapsedMs > 0 ? Math.min(elapsedMs, maxIntervalMs) : 0;
   const stepW = (rateWPerS * dtMs) / 1000;
   return { fromW, dtMs, stepW, loW: Math.min(0, fromW - stepW), hiW: Math.max(0, fromW + stepW) };
 }

@@ -81,7 +81,9 @@ export function batteryInput(
     ...(requested === undefined ? {} : { requested }),
     reading: batteryReading(),
     grid: { limits: GRID_LIMITS, reading: gridReading() },
+    // Idle for an hour, and the ramp credits all of it: the ramp does not bind unless a test says so.
     lastApplied: { setpoint: battery(0), atMs: NOW_MS - 3_600_000 },
+    options: { maxRampIntervalMs: 3_600_000 },
     estop: ESTOP_RELEASED,
     driver: DRIVER_OK,
     nowMs: NOW_MS,

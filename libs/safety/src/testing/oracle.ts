@@ -6,7 +6,7 @@ import { ensure, within } from './ensure';
 // An independent restatement of the limits from DESIGN § Control path and the README, written from the
 // physics (grid = load + ev − pv − battery) rather than by calling the implementation's helpers.
 
-const DEFAULTS = { maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3 };
+const DEFAULTS = { maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3, maxRampIntervalMs: 1_500 };
 
 const finite = (value: number | undefined): number | undefined =>
   value !== undefined && Number.isFinite(value) ? value : undefined;
@@ -254,7 +254,9 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
       for (const last of starts) {
         const lastW =
           last?.setpoint.kind === 'battery-power' && Number.isFinite(last.setpoint.powerW) ? last.setpoint.powerW : 0;
-        const elapsed = last === undefined ? 0 : input.nowMs - last.atMs;
+        // Time since the last setpoint, credited up to maxRampIntervalMs (a held setpoint earns no long step).
+        const maxIntervalMs = input.options?.maxRampIntervalMs ?? DEFAULTS.maxRampIntervalMs;
+        const elapsed = last === undefined ? 0 : Math.min(input.nowMs - last.atMs, maxIntervalMs);
         // A battery that may not ramp at all (0 W/s) steps 0 W however long ago the last write was (0 · ∞ is NaN).
         const stepW = rate === 0 ? 0 : (rate * (elapsed > 0 ? elapsed : 0)) / 1000;
         ensure(
