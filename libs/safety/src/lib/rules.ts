@@ -429,7 +429,7 @@ const gridConnection: SafetyRule = {
   name: 'grid-connection',
   codes: ['grid-import-limit', 'grid-export-limit', 'phase-current-limit'],
   description:
-    'battery and EV setpoints may not push worst-case grid import above maxImportW, export beyond maxExportW or a phase current beyond maxPhaseCurrentA; when already beyond, the setpoint is cut back (towards 0) as far as it takes to bring it back, never raised past the request',
+    'battery and EV setpoints may not push worst-case grid import above maxImportW, export beyond maxExportW or a phase current beyond maxPhaseCurrentA; when already beyond, only changes that reduce it',
   evaluate: (value, ctx) => {
     const effect = gridEffectFor(ctx);
     if (effect === undefined) return PASS;
@@ -468,9 +468,9 @@ const gridConnection: SafetyRule = {
       }
     };
     const overNote = (over: boolean) =>
-      over ? 'already beyond the limit: brought back towards it' : 'worst case after the change';
+      over ? 'already beyond the limit: no further increase' : 'worst case after the change';
 
-    const importCapW = limits.maxImportW;
+    const importCapW = Math.max(limits.maxImportW, band.maxW);
     atMost(band.maxW, importCapW, effect.kW, effect.cW.hi, () =>
       violation('grid-import-limit', {
         limit: limits.maxImportW,
@@ -479,7 +479,7 @@ const gridConnection: SafetyRule = {
         detail: overNote(band.maxW > limits.maxImportW),
       }),
     );
-    const exportCapW = -limits.maxExportW;
+    const exportCapW = Math.min(-limits.maxExportW, band.minW);
     atLeast(band.minW, exportCapW, effect.kW, effect.cW.lo, () =>
       violation('grid-export-limit', {
         limit: limits.maxExportW,
@@ -494,7 +494,7 @@ const gridConnection: SafetyRule = {
         const phase = band.phasesA[index];
         if (phase === undefined) continue;
         const name = `L${index + 1}`;
-        atMost(phase.maxA, maxPhaseA, effect.kA, effect.cA.hi, () =>
+        atMost(phase.maxA, Math.max(maxPhaseA, phase.maxA), effect.kA, effect.cA.hi, () =>
           violation('phase-current-limit', {
             limit: maxPhaseA,
             value: phase.maxA + effect.kA * value + effect.cA.hi,
@@ -502,7 +502,7 @@ const gridConnection: SafetyRule = {
             detail: `${name} import; ${overNote(phase.maxA > maxPhaseA)}`,
           }),
         );
-        atLeast(phase.minA, -maxPhaseA, effect.kA, effect.cA.lo, () =>
+        atLeast(phase.minA, Math.min(-maxPhaseA, phase.minA), effect.kA, effect.cA.lo, () =>
           violation('phase-current-limit', {
             limit: maxPhaseA,
             value: -(phase.minA + effect.kA * value + effect.cA.lo),

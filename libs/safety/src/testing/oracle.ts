@@ -134,8 +134,8 @@ function gridChecks(input: ArbitrationInput, change: Change): [string, number, n
   const importW = gridMaxW + change.dHi;
   const exportW = -(gridMinW + change.dLo);
   const out: [string, number, number][] = [
-    [`import ${importW} W > ${grid.maxImportW} W (was ${gridMaxW})`, importW, grid.maxImportW],
-    [`export ${exportW} W > ${grid.maxExportW} W`, exportW, grid.maxExportW],
+    [`import ${importW} W > ${grid.maxImportW} W (was ${gridMaxW})`, importW, Math.max(grid.maxImportW, gridMaxW)],
+    [`export ${exportW} W > ${grid.maxExportW} W`, exportW, Math.max(grid.maxExportW, -gridMinW)],
   ];
   const maxA = grid.maxPhaseCurrentA;
   if (maxA === undefined) return out;
@@ -143,8 +143,8 @@ function gridChecks(input: ArbitrationInput, change: Change): [string, number, n
     if (band === undefined) return;
     const importA = band.hi + change.aHi;
     const exportA = -(band.lo + change.aLo);
-    out.push([`L${i + 1} import ${importA} A > ${maxA} A`, importA, maxA]);
-    out.push([`L${i + 1} export ${exportA} A > ${maxA} A`, exportA, maxA]);
+    out.push([`L${i + 1} import ${importA} A > ${maxA} A`, importA, Math.max(maxA, band.hi)]);
+    out.push([`L${i + 1} export ${exportA} A > ${maxA} A`, exportA, Math.max(maxA, -band.lo)]);
   });
   return out;
 }
