@@ -101,6 +101,7 @@ function contextOf(input: ArbitrationInput, requested: Setpoint): RuleContext {
     grid: input.grid,
     gridBand: band === undefined || input.grid.pending === undefined ? band : addGridDelta(band, input.grid.pending),
     lastApplied: input.lastApplied,
+    mayStillLand: input.mayStillLand,
     rampFrom: input.rampFrom,
     estop: input.estop,
     driver: input.driver,
@@ -242,7 +243,8 @@ export interface AssetArbitrationRequest {
   readonly driver?: DriverHealth;
   /**
    * Other setpoints written to the asset that may still land: writes not confirmed (in flight, timed out, failed
-   * without an answer that they were not applied) and not expired. The grid band counts them like `lastApplied`.
+   * without an answer that they were not applied) and not expired. The grid band counts them like `lastApplied`,
+   * for the other assets and for this one (see {@link ArbitrationInput.mayStillLand}).
    */
   readonly mayStillLand?: readonly Setpoint[];
 }

@@ -68,6 +68,12 @@ export interface ArbitrationInput {
   /** The last setpoint written to this asset; without it the ramp limit starts from 0 W now. */
   readonly lastApplied?: AppliedSetpoint;
   /**
+   * Other setpoints written to the asset that may still land (not confirmed, not expired). For the grid connection
+   * the asset may be at any of them or `lastApplied`, as well as where its readings say: a cut the grid reading
+   * already shows frees nothing.
+   */
+  readonly mayStillLand?: readonly Setpoint[];
+  /**
    * Where the ramp limit starts when the caller knows more than `lastApplied` says: without a last applied setpoint
    * (a failed write) it takes its place; with one it only tightens it. The arbiter gives, after a failed write and
    * until the re-assert margin before the earliest expiry of the last confirmed write and those since, the setpoint
@@ -95,6 +101,7 @@ export interface RuleContext {
   /** The grid band from the reading plus `grid.pending`; undefined if the reading has no finite power. */
   readonly gridBand?: GridBand;
   readonly lastApplied?: AppliedSetpoint;
+  readonly mayStillLand?: readonly Setpoint[];
   readonly rampFrom?: AppliedSetpoint;
   readonly estop: EstopState;
   readonly driver?: DriverHealth;

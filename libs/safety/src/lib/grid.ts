@@ -146,6 +146,11 @@ function hull(a: Range, b: Range | undefined): Range {
   return b === undefined ? a : { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi) };
 }
 
+/** Each finite value as a one-point range. */
+function finitePoints(values: readonly number[]): Range[] {
+  return values.filter(Number.isFinite).map((value) => ({ lo: value, hi: value }));
+}
+
 /** A battery's power now by one reading (W, + = discharge): measured, or anything within its limits if unknown. */
 function batteryPowerRange(
   battery: NonNullable<AssetSafetyLimits['battery']>,
@@ -161,20 +166,21 @@ function batteryPowerRange(
  * The grid effect of a battery setpoint (W, + = discharge) at this asset, or undefined without battery limits.
  * The present battery power comes from the reading (`powerW`); if unknown it may be anything within the
  * battery's power limits. With `readingAtGrid` (the battery as the grid reading shows it, when `reading` is newer)
- * it may be anywhere between the two.
+ * and `writtenW` (setpoints written that may be in force) it may be anywhere between all of them.
  */
 export function batteryGridEffect(
   asset: AssetSafetyLimits,
   reading: AssetReading | undefined,
   limits: GridLimits,
   readingAtGrid?: AssetReading,
+  writtenW: readonly number[] = [],
 ): GridEffect | undefined {
   const battery = asset.battery;
   if (battery === undefined) return undefined;
-  const nowW = hull(
-    batteryPowerRange(battery, reading),
+  const nowW = [
     readingAtGrid === undefined ? undefined : batteryPowerRange(battery, readingAtGrid),
-  );
+    ...finitePoints(writtenW),
+  ].reduce(hull, batteryPowerRange(battery, reading));
   const phases = Math.min(asset.batteryPhases ?? limits.phases, limits.phases);
   const perPhaseV = limits.nominalVoltageV * phases;
   // grid = load + ev − pv − battery: more discharge means less import.
@@ -215,7 +221,7 @@ function evDrawRanges(
  * The grid effect of an EV current setpoint (A per phase on `phases` phases), or undefined without charger
  * limits. The present draw comes from the reading (largest phase current, else `powerW`); if unknown it may be
  * anything from 0 to the charger's maximum. With `readingAtGrid` (the charger as the grid reading shows it, when
- * `reading` is newer) it may be anywhere between the two.
+ * `reading` is newer) and `writtenA` (currents written that may be in force) it may be anywhere between all of them.
  */
 export function evGridEffect(
   asset: AssetSafetyLimits,
@@ -223,14 +229,21 @@ export function evGridEffect(
   limits: GridLimits,
   phases: 1 | 3,
   readingAtGrid?: AssetReading,
+  writtenA: readonly number[] = [],
 ): GridEffect | undefined {
   const charger = asset.evCharger;
   if (charger === undefined) return undefined;
   const usedPhases = Math.min(phases, limits.phases);
   const latest = evDrawRanges(charger, reading, limits);
   const atGrid = readingAtGrid === undefined ? undefined : evDrawRanges(charger, readingAtGrid, limits);
-  const nowW = hull(latest.nowW, atGrid?.nowW);
-  const nowA = hull(latest.nowA, atGrid?.nowA);
+  // A written current on the charger's phases (a current it may be drawing, as far as the grid reading knows).
+  const chargerV = limits.nominalVoltageV * Math.min(charger.phases, limits.phases);
+  const writtenPoints = finitePoints(writtenA.map((a) => Math.max(0, a)));
+  const nowW = [atGrid?.nowW, ...writtenPoints.map((r) => ({ lo: r.lo * chargerV, hi: r.hi * chargerV }))].reduce(
+    hull,
+    latest.nowW,
+  );
+  const nowA = [atGrid?.nowA, ...writtenPoints].reduce(hull, latest.nowA);
   return {
     kW: limits.nominalVoltageV * usedPhases,
     cW: { lo: -nowW.hi, hi: -nowW.lo },

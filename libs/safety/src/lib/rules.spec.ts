@@ -873,6 +873,29 @@ describe('grid-connection: a grid reading older than the asset reading', () => {
   });
 });
 
+describe('grid-connection: a write the reading of the asset does not show yet', () => {
+  it('does not free a cut the grid reading already shows: a charger cut to 0 A, still read at 8 A', () => {
+    // Cut to 0 A 300 ms ago; the charger's last reading (1.2 s old) still says 8 A; the meter (100 ms old) shows the
+    // cut. Freeing the 8 A again would give 9.4 A on a grid with 1 kW of headroom: only 1.4 A is there → paused.
+    const input = evInput(
+      { kind: 'ev-current', currentA: 16 },
+      {
+        reading: evReading({ powerW: 8 * 690 }, { atMs: NOW_MS - 1_200 }),
+        lastApplied: { setpoint: { kind: 'ev-current', currentA: 0 }, atMs: NOW_MS - 300 },
+        grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: 16_000 }, { atMs: NOW_MS - 100 }) },
+      },
+    );
+    expect(arbitrate(input).setpoint).toEqual({ kind: 'ev-current', currentA: 0 });
+    // A reading taken after the write and its settling (2 s) shows where the charger is: its 8 A are freed.
+    const settled = arbitrate({
+      ...input,
+      reading: evReading({ powerW: 8 * 690 }, { atMs: NOW_MS - 200 }),
+      lastApplied: { setpoint: { kind: 'ev-current', currentA: 0 }, atMs: NOW_MS - 2_500 },
+    });
+    expect(settled.setpoint.kind === 'ev-current' && settled.setpoint.currentA).toBeCloseTo(6_520 / 690, 9);
+  });
+});
+
 describe('pv-limit', () => {
   it.each<Case>([
     {

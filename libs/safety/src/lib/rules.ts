@@ -1,4 +1,4 @@
-import type { AssetReading } from '@voltimax/contracts';
+import type { AssetReading, Setpoint } from '@voltimax/contracts';
 import { violation, type SafetyViolation, type ViolationCode } from './codes';
 import type { AppliedSetpoint, RuleContext } from './context';
 import { batteryGridEffect, evGridEffect, finiteOrUndefined, type GridEffect } from './grid';
@@ -404,12 +404,38 @@ const temperatureWindow: SafetyRule = {
 
 // ---- grid connection ----------------------------------------------------------------------------------------
 
+/** How long after a confirmed write an asset may take to show it in its readings (a battery ramping, ms). */
+export const WRITE_SETTLE_MS = 2_000;
+
+/**
+ * The last applied setpoint while the asset's reading may not show it yet: written after the reading was taken, or
+ * less than {@link WRITE_SETTLE_MS} before it.
+ */
+function inForceWithoutReading(ctx: RuleContext): Setpoint[] {
+  const last = ctx.lastApplied;
+  if (last === undefined) return [];
+  const readAtMs = ctx.reading?.atMs;
+  return readAtMs === undefined || last.atMs > readAtMs - WRITE_SETTLE_MS ? [last.setpoint] : [];
+}
+
+/**
+ * The asset's own grid effect: from where its readings put it, and from any setpoint written to it that may be in
+ * force (a cut the grid reading already shows must not be freed again by an older reading of the asset).
+ */
 function gridEffectFor(ctx: RuleContext): GridEffect | undefined {
-  switch (ctx.requested.kind) {
+  const kind = ctx.requested.kind;
+  const written = [...inForceWithoutReading(ctx), ...(ctx.mayStillLand ?? [])].flatMap((setpoint) =>
+    setpoint?.kind === 'battery-power' && kind === 'battery-power'
+      ? [setpoint.powerW]
+      : setpoint?.kind === 'ev-current' && kind === 'ev-current'
+        ? [setpoint.currentA]
+        : [],
+  );
+  switch (kind) {
     case 'battery-power':
-      return batteryGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.readingAtGrid);
+      return batteryGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.readingAtGrid, written);
     case 'ev-current':
-      return evGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.evPhases, ctx.readingAtGrid);
+      return evGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.evPhases, ctx.readingAtGrid, written);
     default:
       return undefined;
   }

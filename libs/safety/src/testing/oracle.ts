@@ -149,6 +149,14 @@ function gridChecks(input: ArbitrationInput, change: Change): [string, number, n
   return out;
 }
 
+/** The last applied setpoint while the reading may not show it: written after it, or under 2 s before it. */
+function lastWrittenUnseen(input: ArbitrationInput): Setpoint[] {
+  const last = input.lastApplied;
+  if (last === undefined) return [];
+  const readAtMs = input.reading?.atMs;
+  return readAtMs === undefined || last.atMs > readAtMs - 2_000 ? [last.setpoint] : [];
+}
+
 /**
  * (a) The output lies within every limit (the safe value 0 is always admissible):
  * power, SoC window, backup reserve, DC current, temperature windows, grid import/export and phase current
@@ -231,8 +239,12 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     const [nowLo, nowHi] = powerOf(values);
     const [atGridLo, atGridHi] =
       input.readingAtGrid === undefined ? [nowLo, nowHi] : powerOf(input.readingAtGrid.values);
-    const pLo = Math.min(nowLo, atGridLo);
-    const pHi = Math.max(nowHi, atGridHi);
+    // And any setpoint written that may be in force.
+    const writtenW = [...lastWrittenUnseen(input), ...(input.mayStillLand ?? [])].flatMap((w) =>
+      w?.kind === 'battery-power' && Number.isFinite(w.powerW) ? [w.powerW] : [],
+    );
+    const pLo = Math.min(nowLo, atGridLo, ...writtenW);
+    const pHi = Math.max(nowHi, atGridHi, ...writtenW);
     const n = Math.min(input.asset.batteryPhases ?? grid.phases, grid.phases);
     const perPhase = grid.nominalVoltageV * n;
     const battery0 = (v: number): Change => ({
@@ -295,10 +307,15 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     };
     const now = drawOf(values);
     const atGrid = input.readingAtGrid === undefined ? now : drawOf(input.readingAtGrid.values);
-    const pLo = Math.min(now.wLo, atGrid.wLo);
-    const pHi = Math.max(now.wHi, atGrid.wHi);
-    const iLo = Math.min(now.aLo, atGrid.aLo);
-    const iHi = Math.max(now.aHi, atGrid.aHi);
+    // And any current written that may be in force, on the charger's phases.
+    const writtenA = [...lastWrittenUnseen(input), ...(input.mayStillLand ?? [])].flatMap((w) =>
+      w?.kind === 'ev-current' && Number.isFinite(w.currentA) ? [Math.max(0, w.currentA)] : [],
+    );
+    const chargerV = grid.nominalVoltageV * Math.min(charger.phases, grid.phases);
+    const pLo = Math.min(now.wLo, atGrid.wLo, ...writtenA.map((a) => a * chargerV));
+    const pHi = Math.max(now.wHi, atGrid.wHi, ...writtenA.map((a) => a * chargerV));
+    const iLo = Math.min(now.aLo, atGrid.aLo, ...writtenA);
+    const iHi = Math.max(now.aHi, atGrid.aHi, ...writtenA);
     const ev = (a: number): Change => {
       const addW = a * grid.nominalVoltageV * n;
       return { dLo: addW - pHi, dHi: addW - pLo, aLo: a - iHi, aHi: a - iLo };
