@@ -126,7 +126,7 @@ export async function readAuditDecisions(
 }
 
 /** When every decision shown is `superseded`, how far back `why` looks for the one in force (decisions). */
-const IN_FORCE_WITHIN = 2_000;
+export const IN_FORCE_WITHIN = 2_000;
 
 /** Only the asset ids of a stored configuration (the rest is not this command's to validate). */
 const AssetIdsSchema = z.object({ assets: z.array(z.object({ id: z.string() })) });

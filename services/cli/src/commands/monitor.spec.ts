@@ -1,5 +1,5 @@
 import { createMemoryNetwork, type MemoryBus } from '@voltimax/bus/testing';
-import { intentParams, subjects, type ControlIntent } from '@voltimax/contracts';
+import { intentParams, subjects, type ArbiterDecision, type ControlIntent } from '@voltimax/contracts';
 import {
   exampleArbiterDecision,
   exampleDecisionMetrics,
@@ -29,6 +29,8 @@ interface Fake {
   interrupt: () => void;
   /** Files `readText` sees (the supervisor state file of --status). */
   files: Record<string, string>;
+  /** The decisions in force stream AUDIT would give (inForce), by asset. */
+  audit: Record<string, ArbiterDecision>;
 }
 
 function fake(env: Record<string, string> = {}): Fake {
@@ -51,6 +53,7 @@ function fake(env: Record<string, string> = {}): Fake {
           close: async () => {
             f.closed = true;
           },
+          inForce: async (assetId) => f.audit[assetId],
         };
       },
       now: () => exampleReadings.battery.atMs + 1_000,
@@ -60,6 +63,7 @@ function fake(env: Record<string, string> = {}): Fake {
       readText: (file) => f.files[file],
     },
     files: {},
+    audit: {},
   };
   return f;
 }
@@ -117,6 +121,29 @@ describe('voltimax monitor', () => {
           requested: { kind: 'battery-power', powerW: -2_810 },
           violations: [],
           atMs: exampleArbiterDecision.atMs + 1_000,
+        },
+      );
+    };
+    const c = capture();
+    await monitor(c.io, { once: true }, f.deps);
+    const text = c.out.join('');
+    expect(text).toContain('max-discharge-power (value 8000 W, limit 5000 W)');
+    expect(text).not.toContain('superseded');
+  });
+
+  it('takes the decision in force from AUDIT when only superseded ones came in the window (a steady manual intent)', async () => {
+    const f = fake();
+    f.audit['bat-1'] = exampleArbiterDecision;
+    f.duringDelay = () => {
+      f.peer.publish(
+        subjects.arbiterDecision,
+        { assetId: 'bat-1' },
+        {
+          ...exampleArbiterDecision,
+          intentId: 'int-0009',
+          source: 'optimization',
+          outcome: 'superseded',
+          violations: [],
         },
       );
     };

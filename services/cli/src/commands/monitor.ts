@@ -2,12 +2,13 @@
 // waiting forever: a command line tool must say "cannot connect" and exit.
 import { connect } from '@nats-io/transport-node';
 import { createBus, droppedTotal, type Bus } from '@voltimax/bus';
-import { inboxPrefixFor, subjects } from '@voltimax/contracts';
+import { inboxPrefixFor, subjects, type ArbiterDecision } from '@voltimax/contracts';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { IN_FORCE_WITHIN, readAuditDecisions } from './arbiter-why';
 import { emptyMonitorState, renderMonitor, type MonitorState } from './monitor-view';
 import { renderSiteStatus, siteStatusLine, type SupervisedProcess } from './site-status';
 
@@ -15,6 +16,11 @@ import { renderSiteStatus, siteStatusLine, type SupervisedProcess } from './site
 export interface MonitorConnection {
   readonly bus: Bus;
   close(): Promise<void>;
+  /**
+   * The arbiter's decision in force for an asset from stream AUDIT, when the decisions seen are all superseded (a
+   * steady manual intent publishes none while the strategy's keep being superseded); undefined if none or unreadable.
+   */
+  inForce?(assetId: string): Promise<ArbiterDecision | undefined>;
 }
 
 /** The outside world of `voltimax monitor`, injectable for tests. */
@@ -105,7 +111,45 @@ async function natsConnect(opts: {
     timeout: opts.timeoutMs,
     maxReconnectAttempts: -1,
   });
-  return { bus: createBus(nc, pino({ level: 'silent' })), close: () => nc.close() };
+  return {
+    bus: createBus(nc, pino({ level: 'silent' })),
+    close: () => nc.close(),
+    inForce: async (assetId) => {
+      try {
+        const decisions = await readAuditDecisions(nc, assetId, 1, 2_000, IN_FORCE_WITHIN);
+        return decisions.find((d) => d.outcome !== 'superseded');
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/**
+ * Replaces each held `superseded` decision by the one in force from AUDIT, when the connection can look it up;
+ * at most once per asset every `everyMs`.
+ */
+async function fillInForce(
+  state: MonitorState,
+  connection: MonitorConnection,
+  looked: Map<string, number>,
+  nowMs: number,
+  everyMs: number,
+): Promise<void> {
+  const lookup = connection.inForce;
+  if (lookup === undefined) return;
+  const due = [...state.arbiter.values()].filter(
+    (d) => d.outcome === 'superseded' && nowMs - (looked.get(d.assetId) ?? Number.NEGATIVE_INFINITY) >= everyMs,
+  );
+  await Promise.all(
+    due.map(async (held) => {
+      looked.set(held.assetId, nowMs);
+      const inForce = await lookup(held.assetId);
+      // Only if nothing newer in force came in meanwhile.
+      if (inForce !== undefined && state.arbiter.get(held.assetId)?.outcome === 'superseded')
+        state.arbiter.set(held.assetId, inForce);
+    }),
+  );
 }
 
 function defaultDeps(): MonitorDeps {
@@ -204,9 +248,11 @@ export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps
       ...extra,
     });
   };
+  const looked = new Map<string, number>();
   try {
     if (opts.once) {
       await deps.delay(windowMs);
+      await fillInForce(feed.state, connection, looked, deps.now(), 0);
       io.stdout(draw({ windowMs }));
       return;
     }
@@ -215,6 +261,7 @@ export async function monitor(io: CliIo, opts: MonitorOptions, deps: MonitorDeps
       stopped = true;
     });
     while (!stopped) {
+      await fillInForce(feed.state, connection, looked, deps.now(), 5_000);
       io.stdout(deps.isTty ? CLEAR_SCREEN + draw() : `${draw()}\n`);
       await Promise.race([deps.delay(intervalMs), interrupted]);
     }
