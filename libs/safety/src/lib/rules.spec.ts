@@ -896,6 +896,23 @@ describe('grid-connection: a write the reading of the asset does not show yet', 
   });
 });
 
+describe('grid-connection: the reading of an asset lags its own last write', () => {
+  it('keeps a discharge written after the battery was read and before the meter was: no cut to 0 and back', () => {
+    // Live trial: the battery was raised to 985 W, the meter then read the export at the 10 kW limit, and the battery's
+    // own reading (from before the write) still said 0 W. The worst case put the battery at 0 W when the meter read
+    // and cut it to 0 W; a second later the reading caught up and it was raised again, every second.
+    const input = batteryInput(battery(5_000), {
+      reading: batteryReading({ powerW: 0 }, { atMs: NOW_MS - 700 }),
+      lastApplied: { setpoint: battery(985), atMs: NOW_MS - 600 },
+      grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: -10_000 }, { atMs: NOW_MS - 100 }) },
+    });
+    expect(arbitrate(input).setpoint).toEqual(battery(985));
+    // A write the meter cannot have seen yet (after the grid reading) is not kept: the worst case decides.
+    const unseen = arbitrate({ ...input, lastApplied: { setpoint: battery(985), atMs: NOW_MS - 50 } });
+    expect(unseen.setpoint).toEqual(battery(0));
+  });
+});
+
 describe('pv-limit', () => {
   it.each<Case>([
     {

@@ -538,9 +538,34 @@ const gridConnection: SafetyRule = {
         );
       }
     }
+    // The asset's last write, newer than its own reading but older than the grid reading, may be what the meter
+    // shows: the worst case must place the asset anywhere between the two, and at the limit it would cut what was
+    // just written, and raise it again a second later when the reading catches up (every second at the export limit
+    // in the live trials). Keeping that write adds nothing this decision: the grid ends never cut below it.
+    const kept = lastWriteInLag(ctx);
+    if (kept !== undefined && kept > 0 && hi !== undefined && hi.at < kept) hi = { ...hi, at: kept };
+    if (kept !== undefined && kept < 0 && lo !== undefined && lo.at > kept) lo = { ...lo, at: kept };
     return { kind: 'limit', ...(lo === undefined ? {} : { lo }), ...(hi === undefined ? {} : { hi }) };
   },
 };
+
+/**
+ * The value of the asset's last applied setpoint (W or A) when it was written after the asset's latest reading and
+ * before the grid reading; otherwise undefined.
+ */
+export function lastWriteInLag(
+  ctx: Pick<RuleContext, 'lastApplied' | 'reading' | 'grid' | 'requested'>,
+): number | undefined {
+  const last = ctx.lastApplied;
+  const readAtMs = ctx.reading?.atMs;
+  const gridAtMs = ctx.grid.reading?.atMs;
+  if (last === undefined || readAtMs === undefined || gridAtMs === undefined) return undefined;
+  if (!(readAtMs < last.atMs && last.atMs < gridAtMs)) return undefined;
+  const set = last.setpoint;
+  if (set.kind === 'battery-power' && ctx.requested.kind === 'battery-power') return set.powerW;
+  if (set.kind === 'ev-current' && ctx.requested.kind === 'ev-current') return set.currentA;
+  return undefined;
+}
 
 // ---- EV charger and PV inverter -----------------------------------------------------------------------------
 

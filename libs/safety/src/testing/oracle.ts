@@ -182,6 +182,22 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
    */
   const ensureGrid = (change: Change, zero: Change) => {
     if (y === 0) return;
+    // Keeping (or moving towards 0 from) a last write newer than the asset's reading and older than the grid
+    // reading adds nothing: the meter may already show it.
+    const last = input.lastApplied;
+    const readAtMs = input.reading?.atMs;
+    const gridAtMs = input.grid.reading?.atMs;
+    if (
+      last !== undefined &&
+      last.setpoint.kind === out.kind &&
+      readAtMs !== undefined &&
+      gridAtMs !== undefined &&
+      readAtMs < last.atMs &&
+      last.atMs < gridAtMs
+    ) {
+      const keptValue = valueOf(last.setpoint);
+      if (Math.sign(y) === Math.sign(keptValue) && Math.abs(y) <= Math.abs(keptValue) + 1e-9) return;
+    }
     const atZero = gridChecks(input, zero);
     gridChecks(input, change).forEach(([what, value, cap], i) => {
       const [, zeroValue, zeroCap] = atZero[i] ?? [what, Number.NEGATIVE_INFINITY, 0];
