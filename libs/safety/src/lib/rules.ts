@@ -550,14 +550,15 @@ const gridConnection: SafetyRule = {
 };
 
 /**
- * The value of the asset's last applied setpoint (W or A) when it was written after the asset's latest reading and
- * before the grid reading; otherwise undefined.
+ * The value of the asset's last applied setpoint (W or A) when it was written after the asset's reading the grid
+ * reading is compared with (`readingAtGrid`, else the latest) and before the grid reading; otherwise undefined.
  */
 export function lastWriteInLag(
-  ctx: Pick<RuleContext, 'lastApplied' | 'reading' | 'grid' | 'requested'>,
+  ctx: Pick<RuleContext, 'lastApplied' | 'reading' | 'readingAtGrid' | 'grid' | 'requested'>,
 ): number | undefined {
   const last = ctx.lastApplied;
-  const readAtMs = ctx.reading?.atMs;
+  // The asset's reading the grid reading is compared with: from the grid reading's time when the latest is newer.
+  const readAtMs = (ctx.readingAtGrid ?? ctx.reading)?.atMs;
   const gridAtMs = ctx.grid.reading?.atMs;
   if (last === undefined || readAtMs === undefined || gridAtMs === undefined) return undefined;
   if (!(readAtMs < last.atMs && last.atMs < gridAtMs)) return undefined;

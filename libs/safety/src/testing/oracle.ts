@@ -185,7 +185,7 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
     // Keeping (or moving towards 0 from) a last write newer than the asset's reading and older than the grid
     // reading adds nothing: the meter may already show it.
     const last = input.lastApplied;
-    const readAtMs = input.reading?.atMs;
+    const readAtMs = (input.readingAtGrid ?? input.reading)?.atMs;
     const gridAtMs = input.grid.reading?.atMs;
     if (
       last !== undefined &&
