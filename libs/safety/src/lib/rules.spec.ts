@@ -730,14 +730,35 @@ describe('grid-connection', () => {
       codes: ['grid-export-limit'],
     },
     {
-      name: 'already above the import limit: charging more is refused',
+      name: 'already 1 kW above the import limit: a 1 kW charge is cut to 0 W, which brings it back',
       input: batteryInput(battery(-2_000), {
         ...grid({ powerW: 18_000 }),
         reading: batteryReading({ powerW: -1_000 }),
       }),
-      setpoint: battery(-1_000),
+      setpoint: battery(0),
       outcome: 'clamped',
       codes: ['grid-import-limit'],
+    },
+    {
+      name: 'already 500 W above the import limit: a 1 kW charge is cut to 500 W',
+      input: batteryInput(battery(-1_000), {
+        ...grid({ powerW: 17_500 }),
+        reading: batteryReading({ powerW: -1_000 }),
+      }),
+      setpoint: battery(-500),
+      outcome: 'clamped',
+      codes: ['grid-import-limit'],
+    },
+    {
+      name: 'already 1.8 kW beyond the export limit: a 5 kW discharge is cut to 3.2 kW',
+      input: batteryInput(battery(5_000), {
+        ...grid({ powerW: -11_800 }),
+        reading: batteryReading({ powerW: 5_000 }),
+        lastApplied: { setpoint: battery(5_000), atMs: NOW_MS - 1_000 },
+      }),
+      setpoint: battery(3_200),
+      outcome: 'clamped',
+      codes: ['grid-export-limit'],
     },
     {
       name: 'already above the import limit: discharging is allowed',
@@ -848,6 +869,17 @@ describe('ev-current', () => {
       outcome: 'applied',
       codes: [],
     },
+    {
+      // 17 690 W against 17 000 W with the car drawing 16 A (11 040 W): 690 W over, 1 A less brings it back.
+      name: 'already beyond the import limit while charging: cut back as far as it takes',
+      input: evInput(ev(16), {
+        reading: evReading({ powerW: 16 * 690 }),
+        grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: 17_690 }) },
+      }),
+      setpoint: ev(15),
+      outcome: 'clamped',
+      codes: ['grid-import-limit'],
+    },
   ])('$name', run);
 });
 
@@ -918,6 +950,21 @@ describe('grid-connection: the reading of an asset lags its own last write', () 
       reading: batteryReading({ powerW: 985 }, { atMs: NOW_MS - 20 }),
     });
     expect(caughtUp.setpoint).toEqual(battery(985));
+  });
+});
+
+describe('grid-connection: a cut the meter has not seen yet is not repeated', () => {
+  it('holds a battery already cut to 1 230 W while the meter still shows it at 4 240 W', () => {
+    // The meter (11.2 kW export against 10 kW) was read with the battery at 4 240 W; the battery was then cut and now
+    // reads 1 230 W. Cutting again from the meter's excess would take it to ~0 W and the next reading would raise it
+    // back (the sawtooth of the second trial): it stays at 1 230 W until the meter shows the cut.
+    const input = batteryInput(battery(5_000), {
+      grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: -11_200 }, { atMs: NOW_MS - 600 }) },
+      readingAtGrid: batteryReading({ powerW: 4_240 }, { atMs: NOW_MS - 900 }),
+      reading: batteryReading({ powerW: 1_230 }, { atMs: NOW_MS - 100 }),
+      lastApplied: { setpoint: battery(1_230), atMs: NOW_MS - 800 },
+    });
+    expect(arbitrate(input).setpoint).toEqual(battery(1_230));
   });
 });
 

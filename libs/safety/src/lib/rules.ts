@@ -1,7 +1,7 @@
 import type { AssetReading, Setpoint } from '@voltimax/contracts';
 import { violation, type SafetyViolation, type ViolationCode } from './codes';
 import type { AppliedSetpoint, RuleContext } from './context';
-import { batteryGridEffect, evGridEffect, finiteOrUndefined, type GridEffect } from './grid';
+import { batteryGridEffect, evGridEffect, finiteOrUndefined, gridBandFromReading, type GridEffect } from './grid';
 import type { TemperatureWindow } from './limits';
 
 /**
@@ -455,7 +455,7 @@ const gridConnection: SafetyRule = {
   name: 'grid-connection',
   codes: ['grid-import-limit', 'grid-export-limit', 'phase-current-limit'],
   description:
-    'battery and EV setpoints may not push worst-case grid import above maxImportW, export beyond maxExportW or a phase current beyond maxPhaseCurrentA; when already beyond, only changes that reduce it',
+    'battery and EV setpoints may not push worst-case grid import above maxImportW, export beyond maxExportW or a phase current beyond maxPhaseCurrentA; when already beyond, no further; when measured beyond, what the asset feeds into it is cut back to the limit',
   evaluate: (value, ctx) => {
     const effect = gridEffectFor(ctx);
     if (effect === undefined) return PASS;
@@ -545,6 +545,8 @@ const gridConnection: SafetyRule = {
     const kept = lastWriteInLag(ctx);
     if (kept !== undefined && kept > 0 && hi !== undefined && hi.at < kept) hi = { ...hi, at: kept };
     if (kept !== undefined && kept < 0 && lo !== undefined && lo.at > kept) lo = { ...lo, at: kept };
+    // Where the grid reading saw the asset is not known while such a write lies between them: no restore then.
+    if (kept === undefined) restoreMeasured(ctx, value, atMost, atLeast);
     return { kind: 'limit', ...(lo === undefined ? {} : { lo }), ...(hi === undefined ? {} : { hi }) };
   },
 };
@@ -566,6 +568,86 @@ export function lastWriteInLag(
   if (set.kind === 'battery-power' && ctx.requested.kind === 'battery-power') return set.powerW;
   if (set.kind === 'ev-current' && ctx.requested.kind === 'ev-current') return set.currentA;
   return undefined;
+}
+
+type GridBoundFn = (now: number, cap: number, k: number, c: number, explain: () => SafetyViolation) => void;
+
+/** A measured limit is restored only when passed by more than this (W), or this share of the limit if more. */
+export const RESTORE_MARGIN_W = 50;
+export const RESTORE_MARGIN_SHARE = 0.005;
+/** … and a phase current by more than this (A). */
+export const RESTORE_MARGIN_A = 0.2;
+
+/**
+ * Brings a limit the grid is measured beyond back, by cutting what the asset feeds into it. The worst case above
+ * only keeps the grid from going further: it counts every uncertainty (the asset between its readings, writes
+ * that may land), and cutting on it would cut again after a cut had landed, and raise back, every tick. This works
+ * on the measured point instead: the grid reading alone, and the asset where that reading saw it (its reading
+ * from then, else its latest), so a cut the meter shows is not repeated. Skipped when the asset's power is unknown.
+ */
+function restoreMeasured(ctx: RuleContext, value: number, atMost: GridBoundFn, atLeast: GridBoundFn): void {
+  const grid = ctx.grid.reading;
+  const seen = ctx.readingAtGrid ?? ctx.reading;
+  if (grid === undefined || finiteOrUndefined(seen?.values.powerW) === undefined) return;
+  const limits = ctx.grid.limits;
+  const measured = gridBandFromReading(grid, limits);
+  const effect =
+    ctx.requested.kind === 'battery-power'
+      ? batteryGridEffect(ctx.asset, seen, limits)
+      : ctx.requested.kind === 'ev-current'
+        ? evGridEffect(ctx.asset, seen, limits, ctx.evPhases)
+        : undefined;
+  if (measured === undefined || effect === undefined) return;
+  const note = 'measured beyond the limit: cut back to it';
+  // Beyond by more than a meter's rounding: the worst case parks an asset on the limit.
+  const marginW = Math.max(RESTORE_MARGIN_W, RESTORE_MARGIN_SHARE * Math.max(limits.maxImportW, limits.maxExportW));
+  if (measured.maxW > limits.maxImportW + marginW) {
+    atMost(measured.maxW, limits.maxImportW, effect.kW, effect.cW.hi, () =>
+      violation('grid-import-limit', {
+        limit: limits.maxImportW,
+        value: measured.maxW + effect.kW * value + effect.cW.hi,
+        unit: 'W',
+        detail: note,
+      }),
+    );
+  }
+  if (measured.minW < -limits.maxExportW - marginW) {
+    atLeast(measured.minW, -limits.maxExportW, effect.kW, effect.cW.lo, () =>
+      violation('grid-export-limit', {
+        limit: limits.maxExportW,
+        value: -(measured.minW + effect.kW * value + effect.cW.lo),
+        unit: 'W',
+        detail: note,
+      }),
+    );
+  }
+  const maxPhaseA = limits.maxPhaseCurrentA;
+  if (maxPhaseA === undefined) return;
+  for (const index of effect.phases) {
+    const phase = measured.phasesA[index];
+    if (phase === undefined) continue;
+    const name = `L${index + 1}`;
+    if (phase.maxA > maxPhaseA + RESTORE_MARGIN_A) {
+      atMost(phase.maxA, maxPhaseA, effect.kA, effect.cA.hi, () =>
+        violation('phase-current-limit', {
+          limit: maxPhaseA,
+          value: phase.maxA + effect.kA * value + effect.cA.hi,
+          unit: 'A',
+          detail: `${name} import; ${note}`,
+        }),
+      );
+    }
+    if (phase.minA < -maxPhaseA - RESTORE_MARGIN_A) {
+      atLeast(phase.minA, -maxPhaseA, effect.kA, effect.cA.lo, () =>
+        violation('phase-current-limit', {
+          limit: maxPhaseA,
+          value: -(phase.minA + effect.kA * value + effect.cA.lo),
+          unit: 'A',
+          detail: `${name} export; ${note}`,
+        }),
+      );
+    }
+  }
 }
 
 // ---- EV charger and PV inverter -----------------------------------------------------------------------------
