@@ -418,19 +418,23 @@ function inForceWithoutReading(ctx: RuleContext): Setpoint[] {
   return readAtMs === undefined || last.atMs > readAtMs - WRITE_SETTLE_MS ? [last.setpoint] : [];
 }
 
+/** A battery's W or a charger's A, when `setpoint` is of the requested `kind`; otherwise undefined. */
+function gridValueOf(setpoint: Setpoint, kind: Setpoint['kind']): number | undefined {
+  if (setpoint.kind === 'battery-power' && kind === 'battery-power') return setpoint.powerW;
+  if (setpoint.kind === 'ev-current' && kind === 'ev-current') return setpoint.currentA;
+  return undefined;
+}
+
 /**
  * The asset's own grid effect: from where its readings put it, and from any setpoint written to it that may be in
  * force (a cut the grid reading already shows must not be freed again by an older reading of the asset).
  */
 function gridEffectFor(ctx: RuleContext): GridEffect | undefined {
   const kind = ctx.requested.kind;
-  const written = [...inForceWithoutReading(ctx), ...(ctx.mayStillLand ?? [])].flatMap((setpoint) =>
-    setpoint?.kind === 'battery-power' && kind === 'battery-power'
-      ? [setpoint.powerW]
-      : setpoint?.kind === 'ev-current' && kind === 'ev-current'
-        ? [setpoint.currentA]
-        : [],
-  );
+  const written = [...inForceWithoutReading(ctx), ...(ctx.mayStillLand ?? [])].flatMap((setpoint) => {
+    const value = gridValueOf(setpoint, kind);
+    return value === undefined ? [] : [value];
+  });
   switch (kind) {
     case 'battery-power':
       return batteryGridEffect(ctx.asset, ctx.reading, ctx.grid.limits, ctx.readingAtGrid, written);
@@ -555,7 +559,7 @@ const gridConnection: SafetyRule = {
  * The value of the asset's last applied setpoint (W or A) when it was written after the asset's reading the grid
  * reading is compared with (`readingAtGrid`, else the latest) and before the grid reading; otherwise undefined.
  */
-export function lastWriteInLag(
+function lastWriteInLag(
   ctx: Pick<RuleContext, 'lastApplied' | 'reading' | 'readingAtGrid' | 'grid' | 'requested'>,
 ): number | undefined {
   const last = ctx.lastApplied;
@@ -564,10 +568,7 @@ export function lastWriteInLag(
   const gridAtMs = ctx.grid.reading?.atMs;
   if (last === undefined || readAtMs === undefined || gridAtMs === undefined) return undefined;
   if (!(readAtMs < last.atMs && last.atMs < gridAtMs)) return undefined;
-  const set = last.setpoint;
-  if (set.kind === 'battery-power' && ctx.requested.kind === 'battery-power') return set.powerW;
-  if (set.kind === 'ev-current' && ctx.requested.kind === 'ev-current') return set.currentA;
-  return undefined;
+  return gridValueOf(last.setpoint, ctx.requested.kind);
 }
 
 type GridBoundFn = (now: number, cap: number, k: number, c: number, explain: () => SafetyViolation) => void;
