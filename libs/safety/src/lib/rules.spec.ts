@@ -942,6 +942,9 @@ describe('grid-connection: the reading of an asset lags its own last write', () 
     // A write the meter cannot have seen yet (after the grid reading) is not kept: the worst case decides.
     const unseen = arbitrate({ ...input, lastApplied: { setpoint: battery(985), atMs: NOW_MS - 50 } });
     expect(unseen.setpoint).toEqual(battery(0));
+    // Written the same ms the battery was read (the reading that decided it): that reading cannot show it either.
+    const tie = arbitrate({ ...input, lastApplied: { setpoint: battery(985), atMs: NOW_MS - 700 } });
+    expect(tie.setpoint).toEqual(battery(985));
     // The other order (trial F): the battery read 0 W, was written 985 W, the meter read, then the battery read 985 W.
     // The meter is compared with the 0-W reading (readingAtGrid); the write between them is kept too.
     const caughtUp = arbitrate({

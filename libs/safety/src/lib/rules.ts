@@ -557,7 +557,8 @@ const gridConnection: SafetyRule = {
 
 /**
  * The value of the asset's last applied setpoint (W or A) when it was written after the asset's reading the grid
- * reading is compared with (`readingAtGrid`, else the latest) and before the grid reading; otherwise undefined.
+ * reading is compared with (`readingAtGrid`, else the latest), or the same ms (no device shows a write at once), and
+ * before the grid reading; otherwise undefined.
  */
 function lastWriteInLag(
   ctx: Pick<RuleContext, 'lastApplied' | 'reading' | 'readingAtGrid' | 'grid' | 'requested'>,
@@ -567,7 +568,7 @@ function lastWriteInLag(
   const readAtMs = (ctx.readingAtGrid ?? ctx.reading)?.atMs;
   const gridAtMs = ctx.grid.reading?.atMs;
   if (last === undefined || readAtMs === undefined || gridAtMs === undefined) return undefined;
-  if (!(readAtMs < last.atMs && last.atMs < gridAtMs)) return undefined;
+  if (!(readAtMs <= last.atMs && last.atMs < gridAtMs)) return undefined;
   return gridValueOf(last.setpoint, ctx.requested.kind);
 }
 

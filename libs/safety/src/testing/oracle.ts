@@ -182,8 +182,8 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
    */
   const ensureGrid = (change: Change, zero: Change) => {
     if (y === 0) return;
-    // Keeping (or moving towards 0 from) a last write newer than the asset's reading and older than the grid
-    // reading adds nothing: the meter may already show it.
+    // Keeping (or moving towards 0 from) a last write not older than the asset's reading and older than the grid
+    // reading adds nothing: the meter may already show it (a reading stamped the same ms as the write cannot).
     const last = input.lastApplied;
     const readAtMs = (input.readingAtGrid ?? input.reading)?.atMs;
     const gridAtMs = input.grid.reading?.atMs;
@@ -192,7 +192,7 @@ export function ensureWithinLimits(input: ArbitrationInput, result: ArbitrationR
       last.setpoint.kind === out.kind &&
       readAtMs !== undefined &&
       gridAtMs !== undefined &&
-      readAtMs < last.atMs &&
+      readAtMs <= last.atMs &&
       last.atMs < gridAtMs
     ) {
       const keptValue = valueOf(last.setpoint);
