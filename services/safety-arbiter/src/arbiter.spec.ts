@@ -24,7 +24,13 @@ const ALL_ASSETS = ['bat-1', 'grid-1', 'ev-1', 'pv-1', 'load-1'];
 
 const SETTINGS: ArbiterSettings = {
   tickMs: 1_000,
-  rules: { maxTelemetryAgeMs: 5_000, maxClockSkewMs: 2_000, missedHeartbeats: 3, maxRampIntervalMs: 1_500 },
+  rules: {
+    maxTelemetryAgeMs: 5_000,
+    maxClockSkewMs: 2_000,
+    missedHeartbeats: 3,
+    maxRampIntervalMs: 1_500,
+    evLimitHoldA: 0.5,
+  },
   staleAfterPollIntervals: 1.5,
   setpointValidityMs: 15_000,
   reassertMarginMs: 5_000,
@@ -759,6 +765,46 @@ describe('writes of unknown outcome still count for the grid', () => {
     expect(h.lastWrite('bat-1')?.setpoint).toEqual(battery(-5_000));
     await h.intent({ assetId: 'ev-1', setpoint: ev(16), ttlMs: 600_000 });
     evFitsNextToTheCharge(h);
+  });
+});
+
+describe('an EV charger held at the import limit while the house load moves', () => {
+  // 12 kW import limit, a house of 4 kW ± 150 W read every 500 ms: the charger, asked for 16 A, fits 11.6 ± 0.2 A.
+  const noiseW = [0, 120, -90, 150, -150, 40, -60, 110, -130, 80, -20];
+  async function changesIn60s(settings: Partial<ArbiterSettings>): Promise<number> {
+    const h = await setup({ settings });
+    h.feed();
+    await h.intent({ assetId: 'ev-1', setpoint: { kind: 'ev-current', currentA: 16 }, ttlMs: 600_000 });
+    const startMs = Date.now();
+    for (let i = 0; i < 120; i += 1) {
+      const last = h.lastWrite('ev-1')?.setpoint;
+      const drawW = last?.kind === 'ev-current' ? last.currentA * 690 : 0;
+      const houseW = 4_000 + (noiseW[i % noiseW.length] ?? 0);
+      // The meter's reading arrives before the charger's; the charger's last one is stamped the ms of the write it
+      // decided, so it cannot show it (the meter's may).
+      h.feed({ values: { 'grid-1': { powerW: houseW + drawW }, 'ev-1': { powerW: drawW, phases: 3 } } });
+      await jest.advanceTimersByTimeAsync(500);
+      // Never past the limit but for the 50 W a meter may round (held, not cut: rules.ts RESTORE_MARGIN_W).
+      const now = h.lastWrite('ev-1')?.setpoint;
+      expect(houseW + (now?.kind === 'ev-current' ? now.currentA * 690 : 0)).toBeLessThanOrEqual(12_050);
+    }
+    // From the first cut to the limit on (before it: the safe setpoint, then the request).
+    const currents = h
+      .writes('ev-1')
+      .filter((w) => w.issuedAtMs >= startMs + 500)
+      .map((w) => (w.setpoint.kind === 'ev-current' ? w.setpoint.currentA : 0));
+    await h.arbiter.stop();
+    harness = undefined;
+    return currents.filter((a, i) => i > 0 && a !== currents[i - 1]).length;
+  }
+
+  it('is written a new current only when the limit falls below it or rises past EV_LIMIT_HOLD_A', async () => {
+    const rules = SETTINGS.rules;
+    const without = await changesIn60s({ rules: { ...rules, evLimitHoldA: 0 } });
+    const held = await changesIn60s({ rules: { ...rules, evLimitHoldA: 0.5 } });
+    // Without the hold, a new current on nearly every reading; with it, only the cut to the lowest limit of the noise.
+    expect(without).toBeGreaterThan(100);
+    expect(held).toBeLessThanOrEqual(2);
   });
 });
 

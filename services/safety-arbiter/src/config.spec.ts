@@ -43,6 +43,7 @@ describe('safety-arbiter environment', () => {
       maxClockSkewMs: 2_000,
       missedHeartbeats: 3,
       maxRampIntervalMs: 1_500,
+      evLimitHoldA: 0.5,
     });
   });
 
@@ -53,6 +54,7 @@ describe('safety-arbiter environment', () => {
       MAX_CLOCK_SKEW_MS: '500',
       MISSED_HEARTBEATS: '2',
       MIN_WRITE_INTERVAL_MS: '2000',
+      EV_LIMIT_HOLD_A: '0',
       BATTERY_MODELS: 'bat-1=growatt.ark-hv-10kwh',
     });
     // The ramp credit follows the longer of a tick and the minimum write interval.
@@ -61,6 +63,7 @@ describe('safety-arbiter environment', () => {
       maxClockSkewMs: 500,
       missedHeartbeats: 2,
       maxRampIntervalMs: 3_000,
+      evLimitHoldA: 0,
     });
     expect([...env.BATTERY_MODELS]).toEqual([['bat-1', 'growatt.ark-hv-10kwh']]);
   });
@@ -89,6 +92,8 @@ describe('safety-arbiter environment', () => {
       { SITE_FILE: 'site.json', FROZEN_METER_AFTER_POLL_INTERVALS: '1' },
       /FROZEN_METER_AFTER_POLL_INTERVALS: must be 0 \(off\) or at least 2/,
     ],
+    [{ SITE_FILE: 'site.json', EV_LIMIT_HOLD_A: '-0.5' }, /EV_LIMIT_HOLD_A: Too small/],
+    [{ SITE_FILE: 'site.json', EV_LIMIT_HOLD_A: 'lots' }, /EV_LIMIT_HOLD_A: Invalid input/],
   ])('refuses %j', (env, message) => {
     expect(problems(env as Record<string, string>)).toMatch(message);
   });

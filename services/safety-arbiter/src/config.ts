@@ -73,6 +73,12 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       MAX_CLOCK_SKEW_MS: int(0, 60_000, DEFAULT_ARBITER_OPTIONS.maxClockSkewMs),
       /** Rule option: a driver silent for this many of its heartbeat intervals is lost. */
       MISSED_HEARTBEATS: int(1, 100, DEFAULT_ARBITER_OPTIONS.missedHeartbeats),
+      /**
+       * Rule option: an EV current a grid, phase or other limit holds below the request keeps its last written value
+       * while that is inside every limit and less than this many A below it, A (0 = off): the limit moves with every
+       * house-load reading, and the charger would get a new current each time. A cut is always written at once.
+       */
+      EV_LIMIT_HOLD_A: z.coerce.number().finite().min(0).max(16).default(DEFAULT_ARBITER_OPTIONS.evLimitHoldA),
       /** How long a written setpoint stays valid (DeviceWrite.expiresAtMs − issuedAtMs), ms. */
       SETPOINT_VALIDITY_MS: int(1_000, 3_600_000, 15_000),
       /** Re-assert an unchanged setpoint this long before its validity runs out, ms. */
@@ -166,7 +172,12 @@ export type ArbiterEnv = z.output<ReturnType<typeof arbiterEnvSchema>>;
 export function ruleOptions(
   env: Pick<
     ArbiterEnv,
-    'MAX_TELEMETRY_AGE_MS' | 'MAX_CLOCK_SKEW_MS' | 'MISSED_HEARTBEATS' | 'TICK_MS' | 'MIN_WRITE_INTERVAL_MS'
+    | 'MAX_TELEMETRY_AGE_MS'
+    | 'MAX_CLOCK_SKEW_MS'
+    | 'MISSED_HEARTBEATS'
+    | 'TICK_MS'
+    | 'MIN_WRITE_INTERVAL_MS'
+    | 'EV_LIMIT_HOLD_A'
   >,
 ): ArbiterOptions {
   return {
@@ -174,5 +185,6 @@ export function ruleOptions(
     maxClockSkewMs: env.MAX_CLOCK_SKEW_MS,
     missedHeartbeats: env.MISSED_HEARTBEATS,
     maxRampIntervalMs: Math.ceil(1.5 * Math.max(env.TICK_MS, env.MIN_WRITE_INTERVAL_MS)),
+    evLimitHoldA: env.EV_LIMIT_HOLD_A,
   };
 }

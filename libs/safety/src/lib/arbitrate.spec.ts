@@ -198,6 +198,62 @@ describe('scenario: intents end to end', () => {
   });
 });
 
+describe('scenario: a charger held at the import limit while the house load moves', () => {
+  // 17 kW import limit, a house of 7 kW ± 150 W: the charger, asked for 16 A, fits 14.5 A ± 0.2 A (3 × 230 V).
+  const noiseW = [0, 120, -90, 150, -150, 40, -60, 110, -130, 80];
+  /** Ticks of 1 s; the charger draws what was last written, the meter sees the house and the charger. */
+  function run(houseW: readonly number[], holdA?: number) {
+    let last: AppliedSetpoint = { setpoint: { kind: 'ev-current', currentA: 14 }, atMs: NOW_MS - 1_000 };
+    const written: number[] = [];
+    houseW.forEach((house, i) => {
+      const nowMs = NOW_MS + i * 1_000;
+      const lastA = last.setpoint.kind === 'ev-current' ? last.setpoint.currentA : 0;
+      const at = { atMs: nowMs - 200 };
+      const result = arbitrate({
+        asset: EV,
+        requested: { kind: 'ev-current', currentA: 16 },
+        reading: evReading({ powerW: lastA * 690 }, at),
+        grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: house + lastA * 690 }, at) },
+        lastApplied: last,
+        estop: ESTOP_RELEASED,
+        driver: { ...DRIVER_OK, lastSeenAtMs: nowMs - 1_000 },
+        nowMs,
+        ...(holdA === undefined ? {} : { options: { evLimitHoldA: holdA } }),
+      });
+      const currentA = result.setpoint.kind === 'ev-current' ? result.setpoint.currentA : Number.NaN;
+      // Never past the limit with this tick's house load, but for the 50 W a meter may round (a limit measured
+      // beyond by less is held, not cut: rules.ts RESTORE_MARGIN_W).
+      expect(house + currentA * 690).toBeLessThanOrEqual(17_050);
+      written.push(currentA);
+      last = { setpoint: result.setpoint, atMs: nowMs };
+    });
+    const changes = written.filter((a, i) => i > 0 && a !== written[i - 1]).length;
+    return { written, changes };
+  }
+  const noisy = Array.from({ length: 60 }, (_, i) => 7_000 + (noiseW[i % noiseW.length] ?? 0));
+
+  it('keeps the current it wrote while the limit moves less than evLimitHoldA above it', () => {
+    const without = run(noisy, 0);
+    const held = run(noisy);
+    // Without the hold the charger gets a new current on nearly every reading.
+    expect(without.changes).toBeGreaterThan(30);
+    // With it: the cut to the lowest limit of the noise, then nothing.
+    expect(held.changes).toBeLessThanOrEqual(3);
+    expect(Math.min(...held.written)).toBeGreaterThan(14.5 - 0.25 - 0.5);
+  });
+
+  it('cuts at once when the limit falls below it, and follows a limit that rises by more than the hold', () => {
+    const steps = [...noisy.slice(0, 10), ...noisy.slice(0, 10).map((w) => w + 1_000), ...noisy.slice(0, 10)];
+    const { written } = run(steps);
+    // 1 kW more house: on its first tick, cut to where the limit is (1.45 A less); 1 kW less again: on its first
+    // tick, up to where the limit is.
+    const atLimit = (houseW: number) => (17_000 - houseW) / 690;
+    expect(written[10]).toBeCloseTo(atLimit(steps[10] ?? 0), 6);
+    expect(written[20]).toBeCloseTo(atLimit(steps[20] ?? 0), 6);
+    expect((written[20] ?? 0) - (written[19] ?? 0)).toBeGreaterThan(1);
+  });
+});
+
 describe('scenario: battery and EV charger share the grid connection', () => {
   const grid = { limits: GRID_LIMITS, reading: gridReading({ powerW: 10_000 }) };
   const batteryRequest = {

@@ -145,6 +145,19 @@ function narrowest(requested: number, ends: Ends): number {
 }
 
 /**
+ * An EV current that a limit holds below the request: the last applied current instead, when that is not above the
+ * value, not below `lo` (every rule's lower end, the minimum current among them) and less than `evLimitHoldA` below
+ * the value. Every rule's interval holds it (it lies between `lo` and the value), so only the write is saved: the
+ * headroom a limit leaves moves with every house-load reading, and a charger must not get a new current each time.
+ */
+function heldEvCurrent(ctx: RuleContext, value: number, requestedValue: number, lo: number): number {
+  const last = ctx.lastApplied?.setpoint;
+  if (ctx.requested.kind !== 'ev-current' || last?.kind !== 'ev-current' || !(value < requestedValue)) return value;
+  const heldA = last.currentA;
+  return heldA > 0 && heldA >= lo && heldA <= value && value - heldA < ctx.options.evLimitHoldA ? heldA : value;
+}
+
+/**
  * Runs the given rules, in order, on one request. For tests and rule-by-rule analysis; the service uses
  * {@link arbitrate}, which runs all {@link RULES}.
  *
@@ -215,9 +228,10 @@ export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationIn
     ...(Number.isFinite(lo) ? { min: lo } : {}),
     ...(Number.isFinite(hi) ? { max: hi } : {}),
   };
+  const written = metSoft ? heldEvCurrent(ctx, value, requestedValue, lo) : value;
   return {
-    setpoint: withValue(requested, value, ctx.evPhases),
-    outcome: violations.length > 0 || value !== requestedValue ? 'clamped' : 'applied',
+    setpoint: withValue(requested, written, ctx.evPhases),
+    outcome: violations.length > 0 || written !== requestedValue ? 'clamped' : 'applied',
     violations,
     ...(bounds.min === undefined && bounds.max === undefined ? {} : { bounds }),
   };

@@ -18,6 +18,13 @@ export const ArbiterOptionsSchema = z.strictObject({
    * slow a ramp.
    */
   maxRampIntervalMs: z.number().int().positive().default(1_500),
+  /**
+   * An EV current a limit holds below the request keeps its last applied value while that lies inside every rule's
+   * interval and less than this many A below the limit, A (0: off). The limit moves with every house-load reading;
+   * without this the charger would get a new current on every reading (OCPP: a charging profile a second). A limit
+   * that falls below the current is always written at once.
+   */
+  evLimitHoldA: z.number().nonnegative().max(16).default(0.5),
 });
 /** See {@link ArbiterOptionsSchema}. */
 export type ArbiterOptions = z.output<typeof ArbiterOptionsSchema>;

@@ -3,7 +3,7 @@ import { ArbiterDecisionSchema, type AssetReading, type Setpoint } from '@voltim
 import { arbitrationInputArb, catalogueLimitsArb, siteBatteryLimitsArb } from '../testing/arbitraries';
 import { ensure, within } from '../testing/ensure';
 import { BATTERY_LIMITS, EV_LIMITS, NOW_MS } from '../testing/fixtures';
-import { ensureNarrowing, hasFault, isValidRequest, valueOf } from '../testing/oracle';
+import { ensureNarrowing, ensureWithinLimits, hasFault, isValidRequest, valueOf } from '../testing/oracle';
 import { arbitrate, arbitrateSite, arbitrateWith, type AssetArbitrationRequest } from './arbitrate';
 import { SAFE_SETPOINT } from './codes';
 import { ESTOP_RELEASED } from './estop';
@@ -275,6 +275,61 @@ describe('safety properties', () => {
         );
       }),
       { numRuns: PROPERTY_RUNS.partWayToZero },
+    );
+  });
+
+  it(`an EV current held below a limit is the last applied one, inside every limit, less than evLimitHoldA below the value without the hold (${PROPERTY_RUNS.evLimitHold} runs)`, () => {
+    fc.assert(
+      fc.property(
+        arbitrationInputArb(),
+        fc.constantFrom(0.1, 0.5, 1, 4),
+        fc.integer({ min: -5, max: 15 }),
+        (generated, holdA, tenths) => {
+          const below = tenths / 10;
+          // Mostly a last current near where the limit holds the value (`below` × the hold beneath it), so the hold is
+          // tried on both sides of its edges; the generated last setpoint otherwise.
+          const first = arbitrate({ ...generated, options: { ...generated.options, evLimitHoldA: 0 } });
+          const input =
+            first.setpoint.kind === 'ev-current' && below <= 1.2
+              ? {
+                  ...generated,
+                  lastApplied: {
+                    setpoint: { ...first.setpoint, currentA: Math.max(0, first.setpoint.currentA - below * holdA) },
+                    atMs: generated.nowMs - 1_000,
+                  },
+                }
+              : generated;
+          const held = arbitrate({ ...input, options: { ...input.options, evLimitHoldA: holdA } });
+          const plain = arbitrate({ ...input, options: { ...input.options, evLimitHoldA: 0 } });
+          ensureWithinLimits(input, held);
+          ensureNarrowing(input, held);
+          const heldA = held.setpoint.kind === 'ev-current' ? held.setpoint.currentA : undefined;
+          const plainA = plain.setpoint.kind === 'ev-current' ? plain.setpoint.currentA : undefined;
+          if (heldA === undefined || plainA === undefined || heldA === plainA) {
+            ensure(
+              JSON.stringify(held) === JSON.stringify(plain),
+              () => `${JSON.stringify(held)} differs from ${JSON.stringify(plain)} without a hold`,
+            );
+            return;
+          }
+          const last = input.lastApplied?.setpoint;
+          const charger = input.asset.evCharger;
+          ensure(
+            last?.kind === 'ev-current' && last.currentA === heldA,
+            () => `${heldA} A is not the last applied ${JSON.stringify(last)}`,
+          );
+          ensure(
+            heldA > 0 && heldA < plainA && plainA - heldA < holdA,
+            () => `${heldA} A held for ${plainA} A with a ${holdA} A hold`,
+          );
+          ensure(
+            charger !== undefined && heldA >= charger.minCurrentA && heldA >= (plain.bounds?.min ?? 0),
+            () => `${heldA} A below the minimum ${JSON.stringify(charger)} or bounds ${JSON.stringify(plain.bounds)}`,
+          );
+          ensure(held.outcome === 'clamped' && held.violations.length === plain.violations.length, () => held.outcome);
+        },
+      ),
+      { numRuns: PROPERTY_RUNS.evLimitHold },
     );
   });
 

@@ -343,9 +343,18 @@ export function arbitrationInputArb(
           },
           // A third of the inputs with a last setpoint carry a ramp start instead (after a failed write, as the arbiter
           // gives it: the last setpoint unknown), a third carry both (a caller's start may only tighten).
+          // An EV's last setpoint is a current (0–30 A, on tenths), so the hold below a limit is exercised.
           ...(last === undefined || nowOffsetMs % 3 === 1
             ? {}
-            : { lastApplied: { setpoint: { kind: 'battery-power', powerW: last[0] }, atMs: nowMs - last[1] } }),
+            : {
+                lastApplied: {
+                  setpoint:
+                    part.native.kind === 'ev-current'
+                      ? { kind: 'ev-current', currentA: Math.round(Math.abs(last[0]) / 50) / 10 }
+                      : { kind: 'battery-power', powerW: last[0] },
+                  atMs: nowMs - last[1],
+                },
+              }),
           ...(last !== undefined && nowOffsetMs % 3 !== 2
             ? { rampFrom: { setpoint: { kind: 'battery-power', powerW: Math.trunc(last[0] / 2) }, atMs: nowMs } }
             : {}),

@@ -14,6 +14,7 @@ export const PROPERTY_RUNS = {
   effectiveLimits: 100_000,
   siteGrid: 20_000,
   partWayToZero: 20_000,
+  evLimitHold: 20_000,
   auditSchema: 20_000,
   clonedInput: 20_000,
   // intents.spec.ts
