@@ -11,6 +11,7 @@ import {
   formatNumber,
   formatPower,
   formatSetpoint,
+  noteIntent,
   renderMonitor,
   type MonitorState,
 } from './monitor-view';
@@ -22,7 +23,7 @@ function fullState(): MonitorState {
   state.telemetry.set('bat-1', exampleReadings.battery);
   state.telemetry.set('grid-1', { ...exampleReadings.gridMeter, atMs: AT - 1_500 });
   state.telemetry.set('ev-1', exampleReadings.evCharger);
-  state.intents.set('bat-1', exampleIntent);
+  noteIntent(state, exampleIntent);
   state.arbiter.set('bat-1', exampleArbiterDecision);
   state.decisions.set('net-zero', exampleDecisionMetrics);
   state.decisions.set('peak-shaving', {
@@ -80,10 +81,12 @@ describe('renderMonitor', () => {
         'services: modbus-poller ok (2.0 s)',
         '',
         'ASSETS',
-        '  asset   kind        power     SoC     quality        age    intent    source        why               arbiter',
-        '  bat-1   battery     −2.50 kW  63.5 %  good           2.0 s  −2.50 kW  optimization  self-consumption  clamped +5.00 kW',
-        '  ev-1    ev-charger  +7.20 kW          good/charging  2.0 s  —                                         —',
-        '  grid-1  grid-meter  +1.20 kW          good           3.5 s  —                                         —',
+        // The decision in force is a manual intent from before the window: shown from the decision, over the
+        // strategy's newer intent.
+        '  asset   kind        power     SoC     quality        age    intent    source                      why  arbiter',
+        '  bat-1   battery     −2.50 kW  63.5 %  good           2.0 s  +8.00 kW  manual (over optimization)       clamped +5.00 kW',
+        '  ev-1    ev-charger  +7.20 kW          good/charging  2.0 s  —                                          —',
+        '  grid-1  grid-meter  +1.20 kW          good           3.5 s  —                                          —',
         '',
         'STRATEGIES  (last tick 00:00:00Z, 2.0 s ago)',
         '  net-zero  pid',
@@ -99,6 +102,40 @@ describe('renderMonitor', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('shows the intent in force, not the newest: a strategy goes on publishing under a manual intent', () => {
+    const state = emptyMonitorState();
+    const manual = {
+      ...exampleIntent,
+      id: 'int-manual',
+      source: 'manual' as const,
+      setpoint: { kind: 'battery-power' as const, powerW: 3_000 },
+      reason: 'operator test',
+      issuedAtMs: AT,
+      ttlMs: 60_000,
+    };
+    noteIntent(state, manual);
+    noteIntent(state, { ...exampleIntent, id: 'int-opt', issuedAtMs: AT + 5_000, ttlMs: 30_000 });
+    state.arbiter.set('bat-1', {
+      ...exampleArbiterDecision,
+      intentId: 'int-manual',
+      source: 'manual',
+      outcome: 'applied',
+      requested: manual.setpoint,
+      applied: manual.setpoint,
+      violations: [],
+    });
+    const row = (nowMs: number) =>
+      renderMonitor(state, nowMs)
+        .split('\n')
+        .find((l) => l.startsWith('  bat-1'));
+    expect(row(AT + 6_000)).toMatch(/\+3\.00 kW +manual \(over optimization\) +operator test +applied \+3\.00 kW/);
+    // Without a decision yet, the live intent of the highest priority.
+    state.arbiter.clear();
+    expect(row(AT + 6_000)).toMatch(/\+3\.00 kW +manual \(over optimization\) +operator test/);
+    // The manual one over: the strategy's.
+    expect(row(AT + 61_000)).toMatch(/−2\.50 kW +optimization +self-consumption/);
   });
 
   it('says what it has not seen yet', () => {
@@ -137,7 +174,14 @@ describe('renderMonitor', () => {
   });
 
   it('shows a frequency inside a 0.01-Hz deadband as it is', () => {
-    expect([50.004, 49.5, 12.3456, 150.4, 0.01234, 7].map(formatNumber)).toEqual(['50.004', '49.5', '12.346', '150', '0.0123', '7']);
+    expect([50.004, 49.5, 12.3456, 150.4, 0.01234, 7].map(formatNumber)).toEqual([
+      '50.004',
+      '49.5',
+      '12.346',
+      '150',
+      '0.0123',
+      '7',
+    ]);
   });
 
   it('is pure: the same state and time give the same text', () => {

@@ -3,9 +3,11 @@ import {
   EXPORT_LIMIT_DECISION,
   type ArbiterDecision,
   type AssetReading,
+  INTENT_PRIORITY,
   type ControlIntent,
   type DecisionMetrics,
   type Heartbeat,
+  type IntentSource,
   type Setpoint,
 } from '@voltimax/contracts';
 
@@ -16,8 +18,8 @@ export interface MonitorState {
   readonly decisions: Map<string, DecisionMetrics>;
   /** Latest arbiter outcome per asset. */
   readonly arbiter: Map<string, ArbiterDecision>;
-  /** Latest intent per asset (any source subject, `control.intent.*.*`). */
-  readonly intents: Map<string, ControlIntent>;
+  /** Latest intent per asset and source (`control.intent.<source>.<asset>`); see {@link noteIntent}. */
+  readonly intents: Map<string, Map<IntentSource, ControlIntent>>;
   /** Latest heartbeat per service. */
   readonly health: Map<string, Heartbeat>;
   /** Messages the bus dropped as invalid. */
@@ -36,6 +38,50 @@ export function emptyMonitorState(): MonitorState {
     dropped: 0,
     sourceMismatches: 0,
   };
+}
+
+/** Keeps `intent` as its asset's latest of its source. */
+export function noteIntent(state: MonitorState, intent: ControlIntent): void {
+  const bySource = state.intents.get(intent.assetId) ?? new Map<IntentSource, ControlIntent>();
+  bySource.set(intent.source, intent);
+  state.intents.set(intent.assetId, bySource);
+}
+
+/** What the asset table shows as an asset's intent. */
+export interface ShownIntent {
+  readonly setpoint?: Setpoint;
+  readonly source?: IntentSource;
+  readonly reason?: string;
+  /** The live intents of lower priority it outranks (a strategy goes on publishing under a manual intent). */
+  readonly outranked: readonly ControlIntent[];
+}
+
+/**
+ * The intent to show beside the arbiter's outcome: the one the decision in force names (from the decision itself
+ * when that intent came before the monitor started), else the live intent of the highest priority (the newest on a
+ * tie), else the newest. Not simply the newest: a strategy goes on publishing while a manual intent holds the asset.
+ */
+export function intentInForce(
+  bySource: ReadonlyMap<IntentSource, ControlIntent> | undefined,
+  decision: ArbiterDecision | undefined,
+  nowMs: number,
+): ShownIntent {
+  const all = [...(bySource?.values() ?? [])].sort((a, b) => b.issuedAtMs - a.issuedAtMs);
+  const live = all.filter((i) => i.issuedAtMs + i.ttlMs > nowMs);
+  const below = (source: IntentSource) => live.filter((i) => INTENT_PRIORITY[i.source] < INTENT_PRIORITY[source]);
+  const namedId = decision?.outcome === 'superseded' ? undefined : decision?.intentId;
+  const named = namedId === undefined ? undefined : all.find((i) => i.id === namedId);
+  if (namedId !== undefined && named === undefined && decision?.source !== undefined) {
+    return {
+      ...(decision.requested === undefined ? {} : { setpoint: decision.requested }),
+      source: decision.source,
+      ...(decision.reason === undefined ? {} : { reason: decision.reason }),
+      outranked: below(decision.source),
+    };
+  }
+  const shown = named ?? [...live].sort((a, b) => INTENT_PRIORITY[b.source] - INTENT_PRIORITY[a.source])[0] ?? all[0];
+  if (shown === undefined) return { outranked: [] };
+  return { setpoint: shown.setpoint, source: shown.source, reason: shown.reason, outranked: below(shown.source) };
 }
 
 /** How the view is drawn. */
@@ -158,11 +204,14 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
   } else {
     // 'why' is the intent's reason: the strategy that shaped the set-point last and its reason (a layer that overrode
     // the primary shows here, e.g. backup-power:holding-reserve under a peak-shaving that wanted to discharge).
-    const rows: string[][] = [['  asset', 'kind', 'power', 'SoC', 'quality', 'age', 'intent', 'source', 'why', 'arbiter']];
+    const rows: string[][] = [
+      ['  asset', 'kind', 'power', 'SoC', 'quality', 'age', 'intent', 'source', 'why', 'arbiter'],
+    ];
     for (const id of assetIds) {
       const reading = state.telemetry.get(id);
-      const intent = state.intents.get(id);
       const decision = state.arbiter.get(id);
+      const intent = intentInForce(state.intents.get(id), decision, nowMs);
+      const over = intent.outranked.map((i) => i.source).join(', ');
       const power = reading?.values.powerW;
       const soc = reading?.values.socPct;
       rows.push([
@@ -172,9 +221,9 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
         soc !== undefined ? `${soc.toFixed(1)} %` : '',
         reading ? reading.quality + (reading.chargerState ? `/${reading.chargerState}` : '') : '—',
         reading ? formatAge(nowMs - reading.atMs) : '—',
-        intent ? formatSetpoint(intent.setpoint) : '—',
-        intent?.source ?? '',
-        intent?.reason ?? '',
+        intent.setpoint ? formatSetpoint(intent.setpoint) : '—',
+        (intent.source ?? '') + (over === '' ? '' : ` (over ${over})`),
+        intent.reason ?? '',
         decision ? `${decision.outcome} ${formatSetpoint(decision.applied)}`.trim() : '—',
       ]);
     }

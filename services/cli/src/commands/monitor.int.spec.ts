@@ -92,7 +92,10 @@ it('prints one snapshot of live telemetry, decisions and arbiter outcomes and ex
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`${nats.url} as cli  ·  snapshot after 1.5 s`);
-    expect(result.stdout).toMatch(/ {2}bat-1 +battery +−2\.50 kW +63\.5 % +good +\d+\.\d s +— +clamped \+5\.00 kW/);
+    // The arbiter's decision names a manual intent the monitor did not see: its request is shown from the decision.
+    expect(result.stdout).toMatch(
+      / {2}bat-1 +battery +−2\.50 kW +63\.5 % +good +\d+\.\d s +\+8\.00 kW +manual +clamped \+5\.00 kW/,
+    );
     expect(result.stdout).toMatch(/ {2}grid-1 +grid-meter +\+1\.20 kW/);
     expect(result.stdout).toMatch(/ {2}ev-1 .* 16 A +optimization /);
     expect(result.stdout).toMatch(/ {2}pv-1 .* ≤ \+3\.00 kW +manual /);

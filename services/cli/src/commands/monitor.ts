@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { IN_FORCE_WITHIN, readAuditDecisions } from './arbiter-why';
-import { emptyMonitorState, renderMonitor, type MonitorState } from './monitor-view';
+import { emptyMonitorState, noteIntent, renderMonitor, type MonitorState } from './monitor-view';
 import { renderSiteStatus, siteStatusLine, type SupervisedProcess } from './site-status';
 
 /** A live connection the monitor reads from. */
@@ -187,7 +187,7 @@ export function collect(bus: Bus): { readonly state: MonitorState; stop(): void 
     bus.subscribe(subjects.telemetry, (r) => void state.telemetry.set(r.assetId, r)),
     // Every source's subject; a payload claiming another source than its subject is not shown as that source.
     bus.subscribe(subjects.intent, (i, ctx) => {
-      if (i.source === ctx.params.source) state.intents.set(i.assetId, i);
+      if (i.source === ctx.params.source) noteIntent(state, i);
       else state.sourceMismatches += 1;
     }),
     // What is in force: a lower-priority intent superseded while a manual one holds says nothing about the asset.
