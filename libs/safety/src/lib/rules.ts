@@ -1,7 +1,16 @@
 import type { AssetReading, Setpoint } from '@voltimax/contracts';
 import { violation, type SafetyViolation, type ViolationCode } from './codes';
 import type { AppliedSetpoint, RuleContext } from './context';
-import { batteryGridEffect, evGridEffect, finiteOrUndefined, gridBandFromReading, type GridEffect } from './grid';
+import {
+  batteryGridEffect,
+  evGridEffect,
+  finiteOrUndefined,
+  gridBandFromReading,
+  type GridBand,
+  type GridEffect,
+  type GridLimits,
+  type Range,
+} from './grid';
 import type { TemperatureWindow } from './limits';
 
 /**
@@ -497,51 +506,11 @@ const gridConnection: SafetyRule = {
         add('hi', Number.NaN, explain);
       }
     };
-    const overNote = (over: boolean) =>
-      over ? 'already beyond the limit: no further increase' : 'worst case after the change';
-
-    const importCapW = Math.max(limits.maxImportW, band.maxW);
-    atMost(band.maxW, importCapW, effect.kW, effect.cW.hi, () =>
-      violation('grid-import-limit', {
-        limit: limits.maxImportW,
-        value: band.maxW + effect.kW * value + effect.cW.hi,
-        unit: 'W',
-        detail: overNote(band.maxW > limits.maxImportW),
-      }),
-    );
-    const exportCapW = Math.min(-limits.maxExportW, band.minW);
-    atLeast(band.minW, exportCapW, effect.kW, effect.cW.lo, () =>
-      violation('grid-export-limit', {
-        limit: limits.maxExportW,
-        value: -(band.minW + effect.kW * value + effect.cW.lo),
-        unit: 'W',
-        detail: overNote(band.minW < -limits.maxExportW),
-      }),
-    );
-    const maxPhaseA = limits.maxPhaseCurrentA;
-    if (maxPhaseA !== undefined) {
-      for (const index of effect.phases) {
-        const phase = band.phasesA[index];
-        if (phase === undefined) continue;
-        const name = `L${index + 1}`;
-        atMost(phase.maxA, Math.max(maxPhaseA, phase.maxA), effect.kA, effect.cA.hi, () =>
-          violation('phase-current-limit', {
-            limit: maxPhaseA,
-            value: phase.maxA + effect.kA * value + effect.cA.hi,
-            unit: 'A',
-            detail: `${name} import; ${overNote(phase.maxA > maxPhaseA)}`,
-          }),
-        );
-        atLeast(phase.minA, Math.min(-maxPhaseA, phase.minA), effect.kA, effect.cA.lo, () =>
-          violation('phase-current-limit', {
-            limit: maxPhaseA,
-            value: -(phase.minA + effect.kA * value + effect.cA.lo),
-            unit: 'A',
-            detail: `${name} export; ${overNote(phase.minA < -maxPhaseA)}`,
-          }),
-        );
-      }
-    }
+    // Worst case: no end may pass its limit, or when it already has, go further ("no further increase").
+    boundGridEnds(band, limits, effect, value, atMost, atLeast, (beyond) => ({
+      cap: beyond > 0 ? 'now' : 'limit',
+      detail: beyond > 0 ? 'already beyond the limit: no further increase' : 'worst case after the change',
+    }));
     // The asset's last write, newer than its own reading but older than the grid reading, may be what the meter
     // shows: the worst case must place the asset anywhere between the two, and at the limit it would cut what was
     // just written, and raise it again a second later when the reading catches up (every second at the export limit
@@ -600,55 +569,70 @@ function restoreMeasured(ctx: RuleContext, value: number, atMost: GridBoundFn, a
         ? evGridEffect(ctx.asset, seen, limits, ctx.evPhases)
         : undefined;
   if (measured === undefined || effect === undefined) return;
-  const note = 'measured beyond the limit: cut back to it';
   // Beyond by more than a meter's rounding: the worst case parks an asset on the limit.
   const marginW = Math.max(RESTORE_MARGIN_W, RESTORE_MARGIN_SHARE * Math.max(limits.maxImportW, limits.maxExportW));
-  if (measured.maxW > limits.maxImportW + marginW) {
-    atMost(measured.maxW, limits.maxImportW, effect.kW, effect.cW.hi, () =>
-      violation('grid-import-limit', {
-        limit: limits.maxImportW,
-        value: measured.maxW + effect.kW * value + effect.cW.hi,
-        unit: 'W',
-        detail: note,
-      }),
-    );
-  }
-  if (measured.minW < -limits.maxExportW - marginW) {
-    atLeast(measured.minW, -limits.maxExportW, effect.kW, effect.cW.lo, () =>
-      violation('grid-export-limit', {
-        limit: limits.maxExportW,
-        value: -(measured.minW + effect.kW * value + effect.cW.lo),
-        unit: 'W',
-        detail: note,
-      }),
-    );
-  }
+  boundGridEnds(measured, limits, effect, value, atMost, atLeast, (beyond, unit) =>
+    beyond > (unit === 'W' ? marginW : RESTORE_MARGIN_A)
+      ? { cap: 'limit', detail: 'measured beyond the limit: cut back to it' }
+      : undefined,
+  );
+}
+
+/**
+ * How one end of the grid is bounded: at its limit, or where it is now (`now`: already beyond, no further), with the
+ * violation's detail; undefined leaves the end free. `beyond`: how far the end is past its limit (W or A; ≤ 0 inside).
+ */
+type GridEndCap = (
+  beyond: number,
+  unit: 'W' | 'A',
+) => { readonly cap: 'limit' | 'now'; readonly detail: string } | undefined;
+
+/**
+ * Bounds the value by the grid's import and export ends and each phase the asset's change may land on, at `at` (the
+ * worst-case band, or the measured point): `now + k·value + c` within each end's cap as `capOf` picks it.
+ */
+function boundGridEnds(
+  at: GridBand,
+  limits: GridLimits,
+  effect: GridEffect,
+  value: number,
+  atMost: GridBoundFn,
+  atLeast: GridBoundFn,
+  capOf: GridEndCap,
+): void {
+  const end = (
+    side: 'import' | 'export',
+    now: number,
+    limit: number,
+    unit: 'W' | 'A',
+    k: number,
+    c: Range,
+    name: string,
+  ) => {
+    // Import ends are bounded from above, export ends (negative) from below.
+    const sign = side === 'import' ? 1 : -1;
+    const picked = capOf(sign * (now - sign * limit), unit);
+    if (picked === undefined) return;
+    const cap = picked.cap === 'now' ? now : sign * limit;
+    const cEnd = side === 'import' ? c.hi : c.lo;
+    const explain = () =>
+      violation(unit === 'A' ? 'phase-current-limit' : side === 'import' ? 'grid-import-limit' : 'grid-export-limit', {
+        limit,
+        value: sign * (now + k * value + cEnd),
+        unit,
+        detail: unit === 'A' ? `${name} ${side}; ${picked.detail}` : picked.detail,
+      });
+    (side === 'import' ? atMost : atLeast)(now, cap, k, cEnd, explain);
+  };
+  end('import', at.maxW, limits.maxImportW, 'W', effect.kW, effect.cW, '');
+  end('export', at.minW, limits.maxExportW, 'W', effect.kW, effect.cW, '');
   const maxPhaseA = limits.maxPhaseCurrentA;
   if (maxPhaseA === undefined) return;
   for (const index of effect.phases) {
-    const phase = measured.phasesA[index];
+    const phase = at.phasesA[index];
     if (phase === undefined) continue;
-    const name = `L${index + 1}`;
-    if (phase.maxA > maxPhaseA + RESTORE_MARGIN_A) {
-      atMost(phase.maxA, maxPhaseA, effect.kA, effect.cA.hi, () =>
-        violation('phase-current-limit', {
-          limit: maxPhaseA,
-          value: phase.maxA + effect.kA * value + effect.cA.hi,
-          unit: 'A',
-          detail: `${name} import; ${note}`,
-        }),
-      );
-    }
-    if (phase.minA < -maxPhaseA - RESTORE_MARGIN_A) {
-      atLeast(phase.minA, -maxPhaseA, effect.kA, effect.cA.lo, () =>
-        violation('phase-current-limit', {
-          limit: maxPhaseA,
-          value: -(phase.minA + effect.kA * value + effect.cA.lo),
-          unit: 'A',
-          detail: `${name} export; ${note}`,
-        }),
-      );
-    }
+    end('import', phase.maxA, maxPhaseA, 'A', effect.kA, effect.cA, `L${index + 1}`);
+    end('export', phase.minA, maxPhaseA, 'A', effect.kA, effect.cA, `L${index + 1}`);
   }
 }
 
