@@ -74,7 +74,7 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       /** Rule option: a driver silent for this many of its heartbeat intervals is lost. */
       MISSED_HEARTBEATS: int(1, 100, DEFAULT_ARBITER_OPTIONS.missedHeartbeats),
       /**
-       * Rule option: an EV current a grid, phase or other limit holds below the request keeps its last written value
+       * Rule option: an EV current the grid connection (import, export, a phase) holds below the request keeps its last written value
        * while that is inside every limit and less than this many A below it, A (0 = off): the limit moves with every
        * house-load reading, and the charger would get a new current each time. A cut is always written at once.
        */

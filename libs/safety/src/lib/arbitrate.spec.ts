@@ -7,6 +7,7 @@ import {
   batteryReading,
   DRIVER_OK,
   EV,
+  evInput,
   evReading,
   GRID_LIMITS,
   gridReading,
@@ -240,6 +241,14 @@ describe('scenario: a charger held at the import limit while the house load move
     // With it: the cut to the lowest limit of the noise, then nothing.
     expect(held.changes).toBeLessThanOrEqual(3);
     expect(Math.min(...held.written)).toBeGreaterThan(14.5 - 0.25 - 0.5);
+  });
+
+  it('holds nothing under a fixed limit: a charger asked for more than its maximum gets its maximum', () => {
+    const input = evInput(
+      { kind: 'ev-current', currentA: 20 },
+      { lastApplied: { setpoint: { kind: 'ev-current', currentA: 15.6 }, atMs: NOW_MS - 1_000 } },
+    );
+    expect(arbitrate(input).setpoint).toEqual({ kind: 'ev-current', currentA: 16 });
   });
 
   it('cuts at once when the limit falls below it, and follows a limit that rises by more than the hold', () => {

@@ -145,14 +145,17 @@ function narrowest(requested: number, ends: Ends): number {
 }
 
 /**
- * An EV current that a limit holds below the request: the last applied current instead, when that is not above the
- * value, not below `lo` (every rule's lower end, the minimum current among them) and less than `evLimitHoldA` below
- * the value. Every rule's interval holds it (it lies between `lo` and the value), so only the write is saved: the
- * headroom a limit leaves moves with every house-load reading, and a charger must not get a new current each time.
+ * An EV current that the grid connection holds below the request: the last applied current instead, when that is not
+ * above the value, not below `lo` (every rule's lower end, the minimum current among them) and less than
+ * `evLimitHoldA` below the value. Every rule's interval holds it (it lies between `lo` and the value), so only the
+ * write is saved: the headroom the grid leaves moves with every house-load reading, and a charger must not get a new
+ * current each time. Only where the grid's end binds (below every fixed limit): a fixed limit such as the charger's
+ * maximum never moves, and holding below it would only keep the car under it for good.
  */
-function heldEvCurrent(ctx: RuleContext, value: number, requestedValue: number, lo: number): number {
+function heldEvCurrent(ctx: RuleContext, value: number, requestedValue: number, ends: Ends, lo: number): number {
   const last = ctx.lastApplied?.setpoint;
   if (ctx.requested.kind !== 'ev-current' || last?.kind !== 'ev-current' || !(value < requestedValue)) return value;
+  if (!(value === ends.softHi && ends.softHi < ends.hi)) return value;
   const heldA = last.currentA;
   return heldA > 0 && heldA >= lo && heldA <= value && value - heldA < ctx.options.evLimitHoldA ? heldA : value;
 }
@@ -228,7 +231,7 @@ export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationIn
     ...(Number.isFinite(lo) ? { min: lo } : {}),
     ...(Number.isFinite(hi) ? { max: hi } : {}),
   };
-  const written = metSoft ? heldEvCurrent(ctx, value, requestedValue, lo) : value;
+  const written = metSoft ? heldEvCurrent(ctx, value, requestedValue, ends, lo) : value;
   return {
     setpoint: withValue(requested, written, ctx.evPhases),
     outcome: violations.length > 0 || written !== requestedValue ? 'clamped' : 'applied',

@@ -322,6 +322,11 @@ describe('safety properties', () => {
             heldA > 0 && heldA < plainA && plainA - heldA < holdA,
             () => `${heldA} A held for ${plainA} A with a ${holdA} A hold`,
           );
+          // Only under the grid's moving end, never under a fixed limit (the charger's maximum).
+          ensure(
+            charger !== undefined && plainA < charger.maxCurrentA,
+            () => `${heldA} A held under the charger's maximum ${JSON.stringify(charger)}`,
+          );
           ensure(
             charger !== undefined && heldA >= charger.minCurrentA && heldA >= (plain.bounds?.min ?? 0),
             () => `${heldA} A below the minimum ${JSON.stringify(charger)} or bounds ${JSON.stringify(plain.bounds)}`,
