@@ -136,6 +136,17 @@ describe('renderMonitor', () => {
     expect(row(AT + 6_000)).toMatch(/\+3\.00 kW +manual \(over optimization\) +operator test/);
     // The manual one over: the strategy's.
     expect(row(AT + 61_000)).toMatch(/−2\.50 kW +optimization +self-consumption/);
+    // A manual intent the arbiter refused is not in force: the strategy's is.
+    state.arbiter.set('bat-1', {
+      ...exampleArbiterDecision,
+      intentId: 'int-manual',
+      source: 'manual',
+      outcome: 'rejected',
+      requested: manual.setpoint,
+      applied: { kind: 'safe' },
+      violations: [],
+    });
+    expect(row(AT + 6_000)).toMatch(/−2\.50 kW +optimization +self-consumption +rejected/);
   });
 
   it('says what it has not seen yet', () => {
@@ -156,9 +167,11 @@ describe('renderMonitor', () => {
   it('counts intents that claim another source than their subject', () => {
     const state = emptyMonitorState();
     state.sourceMismatches = 1;
-    expect(renderMonitor(state, AT)).toContain('(1 intent claiming another source than its subject ignored)');
+    expect(renderMonitor(state, AT)).toContain('(1 intent claiming another source or asset than its subject ignored)');
     state.sourceMismatches = 2;
-    expect(renderMonitor(state, AT)).toContain('(2 intents claiming another source than their subject ignored)');
+    expect(renderMonitor(state, AT)).toContain(
+      '(2 intents claiming another source or asset than their subject ignored)',
+    );
   });
 
   it('limits the terms per decision', () => {

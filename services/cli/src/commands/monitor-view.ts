@@ -24,7 +24,10 @@ export interface MonitorState {
   readonly health: Map<string, Heartbeat>;
   /** Messages the bus dropped as invalid. */
   dropped: number;
-  /** Intents whose payload claims another source than their subject names (the arbiter rejects them: source-mismatch). */
+  /**
+   * Intents whose payload claims another source or asset than their subject names (the arbiter rejects them:
+   * source-mismatch, asset-mismatch).
+   */
   sourceMismatches: number;
 }
 
@@ -60,16 +63,21 @@ export interface ShownIntent {
  * The intent to show beside the arbiter's outcome: the one the decision in force names (from the decision itself
  * when that intent came before the monitor started), else the live intent of the highest priority (the newest on a
  * tie), else the newest. Not simply the newest: a strategy goes on publishing while a manual intent holds the asset.
+ * A decision that refused its intent (rejected) names none in force, and that intent is not shown.
  */
 export function intentInForce(
   bySource: ReadonlyMap<IntentSource, ControlIntent> | undefined,
   decision: ArbiterDecision | undefined,
   nowMs: number,
 ): ShownIntent {
-  const all = [...(bySource?.values() ?? [])].sort((a, b) => b.issuedAtMs - a.issuedAtMs);
+  const refusedId = decision?.outcome === 'rejected' ? decision.intentId : undefined;
+  const all = [...(bySource?.values() ?? [])]
+    .filter((i) => refusedId === undefined || i.id !== refusedId)
+    .sort((a, b) => b.issuedAtMs - a.issuedAtMs);
   const live = all.filter((i) => i.issuedAtMs + i.ttlMs > nowMs);
   const below = (source: IntentSource) => live.filter((i) => INTENT_PRIORITY[i.source] < INTENT_PRIORITY[source]);
-  const namedId = decision?.outcome === 'superseded' ? undefined : decision?.intentId;
+  const namedId =
+    decision?.outcome === 'superseded' || decision?.outcome === 'rejected' ? undefined : decision?.intentId;
   const named = namedId === undefined ? undefined : all.find((i) => i.id === namedId);
   if (namedId !== undefined && named === undefined && decision?.source !== undefined) {
     return {
@@ -286,7 +294,7 @@ export function renderMonitor(state: MonitorState, nowMs: number, opts: RenderOp
     const n = state.sourceMismatches;
     lines.push('');
     lines.push(
-      `(${n} intent${n === 1 ? '' : 's'} claiming another source than ${n === 1 ? 'its' : 'their'} subject ignored)`,
+      `(${n} intent${n === 1 ? '' : 's'} claiming another source or asset than ${n === 1 ? 'its' : 'their'} subject ignored)`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -154,7 +154,7 @@ describe('voltimax monitor', () => {
     expect(text).not.toContain('superseded');
   });
 
-  it('shows intents of every source subject, but not one whose payload claims another source', async () => {
+  it('shows intents of every source subject, but not one whose payload claims another source or asset', async () => {
     const f = fake();
     const optimization: ControlIntent = exampleIntent;
     const manual: ControlIntent = {
@@ -165,7 +165,9 @@ describe('voltimax monitor', () => {
     };
     f.duringDelay = () => {
       f.peer.publish(subjects.intent, intentParams(optimization), optimization);
-      f.peer.publish(subjects.intent, intentParams(manual), { ...manual, assetId: 'ev-1' });
+      f.peer.publish(subjects.intent, intentParams({ ...manual, assetId: 'ev-1' }), { ...manual, assetId: 'ev-1' });
+      // On bat-1's subject, for load-1: refused by the arbiter (asset-mismatch), shown nowhere.
+      f.peer.publish(subjects.intent, intentParams(manual), { ...manual, id: 'astray', assetId: 'load-1' });
       f.peer.publish(
         subjects.intent,
         { source: 'optimization', assetId: 'pv-1' },
@@ -178,7 +180,8 @@ describe('voltimax monitor', () => {
     expect(text).toMatch(/ {2}bat-1 .* −2\.50 kW +optimization /);
     expect(text).toMatch(/ {2}ev-1 .* 10 A ×3 +manual /);
     expect(text).not.toMatch(/ {2}pv-1 /);
-    expect(text).toContain('(1 intent claiming another source than its subject ignored)');
+    expect(text).not.toMatch(/ {2}load-1 /);
+    expect(text).toContain('(2 intents claiming another source or asset than their subject ignored)');
   });
 
   it('redraws the live view until interrupted', async () => {

@@ -185,9 +185,10 @@ export function collect(bus: Bus): { readonly state: MonitorState; stop(): void 
   const state = emptyMonitorState();
   const offs = [
     bus.subscribe(subjects.telemetry, (r) => void state.telemetry.set(r.assetId, r)),
-    // Every source's subject; a payload claiming another source than its subject is not shown as that source.
+    // Every source's subject; a payload claiming another source or asset than its subject is not shown (the arbiter
+    // refuses it: source-mismatch, asset-mismatch).
     bus.subscribe(subjects.intent, (i, ctx) => {
-      if (i.source === ctx.params.source) noteIntent(state, i);
+      if (i.source === ctx.params.source && i.assetId === ctx.params.assetId) noteIntent(state, i);
       else state.sourceMismatches += 1;
     }),
     // What is in force: a lower-priority intent superseded while a manual one holds says nothing about the asset.
