@@ -154,6 +154,38 @@ describe('voltimax monitor', () => {
     expect(text).not.toContain('superseded');
   });
 
+  it('takes the decision in force from AUDIT for a commanded asset with no decision in the window', async () => {
+    const f = fake();
+    // A charger held by a steady manual limit: the arbiter publishes nothing new; meters are never looked up.
+    f.audit['ev-1'] = {
+      ...exampleArbiterDecision,
+      assetId: 'ev-1',
+      intentId: 'int-limit',
+      source: 'manual',
+      outcome: 'applied',
+      requested: { kind: 'ev-current', currentA: 10 },
+      applied: { kind: 'ev-current', currentA: 10 },
+      violations: [],
+    };
+    const looked: string[] = [];
+    const audit = f.audit;
+    f.audit = new Proxy(audit, {
+      get: (target, key: string) => {
+        looked.push(key);
+        return target[key];
+      },
+    });
+    f.duringDelay = () => {
+      f.peer.publish(subjects.telemetry, { assetId: 'ev-1' }, exampleReadings.evCharger);
+      f.peer.publish(subjects.telemetry, { assetId: 'grid-1' }, exampleReadings.gridMeter);
+    };
+    const c = capture();
+    await monitor(c.io, { once: true }, f.deps);
+    const text = c.out.join('');
+    expect(text).toMatch(/ {2}ev-1 .* 10 A +manual +applied 10 A/);
+    expect(looked).toEqual(['ev-1']);
+  });
+
   it('shows intents of every source subject, but not one whose payload claims another source or asset', async () => {
     const f = fake();
     const optimization: ControlIntent = exampleIntent;

@@ -125,9 +125,13 @@ async function natsConnect(opts: {
   };
 }
 
+/** Telemetry kinds the arbiter may command: a row of one of them without any decision is looked up in AUDIT. */
+const COMMANDED_KINDS: ReadonlySet<string> = new Set(['battery', 'hybrid-inverter', 'ev-charger', 'pv-inverter']);
+
 /**
- * Replaces each held `superseded` decision by the one in force from AUDIT, when the connection can look it up;
- * at most once per asset every `everyMs`.
+ * Replaces each held `superseded` decision by the one in force from AUDIT, when the connection can look it up, and
+ * fills it in for a commanded asset with no decision at all (a steady intent, e.g. a charger held by a manual limit,
+ * publishes none); at most once per asset every `everyMs`.
  */
 async function fillInForce(
   state: MonitorState,
@@ -138,16 +142,23 @@ async function fillInForce(
 ): Promise<void> {
   const lookup = connection.inForce;
   if (lookup === undefined) return;
-  const due = [...state.arbiter.values()].filter(
-    (d) => d.outcome === 'superseded' && nowMs - (looked.get(d.assetId) ?? Number.NEGATIVE_INFINITY) >= everyMs,
+  const lacking = (assetId: string) => {
+    const held = state.arbiter.get(assetId);
+    return held === undefined || held.outcome === 'superseded';
+  };
+  const candidates = new Set([
+    ...[...state.arbiter.values()].filter((d) => d.outcome === 'superseded').map((d) => d.assetId),
+    ...[...state.telemetry.values()].filter((r) => COMMANDED_KINDS.has(r.kind)).map((r) => r.assetId),
+  ]);
+  const due = [...candidates].filter(
+    (assetId) => lacking(assetId) && nowMs - (looked.get(assetId) ?? Number.NEGATIVE_INFINITY) >= everyMs,
   );
   await Promise.all(
-    due.map(async (held) => {
-      looked.set(held.assetId, nowMs);
-      const inForce = await lookup(held.assetId);
+    due.map(async (assetId) => {
+      looked.set(assetId, nowMs);
+      const inForce = await lookup(assetId);
       // Only if nothing newer in force came in meanwhile.
-      if (inForce !== undefined && state.arbiter.get(held.assetId)?.outcome === 'superseded')
-        state.arbiter.set(held.assetId, inForce);
+      if (inForce !== undefined && lacking(assetId)) state.arbiter.set(assetId, inForce);
     }),
   );
 }
