@@ -145,19 +145,21 @@ function narrowest(requested: number, ends: Ends): number {
 }
 
 /**
- * An EV current that the grid connection holds below the request: the last applied current instead, when that is not
- * above the value, not below `lo` (every rule's lower end, the minimum current among them) and less than
- * `evLimitHoldA` below the value. Every rule's interval holds it (it lies between `lo` and the value), so only the
- * write is saved: the headroom the grid leaves moves with every house-load reading, and a charger must not get a new
- * current each time. Only where the grid's end binds (below every fixed limit): a fixed limit such as the charger's
- * maximum never moves, and holding below it would only keep the car under it for good.
+ * An EV current held below the request where the grid connection's end is near: the last applied current instead,
+ * when that is not above the value, not below `lo` (every rule's lower end, the minimum current among them) and less
+ * than `evLimitHoldA` below the value. Every rule's interval holds it (it lies between `lo` and the value), so only
+ * the write is saved: the headroom the grid leaves moves with every house-load reading, and a charger must not get a
+ * new current each time. Only while the grid's end lies less than the hold above the value: where the grid binds, or
+ * hovers just above a fixed limit (else the value would swap between the two on every reading). A fixed limit such as
+ * the charger's maximum with the grid far away never moves, and holding below it would keep the car under it for good.
  */
 function heldEvCurrent(ctx: RuleContext, value: number, requestedValue: number, ends: Ends, lo: number): number {
   const last = ctx.lastApplied?.setpoint;
+  const holdA = ctx.options.evLimitHoldA;
   if (ctx.requested.kind !== 'ev-current' || last?.kind !== 'ev-current' || !(value < requestedValue)) return value;
-  if (!(value === ends.softHi && ends.softHi < ends.hi)) return value;
+  if (!(ends.softHi < value + holdA)) return value;
   const heldA = last.currentA;
-  return heldA > 0 && heldA >= lo && heldA <= value && value - heldA < ctx.options.evLimitHoldA ? heldA : value;
+  return heldA > 0 && heldA >= lo && heldA <= value && value - heldA < holdA ? heldA : value;
 }
 
 /**
