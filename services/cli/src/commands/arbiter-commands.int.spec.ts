@@ -361,17 +361,19 @@ describe('arbiter why reading stream AUDIT (stock nats.conf: cli granted exactly
       bus.publish(subjects.arbiterDecision, { assetId }, decision);
       published.push(decision);
     }
-    // ev-1 then: a manual intent in force, and after it the strategy's intents, each superseded by it.
+    // ev-1 then: a manual intent in force, and after it the strategy's intents, each superseded by it, and last a
+    // manual one refused at the door (future-dated: no `applied`, what held before still holds).
     for (let i = 40; i < 45; i += 1) {
+      const refused = i === 44;
       const decision: ArbiterDecision = {
         v: 1,
         assetId: 'ev-1',
         intentId: `int-${i}`,
-        source: i === 40 ? 'manual' : 'optimization',
-        outcome: i === 40 ? 'applied' : 'superseded',
+        source: i === 40 || refused ? 'manual' : 'optimization',
+        outcome: i === 40 ? 'applied' : refused ? 'rejected' : 'superseded',
         requested: { kind: 'ev-current', currentA: i === 40 ? 16 : 6 },
-        applied: { kind: 'ev-current', currentA: 16 },
-        violations: [],
+        ...(refused ? {} : { applied: { kind: 'ev-current', currentA: 16 } }),
+        violations: refused ? [{ code: 'future-dated', detail: 'issued 1 h ahead' }] : [],
         ...(i === 40 ? { commandId: `cmd-${i}` } : {}),
         atMs: 1_767_225_600_000 + i * 1_000,
       };
@@ -408,16 +410,16 @@ describe('arbiter why reading stream AUDIT (stock nats.conf: cli granted exactly
     expect(report.decisions).toEqual(published.filter((d) => d.assetId === 'pv-1'));
   });
 
-  it('when every decision shown is superseded, shows the one in force first', async () => {
+  it('when every decision shown is superseded or refused, shows the one in force first', async () => {
     const result = await voltimax(server, 'cli', 'arbiter', 'why', 'ev-1', '--last', '2');
     expect(result.code).toBe(0);
     const heads = result.stdout.split('\n').filter((line) => /^\d{4}-/.test(line));
     expect(heads.map((line) => line.split('  ').slice(2, 4).join('  '))).toEqual([
       'applied  manual intent int-40',
       'superseded  optimization intent int-43',
-      'superseded  optimization intent int-44',
+      'rejected  manual intent int-44',
     ]);
-    expect(result.stdout).toContain('  (in force; later intents superseded by it, the newest 2 below)\n');
+    expect(result.stdout).toContain('  (in force; later intents superseded by it or refused, the newest 2 below)\n');
   });
 
   it('says so when an asset of the site has no decisions', async () => {

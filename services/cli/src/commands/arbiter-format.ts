@@ -1,5 +1,15 @@
 import type { ArbiterDecision, Setpoint, Violation } from '@voltimax/contracts';
 
+/**
+ * Whether a decision says what is in force on its asset. Not a `superseded` one (a lower-priority intent under the one
+ * that holds), nor an intent the arbiter refused at the door (`rejected` without `applied`: invalid, future-dated,
+ * astray from its subject; what held before still holds). A `rejected` one with `applied` (the safe setpoint written
+ * for a value no rule could take) is.
+ */
+export function isInForce(decision: ArbiterDecision): boolean {
+  return decision.outcome !== 'superseded' && !(decision.outcome === 'rejected' && decision.applied === undefined);
+}
+
 /** A number as people read it: integers as they are, others with at most 3 decimals. */
 export function formatNumber(value: number): string {
   if (Number.isInteger(value) || !Number.isFinite(value) || Math.abs(value) >= 1e15) return String(value);

@@ -12,7 +12,7 @@ import {
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { CliExit, type CliIo } from '../io';
-import { formatDecision } from './arbiter-format';
+import { formatDecision, isInForce } from './arbiter-format';
 import { z } from 'zod';
 import {
   connectAsCli,
@@ -103,10 +103,11 @@ export async function readAuditDecisions(
     }
   };
   const inForce = (msg: StoredMsg) => {
-    const outcome = decode(msg)?.outcome;
-    return outcome !== undefined && outcome !== 'superseded';
+    const decision = decode(msg);
+    return decision !== undefined && isInForce(decision);
   };
-  // Every decision shown superseded (a manual intent holds and the strategy's keep coming): the one in force too.
+  // Every decision shown superseded or refused (a manual intent holds and the strategy's keep coming): the one in
+  // force too.
   if (inForceWithin > 0 && !found.some(inForce)) {
     let oldest = found[0];
     for (let scanned = 0; oldest !== undefined && scanned < inForceWithin; scanned += 1) {
@@ -180,9 +181,13 @@ export async function arbiterWhy(
       decisions.forEach((decision, index) => {
         const next = decisions[index + 1];
         io.stdout(formatDecision(decision));
-        // The decision in force, found behind more superseded ones than asked for.
+        // The decision in force, found behind more superseded (or refused) ones than asked for.
         if (from === 'audit' && decisions.length > last && index === 0 && next !== undefined)
-          io.stdout(`  (in force; later intents superseded by it, the newest ${decisions.length - 1} below)\n`);
+          io.stdout(
+            decisions.slice(1).every((d) => d.outcome === 'superseded')
+              ? `  (in force; later intents superseded by it, the newest ${decisions.length - 1} below)\n`
+              : `  (in force; later intents superseded by it or refused, the newest ${decisions.length - 1} below)\n`,
+          );
       });
   };
   try {

@@ -136,17 +136,29 @@ describe('renderMonitor', () => {
     expect(row(AT + 6_000)).toMatch(/\+3\.00 kW +manual \(over optimization\) +operator test/);
     // The manual one over: the strategy's.
     expect(row(AT + 61_000)).toMatch(/−2\.50 kW +optimization +self-consumption/);
-    // A manual intent the arbiter refused is not in force: the strategy's is.
+    // A manual intent the arbiter refused at the door (no `applied`) is not in force: the strategy's is.
     state.arbiter.set('bat-1', {
-      ...exampleArbiterDecision,
+      v: 1,
+      assetId: 'bat-1',
       intentId: 'int-manual',
       source: 'manual',
       outcome: 'rejected',
       requested: manual.setpoint,
+      violations: [{ code: 'future-dated' }],
+      atMs: AT + 5_500,
+    });
+    expect(row(AT + 6_000)).toMatch(/−2\.50 kW +optimization +self-consumption +rejected —$/);
+    // The safe default with no intent named (the arbiter restarted and holds no intent): none is in force.
+    state.arbiter.set('bat-1', {
+      v: 1,
+      assetId: 'bat-1',
+      outcome: 'safe',
       applied: { kind: 'safe' },
       violations: [],
+      atMs: AT + 5_500,
+      reason: 'start-up: safe',
     });
-    expect(row(AT + 6_000)).toMatch(/−2\.50 kW +optimization +self-consumption +rejected/);
+    expect(row(AT + 6_000)).toMatch(/ {2}bat-1( +—){5} +safe safe$/);
   });
 
   it('says what it has not seen yet', () => {

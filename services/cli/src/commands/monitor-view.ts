@@ -10,6 +10,7 @@ import {
   type IntentSource,
   type Setpoint,
 } from '@voltimax/contracts';
+import { isInForce } from './arbiter-format';
 
 /** What `voltimax monitor` has seen so far: the latest message per asset, strategy and service. */
 export interface MonitorState {
@@ -70,14 +71,15 @@ export function intentInForce(
   decision: ArbiterDecision | undefined,
   nowMs: number,
 ): ShownIntent {
+  // In force and naming no intent (the safe default: the arbiter has no live intent, e.g. after its restart).
+  if (decision !== undefined && isInForce(decision) && decision.intentId === undefined) return { outranked: [] };
   const refusedId = decision?.outcome === 'rejected' ? decision.intentId : undefined;
   const all = [...(bySource?.values() ?? [])]
     .filter((i) => refusedId === undefined || i.id !== refusedId)
     .sort((a, b) => b.issuedAtMs - a.issuedAtMs);
   const live = all.filter((i) => i.issuedAtMs + i.ttlMs > nowMs);
   const below = (source: IntentSource) => live.filter((i) => INTENT_PRIORITY[i.source] < INTENT_PRIORITY[source]);
-  const namedId =
-    decision?.outcome === 'superseded' || decision?.outcome === 'rejected' ? undefined : decision?.intentId;
+  const namedId = decision === undefined || !isInForce(decision) ? undefined : decision.intentId;
   const named = namedId === undefined ? undefined : all.find((i) => i.id === namedId);
   if (namedId !== undefined && named === undefined && decision?.source !== undefined) {
     return {

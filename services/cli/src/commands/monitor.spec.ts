@@ -154,6 +154,54 @@ describe('voltimax monitor', () => {
     expect(text).not.toContain('superseded');
   });
 
+  it('keeps the decision in force when an intent is refused at the door after it', async () => {
+    const f = fake();
+    const held: ControlIntent = {
+      ...exampleIntent,
+      id: 'int-held',
+      source: 'manual',
+      setpoint: { kind: 'battery-power', powerW: 3_000 },
+      reason: 'operator hold',
+    };
+    const refused: ControlIntent = { ...held, id: 'int-ahead', setpoint: { kind: 'battery-power', powerW: 4_000 } };
+    f.duringDelay = () => {
+      f.peer.publish(subjects.intent, intentParams(held), held);
+      f.peer.publish(
+        subjects.arbiterDecision,
+        { assetId: 'bat-1' },
+        {
+          ...exampleArbiterDecision,
+          intentId: 'int-held',
+          outcome: 'applied',
+          requested: held.setpoint,
+          applied: held.setpoint,
+          violations: [],
+        },
+      );
+      f.peer.publish(subjects.intent, intentParams(exampleIntent), exampleIntent);
+      // Future-dated: refused by the arbiter before any arbitration (no `applied`); int-held still holds.
+      f.peer.publish(subjects.intent, intentParams(refused), refused);
+      f.peer.publish(
+        subjects.arbiterDecision,
+        { assetId: 'bat-1' },
+        {
+          v: 1,
+          assetId: 'bat-1',
+          intentId: 'int-ahead',
+          source: 'manual',
+          outcome: 'rejected',
+          requested: refused.setpoint,
+          violations: [{ code: 'future-dated', detail: 'issued 1 h ahead' }],
+          atMs: exampleArbiterDecision.atMs + 1_000,
+        },
+      );
+    };
+    const c = capture();
+    await monitor(c.io, { once: true }, f.deps);
+    const text = c.out.join('');
+    expect(text).toMatch(/ {2}bat-1 .* \+3\.00 kW +manual \(over optimization\) +applied \+3\.00 kW/);
+  });
+
   it('takes the decision in force from AUDIT for a commanded asset with no decision in the window', async () => {
     const f = fake();
     // A charger held by a steady manual limit: the arbiter publishes nothing new; meters are never looked up.

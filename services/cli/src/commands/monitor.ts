@@ -8,6 +8,7 @@ import { CliExit, type CliIo } from '../io';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { isInForce } from './arbiter-format';
 import { IN_FORCE_WITHIN, readAuditDecisions } from './arbiter-why';
 import { emptyMonitorState, noteIntent, renderMonitor, type MonitorState } from './monitor-view';
 import { renderSiteStatus, siteStatusLine, type SupervisedProcess } from './site-status';
@@ -17,8 +18,9 @@ export interface MonitorConnection {
   readonly bus: Bus;
   close(): Promise<void>;
   /**
-   * The arbiter's decision in force for an asset from stream AUDIT, when the decisions seen are all superseded (a
-   * steady manual intent publishes none while the strategy's keep being superseded); undefined if none or unreadable.
+   * The arbiter's decision in force for an asset from stream AUDIT, when the decisions seen say nothing in force
+   * (superseded, refused) or none came (a steady manual intent publishes none while the strategy's keep being
+   * superseded); undefined if none or unreadable.
    */
   inForce?(assetId: string): Promise<ArbiterDecision | undefined>;
 }
@@ -117,7 +119,7 @@ async function natsConnect(opts: {
     inForce: async (assetId) => {
       try {
         const decisions = await readAuditDecisions(nc, assetId, 1, 2_000, IN_FORCE_WITHIN);
-        return decisions.find((d) => d.outcome !== 'superseded');
+        return decisions.find(isInForce);
       } catch {
         return undefined;
       }
@@ -129,7 +131,8 @@ async function natsConnect(opts: {
 const COMMANDED_KINDS: ReadonlySet<string> = new Set(['battery', 'hybrid-inverter', 'ev-charger', 'pv-inverter']);
 
 /**
- * Replaces each held `superseded` decision by the one in force from AUDIT, when the connection can look it up, and
+ * Replaces each held decision that says nothing in force (superseded, refused) by the one in force from AUDIT, when the
+ * connection can look it up, and
  * fills it in for a commanded asset with no decision at all (a steady intent, e.g. a charger held by a manual limit,
  * publishes none); at most once per asset every `everyMs`.
  */
@@ -144,10 +147,10 @@ async function fillInForce(
   if (lookup === undefined) return;
   const lacking = (assetId: string) => {
     const held = state.arbiter.get(assetId);
-    return held === undefined || held.outcome === 'superseded';
+    return held === undefined || !isInForce(held);
   };
   const candidates = new Set([
-    ...[...state.arbiter.values()].filter((d) => d.outcome === 'superseded').map((d) => d.assetId),
+    ...[...state.arbiter.values()].filter((d) => !isInForce(d)).map((d) => d.assetId),
     ...[...state.telemetry.values()].filter((r) => COMMANDED_KINDS.has(r.kind)).map((r) => r.assetId),
   ]);
   const due = [...candidates].filter(
@@ -202,10 +205,11 @@ export function collect(bus: Bus): { readonly state: MonitorState; stop(): void 
       if (i.source === ctx.params.source && i.assetId === ctx.params.assetId) noteIntent(state, i);
       else state.sourceMismatches += 1;
     }),
-    // What is in force: a lower-priority intent superseded while a manual one holds says nothing about the asset.
+    // What is in force: a lower-priority intent superseded while a manual one holds, or one refused at the door, says
+    // nothing about the asset.
     bus.subscribe(subjects.arbiterDecision, (d) => {
       const held = state.arbiter.get(d.assetId);
-      if (d.outcome === 'superseded' && held !== undefined && held.outcome !== 'superseded') return;
+      if (!isInForce(d) && held !== undefined && isInForce(held)) return;
       state.arbiter.set(d.assetId, d);
     }),
     bus.subscribe(subjects.strategyDecision, (d) => void state.decisions.set(d.strategy, d)),
