@@ -20,9 +20,9 @@ export const ArbiterOptionsSchema = z.strictObject({
   maxRampIntervalMs: z.number().int().positive().default(1_500),
   /**
    * An EV current the grid connection holds below the request keeps its last applied value while that lies inside
-   * every rule's interval and less than this many A below the limit, A (0: off). The limit moves with every house-load reading;
-   * without this the charger would get a new current on every reading (OCPP: a charging profile a second). A limit
-   * that falls below the current is always written at once.
+   * every rule's interval and less than this many A below the limit, A (0: off). The limit moves with every
+   * house-load reading; without this the charger would get a new current on every reading (OCPP: a charging profile
+   * a second). A limit that falls below the current is always written at once.
    */
   evLimitHoldA: z.number().nonnegative().max(16).default(0.5),
 });

@@ -2,8 +2,8 @@ import {
   AUTOMATION_RULES_DECISION,
   EXPORT_LIMIT_DECISION,
   type ArbiterDecision,
-  type AssetReading,
   INTENT_PRIORITY,
+  type AssetReading,
   type ControlIntent,
   type DecisionMetrics,
   type Heartbeat,
@@ -64,7 +64,7 @@ export interface ShownIntent {
  * The intent to show beside the arbiter's outcome: the one the decision in force names (from the decision itself
  * when that intent came before the monitor started), else the live intent of the highest priority (the newest on a
  * tie), else the newest. Not simply the newest: a strategy goes on publishing while a manual intent holds the asset.
- * A decision that refused its intent (rejected) names none in force, and that intent is not shown.
+ * An intent the arbiter refused at the door is never shown; a safe default that names no intent shows none.
  */
 export function intentInForce(
   bySource: ReadonlyMap<IntentSource, ControlIntent> | undefined,
@@ -73,7 +73,7 @@ export function intentInForce(
 ): ShownIntent {
   // In force and naming no intent (the safe default: the arbiter has no live intent, e.g. after its restart).
   if (decision !== undefined && isInForce(decision) && decision.intentId === undefined) return { outranked: [] };
-  const refusedId = decision?.outcome === 'rejected' ? decision.intentId : undefined;
+  const refusedId = decision?.outcome === 'rejected' && !isInForce(decision) ? decision.intentId : undefined;
   const all = [...(bySource?.values() ?? [])]
     .filter((i) => refusedId === undefined || i.id !== refusedId)
     .sort((a, b) => b.issuedAtMs - a.issuedAtMs);

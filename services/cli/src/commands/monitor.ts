@@ -131,10 +131,9 @@ async function natsConnect(opts: {
 const COMMANDED_KINDS: ReadonlySet<string> = new Set(['battery', 'hybrid-inverter', 'ev-charger', 'pv-inverter']);
 
 /**
- * Replaces each held decision that says nothing in force (superseded, refused) by the one in force from AUDIT, when the
- * connection can look it up, and
- * fills it in for a commanded asset with no decision at all (a steady intent, e.g. a charger held by a manual limit,
- * publishes none); at most once per asset every `everyMs`.
+ * Replaces each held decision that says nothing in force (superseded, refused) by the one in force from AUDIT, when
+ * the connection can look it up, and fills it in for a commanded asset with no decision at all (a steady intent, e.g.
+ * a charger held by a manual limit, publishes none); at most once per asset every `everyMs`.
  */
 async function fillInForce(
   state: MonitorState,
