@@ -74,9 +74,10 @@ export function arbiterEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       /** Rule option: a driver silent for this many of its heartbeat intervals is lost. */
       MISSED_HEARTBEATS: int(1, 100, DEFAULT_ARBITER_OPTIONS.missedHeartbeats),
       /**
-       * Rule option: an EV current the grid connection (import, export, a phase) holds below the request keeps its last written value
-       * while that is inside every limit and less than this many A below it, A (0 = off): the limit moves with every
-       * house-load reading, and the charger would get a new current each time. A cut is always written at once.
+       * Rule option: where the grid connection (import, export, a phase) leaves an EV charger about what it asks for,
+       * its last written current is kept while that is inside every limit and less than this many A below the value,
+       * A (0 = off): the limit moves with every house-load reading, and the charger would get a new current each
+       * time. A cut is always written at once.
        */
       EV_LIMIT_HOLD_A: z.coerce.number().finite().min(0).max(16).default(DEFAULT_ARBITER_OPTIONS.evLimitHoldA),
       /** How long a written setpoint stays valid (DeviceWrite.expiresAtMs − issuedAtMs), ms. */

@@ -145,21 +145,22 @@ function narrowest(requested: number, ends: Ends): number {
 }
 
 /**
- * An EV current held below the request where the grid connection's end is near: the last applied current instead,
- * when that is not above the value, not below `lo` (every rule's lower end, the minimum current among them) and less
- * than `evLimitHoldA` below the value. Every rule's interval holds it (it lies between `lo` and the value), so only
- * the write is saved: the headroom the grid leaves moves with every house-load reading, and a charger must not get a
- * new current each time. Only while the grid's end lies less than the hold above the value: where the grid binds, or
- * hovers just above a fixed limit (else the value would swap between the two on every reading). A fixed limit such as
- * the charger's maximum with the grid far away never moves, and holding below it would keep the car under it for good.
+ * An EV current kept where the grid connection's end is near: the last applied current instead of the value, when
+ * that is not above the value, not below `lo` (every rule's lower end, the minimum current among them) and less than
+ * `evLimitHoldA` below the value. Every rule's interval holds it (it lies between `lo` and the value), so only the
+ * write is saved: the headroom the grid leaves moves with every house-load reading, and a charger must not get a new
+ * current each time. Only while the grid's upper end lies less than the hold above the value: where the grid binds,
+ * or hovers just above the request or a fixed limit (else the value would swap between the two on every reading). A
+ * fixed limit such as the charger's maximum with the grid far away never moves, and holding below it would keep the
+ * car under it for good. Undefined when nothing is held.
  */
-function heldEvCurrent(ctx: RuleContext, value: number, requestedValue: number, ends: Ends, lo: number): number {
+function heldEvCurrent(ctx: RuleContext, value: number, ends: Ends, lo: number): number | undefined {
   const last = ctx.lastApplied?.setpoint;
   const holdA = ctx.options.evLimitHoldA;
-  if (ctx.requested.kind !== 'ev-current' || last?.kind !== 'ev-current' || !(value < requestedValue)) return value;
-  if (!(ends.softHi < value + holdA)) return value;
+  if (ctx.requested.kind !== 'ev-current' || last?.kind !== 'ev-current') return undefined;
+  if (!(ends.softHi < value + holdA)) return undefined;
   const heldA = last.currentA;
-  return heldA > 0 && heldA >= lo && heldA <= value && value - heldA < holdA ? heldA : value;
+  return heldA > 0 && heldA >= lo && heldA < value && value - heldA < holdA ? heldA : undefined;
 }
 
 /**
@@ -233,7 +234,18 @@ export function arbitrateWith(rules: readonly SafetyRule[], input: ArbitrationIn
     ...(Number.isFinite(lo) ? { min: lo } : {}),
     ...(Number.isFinite(hi) ? { max: hi } : {}),
   };
-  const written = metSoft ? heldEvCurrent(ctx, value, requestedValue, ends, lo) : value;
+  const heldA = metSoft ? heldEvCurrent(ctx, value, ends, lo) : undefined;
+  if (heldA !== undefined) {
+    violations.push(
+      violation('ev-limit-hold', {
+        limit: heldA,
+        value,
+        unit: 'A',
+        detail: `the last current is kept: the grid's limit lies less than ${ctx.options.evLimitHoldA} A above it`,
+      }),
+    );
+  }
+  const written = heldA ?? value;
   return {
     setpoint: withValue(requested, written, ctx.evPhases),
     outcome: violations.length > 0 || written !== requestedValue ? 'clamped' : 'applied',

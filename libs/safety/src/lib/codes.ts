@@ -27,6 +27,7 @@ export const VIOLATION_CODES = [
   'ev-min-current',
   'ev-max-current',
   'ev-phases',
+  'ev-limit-hold',
   'pv-rated-power',
   'ramp-rate',
 ] as const;

@@ -19,8 +19,8 @@ export const ArbiterOptionsSchema = z.strictObject({
    */
   maxRampIntervalMs: z.number().int().positive().default(1_500),
   /**
-   * An EV current the grid connection holds below the request keeps its last applied value while that lies inside
-   * every rule's interval and less than this many A below the limit, A (0: off). The limit moves with every
+   * Where the grid connection leaves an EV charger about what it asks for, its last applied current is kept while
+   * that lies inside every rule's interval and less than this many A below the value, A (0: off). The limit moves with every
    * house-load reading; without this the charger would get a new current on every reading (OCPP: a charging profile
    * a second). A limit that falls below the current is always written at once.
    */

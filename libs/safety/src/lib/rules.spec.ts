@@ -57,7 +57,7 @@ describe('rule order', () => {
   });
 
   it('covers every violation code exactly once', () => {
-    const codes = [...RULE_ORDER.flatMap((rule) => rule.codes), 'ev-phases'];
+    const codes = [...RULE_ORDER.flatMap((rule) => rule.codes), 'ev-phases', 'ev-limit-hold'];
     expect([...codes].sort()).toEqual([...VIOLATION_CODES].sort());
     expect(new Set(codes).size).toBe(codes.length);
   });
