@@ -169,6 +169,8 @@ type WriteKind = 'start' | 'change' | 'force' | 'reassert' | 'retry' | 'stop';
 /** The newest write the arbiter started for an asset, and what became of it. */
 interface LastWrite {
   readonly write: DeviceWrite;
+  /** The request the write answered (the winning intent's setpoint then). */
+  readonly requested?: Setpoint;
   status: 'pending' | 'ok' | 'failed';
   doneAtMs?: number;
 }
@@ -473,7 +475,11 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
     if (last === undefined || last.status === 'failed') return undefined;
     // The ramp counts from when the driver confirmed it (a write confirmed on its third try earns no ramp time for
     // its retries), from its issue while it is in flight.
-    return { setpoint: last.write.setpoint, atMs: last.doneAtMs ?? last.write.issuedAtMs };
+    return {
+      setpoint: last.write.setpoint,
+      atMs: last.doneAtMs ?? last.write.issuedAtMs,
+      ...(last.requested === undefined ? {} : { requested: last.requested }),
+    };
   }
 
   /**
@@ -531,7 +537,11 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       // The rules' interval: a driver that writes whole steps picks one inside it (never past a limit).
       ...(bounds === undefined || setpoint.kind === 'safe' ? {} : { bounds }),
     };
-    const last: LastWrite = { write, status: 'pending' };
+    const last: LastWrite = {
+      write,
+      ...(intent === undefined ? {} : { requested: intent.setpoint }),
+      status: 'pending',
+    };
     rt.last = last;
     rt.unconfirmed.push(write);
     const writtenW = batteryWOf(setpoint);
@@ -778,7 +788,9 @@ export function startArbiter(deps: ArbiterDeps): Arbiter {
       const decision = (commandId?: string) =>
         decisionFor(rt.asset.id, winner, result, nowMs, commandId === undefined ? {} : { commandId });
       const written = maybeWrite(rt, result.setpoint, nowMs, opts.force === true, winner, decision, raw.bounds);
-      const key = JSON.stringify([winner?.id, result.outcome, result.setpoint, result.violations.map((v) => v.code)]);
+      // Not the EV hold's note: it comes and goes as the value touches the kept current, with nothing written.
+      const codes = result.violations.map((v) => v.code).filter((code) => code !== 'ev-limit-hold');
+      const key = JSON.stringify([winner?.id, result.outcome, result.setpoint, codes]);
       const audited = written !== undefined && (written.kind === 'change' || written.kind === 'force');
       if (isReply) {
         reply = decision(written?.commandId);

@@ -204,7 +204,13 @@ describe('scenario: a charger held at the import limit while the house load move
   // 17 kW import limit, a house of 7 kW ± 150 W: the charger, asked for 16 A, fits 14.5 A ± 0.2 A (3 × 230 V).
   const noiseW = [0, 120, -90, 150, -150, 40, -60, 110, -130, 80];
   /** Ticks of 1 s; the charger draws what was last written, the meter sees the house and the charger. */
-  function run(houseW: readonly number[], holdA?: number, requested: Setpoint = { kind: 'ev-current', currentA: 16 }) {
+  function run(
+    houseW: readonly number[],
+    holdA?: number,
+    requested: Setpoint | readonly Setpoint[] = { kind: 'ev-current', currentA: 16 },
+  ) {
+    const requestAt = (i: number): Setpoint =>
+      'kind' in requested ? requested : (requested[Math.min(i, requested.length - 1)] ?? SAFE_SETPOINT);
     let last: AppliedSetpoint = { setpoint: { kind: 'ev-current', currentA: 14 }, atMs: NOW_MS - 1_000 };
     const written: number[] = [];
     const codes: string[][] = [];
@@ -214,7 +220,7 @@ describe('scenario: a charger held at the import limit while the house load move
       const at = { atMs: nowMs - 200 };
       const result = arbitrate({
         asset: EV,
-        requested,
+        requested: requestAt(i),
         reading: evReading({ powerW: lastA * 690 }, at),
         grid: { limits: GRID_LIMITS, reading: gridReading({ powerW: house + lastA * 690 }, at) },
         lastApplied: last,
@@ -229,7 +235,7 @@ describe('scenario: a charger held at the import limit while the house load move
       expect(house + currentA * 690).toBeLessThanOrEqual(17_000 * (1 + RESTORE_MARGIN_SHARE));
       written.push(currentA);
       codes.push(result.violations.map((v) => v.code));
-      last = { setpoint: result.setpoint, atMs: nowMs };
+      last = { setpoint: result.setpoint, atMs: nowMs, requested: requestAt(i) };
     });
     const changes = written.filter((a, i) => i > 0 && a !== written[i - 1]).length;
     return { written, changes, codes };
@@ -259,6 +265,16 @@ describe('scenario: a charger held at the import limit while the house load move
       expect(held.codes.filter((codes) => codes.includes('ev-limit-hold')).length).toBeGreaterThan(40);
     },
   );
+
+  it('gives a raised request at once, even with the grid steady just above it', () => {
+    // The grid leaves 16.3 A throughout; the strategy asks 16, then 15.7, then 16 A again.
+    const steady = Array.from({ length: 9 }, () => 17_000 - 16.3 * 690);
+    const asks = [16, 16, 16, 15.7, 15.7, 15.7, 16, 16, 16].map((currentA) => ({
+      kind: 'ev-current' as const,
+      currentA,
+    }));
+    expect(run(steady, undefined, asks).written).toEqual([16, 16, 16, 15.7, 15.7, 15.7, 16, 16, 16]);
+  });
 
   it('holds nothing under a fixed limit: a charger asked for more than its maximum gets its maximum', () => {
     const input = evInput(

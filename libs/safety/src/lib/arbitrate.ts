@@ -152,13 +152,20 @@ function narrowest(requested: number, ends: Ends): number {
  * current each time. Only while the grid's upper end lies less than the hold above the value: where the grid binds,
  * or hovers just above the request or a fixed limit (else the value would swap between the two on every reading). A
  * fixed limit such as the charger's maximum with the grid far away never moves, and holding below it would keep the
- * car under it for good. Undefined when nothing is held.
+ * car under it for good; nor is a request that changed since the last write held under. Undefined when nothing is
+ * held.
  */
 function heldEvCurrent(ctx: RuleContext, value: number, ends: Ends, lo: number): number | undefined {
   const last = ctx.lastApplied?.setpoint;
   const holdA = ctx.options.evLimitHoldA;
-  if (ctx.requested.kind !== 'ev-current' || last?.kind !== 'ev-current') return undefined;
+  const requested = ctx.requested;
+  if (requested.kind !== 'ev-current' || last?.kind !== 'ev-current') return undefined;
   if (!(ends.softHi < value + holdA)) return undefined;
+  // A request nothing held down is kept under only while it is the one the last write answered: a strategy or an
+  // operator raising it gets the raise (else a steady grid near it would keep the old current for good).
+  const before = ctx.lastApplied?.requested;
+  if (!(value < requested.currentA) && !(before?.kind === 'ev-current' && before.currentA === requested.currentA))
+    return undefined;
   const heldA = last.currentA;
   return heldA > 0 && heldA >= lo && heldA < value && value - heldA < holdA ? heldA : undefined;
 }

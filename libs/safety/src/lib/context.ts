@@ -45,6 +45,8 @@ export interface DriverHealth {
 export interface AppliedSetpoint {
   readonly setpoint: Setpoint;
   readonly atMs: number;
+  /** The request it answered (the winning intent's setpoint then), when known: the EV hold compares it. */
+  readonly requested?: Setpoint;
 }
 
 /** The grid connection: its limits, the grid-meter reading and changes the reading cannot show yet. */

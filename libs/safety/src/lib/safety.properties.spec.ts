@@ -299,6 +299,10 @@ describe('safety properties', () => {
                   lastApplied: {
                     setpoint: { ...first.setpoint, currentA: Math.max(0, first.setpoint.currentA - below * holdA) },
                     atMs: generated.nowMs - 1_000,
+                    // Mostly answering the same request (a hold under an unclamped request needs that).
+                    ...(generated.requested === undefined || tenths % 4 === 0
+                      ? {}
+                      : { requested: generated.requested }),
                   },
                 }
               : generated;
@@ -324,6 +328,14 @@ describe('safety properties', () => {
           ensure(
             heldA > 0 && heldA < plainA && plainA - heldA < holdA,
             () => `${heldA} A held for ${plainA} A with a ${holdA} A hold`,
+          );
+          // Under a request nothing held down, only while it is the one the last write answered.
+          const requestedA = input.requested?.kind === 'ev-current' ? input.requested.currentA : Number.NaN;
+          const before = input.lastApplied?.requested;
+          ensure(
+            plainA < requestedA || (before?.kind === 'ev-current' && before.currentA === requestedA),
+            () =>
+              `${heldA} A held under an unclamped request ${requestedA} A that changed from ${JSON.stringify(before)}`,
           );
           // Only near the grid's moving end: with the grid's limits out of reach, nothing is held.
           const open = { ...input, grid: { ...input.grid, limits: { ...input.grid.limits, ...FAR } } };
