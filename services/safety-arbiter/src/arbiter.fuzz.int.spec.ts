@@ -381,7 +381,10 @@ let stack: NatsStack;
 const senders = new Map<Sender, NatsConnection>();
 
 beforeAll(async () => {
-  stack = await startStack({ env: { SETPOINT_VALIDITY_MS: String(VALIDITY_MS) } });
+  // Driver heartbeats every second (lost after 3 s), not every 250 ms: 10 000 intents keep this process busy, and on
+  // a loaded machine a 750-ms stall of the fake driver made the arbiter take it for lost (the probe below then got
+  // `safe`; seen once, in a CI rehearsal with other suites running beside it).
+  stack = await startStack({ env: { SETPOINT_VALIDITY_MS: String(VALIDITY_MS) }, heartbeatEveryMs: 1_000 });
   stack.driver.values.set('bat-1', { socPct: BATTERY_SOC_PCT });
   for (const user of ['strategy-engine', 'cli'] as const) senders.set(user, await stack.connectAs(user));
   // Let the arbiter see the driver and telemetry first, so most valid intents get written.
