@@ -146,7 +146,7 @@ function narrowest(requested: number, ends: Ends): number {
 
 /**
  * An EV current kept where the grid connection's end is near: the last applied current instead of the value, when
- * that is not above the value, not below `lo` (every rule's lower end, the minimum current among them) and less than
+ * that lies below the value, not below `lo` (every rule's lower end, the minimum current among them) and less than
  * `evLimitHoldA` below the value. Every rule's interval holds it (it lies between `lo` and the value), so only the
  * write is saved: the headroom the grid leaves moves with every house-load reading, and a charger must not get a new
  * current each time. Only while the grid's upper end lies less than the hold above the value: where the grid binds,
