@@ -26,7 +26,7 @@ import {
 } from '@voltimax/testing';
 import { pino } from 'pino';
 import { runCli } from '../program';
-import { AUDIT_READ_PERMISSION } from './arbiter-why';
+import { AUDIT_READ_PERMISSION, findInForceDecision } from './arbiter-why';
 
 const ROOT = join(__dirname, '../../../..');
 const SITE: SiteConfigInput = {
@@ -420,6 +420,83 @@ describe('arbiter why reading stream AUDIT (stock nats.conf: cli granted exactly
       'rejected  manual intent int-44',
     ]);
     expect(result.stdout).toContain('  (in force; later intents superseded by it or refused, the newest 2 below)\n');
+  });
+
+  it('finds the decision in force behind superseded ones; with its earlier answer it reads only what came since', async () => {
+    const arbiter = createBus(await connectAs(server, 'safety-arbiter'), quiet);
+    const cli = await connectAs(server, 'cli');
+    const jsm = await jetstreamManager(cli);
+    let i = 100;
+    const publish = async (outcome: 'applied' | 'superseded', count: number) => {
+      for (let n = 0; n < count; n += 1, i += 1) {
+        arbiter.publish(
+          subjects.arbiterDecision,
+          { assetId: 'ev-2' },
+          {
+            v: 1,
+            assetId: 'ev-2',
+            intentId: `int-${i}`,
+            source: outcome === 'applied' ? 'manual' : 'optimization',
+            outcome,
+            requested: { kind: 'ev-current', currentA: outcome === 'applied' ? 10 : 6 },
+            applied: { kind: 'ev-current', currentA: 10 },
+            violations: [],
+            atMs: 1_767_225_600_000 + i * 1_000,
+          },
+        );
+        // Another asset's decisions in between, as in a real stream.
+        arbiter.publish(
+          subjects.arbiterDecision,
+          { assetId: 'bat-2' },
+          { ...(published[0] as ArbiterDecision), assetId: 'bat-2', intentId: `b-${i}` },
+        );
+      }
+      const lastId = `b-${i - 1}`;
+      await waitFor(async () => {
+        const last = await jsm.streams.getMessage('AUDIT', { last_by_subj: 'arbiter.decision.bat-2' });
+        return (last?.json<ArbiterDecision>().intentId ?? '') === lastId;
+      });
+    };
+    // The requests one lookup sends (each "get message" is one).
+    const requests = async (lookup: () => Promise<unknown>) => {
+      const before = cli.stats().outMsgs;
+      const result = await lookup();
+      return { result, sent: cli.stats().outMsgs - before };
+    };
+
+    await publish('applied', 1);
+    await publish('superseded', 30);
+    const full = await requests(() => findInForceDecision(cli, 'ev-2', { within: 50 }));
+    const first = full.result as Awaited<ReturnType<typeof findInForceDecision>>;
+    expect(first?.decision.intentId).toBe('int-100');
+    expect(first?.checkedSeq).toBeGreaterThan(first?.seq ?? Infinity);
+    // A walk shorter than the run of superseded decisions finds nothing on its own.
+    expect(await findInForceDecision(cli, 'ev-2', { within: 10 })).toBeUndefined();
+
+    // Nothing new: the earlier answer stands, after reading only the newest decision (and the JetStream manager's
+    // API check) instead of a walk over all 30.
+    const again = await requests(() =>
+      findInForceDecision(cli, 'ev-2', { within: 10, ...(first ? { known: first } : {}) }),
+    );
+    expect(again.result).toEqual(first);
+    expect(again.sent).toBeLessThanOrEqual(2);
+    expect(full.sent).toBeGreaterThan(30);
+
+    // More superseded ones: only they are read, and the answer stands although the run is now longer than `within`.
+    await publish('superseded', 5);
+    const later = await requests(() =>
+      findInForceDecision(cli, 'ev-2', { within: 10, ...(first ? { known: first } : {}) }),
+    );
+    const laterHit = later.result as Awaited<ReturnType<typeof findInForceDecision>>;
+    expect(laterHit?.decision.intentId).toBe('int-100');
+    expect(laterHit?.checkedSeq).toBeGreaterThan(first?.checkedSeq ?? Infinity);
+    expect(later.sent).toBeLessThan(full.sent / 2);
+
+    // A newer decision in force replaces the earlier answer.
+    await publish('applied', 1);
+    await publish('superseded', 2);
+    const newer = await findInForceDecision(cli, 'ev-2', { within: 10, ...(laterHit ? { known: laterHit } : {}) });
+    expect(newer?.decision.intentId).toBe('int-136');
   });
 
   it('says so when an asset of the site has no decisions', async () => {

@@ -35,19 +35,15 @@ export interface WhyOptions {
 /** The one JetStream API the reading needs (read-only): `$JS.API.STREAM.MSG.GET.AUDIT`. */
 export const AUDIT_READ_PERMISSION = `$JS.API.STREAM.MSG.GET.${streams.audit.name}`;
 
-/**
- * The last `count` decisions for one asset from stream AUDIT, oldest first. Uses only "get message" requests
- * (`last_by_subj`, and `next_by_subj` from a sequence): from the last message it gallops backwards (1, 2, 4 …
- * sequences) and bisects to each previous message of the subject, so it costs O(count · log gap) requests and
- * creates no consumer.
- */
-export async function readAuditDecisions(
-  nc: NatsConnection,
-  assetId: string,
-  count: number,
-  timeoutMs = 3_000,
-  inForceWithin = 0,
-): Promise<ArbiterDecision[]> {
+/** Reads one asset's decisions from stream AUDIT with "get message" requests only (no consumer). */
+interface AuditReader {
+  /** The asset's newest message, or null. */
+  last(): Promise<StoredMsg | null>;
+  /** The asset's last message before sequence `before`, or null. */
+  previous(before: number): Promise<StoredMsg | null>;
+}
+
+async function auditReader(nc: NatsConnection, assetId: string, timeoutMs: number): Promise<AuditReader> {
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: timeoutMs });
   const stream = streams.audit.name;
   const subject = subjects.arbiterDecision.format({ assetId });
@@ -62,7 +58,8 @@ export async function readAuditDecisions(
     firstFrom.set(seq, found);
     return found;
   };
-  /** The last message of the subject before `before`, or null. */
+  // From `before` it gallops backwards (1, 2, 4 … sequences) and bisects to the previous message of the subject:
+  // O(log gap) requests.
   const previous = async (before: number): Promise<StoredMsg | null> => {
     let hi = before;
     for (let step = 1; ; step *= 2) {
@@ -84,36 +81,55 @@ export async function readAuditDecisions(
       hi = lo;
     }
   };
-  const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+  return { last: () => jsm.streams.getMessage(stream, { last_by_subj: subject }), previous };
+}
+
+function decodeDecision(msg: StoredMsg): ArbiterDecision | undefined {
+  try {
+    const parsed = ArbiterDecisionSchema.safeParse(msg.json());
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isMsgInForce(msg: StoredMsg): boolean {
+  const decision = decodeDecision(msg);
+  return decision !== undefined && isInForce(decision);
+}
+
+/**
+ * The last `count` decisions for one asset from stream AUDIT, oldest first. Costs O(count · log gap) "get message"
+ * requests (`last_by_subj`, and `next_by_subj` from a sequence) and creates no consumer. With `inForceWithin` > 0,
+ * when none of them is in force (all superseded or refused), the one in force is looked for up to that many
+ * decisions further back and put first.
+ */
+export async function readAuditDecisions(
+  nc: NatsConnection,
+  assetId: string,
+  count: number,
+  timeoutMs = 3_000,
+  inForceWithin = 0,
+): Promise<ArbiterDecision[]> {
+  const reader = await auditReader(nc, assetId, timeoutMs);
+  const last = await reader.last();
   if (last === null) return [];
   const found: StoredMsg[] = [last];
   while (found.length < count) {
     const first = found[0];
     if (first === undefined) break;
-    const prev = await previous(first.seq);
+    const prev = await reader.previous(first.seq);
     if (prev === null) break;
     found.unshift(prev);
   }
-  const decode = (msg: StoredMsg): ArbiterDecision | undefined => {
-    try {
-      const parsed = ArbiterDecisionSchema.safeParse(msg.json());
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const inForce = (msg: StoredMsg) => {
-    const decision = decode(msg);
-    return decision !== undefined && isInForce(decision);
-  };
   // Every decision shown superseded or refused (a manual intent holds and the strategy's keep coming): the one in
   // force too.
-  if (inForceWithin > 0 && !found.some(inForce)) {
+  if (inForceWithin > 0 && !found.some(isMsgInForce)) {
     let oldest = found[0];
     for (let scanned = 0; oldest !== undefined && scanned < inForceWithin; scanned += 1) {
-      const prev = await previous(oldest.seq);
+      const prev = await reader.previous(oldest.seq);
       if (prev === null) break;
-      if (inForce(prev)) {
+      if (isMsgInForce(prev)) {
         found.unshift(prev);
         break;
       }
@@ -121,9 +137,48 @@ export async function readAuditDecisions(
     }
   }
   return found.flatMap((msg) => {
-    const decision = decode(msg);
+    const decision = decodeDecision(msg);
     return decision === undefined ? [] : [decision];
   });
+}
+
+/** A decision in force for an asset, where it lies in stream AUDIT, and how far the search for it read. */
+export interface InForceDecision {
+  readonly decision: ArbiterDecision;
+  /** Its sequence in AUDIT. */
+  readonly seq: number;
+  /** The asset's newest sequence when it was found: the decisions after `seq` up to this one are not in force. */
+  readonly checkedSeq: number;
+}
+
+/**
+ * The asset's decision in force from stream AUDIT: the newest decision that says what holds (not superseded, not
+ * refused at the door), looked for from the newest back over at most `within` decisions; undefined if none.
+ * `known` is an earlier answer for the same asset: the walk stops where that search began (`checkedSeq`) and returns
+ * it when nothing newer is in force. So a caller asking again and again (the live monitor, every few seconds while a
+ * manual intent holds and the strategy's intents keep being superseded) reads only the decisions that came since, not
+ * the whole run of superseded ones, and keeps its answer after that run has grown past `within`. When the asset's
+ * newest sequence is below `known.checkedSeq` the stream was recreated and `known` is ignored.
+ */
+export async function findInForceDecision(
+  nc: NatsConnection,
+  assetId: string,
+  opts: { readonly timeoutMs?: number; readonly within: number; readonly known?: InForceDecision },
+): Promise<InForceDecision | undefined> {
+  const reader = await auditReader(nc, assetId, opts.timeoutMs ?? 3_000);
+  const newest = await reader.last();
+  if (newest === null) return undefined;
+  const known = opts.known !== undefined && opts.known.checkedSeq <= newest.seq ? opts.known : undefined;
+  let msg: StoredMsg | null = newest;
+  for (let scanned = 0; msg !== null && scanned <= opts.within; scanned += 1) {
+    if (known !== undefined && msg.seq <= known.checkedSeq) return { ...known, checkedSeq: newest.seq };
+    const decision = decodeDecision(msg);
+    if (decision !== undefined && isInForce(decision)) return { decision, seq: msg.seq, checkedSeq: newest.seq };
+    msg = await reader.previous(msg.seq);
+  }
+  return msg !== null && known !== undefined && msg.seq <= known.checkedSeq
+    ? { ...known, checkedSeq: newest.seq }
+    : undefined;
 }
 
 /** When every decision shown is `superseded`, how far back `why` looks for the one in force (decisions). */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { isInForce } from './arbiter-format';
-import { IN_FORCE_WITHIN, readAuditDecisions } from './arbiter-why';
+import { IN_FORCE_WITHIN, findInForceDecision, type InForceDecision } from './arbiter-why';
 import { emptyMonitorState, noteIntent, renderMonitor, type MonitorState } from './monitor-view';
 import { renderSiteStatus, siteStatusLine, type SupervisedProcess } from './site-status';
 
@@ -113,13 +113,22 @@ async function natsConnect(opts: {
     timeout: opts.timeoutMs,
     maxReconnectAttempts: -1,
   });
+  // The last answer per asset: the next lookup reads only the decisions that came since.
+  const known = new Map<string, InForceDecision>();
   return {
     bus: createBus(nc, pino({ level: 'silent' })),
     close: () => nc.close(),
     inForce: async (assetId) => {
       try {
-        const decisions = await readAuditDecisions(nc, assetId, 1, 2_000, IN_FORCE_WITHIN);
-        return decisions.find(isInForce);
+        const before = known.get(assetId);
+        const found = await findInForceDecision(nc, assetId, {
+          timeoutMs: 2_000,
+          within: IN_FORCE_WITHIN,
+          ...(before === undefined ? {} : { known: before }),
+        });
+        if (found === undefined) known.delete(assetId);
+        else known.set(assetId, found);
+        return found?.decision;
       } catch {
         return undefined;
       }
