@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { runCli } from '../program';
-import { autoSubStepMs, localMidnightMs, num, parseDurationMs } from './backtest';
+import { TRACE_CSV_HEADER, autoSubStepMs, localMidnightMs, num, parseDurationMs } from './backtest';
 import { DEFAULT_DATA_FILE } from './backtest-defaults';
 import { renderDaySvg } from './backtest-svg';
 
@@ -45,6 +45,8 @@ describe('voltimax backtest', () => {
         'day.svg',
         '--day',
         '2024-05-12',
+        '--trace',
+        'steps.csv',
       ],
       io,
     );
@@ -91,6 +93,35 @@ describe('voltimax backtest', () => {
       expect(svg).toContain(`>${label}</text>`);
     }
     expect(c.files.has('day-arbitrage.svg')).toBe(true);
+    // Several runs: one trace each, named after the run.
+    expect(c.files.get('steps-arbitrage.csv')?.split('\n')).toHaveLength(98);
+    expect(c.files.has('steps-self-consumption.csv')).toBe(true);
+  }, 20_000);
+
+  it('--trace writes every step as CSV: the balance holds on each row, the SoC beside the optimum’s', async () => {
+    const { c, io } = capture();
+    const code = await runCli(['backtest', ...ONE_DAY, '--strategy', 'self-consumption', '--trace', 'steps.csv'], io);
+    expect(c.err.join('')).toBe('');
+    expect(code).toBe(0);
+    expect(c.out.join('')).toContain('wrote steps.csv\n');
+    const [header, ...rows] = (c.files.get('steps.csv') ?? '').trimEnd().split('\n');
+    expect(header).toBe(TRACE_CSV_HEADER);
+    expect(rows).toHaveLength(96);
+    const cells = rows.map((r) => r.split(','));
+    // 12 May 2024, 00:00 in Paris is 22:00 UTC the day before.
+    expect(cells[0]?.slice(0, 2)).toEqual(['2024-05-11T22:00:00.000Z', '2024-05-12 00:00']);
+    expect(cells[95]?.[1]).toBe('2024-05-12 23:45');
+    for (const row of cells) {
+      const [load, pv, grid, battery] = row.slice(2, 6).map(Number) as [number, number, number, number];
+      expect(Math.abs(grid - (load - pv - battery))).toBeLessThanOrEqual(2);
+      const soc = Number(row[7]);
+      expect(soc).toBeGreaterThanOrEqual(10 - 1e-9);
+      expect(soc).toBeLessThanOrEqual(95 + 1e-9);
+      expect(row[8]).toMatch(/^\d+\.\d\d$/);
+      expect(row[10]).toMatch(/^[a-z-]+$/);
+    }
+    // Self-consumption stores the sunny day's surplus: the SoC rises above the floor.
+    expect(Math.max(...cells.map((row) => Number(row[7])))).toBeGreaterThan(50);
   }, 20_000);
 
   it('--strategy all runs the 11 strategies and none breaks a limit', async () => {
@@ -255,6 +286,7 @@ describe('voltimax backtest', () => {
     [['--from', '2024-03-01', '--to', '2024-03-02'], /--to 2024-03-02 is before the data: \S+ covers 2024-04-01 – 2024-05-31/],
     [['--svg', 'x.svg', '--day', '2024-05-14'], /--day 2024-05-14 is outside the simulated period, 2024-05-12 – 2024-05-12/],
     [['--tariff', 'bad.json'], /invalid tariff bad.json/],
+    [['--trace', 'steps.txt'], /--trace must name a .csv file/],
   ])('rejects %j with exit 2', async (args, message) => {
     const { c, io } = capture({ inputs: { 'bad.json': '{"kind":"fixed"}' } });
     expect(await runCli(['backtest', ...ONE_DAY, ...args], io)).toBe(2);

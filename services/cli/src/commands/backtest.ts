@@ -6,6 +6,7 @@ import {
   type BacktestContext,
   type BacktestReferences,
   type BacktestReport,
+  type BacktestTraceStep,
   type BatteryModel,
   BatteryModelSchema,
   type ForecastMode,
@@ -88,6 +89,7 @@ export interface BacktestCommandOptions {
   readonly load: boolean;
   readonly json?: string;
   readonly svg?: string;
+  readonly trace?: string;
   readonly day?: string;
   readonly mpc?: boolean;
   readonly seedHistory?: boolean;
@@ -420,10 +422,47 @@ function isoDay(atMs: number, timezone: string): string {
   return new Date(atMs + utcOffsetMs(atMs, timezone)).toISOString().slice(0, 10);
 }
 
-function svgPathFor(file: string, label: string, count: number): string {
+/** The file of one strategy's output: `file` itself for a single run, else `<name>-<label><ext>`. */
+function perRunPath(file: string, label: string, count: number): string {
   if (count === 1) return file;
-  const ext = path.extname(file) || '.svg';
-  return `${file.slice(0, file.length - path.extname(file).length)}-${label.replace(/[^a-z0-9-]+/gi, '_')}${ext}`;
+  const ext = path.extname(file);
+  return `${file.slice(0, file.length - ext.length)}-${label.replace(/[^a-z0-9-]+/gi, '_')}${ext}`;
+}
+
+/** The header of `--trace`: one row per step of the run. */
+export const TRACE_CSV_HEADER =
+  'timestamp,local_time,load_w,pv_w,grid_w,battery_w,setpoint_w,soc_pct,optimum_soc_pct,price_eur_per_mwh,reason';
+
+/**
+ * One strategy's run step by step as CSV (`--trace`): the step's start (UTC, and local time in the site's zone),
+ * load, PV, grid (+ import), battery (+ discharge) and the set-point asked (W, means over the step), the SoC at the
+ * step's end with the optimum's beside it (empty without the cost reference), the day-ahead price and the primary
+ * strategy's reason.
+ */
+export function traceCsv(
+  steps: readonly BacktestTraceStep[],
+  timezone: string,
+  optimumSocPct: readonly number[] | undefined,
+): string {
+  const w = (x: number) => (Object.is(Math.round(x), -0) ? '0' : Math.round(x).toFixed(0));
+  const rows = steps.map((s, i) => {
+    const local = new Date(s.atMs + utcOffsetMs(s.atMs, timezone)).toISOString();
+    const optimum = optimumSocPct?.[i];
+    return [
+      new Date(s.atMs).toISOString(),
+      `${local.slice(0, 10)} ${local.slice(11, 16)}`,
+      w(s.loadW),
+      w(s.pvW),
+      w(s.gridW),
+      w(s.batteryW),
+      w(s.setpointW),
+      s.socPct.toFixed(2),
+      optimum === undefined ? '' : optimum.toFixed(2),
+      String(s.spotEurPerMwh),
+      s.reason,
+    ].join(',');
+  });
+  return `${[TRACE_CSV_HEADER, ...rows].join('\n')}\n`;
 }
 
 function referencesJson(refs: BacktestReferences): unknown {
@@ -460,6 +499,7 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
   const horizon: Horizon =
     horizonName === 'full' ? { mode: 'full' } : { mode: 'rolling', windowMs: 2 * DAY_MS, commitMs: DAY_MS };
   if (opts.svg && !opts.svg.endsWith('.svg')) fail(io, '--svg must name a .svg file');
+  if (opts.trace && !opts.trace.endsWith('.csv')) fail(io, '--trace must name a .csv file');
 
   const { series, dataFile, notes } = await loadSeries(io, opts);
   const { tariff, name: tariffName } = await loadTariff(io, opts);
@@ -552,7 +592,7 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     reports.push(
       runBacktest(ctx, selection, {
         references,
-        trace: opts.svg !== undefined,
+        trace: opts.svg !== undefined || opts.trace !== undefined,
         ...(siteMeter ? { siteMeter } : {}),
         onProgress: (done, total) =>
           progress(
@@ -647,7 +687,7 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
     }
     for (const r of reports) {
       const steps = (r.trace ?? []).slice(first, last);
-      const file = svgPathFor(opts.svg, r.label, reports.length);
+      const file = perRunPath(opts.svg, r.label, reports.length);
       const startSoc =
         first > 0 ? (r.trace?.[first - 1]?.socPct ?? base.options.initialSocPct) : base.options.initialSocPct;
       await writeFile(
@@ -670,6 +710,13 @@ export async function backtestCommand(io: BacktestIo, opts: BacktestCommandOptio
             : {}),
         }),
       );
+      io.stdout(`wrote ${file}\n`);
+    }
+  }
+  if (opts.trace) {
+    for (const r of reports) {
+      const file = perRunPath(opts.trace, r.label, reports.length);
+      await writeFile(file, traceCsv(r.trace ?? [], timezone, cost?.socPct));
       io.stdout(`wrote ${file}\n`);
     }
   }
@@ -714,6 +761,7 @@ export function registerBacktestCommand(program: Command, io: BacktestIo): void 
     .option('--json <out.json>', 'write every figure as JSON')
     .option('--svg <out.svg>', 'plot one day (load, PV, grid, battery, SoC, price) per strategy')
     .option('--day <YYYY-MM-DD>', 'the day to plot (default: the first day)')
+    .option('--trace <out.csv>', 'every step of the run as CSV (load, PV, grid, battery, set-point, SoC, price, reason) per strategy')
     .option('--mpc', 'also run an exact LP planner with the strategies\' information (minutes; see below)')
     .option('--seed-history', 'the planners start knowing the data before --from (a gateway commissioned with imported history)')
     .addHelpText('after', BACKTEST_HELP)
