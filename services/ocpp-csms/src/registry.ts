@@ -33,6 +33,8 @@ export interface Registry {
   readonly stations: ReadonlyMap<string, Station>;
   /** The WebSocket upgrade decision (security profile, identity, password, subprotocol). */
   authenticate(handshake: Handshake): { readonly accept: true } | { readonly accept: false; readonly status: number; readonly reason: string };
+  /** An upgrade request that could not be parsed at all (answered 400): counted and listed like a refused one. */
+  badRequest(request: { readonly identity: string; readonly remoteAddress: string | undefined; readonly reason: string }): void;
   /** A WebSocket was accepted: route it to its station (or answer an unknown identity with Rejected). */
   connect(connection: RpcConnection): void;
   /** Most recent first. */
@@ -143,6 +145,10 @@ export function createRegistry(opts: RegistryOptions): Registry {
         return { accept: false, status: 401, reason: 'Unauthorized' };
       }
       return { accept: true };
+    },
+    badRequest(request) {
+      opts.health.incrementCounter('authFailures');
+      remember(request.identity, request.remoteAddress, request.reason.slice(0, 200));
     },
     connect(connection) {
       const adapter = adapters.get(connection.protocol);

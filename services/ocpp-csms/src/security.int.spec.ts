@@ -2,6 +2,7 @@
  * OCPP security profiles on real sockets: 1 (HTTP basic auth on the WebSocket upgrade, per-charger passwords from the
  * variables assets.json names) and 2 (the same over TLS; a throw-away CA and server certificate made with openssl).
  */
+import { connect } from 'node:net';
 import { waitFor } from '@voltimax/testing';
 import { startHarness, testSite, type Csms, type Harness } from './testing/harness';
 import { TestChargePoint } from './testing/test-charge-point';
@@ -14,6 +15,25 @@ const PASSWORDS = { OCPP_PW_CP_1: 'correct horse battery', OCPP_PW_CP_2: 's3cret
 let h: Harness;
 let pki: TestPki;
 const cps: TestChargePoint[] = [];
+
+/** Sends one raw HTTP request to the OCPP port and returns everything the server answers until it closes (or 2 s). */
+async function rawRequest(csms: Csms, request: string): Promise<string> {
+  const socket = connect(csms.port, '127.0.0.1');
+  let answer = '';
+  socket.on('data', (chunk) => (answer += chunk.toString()));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(request);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  socket.destroy();
+  return answer;
+}
 
 function chargePoint(csms: Csms, identity: string, extra: { password?: string; wsOpts?: Record<string, unknown> } = {}) {
   const cp = new TestChargePoint({ endpoint: csms.endpoint, identity, ...extra });
@@ -76,6 +96,26 @@ describe('security profile 1: basic auth', () => {
     const cp = new TestChargePoint({ endpoint: csms.endpoint, identity: 'CP-1', password: PASSWORDS.OCPP_PW_CP_1, protocols: ['ocpp2.0.1'] });
     cps.push(cp);
     await expect(cp.connect()).rejects.toMatchObject({ code: 400 });
+  });
+
+  it('an identity that is not valid percent-encoding gets 400 at the upgrade, counted and listed; the server keeps serving', async () => {
+    const failures = h.heartbeats.at(-1)?.counters?.['authFailures'] ?? 0;
+    const answer = await rawRequest(
+      csms,
+      'GET /ocpp/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const list = await h.chargers();
+    expect(list.unknown.find((u) => u.chargePointId === '%E0%A4%A')).toMatchObject({
+      reason: 'malformed upgrade request: URI malformed',
+      remoteAddress: expect.stringContaining('127.0.0.1'),
+    });
+    expect(csms.log.find((l) => l.msg === 'charge point refused' && JSON.stringify(l).includes('%E0%A4%A'))).toBeDefined();
+    await waitFor(() => (h.heartbeats.at(-1)?.counters?.['authFailures'] ?? 0) > failures, { message: 'authFailures counted' });
+    const cp = chargePoint(csms, 'CP-1', { password: PASSWORDS.OCPP_PW_CP_1 });
+    await cp.connect();
+    expect(await cp.boot()).toMatchObject({ status: 'Accepted' });
   });
 
   it('a password variable that is not set stops the start with exit 78 and its name', async () => {

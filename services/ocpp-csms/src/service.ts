@@ -168,6 +168,7 @@ export function ocppCsmsService(overrides: CsmsOverrides = {}) {
         onConnection: (c) => registry.connect(c),
         onUpgradeError: (identity, err) =>
           log.debug({ chargePointId: identity, err: err instanceof Error ? err.message : String(err) }, 'WebSocket upgrade aborted'),
+        onBadRequest: (request) => registry.badRequest(request),
       });
       // The server has our subscriptions (device writes, the charger list) before we call ourselves started.
       await connection.nc.flush();

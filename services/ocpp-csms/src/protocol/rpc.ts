@@ -142,6 +142,19 @@ function wrap(client: ServerClient): RpcConnection {
   };
 }
 
+/** The last segment of a request URL's path, undecoded. */
+function lastPathSegment(url: string | undefined): string {
+  return (url ?? '').split('?')[0]?.split('/').pop() ?? '';
+}
+
+/** Answers an upgrade request with 400 and drops the connection (as ocpp-rpc's own refusals do). */
+function refuseBadRequest(socket: Socket): void {
+  // Nobody else listens on an upgrade socket: a write error after the client went away must not be thrown.
+  socket.on('error', () => undefined);
+  if (socket.writable) socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  socket.destroy();
+}
+
 /** Options of {@link createRpcServer}. */
 export interface RpcServerOptions {
   /** Subprotocols in order of preference, e.g. `['ocpp1.6']`. */
@@ -152,6 +165,8 @@ export interface RpcServerOptions {
   readonly authenticate: (handshake: Handshake) => { readonly accept: true } | { readonly accept: false; readonly status: number; readonly reason: string };
   readonly onConnection: (connection: RpcConnection) => void;
   readonly onUpgradeError: (identity: string, err: unknown) => void;
+  /** An upgrade request too malformed to decide on (answered 400); `identity` is the last path segment as sent. */
+  readonly onBadRequest: (request: { readonly identity: string; readonly remoteAddress: string | undefined; readonly reason: string }) => void;
 }
 
 /** The WebSocket side of the central system: plug `handleUpgrade` into an HTTP(S) server's `upgrade` event. */
@@ -183,7 +198,15 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   server.on('upgradeAborted', (event: { identity: string; error: unknown }) => opts.onUpgradeError(event.identity, event.error));
   const upgrade = server.handleUpgrade;
   return {
-    handleUpgrade: (request, socket, head) => void upgrade(request, socket, head),
+    handleUpgrade: (request, socket, head) => {
+      // ocpp-rpc decodes the identity before its own error handling: a path that is not valid percent-encoding
+      // (`/ocpp/%E0%A4%A`) rejects its promise without an answer to the client. Unhandled, that would stop the service.
+      const remoteAddress = socket.remoteAddress;
+      upgrade(request, socket, head).catch((err: unknown) => {
+        refuseBadRequest(socket);
+        opts.onBadRequest({ identity: lastPathSegment(request.url), remoteAddress, reason: `malformed upgrade request: ${messageOf(err)}` });
+      });
+    },
     close: () => server.close({ code: 1001, reason: 'central system shutting down' }),
   };
 }
