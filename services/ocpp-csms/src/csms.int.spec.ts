@@ -286,6 +286,34 @@ describe('session start and stop', () => {
     expect(cp.calls('RemoteStartTransaction')).toHaveLength(1);
   });
 
+  it('start: the TxProfile of RemoteStartTransaction has its own id, so the TxDefaultProfile outlives the session', async () => {
+    const cp = await chargePoint('CP-1');
+    // OCPP 1.6 SetChargingProfile: a profile replaces the installed one with the same id, or the same stack level and purpose.
+    const installed = new Map<number, Record<string, unknown>>();
+    const install = (profile: Record<string, unknown>) => {
+      for (const [id, other] of installed) {
+        const samePlace = other['stackLevel'] === profile['stackLevel'] && other['chargingProfilePurpose'] === profile['chargingProfilePurpose'];
+        if (id === profile['chargingProfileId'] || samePlace) installed.delete(id);
+      }
+      installed.set(profile['chargingProfileId'] as number, profile);
+    };
+    cp.answer('SetChargingProfile', (params) => (install(params['csChargingProfiles'] as Record<string, unknown>), { status: 'Accepted' }));
+    cp.answer('RemoteStartTransaction', (params) => (install(params['chargingProfile'] as Record<string, unknown>), { status: 'Accepted' }));
+    expect(await h.write('ev-1', { kind: 'ev-current', currentA: 11, session: 'start' }, { intentId: 'int-start-2' })).toMatchObject({
+      status: 'applied',
+    });
+    const defaultProfile = cp.calls('SetChargingProfile').at(-1)?.params['csChargingProfiles'];
+    expect(defaultProfile).toMatchObject({ chargingProfilePurpose: 'TxDefaultProfile', chargingProfileId: 1010 });
+    expect(cp.calls('RemoteStartTransaction')[0]?.params['chargingProfile']).toMatchObject({ chargingProfilePurpose: 'TxProfile', chargingProfileId: 1011 });
+    const { transactionId } = await cp.startTransaction(1, 0, 'voltimax');
+    await waitFor(() => [...installed.values()].some((p) => p['transactionId'] === transactionId), { message: 'the TxProfile of the new session' });
+    expect(installed.get(1011)).toMatchObject({ chargingProfilePurpose: 'TxProfile', transactionId });
+    await cp.stopTransaction(transactionId, 500);
+    // A TxProfile ends with its transaction; the default (with its fallback to 0 A) must be left for the next session.
+    for (const [id, profile] of installed) if (profile['chargingProfilePurpose'] === 'TxProfile') installed.delete(id);
+    expect([...installed.values()]).toEqual([defaultProfile]);
+  });
+
   it('stop: RemoteStopTransaction of the running session, once per intent', async () => {
     const cp = await chargePoint('CP-1');
     const { transactionId } = await cp.startTransaction(1, 0);

@@ -106,6 +106,16 @@ const TELEMETRY_ACTIONS = new Set(['MeterValues', 'StatusNotification', 'StartTr
 /** How far before now a charging schedule starts (clock skew between us and the charger), ms. */
 export const SCHEDULE_BACKDATE_MS = 60_000;
 
+/**
+ * Our charging profile id for a connector and purpose (1.6 `chargingProfileId`): `1000 + 10 × connector`, +1 for a
+ * TxProfile. One per connector and purpose, so a new profile replaces ours and nobody else's; and a TxProfile (also the
+ * one RemoteStartTransaction carries) never takes the TxDefaultProfile's id: a SetChargingProfile with an installed
+ * id replaces that profile whatever its purpose, and the connector would lose its default (the fallback to 0 A).
+ */
+export function profileIdOf(connectorId: number, purpose: LimitProfile['purpose']): number {
+  return 1000 + connectorId * 10 + (purpose === 'transaction' ? 1 : 0);
+}
+
 /** Connector states in which no session can run (no EV, out of service, faulted). */
 const NO_SESSION: ReadonlySet<ChargerState> = new Set<ChargerState>(['available', 'unavailable', 'faulted']);
 
@@ -466,13 +476,13 @@ export class Station {
     currentA: number,
     phases: 1 | 3,
     expiresAtMs: number | undefined,
-    transactionId: number | undefined,
+    purpose: LimitProfile['purpose'],
+    transactionId?: number,
   ): LimitProfile {
     const { settings } = this.deps;
     const nowMs = this.deps.now();
     const unit = this.rateUnits[0] ?? 'A';
     const connectorId = connector.asset.connectorId;
-    const purpose = transactionId === undefined ? 'default' : 'transaction';
     return {
       purpose,
       connectorId,
@@ -487,8 +497,7 @@ export class Station {
         : { fallbackAfterS: SCHEDULE_BACKDATE_MS / 1000 + Math.max(1, (expiresAtMs - nowMs) / 1000) }),
       startAtMs: nowMs - SCHEDULE_BACKDATE_MS,
       stackLevel: settings.stackLevel,
-      // One id per connector and purpose: a new profile replaces ours, never someone else's.
-      profileId: 1000 + connectorId * 10 + (purpose === 'transaction' ? 1 : 0),
+      profileId: profileIdOf(connectorId, purpose),
     };
   }
 
@@ -504,7 +513,8 @@ export class Station {
     const { commands } = connection;
     const timeoutMs = this.deps.settings.writeTimeoutMs;
     const transactionId = forceDefault ? undefined : connector.transaction?.id;
-    const profile = this.profileFor(connector, currentA, phases, expiresAtMs, transactionId);
+    const purpose = transactionId === undefined ? 'default' : 'transaction';
+    const profile = this.profileFor(connector, currentA, phases, expiresAtMs, purpose, transactionId);
     try {
       const status = await commands.setChargingProfile(profile, timeoutMs);
       if (status !== 'accepted') return { status: 'rejected', error: `SetChargingProfile ${status}` };
@@ -607,7 +617,8 @@ export class Station {
         if (connector.transaction !== undefined) {
           notes.push(`session ${connector.transaction.id} already running`);
         } else {
-          const profile = this.profileFor(connector, currentA, phases, expiresAtMs, undefined);
+          // The session's TxProfile (no transaction id yet), with the TxProfile id: the default profile stays.
+          const profile = this.profileFor(connector, currentA, phases, expiresAtMs, 'transaction');
           const outcome = await connection.commands.remoteStart(
             asset.connectorId,
             this.deps.settings.remoteIdTag,

@@ -175,6 +175,7 @@ export interface StationCommands {
     atMs: number,
     timeoutMs?: number,
   ): Promise<{ readonly status: 'accepted'; readonly limit: number | undefined } | { readonly status: 'rejected' | 'not-supported' }>;
+  /** `profile`: the session's own limit (purpose `transaction`, without a transaction id: the session has none yet). */
   remoteStart(
     connectorId: number,
     idTag: string,
