@@ -346,6 +346,20 @@ describe('authorization', () => {
     expect((await cp.startTransaction(1, 0, 'voltimax')).status).toBe('Accepted');
   });
 
+  it('local list: StopTransaction answers for its idTag what Authorize answers', async () => {
+    await h.stopCsms(csms);
+    csms = await h.startCsms({ env: { OCPP_AUTHORIZE: 'local-list', OCPP_ID_TAGS: 'ALICE' } });
+    const cp = await chargePoint('CP-1');
+    const stop = async (idTag: string) => {
+      const { transactionId } = await cp.startTransaction(1, 0, 'ALICE');
+      return cp.call('StopTransaction', { transactionId, idTag, meterStop: 100, timestamp: new Date().toISOString(), reason: 'Local' });
+    };
+    expect(await cp.call('Authorize', { idTag: 'MALLORY' })).toEqual({ idTagInfo: { status: 'Invalid' } });
+    expect(await stop('MALLORY')).toEqual({ idTagInfo: { status: 'Invalid' } });
+    expect(await stop('ALICE')).toEqual({ idTagInfo: { status: 'Accepted' } });
+    expect(await stop('voltimax')).toEqual({ idTagInfo: { status: 'Accepted' } });
+  });
+
   it('accept-all by default', async () => {
     const cp = await chargePoint('CP-1');
     expect(await cp.call('Authorize', { idTag: 'ANYONE' })).toEqual({ idTagInfo: { status: 'Accepted' } });

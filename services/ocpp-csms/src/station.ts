@@ -354,7 +354,8 @@ export class Station {
       connector.issue = undefined;
       this.changed(connector);
     }
-    return stop.idTag === undefined ? {} : { idTagStatus: 'accepted' };
+    // The idTag of a stop (who ended the session) is answered as Authorize would answer it.
+    return stop.idTag === undefined ? {} : { idTagStatus: this.deps.authorize(stop.idTag) };
   }
 
   private onMeterValues(report: MeterReport): void {
