@@ -181,6 +181,34 @@ describe('device writes become charging profiles', () => {
     await h.reading('ev-1', (r) => r.values.currentLimitA === 8, { sinceIndex: since });
   });
 
+  it('after a session: the limit the charger accepted, not the session’s last offered current or currents', async () => {
+    const cp = await chargePoint('CP-1');
+    await cp.status(1, 'Charging');
+    const { transactionId } = await cp.startTransaction(1, 0);
+    await cp.call('MeterValues', {
+      connectorId: 1,
+      transactionId,
+      meterValue: [
+        {
+          timestamp: new Date().toISOString(),
+          sampledValue: [
+            { measurand: 'Current.Offered', unit: 'A', value: '16' },
+            { measurand: 'Current.Import', unit: 'A', phase: 'L1', value: '15.8' },
+            { measurand: 'Voltage', unit: 'V', phase: 'L1-N', value: '231' },
+            { measurand: 'Energy.Active.Import.Register', unit: 'Wh', value: '500' },
+          ],
+        },
+      ],
+    });
+    await h.reading('ev-1', (r) => r.values.currentLimitA === 16);
+    await cp.stopTransaction(transactionId, 600);
+    await cp.status(1, 'Finishing');
+    expect(await h.write('ev-1', { kind: 'ev-current', currentA: 6 })).toMatchObject({ status: 'applied', readBack: 6 });
+    const since = h.readings.length;
+    const reading = await h.reading('ev-1', (r) => r.quality === 'good', { sinceIndex: since });
+    expect(reading.values).toEqual({ powerW: 0, importEnergyWh: 600, voltageL1V: 231, currentLimitA: 6 });
+  });
+
   it('a charger that takes watts gets the limit in W (A × phases × 230 V), read back in A', async () => {
     const cp = await chargePoint('CP-1', { rateUnit: 'Power' });
     await waitFor(() => cp.calls('ChangeConfiguration').length >= 2, { message: 'the set-up' });

@@ -119,6 +119,19 @@ export function profileIdOf(connectorId: number, purpose: LimitProfile['purpose'
 /** Connector states in which no session can run (no EV, out of service, faulted). */
 const NO_SESSION: ReadonlySet<ChargerState> = new Set<ChargerState>(['available', 'unavailable', 'faulted']);
 
+/** Meter values only a running session has: they end with it (the register, voltages and the like stay). */
+const SESSION_VALUES = ['powerL1W', 'powerL2W', 'powerL3W', 'currentL1A', 'currentL2A', 'currentL3A', 'currentOfferedA'] as const;
+
+/** Ends the connector's session: no transaction, 0 W, and none of the session's currents or its offered current. */
+function endSession(connector: ConnectorState): void {
+  connector.transaction = undefined;
+  const meter = connector.meter;
+  if (meter === undefined) return;
+  const values: MeterValues = { ...meter.values, powerW: 0 };
+  for (const key of SESSION_VALUES) delete values[key];
+  connector.meter = { atMs: meter.atMs, values };
+}
+
 const short = (text: string, max = 500): string => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -300,7 +313,7 @@ export class Station {
         { assetId: connector.asset.assetId, transactionId: connector.transaction.id, status: status.raw },
         'connector reports no EV while a session was running; session ended',
       );
-      connector.transaction = undefined;
+      endSession(connector);
     }
     this.changed(connector);
   }
@@ -346,7 +359,7 @@ export class Station {
         'charging session stopped',
       );
       this.takeSamples(connector, stop.samples);
-      connector.transaction = undefined;
+      endSession(connector);
       connector.meter = {
         atMs: Math.max(stop.atMs, connector.meter?.atMs ?? 0),
         values: { ...connector.meter?.values, importEnergyWh: stop.meterStopWh, powerW: 0 },
