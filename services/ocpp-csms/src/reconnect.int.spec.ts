@@ -139,6 +139,46 @@ it('a stop of a session nobody knows is accepted, and StatusNotification Availab
   expect(transactionId).toBeGreaterThan(0);
 });
 
+it('a reboot (BootNotification) ends the charger’s session: limits go out as TxDefaultProfile, a late stop of it is accepted', async () => {
+  await csmsBehindProxy();
+  const cp = viaProxy('CP-1');
+  // Like a compliant charger (OCTT TC_058_1): a TxProfile for a transaction it does not run is Rejected.
+  let running: number | undefined;
+  cp.answer('SetChargingProfile', (params) => {
+    const profile = params['csChargingProfiles'] as Record<string, unknown>;
+    if (profile['chargingProfilePurpose'] === 'TxProfile' && profile['transactionId'] !== running) return { status: 'Rejected' };
+    cp.profiles.set(profile['chargingProfilePurpose'] as string, profile);
+    return { status: 'Accepted' };
+  });
+  await cp.connect();
+  await cp.boot();
+  await waitFor(() => cp.calls('TriggerMessage').length >= 1, { message: 'the set-up' });
+  await cp.status(1, 'Charging');
+  const old = (await cp.startTransaction(1, 1_000)).transactionId;
+  running = old;
+  expect(await h.write('ev-1', { kind: 'ev-current', currentA: 10 })).toMatchObject({ status: 'applied' });
+  expect(cp.calls('SetChargingProfile').at(-1)?.params['csChargingProfiles']).toMatchObject({ chargingProfilePurpose: 'TxProfile', transactionId: old });
+
+  // The charger reboots: its transaction and profiles are gone; the EV is still plugged in.
+  running = undefined;
+  cp.profiles.clear();
+  const before = cp.calls('SetChargingProfile').length;
+  await cp.boot();
+  await cp.status(1, 'Preparing');
+  await waitFor(() => cp.calls('SetChargingProfile').length > before, { message: 'the re-apply after the boot' });
+  expect(await h.write('ev-1', { kind: 'ev-current', currentA: 6 })).toMatchObject({ status: 'applied', readBack: 6 });
+  const sent = cp.calls('SetChargingProfile').slice(before).map((c) => c.params['csChargingProfiles'] as Record<string, unknown>);
+  expect(sent.map((p) => [p['chargingProfilePurpose'], p['transactionId']])).toEqual([
+    ['TxDefaultProfile', undefined],
+    ['TxDefaultProfile', undefined],
+  ]);
+  expect([...cp.profiles.keys()]).toEqual(['TxDefaultProfile']);
+  expect((await h.chargers()).chargers.find((c) => c.assetId === 'ev-1')?.session).toBeUndefined();
+  // The charger's offline queue delivers the stop of the session the reboot ended.
+  const stop = { transactionId: old, idTag: 'TAG-1', meterStop: 1_500, timestamp: new Date().toISOString(), reason: 'Reboot' };
+  expect(await cp.call('StopTransaction', stop)).toEqual({ idTagInfo: { status: 'Accepted' } });
+});
+
 it('a second connection of the same identity replaces the first', async () => {
   const csms = await csmsBehindProxy();
   const first = new TestChargePoint({ endpoint: `ws://127.0.0.1:${proxy.port}/ocpp`, identity: 'CP-1' });

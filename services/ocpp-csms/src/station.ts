@@ -259,6 +259,7 @@ export class Station {
         this.log.info({ ...info }, 'charge point booted');
         this.checkIdentity(info);
         const connection = this.connection;
+        if (isCurrent()) this.endSessionsAtBoot();
         if (isCurrent() && connection !== undefined) {
           // Set up right after the answer has gone out (a rebooted charger may have lost its configuration).
           if (connection.setupTimer !== undefined) clearTimeout(connection.setupTimer);
@@ -274,6 +275,25 @@ export class Station {
       meterValues: (report) => this.onMeterValues(report),
       violation: (violation) => this.onViolation(violation),
     };
+  }
+
+  /**
+   * A boot is a reboot, and a reboot ends the charger's transactions: limits then go out as the default profile, not
+   * as the TxProfile of a transaction it no longer has. A late StopTransaction of one (from the charger's offline
+   * queue) is accepted like any stop of a session we do not know; MeterValues of one (a charger that booted without
+   * ending it) adopt it again.
+   */
+  private endSessionsAtBoot(): void {
+    for (const connector of this.connectors.values()) {
+      const transaction = connector.transaction;
+      if (transaction === undefined) continue;
+      this.log.info(
+        { assetId: connector.asset.assetId, transactionId: transaction.id },
+        'charge point booted while a session was running; session ended',
+      );
+      endSession(connector);
+      this.changed(connector);
+    }
   }
 
   private checkIdentity(info: BootInfo): void {
