@@ -181,6 +181,22 @@ describe('device writes become charging profiles', () => {
     await h.reading('ev-1', (r) => r.values.currentLimitA === 8, { sinceIndex: since });
   });
 
+  it('a Faulted status does not end the session: after the fault clears, limits and the safe setpoint go to its TxProfile', async () => {
+    const cp = await chargePoint('CP-1');
+    const { transactionId } = await cp.startTransaction(1, 1_000);
+    await cp.status(1, 'Charging');
+    expect(await h.write('ev-1', { kind: 'ev-current', currentA: 16 })).toMatchObject({ status: 'applied', readBack: 16 });
+    // OCPP 1.6 lets a connector go Charging → Faulted → Charging within one transaction (only StopTransaction ends it).
+    await cp.status(1, 'Faulted', 'GroundFailure');
+    await cp.status(1, 'Charging');
+    // The charger's composite schedule is still the transaction's TxProfile: a default profile would not lower it.
+    expect(await h.write('ev-1', { kind: 'safe' })).toMatchObject({ status: 'applied', readBack: 0 });
+    expect(cp.calls('SetChargingProfile').at(-1)?.params['csChargingProfiles']).toMatchObject({
+      chargingProfilePurpose: 'TxProfile',
+      transactionId,
+    });
+  });
+
   it('after a session: the limit the charger accepted, not the session’s last offered current or currents', async () => {
     const cp = await chargePoint('CP-1');
     await cp.status(1, 'Charging');

@@ -116,8 +116,12 @@ export function profileIdOf(connectorId: number, purpose: LimitProfile['purpose'
   return 1000 + connectorId * 10 + (purpose === 'transaction' ? 1 : 0);
 }
 
-/** Connector states in which no session can run (no EV, out of service, faulted). */
-const NO_SESSION: ReadonlySet<ChargerState> = new Set<ChargerState>(['available', 'unavailable', 'faulted']);
+/**
+ * Connector states in which no session can run (no EV, out of service). Not `faulted`: OCPP 1.6 lets a connector go
+ * Charging → Faulted → Charging within one transaction, which only StopTransaction ends; ending it here sent the limits
+ * after a cleared fault as a TxDefaultProfile, under the transaction's TxProfile that still governs.
+ */
+const NO_SESSION: ReadonlySet<ChargerState> = new Set<ChargerState>(['available', 'unavailable']);
 
 /** Meter values only a running session has: they end with it (the register, voltages and the like stay). */
 const SESSION_VALUES = ['powerL1W', 'powerL2W', 'powerL3W', 'currentL1A', 'currentL2A', 'currentL3A', 'currentOfferedA'] as const;
