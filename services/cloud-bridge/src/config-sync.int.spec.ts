@@ -117,6 +117,7 @@ async function rig(
     scheduler: clock,
     gatewayId: GATEWAY,
     siteFile: file,
+    env: { MQTT_USER: 'gw', MQTT_PASSWORD: 'secret' },
     initial,
     fileModifiedMs: async () => statSync(file).mtimeMs,
     writeFile: (path, text) => writeFileAtomic(path, text, { fs }),
@@ -270,6 +271,34 @@ describe('configuration sync', () => {
     expect((await r.sync.refresh('wrong gateway')).error).toMatch(
       /\$\.gatewayId: configuration is for gateway 'gw-somewhere-else'/,
     );
+  });
+
+  it('a configuration whose cloud block names a secret this gateway does not have is rejected, naming it', async () => {
+    r = await rig();
+    await r.sync.start();
+    await waitFor(() => r.events.length === 1);
+    const before = readFileSync(r.file, 'utf8');
+    const mqtt = (usernameEnv: string, passwordEnv: string) =>
+      testSite({
+        cloud: { transport: 'mqtt', brokerUrl: 'mqtt://broker.test:1883', usernameEnv, passwordEnv },
+      });
+    api.setConfiguration(GATEWAY, mqtt('MQTT_USER', 'MQTT_PASS_NEW'));
+
+    const result = await r.sync.refresh('new broker');
+
+    expect(result.changed).toBe(false);
+    expect(result.error).toBe(
+      "configuration rejected: $.cloud.passwordEnv: MQTT_PASS_NEW is not set in this gateway's environment " +
+        '(the cloud link could not start)',
+    );
+    expect(readFileSync(r.file, 'utf8')).toBe(before);
+    expect(await r.engineView()).toEqual(parsedSite());
+    expect(r.events).toHaveLength(1);
+    expect(r.health.counters()['configRejected']).toBe(1);
+    expect(r.health.problems().get('config-rejected')).toMatch(/rejected \(1 problems\)/);
+
+    api.setConfiguration(GATEWAY, mqtt('MQTT_USER', 'MQTT_PASSWORD'));
+    expect((await r.sync.refresh('fixed')).changed).toBe(true);
   });
 
   it('disk full while writing assets.json: old file, KV and running configuration intact, no event; retried at the next poll', async () => {

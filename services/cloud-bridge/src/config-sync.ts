@@ -5,7 +5,13 @@ import type { BridgeHealth } from './bridge-health';
 import { changedSections, configHash, requiresRestart } from './config-hash';
 import type { ConfigurationFetch } from './platform-api';
 import type { Scheduler } from './scheduler';
-import { problemSummary, validateSite, type ValidSite } from './site-validation';
+import {
+  missingCloudSecrets,
+  problemSummary,
+  validateSite,
+  type SiteValidation,
+  type ValidSite,
+} from './site-validation';
 
 /** KV `config`, key `site` (CONFIG_KV_KEY): the running configuration for every service. */
 export interface ConfigStore {
@@ -43,6 +49,12 @@ export interface ConfigSyncOptions {
   readonly gatewayId: string;
   /** assets.json: the durable copy. */
   readonly siteFile: string;
+  /**
+   * This gateway's environment: a configuration whose `cloud` block names a secret (usernameEnv, passwordEnv,
+   * connectionStringEnv) that is not set here is rejected, since neither the bridge nor the telemetry-publisher
+   * could start on it (exit 78) and the gateway would be cut off from the cloud.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** The configuration in SITE_FILE at start, already validated. */
   readonly initial: ValidSite;
   /**
@@ -87,7 +99,7 @@ function describe(err: unknown): string {
 
 /**
  * The configuration pipeline. Every change goes through one queue (a poll, a cloud refresh and a cli apply never
- * interleave): validate (schema, profiles, strategy blocks, gateway id) → unchanged hash: nothing → write assets.json
+ * interleave): validate (schema, profiles, strategy blocks, gateway id, the cloud block's secrets set here) → unchanged hash: nothing → write assets.json
  * atomically (a failure leaves the old file and the running configuration; outcome `failed`) → KV `config` (retried
  * until it succeeds) → `config.updated` with `requiresRestart` and `changedSections`. An invalid configuration is
  * rejected, logged, counted (`configRejected`) and answered with its problems; the running one stays. A cloud
@@ -173,6 +185,21 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
     await storeAndAnnounce(source, [...sections].sort(), restart);
   }
 
+  /** validateSite, plus: every secret the `cloud` block names is set in this gateway's environment. */
+  function validateForThisGateway(raw: unknown): SiteValidation {
+    const checked = validateSite(raw, opts.gatewayId);
+    if (!checked.ok) return checked;
+    const missing = missingCloudSecrets(checked.site.cloud, opts.env);
+    if (missing.length === 0) return checked;
+    return {
+      ok: false,
+      problems: missing.map(({ key, variable }) => ({
+        path: `$.cloud.${key}`,
+        message: `${variable} is not set in this gateway's environment (the cloud link could not start)`,
+      })),
+    };
+  }
+
   async function applyNow(raw: unknown, source: ConfigSource, baseHash: string | undefined): Promise<ApplyResult> {
     if (baseHash !== undefined && baseHash !== running.hash) {
       health.count('configConflicts');
@@ -183,7 +210,7 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
         error: `the running configuration is ${running.hash}, not the base ${baseHash}: read it again and retry`,
       };
     }
-    const checked = validateSite(raw, opts.gatewayId);
+    const checked = validateForThisGateway(raw);
     if (!checked.ok) {
       health.count('configRejected');
       if (source === 'cloud')
@@ -319,7 +346,7 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
       await storeAndAnnounce('file', undefined, false);
       return;
     }
-    const fromKv = validateSite(stored.raw, opts.gatewayId);
+    const fromKv = validateForThisGateway(stored.raw);
     if (!fromKv.ok) {
       log.warn(
         { problems: fromKv.problems.slice(0, 10) },

@@ -1,8 +1,8 @@
-import type { CloudSettings, ValidationProblem } from '@voltimax/contracts';
+import type { ValidationProblem } from '@voltimax/contracts';
 import { loadSiteConfig, readUtf8File, siteFileMessages, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
 import { configHash } from './config-hash';
-import { validateSite, type ValidSite } from './site-validation';
+import { missingCloudSecrets, validateSite, type ValidSite } from './site-validation';
 
 export type { ReadTextFile };
 
@@ -38,18 +38,6 @@ const TimeOfDaySchema = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)')
   .transform((text) => ({ hour: Number(text.slice(0, 2)), minute: Number(text.slice(3, 5)) }));
-
-/** The environment variables a cloud block names for its secrets (never stored in assets.json). */
-export function cloudSecretVariables(cloud: CloudSettings): string[] {
-  switch (cloud.transport) {
-    case 'none':
-      return [];
-    case 'servicebus':
-      return [cloud.connectionStringEnv];
-    case 'mqtt':
-      return [cloud.usernameEnv, cloud.passwordEnv].filter((v): v is string => v !== undefined);
-  }
-}
 
 /**
  * The bridge's own environment (service-kit reads NATS_URL, NATS_USER/NATS_PASS, LOG_LEVEL, HEARTBEAT_MS, …).
@@ -104,14 +92,12 @@ export function bridgeEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
         : { site: loaded.site, hash: configHash(loaded.site) };
       const initialProblems: readonly ValidationProblem[] = checked.ok ? [] : checked.problems;
       const raw = env as Record<string, unknown>;
-      for (const variable of cloudSecretVariables(initial.site.cloud)) {
-        if (typeof raw[variable] !== 'string' || raw[variable] === '') {
-          ctx.addIssue({
-            code: 'custom',
-            path: [variable],
-            message: `is not set (named by the cloud block of ${env.SITE_FILE})`,
-          });
-        }
+      for (const { variable } of missingCloudSecrets(initial.site.cloud, raw)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [variable],
+          message: `is not set (named by the cloud block of ${env.SITE_FILE})`,
+        });
       }
       if (env.PRICE_RETRY_MIN_MS > env.PRICE_RETRY_MAX_MS) {
         ctx.addIssue({

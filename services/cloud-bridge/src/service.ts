@@ -135,6 +135,7 @@ export function cloudBridgeService(overrides: CloudBridgeOverrides = {}) {
         scheduler,
         gatewayId,
         siteFile: env.SITE_FILE,
+        env: env.secrets,
         initial: env.initial,
         initialProblems: env.initialProblems,
         fileModifiedMs: async () => (await stat(env.SITE_FILE)).mtimeMs,

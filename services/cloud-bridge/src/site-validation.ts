@@ -1,4 +1,10 @@
-import { formatIssues, SiteConfigSchema, type SiteConfig, type ValidationProblem } from '@voltimax/contracts';
+import {
+  formatIssues,
+  SiteConfigSchema,
+  type CloudSettings,
+  type SiteConfig,
+  type ValidationProblem,
+} from '@voltimax/contracts';
 import { siteProfileProblems } from '@voltimax/devices';
 import { parseSiteStrategies } from '@voltimax/strategies';
 import { configHash } from './config-hash';
@@ -31,6 +37,38 @@ export function validateSite(raw: unknown, gatewayId: string): SiteValidation {
   }
   problems.push(...siteProfileProblems(site), ...parseSiteStrategies(site).problems);
   return problems.length === 0 ? { ok: true, site, hash: configHash(site) } : { ok: false, problems };
+}
+
+/** A secret the site's `cloud` block names (by its environment variable) that this gateway's environment lacks. */
+export interface MissingCloudSecret {
+  /** The key of the cloud block that names it: `usernameEnv`, `passwordEnv` or `connectionStringEnv`. */
+  readonly key: 'usernameEnv' | 'passwordEnv' | 'connectionStringEnv';
+  /** The environment variable. */
+  readonly variable: string;
+}
+
+/**
+ * The secrets a `cloud` block names (never stored in assets.json) that are unset or empty in `env`. Without them
+ * the bridge and the telemetry-publisher refuse to start (exit 78), so the start-up check and the configuration
+ * sync (which must not accept a configuration this gateway could not start on) both use this one.
+ */
+export function missingCloudSecrets(
+  cloud: CloudSettings,
+  env: Readonly<Record<string, unknown>>,
+): MissingCloudSecret[] {
+  const named: MissingCloudSecret[] = [];
+  switch (cloud.transport) {
+    case 'none':
+      break;
+    case 'servicebus':
+      named.push({ key: 'connectionStringEnv', variable: cloud.connectionStringEnv });
+      break;
+    case 'mqtt':
+      if (cloud.usernameEnv !== undefined) named.push({ key: 'usernameEnv', variable: cloud.usernameEnv });
+      if (cloud.passwordEnv !== undefined) named.push({ key: 'passwordEnv', variable: cloud.passwordEnv });
+      break;
+  }
+  return named.filter(({ variable }) => typeof env[variable] !== 'string' || env[variable] === '');
 }
 
 /** `<path>: <message>; …` for a reply's one-line error field, cut to `max` characters. */
