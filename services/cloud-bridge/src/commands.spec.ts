@@ -7,6 +7,7 @@ import {
   type CloudMessageType,
   type ControlIntent,
 } from '@voltimax/contracts';
+import { addIntent, EMPTY_INTENT_TABLE } from '@voltimax/safety';
 import { HealthState, healthControl } from '@voltimax/service-kit';
 import { pino } from 'pino';
 import { bridgeHealth } from './bridge-health';
@@ -18,12 +19,12 @@ import { parsedSite } from './testing/site';
 const NOW = 1_767_225_600_000;
 const site = parsedSite();
 
-function command(messageType: CloudMessageType, payload: unknown): ReceivedCommand {
+function command(messageType: CloudMessageType, payload: unknown, sentAtMs = NOW - 40): ReceivedCommand {
   const envelope: CloudCommandEnvelope = {
     messageType,
     correlationId: 'corr-1',
     gatewayId: 'gw-test',
-    sentAtMs: NOW - 40,
+    sentAtMs,
     payload,
   };
   return { envelope, receivedAtMs: NOW - 10 };
@@ -33,6 +34,7 @@ function setup(
   opts: {
     arbiter?: (intent: ControlIntent) => ArbiterDecision | Promise<ArbiterDecision>;
     refresh?: () => Promise<{ changed: boolean; hash: string; error?: string }>;
+    newId?: () => string;
   } = {},
 ) {
   const network = createMemoryNetwork();
@@ -72,7 +74,7 @@ function setup(
     startedAtMs: NOW - 60_000,
     now: () => NOW,
     intentTimeoutMs: 100,
-    newId: () => 'cloud-intent-1',
+    newId: opts.newId ?? (() => 'cloud-intent-1'),
   });
   return { handler, intents, health };
 }
@@ -117,7 +119,7 @@ describe('PingGateway', () => {
 });
 
 describe('SetBatterySetpoint', () => {
-  it('sends a manual intent (ttl = duration) as a request and replies with the arbiter’s outcome', async () => {
+  it('sends a manual intent (issued at sentAtMs, ttl = duration) as a request and replies with the arbiter’s outcome', async () => {
     const { handler, intents } = setup({ arbiter: () => decision({}) });
     const result = await handler(command('SetBatterySetpoint', SETPOINT));
 
@@ -128,7 +130,7 @@ describe('SetBatterySetpoint', () => {
         source: 'manual',
         assetId: 'bat-1',
         setpoint: { kind: 'battery-power', powerW: 3000 },
-        issuedAtMs: NOW,
+        issuedAtMs: NOW - 40,
         ttlMs: 900_000,
         reason: 'grid operator request',
         issuedBy: 'cloud:ops:bob',
@@ -138,6 +140,74 @@ describe('SetBatterySetpoint', () => {
       ok: true,
       payload: { accepted: true, outcome: 'applied', appliedPowerW: 3000, violations: [] },
     });
+  });
+
+  it('a command delivered late ends when the cloud meant it to: issued at its sentAtMs, not at its arrival', async () => {
+    const { handler, intents } = setup({ arbiter: () => decision({}) });
+    await handler(command('SetBatterySetpoint', SETPOINT, NOW - 600_000));
+    expect(intents).toMatchObject([{ issuedAtMs: NOW - 600_000, ttlMs: 900_000 }]);
+  });
+
+  it('a send time slightly ahead of the gateway clock (within the allowance) counts from now', async () => {
+    const { handler, intents } = setup({ arbiter: () => decision({}) });
+    const result = await handler(command('SetBatterySetpoint', SETPOINT, NOW + 1_500));
+    expect(result.ok).toBe(true);
+    expect(intents).toMatchObject([{ issuedAtMs: NOW, ttlMs: 900_000 }]);
+  });
+
+  it.each([
+    [
+      'whose whole duration lies in the past (sent 1 h ago for 15 min)',
+      NOW - 3_600_000,
+      'command sent at 2025-12-31T23:00:00.000Z for 900000 ms arrived 2700000 ms after its end: not applied',
+      'setpointsExpired',
+    ],
+    [
+      'that ended the instant it arrives',
+      NOW - 900_000,
+      'command sent at 2025-12-31T23:45:00.000Z for 900000 ms arrived 0 ms after its end: not applied',
+      'setpointsExpired',
+    ],
+    [
+      'dated one year in the future',
+      NOW + 365 * 86_400_000,
+      'command sent 31536000000 ms in the future of the gateway clock (allowance 2000 ms): check the clocks',
+      'setpointsFutureDated',
+    ],
+    [
+      'dated beyond the arbiter’s clock-skew allowance (2 s)',
+      NOW + 2_001,
+      'command sent 2001 ms in the future of the gateway clock (allowance 2000 ms): check the clocks',
+      'setpointsFutureDated',
+    ],
+  ])('refuses a command %s: error reply, no intent, counted', async (_name, sentAtMs, error, counter) => {
+    const { handler, intents, health } = setup({ arbiter: () => decision({}) });
+    const result = await handler(command('SetBatterySetpoint', SETPOINT, sentAtMs));
+    expect(result).toEqual({
+      ok: false,
+      error,
+      payload: { accepted: false, outcome: 'rejected', violations: [], error },
+    });
+    expect(intents).toEqual([]);
+    expect(health.counters()).toMatchObject({ setpoint_rejected: 1, [counter]: 1 });
+  });
+
+  it('an older command delivered after a newer one does not override it at the arbiter', async () => {
+    let table = EMPTY_INTENT_TABLE;
+    let n = 0;
+    const { handler } = setup({
+      arbiter: (intent) => {
+        const update = addIntent(table, intent, NOW);
+        table = update.table;
+        return decision({ intentId: intent.id, outcome: update.accepted ? 'applied' : 'superseded' });
+      },
+      newId: () => `cloud-intent-${++n}`,
+    });
+    await handler(command('SetBatterySetpoint', { ...SETPOINT, powerW: 1000 }, NOW - 1_000));
+    const older = await handler(command('SetBatterySetpoint', { ...SETPOINT, powerW: 5000 }, NOW - 60_000));
+
+    expect(older).toMatchObject({ ok: true, payload: { accepted: false, outcome: 'superseded' } });
+    expect(table.intents.map((i) => i.setpoint)).toEqual([{ kind: 'battery-power', powerW: 1000 }]);
   });
 
   it('clamped: the applied power and each violation with its limit', async () => {

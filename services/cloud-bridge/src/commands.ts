@@ -11,6 +11,7 @@ import {
   type Violation,
 } from '@voltimax/contracts';
 import type { CommandHandler, CommandResult, ReceivedCommand } from '@voltimax/cloud';
+import { DEFAULT_ARBITER_OPTIONS } from '@voltimax/safety';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { BridgeHealth } from './bridge-health';
@@ -31,6 +32,11 @@ export interface CommandDeps {
   readonly now: () => number;
   /** How long to wait for the safety-arbiter's decision on a manual intent, ms. */
   readonly intentTimeoutMs: number;
+  /**
+   * How far a command's `sentAtMs` may lie ahead of our clock, ms: further ahead is refused as future-dated. The
+   * safety-arbiter's allowance for intents (MAX_CLOCK_SKEW_MS; default the arbiter's, 2 000).
+   */
+  readonly maxClockSkewMs?: number;
   readonly newId?: () => string;
 }
 
@@ -75,13 +81,16 @@ function batteryIds(site: SiteConfig): Set<string> {
 
 /**
  * The cloud commands: PingGateway, SetBatterySetpoint (a manual intent, as a request on
- * `control.intent.manual.<asset>`; the reply carries the arbiter's outcome), RefreshConfiguration. Every payload is
+ * `control.intent.manual.<asset>`, dated by the command's `sentAtMs`, refused when its whole duration lies in the past
+ * or it is dated further ahead than the clock-skew allowance; the reply carries the arbiter's outcome),
+ * RefreshConfiguration. Every payload is
  * checked against its request schema again here (whatever the transport did), and every reply against its response
  * schema. Counters: commands<Type>, commandsFailed.
  */
 export function createCommandHandler(deps: CommandDeps): CommandHandler {
   const { bus, log, health } = deps;
   const newId = deps.newId ?? (() => `cloud-${randomUUID()}`);
+  const maxClockSkewMs = deps.maxClockSkewMs ?? DEFAULT_ARBITER_OPTIONS.maxClockSkewMs;
 
   function reply<T extends CloudMessageType>(type: T, payload: Response<T>, ok = true, error?: string): CommandResult {
     const parsed = cloudMessages[type].response.safeParse(payload);
@@ -96,6 +105,32 @@ export function createCommandHandler(deps: CommandDeps): CommandHandler {
       : { ok: false, error: error ?? 'command failed', payload: parsed.data };
   }
 
+  /** Why a setpoint sent at `sentAtMs` for `durationMs` is refused at `nowMs`, or undefined when it may run. */
+  function lateOrEarly(
+    sentAtMs: number,
+    durationMs: number,
+    nowMs: number,
+  ): { readonly reason: 'expired' | 'future-dated'; readonly error: string } | undefined {
+    if (sentAtMs > nowMs + maxClockSkewMs) {
+      return {
+        reason: 'future-dated',
+        error:
+          `command sent ${sentAtMs - nowMs} ms in the future of the gateway clock ` +
+          `(allowance ${maxClockSkewMs} ms): check the clocks`,
+      };
+    }
+    const endMs = sentAtMs + durationMs;
+    if (endMs <= nowMs) {
+      return {
+        reason: 'expired',
+        error:
+          `command sent at ${new Date(sentAtMs).toISOString()} for ${durationMs} ms arrived ` +
+          `${nowMs - endMs} ms after its end: not applied`,
+      };
+    }
+    return undefined;
+  }
+
   async function setpoint(
     command: ReceivedCommand,
     request: z.output<(typeof cloudMessages)['SetBatterySetpoint']['request']>,
@@ -105,13 +140,44 @@ export function createCommandHandler(deps: CommandDeps): CommandHandler {
       const error = `'${request.assetId}' is not an enabled battery of this site`;
       return reply('SetBatterySetpoint', { accepted: false, outcome: 'invalid', violations: [], error }, false, error);
     }
+    const nowMs = deps.now();
+    const sentAtMs = command.envelope.sentAtMs;
+    const late = lateOrEarly(sentAtMs, request.durationMs, nowMs);
+    if (late !== undefined) {
+      log.warn(
+        {
+          correlationId: command.envelope.correlationId,
+          assetId: request.assetId,
+          powerW: request.powerW,
+          durationMs: request.durationMs,
+          operator: request.operator,
+          sentAtMs,
+          receivedAtMs: command.receivedAtMs,
+          nowMs,
+          reason: late.reason,
+          error: late.error,
+        },
+        'manual setpoint refused: out of its time',
+      );
+      health.count('setpoint_rejected');
+      health.count(late.reason === 'expired' ? 'setpointsExpired' : 'setpointsFutureDated');
+      return reply(
+        'SetBatterySetpoint',
+        { accepted: false, outcome: 'rejected', violations: [], error: late.error },
+        false,
+        late.error,
+      );
+    }
     const intent: ControlIntent = {
       v: 1,
       id: newId(),
       source: 'manual',
       assetId: request.assetId,
       setpoint: { kind: 'battery-power', powerW: request.powerW },
-      issuedAtMs: deps.now(),
+      // The cloud's send time, so a late delivery ends when the cloud meant it to (sentAtMs + durationMs) and the
+      // arbiter orders commands by when they were sent, not when they arrived. A send time ahead of our clock
+      // (within the allowance) counts from now: the arbiter never sees it future-dated, and it never runs longer.
+      issuedAtMs: Math.min(sentAtMs, nowMs),
       ttlMs: request.durationMs,
       reason: request.reason,
       issuedBy: `cloud:${request.operator}`.slice(0, 128),

@@ -1,4 +1,5 @@
 import type { ValidationProblem } from '@voltimax/contracts';
+import { DEFAULT_ARBITER_OPTIONS } from '@voltimax/safety';
 import { loadSiteConfig, readUtf8File, siteFileMessages, type ReadTextFile } from '@voltimax/service-kit';
 import { z } from 'zod';
 import { configHash } from './config-hash';
@@ -75,6 +76,11 @@ export function bridgeEnvSchema(readTextFile: ReadTextFile = readUtf8File) {
       PRICE_RETRY_MAX_MS: int(1_000, 24 * 3_600_000, 1_800_000),
       /** How long SetBatterySetpoint waits for the safety-arbiter's decision, ms. */
       INTENT_TIMEOUT_MS: int(100, 60_000, 5_000),
+      /**
+       * How far a SetBatterySetpoint's `sentAtMs` may lie ahead of the gateway clock, ms (further: refused); the
+       * safety-arbiter's variable of the same name, and its default.
+       */
+      MAX_CLOCK_SKEW_MS: int(0, 60_000, DEFAULT_ARBITER_OPTIONS.maxClockSkewMs),
     })
     .transform((env, ctx) => {
       const loaded = loadSiteConfig(env.SITE_FILE, readTextFile);

@@ -161,6 +161,7 @@ export function cloudBridgeService(overrides: CloudBridgeOverrides = {}) {
           priceZone: zoneOf(site) ?? 'none',
           pricePublication: `${String(env.PRICE_PUBLICATION_TIME.hour).padStart(2, '0')}:${String(env.PRICE_PUBLICATION_TIME.minute).padStart(2, '0')} Europe/Berlin`,
           intentTimeoutMs: env.INTENT_TIMEOUT_MS,
+          maxClockSkewMs: env.MAX_CLOCK_SKEW_MS,
         },
         'cloud bridge configuration',
       );
@@ -200,6 +201,7 @@ export function cloudBridgeService(overrides: CloudBridgeOverrides = {}) {
           startedAtMs,
           now,
           intentTimeoutMs: env.INTENT_TIMEOUT_MS,
+          maxClockSkewMs: env.MAX_CLOCK_SKEW_MS,
         });
         await channel.start(handler);
         // Sampling for the heartbeat only (no time semantics): the wall-clock timer is right even under a test clock.
