@@ -46,7 +46,9 @@ export type RejectionCode =
   | 'invalid-envelope'
   | 'other-gateway'
   | 'invalid-payload'
-  | 'no-reply-address';
+  | 'no-reply-address'
+  /** MQTT: a retained message, replayed by the broker to every new subscription (never executed). */
+  | 'retained';
 
 /**
  * A message the transport could not accept as a command (not JSON, not an envelope, unknown MessageType, for

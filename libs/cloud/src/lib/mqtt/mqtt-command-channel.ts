@@ -42,8 +42,9 @@ interface OutgoingReply {
 /**
  * Cloud commands over MQTT 5 (gateway side). Subscribes `<prefix>/gateways/<gatewayId>/commands` with QoS 1 on a
  * persistent session; each request carries a response topic and correlation data, and its reply (a
- * CloudReplyEnvelope) goes to that topic with the correlation data echoed. Malformed messages get an error reply
- * when they have a response topic, and are reported to `onRejected`.
+ * CloudReplyEnvelope) goes to that topic with the correlation data echoed. Malformed messages, and retained ones
+ * (replayed by the broker on every new subscription), get an error reply when they have a response topic, and are
+ * reported to `onRejected`; they are never run.
  */
 export class MqttCommandChannel implements CommandChannel {
   private readonly log: Logger;
@@ -144,6 +145,23 @@ export class MqttCommandChannel implements CommandChannel {
     const correlationData = packet.properties?.correlationData;
     const body = parseJsonBody(payload);
     const decoded = body.ok ? decodeCommand(body.value, this.opts.gatewayId) : body;
+    if (packet.retain) {
+      // The broker replays a retained message to every new subscription (first start, an expired session, a
+      // broker that lost its state): run it and an old command would run again at each of those.
+      this.reject(
+        {
+          code: 'retained',
+          reason:
+            'retained command refused: a retained message is replayed on every new subscription, publish commands without retain',
+          ...(decoded.ok
+            ? { correlationId: decoded.envelope.correlationId, messageType: decoded.envelope.messageType }
+            : {}),
+        },
+        responseTopic,
+        correlationData,
+      );
+      return;
+    }
     if (!decoded.ok) {
       const { ok: _ok, ...rejected } = decoded;
       this.reject(rejected, responseTopic, correlationData);
