@@ -1,6 +1,7 @@
 import { formatIssues, type PriceSeries } from '@voltimax/contracts';
 import { z } from 'zod';
 import { getJson, HttpSourceError, joinUrl, type FetchLike } from './http-json';
+import { trimToWindow } from './prices';
 
 /**
  * The day-ahead price endpoint of Energy-Charts (Fraunhofer ISE, https://api.energy-charts.info, open, no account):
@@ -82,6 +83,5 @@ export async function fetchEnergyCharts(
       answer.status,
     );
   }
-  const series = energyChartsToSeries(parsed.data, zone, opts.now());
-  return { ...series, series: series.series.filter((p) => p.endMs > startMs && p.startMs < endMs) };
+  return trimToWindow(energyChartsToSeries(parsed.data, zone, opts.now()), startMs, endMs);
 }

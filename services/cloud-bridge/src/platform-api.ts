@@ -1,5 +1,6 @@
 import { formatIssues, PriceSeriesSchema, type PriceSeries } from '@voltimax/contracts';
 import { getJson, HttpSourceError, joinUrl, type FetchLike } from './http-json';
+import { trimToWindow } from './prices';
 
 /**
  * The Voltimax Platform API as the bridge uses it (a REST API; every request carries `Authorization: Bearer <token>`
@@ -8,7 +9,8 @@ import { getJson, HttpSourceError, joinUrl, type FetchLike } from './http-json';
  * - `GET <base>/gateways/<gatewayId>/configuration` → 200 with the gateway's assets.json (a SiteConfig) and an
  *   `ETag`; sent with `If-None-Match: <etag>` once one is known, so an unchanged configuration costs a 304.
  * - `GET <base>/prices/<zone>?startMs=<ms>&endMs=<ms>` → 200 with a PriceSeries (`{ v: 1, zone, publishedAtMs?,
- *   series: [{ startMs, endMs, eurPerMwh }] }`, contracts' PriceSeriesSchema) for the price zone.
+ *   series: [{ startMs, endMs, eurPerMwh }] }`, contracts' PriceSeriesSchema) for the price zone; the points are
+ *   trimmed to the window asked for (like every source's, `trimToWindow`).
  *
  * (`POST <base>/gateways/<gatewayId>/telemetry` is the telemetry-publisher's HTTP fallback.)
  */
@@ -69,7 +71,7 @@ export function platformApi(opts: PlatformApiOptions): PlatformApi {
           'invalid-body',
           answer.status,
         );
-      return parsed.data;
+      return trimToWindow(parsed.data, startMs, endMs);
     },
   };
 }

@@ -84,10 +84,11 @@ interface Rig {
   engineView(zone: string): Promise<PriceSeries | undefined>;
 }
 
-async function rig(startIso: string, zone: string): Promise<Rig> {
+async function rig(startIso: string, zone: string, opts: { stored?: PriceSeries } = {}): Promise<Rig> {
   const bridge = await connectAs('cloud-bridge');
   const { kv } = await ensureKv(bridge.nc, { name: 'prices' });
   await kv.delete(zone);
+  if (opts.stored !== undefined) await kv.put(zone, JSON.stringify(opts.stored));
   const engine = await connectAs('strategy-engine');
   const engineKv = await new Kvm(engine.nc).open('prices');
   const clock = new VirtualClock({ startMs: Date.parse(startIso), autoRun: false });
@@ -201,6 +202,53 @@ describe('day-ahead prices into KV prices', () => {
     expect(stored?.series.at(-1)?.eurPerMwh).toBe(30);
     expect(r.health.problems().has('prices')).toBe(false);
     expect(r.sync.nextFetchAtMs()).toBe(Date.parse('2026-01-16T12:15:00Z'));
+  });
+
+  it('a point running years past the window asked for is cut to it, so the next day’s prices replace it', async () => {
+    const YEARS = TODAY + 10 * 365 * 24 * H;
+    const bogus = platformDay('DE-LU', TODAY, 48, () => 50);
+    api.setPrices('DE-LU', {
+      ...bogus,
+      series: bogus.series.map((p, i) => (i === 47 ? { ...p, endMs: YEARS } : p)),
+    });
+    r = await rig('2026-01-15T15:00:00Z', 'DE-LU');
+    r.sync.setZone('DE-LU');
+    await r.clock.advance(0);
+    expect(coverageEndMs(await r.engineView('DE-LU'))).toBe(DAY_AFTER);
+
+    api.setPrices(
+      'DE-LU',
+      platformDay('DE-LU', TOMORROW, 48, () => 99),
+    );
+    await r.clock.advance((r.sync.nextFetchAtMs() ?? 0) - r.clock.now());
+    const sync = r.sync;
+    await waitFor(() => (sync.nextFetchAtMs() ?? 0) > Date.parse('2026-01-16T12:15:00Z'), {
+      message: 'the next day’s fetch done',
+    });
+
+    const stored = await r.engineView('DE-LU');
+    expect(coverageEndMs(stored)).toBe(DAY_AFTER + 24 * H);
+    expect(stored?.series.every((p) => p.eurPerMwh === 99)).toBe(true);
+  });
+
+  it('a series in KV that reaches years ahead (stored before trimming) does not keep correct prices out', async () => {
+    const stale = platformDay('DE-LU', TODAY - 24 * H, 48, () => 50);
+    r = await rig('2026-01-15T15:00:00Z', 'DE-LU', {
+      stored: {
+        ...stale,
+        series: [...stale.series, { startMs: TOMORROW, endMs: TODAY + 3650 * 24 * H, eurPerMwh: 50 }],
+      },
+    });
+    api.setPrices(
+      'DE-LU',
+      platformDay('DE-LU', TODAY, 48, () => 99),
+    );
+    r.sync.setZone('DE-LU');
+    await r.clock.advance(0);
+
+    const stored = await r.engineView('DE-LU');
+    expect(coverageEndMs(stored)).toBe(DAY_AFTER);
+    expect(stored?.series.every((p) => p.eurPerMwh === 99)).toBe(true);
   });
 
   it('nothing anywhere: nothing stored (the strategies keep their fallback), retried', async () => {

@@ -49,6 +49,20 @@ export function coverageEndMs(series: PriceSeries | undefined): number | undefin
 }
 
 /**
+ * The points of `series` that overlap [startMs, endMs) — the window a source was asked for — each cut to it. Every
+ * source's answer goes through this: a point outside the window, or running far past it (a mis-dated point, an
+ * endMs typo), would otherwise count as coverage that no later correct answer could beat.
+ */
+export function trimToWindow(series: PriceSeries, startMs: number, endMs: number): PriceSeries {
+  return {
+    ...series,
+    series: series.series
+      .filter((p) => p.endMs > startMs && p.startMs < endMs)
+      .map((p) => ({ ...p, startMs: Math.max(p.startMs, startMs), endMs: Math.min(p.endMs, endMs) })),
+  };
+}
+
+/**
  * Keeps KV `prices` filled for the tariff's zone: asks each source in order for today and tomorrow and stores the
  * first answer that covers what is wanted (else the one that covers most, if it covers more than what is stored).
  * Missing prices are left missing — the strategies fall back to the tariff's fixed or time-of-use price — and retried
@@ -108,7 +122,10 @@ export function createPriceSync(opts: PriceSyncOptions): PriceSync {
       }
     }
     if (zone !== current || stopped) return;
-    if (best !== undefined && (storedEndMs === undefined || best.endMs >= storedEndMs)) {
+    // What is stored counts only up to the window's end: a series stored before answers were trimmed may reach
+    // years ahead, and must not keep every correct one out.
+    const storedWithinMs = storedEndMs === undefined ? undefined : Math.min(storedEndMs, window.endMs);
+    if (best !== undefined && (storedWithinMs === undefined || best.endMs >= storedWithinMs)) {
       try {
         await store.put(current, best.series);
         storedEndMs = best.endMs;
