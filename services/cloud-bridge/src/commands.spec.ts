@@ -60,9 +60,14 @@ function setup(
     version: '0.1.0',
     intervalMs: 1000,
   });
+  const logged: { level: number; msg: string }[] = [];
+  const log = pino(
+    { level: 'debug' },
+    { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) },
+  );
   const handler = createCommandHandler({
     bus,
-    log: pino({ level: 'silent' }),
+    log,
     health,
     config: {
       current: () => ({ site, hash: configHash(site) }),
@@ -76,7 +81,7 @@ function setup(
     intentTimeoutMs: 100,
     newId: opts.newId ?? (() => 'cloud-intent-1'),
   });
-  return { handler, intents, health };
+  return { handler, intents, health, logged };
 }
 
 const decision = (patch: Partial<ArbiterDecision>): ArbiterDecision => ({
@@ -273,8 +278,8 @@ describe('SetBatterySetpoint', () => {
     });
   });
 
-  it('an asset that is not a battery of the site: invalid, and no intent is sent', async () => {
-    const { handler, intents } = setup({ arbiter: () => decision({}) });
+  it('an asset that is not a battery of the site: invalid, logged and counted, and no intent is sent', async () => {
+    const { handler, intents, health, logged } = setup({ arbiter: () => decision({}) });
     const result = await handler(command('SetBatterySetpoint', { ...SETPOINT, assetId: 'grid-1' }));
     expect(result).toMatchObject({
       ok: false,
@@ -282,6 +287,26 @@ describe('SetBatterySetpoint', () => {
       payload: { outcome: 'invalid' },
     });
     expect(intents).toEqual([]);
+    expect(health.counters()['setpoint_invalid']).toBe(1);
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: 40, msg: 'manual setpoint refused: not a battery', assetId: 'grid-1' }),
+    );
+  });
+
+  it('an intent the arbiter refuses to take (an error reply): invalid, logged and counted', async () => {
+    const { handler, health, logged } = setup({
+      arbiter: () => {
+        throw new Error('arbiter broke');
+      },
+    });
+    const result = await handler(command('SetBatterySetpoint', SETPOINT));
+    expect(result).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^the safety-arbiter refused the intent: /),
+      payload: { accepted: false, outcome: 'invalid' },
+    });
+    expect(health.counters()['setpoint_invalid']).toBe(1);
+    expect(logged).toContainEqual(expect.objectContaining({ level: 40, msg: 'manual setpoint refused' }));
   });
 
   it.each([

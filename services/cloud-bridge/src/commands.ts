@@ -138,6 +138,17 @@ export function createCommandHandler(deps: CommandDeps): CommandHandler {
     const site = deps.config.current().site;
     if (!batteryIds(site).has(request.assetId)) {
       const error = `'${request.assetId}' is not an enabled battery of this site`;
+      log.warn(
+        {
+          correlationId: command.envelope.correlationId,
+          assetId: request.assetId,
+          powerW: request.powerW,
+          operator: request.operator,
+          error,
+        },
+        'manual setpoint refused: not a battery',
+      );
+      health.count('setpoint_invalid');
       return reply('SetBatterySetpoint', { accepted: false, outcome: 'invalid', violations: [], error }, false, error);
     }
     const nowMs = deps.now();
@@ -219,6 +230,7 @@ export function createCommandHandler(deps: CommandDeps): CommandHandler {
       if (err instanceof BusReplyRejectedError) {
         const error = `the safety-arbiter refused the intent: ${err.reason}`.slice(0, 500);
         log.warn({ ...meta, err }, 'manual setpoint refused');
+        health.count('setpoint_invalid');
         return reply(
           'SetBatterySetpoint',
           { accepted: false, outcome: 'invalid', violations: [], error },
