@@ -55,6 +55,8 @@ export interface EnergyChartsOptions {
   readonly timeoutMs: number;
   readonly fetch?: FetchLike;
   readonly now: () => number;
+  /** Largest response body read, bytes (default DEFAULT_MAX_BODY_BYTES, 8 MiB). */
+  readonly maxBodyBytes?: number;
 }
 
 /** Fetches day-ahead prices for [startMs, endMs) of `zone` from Energy-Charts. */
@@ -70,7 +72,7 @@ export async function fetchEnergyCharts(
     start: String(Math.floor(startMs / 1000)),
     end: String(Math.floor(endMs / 1000)),
   });
-  const answer = await getJson(fetchFn, 'energy-charts prices', url, {}, opts.timeoutMs);
+  const answer = await getJson(fetchFn, 'energy-charts prices', url, {}, opts.timeoutMs, opts.maxBodyBytes);
   if (answer.notModified) throw new HttpSourceError('energy-charts prices: unexpected 304', 'invalid-body', 304);
   const parsed = EnergyChartsPriceSchema.safeParse(answer.body);
   if (!parsed.success) {

@@ -24,6 +24,38 @@ export class HttpSourceError extends Error {
   }
 }
 
+/**
+ * Largest response body read, bytes (8 MiB): far above a site configuration or two days of quarter-hourly prices,
+ * and a bound on the memory a broken or hostile server can make the bridge use.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** The body as UTF-8 text, read chunk by chunk; past `maxBytes` the download is aborted and this throws. */
+async function readBodyText(response: Response, what: string, maxBytes: number): Promise<string> {
+  const tooLarge = (detail: string): HttpSourceError =>
+    new HttpSourceError(`${what}: body larger than ${maxBytes} bytes (${detail})`, 'invalid-body', response.status);
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(`content-length ${declared}`);
+  }
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`aborted after ${received} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** The URL `path` below `base`, keeping a path the base may have (`https://api/v1` + `gateways/x` → `/v1/gateways/x`). */
 export function joinUrl(base: string, path: string, query: Readonly<Record<string, string>> = {}): string {
   const url = new URL(path.replace(/^\//, ''), base.endsWith('/') ? base : `${base}/`);
@@ -32,8 +64,9 @@ export function joinUrl(base: string, path: string, query: Readonly<Record<strin
 }
 
 /**
- * GET `url` and parse the JSON body. 304 → `{ status: 304 }`. Other non-2xx statuses, network errors, timeouts and
- * non-JSON bodies throw {@link HttpSourceError} naming `what`.
+ * GET `url` and parse the JSON body. 304 → `{ status: 304 }`. Other non-2xx statuses, network errors, timeouts,
+ * bodies larger than `maxBodyBytes` (default {@link DEFAULT_MAX_BODY_BYTES}; the download is aborted) and non-JSON
+ * bodies throw {@link HttpSourceError} naming `what`.
  */
 export async function getJson(
   fetchFn: FetchLike,
@@ -41,6 +74,7 @@ export async function getJson(
   url: string,
   headers: Record<string, string>,
   timeoutMs: number,
+  maxBodyBytes: number = DEFAULT_MAX_BODY_BYTES,
 ): Promise<
   | { readonly notModified: true }
   | { readonly notModified: false; readonly status: number; readonly body: unknown; readonly etag: string | undefined }
@@ -70,8 +104,9 @@ export async function getJson(
   }
   let text: string;
   try {
-    text = await response.text();
+    text = await readBodyText(response, what, maxBodyBytes);
   } catch (err) {
+    if (err instanceof HttpSourceError) throw err;
     const name = err instanceof Error ? err.name : '';
     if (name === 'TimeoutError' || name === 'AbortError')
       throw new HttpSourceError(`${what}: no answer within ${timeoutMs} ms`, 'timeout', undefined, { cause: err });
