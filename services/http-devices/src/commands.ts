@@ -151,7 +151,7 @@ export function startCommands(opts: CommandsOptions): Commands {
         return {
           status: 'mismatch',
           readBack: after.readBack,
-          error: short(`sent ${plan.value}, the device reports ${after.readBack}`),
+          error: short(`sent ${JSON.stringify(plan.body)}, the device reports ${(after.differences ?? []).join(', ')}`),
         };
       }
       if (plan.clamped !== undefined) notes.push(`clamped ${plan.clamped.requested} → ${plan.clamped.applied}`);

@@ -164,6 +164,16 @@ describe('http-devices over HTTP', () => {
       status: 'applied',
     });
     await reading('ev-1', (r) => r.values.powerW === 11_040, 'three phases at 16 A again');
+    // The current is already 16 A, but on three phases: the phase switch must still be sent.
+    expect(await sendWrite(arbiter.bus, 'ev-1', { kind: 'ev-current', currentA: 16, phases: 1 })).toMatchObject({
+      status: 'applied',
+      readBack: 16,
+    });
+    await reading('ev-1', (r) => r.values.powerW === 3_680 && r.values.currentL2A === 0, 'one phase at 16 A');
+    expect(await sendWrite(arbiter.bus, 'ev-1', { kind: 'ev-current', currentA: 16, phases: 3 })).toMatchObject({
+      status: 'applied',
+    });
+    await reading('ev-1', (r) => r.values.powerW === 11_040, 'three phases at 16 A again');
   });
 
   it('rejects what the profile or the device refuses, and names why', async () => {

@@ -128,6 +128,7 @@ describe('HTTP requests', () => {
           body: { mode: 'manual', target: { watts: -2_500 } },
           value: -2_500,
           deviceValue: -2_500,
+          alsoExpect: [],
         },
       ],
     });
@@ -177,7 +178,7 @@ describe('HTTP requests', () => {
   });
 
   it('compares the read-back within the tolerance', () => {
-    const plan = { write: parsed.writes[0] ?? (undefined as never), value: -2_500 };
+    const plan = { write: parsed.writes[0] ?? (undefined as never), value: -2_500, alsoExpect: [] };
     const fields = parsed.reads[0]?.fields ?? [];
     expect(checkHttpReadBack(plan, decodeJsonFields(fields, { p: 0, soc: 50, target: -2_500.8 }))).toEqual({
       kind: 'equal',
@@ -186,6 +187,7 @@ describe('HTTP requests', () => {
     expect(checkHttpReadBack(plan, decodeJsonFields(fields, { p: 0, soc: 50, target: -2_000 }))).toEqual({
       kind: 'different',
       readBack: -2_000,
+      differences: ['setpointW=-2000 (expected -2500)'],
     });
     expect(checkHttpReadBack(plan, decodeJsonFields(fields, { p: 0, soc: 50, target: 'x' }))).toEqual({
       kind: 'unreadable',

@@ -52,8 +52,18 @@ export const HttpWriteSchema = z.strictObject({
   method: z.enum(['PATCH', 'PUT', 'POST']),
   path: HttpPathSchema,
   body: z.json(),
-  /** EV set-points naming `phases`: members merged into the body (e.g. a force-1-phase switch); ignored otherwise. */
-  phaseBody: z.strictObject({ one: z.record(z.string(), z.json()), three: z.record(z.string(), z.json()) }).optional(),
+  /**
+   * EV set-points naming `phases`: members merged into the body (e.g. a force-1-phase switch); ignored otherwise.
+   * `readBack.key` (a field of the write's `readBack.read`) must then hold `one` or `three`: it is part of the
+   * "already there" check before the request and of the read-back after it (a boolean field reads as 1/0).
+   */
+  phaseBody: z
+    .strictObject({
+      one: z.record(z.string(), z.json()),
+      three: z.record(z.string(), z.json()),
+      readBack: z.strictObject({ key: PointKeySchema, one: z.number().finite(), three: z.number().finite() }),
+    })
+    .optional(),
   readBack: z.strictObject({
     read: PartNameSchema,
     /** The field holding the requested value as the device stores it, in the set-point unit. */
@@ -120,6 +130,7 @@ export function httpProfileProblems(profile: {
       ['readBack', write.readBack.key],
       ['effective', write.effective?.key],
       ['effective', write.effective?.sourceKey],
+      ['phaseBody', write.phaseBody?.readBack.key],
     ] as const) {
       if (key !== undefined && !keys.has(key))
         problems.push({ path: ['writes', index, what], message: `'${key}' is not a field of read '${read.name}'` });

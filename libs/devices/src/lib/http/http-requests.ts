@@ -1,6 +1,7 @@
 import type { Setpoint, SetpointKind, ValueBounds } from '@voltimax/contracts';
 import type { HttpProfile, HttpRead, HttpWrite } from './http-profile';
 import { VALUE_PLACEHOLDER } from './http-profile';
+import type { PointKey } from '../keys';
 import type { JsonReading } from './json-fields';
 import { convertSetpointValue, type JsonWriteRejection } from './set-value';
 
@@ -50,6 +51,11 @@ export interface HttpWritePlan {
   /** The number put into the body (value × scale). */
   readonly deviceValue: number;
   readonly clamped?: { readonly requested: number; readonly applied: number };
+  /**
+   * Further fields (of the same read) the request sets and the device must then report, e.g. the phase switch an
+   * EV set-point naming `phases` adds. Part of the "already there" check and of the read-back.
+   */
+  readonly alsoExpect: readonly { readonly key: PointKey; readonly value: number }[];
 }
 
 /** The typed result of encoding a set-point for an HTTP device. */
@@ -79,9 +85,13 @@ function plan(
   const converted = convertSetpointValue(write, setpoint, bounds);
   if (converted.kind === 'rejected') return converted;
   let body = fillTemplate(write.body, converted.deviceValue);
+  const alsoExpect: { key: PointKey; value: number }[] = [];
   if (setpoint.kind === 'ev-current' && setpoint.phases !== undefined && write.phaseBody !== undefined) {
-    const extra = setpoint.phases === 1 ? write.phaseBody.one : write.phaseBody.three;
+    const one = setpoint.phases === 1;
+    const extra = one ? write.phaseBody.one : write.phaseBody.three;
     if (body !== null && typeof body === 'object' && !Array.isArray(body)) body = { ...body, ...extra };
+    const { readBack } = write.phaseBody;
+    alsoExpect.push({ key: readBack.key, value: one ? readBack.one : readBack.three });
   }
   return {
     write,
@@ -90,6 +100,7 @@ function plan(
     body,
     value: converted.value,
     deviceValue: converted.deviceValue,
+    alsoExpect,
     ...(converted.clamped === undefined ? {} : { clamped: converted.clamped }),
   };
 }
@@ -133,26 +144,45 @@ export type ReadBackCheck =
       /** What the device really applies after its own limiters, when the profile names it. */
       readonly effective?: number;
       readonly effectiveSource?: string;
+      /** For `different`: every field that differs, `key=found (expected x)`, for the error text. */
+      readonly differences?: readonly string[];
     }
   /** The read-back field was not in the response (or was not a good number). */
   | { readonly kind: 'unreadable'; readonly detail: string };
 
-/** Pure: compares the read-back field of a decoded response with what a write should have stored. */
-export function checkHttpReadBack(plan: Pick<HttpWritePlan, 'write' | 'value'>, reading: JsonReading): ReadBackCheck {
+/**
+ * Pure: compares a decoded response with everything a write should have stored: the read-back field and every
+ * field of `alsoExpect` (e.g. the phase switch). `equal` only when all of them hold what was asked; a field the
+ * response lacks makes the result `unreadable` (the write cannot be confirmed).
+ */
+export function checkHttpReadBack(
+  plan: Pick<HttpWritePlan, 'write' | 'value' | 'alsoExpect'>,
+  reading: JsonReading,
+): ReadBackCheck {
   const { readBack, effective } = plan.write;
-  const stored = reading.values[readBack.key];
-  if (typeof stored !== 'number') {
-    const issue = reading.issues.find((i) => i.key === readBack.key);
+  const missing = (key: PointKey): ReadBackCheck => {
+    const issue = reading.issues.find((i) => i.key === key);
     return {
       kind: 'unreadable',
-      detail: `read '${readBack.read}' gave no '${readBack.key}'${issue === undefined ? '' : ` (${issue.outcome.kind})`}`,
+      detail: `read '${readBack.read}' gave no '${key}'${issue === undefined ? '' : ` (${issue.outcome.kind})`}`,
     };
+  };
+  const stored = reading.values[readBack.key];
+  if (typeof stored !== 'number') return missing(readBack.key);
+  const differences: string[] = [];
+  if (Math.abs(stored - plan.value) > readBack.tolerance + 1e-9)
+    differences.push(`${readBack.key}=${stored} (expected ${plan.value})`);
+  for (const { key, value } of plan.alsoExpect) {
+    const found = reading.values[key];
+    if (typeof found !== 'number') return missing(key);
+    if (Math.abs(found - value) > 1e-9) differences.push(`${key}=${found} (expected ${value})`);
   }
   const applied = effective === undefined ? undefined : reading.values[effective.key];
   const source = effective?.sourceKey === undefined ? undefined : reading.values[effective.sourceKey];
   return {
-    kind: Math.abs(stored - plan.value) <= readBack.tolerance + 1e-9 ? 'equal' : 'different',
+    kind: differences.length === 0 ? 'equal' : 'different',
     readBack: stored,
+    ...(differences.length === 0 ? {} : { differences }),
     ...(typeof applied === 'number' ? { effective: applied } : {}),
     ...(source === undefined ? {} : { effectiveSource: String(source) }),
   };

@@ -176,6 +176,40 @@ describe('peblar.rest', () => {
     );
     expect(checkHttpReadBack(plan, refused)).toMatchObject({ kind: 'different', readBack: 6 });
   });
+
+  it('checks the phase switch too: the current alone does not make a write with phases equal', () => {
+    const evinterface = (limitMa: number, force1: boolean) =>
+      decodeText(
+        'evinterface',
+        `{"CpState":"State C","ChargeCurrentLimit":${limitMa},"ChargeCurrentLimitActual":${limitMa},"ChargeCurrentLimitSource":"Local REST API","Force1Phase":${force1}}`,
+      );
+    const onePhase = firstRequest({ kind: 'ev-current', currentA: 16, phases: 1 });
+    // 16 A already held on three phases: not "already there" (the PATCH must be sent) …
+    expect(checkHttpReadBack(onePhase, evinterface(16_000, false))).toMatchObject({
+      kind: 'different',
+      readBack: 16,
+      differences: ['forceSinglePhase=0 (expected 1)'],
+    });
+    // … and a charger that stores the current but ignores Force1Phase is a mismatch, not applied.
+    const ignored = firstRequest({ kind: 'ev-current', currentA: 10, phases: 1 });
+    expect(checkHttpReadBack(ignored, evinterface(10_000, false))).toMatchObject({ kind: 'different', readBack: 10 });
+    expect(checkHttpReadBack(onePhase, evinterface(16_000, true))).toMatchObject({ kind: 'equal', readBack: 16 });
+    expect(
+      checkHttpReadBack(firstRequest({ kind: 'ev-current', currentA: 16, phases: 3 }), evinterface(16_000, false)),
+    ).toMatchObject({ kind: 'equal' });
+    // A charger that does not report Force1Phase cannot confirm the switch.
+    const silent = decodeText(
+      'evinterface',
+      '{"CpState":"State C","ChargeCurrentLimit":16000,"ChargeCurrentLimitActual":16000,"ChargeCurrentLimitSource":"x"}',
+    );
+    expect(checkHttpReadBack(onePhase, silent)).toMatchObject({ kind: 'unreadable' });
+    // Without phases, Force1Phase is neither sent nor checked.
+    expect(
+      checkHttpReadBack(firstRequest({ kind: 'ev-current', currentA: 16 }), evinterface(16_000, true)),
+    ).toMatchObject({
+      kind: 'equal',
+    });
+  });
 });
 
 function firstRequest(setpoint: Parameters<typeof encodeHttpWrite>[1]) {

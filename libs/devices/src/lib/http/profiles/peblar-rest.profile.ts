@@ -75,7 +75,11 @@ export const peblarRest = {
       method: 'PATCH',
       path: '/evinterface',
       body: { ChargeCurrentLimit: '{{value}}' },
-      phaseBody: { one: { Force1Phase: true }, three: { Force1Phase: false } },
+      phaseBody: {
+        one: { Force1Phase: true },
+        three: { Force1Phase: false },
+        readBack: { key: 'forceSinglePhase', one: 1, three: 0 },
+      },
       scale: 1000,
       integer: true,
       range: { min: 0, max: 32 },
