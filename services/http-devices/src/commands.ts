@@ -174,6 +174,7 @@ export function startCommands(opts: CommandsOptions): Commands {
   async function applyCommand(asset: OwnedAsset, command: MqttCommand): Promise<Outcome> {
     const mqtt = opts.mqtt;
     if (mqtt === undefined) return { status: 'failed', error: 'no MQTT broker connected' };
+    // Only a fresh status on the current connection proves the device is there already (see MqttListener.latest).
     const latest = mqtt.latest(asset.id, command.expect.topicName);
     if (latest?.kind === 'reading' && confirmsCommand(command.expect, latest.reading)) {
       health.incrementCounter('skippedWrites');

@@ -43,10 +43,10 @@ export interface MqttListenerOptions {
   readonly connectBroker?: ConnectBroker;
 }
 
-/** The latest message of one reading topic. */
+/** The latest message of one reading topic; `connection` counts the broker's CONNACKs (which connection it came on). */
 export type TopicMessage =
-  | { readonly kind: 'reading'; readonly atMs: number; readonly reading: JsonReading }
-  | { readonly kind: 'garbage'; readonly atMs: number; readonly error: string };
+  | { readonly kind: 'reading'; readonly atMs: number; readonly connection: number; readonly reading: JsonReading }
+  | { readonly kind: 'garbage'; readonly atMs: number; readonly connection: number; readonly error: string };
 
 /** What waiting for a confirming message gave. */
 export type WaitOutcome =
@@ -56,7 +56,11 @@ export type WaitOutcome =
 
 /** The running MQTT side: listens, publishes readings, and lets the write path command and observe devices. */
 export interface MqttListener {
-  /** The latest message on a reading topic of an asset (profile topic name), if any. */
+  /**
+   * The latest message on a reading topic of an asset (profile topic name), only while it still describes the device:
+   * received on the broker connection that is up now and within the staleness window the readings use
+   * (`staleAfterIntervals` poll intervals). Older news is no news: undefined.
+   */
   latest(assetId: string, topicName: string): TopicMessage | undefined;
   /**
    * Resolves with the first message on the topic (after this call) that `confirms`, or `timeout` after `timeoutMs`.
@@ -99,6 +103,8 @@ class BrokerLink {
   readonly client: MqttClient;
   private readonly topics = new Set<string>();
   online = false;
+  /** Counts CONNACKs: a message remembers the connection it came on. */
+  connection = 0;
   lastError: string | undefined;
   private closing = false;
 
@@ -126,6 +132,7 @@ class BrokerLink {
     // Handlers go on before the first CONNACK can arrive.
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
     this.client.on('connect', () => {
+      this.connection += 1;
       this.online = true;
       this.lastError = undefined;
       log.info(
@@ -250,7 +257,7 @@ class MqttAssetLoop {
     if (outcome.kind === 'garbage') {
       health.incrementCounter('mqttGarbage');
       health.incrementCounter(assetCounter('mqttGarbage', this.asset.id));
-      state.last = { kind: 'garbage', atMs, error: outcome.error };
+      state.last = { kind: 'garbage', atMs, connection: this.broker?.connection ?? 0, error: outcome.error };
       if (state.lastLogged !== outcome.error) {
         this.log.warn(
           { topic: state.fullTopic, error: outcome.error, bytes: payload.byteLength },
@@ -274,7 +281,7 @@ class MqttAssetLoop {
     } else {
       state.lastLogged = undefined;
     }
-    state.last = { kind: 'reading', atMs, reading };
+    state.last = { kind: 'reading', atMs, connection: this.broker?.connection ?? 0, reading };
     for (const waiter of [...this.waiters]) {
       if (waiter.topicName !== state.topic.name) continue;
       waiter.last = state.last;
@@ -315,6 +322,15 @@ class MqttAssetLoop {
     if (!this.topics.filter((s) => s.topic.required).every(fresh)) return;
     this.lastPublishAtMs = nowMs;
     this.compose(this.topics.filter(fresh));
+  }
+
+  /** The latest message of a topic while it still describes the device (see {@link MqttListener.latest}). */
+  current(topicName: string): TopicMessage | undefined {
+    const last = this.topics.find((t) => t.topic.name === topicName)?.last;
+    const broker = this.broker;
+    if (last === undefined || broker === undefined || !broker.online || last.connection !== broker.connection)
+      return undefined;
+    return this.opts.now() - last.atMs <= this.windowMs() ? last : undefined;
   }
 
   private windowMs(): number {
@@ -450,7 +466,7 @@ export function startMqttListener(opts: MqttListenerOptions): MqttListener {
 
   return {
     latest(assetId, topicName) {
-      return loops.get(assetId)?.topics.find((t) => t.topic.name === topicName)?.last;
+      return loops.get(assetId)?.current(topicName);
     },
     waitFor(assetId, topicName, confirms, timeoutMs) {
       const loop = loops.get(assetId);

@@ -249,6 +249,22 @@ describe('http-devices over MQTT', () => {
     );
   });
 
+  it('a status that is no longer fresh does not make a write unchanged: the command is sent', async () => {
+    await reading('ev-2', (r) => r.quality === 'good' && r.values.powerW === 0, 'the relay reported off');
+    // The relay stops reporting and is switched on locally (button, restore on power-up).
+    relay.behaviour = 'silent';
+    relay.output = true;
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // 6 poll intervals: its status is stale by now
+    const sent = relay.commands.length;
+    const off = await sendWrite(arbiter.bus, 'ev-2', { kind: 'ev-current', currentA: 0 });
+    relay.behaviour = 'obey';
+    expect({ status: off.status, commands: relay.commands.slice(sent) }).toEqual({
+      status: 'timeout', // sent, but the silent relay did not confirm it
+      commands: ['off'],
+    });
+    relay.output = false;
+  });
+
   it('never crashed: the service still answers and logged nothing fatal', async () => {
     expect(await sendWrite(arbiter.bus, 'ev-2', { kind: 'safe' })).toMatchObject({
       status: expect.stringMatching(/^(applied|unchanged)$/),
