@@ -171,7 +171,12 @@ export function startCommands(opts: CommandsOptions): Commands {
 
   // --- MQTT ---------------------------------------------------------------------------------------------------
 
-  async function applyCommand(asset: OwnedAsset, command: MqttCommand): Promise<Outcome> {
+  /** `expiresAtMs`: the write's, when it has one (a command must not be sent, or stay queued, past it). */
+  async function applyCommand(
+    asset: OwnedAsset,
+    command: MqttCommand,
+    expiresAtMs: number | undefined,
+  ): Promise<Outcome> {
     const mqtt = opts.mqtt;
     if (mqtt === undefined) return { status: 'failed', error: 'no MQTT broker connected' };
     // Only a fresh status on the current connection proves the device is there already (see MqttListener.latest).
@@ -180,6 +185,8 @@ export function startCommands(opts: CommandsOptions): Commands {
       health.incrementCounter('skippedWrites');
       return { status: 'unchanged', ...(command.value === undefined ? {} : { readBack: command.value }) };
     }
+    const leftMs = expiresAtMs === undefined ? Number.POSITIVE_INFINITY : expiresAtMs - opts.now();
+    if (leftMs <= 0) return { status: 'rejected', error: `expired at ${expiresAtMs} before it could be applied` };
     const waiting = mqtt.waitFor(
       asset.id,
       command.expect.topicName,
@@ -187,15 +194,11 @@ export function startCommands(opts: CommandsOptions): Commands {
       opts.mqttConfirmTimeoutMs,
     );
     try {
-      await Promise.race([
-        mqtt.publish(asset.id, command.topic, command.payload, { qos: command.qos, retain: command.retain }),
-        new Promise((_resolve, reject) =>
-          setTimeout(
-            () => reject(new Error(`no PUBACK within ${opts.mqttConfirmTimeoutMs} ms`)),
-            opts.mqttConfirmTimeoutMs,
-          ).unref(),
-        ),
-      ]);
+      await mqtt.publish(asset.id, command.topic, command.payload, {
+        qos: command.qos,
+        retain: command.retain,
+        timeoutMs: Math.min(opts.mqttConfirmTimeoutMs, leftMs),
+      });
     } catch (err) {
       return {
         status: 'failed',
@@ -236,6 +239,7 @@ export function startCommands(opts: CommandsOptions): Commands {
     driver: Extract<AssetDriver, { kind: 'mqtt' }>,
     setpoint: Setpoint,
     bounds: ValueBounds | undefined,
+    expiresAtMs: number | undefined,
   ): Promise<Outcome> {
     const profile: MqttProfile = driver.profile;
     const encoded = encodeMqttCommand(profile, setpoint, driver.prefix, bounds);
@@ -243,7 +247,7 @@ export function startCommands(opts: CommandsOptions): Commands {
     let result: Outcome = { status: 'unchanged' };
     let wrote = false;
     for (const command of encoded.commands) {
-      const outcome = await applyCommand(asset, command);
+      const outcome = await applyCommand(asset, command, expiresAtMs);
       if (outcome.status !== 'applied' && outcome.status !== 'unchanged') return outcome;
       wrote ||= outcome.status === 'applied';
       result = outcome;
@@ -258,14 +262,22 @@ export function startCommands(opts: CommandsOptions): Commands {
 
   // --- common -------------------------------------------------------------------------------------------------
 
-  /** `bounds`: the arbiter's interval for the value (DeviceWrite.bounds): an integer device value is taken inside it. */
-  function apply(asset: OwnedAsset, setpoint: Setpoint, bounds: ValueBounds | undefined): Promise<Outcome> {
+  /**
+   * `bounds`: the arbiter's interval for the value (DeviceWrite.bounds): an integer device value is taken inside it.
+   * `expiresAtMs`: the write's validity (none for the watchdog's safe set-point).
+   */
+  function apply(
+    asset: OwnedAsset,
+    setpoint: Setpoint,
+    bounds: ValueBounds | undefined,
+    expiresAtMs: number | undefined,
+  ): Promise<Outcome> {
     const { driver } = asset;
     switch (driver.kind) {
       case 'http':
         return applyHttp(asset, driver, setpoint, bounds);
       case 'mqtt':
-        return applyMqtt(asset, driver, setpoint, bounds);
+        return applyMqtt(asset, driver, setpoint, bounds, expiresAtMs);
       case 'unusable':
         return Promise.resolve({ status: 'rejected', error: driver.reason });
     }
@@ -282,7 +294,9 @@ export function startCommands(opts: CommandsOptions): Commands {
       return driver.profile.writes.length > 0 ? undefined : `profile '${driver.profile.id}' has no writes`;
     },
     apply: (asset, setpoint, _signal, context) =>
-      apply(asset, setpoint, context.origin === 'write' ? context.write.bounds : undefined),
+      context.origin === 'write'
+        ? apply(asset, setpoint, context.write.bounds, context.write.expiresAtMs)
+        : apply(asset, setpoint, undefined, undefined),
   });
 
   return { stop: () => path.stop() };

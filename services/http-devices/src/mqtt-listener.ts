@@ -72,12 +72,16 @@ export interface MqttListener {
     confirms: (reading: JsonReading) => boolean,
     timeoutMs: number,
   ): Promise<WaitOutcome>;
-  /** Publishes a command on the asset's broker; rejects at once when the broker is offline. */
+  /**
+   * Publishes a command on the asset's broker; rejects at once when the broker is offline. A QoS 1/2 command not
+   * acknowledged within `timeoutMs` is taken back out of the client's outgoing store (mqtt.js would otherwise resend
+   * it after a reconnect, long after the write it belongs to was answered and expired) and the promise rejects.
+   */
   publish(
     assetId: string,
     topic: string,
     payload: string,
-    options: { readonly qos: 0 | 1 | 2; readonly retain: boolean },
+    options: { readonly qos: 0 | 1 | 2; readonly retain: boolean; readonly timeoutMs: number },
   ): Promise<void>;
   /** Publishes the profile's status request (if it has one), best effort. */
   requestStatus(assetId: string): void;
@@ -124,6 +128,8 @@ class BrokerLink {
       reconnectPeriod: opts.reconnectMs,
       // We subscribe ourselves on every CONNACK (clean sessions keep nothing).
       resubscribe: false,
+      // Never send a QoS 0 message later: offline means the command fails now.
+      queueQoSZero: false,
       keepalive: 30,
       ...(spec.username === undefined ? {} : { username: spec.username }),
       ...(spec.password === undefined ? {} : { password: spec.password }),
@@ -175,6 +181,28 @@ class BrokerLink {
     return this.online
       ? `broker ${this.spec.url} online`
       : `broker ${this.spec.url} offline${this.lastError ? `: ${this.lastError}` : ''}`;
+  }
+
+  /** See {@link MqttListener.publish}. */
+  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const done = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const callback = (err?: Error): void => done(err ?? undefined);
+      const timer = setTimeout(() => {
+        // Take it back: mqtt.js keeps QoS 1/2 messages until acknowledged and resends them after a reconnect.
+        done(new Error(`no ${qos === 2 ? 'PUBCOMP' : 'PUBACK'} within ${timeoutMs} ms; the command was withdrawn`));
+        const messageId = Object.entries(this.client.outgoing).find(([, pending]) => pending.cb === callback)?.[0];
+        if (messageId !== undefined) this.client.removeOutgoingMessage(Number(messageId));
+      }, timeoutMs);
+      this.client.publish(topic, payload, { qos, retain }, callback);
+    });
   }
 
   async close(): Promise<void> {
@@ -492,7 +520,7 @@ export function startMqttListener(opts: MqttListenerOptions): MqttListener {
       const broker = loops.get(assetId)?.broker;
       if (broker === undefined) throw new Error(`asset '${assetId}' has no broker`);
       if (!broker.online) throw new Error(broker.describe());
-      await broker.client.publishAsync(topic, payload, { qos: options.qos, retain: options.retain });
+      await broker.publish(topic, payload, options.qos, options.retain, options.timeoutMs);
     },
     requestStatus(assetId) {
       loops.get(assetId)?.requestStatus();

@@ -2,6 +2,7 @@
 // process, MQTT 3.1.1), a Tasmota sub-meter whose messages this test publishes (the service reaches that broker over
 // MQTT 5.0), and a Shelly Plus 1PM double switching an EV charger (writes as MQTT commands). Garbage payloads, wrong
 // JSON types, silence and devices that do not follow a command each give a clear error, a counter, and no crash.
+// A second relay sits behind a TCP proxy that can swallow traffic and cut the link.
 import { connect, type MqttClient } from 'mqtt';
 import {
   NATS_CONFIG_PATH,
@@ -21,6 +22,7 @@ import {
   type BusClient,
   type RunningService,
 } from './testing/harness';
+import { startBrokerProxy, type BrokerProxy } from './testing/broker-proxy';
 import { startShellySwitchDouble, type ShellySwitchDouble } from './testing/shelly-switch-double';
 import { mqttAsset } from './testing/site';
 import { startSimulatorProcess, type SimulatorProcess } from './testing/simulator';
@@ -49,6 +51,8 @@ describe('http-devices over MQTT', () => {
   let arbiter: BusClient;
   let plug: MqttClient;
   let relay: ShellySwitchDouble;
+  let garageRelay: ShellySwitchDouble;
+  let proxy: BrokerProxy;
   let site: { remove(): void } | undefined;
   const clients = new Map<string, MqttClient>();
   // The same broker under a second URL: a second connection, this one speaking MQTT 5.0.
@@ -83,6 +87,8 @@ describe('http-devices over MQTT', () => {
     plug = connect(mqtt.url, { protocolVersion: 5, clientId: 'tasmota-plug-double' });
     await new Promise<void>((resolve) => plug.once('connect', () => resolve()));
     relay = await startShellySwitchDouble(mqtt.url, 'shellyplus1pm-wallbox');
+    garageRelay = await startShellySwitchDouble(mqtt.url, 'shellyplus1pm-garage');
+    proxy = await startBrokerProxy(mqtt.url);
     const file = writeSite({
       ...sim.raw,
       assets: [
@@ -98,6 +104,11 @@ describe('http-devices over MQTT', () => {
           brokerUrl: v5Url,
           mqttVersion: '5.0',
           pollIntervalMs: 60_000,
+        }),
+        // Reached through the proxy (the relay double itself talks to the broker directly).
+        mqttAsset('ev-3', 'ev-charger', 'shelly.plus-1pm', 'shellyplus1pm-garage', {
+          brokerUrl: proxy.url,
+          pollIntervalMs: 250,
         }),
       ],
     });
@@ -121,7 +132,14 @@ describe('http-devices over MQTT', () => {
 
   afterAll(async () => {
     await service?.stop();
-    await Promise.all([observer?.close(), arbiter?.close(), plug?.endAsync(true), relay?.close()]);
+    await Promise.all([
+      observer?.close(),
+      arbiter?.close(),
+      plug?.endAsync(true),
+      relay?.close(),
+      garageRelay?.close(),
+      proxy?.close(),
+    ]);
     await sim?.stop();
     site?.remove();
     await Promise.all([nats?.stop(), mqtt?.stop()]);
@@ -148,11 +166,13 @@ describe('http-devices over MQTT', () => {
     expect(planned?.['brokers']).toEqual([
       { url: mqtt.url, mqttVersion: '3.1.1', auth: false },
       { url: v5Url, mqttVersion: '5.0', auth: false },
+      { url: proxy.url, mqttVersion: '3.1.1', auth: false },
     ]);
-    await waitFor(() => [...clients.values()].every((c) => c.connected), { message: 'both broker connections up' });
+    await waitFor(() => [...clients.values()].every((c) => c.connected), { message: 'all broker connections up' });
     expect([...clients.entries()].map(([url, c]) => [url, c.options.protocolVersion])).toEqual([
       [mqtt.url, 4],
       [v5Url, 5],
+      [proxy.url, 4],
     ]);
   });
 
@@ -264,6 +284,27 @@ describe('http-devices over MQTT', () => {
     });
     relay.output = false;
   });
+
+  it('a command not acknowledged in time is withdrawn: it never reaches the device after the write expired', async () => {
+    await reading('ev-3', (r) => r.quality === 'good' && r.values.powerW === 0, 'the garage relay off');
+    proxy.frozen = true; // the link is dead, but the client does not know yet
+    const expiresAtMs = Date.now() + 3_000;
+    const on = await sendWrite(arbiter.bus, 'ev-3', { kind: 'ev-current', currentA: 16 }, { expiresAtMs });
+    expect(on).toMatchObject({
+      status: 'failed',
+      error: 'publish shellyplus1pm-garage/command/switch:0: no PUBACK within 2000 ms; the command was withdrawn',
+    });
+    await new Promise((resolve) => setTimeout(resolve, expiresAtMs - Date.now() + 200)); // the write has expired
+    proxy.cut();
+    proxy.frozen = false; // the link comes back; the service reconnects
+    // The watchdog's safe set-point (relay off) goes out once the link is back; the expired 'on' never does.
+    await waitFor(() => garageRelay.commands.includes('off'), { timeoutMs: 8_000, message: 'the safe off' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect({ commands: [...new Set(garageRelay.commands)], output: garageRelay.output }).toEqual({
+      commands: ['off'],
+      output: false,
+    });
+  }, 20_000);
 
   it('never crashed: the service still answers and logged nothing fatal', async () => {
     expect(await sendWrite(arbiter.bus, 'ev-2', { kind: 'safe' })).toMatchObject({
