@@ -108,6 +108,8 @@ export function startCommands(opts: CommandsOptions): Commands {
     driver: Extract<AssetDriver, { kind: 'http' }>,
     setpoint: Setpoint,
     bounds: ValueBounds | undefined,
+    expiresAtMs: number | undefined,
+    signal: AbortSignal,
   ): Promise<Outcome> {
     const { profile, baseUrl, token } = driver;
     const encoded = encodeHttpWrite(profile, setpoint, bounds);
@@ -127,6 +129,14 @@ export function startCommands(opts: CommandsOptions): Commands {
         // Already there: no request (the device keeps it; devices often store it in flash).
         health.incrementCounter('skippedWrites');
       } else {
+        // The read before took its time: a write that expired meanwhile (or the service stopping) sends nothing.
+        if (signal.aborted) return { status: 'failed', error: short(`aborted: ${String(signal.reason)}`) };
+        if (expiresAtMs !== undefined && opts.now() >= expiresAtMs) {
+          return {
+            status: 'rejected',
+            error: `expired at ${expiresAtMs} before it could be applied (${plan.method} ${plan.path} not sent)`,
+          };
+        }
         try {
           await client.once({
             method: plan.method,
@@ -264,18 +274,19 @@ export function startCommands(opts: CommandsOptions): Commands {
 
   /**
    * `bounds`: the arbiter's interval for the value (DeviceWrite.bounds): an integer device value is taken inside it.
-   * `expiresAtMs`: the write's validity (none for the watchdog's safe set-point).
+   * `expiresAtMs`: the write's validity (none for the watchdog's safe set-point); `signal`: aborted on stop().
    */
   function apply(
     asset: OwnedAsset,
     setpoint: Setpoint,
     bounds: ValueBounds | undefined,
     expiresAtMs: number | undefined,
+    signal: AbortSignal,
   ): Promise<Outcome> {
     const { driver } = asset;
     switch (driver.kind) {
       case 'http':
-        return applyHttp(asset, driver, setpoint, bounds);
+        return applyHttp(asset, driver, setpoint, bounds, expiresAtMs, signal);
       case 'mqtt':
         return applyMqtt(asset, driver, setpoint, bounds, expiresAtMs);
       case 'unusable':
@@ -293,10 +304,10 @@ export function startCommands(opts: CommandsOptions): Commands {
       if (driver.kind === 'unusable') return driver.reason;
       return driver.profile.writes.length > 0 ? undefined : `profile '${driver.profile.id}' has no writes`;
     },
-    apply: (asset, setpoint, _signal, context) =>
+    apply: (asset, setpoint, signal, context) =>
       context.origin === 'write'
-        ? apply(asset, setpoint, context.write.bounds, context.write.expiresAtMs)
-        : apply(asset, setpoint, undefined, undefined),
+        ? apply(asset, setpoint, context.write.bounds, context.write.expiresAtMs, signal)
+        : apply(asset, setpoint, undefined, undefined, signal),
   });
 
   return { stop: () => path.stop() };

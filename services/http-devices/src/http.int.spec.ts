@@ -14,6 +14,7 @@ import {
   type RunningService,
 } from './testing/harness';
 import { startP1Double, type P1Double } from './testing/p1-double';
+import { startPeblarDouble, type PeblarDouble } from './testing/peblar-double';
 import { p1Asset, peblarAsset } from './testing/site';
 import { startSimulatorProcess, type SimulatorProcess } from './testing/simulator';
 
@@ -23,6 +24,7 @@ describe('http-devices over HTTP', () => {
   let nats: NatsTestServer;
   let sim: SimulatorProcess;
   let p1: P1Double;
+  let slowPeblar: PeblarDouble;
   let service: RunningService;
   let observer: BusClient;
   let arbiter: BusClient;
@@ -58,6 +60,7 @@ describe('http-devices over HTTP', () => {
       ),
       startP1Double(),
     ]);
+    slowPeblar = await startPeblarDouble();
     const ev = sim.site.assets.find((a) => a.id === 'ev-1');
     if (ev?.connection.protocol !== 'http')
       throw new Error(`the simulator did not serve ev-1 over http:\n${sim.tail()}`);
@@ -67,6 +70,8 @@ describe('http-devices over HTTP', () => {
       // The same charger with a token the charger does not know: every request is refused with 401.
       peblarAsset('ev-bad-token', peblarUrl, { tokenEnv: 'WRONG_TOKEN' }),
       p1Asset('grid-1', p1.url),
+      // A Peblar double whose reads can be made slow (no token: the double does not check it).
+      peblarAsset('ev-slow', slowPeblar.url, { pollIntervalMs: 1_000 }),
     ];
     const file = writeSite({ ...sim.raw, assets });
     site = file;
@@ -84,7 +89,7 @@ describe('http-devices over HTTP', () => {
   afterAll(async () => {
     await service?.stop();
     await Promise.all([observer?.close(), arbiter?.close()]);
-    await Promise.all([sim?.stop(), p1?.close()]);
+    await Promise.all([sim?.stop(), p1?.close(), slowPeblar?.close()]);
     site?.remove();
     await nats?.stop();
   });
@@ -135,7 +140,7 @@ describe('http-devices over HTTP', () => {
       () => observer.heartbeats.find((h) => h.service === 'http-devices' && h.status === 'degraded'),
       { message: 'a degraded heartbeat' },
     );
-    expect(beat.assets).toEqual(['ev-1', 'ev-bad-token', 'grid-1']);
+    expect(beat.assets).toEqual(['ev-1', 'ev-bad-token', 'grid-1', 'ev-slow']);
     expect(beat.detail).toContain('ev-bad-token');
     expect((beat.counters ?? {})['httpStatusErrors']).toBeGreaterThan(0);
   });
@@ -279,6 +284,22 @@ describe('http-devices over HTTP', () => {
     expect(paused).toMatchObject({ chargerState: 'suspended', values: { currentLimitA: 0 } });
     await heartbeat((c) => (c['watchdogSafe'] ?? 0) >= 1, 'the watchdog counted');
     expect(service.lines.some((l) => l.msg === 'write expired without a newer one; safe set-point applied')).toBe(true);
+  });
+
+  it('a write that expires while the device is slow to answer the read before it is not sent', async () => {
+    slowPeblar.slowGetMs = 700; // the read before the write takes 0.7 s (within HTTP_TIMEOUT_MS 1000)
+    const sent = slowPeblar.patches.length;
+    const expiresAtMs = Date.now() + 400;
+    const late = await sendWrite(arbiter.bus, 'ev-slow', { kind: 'ev-current', currentA: 12 }, { expiresAtMs });
+    slowPeblar.slowGetMs = 0;
+    expect(late).toMatchObject({
+      status: 'rejected',
+      error: `expired at ${expiresAtMs} before it could be applied (PATCH /evinterface not sent)`,
+    });
+    // The watchdog's safe 0 A may follow; the 12 A never reaches the charger.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(slowPeblar.patches.slice(sent).map((p) => p.body)).not.toContain('{"ChargeCurrentLimit":12000}');
+    expect(slowPeblar.limitMa).not.toBe(12_000);
   });
 
   it('never crashed: the service still answers and logged nothing fatal', async () => {
