@@ -191,6 +191,7 @@ describe('HTTP and MQTT connections', () => {
   it.each([
     [{ protocol: 'http', baseUrl: 'ftp://192.0.2.30' }, '$.baseUrl'],
     [{ protocol: 'http', baseUrl: 'http://x', tokenEnv: 'my-token' }, '$.tokenEnv'],
+    [{ protocol: 'http', baseUrl: 'http://admin:pw@192.0.2.30/' }, '$.baseUrl: baseUrl must not contain user:password@'],
     [{ protocol: 'mqtt', topicPrefix: 'p', brokerUrl: 'broker.local:1883' }, '$.brokerUrl: brokerUrl must start with mqtt://'],
     [{ protocol: 'mqtt', topicPrefix: 'p', mqttVersion: '3.1' }, '$.mqttVersion'],
     [{ protocol: 'mqtt', topicPrefix: 'p', password: 'secret' }, 'password'],

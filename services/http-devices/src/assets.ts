@@ -6,6 +6,7 @@ import {
   type HttpProfile,
   type MqttProfile,
 } from '@voltimax/devices';
+import { redactUrl } from './redact';
 
 /** MQTT protocol levels mqtt.js speaks: 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
 export type MqttProtocolVersion = 4 | 5;
@@ -147,7 +148,7 @@ export function planAssets(
       problems.push({
         variable: 'SITE_FILE',
         message:
-          `assets '${known.firstAssetId}' and '${asset.id}' use broker ${url} with different ` +
+          `assets '${known.firstAssetId}' and '${asset.id}' use broker ${redactUrl(url)} with different ` +
           (known.protocolVersion !== version ? 'MQTT versions' : 'credentials') +
           ' (one connection per broker)',
       });

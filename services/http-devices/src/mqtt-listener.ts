@@ -20,6 +20,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BrokerSpec, OwnedAsset } from './assets';
 import type { Health } from './counters';
+import { redactUrl } from './redact';
 
 /** Opens an MQTT client for a broker (mqtt.js `connect`; injectable for tests). */
 export type ConnectBroker = (url: string, options: IClientOptions) => MqttClient;
@@ -119,7 +120,7 @@ class BrokerLink {
     private readonly onMessage: (topic: string, payload: Buffer) => void,
     private readonly onStateChange: () => void,
   ) {
-    const log = opts.log.child({ broker: spec.url });
+    const log = opts.log.child({ broker: redactUrl(spec.url) });
     const options: IClientOptions = {
       protocolVersion: spec.protocolVersion,
       clientId,
@@ -179,8 +180,8 @@ class BrokerLink {
 
   describe(): string {
     return this.online
-      ? `broker ${this.spec.url} online`
-      : `broker ${this.spec.url} offline${this.lastError ? `: ${this.lastError}` : ''}`;
+      ? `broker ${redactUrl(this.spec.url)} online`
+      : `broker ${redactUrl(this.spec.url)} offline${this.lastError ? `: ${this.lastError}` : ''}`;
   }
 
   /** See {@link MqttListener.publish}. */

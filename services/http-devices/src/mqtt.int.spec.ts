@@ -57,10 +57,13 @@ describe('http-devices over MQTT', () => {
   const clients = new Map<string, MqttClient>();
   // The same broker under a second URL: a second connection, this one speaking MQTT 5.0.
   let v5Url = '';
+  // … and under a third, with credentials in it (Mosquitto here takes any): they must never be logged or published.
+  let secretUrl = '';
 
   beforeAll(async () => {
     [nats, mqtt] = await Promise.all([startNats({ config: NATS_CONFIG_PATH }), startMqtt()]);
     v5Url = `${mqtt.url}/`;
+    secretUrl = mqtt.url.replace('mqtt://', 'mqtt://gateway:S3cretBrokerPw@');
     sim = await startSimulatorProcess(
       nats.url,
       {
@@ -110,6 +113,8 @@ describe('http-devices over MQTT', () => {
           brokerUrl: proxy.url,
           pollIntervalMs: 250,
         }),
+        // Never speaks: its error readings name the broker.
+        mqttAsset('plug-3', 'meter', 'tasmota.energy', 'plug-silent', { brokerUrl: secretUrl, pollIntervalMs: 250 }),
       ],
     });
     site = file;
@@ -167,12 +172,14 @@ describe('http-devices over MQTT', () => {
       { url: mqtt.url, mqttVersion: '3.1.1', auth: false },
       { url: v5Url, mqttVersion: '5.0', auth: false },
       { url: proxy.url, mqttVersion: '3.1.1', auth: false },
+      { url: mqtt.url.replace('mqtt://', 'mqtt://[redacted]@'), mqttVersion: '3.1.1', auth: false },
     ]);
     await waitFor(() => [...clients.values()].every((c) => c.connected), { message: 'all broker connections up' });
     expect([...clients.entries()].map(([url, c]) => [url, c.options.protocolVersion])).toEqual([
       [mqtt.url, 4],
       [v5Url, 5],
       [proxy.url, 4],
+      [secretUrl, 4],
     ]);
   });
 
@@ -305,6 +312,17 @@ describe('http-devices over MQTT', () => {
       output: false,
     });
   }, 20_000);
+
+  it('never logs or publishes the credentials of a broker URL', async () => {
+    const silent = await reading('plug-3', (r) => r.quality === 'error', 'an error reading of the silent plug');
+    expect(silent.error).toMatch(/; broker mqtt:\/\/\[redacted\]@127\.0\.0\.1:\d+ online$/);
+    expect(service.lines.some((l) => l['broker'] === mqtt.url.replace('mqtt://', 'mqtt://[redacted]@'))).toBe(true);
+    const leaks = [
+      ...service.lines.map((l) => JSON.stringify(l)),
+      ...observer.readings.map((r) => r.error ?? ''),
+    ].filter((text) => text.includes('S3cret'));
+    expect(leaks).toEqual([]);
+  });
 
   it('never crashed: the service still answers and logged nothing fatal', async () => {
     expect(await sendWrite(arbiter.bus, 'ev-2', { kind: 'safe' })).toMatchObject({

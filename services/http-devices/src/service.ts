@@ -7,6 +7,7 @@ import { httpDevicesEnvSchema, type ReadTextFile } from './config';
 import { HttpDeviceClient } from './http-client';
 import { startHttpPoller } from './http-poller';
 import { startMqttListener, type ConnectBroker, type MqttListener } from './mqtt-listener';
+import { redactUrl } from './redact';
 
 /** `health.http-devices`, and the NATS user of docker/nats/nats.conf. */
 export const SERVICE_NAME = 'http-devices';
@@ -39,7 +40,7 @@ export function httpDevicesService(
             breakerHalfOpenMs: env.HTTP_BREAKER_HALF_OPEN_MS,
           },
           brokers: plan.brokers.map((b) => ({
-            url: b.url,
+            url: redactUrl(b.url),
             mqttVersion: b.protocolVersion === 5 ? '5.0' : '3.1.1',
             auth: b.username !== undefined,
           })),
@@ -51,9 +52,9 @@ export function httpDevicesService(
             driver: a.driver.kind,
             where:
               a.driver.kind === 'http'
-                ? a.driver.baseUrl
+                ? redactUrl(a.driver.baseUrl)
                 : a.driver.kind === 'mqtt'
-                  ? `${a.driver.brokerUrl} ${a.driver.prefix}`
+                  ? `${redactUrl(a.driver.brokerUrl)} ${a.driver.prefix}`
                   : undefined,
             pollIntervalMs: a.pollIntervalMs,
           })),

@@ -58,7 +58,12 @@ export const ConnectionSchema = z.discriminatedUnion('protocol', [
   }),
   z.strictObject({
     protocol: z.literal('http'),
-    baseUrl: z.url({ protocol: /^https?$/ }),
+    /** Scheme, host, port (maybe a path); no `user:password@` (fetch refuses it, and it would reach the logs). */
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), {
+        message: 'baseUrl must not contain user:password@; put the secret into the variable tokenEnv names',
+      }),
     /** Name of the environment variable holding the token; the token itself never sits in assets.json. */
     tokenEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
   }),
