@@ -2,18 +2,23 @@
 // down, live frames first while a paced backlog drains, the byte cap dropping old readings (counted and reported,
 // never silent), and malformed messages in the stream (counted, skipped, logged). Real nats-server (project
 // nats.conf), real Mosquitto behind a real TCP proxy, the Platform API double (fastify), the publisher as its own
-// process (main.ts).
+// process (main.ts); and, with the publisher in-process, a missing Service Bus topic (the Service Bus stand-in).
+import { gunzipSync } from 'node:zlib';
+import { ServiceBusTelemetrySink } from '@voltimax/cloud';
 import { startLinkProxy, type LinkProxy } from '@voltimax/cloud/testing';
+import type { TelemetryFrame } from '@voltimax/contracts';
 import {
   NATS_CONFIG_PATH,
   startMqtt,
   startNats,
   startPlatformApi,
+  startServiceBusStandIn,
   waitFor,
   type NatsTestServer,
   type PlatformApiDouble,
   type TestServer,
 } from '@voltimax/testing';
+import { pino } from 'pino';
 import {
   CloudRecorder,
   connectAs,
@@ -27,6 +32,7 @@ import {
   writeSite,
   type PublisherProcess,
 } from './testing/harness';
+import { startPublisher as startInProcess, type PublisherDeps, type PublisherSettings } from './publisher';
 
 jest.setTimeout(180_000);
 
@@ -44,6 +50,46 @@ interface Stack {
   readonly heartbeats: HeartbeatWatch;
   readonly site: ReturnType<typeof writeSite>;
   publisher: PublisherProcess | undefined;
+}
+
+/** Settings of a publisher run in-process (its transports built by the test). */
+function inProcessSettings(gatewayId: string): PublisherSettings {
+  return {
+    gatewayId,
+    stream: 'TELEMETRY',
+    frame: { windowMs: 1000, maxReadings: 5000, maxBytes: 256 * 1024, graceMs: 200 },
+    gzipMinBytes: 16 * 1024,
+    backlogRate: { ratePerS: 0, burst: 10_000 },
+    split: { minReadings: 10_000, minAgeMs: 120_000, maxLanes: 1 },
+    lane: {
+      fetchBatch: 1000,
+      bufferLimit: 12_000,
+      pollMs: 100,
+      retryMs: 100,
+      requestTimeoutMs: 5000,
+      gapReadConcurrency: 64,
+    },
+    consumer: { ackWaitMs: 60_000, maxAckPending: 50_000 },
+    sendTimeoutMs: 10_000,
+    retryMinMs: 100,
+    retryMaxMs: 1000,
+    statsIntervalMs: 250,
+    degradedBacklogAgeMs: 300_000,
+  };
+}
+
+/** A HealthControl that keeps every status detail and the last value of each counter. */
+function fakeHealth(): { health: PublisherDeps['health']; details: string[]; counters: Map<string, number> } {
+  const details: string[] = [];
+  const counters = new Map<string, number>();
+  const health = {
+    setStatus: (_status: string, detail?: string) => void (detail === undefined ? undefined : details.push(detail)),
+    setReady: () => undefined,
+    setCounter: (name: string, value: number) => void counters.set(name, value),
+    incrementCounter: () => undefined,
+    setAssets: () => undefined,
+  };
+  return { health: health as unknown as PublisherDeps['health'], details, counters };
 }
 
 async function startStack(gatewayId: string, withFallback: boolean, telemetryMaxBytes?: number): Promise<Stack> {
@@ -304,5 +350,70 @@ describe('malformed messages in TELEMETRY', () => {
     expect(await publisher.stop()).toBe(0);
     // 'stopped' is the kit's last own line; the NATS client may still log its connection closing after it.
     expect(publisher.lines.some((l) => l.msg === 'stopped')).toBe(true);
+  });
+});
+
+describe('Service Bus telemetry topic missing (a cloud-side outage)', () => {
+  it('keeps every reading in the stream while the topic is missing, and delivers them once it exists', async () => {
+    const gatewayId = 'gw-no-topic';
+    const nats = await startNats({ config: NATS_CONFIG_PATH, provision: true });
+    // The namespace answers; its telemetry topic is not there (not created yet, or being re-created).
+    let standIn = await startServiceBusStandIn({ queues: ['gateway-commands', 'cloud-replies'] });
+    const { port, key } = standIn;
+    const driver = await TelemetryDriver.connect(nats.url);
+    const nc = await connectAs(nats.url, 'telemetry-publisher');
+    const admin = await connectAs(nats.url, 'telemetry-publisher', 'admin');
+    const sink = new ServiceBusTelemetrySink({
+      connectionString: standIn.connectionString,
+      gatewayId,
+      operationTimeoutMs: 3000,
+      sdkRetries: 0,
+    });
+    const { health, details } = fakeHealth();
+    const publisher = await startInProcess({
+      nc,
+      log: pino({ level: 'silent' }),
+      health,
+      now: Date.now,
+      sinks: { primary: sink, fallback: undefined },
+      settings: inProcessSettings(gatewayId),
+    });
+    try {
+      expect(await driver.publish(readingsAt1Hz(['meter-0', 'meter-1'], 0, 100, BASE_MS))).toBe(200);
+      await waitFor(() => (publisher.stats().sendFailures >= 10 ? true : undefined), {
+        timeoutMs: 60_000,
+        message: 'the publisher retried the missing topic',
+      });
+      expect(publisher.stats()).toMatchObject({ readingsRejected: 0, readingsSent: 0 });
+      expect((await streamState(admin)).consumers[0]?.ackFloor ?? 0).toBe(0);
+      expect(details.some((d) => d.includes('cloud not reachable') && /not.?found/i.test(d))).toBe(true);
+
+      // The topic is created: the same namespace (port, key) now has it.
+      await standIn.close();
+      standIn = await startServiceBusStandIn({
+        port,
+        key,
+        queues: ['gateway-commands', 'cloud-replies'],
+        topics: [{ name: 'telemetry', subscriptions: ['cloud'] }],
+      });
+      await waitFor(() => (publisher.stats().readingsSent >= 200 ? true : undefined), {
+        timeoutMs: 60_000,
+        message: 'the readings delivered once the topic exists',
+      });
+      expect(publisher.stats().readingsRejected).toBe(0);
+      const delivered = standIn
+        .messages('telemetry/Subscriptions/cloud')
+        .map((m) =>
+          m.applicationProperties['content-encoding'] === 'gzip' ? gunzipSync(m.body as Uint8Array) : m.body,
+        )
+        .flatMap((body) => (JSON.parse(Buffer.from(body as Uint8Array).toString()) as TelemetryFrame).readings);
+      expect(new Set(delivered.map((r) => `${r.assetId}:${r.sequence}`)).size).toBe(200);
+    } finally {
+      await publisher.stop();
+      await sink.close();
+      await Promise.allSettled([driver.close(), admin.close(), nc.close()]);
+      await standIn.close();
+      await nats.stop();
+    }
   });
 });

@@ -69,9 +69,12 @@ export function toTransportError(err: unknown, what: string): TransportError {
       case 'ServiceCommunicationProblem':
       case 'ServiceBusy':
         return new TransportError(text, 'offline', true, { cause: err });
+      // The destination is missing, disabled or full (not created yet, being re-created, over its quota): an outage
+      // of the transport, not a refusal of what was sent. Retry later; never drop or dead-letter for it.
       case 'MessagingEntityNotFound':
       case 'MessagingEntityDisabled':
-        return new TransportError(text, 'rejected', false, { cause: err });
+      case 'QuotaExceeded':
+        return new TransportError(text, 'offline', true, { cause: err });
       default:
         return new TransportError(text, err.retryable ? 'offline' : 'rejected', err.retryable, { cause: err });
     }
