@@ -2,12 +2,15 @@
 // down, live frames first while a paced backlog drains, the byte cap dropping old readings (counted and reported,
 // never silent), and malformed messages in the stream (counted, skipped, logged). Real nats-server (project
 // nats.conf), real Mosquitto behind a real TCP proxy, the Platform API double (fastify), the publisher as its own
-// process (main.ts); and, with the publisher in-process, a missing Service Bus topic (the Service Bus stand-in).
+// process (main.ts); and, with the publisher in-process, a missing Service Bus topic (the Service Bus stand-in) and
+// an MQTT broker URL with credentials (never in the log or the heartbeat).
+import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { ServiceBusTelemetrySink } from '@voltimax/cloud';
+import { createGatewayTransport, ServiceBusTelemetrySink } from '@voltimax/cloud';
 import { startLinkProxy, type LinkProxy } from '@voltimax/cloud/testing';
 import type { TelemetryFrame } from '@voltimax/contracts';
 import {
+  freePort,
   NATS_CONFIG_PATH,
   startMqtt,
   startNats,
@@ -413,6 +416,66 @@ describe('Service Bus telemetry topic missing (a cloud-side outage)', () => {
       await sink.close();
       await Promise.allSettled([driver.close(), admin.close(), nc.close()]);
       await standIn.close();
+      await nats.stop();
+    }
+  });
+});
+
+describe('MQTT broker URL with credentials, broker down', () => {
+  it('never writes the password into the log or the heartbeat detail', async () => {
+    const gatewayId = 'gw-secret-url';
+    const nats = await startNats({ config: NATS_CONFIG_PATH, provision: true });
+    const port = await freePort(); // nothing listens: the broker is down
+    const driver = await TelemetryDriver.connect(nats.url);
+    const nc = await connectAs(nats.url, 'telemetry-publisher');
+    const lines: string[] = [];
+    const log = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          lines.push(String(chunk));
+          callback();
+        },
+      }),
+    );
+    const transport = createGatewayTransport(
+      {
+        transport: 'mqtt',
+        brokerUrl: `mqtt://gw-user:S3cretPw0rd@127.0.0.1:${port}`,
+        topicPrefix: 'voltimax',
+        configPollMs: 300_000,
+      },
+      {},
+      gatewayId,
+      log,
+      { mqtt: { connectTimeoutMs: 1000, reconnectInitialMs: 100, reconnectMaxMs: 200 } },
+    );
+    if (transport === null) throw new Error('no transport');
+    const { health, details, counters } = fakeHealth();
+    const publisher = await startInProcess({
+      nc,
+      log,
+      health,
+      now: Date.now,
+      sinks: { primary: transport.telemetry, fallback: undefined },
+      settings: inProcessSettings(gatewayId),
+    });
+    try {
+      await driver.publish(readingsAt1Hz(['meter-0'], 0, 10, BASE_MS));
+      await waitFor(() => ((counters.get('sendFailures') ?? 0) >= 2 ? true : undefined), {
+        timeoutMs: 30_000,
+        message: 'failed sends to the broker',
+      });
+      await waitFor(() => (details.some((d) => d.includes('cloud not reachable')) ? true : undefined), {
+        message: 'the failure on the heartbeat',
+      });
+      expect(details.filter((d) => d.includes('cloud not reachable')).join('\n')).toContain('mqtt://***@127.0.0.1');
+      expect(lines.filter((l) => l.includes('S3cretPw0rd'))).toEqual([]);
+      expect(details.filter((d) => d.includes('S3cretPw0rd'))).toEqual([]);
+    } finally {
+      await publisher.stop();
+      await transport.telemetry.close();
+      await Promise.allSettled([driver.close(), nc.close()]);
       await nats.stop();
     }
   });

@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { encodeFrame } from '../encode';
 import { describeError, LinkStatusTracker } from '../link-status';
 import { TransportError, type LinkStatus, type TelemetrySendOptions, type TelemetrySink } from '../port';
+import { redactUrlCredentials } from '../redact';
 
 /** Options of {@link HttpTelemetrySink}. */
 export interface HttpTelemetrySinkOptions {
@@ -32,6 +33,8 @@ export class HttpTelemetrySink implements TelemetrySink {
   readonly kind = 'http' as const;
   readonly maxFrameBytes: number;
   private readonly url: string;
+  /** `url` without credentials, for messages. */
+  private readonly shownUrl: string;
   private readonly log: Logger;
   private readonly tracker: LinkStatusTracker;
   private readonly inFlight = new Set<AbortController>();
@@ -39,6 +42,7 @@ export class HttpTelemetrySink implements TelemetrySink {
 
   constructor(private readonly opts: HttpTelemetrySinkOptions) {
     this.url = telemetryUrl(opts.platformApiUrl, opts.gatewayId);
+    this.shownUrl = redactUrlCredentials(this.url);
     this.log = opts.log ?? pino({ level: 'silent' });
     this.tracker = new LinkStatusTracker(opts.now ?? Date.now, 'connecting');
     this.maxFrameBytes = opts.maxFrameBytes ?? 1024 * 1024;
@@ -70,9 +74,13 @@ export class HttpTelemetrySink implements TelemetrySink {
       if (this.closed)
         throw new TransportError('telemetry sink closed during the request', 'offline', false, { cause: err });
       const timedOut = abort.signal.aborted;
-      const reason = timedOut ? `no response within ${timeoutMs} ms` : `request failed: ${describeError(causeOf(err))}`;
+      const reason = timedOut
+        ? `no response within ${timeoutMs} ms`
+        : `request failed: ${redactUrlCredentials(describeError(causeOf(err)))}`;
       this.tracker.set('offline', reason);
-      throw new TransportError(`POST ${this.url}: ${reason}`, timedOut ? 'timeout' : 'offline', true, { cause: err });
+      throw new TransportError(`POST ${this.shownUrl}: ${reason}`, timedOut ? 'timeout' : 'offline', true, {
+        cause: err,
+      });
     }
     let text = '';
     try {
@@ -88,7 +96,7 @@ export class HttpTelemetrySink implements TelemetrySink {
       this.tracker.set('online');
       return;
     }
-    const detail = `POST ${this.url}: HTTP ${status}${text ? ` ${text.slice(0, BODY_SNIPPET_CHARS)}` : ''}`;
+    const detail = `POST ${this.shownUrl}: HTTP ${status}${text ? ` ${text.slice(0, BODY_SNIPPET_CHARS)}` : ''}`;
     if (status >= 500 || status === 408 || status === 429) {
       this.tracker.set('offline', `HTTP ${status}`);
       throw new TransportError(detail, 'rejected', true);
@@ -118,7 +126,7 @@ export class HttpTelemetrySink implements TelemetrySink {
 export function telemetryUrl(platformApiUrl: string, gatewayId: string): string {
   const base = new URL(platformApiUrl);
   if (base.protocol !== 'http:' && base.protocol !== 'https:')
-    throw new RangeError(`platformApiUrl must be http(s): ${platformApiUrl}`);
+    throw new RangeError(`platformApiUrl must be http(s): ${redactUrlCredentials(platformApiUrl)}`);
   const path = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
   return new URL(`${path}gateways/${encodeURIComponent(gatewayId)}/telemetry`, base).toString();
 }

@@ -2,6 +2,7 @@ import { connect, type IClientOptions, type IConnackPacket, type MqttClient } fr
 import type { Logger } from 'pino';
 import { Backoff, describeError, LinkStatusTracker } from '../link-status';
 import type { LinkStatus } from '../port';
+import { redactUrlCredentials } from '../redact';
 
 /** TLS settings for `mqtts://` and `wss://` brokers (PEM strings or buffers); the system CAs are used when `ca` is absent. */
 export interface MqttTlsOptions {
@@ -120,7 +121,9 @@ export class MqttLink {
         done();
         reject(
           new Error(
-            `not connected to ${this.opts.brokerUrl} within ${timeoutMs} ms${this.lastError ? ` (${this.lastError})` : ''}`,
+            redactUrlCredentials(
+              `not connected to ${this.opts.brokerUrl} within ${timeoutMs} ms${this.lastError ? ` (${this.lastError})` : ''}`,
+            ),
           ),
         );
       }, timeoutMs);
@@ -188,7 +191,7 @@ export class MqttLink {
 
   private closed(): void {
     if (this.closing) return;
-    const reason = this.lastError ?? 'connection closed';
+    const reason = redactUrlCredentials(this.lastError ?? 'connection closed');
     if (this.tracker.status().state === 'online')
       this.opts.log.warn({ clientId: this.opts.clientId, reason }, 'mqtt link offline');
     this.setStatus('offline', reason);
