@@ -59,3 +59,4 @@ export {
 } from './lib/password-hash';
 export { renderMetrics, escapeLabel, type MetricsInput } from './lib/metrics';
 export { serviceTracer, startTracing, type Tracing, type TracingOptions } from './lib/tracing';
+export { readBodyCapped } from './lib/http-body';

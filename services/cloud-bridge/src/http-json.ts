@@ -1,3 +1,4 @@
+import { readBodyCapped } from '@voltimax/service-kit';
 /** `fetch` as the bridge uses it; injectable (the global one by default). */
 export type FetchLike = (
   url: string,
@@ -39,21 +40,9 @@ async function readBodyText(response: Response, what: string, maxBytes: number):
     await response.body?.cancel().catch(() => undefined);
     throw tooLarge(`content-length ${declared}`);
   }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    received += value.byteLength;
-    if (received > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(`aborted after ${received} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const read = await readBodyCapped(response, maxBytes);
+  if ('tooLarge' in read) throw tooLarge(`aborted after ${read.tooLarge} bytes`);
+  return Buffer.from(read.bytes).toString('utf8');
 }
 
 /** The URL `path` below `base`, keeping a path the base may have (`https://api/v1` + `gateways/x` → `/v1/gateways/x`). */

@@ -10,6 +10,7 @@ import {
   type RetryPolicy,
 } from 'cockatiel';
 import type { Logger } from 'pino';
+import { readBodyCapped } from '@voltimax/service-kit';
 
 /** Why an HTTP exchange with a device failed. `retryable` failures are retried and count towards the breaker. */
 export type HttpFailureKind = 'timeout' | 'connection' | 'status' | 'too-large' | 'body' | 'breaker-open';
@@ -91,27 +92,9 @@ function isTimeout(err: unknown): boolean {
 
 /** Reads at most `limit` bytes of the body; more is an error (a device answering megabytes is broken). */
 async function readBody(response: Response, limit: number, url: string): Promise<Uint8Array> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new HttpDeviceError('too-large', `${url}: response body exceeds ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  const read = await readBodyCapped(response, limit);
+  if ('tooLarge' in read) throw new HttpDeviceError('too-large', `${url}: response body exceeds ${limit} bytes`);
+  return read.bytes;
 }
 
 /**
