@@ -469,7 +469,9 @@ describe('MQTT broker URL with credentials, broker down', () => {
       await waitFor(() => (details.some((d) => d.includes('cloud not reachable')) ? true : undefined), {
         message: 'the failure on the heartbeat',
       });
-      expect(details.filter((d) => d.includes('cloud not reachable')).join('\n')).toContain('mqtt://***@127.0.0.1');
+      // Whether the heartbeat's failure names the broker depends on timing (a send made while the link is offline
+      // between attempts says only that); the redacted URL is checked where it is certain, libs/cloud's
+      // mqtt-redact.int.spec. Here: the password appears nowhere.
       expect(lines.filter((l) => l.includes('S3cretPw0rd'))).toEqual([]);
       expect(details.filter((d) => d.includes('S3cretPw0rd'))).toEqual([]);
     } finally {
